@@ -1,0 +1,1 @@
+"""The bellwatch demo: a scripted scenario now; the Bella reference service later."""

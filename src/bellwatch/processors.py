@@ -1,0 +1,201 @@
+"""Pipeline steps, structlog-style: ``(logger, method_name, event_dict) -> event_dict``.
+
+Each step with settings is a small class that decides everything in ``__init__``
+so that ``__call__`` does only per-event work.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any
+
+from .context import _cid, _fields
+from .render import safe_repr
+from .schema import F
+
+__all__ = [
+    "AddContext",
+    "CompactException",
+    "Redactor",
+    "compact_traceback",
+    "mask_phone_numbers",
+]
+
+LEVEL_OF = {
+    "debug": "DEBUG",
+    "info": "INFO",
+    "msg": "INFO",
+    "warning": "WARNING",
+    "warn": "WARNING",
+    "error": "ERROR",
+    "exception": "ERROR",
+    "critical": "CRITICAL",
+    "fatal": "CRITICAL",
+}
+
+MASK = "***"
+
+# E.164: "+" and up to 15 digits. Keep the last four so support can still match a caller.
+_PHONE = re.compile(r"(?<![\w+])\+\d{4,11}(\d{4})(?!\d)")
+
+
+def mask_phone_numbers(text: str) -> str:
+    """Replace every E.164 number in ``text`` by ``+***`` and its last four digits."""
+    return _PHONE.sub(r"+***\1", text) if "+" in text else text
+
+
+def _ts_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _ts_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class AddContext:
+    """Put ``ts``, ``level``, ``event`` and ``cid`` first, then bound fields, then call fields.
+
+    Core keys lead the line so that a reader (or ``head -c``) sees them first.
+    """
+
+    __slots__ = ("_now",)
+
+    def __init__(self, timestamp: str = "ms") -> None:
+        self._now = _ts_iso if timestamp == "iso" else _ts_ms
+
+    def __call__(self, _logger: object, method: str, event: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            F.TS: self._now(),
+            F.LEVEL: LEVEL_OF.get(method, "INFO"),
+            F.EVENT: event.pop("event", ""),
+        }
+        cid = _cid.get()
+        if cid is not None:
+            out[F.CID] = cid
+        bound = _fields.get()
+        if bound:
+            out.update(bound)
+        if event:
+            out.update(event)
+        return out
+
+
+def _frames(tb: TracebackType | None, limit: int) -> list[str]:
+    frames = []
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        module = tb.tb_frame.f_globals.get("__name__", "?")
+        frames.append(f"{module}:{code.co_name}:{tb.tb_lineno}")
+        tb = tb.tb_next
+    # innermost first: where it broke, then who called it
+    return frames[::-1][:limit]
+
+
+def compact_traceback(exc: BaseException, limit: int = 3) -> str:
+    """``module:function:line`` of the innermost ``limit`` frames, innermost first.
+
+    Never includes local variables (structlog's dict tracebacks do by default).
+    """
+    return " < ".join(_frames(exc.__traceback__, limit))
+
+
+def exception_from(exc_info: object) -> BaseException | None:
+    """The exception an ``exc_info`` value refers to (True, an instance, or a 3-tuple)."""
+    if isinstance(exc_info, BaseException):
+        return exc_info
+    if isinstance(exc_info, tuple) and len(exc_info) == 3:
+        value = exc_info[1]
+        return value if isinstance(value, BaseException) else None
+    if exc_info:
+        return sys.exc_info()[1]
+    return None
+
+
+class CompactException:
+    """Turn ``exc_info`` into ``type``, ``msg`` and a short ``exc`` frame list."""
+
+    __slots__ = ("_frames",)
+
+    def __init__(self, frames: int = 3) -> None:
+        self._frames = frames
+
+    def __call__(self, _logger: object, method: str, event: dict[str, Any]) -> dict[str, Any]:
+        exc_info = event.pop("exc_info", None)
+        if exc_info is None and method == "exception":
+            exc_info = True
+        exc = exception_from(exc_info) if exc_info is not None else None
+        if exc is None:
+            return event
+        event.setdefault(F.ERROR_TYPE, type(exc).__name__)
+        event.setdefault(F.MESSAGE, safe_repr(exc, 200) if _str_fails(exc) else str(exc))
+        event[F.EXC] = compact_traceback(exc, self._frames)
+        return event
+
+
+def _str_fails(exc: BaseException) -> bool:
+    try:
+        str(exc)
+    except Exception:
+        return True
+    return False
+
+
+def _normalise(key: str) -> str:
+    return key.lower().replace("-", "_")
+
+
+class Redactor:
+    """Mask values under sensitive keys and E.164 numbers in any string value.
+
+    Key decisions are cached per key name (bounded), so a steady stream of the same
+    keys costs one dict lookup each.
+    """
+
+    __slots__ = ("_cache", "_keys", "_phones")
+
+    _CACHE_MAX = 4096
+
+    def __init__(self, keys: Iterable[str], mask_phones: bool = True) -> None:
+        self._keys = frozenset(_normalise(k) for k in keys)
+        self._phones = mask_phones
+        self._cache: dict[str, bool] = {}
+
+    def _sensitive(self, key: object) -> bool:
+        if not isinstance(key, str):
+            return False
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = _normalise(key) in self._keys
+            if len(self._cache) < self._CACHE_MAX:
+                self._cache[key] = hit
+        return hit
+
+    def __call__(self, _logger: object, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+        for key, value in event.items():
+            if self._sensitive(key):
+                event[key] = MASK
+            elif isinstance(value, str):
+                if self._phones and "+" in value:
+                    event[key] = mask_phone_numbers(value)
+            elif isinstance(value, dict | list | tuple):
+                event[key] = self._scrub(value, 0)
+        return event
+
+    def _scrub(self, value: Any, depth: int) -> Any:
+        if depth > 4:
+            return value
+        if isinstance(value, dict):
+            return {
+                k: MASK if self._sensitive(k) else self._scrub(v, depth + 1)
+                for k, v in value.items()
+            }
+        if isinstance(value, list | tuple):
+            return [self._scrub(v, depth + 1) for v in value]
+        if isinstance(value, str) and self._phones and "+" in value:
+            return mask_phone_numbers(value)
+        return value

@@ -1,0 +1,214 @@
+"""Renderers: the budgeted compact JSON line, and the dev console.
+
+The JSON renderer guarantees, for any event dict, one line of valid JSON of at
+most ``max_line`` characters that keeps the core keys. The common case is one
+``orjson.dumps`` and a length check; only an oversized or unserializable event
+takes the slow path, which cleans values and then shortens the lowest-priority
+ones first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from ._guard import counters
+from .schema import CORE_FIELDS, F
+
+__all__ = ["MARK", "BudgetRenderer", "safe_repr"]
+
+MARK = "…"  # one character; the visible truncation mark
+
+_MIN_KEEP = 16  # a shortened free-text value keeps at least this many characters
+_MAX_DEPTH = 3
+_MAX_ITEMS = 32
+_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
+
+# Fields that carry the facts a reader needs most; dropped last, in reverse order.
+_STRUCTURED = (
+    F.STATUS,
+    F.PATH,
+    F.METHOD,
+    F.DURATION,
+    F.ERROR_TYPE,
+    F.SEVERITY,
+    F.COUNT,
+    F.SESSION_ID,
+    F.USER_ID,
+    F.LOGGER,
+)
+_FREE_TEXT = (F.MESSAGE, F.EXC)
+_CORE = frozenset(CORE_FIELDS)
+_RANK = {key: i for i, key in enumerate(_STRUCTURED)}
+
+
+def safe_repr(obj: object, limit: int = 200) -> str:
+    """``repr(obj)`` that never raises and never returns more than ``limit`` characters."""
+    try:
+        text = repr(obj)
+        if not isinstance(text, str):
+            raise TypeError("__repr__ returned a non-string")
+    except Exception:
+        try:
+            name = type(obj).__name__
+        except Exception:
+            name = "object"
+        text = f"<unrepresentable {name}>"
+    return _fix_text(text[:limit])
+
+
+def _fix_text(text: str) -> str:
+    """Replace lone surrogates, which are not valid UTF-8 and so not valid JSON text."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return str(text)
+
+
+def _default(obj: object) -> str:
+    counters.values_replaced += 1
+    return safe_repr(obj)
+
+
+def _clean(value: Any, depth: int, limit: int) -> Any:
+    """A JSON-safe copy of ``value``: bounded depth, items and integer range."""
+    if value is None or isinstance(value, bool | float):
+        return value
+    if isinstance(value, str):
+        return _fix_text(value)
+    if isinstance(value, int):
+        return int(value) if _INT_MIN <= value <= _INT_MAX else str(value)
+    if isinstance(value, Mapping | list | tuple) and depth >= _MAX_DEPTH:
+        counters.values_replaced += 1
+        return safe_repr(value, limit)
+    if isinstance(value, Mapping):
+        try:
+            items = list(value.items())[:_MAX_ITEMS]
+        except Exception:
+            return safe_repr(value, limit)
+        return {_key(k): _clean(v, depth + 1, limit) for k, v in items}
+    if isinstance(value, list | tuple):
+        return [_clean(v, depth + 1, limit) for v in value[:_MAX_ITEMS]]
+    counters.values_replaced += 1
+    return safe_repr(value, limit)
+
+
+def _key(key: object) -> str:
+    return _fix_text(key) if isinstance(key, str) else safe_repr(key, 64)
+
+
+def _piece(key: str, value: Any) -> str:
+    return orjson.dumps({key: value}).decode("utf-8")[1:-1]
+
+
+class BudgetRenderer:
+    """Render an event dict as compact JSON bytes of at most ``max_line`` characters.
+
+    Args:
+        max_line: the character budget of one line, newline excluded (>= 100).
+    """
+
+    __slots__ = ("max_line",)
+
+    def __init__(self, max_line: int = 200) -> None:
+        if max_line < 100:
+            raise ValueError("max_line must be at least 100 characters")
+        self.max_line = max_line
+
+    def __call__(self, _logger: object, _method: str, event: dict[str, Any]) -> bytes:
+        return self.render(event)
+
+    def render(self, event: Mapping[str, Any]) -> bytes:
+        try:
+            line = orjson.dumps(event, default=_default)
+        except Exception:
+            return self._fit(event)
+        # Bytes are never fewer than characters, so this check is exact when it passes.
+        if len(line) <= self.max_line or len(line.decode("utf-8")) <= self.max_line:
+            return line
+        return self._fit(event)
+
+    def _fit(self, event: Mapping[str, Any]) -> bytes:
+        counters.lines_truncated += 1
+        limit = self.max_line
+        try:
+            clean = {_key(k): _clean(v, 1, limit) for k, v in event.items()}
+        except Exception:
+            clean = {}
+        for key in CORE_FIELDS:
+            if key in clean and not isinstance(clean[key], str | int | float | bool):
+                clean[key] = safe_repr(clean[key], limit)
+        line = _Budget(clean, limit).fit()
+        return line.encode("utf-8")
+
+
+class _Budget:
+    """Shrink a cleaned event until its JSON line fits ``limit`` characters."""
+
+    def __init__(self, event: dict[str, Any], limit: int) -> None:
+        self.limit = limit
+        self.values = event
+        self.pieces = {k: _piece(k, v) for k, v in event.items()}
+        self.dropped = 0
+
+    def size(self) -> int:
+        n = len(self.pieces)
+        extra = len(_piece(F.DROPPED, self.dropped)) + 1 if self.dropped else 0
+        return 2 + sum(len(p) for p in self.pieces.values()) + max(n - 1, 0) + extra
+
+    def fit(self) -> str:
+        optional = [k for k in self.pieces if k not in _CORE]
+        # 1. shorten long non-core text, longest first, keeping a readable prefix
+        for key in sorted(optional, key=lambda k: -len(self.pieces[k])):
+            if self.size() <= self.limit:
+                break
+            self._shorten(key, _MIN_KEEP)
+        # 2. drop non-core fields: unknown extras, then free text, then structured facts
+        order = sorted(optional, key=self._drop_rank)
+        for key in order:
+            if self.size() <= self.limit:
+                break
+            del self.pieces[key]
+            self.dropped += 1
+        # 3. last resort: shorten the core values themselves
+        for key in (F.EVENT, F.CID, F.ERROR_HASH, F.LEVEL, F.TS):
+            if self.size() <= self.limit:
+                break
+            if key in self.pieces:
+                self._shorten(key, 1)
+        return self._line()
+
+    def _drop_rank(self, key: str) -> tuple[int, int]:
+        if key in _RANK:
+            return (2, -_RANK[key])
+        if key in _FREE_TEXT:
+            return (1, 0)
+        return (0, -len(self.pieces[key]))
+
+    def _shorten(self, key: str, keep: int) -> None:
+        value = self.values[key]
+        text = value if isinstance(value, str) else orjson.dumps(value).decode("utf-8")
+        while self.size() > self.limit:
+            excess = self.size() - self.limit
+            target = max(keep, len(text) - excess - len(MARK))
+            if target >= len(text):
+                return
+            text = text[:target]
+            self.values[key] = text + MARK
+            self.pieces[key] = _piece(key, text + MARK)
+            if target == keep:
+                return
+
+    def _line(self) -> str:
+        body = ",".join(self.pieces.values())
+        if self.dropped:
+            body += ("," if body else "") + _piece(F.DROPPED, self.dropped)
+        line = "{" + body + "}"
+        if len(line) <= self.limit:
+            return line
+        # Unreachable for sane limits; keeps the guarantee if a key itself is huge.
+        core = {k: str(self.values.get(k, ""))[:8] for k in CORE_FIELDS if k in self.values}
+        return orjson.dumps(core).decode("utf-8")

@@ -1,0 +1,74 @@
+"""stdlib ``logging`` records (uvicorn, botocore, httpx, the app's own) through the same pipeline."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from ._guard import record_internal_error
+from .schema import F
+
+if TYPE_CHECKING:
+    from .pipeline import Pipeline
+
+__all__ = ["BellwatchHandler", "install", "uninstall"]
+
+_METHOD = {10: "debug", 20: "info", 30: "warning", 40: "error", 50: "critical"}
+
+# LogRecord attributes that are not user-supplied ``extra=`` fields.
+_RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message",
+    "asctime",
+    "color_message",  # uvicorn's coloured duplicate of msg
+}
+
+# uvicorn installs its own handlers; send its records to the root instead. Its access
+# log repeats what request_complete already says, so it is quietened.
+_TAKEN_OVER = ("uvicorn", "uvicorn.error", "uvicorn.access", "gunicorn.error", "gunicorn.access")
+
+
+class BellwatchHandler(logging.Handler):
+    """A ``logging.Handler`` that renders records with bellwatch's pipeline."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        super().__init__(level=pipeline.min_level)
+        self.pipeline = pipeline
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            event: dict[str, Any] = {"event": record.getMessage(), F.LOGGER: record.name}
+            for key, value in record.__dict__.items():
+                if key not in _RESERVED and not key.startswith("_"):
+                    event[key] = value
+            if record.exc_info and record.exc_info[1] is not None:
+                event["exc_info"] = record.exc_info
+            method = _METHOD.get(record.levelno, "info" if record.levelno < 30 else "error")
+            self.pipeline.emit(method, event)
+        except Exception as exc:
+            record_internal_error(exc)
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - stdlib name
+        # The default prints a traceback to stderr; ours are counted instead.
+        return None
+
+
+def install(pipeline: Pipeline) -> None:
+    """Route the root logger (and uvicorn's) through ``pipeline``; idempotent."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, BellwatchHandler):
+            root.removeHandler(handler)
+    root.addHandler(BellwatchHandler(pipeline))
+    root.setLevel(pipeline.min_level)
+    for name in _TAKEN_OVER:
+        lg = logging.getLogger(name)
+        lg.handlers.clear()
+        lg.propagate = True
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+
+
+def uninstall() -> None:
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, BellwatchHandler):
+            root.removeHandler(handler)
