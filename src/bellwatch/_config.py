@@ -40,7 +40,7 @@ def _bool(key: str, raw: object) -> bool:
 def _number(kind: type[int] | type[float], low: float, high: float) -> Callable[[str, object], Any]:
     def parse(key: str, raw: object) -> int | float:
         try:
-            value = kind(raw)  # type: ignore[arg-type]
+            value = kind(raw)  # type: ignore[call-overload,arg-type]
         except (TypeError, ValueError):
             raise ConfigError(f"{key}: expected {kind.__name__}, got {raw!r}") from None
         if not low <= value <= high:
@@ -213,7 +213,7 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
 }
 
 _FIELDS = frozenset(f.name for f in dataclasses.fields(Settings))
-assert _FIELDS == set(_PARSERS), "every setting needs a parser"
+assert set(_PARSERS) == _FIELDS, "every setting needs a parser"
 
 
 def env_name(field_name: str) -> str:

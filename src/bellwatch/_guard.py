@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 from collections.abc import Iterator
@@ -71,7 +72,5 @@ def suppress_internal_errors() -> Iterator[None]:
 
 def warn_once(message: str) -> None:
     """Last-resort note on stderr for a failure the pipeline itself cannot log."""
-    try:
+    with contextlib.suppress(Exception):  # stderr itself may be closed
         sys.stderr.write(f"bellwatch: {message}\n")
-    except Exception:  # noqa: S110 - stderr itself may be closed
-        pass

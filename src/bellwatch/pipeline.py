@@ -51,7 +51,7 @@ class Pipeline:
         self.renderer = BudgetRenderer(settings.max_line)
         self.add_context = AddContext("iso" if settings.dev else settings.timestamp)
         self.redactor = Redactor(settings.redact_keys, settings.mask_phones)
-        self.steps: list[Processor] = [CompactException(), *extra]
+        self.steps: list[Processor] = [CompactException(), *extra]  # type: ignore[list-item]
         self._console: Callable[..., str] | None = None
         if settings.dev:
             self._console = structlog.dev.ConsoleRenderer(colors=True, timestamp_key=F.TS)
@@ -112,7 +112,7 @@ class _LazyLogger:
     def _resolve(self) -> FilteringBoundLogger:
         pipe = current()
         wrapper = structlog.make_filtering_bound_logger(pipe.min_level)
-        real = cast(FilteringBoundLogger, wrapper(pipe.sink, [pipe], dict(self._initial)))
+        real: FilteringBoundLogger = wrapper(pipe.sink, [pipe], dict(self._initial))  # type: ignore[call-arg]
         # Cache the bound methods on the instance: later calls skip __getattr__.
         for name in ("debug", "info", "warning", "warn", "error", "exception", "critical"):
             self.__dict__[name] = getattr(real, name)

@@ -1,4 +1,4 @@
-"""stdlib ``logging`` records (uvicorn, botocore, httpx, the app's own) through the same pipeline."""
+"""stdlib ``logging`` records (uvicorn, botocore, httpx, the app's) through the same pipeline."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ class BellwatchHandler(logging.Handler):
         except Exception as exc:
             record_internal_error(exc)
 
-    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - stdlib name
+    def handleError(self, record: logging.LogRecord) -> None:
         # The default prints a traceback to stderr; ours are counted instead.
         return None
 
