@@ -1,0 +1,13 @@
+"""Local query engines: CloudWatch Logs filter patterns and Logs Insights queries.
+
+Both evaluate the documented CloudWatch semantics over already-read log lines, so the
+same pattern or query can be tried locally and then run unchanged in CloudWatch.
+"""
+
+from __future__ import annotations
+
+from bellwatch.query.filterpattern import Matcher, PatternError
+from bellwatch.query.insights import Query, QueryError
+from bellwatch.query.saved import SAVED_QUERIES, SavedQuery
+
+__all__ = ["SAVED_QUERIES", "Matcher", "PatternError", "Query", "QueryError", "SavedQuery"]
