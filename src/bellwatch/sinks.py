@@ -36,6 +36,7 @@ class RotatingFile:
         self._fd = -1
         self._ino = -1
         self._size = 0
+        self._writes = 0
         self._open()
 
     def _open(self) -> None:
@@ -46,12 +47,30 @@ class RotatingFile:
             with contextlib.suppress(OSError):
                 os.close(old)
 
+    # Other processes' writes are invisible to our own byte count; re-read the file
+    # every so many lines so that a shared file still rotates near max_bytes.
+    _RECHECK_EVERY = 64
+
     def write(self, data: bytes) -> None:
+        self._writes += 1
+        if self._writes % self._RECHECK_EVERY == 0:
+            self._recheck()
         if self._size + len(data) > self.max_bytes:
             with self._lock:
                 self._roll()
         os.write(self._fd, data)
         self._size += len(data)
+
+    def _recheck(self) -> None:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            self._open()
+            return
+        if st.st_ino != self._ino:
+            self._open()
+        else:
+            self._size = st.st_size
 
     def _roll(self) -> None:
         lock_path = self.path.with_name(self.path.name + ".lock")

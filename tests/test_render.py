@@ -1,0 +1,172 @@
+"""The budgeted renderer: any event dict -> one valid JSON line within budget, core keys kept."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bellwatch.render import MARK, BudgetRenderer, safe_repr
+from bellwatch.schema import CORE_FIELDS
+
+
+class RaisingRepr:
+    def __repr__(self) -> str:
+        raise RuntimeError("repr exploded")
+
+
+class Opaque:
+    __slots__ = ()
+
+
+def _recursive_list() -> list[Any]:
+    a: list[Any] = []
+    a.append(a)
+    return a
+
+
+def _recursive_dict() -> dict[str, Any]:
+    d: dict[str, Any] = {}
+    d["self"] = d
+    return d
+
+
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**80), max_value=2**80),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(),
+    st.text(alphabet=st.characters(max_codepoint=0x1F), max_size=50),
+    st.binary(max_size=20),
+    st.builds(RaisingRepr),
+    st.builds(Opaque),
+    st.builds(set, st.lists(st.integers(), max_size=3)),
+    st.builds(_recursive_list),
+    st.builds(_recursive_dict),
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+keys = st.one_of(st.text(max_size=30), st.integers(), st.sampled_from(list(CORE_FIELDS)))
+core_values = st.one_of(st.text(), st.integers(min_value=0, max_value=2**45), st.builds(Opaque))
+
+
+def event_dicts() -> st.SearchStrategy[dict[Any, Any]]:
+    return st.builds(
+        lambda core, extra: {**extra, **core},
+        st.fixed_dictionaries({k: core_values for k in CORE_FIELDS}),
+        st.dictionaries(keys, values, max_size=8),
+    )
+
+
+def _check(line: bytes, limit: int) -> dict[str, Any]:
+    text = line.decode("utf-8")
+    assert "\n" not in text
+    assert len(text) <= limit
+    parsed = orjson.loads(line)
+    assert isinstance(parsed, dict)
+    return parsed
+
+
+class TestBudgetGuarantee:
+    @settings(max_examples=300, deadline=None)
+    @given(event=event_dicts(), limit=st.sampled_from([100, 200, 500]))
+    def test_any_event_fits_parses_and_keeps_core_keys(
+        self, event: dict[Any, Any], limit: int
+    ) -> None:
+        """Whatever the values, the line parses, fits the budget and keeps every core key."""
+        parsed = _check(BudgetRenderer(limit).render(event), limit)
+        assert set(CORE_FIELDS) <= set(parsed)
+
+    @settings(max_examples=25, deadline=None)
+    @given(size=st.integers(min_value=1_000, max_value=2_000_000), ch=st.characters())
+    def test_megabyte_strings_are_shortened_with_a_mark(self, size: int, ch: str) -> None:
+        """A huge value is cut to fit and ends with the visible truncation mark."""
+        event = {"ts": 1, "level": "INFO", "event": "big", "cid": "abc", "note": ch * size}
+        parsed = _check(BudgetRenderer(200).render(event), 200)
+        assert parsed["note"].endswith(MARK)
+
+    def test_huge_core_value_is_shortened_not_dropped(self) -> None:
+        """A megabyte event text is shortened; the key stays."""
+        event = {"ts": 1, "level": "INFO", "event": "x" * 1_000_000, "cid": "c1"}
+        parsed = _check(BudgetRenderer(200).render(event), 200)
+        assert parsed["event"].endswith(MARK)
+        assert parsed["cid"] == "c1"
+
+
+class TestPriorities:
+    def test_small_event_renders_unchanged(self) -> None:
+        """An event within budget is exactly orjson's compact output."""
+        event = {"ts": 1, "level": "INFO", "event": "request_complete", "status": 200}
+        assert BudgetRenderer(200).render(event) == orjson.dumps(event)
+
+    def test_free_text_is_shortened_before_structured_fields_are_dropped(self) -> None:
+        """A long message is cut while status and path survive."""
+        event = {
+            "ts": 1,
+            "level": "ERROR",
+            "event": "error",
+            "cid": "c",
+            "status": 500,
+            "path": "/api/users/{user_id}",
+            "msg": "boom " * 100,
+        }
+        parsed = _check(BudgetRenderer(200).render(event), 200)
+        assert parsed["status"] == 500
+        assert parsed["path"] == "/api/users/{user_id}"
+        assert parsed["msg"].endswith(MARK)
+
+    def test_dropped_fields_are_counted_on_the_line(self) -> None:
+        """When fields must go, the line says how many went."""
+        event = {"ts": 1, "level": "INFO", "event": "e", "cid": "c"}
+        event.update({f"k{i}": i for i in range(60)})
+        parsed = _check(BudgetRenderer(100).render(event), 100)
+        assert parsed["_dropped"] > 0
+
+    def test_minimum_budget_is_enforced_at_construction(self) -> None:
+        """A budget too small to hold the core keys is refused up front."""
+        with pytest.raises(ValueError, match="max_line"):
+            BudgetRenderer(50)
+
+
+class TestUnserializable:
+    def test_raising_repr_becomes_a_placeholder(self) -> None:
+        """An object whose __repr__ raises is named, not fatal."""
+        parsed = _check(BudgetRenderer().render({"event": "e", "obj": RaisingRepr()}), 200)
+        assert parsed["obj"] == "<unrepresentable RaisingRepr>"
+
+    def test_recursive_structures_render(self) -> None:
+        """Self-referencing lists and dicts render within budget."""
+        event = {"event": "e", "a": _recursive_list(), "d": _recursive_dict()}
+        _check(BudgetRenderer().render(event), 200)
+
+    def test_lone_surrogates_are_replaced(self) -> None:
+        """Text that is not valid UTF-8 is repaired instead of breaking the line."""
+        parsed = _check(BudgetRenderer().render({"event": "bad \ud800 text"}), 200)
+        assert parsed["event"].startswith("bad ")
+
+    def test_non_string_keys_are_stringified(self) -> None:
+        """Integer and object keys become strings."""
+        parsed = _check(BudgetRenderer().render({"event": "e", 1: "one", (2, 3): "t"}), 200)
+        assert parsed["1"] == "one"
+
+    def test_nan_is_null(self) -> None:
+        """NaN has no JSON spelling; it renders as null."""
+        parsed = _check(BudgetRenderer().render({"event": "e", "x": math.nan}), 200)
+        assert parsed["x"] is None
+
+
+class TestSafeRepr:
+    @given(st.text())
+    def test_never_longer_than_limit(self, text: str) -> None:
+        """safe_repr respects its limit for any input."""
+        assert len(safe_repr(text, 40)) <= 40
