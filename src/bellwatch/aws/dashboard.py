@@ -1,0 +1,101 @@
+"""The CloudWatch dashboard body: traffic, latency, errors, resources and top errors.
+
+Metrics come from the load balancer and ECS when their names are known, and from
+the metric filters on the logs otherwise, so the dashboard is useful either way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bellwatch.schema import F
+
+__all__ = ["DashboardTargets", "dashboard_body", "top_errors_query"]
+
+
+def top_errors_query(limit: int = 20) -> str:
+    """Logs Insights query text for the most frequent errors (field names from the schema)."""
+    return (
+        f'filter {F.LEVEL} = "ERROR" or {F.LEVEL} = "CRITICAL"'
+        f" | stats count(*) as n by {F.EVENT}, {F.ERROR_HASH}, {F.ERROR_TYPE}"
+        f" | sort n desc | limit {limit}"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DashboardTargets:
+    """Names the widgets read; ``metrics`` maps metric-filter keys to metric names."""
+
+    region: str
+    log_group: str
+    namespace: str
+    metrics: dict[str, str]
+    cluster: str | None = None
+    service: str | None = None
+    load_balancer: str | None = None
+
+
+def _metric(
+    t: DashboardTargets, title: str, metrics: list[list[Any]], *, x: int, y: int, stat: str
+) -> dict[str, Any]:
+    return {
+        "type": "metric",
+        "x": x,
+        "y": y,
+        "width": 12,
+        "height": 6,
+        "properties": {
+            "title": title,
+            "region": t.region,
+            "metrics": metrics,
+            "stat": stat,
+            "period": 60,
+            "view": "timeSeries",
+        },
+    }
+
+
+def dashboard_body(t: DashboardTargets) -> dict[str, Any]:
+    """The dashboard JSON (``put_dashboard``'s ``DashboardBody`` once serialised)."""
+    ns, m = t.namespace, t.metrics
+    alb = ["AWS/ApplicationELB"]
+    lb = ["LoadBalancer", t.load_balancer] if t.load_balancer else []
+    requests = [[ns, m["requests"], {"label": "requests (logs)"}]]
+    latency = [[ns, m["latency"], {"label": "p95 (logs)"}]]
+    five_xx = [[ns, m["server_errors"], {"label": "5xx (logs)"}]]
+    if lb:
+        requests.insert(0, [*alb, "RequestCount", *lb, {"label": "requests (ALB)"}])
+        latency.insert(0, [*alb, "TargetResponseTime", *lb, {"label": "p95 (ALB)"}])
+        five_xx.insert(0, [*alb, "HTTPCode_Target_5XX_Count", *lb, {"label": "5xx (ALB)"}])
+    error_rate: list[list[Any]] = [
+        [{"expression": "100 * errors / requests", "label": "error %", "id": "rate"}],
+        [ns, m["errors"], {"id": "errors", "visible": False}],
+        [ns, m["requests"], {"id": "requests", "visible": False}],
+    ]
+    widgets = [
+        _metric(t, "Requests", requests, x=0, y=0, stat="Sum"),
+        _metric(t, "Latency p95 (s)", latency, x=12, y=0, stat="p95"),
+        _metric(t, "Error rate (%)", error_rate, x=0, y=6, stat="Sum"),
+        _metric(t, "5xx responses", five_xx, x=12, y=6, stat="Sum"),
+    ]
+    if t.cluster and t.service:
+        ecs = ["AWS/ECS", "CPUUtilization", "ClusterName", t.cluster, "ServiceName", t.service]
+        mem = [*ecs[:1], "MemoryUtilization", *ecs[2:]]
+        widgets.append(_metric(t, "CPU and memory (%)", [ecs, mem], x=0, y=12, stat="Average"))
+    widgets.append(
+        {
+            "type": "log",
+            "x": 0,
+            "y": 18,
+            "width": 24,
+            "height": 6,
+            "properties": {
+                "title": "Top errors",
+                "region": t.region,
+                "query": f"SOURCE '{t.log_group}' | {top_errors_query()}",
+                "view": "table",
+            },
+        }
+    )
+    return {"widgets": widgets}

@@ -1,0 +1,265 @@
+"""The AWS resources setup manages, each read, compared and written the same way.
+
+Every resource exposes ``kind``, ``name``, ``desired`` (the comparable state it
+should have), ``read()`` (the same shape as ``desired``, or None when absent) and
+``write()``. Comparing ``read()`` with ``desired`` is what makes setup idempotent:
+a second run finds nothing to change and writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from bellwatch.aws.clients import Clients, is_not_found
+
+__all__ = [
+    "Alarm",
+    "Dashboard",
+    "EmailSubscription",
+    "LogGroup",
+    "MetricFilter",
+    "Resource",
+    "Topic",
+    "tag_list",
+]
+
+
+class Resource(Protocol):
+    """Something setup creates or updates."""
+
+    kind: str
+    name: str
+    desired: Mapping[str, Any]
+
+    def read(self, clients: Clients) -> Mapping[str, Any] | None: ...
+
+    def write(self, clients: Clients) -> None: ...
+
+
+def tag_list(tags: Mapping[str, str], *, key: str = "Key", value: str = "Value") -> list[Any]:
+    """``{"a": "b"}`` as ``[{"Key": "a", "Value": "b"}]`` (key names vary by service)."""
+    return [{key: k, value: v} for k, v in sorted(tags.items())]
+
+
+class Topic:
+    """The SNS topic every alarm notifies."""
+
+    kind = "sns-topic"
+
+    def __init__(self, name: str, tags: Mapping[str, str]) -> None:
+        self.name = name
+        self.desired: Mapping[str, Any] = {"tags": dict(tags)}
+
+    def find_arn(self, clients: Clients) -> str | None:
+        """The topic's ARN, or None when no topic has this name."""
+        for page in clients.sns.get_paginator("list_topics").paginate():
+            for topic in page.get("Topics", []):
+                if topic["TopicArn"].rsplit(":", 1)[-1] == self.name:
+                    return str(topic["TopicArn"])
+        return None
+
+    def read(self, clients: Clients) -> Mapping[str, Any] | None:
+        arn = self.find_arn(clients)
+        if arn is None:
+            return None
+        tags = clients.sns.list_tags_for_resource(ResourceArn=arn).get("Tags", [])
+        return {"tags": {t["Key"]: t["Value"] for t in tags}}
+
+    def write(self, clients: Clients) -> None:
+        arn = self.find_arn(clients)
+        if arn is None:
+            clients.sns.create_topic(Name=self.name, Tags=tag_list(self.desired["tags"]))
+        else:
+            # create_topic refuses an existing name with different tags: tag instead.
+            clients.sns.tag_resource(ResourceArn=arn, Tags=tag_list(self.desired["tags"]))
+
+
+class EmailSubscription:
+    """An email subscription of the topic; AWS mails a confirmation link to the address."""
+
+    kind = "sns-subscription"
+
+    def __init__(self, topic: Topic, email: str) -> None:
+        self.topic = topic
+        self.name = email
+        self.desired: Mapping[str, Any] = {"protocol": "email", "endpoint": email}
+
+    def read(self, clients: Clients) -> Mapping[str, Any] | None:
+        arn = self.topic.find_arn(clients)
+        if arn is None:
+            return None
+        paginator = clients.sns.get_paginator("list_subscriptions_by_topic")
+        for page in paginator.paginate(TopicArn=arn):
+            for sub in page.get("Subscriptions", []):
+                if sub["Protocol"] == "email" and sub["Endpoint"] == self.name:
+                    return {"protocol": "email", "endpoint": sub["Endpoint"]}
+        return None
+
+    def write(self, clients: Clients) -> None:
+        arn = self.topic.find_arn(clients)
+        clients.sns.subscribe(TopicArn=arn, Protocol="email", Endpoint=self.name)
+
+
+class LogGroup:
+    """The application's log group: its retention (created, tagged, when missing)."""
+
+    kind = "log-group"
+
+    def __init__(self, name: str, retention_days: int, tags: Mapping[str, str]) -> None:
+        self.name = name
+        self.tags = dict(tags)
+        self.desired: Mapping[str, Any] = {"retention_days": retention_days}
+
+    def read(self, clients: Clients) -> Mapping[str, Any] | None:
+        paginator = clients.logs.get_paginator("describe_log_groups")
+        for page in paginator.paginate(logGroupNamePrefix=self.name):
+            for group in page.get("logGroups", []):
+                if group["logGroupName"] == self.name:
+                    return {"retention_days": group.get("retentionInDays")}
+        return None
+
+    def write(self, clients: Clients) -> None:
+        if self.read(clients) is None:
+            clients.logs.create_log_group(logGroupName=self.name, tags=self.tags)
+        clients.logs.put_retention_policy(
+            logGroupName=self.name, retentionInDays=self.desired["retention_days"]
+        )
+
+
+class MetricFilter:
+    """A metric filter turning matching JSON log lines into a CloudWatch metric."""
+
+    kind = "metric-filter"
+
+    def __init__(
+        self, log_group: str, name: str, *, pattern: str, namespace: str, metric: str, value: str
+    ) -> None:
+        self.log_group = log_group
+        self.name = name
+        self.desired: Mapping[str, Any] = {
+            "pattern": pattern,
+            "namespace": namespace,
+            "metric": metric,
+            "value": value,
+        }
+
+    def read(self, clients: Clients) -> Mapping[str, Any] | None:
+        try:
+            found = clients.logs.describe_metric_filters(
+                logGroupName=self.log_group, filterNamePrefix=self.name
+            ).get("metricFilters", [])
+        except Exception as exc:
+            if is_not_found(exc):
+                return None
+            raise
+        for item in found:
+            if item["filterName"] == self.name:
+                mt = (item.get("metricTransformations") or [{}])[0]
+                return {
+                    "pattern": item.get("filterPattern"),
+                    "namespace": mt.get("metricNamespace"),
+                    "metric": mt.get("metricName"),
+                    "value": mt.get("metricValue"),
+                }
+        return None
+
+    def write(self, clients: Clients) -> None:
+        d = self.desired
+        clients.logs.put_metric_filter(
+            logGroupName=self.log_group,
+            filterName=self.name,
+            filterPattern=d["pattern"],
+            metricTransformations=[
+                {
+                    "metricNamespace": d["namespace"],
+                    "metricName": d["metric"],
+                    "metricValue": d["value"],
+                }
+            ],
+        )
+
+
+# The put_metric_alarm parameters compared on re-run (what we set; AWS adds more).
+_ALARM_KEYS = (
+    "AlarmDescription",
+    "Namespace",
+    "MetricName",
+    "Dimensions",
+    "Statistic",
+    "ExtendedStatistic",
+    "Period",
+    "EvaluationPeriods",
+    "DatapointsToAlarm",
+    "Threshold",
+    "ComparisonOperator",
+    "TreatMissingData",
+    "AlarmActions",
+    "OKActions",
+)
+
+
+def _alarm_state(alarm: Mapping[str, Any], tags: Mapping[str, str]) -> dict[str, Any]:
+    state = {k: alarm[k] for k in _ALARM_KEYS if alarm.get(k) not in (None, [])}
+    if "Dimensions" in state:
+        state["Dimensions"] = sorted(
+            ({"Name": d["Name"], "Value": d["Value"]} for d in state["Dimensions"]),
+            key=lambda d: str(d["Name"]),
+        )
+    state["Threshold"] = float(state["Threshold"])
+    state["Tags"] = dict(tags)
+    return state
+
+
+class Alarm:
+    """A CloudWatch metric alarm; ``params`` are ``put_metric_alarm`` keyword arguments."""
+
+    kind = "alarm"
+
+    def __init__(self, params: Mapping[str, Any], tags: Mapping[str, str]) -> None:
+        self.name = str(params["AlarmName"])
+        self.params = dict(params)
+        self.tags = dict(tags)
+        self.desired: Mapping[str, Any] = _alarm_state(params, tags)
+
+    def read(self, clients: Clients) -> Mapping[str, Any] | None:
+        found = clients.cloudwatch.describe_alarms(AlarmNames=[self.name]).get("MetricAlarms", [])
+        if not found:
+            return None
+        arn = found[0]["AlarmArn"]
+        tags = clients.cloudwatch.list_tags_for_resource(ResourceARN=arn).get("Tags", [])
+        return _alarm_state(found[0], {t["Key"]: t["Value"] for t in tags})
+
+    def write(self, clients: Clients) -> None:
+        clients.cloudwatch.put_metric_alarm(**self.params, Tags=tag_list(self.tags))
+        # put_metric_alarm ignores Tags when the alarm already exists.
+        arn = clients.cloudwatch.describe_alarms(AlarmNames=[self.name])["MetricAlarms"][0][
+            "AlarmArn"
+        ]
+        clients.cloudwatch.tag_resource(ResourceARN=arn, Tags=tag_list(self.tags))
+
+
+class Dashboard:
+    """A CloudWatch dashboard; compared as parsed JSON so key order never matters."""
+
+    kind = "dashboard"
+
+    def __init__(self, name: str, body: Mapping[str, Any]) -> None:
+        self.name = name
+        self.desired: Mapping[str, Any] = json.loads(json.dumps(body))
+
+    def read(self, clients: Clients) -> Mapping[str, Any] | None:
+        try:
+            body = clients.cloudwatch.get_dashboard(DashboardName=self.name)["DashboardBody"]
+        except Exception as exc:
+            if is_not_found(exc):
+                return None
+            raise
+        parsed: Mapping[str, Any] = json.loads(body)
+        return parsed
+
+    def write(self, clients: Clients) -> None:
+        clients.cloudwatch.put_dashboard(
+            DashboardName=self.name, DashboardBody=json.dumps(self.desired, separators=(",", ":"))
+        )
