@@ -19,6 +19,7 @@ from structlog.typing import FilteringBoundLogger, Processor
 
 from . import _config
 from ._guard import counters, record_internal_error
+from .errors import aggregate_errors
 from .processors import LEVEL_OF, AddContext, CompactException, Redactor
 from .render import BudgetRenderer
 from .schema import F
@@ -51,7 +52,8 @@ class Pipeline:
         self.renderer = BudgetRenderer(settings.max_line)
         self.add_context = AddContext("iso" if settings.dev else settings.timestamp)
         self.redactor = Redactor(settings.redact_keys, settings.mask_phones)
-        self.steps: list[Processor] = [CompactException(), *extra]  # type: ignore[list-item]
+        # The error aggregator needs the exception object, so it runs before compaction.
+        self.steps: list[Processor] = [aggregate_errors, CompactException(), *extra]  # type: ignore[list-item]
         self._console: Callable[..., str] | None = None
         if settings.dev:
             self._console = structlog.dev.ConsoleRenderer(colors=True, timestamp_key=F.TS)
@@ -201,6 +203,9 @@ def stats() -> dict[str, int | str | None]:
 def reset() -> None:
     """Forget the configuration (for tests): the next use configures defaults again."""
     global _current
+    from .errors import reset as reset_errors
+
+    reset_errors()
     if _current is not None:
         _current.close()
         from .stdlib import uninstall

@@ -1,0 +1,561 @@
+"""Error aggregation: severity, every-Nth or per-window lines, spike escalation, bounded memory.
+
+Every occurrence is counted exactly (see :meth:`ErrorAggregator.stats`); only the
+lines are thinned. The first occurrence of a fingerprint is written in full, later
+ones as one ``aggregated_error`` line every Nth occurrence (``error_mode="every_n"``)
+or at most once per window (``error_mode="window"``). Counts, the emit decision and
+eviction live behind :class:`PatternStore` so that a shared store can replace the
+in-memory one.
+"""
+
+from __future__ import annotations
+
+import heapq
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import structlog
+
+from . import _config
+from ._guard import record_internal_error, suppress_internal_errors
+from .alerts import Alert, Alerter
+from .fingerprint import fingerprint, normalise_message
+from .processors import compact_traceback, exception_from
+from .schema import Ev, F, Sev
+
+__all__ = [
+    "ErrorAggregator",
+    "Hit",
+    "MemoryPatternStore",
+    "Pattern",
+    "PatternStore",
+    "Policy",
+    "aggregate_errors",
+    "default_severity",
+    "get_aggregator",
+]
+
+SeverityHook = Callable[[BaseException, "int | None", bool], "str | None"]
+_MESSAGE_MAX = 120  # normalised message kept per pattern: bounds memory and line size
+_MARK = "__bellwatch_counted__"
+
+
+def _up(severity: str) -> str:
+    order = Sev.ORDER
+    return order[min(order.index(severity) + 1, len(order) - 1)]
+
+
+_CRITICAL_NAMES = ("DatabaseError", "OperationalError", "InterfaceError", "ConnectionError")
+_CRITICAL_MODULES = ("sqlalchemy", "psycopg", "asyncpg", "sqlite3", "pymysql", "pymongo", "redis")
+
+
+def default_severity(exc: BaseException, status: int | None, handled: bool) -> str:
+    """The built-in rules: validation and 4xx low, handled medium, unhandled or 5xx high.
+
+    Out-of-memory, database and connection failures are critical; a signature failure
+    is high, and a burst of them escalates to critical.
+    """
+    if isinstance(exc, MemoryError | ConnectionError):
+        return Sev.CRITICAL
+    mro = type(exc).__mro__
+    for cls in mro:
+        if cls.__module__.split(".", 1)[0] in _CRITICAL_MODULES or any(
+            cls.__name__.endswith(n) for n in _CRITICAL_NAMES
+        ):
+            return Sev.CRITICAL
+    names = [cls.__name__ for cls in mro]
+    if any("Signature" in n for n in names):
+        return Sev.HIGH
+    if any("Validation" in n for n in names) or (status is not None and 400 <= status < 500):
+        return Sev.LOW
+    if not handled or (status is not None and status >= 500):
+        return Sev.HIGH
+    return Sev.MEDIUM
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """The settings the store decides with (a cluster store reads the same ones)."""
+
+    mode: str = "every_n"
+    every: int = 10
+    window: float = 60.0
+    ttl: float = 3600.0
+    max_patterns: int = 10_000
+    spike_threshold: int = 10
+    spike_window: float = 300.0
+
+    @classmethod
+    def from_settings(cls, s: _config.Settings) -> Policy:
+        return cls(
+            s.error_mode,
+            s.error_every,
+            s.error_window,
+            s.error_ttl,
+            s.error_max_patterns,
+            s.spike_threshold,
+            s.spike_window,
+        )
+
+
+@dataclass(slots=True)
+class Pattern:
+    """One fingerprint's facts; ``unlogged`` counts occurrences since its last line."""
+
+    hash: str
+    type: str
+    message: str
+    severity: str
+    endpoint: str | None
+    first_seen: float
+    last_seen: float
+    count: int = 0
+    unlogged: int = 0
+    last_line: float = 0.0
+    bucket: int = -2
+    bucket_count: int = 0
+    prev_count: int = 0
+    escalated: bool = False
+    scheduled: bool = False
+
+
+Kind = Literal["first", "aggregated", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """What the store decided for one occurrence."""
+
+    kind: Kind
+    count: int
+    severity: str
+    escalated_now: bool
+    pattern: Pattern
+
+
+class PatternStore(Protocol):
+    """Count-and-decide per fingerprint, first/last seen, eviction."""
+
+    def hit(self, key: str, now: float, make: Callable[[], Pattern]) -> Hit: ...
+
+    def sweep(self, now: float) -> list[Pattern]: ...
+
+    def snapshot(self) -> tuple[list[Pattern], int, dict[str, int]]: ...
+
+
+class MemoryPatternStore:
+    """Patterns in an LRU-ordered dict under one lock; idle ones expire after ``ttl``.
+
+    ``sweep`` returns copies of patterns whose unlogged occurrences are due a summary
+    line (their window elapsed, or they were evicted), so nothing counted is unsaid.
+    """
+
+    _PENDING_MAX = 1000
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self._lock = threading.Lock()
+        self._patterns: OrderedDict[str, Pattern] = OrderedDict()
+        self._due: list[tuple[float, str]] = []
+        self._pending: list[Pattern] = []
+        self._total = 0
+        self._by_severity: dict[str, int] = {}
+
+    def hit(self, key: str, now: float, make: Callable[[], Pattern]) -> Hit:
+        pol = self.policy
+        with self._lock:
+            p = self._patterns.get(key)
+            if p is None:
+                p = self._patterns[key] = make()
+                if len(self._patterns) > pol.max_patterns:
+                    self._retire(self._patterns.popitem(last=False)[1])
+            else:
+                self._patterns.move_to_end(key)
+            p.count += 1
+            p.last_seen = now
+            escalated = self._spike(p, now)
+            self._total += 1
+            self._by_severity[p.severity] = self._by_severity.get(p.severity, 0) + 1
+            kind: Kind = "none"
+            if p.count == 1:
+                kind, p.last_line = "first", now
+            elif pol.mode == "every_n":
+                p.unlogged += 1
+                if p.count % pol.every == 0:
+                    kind, p.unlogged, p.last_line = "aggregated", 0, now
+            else:
+                p.unlogged += 1
+                if now - p.last_line >= pol.window:
+                    kind, p.unlogged, p.last_line = "aggregated", 0, now
+                elif not p.scheduled:
+                    p.scheduled = True
+                    heapq.heappush(self._due, (p.last_line + pol.window, key))
+            return Hit(kind, p.count, p.severity, escalated, p)
+
+    def _spike(self, p: Pattern, now: float) -> bool:
+        # Two fixed buckets approximate a sliding window in O(1) memory per pattern.
+        width = self.policy.spike_window
+        bucket = int(now // width)
+        if bucket == p.bucket:
+            p.bucket_count += 1
+        else:
+            p.prev_count = p.bucket_count if bucket == p.bucket + 1 else 0
+            p.bucket, p.bucket_count = bucket, 1
+        rate = p.prev_count * (1.0 - (now % width) / width) + p.bucket_count
+        if p.escalated or rate <= self.policy.spike_threshold:
+            return False
+        p.escalated = True
+        if p.severity == Sev.CRITICAL:
+            return False
+        p.severity = _up(p.severity)
+        return True
+
+    def _retire(self, p: Pattern) -> None:
+        if p.unlogged and len(self._pending) < self._PENDING_MAX:
+            self._pending.append(p)
+
+    def sweep(self, now: float) -> list[Pattern]:
+        pol = self.policy
+        with self._lock:
+            cutoff = now - pol.ttl
+            while self._patterns:
+                oldest = next(iter(self._patterns.values()))
+                if oldest.last_seen > cutoff:
+                    break
+                self._retire(self._patterns.popitem(last=False)[1])
+            while self._due and self._due[0][0] <= now:
+                _, key = heapq.heappop(self._due)
+                p = self._patterns.get(key)
+                if p is None or not p.scheduled:
+                    continue
+                if not p.unlogged:
+                    p.scheduled = False
+                elif now - p.last_line >= pol.window:
+                    p.scheduled = False
+                    self._pending.append(_copy(p))
+                    p.unlogged, p.last_line = 0, now
+                else:
+                    heapq.heappush(self._due, (p.last_line + pol.window, key))
+            due, self._pending = self._pending, []
+            if not self._patterns:
+                self._due.clear()
+            return due
+
+    def snapshot(self) -> tuple[list[Pattern], int, dict[str, int]]:
+        with self._lock:
+            return [_copy(p) for p in self._patterns.values()], self._total, dict(self._by_severity)
+
+
+def _copy(p: Pattern) -> Pattern:
+    return Pattern(
+        p.hash, p.type, p.message, p.severity, p.endpoint, p.first_seen, p.last_seen, p.count,
+        p.unlogged,
+    )  # fmt: skip
+
+
+def _mark(exc: BaseException) -> bool:
+    """Mark ``exc`` as counted; True when it already was (logged, then re-raised)."""
+    try:
+        if getattr(exc, _MARK, False):
+            return True
+        setattr(exc, _MARK, True)
+    except Exception:  # noqa: S110 - an exception type with __slots__ cannot be marked
+        pass
+    return False
+
+
+def _message(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:
+        return f"<unprintable {type(exc).__name__}>"
+
+
+Emit = Callable[[str, dict[str, Any]], None]
+
+
+def _emit_current(method: str, event: dict[str, Any]) -> None:
+    from . import pipeline  # the pipeline imports this module for its step
+
+    pipeline.current().emit(method, event)
+
+
+class ErrorAggregator:
+    """Fingerprints, rates and counts errors; writes the lines; raises alerts.
+
+    Use :func:`get_aggregator` for the process-wide instance. ``clock`` and ``emit``
+    exist for tests and benchmarks (simulated time, counting lines).
+    """
+
+    _SWEEP_EVERY = 1.0  # seconds between TTL/window sweeps on the record path
+
+    def __init__(
+        self,
+        settings: _config.Settings | None = None,
+        *,
+        store: PatternStore | None = None,
+        alerter: Alerter | None = None,
+        clock: Callable[[], float] = time.time,
+        emit: Emit | None = None,
+    ) -> None:
+        self.settings = settings if settings is not None else _config.resolve()
+        self.policy = Policy.from_settings(self.settings)
+        self.store: PatternStore = store if store is not None else MemoryPatternStore(self.policy)
+        self.alerter = alerter if alerter is not None else Alerter.from_settings(self.settings)
+        self.severity_hook: SeverityHook | None = None
+        self._by_class: dict[type[BaseException], str] = {}
+        self._clock = clock
+        self._emit = emit if emit is not None else _emit_current
+        self._next_sweep = 0.0
+
+    def set_severity(self, exc_type: type[BaseException], severity: str) -> None:
+        """Give every error of ``exc_type`` (and its subclasses) this severity.
+
+        Raises:
+            ValueError: ``severity`` is not one of ``Sev.ORDER``.
+        """
+        if severity not in Sev.ORDER:
+            raise ValueError(f"severity: expected one of {', '.join(Sev.ORDER)}, got {severity!r}")
+        self._by_class[exc_type] = severity
+
+    def severity_of(
+        self, exc: BaseException, status: int | None, handled: bool, given: str | None = None
+    ) -> str:
+        """Per call, then by class, then the hook, then :func:`default_severity`."""
+        if isinstance(given, str) and given.lower() in Sev.ORDER:
+            return given.lower()
+        if self._by_class:
+            for cls in type(exc).__mro__:
+                if cls in self._by_class:
+                    return self._by_class[cls]
+        if self.severity_hook is not None:
+            chosen = self.severity_hook(exc, status, handled)
+            if chosen in Sev.ORDER:
+                return str(chosen)
+        return default_severity(exc, status, handled)
+
+    def record(
+        self,
+        exc: BaseException,
+        *,
+        endpoint: str | None = None,
+        status: int | None = None,
+        handled: bool = True,
+        severity: str | None = None,
+        fingerprint: str | None = None,
+    ) -> None:
+        """Count ``exc`` and write its line if one is due; never raises.
+
+        An exception already counted through a logger call (``log.exception`` then
+        re-raise) is not counted twice.
+        """
+        with suppress_internal_errors():
+            if _mark(exc):
+                return
+            hit = self._observe(
+                exc,
+                endpoint=endpoint,
+                status=status,
+                handled=handled,
+                severity=severity,
+                forced=fingerprint,
+            )
+            p = hit.pattern
+            if hit.kind == "first":
+                event: dict[str, Any] = {
+                    "event": Ev.ERROR,
+                    F.ERROR_HASH: p.hash,
+                    F.ERROR_TYPE: p.type,
+                    F.MESSAGE: _message(exc),
+                    F.SEVERITY: hit.severity,
+                }
+                if endpoint is not None:
+                    event[F.PATH] = endpoint
+                if not (handled and hit.severity == Sev.LOW):
+                    event[F.EXC] = compact_traceback(exc)
+                self._emit("error", event)
+            elif hit.kind == "aggregated":
+                self._emit("error", self._summary(p, hit.count, hit.severity))
+
+    def on_log(self, method: str, event: dict[str, Any], exc: BaseException) -> dict[str, Any]:
+        """The pipeline step's work for a logger call carrying an exception."""
+        severity = event.pop("severity", None)
+        forced = event.pop("fingerprint", None)
+        path = event.get(F.PATH)
+        status = event.get(F.STATUS)
+        try:
+            _mark(exc)
+            hit = self._observe(
+                exc,
+                endpoint=path if isinstance(path, str) else None,
+                status=status if isinstance(status, int) else None,
+                handled=True,
+                severity=severity if isinstance(severity, str) else None,
+                forced=str(forced) if forced is not None else None,
+            )
+        except Exception as err:
+            record_internal_error(err)
+            return event  # the app's line is still written, unaggregated
+        p = hit.pattern
+        if hit.kind == "first":
+            event[F.ERROR_HASH] = p.hash
+            event[F.SEVERITY] = hit.severity
+            if hit.severity == Sev.LOW:
+                event.pop("exc_info", None)
+                event.setdefault(F.ERROR_TYPE, p.type)
+                event.setdefault(F.MESSAGE, _message(exc))
+            return event
+        if hit.kind == "aggregated":
+            out: dict[str, Any] = {k: event[k] for k in (F.TS, F.LEVEL, F.CID) if k in event}
+            out.update(self._summary(p, hit.count, hit.severity))
+            return out
+        raise structlog.DropEvent
+
+    def _observe(
+        self,
+        exc: BaseException,
+        *,
+        endpoint: str | None,
+        status: int | None,
+        handled: bool,
+        severity: str | None,
+        forced: str | None,
+    ) -> Hit:
+        now = self._clock()
+        key = fingerprint(exc, forced)
+
+        def make() -> Pattern:
+            message = normalise_message(_message(exc))[:_MESSAGE_MAX]
+            sev = self.severity_of(exc, status, handled, severity)
+            return Pattern(key, type(exc).__name__, message, sev, endpoint, now, now)
+
+        hit = self.store.hit(key, now, make)
+        p = hit.pattern
+        if hit.escalated_now:
+            event = {"event": Ev.ERROR_ESCALATED, F.ERROR_HASH: p.hash, F.ESCALATED: True}
+            event.update(self._summary(p, hit.count, hit.severity))
+            event["event"] = Ev.ERROR_ESCALATED
+            self._emit("warning", event)
+        if hit.escalated_now or (hit.kind == "first" and hit.severity in (Sev.HIGH, Sev.CRITICAL)):
+            self.alerter.submit(
+                Alert(p.hash, p.type, p.message, hit.severity, hit.count, p.endpoint,
+                      hit.escalated_now, self.settings.service, self.settings.env)
+            )  # fmt: skip
+        if now >= self._next_sweep:
+            self._next_sweep = now + self._SWEEP_EVERY
+            self._write_due(now)
+        return hit
+
+    def _summary(self, p: Pattern, count: int, severity: str) -> dict[str, Any]:
+        event: dict[str, Any] = {
+            "event": Ev.AGGREGATED_ERROR,
+            F.ERROR_HASH: p.hash,
+            F.ERROR_TYPE: p.type,
+            F.MESSAGE: p.message,
+            F.SEVERITY: severity,
+            F.COUNT: count,
+        }
+        if p.endpoint is not None:
+            event[F.PATH] = p.endpoint
+        return event
+
+    def _write_due(self, now: float) -> None:
+        for p in self.store.sweep(now):
+            self._emit("error", self._summary(p, p.count, p.severity))
+
+    def flush(self) -> None:
+        """Write the summary lines that are due now (window mode, expired patterns)."""
+        with suppress_internal_errors():
+            self._write_due(self._clock())
+
+    def stats(self, top: int = 10) -> dict[str, Any]:
+        """The ``errors`` section of ``/metrics``: exact counts, whatever was logged."""
+        patterns, total, by_severity = self.store.snapshot()
+        patterns.sort(key=lambda p: p.count, reverse=True)
+        return {
+            "total_unique_errors": len(patterns),
+            "total_error_count": total,
+            "by_severity": {s: by_severity[s] for s in Sev.ORDER if by_severity.get(s)},
+            "top_errors": [
+                {
+                    "hash": p.hash,
+                    "type": p.type,
+                    "message": p.message,
+                    "count": p.count,
+                    "severity": p.severity,
+                    "endpoint": p.endpoint,
+                    "first_seen": p.first_seen,
+                    "last_seen": p.last_seen,
+                }
+                for p in patterns[:top]
+            ],
+        }
+
+    def close(self) -> None:
+        """Write due summaries and stop the alert worker (waits briefly for queued alerts)."""
+        self.flush()
+        self.alerter.close()
+
+
+_lock = threading.Lock()
+_aggregator: ErrorAggregator | None = None
+
+
+def get_aggregator() -> ErrorAggregator:
+    """The process-wide aggregator, built from the settings of the pipeline in force.
+
+    A later :func:`bellwatch.configure` with different error settings starts a fresh
+    one; with the same settings the counts carry on.
+    """
+    global _aggregator
+    from . import pipeline
+
+    settings = pipeline.current().settings
+    agg = _aggregator
+    if agg is not None and _same(agg.settings, settings):
+        return agg
+    with _lock:
+        if _aggregator is None or not _same(_aggregator.settings, settings):
+            if _aggregator is not None:
+                _aggregator.alerter.close(0.0)
+            _aggregator = ErrorAggregator(settings)
+        return _aggregator
+
+
+def _same(a: _config.Settings, b: _config.Settings) -> bool:
+    return (Policy.from_settings(a), a.alert_webhook, a.alert_sns_topic, a.alert_interval) == (
+        Policy.from_settings(b),
+        b.alert_webhook,
+        b.alert_sns_topic,
+        b.alert_interval,
+    )
+
+
+def reset() -> None:
+    """Forget all patterns and stop the alert worker (for tests; called by ``pipeline.reset``)."""
+    global _aggregator
+    with _lock:
+        agg, _aggregator = _aggregator, None
+    if agg is not None:
+        agg.alerter.close(0.0)
+
+
+def aggregate_errors(_logger: object, method: str, event: dict[str, Any]) -> dict[str, Any]:
+    """Pipeline step: a logger call with an exception goes through the aggregator.
+
+    Runs before ``CompactException`` (it needs the exception object); raises
+    ``structlog.DropEvent`` for an occurrence whose line is not due.
+    """
+    exc_info = event.get("exc_info")
+    if exc_info is None:
+        if method != "exception":
+            return event
+        exc_info = True
+    exc = exception_from(exc_info)
+    if exc is None:
+        return event
+    return get_aggregator().on_log(method, event, exc)

@@ -1,0 +1,126 @@
+"""Error fingerprints: exception type + parameterised message + in-app call site -> 8 hex.
+
+The hash is a blake2b digest of normalised text, so the same error gets the same
+``hash`` in every process and after every restart (Python's ``hash()`` is salted
+per process). Values that vary between occurrences of one error (ids, numbers,
+phone numbers, emails, ...) become placeholders first, so that "Invalid phone
+number +15551234567" and "Invalid phone number +14165550000" group together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import sysconfig
+from types import TracebackType
+
+__all__ = ["fingerprint", "in_app_frames", "normalise_message"]
+
+# Order matters: whole structures (URLs, emails, UUIDs) go before the numbers inside them.
+_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+"), "<url>"),
+    (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "<email>"),
+    (
+        re.compile(
+            r"\b[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}\b"
+        ),
+        "<uuid>",
+    ),
+    (
+        re.compile(
+            r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?\b"
+        ),
+        "<date>",
+    ),
+    (re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"), "<ip>"),
+    (re.compile(r"\b(?:[0-9a-fA-F]{1,4}:){2,7}[0-9a-fA-F]{1,4}\b"), "<ip>"),
+    (re.compile(r"(?<![\w+])\+\d{7,15}\b"), "<phone>"),
+    (re.compile(r"\b0x[0-9a-fA-F]+\b"), "<hex>"),
+    # Hex-looking ids (request ids, hashes, Twilio-style "CA" + 32 hex): at least one digit.
+    (re.compile(r"\b[A-Za-z]{0,2}(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{8,}\b"), "<hex>"),
+    (re.compile(r"'[^'\n]{0,200}'|\"[^\"\n]{0,200}\""), "<quoted>"),
+    (re.compile(r"(?<![\w.])[-+]?\d+\.\d+(?:[eE][-+]?\d+)?(?!\d)"), "<float>"),
+    (re.compile(r"(?<![\w<])[-+]?\d+(?![\d.])"), "<int>"),
+    # Identifiers with digits glued on (user42, order_17) keep their word, lose the number.
+    (re.compile(r"(?<=[A-Za-z_])\d+\b"), "<int>"),
+)
+
+_MAX_MESSAGE = 500
+
+
+def normalise_message(message: str) -> str:
+    """``message`` with its variable parts replaced by ``<int>``, ``<uuid>``, ``<email>``, ...
+
+    Idempotent: normalising a normalised message changes nothing.
+    """
+    text = message[:_MAX_MESSAGE]
+    for pattern, placeholder in _RULES:
+        text = pattern.sub(placeholder, text)
+    return text
+
+
+def _library_roots() -> tuple[str, ...]:
+    roots = set()
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        path = sysconfig.get_paths().get(key)
+        if path:
+            roots.add(os.path.realpath(path) + os.sep)
+    # bellwatch's own frames (our wrappers, the pipeline) are never the app's call site.
+    roots.add(os.path.dirname(os.path.realpath(__file__)) + os.sep)
+    return tuple(sorted(roots))
+
+
+_LIBRARY_ROOTS = _library_roots()
+_IN_APP: dict[str, bool] = {}
+_IN_APP_MAX = 4096
+
+
+def _in_app(filename: str) -> bool:
+    hit = _IN_APP.get(filename)
+    if hit is None:
+        if filename.startswith("<"):  # <frozen ...>, <string>: not the app's source
+            hit = False
+        else:
+            real = os.path.realpath(filename)
+            hit = not real.startswith(_LIBRARY_ROOTS) and "site-packages" not in real
+        if len(_IN_APP) < _IN_APP_MAX:
+            _IN_APP[filename] = hit
+    return hit
+
+
+def in_app_frames(tb: TracebackType | None, limit: int = 8) -> list[str]:
+    """``module:function`` of the app's own frames, outermost first (innermost ``limit``).
+
+    No line numbers, so that an unrelated edit above the call site keeps the
+    fingerprint; library and standard-library frames are skipped. When no frame is
+    the app's, the innermost frame stands in.
+    """
+    frames: list[str] = []
+    last = ""
+    while tb is not None:
+        frame = tb.tb_frame
+        name = f"{frame.f_globals.get('__name__', '?')}:{frame.f_code.co_name}"
+        if _in_app(frame.f_code.co_filename):
+            frames.append(name)
+        last = name
+        tb = tb.tb_next
+    if not frames and last:
+        frames.append(last)
+    return frames[-limit:]
+
+
+def fingerprint(exc: BaseException, forced: str | None = None) -> str:
+    """The 8-hex fingerprint of ``exc``, or of ``forced`` when the caller names the group."""
+    if forced is not None:
+        parts = ["forced", forced]
+    else:
+        try:
+            message = str(exc)
+        except Exception:
+            message = ""
+        cls = type(exc)
+        parts = [f"{cls.__module__}.{cls.__qualname__}", normalise_message(message)]
+        parts.extend(in_app_frames(exc.__traceback__))
+    digest = hashlib.blake2b("\n".join(parts).encode("utf-8", "replace"), digest_size=4)
+    return digest.hexdigest()
