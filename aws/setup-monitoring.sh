@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Provision CloudWatch monitoring for the ECS service: a thin wrapper over `bellwatch aws setup`.
+#
+#   ./aws/setup-monitoring.sh                       # asks for the alert email
+#   ./aws/setup-monitoring.sh --email ops@example.com --dry-run
+#   ALERT_EMAIL=ops@example.com ./aws/setup-monitoring.sh --cluster bella-prod --service bella-api
+#
+# Every option of `bellwatch aws setup --help` passes through. Safe to re-run: it changes only
+# what differs. Undo with `bellwatch aws teardown --name <service>`.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if [[ -x "$here/.venv/bin/python" ]]; then
+    python="$here/.venv/bin/python"
+else
+    python="$(command -v python3)"
+fi
+
+has_email=false
+for arg in "$@"; do
+    case "$arg" in --email|--email=*|--help) has_email=true ;; esac
+done
+
+args=("$@")
+if ! $has_email; then
+    email="${ALERT_EMAIL:-}"
+    if [[ -z "$email" && -t 0 ]]; then
+        read -r -p "Email address for CloudWatch alarm notifications: " email
+    fi
+    args+=(--email "$email")
+fi
+
+exec "$python" -m bellwatch.aws.cli setup "${args[@]}"

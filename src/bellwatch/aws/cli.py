@@ -1,0 +1,238 @@
+"""``bellwatch aws setup | teardown | health``: the click group the main CLI registers.
+
+boto3 is imported inside the commands (through :mod:`bellwatch.aws.session`), so
+importing this module to build ``bellwatch --help`` stays light.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+
+from bellwatch._config import resolve
+from bellwatch.aws.clients import AwsError, Clients
+from bellwatch.aws.discover import discover
+from bellwatch.aws.health import ServiceHealth, service_health
+from bellwatch.aws.plan import Plan, SetupOptions, apply, build_plan, teardown_plan
+
+__all__ = ["aws_group", "health"]
+
+# The values CloudWatch Logs accepts for retentionInDays.
+RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
+                  2192, 2557, 2922, 3288, 3653)  # fmt: skip
+
+
+@contextmanager
+def aws_errors() -> Iterator[None]:
+    """Turn AWS failures into one clean CLI error line (exit code 1, no traceback)."""
+    try:
+        yield
+    except AwsError as exc:
+        raise click.ClickException(str(exc)) from None
+    except Exception as exc:
+        if not type(exc).__module__.startswith("botocore"):
+            raise
+        name = type(exc).__name__
+        hint = ""
+        if name == "NoRegionError":
+            hint = " (pass --region, or set AWS_REGION or BELLWATCH_REGION)"
+        elif name in ("NoCredentialsError", "ProfileNotFound"):
+            hint = " (configure credentials: aws configure, AWS_PROFILE or --profile)"
+        raise click.ClickException(f"AWS: {exc}{hint}") from None
+
+
+def _clients(region: str | None, profile: str | None) -> Clients:
+    return Clients(region=resolve(region=region).region, profile=profile)
+
+
+def _check_retention(ctx: click.Context, param: click.Parameter, value: int) -> int:
+    if value not in RETENTION_DAYS:
+        allowed = ", ".join(map(str, RETENTION_DAYS))
+        raise click.BadParameter(f"{value} is not a CloudWatch retention; use one of {allowed}")
+    return value
+
+
+def _print_plan(plan: Plan, *, as_json: bool, title: str) -> None:
+    if as_json:
+        click.echo(json.dumps(plan.as_dict(), indent=2))
+        return
+    click.echo(title)
+    for change in plan.changes:
+        click.echo(f"  {change}")
+    for note in plan.notes:
+        click.echo(f"  note: {note}")
+    counts = ", ".join(f"{n} {a}" for a, n in sorted(plan.counts().items()))
+    click.echo(f"  total: {counts or 'nothing'}")
+
+
+def _region_option(f: Any) -> Any:
+    f = click.option("--profile", help="AWS profile (default: the usual AWS chain).")(f)
+    return click.option("--region", help="AWS region (default: BELLWATCH_REGION, AWS_REGION).")(f)
+
+
+def _target_options(f: Any) -> Any:
+    for name, text in reversed(
+        (
+            ("--cluster", "ECS cluster (default: the only one)."),
+            ("--service", "ECS service (default: the only one in the cluster)."),
+            ("--load-balancer", "ALB name, ARN or app/<name>/<id> (default: from the service)."),
+            ("--target-group", "Target group name or ARN (default: from the service)."),
+        )
+    ):
+        f = click.option(name, help=text)(f)
+    return f
+
+
+@click.group("aws")
+def aws_group() -> None:
+    """Provision CloudWatch monitoring for an ECS service, and check its health.
+
+    \b
+    Examples:
+      bellwatch aws setup --email ops@example.com --dry-run
+      bellwatch aws setup --cluster bella-prod --service bella-api --log-group /ecs/bella-prod
+      bellwatch aws teardown --name bella-api
+    """
+
+
+@aws_group.command("setup")
+@click.option(
+    "--email", prompt="Alert email for SNS notifications (empty to skip)", default="",
+    help="Address the alarms notify; prompted for when missing.",
+)  # fmt: skip
+@_target_options
+@click.option("--log-group", help="Application log group (default: BELLWATCH_LOG_GROUP, ECS).")
+@_region_option
+@click.option("--name", "stack", help="Name for what setup creates (default: the ECS service).")
+@click.option(
+    "--retention",
+    default=30,
+    show_default=True,
+    callback=_check_retention,
+    help="Log group retention in days (a value CloudWatch accepts: 1, 3, 7, 14, 30, 90, ...).",
+)
+@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+def setup_command(  # click passes every option by keyword
+    *,
+    email: str,
+    cluster: str | None,
+    service: str | None,
+    load_balancer: str | None,
+    target_group: str | None,
+    log_group: str | None,
+    region: str | None,
+    profile: str | None,
+    stack: str | None,
+    retention: int,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Create or update the SNS topic, retention, metric filters, alarms and dashboard.
+
+    Idempotent: a second run reports every resource unchanged and writes nothing.
+    """
+    settings = resolve(region=region, log_group=log_group)
+    with aws_errors():
+        clients = _clients(region, profile)
+        targets = discover(
+            clients,
+            cluster=cluster,
+            service=service,
+            load_balancer=load_balancer,
+            target_group=target_group,
+            log_group=settings.log_group,
+        )
+        opts = SetupOptions(
+            stack=stack or targets.service or settings.service,
+            email=email.strip() or None,
+            targets=targets,
+            retention_days=retention,
+            slow_threshold=settings.slow_threshold,
+        )
+        plan = build_plan(opts, clients)
+        if dry_run:
+            _print_plan(plan, as_json=as_json, title="Plan (dry run, nothing changed):")
+            return
+        done = apply(plan, clients)
+    _print_plan(plan, as_json=as_json, title="Applied:" if done else "Nothing to change:")
+    if not as_json and any(c.kind == "sns-subscription" and c.action == "create" for c in done):
+        click.echo(
+            f"AWS has emailed {opts.email} a confirmation link: open it, or no alert is delivered."
+        )
+
+
+@aws_group.command("teardown")
+@click.option("--name", "stack", required=True, help="The name setup used (its ECS service).")
+@_region_option
+@click.option("--dry-run", is_flag=True, help="List what would be deleted; delete nothing.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+def teardown_command(
+    *, stack: str, region: str | None, profile: str | None, dry_run: bool, yes: bool, as_json: bool
+) -> None:
+    """Delete what setup created for --name (found by its tags), and nothing else."""
+    with aws_errors():
+        clients = _clients(region, profile)
+        plan = teardown_plan(stack, clients)
+        if dry_run or not plan.changes:
+            _print_plan(plan, as_json=as_json, title="Would delete:" if dry_run else "Nothing")
+            return
+        if not yes:
+            _print_plan(plan, as_json=False, title="Will delete:")
+            click.confirm("Delete these resources?", abort=True)
+        apply(plan, clients)
+    _print_plan(plan, as_json=as_json, title="Deleted:")
+
+
+def health(
+    *,
+    cluster: str | None = None,
+    service: str | None = None,
+    target_group: str | None = None,
+    region: str | None = None,
+    profile: str | None = None,
+) -> ServiceHealth:
+    """The ECS service's health, for ``bellwatch health --source aws``.
+
+    Raises:
+        click.ClickException: AWS could not be read (the message says why).
+    """
+    with aws_errors():
+        clients = _clients(region, profile)
+        targets = discover(clients, cluster=cluster, service=service, target_group=target_group)
+        return service_health(clients, targets)
+
+
+@aws_group.command("health")
+@click.option("--cluster", help="ECS cluster (default: the only one).")
+@click.option("--service", help="ECS service (default: the only one in the cluster).")
+@click.option("--target-group", help="Target group name or ARN (default: from the service).")
+@_region_option
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def health_command(
+    *,
+    cluster: str | None,
+    service: str | None,
+    target_group: str | None,
+    region: str | None,
+    profile: str | None,
+    as_json: bool,
+) -> None:
+    """Task counts, deployments, recent events and target health; exit 1 when degraded."""
+    report = health(
+        cluster=cluster, service=service, target_group=target_group, region=region, profile=profile
+    )
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2))
+    else:
+        click.echo("\n".join(report.lines()))
+    raise SystemExit(0 if report.ok else 1)
+
+
+if __name__ == "__main__":  # aws/setup-monitoring.sh runs this without the main CLI
+    aws_group(prog_name="bellwatch aws")
