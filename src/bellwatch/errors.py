@@ -10,6 +10,7 @@ in-memory one.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import threading
 import time
@@ -23,6 +24,7 @@ import structlog
 from . import _config
 from ._guard import record_internal_error, suppress_internal_errors
 from .alerts import Alert, Alerter
+from .fingerprint import error_message as _message
 from .fingerprint import fingerprint, normalise_message
 from .processors import compact_traceback, exception_from
 from .schema import Ev, F, Sev
@@ -257,22 +259,19 @@ def _copy(p: Pattern) -> Pattern:
     )  # fmt: skip
 
 
-def _mark(exc: BaseException) -> bool:
-    """Mark ``exc`` as counted; True when it already was (logged, then re-raised)."""
+def _counted(exc: BaseException) -> tuple[str, str] | None:
+    """``(hash, line kind)`` when ``exc`` was already counted (logged, then re-raised)."""
     try:
-        if getattr(exc, _MARK, False):
-            return True
-        setattr(exc, _MARK, True)
-    except Exception:  # noqa: S110 - an exception type with __slots__ cannot be marked
-        pass
-    return False
-
-
-def _message(exc: BaseException) -> str:
-    try:
-        return str(exc)
+        mark = getattr(exc, _MARK, None)
     except Exception:
-        return f"<unprintable {type(exc).__name__}>"
+        return None
+    return mark if isinstance(mark, tuple) else None
+
+
+def _mark(exc: BaseException, hit: Hit) -> None:
+    # An exception type with __slots__ cannot be marked; it may then be counted twice.
+    with contextlib.suppress(Exception):
+        setattr(exc, _MARK, (hit.pattern.hash, hit.kind))
 
 
 Emit = Callable[[str, dict[str, Any]], None]
@@ -354,7 +353,7 @@ class ErrorAggregator:
         re-raise) is not counted twice.
         """
         with suppress_internal_errors():
-            if _mark(exc):
+            if _counted(exc) is not None:
                 return
             hit = self._observe(
                 exc,
@@ -364,6 +363,7 @@ class ErrorAggregator:
                 severity=severity,
                 forced=fingerprint,
             )
+            _mark(exc, hit)
             p = hit.pattern
             if hit.kind == "first":
                 event: dict[str, Any] = {
@@ -387,8 +387,13 @@ class ErrorAggregator:
         forced = event.pop("fingerprint", None)
         path = event.get(F.PATH)
         status = event.get(F.STATUS)
+        prior = _counted(exc)
+        if prior is not None:  # the same exception object logged again: one occurrence
+            if prior[1] == "none":
+                raise structlog.DropEvent
+            event[F.ERROR_HASH] = prior[0]
+            return event
         try:
-            _mark(exc)
             hit = self._observe(
                 exc,
                 endpoint=path if isinstance(path, str) else None,
@@ -397,6 +402,7 @@ class ErrorAggregator:
                 severity=severity if isinstance(severity, str) else None,
                 forced=str(forced) if forced is not None else None,
             )
+            _mark(exc, hit)
         except Exception as err:
             record_internal_error(err)
             return event  # the app's line is still written, unaggregated
@@ -404,10 +410,10 @@ class ErrorAggregator:
         if hit.kind == "first":
             event[F.ERROR_HASH] = p.hash
             event[F.SEVERITY] = hit.severity
-            if hit.severity == Sev.LOW:
+            event.setdefault(F.MESSAGE, _message(exc))
+            if hit.severity == Sev.LOW:  # compact: a validation error needs no traceback
                 event.pop("exc_info", None)
                 event.setdefault(F.ERROR_TYPE, p.type)
-                event.setdefault(F.MESSAGE, _message(exc))
             return event
         if hit.kind == "aggregated":
             out: dict[str, Any] = {k: event[k] for k in (F.TS, F.LEVEL, F.CID) if k in event}

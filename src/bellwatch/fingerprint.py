@@ -15,7 +15,7 @@ import re
 import sysconfig
 from types import TracebackType
 
-__all__ = ["fingerprint", "in_app_frames", "normalise_message"]
+__all__ = ["error_message", "fingerprint", "in_app_frames", "normalise_message"]
 
 # Order matters: whole structures (URLs, emails, UUIDs) go before the numbers inside them.
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -110,17 +110,23 @@ def in_app_frames(tb: TracebackType | None, limit: int = 8) -> list[str]:
     return frames[-limit:]
 
 
+def error_message(exc: BaseException) -> str:
+    """The text of ``exc``; never raises (a broken ``__str__`` gives a placeholder)."""
+    try:
+        if isinstance(exc, KeyError) and len(exc.args) == 1:
+            return str(exc.args[0])  # str(KeyError) quotes the key: the whole text would vanish
+        return str(exc)
+    except Exception:
+        return f"<unprintable {type(exc).__name__}>"
+
+
 def fingerprint(exc: BaseException, forced: str | None = None) -> str:
     """The 8-hex fingerprint of ``exc``, or of ``forced`` when the caller names the group."""
     if forced is not None:
         parts = ["forced", forced]
     else:
-        try:
-            message = str(exc)
-        except Exception:
-            message = ""
         cls = type(exc)
-        parts = [f"{cls.__module__}.{cls.__qualname__}", normalise_message(message)]
+        parts = [f"{cls.__module__}.{cls.__qualname__}", normalise_message(error_message(exc))]
         parts.extend(in_app_frames(exc.__traceback__))
     digest = hashlib.blake2b("\n".join(parts).encode("utf-8", "replace"), digest_size=4)
     return digest.hexdigest()
