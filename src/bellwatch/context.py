@@ -1,7 +1,10 @@
 """Correlation id and bound fields, one ContextVar each.
 
 Values are immutable (a str, a frozen mapping copy), so a task or thread that
-copied the context can never mutate its parent's view.
+copied the context can never mutate its parent's view. The one exception is the
+per-request :class:`RequestState` holder set by the middleware: a sync route runs
+in the threadpool on a *copy* of the context, so a ``bind(uid=...)`` there would
+otherwise never reach the request's own ``request_complete`` line.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from types import MappingProxyType
 from typing import Any
 
 __all__ = [
+    "RequestState",
     "bind",
     "bound",
     "clear",
@@ -31,6 +35,22 @@ _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 _cid: ContextVar[str | None] = ContextVar("bellwatch_cid", default=None)
 _fields: ContextVar[Mapping[str, Any]] = ContextVar("bellwatch_fields", default=_EMPTY)
+
+
+class RequestState:
+    """Mutable, per-request holder shared by every context copied from the request.
+
+    ``fields`` collects what :func:`bind` added anywhere during the request (the
+    middleware's own task, threadpool copies, child tasks) for the request line.
+    """
+
+    __slots__ = ("fields",)
+
+    def __init__(self) -> None:
+        self.fields: dict[str, Any] = {}
+
+
+_request: ContextVar[RequestState | None] = ContextVar("bellwatch_request", default=None)
 
 # Letters, digits and a few separators used by real tracing ids (ALB, W3C, UUID).
 _ID_CHARS = re.compile(r"[A-Za-z0-9._:=-]+")
@@ -78,6 +98,9 @@ def bind(**fields: Any) -> None:
     merged = dict(_fields.get())
     merged.update(fields)
     _fields.set(MappingProxyType(merged))
+    state = _request.get()
+    if state is not None:
+        state.fields.update(fields)
 
 
 def unbind(*keys: str) -> None:
@@ -85,12 +108,17 @@ def unbind(*keys: str) -> None:
     current = _fields.get()
     if any(k in current for k in keys):
         _fields.set(MappingProxyType({k: v for k, v in current.items() if k not in keys}))
+    state = _request.get()
+    if state is not None:
+        for key in keys:
+            state.fields.pop(key, None)
 
 
 def clear() -> None:
     """Remove every bound field and the correlation id from the current context."""
     _fields.set(_EMPTY)
     _cid.set(None)
+    _request.set(None)
 
 
 @contextmanager

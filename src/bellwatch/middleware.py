@@ -1,0 +1,357 @@
+"""Pure-ASGI request monitoring: correlation id in and out, one line and one count per request.
+
+The per-request path is lean on purpose: one scan of the header list, ``os.urandom``
+for new ids, three ContextVar sets, a wrapped ``send`` that adds one header, the
+route template read from ``scope["route"]`` after the call (no second route match,
+no Request/Response objects), one monitor update, and the request line through
+:meth:`bellwatch.pipeline.Pipeline.emit` (same steps, redaction and budget as any
+logger call, no structlog or stdlib hop).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from time import perf_counter
+from typing import Any
+
+from . import _config, pipeline
+from ._guard import record_internal_error
+from .context import _EMPTY, RequestState, _cid, _fields, _request, new_id, valid_id
+from .monitor import Monitor, SessionKey, bound_session, get_monitor
+from .schema import Ev, F
+from .store.base import UNMATCHED
+
+__all__ = ["BellwatchMiddleware", "instrument"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+# A form body kept for a session extractor is capped: Twilio webhooks are ~1-2 KB.
+_BODY_CAP = 16 * 1024
+_FORM = b"application/x-www-form-urlencoded"
+_500_BODY = b"Internal Server Error"
+
+
+def _amzn_root(value: str) -> str:
+    """The ``Root=`` part of an ALB ``X-Amzn-Trace-Id`` (``Self=...;Root=1-...;...``)."""
+    for part in value.split(";"):
+        key, _, root = part.strip().partition("=")
+        if key == "Root":
+            return root
+    return ""
+
+
+def _trace_id(value: str) -> str:
+    """The trace-id of a W3C ``traceparent`` (``00-<32 hex>-<16 hex>-<flags>``)."""
+    parts = value.split("-")
+    return parts[1] if len(parts) >= 4 else ""
+
+
+_EXTRACT: dict[bytes, Callable[[str], str]] = {
+    b"x-amzn-trace-id": _amzn_root,
+    b"traceparent": _trace_id,
+}
+
+
+def _route_template(scope: Scope, root_path: str) -> str:
+    """The matched route's template, with any mount prefix; ``<unmatched>`` otherwise."""
+    route = scope.get("route")
+    if route is None:
+        return UNMATCHED
+    template = getattr(route, "path", None)
+    if not isinstance(template, str):
+        return UNMATCHED
+    inner_root = scope.get("root_path", "")
+    prefix = inner_root[len(root_path) :] if inner_root != root_path else ""
+    if hasattr(route, "routes"):  # a Mount whose app is not a router (static files)
+        return (prefix or template) + "/{path}"
+    return prefix + template
+
+
+class BellwatchMiddleware:
+    """Correlation ids, one ``request_complete`` line and monitor counts per HTTP request.
+
+    Works with any ASGI app; :func:`instrument` adds it to a Starlette/FastAPI app
+    outermost, together with ``/metrics`` and ``/health``. Non-HTTP scopes pass
+    straight through.
+
+    Args:
+        app: the ASGI app to wrap.
+        monitor: where requests are counted; the process-wide one by default.
+        session_key: extractor for active sessions (:mod:`bellwatch.monitor`).
+        quiet_paths: route templates that are neither logged nor counted (the
+            load balancer's health checks would otherwise fill the logs).
+        route_of: for apps that are not Starlette-based, a function of the scope
+            returning the route template (or ``None`` for unmatched).
+        **settings: overrides of ``slow_threshold``, ``cid_headers``,
+            ``cid_response_header``, ``cid_max_length``, ``cid_bytes`` (else the
+            configured pipeline's settings).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        monitor: Monitor | None = None,
+        session_key: SessionKey = bound_session,
+        quiet_paths: Iterable[str] = (),
+        route_of: Callable[[Scope], str | None] | None = None,
+        **settings: Any,
+    ) -> None:
+        self.app = app
+        base = pipeline.current().settings
+        if settings:
+            merged = {f.name: getattr(base, f.name) for f in dataclasses.fields(base)}
+            merged.update(settings)
+            base = _config.resolve({}, **merged)
+        self.settings = base
+        self.monitor = monitor if monitor is not None else get_monitor()
+        if "slow_threshold" in settings:
+            self.monitor.slow_threshold = base.slow_threshold
+        self.session_key = session_key
+        self.quiet = frozenset(quiet_paths)
+        self.route_of = route_of
+        self._rank = {name.encode("latin-1"): i for i, name in enumerate(base.cid_headers)}
+        self._out_header = base.cid_response_header.lower().encode("latin-1")
+        self._max_len = base.cid_max_length
+        self._nbytes = base.cid_bytes
+        self._needs_body = session_key.needs_body
+
+    def _correlation_id(self, headers: Iterable[tuple[bytes, bytes]]) -> tuple[str, bytes | None]:
+        """The inbound id by configured header order, or a fresh one.
+
+        Returns the id and, when an inbound value was rejected, the header name.
+        """
+        best: bytes | None = None
+        best_name = b""
+        best_rank = len(self._rank)
+        rank_of = self._rank
+        for name, value in headers:
+            rank = rank_of.get(name)
+            if rank is not None and rank < best_rank:
+                best, best_name, best_rank = value, name, rank
+        if best is None:
+            return new_id(self._nbytes), None
+        text = best.decode("latin-1").strip()
+        extract = _EXTRACT.get(best_name)
+        if extract is not None:
+            text = extract(text)
+        if valid_id(text, self._max_len):
+            return text, None
+        return new_id(self._nbytes), best_name
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = perf_counter()
+        cid, rejected = self._correlation_id(scope.get("headers", ()))
+        state = RequestState()
+        cid_token = _cid.set(cid)
+        fields_token = _fields.set(_EMPTY)
+        request_token = _request.set(state)
+        root_path = scope.get("root_path", "")
+        out_header = (self._out_header, cid.encode("latin-1"))
+        status = 0
+        end = 0.0
+        body: list[bytes] | None = None
+        if rejected is not None:
+            _warn_rejected(rejected)
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, end
+            kind = message["type"]
+            if kind == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), out_header]
+            elif kind == "http.response.body" and not message.get("more_body", False):
+                end = perf_counter()
+            await send(message)
+
+        app_receive = receive
+        if self._needs_body and _is_form(scope):
+            body = []
+            app_receive = _keeping_body(receive, body)
+
+        error: BaseException | None = None
+        try:
+            await self.app(scope, app_receive, send_with_id)
+        except Exception as exc:
+            error = exc
+            if status == 0:
+                # Nothing was sent: answer 500 ourselves so the response still carries
+                # the id, then re-raise to the server as Starlette does.
+                await _send_500(send_with_id)
+            raise
+        except BaseException:
+            # Cancelled (client went away) or the process is exiting: no response.
+            if status == 0:
+                status = 499
+            raise
+        finally:
+            self._finish(
+                scope,
+                root_path=root_path,
+                status=status,
+                duration=(end or perf_counter()) - start,
+                fields=state.fields,
+                body=body,
+                error=error,
+            )
+            _request.reset(request_token)
+            _fields.reset(fields_token)
+            _cid.reset(cid_token)
+
+    def _finish(
+        self,
+        scope: Scope,
+        *,
+        root_path: str,
+        status: int,
+        duration: float,
+        fields: dict[str, Any],
+        body: list[bytes] | None,
+        error: BaseException | None,
+    ) -> None:
+        """Count and log the request; never raises."""
+        try:
+            if self.route_of is not None:
+                path = self.route_of(scope) or UNMATCHED
+            else:
+                path = _route_template(scope, root_path)
+            if error is not None:
+                _record_error(error, path, status or 500)
+            if path in self.quiet:
+                return
+            key = self.session_key(scope, fields, b"".join(body) if body else None)
+            slow = self.monitor.observe(path, status, duration, key)
+            event: dict[str, Any] = {
+                F.EVENT: Ev.REQUEST,
+                F.METHOD: scope.get("method", ""),
+                F.PATH: path,
+                F.STATUS: status,
+                F.DURATION: round(duration, 3),
+            }
+            if fields:
+                event.update(fields)
+            if key is not None and self.session_key.loggable and F.SESSION_ID not in event:
+                event[F.SESSION_ID] = key
+            level = "error" if status >= 500 else "warning" if slow else "info"
+            pipeline.current().emit(level, event)
+        except Exception as exc:
+            record_internal_error(exc)
+
+
+def _warn_rejected(header: bytes) -> None:
+    # Names the header, never echoes the raw value (it may be an injection attempt).
+    pipeline.current().emit("warning", {F.EVENT: Ev.CID_INVALID, F.CHECK: header.decode("latin-1")})
+
+
+def _keeping_body(receive: Receive, body: list[bytes]) -> Receive:
+    """Wrap ``receive`` to keep up to 16 KB of the request body for a session extractor."""
+
+    async def receive_keeping() -> Message:
+        message = await receive()
+        chunk = message.get("body", b"")
+        if chunk and sum(map(len, body)) < _BODY_CAP:
+            body.append(chunk)
+        return message
+
+    return receive_keeping
+
+
+def _is_form(scope: Scope) -> bool:
+    if scope.get("method") != "POST":
+        return False
+    for name, value in scope.get("headers", ()):
+        if name == b"content-type":
+            return bool(value.startswith(_FORM))
+    return False
+
+
+async def _send_500(send: Send) -> None:
+    try:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 500,
+                "headers": [
+                    (b"content-type", b"text/plain; charset=utf-8"),
+                    (b"content-length", str(len(_500_BODY)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": _500_BODY})
+    except Exception as exc:  # the client may be gone; the app's error still re-raises
+        record_internal_error(exc)
+
+
+def _record_error(exc: BaseException, path: str, status: int) -> None:
+    """Hand an unhandled exception to the error aggregator, or log it plainly without one."""
+    try:
+        from .errors import get_aggregator
+    except ImportError:
+        pipeline.current().emit("error", {F.EVENT: Ev.ERROR, F.PATH: path, "exc_info": exc})
+        return
+    get_aggregator().record(exc, endpoint=path, status=status, handled=False)
+
+
+def instrument(
+    app: Any,
+    *,
+    metrics_path: str | None = "/metrics",
+    health_path: str | None = "/health",
+    log_own_routes: bool = False,
+    **options: Any,
+) -> Any:
+    """Add request monitoring, ``/metrics`` and ``/health`` to a Starlette or FastAPI app.
+
+    The middleware goes *outermost*, around Starlette's ``ServerErrorMiddleware``,
+    so a 500 produced by an exception handler still carries the correlation id in
+    its header and its line. ``options`` go to :class:`BellwatchMiddleware`.
+    Returns ``app``.
+
+    Example::
+
+        app = FastAPI()
+        bellwatch.instrument(app)
+    """
+    from .endpoints import routes
+
+    own = routes(metrics_path=metrics_path, health_path=health_path)
+    if not log_own_routes:
+        options["quiet_paths"] = (*options.get("quiet_paths", ()), *(path for path, _ in own))
+    middleware = BellwatchMiddleware(_Deferred(app), **options)
+    _add_routes(app, own)
+    build = app.build_middleware_stack
+
+    def build_with_bellwatch() -> ASGIApp:
+        middleware.app = build()
+        return middleware
+
+    app.build_middleware_stack = build_with_bellwatch
+    app.middleware_stack = None  # rebuilt on the next request, now with us outermost
+    return app
+
+
+class _Deferred:
+    """Placeholder app until Starlette builds its middleware stack."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+def _add_routes(app: Any, own: list[tuple[str, ASGIApp]]) -> None:
+    from starlette.routing import Route
+
+    for path, endpoint in own:
+        app.router.routes.append(
+            Route(path, endpoint, methods=["GET", "HEAD"], include_in_schema=False)
+        )
