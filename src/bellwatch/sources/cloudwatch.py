@@ -1,0 +1,293 @@
+"""CloudWatch Logs as a :class:`~bellwatch.sources.base.Source` for every CLI command.
+
+- ``records`` pages through ``filter_log_events`` (the filter pattern runs server-side).
+- ``follow`` polls ``filter_log_events`` from a little before the newest event seen,
+  and remembers the event ids of that overlap: nothing is yielded twice, and an
+  event that reaches CloudWatch a few seconds late is still yielded (no gap).
+- ``run_insights`` runs a Logs Insights query (``start_query``) and polls
+  ``get_query_results`` with a growing delay until it completes, reporting progress.
+
+Throttling and transient failures are retried with exponential backoff and jitter;
+when retries run out, or for errors the user must fix, :class:`SourceError` carries
+one clear sentence.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from bellwatch.aws import session
+from bellwatch.aws.clients import error_code
+from bellwatch.sources.base import (
+    LOG,
+    LOG_STREAM,
+    MESSAGE,
+    TIMESTAMP,
+    Record,
+    ScanStats,
+    SourceError,
+)
+from bellwatch.sources.files import parse_line
+
+__all__ = ["DEFAULT_INSIGHTS_WINDOW_MS", "CloudWatchSource", "Progress"]
+
+Progress = Callable[[str, Mapping[str, float]], None]
+"""Called after each ``get_query_results`` poll with the status and its statistics."""
+
+# Logs Insights needs a start time; without --since, look back this far.
+DEFAULT_INSIGHTS_WINDOW_MS = 3_600_000
+
+_RETRYABLE_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "LimitExceededException",  # start_query: too many concurrent queries
+        "ServiceUnavailableException",
+        "ServiceUnavailable",
+        "InternalFailure",
+        "InternalServerError",
+        "RequestTimeout",
+    }
+)
+_RETRYABLE_TYPES = frozenset(
+    {"EndpointConnectionError", "ConnectionClosedError", "ReadTimeoutError", "ConnectTimeoutError"}
+)
+_DONE = frozenset({"Complete", "Failed", "Cancelled", "Timeout"})
+_INT = re.compile(r"-?\d{1,18}")
+_FLOAT = re.compile(r"-?\d+\.\d+")
+
+
+def _number(value: str) -> Any:
+    # Insights returns every value as text; numbers come back as numbers, as locally.
+    if _INT.fullmatch(value):
+        return int(value)
+    if _FLOAT.fullmatch(value):
+        return float(value)
+    return value
+
+
+class CloudWatchSource:
+    """Read one log group; ``sleep``/``clock`` are injectable so tests never wait."""
+
+    def __init__(
+        self,
+        log_group: str,
+        *,
+        region: str | None = None,
+        profile: str | None = None,
+        progress: Progress | None = None,
+        retries: int = 6,
+        backoff: float = 0.5,
+        max_backoff: float = 20.0,
+        lookback_ms: int = 10_000,
+        query_timeout: float = 900.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        client: Any = None,
+    ) -> None:
+        self.log_group = log_group
+        self.region = region
+        self.profile = profile
+        self.progress = progress
+        self.retries = retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.lookback_ms = lookback_ms
+        self.query_timeout = query_timeout
+        self.stats = ScanStats()
+        self._sleep = sleep
+        self._clock = clock
+        self._client = client
+
+    def describe(self) -> str:
+        """The log group name."""
+        return self.log_group
+
+    @property
+    def client(self) -> Any:
+        """The boto3 ``logs`` client, created on first use."""
+        if self._client is None:
+            try:
+                self._client = session.client("logs", region=self.region, profile=self.profile)
+            except Exception as exc:
+                raise self._error(exc, "connect") from None
+        return self._client
+
+    # -- calls, retries, errors -------------------------------------------------------
+
+    def _error(self, exc: BaseException, op: str) -> SourceError:
+        code, name = error_code(exc), type(exc).__name__
+        if code == "ResourceNotFoundException":
+            where = f" in {self.region}" if self.region else ""
+            return SourceError(f"CloudWatch log group {self.log_group}{where}: {exc}")
+        if code in ("AccessDeniedException", "UnrecognizedClientException"):
+            return SourceError(f"CloudWatch Logs refused {op}: {exc} (check credentials/IAM)")
+        if name == "NoRegionError":
+            return SourceError("no AWS region: pass --region or set AWS_REGION/BELLWATCH_REGION")
+        if name in ("NoCredentialsError", "ProfileNotFound"):
+            return SourceError(f"AWS credentials: {exc} (aws configure, AWS_PROFILE, --profile)")
+        if name == "ParamValidationError" or code in ("InvalidParameterException",
+                                                      "MalformedQueryException"):  # fmt: skip
+            return SourceError(f"CloudWatch Logs rejected {op}: {exc}")
+        return SourceError(f"CloudWatch Logs {op} failed: {exc}")
+
+    def _call(self, op: str, **kwargs: Any) -> Any:
+        """``client.<op>(**kwargs)``, retried with backoff on throttling and transient errors."""
+        delay = self.backoff
+        for attempt in range(self.retries + 1):
+            try:
+                return getattr(self.client, op)(**kwargs)
+            except SourceError:
+                raise
+            except Exception as exc:
+                retryable = (
+                    error_code(exc) in _RETRYABLE_CODES or type(exc).__name__ in _RETRYABLE_TYPES
+                )
+                if not retryable:
+                    raise self._error(exc, op) from None
+                if attempt == self.retries:
+                    why = error_code(exc) or type(exc).__name__
+                    raise SourceError(
+                        f"CloudWatch Logs kept refusing {op} ({why}) after {attempt + 1} "
+                        "attempts; narrow --since/--until or retry later"
+                    ) from None
+                # Equal jitter: never less than half the delay, so the backoff still grows.
+                self._sleep(delay / 2 + random.uniform(0, delay / 2))
+                delay = min(delay * 2, self.max_backoff)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- records ------------------------------------------------------------------------
+
+    def _record(self, event: Mapping[str, Any]) -> Record | None:
+        message = str(event.get("message", ""))
+        self.stats.lines += 1
+        self.stats.bytes_read += len(message)
+        parsed = parse_line(message.encode("utf-8", "replace"))
+        if parsed is None:
+            self.stats.skipped += 1
+            return None
+        # CloudWatch's own event time is what Insights calls @timestamp.
+        parsed[TIMESTAMP] = int(event["timestamp"])
+        parsed[MESSAGE] = message.rstrip("\r\n")
+        parsed[LOG_STREAM] = event.get("logStreamName", "")
+        parsed[LOG] = self.log_group
+        return parsed
+
+    def _events(
+        self, since_ms: int | None, until_ms: int | None, pattern: str | None
+    ) -> Iterator[Mapping[str, Any]]:
+        kwargs: dict[str, Any] = {"logGroupName": self.log_group}
+        if since_ms is not None:
+            kwargs["startTime"] = max(0, since_ms)
+        if until_ms is not None:
+            kwargs["endTime"] = max(0, until_ms - 1)  # endTime is inclusive, until is not
+        if pattern:
+            kwargs["filterPattern"] = pattern
+        while True:
+            page = self._call("filter_log_events", **kwargs)
+            yield from page.get("events", [])
+            token = page.get("nextToken")
+            if not token or token == kwargs.get("nextToken"):
+                return
+            kwargs["nextToken"] = token
+
+    def records(
+        self,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        *,
+        pattern: str | None = None,
+    ) -> Iterator[Record]:
+        """Every JSON event of the log group in the window, in time order."""
+        self.stats.files = max(self.stats.files, 1)
+        for event in self._events(since_ms, until_ms, pattern):
+            record = self._record(event)
+            if record is not None:
+                yield record
+
+    def follow(
+        self,
+        since_ms: int | None = None,
+        *,
+        pattern: str | None = None,
+        poll_interval: float = 1.0,
+        stop: Callable[[], bool] | None = None,
+    ) -> Iterator[Record]:
+        """New events as they arrive, each exactly once, until ``stop()`` is true."""
+        newest = since_ms if since_ms is not None else int(self._clock() * 1000)
+        seen: dict[str, int] = {}  # event id -> timestamp, for the overlap window only
+        while True:
+            start = max(0, newest - self.lookback_ms)
+            for event in self._events(start, None, pattern):
+                event_id = str(event.get("eventId") or (event["timestamp"], event.get("message")))
+                ts = int(event["timestamp"])
+                if event_id in seen or (since_ms is not None and ts < since_ms):
+                    continue
+                seen[event_id] = ts
+                newest = max(newest, ts)
+                record = self._record(event)
+                if record is not None:
+                    yield record
+            floor = max(0, newest - self.lookback_ms)
+            seen = {k: v for k, v in seen.items() if v >= floor}
+            if stop is not None and stop():
+                return
+            self._sleep(poll_interval)
+            if stop is not None and stop():
+                return
+
+    # -- Logs Insights ------------------------------------------------------------------
+
+    def run_insights(
+        self, query_text: str, since_ms: int | None, until_ms: int | None
+    ) -> list[dict[str, Any]]:
+        """Run ``query_text`` in CloudWatch; rows as dicts (``@ptr`` dropped).
+
+        Without ``since_ms`` the last hour is queried (Insights needs a start time).
+
+        Raises:
+            SourceError: the query failed, was cancelled, timed out, or AWS refused it.
+        """
+        now_ms = int(self._clock() * 1000)
+        end_ms = until_ms if until_ms is not None else now_ms
+        start_ms = since_ms if since_ms is not None else end_ms - DEFAULT_INSIGHTS_WINDOW_MS
+        query_id = self._call(
+            "start_query",
+            logGroupName=self.log_group,
+            startTime=start_ms // 1000,
+            endTime=max(start_ms // 1000, math.ceil(end_ms / 1000)),
+            queryString=query_text,
+        )["queryId"]
+        waited, delay = 0.0, self.backoff
+        while True:
+            reply = self._call("get_query_results", queryId=query_id)
+            status = str(reply.get("status", "Unknown"))
+            statistics = reply.get("statistics", {})
+            if self.progress is not None:
+                self.progress(status, statistics)
+            if status in _DONE:
+                break
+            if waited >= self.query_timeout:
+                self._call("stop_query", queryId=query_id)
+                raise SourceError(
+                    f"Logs Insights query still {status.lower()} after {waited:.0f} s; "
+                    "stopped it: narrow --since/--until"
+                )
+            self._sleep(delay)
+            waited += delay
+            delay = min(delay * 1.5, 5.0)
+        if status != "Complete":
+            raise SourceError(f"Logs Insights query {status.lower()}: {query_text}")
+        self.stats.bytes_read += int(statistics.get("bytesScanned", 0))
+        self.stats.lines += int(statistics.get("recordsScanned", 0))
+        return [
+            {f["field"]: _number(f.get("value", "")) for f in row if f["field"] != "@ptr"}
+            for row in reply.get("results", [])
+        ]
