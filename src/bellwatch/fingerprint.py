@@ -37,8 +37,11 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b(?:[0-9a-fA-F]{1,4}:){2,7}[0-9a-fA-F]{1,4}\b"), "<ip>"),
     (re.compile(r"(?<![\w+])\+\d{7,15}\b"), "<phone>"),
     (re.compile(r"\b0x[0-9a-fA-F]+\b"), "<hex>"),
-    # Hex-looking ids (request ids, hashes, Twilio-style "CA" + 32 hex): at least one digit.
-    (re.compile(r"\b[A-Za-z]{0,2}(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{8,}\b"), "<hex>"),
+    # Hex-looking ids (request ids, hashes, Twilio-style "CA" + 32 hex): a digit and a letter.
+    (
+        re.compile(r"\b[A-Za-z]{0,2}(?=[0-9a-fA-F]*\d)(?=[0-9]*[a-fA-F])[0-9a-fA-F]{8,}\b"),
+        "<hex>",
+    ),
     (re.compile(r"'[^'\n]{0,200}'|\"[^\"\n]{0,200}\""), "<quoted>"),
     (re.compile(r"(?<![\w.])[-+]?\d+\.\d+(?:[eE][-+]?\d+)?(?!\d)"), "<float>"),
     (re.compile(r"(?<![\w<])[-+]?\d+(?![\d.])"), "<int>"),

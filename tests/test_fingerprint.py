@@ -1,0 +1,177 @@
+"""Fingerprints: parameterised messages, in-app frames, hashes stable across processes."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bellwatch.fingerprint import error_message, fingerprint, in_app_frames, normalise_message
+
+
+def _raise_here(message: str) -> BaseException:
+    try:
+        raise ValueError(message)
+    except ValueError as exc:
+        return exc
+
+
+def _validate(phone: str) -> None:
+    raise ValueError(f"Invalid phone number {phone}")
+
+
+def _site_a(phone: str) -> BaseException:
+    try:
+        _validate(phone)
+    except ValueError as exc:
+        return exc
+    raise AssertionError("unreachable")
+
+
+def _site_b(phone: str) -> BaseException:
+    try:
+        _validate(phone)
+    except ValueError as exc:
+        return exc
+    raise AssertionError("unreachable")
+
+
+class TestNormaliseMessage:
+    @pytest.mark.parametrize(
+        ("message", "expected"),
+        [
+            ("Invalid phone number +15551234567", "Invalid phone number <phone>"),
+            ("user 42 not found", "user <int> not found"),
+            ("took 3.25s", "took <float>s"),
+            ("order 3f2a9c1e-1234-4abc-8def-0123456789ab", "order <uuid>"),
+            ("mail to bob@example.com bounced", "mail to <email> bounced"),
+            ("GET https://api.example.com/v1/u/42?q=1 failed", "GET <url> failed"),
+            ("connect 10.0.0.12:5432 refused", "connect <ip> refused"),
+            ("at 2025-09-26T20:30:15Z", "at <date>"),
+            ("call CA0123456789abcdef0123456789abcdef gone", "call <hex> gone"),
+            ("pointer 0x7f3a2b", "pointer <hex>"),
+            ("key 'alice' missing", "key <quoted> missing"),
+        ],
+    )
+    def test_variable_parts_become_placeholders(self, message: str, expected: str) -> None:
+        """Each kind of variable value is replaced by its placeholder."""
+        assert normalise_message(message) == expected
+
+    def test_phone_numbers_group_together(self) -> None:
+        """The issue's example: two phone numbers give the same normalised text."""
+        a = normalise_message("Invalid phone number +15551234567")
+        b = normalise_message("Invalid phone number +14165550000")
+        assert a == b
+
+    @given(st.text(max_size=300))
+    def test_idempotent(self, message: str) -> None:
+        """Normalising twice changes nothing more than normalising once."""
+        once = normalise_message(message)
+        assert normalise_message(once) == once
+
+    @given(st.integers(), st.integers())
+    def test_any_integer_groups(self, a: int, b: int) -> None:
+        """Messages differing only in an integer normalise identically."""
+        assert normalise_message(f"retry {a} failed") == normalise_message(f"retry {b} failed")
+
+    @given(st.from_regex(r"[A-Za-z ,:]{0,80}", fullmatch=True))
+    def test_plain_words_are_kept(self, message: str) -> None:
+        """Text without numbers, ids or quotes keeps its words (they tell errors apart)."""
+        assert normalise_message(message) == message
+
+
+class TestErrorMessage:
+    def test_key_error_loses_its_quotes(self) -> None:
+        """``str(KeyError)`` quotes the key; the message keeps the key itself."""
+        assert error_message(KeyError("user 7")) == "user 7"
+
+    def test_broken_str_gives_a_placeholder(self) -> None:
+        """An exception whose ``__str__`` raises still has a message."""
+
+        class Broken(Exception):
+            def __str__(self) -> str:
+                raise RuntimeError("nope")
+
+        assert error_message(Broken()) == "<unprintable Broken>"
+
+
+class TestInAppFrames:
+    def test_library_frames_are_skipped(self) -> None:
+        """Frames inside the standard library are not part of the call site."""
+        try:
+            json.loads("{")
+        except ValueError as exc:
+            frames = in_app_frames(exc.__traceback__)
+        assert frames == [f"{__name__}:test_library_frames_are_skipped"]
+
+    def test_frames_have_no_line_numbers(self) -> None:
+        """Only ``module:function``, so edits elsewhere in the file keep the hash."""
+        exc = _site_a("+15551234567")
+        assert in_app_frames(exc.__traceback__) == [f"{__name__}:_site_a", f"{__name__}:_validate"]
+
+    def test_no_traceback_gives_no_frames(self) -> None:
+        """An exception that was never raised has no call site."""
+        assert in_app_frames(ValueError("x").__traceback__) == []
+
+
+class TestFingerprint:
+    def test_is_eight_hex(self) -> None:
+        """The hash is 8 lowercase hex characters (``F.ERROR_HASH``)."""
+        assert re.fullmatch(r"[0-9a-f]{8}", fingerprint(_raise_here("x")))
+
+    def test_varying_ids_group_together(self) -> None:
+        """The same error with different phone numbers has one fingerprint."""
+        assert fingerprint(_site_a("+15551234567")) == fingerprint(_site_a("+14165550000"))
+
+    def test_different_call_site_differs(self) -> None:
+        """The same error raised through another caller is another pattern."""
+        assert fingerprint(_site_a("+15551234567")) != fingerprint(_site_b("+15551234567"))
+
+    def test_different_type_differs(self) -> None:
+        """Same message, different exception class: different fingerprints."""
+        assert fingerprint(ValueError("boom")) != fingerprint(TypeError("boom"))
+
+    def test_forced_fingerprint_wins(self) -> None:
+        """A caller-chosen fingerprint groups unrelated exceptions."""
+        assert fingerprint(ValueError("a"), "payments") == fingerprint(KeyError("b"), "payments")
+
+    def test_stable_across_processes(self, tmp_path: Path) -> None:
+        """Another interpreter with another hash seed computes the same hash."""
+        module = tmp_path / "fp_app.py"
+        module.write_text(
+            textwrap.dedent(
+                """
+                def fail(n):
+                    raise ValueError(f"order {n} failed")
+
+                def caught(n):
+                    try:
+                        fail(n)
+                    except ValueError as exc:
+                        return exc
+                """
+            )
+        )
+        code = (
+            "import sys; sys.path.insert(0, sys.argv[1]); import fp_app;"
+            "from bellwatch.fingerprint import fingerprint; print(fingerprint(fp_app.caught(1)))"
+        )
+        hashes = {
+            subprocess.run(
+                [sys.executable, "-c", code, str(tmp_path)],
+                capture_output=True,
+                text=True,
+                check=True,
+                env={"PYTHONHASHSEED": seed, "PATH": "/usr/bin:/bin"},
+            ).stdout.strip()
+            for seed in ("1", "2")
+        }
+        assert len(hashes) == 1
+        assert re.fullmatch(r"[0-9a-f]{8}", hashes.pop())
