@@ -176,13 +176,22 @@ class Redactor:
         return hit
 
     def __call__(self, _logger: object, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+        # Hot path: one dict lookup per key, exact type checks before isinstance.
+        cache = self._cache
         for key, value in event.items():
-            if self._sensitive(key):
+            hit = cache.get(key)
+            if hit is None:
+                hit = self._sensitive(key)
+            if hit:
                 event[key] = MASK
-            elif isinstance(value, str):
+                continue
+            kind = type(value)
+            if kind is str:
                 if self._phones and "+" in value:
                     event[key] = mask_phone_numbers(value)
-            elif isinstance(value, dict | list | tuple):
+            elif kind is int or kind is float or kind is bool or value is None:
+                continue
+            elif isinstance(value, str | dict | list | tuple):
                 event[key] = self._scrub(value, 0)
         return event
 

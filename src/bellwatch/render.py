@@ -152,12 +152,23 @@ class _Budget:
         self.limit = limit
         self.values = event
         self.pieces = {k: _piece(k, v) for k, v in event.items()}
+        # braces + commas + pieces, kept up to date by _set/_drop
+        self.total = 2 + sum(len(p) for p in self.pieces.values()) + max(len(self.pieces) - 1, 0)
         self.dropped = 0
 
     def size(self) -> int:
-        n = len(self.pieces)
         extra = len(_piece(F.DROPPED, self.dropped)) + 1 if self.dropped else 0
-        return 2 + sum(len(p) for p in self.pieces.values()) + max(n - 1, 0) + extra
+        return self.total + extra
+
+    def _set(self, key: str, value: Any) -> None:
+        piece = _piece(key, value)
+        self.total += len(piece) - len(self.pieces[key])
+        self.values[key] = value
+        self.pieces[key] = piece
+
+    def _drop(self, key: str) -> None:
+        self.total -= len(self.pieces.pop(key)) + (1 if self.pieces else 0)
+        self.dropped += 1
 
     def fit(self) -> str:
         optional = [k for k in self.pieces if k not in _CORE]
@@ -167,12 +178,10 @@ class _Budget:
                 break
             self._shorten(key, _MIN_KEEP)
         # 2. drop non-core fields: unknown extras, then free text, then structured facts
-        order = sorted(optional, key=self._drop_rank)
-        for key in order:
+        for key in sorted(optional, key=self._drop_rank):
             if self.size() <= self.limit:
                 break
-            del self.pieces[key]
-            self.dropped += 1
+            self._drop(key)
         # 3. last resort: shorten the core values themselves
         for key in (F.EVENT, F.CID, F.ERROR_HASH, F.LEVEL, F.TS):
             if self.size() <= self.limit:
@@ -197,8 +206,7 @@ class _Budget:
             if target >= len(text):
                 return
             text = text[:target]
-            self.values[key] = text + MARK
-            self.pieces[key] = _piece(key, text + MARK)
+            self._set(key, text + MARK)
             if target == keep:
                 return
 
