@@ -1,0 +1,195 @@
+"""The aggregate reports (errors, slow, endpoints, twilio, totals) as DuckDB SQL.
+
+Each function takes a connection and a :class:`Frame` (the relation to read,
+from :mod:`.cache`, and the time window) and returns plain dicts, so the CLI,
+``--json`` and :mod:`bellwatch.digest` share one computation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..schema import Ev, F, Sev
+
+if TYPE_CHECKING:
+    import duckdb
+
+__all__ = [
+    "TWILIO_PREFIX",
+    "Frame",
+    "endpoints",
+    "errors",
+    "skipped_raw",
+    "slow",
+    "totals",
+    "twilio",
+]
+
+TWILIO_PREFIX = "/twilio"
+
+
+class _Quoted:
+    """``Q.CID`` is ``F.CID`` as a quoted SQL identifier (``count``, ``type`` are keywords)."""
+
+    def __getattr__(self, name: str) -> str:
+        return '"' + str(getattr(F, name)) + '"'
+
+
+Q = _Quoted()
+_SEV_RANK = "CASE " + " ".join(
+    f"WHEN {Q.SEVERITY} = '{s}' THEN {i}" for i, s in enumerate(Sev.ORDER)
+)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A relation (SQL with the cache's columns) and an optional ``[since, until)`` window."""
+
+    relation: str
+    since_ms: int | None = None
+    until_ms: int | None = None
+
+    def sql(self) -> str:
+        """``logs`` restricted to the window."""
+        where = []
+        if self.since_ms is not None:
+            where.append(f"{Q.TS} >= {int(self.since_ms)}")
+        if self.until_ms is not None:
+            where.append(f"{Q.TS} < {int(self.until_ms)}")
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        return f"(SELECT * FROM ({self.relation}){clause})"  # noqa: S608 - our own SQL
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
+    cur = con.execute(sql)
+    names = [d[0] for d in cur.description or ()]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def errors(con: duckdb.DuckDBPyConnection, frame: Frame, limit: int = 50) -> list[dict[str, Any]]:
+    """Error fingerprints, most frequent first.
+
+    ``count`` is the largest running total an ``aggregated_error`` line carried,
+    or the number of lines when that is larger (a first ``error`` line counts 1).
+    Endpoints come from the request lines that share a correlation id.
+    """
+    logs = frame.sql()
+    return _rows(
+        con,
+        f"""
+        WITH e AS (
+            SELECT * FROM {logs}
+            WHERE {Q.EVENT} IN ('{Ev.ERROR}', '{Ev.AGGREGATED_ERROR}')
+              AND {Q.ERROR_HASH} IS NOT NULL
+        ),
+        r AS (
+            SELECT {Q.CID}, any_value({Q.PATH}) AS rpath FROM {logs}
+            WHERE {Q.EVENT} = '{Ev.REQUEST}' AND {Q.CID} IN (SELECT {Q.CID} FROM e)
+            GROUP BY {Q.CID}
+        )
+        SELECT e.{Q.ERROR_HASH} AS hash,
+               greatest(coalesce(max(e.{Q.COUNT}), 0), count(*)) AS count,
+               arg_max(e.{Q.SEVERITY}, {_SEV_RANK} END) AS sev,
+               arg_min(e.{Q.ERROR_TYPE}, e.{Q.TS}) AS type,
+               arg_min(e.{Q.MESSAGE}, e.{Q.TS}) AS msg,
+               list(DISTINCT coalesce(e.{Q.PATH}, r.rpath)) FILTER (
+                   WHERE coalesce(e.{Q.PATH}, r.rpath) IS NOT NULL) AS endpoints,
+               min(e.{Q.TS}) AS first_ts, max(e.{Q.TS}) AS last_ts,
+               arg_max(e.{Q.CID}, e.{Q.TS}) AS cid
+        FROM e LEFT JOIN r ON e.{Q.CID} = r.{Q.CID}
+        GROUP BY e.{Q.ERROR_HASH}
+        ORDER BY count DESC, last_ts DESC
+        LIMIT {int(limit)}
+        """,  # noqa: S608 - names from schema, numbers via int()/float()
+    )
+
+
+def slow(
+    con: duckdb.DuckDBPyConnection, frame: Frame, threshold: float = 2.0, limit: int = 50
+) -> list[dict[str, Any]]:
+    """Requests at or over ``threshold`` seconds, slowest first."""
+    return _rows(
+        con,
+        f"""
+        SELECT {Q.TS} AS ts, {Q.METHOD} AS method, {Q.PATH} AS path,
+               {Q.DURATION} AS duration, {Q.STATUS} AS status, {Q.CID} AS cid
+        FROM {frame.sql()}
+        WHERE {Q.EVENT} = '{Ev.REQUEST}' AND {Q.DURATION} >= {float(threshold)}
+        ORDER BY {Q.DURATION} DESC, {Q.TS}
+        LIMIT {int(limit)}
+        """,  # noqa: S608 - names from schema, numbers via int()/float()
+    )
+
+
+def endpoints(
+    con: duckdb.DuckDBPyConnection, frame: Frame, limit: int = 100
+) -> list[dict[str, Any]]:
+    """Per endpoint: requests, average and p95 seconds, 5xx rate; busiest first."""
+    return _rows(
+        con,
+        f"""
+        SELECT {Q.METHOD} AS method, {Q.PATH} AS path, count(*) AS count,
+               avg({Q.DURATION}) AS avg, quantile_cont({Q.DURATION}, 0.95) AS p95,
+               max({Q.DURATION}) AS max,
+               avg(CASE WHEN {Q.STATUS} >= 500 THEN 1.0 ELSE 0.0 END) AS error_rate
+        FROM {frame.sql()}
+        WHERE {Q.EVENT} = '{Ev.REQUEST}'
+        GROUP BY {Q.METHOD}, {Q.PATH}
+        ORDER BY count DESC, path
+        LIMIT {int(limit)}
+        """,  # noqa: S608 - names from schema, numbers via int()/float()
+    )
+
+
+def twilio(con: duckdb.DuckDBPyConnection, frame: Frame, limit: int = 50) -> list[dict[str, Any]]:
+    """Twilio webhook failures (non-2xx on Twilio routes, bad signatures) grouped by CallSid."""
+    return _rows(
+        con,
+        f"""
+        SELECT coalesce({Q.SESSION_ID}, '?') AS sid, count(*) AS failures,
+               count(*) FILTER (WHERE {Q.EVENT} = '{Ev.SIGNATURE_FAILED}') AS bad_signatures,
+               list(DISTINCT {Q.STATUS}) FILTER (WHERE {Q.STATUS} IS NOT NULL) AS statuses,
+               list(DISTINCT {Q.PATH}) FILTER (WHERE {Q.PATH} IS NOT NULL) AS paths,
+               min({Q.TS}) AS first_ts, max({Q.TS}) AS last_ts,
+               arg_max({Q.CID}, {Q.TS}) AS cid
+        FROM {frame.sql()}
+        WHERE {Q.EVENT} = '{Ev.SIGNATURE_FAILED}'
+           OR ({Q.EVENT} = '{Ev.REQUEST}' AND starts_with({Q.PATH}, '{TWILIO_PREFIX}')
+               AND NOT ({Q.STATUS} BETWEEN 200 AND 299))
+        GROUP BY 1
+        ORDER BY failures DESC, last_ts DESC
+        LIMIT {int(limit)}
+        """,  # noqa: S608 - names from schema, numbers via int()/float()
+    )
+
+
+def totals(con: duckdb.DuckDBPyConnection, frame: Frame) -> dict[str, Any]:
+    """Headline numbers: lines, requests, 5xx and 4xx counts, error lines, latency, time span."""
+    rows = _rows(
+        con,
+        f"""
+        SELECT count(*) FILTER (WHERE {Q.TS} IS NOT NULL OR {Q.EVENT} IS NOT NULL) AS lines,
+               count(*) FILTER (WHERE {Q.EVENT} = '{Ev.REQUEST}') AS requests,
+               count(*) FILTER (WHERE {Q.EVENT} = '{Ev.REQUEST}' AND {Q.STATUS} >= 500) AS s5xx,
+               count(*) FILTER (WHERE {Q.EVENT} = '{Ev.REQUEST}'
+                                AND {Q.STATUS} BETWEEN 400 AND 499) AS s4xx,
+               count(*) FILTER (WHERE {Q.LEVEL} IN ('ERROR', 'CRITICAL')) AS error_lines,
+               quantile_cont({Q.DURATION}, 0.5) FILTER (WHERE {Q.EVENT} = '{Ev.REQUEST}') AS p50,
+               quantile_cont({Q.DURATION}, 0.95) FILTER (WHERE {Q.EVENT} = '{Ev.REQUEST}') AS p95,
+               count(*) FILTER (WHERE {Q.EVENT} = '{Ev.HEALTH_FAILED}') AS health_failures,
+               min({Q.TS}) AS first_ts, max({Q.TS}) AS last_ts
+        FROM {frame.sql()}
+        """,  # noqa: S608 - names from schema, numbers via int()/float()
+    )
+    out = rows[0]
+    out["error_rate"] = out["s5xx"] / out["requests"] if out["requests"] else 0.0
+    return out
+
+
+def skipped_raw(con: duckdb.DuckDBPyConnection, relation: str) -> int:
+    """Lines of a raw JSON relation that were not JSON objects (all columns NULL)."""
+    row = con.execute(
+        f"SELECT count(*) FROM ({relation}) WHERE {Q.TS} IS NULL AND {Q.EVENT} IS NULL"  # noqa: S608 - our own SQL
+    ).fetchone()
+    return int(row[0]) if row else 0

@@ -1,0 +1,325 @@
+"""An incremental columnar cache of local log files, for the aggregate commands.
+
+Each log file gets a manifest (keyed by device and inode, so a rotated file
+keeps its cache under its new name) and a list of Parquet parts, each covering
+a byte range of complete lines. On the next command:
+
+- unchanged file (same inode, size, mtime, first bytes): read the parts only;
+- appended file (same inode and first bytes, larger): parse only the new bytes
+  into one more part, then read the parts;
+- new, rewritten or truncated file: read the JSON directly this time and build
+  its cache in a detached process (synchronously when it is small), so a cold
+  command costs what a raw DuckDB query costs.
+
+Writers publish a part, then the manifest, each by atomic rename; readers
+never lock. DuckDB is imported here and in :mod:`.aggregate` only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..schema import F
+from .base import SourceError
+
+if TYPE_CHECKING:
+    import duckdb
+
+__all__ = ["COLUMNS", "Cache", "Plan", "connect", "default_cache_dir", "json_scan"]
+
+# Columns kept, with the type read from JSON. ``ts`` is read as text because it
+# may be epoch ms or ISO 8601; the cache stores it as epoch ms.
+COLUMNS: dict[str, str] = {
+    F.TS: "VARCHAR",
+    F.LEVEL: "VARCHAR",
+    F.EVENT: "VARCHAR",
+    F.CID: "VARCHAR",
+    F.METHOD: "VARCHAR",
+    F.PATH: "VARCHAR",
+    F.STATUS: "BIGINT",
+    F.DURATION: "DOUBLE",
+    F.SESSION_ID: "VARCHAR",
+    F.USER_ID: "VARCHAR",
+    F.ERROR_HASH: "VARCHAR",
+    F.ERROR_TYPE: "VARCHAR",
+    F.MESSAGE: "VARCHAR",
+    F.SEVERITY: "VARCHAR",
+    F.COUNT: "BIGINT",
+    F.CHECK: "VARCHAR",
+}
+_VERSION = 1
+_HEAD = 4096  # bytes hashed to tell an appended file from a rewritten one
+SYNC_BUILD_BYTES = 32 * 1024 * 1024  # below this a missing cache is built in-process
+_MAX_PARTS = 32  # then an append rebuilds the file's cache in one part
+
+
+def default_cache_dir() -> str:
+    """``$XDG_CACHE_HOME/bellwatch`` (``~/.cache/bellwatch``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "bellwatch")
+
+
+def connect() -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection in UTC (naive ISO times are UTC), or a clear install hint."""
+    try:
+        import duckdb
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "the aggregate commands need DuckDB: pip install 'bellwatch[cli]'"
+        ) from None
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def _sql_str(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _q(name: str) -> str:
+    return '"' + name + '"'
+
+
+def _ts_expr() -> str:
+    # Epoch ms digits first (the default wire form), then ISO 8601 with or without offset.
+    ts = _q(F.TS)
+    return f"COALESCE(TRY_CAST({ts} AS BIGINT), epoch_ms(TRY_CAST({ts} AS TIMESTAMPTZ))) AS {ts}"
+
+
+def json_scan(paths: Sequence[str]) -> str:
+    """SQL for a relation with :data:`COLUMNS` read straight from JSONL files."""
+    files = "[" + ", ".join(_sql_str(p) for p in paths) + "]"
+    cols = "{" + ", ".join(f"{_sql_str(k)}: {_sql_str(v)}" for k, v in COLUMNS.items()) + "}"
+    rest = ", ".join(_q(k) for k in COLUMNS if k != F.TS)
+    return (
+        f"SELECT {_ts_expr()}, {rest} FROM read_ndjson({files}, columns = {cols}, "  # noqa: S608 - paths quoted by _sql_str
+        "ignore_errors = true, format = 'newline_delimited', maximum_object_size = 16777216)"
+    )
+
+
+def parquet_scan(parts: Sequence[str]) -> str:
+    """SQL for a relation with :data:`COLUMNS` read from cache parts."""
+    files = "[" + ", ".join(_sql_str(p) for p in parts) + "]"
+    names = ", ".join(_q(c) for c in COLUMNS)
+    return f"SELECT {names} FROM read_parquet({files})"  # noqa: S608 - paths quoted by _sql_str
+
+
+@dataclass
+class Plan:
+    """How to read a set of files: cached parts, plus files to read as JSON this time."""
+
+    parts: list[str] = field(default_factory=list)
+    raw: list[str] = field(default_factory=list)
+    skipped: int = 0
+    """Skipped lines already known from the cache (the raw files' are counted by the query)."""
+
+    def relation(self) -> str:
+        """SQL for the union of both, with :data:`COLUMNS`."""
+        pieces = []
+        if self.parts:
+            pieces.append(parquet_scan(self.parts))
+        if self.raw:
+            pieces.append(json_scan(self.raw))
+        if not pieces:
+            return "SELECT " + ", ".join(f"NULL AS {_q(c)}" for c in COLUMNS) + " WHERE false"
+        return " UNION ALL ".join(pieces)
+
+
+class Cache:
+    """The cache directory: ``<dir>/<dev>-<ino>.json`` manifests and their Parquet parts."""
+
+    def __init__(self, directory: str | None = None, *, background: bool = True) -> None:
+        self.dir = Path(directory or default_cache_dir())
+        self.background = background
+
+    def _key(self, st: os.stat_result) -> str:
+        return f"{st.st_dev}-{st.st_ino}"
+
+    def _manifest(self, key: str) -> dict[str, Any] | None:
+        try:
+            data: dict[str, Any] = json.loads((self.dir / f"{key}.json").read_text())
+        except (OSError, ValueError):
+            return None
+        return data if data.get("version") == _VERSION else None
+
+    def plan(self, paths: Sequence[str], con: duckdb.DuckDBPyConnection) -> Plan:
+        """Bring the cache up to date where that is cheap; say what to read.
+
+        Appended bytes and small files are parsed now; large uncached files are
+        read raw and handed to a detached builder.
+        """
+        plan = Plan()
+        to_build: list[str] = []
+        for path in paths:
+            try:
+                st = os.stat(path)
+            except OSError as exc:
+                raise SourceError(f"cannot read {path}: {exc.strerror}") from None
+            manifest = self._manifest(self._key(st))
+            state = _state(manifest, path, st)
+            if state == "fresh" and manifest is not None:
+                plan.parts += [str(self.dir / p["file"]) for p in manifest["parts"]]
+                plan.skipped += sum(p["skipped"] for p in manifest["parts"])
+                continue
+            if state == "appended" or st.st_size <= SYNC_BUILD_BYTES or not self.background:
+                manifest = self.update(path, con)
+                if manifest is not None:
+                    plan.parts += [str(self.dir / p["file"]) for p in manifest["parts"]]
+                    plan.skipped += sum(p["skipped"] for p in manifest["parts"])
+                    continue
+            plan.raw.append(path)
+            to_build.append(path)
+        if to_build:
+            self._spawn(to_build)
+        return plan
+
+    def update(self, path: str, con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
+        """Parse what the cache lacks of ``path``; return its manifest (``None`` if busy)."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        st = os.stat(path)
+        key = self._key(st)
+        with _locked(self.dir / f"{key}.lock") as got:
+            if not got:
+                return None
+            manifest = self._manifest(key)
+            state = _state(manifest, path, st)
+            if state == "fresh":
+                return manifest
+            if state != "appended" or manifest is None or len(manifest["parts"]) >= _MAX_PARTS:
+                for part in manifest["parts"] if manifest else []:
+                    with contextlib.suppress(OSError):
+                        (self.dir / part["file"]).unlink()
+                manifest = {"version": _VERSION, "head": _head(path), "parts": [], "offset": 0}
+            start = int(manifest["offset"])
+            end, tmp = _copy_complete_lines(path, start, st.st_size)
+            if end > start:
+                try:
+                    name = f"{key}.{start}.parquet"
+                    source = path if tmp is None else tmp
+                    skipped = _write_part(con, source, str(self.dir / name))
+                finally:
+                    if tmp is not None:
+                        os.unlink(tmp)
+                manifest["parts"].append({"file": name, "end": end, "skipped": skipped})
+            manifest.update(offset=end, size=st.st_size, mtime=st.st_mtime_ns, path=path)
+            _atomic_write(self.dir / f"{key}.json", json.dumps(manifest).encode())
+            return manifest
+
+    def _spawn(self, paths: Sequence[str]) -> None:
+        # Detached: the command that needed the data has already paid for a raw scan.
+        args = [sys.executable, "-m", "bellwatch.sources.cache", str(self.dir), *paths]
+        with contextlib.suppress(OSError):
+            subprocess.Popen(  # noqa: S603 - our own interpreter and module, fixed args
+                args,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+
+
+def _state(manifest: dict[str, Any] | None, path: str, st: os.stat_result) -> str:
+    if manifest is None:
+        return "missing"
+    if manifest.get("size") == st.st_size and manifest.get("mtime") == st.st_mtime_ns:
+        return "fresh"
+    if st.st_size >= int(manifest.get("offset", 0)) and manifest.get("head") == _head(path):
+        if manifest.get("offset") == st.st_size and not path.endswith(".gz"):
+            return "fresh"  # touched, not grown
+        return "appended" if not path.endswith(".gz") else "stale"
+    return "stale"
+
+
+def _head(path: str) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.blake2b(handle.read(_HEAD), digest_size=12).hexdigest()
+
+
+def _copy_complete_lines(path: str, start: int, size: int) -> tuple[int, str | None]:
+    """End offset of the last complete line, and a temp copy of ``[start, end)`` if needed.
+
+    A whole file is read in place (``None``); an appended range is copied to a
+    temporary file because DuckDB reads whole files. Compressed files are
+    always whole.
+    """
+    with open(path, "rb") as handle:
+        if handle.read(2) == b"\x1f\x8b":
+            return size, None
+        if start == 0 and size > 0:
+            handle.seek(size - 1)
+            if handle.read(1) == b"\n":
+                return size, None
+        handle.seek(start)
+        data = handle.read(size - start)
+    cut = data.rfind(b"\n") + 1
+    if cut == 0:
+        return start, None
+    fd, tmp = tempfile.mkstemp(suffix=".jsonl", prefix="bellwatch-")
+    with os.fdopen(fd, "wb") as out:
+        out.write(data[:cut])
+    return start + cut, tmp
+
+
+def _write_part(con: duckdb.DuckDBPyConnection, source: str, target: str) -> int:
+    """Write one Parquet part from a JSONL file; return its skipped-line count."""
+    tmp = target + ".tmp"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _part AS {json_scan([source])}; "
+        f"COPY _part TO {_sql_str(tmp)} (FORMAT parquet, COMPRESSION zstd)"
+    )
+    row = con.execute(
+        f"SELECT count(*) FROM _part WHERE {_q(F.TS)} IS NULL AND {_q(F.EVENT)} IS NULL"  # noqa: S608 - schema names
+    ).fetchone()
+    con.execute("DROP TABLE _part")
+    os.replace(tmp, target)
+    return int(row[0]) if row else 0
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+class _locked(contextlib.AbstractContextManager[bool]):
+    """A non-blocking exclusive file lock: ``True`` when held, ``False`` when busy."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.handle: Any = None
+
+    def __enter__(self) -> bool:
+        self.handle = open(self.path, "a")
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False
+        return True
+
+    def __exit__(self, *exc: object) -> None:
+        self.handle.close()
+
+
+def _main(argv: Sequence[str]) -> int:
+    """Detached builder: ``python -m bellwatch.sources.cache CACHE_DIR FILE...``."""
+    cache = Cache(argv[0], background=False)
+    con = connect()
+    for path in argv[1:]:
+        with contextlib.suppress(Exception):  # a builder failure only costs speed
+            cache.update(path, con)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main(sys.argv[1:]))
