@@ -240,7 +240,10 @@ class MetricsEndpoint:
             ``Authorization: Bearer <token>``; compared in constant time.
     """
 
-    def __init__(self, monitor: Monitor | None = None, token: str | None = None) -> None:
+    def __init__(
+        self, monitor: Monitor | None = None, token: str | None = None, path: str = "/metrics"
+    ) -> None:
+        self.path = path
         self._monitor = monitor
         self._token = (token or pipeline.current().settings.metrics_token or "").encode()
 
@@ -252,6 +255,9 @@ class MetricsEndpoint:
         return scheme.lower() == b"bearer" and hmac.compare_digest(value.strip(), self._token)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Name our route for the middleware: FastAPI sets scope["route"] only for its own
+        # APIRoutes, not for plain ASGI routes like this one.
+        scope.setdefault("route", self)
         head = scope.get("method") == "HEAD"
         if not self._allowed(scope):
             await _respond(send, 401, b'{"error":"unauthorized"}', _JSON, head,
@@ -332,8 +338,12 @@ class HealthEndpoint:
     With no checks registered it is a plain liveness probe.
     """
 
+    def __init__(self, path: str = "/health") -> None:
+        self.path = path
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         global _last_health_ok
+        scope.setdefault("route", self)
         with _checks_lock:
             checks = list(_checks.values())
         results = await asyncio.gather(*(_run(c) for c in checks))
@@ -357,7 +367,7 @@ def routes(
     """
     out: list[tuple[str, ASGIApp]] = []
     if metrics_path:
-        out.append((metrics_path, MetricsEndpoint(monitor)))
+        out.append((metrics_path, MetricsEndpoint(monitor, path=metrics_path)))
     if health_path:
-        out.append((health_path, HealthEndpoint()))
+        out.append((health_path, HealthEndpoint(health_path)))
     return out

@@ -1,0 +1,353 @@
+"""The pure-ASGI middleware: ids in and out, context propagation, one line per request."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import BackgroundTasks, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+import bellwatch
+from bellwatch import endpoints, errors, metrics
+from bellwatch.middleware import BellwatchMiddleware, instrument
+from bellwatch.monitor import Monitor, cookie, form_field, get_monitor, reset_monitor
+from bellwatch.store.memory import MemoryStore
+from bellwatch.testing import Captured, capture_logs
+
+
+@pytest.fixture(autouse=True)
+def _fresh_monitor() -> Iterator[None]:
+    reset_monitor()
+    errors.reset()
+    metrics.clear_ratios()
+    endpoints.clear_checks()
+    yield
+    reset_monitor()
+    errors.reset()
+
+
+@pytest.fixture
+def logs() -> Iterator[Captured]:
+    with capture_logs() as captured:
+        yield captured
+
+
+class Boom(Exception):
+    """An exception the test app's own handler turns into a 500."""
+
+
+def make_app(**options: Any) -> FastAPI:
+    app = FastAPI()
+    log = bellwatch.get_logger("test")
+
+    @app.get("/api/users/{user_id}")
+    def user(user_id: int) -> dict[str, int]:
+        bellwatch.bind(uid=str(user_id))
+        log.info("in_sync_route")
+        return {"id": user_id}
+
+    @app.get("/async")
+    async def async_route() -> dict[str, bool]:
+        bellwatch.bind(sid="CA123")
+        return {"ok": True}
+
+    @app.get("/background")
+    async def background(tasks: BackgroundTasks) -> dict[str, bool]:
+        tasks.add_task(lambda: log.info("in_background"))
+        return {"ok": True}
+
+    @app.get("/task")
+    async def task() -> dict[str, bool]:
+        async def child() -> None:
+            log.info("in_task")
+
+        await asyncio.create_task(child())
+        return {"ok": True}
+
+    @app.get("/crash")
+    async def crash() -> None:
+        raise RuntimeError("kaboom")
+
+    @app.get("/handled")
+    async def handled() -> None:
+        raise Boom("handled by the app")
+
+    @app.exception_handler(Boom)
+    async def on_boom(request: Request, exc: Boom) -> JSONResponse:
+        log.error("handler_saw_it")
+        return JSONResponse({"error": "boom"}, status_code=500)
+
+    @app.get("/slow")
+    async def slow() -> dict[str, bool]:
+        await asyncio.sleep(0.06)
+        return {"ok": True}
+
+    @app.post("/twilio/voice")
+    async def voice(request: Request) -> dict[str, bool]:
+        form = await request.form()  # a Twilio handler reads the form it was posted
+        return {"ok": "CallSid" in form}
+
+    return instrument(app, **options)
+
+
+def call(app: Any, path: str, method: str = "GET", raise_errors: bool = False, **kw: Any) -> Any:
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_errors)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.request(method, path, **kw)
+
+    return asyncio.run(go())
+
+
+def request_lines(logs: Captured) -> list[dict[str, Any]]:
+    return [e for e in logs.events if e["event"] == "request_complete"]
+
+
+def line_with(logs: Captured, event: str) -> dict[str, Any]:
+    return next(e for e in logs.events if e["event"] == event)
+
+
+class TestCorrelationId:
+    def test_inbound_request_id_is_kept_and_echoed(self, logs: Captured) -> None:
+        """A valid X-Request-ID is used for the line and returned in the response."""
+        response = call(make_app(), "/async", headers={"x-request-id": "abc-123"})
+        assert response.headers["x-request-id"] == "abc-123"
+        assert request_lines(logs)[0]["cid"] == "abc-123"
+
+    def test_generated_id_is_short_lowercase_hex(self, logs: Captured) -> None:
+        """Without an inbound id a 12-hex id is generated."""
+        response = call(make_app(), "/async")
+        assert re.fullmatch(r"[0-9a-f]{12}", response.headers["x-request-id"])
+
+    def test_alb_trace_root_is_used(self, logs: Captured) -> None:
+        """The Root part of X-Amzn-Trace-Id becomes the id."""
+        value = "Self=1-aaa;Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"
+        call(make_app(), "/async", headers={"x-amzn-trace-id": value})
+        assert request_lines(logs)[0]["cid"] == "1-5759e988-bd862e3fe1be46a994272793"
+
+    def test_traceparent_trace_id_is_used(self, logs: Captured) -> None:
+        """The trace-id of a W3C traceparent becomes the id."""
+        value = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        call(make_app(), "/async", headers={"traceparent": value})
+        assert request_lines(logs)[0]["cid"] == "4bf92f3577b34da6a3ce929d0e0e4736"
+
+    def test_header_order_is_configurable(self, logs: Captured) -> None:
+        """The first header in ``cid_headers`` order wins over a later one."""
+        app = make_app(cid_headers="x-correlation-id,x-request-id")
+        headers = {"x-request-id": "second", "x-correlation-id": "first"}
+        assert call(app, "/async", headers=headers).headers["x-request-id"] == "first"
+
+    def test_invalid_id_is_replaced_with_one_warning(self, logs: Captured) -> None:
+        """A bad inbound id is replaced; one warning names the header, never the value."""
+        bad = "evil\xe9id <script>".encode("latin-1")
+        response = call(make_app(), "/async", headers={"x-request-id": bad})
+        fresh = response.headers["x-request-id"]
+        assert re.fullmatch(r"[0-9a-f]{12}", fresh)
+        warnings = [e for e in logs.events if e["event"] == "cid_invalid"]
+        assert len(warnings) == 1
+        assert warnings[0]["cid"] == fresh
+        assert "script" not in logs.lines[0]
+
+    def test_overlong_id_is_replaced(self, logs: Captured) -> None:
+        """An id longer than ``cid_max_length`` is replaced."""
+        response = call(make_app(), "/async", headers={"x-request-id": "a" * 65})
+        assert response.headers["x-request-id"] != "a" * 65
+
+    def test_context_is_reset_after_the_request(self, logs: Captured) -> None:
+        """No correlation id or bound field leaks out of a request."""
+        call(make_app(), "/async")
+        assert bellwatch.get_cid() is None
+
+
+class TestPropagation:
+    def test_sync_route_bind_reaches_request_line(self, logs: Captured) -> None:
+        """``bind(uid=...)`` inside a threadpool route appears on request_complete."""
+        call(make_app(), "/api/users/42")
+        assert request_lines(logs)[0]["uid"] == "42"
+
+    def test_sync_route_lines_carry_the_id(self, logs: Captured) -> None:
+        """A line logged in a threadpool route has the request's id."""
+        response = call(make_app(), "/api/users/7")
+        assert line_with(logs, "in_sync_route")["cid"] == response.headers["x-request-id"]
+
+    def test_background_task_lines_carry_the_id(self, logs: Captured) -> None:
+        """A BackgroundTasks function logs with the request's id."""
+        response = call(make_app(), "/background")
+        assert line_with(logs, "in_background")["cid"] == response.headers["x-request-id"]
+
+    def test_asyncio_task_lines_carry_the_id(self, logs: Captured) -> None:
+        """A task created during the request logs with its id."""
+        response = call(make_app(), "/task")
+        assert line_with(logs, "in_task")["cid"] == response.headers["x-request-id"]
+
+    def test_exception_handler_500_carries_the_id(self, logs: Captured) -> None:
+        """An app's exception handler runs inside the request: header, handler line, 500 line."""
+        response = call(make_app(), "/handled")
+        cid = response.headers["x-request-id"]
+        assert response.status_code == 500
+        assert line_with(logs, "handler_saw_it")["cid"] == cid
+        assert request_lines(logs)[0]["cid"] == cid
+
+
+class TestRequestLine:
+    def test_one_line_with_route_template(self, logs: Captured) -> None:
+        """Exactly one request_complete line, with the template, not the raw path."""
+        call(make_app(), "/api/users/42")
+        (line,) = request_lines(logs)
+        assert line["path"] == "/api/users/{user_id}"
+        assert line["method"] == "GET"
+        assert line["status"] == 200
+        assert line["level"] == "INFO"
+        assert isinstance(line["duration"], float)
+
+    def test_core_keys_lead_the_line(self, logs: Captured) -> None:
+        """The wire format starts with ts, level, event, cid."""
+        call(make_app(), "/async")
+        line = next(raw for raw in logs.lines if "request_complete" in raw)
+        assert list(bellwatch.testing.orjson.loads(line))[:4] == ["ts", "level", "event", "cid"]
+
+    def test_slow_request_is_a_warning_and_counted(self, logs: Captured) -> None:
+        """A request over slow_threshold logs at WARNING and counts as slow."""
+        call(make_app(slow_threshold=0.01), "/slow")
+        assert request_lines(logs)[0]["level"] == "WARNING"
+        assert get_monitor().snapshot().totals().slow == 1
+
+    def test_server_error_is_an_error_line(self, logs: Captured) -> None:
+        """A 5xx request line is at ERROR."""
+        call(make_app(), "/crash")
+        assert request_lines(logs)[0]["level"] == "ERROR"
+
+    def test_unmatched_paths_share_one_bucket(self, logs: Captured) -> None:
+        """Random 404 URLs land in one bucket, so a scan cannot grow memory."""
+        app = make_app()
+        for i in range(20):
+            call(app, f"/scan/{i}")
+        assert list(get_monitor().snapshot().endpoints) == ["<unmatched>"]
+
+    def test_own_routes_are_quiet(self, logs: Captured) -> None:
+        """Hits on /metrics and /health are neither logged nor counted."""
+        app = make_app()
+        call(app, "/metrics")
+        call(app, "/health")
+        assert request_lines(logs) == []
+        assert get_monitor().snapshot().totals().count == 0
+
+    def test_levels_below_threshold_are_not_written(self) -> None:
+        """With level=WARNING a normal request writes no line but is still counted."""
+        with capture_logs(level="WARNING") as captured:
+            call(make_app(), "/async")
+        assert request_lines(captured) == []
+        assert get_monitor().snapshot().totals().count == 1
+
+
+class TestErrors:
+    def test_unhandled_exception_is_answered_and_reraised(self, logs: Captured) -> None:
+        """The client gets a 500 with the id; the server still sees the exception."""
+        with pytest.raises(RuntimeError, match="kaboom"):
+            call(make_app(), "/crash", raise_errors=True)
+        response = call(make_app(), "/crash")
+        assert response.status_code == 500
+        assert response.headers["x-request-id"]
+
+    def test_unhandled_exception_reaches_the_aggregator(self, logs: Captured) -> None:
+        """The error aggregator counts it under the route template."""
+        call(make_app(), "/crash")
+        stats = errors.get_aggregator().stats()
+        assert stats["total_error_count"] == 1
+        assert stats["top_errors"][0]["endpoint"] == "/crash"
+
+    def test_error_line_carries_the_request_id(self, logs: Captured) -> None:
+        """The aggregator's error line has the same id as the response."""
+        response = call(make_app(), "/crash")
+        assert line_with(logs, "error")["cid"] == response.headers["x-request-id"]
+
+    def test_bare_asgi_app_without_response_gets_500(self, logs: Captured) -> None:
+        """Used alone around a raw ASGI app, the middleware itself answers 500."""
+
+        async def raw(scope: Any, receive: Any, send: Any) -> None:
+            raise ValueError("nothing sent")
+
+        response = call(BellwatchMiddleware(raw), "/x")
+        assert response.status_code == 500
+        assert response.headers["x-request-id"]
+
+    @pytest.mark.internal_errors
+    def test_own_failure_never_breaks_the_request(self, logs: Captured) -> None:
+        """A failing store is counted as an internal error; the app's answer stands."""
+
+        class BrokenStore(MemoryStore):
+            def record(self, *args: Any) -> None:
+                raise OSError("disk on fire")
+
+        app = make_app(monitor=Monitor(BrokenStore()))
+        assert call(app, "/async").status_code == 200
+        assert bellwatch.stats()["internal_errors"] == 1
+
+
+class TestPlainAsgi:
+    def test_non_http_scopes_pass_straight_through(self) -> None:
+        """A lifespan scope reaches the app untouched."""
+        seen: list[str] = []
+
+        async def raw(scope: Any, receive: Any, send: Any) -> None:
+            seen.append(scope["type"])
+
+        asyncio.run(BellwatchMiddleware(raw)({"type": "lifespan"}, None, None))  # type: ignore[arg-type]
+        assert seen == ["lifespan"]
+
+    def test_route_of_names_routes_for_other_frameworks(self, logs: Captured) -> None:
+        """``route_of`` supplies the template for apps without scope["route"]."""
+
+        async def raw(scope: Any, receive: Any, send: Any) -> None:
+            await send({"type": "http.response.start", "status": 204, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+
+        app = BellwatchMiddleware(raw, route_of=lambda scope: "/items/{id}")
+        call(app, "/items/9")
+        assert request_lines(logs)[0]["path"] == "/items/{id}"
+
+
+class TestSessions:
+    def test_twilio_call_sid_counts_as_session(self, logs: Captured) -> None:
+        """form_field() reads CallSid from the webhook body and puts it on the line."""
+        app = make_app(session_key=form_field())
+        for sid in ("CA1", "CA2", "CA1"):
+            call(app, "/twilio/voice", method="POST", data={"CallSid": sid, "From": "+1555"})
+        assert get_monitor().snapshot().active_sessions == 2
+        assert request_lines(logs)[0]["sid"] == "CA1"
+
+    def test_bound_session_is_the_default(self, logs: Captured) -> None:
+        """A route that binds ``sid`` makes an active session."""
+        call(make_app(), "/async")
+        assert get_monitor().snapshot().active_sessions == 1
+
+    def test_cookie_sessions_are_hashed(self, logs: Captured) -> None:
+        """cookie() counts sessions without keeping or logging the cookie value."""
+        app = make_app(session_key=cookie("session"))
+        call(app, "/background", headers={"cookie": "a=1; session=s3cr3t"})
+        assert get_monitor().snapshot().active_sessions == 1
+        assert "s3cr3t" not in "".join(logs.lines)
+
+
+class TestStdlibQuiet:
+    def test_no_stdlib_logging_on_the_request_path(self, logs: Captured) -> None:
+        """The request line goes through Pipeline.emit, not a stdlib handler."""
+        records: list[logging.LogRecord] = []
+
+        class Spy(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                records.append(record)
+
+        spy = Spy()
+        logging.getLogger().addHandler(spy)
+        try:
+            call(make_app(), "/async")
+        finally:
+            logging.getLogger().removeHandler(spy)
+        assert not [r for r in records if "request_complete" in r.getMessage()]
