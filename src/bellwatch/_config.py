@@ -216,6 +216,61 @@ _FIELDS = frozenset(f.name for f in dataclasses.fields(Settings))
 assert set(_PARSERS) == _FIELDS, "every setting needs a parser"
 
 
+# One line per setting, for the README table (tests keep the two in step).
+DOCS: dict[str, str] = {
+    "service": "service name; the local log file is `<log_dir>/<service>.jsonl`",
+    "env": "`prod` (compact JSON) or `dev` (coloured console at DEBUG)",
+    "level": "minimum level; filtered calls are no-ops",
+    "max_line": "character budget of one line (>= 100)",
+    "timestamp": "`ms` (epoch milliseconds, fewest tokens) or `iso`",
+    "stdout": "write lines to standard output (what ECS awslogs ships)",
+    "log_file": "also write the size-rotated local JSONL file the CLI reads",
+    "log_dir": "directory of the local log files",
+    "log_max_bytes": "rotate the local file past this size",
+    "log_backups": "rotated files kept (`.1` ... `.N`)",
+    "redact_keys": "keys whose values are masked (comma list; replaces the default list)",
+    "mask_phones": "keep only the last 4 digits of E.164 numbers in any value",
+    "capture_stdlib": "route stdlib `logging` (uvicorn, botocore, httpx) through the pipeline",
+    "slow_threshold": "seconds after which a request is slow (WARNING, counted)",
+    "cid_headers": "inbound correlation-id headers, in order of preference",
+    "cid_response_header": "response header that carries the correlation id",
+    "cid_max_length": "longest inbound id accepted",
+    "cid_bytes": "random bytes in a generated id (6 = 12 hex)",
+    "metrics_token": "bearer token required by /metrics and /dashboard",
+    "session_window": "seconds a session key counts as active",
+    "emf": "write CloudWatch Embedded Metric Format lines each minute",
+    "emf_namespace": "CloudWatch namespace of the EMF metrics",
+    "error_mode": "`every_n` (log 1st, then every Nth) or `window` (one line per window)",
+    "error_every": "N of every-Nth",
+    "error_window": "seconds of one window in window mode",
+    "error_ttl": "seconds an idle error pattern is kept",
+    "error_max_patterns": "most error patterns kept (least recently seen go first)",
+    "spike_threshold": "occurrences within spike_window that escalate severity",
+    "spike_window": "seconds of the spike window",
+    "alert_webhook": "JSON webhook (Slack-compatible) for in-process alerts",
+    "alert_sns_topic": "SNS topic ARN for in-process alerts",
+    "alert_interval": "seconds between two alerts of one fingerprint",
+    "redis_url": "shared store for cluster-wide numbers (`redis://...`)",
+    "flush_interval": "seconds between flushes to the shared store",
+    "buffer_max": "updates kept in memory while the shared store is down",
+    "log_group": "CloudWatch log group for `--source cloudwatch`",
+    "region": "AWS region",
+    "url": "base URL of the running service for `bellwatch metrics/health`",
+}
+
+
+def markdown_table() -> str:
+    """Every setting as a Markdown table: env var, default, meaning."""
+    rows = ["| environment variable | default | meaning |", "|---|---|---|"]
+    for f in dataclasses.fields(Settings):
+        default = f.default
+        shown = ",".join(default) if isinstance(default, tuple) else default
+        if len(str(shown)) > 40:
+            shown = "(see `_config.py`)"
+        rows.append(f"| `{env_name(f.name)}` | `{shown}` | {DOCS[f.name]} |")
+    return "\n".join(rows)
+
+
 def env_name(field_name: str) -> str:
     """The environment variable that sets ``field_name``."""
     return ENV_PREFIX + field_name.upper()
@@ -240,3 +295,6 @@ def resolve(environ: Mapping[str, str] | None = None, **overrides: Any) -> Setti
     if "level" not in values and values.get("env") == "dev":
         values["level"] = "DEBUG"
     return Settings(**values)
+
+
+assert set(DOCS) == _FIELDS, "every setting needs a line of documentation"
