@@ -1,0 +1,245 @@
+"""GET /metrics (JSON and Prometheus text) and GET /health."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from prometheus_client.parser import text_string_to_metric_families
+
+from bellwatch import endpoints, errors, metrics
+from bellwatch.endpoints import (
+    HealthEndpoint,
+    MetricsEndpoint,
+    metrics_document,
+    prometheus_text,
+    register_check,
+)
+from bellwatch.monitor import Monitor, reset_monitor
+from bellwatch.store import MemoryStore
+from bellwatch.testing import capture_logs
+
+
+@pytest.fixture(autouse=True)
+def _fresh() -> Iterator[None]:
+    reset_monitor()
+    errors.reset()
+    metrics.clear_ratios()
+    endpoints.clear_checks()
+    yield
+    endpoints.clear_checks()
+    metrics.clear_ratios()
+    errors.reset()
+
+
+def get(app: Any, path: str = "/", **kw: Any) -> httpx.Response:
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.get(path, **kw)
+
+    return asyncio.run(go())
+
+
+def busy_monitor() -> Monitor:
+    monitor = Monitor(slow_threshold=2.0)
+    for status, duration in ((200, 0.1), (200, 0.3), (404, 0.01), (500, 2.5)):
+        monitor.observe("/api/book", status, duration, session="CA1")
+    monitor.observe("/twilio/voice", 200, 0.2, session="CA2")
+    return monitor
+
+
+class TestMetricsJson:
+    def test_guide_shape(self) -> None:
+        """status, performance and errors have exactly the guide's keys."""
+        doc = get(MetricsEndpoint(busy_monitor())).json()
+        assert doc["status"] in ("healthy", "degraded", "unhealthy")
+        assert set(doc["performance"]) == {
+            "active_sessions",
+            "total_requests",
+            "avg_response_time",
+            "error_rate",
+            "slow_requests",
+        }
+        assert set(doc["errors"]) >= {
+            "total_unique_errors",
+            "total_error_count",
+            "by_severity",
+            "top_errors",
+        }
+
+    def test_performance_numbers(self) -> None:
+        """error_rate is the 5xx share in %, 4xx are not errors; sessions are distinct keys."""
+        perf = get(MetricsEndpoint(busy_monitor())).json()["performance"]
+        assert perf["total_requests"] == 5
+        assert perf["error_rate"] == 20.0
+        assert perf["slow_requests"] == 1
+        assert perf["active_sessions"] == 2
+        assert perf["avg_response_time"] == round((0.1 + 0.3 + 0.01 + 2.5 + 0.2) / 5, 3)
+
+    def test_endpoints_section(self) -> None:
+        """Per route template: counts, client errors and quantiles, plus the window."""
+        book = get(MetricsEndpoint(busy_monitor())).json()["endpoints"]["/api/book"]
+        assert (book["count"], book["errors"], book["client_errors"]) == (4, 1, 1)
+        assert book["p99"] >= book["p95"] >= book["p50"] > 0
+        assert book["window"]["count"] == 4
+
+    def test_degraded_when_window_error_rate_is_high(self) -> None:
+        """A 20% 5xx rate in the window marks the service degraded."""
+        assert get(MetricsEndpoint(busy_monitor())).json()["status"] == "degraded"
+
+    def test_business_metrics_are_shown(self) -> None:
+        """Counters and ratios recorded through bellwatch.metrics appear."""
+        monitor = Monitor()
+        reset_monitor()
+        from bellwatch import monitor as monitor_module
+
+        monitor_module.set_monitor(monitor)
+        metrics.outcome("booking", ok=True)
+        metrics.outcome("booking", ok=True)
+        metrics.outcome("booking", ok=False)
+        business = get(MetricsEndpoint(monitor)).json()["business"]
+        assert business["counters"] == {"booking_failure": 1, "booking_success": 2}
+        assert business["ratios"] == {"booking_success_rate": 66.67}
+
+    def test_unhandled_errors_show_in_errors_section(self) -> None:
+        """The aggregator's stats fill the errors section."""
+        with capture_logs():
+            errors.get_aggregator().record(ValueError("bad phone"), endpoint="/api/book")
+            doc = get(MetricsEndpoint(Monitor())).json()
+        assert doc["errors"]["total_error_count"] == 1
+        assert doc["errors"]["total_unique_errors"] == 1
+
+    def test_errors_section_is_empty_without_the_aggregator(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """With no error aggregator installed the section is empty, not an error."""
+        monkeypatch.setitem(sys.modules, "bellwatch.errors", None)
+        section = endpoints.errors_section()
+        assert section["total_unique_errors"] == 0
+        assert section["top_errors"] == []
+
+    def test_process_numbers_beside_cluster_numbers(self) -> None:
+        """With a shared store, this process's own numbers sit under ``process``."""
+        cluster, local = busy_monitor().snapshot(), Monitor().snapshot()
+        doc = metrics_document(cluster, endpoints.errors_section(), local=local)
+        assert doc["performance"]["total_requests"] == 5
+        assert doc["process"]["performance"]["total_requests"] == 0
+
+
+class TestPrometheus:
+    def test_parser_accepts_the_text(self) -> None:
+        """prometheus_client's own parser reads every family."""
+        text = get(MetricsEndpoint(busy_monitor()), "/?format=prometheus").text
+        families = {f.name: f for f in text_string_to_metric_families(text)}
+        assert families["bellwatch_request_duration_seconds"].type == "summary"
+        requests = families["bellwatch_requests"]
+        counts = {s.labels["path"]: s.value for s in requests.samples}
+        assert counts == {"/api/book": 4.0, "/twilio/voice": 1.0}
+
+    def test_accept_text_plain_selects_prometheus(self) -> None:
+        """A scraper's Accept header gets text, a browser's gets JSON."""
+        app = MetricsEndpoint(busy_monitor())
+        scraper = get(app, headers={"accept": "text/plain;version=0.0.4;q=0.5,*/*;q=0.1"})
+        assert scraper.headers["content-type"].startswith("text/plain")
+        assert get(app, headers={"accept": "*/*"}).headers["content-type"] == "application/json"
+
+    @given(st.text(min_size=1, max_size=40).filter(lambda s: "\x00" not in s))
+    def test_label_values_round_trip(self, path: str) -> None:
+        """Any route template survives escaping and parsing."""
+        store = MemoryStore()
+        store.record(path, 200, 0.1, False, now=time.time())
+        text = prometheus_text(store.snapshot(time.time()), endpoints.errors_section())
+        families = {f.name: f for f in text_string_to_metric_families(text)}
+        assert families["bellwatch_requests"].samples[0].labels["path"] == path
+
+
+class TestToken:
+    def test_token_required_when_set(self) -> None:
+        """Without the bearer token /metrics answers 401."""
+        app = MetricsEndpoint(Monitor(), token="s3cret")
+        response = get(app)
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"] == "Bearer"
+
+    def test_wrong_token_is_refused(self) -> None:
+        """A different token is refused."""
+        app = MetricsEndpoint(Monitor(), token="s3cret")
+        assert get(app, headers={"authorization": "Bearer s3cre"}).status_code == 401
+
+    def test_right_token_is_accepted(self) -> None:
+        """The configured token as a bearer token gets the document."""
+        app = MetricsEndpoint(Monitor(), token="s3cret")
+        assert get(app, headers={"authorization": "Bearer s3cret"}).status_code == 200
+
+    def test_token_comes_from_the_environment(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """BELLWATCH_METRICS_TOKEN protects the endpoint."""
+        monkeypatch.setenv("BELLWATCH_METRICS_TOKEN", "from-env")
+        with capture_logs():
+            app = MetricsEndpoint(Monitor())
+        assert get(app).status_code == 401
+
+
+class TestHealth:
+    def test_liveness_without_checks(self) -> None:
+        """No checks registered: 200 and status ok."""
+        response = get(HealthEndpoint())
+        assert response.status_code == 200
+        assert response.json() == {"status": "ok", "checks": {}}
+
+    def test_passing_sync_and_async_checks(self) -> None:
+        """Sync and async checks that pass give 200."""
+
+        async def db() -> bool:
+            return True
+
+        register_check("db", db)
+        register_check("disk", lambda: None)
+        body = get(HealthEndpoint()).json()
+        assert body["status"] == "ok"
+        assert body["checks"]["db"]["ok"] and body["checks"]["disk"]["ok"]
+
+    def test_failing_check_gives_503_and_a_line(self) -> None:
+        """A raising check answers 503 and logs health_check_failed naming it."""
+
+        def redis() -> None:
+            raise ConnectionError("refused")
+
+        register_check("redis", redis)
+        with capture_logs() as logs:
+            response = get(HealthEndpoint())
+        assert response.status_code == 503
+        assert response.json()["checks"]["redis"]["error"] == "ConnectionError"
+        (line,) = [e for e in logs.events if e["event"] == "health_check_failed"]
+        assert line["check"] == "redis"
+
+    def test_check_returning_false_fails(self) -> None:
+        """A check that returns False fails."""
+        register_check("flag", lambda: False)
+        with capture_logs():
+            assert get(HealthEndpoint()).status_code == 503
+
+    def test_slow_check_times_out(self) -> None:
+        """An async check slower than its timeout fails with a timeout message."""
+
+        async def hang() -> None:
+            await asyncio.sleep(5)
+
+        register_check("hang", hang, timeout=0.05)
+        with capture_logs():
+            body = get(HealthEndpoint()).json()
+        assert body["checks"]["hang"]["error"].startswith("timed out")
+
+    def test_failed_health_marks_metrics_unhealthy(self) -> None:
+        """After a failed /health, /metrics reports unhealthy."""
+        register_check("flag", lambda: False)
+        with capture_logs():
+            get(HealthEndpoint())
+        assert get(MetricsEndpoint(Monitor())).json()["status"] == "unhealthy"
