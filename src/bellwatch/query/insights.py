@@ -302,13 +302,15 @@ def _call(name: str, impl: _Impl, args: list[Fn], nulls_ok: bool) -> Fn:
 class _Agg:
     """One aggregate call inside ``stats``; ``key`` is where its result lands per group."""
 
-    __slots__ = ("arg", "key", "kind", "param")
+    __slots__ = ("arg", "key", "kind", "param", "refs")
 
-    def __init__(self, kind: str, arg: Fn | None, param: float, key: str) -> None:
-        self.kind, self.arg, self.param, self.key = kind, arg, param, key
+    def __init__(
+        self, kind: str, arg: Fn | None, param: float, key: str, refs: frozenset[str]
+    ) -> None:
+        self.kind, self.arg, self.param, self.key, self.refs = kind, arg, param, key, refs
 
     def new(self) -> list[Any]:
-        return [0, 0.0, None, None] if self.kind != "count_distinct" else [set()]
+        return [0, 0, None, None] if self.kind != "count_distinct" else [set()]
 
     def add(self, state: list[Any], row: Row) -> None:
         if self.arg is None:  # count(*)
@@ -752,12 +754,12 @@ class _Parser:
             if number is None or args[1].refs or not 0 <= number <= 100:
                 raise QueryError("pct() takes a percentile between 0 and 100", pos)
             param = float(number)
-        agg = _Agg(lname, args[0].fn if args else None, param, f"\x00agg{len(outer)}")
-        outer.append(agg)
-        key = agg.key
         refs = frozenset().union(*(a.refs for a in args[:1]))
         if lname in ("earliest", "latest"):
             refs |= {_TS}
+        agg = _Agg(lname, args[0].fn if args else None, param, f"\x00agg{len(outer)}", refs)
+        outer.append(agg)
+        key = agg.key
         return _Expr(lambda row: row.get(key), self.text[pos : self.s.pos].strip(), refs)
 
     def named_list(self) -> list[tuple[str, _Expr]]:
@@ -858,9 +860,10 @@ class _Stats(_Stage):
     name = "stats"
 
     def __init__(self, aggs: list[_Agg], out: list[tuple[str, _Expr]], by: list[tuple[str, _Expr]]):
-        names = tuple(n for n, _ in by) + tuple(n for n, _ in out)
-        reads = frozenset().union(*(e.refs for _, e in out), *(e.refs for _, e in by))
-        super().__init__(reads - set(names), names)
+        # Source fields: what the aggregates and the groups read; names outside an
+        # aggregate refer to the stats' own columns.
+        reads = frozenset().union(*(a.refs for a in aggs), *(e.refs for _, e in by))
+        super().__init__(reads, tuple(n for n, _ in by) + tuple(n for n, _ in out))
         self.aggs, self.out, self.by = aggs, out, by
         self.columns = [n for n, _ in by] + [n for n, _ in out]
 

@@ -1,10 +1,19 @@
-"""The saved queries menu (stub: interface only)."""
+"""The saved queries menu: Logs Insights queries over bellwatch's own schema.
+
+Each query runs unchanged in the CloudWatch Logs Insights console and in
+``bellwatch insights`` locally. Field and event names come from :mod:`bellwatch.schema`,
+so a renamed key cannot leave a stale query behind. Corrections of the monitoring
+guide's queries are noted in the descriptions (its error-rate query averaged an
+``error_rate`` field that no log line carries).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["SAVED_QUERIES", "SavedQuery"]
+from bellwatch.schema import Ev, F
+
+__all__ = ["SAVED_QUERIES", "SavedQuery", "by_name"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,4 +25,77 @@ class SavedQuery:
     query: str
 
 
-SAVED_QUERIES: tuple[SavedQuery, ...] = ()
+_REQ = f'{F.EVENT} = "{Ev.REQUEST}"'
+
+SAVED_QUERIES: tuple[SavedQuery, ...] = (
+    SavedQuery(
+        "error-rate",
+        "5xx share of requests per endpoint, computed from the status of each request "
+        "(the guide's `avg(error_rate)` read a field no log has)",
+        f"filter {_REQ}\n"
+        f"| fields {F.STATUS} >= 500 as is_error\n"
+        f"| stats count(*) as requests, avg(is_error) * 100 as error_rate_pct"
+        f" by {F.METHOD}, {F.PATH}\n"
+        "| sort error_rate_pct desc",
+    ),
+    SavedQuery(
+        "slow",
+        "Requests slower than 2 seconds, slowest first (the guide's slow-request search)",
+        f"filter {_REQ} and {F.DURATION} > 2\n"
+        f"| fields @timestamp, {F.METHOD}, {F.PATH}, {F.STATUS}, {F.DURATION}, {F.CID}\n"
+        f"| sort {F.DURATION} desc\n"
+        "| limit 50",
+    ),
+    SavedQuery(
+        "latency",
+        "Requests, average, p95 and maximum duration (seconds) per endpoint",
+        f"filter {_REQ}\n"
+        f"| stats count(*) as requests, avg({F.DURATION}) as avg_s,"
+        f" pct({F.DURATION}, 95) as p95_s, max({F.DURATION}) as max_s by {F.METHOD}, {F.PATH}\n"
+        "| sort p95_s desc",
+    ),
+    SavedQuery(
+        "top-errors",
+        "Error fingerprints by occurrences, with type, message and one correlation id",
+        f"filter ispresent({F.ERROR_HASH})\n"
+        f"| stats count(*) as lines, max(`{F.COUNT}`) as occurrences,"
+        f" latest({F.ERROR_TYPE}) as error_type, latest({F.MESSAGE}) as message,"
+        f" latest({F.CID}) as example_cid by {F.ERROR_HASH}\n"
+        "| sort lines desc\n"
+        "| limit 20",
+    ),
+    SavedQuery(
+        "twilio-failures",
+        "Twilio webhooks answered with a non-2xx status and signature failures, per CallSid",
+        f'filter ({_REQ} and {F.PATH} like "twilio" and ({F.STATUS} < 200 or {F.STATUS} >= 300))'
+        f' or {F.EVENT} = "{Ev.SIGNATURE_FAILED}"\n'
+        f"| stats count(*) as failures, latest({F.CID}) as example_cid"
+        f" by {F.EVENT}, {F.PATH}, {F.STATUS}, {F.SESSION_ID}\n"
+        "| sort failures desc",
+    ),
+    SavedQuery(
+        "traffic-5m",
+        "Requests, 5xx count and p95 duration per 5 minutes",
+        f"filter {_REQ}\n"
+        f"| fields {F.STATUS} >= 500 as is_error\n"
+        f"| stats count(*) as requests, sum(is_error) as errors_5xx,"
+        f" pct({F.DURATION}, 95) as p95_s by bin(5m)",
+    ),
+    SavedQuery(
+        "problems",
+        "The latest warnings and errors, newest first",
+        f'filter {F.LEVEL} in ["WARNING", "ERROR", "CRITICAL"]\n'
+        f"| fields @timestamp, {F.LEVEL}, {F.EVENT}, {F.PATH}, {F.STATUS}, {F.CID}\n"
+        "| sort @timestamp desc\n"
+        "| limit 100",
+    ),
+)
+
+
+def by_name(name: str) -> SavedQuery:
+    """The saved query called ``name``; raises KeyError listing the known names."""
+    for saved in SAVED_QUERIES:
+        if saved.name == name:
+            return saved
+    known = ", ".join(s.name for s in SAVED_QUERIES)
+    raise KeyError(f"no saved query {name!r}; known: {known}")
