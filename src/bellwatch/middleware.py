@@ -120,6 +120,10 @@ class BellwatchMiddleware:
         self._max_len = base.cid_max_length
         self._nbytes = base.cid_bytes
         self._needs_body = session_key.needs_body
+        if base.emf:
+            from .emf import enable_emf
+
+            enable_emf(self.monitor, base)
 
     def _correlation_id(self, headers: Iterable[tuple[bytes, bytes]]) -> tuple[str, bytes | None]:
         """The inbound id by configured header order, or a fresh one.

@@ -1,0 +1,183 @@
+"""CloudWatch Embedded Metric Format: per-minute metric lines on stdout.
+
+With ``BELLWATCH_EMF=1`` every process writes, once a minute, one EMF line per
+route template and one for the whole service. The ECS ``awslogs`` driver ships
+stdout to CloudWatch Logs, which extracts the metrics and aggregates them across
+tasks: no agent, no ``PutMetricData`` calls, nothing on the request path but a
+few increments.
+
+Latency is pre-aggregated per minute and task (average, p50, p95, p99, max), so
+the cross-task p95 CloudWatch shows is a statistic of per-task p95s, not an exact
+fleet-wide quantile; the request and error counts are exact sums.
+"""
+
+from __future__ import annotations
+
+import atexit
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import IO, Any
+
+import orjson
+
+from . import _config, pipeline
+from ._guard import record_internal_error
+from .monitor import Monitor, get_monitor
+from .store.base import OTHER, EndpointStats
+
+__all__ = ["METRICS", "EmfWriter", "enable_emf", "lines_for"]
+
+# (name, unit): every metric a line carries, in the order written.
+METRICS: tuple[tuple[str, str], ...] = (
+    ("Requests", "Count"),
+    ("ServerErrors", "Count"),
+    ("ClientErrors", "Count"),
+    ("SlowRequests", "Count"),
+    ("LatencyAvg", "Seconds"),
+    ("LatencyP50", "Seconds"),
+    ("LatencyP95", "Seconds"),
+    ("LatencyP99", "Seconds"),
+    ("LatencyMax", "Seconds"),
+)
+
+
+def _values(stats: EndpointStats) -> dict[str, float]:
+    return {
+        "Requests": stats.count,
+        "ServerErrors": stats.errors,
+        "ClientErrors": stats.client_errors,
+        "SlowRequests": stats.slow,
+        "LatencyAvg": round(stats.avg, 6),
+        "LatencyP50": round(stats.quantile(0.5), 6),
+        "LatencyP95": round(stats.quantile(0.95), 6),
+        "LatencyP99": round(stats.quantile(0.99), 6),
+        "LatencyMax": round(stats.quantile(1.0), 6),
+    }
+
+
+def _line(
+    namespace: str, timestamp_ms: int, dimensions: dict[str, str], stats: EndpointStats
+) -> dict[str, Any]:
+    directive = {
+        "Namespace": namespace,
+        "Dimensions": [list(dimensions)],
+        "Metrics": [{"Name": name, "Unit": unit} for name, unit in METRICS],
+    }
+    return {
+        "_aws": {"Timestamp": timestamp_ms, "CloudWatchMetrics": [directive]},
+        **dimensions,
+        **_values(stats),
+    }
+
+
+def lines_for(
+    namespace: str, service: str, minute_start: float, by_path: dict[str, EndpointStats]
+) -> list[dict[str, Any]]:
+    """EMF documents for one minute: one per route template, then the service total."""
+    timestamp_ms = int(minute_start * 1000)
+    out = [
+        _line(namespace, timestamp_ms, {"Service": service, "Path": path}, stats)
+        for path, stats in sorted(by_path.items())
+    ]
+    total = EndpointStats()
+    for stats in by_path.values():
+        total.merge(stats)
+    out.append(_line(namespace, timestamp_ms, {"Service": service}, total))
+    return out
+
+
+class EmfWriter:
+    """A monitor listener that aggregates a minute of requests and writes it as EMF.
+
+    The minute's lines are written by the first request of the next minute (one
+    ``write`` a minute) and at interpreter exit, so an idle service writes nothing.
+
+    Args:
+        namespace: the CloudWatch namespace (setting ``emf_namespace``).
+        service: the ``Service`` dimension (setting ``service``).
+        stream: where lines go; standard output (read at write time) by default.
+        max_endpoints: route templates per minute before the rest go to ``<other>``
+            (each costs a metric per line in CloudWatch).
+    """
+
+    def __init__(
+        self,
+        namespace: str,
+        service: str,
+        *,
+        stream: IO[str] | None = None,
+        max_endpoints: int = 100,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.namespace = namespace
+        self.service = service
+        self.max_endpoints = max_endpoints
+        self.clock = clock
+        self._stream = stream
+        self._minute = -1
+        self._stats: dict[str, EndpointStats] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, path: str, status: int, duration: float, slow: bool, now: float) -> None:
+        minute = int(now // 60)
+        with self._lock:
+            if minute != self._minute:
+                pending, start = self._take()
+                self._minute = minute
+            else:
+                pending = None
+            stats = self._stats.get(path)
+            if stats is None:
+                if len(self._stats) >= self.max_endpoints:
+                    path = OTHER
+                    stats = self._stats.get(path)
+                if stats is None:
+                    stats = self._stats[path] = EndpointStats()
+            stats.add(status, duration, slow)
+        if pending:
+            self._write(start, pending)
+
+    def _take(self) -> tuple[dict[str, EndpointStats], float]:
+        pending, start = self._stats, self._minute * 60.0
+        self._stats = {}
+        return pending, start
+
+    def flush(self) -> None:
+        """Write the current minute's lines now (at shutdown); never raises."""
+        with self._lock:
+            pending, start = self._take()
+        if pending:
+            self._write(start, pending)
+
+    def _write(self, start: float, pending: dict[str, EndpointStats]) -> None:
+        try:
+            docs = lines_for(self.namespace, self.service, start, pending)
+            text = "".join(orjson.dumps(doc).decode() + "\n" for doc in docs)
+            stream = self._stream if self._stream is not None else sys.stdout
+            stream.write(text)
+            stream.flush()
+        except Exception as exc:
+            record_internal_error(exc)
+
+
+def enable_emf(
+    monitor: Monitor | None = None, settings: _config.Settings | None = None, *, force: bool = False
+) -> EmfWriter | None:
+    """Attach an :class:`EmfWriter` to ``monitor`` when the ``emf`` setting is on.
+
+    Idempotent per monitor. ``settings`` default to the configured pipeline's;
+    ``force`` attaches the writer whatever the ``emf`` setting says.
+    """
+    target = monitor if monitor is not None else get_monitor()
+    settings = settings if settings is not None else pipeline.current().settings
+    if not (settings.emf or force):
+        return None
+    for listener in target.listeners:
+        if isinstance(listener, EmfWriter):
+            return listener
+    writer = EmfWriter(settings.emf_namespace, settings.service)
+    target.listeners.append(writer)
+    atexit.register(writer.flush)
+    return writer
