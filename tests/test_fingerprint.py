@@ -81,6 +81,14 @@ class TestNormaliseMessage:
         """Messages differing only in an integer normalise identically."""
         assert normalise_message(f"retry {a} failed") == normalise_message(f"retry {b} failed")
 
+    @given(
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.floats(allow_nan=False, allow_infinity=False),
+    )
+    def test_any_float_groups(self, a: float, b: float) -> None:
+        """Messages differing only in a float (including 1e+16 forms) normalise identically."""
+        assert normalise_message(f"took {a} s") == normalise_message(f"took {b} s")
+
     @given(st.from_regex(r"[A-Za-z ,:]{0,80}", fullmatch=True))
     def test_plain_words_are_kept(self, message: str) -> None:
         """Text without numbers, ids or quotes keeps its words (they tell errors apart)."""

@@ -17,36 +17,47 @@ from types import TracebackType
 
 __all__ = ["error_message", "fingerprint", "in_app_frames", "normalise_message"]
 
+# Rules start and end only where no word character and no placeholder bracket touches
+# them, so that a second pass finds nothing new (normalising is idempotent).
+_S = r"(?<![\w>])"
+_E = r"(?![\w<])"
+_HEX = "[0-9a-fA-F]"
+
 # Order matters: whole structures (URLs, emails, UUIDs) go before the numbers inside them.
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+"), "<url>"),
+    (re.compile(_S + r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+"), "<url>"),
     (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "<email>"),
     (
-        re.compile(
-            r"\b[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}\b"
-        ),
+        re.compile(_S + f"{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}" + _E),
         "<uuid>",
     ),
     (
         re.compile(
-            r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?\b"
+            _S
+            + r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+            + _E
         ),
         "<date>",
     ),
-    (re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"), "<ip>"),
-    (re.compile(r"\b(?:[0-9a-fA-F]{1,4}:){2,7}[0-9a-fA-F]{1,4}\b"), "<ip>"),
-    (re.compile(r"(?<![\w+])\+\d{7,15}\b"), "<phone>"),
-    (re.compile(r"\b0x[0-9a-fA-F]+\b"), "<hex>"),
+    (re.compile(_S + r"\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?" + _E), "<ip>"),
+    (re.compile(_S + f"(?:{_HEX}{{1,4}}:){{2,7}}{_HEX}{{1,4}}" + _E), "<ip>"),
+    (re.compile(r"(?<![\w+>])\+\d{7,15}" + _E), "<phone>"),
+    (re.compile(_S + f"0x{_HEX}+" + _E), "<hex>"),
     # Hex-looking ids (request ids, hashes, Twilio-style "CA" + 32 hex): a digit and a letter.
     (
-        re.compile(r"\b[A-Za-z]{0,2}(?=[0-9a-fA-F]*\d)(?=[0-9]*[a-fA-F])[0-9a-fA-F]{8,}\b"),
+        re.compile(
+            r"(?<![\w>.])" + f"[A-Za-z]{{0,2}}(?={_HEX}*\\d)(?=[0-9]*[a-fA-F]){_HEX}{{8,}}" + _E
+        ),
         "<hex>",
     ),
     (re.compile(r"'[^'\n]{0,200}'|\"[^\"\n]{0,200}\""), "<quoted>"),
-    (re.compile(r"(?<![\w.])[-+]?\d+\.\d+(?:[eE][-+]?\d+)?(?!\d)"), "<float>"),
-    (re.compile(r"(?<![\w<])[-+]?\d+(?![\d.])"), "<int>"),
+    (
+        re.compile(r"(?<![\w.>])[-+]?(?:\d+\.\d+(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+)(?![\d<])"),
+        "<float>",
+    ),
+    (re.compile(r"(?<![\w<>])[-+]?\d+(?![\d.<])"), "<int>"),
     # Identifiers with digits glued on (user42, order_17) keep their word, lose the number.
-    (re.compile(r"(?<=[A-Za-z_])\d+\b"), "<int>"),
+    (re.compile(r"(?<=[A-Za-z_])\d+" + _E), "<int>"),
 )
 
 _MAX_MESSAGE = 500

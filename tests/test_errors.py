@@ -1,0 +1,449 @@
+"""Error aggregation: severity rules, every-Nth and window lines, spikes, cleanup, stats."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bellwatch import get_logger, pipeline
+from bellwatch._config import resolve
+from bellwatch.alerts import Alert, Alerter
+from bellwatch.errors import (
+    ErrorAggregator,
+    MemoryPatternStore,
+    Policy,
+    default_severity,
+    get_aggregator,
+)
+from bellwatch.testing import capture_logs
+
+
+class Clock:
+    """Simulated time: tests move it by hand."""
+
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Recorder:
+    """A notifier that keeps what it was sent."""
+
+    name = "test"
+
+    def __init__(self) -> None:
+        self.alerts: list[Alert] = []
+
+    def send(self, alert: Alert) -> None:
+        self.alerts.append(alert)
+
+
+class Harness:
+    def __init__(self, clock: Clock | None = None, **overrides: Any) -> None:
+        self.clock = clock or Clock()
+        self.lines: list[tuple[str, dict[str, Any]]] = []
+        self.notifier = Recorder()
+        self.agg = ErrorAggregator(
+            resolve(environ={}, **overrides),
+            clock=self.clock,
+            emit=lambda method, event: self.lines.append((method, event)),
+            alerter=Alerter([self.notifier], interval=0.0),
+        )
+
+    def events(self, name: str | None = None) -> list[dict[str, Any]]:
+        return [e for _, e in self.lines if name is None or e["event"] == name]
+
+    def alerts(self) -> list[Alert]:
+        assert self.agg.alerter.flush(5.0)
+        return self.notifier.alerts
+
+
+@pytest.fixture
+def harness() -> Iterator[Harness]:
+    h = Harness()
+    yield h
+    h.agg.close()
+
+
+def order_failed(n: int) -> ValueError:
+    try:
+        raise ValueError(f"order {n} failed")
+    except ValueError as exc:
+        return exc
+
+
+def other_error(n: int) -> KeyError:
+    try:
+        raise KeyError(f"user {n}")
+    except KeyError as exc:
+        return exc
+
+
+class TestDefaultSeverity:
+    def test_validation_error_is_low(self) -> None:
+        """A class named *ValidationError* is low, handled or not."""
+
+        class RequestValidationError(Exception):
+            pass
+
+        assert default_severity(RequestValidationError(), None, handled=False) == "low"
+
+    def test_client_error_status_is_low(self) -> None:
+        """A 4xx response is low."""
+        assert default_severity(ValueError(), 422, handled=True) == "low"
+
+    def test_handled_error_is_medium(self) -> None:
+        """A handled application error is medium."""
+        assert default_severity(RuntimeError(), None, handled=True) == "medium"
+
+    def test_unhandled_error_is_high(self) -> None:
+        """An unhandled error (a 500) is high."""
+        assert default_severity(RuntimeError(), 500, handled=False) == "high"
+
+    @pytest.mark.parametrize("exc", [MemoryError(), ConnectionRefusedError(), TimeoutError()])
+    def test_out_of_memory_and_connections_are_critical(self, exc: BaseException) -> None:
+        """Memory exhaustion and lost connections are critical."""
+        expected = "critical" if not isinstance(exc, TimeoutError) else "medium"
+        assert default_severity(exc, None, handled=True) == expected
+
+    def test_database_error_is_critical(self) -> None:
+        """A DB-API ``OperationalError`` is critical."""
+
+        class OperationalError(Exception):
+            pass
+
+        assert default_severity(OperationalError(), None, handled=True) == "critical"
+
+    def test_signature_failure_is_high(self) -> None:
+        """A forged signature is high (a burst of them escalates to critical)."""
+
+        class SignatureError(Exception):
+            pass
+
+        assert default_severity(SignatureError(), 403, handled=True) == "high"
+
+
+class TestSeverityOverrides:
+    def test_per_call_wins(self, harness: Harness) -> None:
+        """``severity=`` on the call beats every rule."""
+        harness.agg.record(order_failed(1), severity="critical")
+        assert harness.events("error")[0]["sev"] == "critical"
+
+    def test_by_class_covers_subclasses(self, harness: Harness) -> None:
+        """A severity set for a class applies to its subclasses."""
+        harness.agg.set_severity(LookupError, "high")
+        harness.agg.record(other_error(1))
+        assert harness.events("error")[0]["sev"] == "high"
+
+    def test_hook_decides_when_it_answers(self, harness: Harness) -> None:
+        """A callable rule is consulted before the defaults."""
+        harness.agg.severity_hook = lambda exc, status, handled: "low"
+        harness.agg.record(order_failed(1))
+        assert harness.events("error")[0]["sev"] == "low"
+
+    def test_unknown_per_call_severity_falls_back(self, harness: Harness) -> None:
+        """A misspelt severity on a call is ignored rather than raised."""
+        harness.agg.record(order_failed(1), severity="urgent")
+        assert harness.events("error")[0]["sev"] == "medium"
+
+    def test_set_severity_rejects_unknown(self, harness: Harness) -> None:
+        """Configuring an unknown severity fails loudly."""
+        with pytest.raises(ValueError, match="severity"):
+            harness.agg.set_severity(KeyError, "urgent")
+
+
+class TestEveryNth:
+    def test_first_occurrence_is_full(self, harness: Harness) -> None:
+        """The first line carries hash, type, message, severity, endpoint and frames."""
+        harness.agg.record(order_failed(7), endpoint="/api/orders")
+        (event,) = harness.events()
+        assert event["event"] == "error"
+        assert event["msg"] == "order 7 failed"
+        assert event["path"] == "/api/orders"
+        assert "test_errors:order_failed" in event["exc"]
+
+    def test_low_handled_first_line_has_no_traceback(self, harness: Harness) -> None:
+        """A handled validation error's first line stays compact."""
+        harness.agg.record(order_failed(1), status=422)
+        assert "exc" not in harness.events("error")[0]
+
+    def test_every_tenth_is_one_aggregated_line(self) -> None:
+        """25 occurrences: the first, then count 10 and 20."""
+        h = Harness(spike_threshold=1_000_000)
+        for n in range(25):
+            h.agg.record(order_failed(n))
+        assert [e["event"] for e in h.events()] == ["error", "aggregated_error", "aggregated_error"]
+        assert [e["count"] for e in h.events("aggregated_error")] == [10, 20]
+        h.agg.close()
+
+    def test_aggregated_line_has_the_normalised_message(self, harness: Harness) -> None:
+        """The summary speaks for many messages, so its ids are placeholders."""
+        for n in range(10):
+            harness.agg.record(order_failed(n))
+        assert harness.events("aggregated_error")[0]["msg"] == "order <int> failed"
+
+    @settings(max_examples=30, deadline=None)
+    @given(st.integers(1, 60), st.integers(1, 12))
+    def test_line_count_follows_the_rule(self, occurrences: int, every: int) -> None:
+        """Lines written = 1 + floor(n / N) minus the first when N is 1; counts exact."""
+        h = Harness(error_every=every, spike_threshold=1_000_000)
+        try:
+            for n in range(occurrences):
+                h.agg.record(order_failed(n))
+            expected = 1 + occurrences // every - (1 if every == 1 else 0)
+            assert len(h.lines) == expected
+            assert h.agg.stats()["total_error_count"] == occurrences
+        finally:
+            h.agg.close()
+
+
+class TestWindowMode:
+    def test_at_most_one_line_per_window(self) -> None:
+        """Within the window nothing more is written; after it, one line with the count."""
+        h = Harness(error_mode="window", error_window=60.0, spike_threshold=1_000_000)
+        for n in range(30):
+            h.agg.record(order_failed(n))
+            h.clock.now += 1.0
+        h.clock.now += 31.0
+        h.agg.record(order_failed(99))
+        assert [e["event"] for e in h.events()] == ["error", "aggregated_error"]
+        assert h.events("aggregated_error")[0]["count"] == 31
+        h.agg.close()
+
+    def test_pending_count_is_flushed_when_window_ends(self) -> None:
+        """A burst that stops is still summarised once its window has passed."""
+        h = Harness(error_mode="window", error_window=60.0, spike_threshold=1_000_000)
+        for n in range(5):
+            h.agg.record(order_failed(n))
+        h.clock.now += 61.0
+        h.agg.flush()
+        assert h.events("aggregated_error")[0]["count"] == 5
+        h.agg.close()
+
+
+class TestSpike:
+    def test_burst_escalates_once_and_says_so(self, harness: Harness) -> None:
+        """More than 10 in 5 minutes: severity up one level, one line, one alert."""
+        for n in range(30):
+            harness.agg.record(order_failed(n))
+        (line,) = harness.events("error_escalated")
+        assert (line["sev"], line["escalated"], line["count"]) == ("high", True, 11)
+        assert [a.escalated for a in harness.alerts()] == [True]
+        assert harness.agg.stats()["by_severity"] == {"medium": 10, "high": 20}
+
+    def test_slow_trickle_does_not_escalate(self, harness: Harness) -> None:
+        """Eleven errors a minute apart stay below the threshold."""
+        for n in range(30):
+            harness.agg.record(order_failed(n))
+            harness.clock.now += 60.0
+        assert harness.events("error_escalated") == []
+
+    def test_critical_cannot_escalate(self, harness: Harness) -> None:
+        """Critical is the top: a burst writes no escalation line."""
+        for _ in range(20):
+            harness.agg.record(ConnectionRefusedError("db down"))
+        assert harness.events("error_escalated") == []
+
+
+class TestAlertsFromErrors:
+    def test_high_first_occurrence_alerts(self, harness: Harness) -> None:
+        """An unhandled error's first occurrence is announced."""
+        harness.agg.record(order_failed(1), status=500, handled=False, endpoint="/pay")
+        (alert,) = harness.alerts()
+        assert (alert.severity, alert.endpoint, alert.escalated) == ("high", "/pay", False)
+
+    def test_medium_does_not_alert(self, harness: Harness) -> None:
+        """A handled error below HIGH stays quiet."""
+        harness.agg.record(order_failed(1))
+        assert harness.alerts() == []
+
+
+class TestCleanup:
+    def test_idle_patterns_expire_after_ttl(self) -> None:
+        """A pattern unseen for longer than the TTL is forgotten."""
+        h = Harness(error_ttl=100.0)
+        h.agg.record(order_failed(1))
+        h.clock.now += 101.0
+        h.agg.record(other_error(1))
+        assert [e["type"] for e in h.agg.stats()["top_errors"]] == ["KeyError"]
+        h.agg.close()
+
+    def test_expiry_summarises_unlogged_occurrences(self) -> None:
+        """Occurrences not yet written are summarised when their pattern expires."""
+        h = Harness(error_ttl=100.0)
+        for n in range(4):
+            h.agg.record(order_failed(n))
+        h.clock.now += 101.0
+        h.agg.flush()
+        assert h.events("aggregated_error")[0]["count"] == 4
+        h.agg.close()
+
+    def test_cap_evicts_least_recently_seen(self) -> None:
+        """Over the cap, the pattern seen longest ago goes first."""
+        store = MemoryPatternStore(Policy(max_patterns=2))
+        h = Harness()
+        h.agg.store = store
+        h.agg.record(order_failed(1))
+        h.agg.record(other_error(1))
+        h.agg.record(order_failed(2))  # order_failed is now the most recent
+        h.agg.record(RuntimeError("third"))
+        assert {e["type"] for e in h.agg.stats()["top_errors"]} == {"ValueError", "RuntimeError"}
+        assert h.agg.stats()["total_error_count"] == 4
+        h.agg.close()
+
+
+class TestStats:
+    def test_exact_shape(self, harness: Harness) -> None:
+        """The ``errors`` section has exactly the four keys, and each top error its eight."""
+        harness.agg.record(order_failed(1), endpoint="/api/orders")
+        stats = harness.agg.stats()
+        assert set(stats) == {
+            "total_unique_errors",
+            "total_error_count",
+            "by_severity",
+            "top_errors",
+        }
+        assert set(stats["top_errors"][0]) == {
+            "hash", "type", "message", "count", "severity", "endpoint", "first_seen", "last_seen"
+        }  # fmt: skip
+
+    def test_counts_are_exact_whatever_was_logged(self, harness: Harness) -> None:
+        """Every occurrence counts, though only three lines were written."""
+        for n in range(23):
+            harness.agg.record(order_failed(n))
+        for n in range(4):
+            harness.agg.record(other_error(n), status=404)
+        stats = harness.agg.stats()
+        assert (stats["total_unique_errors"], stats["total_error_count"]) == (2, 27)
+        assert sum(stats["by_severity"].values()) == 27
+        assert stats["top_errors"][0]["count"] == 23
+
+    def test_concurrent_records_are_all_counted(self, harness: Harness) -> None:
+        """Eight threads recording at once lose no count."""
+
+        def work() -> None:
+            for n in range(500):
+                harness.agg.record(order_failed(n))
+
+        threads = [threading.Thread(target=work) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert harness.agg.stats()["total_error_count"] == 4000
+
+
+class TestRecordNeverRaises:
+    def test_broken_exception_str(self, harness: Harness) -> None:
+        """An exception whose ``__str__`` raises is still counted."""
+
+        class Broken(Exception):
+            def __str__(self) -> str:
+                raise RuntimeError("nope")
+
+        harness.agg.record(Broken())
+        assert harness.agg.stats()["total_error_count"] == 1
+
+    @pytest.mark.internal_errors
+    def test_failing_store_is_counted_not_raised(self, harness: Harness) -> None:
+        """A store failure becomes an internal error, never the app's problem."""
+
+        class Failing(MemoryPatternStore):
+            def hit(self, *args: Any, **kwargs: Any) -> Any:
+                raise OSError("store down")
+
+        harness.agg.store = Failing(Policy())
+        harness.agg.record(order_failed(1))
+        assert harness.lines == []
+
+
+class TestLoggerCalls:
+    def test_log_exception_is_aggregated(self) -> None:
+        """``log.exception`` writes the first occurrence in full and drops the rest."""
+        log = get_logger()
+        with capture_logs(spike_threshold=1000) as cap:
+            for n in range(12):
+                try:
+                    raise ValueError(f"order {n} failed")
+                except ValueError:
+                    log.exception("checkout failed")
+        events = cap.events
+        assert [e["event"] for e in events] == ["checkout failed", "aggregated_error"]
+        assert events[0]["hash"] == events[1]["hash"]
+        assert events[0]["msg"] == "order 0 failed"
+        assert "exc" in events[0]
+
+    def test_severity_keyword_sets_severity(self) -> None:
+        """``log.error(..., exc_info=True, severity="high")`` is HIGH and alerts."""
+        log = get_logger()
+        with capture_logs() as cap:
+            try:
+                raise RuntimeError("gateway 502")
+            except RuntimeError:
+                log.error("payment failed", exc_info=True, severity="high")
+            assert get_aggregator().alerter.flush(5.0)
+        by_event = {e["event"]: e for e in cap.events}
+        assert by_event["payment failed"]["sev"] == "high"
+        assert by_event["alert_fired"]["hash"] == by_event["payment failed"]["hash"]
+        assert "severity" not in by_event["payment failed"]
+
+    def test_stdlib_exception_goes_through(self) -> None:
+        """``logging.exception`` from another library is aggregated too."""
+        with capture_logs() as cap:
+            for _ in range(3):
+                try:
+                    raise KeyError("k")
+                except KeyError:
+                    logging.getLogger("lib").exception("lookup")
+            assert get_aggregator().stats()["total_error_count"] == 3
+        assert [e["event"] for e in cap.events] == ["lookup"]
+
+    def test_logged_then_recorded_counts_once(self) -> None:
+        """An exception logged by the app and then recorded by the middleware is one error."""
+        log = get_logger()
+        with capture_logs():
+            try:
+                raise RuntimeError("boom")
+            except RuntimeError as exc:
+                log.exception("failed")
+                get_aggregator().record(exc, endpoint="/x", status=500, handled=False)
+            assert get_aggregator().stats()["total_error_count"] == 1
+
+    def test_plain_error_without_exception_is_untouched(self) -> None:
+        """``log.error`` with no exception is an ordinary line."""
+        log = get_logger()
+        with capture_logs() as cap:
+            log.error("disk almost full", severity="high")
+        assert cap.events[0]["severity"] == "high"
+        assert "hash" not in cap.events[0]
+
+
+class TestGetAggregator:
+    def test_same_instance_while_settings_hold(self) -> None:
+        """Two calls under one configuration share counts."""
+        with capture_logs():
+            assert get_aggregator() is get_aggregator()
+
+    def test_new_instance_when_error_settings_change(self) -> None:
+        """Reconfiguring with another error mode starts afresh."""
+        with capture_logs():
+            first = get_aggregator()
+        with capture_logs(error_mode="window"):
+            assert get_aggregator() is not first
+            assert get_aggregator().policy.mode == "window"
+
+    def test_pipeline_reset_forgets_patterns(self) -> None:
+        """``pipeline.reset()`` (used between tests) clears the counts."""
+        with capture_logs():
+            get_aggregator().record(order_failed(1))
+        pipeline.reset()
+        with capture_logs():
+            assert get_aggregator().stats()["total_error_count"] == 0
