@@ -197,6 +197,13 @@ class FileSource:
             if path != STDIN:
                 handle.close()
 
+    def run_insights(
+        self, query_text: str, since_ms: int | None, until_ms: int | None
+    ) -> list[dict[str, Any]] | None:
+        """Files have no server side: ``None`` tells the CLI to run the query locally."""
+        del query_text, since_ms, until_ms
+        return None
+
     def follow(
         self,
         since_ms: int | None = None,
