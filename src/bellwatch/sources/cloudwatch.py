@@ -14,11 +14,13 @@ one clear sentence.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
 from typing import Any
 
 from bellwatch.aws import session
@@ -62,10 +64,15 @@ _RETRYABLE_TYPES = frozenset(
 _DONE = frozenset({"Complete", "Failed", "Cancelled", "Timeout"})
 _INT = re.compile(r"-?\d{1,18}")
 _FLOAT = re.compile(r"-?\d+\.\d+")
+_STAMP = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}")
 
 
-def _number(value: str) -> Any:
-    # Insights returns every value as text; numbers come back as numbers, as locally.
+def _value(field: str, value: str) -> Any:
+    # Insights returns every value as text; give back numbers, and @timestamp as epoch ms,
+    # as the local engine does, so the CLI renders both alike.
+    if field == TIMESTAMP and _STAMP.fullmatch(value):
+        stamp = datetime.strptime(value + "+0000", "%Y-%m-%d %H:%M:%S.%f%z")
+        return int(stamp.timestamp() * 1000)
     if _INT.fullmatch(value):
         return int(value)
     if _FLOAT.fullmatch(value):
@@ -88,6 +95,7 @@ class CloudWatchSource:
         max_backoff: float = 20.0,
         lookback_ms: int = 10_000,
         query_timeout: float = 900.0,
+        page_size: int | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
         client: Any = None,
@@ -101,6 +109,7 @@ class CloudWatchSource:
         self.max_backoff = max_backoff
         self.lookback_ms = lookback_ms
         self.query_timeout = query_timeout
+        self.page_size = page_size
         self.stats = ScanStats()
         self._sleep = sleep
         self._clock = clock
@@ -190,6 +199,8 @@ class CloudWatchSource:
             kwargs["endTime"] = max(0, until_ms - 1)  # endTime is inclusive, until is not
         if pattern:
             kwargs["filterPattern"] = pattern
+        if self.page_size:
+            kwargs["limit"] = self.page_size
         while True:
             page = self._call("filter_log_events", **kwargs)
             yield from page.get("events", [])
@@ -275,7 +286,9 @@ class CloudWatchSource:
             if status in _DONE:
                 break
             if waited >= self.query_timeout:
-                self._call("stop_query", queryId=query_id)
+                # Best effort: the query also ends by itself at CloudWatch's own limit.
+                with contextlib.suppress(SourceError):
+                    self._call("stop_query", queryId=query_id)
                 raise SourceError(
                     f"Logs Insights query still {status.lower()} after {waited:.0f} s; "
                     "stopped it: narrow --since/--until"
@@ -288,6 +301,10 @@ class CloudWatchSource:
         self.stats.bytes_read += int(statistics.get("bytesScanned", 0))
         self.stats.lines += int(statistics.get("recordsScanned", 0))
         return [
-            {f["field"]: _number(f.get("value", "")) for f in row if f["field"] != "@ptr"}
+            {
+                f["field"]: _value(f["field"], f.get("value", ""))
+                for f in row
+                if f["field"] != "@ptr"
+            }
             for row in reply.get("results", [])
         ]

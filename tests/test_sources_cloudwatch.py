@@ -1,0 +1,278 @@
+"""The CloudWatch Logs source against moto: pages, windows, follow, Insights, retries."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from bellwatch.aws import session
+from bellwatch.sources.base import Source, SourceError
+from bellwatch.sources.cloudwatch import CloudWatchSource
+
+GROUP = "/ecs/bella-prod"
+# CloudWatch (and moto) refuse events older than 14 days: stay near now.
+T0 = (int(time.time()) - 3600) * 1000
+
+
+@pytest.fixture
+def logs(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A moto logs client with the log group and one stream."""
+    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "ca-central-1")
+    with mock_aws():
+        client = session.client("logs", region="ca-central-1")
+        client.create_log_group(logGroupName=GROUP)
+        client.create_log_stream(logGroupName=GROUP, logStreamName="ecs/app/1")
+        yield client
+
+
+def put(client: Any, *stamps: int, stream: str = "ecs/app/1") -> None:
+    """Write one JSON line per timestamp; the line's ``n`` is its timestamp."""
+    events = [
+        {"timestamp": t, "message": json.dumps({"ts": t, "event": "e", "n": t})} for t in stamps
+    ]
+    client.put_log_events(logGroupName=GROUP, logStreamName=stream, logEvents=sorted(
+        events, key=lambda e: int(e["timestamp"])))  # fmt: skip
+
+
+class Sleeps:
+    """Records requested sleeps and runs a hook instead of waiting."""
+
+    def __init__(self, hook: Callable[[int], None] | None = None) -> None:
+        self.calls: list[float] = []
+        self.hook = hook
+
+    def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+        if self.hook is not None:
+            self.hook(len(self.calls))
+
+
+def source(client: Any, **kwargs: Any) -> CloudWatchSource:
+    kwargs.setdefault("sleep", Sleeps())
+    return CloudWatchSource(GROUP, client=client, **kwargs)
+
+
+def fail_times(client: Any, operation: str, n: int, code: str = "ThrottlingException") -> list[int]:
+    """Make the next ``n`` calls of ``operation`` raise ``code`` before reaching moto."""
+    calls = [0]
+
+    def handler(**_: Any) -> None:
+        calls[0] += 1
+        if calls[0] <= n:
+            raise ClientError({"Error": {"Code": code, "Message": "Rate exceeded"}}, operation)
+
+    client.meta.events.register(f"before-call.cloudwatch-logs.{operation}", handler)
+    return calls
+
+
+def capture(client: Any, operation: str) -> list[dict[str, Any]]:
+    """Record the parameters of every ``operation`` call (after botocore validated them)."""
+    seen: list[dict[str, Any]] = []
+    client.meta.events.register(
+        f"before-parameter-build.cloudwatch-logs.{operation}",
+        lambda params, **_: seen.append(dict(params)),
+    )
+    return seen
+
+
+def answer(parsed: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """A before-call reply that short-circuits the request with ``parsed``."""
+    return SimpleNamespace(status_code=200, headers={}), parsed
+
+
+class TestRecords:
+    def test_is_a_source(self, logs: Any) -> None:
+        """The CloudWatch source satisfies the CLI's Source protocol."""
+        assert isinstance(source(logs), Source)
+        assert source(logs).describe() == GROUP
+
+    def test_pages_through_every_event(self, logs: Any) -> None:
+        """With a page size of 10, 25 events arrive in order across three pages."""
+        put(logs, *range(T0, T0 + 25))
+        calls = capture(logs, "FilterLogEvents")
+        got = [r["n"] for r in source(logs, page_size=10).records()]
+        assert got == list(range(T0, T0 + 25))
+        assert len(calls) == 3
+
+    def test_records_carry_insights_fields(self, logs: Any) -> None:
+        """Each record has CloudWatch's @timestamp, the raw @message, stream and group."""
+        put(logs, T0)
+        (r,) = source(logs).records()
+        assert (r["@timestamp"], r["@logStream"], r["@log"]) == (T0, "ecs/app/1", GROUP)
+        assert json.loads(r["@message"])["n"] == T0
+
+    def test_window_is_since_inclusive_until_exclusive(self, logs: Any) -> None:
+        """--since includes its millisecond, --until excludes its own."""
+        put(logs, T0 - 1, T0, T0 + 500, T0 + 1000)
+        got = [r["n"] for r in source(logs).records(T0, T0 + 1000)]
+        assert got == [T0, T0 + 500]
+
+    def test_pattern_is_passed_through(self, logs: Any) -> None:
+        """The filter pattern goes to CloudWatch unchanged."""
+        put(logs, T0)
+        calls = capture(logs, "FilterLogEvents")
+        pattern = '{ $.level = "ERROR" }'
+        list(source(logs).records(pattern=pattern))
+        assert calls[0]["filterPattern"] == pattern
+
+    def test_non_json_lines_are_counted_not_yielded(self, logs: Any) -> None:
+        """A banner line is skipped and counted in stats."""
+        logs.put_log_events(
+            logGroupName=GROUP,
+            logStreamName="ecs/app/1",
+            logEvents=[{"timestamp": T0, "message": "Starting uvicorn"}],
+        )
+        put(logs, T0 + 1)
+        src = source(logs)
+        assert [r["n"] for r in src.records()] == [T0 + 1]
+        assert (src.stats.lines, src.stats.skipped) == (2, 1)
+
+    def test_missing_group_is_a_clear_error(self, logs: Any) -> None:
+        """An unknown log group raises SourceError naming it, without retrying."""
+        sleeps = Sleeps()
+        src = CloudWatchSource("/ecs/nope", client=logs, sleep=sleeps)
+        with pytest.raises(SourceError, match="/ecs/nope"):
+            list(src.records())
+        assert sleeps.calls == []
+
+
+class TestRetries:
+    def test_throttling_is_retried_with_growing_backoff(self, logs: Any) -> None:
+        """Two throttled calls are retried after growing delays, then the page arrives."""
+        put(logs, T0)
+        fail_times(logs, "FilterLogEvents", 2)
+        sleeps = Sleeps()
+        assert [r["n"] for r in source(logs, sleep=sleeps).records()] == [T0]
+        assert len(sleeps.calls) == 2
+        assert sleeps.calls[0] <= sleeps.calls[1]
+
+    def test_persistent_throttling_ends_in_one_message(self, logs: Any) -> None:
+        """When every attempt is throttled, SourceError says what and how many times."""
+        calls = fail_times(logs, "FilterLogEvents", 100)
+        with pytest.raises(SourceError, match=r"ThrottlingException\) after 4 attempts"):
+            list(source(logs, retries=3).records())
+        assert calls[0] == 4
+
+    def test_transient_server_errors_are_retried(self, logs: Any) -> None:
+        """A ServiceUnavailableException is retried like throttling."""
+        put(logs, T0)
+        fail_times(logs, "FilterLogEvents", 1, code="ServiceUnavailableException")
+        assert [r["n"] for r in source(logs).records()] == [T0]
+
+    def test_access_denied_is_not_retried(self, logs: Any) -> None:
+        """An AccessDeniedException fails at once with a hint about IAM."""
+        calls = fail_times(logs, "FilterLogEvents", 100, code="AccessDeniedException")
+        with pytest.raises(SourceError, match="IAM"):
+            list(source(logs).records())
+        assert calls[0] == 1
+
+
+class TestFollow:
+    def test_no_duplicates_or_gaps_across_polls(self, logs: Any) -> None:
+        """Events at the boundary millisecond, and late arrivals, are yielded exactly once."""
+        put(logs, T0, T0 + 100, T0 + 200)
+
+        def between_polls(n: int) -> None:
+            if n == 1:
+                put(logs, T0 + 200, T0 + 300)  # same ms as the newest seen, then newer
+            elif n == 2:
+                put(logs, T0 + 150, stream="ecs/app/2")  # arrived late, older than newest
+
+        logs.create_log_stream(logGroupName=GROUP, logStreamName="ecs/app/2")
+        src = source(logs, sleep=Sleeps(between_polls), lookback_ms=5_000)
+        polls = iter(range(10))
+        got = [r["n"] for r in src.follow(T0, stop=lambda: next(polls) >= 6)]
+        assert sorted(got) == sorted([T0, T0 + 100, T0 + 200, T0 + 200, T0 + 300, T0 + 150])
+
+    def test_starts_at_since(self, logs: Any) -> None:
+        """Events before --since are not yielded by follow."""
+        put(logs, T0 - 1000, T0)
+        got = [r["n"] for r in source(logs).follow(T0, stop=lambda: True)]
+        assert got == [T0]
+
+
+class TestInsights:
+    def test_polls_until_complete_reporting_progress(self, logs: Any) -> None:
+        """Running replies are polled with backoff; progress sees every status."""
+        put(logs, T0, T0 + 1)
+        statuses = iter(["Scheduled", "Running"])
+
+        def reply(**_: Any) -> Any:
+            status = next(statuses, None)
+            if status is None:
+                return None  # let moto answer: Complete
+            return answer({"status": status, "statistics": {"recordsScanned": 1.0}})
+
+        logs.meta.events.register("before-call.cloudwatch-logs.GetQueryResults", reply)
+        seen: list[str] = []
+        sleeps = Sleeps()
+        src = source(logs, sleep=sleeps, progress=lambda s, _: seen.append(s))
+        rows = src.run_insights("fields @timestamp, @message | sort @timestamp asc", T0, T0 + 10)
+        assert seen == ["Scheduled", "Running", "Complete"]
+        assert len(sleeps.calls) == 2 and sleeps.calls[0] < sleeps.calls[1]
+        assert [r["@timestamp"] for r in rows] == [T0, T0 + 1]
+        assert all("@ptr" not in r for r in rows)
+
+    def test_window_maps_to_start_and_end_seconds(self, logs: Any) -> None:
+        """since/until in ms become Insights' startTime/endTime in whole seconds."""
+        calls = capture(logs, "StartQuery")
+        source(logs).run_insights("fields @message", T0 + 1500, T0 + 3500)
+        assert (calls[0]["startTime"], calls[0]["endTime"]) == (T0 // 1000 + 1, T0 // 1000 + 4)
+
+    def test_default_window_is_the_last_hour(self, logs: Any) -> None:
+        """Without --since, the query covers the hour before now."""
+        calls = capture(logs, "StartQuery")
+        source(logs, clock=lambda: T0 / 1000).run_insights("fields @message", None, None)
+        assert (calls[0]["startTime"], calls[0]["endTime"]) == (T0 // 1000 - 3600, T0 // 1000)
+
+    def test_concurrency_limit_is_retried(self, logs: Any) -> None:
+        """start_query's LimitExceededException (too many queries) is retried."""
+        fail_times(logs, "StartQuery", 2, code="LimitExceededException")
+        assert source(logs).run_insights("fields @message", T0, T0 + 1000) == []
+
+    def test_failed_query_raises(self, logs: Any) -> None:
+        """A query CloudWatch reports as Failed ends in SourceError."""
+        logs.meta.events.register(
+            "before-call.cloudwatch-logs.GetQueryResults",
+            lambda **_: answer({"status": "Failed", "statistics": {}}),
+        )
+        with pytest.raises(SourceError, match="failed"):
+            source(logs).run_insights("fields @message", T0, T0 + 1000)
+
+    def test_slow_query_is_stopped(self, logs: Any) -> None:
+        """A query still running after query_timeout is stopped and reported."""
+        logs.meta.events.register(
+            "before-call.cloudwatch-logs.GetQueryResults",
+            lambda **_: answer({"status": "Running", "statistics": {}}),
+        )
+        stops = capture(logs, "StopQuery")
+        with pytest.raises(SourceError, match="stopped"):
+            source(logs, query_timeout=3).run_insights("fields @message", T0, T0 + 1000)
+        assert len(stops) == 1
+
+    def test_values_come_back_typed(self, logs: Any) -> None:
+        """Numbers become numbers and Insights' text timestamps become epoch ms."""
+        row = [
+            {"field": "@timestamp", "value": "2026-11-27 01:02:03.456"},
+            {"field": "n", "value": "42"},
+            {"field": "p95", "value": "2.5"},
+            {"field": "hash", "value": "1e5a9c0b"},
+            {"field": "@ptr", "value": "xyz"},
+        ]
+        logs.meta.events.register(
+            "before-call.cloudwatch-logs.GetQueryResults",
+            lambda **_: answer({"status": "Complete", "statistics": {}, "results": [row]}),
+        )
+        (got,) = source(logs).run_insights("stats count(*)", T0, T0 + 1000)
+        assert got == {"@timestamp": 1795741323456, "n": 42, "p95": 2.5, "hash": "1e5a9c0b"}
