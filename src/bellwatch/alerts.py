@@ -14,6 +14,7 @@ import contextlib
 import queue
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -28,6 +29,7 @@ from .schema import Ev, F
 __all__ = [
     "Alert",
     "Alerter",
+    "DeliveryError",
     "LogNotifier",
     "Notifier",
     "SnsNotifier",
@@ -89,6 +91,10 @@ class LogNotifier:
         pipeline.current().emit("warning", event)
 
 
+class DeliveryError(Exception):
+    """A notifier's endpoint refused the alert (the worker retries, then counts it)."""
+
+
 class WebhookNotifier:
     """POSTs JSON to a URL; Slack incoming webhooks show ``text``, others read ``alert``."""
 
@@ -105,9 +111,12 @@ class WebhookNotifier:
         request = urllib.request.Request(  # noqa: S310 - scheme checked in __init__
             self.url, data=body, headers={"Content-Type": "application/json"}, method="POST"
         )
-        # urlopen raises HTTPError for any status >= 400, which the worker retries.
-        with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 - scheme checked in __init__
-            response.read(1024)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 - scheme checked in __init__
+                response.read(1024)
+        except urllib.error.HTTPError as err:
+            err.close()  # it holds the connection open otherwise
+            raise DeliveryError(f"HTTP {err.code}") from None
 
 
 class SnsNotifier:
