@@ -1,0 +1,147 @@
+"""``bellwatch aws setup | teardown | health`` through click's runner, against moto."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from click.testing import CliRunner
+from moto import mock_aws
+
+from bellwatch.aws.cli import aws_group, health
+from bellwatch.aws.clients import Clients
+from test_aws_plan import REGION, World, aws_env, build_world
+
+
+@pytest.fixture
+def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    aws_env(monkeypatch)
+    with mock_aws():
+        yield build_world(Clients(region=REGION))
+
+
+def run(*args: str, input: str | None = None) -> tuple[int, str]:
+    result = CliRunner().invoke(aws_group, list(args), input=input, catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+class TestSetupCommand:
+    def test_prompts_for_the_email_and_says_to_confirm(self, world: World) -> None:
+        """Without --email it asks, subscribes the answer and says to confirm from the inbox."""
+        code, out = run("setup", input="ops@example.com\n")
+        assert code == 0, out
+        assert "Alert email" in out
+        assert "create    sns-subscription ops@example.com" in out
+        assert "emailed ops@example.com a confirmation link" in out
+
+    def test_dry_run_prints_the_plan_and_changes_nothing(self, world: World) -> None:
+        """--dry-run lists each resource as create and leaves the account empty."""
+        code, out = run("setup", "--email", "ops@example.com", "--dry-run")
+        assert code == 0, out
+        assert "Plan (dry run, nothing changed):" in out
+        assert "create    alarm            bellwatch-bella-api-cpu-high" in out
+        assert "total: 17 create" in out
+        assert world.clients.cloudwatch.describe_alarms()["MetricAlarms"] == []
+
+    def test_second_run_reports_nothing_to_change(self, world: World) -> None:
+        """Run twice, the second run prints every resource unchanged."""
+        run("setup", "--email", "ops@example.com")
+        code, out = run("setup", "--email", "ops@example.com")
+        assert code == 0, out
+        assert out.startswith("Nothing to change:")
+        assert "total: 17 unchanged" in out
+        assert "confirmation" not in out
+
+    def test_json_plan(self, world: World) -> None:
+        """--json prints the plan as one JSON document with counts."""
+        code, out = run("setup", "--email", "", "--dry-run", "--json")
+        assert code == 0, out
+        plan = json.loads(out)
+        assert plan["counts"] == {"create": 16}
+        assert {c["kind"] for c in plan["changes"]} >= {"alarm", "dashboard", "metric-filter"}
+
+    def test_explicit_names_override_discovery(self, world: World) -> None:
+        """--cluster/--service/--log-group/--name are used as given."""
+        code, out = run(
+            "setup", "--email", "", "--dry-run", "--cluster", "bella-prod",
+            "--service", "bella-api", "--log-group", "/ecs/other", "--name", "bella",
+        )  # fmt: skip
+        assert code == 0, out
+        assert "create    log-group        /ecs/other" in out
+        assert "bellwatch-bella-error-spike" in out
+
+    def test_bad_retention_is_refused(self, world: World) -> None:
+        """A retention CloudWatch does not accept fails before any AWS call."""
+        code, out = run("setup", "--email", "", "--retention", "31")
+        assert code == 2
+        assert "not a CloudWatch retention" in out
+
+    def test_ambiguous_cluster_is_a_clean_error(self, world: World) -> None:
+        """With two clusters and no --cluster, the error names both and the flag."""
+        world.clients.ecs.create_cluster(clusterName="staging")
+        code, out = run("setup", "--email", "", "--dry-run")
+        assert code == 1
+        assert "several ECS clusters found (bella-prod, staging): choose one with --cluster" in out
+
+    def test_missing_region_is_a_clean_error(
+        self, world: World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """No region anywhere ends in one line that says how to set it."""
+        monkeypatch.delenv("AWS_DEFAULT_REGION")
+        monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+        code, out = run("setup", "--email", "", "--dry-run")
+        assert code == 1
+        assert "--region" in out
+        assert "Traceback" not in out
+
+
+class TestTeardownCommand:
+    def test_yes_deletes_what_setup_created(self, world: World) -> None:
+        """teardown --yes deletes the stack's resources and lists them."""
+        run("setup", "--email", "ops@example.com")
+        code, out = run("teardown", "--name", "bella-api", "--yes")
+        assert code == 0, out
+        assert "delete    sns-topic        bellwatch-bella-api-alerts" in out
+        assert world.clients.cloudwatch.describe_alarms()["MetricAlarms"] == []
+
+    def test_declining_the_prompt_deletes_nothing(self, world: World) -> None:
+        """Answering no to the confirmation aborts with everything in place."""
+        run("setup", "--email", "")
+        code, _ = run("teardown", "--name", "bella-api", input="n\n")
+        assert code == 1
+        assert len(world.clients.cloudwatch.describe_alarms()["MetricAlarms"]) == 6
+
+    def test_dry_run_lists_without_deleting(self, world: World) -> None:
+        """teardown --dry-run prints what it would delete."""
+        run("setup", "--email", "")
+        code, out = run("teardown", "--name", "bella-api", "--dry-run")
+        assert code == 0, out
+        assert "Would delete:" in out and "total: 15 delete" in out
+        assert len(world.clients.cloudwatch.describe_alarms()["MetricAlarms"]) == 6
+
+
+class TestHealth:
+    def test_reports_counts_and_targets(self, world: World) -> None:
+        """health lists desired/running/pending, the deployment and each target's state."""
+        world.clients.elbv2.register_targets(
+            TargetGroupArn=world.tg_arn, Targets=[{"Id": "10.0.1.10", "Port": 8000}]
+        )
+        report = health(region=REGION)
+        assert (report.cluster, report.service, report.desired) == ("bella-prod", "bella-api", 2)
+        assert [t["id"] for t in report.targets] == ["10.0.1.10"]
+        assert report.deployments and report.deployments[0]["status"] == "PRIMARY"
+        text = "\n".join(report.lines())
+        assert "tasks: desired 2" in text and "10.0.1.10:8000" in text
+
+    def test_command_exits_non_zero_when_degraded(self, world: World) -> None:
+        """Fewer running tasks than desired is DEGRADED with exit code 1."""
+        code, out = run("health")
+        assert code == 1
+        assert out.startswith("DEGRADED  bella-prod/bella-api (ACTIVE)")
+
+    def test_json(self, world: World) -> None:
+        """health --json prints the report as JSON."""
+        code, out = run("health", "--json")
+        assert json.loads(out)["service"] == "bella-api"
+        assert code == 1
