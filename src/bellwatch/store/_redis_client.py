@@ -1,0 +1,230 @@
+"""The one place that imports ``redis``: a client with short timeouts, made lazily.
+
+Everything else in :mod:`bellwatch.store` talks to Redis through :func:`connect` and
+catches :data:`REDIS_ERRORS`, so the core imports and runs without the extra.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .._guard import record_internal_error
+from ..schema import Ev, F
+
+__all__ = ["REDIS_ERRORS", "Shipper", "connect", "redis_errors"]
+
+_HINT = "the Redis store needs the redis package: pip install 'bellwatch[redis]'"
+
+# Filled by redis_errors() on first use; OSError covers refused and reset sockets.
+REDIS_ERRORS: tuple[type[BaseException], ...] = (OSError,)
+
+
+def _module() -> Any:
+    try:
+        import redis
+    except ImportError as exc:
+        raise ImportError(_HINT) from exc
+    return redis
+
+
+def redis_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean "Redis is down, slow or refusing": degrade, never raise."""
+    global REDIS_ERRORS
+    if len(REDIS_ERRORS) == 1:
+        redis = _module()
+        REDIS_ERRORS = (redis.RedisError, OSError)
+    return REDIS_ERRORS
+
+
+def connect(url: str, *, timeout: float = 0.5) -> Any:
+    """A ``redis.Redis`` for ``url`` whose every call gives up after ``timeout`` seconds.
+
+    Only the background flusher uses it, so a slow Redis delays a flush, never a
+    request. No retries inside the client: the flusher retries on its own schedule.
+
+    Raises:
+        ImportError: the ``redis`` package is missing (with the install hint).
+        ValueError: ``url`` is not a Redis URL.
+    """
+    redis = _module()
+    redis_errors()
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        health_check_interval=0,
+        retry_on_timeout=False,
+        retry=Retry(NoBackoff(), 0),
+        decode_responses=True,
+    )
+
+
+Take = Callable[[], tuple[Any, int]]
+Send = Callable[[Any, str, int, str, Any], str]
+Done = Callable[[Any], None]
+After = Callable[[Any], None]
+
+
+class Shipper:
+    """Ships buffered batches to Redis from one daemon thread, every ``interval`` seconds.
+
+    Each batch carries this process's id and a sequence number, and the server side
+    (a Lua script) applies a sequence number at most once: a batch whose reply was
+    lost is resent unchanged and acknowledged as ``dup``, never counted twice. A
+    script that finds this process's sequence key missing after an earlier
+    acknowledgement answers ``reset`` (Redis restarted empty, or failed over): the
+    batch is then resent in ``full`` mode, carrying everything this process ever
+    had acknowledged, so cluster totals converge again.
+
+    While Redis is down, slow or answering errors the store keeps buffering (its
+    bound is ``buffer_max``), one ``store_degraded`` line is written, and the first
+    successful round writes one ``store_recovered`` line.
+
+    Args:
+        url: the Redis URL.
+        interval: seconds between rounds.
+        name: what the lines call this shipper (``check`` field).
+        take: returns the next batch and how many updates it holds (may be empty:
+            an empty round is the heartbeat that notices a restarted Redis).
+        send: ``(client, proc, seq, mode, batch) -> "ok" | "dup" | "reset"``.
+        done: called with a batch once Redis acknowledged it.
+        after: called with the client after a successful round (cached reads).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        interval: float,
+        name: str,
+        take: Take,
+        send: Send,
+        done: Done,
+        after: After | None = None,
+        timeout: float = 0.5,
+    ) -> None:
+        self.url = url
+        self.interval = interval
+        self.name = name
+        self.timeout = timeout
+        self._take, self._send, self._done, self._after = take, send, done, after
+        self.forked()
+
+    def forked(self) -> None:
+        """Start over as a new process (after ``fork``): new id, nothing in flight."""
+        self.proc = os.urandom(6).hex()
+        self.seq = 0
+        self.mode = "first"
+        self.inflight: tuple[int, Any, int] | None = None
+        self.inflight_updates = 0
+        self.degraded = False
+        self.last_error: str | None = None
+        self.since: float | None = None
+        self.rounds = 0
+        self._thread: threading.Thread | None = None
+        self._client: Any = None
+        # Fresh locks and events: the parent's may have been held at the fork.
+        self._round = threading.Lock()
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+
+    def start(self) -> None:
+        """Start the background thread if it is not running (idempotent, cheap)."""
+        if self._thread is None:
+            with self._round:
+                if self._thread is None and not self._stop.is_set():
+                    thread = threading.Thread(
+                        target=self._run, name=f"bellwatch-{self.name}", daemon=True
+                    )
+                    thread.start()
+                    self._thread = thread
+
+    def wake(self) -> None:
+        """Run the next round now instead of at the end of the interval."""
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            self.flush()
+
+    def flush(self) -> bool:
+        """One round now: resend what is in flight, then ship the buffer; never raises.
+
+        Returns whether Redis acknowledged everything it was sent.
+        """
+        errors = redis_errors()
+        with self._round:
+            shipped = 0
+            try:
+                if self._client is None:
+                    self._client = connect(self.url, timeout=self.timeout)
+                for _ in range(2):  # what was in flight, then what buffered meanwhile
+                    if self.inflight is None:
+                        batch, n = self._take()
+                        self.seq += 1
+                        self.inflight, self.inflight_updates = (self.seq, batch, n), n
+                    seq, batch, n = self.inflight
+                    reply = self._send(self._client, self.proc, seq, self.mode, batch)
+                    if reply == "reset":
+                        reply = self._send(self._client, self.proc, seq, "full", batch)
+                    self._done(batch)
+                    self.inflight, self.inflight_updates, self.mode = None, 0, "delta"
+                    shipped += n
+                    if not self.degraded:
+                        break
+                if self._after is not None:
+                    self._after(self._client)
+            except errors as exc:
+                self._down(exc)
+                return False
+            except Exception as exc:
+                record_internal_error(exc)
+                return False
+            self.rounds += 1
+            if self.degraded:
+                self._up(shipped)
+            return True
+
+    def _down(self, exc: BaseException) -> None:
+        self.last_error = type(exc).__name__
+        if not self.degraded:
+            self.degraded = True
+            self.since = time.time()
+            _emit("warning", {F.EVENT: Ev.STORE_DEGRADED, F.CHECK: self.name,
+                              F.MESSAGE: self.last_error})  # fmt: skip
+
+    def _up(self, shipped: int) -> None:
+        self.degraded = False
+        self.since = None
+        _emit("info", {F.EVENT: Ev.STORE_RECOVERED, F.CHECK: self.name, F.COUNT: shipped})
+
+    def close(self) -> None:
+        """Stop the thread and try one last round (bounded by the socket timeout)."""
+        self._stop.set()
+        self._wake.set()
+        thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(self.timeout * 4 + 1.0)
+        self.flush()
+        client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.close()
+
+
+def _emit(method: str, event: dict[str, Any]) -> None:
+    from .. import pipeline  # the pipeline reaches this module through the store
+
+    pipeline.current().emit(method, event)

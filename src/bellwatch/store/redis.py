@@ -1,0 +1,480 @@
+"""The cluster-wide store: every worker's and task's requests counted in one Redis.
+
+A request never waits on Redis. :meth:`RedisStore.record` updates this process's
+own :class:`~bellwatch.store.memory.MemoryStore` (served as ``process`` in
+``/metrics``) and a delta buffer under one lock; a background
+:class:`~bellwatch.store._redis_client.Shipper` sends the buffer every
+``flush_interval`` as one Lua script call, which applies it atomically and at most
+once. Reads (:meth:`RedisStore.snapshot`) come from a copy the same thread refreshes
+after each round while someone is reading, so ``/metrics`` never blocks either.
+
+Keys, all under ``bellwatch:<service>:`` and all expiring:
+
+- ``ep`` (hash): ``<path>\\t<i>`` = count, 5xx, 4xx, slow, seconds since start;
+- ``sk`` (hash): ``<path>\\t<bin>`` = since-start latency sketch bins;
+- ``b:<bucket>`` / ``s:<bucket>`` (hashes): the same per 10-second bucket, expiring
+  after the rolling window: sketches merge exactly because every process uses the
+  same logarithmic mapping, so a bucket's bins simply add up;
+- ``sess`` (sorted set): session key -> last seen, trimmed to ``session_window``;
+- ``ctr`` (hash): business counters; ``proc:<id>``: the last batch applied per process.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import weakref
+from typing import Any
+
+import orjson
+from ddsketch.mapping import LogarithmicMapping
+
+from .._config import Settings
+from .._guard import record_internal_error
+from ._redis_client import Shipper
+from .base import BUCKET_SECONDS, OTHER, RELATIVE_ACCURACY, EndpointStats, Snapshot, new_sketch
+from .memory import MemoryStore
+
+__all__ = ["RedisStore", "shared_store"]
+
+_MAPPING = LogarithmicMapping(RELATIVE_ACCURACY)
+_ZERO = "z"  # bin of durations too small for the log mapping
+_KEEP = 7 * 86_400  # since-start keys live a week past the last write
+_READ_INTEREST = 60.0  # keep refreshing the cluster copy this long after a read
+
+# ARGV: prefix, proc, seq, mode, payload, keep, bucket ttl, now, session window, max sessions.
+_APPLY = """
+local p = ARGV[1]
+local seqkey = p .. 'proc:' .. ARGV[2]
+local seq = tonumber(ARGV[3])
+local cur = redis.call('GET', seqkey)
+if cur and tonumber(cur) >= seq then return 'dup' end
+if ARGV[4] == 'delta' and not cur then return 'reset' end
+local d = cjson.decode(ARGV[5])
+local keep, bttl, now = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local function rows(key, t)
+  if next(t) == nil then return end
+  for path, v in pairs(t) do
+    for i = 1, 4 do
+      if v[i] ~= 0 then redis.call('HINCRBY', key, path .. '\\t' .. i, v[i]) end
+    end
+    redis.call('HINCRBYFLOAT', key, path .. '\\t5', v[5])
+  end
+end
+local function bins(key, t)
+  if next(t) == nil then return end
+  for path, b in pairs(t) do
+    for bin, n in pairs(b) do redis.call('HINCRBY', key, path .. '\\t' .. bin, n) end
+  end
+end
+rows(p .. 'ep', d.ep)
+bins(p .. 'sk', d.sk)
+redis.call('SET', p .. 'started', ARGV[8], 'NX')
+for _, k in ipairs({'ep', 'sk', 'started'}) do redis.call('EXPIRE', p .. k, keep) end
+for bucket, t in pairs(d.b) do
+  rows(p .. 'b:' .. bucket, t)
+  redis.call('EXPIRE', p .. 'b:' .. bucket, bttl)
+end
+for bucket, t in pairs(d.s) do
+  bins(p .. 's:' .. bucket, t)
+  redis.call('EXPIRE', p .. 's:' .. bucket, bttl)
+end
+local sess = p .. 'sess'
+for key, seen in pairs(d.ss) do redis.call('ZADD', sess, 'GT', seen, key) end
+if next(d.ss) ~= nil then
+  redis.call('ZREMRANGEBYSCORE', sess, '-inf', '(' .. (now - tonumber(ARGV[9])))
+  local extra = redis.call('ZCARD', sess) - tonumber(ARGV[10])
+  if extra > 0 then redis.call('ZREMRANGEBYRANK', sess, 0, extra - 1) end
+  redis.call('EXPIRE', sess, math.ceil(tonumber(ARGV[9])) + 60)
+end
+for name, v in pairs(d.ct) do redis.call('HINCRBYFLOAT', p .. 'ctr', name, v) end
+if next(d.ct) ~= nil then redis.call('EXPIRE', p .. 'ctr', keep) end
+redis.call('SET', seqkey, seq, 'EX', keep)
+return 'ok'
+"""
+
+Row = list[float]  # count, 5xx, 4xx, slow, seconds
+Bins = dict[str, int]
+
+
+class _Batch:
+    """Updates in the wire shape; a delta between flushes or everything acknowledged."""
+
+    __slots__ = ("b", "counters", "ep", "s", "sessions", "sk", "updates")
+
+    def __init__(self) -> None:
+        self.ep: dict[str, Row] = {}
+        self.sk: dict[str, Bins] = {}
+        self.b: dict[int, dict[str, Row]] = {}
+        self.s: dict[int, dict[str, Bins]] = {}
+        self.sessions: dict[str, float] = {}
+        self.counters: dict[str, float] = {}
+        self.updates = 0
+
+    def merge(self, other: _Batch) -> None:
+        _rows(self.ep, other.ep)
+        _bins(self.sk, other.sk)
+        for index, rows in other.b.items():
+            _rows(self.b.setdefault(index, {}), rows)
+        for index, bins in other.s.items():
+            _bins(self.s.setdefault(index, {}), bins)
+        for key, seen in other.sessions.items():
+            self.sessions[key] = max(seen, self.sessions.get(key, 0.0))
+        for name, value in other.counters.items():
+            self.counters[name] = self.counters.get(name, 0.0) + value
+        self.updates += other.updates
+
+    def prune(self, first_bucket: int, session_cutoff: float) -> None:
+        """Forget buckets before ``first_bucket`` and sessions not seen since the cutoff."""
+        for index in [i for i in self.b if i < first_bucket]:
+            del self.b[index]
+            self.s.pop(index, None)
+        for key in [k for k, seen in self.sessions.items() if seen < session_cutoff]:
+            del self.sessions[key]
+
+    def payload(self) -> bytes:
+        return orjson.dumps(
+            {
+                "ep": self.ep,
+                "sk": self.sk,
+                "b": {str(i): rows for i, rows in self.b.items()},
+                "s": {str(i): bins for i, bins in self.s.items()},
+                "ss": self.sessions,
+                "ct": self.counters,
+            }
+        )
+
+
+def _rows(into: dict[str, Row], other: dict[str, Row]) -> None:
+    for path, row in other.items():
+        mine = into.get(path)
+        if mine is None:
+            into[path] = list(row)
+        else:
+            for i in range(5):
+                mine[i] += row[i]
+
+
+def _bins(into: dict[str, Bins], other: dict[str, Bins]) -> None:
+    for path, bins in other.items():
+        mine = into.setdefault(path, {})
+        for key, n in bins.items():
+            mine[key] = mine.get(key, 0) + n
+
+
+def _bin(duration: float) -> str:
+    return str(_MAPPING.key(duration)) if duration > _MAPPING.min_possible else _ZERO
+
+
+def _stats(row: dict[int, float], bins: dict[str, int]) -> EndpointStats:
+    out = EndpointStats()
+    out.count = int(row.get(1, 0))
+    out.errors = int(row.get(2, 0))
+    out.client_errors = int(row.get(3, 0))
+    out.slow = int(row.get(4, 0))
+    out.total = float(row.get(5, 0.0))
+    sketch = new_sketch()
+    for key, n in bins.items():
+        if n > 0:
+            sketch.add(0.0 if key == _ZERO else _MAPPING.value(int(key)), n)
+    out.sketch = sketch
+    return out
+
+
+def _endpoints(rows: dict[str, str], bins: dict[str, str]) -> dict[str, EndpointStats]:
+    by_path: dict[str, dict[int, float]] = {}
+    for field, value in rows.items():
+        path, _, i = field.rpartition("\t")
+        by_path.setdefault(path, {})[int(i)] = float(value)
+    bins_by_path: dict[str, dict[str, int]] = {}
+    for field, value in bins.items():
+        path, _, key = field.rpartition("\t")
+        bins_by_path.setdefault(path, {})[key] = int(value)
+    return {path: _stats(row, bins_by_path.get(path, {})) for path, row in by_path.items()}
+
+
+class RedisStore:
+    """A :class:`~bellwatch.store.Store` whose numbers are shared through Redis.
+
+    :meth:`snapshot` returns the cluster's numbers (``source="cluster"``), or this
+    process's own while Redis has not answered yet (``source="local"``);
+    :meth:`local_snapshot` always returns this process's own.
+
+    Args:
+        url: ``redis://host:port/db`` (setting ``redis_url``).
+        service: key namespace, ``bellwatch:<service>:`` (setting ``service``).
+        flush_interval: seconds between flushes (setting ``flush_interval``).
+        buffer_max: updates buffered while Redis is unreachable; later ones are
+            counted locally and in :attr:`overflowed`, not in the cluster totals
+            (setting ``buffer_max``).
+        window, session_window, max_endpoints, max_sessions: as
+            :class:`~bellwatch.store.MemoryStore`.
+        timeout: seconds any one Redis call may take (the flusher's, never a request's).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        service: str = "app",
+        flush_interval: float = 1.0,
+        buffer_max: int = 100_000,
+        window: float = 300.0,
+        session_window: float = 300.0,
+        max_endpoints: int = 500,
+        max_sessions: int = 100_000,
+        timeout: float = 0.5,
+    ) -> None:
+        self.prefix = f"bellwatch:{service}:"
+        self.buffer_max = buffer_max
+        self.session_window = session_window
+        self.max_endpoints = max_endpoints
+        self.max_sessions = max_sessions
+        self.local = MemoryStore(
+            window=window,
+            session_window=session_window,
+            max_endpoints=max_endpoints,
+            max_sessions=max_sessions,
+        )
+        self._nbuckets = max(1, round(window / BUCKET_SECONDS))
+        self._lock = threading.Lock()
+        self.shipper = Shipper(
+            url,
+            interval=flush_interval,
+            name="redis",
+            take=self._take,
+            send=self._send,
+            done=self._done,
+            after=self._refresh,
+            timeout=timeout,
+        )
+        self._script: Any = None
+        self._clear()
+        ref = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: _after_fork(ref))
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **options: Any) -> RedisStore:
+        """A store for ``settings.redis_url`` with the service, interval and buffer bound."""
+        if not settings.redis_url:
+            raise ValueError("redis_url: a Redis URL is needed for the shared store")
+        return cls(
+            settings.redis_url,
+            service=settings.service,
+            flush_interval=settings.flush_interval,
+            buffer_max=settings.buffer_max,
+            session_window=settings.session_window,
+            **options,
+        )
+
+    def _clear(self) -> None:
+        with self._lock:
+            self._pending = _Batch()
+            self._acked = _Batch()
+            self._paths: set[str] = set()
+            self._cluster: Snapshot | None = None
+            self._read_at = 0.0
+            self.overflowed = 0
+
+    # -- the request path: memory only -------------------------------------------------
+
+    def record(self, path: str, status: int, duration: float, slow: bool, now: float) -> None:
+        self.local.record(path, status, duration, slow, now)
+        with self._lock:
+            pending = self._pending
+            if pending.updates + self.shipper.inflight_updates >= self.buffer_max:
+                self.overflowed += 1
+                return
+            pending.updates += 1
+            if path not in self._paths:
+                if len(self._paths) >= self.max_endpoints:
+                    path = OTHER
+                self._paths.add(path)
+            row: Row = [
+                1,
+                1 if status >= 500 else 0,
+                1 if 400 <= status < 500 else 0,
+                1 if slow else 0,
+                duration,
+            ]
+            key = _bin(duration)
+            for rows, bins in (
+                (pending.ep, pending.sk),
+                (pending.b.setdefault(int(now // BUCKET_SECONDS), {}),
+                 pending.s.setdefault(int(now // BUCKET_SECONDS), {})),
+            ):  # fmt: skip
+                mine = rows.get(path)
+                if mine is None:
+                    rows[path] = list(row)
+                    bins[path] = {key: 1}
+                else:
+                    for i in range(5):
+                        mine[i] += row[i]
+                    counts = bins[path]
+                    counts[key] = counts.get(key, 0) + 1
+        self.shipper.start()
+
+    def touch_session(self, key: str, now: float) -> None:
+        self.local.touch_session(key, now)
+        with self._lock:
+            pending = self._pending
+            if pending.updates + self.shipper.inflight_updates >= self.buffer_max:
+                self.overflowed += 1
+                return
+            pending.updates += 1
+            pending.sessions[key] = now
+
+    def incr(self, name: str, amount: float, now: float) -> None:
+        self.local.incr(name, amount, now)
+        with self._lock:
+            pending = self._pending
+            if pending.updates + self.shipper.inflight_updates >= self.buffer_max:
+                self.overflowed += 1
+                return
+            pending.updates += 1
+            pending.counters[name] = pending.counters.get(name, 0.0) + amount
+        self.shipper.start()
+
+    # -- reads: a copy refreshed in the background ----------------------------------------
+
+    def snapshot(self, now: float) -> Snapshot:
+        """The cluster's numbers as of the last refresh; this process's while there is none."""
+        self._read_at = now
+        cluster = self._cluster
+        if cluster is None or self.shipper.degraded:
+            self.shipper.start()
+            self.shipper.wake()
+            return self.local.snapshot(now)
+        return cluster
+
+    def local_snapshot(self, now: float) -> Snapshot:
+        """This process's own numbers (``/metrics`` shows them under ``process``)."""
+        return self.local.snapshot(now)
+
+    def health(self) -> str:
+        """``"ok"``, or ``"degraded"`` while Redis is unreachable (never fails liveness)."""
+        return "degraded" if self.shipper.degraded else "ok"
+
+    def flush(self) -> bool:
+        """Ship the buffer and refresh the cluster copy now; whether Redis answered."""
+        self._read_at = time.time()
+        return self.shipper.flush()
+
+    # -- the flusher's side ------------------------------------------------------------
+
+    def _take(self) -> tuple[_Batch, int]:
+        with self._lock:
+            batch, self._pending = self._pending, _Batch()
+        return batch, batch.updates
+
+    def _done(self, batch: _Batch) -> None:
+        now = time.time()
+        with self._lock:
+            self._acked.merge(batch)
+            self._acked.prune(
+                int(now // BUCKET_SECONDS) - self._nbuckets, now - self.session_window
+            )
+
+    def _send(self, client: Any, proc: str, seq: int, mode: str, batch: _Batch) -> str:
+        if mode == "full":
+            full = _Batch()
+            with self._lock:
+                full.merge(self._acked)
+            full.merge(batch)
+            batch = full
+        if self._script is None:
+            self._script = client.register_script(_APPLY)
+        now = time.time()
+        reply = self._script(
+            args=[
+                self.prefix, proc, seq, mode, batch.payload(), _KEEP,
+                int(self._nbuckets * BUCKET_SECONDS + 2 * BUCKET_SECONDS), now,
+                self.session_window, self.max_sessions,
+            ]
+        )  # fmt: skip
+        return str(reply)
+
+    def _refresh(self, client: Any) -> None:
+        now = time.time()
+        if self._cluster is not None and now - self._read_at > _READ_INTEREST:
+            return
+        self._cluster = self.read(client, now)
+
+    def read(self, client: Any, now: float) -> Snapshot:
+        """The cluster's numbers straight from Redis (one pipelined round trip)."""
+        p = self.prefix
+        first = int(now // BUCKET_SECONDS) - self._nbuckets + 1
+        pipe = client.pipeline(transaction=False)
+        pipe.hgetall(p + "ep")
+        pipe.hgetall(p + "sk")
+        pipe.zcount(p + "sess", now - self.session_window, "+inf")
+        pipe.hgetall(p + "ctr")
+        pipe.get(p + "started")
+        for index in range(first, first + self._nbuckets):
+            pipe.hgetall(f"{p}b:{index}")
+            pipe.hgetall(f"{p}s:{index}")
+        replies = pipe.execute()
+        ep, sk, sessions, counters, started = replies[:5]
+        window: dict[str, EndpointStats] = {}
+        rest = replies[5:]
+        for i in range(0, len(rest), 2):
+            for path, stats in _endpoints(rest[i], rest[i + 1]).items():
+                mine = window.get(path)
+                if mine is None:
+                    window[path] = stats
+                else:
+                    mine.merge(stats)
+        return Snapshot(
+            endpoints=_endpoints(ep, sk),
+            window=window,
+            window_seconds=self._nbuckets * BUCKET_SECONDS,
+            active_sessions=int(sessions),
+            counters={name: float(v) for name, v in counters.items()},
+            started=float(started) if started else now,
+            source="cluster",
+        )
+
+    def reset(self) -> None:
+        """Forget every number here and this service's keys in Redis (tests)."""
+        self.local.reset()
+        self._clear()
+        client = self.shipper._client
+        try:
+            if client is None:
+                from ._redis_client import connect
+
+                client = connect(self.shipper.url, timeout=self.shipper.timeout)
+            keys = list(client.scan_iter(match=self.prefix + "*", count=1000))
+            if keys:
+                client.delete(*keys)
+        except Exception as exc:
+            record_internal_error(exc)
+
+    def close(self) -> None:
+        """Stop the flusher after one last flush (bounded by the Redis timeout)."""
+        self.shipper.close()
+
+
+def _after_fork(ref: weakref.ReferenceType[RedisStore]) -> None:
+    store = ref()
+    if store is not None:
+        # The child counts its own requests from zero, under its own process id.
+        store.local.reset()
+        store._lock = threading.Lock()
+        store._clear()
+        store.shipper.forked()
+        store._script = None
+
+
+def shared_store(settings: Settings) -> RedisStore:
+    """The store :class:`~bellwatch.monitor.Monitor` picks when ``redis_url`` is set.
+
+    Also registers a ``store`` check on ``/health`` that reports ``degraded`` while
+    Redis is unreachable but never fails: requests are still served and counted.
+    """
+    store = RedisStore.from_settings(settings)
+    from ..endpoints import register_check  # endpoints imports the monitor, which imports us
+
+    register_check("store", store.health)
+    return store
