@@ -141,7 +141,8 @@ class Monitor:
     """Counts requests into a store and reads them back.
 
     Args:
-        store: where numbers live; a :class:`~bellwatch.store.MemoryStore` by default.
+        store: where numbers live; a :class:`~bellwatch.store.MemoryStore` by default,
+            a :class:`~bellwatch.store.redis.RedisStore` when ``redis_url`` is set.
         slow_threshold: seconds above which a request is slow (setting ``slow_threshold``).
         session_window: seconds a session stays active (setting ``session_window``).
         clock: wall-clock source, for tests.
@@ -157,6 +158,10 @@ class Monitor:
     ) -> None:
         settings = _config.resolve(slow_threshold=slow_threshold, session_window=session_window)
         self.slow_threshold = settings.slow_threshold
+        if store is None and settings.redis_url:
+            from .store.redis import shared_store  # only with a Redis URL: needs the extra
+
+            store = shared_store(settings)
         self.store: Store = store or MemoryStore(session_window=settings.session_window)
         self.clock = clock
         # Per-minute observers (the EMF writer); called after the store.
