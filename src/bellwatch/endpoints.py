@@ -271,7 +271,10 @@ class MetricsEndpoint:
             body = prometheus_text(snapshot, errors).encode()
             await _respond(send, 200, body, _PROM, head)
             return
-        doc = metrics_document(snapshot, errors, health_ok=_last_health_ok)
+        # A shared store also reports this process's own numbers, shown under "process".
+        local_of = getattr(monitor.store, "local_snapshot", None)
+        local = local_of(monitor.clock()) if callable(local_of) else None
+        doc = metrics_document(snapshot, errors, local=local, health_ok=_last_health_ok)
         await _respond(send, 200, orjson.dumps(doc), _JSON, head)
 
 
@@ -307,6 +310,7 @@ def clear_checks() -> None:
 async def _run(check: _Check) -> dict[str, Any]:
     start = time.perf_counter()
     error: str | None = None
+    state: str | None = None
     try:
         if inspect.iscoroutinefunction(check.fn):
             result = await asyncio.wait_for(check.fn(), check.timeout)
@@ -318,11 +322,15 @@ async def _run(check: _Check) -> dict[str, Any]:
         ok = result is not False
         if not ok:
             error = "returned False"
+        elif isinstance(result, str):  # a state that does not fail liveness, e.g. "degraded"
+            state = result
     except TimeoutError:
         ok, error = False, f"timed out after {check.timeout:g}s"
     except Exception as exc:
         ok, error = False, type(exc).__name__
     out: dict[str, Any] = {"ok": ok, "ms": round((time.perf_counter() - start) * 1000, 1)}
+    if state is not None:
+        out["state"] = state
     if error is not None:
         out["error"] = error
         pipeline.current().emit(
