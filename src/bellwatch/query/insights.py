@@ -12,8 +12,9 @@ QL has no ``if()``, so neither does this engine.
 
 Choices where the docs are silent: a comparison with a missing field is null (the row
 is dropped by ``filter`` and skipped by aggregates); strings that look like numbers
-compare as numbers; ``stats`` groups come out in ascending group order; ``pct`` is the
-exact nearest-rank percentile; ``stddev`` the sample standard deviation.
+compare as numbers, other text is never equal to or ordered against a number;
+``stats`` groups come out in ascending group order; ``pct`` is the exact nearest-rank
+percentile; ``stddev`` the sample standard deviation.
 
 Records are the parsed JSON events plus ``@timestamp`` (epoch ms), ``@message``,
 ``@logStream`` and ``@log``. Result rows hold numbers as numbers and timestamps as
@@ -120,6 +121,8 @@ def _compare(op: str, a: Any, b: Any) -> bool | None:
     if a is None or b is None:
         return None
     x, y = _num(a), _num(b)
+    if (x is None) != (y is None):  # a number against text: never equal, never ordered
+        return op == "!=" if op in ("=", "!=") else None
     if x is None or y is None:
         x, y = _text(a), _text(b)  # type: ignore[assignment]
     if op == "=":
@@ -682,7 +685,7 @@ class _Parser:
             return _const(ms, value, period=ms)
         if kind == "bq":
             name = value[1:-1]
-            return _Expr(_get(name), value, frozenset([name]))
+            return _Expr(_get(name), name, frozenset([name]))
         if value == "(":
             inner = self.expr()
             self.expect(")")
