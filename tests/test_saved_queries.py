@@ -1,0 +1,149 @@
+"""The saved queries menu, run over lines written by the real pipeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from bellwatch import pipeline
+from bellwatch.query.insights import parse
+from bellwatch.query.saved import SAVED_QUERIES, SavedQuery, by_name
+from bellwatch.schema import FIELDS, Ev, F
+from bellwatch.testing import capture_logs
+
+T0 = 1_764_000_000_000
+
+
+def _request(i: int, path: str, status: int, duration: float, **extra: Any) -> dict[str, Any]:
+    return {
+        F.EVENT: Ev.REQUEST,
+        F.METHOD: "POST" if path.startswith("/twilio") else "GET",
+        F.PATH: path,
+        F.STATUS: status,
+        F.DURATION: duration,
+        F.CID: f"{i:012x}",
+        **extra,
+    }
+
+
+@pytest.fixture
+def records() -> list[dict[str, Any]]:
+    """A small day of traffic written through the pipeline, read back as Insights records."""
+    events: list[tuple[str, dict[str, Any]]] = []
+    for i in range(40):
+        events.append(("info", _request(i, "/api/users/{user_id}", 200, 0.05)))
+    for i in range(40, 50):
+        events.append(("error", _request(i, "/api/users/{user_id}", 500, 0.2)))
+    for i in range(50, 60):
+        events.append(("warning", _request(i, "/api/bookings", 200, 2.5 + i / 100)))
+    events.append(("info", _request(60, "/twilio/voice", 200, 0.1, **{F.SESSION_ID: "CA1"})))
+    events.append(("error", _request(61, "/twilio/voice", 502, 0.3, **{F.SESSION_ID: "CA2"})))
+    events.append(("warning", {F.EVENT: Ev.SIGNATURE_FAILED, F.PATH: "/twilio/voice"}))
+    error = {F.ERROR_HASH: "abc12345", F.ERROR_TYPE: "KeyError", F.MESSAGE: "user_id"}
+    events.append(("error", {F.EVENT: Ev.ERROR, F.COUNT: 1, F.CID: "000000000028", **error}))
+    events.append(
+        ("error", {F.EVENT: Ev.AGGREGATED_ERROR, F.COUNT: 10, F.CID: "00000000002f", **error})
+    )
+    with capture_logs() as captured:
+        for level, event in events:
+            pipeline.current().emit(level, event)
+    out = []
+    for n, line in enumerate(captured.lines):
+        event = orjson.loads(line)
+        # Spread the lines over 50 minutes so bin(5m) has something to do.
+        out.append({**event, "@timestamp": T0 + n * 60_000, "@message": line, "@log": "local"})
+    return out
+
+
+class TestMenu:
+    def test_names_unique(self) -> None:
+        """Every saved query has a distinct name and a description."""
+        names = [s.name for s in SAVED_QUERIES]
+        assert len(names) == len(set(names))
+        assert all(s.description for s in SAVED_QUERIES)
+
+    @pytest.mark.parametrize("saved", SAVED_QUERIES, ids=lambda s: s.name)
+    def test_parses(self, saved: SavedQuery) -> None:
+        """Every saved query is valid Insights syntax for the local engine."""
+        parse(saved.query)
+
+    @pytest.mark.parametrize("saved", SAVED_QUERIES, ids=lambda s: s.name)
+    def test_reads_only_schema_fields(self, saved: SavedQuery) -> None:
+        """Saved queries read only schema keys and Insights' own @ fields."""
+        needed = parse(saved.query).fields_needed() or set()
+        keys = {f.key for f in FIELDS}
+        assert {n for n in needed if not n.startswith("@")} <= keys
+
+    def test_by_name(self) -> None:
+        """Queries are found by name; an unknown name lists the known ones."""
+        assert by_name("slow").name == "slow"
+        with pytest.raises(KeyError, match="error-rate"):
+            by_name("nope")
+
+    def test_guide_error_rate_corrected(self) -> None:
+        """The error-rate query computes from status instead of a non-existent error_rate."""
+        text = by_name("error-rate").query
+        assert "error_rate)" not in text and F.STATUS in text
+
+
+class TestResults:
+    def test_error_rate(self, records: list[dict[str, Any]]) -> None:
+        """10 of 50 user requests failed: 20 percent, the worst endpoint first."""
+        rows = parse(by_name("error-rate").query).run(records)
+        assert rows[0] == {
+            F.METHOD: "POST",
+            F.PATH: "/twilio/voice",
+            "requests": 2,
+            "error_rate_pct": 50.0,
+        }
+        users = next(r for r in rows if r[F.PATH] == "/api/users/{user_id}")
+        assert (users["requests"], users["error_rate_pct"]) == (50, 20.0)
+
+    def test_slow(self, records: list[dict[str, Any]]) -> None:
+        """The ten bookings over 2 s come back, slowest first."""
+        rows = parse(by_name("slow").query).run(records)
+        assert [r[F.DURATION] for r in rows] == sorted(
+            (2.5 + i / 100 for i in range(50, 60)), reverse=True
+        )
+        assert rows[0][F.CID] == f"{59:012x}"
+
+    def test_latency(self, records: list[dict[str, Any]]) -> None:
+        """Per-endpoint latency puts the slow bookings endpoint first."""
+        rows = parse(by_name("latency").query).run(records)
+        assert rows[0][F.PATH] == "/api/bookings"
+        assert rows[0]["requests"] == 10 and rows[0]["max_s"] == 3.09
+
+    def test_top_errors(self, records: list[dict[str, Any]]) -> None:
+        """The fingerprint shows 2 lines, 10 occurrences and the latest correlation id."""
+        rows = parse(by_name("top-errors").query).run(records)
+        assert rows == [
+            {
+                F.ERROR_HASH: "abc12345",
+                "lines": 2,
+                "occurrences": 10,
+                "error_type": "KeyError",
+                "message": "user_id",
+                "example_cid": "00000000002f",
+            }
+        ]
+
+    def test_twilio_failures(self, records: list[dict[str, Any]]) -> None:
+        """The 502 webhook and the signature failure are listed; the 200 webhook is not."""
+        rows = parse(by_name("twilio-failures").query).run(records)
+        got = {(r[F.EVENT], r[F.STATUS], r[F.SESSION_ID]) for r in rows}
+        assert got == {(Ev.REQUEST, 502, "CA2"), (Ev.SIGNATURE_FAILED, None, None)}
+
+    def test_traffic_5m(self, records: list[dict[str, Any]]) -> None:
+        """Requests per 5 minutes add up to all 62 requests, with 11 errors."""
+        rows = parse(by_name("traffic-5m").query).run(records)
+        assert sum(r["requests"] for r in rows) == 62
+        assert sum(r["errors_5xx"] for r in rows) == 11
+        assert all(r["bin(5m)"].endswith(("0:00.000", "5:00.000")) for r in rows)
+
+    def test_problems(self, records: list[dict[str, Any]]) -> None:
+        """Warnings and errors come newest first and never include INFO lines."""
+        rows = parse(by_name("problems").query).run(records)
+        assert {r[F.LEVEL] for r in rows} == {"WARNING", "ERROR"}
+        assert rows[0][F.EVENT] == Ev.AGGREGATED_ERROR
