@@ -33,7 +33,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(f"the Bella demo needs {exc.name}: pip install 'bellwatch[demo]'") from exc
 
-__all__ = ["CALENDAR_LATENCY", "BookingError", "Database", "create_app", "public_url"]
+__all__ = ["CALENDAR_LATENCY", "Database", "ValidationError", "create_app", "public_url"]
 
 log = get_logger("bella")
 
@@ -63,8 +63,8 @@ CREATE TABLE IF NOT EXISTS calls (
 """
 
 
-class BookingError(ValueError):
-    """A booking request failed validation (answered 422, aggregated as low severity)."""
+class ValidationError(ValueError):
+    """A request failed validation: answered 422, aggregated as a low-severity pattern."""
 
 
 class BookingIn(BaseModel):
@@ -142,15 +142,15 @@ class Database:
 
 def _validate_booking(body: BookingIn) -> date:
     if not _E164.fullmatch(body.phone):
-        raise BookingError("Invalid phone number format")
+        raise ValidationError("Invalid phone number format")
     try:
         day = date.fromisoformat(body.date)
     except ValueError:
-        raise BookingError("Invalid date format (expected YYYY-MM-DD)") from None
+        raise ValidationError("Invalid date format (expected YYYY-MM-DD)") from None
     if day <= datetime.now(UTC).date():
-        raise BookingError("Booking date must be in the future")
+        raise ValidationError("Booking date must be in the future")
     if body.calendar not in CALENDAR_LATENCY:
-        raise BookingError("Unknown calendar")
+        raise ValidationError("Unknown calendar")
     return day
 
 
@@ -213,7 +213,7 @@ def book(body: BookingIn, request: Request) -> dict[str, Any]:
         bind(**{F.USER_ID: body.user_id})
     try:
         day = _validate_booking(body)
-    except BookingError as exc:
+    except ValidationError as exc:
         metrics.outcome("booking", ok=False)
         log.info(Ev.BOOKING_FAILED, exc_info=exc, **{F.PATH: _BOOK})
         raise HTTPException(422, str(exc)) from None

@@ -1,0 +1,193 @@
+"""The Bella demo service over a real uvicorn on 127.0.0.1, and its traffic generator."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from twilio.request_validator import RequestValidator
+
+from bellwatch import metrics
+from bellwatch.demo.app import create_app
+from bellwatch.demo.server import RunningServer, start_server
+from bellwatch.demo.traffic import Plan, run_traffic
+from bellwatch.monitor import reset_monitor
+from bellwatch.testing import Captured, capture_logs
+
+TOKEN = "test-twilio-auth-token"
+SID = "CA" + "ab" * 16
+
+
+class Service:
+    def __init__(self, server: RunningServer, logs: Captured, db: Path) -> None:
+        self.server = server
+        self.url = server.url
+        self.logs = logs
+        self.db = db
+        self.http = httpx.Client(base_url=server.url, timeout=10)
+
+    def metrics(self) -> dict[str, Any]:
+        doc: dict[str, Any] = self.http.get("/metrics").json()
+        return doc
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        return [e for e in self.logs.events if e.get("event") == name]
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[Service]:
+    reset_monitor()
+    metrics.clear_ratios()
+    with capture_logs(service="bella") as logs:
+        db = tmp_path / "bella.db"
+        server = start_server(create_app(db, twilio_token=TOKEN))
+        svc = Service(server, logs, db)
+        try:
+            yield svc
+        finally:
+            svc.http.close()
+            server.stop()
+    reset_monitor()
+    metrics.clear_ratios()
+
+
+def day(offset: int) -> str:
+    return (datetime.now(UTC).date() + timedelta(days=offset)).isoformat()
+
+
+def call(sid: str = SID, status: str = "ringing") -> dict[str, str]:
+    return {"CallSid": sid, "From": "+15551230000", "To": "+15550000000", "CallStatus": status}
+
+
+def signed(url: str, params: dict[str, str], token: str = TOKEN) -> dict[str, str]:
+    return {"X-Twilio-Signature": RequestValidator(token).compute_signature(url, params)}
+
+
+class TestBooking:
+    def test_valid_booking_is_created_and_counted(self, service: Service) -> None:
+        """A future date and an E.164 number give 201 and a booking_success count."""
+        body = {"name": "Ann", "phone": "+15551234567", "date": day(3)}
+        r = service.http.post("/api/assistant/book", json=body)
+        assert r.status_code == 201
+        assert r.json()["status"] == "confirmed"
+        business = service.metrics()["business"]
+        assert business["counters"]["booking_success"] == 1
+        assert business["ratios"]["booking_success_rate"] == 100.0
+
+    def test_invalid_phone_is_refused_counted_and_aggregated(self, service: Service) -> None:
+        """A non-E.164 number is a 422, a booking_failure, and a low-severity error pattern."""
+        body = {"name": "Ann", "phone": "555-1234", "date": day(3)}
+        r = service.http.post("/api/assistant/book", json=body)
+        assert r.status_code == 422
+        assert r.json()["detail"] == "Invalid phone number format"
+        doc = service.metrics()
+        assert doc["business"]["counters"]["booking_failure"] == 1
+        top = doc["errors"]["top_errors"][0]
+        assert (top["type"], top["severity"], top["endpoint"]) == (
+            "ValidationError",
+            "low",
+            "/api/assistant/book",
+        )
+        assert service.events("booking_failed")[0]["hash"] == top["hash"]
+
+    def test_past_date_is_refused(self, service: Service) -> None:
+        """A booking for yesterday is a 422 naming the date."""
+        body = {"name": "Ann", "phone": "+15551234567", "date": day(-1)}
+        r = service.http.post("/api/assistant/book", json=body)
+        assert r.status_code == 422
+        assert "future" in r.json()["detail"]
+
+
+class TestUsers:
+    def test_created_user_can_be_looked_up(self, service: Service) -> None:
+        """POST /api/users returns an id that GET /api/users/{user_id} finds."""
+        r = service.http.post("/api/users", json={"name": "Bob", "phone": "+447700900123"})
+        assert r.status_code == 201
+        user_id = r.json()["id"]
+        got = service.http.get(f"/api/users/{user_id}")
+        assert got.status_code == 200
+        assert got.json()["name"] == "Bob"
+        line = [e for e in service.events("request_complete") if e["status"] == 200][-1]
+        assert line["path"] == "/api/users/{user_id}"
+        assert line["uid"] == user_id
+
+    def test_missing_user_is_404(self, service: Service) -> None:
+        """An unknown id is a 404 logged under the route template."""
+        assert service.http.get("/api/users/user_424242").status_code == 404
+        line = service.events("request_complete")[-1]
+        assert (line["path"], line["status"]) == ("/api/users/{user_id}", 404)
+
+
+class TestTwilio:
+    def test_signed_webhook_returns_twiml_and_opens_a_session(self, service: Service) -> None:
+        """A correctly signed voice webhook gets TwiML; its CallSid is an active session."""
+        params = call()
+        r = service.http.post(
+            "/twilio/voice", data=params, headers=signed(service.url + "/twilio/voice", params)
+        )
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("application/xml")
+        assert "<Response>" in r.text
+        assert service.events("twilio_webhook_start")[0]["sid"] == SID
+        doc = service.metrics()
+        assert doc["performance"]["active_sessions"] == 1
+        assert doc["business"]["counters"]["calls_started"] == 1
+
+    def test_forged_signature_is_403_and_logged(self, service: Service) -> None:
+        """A signature made with another token is refused and logged with the CallSid."""
+        params = call()
+        headers = signed(service.url + "/twilio/voice", params, token="wrong")
+        r = service.http.post("/twilio/voice", data=params, headers=headers)
+        assert r.status_code == 403
+        failed = service.events("signature_validation_failed")
+        assert len(failed) == 1
+        assert failed[0]["sid"] == SID
+        assert "X-Twilio-Signature" not in str(service.logs.lines)
+
+    def test_url_is_rebuilt_behind_a_proxy(self, service: Service) -> None:
+        """A signature over the public https URL validates with X-Forwarded-Proto/-Host."""
+        params = call()
+        headers = signed("https://bella.example.com/twilio/voice", params)
+        bare = service.http.post("/twilio/voice", data=params, headers=headers)
+        assert bare.status_code == 403
+        forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "bella.example.com"}
+        r = service.http.post("/twilio/voice", data=params, headers={**headers, **forwarded})
+        assert r.status_code == 200
+
+    def test_status_callback_completes_the_call(self, service: Service) -> None:
+        """The status callback marks the call completed and is not itself a session."""
+        params = call()
+        url = service.url
+        service.http.post(
+            "/twilio/voice", data=params, headers=signed(url + "/twilio/voice", params)
+        )
+        done = call(status="completed")
+        r = service.http.post(
+            "/twilio/status", data=done, headers=signed(url + "/twilio/status", done)
+        )
+        assert r.status_code == 204
+        counters = service.metrics()["business"]["counters"]
+        assert counters["calls_completed"] == 1
+
+
+class TestTraffic:
+    def test_short_run_produces_lines_errors_and_a_slow_request(self, service: Service) -> None:
+        """Three seconds of traffic give request lines, an aggregated 500 and one slow request."""
+        plan = Plan(duration=3.0, clients=2, slow=1, locks=1, seed=7)
+        tally = asyncio.run(
+            run_traffic(service.url, twilio_token=TOKEN, db_path=service.db, plan=plan)
+        )
+        assert tally.total > 20
+        assert tally.server_errors >= 1
+        requests = service.events("request_complete")
+        assert len(requests) >= tally.total - tally.failed
+        assert any(e["duration"] > 2 for e in requests)
+        locked = [e for e in service.events("error") if e.get("type") == "OperationalError"]
+        assert locked and locked[0]["sev"] == "critical"
+        assert service.metrics()["errors"]["total_error_count"] >= tally.server_errors
+        assert service.events("signature_validation_failed") or tally.sent["twilio (forged)"] == 0
