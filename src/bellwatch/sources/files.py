@@ -215,14 +215,22 @@ class FileSource:
         """Yield lines appended from now on, across rotation and truncation, until ``stop()``."""
         del pattern
         if self.specs == (STDIN,):
-            yield from self._read_file(STDIN, since_ms, None)
-            return
-        follower = _Follower(self, since_ms)
+            return self._read_file(STDIN, since_ms, None)
+        # Positions are taken now, not at the first next(): lines written from here on count.
+        return _follow_loop(_Follower(self, since_ms), poll_interval, stop)
+
+
+def _follow_loop(
+    follower: _Follower, poll_interval: float, stop: Callable[[], bool] | None
+) -> Iterator[Record]:
+    try:
         while True:
             yield from follower.poll()
             if stop is not None and stop():
                 return
             time.sleep(poll_interval)
+    finally:
+        follower.close()
 
 
 def in_window(ts: int | None, since_ms: int | None, until_ms: int | None) -> bool:
@@ -270,6 +278,11 @@ class _Follower:
         if at_end:
             handle.seek(0, os.SEEK_END)
         self.tracked[path] = _Tracked(handle, os.fstat(handle.fileno()).st_ino)
+
+    def close(self) -> None:
+        for tracked in self.tracked.values():
+            tracked.handle.close()
+        self.tracked.clear()
 
     def poll(self) -> Iterator[Record]:
         for path in self._live_paths():
