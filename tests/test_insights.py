@@ -515,6 +515,11 @@ class TestOrderAndLimits:
         with pytest.raises(QueryError):
             parse("limit 10001")
 
+    def test_numbers_after_text(self) -> None:
+        """Numbers, and strings holding only a number, sort after text in ascending order."""
+        records = [rec(1, v=10), rec(2, v="b"), rec(3, v="9"), rec(4, v="a1")]
+        assert [r["v"] for r in run("fields v | sort v", records)] == ["a1", "b", "9", 10]
+
     def test_missing_values_sort_last(self) -> None:
         """Events without the sort field come last in either direction."""
         records = [rec(1, "none"), rec(2, "one", x=1), rec(3, "two", x=2)]
@@ -528,6 +533,28 @@ class TestOrderAndLimits:
             "one",
             "none",
         ]
+
+    def test_natural_sort_order(self) -> None:
+        """Ascending sort matches the `sort` page example: text, natural chunks, then numbers."""
+        documented = [
+            "!:",
+            "#",
+            "*%04",
+            "0#",
+            "5A",
+            "111A",
+            "2345_",
+            "@",
+            "@_",
+            "A",
+            "A9876fghj",
+            "a12345hfh",
+            "0",
+        ]
+        shuffled = documented[3:] + documented[:3]
+        records = [rec(i, v=v) for i, v in enumerate(shuffled)]
+        assert [r["v"] for r in run("fields v | sort v asc", records)] == documented
+        assert [r["v"] for r in run("fields v | sort v desc", records)] == documented[::-1]
 
     def test_multi_key_sort(self) -> None:
         """`sort a asc, b desc` orders by a, then b descending."""

@@ -172,11 +172,26 @@ def _truth(v: Any) -> bool | None:
     return bool(v)
 
 
+_CHUNKS = re.compile(r"[0-9]+|[A-Za-z]+|[^0-9A-Za-z]+")
+
+
 def _sort_key(v: Any, none_rank: int) -> tuple[Any, ...]:
+    """Insights' natural order: text before numbers; text compared chunk by chunk.
+
+    Digit runs compare by length, then value; other chunks by Unicode. A digit run
+    against another chunk is decided by their first characters, hence the 48 (``"0"``)
+    standing for every digit run. Missing values go to ``none_rank``.
+    """
     if v is None:
         return (none_rank,)
-    n = _num(v) if not isinstance(v, str) else None
-    return (0, n) if n is not None else (1, _text(v))
+    n = _num(v)
+    if n is not None:
+        return (1, n)
+    chunks = _CHUNKS.findall(_text(v))
+    return (
+        0,
+        tuple((48, len(c), c) if "0" <= c[0] <= "9" else (ord(c[0]), c) for c in chunks),
+    )
 
 
 def _hashable(v: Any) -> Any:
