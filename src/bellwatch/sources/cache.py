@@ -228,7 +228,7 @@ class Cache:
                 for part in manifest["parts"] if manifest else []:
                     with contextlib.suppress(OSError):
                         (self.dir / part["file"]).unlink()
-                manifest = {"version": _VERSION, "head": _head(path), "parts": [], "offset": 0}
+                manifest = {"version": _VERSION, "parts": [], "offset": 0}
             start = int(manifest["offset"])
             end, tmp = _copy_complete_lines(path, start, st.st_size)
             if end > start:
@@ -240,6 +240,9 @@ class Cache:
                     if tmp is not None:
                         os.unlink(tmp)
                 manifest["parts"].append({"file": name, "end": end, "skipped": skipped})
+            if int(manifest.get("head_len", 0)) < min(_HEAD, end):
+                # hash the first bytes seen so far; an append never changes them
+                manifest.update(head_len=min(_HEAD, end), head=_head(path, min(_HEAD, end)))
             manifest.update(offset=end, size=st.st_size, mtime=st.st_mtime_ns, path=path)
             _atomic_write(self.dir / f"{key}.json", json.dumps(manifest).encode())
             return manifest
@@ -262,16 +265,17 @@ def _state(manifest: dict[str, Any] | None, path: str, st: os.stat_result) -> st
         return "missing"
     if manifest.get("size") == st.st_size and manifest.get("mtime") == st.st_mtime_ns:
         return "fresh"
-    if st.st_size >= int(manifest.get("offset", 0)) and manifest.get("head") == _head(path):
+    same_head = manifest.get("head") == _head(path, int(manifest.get("head_len", 0)))
+    if st.st_size >= int(manifest.get("offset", 0)) and same_head:
         if manifest.get("offset") == st.st_size and not path.endswith(".gz"):
             return "fresh"  # touched, not grown
         return "appended" if not path.endswith(".gz") else "stale"
     return "stale"
 
 
-def _head(path: str) -> str:
+def _head(path: str, length: int) -> str:
     with open(path, "rb") as handle:
-        return hashlib.blake2b(handle.read(_HEAD), digest_size=12).hexdigest()
+        return hashlib.blake2b(handle.read(length), digest_size=12).hexdigest()
 
 
 def _copy_complete_lines(path: str, start: int, size: int) -> tuple[int, str | None]:

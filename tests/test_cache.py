@@ -1,0 +1,209 @@
+"""The incremental columnar cache and the aggregate reports read through it."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import orjson
+import pytest
+
+from bellwatch.sources import aggregate, cache
+
+
+def line(**fields: object) -> bytes:
+    return orjson.dumps(fields) + b"\n"
+
+
+def req(ts: object, path: str, status: int, duration: float, cid: str, **kw: object) -> bytes:
+    return line(
+        ts=ts,
+        level="INFO",
+        event="request_complete",
+        cid=cid,
+        method="GET",
+        path=path,
+        status=status,
+        duration=duration,
+        **kw,
+    )
+
+
+@pytest.fixture
+def con() -> object:
+    c = cache.connect()
+    yield c
+    c.close()
+
+
+def parts_of(store: cache.Cache, path: Path) -> list[dict[str, object]]:
+    st = os.stat(path)
+    manifest = store._manifest(f"{st.st_dev}-{st.st_ino}")
+    assert manifest is not None
+    return manifest["parts"]
+
+
+class TestCache:
+    def test_small_file_cached_in_process(self, tmp_path: Path, con: object) -> None:
+        """A small file is cached at once and then read from Parquet only."""
+        log = tmp_path / "app.jsonl"
+        log.write_bytes(req(1, "/a", 200, 0.1, "c1") + b"banner\n")
+        store = cache.Cache(str(tmp_path / "c"))
+        plan = store.plan([str(log)], con)
+        assert plan.raw == [] and len(plan.parts) == 1
+        assert plan.skipped == 1
+
+    def test_append_parses_only_new_bytes(self, tmp_path: Path, con: object) -> None:
+        """Appended lines become one more part; the first part is reused untouched."""
+        log = tmp_path / "app.jsonl"
+        log.write_bytes(req(1, "/a", 200, 0.1, "c1"))
+        store = cache.Cache(str(tmp_path / "c"))
+        store.plan([str(log)], con)
+        first = parts_of(store, log)[0]
+        with log.open("ab") as f:
+            f.write(req(2, "/b", 500, 0.2, "c2"))
+        plan = store.plan([str(log)], con)
+        assert parts_of(store, log)[0] == first
+        assert len(plan.parts) == 2
+        rows = aggregate.endpoints(con, aggregate.Frame(plan.relation()))
+        assert {r["path"] for r in rows} == {"/a", "/b"}
+
+    def test_partial_last_line_waits(self, tmp_path: Path, con: object) -> None:
+        """A line without its newline yet is not cached until it is complete."""
+        log = tmp_path / "app.jsonl"
+        log.write_bytes(req(1, "/a", 200, 0.1, "c1") + b'{"ts": 2, "event"')
+        store = cache.Cache(str(tmp_path / "c"))
+        store.plan([str(log)], con)
+        with log.open("ab") as f:
+            f.write(b': "request_complete", "path": "/z", "status": 200, "duration": 1}\n')
+        plan = store.plan([str(log)], con)
+        rows = aggregate.endpoints(con, aggregate.Frame(plan.relation()))
+        assert sorted(r["path"] for r in rows) == ["/a", "/z"]
+        assert plan.skipped == 0
+
+    def test_rewrite_invalidates(self, tmp_path: Path, con: object) -> None:
+        """A file rewritten in place (different first bytes) is parsed again from scratch."""
+        log = tmp_path / "app.jsonl"
+        log.write_bytes(req(1, "/old", 200, 0.1, "c1"))
+        store = cache.Cache(str(tmp_path / "c"))
+        store.plan([str(log)], con)
+        log.write_bytes(req(5, "/new", 200, 0.1, "c9") * 2)
+        plan = store.plan([str(log)], con)
+        rows = aggregate.endpoints(con, aggregate.Frame(plan.relation()))
+        assert [(r["path"], r["count"]) for r in rows] == [("/new", 2)]
+
+    def test_rotation_keeps_cache(self, tmp_path: Path, con: object) -> None:
+        """A rotated file (same inode, new name) is recognised and not parsed again."""
+        log = tmp_path / "app.jsonl"
+        log.write_bytes(req(1, "/a", 200, 0.1, "c1"))
+        store = cache.Cache(str(tmp_path / "c"))
+        store.plan([str(log)], con)
+        before = parts_of(store, log)
+        rotated = tmp_path / "app.jsonl.1"
+        os.replace(log, rotated)
+        store.plan([str(rotated)], con)
+        assert parts_of(store, rotated) == before
+
+    def test_gzip_and_iso(self, tmp_path: Path, con: object) -> None:
+        """Compressed files and ISO timestamps are cached, with ts as epoch ms."""
+        log = tmp_path / "app.jsonl.1.gz"
+        log.write_bytes(gzip.compress(req("2025-09-26T20:30:15.123+00:00", "/a", 200, 3.0, "c")))
+        store = cache.Cache(str(tmp_path / "c"))
+        plan = store.plan([str(log)], con)
+        rows = aggregate.slow(con, aggregate.Frame(plan.relation()), threshold=2)
+        assert rows[0]["ts"] == 1758918615123
+
+    def test_large_uncached_file_read_raw(
+        self, tmp_path: Path, con: object, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Above the in-process limit a cold file is read raw and queued for the builder."""
+        monkeypatch.setattr(cache, "SYNC_BUILD_BYTES", 10)
+        log = tmp_path / "app.jsonl"
+        log.write_bytes(req(1, "/a", 200, 0.1, "c1") + b"junk\n")
+        store = cache.Cache(str(tmp_path / "c"), background=True)
+        plan = store.plan([str(log)], con)
+        assert plan.raw == [str(log)] and plan.to_build == [str(log)]
+        plan.load_raw(con, aggregate.NEEDS["endpoints"])
+        assert plan.skipped == 1
+        rows = aggregate.endpoints(con, aggregate.Frame(plan.relation()))
+        assert rows[0]["count"] == 1
+
+    def test_builder_entry_point(self, tmp_path: Path) -> None:
+        """The detached builder's entry point writes the manifest for each file."""
+        log = tmp_path / "app.jsonl"
+        log.write_bytes(req(1, "/a", 200, 0.1, "c1"))
+        assert cache._main([str(tmp_path / "c"), str(log)]) == 0
+        assert len(parts_of(cache.Cache(str(tmp_path / "c")), log)) == 1
+
+
+class TestReports:
+    @pytest.fixture
+    def frame(self, tmp_path: Path, con: object) -> aggregate.Frame:
+        log = tmp_path / "app.jsonl"
+        log.write_bytes(
+            req(1000, "/book", 422, 0.01, "e1")
+            + line(
+                ts=1000,
+                level="ERROR",
+                event="error",
+                cid="e1",
+                type="ValidationError",
+                msg="bad phone",
+                sev="low",
+                hash="9c1e5a7b",
+            )
+            + line(
+                ts=5000,
+                level="ERROR",
+                event="aggregated_error",
+                cid="e2",
+                type="ValidationError",
+                msg="bad phone",
+                sev="medium",
+                hash="9c1e5a7b",
+                count=20,
+            )
+            + req(5000, "/book", 422, 0.01, "e2")
+            + req(6000, "/twilio/voice", 500, 2.5, "t1", sid="CA1")
+            + line(
+                ts=6100,
+                level="WARNING",
+                event="signature_validation_failed",
+                cid="t2",
+                path="/twilio/voice",
+                sid="CA1",
+            )
+            + req(7000, "/twilio/voice", 200, 0.2, "t3", sid="CA2")
+        )
+        plan = cache.Cache(str(tmp_path / "c")).plan([str(log)], con)
+        return aggregate.Frame(plan.relation())
+
+    def test_errors_use_running_total(self, con: object, frame: aggregate.Frame) -> None:
+        """A fingerprint's count is the largest running total, with the worst severity."""
+        (row,) = aggregate.errors(con, frame)
+        assert (row["hash"], row["count"], row["sev"]) == ("9c1e5a7b", 20, "medium")
+        assert row["endpoints"] == ["/book"] and row["cid"] == "e2"
+        assert (row["first_ts"], row["last_ts"]) == (1000, 5000)
+
+    def test_slow(self, con: object, frame: aggregate.Frame) -> None:
+        """Only requests at or over the threshold, slowest first."""
+        rows = aggregate.slow(con, frame, threshold=2.0)
+        assert [(r["path"], r["cid"]) for r in rows] == [("/twilio/voice", "t1")]
+
+    def test_twilio_grouped_by_sid(self, con: object, frame: aggregate.Frame) -> None:
+        """Non-2xx Twilio requests and bad signatures are grouped by CallSid."""
+        rows = aggregate.twilio(con, frame)
+        assert [(r["sid"], r["failures"], r["bad_signatures"]) for r in rows] == [("CA1", 2, 1)]
+
+    def test_window(self, con: object, frame: aggregate.Frame) -> None:
+        """The time window restricts every report."""
+        windowed = aggregate.Frame(frame.relation, since_ms=5500)
+        assert aggregate.errors(con, windowed) == []
+        assert aggregate.totals(con, windowed)["requests"] == 2
+
+    def test_totals(self, con: object, frame: aggregate.Frame) -> None:
+        """Totals count requests, 5xx and 4xx and derive the 5xx rate."""
+        t = aggregate.totals(con, frame)
+        assert (t["requests"], t["s5xx"], t["s4xx"]) == (4, 1, 2)
+        assert t["error_rate"] == pytest.approx(0.25)
