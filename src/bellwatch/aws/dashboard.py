@@ -9,18 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bellwatch.schema import F
+from bellwatch.query.saved import by_name
 
 __all__ = ["DashboardTargets", "dashboard_body", "top_errors_query"]
 
 
-def top_errors_query(limit: int = 20) -> str:
-    """Logs Insights query text for the most frequent errors (field names from the schema)."""
-    return (
-        f'filter {F.LEVEL} = "ERROR" or {F.LEVEL} = "CRITICAL"'
-        f" | stats count(*) as n by {F.EVENT}, {F.ERROR_HASH}, {F.ERROR_TYPE}"
-        f" | sort n desc | limit {limit}"
-    )
+def top_errors_query() -> str:
+    """The Logs Insights text of the top-errors widget.
+
+    It is the CLI's saved ``top-errors`` query, so the dashboard and
+    ``bellwatch insights`` answer the same question with the same text.
+    """
+    return by_name("top-errors").query
 
 
 @dataclass(frozen=True, slots=True)

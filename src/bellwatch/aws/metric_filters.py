@@ -32,7 +32,8 @@ def _eq(field: str, value: str) -> str:
 def metric_filter_specs(slow_threshold: float = 2.0) -> tuple[MetricFilterSpec, ...]:
     """The filters setup installs; ``slow_threshold`` is seconds, as the middleware uses."""
     request = _eq(F.EVENT, Ev.REQUEST)
-    slow = f"{slow_threshold:g}"
+    # Millisecond precision, plain decimal notation (no exponent) in the pattern.
+    slow = f"{round(slow_threshold, 3):.3f}".rstrip("0").rstrip(".")
     return (
         MetricFilterSpec(
             "errors",
