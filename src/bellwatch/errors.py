@@ -303,6 +303,10 @@ class ErrorAggregator:
     ) -> None:
         self.settings = settings if settings is not None else _config.resolve()
         self.policy = Policy.from_settings(self.settings)
+        if store is None and self.settings.redis_url:
+            from .store.redis_errors import shared_pattern_store  # needs the redis extra
+
+            store = shared_pattern_store(self.settings, self.policy, self.flush)
         self.store: PatternStore = store if store is not None else MemoryPatternStore(self.policy)
         self.alerter = alerter if alerter is not None else Alerter.from_settings(self.settings)
         self.severity_hook: SeverityHook | None = None
@@ -505,6 +509,7 @@ class ErrorAggregator:
         """Write due summaries and stop the alert worker (waits briefly for queued alerts)."""
         self.flush()
         self.alerter.close()
+        _close_store(self)
 
 
 _lock = threading.Lock()
@@ -528,17 +533,27 @@ def get_aggregator() -> ErrorAggregator:
         if _aggregator is None or not _same(_aggregator.settings, settings):
             if _aggregator is not None:
                 _aggregator.alerter.close(0.0)
+                _close_store(_aggregator)
             _aggregator = ErrorAggregator(settings)
         return _aggregator
 
 
 def _same(a: _config.Settings, b: _config.Settings) -> bool:
-    return (Policy.from_settings(a), a.alert_webhook, a.alert_sns_topic, a.alert_interval) == (
+    return (Policy.from_settings(a), a.alert_webhook, a.alert_sns_topic, a.alert_interval,
+            a.redis_url) == (
         Policy.from_settings(b),
         b.alert_webhook,
         b.alert_sns_topic,
         b.alert_interval,
-    )
+        b.redis_url,
+    )  # fmt: skip
+
+
+def _close_store(agg: ErrorAggregator) -> None:
+    # A shared store (Redis) runs a flusher thread; the in-memory one has no close().
+    close = getattr(agg.store, "close", None)
+    if callable(close):
+        close()
 
 
 def reset() -> None:
@@ -548,6 +563,7 @@ def reset() -> None:
         agg, _aggregator = _aggregator, None
     if agg is not None:
         agg.alerter.close(0.0)
+        _close_store(agg)
 
 
 def aggregate_errors(_logger: object, method: str, event: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,440 @@
+"""Cluster-wide error patterns: one count, one every-Nth decision, one escalation per fingerprint.
+
+:class:`RedisPatternStore` implements :class:`bellwatch.errors.PatternStore`, so the
+aggregator is unchanged. An occurrence is counted in memory (no Redis on the
+request path); the background :class:`~bellwatch.store._redis_client.Shipper`
+sends the counts every ``flush_interval`` to one Lua script, which adds them
+atomically and answers which lines are due cluster-wide:
+
+- ``every_n``: one ``aggregated_error`` line for each multiple of N the count
+  crossed, written by the process whose batch crossed it, so four workers write
+  exactly one line per N occurrences between them (not one per N per worker);
+- ``window``: at most one summary per window per fingerprint, also for patterns
+  that went quiet (a due-time sorted set the script drains);
+- escalation: the spike rate is computed on the cluster count; the process that
+  crossed the threshold writes ``error_escalated`` on its next occurrence.
+
+The first occurrence is written in full (with its traceback) by the process that
+sees it, when that process does not yet know the fingerprint from Redis (the
+script returns fingerprints new to the cluster since the last round). Two workers
+meeting a new error within the same second may each write a first line.
+
+Keys under ``bellwatch:<service>:``: ``e:<hash>`` (hash: facts, count, spike
+buckets; expires after ``error_ttl`` idle), ``errs`` (zset by last seen),
+``etop`` (zset by count), ``enew`` (zset by first seen), ``edue`` (window mode),
+``etot`` (hash: total and per severity), ``eproc:<id>`` (last batch applied).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from .._config import Settings
+from ..schema import Sev
+from ._redis_client import Shipper
+
+if TYPE_CHECKING:
+    from ..errors import Hit, Pattern, Policy
+
+__all__ = ["RedisPatternStore", "shared_pattern_store"]
+
+_KEEP = 7 * 86_400
+_READ_INTEREST = 60.0
+_TOP = 100  # patterns read back in full for /metrics; the rest only counted
+
+# ARGV: prefix, proc, seq, mode, payload, now, every, window, ttl, spike threshold,
+# spike window, max patterns, error mode, severity order (comma-separated), since.
+_APPLY = """
+local p = ARGV[1]
+local seqkey = p .. 'eproc:' .. ARGV[2]
+local seq = tonumber(ARGV[3])
+local cur = redis.call('GET', seqkey)
+local since = tonumber(ARGV[15])
+local function known()
+  return redis.call('ZRANGEBYSCORE', p .. 'enew', since, '+inf')
+end
+if cur and tonumber(cur) >= seq then return {'dup', {}, {}, {}, known()} end
+if ARGV[4] == 'delta' and not cur then return {'reset', {}, {}, {}, known()} end
+local quiet = ARGV[4] == 'full'
+local d = cjson.decode(ARGV[5])
+local now, every, window, ttl = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]),
+  tonumber(ARGV[9])
+local threshold, width, maxp, mode = tonumber(ARGV[10]), tonumber(ARGV[11]),
+  tonumber(ARGV[12]), ARGV[13]
+local order = {}
+for s in string.gmatch(ARGV[14], '[^,]+') do order[#order + 1] = s end
+local function up(sev)
+  for i, s in ipairs(order) do
+    if s == sev then return order[math.min(i + 1, #order)] end
+  end
+  return sev
+end
+local lines, counts, escalations = {}, {}, {}
+for key, v in pairs(d) do
+  local n = v[1]
+  local k = p .. 'e:' .. key
+  local old = tonumber(redis.call('HGET', k, 'count') or '0')
+  if old == 0 then
+    redis.call('HSET', k, 'type', v[2], 'message', v[3], 'severity', v[4], 'endpoint', v[5],
+      'first_seen', v[6], 'last_line', v[6], 'unlogged', 0)
+    redis.call('ZADD', p .. 'enew', now, key)
+  end
+  local new = redis.call('HINCRBY', k, 'count', n)
+  local last = tonumber(redis.call('HGET', k, 'last_seen') or '0')
+  if v[7] > last then redis.call('HSET', k, 'last_seen', v[7]) end
+  -- spike: two fixed buckets approximate a sliding window, on the cluster's count
+  local bucket = math.floor(now / width)
+  local b = tonumber(redis.call('HGET', k, 'bucket') or '-2')
+  local bc = tonumber(redis.call('HGET', k, 'bucket_count') or '0')
+  local prev = tonumber(redis.call('HGET', k, 'prev_count') or '0')
+  if bucket == b then bc = bc + n else
+    if bucket == b + 1 then prev = bc else prev = 0 end
+    b, bc = bucket, n
+  end
+  redis.call('HSET', k, 'bucket', b, 'bucket_count', bc, 'prev_count', prev)
+  local sev = redis.call('HGET', k, 'severity')
+  local rate = prev * (1.0 - (now % width) / width) + bc
+  if redis.call('HGET', k, 'escalated') ~= '1' and rate > threshold then
+    redis.call('HSET', k, 'escalated', '1')
+    if sev ~= order[#order] then
+      sev = up(sev)
+      redis.call('HSET', k, 'severity', sev)
+      escalations[#escalations + 1] = key
+      escalations[#escalations + 1] = sev
+    end
+  end
+  redis.call('HINCRBY', p .. 'etot', 'total', n)
+  redis.call('HINCRBY', p .. 'etot', sev, n)
+  if not quiet then
+    if mode == 'every_n' then
+      local m = (math.floor(old / every) + 1) * every
+      while m <= new do
+        lines[#lines + 1] = key
+        lines[#lines + 1] = m
+        m = m + every
+      end
+    else
+      local unlogged = redis.call('HINCRBY', k, 'unlogged', old == 0 and n - 1 or n)
+      local since_line = now - tonumber(redis.call('HGET', k, 'last_line'))
+      if unlogged > 0 and since_line >= window then
+        lines[#lines + 1] = key
+        lines[#lines + 1] = new
+        redis.call('HSET', k, 'unlogged', 0, 'last_line', now)
+      elseif unlogged > 0 then
+        redis.call('ZADD', p .. 'edue', 'NX', now + window - since_line, key)
+      end
+    end
+  end
+  counts[#counts + 1] = key
+  counts[#counts + 1] = new
+  redis.call('ZADD', p .. 'errs', now, key)
+  redis.call('ZINCRBY', p .. 'etop', n, key)
+  redis.call('EXPIRE', k, ttl)
+end
+-- window mode: summaries of patterns that went quiet with occurrences unsaid
+for _, key in ipairs(redis.call('ZRANGEBYSCORE', p .. 'edue', '-inf', now)) do
+  redis.call('ZREM', p .. 'edue', key)
+  local k = p .. 'e:' .. key
+  local unlogged = tonumber(redis.call('HGET', k, 'unlogged') or '0')
+  if unlogged > 0 then
+    lines[#lines + 1] = key
+    lines[#lines + 1] = tonumber(redis.call('HGET', k, 'count'))
+    redis.call('HSET', k, 'unlogged', 0, 'last_line', now)
+  end
+end
+-- cleanup: forget patterns idle past the TTL, and the oldest beyond max patterns
+local gone = redis.call('ZRANGEBYSCORE', p .. 'errs', '-inf', '(' .. (now - ttl))
+local extra = redis.call('ZCARD', p .. 'errs') - #gone - maxp
+if extra > 0 then
+  for _, key in ipairs(redis.call('ZRANGE', p .. 'errs', #gone, #gone + extra - 1)) do
+    gone[#gone + 1] = key
+  end
+end
+for _, key in ipairs(gone) do
+  redis.call('ZREM', p .. 'errs', key)
+  redis.call('ZREM', p .. 'etop', key)
+  redis.call('ZREM', p .. 'enew', key)
+  redis.call('ZREM', p .. 'edue', key)
+  redis.call('DEL', p .. 'e:' .. key)
+end
+redis.call('ZREMRANGEBYSCORE', p .. 'enew', '-inf', '(' .. (now - 3600))
+for _, k in ipairs({'errs', 'etop', 'enew', 'edue', 'etot'}) do
+  redis.call('EXPIRE', p .. k, _KEEP_)
+end
+redis.call('SET', seqkey, seq, 'EX', _KEEP_)
+return {'ok', lines, counts, escalations, known()}
+""".replace("_KEEP_", str(_KEEP))
+
+Entry = list[Any]  # n, type, message, severity, endpoint, first_seen, last_seen
+
+
+class RedisPatternStore:
+    """A :class:`bellwatch.errors.PatternStore` whose counts and decisions live in Redis.
+
+    Args:
+        url: the Redis URL (setting ``redis_url``).
+        policy: the aggregator's :class:`bellwatch.errors.Policy`.
+        service: key namespace (setting ``service``).
+        flush_interval: seconds between flushes (setting ``flush_interval``).
+        buffer_max: occurrences buffered while Redis is unreachable (setting
+            ``buffer_max``); later ones are counted in :attr:`overflowed` only.
+        on_due: called from the flusher when summary lines are due, so they are
+            written without waiting for the next occurrence (the aggregator's
+            ``flush``).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        policy: Policy,
+        *,
+        service: str = "app",
+        flush_interval: float = 1.0,
+        buffer_max: int = 100_000,
+        on_due: Callable[[], None] | None = None,
+        timeout: float = 0.5,
+    ) -> None:
+        self.policy = policy
+        self.prefix = f"bellwatch:{service}:"
+        self.buffer_max = buffer_max
+        self.on_due = on_due
+        self._lock = threading.Lock()
+        self.shipper = Shipper(
+            url,
+            interval=flush_interval,
+            name="redis_errors",
+            take=self._take,
+            send=self._send,
+            done=self._done,
+            after=self._after,
+            timeout=timeout,
+        )
+        self._script: Any = None
+        self._clear()
+        ref = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: _after_fork(ref))
+
+    def _clear(self) -> None:
+        with self._lock:
+            self._patterns: OrderedDict[str, Pattern] = OrderedDict()
+            self._pending: dict[str, Entry] = {}
+            self._pending_n = 0
+            self._acked: dict[str, Entry] = {}
+            self._known: set[str] = set()
+            self._counts: dict[str, int] = {}
+            self._escalated: dict[str, str] = {}
+            self._due: list[Pattern] = []
+            self._cluster: tuple[list[Pattern], int, dict[str, int]] | None = None
+            self._since = 0.0
+            self._read_at = 0.0
+            self.overflowed = 0
+
+    # -- the request path: memory only -------------------------------------------------
+
+    def hit(self, key: str, now: float, make: Callable[[], Pattern]) -> Hit:
+        from ..errors import Hit
+
+        with self._lock:
+            p = self._patterns.get(key)
+            if p is None:
+                p = self._patterns[key] = make()
+                if len(self._patterns) > self.policy.max_patterns:
+                    self._patterns.popitem(last=False)
+            else:
+                self._patterns.move_to_end(key)
+            p.count += 1
+            p.last_seen = now
+            if self._pending_n + self.shipper.inflight_updates >= self.buffer_max:
+                self.overflowed += 1
+            else:
+                self._pending_n += 1
+                entry = self._pending.get(key)
+                if entry is None:
+                    self._pending[key] = [1, p.type, p.message, p.severity, p.endpoint or "",
+                                          p.first_seen, now]  # fmt: skip
+                else:
+                    entry[0] += 1
+                    entry[6] = now
+            first = p.count == 1 and key not in self._known
+            if first:
+                self._known.add(key)
+            severity = self._escalated.pop(key, None)
+            if severity is not None:
+                p.severity = severity
+            count = self._counts.get(key, 0) + (self._pending.get(key) or [0])[0]
+        self.shipper.start()
+        return Hit("first" if first else "none", max(count, 1), p.severity, severity is not None, p)
+
+    # -- the flusher's side ------------------------------------------------------------
+
+    def _take(self) -> tuple[dict[str, Entry], int]:
+        with self._lock:
+            batch, n = self._pending, self._pending_n
+            self._pending, self._pending_n = {}, 0
+        return batch, n
+
+    def _done(self, batch: dict[str, Entry]) -> None:
+        with self._lock:
+            for key, entry in batch.items():
+                mine = self._acked.get(key)
+                if mine is None:
+                    self._acked[key] = list(entry)
+                else:
+                    mine[0] += entry[0]
+                    mine[6] = max(mine[6], entry[6])
+            while len(self._acked) > self.policy.max_patterns:
+                del self._acked[next(iter(self._acked))]
+
+    def _send(self, client: Any, proc: str, seq: int, mode: str, batch: dict[str, Entry]) -> str:
+        if mode == "full":  # Redis lost its data: restore our counts, write no lines for them
+            with self._lock:
+                full = {key: list(entry) for key, entry in self._acked.items()}
+            for key, entry in batch.items():
+                if key in full:
+                    full[key][0] += entry[0]
+                else:
+                    full[key] = list(entry)
+            batch = full
+        if self._script is None:
+            self._script = client.register_script(_APPLY)
+        pol = self.policy
+        now = time.time()
+        reply, lines, counts, escalations, known = self._script(
+            args=[
+                self.prefix, proc, seq, mode, orjson.dumps(batch), now, pol.every, pol.window,
+                pol.ttl, pol.spike_threshold, pol.spike_window, pol.max_patterns, pol.mode,
+                ",".join(Sev.ORDER), self._since,
+            ]
+        )  # fmt: skip
+        self._since = now - 5.0  # overlap: clocks of tasks differ a little
+        self._learn(lines, counts, escalations, known)
+        return str(reply)
+
+    def _learn(self, lines: list[Any], counts: list[Any], escalations: list[Any],
+               known: list[Any]) -> None:  # fmt: skip
+        from ..errors import _copy
+
+        with self._lock:
+            if len(self._known) > 4 * self.policy.max_patterns:
+                self._known.clear()
+            self._known.update(str(k) for k in known)
+            for i in range(0, len(counts), 2):
+                self._counts[str(counts[i])] = int(counts[i + 1])
+            if len(self._counts) > self.policy.max_patterns:
+                self._counts.clear()
+            for i in range(0, len(escalations), 2):
+                self._escalated[str(escalations[i])] = str(escalations[i + 1])
+            for i in range(0, len(lines), 2):
+                p = self._patterns.get(str(lines[i]))
+                if p is None:
+                    continue  # evicted here since; the count stays exact in Redis
+                due = _copy(p)
+                due.count = int(lines[i + 1])
+                due.severity = p.severity
+                self._due.append(due)
+
+    def _after(self, client: Any) -> None:
+        if self._due and self.on_due is not None:
+            self.on_due()
+        now = time.time()
+        if self._cluster is not None and now - self._read_at > _READ_INTEREST:
+            return
+        self._cluster = self.read(client)
+
+    def read(self, client: Any) -> tuple[list[Pattern], int, dict[str, int]]:
+        """Top patterns by count, the number of patterns, and totals, from Redis."""
+        from ..errors import Pattern
+
+        p = self.prefix
+        pipe = client.pipeline(transaction=False)
+        pipe.zrevrange(p + "etop", 0, _TOP - 1)
+        pipe.zcard(p + "errs")
+        pipe.hgetall(p + "etot")
+        keys, unique, totals = pipe.execute()
+        pipe = client.pipeline(transaction=False)
+        for key in keys:
+            pipe.hgetall(f"{p}e:{key}")
+        out: list[Pattern] = []
+        for key, h in zip(keys, pipe.execute(), strict=True):
+            if h:
+                out.append(
+                    Pattern(key, h.get("type", ""), h.get("message", ""),
+                            h.get("severity", Sev.MEDIUM), h.get("endpoint") or None,
+                            float(h.get("first_seen", 0)), float(h.get("last_seen", 0)),
+                            int(h.get("count", 0)))
+                )  # fmt: skip
+        # The aggregator counts patterns with len(): the ones not read stand in, count 0.
+        out += [Pattern("", "", "", Sev.LOW, None, 0.0, 0.0) for _ in range(int(unique) - len(out))]
+        total = int(totals.pop("total", 0))
+        return out, total, {sev: int(n) for sev, n in totals.items()}
+
+    # -- reads -------------------------------------------------------------------------
+
+    def sweep(self, now: float) -> list[Pattern]:
+        """Summary lines the cluster decided this process writes (handed over once)."""
+        with self._lock:
+            due, self._due = self._due, []
+        return due
+
+    def snapshot(self) -> tuple[list[Pattern], int, dict[str, int]]:
+        """The cluster's patterns as of the last refresh; this process's while there is none."""
+        from ..errors import _copy
+
+        self._read_at = time.time()
+        cluster = self._cluster
+        if cluster is not None and not self.shipper.degraded:
+            return [_copy(p) for p in cluster[0]], cluster[1], dict(cluster[2])
+        self.shipper.start()
+        self.shipper.wake()
+        with self._lock:
+            patterns = [_copy(p) for p in self._patterns.values()]
+        by_severity: dict[str, int] = {}
+        for pattern in patterns:
+            by_severity[pattern.severity] = by_severity.get(pattern.severity, 0) + pattern.count
+        return patterns, sum(p.count for p in patterns), by_severity
+
+    def flush(self) -> bool:
+        """Ship the buffer and refresh the cluster copy now; whether Redis answered."""
+        self._read_at = time.time()
+        return self.shipper.flush()
+
+    def health(self) -> str:
+        """``"ok"``, or ``"degraded"`` while Redis is unreachable."""
+        return "degraded" if self.shipper.degraded else "ok"
+
+    def close(self) -> None:
+        """Stop the flusher after one last flush (bounded by the Redis timeout)."""
+        self.shipper.close()
+
+
+def _after_fork(ref: weakref.ReferenceType[RedisPatternStore]) -> None:
+    store = ref()
+    if store is not None:
+        store._lock = threading.Lock()
+        store._clear()
+        store.shipper.forked()
+        store._script = None
+
+
+def shared_pattern_store(
+    settings: Settings, policy: Policy, on_due: Callable[[], None] | None = None
+) -> RedisPatternStore:
+    """The pattern store the aggregator picks when ``redis_url`` is set."""
+    if not settings.redis_url:
+        raise ValueError("redis_url: a Redis URL is needed for the shared store")
+    return RedisPatternStore(
+        settings.redis_url,
+        policy,
+        service=settings.service,
+        flush_interval=settings.flush_interval,
+        buffer_max=settings.buffer_max,
+        on_due=on_due,
+    )
