@@ -704,3 +704,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except Exception as exc:
         click.echo(f"bellwatch: internal error: {type(exc).__name__}: {exc}", err=True)
         raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The monitoring guide's debug script, as a thin wrapper over the `bellwatch` CLI.
+#
+#   ./scripts/debug-logs.sh tail|errors|slow|health|metrics|insights|summary|twilio [options]
+#
+# Every other argument is passed through, e.g.
+#   ./scripts/debug-logs.sh errors --since 1h
+#   ./scripts/debug-logs.sh slow --threshold 2 -l 'logs/*.jsonl*'
+#   ./scripts/debug-logs.sh insights 'stats count(*) by path'
+# Run from a checkout, it uses the checkout's .venv; otherwise `bellwatch` on PATH.
+set -euo pipefail
+
+usage() {
+    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+    echo
+    echo "More commands (trace, filter, endpoints, aws, ...): bellwatch --help"
+}
+
+if [[ $# -eq 0 || "$1" == "-h" || "$1" == "--help" || "$1" == "help" ]]; then
+    usage
+    exit 0
+fi
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(dirname "$here")"
+if [[ -x "$root/.venv/bin/bellwatch" ]]; then
+    bellwatch="$root/.venv/bin/bellwatch"
+elif command -v bellwatch >/dev/null 2>&1; then
+    bellwatch="$(command -v bellwatch)"
+elif [[ -x "$root/.venv/bin/python" ]]; then
+    bellwatch="$root/.venv/bin/python -m bellwatch.cli"
+else
+    echo "debug-logs.sh: bellwatch not found; pip install 'bellwatch[cli]'" >&2
+    exit 2
+fi
+
+command="$1"
+shift
+case "$command" in
+    tail | errors | slow | health | metrics | insights | summary | twilio)
+        # shellcheck disable=SC2086  # "python -m bellwatch.cli" must split into words
+        exec $bellwatch "$command" "$@"
+        ;;
+    *)
+        echo "debug-logs.sh: unknown command '$command'" >&2
+        usage >&2
+        exit 2
+        ;;
+esac
