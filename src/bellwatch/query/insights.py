@@ -330,13 +330,18 @@ class _Agg:
     def new(self) -> list[Any]:
         return [0, 0, None, None] if self.kind != "count_distinct" else [set()]
 
-    def add(self, state: list[Any], row: Row) -> None:
-        if self.arg is None:  # count(*)
-            state[0] += 1
-            return
-        v = self.arg(row)
-        if v is not None:
-            _ADD[self.kind](state, v, row)
+    def adder(self) -> Callable[[list[Any], Row], None]:
+        """``add(state, row)`` for this aggregate, with its argument and kind bound."""
+        arg, add = self.arg, _ADD[self.kind]
+        if arg is None:  # count(*)
+            return _count_row
+
+        def add_value(state: list[Any], row: Row) -> None:
+            v = arg(row)
+            if v is not None:
+                add(state, v, row)
+
+        return add_value
 
     def result(self, state: list[Any]) -> Any:
         kind = self.kind
@@ -357,6 +362,10 @@ class _Agg:
             rank = max(1, math.ceil(self.param / 100 * len(values)))
             return values[min(rank, len(values)) - 1]
         return state[2]
+
+
+def _count_row(state: list[Any], row: Row) -> None:
+    state[0] += 1
 
 
 def _add_count(state: list[Any], v: Any, row: Row) -> None:
@@ -510,6 +519,16 @@ def _const(value: Any, text: str, period: int | None = None) -> _Expr:
 
 def _label(text: str) -> str:
     return re.sub(r"\s+\(", "(", " ".join(text.split()))
+
+
+def _bin(step: int) -> Fn:
+    def bin_(row: Row) -> Timestamp | None:
+        ms = row.get(_TS)
+        if type(ms) is int:  # the usual case, without the generic conversions
+            return Timestamp(ms - ms % step)
+        return _floor_to(ms, step)
+
+    return bin_
 
 
 def _arith_fn(op: str, a: Fn, b: Fn) -> Fn:
@@ -725,7 +744,7 @@ class _Parser:
                 raise QueryError("bin() takes a period such as 5m or 1h", pos)
             step = arg.period
             return _Expr(
-                lambda row: _floor_to(row.get(_TS), step),
+                _bin(step),
                 self.text[pos : self.s.pos].strip(),
                 frozenset([_TS]),
             )
@@ -888,14 +907,19 @@ class _Stats(_Stage):
     def apply(self, rows: Rows) -> Rows:
         aggs, byfns = self.aggs, [e.fn for _, e in self.by]
         groups: dict[tuple[Any, ...], tuple[list[Any], list[list[Any]]]] = {}
+        adders = [a.adder() for a in aggs]
         for row in rows:
             values = [f(row) for f in byfns]
-            key = tuple(_hashable(v) for v in values)
-            group = groups.get(key)
+            key = tuple(values)
+            try:
+                group = groups.get(key)
+            except TypeError:  # a list or object value: group by its text
+                key = tuple(_hashable(v) for v in values)
+                group = groups.get(key)
             if group is None:
                 group = groups[key] = (values, [a.new() for a in aggs])
-            for agg, state in zip(aggs, group[1], strict=True):
-                agg.add(state, row)
+            for add, state in zip(adders, group[1], strict=True):
+                add(state, row)
         order = sorted(groups, key=lambda k: tuple(_sort_key(v, 2) for v in k))
         result: list[dict[str, Any]] = []
         for key in order:
