@@ -1,0 +1,377 @@
+"""The ``bellwatch`` command, through click's CliRunner on real files."""
+
+from __future__ import annotations
+
+import http.server
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+from click.testing import CliRunner, Result
+
+from bellwatch.cli import cli, format_record
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def line(**fields: object) -> bytes:
+    return orjson.dumps(fields) + b"\n"
+
+
+LINES = [
+    b"INFO:     Uvicorn running on http://0.0.0.0:8000",
+    line(
+        ts=1758918600000,
+        level="INFO",
+        event="twilio_webhook_start",
+        cid="aaa111aaa111",
+        method="POST",
+        path="/twilio/voice",
+        sid="CA1",
+    ),
+    line(
+        ts=1758918600184,
+        level="INFO",
+        event="request_complete",
+        cid="aaa111aaa111",
+        method="POST",
+        path="/twilio/voice",
+        status=200,
+        duration=0.184,
+        sid="CA1",
+    ),
+    line(
+        ts=1758918601000,
+        level="ERROR",
+        event="error",
+        cid="bbb222bbb222",
+        type="ValidationError",
+        msg="Invalid phone number format",
+        sev="low",
+        hash="9c1e5a7b",
+    ),
+    line(
+        ts=1758918601012,
+        level="INFO",
+        event="request_complete",
+        cid="bbb222bbb222",
+        method="POST",
+        path="/api/assistant/book",
+        status=422,
+        duration=0.012,
+    ),
+    line(
+        ts=1758918602000,
+        level="WARNING",
+        event="request_complete",
+        cid="ccc333ccc333",
+        method="GET",
+        path="/api/search",
+        status=200,
+        duration=3.5,
+    ),
+    line(
+        ts="2025-09-26T20:30:03Z",
+        level="WARNING",
+        event="signature_validation_failed",
+        cid="ddd444ddd444",
+        path="/twilio/sms",
+        sid="CA2",
+    ),
+    line(
+        ts=1758918603500,
+        level="ERROR",
+        event="request_complete",
+        cid="ddd444ddd444",
+        method="POST",
+        path="/twilio/sms",
+        status=403,
+        duration=0.002,
+        sid="CA2",
+    ),
+    b'{"ts": 17589186',
+]
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> Path:
+    path = tmp_path / "logs" / "app.jsonl"
+    path.parent.mkdir()
+    path.write_bytes(b"".join(x if x.endswith(b"\n") else x + b"\n" for x in LINES))
+    return path
+
+
+@pytest.fixture
+def run(log: Path, tmp_path: Path) -> Iterator[object]:
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | None = None, files: bool = True) -> Result:
+        extra = ["-l", str(log), "--cache-dir", str(tmp_path / "cache")] if files else []
+        return runner.invoke(cli, [*args, *extra], input=input, catch_exceptions=False)
+
+    yield invoke
+
+
+class TestHelp:
+    @pytest.mark.parametrize(
+        "command",
+        [
+            "tail",
+            "errors",
+            "slow",
+            "trace",
+            "insights",
+            "filter",
+            "summary",
+            "twilio",
+            "metrics",
+            "health",
+            "endpoints",
+        ],
+    )
+    def test_examples_in_help(self, command: str) -> None:
+        """Every command's --help shows examples."""
+        result = CliRunner().invoke(cli, [command, "--help"])
+        assert result.exit_code == 0 and "Examples" in result.output
+
+    def test_help_and_tail_stay_light(self, log: Path) -> None:
+        """``--help`` and ``tail`` import neither DuckDB nor boto3."""
+        code = (
+            "import sys\nfrom bellwatch.cli import main\n"
+            "for args in (['--help'], ['tail', '-l', sys.argv[1]]):\n"
+            "    try:\n        main(args)\n    except SystemExit:\n        pass\n"
+            "print(sorted(m for m in ('duckdb', 'boto3') if m in sys.modules))"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code, str(log)], capture_output=True, text=True, check=True
+        )
+        assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+class TestTail:
+    def test_last_lines_readable(self, run: object) -> None:
+        """Tail prints the last N records as readable lines and reports skipped lines."""
+        result = run("tail", "-n", "2", "--no-color")  # type: ignore[operator]
+        lines = result.stdout.splitlines()
+        assert len(lines) == 2
+        assert lines[-1].startswith("20:30:03.500 ERROR   request_complete ddd444ddd444")
+        assert "skipped 2 lines" in result.stderr
+
+    def test_filters(self, run: object) -> None:
+        """--level, --cid, --event and a filter pattern all narrow the lines."""
+        result = run("tail", "--level", "warning", "--event", "request_complete", "--json")  # type: ignore[operator]
+        cids = [orjson.loads(x)["cid"] for x in result.stdout.splitlines()]
+        assert cids == ["ccc333ccc333", "ddd444ddd444"]
+        result = run("tail", "{ $.duration > 1 }", "--json")  # type: ignore[operator]
+        assert [orjson.loads(x)["cid"] for x in result.stdout.splitlines()] == ["ccc333ccc333"]
+
+    def test_stdin(self, log: Path) -> None:
+        """``-l -`` reads the lines from standard input."""
+        result = CliRunner().invoke(
+            cli,
+            ["tail", "-l", "-", "--cid", "bbb222bbb222", "--json"],
+            input=log.read_text(errors="replace"),
+        )
+        assert len(result.stdout.splitlines()) == 2
+
+    def test_format_record_colours(self) -> None:
+        """Coloured output wraps the level in ANSI codes; --no-color does not."""
+        record = {"@timestamp": 0, "level": "ERROR", "event": "x", "status": 500}
+        assert "\x1b[" in format_record(record, color=True)
+        assert format_record(record, color=False) == "00:00:00.000 ERROR   x status=500"
+
+
+class TestTraceAndFilter:
+    def test_trace_in_order(self, run: object) -> None:
+        """Trace prints every line of one correlation id, oldest first."""
+        result = run("trace", "aaa111aaa111", "--json")  # type: ignore[operator]
+        events = [orjson.loads(x)["event"] for x in result.stdout.splitlines()]
+        assert events == ["twilio_webhook_start", "request_complete"]
+
+    def test_trace_unknown(self, run: object) -> None:
+        """An id with no lines says so on stderr and prints nothing."""
+        result = run("trace", "ffffffffffff")  # type: ignore[operator]
+        assert result.stdout == "" and "no lines" in result.stderr
+
+    def test_filter_pattern(self, run: object) -> None:
+        """A CloudWatch JSON filter pattern selects matching lines."""
+        result = run("filter", '{ $.event = "request_complete" && $.status >= 400 }', "--json")  # type: ignore[operator]
+        assert [orjson.loads(x)["status"] for x in result.stdout.splitlines()] == [422, 403]
+
+    def test_filter_terms(self, run: object) -> None:
+        """Term patterns with ? alternatives work on the raw line."""
+        result = run("filter", "?ValidationError ?signature_validation_failed", "--json")  # type: ignore[operator]
+        assert len(result.stdout.splitlines()) == 2
+
+
+class TestInsights:
+    def test_query(self, run: object) -> None:
+        """A Logs Insights query runs locally over the files."""
+        result = run(
+            "insights",
+            "filter event = 'request_complete' | stats count(*) as n by path | sort path",
+            "--json",
+        )  # type: ignore[operator]
+        rows = orjson.loads(result.stdout)
+        assert {r["path"]: r["n"] for r in rows}["/twilio/voice"] == 1
+        assert len(rows) == 4
+
+    def test_list(self, run: object) -> None:
+        """--list prints the saved queries."""
+        result = run("insights", "--list", files=False)  # type: ignore[operator]
+        assert result.exit_code == 0 and "1." in result.stdout
+
+
+class TestAggregates:
+    def test_errors(self, run: object) -> None:
+        """Errors are grouped by fingerprint with the request's endpoint."""
+        (row,) = orjson.loads(run("errors", "--json").stdout)  # type: ignore[operator]
+        assert (row["hash"], row["count"], row["endpoints"]) == (
+            "9c1e5a7b",
+            1,
+            ["/api/assistant/book"],
+        )
+
+    def test_slow_threshold(self, run: object) -> None:
+        """Slow lists only requests over the threshold."""
+        rows = orjson.loads(run("slow", "--threshold", "0.1", "--json").stdout)  # type: ignore[operator]
+        assert [r["cid"] for r in rows] == ["ccc333ccc333", "aaa111aaa111"]
+
+    def test_twilio(self, run: object) -> None:
+        """Twilio failures are grouped by CallSid."""
+        rows = orjson.loads(run("twilio", "--json").stdout)  # type: ignore[operator]
+        assert [(r["sid"], r["failures"], r["bad_signatures"]) for r in rows] == [("CA2", 2, 1)]
+
+    def test_since_window(self, run: object) -> None:
+        """--since drops older records (ISO timestamps included)."""
+        rows = orjson.loads(run("endpoints", "--since", "2025-09-26T20:30:02Z", "--json").stdout)  # type: ignore[operator]
+        assert sorted(r["path"] for r in rows) == ["/api/search", "/twilio/sms"]
+
+    def test_table_output(self, run: object) -> None:
+        """Without --json a table is printed and skipped lines are reported once."""
+        result = run("errors", "--no-color")  # type: ignore[operator]
+        assert "9c1e5a7b" in result.stdout and "ValidationError" in result.stdout
+        assert result.stderr.count("skipped 2 lines") == 1
+
+    def test_summary_fits_budget(self, run: object) -> None:
+        """The summary names the top error with its correlation id and fits the budget."""
+        from bellwatch.digest import count_tokens
+
+        text = run("summary", "--budget", "300").stdout  # type: ignore[operator]
+        assert "ValidationError" in text and "bbb222bbb222" in text
+        assert count_tokens(text) <= 300
+
+    def test_stdin_aggregate(self, log: Path, tmp_path: Path) -> None:
+        """Aggregates read stdin through a temporary spool."""
+        result = CliRunner().invoke(cli, ["slow", "-l", "-", "--json"], input=log.read_bytes())
+        assert [r["cid"] for r in orjson.loads(result.stdout)] == ["ccc333ccc333"]
+
+
+class TestBadInput:
+    @pytest.mark.parametrize(
+        ("args", "message"),
+        [
+            (["errors", "-l", "/nonexistent/app.jsonl"], "no such file"),
+            (["tail", "-l", "/nonexistent/*.jsonl"], "no files match"),
+            (["errors", "--since", "yesterday"], "cannot read time"),
+            (["filter", "{ $.a = }"], ""),
+            (["insights", "stats nonsense((("], ""),
+        ],
+    )
+    def test_clean_exit_2(self, run: object, args: list[str], message: str, tmp_path: Path) -> None:
+        """Domain errors are one line on stderr with exit code 2, never a traceback."""
+        result = CliRunner().invoke(cli, [*args, "--cache-dir", str(tmp_path)])
+        assert result.exit_code == 2, result.output
+        assert message in result.stderr and "Traceback" not in result.output
+
+    def test_default_dir_missing(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """With no files given and no log dir, the message says where it looked."""
+        monkeypatch.chdir(tmp_path)
+        result = CliRunner().invoke(cli, ["tail"])
+        assert result.exit_code == 2 and "logs/*.jsonl*" in result.stderr
+
+
+class _Service(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        if self.headers.get("Authorization") != "Bearer tok":
+            self.send_response(401)
+            self.end_headers()
+            return
+        body = b'{"status": "ok"}' if self.path == "/health" else b"# HELP x\nx 1\n"
+        self.send_response(200)
+        self.send_header(
+            "content-type", "application/json" if self.path == "/health" else "text/plain"
+        )
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def service() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Service)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+class TestService:
+    def test_health_with_token(self, service: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Health sends BELLWATCH_METRICS_TOKEN as a bearer token and shows the JSON."""
+        monkeypatch.setenv("BELLWATCH_METRICS_TOKEN", "tok")
+        result = CliRunner().invoke(cli, ["health", "--url", service, "--json"])
+        assert result.exit_code == 0 and '"ok"' in result.stdout
+
+    def test_metrics_text(self, service: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Prometheus text is shown as is."""
+        monkeypatch.setenv("BELLWATCH_METRICS_TOKEN", "tok")
+        result = CliRunner().invoke(cli, ["metrics", "--url", service])
+        assert "x 1" in result.stdout
+
+    def test_unauthorized(self, service: str) -> None:
+        """A 401 explains which setting to set."""
+        result = CliRunner().invoke(cli, ["metrics", "--url", service])
+        assert result.exit_code == 2 and "BELLWATCH_METRICS_TOKEN" in result.stderr
+
+    def test_service_down(self) -> None:
+        """A service that is not running is a clear message, exit 2."""
+        result = CliRunner().invoke(cli, ["health", "--url", "http://127.0.0.1:9"])
+        assert result.exit_code == 2 and "is the service running" in result.stderr
+
+
+class TestDebugScript:
+    def test_forwards_guide_commands(self, log: Path, tmp_path: Path) -> None:
+        """``debug-logs.sh slow`` runs ``bellwatch slow`` with the remaining arguments."""
+        out = subprocess.run(
+            [
+                str(ROOT / "scripts" / "debug-logs.sh"),
+                "slow",
+                "-l",
+                str(log),
+                "--json",
+                "--cache-dir",
+                str(tmp_path / "c"),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert orjson.loads(out.stdout)[0]["cid"] == "ccc333ccc333"
+
+    def test_unknown_command(self) -> None:
+        """An unknown sub-command exits 2 with the usage."""
+        out = subprocess.run(
+            [str(ROOT / "scripts" / "debug-logs.sh"), "bogus"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert out.returncode == 2 and "tail|errors|slow" in out.stderr
