@@ -439,6 +439,10 @@ class TestFunctions:
         rows = run(f"fields {expression} as v", [rec(0, logGroup="my-smoke_test")])
         assert rows == [{"v": expected}]
 
+    def test_huge_power_is_a_float(self) -> None:
+        """`10 ^ 999999999` overflows to null instead of building a gigantic integer."""
+        assert run("fields 10 ^ 999999999 as v", [rec(0)]) == [{"v": None}]
+
     def test_if_is_not_insights_syntax(self) -> None:
         """Logs Insights QL has no if(): the engine rejects it instead of inventing it."""
         with pytest.raises(QueryError, match="unknown function"):
@@ -637,6 +641,11 @@ class TestErrors:
             parse(query)
         assert info.value.pos == pos, str(info.value)
 
+    def test_aws_only_command_named(self) -> None:
+        """Insights commands that need AWS (pattern, unmask...) are named in the error."""
+        with pytest.raises(QueryError, match="pattern is an Insights command"):
+            parse("fields @message | pattern @message")
+
     def test_query_error_is_value_error(self) -> None:
         """Callers can catch ValueError."""
         assert issubclass(QueryError, ValueError)
@@ -658,7 +667,7 @@ def as_number(v: Any) -> float | None:
 _VALUES = st.one_of(
     st.none(),
     st.integers(-5, 600),
-    st.floats(allow_nan=False, allow_infinity=False),
+    st.floats(),
     st.text(max_size=8),
     st.booleans(),
     st.lists(st.integers(), max_size=2),

@@ -138,7 +138,9 @@ def _regex(body: str, pos: int) -> re.Pattern[str]:
 
 
 def _glob(text: str) -> re.Pattern[str]:
-    return re.compile(".*".join(re.escape(part) for part in text.split("*")), re.S)
+    # Runs of * are one wildcard; `.*.*` would only add backtracking.
+    parts = re.sub(r"\*+", "*", text).split("*")
+    return re.compile(".*".join(re.escape(part) for part in parts), re.S)
 
 
 def _compile_metric(

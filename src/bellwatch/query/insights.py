@@ -46,6 +46,10 @@ _TS = "@timestamp"
 _MSG = "@message"
 _PERIODS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 _COMMANDS = ("fields", "display", "filter", "stats", "sort", "limit", "dedup", "parse")
+# Real Insights commands that need AWS-side machinery (ML, lookup tables, masking).
+_NOT_LOCAL = frozenset(
+    {"unmask", "pattern", "diff", "anomaly", "lookup", "join", "unnest", "filterindex", "source"}
+)
 
 
 class QueryError(ValueError):
@@ -79,8 +83,10 @@ def _fmt_ts(ms: int) -> str:
 def _num(v: Any) -> float | int | None:
     if isinstance(v, bool):
         return int(v)
-    if isinstance(v, int | float):
+    if isinstance(v, int):
         return v
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
     if isinstance(v, str):
         try:
             f = float(v)
@@ -156,7 +162,9 @@ def _arith(op: str, a: Any, b: Any) -> Any:
             return x / y
         if op == "%":
             return x % y
-        result = x**y
+        # Insights numbers are doubles; float power also keeps 10 ^ 999999999 from
+        # building a gigantic integer.
+        result = float(x) ** float(y)
         return None if isinstance(result, complex) else result
     except (ZeroDivisionError, OverflowError, ValueError):
         return None
@@ -989,6 +997,8 @@ class _Dedup(_Stage):
 def _command(p: _Parser) -> _Stage:
     kind, word, pos = p.s.take()
     cmd = word.lower() if kind == "name" else ""
+    if cmd in _NOT_LOCAL:
+        raise QueryError(f"{word} is an Insights command this local engine does not run", pos)
     if cmd in ("fields", "display"):
         return _Compute(cmd, p.named_list())
     if cmd == "filter":
