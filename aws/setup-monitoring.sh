@@ -24,8 +24,9 @@ done
 args=("$@")
 if ! $has_email; then
     email="${ALERT_EMAIL:-}"
-    if [[ -z "$email" && -t 0 ]]; then
-        read -r -p "Email address for CloudWatch alarm notifications: " email
+    if [[ -z "$email" ]]; then
+        # bash shows the prompt only on a terminal; piped input is read all the same.
+        read -r -p "Email address for CloudWatch alarm notifications: " email || true
     fi
     args+=(--email "$email")
 fi

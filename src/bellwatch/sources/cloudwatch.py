@@ -124,7 +124,10 @@ class CloudWatchSource:
         """The boto3 ``logs`` client, created on first use."""
         if self._client is None:
             try:
-                self._client = session.client("logs", region=self.region, profile=self.profile)
+                # botocore retries nothing: this class owns the backoff and the final message.
+                self._client = session.client(
+                    "logs", region=self.region, profile=self.profile, max_attempts=1
+                )
             except Exception as exc:
                 raise self._error(exc, "connect") from None
         return self._client
