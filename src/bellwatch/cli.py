@@ -580,7 +580,9 @@ def twilio(limit: int, **kw: Any) -> None:
 
 
 @cli.command()
-@click.option("--budget", default=1500, show_default=True, help="Token budget (cl100k).")
+@click.option(
+    "--budget", default=1500, show_default=True, type=click.IntRange(min=100), help="Token budget."
+)
 @shared_options
 def summary(budget: int, **kw: Any) -> None:
     """A digest for a person or an LLM: health, traffic, errors, slow endpoints, Twilio.

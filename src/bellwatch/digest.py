@@ -174,8 +174,20 @@ def render(facts: dict[str, Any], budget: int = 1500, *, slow_threshold: float =
     footer = f"(budget {budget} tokens, counted with {counter_name()}"
     footer += f"; left out: {', '.join(left_out)})" if left_out else "; nothing left out)"
     text = "\n".join([*lines, "", footer])
-    while count_tokens(text) > budget and len(lines) > 2:
-        # only reachable with tiny budgets: drop from the end until it fits
-        lines.pop()
-        text = "\n".join([*lines, "", footer.replace("nothing left out", "truncated")])
+    if count_tokens(text) > budget:
+        # only with tiny budgets: the headline alone does not fit, so cut it to size
+        short = f"(truncated to {budget} tokens)"
+        text = _clip("\n".join(lines), budget - count_tokens(short) - 1) + "\n" + short
     return text
+
+
+def _clip(text: str, budget: int) -> str:
+    """The longest prefix of ``text`` within ``budget`` tokens (binary search on length)."""
+    low, high = 0, len(text)
+    while low < high:
+        mid = (low + high + 1) // 2
+        if count_tokens(text[:mid]) <= budget:
+            low = mid
+        else:
+            high = mid - 1
+    return text[:low]

