@@ -1,6 +1,6 @@
 """A real ``redis-server`` on a free loopback port, for tests that need shared state.
 
-Use as a plugin (``pytest_plugins = ["tests.redis_server"]``) or import the
+Use as a plugin (``pytest_plugins = ["redis_server"]``) or import the
 fixtures. The server runs without persistence (``--save "" --appendonly no``), so
 :meth:`RedisServer.restart` comes back empty, like a replaced ElastiCache node.
 Tests are skipped when ``/usr/bin/redis-server`` is missing (``make test`` installs
@@ -43,7 +43,7 @@ class RedisServer:
 
     def start(self) -> None:
         """Start on ``self.port`` and wait until it answers PING."""
-        self.proc = subprocess.Popen(  # noqa: S603 - fixed binary, arguments are ours
+        self.proc = subprocess.Popen(
             [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--protected-mode", "no", "--loglevel", "warning"],
             stdout=subprocess.DEVNULL,

@@ -1,0 +1,343 @@
+"""The Redis store and the Redis pattern store, against a real redis-server."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from ddsketch import DDSketch
+
+from bellwatch import _config
+from bellwatch.errors import ErrorAggregator
+from bellwatch.monitor import Monitor
+from bellwatch.store import MemoryStore
+from bellwatch.store._redis_client import connect
+from bellwatch.store.base import RELATIVE_ACCURACY, Store
+from bellwatch.store.redis import RedisStore
+from bellwatch.store.redis_errors import RedisPatternStore
+from bellwatch.testing import capture_logs
+
+if TYPE_CHECKING:
+    from redis_server import RedisServer
+
+pytest_plugins = ["redis_server"]
+pytestmark = pytest.mark.redis
+
+NOW = 1_800_000_000.0
+
+
+@pytest.fixture
+def stores(redis_url: str) -> Iterator[list[RedisStore]]:
+    """Two stores of one service, as two worker processes would have."""
+    made = [RedisStore(redis_url, service="svc", flush_interval=60.0) for _ in range(2)]
+    yield made
+    for store in made:
+        store.close()
+
+
+def _flush(*stores: RedisStore | RedisPatternStore) -> None:
+    for store in stores:
+        assert store.flush()
+    for store in stores:  # a second round so every copy read the others' batches
+        assert store.flush()
+
+
+class TestRedisStore:
+    def test_implements_the_store_protocol(self, stores: list[RedisStore]) -> None:
+        """RedisStore is a Store, so the monitor takes it unchanged."""
+        assert isinstance(stores[0], Store)
+
+    def test_totals_add_up_across_processes(self, stores: list[RedisStore]) -> None:
+        """Counts, error classes, slow requests and seconds from two processes sum exactly."""
+        a, b = stores
+        for i in range(50):
+            a.record("/a", 200, 0.01, False, NOW)
+            b.record("/a", 500 if i % 5 == 0 else 404, 0.5, True, NOW)
+        _flush(a, b)
+        snap = a.snapshot(NOW)
+        stats = snap.endpoints["/a"]
+        assert snap.source == "cluster"
+        assert (stats.count, stats.errors, stats.client_errors, stats.slow) == (100, 10, 40, 50)
+        assert stats.total == pytest.approx(50 * 0.01 + 50 * 0.5)
+
+    def test_quantiles_match_one_sketch_of_all_requests(self, stores: list[RedisStore]) -> None:
+        """Merged bins give the quantiles one sketch of every duration would give."""
+        a, b = stores
+        one = DDSketch(RELATIVE_ACCURACY)
+        for i in range(1, 201):
+            duration = i / 1000
+            (a if i % 2 else b).record("/q", 200, duration, False, NOW)
+            one.add(duration)
+        _flush(a, b)
+        stats = b.snapshot(NOW).endpoints["/q"]
+        for q in (0.5, 0.95, 0.99):
+            assert stats.quantile(q) == pytest.approx(one.get_quantile_value(q), rel=0.02)
+
+    def test_window_holds_only_recent_buckets(self, stores: list[RedisStore]) -> None:
+        """Requests older than the rolling window count since start but not in the window."""
+        a, b = stores
+        a.record("/w", 200, 0.1, False, NOW - 3600)
+        b.record("/w", 200, 0.1, False, NOW)
+        _flush(a, b)
+        snap = a.read(a.shipper._client, NOW)
+        assert snap.endpoints["/w"].count == 2
+        assert snap.window["/w"].count == 1
+
+    def test_sessions_are_distinct_across_processes(self, stores: list[RedisStore]) -> None:
+        """A session seen by both processes counts once; one not seen recently not at all."""
+        a, b = stores
+        a.touch_session("call-1", NOW)
+        b.touch_session("call-1", NOW)
+        b.touch_session("call-2", NOW)
+        a.touch_session("old", NOW - 3600)
+        _flush(a, b)
+        assert a.read(a.shipper._client, NOW).active_sessions == 2
+
+    def test_business_counters_add_up(self, stores: list[RedisStore]) -> None:
+        """Business counters from two processes sum."""
+        a, b = stores
+        a.incr("bookings", 2.0, NOW)
+        b.incr("bookings", 3.0, NOW)
+        _flush(a, b)
+        assert a.snapshot(NOW).counters == {"bookings": 5.0}
+
+    def test_process_numbers_stay_separate(self, stores: list[RedisStore]) -> None:
+        """local_snapshot is this process's own count, snapshot the cluster's."""
+        a, b = stores
+        a.record("/p", 200, 0.1, False, NOW)
+        b.record("/p", 200, 0.1, False, NOW)
+        _flush(a, b)
+        assert a.local_snapshot(NOW).endpoints["/p"].count == 1
+        assert a.snapshot(NOW).endpoints["/p"].count == 2
+
+    def test_keys_are_namespaced_and_expire(
+        self, stores: list[RedisStore], redis_server: RedisServer
+    ) -> None:
+        """Every key is under bellwatch:<service>: and has a TTL."""
+        a, _ = stores
+        a.record("/k", 200, 0.1, False, time.time())
+        a.touch_session("s", time.time())
+        a.incr("c", 1.0, time.time())
+        _flush(a)
+        client = redis_server.client()
+        keys = client.keys("*")
+        assert keys
+        assert all(key.startswith("bellwatch:svc:") for key in keys)
+        assert all(client.ttl(key) > 0 for key in keys)
+
+    def test_a_resent_batch_counts_once(self, stores: list[RedisStore]) -> None:
+        """A batch whose reply was lost is acknowledged as a duplicate, not counted twice."""
+        a, _ = stores
+        a.record("/d", 200, 0.1, False, NOW)
+        batch, _n = a._take()
+        client = connect(a.shipper.url)
+        assert a._send(client, "p1", 1, "first", batch) == "ok"
+        assert a._send(client, "p1", 1, "delta", batch) == "dup"
+        assert a.read(client, NOW).endpoints["/d"].count == 1
+
+    def test_totals_converge_after_redis_restarts_empty(self, own_redis: RedisServer) -> None:
+        """Redis restarted without its data: each process resends its totals once."""
+        a, b = (RedisStore(own_redis.url, service="r", flush_interval=60.0) for _ in range(2))
+        try:
+            for _ in range(10):
+                a.record("/r", 200, 0.1, False, NOW)
+                b.record("/r", 200, 0.1, False, NOW)
+            _flush(a, b)
+            own_redis.restart()
+            a.record("/r", 200, 0.1, False, NOW)
+            with capture_logs():
+                _flush(a, b)
+            assert a.snapshot(NOW).endpoints["/r"].count == 21
+        finally:
+            a.close()
+            b.close()
+
+
+class TestDegraded:
+    def test_requests_are_counted_locally_while_redis_is_down(self) -> None:
+        """With Redis unreachable, record never raises and the snapshot is this process's."""
+        store = RedisStore("redis://127.0.0.1:1/0", flush_interval=60.0, timeout=0.2)
+        try:
+            with capture_logs() as captured:
+                store.record("/x", 200, 0.1, False, NOW)
+                assert not store.flush()
+                assert not store.flush()
+                lines = captured.events
+            snap = store.snapshot(NOW)
+            assert snap.source == "local"
+            assert snap.endpoints["/x"].count == 1
+            assert store.health() == "degraded"
+            assert [line["event"] for line in lines] == ["store_degraded"]
+        finally:
+            store.close()
+
+    def test_buffer_is_flushed_when_redis_returns(self, own_redis: RedisServer) -> None:
+        """Updates made during an outage reach Redis afterwards; one recovered line says so."""
+        store = RedisStore(own_redis.url, service="o", flush_interval=60.0, timeout=0.2)
+        try:
+            store.record("/o", 200, 0.1, False, NOW)
+            _flush(store)
+            own_redis.stop()
+            with capture_logs() as captured:
+                for _ in range(5):
+                    store.record("/o", 200, 0.1, False, NOW)
+                assert not store.flush()
+                own_redis.start()
+                _flush(store)
+                lines = captured.events
+            assert store.snapshot(NOW).endpoints["/o"].count == 6
+            assert [line["event"] for line in lines] == ["store_degraded", "store_recovered"]
+            assert lines[1]["count"] == 5
+            assert store.health() == "ok"
+        finally:
+            store.close()
+
+    def test_overflow_beyond_the_buffer_is_counted(self, own_redis: RedisServer) -> None:
+        """Past buffer_max updates are counted locally and in overflowed, not shipped."""
+        store = RedisStore(own_redis.url, service="b", buffer_max=3, flush_interval=60.0)
+        try:
+            own_redis.stop()
+            for _ in range(5):
+                store.record("/b", 200, 0.1, False, NOW)
+            own_redis.start()
+            with capture_logs():
+                _flush(store)
+            assert store.overflowed == 2
+            assert store.local_snapshot(NOW).endpoints["/b"].count == 5
+            assert store.snapshot(NOW).endpoints["/b"].count == 3
+        finally:
+            store.close()
+
+
+class TestWiring:
+    def test_monitor_picks_redis_when_the_url_is_set(
+        self, redis_url: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """BELLWATCH_REDIS_URL makes the default monitor use the shared store."""
+        monkeypatch.setenv("BELLWATCH_REDIS_URL", redis_url)
+        monitor = Monitor()
+        try:
+            assert isinstance(monitor.store, RedisStore)
+        finally:
+            monitor.store.close()
+
+    def test_monitor_keeps_memory_without_a_url(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Without a Redis URL the in-process store stays the default."""
+        monkeypatch.delenv("BELLWATCH_REDIS_URL", raising=False)
+        assert isinstance(Monitor().store, MemoryStore)
+
+
+def _aggregators(url: str, n: int, **settings: Any) -> tuple[list[ErrorAggregator], list[Any]]:
+    lines: list[Any] = []
+    resolved = _config.resolve({}, redis_url=url, service="err", flush_interval=60.0, **settings)
+    out = [
+        ErrorAggregator(resolved, emit=lambda method, event: lines.append(event)) for _ in range(n)
+    ]
+    return out, lines
+
+
+def _boom(i: int) -> ValueError:
+    try:
+        raise ValueError(f"card {i} declined")
+    except ValueError as exc:
+        return exc
+
+
+class TestRedisPatternStore:
+    def test_every_nth_line_is_written_once_cluster_wide(self, redis_url: str) -> None:
+        """Four aggregators write one aggregated line per 10 occurrences between them."""
+        aggs, lines = _aggregators(redis_url, 4, spike_threshold=1_000_000)
+        try:
+            for i in range(95):
+                aggs[i % 4].record(_boom(i))
+                if i % 7 == 0:
+                    aggs[i % 4].store.flush()  # type: ignore[attr-defined]
+            _flush(*(agg.store for agg in aggs))  # type: ignore[misc]
+            counts = [e["count"] for e in lines if e["event"] == "aggregated_error"]
+            assert sorted(counts) == [10, 20, 30, 40, 50, 60, 70, 80, 90]
+        finally:
+            for agg in aggs:
+                agg.close()
+
+    def test_a_known_fingerprint_is_not_written_in_full_again(self, redis_url: str) -> None:
+        """A process meeting an error the cluster already knows writes no first line."""
+        aggs, lines = _aggregators(redis_url, 2)
+        try:
+            aggs[0].record(_boom(1))
+            _flush(*(agg.store for agg in aggs))  # type: ignore[misc]
+            aggs[1].record(_boom(2))
+            assert [e["event"] for e in lines] == ["error"]
+        finally:
+            for agg in aggs:
+                agg.close()
+
+    def test_stats_are_the_cluster_totals(self, redis_url: str) -> None:
+        """/metrics' errors section counts every process's occurrences."""
+        aggs, _ = _aggregators(redis_url, 2)
+        try:
+            for i in range(6):
+                aggs[i % 2].record(_boom(i))
+            _flush(*(agg.store for agg in aggs))  # type: ignore[misc]
+            stats = aggs[0].stats()
+            assert stats["total_error_count"] == 6
+            assert stats["total_unique_errors"] == 1
+            assert stats["top_errors"][0]["count"] == 6
+        finally:
+            for agg in aggs:
+                agg.close()
+
+    def test_a_spike_escalates_once_cluster_wide(self, redis_url: str) -> None:
+        """The spike threshold applies to the cluster's count; one process escalates."""
+        aggs, lines = _aggregators(redis_url, 2, spike_threshold=5)
+        try:
+            for i in range(8):
+                aggs[i % 2].record(_boom(i))
+            _flush(*(agg.store for agg in aggs))  # type: ignore[misc]
+            for i in range(4):
+                aggs[i % 2].record(_boom(i))
+            escalated = [e for e in lines if e["event"] == "error_escalated"]
+            assert len(escalated) == 1
+            assert escalated[0]["sev"] == "high"
+        finally:
+            for agg in aggs:
+                agg.close()
+
+    def test_window_mode_writes_one_summary_per_window(
+        self, redis_url: str, redis_server: RedisServer
+    ) -> None:
+        """In window mode a quiet pattern's summary is written once, by one process."""
+        aggs, lines = _aggregators(redis_url, 3, error_mode="window", error_window=3600.0)
+        try:
+            aggs[0].record(_boom(0))
+            _flush(*(agg.store for agg in aggs))  # type: ignore[misc]
+            for i in range(1, 30):
+                aggs[i % 3].record(_boom(i))
+            _flush(*(agg.store for agg in aggs))  # type: ignore[misc]
+            assert [e["event"] for e in lines] == ["error"]  # the first line opened the window
+            client = redis_server.client()
+            for key in client.zrange("bellwatch:err:edue", 0, -1):
+                client.zadd("bellwatch:err:edue", {key: 0})  # the window has now elapsed
+            _flush(*(agg.store for agg in aggs))  # type: ignore[misc]
+            summaries = [e for e in lines if e["event"] == "aggregated_error"]
+            assert [e["count"] for e in summaries] == [30]
+        finally:
+            for agg in aggs:
+                agg.close()
+
+    def test_recording_never_raises_while_redis_is_down(self) -> None:
+        """With Redis unreachable, errors are still counted locally and lines still written."""
+        resolved = _config.resolve({}, redis_url="redis://127.0.0.1:1/0", flush_interval=60.0)
+        lines: list[Any] = []
+        agg = ErrorAggregator(resolved, emit=lambda method, event: lines.append(event))
+        try:
+            for i in range(3):
+                agg.record(_boom(i))
+            with capture_logs():
+                assert not agg.store.flush()  # type: ignore[attr-defined]
+            assert agg.stats()["total_error_count"] == 3
+            assert [e["event"] for e in lines] == ["error"]
+        finally:
+            with capture_logs():
+                agg.close()
