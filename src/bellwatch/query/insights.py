@@ -440,7 +440,7 @@ _ADD: dict[str, Callable[[list[Any], Any, Row], None]] = {
 
 _TOKEN = re.compile(
     r"(?P<ws>\s+)"
-    r"|(?P<period>\d+(?:\.\d+)?(?:ms|s|m|h|d|w)\b)"
+    r"|(?P<period>\d+(?:\.\d+)?(?![eE][+-]?\d)[A-Za-z]+)"
     r"|(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
     r"|(?P<name>[A-Za-z_@$][A-Za-z0-9_@$.]*)"
     r"|(?P<bq>`[^`]*`)"
@@ -655,6 +655,8 @@ class _Parser:
                 needle = _unquote(self.s.take()[1])
                 test: Callable[[str], bool] = lambda t: needle in t  # noqa: E731 - tiny closure
             else:
+                if self.s.peek()[1] != "/":
+                    raise self.error("expected a quoted string or /regex/")
                 rx, _ = self.s.regex()
                 search = rx.search
                 test = lambda t: search(t) is not None  # noqa: E731 - tiny closure
@@ -722,7 +724,10 @@ class _Parser:
         if kind == "str":
             return _const(_unquote(value), value)
         if kind == "period":
-            amount, unit = re.fullmatch(r"([\d.]+)([a-z]+)", value).groups()  # type: ignore[union-attr]
+            amount, unit = re.fullmatch(r"([\d.]+)([A-Za-z]+)", value).groups()  # type: ignore[union-attr]
+            if unit not in _PERIODS:
+                units = ", ".join(_PERIODS)
+                raise QueryError(f"unsupported period unit {unit!r} (local units: {units})", pos)
             ms = int(float(amount) * _PERIODS[unit])
             return _const(ms, value, period=ms)
         if kind == "bq":
@@ -833,6 +838,7 @@ class _Stage:
 
     name = ""
     writes_rows = False
+    pos = 0  # where the command starts in the query text
 
     def __init__(self, reads: frozenset[str], writes: tuple[str, ...] = ()) -> None:
         self.reads, self.writes = reads, writes
@@ -1155,7 +1161,9 @@ def parse(text: str) -> Query:
                 if not stages:
                     raise QueryError("empty query", 0)
                 break
+            start = p.s.peek()[2]
             stages.append(_command(p))
+            stages[-1].pos = start
             kind, value, pos = p.s.take()
             if kind == "end":
                 break
@@ -1164,8 +1172,10 @@ def parse(text: str) -> Query:
     except RecursionError:
         raise QueryError("query nested too deeply", p.s.pos) from None
     for i, stage in enumerate(stages[:-1]):
-        if isinstance(stage, _Dedup) and not all(isinstance(s, _Limit) for s in stages[i + 1 :]):
-            raise QueryError("only limit may follow dedup", 0)
+        after = stages[i + 1 :]
+        bad = next((s for s in after if not isinstance(s, _Limit)), None)
+        if isinstance(stage, _Dedup) and bad is not None:
+            raise QueryError("only limit may follow dedup", bad.pos)
     return Query(text, _plan(stages))
 
 
