@@ -652,9 +652,11 @@ class TestErrors:
 
 
 def as_number(v: Any) -> float | None:
-    """The documented loose typing: booleans, numbers and numeric strings compare as numbers."""
-    if isinstance(v, bool | int | float):
+    """Loose typing: booleans, finite numbers and numeric strings compare as numbers."""
+    if isinstance(v, bool | int):
         return float(v)
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
     if isinstance(v, str):
         try:
             n = float(v)
