@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from bellwatch.aws.clients import AwsError, Clients
+from bellwatch.aws.clients import AwsError, Clients, error_code
 
 __all__ = ["Targets", "discover", "lb_dimension", "tg_dimension"]
 
@@ -70,7 +70,12 @@ def _target_group(clients: Clients, given: str) -> tuple[str, str]:
 
 def _from_service(clients: Clients, t: Targets) -> Targets:
     assert t.cluster and t.service
-    found = clients.ecs.describe_services(cluster=t.cluster, services=[t.service])["services"]
+    try:
+        found = clients.ecs.describe_services(cluster=t.cluster, services=[t.service])["services"]
+    except Exception as exc:
+        if error_code(exc) == "ClusterNotFoundException":
+            raise AwsError(f"ECS cluster {t.cluster!r} not found") from None
+        raise
     if not found:
         raise AwsError(f"ECS service {t.service!r} not found in cluster {t.cluster!r}")
     svc = found[0]
@@ -119,7 +124,12 @@ def discover(
         arns = clients.ecs.list_clusters().get("clusterArns", [])
         t = replace(t, cluster=_only(arns, "ECS clusters", "--cluster"))
     if t.cluster and not t.service:
-        arns = clients.ecs.list_services(cluster=t.cluster).get("serviceArns", [])
+        try:
+            arns = clients.ecs.list_services(cluster=t.cluster).get("serviceArns", [])
+        except Exception as exc:
+            if error_code(exc) == "ClusterNotFoundException":
+                raise AwsError(f"ECS cluster {t.cluster!r} not found") from None
+            raise
         t = replace(t, service=_only(arns, "ECS services", "--service"))
     if t.cluster and t.service:
         t = _from_service(clients, t)
