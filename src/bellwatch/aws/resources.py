@@ -85,6 +85,7 @@ class EmailSubscription:
         self.topic = topic
         self.name = email
         self.desired: Mapping[str, Any] = {"protocol": "email", "endpoint": email}
+        self.pending = False  # set by read(): the address has not clicked the link yet
 
     def read(self, clients: Clients) -> Mapping[str, Any] | None:
         arn = self.topic.find_arn(clients)
@@ -94,6 +95,7 @@ class EmailSubscription:
         for page in paginator.paginate(TopicArn=arn):
             for sub in page.get("Subscriptions", []):
                 if sub["Protocol"] == "email" and sub["Endpoint"] == self.name:
+                    self.pending = sub.get("SubscriptionArn") == "PendingConfirmation"
                     return {"protocol": "email", "endpoint": sub["Endpoint"]}
         return None
 

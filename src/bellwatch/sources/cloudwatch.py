@@ -278,6 +278,8 @@ class CloudWatchSource:
             startTime=start_ms // 1000,
             endTime=max(start_ms // 1000, math.ceil(end_ms / 1000)),
             queryString=query_text,
+            # Without this CloudWatch stops at 1,000 rows; the local engine has no such cap.
+            limit=10_000,
         )["queryId"]
         waited, delay = 0.0, self.backoff
         while True:
