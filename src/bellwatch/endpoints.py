@@ -252,7 +252,11 @@ class MetricsEndpoint:
             return True
         given = _header(scope, b"authorization")
         scheme, _, value = given.partition(b" ")
-        return scheme.lower() == b"bearer" and hmac.compare_digest(value.strip(), self._token)
+        if scheme.lower() == b"bearer" and hmac.compare_digest(value.strip(), self._token):
+            return True
+        from .dashboard import cookie_ok  # a browser that opened /dashboard?token=...
+
+        return cookie_ok(scope, self._token)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Name our route for the middleware: FastAPI sets scope["route"] only for its own
@@ -275,6 +279,10 @@ class MetricsEndpoint:
         local_of = getattr(monitor.store, "local_snapshot", None)
         local = local_of(monitor.clock()) if callable(local_of) else None
         doc = metrics_document(snapshot, errors, local=local, health_ok=_last_health_ok)
+        if b"series=1" in query:  # the dashboard's charts (bellwatch.dashboard)
+            from .dashboard import series_section
+
+            doc["series"] = series_section(monitor)
         await _respond(send, 200, orjson.dumps(doc), _JSON, head)
 
 
@@ -367,15 +375,21 @@ def routes(
     metrics_path: str | None = "/metrics",
     health_path: str | None = "/health",
     monitor: Monitor | None = None,
+    dashboard_path: str | None = "/dashboard",
 ) -> list[tuple[str, ASGIApp]]:
     """``(path, app)`` pairs to mount; ``None`` leaves a route out.
 
-    The dashboard (``/dashboard``) will be added here, reading the same
-    :func:`metrics_document`.
+    The dashboard (:mod:`bellwatch.dashboard`) reads ``metrics_path``, so it is
+    mounted only with it.
     """
     out: list[tuple[str, ASGIApp]] = []
     if metrics_path:
         out.append((metrics_path, MetricsEndpoint(monitor, path=metrics_path)))
+        if dashboard_path:
+            from .dashboard import DashboardEndpoint
+
+            page = DashboardEndpoint(monitor, metrics_path=metrics_path, path=dashboard_path)
+            out.append((dashboard_path, page))
     if health_path:
         out.append((health_path, HealthEndpoint(health_path)))
     return out

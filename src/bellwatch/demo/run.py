@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 import bellwatch
+from bellwatch.dashboard import timeline_for
 from bellwatch.monitor import Monitor, set_monitor
 
 from .app import create_app
@@ -124,7 +125,8 @@ def cli_main(serve: bool = False, duration: float = 20.0, **options: Any) -> int
     )
     # Our own client's records would double every request line.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    set_monitor(Monitor(session_window=SESSION_WINDOW))
+    # The dashboard charts this run from its first request, not from its first view.
+    timeline_for(set_monitor(Monitor(session_window=SESSION_WINDOW)))
     twilio_token = secrets.token_hex(16)
     workdir = Path(tempfile.mkdtemp(prefix="bella-"))
     db = workdir / "bella.db"

@@ -1,0 +1,312 @@
+"""``GET /dashboard``: a live page over ``/metrics``, shipped in the package (no CDN, no build).
+
+The page (``static/dashboard.{html,css,js}``, inlined into one response) polls
+``/metrics?series=1`` and draws request rate, p95 latency and error rate over the
+last minutes as plain SVG, with the slow requests, top error patterns, endpoints,
+active sessions and business metrics beside them.
+
+The series come from a :class:`Timeline`: a monitor listener that keeps this
+process's requests in 5-second buckets for 5 minutes (per process, also when
+the monitor's store is shared). It is attached when the page is first served,
+so an app whose dashboard nobody opens pays nothing per request; call
+:func:`timeline_for` at start-up to chart from the first request. ``/metrics``
+adds the series as ``series`` only when asked with ``?series=1``, so its usual
+document is unchanged.
+
+Protection is ``/metrics``'s: with ``metrics_token`` set, a request needs
+``Authorization: Bearer <token>``; a browser may instead open
+``/dashboard?token=<token>`` once, which sets an HttpOnly, SameSite=Strict cookie
+(an HMAC of the token, never the token) and redirects to the bare URL, so the
+token leaves the address bar and the page's own ``/metrics`` fetches carry it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import threading
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, MutableMapping
+from importlib import resources
+from typing import Any
+from urllib.parse import parse_qs
+
+import orjson
+
+from . import pipeline
+from ._guard import record_internal_error, suppress_internal_errors
+from .context import get_cid
+from .monitor import Monitor, get_monitor
+from .schema import F
+from .store.base import EndpointStats
+
+__all__ = [
+    "COOKIE",
+    "DashboardEndpoint",
+    "Timeline",
+    "cookie_ok",
+    "series_section",
+    "timeline_for",
+]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+COOKIE = "bellwatch_dashboard"
+_COOKIE_KEY = b"bellwatch-dashboard-cookie-v1"
+_HTML = b"text/html; charset=utf-8"
+
+
+class Timeline:
+    """This process's requests in fixed time buckets, for the dashboard's charts.
+
+    A :class:`~bellwatch.monitor.Monitor` listener: per request, a lock, a few
+    increments and one sketch insert. Memory is bounded: ``span / step`` buckets
+    and the last ``keep_slow`` slow requests.
+
+    Args:
+        step: bucket width in seconds.
+        span: how far back the series reach, in seconds.
+        keep_slow: how many recent slow requests to remember.
+    """
+
+    def __init__(self, step: float = 5.0, span: float = 300.0, keep_slow: int = 20) -> None:
+        self.step = step
+        self.nbuckets = max(1, round(span / step))
+        self._buckets: deque[tuple[int, EndpointStats]] = deque()
+        self._slow: deque[dict[str, Any]] = deque(maxlen=keep_slow)
+        self._lock = threading.Lock()
+
+    def __call__(self, path: str, status: int, duration: float, slow: bool, now: float) -> None:
+        """Count one finished request (the monitor calls this after its store)."""
+        index = int(now // self.step)
+        with self._lock:
+            buckets = self._buckets
+            if not buckets or buckets[-1][0] != index:
+                buckets.append((index, EndpointStats()))
+                while buckets[0][0] <= index - self.nbuckets:
+                    buckets.popleft()
+            buckets[-1][1].add(status, duration, slow)
+            if slow:
+                self._slow.append(
+                    {
+                        F.TS: round(now, 3),
+                        F.PATH: path,
+                        F.STATUS: status,
+                        F.DURATION: round(duration, 3),
+                        F.CID: get_cid(),
+                    }
+                )
+
+    def section(self, now: float | None = None) -> dict[str, Any]:
+        """The ``series`` section: one entry per bucket, oldest first, empty ones as zeros.
+
+        ``start`` is the first bucket's start (epoch seconds); ``p95`` is in seconds;
+        ``slow_recent`` lists the latest slow requests, newest first.
+        """
+        now = time.time() if now is None else now
+        last = int(now // self.step)
+        first = last - self.nbuckets + 1
+        with self._lock:
+            by_index = {i: s.copy() for i, s in self._buckets if i >= first}
+            slow_recent = list(reversed(self._slow))
+        columns: dict[str, list[float]] = {
+            "count": [], "errors": [], "client_errors": [], "slow": [], "p95": []
+        }  # fmt: skip
+        for index in range(first, last + 1):
+            stats = by_index.get(index)
+            columns["count"].append(stats.count if stats else 0)
+            columns["errors"].append(stats.errors if stats else 0)
+            columns["client_errors"].append(stats.client_errors if stats else 0)
+            columns["slow"].append(stats.slow if stats else 0)
+            columns["p95"].append(round(stats.quantile(0.95), 4) if stats else 0.0)
+        return {"step": self.step, "start": first * self.step, **columns,
+                "slow_recent": slow_recent}  # fmt: skip
+
+
+_timelines: dict[int, tuple[Monitor, Timeline]] = {}
+_timelines_lock = threading.Lock()
+
+
+def timeline_for(monitor: Monitor | None = None, *, create: bool = True) -> Timeline | None:
+    """The :class:`Timeline` listening to ``monitor`` (the process-wide one by default).
+
+    Attached on first call with ``create=True``; idempotent per monitor.
+    """
+    target = monitor if monitor is not None else get_monitor()
+    with _timelines_lock:
+        entry = _timelines.get(id(target))
+        if entry is not None and entry[0] is target:
+            return entry[1]
+        if not create:
+            return None
+        timeline = Timeline()
+        target.listeners.append(timeline)
+        _timelines[id(target)] = (target, timeline)
+        # Forget timelines of monitors that were replaced (tests, reconfiguration).
+        current = get_monitor()
+        for key in [k for k, (m, _) in _timelines.items() if m is not target and m is not current]:
+            del _timelines[key]
+        return timeline
+
+
+def series_section(monitor: Monitor | None = None) -> dict[str, Any] | None:
+    """What ``/metrics?series=1`` adds as ``series``; ``None`` without a dashboard."""
+    timeline = timeline_for(monitor, create=False)
+    return None if timeline is None else timeline.section()
+
+
+def _cookie_value(token: bytes) -> str:
+    # The cookie proves the token was shown once without being the token itself.
+    return hmac.new(token, _COOKIE_KEY, hashlib.sha256).hexdigest()
+
+
+def _cookies(scope: Scope) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in scope.get("headers", ()):
+        if name == b"cookie":
+            for part in value.decode("latin-1").split(";"):
+                key, _, val = part.strip().partition("=")
+                out.setdefault(key, val)
+    return out
+
+
+def cookie_ok(scope: Scope, token: bytes) -> bool:
+    """True when the request carries the dashboard cookie for ``token``."""
+    given = _cookies(scope).get(COOKIE, "")
+    return bool(given) and hmac.compare_digest(given.encode(), _cookie_value(token).encode())
+
+
+def _bearer_ok(scope: Scope, token: bytes) -> bool:
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization":
+            scheme, _, given = bytes(value).partition(b" ")
+            return scheme.lower() == b"bearer" and hmac.compare_digest(given.strip(), token)
+    return False
+
+
+def _asset(name: str) -> str:
+    return resources.files("bellwatch").joinpath("static", name).read_text("utf-8")
+
+
+def _sha256(text: str) -> str:
+    return base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
+
+
+class DashboardEndpoint:
+    """ASGI app for ``GET /dashboard``: the live page, protected like ``/metrics``.
+
+    Args:
+        monitor: whose requests the charts show; the process-wide monitor by default.
+        metrics_path: where the page fetches its numbers.
+        token: defaults to the ``metrics_token`` setting (no token: open, like /metrics).
+        path: where this page is mounted (for the redirect that drops ``?token=``).
+    """
+
+    def __init__(
+        self,
+        monitor: Monitor | None = None,
+        *,
+        metrics_path: str = "/metrics",
+        token: str | None = None,
+        path: str = "/dashboard",
+    ) -> None:
+        self.path = path
+        settings = pipeline.current().settings
+        self._token = (token or settings.metrics_token or "").encode()
+        self._monitor = monitor
+        css, js = _asset("dashboard.css"), _asset("dashboard.js")
+        config = orjson.dumps(
+            {"metrics": metrics_path, "service": settings.service, "slow": settings.slow_threshold}
+        ).decode()
+        html = (
+            _asset("dashboard.html")
+            .replace("/*CSS*/", css)
+            .replace("/*JS*/", js)
+            .replace('"/*CONFIG*/"', config.replace("</", "<\\/"))
+        )
+        self._page = html.encode()
+        # Inline code is allowed by hash only: nothing injected into the page could run.
+        self._csp = (
+            f"default-src 'none'; script-src 'sha256-{_sha256(js)}'; "
+            f"style-src 'sha256-{_sha256(css)}'; connect-src 'self'; img-src data:; "
+            "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        ).encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope.setdefault("route", self)  # names our route for the middleware
+        try:
+            await self._serve(scope, send)
+        except Exception as exc:  # never raise into the host app
+            record_internal_error(exc)
+            with suppress_internal_errors():  # the response may have started already
+                await _respond(send, 500, b"dashboard unavailable", b"text/plain")
+
+    async def _serve(self, scope: Scope, send: Send) -> None:
+        head = scope.get("method") == "HEAD"
+        token = self._token
+        if token:
+            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            given = (query.get("token") or [""])[0].encode()
+            if given and hmac.compare_digest(given, token):
+                await self._login(scope, send)
+                return
+            if not (_bearer_ok(scope, token) or cookie_ok(scope, token)):
+                body = (
+                    b"<!doctype html><title>bellwatch</title><p>This dashboard needs the "
+                    b"metrics token: open <code>/dashboard?token=&lt;BELLWATCH_METRICS_TOKEN"
+                    b"&gt;</code> once."
+                )
+                await _respond(
+                    send, 401, body, _HTML, head=head, extra=[(b"www-authenticate", b"Bearer")]
+                )
+                return
+        timeline_for(self._monitor)  # the charts start now, if nothing attached one earlier
+        headers = [
+            (b"content-security-policy", self._csp),
+            (b"cache-control", b"no-store"),
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"no-referrer"),
+        ]
+        if token and _bearer_ok(scope, token) and not cookie_ok(scope, token):
+            headers.append((b"set-cookie", self._cookie(scope)))
+        await _respond(send, 200, self._page, _HTML, head=head, extra=headers)
+
+    def _cookie(self, scope: Scope) -> bytes:
+        secure = scope.get("scheme") == "https" or any(
+            name == b"x-forwarded-proto" and value.startswith(b"https")
+            for name, value in scope.get("headers", ())
+        )
+        value = f"{COOKIE}={_cookie_value(self._token)}; Path=/; HttpOnly; SameSite=Strict"
+        return (value + ("; Secure" if secure else "")).encode()
+
+    async def _login(self, scope: Scope, send: Send) -> None:
+        """``?token=`` was right: set the cookie and send the browser to the bare URL."""
+        location = (scope.get("root_path", "") + self.path).encode("latin-1")
+        headers = [
+            (b"set-cookie", self._cookie(scope)),
+            (b"location", location),
+            (b"cache-control", b"no-store"),
+            (b"referrer-policy", b"no-referrer"),
+        ]
+        await _respond(send, 303, b"", _HTML, extra=headers)
+
+
+async def _respond(
+    send: Send,
+    status: int,
+    body: bytes,
+    content_type: bytes,
+    *,
+    head: bool = False,
+    extra: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    await send(
+        {"type": "http.response.start", "status": status, "headers": headers + (extra or [])}
+    )
+    await send({"type": "http.response.body", "body": b"" if head else body})
