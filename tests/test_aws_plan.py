@@ -275,3 +275,18 @@ class TestTeardown:
         assert [t["TopicArn"].rsplit(":", 1)[1] for t in c.sns.list_topics()["Topics"]] == [
             "bellwatch-other-alerts"
         ]
+
+
+class TestSubscription:
+    def test_unconfirmed_email_is_noted(self, world: World) -> None:
+        """A subscription pending confirmation is unchanged, with a note to check the inbox."""
+        apply(build_plan(options(world), world.clients), world.clients)
+
+        def pending(parsed: dict[str, Any], **_: Any) -> None:
+            for sub in parsed.get("Subscriptions", []):
+                sub["SubscriptionArn"] = "PendingConfirmation"
+
+        world.clients.sns.meta.events.register("after-call.sns.ListSubscriptionsByTopic", pending)
+        plan = build_plan(options(world), world.clients)
+        assert plan.pending == []
+        assert plan.notes == ["ops@example.com has not confirmed the subscription: check the inbox"]

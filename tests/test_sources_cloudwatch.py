@@ -276,3 +276,20 @@ class TestInsights:
         )
         (got,) = source(logs).run_insights("stats count(*)", T0, T0 + 1000)
         assert got == {"@timestamp": 1795741323456, "n": 42, "p95": 2.5, "hash": "1e5a9c0b"}
+
+
+class TestClient:
+    def test_botocore_does_not_retry_behind_our_back(self, logs: Any) -> None:
+        """The source's own client makes one attempt per call, so its retry count is exact."""
+        src = CloudWatchSource(GROUP, region="ca-central-1")
+        assert src.client.meta.config.retries["total_max_attempts"] == 1
+
+    def test_no_region_is_a_clear_error(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Without any region the source says how to set one."""
+        monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+        monkeypatch.delenv("AWS_REGION", raising=False)
+        monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        with pytest.raises(SourceError, match="--region"):
+            list(CloudWatchSource(GROUP).records())
