@@ -124,10 +124,27 @@ class TestCache:
         store = cache.Cache(str(tmp_path / "c"), background=True)
         plan = store.plan([str(log)], con)
         assert plan.raw == [str(log)] and plan.to_build == [str(log)]
-        plan.load_raw(con, aggregate.NEEDS["endpoints"])
+        need = aggregate.need("endpoints")
+        plan.load_raw(con, need.columns, need.where)
         assert plan.skipped == 1
         rows = aggregate.endpoints(con, aggregate.Frame(plan.relation()))
         assert rows[0]["count"] == 1
+
+    def test_cold_errors_look_up_pathless_endpoints(
+        self, tmp_path: Path, con: object, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """On a cold, pre-filtered read, error lines without a path still get their endpoint."""
+        monkeypatch.setattr(cache, "SYNC_BUILD_BYTES", 10)
+        log = tmp_path / "app.jsonl"
+        log.write_bytes(
+            line(ts=1, level="ERROR", event="error", cid="e1", hash="h", type="T", msg="m")
+            + req(2, "/book", 422, 0.1, "e1")
+        )
+        plan = cache.Plan(raw=[str(log)])
+        need = aggregate.need("errors")
+        plan.load_raw(con, need.columns, need.where)
+        frame = aggregate.Frame(plan.relation(), full=plan.full_relation())
+        assert aggregate.errors(con, frame)[0]["endpoints"] == ["/book"]
 
     def test_builder_entry_point(self, tmp_path: Path) -> None:
         """The detached builder's entry point writes the manifest for each file."""

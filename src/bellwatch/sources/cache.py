@@ -128,22 +128,36 @@ class Plan:
     raw_columns: tuple[str, ...] = ()
     to_build: list[str] = field(default_factory=list)
     """Raw files whose cache :meth:`Cache.build_later` should write."""
+    filtered: bool = False
 
-    def load_raw(self, con: duckdb.DuckDBPyConnection, columns: Sequence[str]) -> None:
-        """Read the raw files once, only ``columns`` (plus ``ts``, ``event``), into a temp table.
+    def load_raw(
+        self, con: duckdb.DuckDBPyConnection, columns: Sequence[str], where: str | None = None
+    ) -> None:
+        """Read the raw files once: only ``columns``, only rows matching ``where``.
 
-        One JSON scan serves the query (which may read its relation twice) and the
-        skipped-line count; this costs what one raw DuckDB query costs.
+        The rows kept (plus the non-JSON lines, which come back as all-NULL rows
+        and are counted, then dropped) go to a small temp table, so one JSON
+        scan serves both the report and the skipped-line count.
         """
         if not self.raw:
             return
         wanted = tuple(c for c in COLUMNS if c in {*columns, F.TS, F.EVENT})
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _raw AS {json_scan(self.raw, wanted)}")
-        row = con.execute(
-            f"SELECT count(*) FROM _raw WHERE {_q(F.TS)} IS NULL AND {_q(F.EVENT)} IS NULL"  # noqa: S608 - schema names
-        ).fetchone()
+        junk = f"({_q(F.TS)} IS NULL AND {_q(F.EVENT)} IS NULL)"
+        keep = f" WHERE ({where}) OR {junk}" if where else ""
+        scan = json_scan(self.raw, wanted)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _raw AS SELECT * FROM ({scan}){keep}")  # noqa: S608 - our SQL
+        row = con.execute(f"SELECT count(*) FROM _raw WHERE {junk}").fetchone()  # noqa: S608 - schema names
+        con.execute(f"DELETE FROM _raw WHERE {junk}")  # noqa: S608 - schema names
         self.skipped += int(row[0]) if row else 0
         self.raw_table, self.raw_columns = "_raw", wanted
+        self.filtered = where is not None
+
+    def full_relation(self) -> str | None:
+        """Every row, when :meth:`relation` was pre-filtered (for second lookups); else None."""
+        if not self.filtered:
+            return None
+        pieces = [parquet_scan(self.parts)] if self.parts else []
+        return " UNION ALL ".join([*pieces, json_scan(self.raw)])
 
     def relation(self) -> str:
         """SQL for the union of both, with :data:`COLUMNS`."""
