@@ -12,10 +12,13 @@ import httpx
 import pytest
 from fastapi import BackgroundTasks, FastAPI, Request
 from fastapi.responses import JSONResponse
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import bellwatch
-from bellwatch import endpoints, errors, metrics
-from bellwatch.middleware import BellwatchMiddleware, instrument
+from bellwatch import endpoints, errors, metrics, pipeline
+from bellwatch.context import request_scope
+from bellwatch.middleware import BellwatchMiddleware, _RequestLine, instrument
 from bellwatch.monitor import Monitor, cookie, form_field, get_monitor, reset_monitor
 from bellwatch.store.memory import MemoryStore
 from bellwatch.testing import Captured, capture_logs
@@ -238,6 +241,12 @@ class TestRequestLine:
         assert request_lines(logs) == []
         assert get_monitor().snapshot().totals().count == 0
 
+    def test_instrumenting_twice_logs_once(self, logs: Captured) -> None:
+        """A second instrument() call on the same app is a no-op."""
+        app = instrument(make_app())
+        call(app, "/async")
+        assert len(request_lines(logs)) == 1
+
     def test_levels_below_threshold_are_not_written(self) -> None:
         """With level=WARNING a normal request writes no line but is still counted."""
         with capture_logs(level="WARNING") as captured:
@@ -333,6 +342,58 @@ class TestSessions:
         call(app, "/background", headers={"cookie": "a=1; session=s3cr3t"})
         assert get_monitor().snapshot().active_sessions == 1
         assert "s3cr3t" not in "".join(logs.lines)
+
+
+def _strip_ts(line: str) -> str:
+    return re.sub(r'^\{"ts":\d+,', "{", line)
+
+
+request_fields = st.dictionaries(
+    st.sampled_from(["uid", "sid", "token", "note", "phone", "path"]),
+    st.one_of(st.text(max_size=300), st.integers(), st.just("+15551234567")),
+    max_size=4,
+)
+
+
+class TestFastPath:
+    @settings(max_examples=60, deadline=None)
+    @given(
+        bound=request_fields,
+        late=request_fields,
+        path=st.sampled_from(["/a/{id}", "/call/+15551234567", "x" * 300]),
+        method=st.sampled_from(["info", "warning", "error"]),
+    )
+    def test_writes_exactly_what_emit_writes(
+        self, bound: dict[str, Any], late: dict[str, Any], path: str, method: str
+    ) -> None:
+        """Same keys, order, redaction and budget as Pipeline.emit, for any bound fields."""
+        event = {"event": "request_complete", "method": "GET", "path": path, "status": 200}
+        event.update(duration=0.012, **late)
+        with capture_logs() as captured, request_scope("abc123"), bellwatch.bound(**bound):
+            _RequestLine().write(method, dict(event))
+            pipeline.current().emit(method, dict(event))
+        # Split on "\n" only: Captured.lines uses splitlines(), which also splits on
+        # characters such as U+0085 that JSON strings may carry unescaped.
+        fast, slow = captured._buffer.getvalue().rstrip("\n").split("\n")
+        assert _strip_ts(fast) == _strip_ts(slow)
+
+    def test_redact_keys_naming_our_keys_still_apply(self) -> None:
+        """redact_keys=path masks the path on the fast path too."""
+        event = {"event": "request_complete", "method": "GET", "path": "/a", "status": 200}
+        with capture_logs(redact_keys="path") as captured:
+            _RequestLine().write("info", dict(event, duration=0.1))
+        assert captured.events[0]["path"] == "***"
+
+    def test_user_processors_take_the_full_pipeline(self) -> None:
+        """A configured extra processor runs on the request line."""
+
+        def tag(_logger: object, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+            event["tagged"] = True
+            return event
+
+        with capture_logs(processors=[tag]) as captured:
+            call(make_app(), "/async")
+        assert request_lines(captured)[0]["tagged"] is True
 
 
 class TestStdlibQuiet:

@@ -19,6 +19,7 @@ from . import _config, pipeline
 from ._guard import record_internal_error
 from .context import _EMPTY, RequestState, _cid, _fields, _request, new_id, valid_id
 from .monitor import Monitor, SessionKey, bound_session, get_monitor
+from .processors import CompactException
 from .schema import Ev, F
 from .store.base import UNMATCHED
 
@@ -72,6 +73,79 @@ def _route_template(scope: Scope, root_path: str) -> str:
     return prefix + template
 
 
+_LEVEL_NUM = {"info": 20, "warning": 30, "error": 40}
+_LEVEL_NAME = {"info": "INFO", "warning": "WARNING", "error": "ERROR"}
+# Keys the request line itself writes; a redact_keys setting naming one forces redaction.
+_OWN_KEYS = (F.TS, F.LEVEL, F.EVENT, F.CID, F.METHOD, F.PATH, F.STATUS, F.DURATION)
+
+
+def _noop_for_request_line(step: object) -> bool:
+    """True for pipeline steps known to do nothing to an event without ``exc_info``."""
+    if isinstance(step, CompactException):
+        return True
+    return (
+        getattr(step, "__module__", None) == "bellwatch.errors"
+        and getattr(step, "__name__", None) == "aggregate_errors"
+    )
+
+
+class _RequestLine:
+    """The request line's fast path: exactly what ``Pipeline.emit`` writes, minus no-op work.
+
+    It builds the same dict ``AddContext`` builds (same key order), skips the steps
+    that are no-ops for an event without an exception, runs the redactor whenever a
+    value could need it (bound fields, a ``+`` in the path, or a ``redact_keys``
+    setting that names one of our keys), then the same budgeted renderer and sink.
+    Any other pipeline (console renderer, user processors) gets ``Pipeline.emit``.
+    """
+
+    __slots__ = ("_always_redact", "_fast", "_now", "_pipe")
+
+    def __init__(self) -> None:
+        self._pipe: pipeline.Pipeline | None = None
+        self._fast = False
+        self._always_redact = True
+        self._now: Callable[[], Any] | None = None
+
+    def _adopt(self, pipe: pipeline.Pipeline) -> None:
+        self._pipe = pipe
+        now = getattr(pipe.add_context, "_now", None)
+        self._fast = (
+            getattr(pipe, "_console", None) is None
+            and callable(now)
+            and all(_noop_for_request_line(step) for step in pipe.steps)
+        )
+        self._now = now
+        probe = {key: "x" for key in _OWN_KEYS}
+        self._always_redact = pipe.redactor(None, "info", dict(probe)) != probe
+
+    def write(self, method: str, event: dict[str, Any]) -> None:
+        pipe = pipeline.current()
+        if pipe is not self._pipe:
+            self._adopt(pipe)
+        if not self._fast or self._now is None:
+            pipe.emit(method, event)
+            return
+        if _LEVEL_NUM[method] < pipe.min_level:
+            return
+        out: dict[str, Any] = {
+            F.TS: self._now(),
+            F.LEVEL: _LEVEL_NAME[method],
+            F.EVENT: event.pop(F.EVENT),
+        }
+        cid = _cid.get()
+        if cid is not None:
+            out[F.CID] = cid
+        bound = _fields.get()
+        if bound:
+            out.update(bound)
+        extra = len(event) > 4  # more than method, path, status, duration
+        out.update(event)
+        if bound or extra or self._always_redact or "+" in event[F.PATH]:
+            out = pipe.redactor(None, method, out)
+        pipe.sink.write(pipe.renderer.render(out))
+
+
 class BellwatchMiddleware:
     """Correlation ids, one ``request_complete`` line and monitor counts per HTTP request.
 
@@ -120,6 +194,7 @@ class BellwatchMiddleware:
         self._max_len = base.cid_max_length
         self._nbytes = base.cid_bytes
         self._needs_body = session_key.needs_body
+        self._line = _RequestLine()
         if base.emf:
             from .emf import enable_emf
 
@@ -245,7 +320,7 @@ class BellwatchMiddleware:
             if key is not None and self.session_key.loggable and F.SESSION_ID not in event:
                 event[F.SESSION_ID] = key
             level = "error" if status >= 500 else "warning" if slow else "info"
-            pipeline.current().emit(level, event)
+            self._line.write(level, event)
         except Exception as exc:
             record_internal_error(exc)
 
@@ -326,6 +401,8 @@ def instrument(
     """
     from .endpoints import routes
 
+    if getattr(app, "_bellwatch_instrumented", False):
+        return app  # a second call would log every request twice
     own = routes(metrics_path=metrics_path, health_path=health_path)
     if not log_own_routes:
         options["quiet_paths"] = (*options.get("quiet_paths", ()), *(path for path, _ in own))
@@ -338,6 +415,7 @@ def instrument(
         return middleware
 
     app.build_middleware_stack = build_with_bellwatch
+    app._bellwatch_instrumented = True
     app.middleware_stack = None  # rebuilt on the next request, now with us outermost
     return app
 

@@ -106,6 +106,7 @@ class EndpointStats:
 
 
 def _merge_into(into: dict[str, EndpointStats], other: dict[str, EndpointStats]) -> None:
+    """Add every endpoint of ``other`` into ``into`` (copying, never sharing, stats)."""
     for key, stats in other.items():
         mine = into.get(key)
         if mine is None:

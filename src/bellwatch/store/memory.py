@@ -6,7 +6,7 @@ import threading
 import time
 from collections import deque
 
-from .base import BUCKET_SECONDS, OTHER, EndpointStats, Snapshot
+from .base import BUCKET_SECONDS, OTHER, EndpointStats, Snapshot, _merge_into
 
 __all__ = ["MemoryStore"]
 
@@ -44,7 +44,11 @@ class MemoryStore:
 
     def reset(self) -> None:
         with self._lock:
-            self._endpoints: dict[str, EndpointStats] = {}
+            # Each request is added once, to the current time bucket. A bucket that
+            # leaves the window is merged into ``_expired``; totals since start are
+            # ``_expired`` plus the live buckets, summed only when read.
+            self._expired: dict[str, EndpointStats] = {}
+            self._paths: set[str] = set()
             self._buckets: deque[tuple[int, dict[str, EndpointStats]]] = deque()
             self._bucket_index = -1
             self._bucket: dict[str, EndpointStats] = {}
@@ -55,28 +59,27 @@ class MemoryStore:
 
     def record(self, path: str, status: int, duration: float, slow: bool, now: float) -> None:
         with self._lock:
-            stats = self._endpoints.get(path)
-            if stats is None:
-                if len(self._endpoints) >= self.max_endpoints:
-                    path = OTHER
-                    stats = self._endpoints.get(path)
-                if stats is None:
-                    stats = self._endpoints[path] = EndpointStats()
-            stats.add(status, duration, slow)
             index = int(now // BUCKET_SECONDS)
             if index != self._bucket_index:
                 self._rotate(index)
-            recent = self._bucket.get(path)
-            if recent is None:
-                recent = self._bucket[path] = EndpointStats()
-            recent.add(status, duration, slow)
+            stats = self._bucket.get(path)
+            if stats is None:
+                if path not in self._paths:
+                    if len(self._paths) >= self.max_endpoints:
+                        path = OTHER
+                    self._paths.add(path)
+                stats = self._bucket.get(path)
+                if stats is None:
+                    stats = self._bucket[path] = EndpointStats()
+            stats.add(status, duration, slow)
 
     def _rotate(self, index: int) -> None:
         self._bucket_index = index
         self._bucket = {}
         self._buckets.append((index, self._bucket))
         while self._buckets and self._buckets[0][0] <= index - self._nbuckets:
-            self._buckets.popleft()
+            _, old = self._buckets.popleft()
+            _merge_into(self._expired, old)
 
     def touch_session(self, key: str, now: float) -> None:
         with self._lock:
@@ -103,18 +106,15 @@ class MemoryStore:
         first = int(now // BUCKET_SECONDS) - self._nbuckets + 1
         with self._lock:
             self._expire_sessions(now)
+            endpoints: dict[str, EndpointStats] = {}
             window: dict[str, EndpointStats] = {}
+            _merge_into(endpoints, self._expired)
             for index, bucket in self._buckets:
-                if index < first:
-                    continue
-                for path, stats in bucket.items():
-                    mine = window.get(path)
-                    if mine is None:
-                        window[path] = stats.copy()
-                    else:
-                        mine.merge(stats)
+                _merge_into(endpoints, bucket)
+                if index >= first:
+                    _merge_into(window, bucket)
             return Snapshot(
-                endpoints={path: s.copy() for path, s in self._endpoints.items()},
+                endpoints=endpoints,
                 window=window,
                 window_seconds=self._nbuckets * BUCKET_SECONDS,
                 active_sessions=len(self._sessions),

@@ -40,6 +40,7 @@ __all__ = ["RedisStore", "shared_store"]
 
 _MAPPING = LogarithmicMapping(RELATIVE_ACCURACY)
 _ZERO = "z"  # bin of durations too small for the log mapping
+_MIN = _MAPPING.min_possible
 _KEEP = 7 * 86_400  # since-start keys live a week past the last write
 _READ_INTEREST = 60.0  # keep refreshing the cluster copy this long after a read
 
@@ -95,7 +96,7 @@ return 'ok'
 """
 
 Row = list[float]  # count, 5xx, 4xx, slow, seconds
-Bins = dict[str, int]
+Bins = dict[int | str, int]  # log-mapping bin (or "z") -> count
 
 
 class _Batch:
@@ -134,6 +135,7 @@ class _Batch:
             del self.sessions[key]
 
     def payload(self) -> bytes:
+        # Bin keys are ints on the hot path; JSON (and the script) sees them as strings.
         return orjson.dumps(
             {
                 "ep": self.ep,
@@ -142,7 +144,8 @@ class _Batch:
                 "s": {str(i): bins for i, bins in self.s.items()},
                 "ss": self.sessions,
                 "ct": self.counters,
-            }
+            },
+            option=orjson.OPT_NON_STR_KEYS,
         )
 
 
@@ -161,10 +164,6 @@ def _bins(into: dict[str, Bins], other: dict[str, Bins]) -> None:
         mine = into.setdefault(path, {})
         for key, n in bins.items():
             mine[key] = mine.get(key, 0) + n
-
-
-def _bin(duration: float) -> str:
-    return str(_MAPPING.key(duration)) if duration > _MAPPING.min_possible else _ZERO
 
 
 def _stats(row: dict[int, float], bins: dict[str, int]) -> EndpointStats:
@@ -291,28 +290,40 @@ class RedisStore:
                 if len(self._paths) >= self.max_endpoints:
                     path = OTHER
                 self._paths.add(path)
-            row: Row = [
-                1,
-                1 if status >= 500 else 0,
-                1 if 400 <= status < 500 else 0,
-                1 if slow else 0,
-                duration,
-            ]
-            key = _bin(duration)
-            for rows, bins in (
-                (pending.ep, pending.sk),
-                (pending.b.setdefault(int(now // BUCKET_SECONDS), {}),
-                 pending.s.setdefault(int(now // BUCKET_SECONDS), {})),
-            ):  # fmt: skip
-                mine = rows.get(path)
-                if mine is None:
-                    rows[path] = list(row)
-                    bins[path] = {key: 1}
-                else:
-                    for i in range(5):
-                        mine[i] += row[i]
-                    counts = bins[path]
-                    counts[key] = counts.get(key, 0) + 1
+            server = 1 if status >= 500 else 0
+            client = 1 if 400 <= status < 500 else 0
+            was_slow = 1 if slow else 0
+            key = _MAPPING.key(duration) if duration > _MIN else _ZERO
+            index = int(now // BUCKET_SECONDS)
+            # Written out twice (since start, this bucket): no tuples or loops on the hot path.
+            mine = pending.ep.get(path)
+            if mine is None:
+                pending.ep[path] = [1, server, client, was_slow, duration]
+                pending.sk[path] = {key: 1}
+            else:
+                mine[0] += 1
+                mine[1] += server
+                mine[2] += client
+                mine[3] += was_slow
+                mine[4] += duration
+                counts = pending.sk[path]
+                counts[key] = counts.get(key, 0) + 1
+            rows = pending.b.get(index)
+            if rows is None:
+                rows = pending.b[index] = {}
+                pending.s[index] = {}
+            mine = rows.get(path)
+            if mine is None:
+                rows[path] = [1, server, client, was_slow, duration]
+                pending.s[index][path] = {key: 1}
+            else:
+                mine[0] += 1
+                mine[1] += server
+                mine[2] += client
+                mine[3] += was_slow
+                mine[4] += duration
+                counts = pending.s[index][path]
+                counts[key] = counts.get(key, 0) + 1
         self.shipper.start()
 
     def touch_session(self, key: str, now: float) -> None:

@@ -59,6 +59,8 @@ local seq = tonumber(ARGV[3])
 local cur = redis.call('GET', seqkey)
 local since = tonumber(ARGV[15])
 local function known()
+  -- a process's first round learns every live pattern, later rounds only the new ones
+  if since == 0 then return redis.call('ZRANGE', p .. 'errs', 0, -1) end
   return redis.call('ZRANGEBYSCORE', p .. 'enew', since, '+inf')
 end
 if cur and tonumber(cur) >= seq then return {'dup', {}, {}, {}, known()} end

@@ -1,0 +1,378 @@
+"""Per-request cost of request monitoring: bellwatch vs the usual peer stacks.
+
+Same FastAPI app (``GET /api/users/{user_id}``, async route returning a small dict)
+in every variant, each in its own process:
+
+- in-process CPU us/request with a minimal ASGI driver (no HTTP, no httpx);
+- uvicorn + ``wrk`` on 127.0.0.1, requests/s as a ratio to bare.
+
+Run: .venv/bin/python bench/middleware.py [--rounds 5] [--no-wrk]
+Writes bench/results/middleware.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import interleaved, machine, median, run_child, write_result
+
+VARIANTS = {
+    "bare": "bare FastAPI",
+    "http_middleware": '`@app.middleware("http")` timing + stdlib JSON log to a file',
+    "cid_instrumentator_structlog": "asgi-correlation-id + prometheus-fastapi-instrumentator"
+    " + structlog line to a file",
+    "exporter_cid": "starlette-exporter + asgi-correlation-id (no log line)",
+    "bellwatch": "bellwatch `instrument(app)`, line to a file, metrics on",
+}
+PATH = "/api/users/42"
+
+
+# ---------------------------------------------------------------- the apps
+
+
+def build_app(variant: str, logdir: str) -> Any:
+    from fastapi import FastAPI
+
+    app = FastAPI()
+
+    @app.get("/api/users/{user_id}")
+    async def user(user_id: int) -> dict[str, int]:
+        return {"id": user_id}
+
+    log_path = os.path.join(logdir, f"{variant}.jsonl")
+    if variant == "http_middleware":
+        import logging
+
+        logger = logging.getLogger("bench.http")
+        handler = logging.FileHandler(log_path)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+        @app.middleware("http")
+        async def timing(request: Any, call_next: Any) -> Any:
+            start = time.perf_counter()
+            response = await call_next(request)
+            line = {
+                "timestamp": time.time(),
+                "level": "INFO",
+                "event": "request_complete",
+                "method": request.method,
+                "path": request.url.path,
+                "status": response.status_code,
+                "duration": round(time.perf_counter() - start, 3),
+            }
+            logger.info(json.dumps(line))
+            return response
+
+    elif variant == "cid_instrumentator_structlog":
+        import structlog
+        from asgi_correlation_id import CorrelationIdMiddleware, correlation_id
+        from prometheus_fastapi_instrumentator import Instrumentator
+
+        structlog.configure(
+            processors=[
+                structlog.processors.add_log_level,
+                structlog.processors.TimeStamper(fmt="iso"),
+                structlog.processors.JSONRenderer(),
+            ],
+            logger_factory=structlog.WriteLoggerFactory(open(log_path, "a")),  # noqa: SIM115
+            cache_logger_on_first_use=True,
+        )
+        slog = structlog.get_logger()
+
+        class StructlogAccess:
+            def __init__(self, inner: Any) -> None:
+                self.app = inner
+
+            async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+                if scope["type"] != "http":
+                    await self.app(scope, receive, send)
+                    return
+                start = time.perf_counter()
+                status = 500
+
+                async def send_status(message: Any) -> None:
+                    nonlocal status
+                    if message["type"] == "http.response.start":
+                        status = message["status"]
+                    await send(message)
+
+                await self.app(scope, receive, send_status)
+                route = scope.get("route")
+                slog.info(
+                    "request_complete",
+                    correlation_id=correlation_id.get(),
+                    method=scope["method"],
+                    path=getattr(route, "path", scope["path"]),
+                    status=status,
+                    duration=round(time.perf_counter() - start, 3),
+                )
+
+        app.add_middleware(StructlogAccess)
+        Instrumentator().instrument(app)
+        app.add_middleware(CorrelationIdMiddleware)
+
+    elif variant == "exporter_cid":
+        from asgi_correlation_id import CorrelationIdMiddleware
+        from starlette_exporter import PrometheusMiddleware
+
+        app.add_middleware(PrometheusMiddleware)
+        app.add_middleware(CorrelationIdMiddleware)
+
+    elif variant == "bellwatch":
+        import bellwatch
+        from bellwatch.middleware import instrument
+
+        bellwatch.configure(stdout=False, log_file=True, log_dir=logdir, service=variant)
+        instrument(app)
+    elif variant != "bare":
+        raise SystemExit(f"unknown variant {variant}")
+    return app
+
+
+# ---------------------------------------------------------------- in-process CPU
+
+
+async def drive(app: Any, n: int) -> None:
+    """Call the app ``n`` times with a minimal HTTP scope; no server, no client library."""
+    headers = [(b"host", b"bench"), (b"user-agent", b"bench"), (b"accept", b"*/*")]
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    for _ in range(n):
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": PATH,
+            "raw_path": PATH.encode(),
+            "root_path": "",
+            "query_string": b"",
+            "headers": list(headers),
+            "client": ("127.0.0.1", 5000),
+            "server": ("127.0.0.1", 8000),
+        }
+        await app(scope, receive, send)
+
+
+def child_cpu(variant: str, n: int, profile: bool) -> None:
+    logdir = tempfile.mkdtemp(prefix="bw-bench-")
+    try:
+        app = build_app(variant, logdir)
+        asyncio.run(drive(app, 1000))  # warm-up: build the middleware stack, fill caches
+        if profile:
+            import cProfile
+            import pstats
+
+            prof = cProfile.Profile()
+            prof.enable()
+            asyncio.run(drive(app, n))
+            prof.disable()
+            pstats.Stats(prof, stream=sys.stderr).sort_stats("tottime").print_stats(25)
+        start = time.process_time()
+        asyncio.run(drive(app, n))
+        cpu = time.process_time() - start
+        print(json.dumps({"us": cpu / n * 1e6}))
+    finally:
+        shutil.rmtree(logdir, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- uvicorn + wrk
+
+
+def child_serve(variant: str, port: int) -> None:
+    import uvicorn
+
+    logdir = tempfile.mkdtemp(prefix="bw-bench-")
+    try:
+        app = build_app(variant, logdir)
+        uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    finally:
+        shutil.rmtree(logdir, ignore_errors=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cpu_ticks(pid: int) -> int:
+    """utime + stime of a process, in clock ticks (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def wrk_rps(variant: str, seconds: int, connections: int) -> dict[str, float]:
+    """Requests/s under wrk, and the server process's CPU us per request meanwhile."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, __file__, "--child", "serve", variant, "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError(f"{variant} server did not start") from None
+                time.sleep(0.05)
+        url = f"http://127.0.0.1:{port}{PATH}"
+        subprocess.run(["wrk", "-t1", "-c8", "-d1s", url], capture_output=True, check=True)
+        before = cpu_ticks(server.pid)
+        out = subprocess.run(
+            ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", url],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        ticks = cpu_ticks(server.pid) - before
+        match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+        total = re.search(r"(\d+) requests in", out)
+        if not match or not total or "Non-2xx" in out or "Socket errors" in out:
+            raise RuntimeError(f"{variant}: unexpected wrk output\n{out}")
+        hz = os.sysconf("SC_CLK_TCK")
+        return {"rps": float(match.group(1)), "cpu_us": ticks / hz / int(total.group(1)) * 1e6}
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+# ---------------------------------------------------------------- report
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--requests", type=int, default=4000)
+    ap.add_argument("--wrk-seconds", type=int, default=3)
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--no-wrk", action="store_true")
+    ap.add_argument("--profile", help="print a cProfile of one variant's loop to stderr")
+    ap.add_argument("--child", nargs=2, metavar=("MODE", "VARIANT"))
+    ap.add_argument("--port", type=int)
+    args = ap.parse_args()
+    if args.child:
+        mode, variant = args.child
+        if mode == "cpu":
+            child_cpu(variant, args.requests, profile=False)
+        else:
+            child_serve(variant, args.port)
+        return 0
+    if args.profile:
+        child_cpu(args.profile, args.requests, profile=True)
+        return 0
+
+    names = list(VARIANTS)
+    cpu = interleaved(
+        names,
+        args.rounds,
+        lambda v: run_child([__file__, "--child", "cpu", v, "--requests", str(args.requests)])[
+            "us"
+        ],
+    )
+    rps: dict[str, list[float]] = {}
+    server_us: dict[str, list[float]] = {}
+    if not args.no_wrk and shutil.which("wrk"):
+        runs = interleaved(
+            names, args.rounds, lambda v: wrk_rps(v, args.wrk_seconds, args.connections)
+        )
+        rps = {v: [r["rps"] for r in rs] for v, rs in runs.items()}
+        server_us = {v: [r["cpu_us"] for r in rs] for v, rs in runs.items()}
+
+    bare_us = median(cpu["bare"])
+    lines = [
+        "## Request monitoring middleware (bench/middleware.py)",
+        "",
+        f"Same FastAPI app and route in every variant, each in its own process; {args.rounds} "
+        f"interleaved rounds, median. In-process: CPU per request over {args.requests} requests "
+        "driven by a minimal ASGI caller (no server, no client library). End to end: uvicorn "
+        f"(1 worker, access log off) + `wrk -t1 -c{args.connections} -d{args.wrk_seconds}s` on "
+        f"127.0.0.1. {machine()}.",
+        "",
+        "| variant | CPU us/request | added us | added / bellwatch's"
+        " | requests/s | ratio to bare (paired) | server CPU us/request | capacity ratio to bare |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    bw_added = median(cpu["bellwatch"]) - bare_us
+    for v in names:
+        us = median(cpu[v])
+        added = us - bare_us
+        ratio = (
+            f"{added / bw_added:.1f}x" if v not in ("bare", "bellwatch") and bw_added > 0 else ""
+        )
+        if rps:
+            paired = median([x / b for x, b in zip(rps[v], rps["bare"], strict=True)])
+            cap = median(server_us["bare"]) / median(server_us[v])
+            rps_cells = (
+                f"{median(rps[v]):,.0f} | {paired:.2f}x | {median(server_us[v]):.0f} | {cap:.2f}x"
+            )
+        else:
+            rps_cells = "- | - | - | -"
+        added_cell = "" if v == "bare" else f"{added:+.1f}"
+        lines.append(f"| {VARIANTS[v]} | {us:.1f} | {added_cell} | {ratio} | {rps_cells} |")
+    lines += [
+        "",
+        "Paired ratio: median over rounds of (variant requests/s / bare requests/s in the same "
+        "round). Capacity ratio: bare's server CPU per request / the variant's, i.e. the "
+        "requests/s ratio when the server's core is the bottleneck; it is far less sensitive "
+        "to other load on this shared machine than raw requests/s.",
+        "",
+        f"bellwatch adds {bw_added:.1f} us CPU per request in-process (goal <= 30 us)"
+        + (
+            f"; end to end it keeps {median(server_us['bare']) / median(server_us['bellwatch']):.2f}x"
+            " bare capacity (server CPU) and "
+            + f"{median([x / b for x, b in zip(rps['bellwatch'], rps['bare'], strict=True)]):.2f}x"
+            " bare requests/s paired by round (goal >= 0.9x)."
+            if rps
+            else "."
+        ),
+        "",
+        "Raw samples (us/request): "
+        + "; ".join(f"{v} {', '.join(f'{x:.0f}' for x in cpu[v])}" for v in names),
+    ]
+    if rps:
+        lines.append(
+            "Raw samples (requests/s): "
+            + "; ".join(f"{v} {', '.join(f'{x:.0f}' for x in rps[v])}" for v in names)
+        )
+        lines.append(
+            "Raw samples (server CPU us/request): "
+            + "; ".join(f"{v} {', '.join(f'{x:.0f}' for x in server_us[v])}" for v in names)
+        )
+    path = write_result("middleware", "\n".join(lines))
+    print("\n".join(lines))
+    print(f"\nwrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
