@@ -1,7 +1,8 @@
 """Write a deterministic 1,000,000-line log corpus (~200 MB) of bellwatch's schema.
 
 Mostly ``request_complete`` lines, with Twilio webhooks, first-occurrence ``error``
-lines, ``aggregated_error`` running totals, app events, and ~0.5 % of lines that
+lines and ``aggregated_error`` running totals (both carrying ``path``, as
+``bellwatch.errors`` writes them), app events, and ~0.5 % of lines that
 are not JSON (banners, traceback lines, truncated and binary lines), like a real
 container log. Same seed, same bytes.
 
@@ -128,6 +129,7 @@ def generate(lines: int, seed: int = 42) -> bytes:
                             F.LEVEL: "ERROR",
                             F.EVENT: Ev.ERROR,
                             F.CID: cid,
+                            F.PATH: path,
                             F.ERROR_TYPE: etype,
                             F.MESSAGE: emsg,
                             F.SEVERITY: sev,
@@ -143,6 +145,7 @@ def generate(lines: int, seed: int = 42) -> bytes:
                             F.LEVEL: "ERROR",
                             F.EVENT: Ev.AGGREGATED_ERROR,
                             F.CID: cid,
+                            F.PATH: path,
                             F.ERROR_TYPE: etype,
                             F.MESSAGE: emsg,
                             F.SEVERITY: sev,
