@@ -515,9 +515,21 @@ class TestOrderAndLimits:
         )
 
     def test_limit_above_maximum_rejected(self) -> None:
-        """limit accepts 1..10000 only."""
+        """limit accepts 1..100000 only."""
+        parse("limit 100000")
         with pytest.raises(QueryError):
-            parse("limit 10001")
+            parse("limit 100001")
+
+    def test_limit_above_default(self) -> None:
+        """An explicit limit above 10,000 returns that many rows."""
+        records = [rec(i, x=i) for i in range(DEFAULT_LIMIT + 5)]
+        assert len(run("fields x | limit 10003", records)) == DEFAULT_LIMIT + 3
+
+    def test_limit_any(self) -> None:
+        """`limit any 1` takes the first match found, without the newest-first sort."""
+        assert run("fields @message | limit any 1", [rec(1, "a"), rec(2, "b")]) == [
+            {"@message": "a"}
+        ]
 
     def test_numbers_after_text(self) -> None:
         """Numbers, and strings holding only a number, sort after text in ascending order."""

@@ -7,11 +7,12 @@ same pattern or query can be tried locally and then run unchanged in CloudWatch.
 from __future__ import annotations
 
 from bellwatch.query.filterpattern import Matcher, PatternError
-from bellwatch.query.insights import DEFAULT_LIMIT, Query, QueryError
+from bellwatch.query.insights import DEFAULT_LIMIT, MAX_LIMIT, Query, QueryError
 from bellwatch.query.saved import SAVED_QUERIES, SavedQuery, by_name
 
 __all__ = [
     "DEFAULT_LIMIT",
+    "MAX_LIMIT",
     "SAVED_QUERIES",
     "Matcher",
     "PatternError",

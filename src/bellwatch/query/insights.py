@@ -33,10 +33,12 @@ from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
 
-__all__ = ["DEFAULT_LIMIT", "Query", "QueryError", "parse"]
+__all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "Query", "QueryError", "parse"]
 
-#: Rows returned when a query has no ``limit`` (the documented default and maximum).
+#: Rows returned when a query has no ``limit`` (page "limit"; StartQuery's default).
 DEFAULT_LIMIT = 10_000
+#: The largest ``limit`` Insights accepts (page "limit").
+MAX_LIMIT = 100_000
 
 Row = Mapping[str, Any]
 Fn = Callable[[Row], Any]
@@ -970,9 +972,9 @@ class _Sort(_Stage):
 class _Limit(_Stage):
     name = "limit"
 
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, any_order: bool = False) -> None:
         super().__init__(frozenset())
-        self.n = n
+        self.n, self.any_order = n, any_order
 
     def apply(self, rows: Rows) -> Rows:
         return islice(rows, self.n)
@@ -1044,10 +1046,13 @@ def _sort(p: _Parser, pos: int) -> _Stage:
 
 
 def _limit(p: _Parser, pos: int) -> _Stage:
+    any_order = p.word("any")  # `limit any N`: the first N found, in no particular order
+    if any_order:
+        p.s.take()
     kind, value, at = p.s.take()
-    if kind != "num" or not value.isdigit() or not 1 <= int(value) <= DEFAULT_LIMIT:
-        raise QueryError(f"limit takes a whole number from 1 to {DEFAULT_LIMIT}", at)
-    return _Limit(int(value))
+    if kind != "num" or not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
+        raise QueryError(f"limit takes a whole number from 1 to {MAX_LIMIT}", at)
+    return _Limit(int(value), any_order)
 
 
 def _parse_cmd(p: _Parser, pos: int) -> _Stage:
@@ -1099,6 +1104,8 @@ class Query:
         #: Result columns, in order.
         self.columns: list[str] = columns if columns is not None else [_TS, _MSG]
         self._getters = [(c, _get(c)) for c in self.columns]
+        limits = [s.n for s in stages if isinstance(s, _Limit)]
+        self._cap = limits[-1] if limits else DEFAULT_LIMIT
         first_stats = next((i for i, s in enumerate(stages) if isinstance(s, _Stats)), len(stages))
         self._copy = any(s.writes_rows for s in stages[:first_stats])
         self._needed = self._source_fields(stages[: first_stats + 1], first_stats == len(stages))
@@ -1124,13 +1131,14 @@ class Query:
         """Run over records: parsed JSON plus ``@timestamp`` (ms), ``@message``, ``@log``...
 
         Rows come in the order Insights shows them: the query's ``sort``, else newest
-        ``@timestamp`` first; at most ``limit`` rows, else :data:`DEFAULT_LIMIT`.
+        ``@timestamp`` first (``limit any`` keeps input order); at most ``limit``
+        rows, else :data:`DEFAULT_LIMIT`.
         """
         rows: Rows = (dict(r) for r in records) if self._copy else records
         for stage in self._stages:
             rows = stage.apply(rows)
         getters = self._getters
-        return [{c: _out(c, g(row)) for c, g in getters} for row in islice(rows, DEFAULT_LIMIT)]
+        return [{c: _out(c, g(row)) for c, g in getters} for row in islice(rows, self._cap)]
 
 
 def _out(column: str, v: Any) -> Any:
@@ -1186,15 +1194,18 @@ def _plan(stages: list[_Stage]) -> list[_Stage]:
         (i for i, s in enumerate(stages) if isinstance(s, _Sort | _Dedup | _Limit | _Stats)), None
     )
     newest = _Sort([(_Expr(_get(_TS), _TS, frozenset([_TS])), True)])
-    if first is None:
+    head = stages[first] if first is not None else None
+    if head is None:
         stages.append(newest)
-    elif isinstance(stages[first], _Dedup | _Limit):
-        stages.insert(first, newest)
+    elif isinstance(head, _Dedup) or (isinstance(head, _Limit) and not head.any_order):
+        stages.insert(first or 0, newest)
+    limits = [s.n for s in stages if isinstance(s, _Limit)]
+    cap = limits[-1] if limits else DEFAULT_LIMIT
     for i, stage in enumerate(stages):
         if isinstance(stage, _Sort) and stage.top is None:
             following = stages[i + 1] if i + 1 < len(stages) else None
             if isinstance(following, _Limit):
                 stage.top = following.n
             elif following is None:
-                stage.top = DEFAULT_LIMIT
+                stage.top = cap
     return stages
