@@ -209,6 +209,19 @@ class TestRequestLine:
         assert line["level"] == "INFO"
         assert isinstance(line["duration"], float)
 
+    def test_mounted_app_routes_keep_their_prefix(self, logs: Captured) -> None:
+        """A route of a mounted sub-application is logged as prefix + template."""
+        sub = FastAPI()
+
+        @sub.get("/items/{item_id}")
+        async def item(item_id: int) -> dict[str, int]:
+            return {"id": item_id}
+
+        app = FastAPI()
+        app.mount("/v1", sub)
+        call(instrument(app), "/v1/items/3")
+        assert request_lines(logs)[0]["path"] == "/v1/items/{item_id}"
+
     def test_core_keys_lead_the_line(self, logs: Captured) -> None:
         """The wire format starts with ts, level, event, cid."""
         call(make_app(), "/async")

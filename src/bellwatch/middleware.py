@@ -58,6 +58,9 @@ _EXTRACT: dict[bytes, Callable[[str], str]] = {
 }
 
 
+_IS_MOUNT: dict[type, bool] = {}
+
+
 def _route_template(scope: Scope, root_path: str) -> str:
     """The matched route's template, with any mount prefix; ``<unmatched>`` otherwise."""
     route = scope.get("route")
@@ -68,7 +71,12 @@ def _route_template(scope: Scope, root_path: str) -> str:
         return UNMATCHED
     inner_root = scope.get("root_path", "")
     prefix = inner_root[len(root_path) :] if inner_root != root_path else ""
-    if hasattr(route, "routes"):  # a Mount whose app is not a router (static files)
+    cls = type(route)
+    is_mount = _IS_MOUNT.get(cls)
+    if is_mount is None:
+        # hasattr() raises and catches internally; ask once per route class.
+        is_mount = _IS_MOUNT[cls] = hasattr(route, "routes")
+    if is_mount:  # a Mount whose app is not a router (static files)
         return (prefix or template) + "/{path}"
     return prefix + template
 
