@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +15,7 @@ from twilio.request_validator import RequestValidator
 
 from bellwatch import metrics
 from bellwatch.demo.app import create_app
+from bellwatch.demo.run import cli_main
 from bellwatch.demo.server import RunningServer, start_server
 from bellwatch.demo.traffic import Plan, run_traffic
 from bellwatch.monitor import reset_monitor
@@ -191,3 +193,39 @@ class TestTraffic:
         assert locked and locked[0]["sev"] == "critical"
         assert service.metrics()["errors"]["total_error_count"] >= tally.server_errors
         assert service.events("signature_validation_failed") or tally.sent["twilio (forged)"] == 0
+
+
+class TestDemoRun:
+    def test_prints_the_digest_and_commands_that_work_as_printed(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A short demo run prints the summary digest, and each printed command runs as printed."""
+        repo = Path(__file__).resolve().parents[1]
+        (tmp_path / "scripts").symlink_to(repo / "scripts")
+        if (repo / ".venv").exists():
+            (tmp_path / ".venv").symlink_to(repo / ".venv")
+        monkeypatch.chdir(tmp_path)
+        reset_monitor()
+        metrics.clear_ratios()
+        try:
+            assert cli_main(duration=3.0, clients=2) == 0
+        finally:
+            reset_monitor()
+            metrics.clear_ratios()
+        out = capsys.readouterr().out
+        assert "request_complete" in out  # the service's lines reach stdout too
+        assert (tmp_path / "logs" / "bella.jsonl").stat().st_size > 0
+        assert "Health:" in out
+        printed = out.split("Next, try:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+        commands = [line.split("  #", 1)[0].strip() for line in printed if line.startswith("  ")]
+        assert len(commands) == 5
+        assert commands[0] == "./scripts/debug-logs.sh errors"
+        for command in commands:
+            # --serve serves until Ctrl-C: check the same command line with --help instead.
+            runnable = command.replace("--serve", "--help")
+            done = subprocess.run(
+                runnable, shell=True, cwd=tmp_path, capture_output=True, text=True,
+                stdin=subprocess.DEVNULL, timeout=90, check=False,
+            )  # fmt: skip
+            assert done.returncode == 0, (command, done.stderr)
+            assert done.stdout.strip(), command

@@ -14,7 +14,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--serve", action="store_true", help="keep serving until Ctrl-C")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of traffic")
-    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: a free one)")
+    parser.add_argument(
+        "--port", type=int, help="port on 127.0.0.1 (default: 8000 with --serve, else a free one)"
+    )
     parser.add_argument("--clients", type=int, default=4, help="concurrent clients")
     args = parser.parse_args(argv)
     return cli_main(serve=args.serve, duration=args.duration, port=args.port, clients=args.clients)

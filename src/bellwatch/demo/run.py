@@ -19,16 +19,20 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 import bellwatch
+from bellwatch import _config
 from bellwatch.dashboard import timeline_for
 from bellwatch.monitor import Monitor, set_monitor
 
 from .app import create_app
-from .server import start_server
+from .server import RunningServer, start_server
 from .traffic import Plan, Tally, run_traffic
 
 __all__ = ["cli_main", "next_commands"]
 
 SERVICE = "bella"
+# With --serve, the URL the CLI's metrics/health commands use by default (setting ``url``).
+DEFAULT_PORT = 8000
+DEFAULT_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
 # Short enough that finished calls visibly leave "active sessions" during the demo.
 SESSION_WINDOW = 60.0
 
@@ -46,16 +50,60 @@ class _CurrentStdout(io.TextIOBase):
         sys.stdout.flush()
 
 
-def next_commands(url: str, token: str | None = None) -> list[tuple[str, str]]:
-    """The commands printed at the end: (command, what it shows)."""
-    dashboard = f"{url}/dashboard" + (f"?token={token}" if token else "")
-    return [
-        ("./scripts/debug-logs.sh errors", "error patterns, grouped by fingerprint"),
-        ("./scripts/debug-logs.sh slow", "the requests over 2 s, with correlation ids"),
-        ("./scripts/debug-logs.sh twilio", "webhook and signature failures by CallSid"),
-        ("./scripts/debug-logs.sh insights", "Logs Insights queries, run on the local files"),
-        (dashboard, "the live dashboard (with --serve, while the service runs)"),
+def _cli() -> str:
+    """How to call the CLI from here, as a person would type it."""
+    if Path("scripts/debug-logs.sh").is_file():  # a checkout: the guide's own script
+        return "./scripts/debug-logs.sh"
+    script = Path(sys.executable).parent / "bellwatch"
+    if not script.exists():
+        return "bellwatch"
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)
+
+
+def next_commands(
+    url: str, *, serve: bool, token: str | None = None, logs: str | None = None
+) -> list[tuple[str, str]]:
+    """The commands printed at the end, as (command, what it shows); each runs as printed.
+
+    Args:
+        url: where the service listens.
+        serve: whether it keeps listening after the demo (else the dashboard needs --serve).
+        token: the metrics token, when one is set.
+        logs: a log directory other than the CLI's default one.
+    """
+    cli = _cli()
+    where = f" --logs '{logs}/*.jsonl*'" if logs else ""
+    out = [
+        (f"{cli} errors{where}", "error patterns, grouped by fingerprint"),
+        (f"{cli} slow{where}", "the requests over 2 s, with correlation ids"),
+        (f"{cli} twilio{where}", "webhook and signature failures by CallSid"),
+        (f"{cli} insights{where}", "Logs Insights queries, run on the local files"),
     ]
+    dashboard = f"{url}/dashboard" + (f"?token={token}" if token else "")
+    if serve:
+        at = "" if url == DEFAULT_URL else f" --url {url}"
+        out += [
+            (f"{cli} metrics{at}", "the live /metrics document"),
+            (dashboard, "the live dashboard, in a browser"),
+        ]
+    else:
+        python = _python()
+        out.append(
+            (f"{python} -m bellwatch.demo --serve", f"keep Bella running: {DEFAULT_URL}/dashboard")
+        )
+    return out
+
+
+def _python() -> str:
+    """This interpreter, relative to here when inside (``.venv/bin/python``)."""
+    exe = Path(sys.executable)
+    try:
+        return str(exe.relative_to(Path.cwd()))
+    except ValueError:
+        return str(exe)
 
 
 def _fresh_log(log_dir: Path) -> Path:
@@ -111,10 +159,12 @@ def cli_main(serve: bool = False, duration: float = 20.0, **options: Any) -> int
     Args:
         serve: keep the service running after the traffic, until Ctrl-C.
         duration: seconds of traffic.
-        **options: ``port`` (0 = a free one), ``log_dir`` (``logs``), ``clients`` (4),
+        **options: ``port`` (default: 8000 with ``serve`` when free, else a free one),
+            ``log_dir`` (the ``log_dir`` setting, ``logs``), ``clients`` (4),
             ``stdout`` (``True``: the service's lines also go to the terminal).
     """
-    log_dir = Path(options.get("log_dir") or "logs")
+    default_dir = _config.resolve().log_dir
+    log_dir = Path(options.get("log_dir") or default_dir)
     log_path = _fresh_log(log_dir)
     bellwatch.configure(
         service=SERVICE,
@@ -128,10 +178,9 @@ def cli_main(serve: bool = False, duration: float = 20.0, **options: Any) -> int
     # The dashboard charts this run from its first request, not from its first view.
     timeline_for(set_monitor(Monitor(session_window=SESSION_WINDOW)))
     twilio_token = secrets.token_hex(16)
-    workdir = Path(tempfile.mkdtemp(prefix="bella-"))
-    db = workdir / "bella.db"
+    db = Path(tempfile.mkdtemp(prefix="bella-")) / "bella.db"
     app = create_app(db, twilio_token=twilio_token)
-    server = start_server(app, port=int(options.get("port", 0)))
+    server = _start(app, options.get("port"), serve)
     token = bellwatch.pipeline.current().settings.metrics_token
     print(f"\nBella is listening on {server.url}  (logs: {log_path}, database: {db})\n")
     try:
@@ -140,16 +189,26 @@ def cli_main(serve: bool = False, duration: float = 20.0, **options: Any) -> int
         _report(tally)
         print()
         _print_summary(log_path)
-        print()
-        print("Next, try:")
-        for command, meaning in next_commands(server.url, token):
-            print(f"  {command:<44} # {meaning}")
+        print("\nNext, try:")
+        logs = None if str(log_dir) == default_dir else str(log_dir)
+        for command, meaning in next_commands(server.url, serve=serve, token=token, logs=logs):
+            print(f"  {command:<46} # {meaning}")
         if serve:
             print(f"\nServing {server.url} until Ctrl-C.")
             _wait_forever()
     finally:
         server.stop()
     return 0
+
+
+def _start(app: Any, port: int | None, serve: bool) -> RunningServer:
+    """On --serve, the CLI's default URL (port 8000) when it is free; else a free port."""
+    if port is None and serve:
+        try:
+            return start_server(app, port=DEFAULT_PORT)
+        except OSError:
+            print(f"port {DEFAULT_PORT} is busy; using a free one")
+    return start_server(app, port=port or 0)
 
 
 def _report(tally: Tally) -> None:

@@ -55,6 +55,9 @@ def start_server(app: Any, port: int = 0, timeout: float = 15.0) -> RunningServe
         log_config=None,  # bellwatch owns logging; uvicorn's records go through it
         access_log=False,  # the middleware's request line replaces the access log
         lifespan="off",
+        # Longer than any client's idle gap: uvicorn's 5 s default closes pooled
+        # connections just as a client reuses them (as it does behind an ALB's 60 s).
+        timeout_keep_alive=75,
         timeout_graceful_shutdown=5,
     )
     # uvicorn leaves the process's signal handlers alone when not in the main thread.
