@@ -443,6 +443,31 @@ class TestFunctions:
         """`10 ^ 999999999` overflows to null instead of building a gigantic integer."""
         assert run("fields 10 ^ 999999999 as v", [rec(0)]) == [{"v": None}]
 
+    @pytest.mark.parametrize(
+        ("period", "expected"),
+        [
+            ("5m", "2023-11-14 22:10:00.000"),
+            ("2hrs", "2023-11-14 22:00:00.000"),
+            ("1minute", "2023-11-14 22:13:00.000"),
+            ("30sec", "2023-11-14 22:13:00.000"),
+            ("1mo", "2023-11-01 00:00:00.000"),
+            ("1q", "2023-10-01 00:00:00.000"),
+            ("1y", "2023-01-01 00:00:00.000"),
+        ],
+    )
+    def test_bin_units(self, period: str, expected: str) -> None:
+        """bin() takes the `stats` page's units, calendar ones included."""
+        assert run(f"stats count(*) as n by bin({period}) as t", [rec(0)]) == [
+            {"t": expected, "n": 1}
+        ]
+
+    def test_bad_period(self) -> None:
+        """An unknown unit or a fractional month is an error at the period."""
+        for query in ("stats count(*) by bin(5x)", "stats count(*) by bin(1.5mo)"):
+            with pytest.raises(QueryError) as info:
+                parse(query)
+            assert info.value.pos == 22
+
     def test_if_is_not_insights_syntax(self) -> None:
         """Logs Insights QL has no if(): the engine rejects it instead of inventing it."""
         with pytest.raises(QueryError, match="unknown function"):

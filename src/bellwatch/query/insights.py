@@ -46,7 +46,20 @@ Rows = Iterable[Any]
 
 _TS = "@timestamp"
 _MSG = "@message"
-_PERIODS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+# bin()/datefloor() units from the `stats` page; multi-letter ones may take a plural s.
+_UNIT_MS = {
+    **dict.fromkeys(("millisecond", "ms", "msec"), 1),
+    **dict.fromkeys(("second", "s", "sec"), 1000),
+    **dict.fromkeys(("minute", "m", "min"), 60_000),
+    **dict.fromkeys(("hour", "h", "hr"), 3_600_000),
+    **dict.fromkeys(("day", "d"), 86_400_000),
+    **dict.fromkeys(("week", "w"), 604_800_000),
+}
+_UNIT_MONTHS = {
+    **dict.fromkeys(("month", "mo", "mon"), 1),
+    **dict.fromkeys(("quarter", "q", "qtr"), 3),
+    **dict.fromkeys(("year", "y", "yr"), 12),
+}
 _COMMANDS = ("fields", "display", "filter", "stats", "sort", "limit", "dedup", "parse")
 # Real Insights commands that need AWS-side machinery (ML, lookup tables, masking).
 _NOT_LOCAL = frozenset(
@@ -245,12 +258,38 @@ def _substr(s: Any, start: Any, length: Any = None) -> str | None:
     return None if n is None else text[i : i + int(n)]
 
 
+class _Months(int):
+    """A calendar period (months, quarters, years) counted in months."""
+
+    __slots__ = ()
+
+
 def _floor_to(ts: Any, period: Any, up: bool = False) -> Timestamp | None:
     ms, step = _num(ts), _num(period)
     if ms is None or not step:
         return None
+    if isinstance(period, _Months):
+        return _floor_months(int(ms), int(period), up)
     down = int(ms) // int(step) * int(step)
     return Timestamp(down + int(step) if up and down != ms else down)
+
+
+def _floor_months(ms: int, months: int, up: bool) -> Timestamp | None:
+    try:
+        moment = datetime.fromtimestamp(ms / 1000, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+    index = ((moment.year - 1970) * 12 + moment.month - 1) // months * months
+    for _ in range(2):
+        year, month = 1970 + index // 12, index % 12 + 1
+        try:
+            start = int(datetime(year, month, 1, tzinfo=UTC).timestamp() * 1000)
+        except (OverflowError, ValueError):
+            return None
+        if not up or start >= ms:
+            return Timestamp(start)
+        index += months
+    return Timestamp(start)
 
 
 _Impl = Callable[..., Any]
@@ -532,6 +571,9 @@ def _label(text: str) -> str:
 
 
 def _bin(step: int) -> Fn:
+    if isinstance(step, _Months):
+        return lambda row: _floor_to(row.get(_TS), step)
+
     def bin_(row: Row) -> Timestamp | None:
         ms = row.get(_TS)
         if type(ms) is int:  # the usual case, without the generic conversions
@@ -727,11 +769,7 @@ class _Parser:
             return _const(_unquote(value), value)
         if kind == "period":
             amount, unit = re.fullmatch(r"([\d.]+)([A-Za-z]+)", value).groups()  # type: ignore[union-attr]
-            if unit not in _PERIODS:
-                units = ", ".join(_PERIODS)
-                raise QueryError(f"unsupported period unit {unit!r} (local units: {units})", pos)
-            ms = int(float(amount) * _PERIODS[unit])
-            return _const(ms, value, period=ms)
+            return self.period(value, amount, unit, pos)
         if kind == "bq":
             name = value[1:-1]
             return _Expr(_get(name), name, frozenset([name]))
@@ -746,6 +784,20 @@ class _Parser:
                 raise QueryError(f"expected a value, got keyword {value!r}", pos)
             return _Expr(_get(value), value, frozenset([value]))
         raise QueryError(f"expected a value, got {value or 'end of query'!r}", pos)
+
+    def period(self, text: str, amount: str, unit: str, pos: int) -> _Expr:
+        key = unit if unit in _UNIT_MS or unit in _UNIT_MONTHS else unit[:-1]
+        if len(key) < len(unit) and (len(key) < 2 or not unit.endswith("s")):
+            key = ""  # only multi-letter units take a plural s
+        if key in _UNIT_MS:
+            ms = int(float(amount) * _UNIT_MS[key])
+            if ms <= 0:
+                raise QueryError("a period must be longer than 0", pos)
+            return _const(ms, text, period=ms)
+        if key in _UNIT_MONTHS and amount.isdigit() and int(amount) > 0:
+            months = _Months(int(amount) * _UNIT_MONTHS[key])
+            return _const(months, text, period=months)
+        raise QueryError(f"unsupported period {text!r}: use e.g. 30s, 5m, 1h, 1d, 1w, 1mo, 1y", pos)
 
     def call(self, name: str, pos: int) -> _Expr:
         lname = name.lower()
