@@ -228,6 +228,15 @@ class TestWindowMode:
         assert h.events("aggregated_error")[0]["count"] == 5
         h.agg.close()
 
+    def test_float_times_at_window_edges_terminate(self) -> None:
+        """Times like ``k * 0.6`` that land on a window edge give one line per window."""
+        h = Harness(Clock(0.0), error_mode="window", error_window=60.0, spike_threshold=10**6)
+        for k in range(1000):
+            h.clock.now = k * 0.6
+            h.agg.record(order_failed(k))
+        assert 9 <= len(h.events("aggregated_error")) <= 10
+        h.agg.close()
+
 
 class TestSpike:
     def test_burst_escalates_once_and_says_so(self, harness: Harness) -> None:

@@ -191,7 +191,7 @@ class MemoryPatternStore:
                     kind, p.unlogged, p.last_line = "aggregated", 0, now
             else:
                 p.unlogged += 1
-                if now - p.last_line >= pol.window:
+                if now >= p.last_line + pol.window:
                     kind, p.unlogged, p.last_line = "aggregated", 0, now
                 elif not p.scheduled:
                     p.scheduled = True
@@ -236,7 +236,7 @@ class MemoryPatternStore:
                     continue
                 if not p.unlogged:
                     p.scheduled = False
-                elif now - p.last_line >= pol.window:
+                elif now >= p.last_line + pol.window:
                     p.scheduled = False
                     self._pending.append(_copy(p))
                     p.unlogged, p.last_line = 0, now
