@@ -182,3 +182,30 @@ class TestGrepLines:
     def test_empty_file(self, tmp_path: Path) -> None:
         """An empty file yields nothing (mmap of zero bytes is not attempted)."""
         assert list(grep_lines(str(write(tmp_path / "e.jsonl")), b"x")) == []
+
+
+class TestSearch:
+    @pytest.mark.parametrize("tool", ["rg", "grep", None])
+    def test_same_hits_with_any_tool(
+        self, tool: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """rg, grep and the Python fallback find the same lines, per file, gz included."""
+        import shutil
+
+        from bellwatch.sources import files
+
+        if tool is not None and shutil.which(tool) is None:
+            pytest.skip(f"{tool} not installed")
+        real_which = shutil.which
+        monkeypatch.setattr(
+            files.shutil, "which", lambda name: real_which(name) if name == tool else None
+        )
+        a = write(tmp_path / "a.jsonl", {"cid": "x1"}, b"\x00 binary x1", {"cid": "y"})
+        b = tmp_path / "b.jsonl.1.gz"
+        b.write_bytes(gzip.compress(b'{"cid":"x1","n":2}\n'))
+        hits = list(files.search([str(a), str(b)], b"x1"))
+        assert hits == [
+            (str(a), b'{"cid":"x1"}'),
+            (str(a), b"\x00 binary x1"),
+            (str(b), b'{"cid":"x1","n":2}'),
+        ]

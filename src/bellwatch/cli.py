@@ -12,7 +12,6 @@ import collections
 import contextlib
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from importlib.util import find_spec
 from typing import Any, TypeVar
@@ -124,6 +123,20 @@ class _LazyGroup(click.Group):
         if find_spec("bellwatch.aws.cli") is not None:
             names = sorted([*names, "aws"])
         return names
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Like click's, but the aws group is described without importing it.
+        rows = []
+        for name in self.list_commands(ctx):
+            if name == "aws":
+                rows.append((name, "Provision and check CloudWatch monitoring (aws --help)."))
+                continue
+            command = self.commands.get(name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(formatter.width - 6 - len(name))))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name == "aws":
@@ -283,7 +296,7 @@ def trace(correlation_id: str, **kw: Any) -> None:
 
 
 def _trace_records(source: Source, cid: str, opts: Opts) -> Iterator[Record]:
-    from .sources.files import FileSource, grep_lines, in_window, make_record, parse_line
+    from .sources.files import FileSource, in_window, make_record, parse_line, search
 
     if not isinstance(source, FileSource):
         for record in source.records(opts.since, opts.until, pattern=f'"{cid}"'):
@@ -291,13 +304,12 @@ def _trace_records(source: Source, cid: str, opts: Opts) -> Iterator[Record]:
                 yield record
         return
     needle = orjson.dumps(cid)  # the quoted id, as it appears in a line
-    for path in source.paths():
-        for raw in grep_lines(path, needle):
-            event = parse_line(raw)
-            if event is not None and event.get(F.CID) == cid:
-                record = make_record(event, raw, os.path.basename(path), os.path.dirname(path))
-                if in_window(record[TIMESTAMP], opts.since, opts.until):
-                    yield record
+    for path, raw in search(source.paths(), needle):
+        event = parse_line(raw)
+        if event is not None and event.get(F.CID) == cid:
+            record = make_record(event, raw, os.path.basename(path), os.path.dirname(path))
+            if in_window(record[TIMESTAMP], opts.since, opts.until):
+                yield record
 
 
 @cli.command(name="filter")
@@ -443,6 +455,8 @@ def run_aggregate(opts: Opts, compute: Callable[[Any, Any], Any], need: Any) -> 
 
 def _spool(source: Source, opts: Opts) -> str:
     """Write a non-file source's lines to a temporary JSONL file for DuckDB."""
+    import tempfile
+
     fd, path = tempfile.mkstemp(prefix="bellwatch-", suffix=".jsonl")
     with os.fdopen(fd, "wb") as out:
         for record in source.records(opts.since, opts.until):
