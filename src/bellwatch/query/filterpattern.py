@@ -269,6 +269,9 @@ def _selector(text: str, pos: int) -> Callable[[Any], Any]:
     if not steps:
         raise PatternError("selector needs a property, e.g. $.status", pos)
     path = tuple(steps)
+    if len(path) == 1 and isinstance(path[0], str):  # `$.status`: one dict lookup
+        key = path[0]
+        return lambda doc: doc.get(key, _MISSING) if isinstance(doc, dict) else _MISSING
 
     def get(doc: Any) -> Any:
         for step in path:
@@ -448,6 +451,8 @@ def _numeric(op: str, number: float) -> _Pred:
     }[op]
 
     def test(value: Any) -> bool:
+        if type(value) is int or type(value) is float:  # JSON numbers: skip the conversions
+            return compare(value)
         found = _to_number(value)
         return found is not None and compare(found)
 
@@ -455,10 +460,16 @@ def _numeric(op: str, number: float) -> _Pred:
 
 
 def _any(parts: Sequence[_Pred]) -> _Pred:
+    if len(parts) == 2:  # the common case, without a generator per call
+        a, b = parts
+        return lambda doc: a(doc) or b(doc)
     return lambda doc: any(p(doc) for p in parts)
 
 
 def _all(parts: Sequence[_Pred]) -> _Pred:
+    if len(parts) == 2:
+        a, b = parts
+        return lambda doc: a(doc) and b(doc)
     return lambda doc: all(p(doc) for p in parts)
 
 
