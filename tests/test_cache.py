@@ -224,3 +224,29 @@ class TestReports:
         t = aggregate.totals(con, frame)
         assert (t["requests"], t["s5xx"], t["s4xx"]) == (4, 1, 2)
         assert t["error_rate"] == pytest.approx(0.25)
+
+
+class TestMemo:
+    def test_round_trip_and_invalidation(self, tmp_path: Path) -> None:
+        """An answer is found again for unchanged files and missed after an append."""
+        log = tmp_path / "app.jsonl"
+        log.write_bytes(req(1, "/a", 200, 0.1, "c1"))
+        memo = cache.Memo(str(tmp_path / "c"))
+        key = memo.key("errors:50", [str(log)])
+        memo.put(key, [{"hash": "h", "count": 2}], 3)
+        assert memo.get(memo.key("errors:50", [str(log)])) == {
+            "result": [{"hash": "h", "count": 2}],
+            "skipped": 3,
+        }
+        assert memo.get(memo.key("errors:10", [str(log)])) is None
+        with log.open("ab") as f:
+            f.write(req(2, "/b", 200, 0.1, "c2"))
+        assert memo.get(memo.key("errors:50", [str(log)])) is None
+
+    def test_keeps_newest(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Only the newest MEMO_KEEP answers are kept."""
+        monkeypatch.setattr(cache, "MEMO_KEEP", 2)
+        memo = cache.Memo(str(tmp_path / "c"))
+        for i in range(4):
+            memo.put(f"k{i}", i, 0)
+        assert len(list(memo.dir.glob("*.json"))) == 2

@@ -411,21 +411,29 @@ def _progress_records(source: Source, opts: Opts) -> Iterator[Record]:
 # ---------------------------------------------------------------- aggregate commands
 
 
-def run_aggregate(opts: Opts, compute: Callable[[Any, Any], Any], need: Any) -> Any:
+def run_aggregate(opts: Opts, name: str, compute: Callable[[Any, Any], Any], need: Any) -> Any:
     """Plan the read (cache or raw JSON), run ``compute(con, frame)``, report skipped lines.
 
+    ``name`` identifies the command and its parameters (for the answer memo);
     ``need`` (an :class:`~bellwatch.sources.aggregate.Need`) says which columns and
     rows ``compute`` reads: a cold run parses and keeps only those.
     """
     from .sources import aggregate, cache
+    from .sources.files import STDIN, FileSource
 
     source = opts.source()
     spooled: str | None = None
     store: cache.Cache | None = None
+    memo: cache.Memo | None = None
+    if isinstance(source, FileSource) and STDIN not in source.paths() and not opts.no_cache:
+        memo = cache.Memo(opts.cache_dir)
+        key = memo.key(f"{name}|{opts.since}|{opts.until}", source.paths())
+        hit = memo.get(key)
+        if hit is not None:
+            _skipped_total(hit["skipped"])
+            return hit["result"]
     try:
         con = cache.connect()
-        from .sources.files import STDIN, FileSource
-
         if isinstance(source, FileSource) and STDIN not in source.paths():
             store = cache.Cache(opts.cache_dir)
             if opts.no_cache:
@@ -443,14 +451,20 @@ def run_aggregate(opts: Opts, compute: Callable[[Any, Any], Any], need: Any) -> 
             )
             result = compute(con, frame)
             skipped = plan.skipped
-        if skipped:
-            click.echo(f"skipped {skipped:,} lines that were not JSON log records", err=True)
+        _skipped_total(skipped)
+        if memo is not None:
+            memo.put(key, result, skipped)
         if store is not None:
             store.build_later(plan)
         return result
     finally:
         if spooled:
             os.unlink(spooled)
+
+
+def _skipped_total(skipped: int) -> None:
+    if skipped:
+        click.echo(f"skipped {skipped:,} lines that were not JSON log records", err=True)
 
 
 def _spool(source: Source, opts: Opts) -> str:
@@ -531,7 +545,10 @@ def errors(limit: int, **kw: Any) -> None:
     opts = _opts(kw)
     with domain_errors():
         rows = run_aggregate(
-            opts, lambda con, fr: aggregate.errors(con, fr, limit), aggregate.need("errors")
+            opts,
+            f"errors:{limit}",
+            lambda con, fr: aggregate.errors(con, fr, limit),
+            aggregate.need("errors"),
         )
     _table(rows, opts, title="errors by fingerprint")
 
@@ -555,6 +572,7 @@ def slow(threshold: float | None, limit: int, **kw: Any) -> None:
     with domain_errors():
         rows = run_aggregate(
             opts,
+            f"slow:{limit_s}:{limit}",
             lambda con, fr: aggregate.slow(con, fr, limit_s, limit),
             aggregate.need("slow", limit_s),
         )
@@ -576,7 +594,10 @@ def endpoints(limit: int, **kw: Any) -> None:
     opts = _opts(kw)
     with domain_errors():
         rows = run_aggregate(
-            opts, lambda con, fr: aggregate.endpoints(con, fr, limit), aggregate.need("endpoints")
+            opts,
+            f"endpoints:{limit}",
+            lambda con, fr: aggregate.endpoints(con, fr, limit),
+            aggregate.need("endpoints"),
         )
     _table(rows, opts, title="endpoints")
 
@@ -596,7 +617,10 @@ def twilio(limit: int, **kw: Any) -> None:
     opts = _opts(kw)
     with domain_errors():
         rows = run_aggregate(
-            opts, lambda con, fr: aggregate.twilio(con, fr, limit), aggregate.need("twilio")
+            opts,
+            f"twilio:{limit}",
+            lambda con, fr: aggregate.twilio(con, fr, limit),
+            aggregate.need("twilio"),
         )
     _table(rows, opts, title="Twilio failures by CallSid")
 
@@ -620,7 +644,7 @@ def summary(budget: int, **kw: Any) -> None:
 
     opts = _opts(kw)
     with domain_errors():
-        facts = run_aggregate(opts, digest.collect, digest.NEED)
+        facts = run_aggregate(opts, "summary", digest.collect, digest.NEED)
     text = digest.render(facts, budget, slow_threshold=opts.settings.slow_threshold)
     if opts.json:
         click.echo(orjson.dumps({"summary": text, "facts": facts}, default=str).decode())

@@ -36,7 +36,7 @@ from .base import SourceError
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["COLUMNS", "Cache", "Plan", "connect", "default_cache_dir", "json_scan"]
+__all__ = ["COLUMNS", "Cache", "Memo", "Plan", "connect", "default_cache_dir", "json_scan"]
 
 # Columns kept, with the type read from JSON. ``ts`` is read as text because it
 # may be epoch ms or ISO 8601; the cache stores it as epoch ms.
@@ -62,6 +62,7 @@ _VERSION = 1
 _HEAD = 4096  # bytes hashed to tell an appended file from a rewritten one
 SYNC_BUILD_BYTES = 32 * 1024 * 1024  # below this a missing cache is built in-process
 _MAX_PARTS = 32  # then an append rebuilds the file's cache in one part
+MEMO_KEEP = 64
 
 
 def default_cache_dir() -> str:
@@ -272,6 +273,46 @@ class Cache:
                 stderr=subprocess.DEVNULL,
                 start_new_session=True,
             )
+
+
+class Memo:
+    """Answers of aggregate commands, keyed by the command and the exact state of its files.
+
+    A repeated command over unchanged files (same inode, size and mtime) is
+    answered from here without starting DuckDB; any change to a file, or other
+    parameters, is a different key. The newest :data:`MEMO_KEEP` answers are kept.
+    """
+
+    def __init__(self, directory: str | None = None) -> None:
+        self.dir = Path(directory or default_cache_dir()) / "answers"
+
+    def key(self, name: str, paths: Sequence[str]) -> str:
+        """A key for ``name`` (command and parameters) over ``paths`` as they are now."""
+        state: list[object] = [_VERSION, name]
+        for path in paths:
+            st = os.stat(path)
+            state.append([os.path.abspath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns])
+        return hashlib.blake2b(json.dumps(state).encode(), digest_size=16).hexdigest()
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The stored ``{"result": ..., "skipped": n}``, or ``None``."""
+        try:
+            data: dict[str, Any] = json.loads((self.dir / f"{key}.json").read_bytes())
+        except (OSError, ValueError):
+            return None
+        return data
+
+    def put(self, key: str, result: Any, skipped: int) -> None:
+        """Store an answer (best effort: a full disk only costs speed)."""
+        with contextlib.suppress(OSError, TypeError, ValueError):
+            self.dir.mkdir(parents=True, exist_ok=True)
+            _atomic_write(
+                self.dir / f"{key}.json",
+                json.dumps({"result": result, "skipped": skipped}).encode(),
+            )
+            entries = sorted(self.dir.glob("*.json"), key=lambda p: p.stat().st_mtime)
+            for old in entries[:-MEMO_KEEP]:
+                old.unlink(missing_ok=True)
 
 
 def _state(manifest: dict[str, Any] | None, path: str, st: os.stat_result) -> str:
