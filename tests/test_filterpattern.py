@@ -10,6 +10,8 @@ log events and the documented results written out here.
 from __future__ import annotations
 
 import json
+import math
+import re
 
 import orjson
 import pytest
@@ -377,3 +379,36 @@ class TestFuzz:
         """A plain multi-term pattern is exactly: every term is a substring of the line."""
         pattern = " ".join(terms)
         assert compile_pattern(pattern).match(line) is all(t in line for t in terms)
+
+    @settings(max_examples=200, deadline=None)
+    @given(
+        st.one_of(
+            st.integers(-(10**6), 10**6), st.floats(-1e6, 1e6), st.text(max_size=5), st.none()
+        ),
+        st.integers(-100, 100),
+    )
+    def test_json_numeric_comparisons_partition(self, value: object, k: int) -> None:
+        """For a number, exactly one of `> k` and `<= k` matches; for anything else neither."""
+        line = json.dumps({"a": value})
+        above = compile_pattern(f"{{ $.a > {k} }}").match(line)
+        below = compile_pattern(f"{{ $.a <= {k} }}").match(line)
+        is_number = isinstance(value, int | float) or (
+            isinstance(value, str) and _is_number_text(value)
+        )
+        assert (above or below) is is_number and not (above and below)
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.dictionaries(st.sampled_from(["a", "b", "c"]), st.integers(0, 3), max_size=3))
+    def test_json_and_or_match_python(self, event: dict[str, int]) -> None:
+        """`&&` and `||` agree with Python's and/or over the same comparisons."""
+        line = json.dumps(event)
+        a, b = event.get("a") == 1, event.get("b", -1) > 1
+        assert compile_pattern("{ $.a = 1 && $.b > 1 }").match(line) is (a and b)
+        assert compile_pattern("{ $.a = 1 || $.b > 1 }").match(line) is (a or b)
+
+
+def _is_number_text(text: str) -> bool:
+    """JSON-pattern numbers: optional sign, digits, decimals, exponent; spaces around ok."""
+    if not re.fullmatch(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", text.strip()):
+        return False
+    return math.isfinite(float(text))
