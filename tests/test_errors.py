@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bellwatch import get_logger, pipeline
+from bellwatch import context, get_logger, pipeline
 from bellwatch._config import resolve
 from bellwatch.alerts import Alert, Alerter
 from bellwatch.errors import (
@@ -433,6 +433,28 @@ class TestLoggerCalls:
             log.error("disk almost full", severity="high")
         assert cap.events[0]["severity"] == "high"
         assert "hash" not in cap.events[0]
+
+
+class TestSummaryLines:
+    def test_summaries_carry_no_request_context(self) -> None:
+        """The first line has its request's cid; a summary of many requests has none."""
+        with capture_logs(spike_threshold=1000) as cap:
+            for n in range(10):
+                with context.request_scope(f"{n:012x}"), context.bound(uid="u1"):
+                    get_aggregator().record(order_failed(n))
+        first, summary = cap.events
+        assert (first["cid"], first["uid"]) == ("000000000000", "u1")
+        assert "cid" not in summary
+        assert "uid" not in summary
+
+    def test_escalation_line_fits_the_budget(self) -> None:
+        """The escalation line keeps ``escalated`` and drops nothing."""
+        with capture_logs() as cap:
+            for n in range(11):
+                get_aggregator().record(order_failed(n), endpoint="/api/assistant/book/{slot}")
+        (line,) = [e for e in cap.events if e["event"] == "error_escalated"]
+        assert line["escalated"] is True
+        assert "_dropped" not in line
 
 
 class TestGetAggregator:

@@ -11,6 +11,7 @@ in-memory one.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import heapq
 import threading
 import time
@@ -383,7 +384,7 @@ class ErrorAggregator:
                     event[F.EXC] = compact_traceback(exc)
                 self._emit("error", event)
             elif hit.kind == "aggregated":
-                self._emit("error", self._summary(p, hit.count, hit.severity))
+                self._say("error", self._summary(p, hit.count, hit.severity))
 
     def on_log(self, method: str, event: dict[str, Any], exc: BaseException) -> dict[str, Any]:
         """The pipeline step's work for a logger call carrying an exception."""
@@ -420,7 +421,8 @@ class ErrorAggregator:
                 event.setdefault(F.ERROR_TYPE, p.type)
             return event
         if hit.kind == "aggregated":
-            out: dict[str, Any] = {k: event[k] for k in (F.TS, F.LEVEL, F.CID) if k in event}
+            # No cid or bound fields: the summary speaks for many requests.
+            out: dict[str, Any] = {k: event[k] for k in (F.TS, F.LEVEL) if k in event}
             out.update(self._summary(p, hit.count, hit.severity))
             return out
         raise structlog.DropEvent
@@ -446,10 +448,11 @@ class ErrorAggregator:
         hit = self.store.hit(key, now, make)
         p = hit.pattern
         if hit.escalated_now:
-            event = {"event": Ev.ERROR_ESCALATED, F.ERROR_HASH: p.hash, F.ESCALATED: True}
-            event.update(self._summary(p, hit.count, hit.severity))
+            event = self._summary(p, hit.count, hit.severity)
             event["event"] = Ev.ERROR_ESCALATED
-            self._emit("warning", event)
+            event[F.ESCALATED] = True
+            del event[F.MESSAGE]  # the first line said it; keep this one inside the budget
+            self._say("warning", event)
         if hit.escalated_now or (hit.kind == "first" and hit.severity in (Sev.HIGH, Sev.CRITICAL)):
             self.alerter.submit(
                 Alert(p.hash, p.type, p.message, hit.severity, hit.count, p.endpoint,
@@ -475,7 +478,12 @@ class ErrorAggregator:
 
     def _write_due(self, now: float) -> None:
         for p in self.store.sweep(now):
-            self._emit("error", self._summary(p, p.count, p.severity))
+            self._say("error", self._summary(p, p.count, p.severity))
+
+    def _say(self, method: str, event: dict[str, Any]) -> None:
+        # A summary speaks for many requests: run it in an empty context so that the
+        # correlation id and bound fields of whichever request triggered it stay off.
+        contextvars.Context().run(self._emit, method, event)
 
     def flush(self) -> None:
         """Write the summary lines that are due now (window mode, expired patterns)."""
