@@ -304,6 +304,14 @@ class TestErrors:
         assert info.value.pos == pos
         assert f"position {pos}" in str(info.value)
 
+    def test_at_most_two_regexes(self) -> None:
+        """A JSON or space-delimited pattern holds at most 2 %regex% (the page's quota)."""
+        compile_pattern("{ $.a = %x% && $.b = %y% }")
+        with pytest.raises(PatternError, match="at most 2"):
+            compile_pattern("{ $.a = %x% && $.b = %y% && $.c = %z% }")
+        with pytest.raises(PatternError, match="at most 2"):
+            compile_pattern("[a = %x%, b = %y%, c = %z%]")
+
     def test_pattern_error_is_value_error(self) -> None:
         """Callers can catch ValueError."""
         assert issubclass(PatternError, ValueError)

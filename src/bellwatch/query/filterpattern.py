@@ -38,6 +38,7 @@ _NAME = re.compile(r"[A-Za-z0-9_-]+")
 # Characters the AWS regex syntax accepts inside %...% (no parentheses, no multi-byte).
 _REGEX_OK = re.compile(r"[A-Za-z0-9_#=@/;,:\-^$?\[\]{}|\\*+. ]*\Z")
 _OPS = ("!=", ">=", "<=", "=", ">", "<")
+_MAX_REGEXES = 2
 
 
 class PatternError(ValueError):
@@ -294,10 +295,13 @@ class _Tokens:
         r'|(?P<str>")|(?P<re>%)|(?P<word>[^\s()&|=<>!"]+))'
     )
 
-    def __init__(self, text: str, offset: int) -> None:
+    def __init__(self, text: str, offset: int, regexes: list[int] | None = None) -> None:
         self.text = text
         self.offset = offset
         self.i = 0
+        # Shared by every field of one pattern: AWS allows 2 regexes per JSON or
+        # space-delimited pattern ("Quotas" on the filter pattern syntax page).
+        self.regexes = regexes if regexes is not None else [0]
 
     def peek(self) -> tuple[str, str, int]:
         m = self._TOKEN.match(self.text, self.i)
@@ -320,6 +324,9 @@ class _Tokens:
             end = self.text.find("%", pos - self.offset + 1)
             if end < 0:
                 raise PatternError("unterminated %regex%", pos)
+            self.regexes[0] += 1
+            if self.regexes[0] > _MAX_REGEXES:
+                raise PatternError(f"at most {_MAX_REGEXES} %regex% in one pattern", pos)
             self.i = end + 1
             return ("re", self.text[pos - self.offset + 1 : end], pos)
         self.i = pos - self.offset + len(value)
@@ -508,6 +515,7 @@ def _compile_space(text: str, offset: int) -> Callable[[str], dict[str, str] | N
         raise PatternError("space-delimited pattern must end with ']'", offset + len(text))
     body = text[1:-1]
     items: list[tuple[str, _Pred | None]] = []  # (name, condition) or (_ELLIPSIS, None)
+    regexes = [0]
     for part, start in _split_commas(body, offset + 1):
         stripped = part.strip()
         pos = start + len(part) - len(part.lstrip())
@@ -516,7 +524,7 @@ def _compile_space(text: str, offset: int) -> Callable[[str], dict[str, str] | N
         if stripped == _ELLIPSIS:
             items.append((_ELLIPSIS, None))
             continue
-        items.append(_space_field(stripped, pos))
+        items.append(_space_field(stripped, pos, regexes))
     if not items:
         raise PatternError("space-delimited pattern needs at least one field", offset)
     plan = tuple(items)
@@ -578,14 +586,14 @@ def _split_commas(body: str, offset: int) -> list[tuple[str, int]]:
     return parts
 
 
-def _space_field(text: str, pos: int) -> tuple[str, _Pred | None]:
+def _space_field(text: str, pos: int, regexes: list[int]) -> tuple[str, _Pred | None]:
     m = _NAME.match(text)
     if m is None:
         raise PatternError("expected a field name", pos)
     name = m.group()
     if m.end() == len(text):
         return name, None
-    toks = _Tokens(text, pos)
+    toks = _Tokens(text, pos, regexes)
     pred = _space_or(toks, name)
     kind, value, where = toks.peek()
     if kind != "end":
