@@ -14,11 +14,11 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from bellwatch import metrics
-from bellwatch.demo.app import create_app
+from bellwatch.demo.app import call_monitor, create_app
 from bellwatch.demo.run import cli_main
 from bellwatch.demo.server import RunningServer, start_server
 from bellwatch.demo.traffic import Plan, run_traffic
-from bellwatch.monitor import reset_monitor
+from bellwatch.monitor import reset_monitor, set_monitor
 from bellwatch.testing import Captured, capture_logs
 
 TOKEN = "test-twilio-auth-token"
@@ -45,6 +45,7 @@ class Service:
 def service(tmp_path: Path) -> Iterator[Service]:
     reset_monitor()
     metrics.clear_ratios()
+    set_monitor(call_monitor())
     with capture_logs(service="bella") as logs:
         db = tmp_path / "bella.db"
         server = start_server(create_app(db, twilio_token=TOKEN))
@@ -162,7 +163,7 @@ class TestTwilio:
         assert r.status_code == 200
 
     def test_status_callback_completes_the_call(self, service: Service) -> None:
-        """The status callback marks the call completed and is not itself a session."""
+        """The status callback completes the call and ends its session at once."""
         params = call()
         url = service.url
         service.http.post(
@@ -173,8 +174,9 @@ class TestTwilio:
             "/twilio/status", data=done, headers=signed(url + "/twilio/status", done)
         )
         assert r.status_code == 204
-        counters = service.metrics()["business"]["counters"]
-        assert counters["calls_completed"] == 1
+        doc = service.metrics()
+        assert doc["business"]["counters"]["calls_completed"] == 1
+        assert doc["performance"]["active_sessions"] == 0
 
 
 class TestTraffic:

@@ -21,9 +21,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from bellwatch import Ev, F, bind, get_logger, metrics
+from bellwatch import Ev, F, _config, bind, get_logger, metrics
 from bellwatch.middleware import instrument
-from bellwatch.monitor import SessionKey, form_field, get_monitor
+from bellwatch.monitor import Monitor, SessionKey, form_field, get_monitor
+from bellwatch.store.memory import MemoryStore
 
 try:
     from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
@@ -33,7 +34,15 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(f"the Bella demo needs {exc.name}: pip install 'bellwatch[demo]'") from exc
 
-__all__ = ["CALENDAR_LATENCY", "Database", "ValidationError", "create_app", "public_url"]
+__all__ = [
+    "CALENDAR_LATENCY",
+    "CallStore",
+    "Database",
+    "ValidationError",
+    "call_monitor",
+    "create_app",
+    "public_url",
+]
 
 log = get_logger("bella")
 
@@ -171,9 +180,10 @@ def public_url(request: Request) -> str:
 
 
 class _CallSessions(SessionKey):
-    """Active sessions are live calls (the CallSid), else the bound user id.
+    """Active sessions are live calls: the CallSid of Twilio's voice webhooks.
 
-    The status callback does not count as activity: it ends the call.
+    The status callback does not count as activity (it ends the call), and API
+    requests are not sessions (their line already carries ``uid``).
     """
 
     needs_body = True
@@ -185,16 +195,32 @@ class _CallSessions(SessionKey):
     def __call__(
         self, scope: Mapping[str, Any], fields: Mapping[str, Any], body: bytes | None
     ) -> str | None:
-        if scope.get("path") == "/twilio/status":
+        if scope.get("path") != "/twilio/voice":
             return None
         return self._call_sid(scope, fields, body)
 
 
+class CallStore(MemoryStore):
+    """The in-memory store, plus ending a session at once: a finished call is not active.
+
+    The :class:`~bellwatch.store.Store` protocol has no "end" yet; without it a call
+    would stay active for ``session_window`` after hanging up.
+    """
+
+    def end_session(self, key: str, now: float) -> None:
+        """Forget ``key``: it no longer counts as an active session."""
+        with self._lock:
+            self._sessions.pop(key, None)
+
+
+def call_monitor() -> Monitor:
+    """A monitor whose store ends a call's session on Twilio's status callback."""
+    return Monitor(store=CallStore(session_window=_config.resolve().session_window))
+
+
 def _end_session(sid: str) -> None:
-    # The Store protocol has no "end" yet; a store that offers one forgets the key at
-    # once, otherwise the call drops out of active sessions after session_window.
     end = getattr(get_monitor().store, "end_session", None)
-    if callable(end):
+    if callable(end):  # a store without it lets the session expire after session_window
         end(sid, time.time())
 
 

@@ -21,9 +21,9 @@ from typing import IO, Any, cast
 import bellwatch
 from bellwatch import _config
 from bellwatch.dashboard import timeline_for
-from bellwatch.monitor import Monitor, set_monitor
+from bellwatch.monitor import set_monitor
 
-from .app import create_app
+from .app import call_monitor, create_app
 from .server import RunningServer, start_server
 from .traffic import Plan, Tally, run_traffic
 
@@ -33,8 +33,6 @@ SERVICE = "bella"
 # With --serve, the URL the CLI's metrics/health commands use by default (setting ``url``).
 DEFAULT_PORT = 8000
 DEFAULT_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
-# Short enough that finished calls visibly leave "active sessions" during the demo.
-SESSION_WINDOW = 60.0
 
 
 class _CurrentStdout(io.TextIOBase):
@@ -175,8 +173,9 @@ def cli_main(serve: bool = False, duration: float = 20.0, **options: Any) -> int
     )
     # Our own client's records would double every request line.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    # The dashboard charts this run from its first request, not from its first view.
-    timeline_for(set_monitor(Monitor(session_window=SESSION_WINDOW)))
+    # Finished calls leave "active sessions" at once; the dashboard charts this run
+    # from its first request, not from its first view.
+    timeline_for(set_monitor(call_monitor()))
     twilio_token = secrets.token_hex(16)
     db = Path(tempfile.mkdtemp(prefix="bella-")) / "bella.db"
     app = create_app(db, twilio_token=twilio_token)

@@ -85,11 +85,16 @@
     });
     const p95 = series.p95;
     chart($("chart-p95"), {
-      n, step, max: Math.max(cfg.slow * 1.1, ...p95), label: (v) => fmtSec(v), empty: anyTraffic ? "" : "no requests yet",
-      draw: (x, y) => {
+      // Scaled to the data; the slow threshold is drawn when in range, else named.
+      n, step, max: Math.max(0.01, ...p95) * 1.15, label: (v) => fmtSec(v), empty: anyTraffic ? "" : "no requests yet",
+      draw: (x, y, top) => {
         const svg = $("chart-p95");
-        const th = y(cfg.slow);
-        svg.append(svgEl("line", { class: "threshold", x1: L, x2: W - R, y1: th, y2: th }));
+        if (cfg.slow <= top) {
+          const th = y(cfg.slow);
+          svg.append(svgEl("line", { class: "threshold", x1: L, x2: W - R, y1: th, y2: th }));
+        } else {
+          svg.append(svgEl("text", { class: "axis", x: W - R, y: T + 10, "text-anchor": "end" }, `slow threshold ${fmtSec(cfg.slow)} (above)`));
+        }
         const pts = [];
         p95.forEach((v, i) => { if (series.count[i]) pts.push([x(i + 0.5), y(v), i]); });
         if (!pts.length) return;
