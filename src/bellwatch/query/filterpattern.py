@@ -35,6 +35,7 @@ _MISSING: Any = object()
 
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
 _NAME = re.compile(r"[A-Za-z0-9_-]+")
+_WORD = re.compile(r"\w+")
 # Characters the AWS regex syntax accepts inside %...% (no parentheses, no multi-byte).
 _REGEX_OK = re.compile(r"[A-Za-z0-9_#=@/;,:\-^$?\[\]{}|\\*+. ]*\Z")
 _OPS = ("!=", ">=", "<=", "=", ">", "<")
@@ -179,7 +180,8 @@ def _compile_terms(text: str, offset: int) -> Callable[[str, Mapping[str, Any] |
             bucket = optional if text[i] == "?" else excluded
             i += 1
         start = i
-        if text[i] == '"':
+        quoted = text[i] == '"'
+        if quoted:
             term, i = _quoted(text, i, offset)
             if not term.strip():
                 match_all = True  # the documented `" "` matches every event
@@ -188,10 +190,18 @@ def _compile_terms(text: str, offset: int) -> Callable[[str, Mapping[str, Any] |
             while i < len(text) and not text[i].isspace():
                 i += 1
             term = text[start:i]
-        if len(term) > 2 and term[0] == term[-1] == "%" and bucket is required:
-            regexes.append(_regex(term[1:-1], offset + start))
-        else:
+        if quoted:
             bucket.append(term)
+        elif len(term) > 2 and term[0] == term[-1] == "%" and bucket is required:
+            regexes.append(_regex(term[1:-1], offset + start))
+        elif _WORD.fullmatch(term):
+            bucket.append(term)
+        else:
+            # The page: "Enclose exact phrases and terms that include non-alphanumeric
+            # characters in double quotation marks"; CloudWatch rejects them unquoted.
+            raise PatternError(
+                f'quote terms with non-alphanumeric characters: "{term}"', start + offset
+            )
     if match_all and not (required or optional or excluded or regexes):
         return lambda message, event: True
     req, opt, exc = tuple(required), tuple(optional), tuple(excluded)
