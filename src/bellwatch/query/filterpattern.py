@@ -6,7 +6,8 @@ Three kinds, chosen by the first character (AWS page "Filter pattern syntax for 
 filters, subscription filters, filter log events, and Live Tail"):
 
 - terms: ``ERROR``, ``"exact phrase"``, ``?OR ?terms``, ``-excluded``; case-sensitive
-  substring matches; ``%regex%`` alone is a regex term.
+  substring matches; terms with symbols must be quoted (``"/api/users"``), as in
+  CloudWatch; an unquoted ``%regex%`` is a regex term.
 - JSON: ``{ $.status >= 500 && ($.path = "/api/*" || $.uid IS NULL) }`` with ``=``,
   ``!=``, ``<``, ``<=``, ``>``, ``>=``, ``*`` wildcards, ``%regex%``, ``IS NULL``,
   ``IS TRUE``, ``IS FALSE``, ``NOT EXISTS``, array indexes and precedence ``() > && > ||``.
