@@ -150,6 +150,7 @@ class TestTwilio:
         failed = service.events("signature_validation_failed")
         assert len(failed) == 1
         assert failed[0]["sid"] == SID
+        assert service.metrics()["performance"]["active_sessions"] == 0  # a forgery is no call
         assert "X-Twilio-Signature" not in str(service.logs.lines)
 
     def test_url_is_rebuilt_behind_a_proxy(self, service: Service) -> None:

@@ -180,10 +180,10 @@ def public_url(request: Request) -> str:
 
 
 class _CallSessions(SessionKey):
-    """Active sessions are live calls: the CallSid of Twilio's voice webhooks.
+    """Active sessions are live calls: the CallSid of Twilio's signed voice webhooks.
 
-    The status callback does not count as activity (it ends the call), and API
-    requests are not sessions (their line already carries ``uid``).
+    A forged webhook is no call; the status callback does not count as activity
+    (it ends the call); API requests are not sessions (their line carries ``uid``).
     """
 
     needs_body = True
@@ -195,7 +195,8 @@ class _CallSessions(SessionKey):
     def __call__(
         self, scope: Mapping[str, Any], fields: Mapping[str, Any], body: bytes | None
     ) -> str | None:
-        if scope.get("path") != "/twilio/voice":
+        verified = scope.get("state", {}).get("twilio_verified", False)  # request.state
+        if scope.get("path") != "/twilio/voice" or not verified:
             return None
         return self._call_sid(scope, fields, body)
 
@@ -288,6 +289,7 @@ async def _signed_form(request: Request) -> dict[str, str]:
             Ev.SIGNATURE_FAILED, has_signature=bool(signature), **{F.PATH: request.url.path}
         )
         raise HTTPException(403, "Invalid Twilio signature")
+    request.state.twilio_verified = True
     return params
 
 
