@@ -260,7 +260,7 @@ def tail(
 
         source = opts.source()
         last: collections.deque[Record] = collections.deque(maxlen=max(lines, 0))
-        for record in source.records(opts.since, opts.until, pattern=pattern):
+        for record in _progress_records(source, opts, pattern):
             if keep(record):
                 last.append(record)
         for record in last:
@@ -328,7 +328,7 @@ def filter_(pattern: str, **kw: Any) -> None:
     with domain_errors():
         matches = _matcher(pattern)
         source = opts.source()
-        for record in source.records(opts.since, opts.until, pattern=pattern):
+        for record in _progress_records(source, opts, pattern):
             if matches(record):
                 _emit(record, opts)
         _skipped(source.stats)
@@ -383,9 +383,9 @@ def _saved_queries() -> list[tuple[str, str, str]]:
     return [(e.name, e.description, e.query) for e in entries]
 
 
-def _progress_records(source: Source, opts: Opts) -> Iterator[Record]:
+def _progress_records(source: Source, opts: Opts, pattern: str | None = None) -> Iterator[Record]:
     """The source's records, with a byte progress bar on a terminal for large inputs."""
-    records = source.records(opts.since, opts.until)
+    records = source.records(opts.since, opts.until, pattern=pattern)
     if not sys.stderr.isatty():
         yield from records
         return
