@@ -64,6 +64,9 @@ def install(pipeline: Pipeline) -> None:
         lg = logging.getLogger(name)
         lg.handlers.clear()
         lg.propagate = True
+        # uvicorn's log_level and a dictConfig elsewhere may have set these; ours rules now
+        lg.setLevel(logging.NOTSET)
+        lg.disabled = False
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
 
 
