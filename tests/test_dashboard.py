@@ -21,6 +21,8 @@ from bellwatch.monitor import reset_monitor
 from bellwatch.testing import Captured, capture_logs
 
 SECRET = "metrics-s3cret"
+# An error message an attacker controls: the page must show it as text, never run it.
+HOSTILE = "</script><img src=x onerror=document.body.remove()><b>bold</b>"
 ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -53,6 +55,10 @@ def plain(fresh: None) -> Iterator[tuple[RunningServer, Captured]]:
         @app.get("/hello")
         def hello() -> dict[str, str]:
             return {"hello": "world"}
+
+        @app.get("/boom")
+        def boom() -> None:
+            raise ValueError(HOSTILE)
 
         instrument(app)
         with start_server(app) as server:
@@ -173,6 +179,19 @@ class TestPage:
         assert series is not None
         assert sum(series["count"]) == 1
 
+    def test_page_follows_its_mount_point(self, fresh: None) -> None:
+        """Mounted under /svc, the page fetches /svc/metrics, which answers."""
+        from starlette.applications import Starlette
+        from starlette.routing import Mount
+
+        with capture_logs():
+            inner = instrument(FastAPI())
+            outer = Starlette(routes=[Mount("/svc", app=inner)])
+            with start_server(outer) as server:
+                html = httpx.get(server.url + "/svc/dashboard").text
+                assert '"metrics":"/svc/metrics"' in html
+                assert httpx.get(server.url + "/svc/metrics?series=1").status_code == 200
+
     def test_own_routes_are_not_logged(self, plain: tuple[RunningServer, Captured]) -> None:
         """Opening the dashboard writes no request line and counts no request."""
         server, logs = plain
@@ -251,3 +270,24 @@ class TestInChromium:
                     assert not problems
                 finally:
                     browser.close()
+
+    def test_hostile_error_message_is_shown_as_text(
+        self, plain: tuple[RunningServer, Captured]
+    ) -> None:
+        """An error message full of markup appears verbatim and runs nothing."""
+        sync_api = pytest.importorskip("playwright.sync_api")
+        if not CHROMIUM.exists():
+            pytest.skip("Debian chromium is not installed (scripts/ensure-system-deps.sh)")
+        server, _ = plain
+        assert httpx.get(server.url + "/boom").status_code == 500
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page()
+                page.goto(f"{server.url}/dashboard?token={SECRET}")
+                page.wait_for_function("Number(document.body.dataset.updates) >= 1")
+                assert HOSTILE in (page.text_content("#errors") or "")
+                assert page.locator("#errors img, #errors b").count() == 0
+                assert page.locator("#errors").count() == 1  # the body is still there
+            finally:
+                browser.close()

@@ -219,17 +219,12 @@ class DashboardEndpoint:
         settings = pipeline.current().settings
         self._token = (token or settings.metrics_token or "").encode()
         self._monitor = monitor
+        self._metrics_path = metrics_path
+        self._config = {"service": settings.service, "slow": settings.slow_threshold}
         css, js = _asset("dashboard.css"), _asset("dashboard.js")
-        config = orjson.dumps(
-            {"metrics": metrics_path, "service": settings.service, "slow": settings.slow_threshold}
-        ).decode()
-        html = (
-            _asset("dashboard.html")
-            .replace("/*CSS*/", css)
-            .replace("/*JS*/", js)
-            .replace('"/*CONFIG*/"', config.replace("</", "<\\/"))
-        )
-        self._page = html.encode()
+        html = _asset("dashboard.html").replace("/*CSS*/", css).replace("/*JS*/", js)
+        # The config (JSON, never executed) goes in per request: it knows the mount point.
+        self._before, _, self._after = html.encode().partition(b'"/*CONFIG*/"')
         # Inline code is allowed by hash only: nothing injected into the page could run.
         self._csp = (
             f"default-src 'none'; script-src 'sha256-{_sha256(js)}'; "
@@ -274,7 +269,9 @@ class DashboardEndpoint:
         ]
         if token and _bearer_ok(scope, token) and not cookie_ok(scope, token):
             headers.append((b"set-cookie", self._cookie(scope)))
-        await _respond(send, 200, self._page, _HTML, head=head, extra=headers)
+        config = {**self._config, "metrics": scope.get("root_path", "") + self._metrics_path}
+        page = self._before + orjson.dumps(config).replace(b"</", b"<\\/") + self._after
+        await _respond(send, 200, page, _HTML, head=head, extra=headers)
 
     def _cookie(self, scope: Scope) -> bytes:
         secure = scope.get("scheme") == "https" or any(
