@@ -6,6 +6,11 @@ from typing import Any
 
 __all__ = ["MissingExtra", "client"]
 
+# botocore parses each service's JSON model (~0.3 s for ecs or ec2) once per loader, and
+# every new Session brings a new loader. One shared loader keeps that to once per process,
+# while each client still gets a fresh Session (credentials, region and endpoint read now).
+_loader: Any = None
+
 
 class MissingExtra(ImportError):
     """An optional dependency is not installed; the message says which extra to install."""
@@ -26,12 +31,22 @@ def client(
     Raises:
         MissingExtra: boto3 is not installed.
     """
+    global _loader
     try:
         import boto3
+        import botocore.loaders
+        import botocore.session
         from botocore.config import Config
     except ImportError as exc:  # pragma: no cover - exercised without the extra
         raise MissingExtra("AWS support needs boto3: pip install 'bellwatch[aws]'") from exc
-    session = boto3.session.Session(profile_name=profile, region_name=region)
+    core = botocore.session.get_session()
+    if _loader is None:
+        _loader = core.get_component("data_loader")
+    else:
+        core.register_component("data_loader", _loader)
+    session = boto3.session.Session(botocore_session=core, profile_name=profile, region_name=region)
+    paths = _loader.search_paths  # boto3 appends its data path per Session: keep it once
+    paths[:] = dict.fromkeys(paths)
     config = None
     if max_attempts is not None:
         config = Config(retries={"total_max_attempts": max_attempts, "mode": "standard"})
