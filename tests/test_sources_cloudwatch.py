@@ -195,6 +195,21 @@ class TestFollow:
         got = [r["n"] for r in src.follow(T0, stop=lambda: next(polls) >= 6)]
         assert sorted(got) == sorted([T0, T0 + 100, T0 + 200, T0 + 200, T0 + 300, T0 + 150])
 
+    def test_without_since_starts_now(self, logs: Any) -> None:
+        """follow() with no start yields only events from its own start time on."""
+        put(logs, T0 - 1000, T0, T0 + 5)
+        got = [r["n"] for r in source(logs, clock=lambda: T0 / 1000).follow(stop=lambda: True)]
+        assert got == [T0, T0 + 5]
+
+    def test_polls_at_most_once_a_second(self, logs: Any) -> None:
+        """A shorter poll interval is raised to one second (FilterLogEvents quota)."""
+        sleeps = Sleeps()
+        polls = iter(range(10))
+        list(
+            source(logs, sleep=sleeps).follow(T0, poll_interval=0.25, stop=lambda: next(polls) > 2)
+        )
+        assert sleeps.calls and set(sleeps.calls) == {1.0}
+
     def test_starts_at_since(self, logs: Any) -> None:
         """Events before --since are not yielded by follow."""
         put(logs, T0 - 1000, T0)

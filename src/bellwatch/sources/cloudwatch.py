@@ -234,26 +234,35 @@ class CloudWatchSource:
         poll_interval: float = 1.0,
         stop: Callable[[], bool] | None = None,
     ) -> Iterator[Record]:
-        """New events as they arrive, each exactly once, until ``stop()`` is true."""
-        newest = since_ms if since_ms is not None else int(self._clock() * 1000)
+        """New events as they arrive, each exactly once, until ``stop()`` is true.
+
+        Starts at ``since_ms``, or at the current time when it is None (what came before
+        is history, shown by :meth:`records`). Each poll re-reads ``lookback_ms`` before
+        the newest event seen, because CloudWatch can receive an event seconds after a
+        newer one from another stream; the ids seen in that window are skipped.
+        """
+        floor = since_ms if since_ms is not None else int(self._clock() * 1000)
+        newest = floor
+        # FilterLogEvents has a small per-account rate quota: poll at most once a second.
+        interval = max(poll_interval, 1.0)
         seen: dict[str, int] = {}  # event id -> timestamp, for the overlap window only
         while True:
-            start = max(0, newest - self.lookback_ms)
+            start = max(floor, newest - self.lookback_ms)
             for event in self._events(start, None, pattern):
                 event_id = str(event.get("eventId") or (event["timestamp"], event.get("message")))
                 ts = int(event["timestamp"])
-                if event_id in seen or (since_ms is not None and ts < since_ms):
+                if event_id in seen:
                     continue
                 seen[event_id] = ts
                 newest = max(newest, ts)
                 record = self._record(event)
                 if record is not None:
                     yield record
-            floor = max(0, newest - self.lookback_ms)
-            seen = {k: v for k, v in seen.items() if v >= floor}
+            horizon = newest - self.lookback_ms
+            seen = {k: v for k, v in seen.items() if v >= horizon}
             if stop is not None and stop():
                 return
-            self._sleep(poll_interval)
+            self._sleep(interval)
             if stop is not None and stop():
                 return
 
