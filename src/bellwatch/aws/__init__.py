@@ -1,1 +1,11 @@
-"""Everything that talks to AWS. The only package that imports boto3 (``bellwatch[aws]``)."""
+"""Everything that talks to AWS. The only package that imports boto3 (``bellwatch[aws]``).
+
+- :mod:`.session`: the one boto3 import site (``client()``).
+- :mod:`.clients`: cached clients per region/profile, AWS error codes.
+- :mod:`.plan`: desired state -> create / update / unchanged, apply, tag-scoped teardown.
+- :mod:`.resources`: SNS topic + email subscription, log group, metric filter, alarm, dashboard.
+- :mod:`.metric_filters`, :mod:`.alarms`, :mod:`.dashboard`: what setup installs.
+- :mod:`.discover`: cluster, service, load balancer, target group, log group from ECS.
+- :mod:`.health`: ECS task counts, deployments, events, target health.
+- :mod:`.cli`: the ``bellwatch aws`` click group (``setup``, ``teardown``, ``health``).
+"""
