@@ -375,3 +375,54 @@ class TestDebugScript:
             check=False,
         )
         assert out.returncode == 2 and "tail|errors|slow" in out.stderr
+
+
+class TestCloudWatchSource:
+    @pytest.fixture
+    def group(self, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+        """A moto log group holding the same lines as the file fixture, stamped near now."""
+        import time
+
+        from moto import mock_aws
+
+        from bellwatch.aws import session
+
+        for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+            monkeypatch.delenv(key, raising=False)
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        monkeypatch.setenv("AWS_DEFAULT_REGION", "ca-central-1")
+        now = (int(time.time()) - 600) * 1000
+        with mock_aws():
+            client = session.client("logs", region="ca-central-1")
+            client.create_log_group(logGroupName="/ecs/bella-prod")
+            client.create_log_stream(logGroupName="/ecs/bella-prod", logStreamName="app/1")
+            events = []
+            for i, raw in enumerate(LINES):
+                try:
+                    event = orjson.loads(raw)
+                    event["ts"] = now + i
+                    message = orjson.dumps(event).decode()
+                except orjson.JSONDecodeError:
+                    message = raw.decode(errors="replace")
+                events.append({"timestamp": now + i, "message": message})
+            client.put_log_events(
+                logGroupName="/ecs/bella-prod", logStreamName="app/1", logEvents=events
+            )
+            yield "/ecs/bella-prod"
+
+    def test_slow_from_log_group(self, group: str, tmp_path: Path) -> None:
+        """Aggregates read a log group through the same reports as files."""
+        result = CliRunner().invoke(
+            cli, ["slow", "--log-group", group, "--threshold", "1", "--json", "--since", "1h"]
+        )
+        assert result.exit_code == 0, result.output
+        assert [r["cid"] for r in orjson.loads(result.stdout)] == ["ccc333ccc333"]
+
+    def test_trace_from_log_group(self, group: str) -> None:
+        """Trace finds one request's lines in a log group."""
+        result = CliRunner().invoke(
+            cli, ["trace", "aaa111aaa111", "--log-group", group, "--json", "--since", "1h"]
+        )
+        assert result.exit_code == 0, result.output
+        assert len(result.stdout.splitlines()) == 2
