@@ -308,3 +308,26 @@ class TestClient:
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
         with pytest.raises(SourceError, match="--region"):
             list(CloudWatchSource(GROUP).records())
+
+
+class TestThroughTheCli:
+    def test_filter_and_insights_read_the_log_group(self, logs: Any) -> None:
+        """`bellwatch filter/insights --log-group` read CloudWatch through this source."""
+        from click.testing import CliRunner
+
+        from bellwatch.cli import cli
+
+        put(logs, T0)
+        logs.put_log_events(
+            logGroupName=GROUP,
+            logStreamName="ecs/app/1",
+            logEvents=[{"timestamp": T0 + 1, "message": '{"level":"ERROR","event":"boom"}'}],
+        )
+        runner = CliRunner()
+        args = ["--log-group", GROUP, "--region", "ca-central-1", "--since", "2h"]
+        out = runner.invoke(cli, ["filter", *args, '{ $.level = "ERROR" }'])
+        assert out.exit_code == 0, out.output
+        assert "boom" in out.output and f"n={T0}" not in out.output
+        out = runner.invoke(cli, ["insights", *args, "fields @message | limit 5"])
+        assert out.exit_code == 0, out.output
+        assert "boom" in out.output
