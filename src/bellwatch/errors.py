@@ -25,8 +25,8 @@ import structlog
 from . import _config
 from ._guard import record_internal_error, suppress_internal_errors
 from .alerts import Alert, Alerter
+from .fingerprint import default_severity, identify
 from .fingerprint import error_message as _message
-from .fingerprint import fingerprint, normalise_message
 from .processors import compact_traceback, exception_from
 from .schema import Ev, F, Sev
 
@@ -50,34 +50,6 @@ _MARK = "__bellwatch_counted__"
 def _up(severity: str) -> str:
     order = Sev.ORDER
     return order[min(order.index(severity) + 1, len(order) - 1)]
-
-
-_CRITICAL_NAMES = ("DatabaseError", "OperationalError", "InterfaceError", "ConnectionError")
-_CRITICAL_MODULES = ("sqlalchemy", "psycopg", "asyncpg", "sqlite3", "pymysql", "pymongo", "redis")
-
-
-def default_severity(exc: BaseException, status: int | None, handled: bool) -> str:
-    """The built-in rules: validation and 4xx low, handled medium, unhandled or 5xx high.
-
-    Out-of-memory, database and connection failures are critical; a signature failure
-    is high, and a burst of them escalates to critical.
-    """
-    if isinstance(exc, MemoryError | ConnectionError):
-        return Sev.CRITICAL
-    mro = type(exc).__mro__
-    for cls in mro:
-        if cls.__module__.split(".", 1)[0] in _CRITICAL_MODULES or any(
-            cls.__name__.endswith(n) for n in _CRITICAL_NAMES
-        ):
-            return Sev.CRITICAL
-    names = [cls.__name__ for cls in mro]
-    if any("Signature" in n for n in names):
-        return Sev.HIGH
-    if any("Validation" in n for n in names) or (status is not None and 400 <= status < 500):
-        return Sev.LOW
-    if not handled or (status is not None and status >= 500):
-        return Sev.HIGH
-    return Sev.MEDIUM
 
 
 @dataclass(frozen=True, slots=True)
@@ -438,12 +410,11 @@ class ErrorAggregator:
         forced: str | None,
     ) -> Hit:
         now = self._clock()
-        key = fingerprint(exc, forced)
+        key, message = identify(exc, forced)
 
         def make() -> Pattern:
-            message = normalise_message(_message(exc))[:_MESSAGE_MAX]
             sev = self.severity_of(exc, status, handled, severity)
-            return Pattern(key, type(exc).__name__, message, sev, endpoint, now, now)
+            return Pattern(key, type(exc).__name__, message[:_MESSAGE_MAX], sev, endpoint, now, now)
 
         hit = self.store.hit(key, now, make)
         p = hit.pattern

@@ -1,4 +1,4 @@
-"""Error fingerprints: exception type + parameterised message + in-app call site -> 8 hex.
+"""What an error is: its fingerprint (type + parameterised message + call site) and severity.
 
 The hash is a blake2b digest of normalised text, so the same error gets the same
 ``hash`` in every process and after every restart (Python's ``hash()`` is salted
@@ -15,7 +15,16 @@ import re
 import sysconfig
 from types import TracebackType
 
-__all__ = ["error_message", "fingerprint", "in_app_frames", "normalise_message"]
+from .schema import Sev
+
+__all__ = [
+    "default_severity",
+    "error_message",
+    "fingerprint",
+    "identify",
+    "in_app_frames",
+    "normalise_message",
+]
 
 # Rules start and end only where no word character and no placeholder bracket touches
 # them, so that a second pass finds nothing new (normalising is idempotent).
@@ -24,12 +33,14 @@ _E = r"(?![\w<])"
 _HEX = "[0-9a-fA-F]"
 
 # Order matters: whole structures (URLs, emails, UUIDs) go before the numbers inside them.
-_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(_S + r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+"), "<url>"),
-    (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "<email>"),
+# Each rule: pattern, placeholder, and the substrings one of which it needs (none: a digit).
+_RULES: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = (
+    (re.compile(_S + r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+"), "<url>", ("://",)),
+    (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "<email>", ("@",)),
     (
         re.compile(_S + f"{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}" + _E),
         "<uuid>",
+        (),
     ),
     (
         re.compile(
@@ -38,29 +49,33 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
             + _E
         ),
         "<date>",
+        (),
     ),
-    (re.compile(_S + r"\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?" + _E), "<ip>"),
-    (re.compile(_S + f"(?:{_HEX}{{1,4}}:){{2,7}}{_HEX}{{1,4}}" + _E), "<ip>"),
-    (re.compile(r"(?<![\w+>])\+\d{7,15}" + _E), "<phone>"),
-    (re.compile(_S + f"0x{_HEX}+" + _E), "<hex>"),
+    (re.compile(_S + r"\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?" + _E), "<ip>", ()),
+    (re.compile(_S + f"(?:{_HEX}{{1,4}}:){{2,7}}{_HEX}{{1,4}}" + _E), "<ip>", ()),
+    (re.compile(r"(?<![\w+>])\+\d{7,15}" + _E), "<phone>", ("+",)),
+    (re.compile(_S + f"0x{_HEX}+" + _E), "<hex>", ()),
     # Hex-looking ids (request ids, hashes, Twilio-style "CA" + 32 hex): a digit and a letter.
     (
         re.compile(
             r"(?<![\w>.])" + f"[A-Za-z]{{0,2}}(?={_HEX}*\\d)(?=[0-9]*[a-fA-F]){_HEX}{{8,}}" + _E
         ),
         "<hex>",
+        (),
     ),
-    (re.compile(r"'[^'\n]{0,200}'|\"[^\"\n]{0,200}\""), "<quoted>"),
+    (re.compile(r"'[^'\n]{0,200}'|\"[^\"\n]{0,200}\""), "<quoted>", ("'", '"')),
     (
         re.compile(r"(?<![\w.>])[-+]?(?:\d+\.\d+(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+)(?![\d<])"),
         "<float>",
+        (),
     ),
-    (re.compile(r"(?<![\w<>])[-+]?\d+(?![\d.<])"), "<int>"),
+    (re.compile(r"(?<![\w<>])[-+]?\d+(?![\d.<])"), "<int>", ()),
     # Identifiers with digits glued on (user42, order_17) keep their word, lose the number.
-    (re.compile(r"(?<=[A-Za-z_])\d+" + _E), "<int>"),
+    (re.compile(r"(?<=[A-Za-z_])\d+" + _E), "<int>", ()),
 )
 
 _MAX_MESSAGE = 500
+_DIGIT = re.compile(r"\d")
 
 
 def normalise_message(message: str) -> str:
@@ -69,8 +84,11 @@ def normalise_message(message: str) -> str:
     Idempotent: normalising a normalised message changes nothing.
     """
     text = message[:_MAX_MESSAGE]
-    for pattern, placeholder in _RULES:
-        text = pattern.sub(placeholder, text)
+    digits = _DIGIT.search(text) is not None
+    for pattern, placeholder, needs in _RULES:
+        # A cheap check first: most rules need a digit, the others a telltale substring.
+        if any(n in text for n in needs) if needs else digits:
+            text = pattern.sub(placeholder, text)
     return text
 
 
@@ -134,13 +152,66 @@ def error_message(exc: BaseException) -> str:
         return f"<unprintable {type(exc).__name__}>"
 
 
-def fingerprint(exc: BaseException, forced: str | None = None) -> str:
-    """The 8-hex fingerprint of ``exc``, or of ``forced`` when the caller names the group."""
+def identify(exc: BaseException, forced: str | None = None) -> tuple[str, str]:
+    """``(fingerprint, normalised message)`` of ``exc``, normalising the message once."""
+    message = normalise_message(error_message(exc))
     if forced is not None:
         parts = ["forced", forced]
     else:
         cls = type(exc)
-        parts = [f"{cls.__module__}.{cls.__qualname__}", normalise_message(error_message(exc))]
-        parts.extend(in_app_frames(exc.__traceback__))
+        parts = [f"{cls.__module__}.{cls.__qualname__}", message, *in_app_frames(exc.__traceback__)]
     digest = hashlib.blake2b("\n".join(parts).encode("utf-8", "replace"), digest_size=4)
-    return digest.hexdigest()
+    return digest.hexdigest(), message
+
+
+def fingerprint(exc: BaseException, forced: str | None = None) -> str:
+    """The 8-hex fingerprint of ``exc``, or of ``forced`` when the caller names the group."""
+    return identify(exc, forced)[0]
+
+
+_CRITICAL_NAMES = ("DatabaseError", "OperationalError", "InterfaceError", "ConnectionError")
+_CRITICAL_MODULES = ("sqlalchemy", "psycopg", "asyncpg", "sqlite3", "pymysql", "pymongo", "redis")
+
+
+_BY_CLASS: dict[type[BaseException], str | None] = {}
+
+
+def _class_severity(cls: type[BaseException]) -> str | None:
+    # What the class alone says, cached (bounded) because the MRO walk is the slow part.
+    if cls in _BY_CLASS:
+        return _BY_CLASS[cls]
+    found = _class_rule(cls)
+    if len(_BY_CLASS) < 1024:
+        _BY_CLASS[cls] = found
+    return found
+
+
+def _class_rule(cls: type[BaseException]) -> str | None:
+    if issubclass(cls, MemoryError | ConnectionError):
+        return Sev.CRITICAL
+    for base in cls.__mro__:
+        name = base.__name__
+        if base.__module__.split(".", 1)[0] in _CRITICAL_MODULES or name.endswith(_CRITICAL_NAMES):
+            return Sev.CRITICAL
+    names = [base.__name__ for base in cls.__mro__]
+    if any("Signature" in n for n in names):
+        return Sev.HIGH
+    if any("Validation" in n for n in names):
+        return Sev.LOW
+    return None
+
+
+def default_severity(exc: BaseException, status: int | None, handled: bool) -> str:
+    """The built-in rules: validation and 4xx low, handled medium, unhandled or 5xx high.
+
+    Out-of-memory, database and connection failures are critical; a signature failure
+    is high, and a burst of them escalates to critical.
+    """
+    by_class = _class_severity(type(exc))
+    if by_class is not None:
+        return by_class
+    if status is not None and 400 <= status < 500:
+        return Sev.LOW
+    if not handled or (status is not None and status >= 500):
+        return Sev.HIGH
+    return Sev.MEDIUM
