@@ -37,6 +37,10 @@ VARIANTS = {
     "exporter_cid": "starlette-exporter + asgi-correlation-id (no log line)",
     "bellwatch": "bellwatch `instrument(app)`, line to a file, metrics on",
 }
+# Diagnostic variants, run only when named with --variants.
+EXTRA = {
+    "bellwatch_noline": "bellwatch with level=ERROR: ids, context and metrics, no line written",
+}
 PATH = "/api/users/42"
 
 
@@ -139,6 +143,12 @@ def build_app(variant: str, logdir: str) -> Any:
         from bellwatch.middleware import instrument
 
         bellwatch.configure(stdout=False, log_file=True, log_dir=logdir, service=variant)
+        instrument(app)
+    elif variant == "bellwatch_noline":
+        import bellwatch
+        from bellwatch.middleware import instrument
+
+        bellwatch.configure(stdout=False, log_file=True, log_dir=logdir, level="ERROR")
         instrument(app)
     elif variant != "bare":
         raise SystemExit(f"unknown variant {variant}")
@@ -279,6 +289,11 @@ def main() -> int:
     ap.add_argument("--profile", help="print a cProfile of one variant's loop to stderr")
     ap.add_argument("--child", nargs=2, metavar=("MODE", "VARIANT"))
     ap.add_argument("--port", type=int)
+    ap.add_argument(
+        "--variants",
+        help="comma-separated subset (always with bare and bellwatch), e.g. "
+        "bellwatch_noline; the result file is written only for the default set",
+    )
     args = ap.parse_args()
     if args.child:
         mode, variant = args.child
@@ -292,6 +307,10 @@ def main() -> int:
         return 0
 
     names = list(VARIANTS)
+    labels = {**VARIANTS, **EXTRA}
+    if args.variants:
+        names = ["bare", "bellwatch", *[v for v in args.variants.split(",") if v not in names[:1]]]
+        names = list(dict.fromkeys(names))
     cpu = interleaved(
         names,
         args.rounds,
@@ -338,7 +357,7 @@ def main() -> int:
         else:
             rps_cells = "- | - | - | -"
         added_cell = "" if v == "bare" else f"{added:+.1f}"
-        lines.append(f"| {VARIANTS[v]} | {us:.1f} | {added_cell} | {ratio} | {rps_cells} |")
+        lines.append(f"| {labels[v]} | {us:.1f} | {added_cell} | {ratio} | {rps_cells} |")
     lines += [
         "",
         "Paired ratio: median over rounds of (variant requests/s / bare requests/s in the same "
@@ -368,9 +387,9 @@ def main() -> int:
             "Raw samples (server CPU us/request): "
             + "; ".join(f"{v} {', '.join(f'{x:.0f}' for x in server_us[v])}" for v in names)
         )
-    path = write_result("middleware", "\n".join(lines))
     print("\n".join(lines))
-    print(f"\nwrote {path}")
+    if not args.variants:
+        print(f"\nwrote {write_result('middleware', chr(10).join(lines))}")
     return 0
 
 
