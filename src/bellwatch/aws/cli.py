@@ -17,6 +17,7 @@ from bellwatch._config import resolve
 from bellwatch.aws.clients import AwsError, Clients
 from bellwatch.aws.discover import discover
 from bellwatch.aws.health import ServiceHealth, service_health
+from bellwatch.aws.permissions import ACTIONS, policy
 from bellwatch.aws.plan import Plan, SetupOptions, apply, build_plan, teardown_plan
 
 __all__ = ["aws_group", "health"]
@@ -232,6 +233,22 @@ def health_command(
     else:
         click.echo("\n".join(report.lines()))
     raise SystemExit(0 if report.ok else 1)
+
+
+@aws_group.command("policy")
+@click.option(
+    "--for", "parts", multiple=True, type=click.Choice(sorted(ACTIONS)),
+    help="Only what these need (repeatable; default: everything).",
+)  # fmt: skip
+def policy_command(parts: tuple[str, ...]) -> None:
+    """Print the IAM policy bellwatch needs (attach it to the role that runs it).
+
+    \b
+    Examples:
+      bellwatch aws policy > bellwatch-policy.json
+      bellwatch aws policy --for read --for health
+    """
+    click.echo(json.dumps(policy(*parts), indent=2))
 
 
 if __name__ == "__main__":  # aws/setup-monitoring.sh runs this without the main CLI
