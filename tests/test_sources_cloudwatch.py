@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from hypothesis import given
+from hypothesis import strategies as st
 from moto import mock_aws
 
 from bellwatch.aws import session
@@ -331,3 +333,47 @@ class TestThroughTheCli:
         out = runner.invoke(cli, ["insights", *args, "fields @message | limit 5"])
         assert out.exit_code == 0, out.output
         assert "boom" in out.output
+
+
+class FakeLogs:
+    """In-memory filter_log_events: an event becomes visible at its arrival poll; pages of 3."""
+
+    def __init__(self, events: list[tuple[int, int]]) -> None:
+        self.events = events  # (timestamp, arrival poll); the index is the event id
+        self.poll = 0
+
+    def filter_log_events(self, **kw: Any) -> dict[str, Any]:
+        visible = sorted(
+            (ts, i) for i, (ts, arrives) in enumerate(self.events)
+            if arrives <= self.poll and ts >= kw.get("startTime", 0)
+        )  # fmt: skip
+        offset = int(kw.get("nextToken", 0))
+        page = visible[offset : offset + 3]
+        reply: dict[str, Any] = {
+            "events": [
+                {"eventId": str(i), "timestamp": ts, "message": json.dumps({"i": i}),
+                 "logStreamName": "s"}
+                for ts, i in page
+            ]
+        }  # fmt: skip
+        if offset + 3 < len(visible):
+            reply["nextToken"] = str(offset + 3)
+        return reply
+
+
+class TestFollowProperty:
+    @given(st.lists(st.tuples(st.integers(0, 30_000), st.integers(0, 5)), max_size=40))
+    def test_each_event_once_when_late_within_lookback(self, events: list[tuple[int, int]]) -> None:
+        """Any arrival order: nothing twice, and nothing missed that is late by < lookback."""
+        fake = FakeLogs(events)
+
+        def next_poll(_: float) -> None:
+            fake.poll += 1
+
+        src = CloudWatchSource("g", client=fake, sleep=next_poll, lookback_ms=5_000)
+        got = [r["i"] for r in src.follow(0, stop=lambda: fake.poll >= 6)]
+        assert len(got) == len(set(got))
+        for i, (ts, arrives) in enumerate(events):
+            newest_before = max((t for t, a in events if a < arrives), default=0)
+            if ts >= newest_before - 5_000:
+                assert i in got
