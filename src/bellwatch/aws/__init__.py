@@ -7,5 +7,6 @@
 - :mod:`.metric_filters`, :mod:`.alarms`, :mod:`.dashboard`: what setup installs.
 - :mod:`.discover`: cluster, service, load balancer, target group, log group from ECS.
 - :mod:`.health`: ECS task counts, deployments, events, target health.
-- :mod:`.cli`: the ``bellwatch aws`` click group (``setup``, ``teardown``, ``health``).
+- :mod:`.permissions`: the IAM actions each command calls (``bellwatch aws policy``).
+- :mod:`.cli`: the ``bellwatch aws`` click group (``setup``, ``teardown``, ``health``, ``policy``).
 """
