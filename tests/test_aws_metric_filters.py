@@ -112,3 +112,14 @@ class TestDashboardQuery:
         rows = insights.parse(top_errors_query()).run(records)
         assert [r["hash"] for r in rows] == ["ab12cd34", "ee00ff11"]
         assert rows[0]["occurrences"] == 10
+
+    def test_error_rate_is_5xx_over_requests(self) -> None:
+        """The error-rate widget divides the 5xx metric by the request metric (1 of 4 here)."""
+        from bellwatch.aws.dashboard import DashboardTargets, dashboard_body
+
+        metrics = {s.key: s.metric for s in metric_filter_specs()}
+        body = dashboard_body(DashboardTargets("r", "/g", "Bellwatch/x", metrics))
+        (widget,) = [w for w in body["widgets"] if w["properties"]["title"] == "Error rate (%)"]
+        inputs = {row[-1]["id"]: row[1] for row in widget["properties"]["metrics"][1:]}
+        assert inputs == {"errors": "Http5xxCount", "requests": "RequestCount"}
+        assert (len(matching("server_errors")), len(matching("requests"))) == (1, 4)

@@ -69,8 +69,9 @@ def dashboard_body(t: DashboardTargets) -> dict[str, Any]:
         latency.insert(0, [*alb, "TargetResponseTime", *lb, {"label": "p95 (ALB)"}])
         five_xx.insert(0, [*alb, "HTTPCode_Target_5XX_Count", *lb, {"label": "5xx (ALB)"}])
     error_rate: list[list[Any]] = [
-        [{"expression": "100 * errors / requests", "label": "error %", "id": "rate"}],
-        [ns, m["errors"], {"id": "errors", "visible": False}],
+        # 5xx share of requests, as the saved ``error-rate`` query computes it locally.
+        [{"expression": "100 * errors / requests", "label": "5xx % of requests", "id": "rate"}],
+        [ns, m["server_errors"], {"id": "errors", "visible": False}],
         [ns, m["requests"], {"id": "requests", "visible": False}],
     ]
     widgets = [
