@@ -426,6 +426,21 @@ class TestLoggerCalls:
                 get_aggregator().record(exc, endpoint="/x", status=500, handled=False)
             assert get_aggregator().stats()["total_error_count"] == 1
 
+    def test_low_severity_log_exception_has_no_traceback(self) -> None:
+        """``log.exception`` of a validation error writes a compact first line."""
+
+        class PhoneValidationError(ValueError):
+            pass
+
+        with capture_logs() as cap:
+            try:
+                raise PhoneValidationError("Invalid phone number format")
+            except ValueError:
+                get_logger().exception("booking_failed")
+        (line,) = cap.events
+        assert (line["sev"], line["type"]) == ("low", "PhoneValidationError")
+        assert "exc" not in line
+
     def test_plain_error_without_exception_is_untouched(self) -> None:
         """``log.error`` with no exception is an ordinary line."""
         log = get_logger()

@@ -389,7 +389,7 @@ class ErrorAggregator:
             event[F.SEVERITY] = hit.severity
             event.setdefault(F.MESSAGE, _message(exc))
             if hit.severity == Sev.LOW:  # compact: a validation error needs no traceback
-                event.pop("exc_info", None)
+                event["exc_info"] = False  # (popping it would let log.exception re-add it)
                 event.setdefault(F.ERROR_TYPE, p.type)
             return event
         if hit.kind == "aggregated":
@@ -506,7 +506,7 @@ def get_aggregator() -> ErrorAggregator:
 
     settings = pipeline.current().settings
     agg = _aggregator
-    if agg is not None and _same(agg.settings, settings):
+    if agg is not None and (agg.settings is settings or _same(agg.settings, settings)):
         return agg
     with _lock:
         if _aggregator is None or not _same(_aggregator.settings, settings):
