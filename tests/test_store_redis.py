@@ -326,6 +326,22 @@ class TestRedisPatternStore:
             for agg in aggs:
                 agg.close()
 
+    def test_error_keys_are_namespaced_and_expire(
+        self, redis_url: str, redis_server: RedisServer
+    ) -> None:
+        """Every error-pattern key is under bellwatch:<service>: and has a TTL."""
+        aggs, _ = _aggregators(redis_url, 1)
+        try:
+            aggs[0].record(_boom(1))
+            _flush(aggs[0].store)  # type: ignore[arg-type]
+            client = redis_server.client()
+            keys = client.keys("*")
+            assert any(key.startswith("bellwatch:err:e:") for key in keys)
+            assert all(key.startswith("bellwatch:err:") for key in keys)
+            assert all(client.ttl(key) > 0 for key in keys)
+        finally:
+            aggs[0].close()
+
     def test_recording_never_raises_while_redis_is_down(self) -> None:
         """With Redis unreachable, errors are still counted locally and lines still written."""
         resolved = _config.resolve({}, redis_url="redis://127.0.0.1:1/0", flush_interval=60.0)
