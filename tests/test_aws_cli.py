@@ -77,6 +77,13 @@ class TestSetupCommand:
         assert code == 2
         assert "not a CloudWatch retention" in out
 
+    def test_name_with_bad_characters_is_refused(self, world: World) -> None:
+        """A --name AWS would refuse in a dashboard or topic name fails before any change."""
+        code, out = run("setup", "--email", "", "--name", "bella.prod")
+        assert code == 2
+        assert "letters, digits, '-' and '_'" in out
+        assert world.clients.sns.list_topics()["Topics"] == []
+
     def test_ambiguous_cluster_is_a_clean_error(self, world: World) -> None:
         """With two clusters and no --cluster, the error names both and the flag."""
         world.clients.ecs.create_cluster(clusterName="staging")

@@ -18,7 +18,7 @@ from bellwatch.aws.clients import AwsError, Clients
 from bellwatch.aws.discover import discover
 from bellwatch.aws.health import ServiceHealth, service_health
 from bellwatch.aws.permissions import ACTIONS, policy
-from bellwatch.aws.plan import Plan, SetupOptions, apply, build_plan, teardown_plan
+from bellwatch.aws.plan import Plan, SetupOptions, apply, build_plan, check_stack, teardown_plan
 
 __all__ = ["aws_group", "health"]
 
@@ -55,6 +55,13 @@ def _check_retention(ctx: click.Context, param: click.Parameter, value: int) -> 
         allowed = ", ".join(map(str, RETENTION_DAYS))
         raise click.BadParameter(f"{value} is not a CloudWatch retention; use one of {allowed}")
     return value
+
+
+def _stack(name: str) -> str:
+    try:
+        return check_stack(name)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--name") from None
 
 
 def _print_plan(plan: Plan, *, as_json: bool, title: str) -> None:
@@ -149,7 +156,7 @@ def setup_command(  # click passes every option by keyword
             log_group=settings.log_group,
         )
         opts = SetupOptions(
-            stack=stack or targets.service or settings.service,
+            stack=_stack(stack or targets.service or settings.service),
             email=email.strip() or None,
             targets=targets,
             retention_days=retention,
@@ -179,7 +186,7 @@ def teardown_command(
     """Delete what setup created for --name (found by its tags), and nothing else."""
     with aws_errors():
         clients = _clients(region, profile)
-        plan = teardown_plan(stack, clients)
+        plan = teardown_plan(_stack(stack), clients)
         if dry_run or not plan.changes:
             _print_plan(plan, as_json=as_json, title="Would delete:" if dry_run else "Nothing")
             return

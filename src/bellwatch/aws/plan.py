@@ -9,6 +9,7 @@ namespace), and teardown deletes only what carries them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -28,11 +29,28 @@ from bellwatch.aws.resources import (
     Topic,
 )
 
-__all__ = ["Change", "Plan", "SetupOptions", "apply", "build_plan", "teardown_plan"]
+__all__ = [
+    "Change",
+    "Plan",
+    "SetupOptions",
+    "apply",
+    "build_plan",
+    "check_stack",
+    "teardown_plan",
+]
 
 Action = Literal["create", "update", "unchanged", "delete"]
 MANAGED_BY = "managed-by"
+_STACK = re.compile(r"[A-Za-z0-9_-]{1,64}")
 STACK_TAG = "bellwatch:stack"
+
+
+def check_stack(name: str) -> str:
+    """``name`` if it can prefix every resource name, else ValueError saying what is allowed."""
+    # Dashboard and SNS topic names allow only these characters.
+    if not _STACK.fullmatch(name):
+        raise ValueError(f"name {name!r}: use letters, digits, '-' and '_' (at most 64)")
+    return name
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +62,9 @@ class SetupOptions:
     targets: Targets
     retention_days: int = 30
     slow_threshold: float = 2.0
+
+    def __post_init__(self) -> None:
+        check_stack(self.stack)
 
     @property
     def prefix(self) -> str:
