@@ -197,7 +197,9 @@ class RedisStore:
     """A :class:`~bellwatch.store.Store` whose numbers are shared through Redis.
 
     :meth:`snapshot` returns the cluster's numbers (``source="cluster"``), or this
-    process's own while Redis has not answered yet (``source="local"``);
+    process's own (``source="local"``) while there is no current cluster copy: before
+    the first round, while Redis is down, and on the first read after a minute
+    without reads (the copy is refreshed only while someone reads it).
     :meth:`local_snapshot` always returns this process's own.
 
     Args:
@@ -273,6 +275,7 @@ class RedisStore:
             self._acked = _Batch()
             self._paths: set[str] = set()
             self._cluster: Snapshot | None = None
+            self._cluster_at = 0.0
             self._read_at = 0.0
             self.overflowed = 0
 
@@ -350,14 +353,19 @@ class RedisStore:
     # -- reads: a copy refreshed in the background ----------------------------------------
 
     def snapshot(self, now: float) -> Snapshot:
-        """The cluster's numbers as of the last refresh; this process's while there is none."""
-        self._read_at = now
+        """The cluster's numbers as of the last round; this process's when that is not current."""
+        self._read_at = time.time()
         cluster = self._cluster
-        if cluster is None or self.shipper.degraded:
+        if cluster is None or self.shipper.degraded or self._stale():
+            # No current cluster copy (first read, Redis down, or nobody read for a while):
+            # this process's own numbers, labelled "local"; the flusher refreshes now.
             self.shipper.start()
             self.shipper.wake()
             return self.local.snapshot(now)
         return cluster
+
+    def _stale(self) -> bool:
+        return time.time() - self._cluster_at > max(3 * self.shipper.interval, 5.0)
 
     def local_snapshot(self, now: float) -> Snapshot:
         """This process's own numbers (``/metrics`` shows them under ``process``)."""
@@ -411,6 +419,7 @@ class RedisStore:
         if self._cluster is not None and now - self._read_at > _READ_INTEREST:
             return
         self._cluster = self.read(client, now)
+        self._cluster_at = now
 
     def read(self, client: Any, now: float) -> Snapshot:
         """The cluster's numbers straight from Redis (one pipelined round trip)."""

@@ -235,6 +235,7 @@ class RedisPatternStore:
             self._escalated: dict[str, str] = {}
             self._due: list[Pattern] = []
             self._cluster: tuple[list[Pattern], int, dict[str, int]] | None = None
+            self._cluster_at = 0.0
             self._since = 0.0
             self._read_at = 0.0
             self.overflowed = 0
@@ -350,6 +351,7 @@ class RedisPatternStore:
         if self._cluster is not None and now - self._read_at > _READ_INTEREST:
             return
         self._cluster = self.read(client)
+        self._cluster_at = now
 
     def read(self, client: Any) -> tuple[list[Pattern], int, dict[str, int]]:
         """Top patterns by count, the number of patterns, and totals, from Redis."""
@@ -390,10 +392,12 @@ class RedisPatternStore:
         """The cluster's patterns as of the last refresh; this process's while there is none."""
         from ..errors import _copy
 
-        self._read_at = time.time()
+        self._read_at = now = time.time()
         cluster = self._cluster
-        if cluster is not None and not self.shipper.degraded:
+        fresh = now - self._cluster_at <= max(3 * self.shipper.interval, 5.0)
+        if cluster is not None and fresh and not self.shipper.degraded:
             return [_copy(p) for p in cluster[0]], cluster[1], dict(cluster[2])
+        # No current cluster copy: this process's own patterns; the flusher refreshes now.
         self.shipper.start()
         self.shipper.wake()
         with self._lock:
