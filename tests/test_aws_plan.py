@@ -290,3 +290,10 @@ class TestSubscription:
         plan = build_plan(options(world), world.clients)
         assert plan.pending == []
         assert plan.notes == ["ops@example.com has not confirmed the subscription: check the inbox"]
+
+    def test_other_subscribers_are_kept_and_noted(self, world: World) -> None:
+        """A new --email adds a subscription; the old address stays and is named in a note."""
+        apply(build_plan(options(world), world.clients), world.clients)
+        plan = build_plan(options(world, email="new@example.com"), world.clients)
+        assert [(c.action, c.name) for c in plan.pending] == [("create", "new@example.com")]
+        assert plan.notes == ["the topic also notifies email:ops@example.com (kept)"]

@@ -202,8 +202,11 @@ def build_plan(opts: SetupOptions, clients: Clients) -> Plan:
     topic = Topic(f"{opts.prefix}-alerts", opts.tags)
     for res in _resources(opts, clients, topic):
         _plan_resource(plan, clients, res)
-        if isinstance(res, EmailSubscription) and res.pending:
-            plan.notes.append(f"{res.name} has not confirmed the subscription: check the inbox")
+        if isinstance(res, EmailSubscription):
+            if res.pending:
+                plan.notes.append(f"{res.name} has not confirmed the subscription: check the inbox")
+            if res.others:
+                plan.notes.append(f"the topic also notifies {', '.join(res.others)} (kept)")
     t = opts.targets
     _, skipped = alarm_params(
         AlarmTargets(opts.prefix, "-", opts.namespace, "-", t.cluster, t.service,

@@ -85,19 +85,26 @@ class EmailSubscription:
         self.topic = topic
         self.name = email
         self.desired: Mapping[str, Any] = {"protocol": "email", "endpoint": email}
-        self.pending = False  # set by read(): the address has not clicked the link yet
+        # Set by read(): the address has not clicked the link yet; who else the topic notifies
+        # (kept: a teammate added by hand is not ours to remove).
+        self.pending = False
+        self.others: list[str] = []
 
     def read(self, clients: Clients) -> Mapping[str, Any] | None:
         arn = self.topic.find_arn(clients)
         if arn is None:
             return None
+        found = None
+        self.others = []
         paginator = clients.sns.get_paginator("list_subscriptions_by_topic")
         for page in paginator.paginate(TopicArn=arn):
             for sub in page.get("Subscriptions", []):
                 if sub["Protocol"] == "email" and sub["Endpoint"] == self.name:
                     self.pending = sub.get("SubscriptionArn") == "PendingConfirmation"
-                    return {"protocol": "email", "endpoint": sub["Endpoint"]}
-        return None
+                    found = {"protocol": "email", "endpoint": sub["Endpoint"]}
+                else:
+                    self.others.append(f"{sub['Protocol']}:{sub['Endpoint']}")
+        return found
 
     def write(self, clients: Clients) -> None:
         arn = self.topic.find_arn(clients)
