@@ -9,8 +9,9 @@ with non-JSON lines mixed in); the answers are checked to agree before any time 
 - trace:     every line of one correlation id
 
 bellwatch is timed cold (empty cache; its detached cache builder is awaited afterwards and
-not timed), warm (cache built, file unchanged) and appended (cache built, then 10,000 lines
-appended before each run). Rounds are interleaved and the order of tools rotates each round.
+not timed), repeat (the same command again: answered from the answer memo), warm (cache
+built, file unchanged, new parameters: read from the Parquet cache) and appended (cache
+built, then 10,000 lines appended before each run: parses only those, then reads Parquet). Rounds are interleaved and the order of tools rotates each round.
 
     python bench/query.py [--rounds 5]   ->  bench/results/query.md
 """
@@ -41,19 +42,27 @@ PY = sys.executable
 BW = [PY, "-m", "bellwatch.cli"]
 THRESHOLD = 2.0
 
+# The raw DuckDB baseline answers the same question with the same output columns as the
+# bellwatch command (explicit column types, as the findings recommend; ts read as BIGINT
+# because this corpus has epoch ms only, where bellwatch also accepts ISO strings).
 COLS = (
-    "{'ts':'VARCHAR','event':'VARCHAR','cid':'VARCHAR','method':'VARCHAR','path':'VARCHAR',"
-    "'status':'BIGINT','duration':'DOUBLE','hash':'VARCHAR','count':'BIGINT'}"
+    "{'ts':'BIGINT','event':'VARCHAR','cid':'VARCHAR','method':'VARCHAR','path':'VARCHAR',"
+    "'status':'BIGINT','duration':'DOUBLE','hash':'VARCHAR','type':'VARCHAR','msg':'VARCHAR',"
+    "'sev':'VARCHAR','count':'BIGINT'}"
 )
 DUCK_SQL = {
-    "errors": "select hash, greatest(coalesce(max(count),0), count(*)) as count from {src} "
-    "where event in ('error','aggregated_error') and hash is not null group by hash",
-    "slow": "select cid, duration from {src} where event='request_complete' and duration >= 2 "
-    "order by duration desc",
+    "errors": "select hash, greatest(coalesce(max(count),0), count(*)) as count, "
+    "arg_max(sev, case sev when 'low' then 0 when 'medium' then 1 when 'high' then 2 else 3 end) as sev, "
+    "arg_min(type, ts) as type, arg_min(msg, ts) as msg, list(distinct path order by path) as endpoints, "
+    "min(ts) as first_ts, max(ts) as last_ts, arg_max(cid, ts) as cid from {src} "
+    "where event in ('error','aggregated_error') and hash is not null group by hash order by count desc",
+    "slow": "select ts, method, path, duration, status, cid from {src} "
+    "where event='request_complete' and duration >= 2 order by duration desc",
     "endpoints": "select method, path, count(*) as count, avg(duration) as avg, "
-    "quantile_cont(duration, 0.95) as p95, avg(case when status >= 500 then 1.0 else 0.0 end) "
-    "as error_rate from {src} where event='request_complete' group by method, path",
-    "trace": "select * from {src} where cid = '{cid}'",
+    "quantile_cont(duration, 0.95) as p95, max(duration) as max, "
+    "avg(case when status >= 500 then 1.0 else 0.0 end) as error_rate "
+    "from {src} where event='request_complete' group by method, path order by count desc",
+    "trace": "select * from {src} where cid = '{cid}' order by ts",
 }
 JQ = {
     "errors": '[inputs | fromjson? | select(type=="object" and (.event=="error" or '
@@ -81,7 +90,7 @@ def duck_cmd(query: str, path: Path, cid: str) -> list[str]:
     return [PY, "-c", code, sql]
 
 
-def commands(query: str, cid: str, cache: dict[str, str]) -> dict[str, list[str]]:
+def commands(query: str, cid: str, cache: dict[str, str], rnd: int) -> dict[str, list[str]]:
     """Tool -> argv for one query."""
     if query == "startup":
         return {
@@ -91,16 +100,28 @@ def commands(query: str, cid: str, cache: dict[str, str]) -> dict[str, list[str]
             "bellwatch --help": [*BW, "--help"],
         }
 
-    def bw(which: str, path: Path) -> list[str]:
+    def bw(which: str, path: Path, limit: int = 1_000_000) -> list[str]:
         if query == "trace":
             return [*BW, "trace", cid, "--json", "-l", str(path)]
-        extra = ["--threshold", str(THRESHOLD), "--limit", "1000000"] if query == "slow" else []
-        extra += ["--limit", "1000"] if query in ("errors", "endpoints") else []
-        return [*BW, query, "--json", "-l", str(path), "--cache-dir", cache[which], *extra]
+        extra = ["--threshold", str(THRESHOLD)] if query == "slow" else []
+        return [
+            *BW,
+            query,
+            "--json",
+            "-l",
+            str(path),
+            "--cache-dir",
+            cache[which],
+            "--limit",
+            str(limit),
+            *extra,
+        ]
 
     out = {
         "bellwatch cold": bw("cold", CORPUS),
-        "bellwatch warm": bw("warm", CORPUS),
+        "bellwatch repeat": bw("warm", CORPUS),
+        # a new --limit each round misses the answer memo: this reads the Parquet cache
+        "bellwatch warm": bw("warm", CORPUS, 2_000_000 + rnd),
         "bellwatch appended": bw("appended", APPENDED),
         "duckdb": duck_cmd(query, CORPUS, cid),
     }
@@ -218,7 +239,7 @@ def main() -> None:
     for rnd in range(args.rounds):
         for query in queries:
             cache["cold"] = str(tmp / f"cold-{rnd}-{query}")
-            cmds = commands(query, cid, cache)
+            cmds = commands(query, cid, cache, rnd)
             tools = list(cmds)
             shift = rnd % len(tools)
             for tool in tools[shift:] + tools[:shift]:
@@ -291,6 +312,7 @@ def write_report(
         jq_x = med[(query, "jq")] / cold
         duck = cold / med[(query, "duckdb")]
         warm = cold / med[(query, "bellwatch warm")]
+        rep = cold / med[(query, "bellwatch repeat")]
         app = cold / med[(query, "bellwatch appended")]
         out.append(
             f"| cold >= 8x faster than jq | {query} | {jq_x:.1f}x | {'yes' if jq_x >= 8 else 'no'} |"
@@ -299,7 +321,10 @@ def write_report(
             f"| cold no slower than raw DuckDB | {query} | {duck:.2f}x DuckDB's time | {'yes' if duck <= 1.0 else 'no'} |"
         )
         out.append(
-            f"| warm (unchanged) >= 3x faster than cold | {query} | {warm:.1f}x | {'yes' if warm >= 3 else 'no'} |"
+            f"| repeat (unchanged, same command) >= 3x faster than cold | {query} | {rep:.1f}x | {'yes' if rep >= 3 else 'no'} |"
+        )
+        out.append(
+            f"| warm (unchanged, new parameters) >= 3x faster than cold | {query} | {warm:.1f}x | {'yes' if warm >= 3 else 'no'} |"
         )
         out.append(
             f"| appended (+10k lines) >= 3x faster than cold | {query} | {app:.1f}x | {'yes' if app >= 3 else 'no'} |"
@@ -307,6 +332,9 @@ def write_report(
     out += [
         "",
         f"Trace id: `{cid}`. jq is not timed for trace (it is a full parse, like its aggregates).",
+        "`startup` rows show the fixed cost inside every whole-command time: the interpreter, "
+        "`import bellwatch` (its package `__init__` loads the logging pipeline: structlog, rich) "
+        "and `import duckdb`; their 'vs' column is relative to `python -c pass`.",
     ]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text("\n".join(out) + "\n")
