@@ -179,6 +179,16 @@ class TestRetries:
             list(source(logs).records())
         assert calls[0] == 1
 
+    def test_bugs_are_not_dressed_as_aws_errors(self) -> None:
+        """A non-AWS exception (a bug) propagates as itself, not as a SourceError."""
+
+        class Broken:
+            def filter_log_events(self, **_: Any) -> Any:
+                raise TypeError("bug")
+
+        with pytest.raises(TypeError, match="bug"):
+            list(CloudWatchSource(GROUP, client=Broken()).records())
+
 
 class TestFollow:
     def test_no_duplicates_or_gaps_across_polls(self, logs: Any) -> None:
@@ -285,6 +295,8 @@ class TestInsights:
             {"field": "n", "value": "42"},
             {"field": "p95", "value": "2.5"},
             {"field": "hash", "value": "1e5a9c0b"},
+            {"field": "cid", "value": "012345678901"},
+            {"field": "lines", "value": "0042"},
             {"field": "@ptr", "value": "xyz"},
         ]
         logs.meta.events.register(
@@ -292,7 +304,14 @@ class TestInsights:
             lambda **_: answer({"status": "Complete", "statistics": {}, "results": [row]}),
         )
         (got,) = source(logs).run_insights("stats count(*)", T0, T0 + 1000)
-        assert got == {"@timestamp": 1795741323456, "n": 42, "p95": 2.5, "hash": "1e5a9c0b"}
+        assert got == {
+            "@timestamp": 1795741323456,
+            "n": 42,
+            "p95": 2.5,
+            "hash": "1e5a9c0b",
+            "cid": "012345678901",
+            "lines": "0042",
+        }
 
 
 class TestClient:

@@ -25,6 +25,7 @@ from typing import Any
 
 from bellwatch.aws import session
 from bellwatch.aws.clients import error_code
+from bellwatch.schema import FIELDS
 from bellwatch.sources.base import (
     LOG,
     LOG_STREAM,
@@ -62,8 +63,10 @@ _RETRYABLE_TYPES = frozenset(
     {"EndpointConnectionError", "ConnectionClosedError", "ReadTimeoutError", "ConnectTimeoutError"}
 )
 _DONE = frozenset({"Complete", "Failed", "Cancelled", "Timeout"})
-_INT = re.compile(r"-?\d{1,18}")
-_FLOAT = re.compile(r"-?\d+\.\d+")
+_INT = re.compile(r"-?(0|[1-9]\d{0,17})")
+_FLOAT = re.compile(r"-?(0|[1-9]\d*)\.\d+")
+# Schema fields that are text even when they look like numbers (an all-digit error hash).
+_TEXT_FIELDS = frozenset(f.key for f in FIELDS if f.type == "str")
 _STAMP = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}")
 
 
@@ -73,6 +76,8 @@ def _value(field: str, value: str) -> Any:
     if field == TIMESTAMP and _STAMP.fullmatch(value):
         stamp = datetime.strptime(value + "+0000", "%Y-%m-%d %H:%M:%S.%f%z")
         return int(stamp.timestamp() * 1000)
+    if field in _TEXT_FIELDS:
+        return value
     if _INT.fullmatch(value):
         return int(value)
     if _FLOAT.fullmatch(value):
@@ -159,6 +164,8 @@ class CloudWatchSource:
             except SourceError:
                 raise
             except Exception as exc:
+                if error_code(exc) is None and not type(exc).__module__.startswith("botocore"):
+                    raise  # a bug of ours or the caller's, not an AWS failure: show it
                 retryable = (
                     error_code(exc) in _RETRYABLE_CODES or type(exc).__name__ in _RETRYABLE_TYPES
                 )
@@ -300,8 +307,9 @@ class CloudWatchSource:
             if status in _DONE:
                 break
             if waited >= self.query_timeout:
-                # Best effort: the query also ends by itself at CloudWatch's own limit.
-                with contextlib.suppress(SourceError):
+                # Best effort (the query also ends at CloudWatch's own limit): a failure here
+                # must not hide the timeout the user needs to hear about.
+                with contextlib.suppress(Exception):
                     self._call("stop_query", queryId=query_id)
                 raise SourceError(
                     f"Logs Insights query still {status.lower()} after {waited:.0f} s; "
