@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -236,6 +237,26 @@ class TestWindowMode:
             h.agg.record(order_failed(k))
         assert 9 <= len(h.events("aggregated_error")) <= 10
         h.agg.close()
+
+    def test_background_flush_writes_a_stopped_burst(self) -> None:
+        """With the real clock, a burst's summary appears after its window with no new error."""
+        with capture_logs(error_mode="window", error_window=0.2) as cap:
+            agg = get_aggregator()
+            for n in range(3):
+                agg.record(order_failed(n))
+            deadline = time.monotonic() + 10
+            while len(cap.events) < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
+        assert [e["event"] for e in cap.events] == ["error", "aggregated_error"]
+        assert cap.events[1]["count"] == 3
+
+    def test_final_flush_summarises_everything_unwritten(self) -> None:
+        """At exit, counts still inside their window are written too."""
+        h = Harness(error_mode="window", error_window=60.0)
+        for n in range(4):
+            h.agg.record(order_failed(n))
+        h.agg.close(final=True)
+        assert h.events("aggregated_error")[0]["count"] == 4
 
 
 class TestSpike:

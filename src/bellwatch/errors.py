@@ -10,11 +10,13 @@ in-memory one.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import contextvars
 import heapq
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -287,6 +289,17 @@ class ErrorAggregator:
         self._clock = clock
         self._emit = emit if emit is not None else _emit_current
         self._next_sweep = 0.0
+        self._stop = threading.Event()
+        if self.policy.mode == "window" and clock is time.time and store is None:
+            # A burst that stops still gets its summary when the window ends, even if no
+            # other error arrives to trigger the sweep on the record path.
+            every = max(0.5, min(self.policy.window / 4, 5.0))
+            threading.Thread(
+                target=_flush_loop,
+                args=(weakref.ref(self), self._stop, every),
+                name="bellwatch-errors",
+                daemon=True,
+            ).start()
 
     def set_severity(self, exc_type: type[BaseException], severity: str) -> None:
         """Give every error of ``exc_type`` (and its subclasses) this severity.
@@ -456,10 +469,14 @@ class ErrorAggregator:
         # correlation id and bound fields of whichever request triggered it stay off.
         contextvars.Context().run(self._emit, method, event)
 
-    def flush(self) -> None:
-        """Write the summary lines that are due now (window mode, expired patterns)."""
+    def flush(self, *, final: bool = False) -> None:
+        """Write the summary lines that are due now (window mode, expired patterns).
+
+        ``final=True`` (at exit) summarises every unwritten count of the in-memory store.
+        """
         with suppress_internal_errors():
-            self._write_due(self._clock())
+            final = final and isinstance(self.store, MemoryPatternStore)
+            self._write_due(float("inf") if final else self._clock())
 
     def stats(self, top: int = 10) -> dict[str, Any]:
         """The ``errors`` section of ``/metrics``: exact counts, whatever was logged."""
@@ -484,11 +501,21 @@ class ErrorAggregator:
             ],
         }
 
-    def close(self) -> None:
+    def close(self, *, final: bool = False) -> None:
         """Write due summaries and stop the alert worker (waits briefly for queued alerts)."""
-        self.flush()
+        self._stop.set()
+        self.flush(final=final)
         self.alerter.close()
         _close_store(self)
+
+
+def _flush_loop(ref: weakref.ref[ErrorAggregator], stop: threading.Event, every: float) -> None:
+    while not stop.wait(every):
+        agg = ref()
+        if agg is None:  # the aggregator was dropped without close()
+            return
+        agg.flush()
+        del agg  # hold no reference while waiting
 
 
 _lock = threading.Lock()
@@ -511,6 +538,7 @@ def get_aggregator() -> ErrorAggregator:
     with _lock:
         if _aggregator is None or not _same(_aggregator.settings, settings):
             if _aggregator is not None:
+                _aggregator._stop.set()
                 _aggregator.alerter.close(0.0)
                 _close_store(_aggregator)
             _aggregator = ErrorAggregator(settings)
@@ -541,8 +569,17 @@ def reset() -> None:
     with _lock:
         agg, _aggregator = _aggregator, None
     if agg is not None:
+        agg._stop.set()
         agg.alerter.close(0.0)
         _close_store(agg)
+
+
+@atexit.register
+def _at_exit() -> None:
+    # Nothing counted goes unsaid: summarise unwritten counts, deliver queued alerts.
+    agg = _aggregator
+    if agg is not None:
+        agg.close(final=True)
 
 
 def aggregate_errors(_logger: object, method: str, event: dict[str, Any]) -> dict[str, Any]:
