@@ -164,6 +164,9 @@
       drawSeries(series);
     } else {
       $("rpm").textContent = "-";
+      for (const id of ["chart-rate", "chart-p95", "chart-errors"]) {
+        chart($(id), { n: 60, step: 5, max: 1, label: () => "", empty: "no series in /metrics", draw: () => {} });
+      }
     }
     $("p95").textContent = fmtSec(win.p95);
     tone($("p95"), win.p95, cfg.slow / 2, cfg.slow);
