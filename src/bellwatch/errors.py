@@ -226,6 +226,18 @@ class MemoryPatternStore:
         with self._lock:
             return [_copy(p) for p in self._patterns.values()], self._total, dict(self._by_severity)
 
+    def top(self, n: int) -> tuple[list[Pattern], int, int, dict[str, int]]:
+        """The ``n`` most frequent patterns, how many there are, the total, by severity.
+
+        Cheaper than :meth:`snapshot` at the cap: the lock is held only to take references,
+        so a ``/metrics`` scrape never stalls the requests that are recording errors.
+        """
+        with self._lock:
+            refs = list(self._patterns.values())
+            total, by_severity = self._total, dict(self._by_severity)
+        best = heapq.nlargest(n, refs, key=lambda p: p.count)
+        return [_copy(p) for p in best], len(refs), total, by_severity
+
 
 def _copy(p: Pattern) -> Pattern:
     return Pattern(
@@ -480,10 +492,14 @@ class ErrorAggregator:
 
     def stats(self, top: int = 10) -> dict[str, Any]:
         """The ``errors`` section of ``/metrics``: exact counts, whatever was logged."""
-        patterns, total, by_severity = self.store.snapshot()
-        patterns.sort(key=lambda p: p.count, reverse=True)
+        if isinstance(self.store, MemoryPatternStore):
+            patterns, unique, total, by_severity = self.store.top(top)
+        else:
+            patterns, total, by_severity = self.store.snapshot()
+            unique = len(patterns)
+            patterns.sort(key=lambda p: p.count, reverse=True)
         return {
-            "total_unique_errors": len(patterns),
+            "total_unique_errors": unique,
             "total_error_count": total,
             "by_severity": {s: by_severity[s] for s in Sev.ORDER if by_severity.get(s)},
             "top_errors": [
