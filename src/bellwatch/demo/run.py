@@ -214,7 +214,10 @@ def _report(tally: Tally) -> None:
     sent = ", ".join(f"{n} {kind}" for kind, n in sorted(tally.sent.items()))
     statuses = ", ".join(f"{n}x {status}" for status, n in sorted(tally.statuses.items()))
     print(f"\nsent {tally.total} requests: {sent}")
-    print(f"answers: {statuses}" + (f", {tally.failed} without answer" if tally.failed else ""))
+    missing = ", ".join(f"{n}x {why}" for why, n in sorted(tally.reasons.items()))
+    print(f"answers: {statuses}" + (f"; without answer: {missing}" if tally.failed else ""))
+    if tally.retried:
+        print(f"({tally.retried} sent twice: uvicorn closed the connection after a 500)")
 
 
 def _wait_forever() -> None:

@@ -65,11 +65,14 @@ class Tally:
     sent: Counter[str] = field(default_factory=Counter)
     statuses: Counter[int] = field(default_factory=Counter)
     failed: int = 0  # no answer at all (connection refused, timeout)
+    reasons: Counter[str] = field(default_factory=Counter)  # why, by exception class
+    retried: int = 0  # sent again after the server closed a kept-alive connection
 
-    def add(self, kind: str, status: int | None) -> None:
+    def add(self, kind: str, status: int | None, reason: str = "") -> None:
         self.sent[kind] += 1
         if status is None:
             self.failed += 1
+            self.reasons[reason or "no answer"] += 1
         else:
             self.statuses[status] += 1
 
@@ -99,9 +102,15 @@ class _Driver:
 
     async def send(self, kind: str, method: str, path: str, **kwargs: Any) -> httpx.Response | None:
         try:
-            response = await self.client.request(method, path, **kwargs)
-        except httpx.HTTPError:
-            self.tally.add(kind, None)
+            try:
+                response = await self.client.request(method, path, **kwargs)
+            except (httpx.ReadError, httpx.RemoteProtocolError):
+                # uvicorn closes a kept-alive connection after an unhandled exception;
+                # a request already sent on it is lost. Send it once more, as browsers do.
+                self.tally.retried += 1
+                response = await self.client.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            self.tally.add(kind, None, f"{kind}: {type(exc).__name__}")
             return None
         self.tally.add(kind, response.status_code)
         return response
@@ -272,4 +281,6 @@ def _merged(drivers: list[_Driver]) -> Tally:
         out.sent.update(d.tally.sent)
         out.statuses.update(d.tally.statuses)
         out.failed += d.tally.failed
+        out.reasons.update(d.tally.reasons)
+        out.retried += d.tally.retried
     return out
