@@ -18,6 +18,7 @@ from bellwatch.alerts import Alert, Alerter
 from bellwatch.errors import (
     ErrorAggregator,
     MemoryPatternStore,
+    Pattern,
     Policy,
     default_severity,
     get_aggregator,
@@ -328,6 +329,34 @@ class TestCleanup:
         assert {e["type"] for e in h.agg.stats()["top_errors"]} == {"ValueError", "RuntimeError"}
         assert h.agg.stats()["total_error_count"] == 4
         h.agg.close()
+
+
+class TestMemoryStoreModel:
+    @settings(max_examples=60, deadline=None)
+    @given(
+        st.lists(st.tuples(st.integers(0, 6), st.floats(0, 50)), max_size=80),
+        st.integers(1, 4),
+        st.sampled_from(["every_n", "window"]),
+    )
+    def test_invariants_hold_for_any_sequence(
+        self, hits: list[tuple[int, float]], cap: int, mode: str
+    ) -> None:
+        """Whatever arrives: at most ``cap`` patterns, exact totals, counts never exceed hits."""
+        store = MemoryPatternStore(Policy(mode=mode, every=3, window=10, ttl=20, max_patterns=cap))
+        now = 0.0
+        for key, step in hits:
+            now += step
+            store.hit(
+                f"{key:08x}",
+                now,
+                lambda k=key, t=now: Pattern(f"{k:08x}", "E", "m", "low", None, t, t),
+            )
+            store.sweep(now)
+        patterns, total, by_severity = store.snapshot()
+        assert len(patterns) <= cap
+        assert total == len(hits) == sum(by_severity.values())
+        for p in patterns:
+            assert 0 <= p.unlogged <= p.count <= sum(1 for k, _ in hits if f"{k:08x}" == p.hash)
 
 
 class TestStats:
