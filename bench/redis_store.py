@@ -145,15 +145,21 @@ def wrk_latency(env: dict[str, str], seconds: int, connections: int) -> dict[str
                 time.sleep(0.05)
         url = f"http://127.0.0.1:{port}{PATH}"
         subprocess.run(["wrk", "-t1", "-c8", "-d1s", url], capture_output=True, check=True)
+        ticks = _cpu_ticks(server.pid)
         out = subprocess.run(
             ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url],
             capture_output=True,
             text=True,
             check=True,
         ).stdout
+        used = (_cpu_ticks(server.pid) - ticks) / os.sysconf("SC_CLK_TCK")
         if "Non-2xx" in out or "Socket errors" in out:
             raise RuntimeError(f"unexpected wrk output\n{out}")
-        result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}  # type: ignore[union-attr]
+        done = re.search(r"(\d+) requests in", out)
+        if done is None:
+            raise RuntimeError(f"no request count in wrk output\n{out}")
+        result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+                  "server_us": used / int(done.group(1)) * 1e6}  # fmt: skip
         for pct in ("50", "99"):
             m = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
             if m is None:
@@ -167,6 +173,17 @@ def wrk_latency(env: dict[str, str], seconds: int, connections: int) -> dict[str
             server.wait(timeout=10)
         except subprocess.TimeoutExpired:
             server.kill()
+
+
+def _paired(runs: dict[str, list[dict[str, float]]], v: str, key: str) -> float:
+    """Median over rounds of ``v``'s value divided by the in-process store's in that round."""
+    return median([a[key] / b[key] for a, b in zip(runs[v], runs["memory"], strict=True)])
+
+
+def _cpu_ticks(pid: int) -> int:
+    """utime + stime of a process (all its threads), in clock ticks (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
 
 
 def start_redis() -> tuple[subprocess.Popen[bytes], int]:
@@ -197,7 +214,7 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--requests", type=int, default=20000)
     ap.add_argument("--wrk-seconds", type=int, default=3)
-    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--no-wrk", action="store_true")
     ap.add_argument("--child", nargs="+")
     ap.add_argument("--port", type=int)
@@ -250,14 +267,15 @@ def main() -> int:
         "ASGI caller, flusher thread included and the final flush inside the timed region "
         "(the redis-server's own CPU is not counted). {machine}.".replace("{machine}", machine()),
         "",
-        "| variant | CPU us/request | added us vs in-process | ratio | in-process p99 us |",
-        "|---|---:|---:|---:|---:|",
+        "| variant | CPU us/request | added us vs in-process | ratio | in-process p99 us "
+        "| p99 ratio (paired per round) |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for v in names:
         us = median(cpu[v])
         added = "" if v == "memory" else f"{us - base:+.1f}"
         lines.append(f"| {VARIANTS[v]} | {us:.1f} | {added} | {us / base:.2f}x | "
-                     f"{p99_in[v]:.0f} |")  # fmt: skip
+                     f"{p99_in[v]:.0f} | {_paired(cpu_runs, v, 'p99_us'):.2f}x |")  # fmt: skip
     if any(lat.values()):
         lines += [
             "",
@@ -265,16 +283,18 @@ def main() -> int:
             f"-d{args.wrk_seconds}s --latency` on 127.0.0.1, median of {args.rounds} "
             "interleaved rounds.",
             "",
-            "| variant | p50 us | p99 us | p99 ratio | requests/s | ratio |",
-            "|---|---:|---:|---:|---:|---:|",
+            "| variant | p50 us | p99 us | p99 ratio (paired) | requests/s | ratio (paired) "
+            "| server CPU us/request | ratio (paired) |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
         ]
-        m = {v: {k: median([r[k] for r in lat[v]]) for k in ("p50_us", "p99_us", "rps")}
-             for v in lat}  # fmt: skip
+        keys = ("p50_us", "p99_us", "rps", "server_us")
+        m = {v: {k: median([r[k] for r in lat[v]]) for k in keys} for v in lat}
         for v in lat:
             lines.append(
                 f"| {VARIANTS[v]} | {m[v]['p50_us']:.0f} | {m[v]['p99_us']:.0f} | "
-                f"{m[v]['p99_us'] / m['memory']['p99_us']:.2f}x | {m[v]['rps']:,.0f} | "
-                f"{m[v]['rps'] / m['memory']['rps']:.2f}x |"
+                f"{_paired(lat, v, 'p99_us'):.2f}x | {m[v]['rps']:,.0f} | "
+                f"{_paired(lat, v, 'rps'):.2f}x | {m[v]['server_us']:.0f} | "
+                f"{_paired(lat, v, 'server_us'):.2f}x |"
             )
     added = median(cpu["redis"]) - base
     lines += [
@@ -284,11 +304,17 @@ def main() -> int:
         "",
         "Raw samples (CPU us/request): "
         + "; ".join(f"{v} {', '.join(f'{x:.1f}' for x in cpu[v])}" for v in names),
+        "Raw samples (in-process p99 us): "
+        + "; ".join(f"{v} " + ", ".join(f"{r['p99_us']:.0f}" for r in cpu_runs[v]) for v in names),
     ]
     if any(lat.values()):
         lines.append(
             "Raw samples (wrk p99 us): "
             + "; ".join(f"{v} " + ", ".join(f"{r['p99_us']:.0f}" for r in lat[v]) for v in lat)
+        )
+        lines.append(
+            "Raw samples (server CPU us/request under wrk): "
+            + "; ".join(f"{v} " + ", ".join(f"{r['server_us']:.0f}" for r in lat[v]) for v in lat)
         )
     path = write_result("redis_store", "\n".join(lines))
     print("\n".join(lines))
