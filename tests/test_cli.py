@@ -131,6 +131,7 @@ class TestHelp:
             "metrics",
             "health",
             "endpoints",
+            "demo",
         ],
     )
     def test_examples_in_help(self, command: str) -> None:

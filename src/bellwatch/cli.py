@@ -675,7 +675,10 @@ def _fetch(url: str, token: str | None) -> tuple[int, str, str]:
 
 
 def _service(path: str, url: str | None, as_json: bool, no_color: bool) -> int:
-    settings = _config.resolve()
+    try:
+        settings = _config.resolve()
+    except _config.ConfigError as exc:
+        raise UsageProblem(str(exc)) from None
     base = (url or settings.url).rstrip("/")
     status, ctype, body = _fetch(base + path, settings.metrics_token)
     if status == 401:
@@ -729,7 +732,13 @@ def health(url: str | None, as_json: bool, no_color: bool) -> None:
 @click.option("--serve", is_flag=True, help="Run the reference service with traffic.")
 @click.option("--duration", default=30.0, show_default=True, help="Seconds of traffic.")
 def demo(serve: bool, duration: float) -> None:
-    """Run the bellwatch demo (the reference service and its traffic when available)."""
+    """Run the bellwatch demo (the reference service and its traffic when available).
+
+    \b
+    Examples:
+      bellwatch demo                   # traffic for 30 s, then the summary digest
+      bellwatch demo --serve           # keep serving; try bellwatch tail -f
+    """
     from . import demo as demo_pkg
 
     cli_main = getattr(demo_pkg, "cli_main", None)
