@@ -112,6 +112,35 @@ class TestRedisStore:
         assert a.local_snapshot(NOW).endpoints["/p"].count == 1
         assert a.snapshot(NOW).endpoints["/p"].count == 2
 
+    def test_process_view_matches_the_in_process_store(self, redis_url: str) -> None:
+        """This process's numbers equal what a MemoryStore fed the same requests reports."""
+        store = RedisStore(redis_url, service="v", flush_interval=60.0)
+        memory = MemoryStore()
+        try:
+            for i in range(60):
+                when = NOW - 600 + i * 10  # half of them older than the 5-minute window
+                for target in (store, memory):
+                    target.record(f"/v/{i % 3}", 500 if i % 7 == 0 else 200, i / 100, i % 4 == 0,
+                                  when)  # fmt: skip
+                    target.touch_session(f"s{i % 9}", when)
+                    target.incr("calls", 1.0, when)
+                if i == 30:
+                    _flush(store)  # part acknowledged, part still buffered
+            mine, theirs = store.local_snapshot(NOW), memory.snapshot(NOW)
+            assert mine.source == "local"
+            assert mine.active_sessions == theirs.active_sessions
+            assert mine.counters == theirs.counters
+            for view in ("endpoints", "window"):
+                a, b = getattr(mine, view), getattr(theirs, view)
+                assert sorted(a) == sorted(b)
+                for path in a:
+                    assert (a[path].count, a[path].errors, a[path].slow) == (
+                        b[path].count, b[path].errors, b[path].slow)  # fmt: skip
+                    assert a[path].quantile(0.95) == pytest.approx(b[path].quantile(0.95),
+                                                                   rel=0.03)  # fmt: skip
+        finally:
+            store.close()
+
     def test_keys_are_namespaced_and_expire(
         self, stores: list[RedisStore], redis_server: RedisServer
     ) -> None:

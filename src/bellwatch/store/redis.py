@@ -1,12 +1,13 @@
 """The cluster-wide store: every worker's and task's requests counted in one Redis.
 
-A request never waits on Redis. :meth:`RedisStore.record` updates this process's
-own :class:`~bellwatch.store.memory.MemoryStore` (served as ``process`` in
-``/metrics``) and a delta buffer under one lock; a background
+A request never waits on Redis. :meth:`RedisStore.record` adds to a delta buffer
+under one lock (a few dict updates, no sketch object); a background
 :class:`~bellwatch.store._redis_client.Shipper` sends the buffer every
 ``flush_interval`` as one Lua script call, which applies it atomically and at most
 once. Reads (:meth:`RedisStore.snapshot`) come from a copy the same thread refreshes
-after each round while someone is reading, so ``/metrics`` never blocks either.
+after each round while someone is reading, so ``/metrics`` never blocks either. This
+process's own numbers (``process`` in ``/metrics``) are what it acknowledged, has in
+flight, buffered, or could not buffer, added up when read.
 
 Keys, all under ``bellwatch:<service>:`` and all expiring:
 
@@ -21,6 +22,7 @@ Keys, all under ``bellwatch:<service>:`` and all expiring:
 
 from __future__ import annotations
 
+import heapq
 import os
 import threading
 import time
@@ -34,7 +36,6 @@ from .._config import Settings
 from .._guard import record_internal_error
 from ._redis_client import Shipper
 from .base import BUCKET_SECONDS, OTHER, RELATIVE_ACCURACY, EndpointStats, Snapshot, new_sketch
-from .memory import MemoryStore
 
 __all__ = ["RedisStore", "shared_store"]
 
@@ -126,13 +127,55 @@ class _Batch:
             self.counters[name] = self.counters.get(name, 0.0) + value
         self.updates += other.updates
 
-    def prune(self, first_bucket: int, session_cutoff: float) -> None:
-        """Forget buckets before ``first_bucket`` and sessions not seen since the cutoff."""
+    def prune(self, first_bucket: int, session_cutoff: float, max_sessions: int) -> None:
+        """Forget buckets before ``first_bucket`` and sessions not seen since the cutoff
+        (and the least recently seen beyond ``max_sessions``)."""
         for index in [i for i in self.b if i < first_bucket]:
             del self.b[index]
             self.s.pop(index, None)
         for key in [k for k, seen in self.sessions.items() if seen < session_cutoff]:
             del self.sessions[key]
+        if len(self.sessions) > max_sessions:
+            newest = heapq.nlargest(max_sessions, self.sessions.items(), key=lambda kv: kv[1])
+            self.sessions = dict(newest)
+
+    def add(self, path: str, status: int, duration: float, slow: bool, now: float) -> None:
+        """Count one request (the hot path: dict updates, no allocation once warm)."""
+        self.updates += 1
+        server = 1 if status >= 500 else 0
+        client = 1 if 400 <= status < 500 else 0
+        was_slow = 1 if slow else 0
+        key = _MAPPING.key(duration) if duration > _MIN else _ZERO
+        index = int(now // BUCKET_SECONDS)
+        # Written out twice (since start, this bucket): no tuples or loops on the hot path.
+        mine = self.ep.get(path)
+        if mine is None:
+            self.ep[path] = [1, server, client, was_slow, duration]
+            self.sk[path] = {key: 1}
+        else:
+            mine[0] += 1
+            mine[1] += server
+            mine[2] += client
+            mine[3] += was_slow
+            mine[4] += duration
+            counts = self.sk[path]
+            counts[key] = counts.get(key, 0) + 1
+        rows = self.b.get(index)
+        if rows is None:
+            rows = self.b[index] = {}
+            self.s[index] = {}
+        mine = rows.get(path)
+        if mine is None:
+            rows[path] = [1, server, client, was_slow, duration]
+            self.s[index][path] = {key: 1}
+        else:
+            mine[0] += 1
+            mine[1] += server
+            mine[2] += client
+            mine[3] += was_slow
+            mine[4] += duration
+            counts = self.s[index][path]
+            counts[key] = counts.get(key, 0) + 1
 
     def payload(self) -> bytes:
         # Bin keys are ints on the hot path; JSON (and the script) sees them as strings.
@@ -178,6 +221,21 @@ def _stats(row: dict[int, float], bins: dict[str, int]) -> EndpointStats:
         if n > 0:
             sketch.add(0.0 if key == _ZERO else _MAPPING.value(int(key)), n)
     out.sketch = sketch
+    return out
+
+
+def _stats_of(rows: dict[str, Row], bins: dict[str, Bins]) -> dict[str, EndpointStats]:
+    """Per-path stats from rows and bins in the wire shape (this process's own view)."""
+    out: dict[str, EndpointStats] = {}
+    for path, row in rows.items():
+        stats = EndpointStats()
+        stats.count, stats.errors, stats.client_errors, stats.slow = (int(x) for x in row[:4])
+        stats.total = float(row[4])
+        sketch = new_sketch()
+        for key, n in bins.get(path, {}).items():
+            sketch.add(0.0 if key == _ZERO else _MAPPING.value(int(key)), n)
+        stats.sketch = sketch
+        out[path] = stats
     return out
 
 
@@ -232,12 +290,6 @@ class RedisStore:
         self.session_window = session_window
         self.max_endpoints = max_endpoints
         self.max_sessions = max_sessions
-        self.local = MemoryStore(
-            window=window,
-            session_window=session_window,
-            max_endpoints=max_endpoints,
-            max_sessions=max_sessions,
-        )
         self._nbuckets = max(1, round(window / BUCKET_SECONDS))
         self._lock = threading.Lock()
         self.shipper = Shipper(
@@ -271,8 +323,11 @@ class RedisStore:
 
     def _clear(self) -> None:
         with self._lock:
-            self._pending = _Batch()
-            self._acked = _Batch()
+            self._pending = _Batch()  # to ship next
+            self._inflight = _Batch()  # shipped, not yet acknowledged
+            self._acked = _Batch()  # acknowledged (windows and sessions pruned)
+            self._unshipped = _Batch()  # past buffer_max: this process's view only
+            self._started = time.time()
             self._paths: set[str] = set()
             self._cluster: Snapshot | None = None
             self._cluster_at = 0.0
@@ -281,73 +336,34 @@ class RedisStore:
 
     # -- the request path: memory only -------------------------------------------------
 
+    def _target(self) -> _Batch:
+        """Where an update goes: the shipping buffer, or past its bound the local-only batch."""
+        pending = self._pending
+        if pending.updates + self._inflight.updates < self.buffer_max:
+            return pending
+        self.overflowed += 1
+        return self._unshipped
+
     def record(self, path: str, status: int, duration: float, slow: bool, now: float) -> None:
-        self.local.record(path, status, duration, slow, now)
         with self._lock:
-            pending = self._pending
-            if pending.updates + self.shipper.inflight_updates >= self.buffer_max:
-                self.overflowed += 1
-                return
-            pending.updates += 1
             if path not in self._paths:
                 if len(self._paths) >= self.max_endpoints:
                     path = OTHER
                 self._paths.add(path)
-            server = 1 if status >= 500 else 0
-            client = 1 if 400 <= status < 500 else 0
-            was_slow = 1 if slow else 0
-            key = _MAPPING.key(duration) if duration > _MIN else _ZERO
-            index = int(now // BUCKET_SECONDS)
-            # Written out twice (since start, this bucket): no tuples or loops on the hot path.
-            mine = pending.ep.get(path)
-            if mine is None:
-                pending.ep[path] = [1, server, client, was_slow, duration]
-                pending.sk[path] = {key: 1}
-            else:
-                mine[0] += 1
-                mine[1] += server
-                mine[2] += client
-                mine[3] += was_slow
-                mine[4] += duration
-                counts = pending.sk[path]
-                counts[key] = counts.get(key, 0) + 1
-            rows = pending.b.get(index)
-            if rows is None:
-                rows = pending.b[index] = {}
-                pending.s[index] = {}
-            mine = rows.get(path)
-            if mine is None:
-                rows[path] = [1, server, client, was_slow, duration]
-                pending.s[index][path] = {key: 1}
-            else:
-                mine[0] += 1
-                mine[1] += server
-                mine[2] += client
-                mine[3] += was_slow
-                mine[4] += duration
-                counts = pending.s[index][path]
-                counts[key] = counts.get(key, 0) + 1
+            self._target().add(path, status, duration, slow, now)
         self.shipper.start()
 
     def touch_session(self, key: str, now: float) -> None:
-        self.local.touch_session(key, now)
         with self._lock:
-            pending = self._pending
-            if pending.updates + self.shipper.inflight_updates >= self.buffer_max:
-                self.overflowed += 1
-                return
-            pending.updates += 1
-            pending.sessions[key] = now
+            target = self._target()
+            target.updates += 1
+            target.sessions[key] = now
 
     def incr(self, name: str, amount: float, now: float) -> None:
-        self.local.incr(name, amount, now)
         with self._lock:
-            pending = self._pending
-            if pending.updates + self.shipper.inflight_updates >= self.buffer_max:
-                self.overflowed += 1
-                return
-            pending.updates += 1
-            pending.counters[name] = pending.counters.get(name, 0.0) + amount
+            target = self._target()
+            target.updates += 1
+            target.counters[name] = target.counters.get(name, 0.0) + amount
         self.shipper.start()
 
     # -- reads: a copy refreshed in the background ----------------------------------------
@@ -361,15 +377,43 @@ class RedisStore:
             # this process's own numbers, labelled "local"; the flusher refreshes now.
             self.shipper.start()
             self.shipper.wake()
-            return self.local.snapshot(now)
+            return self.local_snapshot(now)
         return cluster
 
     def _stale(self) -> bool:
         return time.time() - self._cluster_at > max(3 * self.shipper.interval, 5.0)
 
     def local_snapshot(self, now: float) -> Snapshot:
-        """This process's own numbers (``/metrics`` shows them under ``process``)."""
-        return self.local.snapshot(now)
+        """This process's own numbers (``/metrics`` shows them under ``process``).
+
+        Built from what Redis acknowledged, what is in flight, what is buffered and
+        what overflowed the buffer: the request path keeps one copy of each number.
+        """
+        mine = _Batch()
+        with self._lock:
+            for part in (self._acked, self._inflight, self._pending, self._unshipped):
+                mine.merge(part)
+        first = int(now // BUCKET_SECONDS) - self._nbuckets + 1
+        window: dict[str, EndpointStats] = {}
+        for index, rows in mine.b.items():
+            if index < first:
+                continue
+            for path, stats in _stats_of(rows, mine.s.get(index, {})).items():
+                have = window.get(path)
+                if have is None:
+                    window[path] = stats
+                else:
+                    have.merge(stats)
+        cutoff = now - self.session_window
+        return Snapshot(
+            endpoints=_stats_of(mine.ep, mine.sk),
+            window=window,
+            window_seconds=self._nbuckets * BUCKET_SECONDS,
+            active_sessions=sum(1 for seen in mine.sessions.values() if seen >= cutoff),
+            counters=mine.counters,
+            started=self._started,
+            source="local",
+        )
 
     def health(self) -> str:
         """``"ok"``, or ``"degraded"`` while Redis is unreachable (never fails liveness)."""
@@ -385,15 +429,17 @@ class RedisStore:
     def _take(self) -> tuple[_Batch, int]:
         with self._lock:
             batch, self._pending = self._pending, _Batch()
+            self._inflight = batch
         return batch, batch.updates
 
     def _done(self, batch: _Batch) -> None:
         now = time.time()
         with self._lock:
             self._acked.merge(batch)
-            self._acked.prune(
-                int(now // BUCKET_SECONDS) - self._nbuckets, now - self.session_window
-            )
+            self._inflight = _Batch()
+            first, cutoff = int(now // BUCKET_SECONDS) - self._nbuckets, now - self.session_window
+            for part in (self._acked, self._unshipped):
+                part.prune(first, cutoff, self.max_sessions)
 
     def _send(self, client: Any, proc: str, seq: int, mode: str, batch: _Batch) -> str:
         if mode == "full":
@@ -457,7 +503,6 @@ class RedisStore:
 
     def reset(self) -> None:
         """Forget every number here and this service's keys in Redis (tests)."""
-        self.local.reset()
         self._clear()
         client = self.shipper._client
         try:
@@ -480,7 +525,6 @@ def _after_fork(ref: weakref.ReferenceType[RedisStore]) -> None:
     store = ref()
     if store is not None:
         # The child counts its own requests from zero, under its own process id.
-        store.local.reset()
         store._lock = threading.Lock()
         store._clear()
         store.shipper.forked()
