@@ -21,6 +21,7 @@ from typing import IO, Any, cast
 import bellwatch
 from bellwatch import _config
 from bellwatch.dashboard import timeline_for
+from bellwatch.errors import get_aggregator
 from bellwatch.monitor import set_monitor
 
 from .app import call_monitor, create_app
@@ -185,6 +186,11 @@ def cli_main(serve: bool = False, duration: float = 20.0, **options: Any) -> int
     try:
         plan = Plan(duration=duration, clients=int(options.get("clients", 4)))
         tally = _run_with_progress(server.url, twilio_token, db, plan)
+        if not serve:
+            server.stop()  # its last lines come before the digest, not after it
+        # Counts not yet on a line (every 10th is logged) are summarised now, so the
+        # digest below reads exact numbers.
+        get_aggregator().flush(final=True)
         _report(tally)
         print()
         _print_summary(log_path)
