@@ -22,8 +22,12 @@ class Captured:
 
     @property
     def lines(self) -> list[str]:
-        """The raw lines, newline removed."""
-        return self._buffer.getvalue().splitlines()
+        """The raw lines, newline removed.
+
+        Split on "\\n" only: str.splitlines() also splits on U+2028 and U+0085,
+        which JSON allows unescaped inside a value.
+        """
+        return [line for line in self._buffer.getvalue().split("\n") if line]
 
     @property
     def events(self) -> list[dict[str, Any]]:
