@@ -29,7 +29,10 @@ class TestPublicApi:
 
     def test_import_is_light(self) -> None:
         """`import bellwatch` loads neither structlog nor the ASGI machinery."""
-        code = "import sys, bellwatch; print(sorted(m for m in ('structlog', 'ddsketch', 'starlette') if m in sys.modules))"
+        code = (
+            "import sys, bellwatch; "
+            "print(sorted(m for m in ('structlog', 'ddsketch', 'starlette') if m in sys.modules))"
+        )
         out = subprocess.run(
             [sys.executable, "-c", code], capture_output=True, text=True, check=True
         )
