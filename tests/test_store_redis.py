@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import redis
 from ddsketch import DDSketch
 
 from bellwatch import _config
@@ -184,6 +186,21 @@ class TestRedisStore:
             b.close()
 
 
+def _wait_stalled(server: RedisServer) -> None:
+    """Return once the server stops answering (a short-timeout PING times out)."""
+    probe = connect(server.url, timeout=0.05)  # no retries, unlike redis-py's default
+    try:
+        for _ in range(200):
+            try:
+                probe.ping()
+            except redis.TimeoutError:
+                return
+            time.sleep(0.01)
+        raise AssertionError("redis-server never stalled")
+    finally:
+        probe.close()
+
+
 class TestDegraded:
     def test_requests_are_counted_locally_while_redis_is_down(self) -> None:
         """With Redis unreachable, record never raises and the snapshot is this process's."""
@@ -221,6 +238,47 @@ class TestDegraded:
             assert lines[1]["count"] == 5
             assert store.health() == "ok"
         finally:
+            store.close()
+
+    def test_a_slow_redis_delays_no_request_and_counts_once(self, own_redis: RedisServer) -> None:
+        """A batch that timed out behind a stalled Redis is applied once, not twice."""
+        store = RedisStore(own_redis.url, service="slow", flush_interval=60.0, timeout=0.2)
+        try:
+            _flush(store)
+            stall = threading.Thread(
+                target=lambda: own_redis.client().execute_command("DEBUG", "SLEEP", "1")
+            )
+            stall.start()
+            _wait_stalled(own_redis)
+            store.record("/s", 200, 0.1, False, NOW)
+            with capture_logs() as captured:
+                assert not store.flush()  # timed out; Redis runs the batch once it wakes
+                stall.join()
+                _flush(store)  # resent with the same sequence number: a duplicate
+                events = [line["event"] for line in captured.events]
+            assert events == ["store_degraded", "store_recovered"]
+            assert store.snapshot(NOW).endpoints["/s"].count == 1
+        finally:
+            store.close()
+
+    def test_redis_answering_errors_degrades_then_recovers(self, own_redis: RedisServer) -> None:
+        """Out-of-memory errors from Redis degrade the store; counts arrive once it accepts."""
+        store = RedisStore(own_redis.url, service="oom", flush_interval=60.0)
+        client = own_redis.client()
+        try:
+            _flush(store)
+            client.config_set("maxmemory", "1")
+            store.record("/m", 200, 0.1, False, NOW)
+            with capture_logs() as captured:
+                assert not store.flush()
+                assert store.health() == "degraded"
+                client.config_set("maxmemory", "0")
+                _flush(store)
+                events = [line["event"] for line in captured.events]
+            assert events == ["store_degraded", "store_recovered"]
+            assert store.snapshot(NOW).endpoints["/m"].count == 1
+        finally:
+            client.config_set("maxmemory", "0")
             store.close()
 
     def test_overflow_beyond_the_buffer_is_counted(self, own_redis: RedisServer) -> None:
