@@ -125,6 +125,38 @@ class TestPriorities:
         assert parsed["path"] == "/api/users/{user_id}"
         assert parsed["msg"].endswith(MARK)
 
+    def test_error_facts_outlive_the_request_facts(self) -> None:
+        """On a crowded error line, type and message stay while lesser fields go."""
+        event = {
+            "ts": 1795745015921,
+            "level": "ERROR",
+            "event": "aggregated_error",
+            "hash": "6aca4327",
+            "type": "OperationalError",
+            "msg": "database is locked",
+            "sev": "critical",
+            "count": 10,
+            "path": "/api/users/{user_id}/bookings/{booking_id}",
+            "exc": "app.db:commit:12 < app.api:book:40 < starlette.routing:handle:88",
+        }
+        parsed = _check(BudgetRenderer(200).render(event), 200)
+        assert parsed["type"] == "OperationalError"
+        assert parsed["msg"] == "database is locked"
+        assert parsed["count"] == 10
+        assert parsed["path"].startswith("/api/users/")
+
+    def test_route_template_is_not_cut_while_free_text_can_be(self) -> None:
+        """A long message is shortened before the path is touched."""
+        event = {
+            "ts": 1,
+            "level": "ERROR",
+            "event": "error",
+            "path": "/api/users/{user_id}/bookings/{booking_id}",
+            "msg": "x" * 300,
+        }
+        parsed = _check(BudgetRenderer(200).render(event), 200)
+        assert parsed["path"] == "/api/users/{user_id}/bookings/{booking_id}"
+
     def test_dropped_fields_are_counted_on_the_line(self) -> None:
         """When fields must go, the line says how many went."""
         event = {"ts": 1, "level": "INFO", "event": "e", "cid": "c"}

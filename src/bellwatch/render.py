@@ -26,22 +26,34 @@ _MAX_DEPTH = 3
 _MAX_ITEMS = 32
 _INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
 
-# Fields that carry the facts a reader needs most; dropped last, in reverse order.
-_STRUCTURED = (
-    F.STATUS,
-    F.PATH,
-    F.METHOD,
-    F.DURATION,
-    F.ERROR_TYPE,
-    F.SEVERITY,
-    F.COUNT,
-    F.SESSION_ID,
-    F.USER_ID,
-    F.LOGGER,
+# What to give up, in order, when a line is over budget. "extras" are the app's own
+# keys (longest first). Error facts (type, message) outlive request facts, since a
+# request line never carries them; ids and route templates are shortened late
+# because they are useless once cut, free text is not.
+_EXTRAS = "*"
+_LADDER: tuple[tuple[str, str, int], ...] = (
+    ("shorten", _EXTRAS, _MIN_KEEP),
+    ("drop", _EXTRAS, 0),
+    ("shorten", F.EXC, _MIN_KEEP),
+    ("drop", F.EXC, 0),
+    ("drop", F.LOGGER, 0),
+    ("drop", F.USER_ID, 0),
+    ("drop", F.SESSION_ID, 0),
+    ("drop", F.METHOD, 0),
+    ("drop", F.DURATION, 0),
+    ("shorten", F.MESSAGE, 48),
+    ("shorten", F.PATH, _MIN_KEEP),
+    ("drop", F.SEVERITY, 0),
+    ("shorten", F.MESSAGE, _MIN_KEEP),
+    ("drop", F.COUNT, 0),
+    ("shorten", F.ERROR_TYPE, _MIN_KEEP),
+    ("drop", F.PATH, 0),
+    ("drop", F.STATUS, 0),
+    ("drop", F.MESSAGE, 0),
+    ("drop", F.ERROR_TYPE, 0),
 )
-_FREE_TEXT = (F.MESSAGE, F.EXC)
+_LADDER_KEYS = frozenset(key for _, key, _ in _LADDER)
 _CORE = frozenset(CORE_FIELDS)
-_RANK = {key: i for i, key in enumerate(_STRUCTURED)}
 
 
 def safe_repr(obj: object, limit: int = 200) -> str:
@@ -171,31 +183,30 @@ class _Budget:
         self.dropped += 1
 
     def fit(self) -> str:
-        optional = [k for k in self.pieces if k not in _CORE]
-        # 1. shorten long non-core text, longest first, keeping a readable prefix
-        for key in sorted(optional, key=lambda k: -len(self.pieces[k])):
-            if self.size() <= self.limit:
-                break
-            self._shorten(key, _MIN_KEEP)
-        # 2. drop non-core fields: unknown extras, then free text, then structured facts
-        for key in sorted(optional, key=self._drop_rank):
-            if self.size() <= self.limit:
-                break
-            self._drop(key)
-        # 3. last resort: shorten the core values themselves
+        extras = sorted(
+            (k for k in self.pieces if k not in _CORE and k not in _LADDER_KEYS),
+            key=lambda k: -len(self.pieces[k]),
+        )
+        for action, target, keep in _LADDER:
+            for key in extras if target == _EXTRAS else (target,):
+                if self._fits():
+                    break
+                if key not in self.pieces:
+                    continue
+                if action == "drop":
+                    self._drop(key)
+                else:
+                    self._shorten(key, keep)
+        # last resort: shorten the core values themselves
         for key in (F.EVENT, F.CID, F.ERROR_HASH, F.LEVEL, F.TS):
-            if self.size() <= self.limit:
+            if self._fits():
                 break
             if key in self.pieces:
                 self._shorten(key, 1)
         return self._line()
 
-    def _drop_rank(self, key: str) -> tuple[int, int]:
-        if key in _RANK:
-            return (2, -_RANK[key])
-        if key in _FREE_TEXT:
-            return (1, 0)
-        return (0, -len(self.pieces[key]))
+    def _fits(self) -> bool:
+        return self.size() <= self.limit
 
     def _shorten(self, key: str, keep: int) -> None:
         value = self.values[key]
