@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -309,6 +310,17 @@ class TestWiring:
             assert isinstance(monitor.store, RedisStore)
         finally:
             monitor.store.close()
+
+    def test_a_bad_url_fails_at_construction(self) -> None:
+        """A URL that is not a Redis URL raises when the store is built, not later."""
+        with pytest.raises(ValueError, match="redis://"):
+            RedisStore("http://127.0.0.1:6379")
+
+    def test_missing_extra_names_the_install_command(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Without the redis package the error says how to install it."""
+        monkeypatch.setitem(sys.modules, "redis", None)
+        with pytest.raises(ImportError, match=r"bellwatch\[redis\]"):
+            RedisStore("redis://127.0.0.1:6379/0")
 
     def test_monitor_keeps_memory_without_a_url(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Without a Redis URL the in-process store stays the default."""

@@ -97,6 +97,10 @@ class Shipper:
         send: ``(client, proc, seq, mode, batch) -> "ok" | "dup" | "reset"``.
         done: called with a batch once Redis acknowledged it.
         after: called with the client after a successful round (cached reads).
+
+    Raises:
+        ImportError: the ``redis`` package is missing (with the install hint).
+        ValueError: ``url`` is not a Redis URL.
     """
 
     def __init__(
@@ -116,6 +120,8 @@ class Shipper:
         self.name = name
         self.timeout = timeout
         self._take, self._send, self._done, self._after = take, send, done, after
+        # Fail at construction, not in the thread: a missing extra or a bad URL raises here.
+        connect(url, timeout=timeout).close()
         self.forked()
 
     def forked(self) -> None:
