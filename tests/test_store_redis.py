@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import redis
 from ddsketch import DDSketch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bellwatch import _config
 from bellwatch.errors import ErrorAggregator
@@ -356,6 +358,29 @@ class TestRedisPatternStore:
             _flush(*(agg.store for agg in aggs))  # type: ignore[misc]
             counts = [e["count"] for e in lines if e["event"] == "aggregated_error"]
             assert sorted(counts) == [10, 20, 30, 40, 50, 60, 70, 80, 90]
+        finally:
+            for agg in aggs:
+                agg.close()
+
+    @settings(max_examples=25, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+    @given(st.lists(st.tuples(st.integers(0, 2), st.booleans()), max_size=60))
+    def test_every_nth_holds_for_any_interleaving(
+        self, redis_url: str, redis_server: RedisServer, steps: list[tuple[int, bool]]
+    ) -> None:
+        """Whatever the order of occurrences and flushes, each multiple of 10 is written once."""
+        client = redis_server.client()
+        client.flushall()
+        aggs, lines = _aggregators(redis_url, 3, spike_threshold=1_000_000)
+        try:
+            for i, (worker, flush) in enumerate(steps):
+                aggs[worker].record(_boom(i))
+                if flush:
+                    aggs[worker].store.flush()  # type: ignore[attr-defined]
+            _flush(*(agg.store for agg in aggs))  # type: ignore[misc]
+            counts = sorted(e["count"] for e in lines if e["event"] == "aggregated_error")
+            assert counts == list(range(10, len(steps) + 1, 10))
+            assert aggs[0].stats()["total_error_count"] == len(steps)
         finally:
             for agg in aggs:
                 agg.close()
