@@ -250,3 +250,19 @@ class TestMemo:
         for i in range(4):
             memo.put(f"k{i}", i, 0)
         assert len(list(memo.dir.glob("*.json"))) == 2
+
+
+class TestPrune:
+    def test_unread_caches_removed(self, tmp_path: Path, con: object) -> None:
+        """A file cache not read for the age limit is deleted, parts and all; a read one stays."""
+        old, new = tmp_path / "old.jsonl", tmp_path / "new.jsonl"
+        old.write_bytes(req(1, "/a", 200, 0.1, "c1"))
+        new.write_bytes(req(2, "/b", 200, 0.1, "c2"))
+        store = cache.Cache(str(tmp_path / "c"))
+        store.plan([str(old), str(new)], con)
+        st = os.stat(old)
+        manifest = store.dir / f"{st.st_dev}-{st.st_ino}.json"
+        os.utime(manifest, (1, 1))
+        assert store.prune() == 1
+        assert not list(store.dir.glob(f"{st.st_dev}-{st.st_ino}.*"))
+        assert len(store.plan([str(new)], con).parts) == 1

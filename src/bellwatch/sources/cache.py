@@ -25,6 +25,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +64,7 @@ _HEAD = 4096  # bytes hashed to tell an appended file from a rewritten one
 SYNC_BUILD_BYTES = 32 * 1024 * 1024  # below this a missing cache is built in-process
 _MAX_PARTS = 32  # then an append rebuilds the file's cache in one part
 MEMO_KEEP = 64
+PRUNE_AFTER = 14 * 86_400.0  # seconds a file's cache survives without being read
 
 
 def default_cache_dir() -> str:
@@ -209,6 +211,8 @@ class Cache:
             manifest = self._manifest(self._key(st))
             state = _state(manifest, path, st)
             if state == "fresh" and manifest is not None:
+                with contextlib.suppress(OSError):
+                    os.utime(self.dir / f"{self._key(st)}.json")  # "used": kept by prune()
                 plan.parts += [str(self.dir / p["file"]) for p in manifest["parts"]]
                 plan.skipped += sum(p["skipped"] for p in manifest["parts"])
                 continue
@@ -239,6 +243,8 @@ class Cache:
             state = _state(manifest, path, st)
             if state == "fresh":
                 return manifest
+            if manifest is None:
+                self.prune()
             if state != "appended" or manifest is None or len(manifest["parts"]) >= _MAX_PARTS:
                 for part in manifest["parts"] if manifest else []:
                     with contextlib.suppress(OSError):
@@ -261,6 +267,25 @@ class Cache:
             manifest.update(offset=end, size=st.st_size, mtime=st.st_mtime_ns, path=path)
             _atomic_write(self.dir / f"{key}.json", json.dumps(manifest).encode())
             return manifest
+
+    def prune(self, max_age: float = PRUNE_AFTER) -> int:
+        """Delete the caches of files no command has read for ``max_age`` seconds.
+
+        Rotated files keep their cache under their inode while they are read;
+        once deleted from disk (or just not read any more) theirs goes too.
+        Returns how many file caches were removed.
+        """
+        removed = 0
+        cutoff = time.time() - max_age
+        for manifest in self.dir.glob("*.json"):
+            with contextlib.suppress(OSError):
+                if manifest.stat().st_mtime >= cutoff:
+                    continue
+                key = manifest.stem
+                for part in self.dir.glob(f"{key}.*"):
+                    part.unlink(missing_ok=True)
+                removed += 1
+        return removed
 
     def _spawn(self, paths: Sequence[str]) -> None:
         # Detached: the command that needed the data has already paid for a raw scan.
