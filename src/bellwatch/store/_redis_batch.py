@@ -1,0 +1,227 @@
+"""The Redis store's wire shape: the batch a process buffers, the script that applies it.
+
+Private to :mod:`bellwatch.store.redis`. A :class:`Batch` holds rows (count, 5xx,
+4xx, slow, seconds) and latency-sketch bins per route template, since start and per
+10-second bucket, plus sessions and business counters; :data:`APPLY` adds one to
+Redis atomically and at most once per (process, sequence number).
+"""
+
+from __future__ import annotations
+
+import heapq
+
+import orjson
+from ddsketch.mapping import LogarithmicMapping
+
+from .base import BUCKET_SECONDS, RELATIVE_ACCURACY, EndpointStats, new_sketch
+
+__all__ = ["APPLY", "Batch", "Bins", "Row", "endpoints", "stats_of"]
+
+_MAPPING = LogarithmicMapping(RELATIVE_ACCURACY)
+_ZERO = "z"  # bin of durations too small for the log mapping
+_MIN = _MAPPING.min_possible
+
+# ARGV: prefix, proc, seq, mode, payload, keep, bucket ttl, now, session window, max sessions.
+APPLY = """
+local p = ARGV[1]
+local seqkey = p .. 'proc:' .. ARGV[2]
+local seq = tonumber(ARGV[3])
+local cur = redis.call('GET', seqkey)
+if cur and tonumber(cur) >= seq then return 'dup' end
+if ARGV[4] == 'delta' and not cur then return 'reset' end
+local d = cjson.decode(ARGV[5])
+local keep, bttl, now = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local function rows(key, t)
+  if next(t) == nil then return end
+  for path, v in pairs(t) do
+    for i = 1, 4 do
+      if v[i] ~= 0 then redis.call('HINCRBY', key, path .. '\\t' .. i, v[i]) end
+    end
+    redis.call('HINCRBYFLOAT', key, path .. '\\t5', v[5])
+  end
+end
+local function bins(key, t)
+  if next(t) == nil then return end
+  for path, b in pairs(t) do
+    for bin, n in pairs(b) do redis.call('HINCRBY', key, path .. '\\t' .. bin, n) end
+  end
+end
+rows(p .. 'ep', d.ep)
+bins(p .. 'sk', d.sk)
+redis.call('SET', p .. 'started', ARGV[8], 'NX')
+for _, k in ipairs({'ep', 'sk', 'started'}) do redis.call('EXPIRE', p .. k, keep) end
+for bucket, t in pairs(d.b) do
+  rows(p .. 'b:' .. bucket, t)
+  redis.call('EXPIRE', p .. 'b:' .. bucket, bttl)
+end
+for bucket, t in pairs(d.s) do
+  bins(p .. 's:' .. bucket, t)
+  redis.call('EXPIRE', p .. 's:' .. bucket, bttl)
+end
+local sess = p .. 'sess'
+for key, seen in pairs(d.ss) do redis.call('ZADD', sess, 'GT', seen, key) end
+if next(d.ss) ~= nil then
+  redis.call('ZREMRANGEBYSCORE', sess, '-inf', '(' .. (now - tonumber(ARGV[9])))
+  local extra = redis.call('ZCARD', sess) - tonumber(ARGV[10])
+  if extra > 0 then redis.call('ZREMRANGEBYRANK', sess, 0, extra - 1) end
+  redis.call('EXPIRE', sess, math.ceil(tonumber(ARGV[9])) + 60)
+end
+for name, v in pairs(d.ct) do redis.call('HINCRBYFLOAT', p .. 'ctr', name, v) end
+if next(d.ct) ~= nil then redis.call('EXPIRE', p .. 'ctr', keep) end
+redis.call('SET', seqkey, seq, 'EX', keep)
+return 'ok'
+"""
+
+Row = list[float]  # count, 5xx, 4xx, slow, seconds
+Bins = dict[int | str, int]  # log-mapping bin (or "z") -> count
+
+
+class Batch:
+    """Updates in the wire shape; a delta between flushes or everything acknowledged."""
+
+    __slots__ = ("b", "counters", "ep", "s", "sessions", "sk", "updates")
+
+    def __init__(self) -> None:
+        self.ep: dict[str, Row] = {}
+        self.sk: dict[str, Bins] = {}
+        self.b: dict[int, dict[str, Row]] = {}
+        self.s: dict[int, dict[str, Bins]] = {}
+        self.sessions: dict[str, float] = {}
+        self.counters: dict[str, float] = {}
+        self.updates = 0
+
+    def merge(self, other: Batch) -> None:
+        _rows(self.ep, other.ep)
+        _bins(self.sk, other.sk)
+        for index, rows in other.b.items():
+            _rows(self.b.setdefault(index, {}), rows)
+        for index, bins in other.s.items():
+            _bins(self.s.setdefault(index, {}), bins)
+        for key, seen in other.sessions.items():
+            self.sessions[key] = max(seen, self.sessions.get(key, 0.0))
+        for name, value in other.counters.items():
+            self.counters[name] = self.counters.get(name, 0.0) + value
+        self.updates += other.updates
+
+    def prune(self, first_bucket: int, session_cutoff: float, max_sessions: int) -> None:
+        """Forget buckets before ``first_bucket`` and sessions not seen since the cutoff
+        (and the least recently seen beyond ``max_sessions``)."""
+        for index in [i for i in self.b if i < first_bucket]:
+            del self.b[index]
+            self.s.pop(index, None)
+        for key in [k for k, seen in self.sessions.items() if seen < session_cutoff]:
+            del self.sessions[key]
+        if len(self.sessions) > max_sessions:
+            newest = heapq.nlargest(max_sessions, self.sessions.items(), key=lambda kv: kv[1])
+            self.sessions = dict(newest)
+
+    def add(self, path: str, status: int, duration: float, slow: bool, now: float) -> None:
+        """Count one request (the hot path: dict updates, no allocation once warm)."""
+        self.updates += 1
+        server = 1 if status >= 500 else 0
+        client = 1 if 400 <= status < 500 else 0
+        was_slow = 1 if slow else 0
+        key = _MAPPING.key(duration) if duration > _MIN else _ZERO
+        index = int(now // BUCKET_SECONDS)
+        # Written out twice (since start, this bucket): no tuples or loops on the hot path.
+        mine = self.ep.get(path)
+        if mine is None:
+            self.ep[path] = [1, server, client, was_slow, duration]
+            self.sk[path] = {key: 1}
+        else:
+            mine[0] += 1
+            mine[1] += server
+            mine[2] += client
+            mine[3] += was_slow
+            mine[4] += duration
+            counts = self.sk[path]
+            counts[key] = counts.get(key, 0) + 1
+        rows = self.b.get(index)
+        if rows is None:
+            rows = self.b[index] = {}
+            self.s[index] = {}
+        mine = rows.get(path)
+        if mine is None:
+            rows[path] = [1, server, client, was_slow, duration]
+            self.s[index][path] = {key: 1}
+        else:
+            mine[0] += 1
+            mine[1] += server
+            mine[2] += client
+            mine[3] += was_slow
+            mine[4] += duration
+            counts = self.s[index][path]
+            counts[key] = counts.get(key, 0) + 1
+
+    def payload(self) -> bytes:
+        # Bin keys are ints on the hot path; JSON (and the script) sees them as strings.
+        return orjson.dumps(
+            {
+                "ep": self.ep,
+                "sk": self.sk,
+                "b": {str(i): rows for i, rows in self.b.items()},
+                "s": {str(i): bins for i, bins in self.s.items()},
+                "ss": self.sessions,
+                "ct": self.counters,
+            },
+            option=orjson.OPT_NON_STR_KEYS,
+        )
+
+
+def _rows(into: dict[str, Row], other: dict[str, Row]) -> None:
+    for path, row in other.items():
+        mine = into.get(path)
+        if mine is None:
+            into[path] = list(row)
+        else:
+            for i in range(5):
+                mine[i] += row[i]
+
+
+def _bins(into: dict[str, Bins], other: dict[str, Bins]) -> None:
+    for path, bins in other.items():
+        mine = into.setdefault(path, {})
+        for key, n in bins.items():
+            mine[key] = mine.get(key, 0) + n
+
+
+def _stats(row: dict[int, float], bins: dict[str, int]) -> EndpointStats:
+    out = EndpointStats()
+    out.count = int(row.get(1, 0))
+    out.errors = int(row.get(2, 0))
+    out.client_errors = int(row.get(3, 0))
+    out.slow = int(row.get(4, 0))
+    out.total = float(row.get(5, 0.0))
+    sketch = new_sketch()
+    for key, n in bins.items():
+        if n > 0:
+            sketch.add(0.0 if key == _ZERO else _MAPPING.value(int(key)), n)
+    out.sketch = sketch
+    return out
+
+
+def stats_of(rows: dict[str, Row], bins: dict[str, Bins]) -> dict[str, EndpointStats]:
+    """Per-path stats from rows and bins in the wire shape (this process's own view)."""
+    out: dict[str, EndpointStats] = {}
+    for path, row in rows.items():
+        stats = EndpointStats()
+        stats.count, stats.errors, stats.client_errors, stats.slow = (int(x) for x in row[:4])
+        stats.total = float(row[4])
+        sketch = new_sketch()
+        for key, n in bins.get(path, {}).items():
+            sketch.add(0.0 if key == _ZERO else _MAPPING.value(int(key)), n)
+        stats.sketch = sketch
+        out[path] = stats
+    return out
+
+
+def endpoints(rows: dict[str, str], bins: dict[str, str]) -> dict[str, EndpointStats]:
+    by_path: dict[str, dict[int, float]] = {}
+    for field, value in rows.items():
+        path, _, i = field.rpartition("\t")
+        by_path.setdefault(path, {})[int(i)] = float(value)
+    bins_by_path: dict[str, dict[str, int]] = {}
+    for field, value in bins.items():
+        path, _, key = field.rpartition("\t")
+        bins_by_path.setdefault(path, {})[key] = int(value)
+    return {path: _stats(row, bins_by_path.get(path, {})) for path, row in by_path.items()}
