@@ -43,14 +43,15 @@ _LADDER: tuple[tuple[str, str, int], ...] = (
     ("drop", F.DURATION, 0),
     ("shorten", F.MESSAGE, 48),
     ("shorten", F.PATH, _MIN_KEEP),
-    ("drop", F.SEVERITY, 0),
+    ("drop", F.PATH, 0),
     ("shorten", F.MESSAGE, _MIN_KEEP),
     ("drop", F.COUNT, 0),
     ("shorten", F.ERROR_TYPE, _MIN_KEEP),
-    ("drop", F.PATH, 0),
     ("drop", F.STATUS, 0),
     ("drop", F.MESSAGE, 0),
+    # severity and type last: the HIGH/CRITICAL metric filter and the CLI group on them
     ("drop", F.ERROR_TYPE, 0),
+    ("drop", F.SEVERITY, 0),
 )
 _LADDER_KEYS = frozenset(key for _, key, _ in _LADDER)
 _CORE = frozenset(CORE_FIELDS)
