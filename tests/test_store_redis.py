@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import threading
 import time
@@ -328,6 +329,19 @@ class TestWiring:
         """Without a Redis URL the in-process store stays the default."""
         monkeypatch.delenv("BELLWATCH_REDIS_URL", raising=False)
         assert isinstance(Monitor().store, MemoryStore)
+
+    def test_store_package_exports_redis_store_lazily(self) -> None:
+        """``bellwatch.store.RedisStore`` works, yet importing the package loads no redis."""
+        code = (
+            "import sys, bellwatch.store as s; loaded = 'redis' in sys.modules; "
+            "from bellwatch.store import RedisStore; "
+            "print(loaded, RedisStore.__module__, 'redis' in sys.modules)"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
+        # Even the class loads no redis: only building a store does (store._redis_client).
+        assert out.stdout.split() == ["False", "bellwatch.store.redis", "False"]
 
 
 def _aggregators(url: str, n: int, **settings: Any) -> tuple[list[ErrorAggregator], list[Any]]:
