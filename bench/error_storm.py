@@ -9,7 +9,8 @@ with its own correlation id. Logged four ways:
 - one compact bellwatch-style line per occurrence (type, message, 3 frames): naive;
 - bellwatch every-10th (the guide's rule): first occurrence in full, then one
   ``aggregated_error`` line per 10 occurrences;
-- bellwatch window mode: first occurrence, then at most one line per 60 s.
+- bellwatch window mode: first occurrence, then at most one line per 60 s carrying
+  the count since the previous line (checked to add up to every occurrence).
 
 Also the issue's single repeated error (1,000 times), to compare with findings.md.
 Ids are random: the tables show medians over 5 seeds, and ``/metrics`` counts are
@@ -192,6 +193,12 @@ def measure_storm(sites: int) -> dict[str, dict[str, float]]:
         for stats in (every_stats, window_stats):
             assert stats["total_error_count"] == OCCURRENCES, stats
             assert sum(e["count"] for e in stats["top_errors"]) == OCCURRENCES, stats
+        # Window lines count the occurrences since the last line: with the first lines
+        # (1 each) they add up to every occurrence, so nothing counted went unsaid.
+        said = [json.loads(line) for line in window]
+        firsts = sum(1 for e in said if e["event"] == "error")
+        since = sum(e["count"] for e in said if e["event"] == "aggregated_error")
+        assert firsts + since == OCCURRENCES, (firsts, since)
         for style, lines in zip(
             STYLES, [naive_structlog(events), naive_compact(events), every, window], strict=True
         ):

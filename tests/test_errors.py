@@ -209,7 +209,7 @@ class TestEveryNth:
 
 class TestWindowMode:
     def test_at_most_one_line_per_window(self) -> None:
-        """Within the window nothing more is written; after it, one line with the count."""
+        """Within the window nothing more is written; after it, one line with the count since."""
         h = Harness(error_mode="window", error_window=60.0, spike_threshold=1_000_000)
         for n in range(30):
             h.agg.record(order_failed(n))
@@ -217,7 +217,7 @@ class TestWindowMode:
         h.clock.now += 31.0
         h.agg.record(order_failed(99))
         assert [e["event"] for e in h.events()] == ["error", "aggregated_error"]
-        assert h.events("aggregated_error")[0]["count"] == 31
+        assert h.events("aggregated_error")[0]["count"] == 30  # the first line said the 31st
         h.agg.close()
 
     def test_pending_count_is_flushed_when_window_ends(self) -> None:
@@ -227,7 +227,7 @@ class TestWindowMode:
             h.agg.record(order_failed(n))
         h.clock.now += 61.0
         h.agg.flush()
-        assert h.events("aggregated_error")[0]["count"] == 5
+        assert h.events("aggregated_error")[0]["count"] == 4
         h.agg.close()
 
     def test_float_times_at_window_edges_terminate(self) -> None:
@@ -249,7 +249,7 @@ class TestWindowMode:
             while len(cap.events) < 2 and time.monotonic() < deadline:
                 time.sleep(0.05)
         assert [e["event"] for e in cap.events] == ["error", "aggregated_error"]
-        assert cap.events[1]["count"] == 3
+        assert cap.events[1]["count"] == 2
 
     def test_final_flush_summarises_everything_unwritten(self) -> None:
         """At exit, counts still inside their window are written too."""
@@ -257,7 +257,23 @@ class TestWindowMode:
         for n in range(4):
             h.agg.record(order_failed(n))
         h.agg.close(final=True)
-        assert h.events("aggregated_error")[0]["count"] == 4
+        assert h.events("aggregated_error")[0]["count"] == 3
+
+    @settings(max_examples=30, deadline=None)
+    @given(st.lists(st.floats(0.0, 200.0), min_size=1, max_size=40))
+    def test_line_counts_add_up_to_the_total(self, gaps: list[float]) -> None:
+        """Each window line counts the occurrences since the last, so all lines sum to the total."""
+        h = Harness(error_mode="window", error_window=60.0, spike_threshold=10**6)
+        try:
+            for n, gap in enumerate(gaps):
+                h.clock.now += gap
+                h.agg.record(order_failed(n))
+            assert h.agg.stats()["top_errors"][0]["count"] == len(gaps)  # the running total
+            h.agg.close(final=True)
+            summaries = h.events("aggregated_error")
+            assert 1 + sum(e["count"] for e in summaries) == len(gaps)
+        finally:
+            h.agg.close()
 
 
 class TestSpike:

@@ -6,6 +6,14 @@ ones as one ``aggregated_error`` line every Nth occurrence (``error_mode="every_
 or at most once per window (``error_mode="window"``). Counts, the emit decision and
 eviction live behind :class:`PatternStore` so that a shared store can replace the
 in-memory one.
+
+What ``count`` on an ``aggregated_error`` line means depends on the mode:
+
+- ``every_n``: the fingerprint's running total (10, 20, 30, ...), as in the guide;
+- ``window``: the occurrences since that fingerprint's previous line, so the counts
+  of its lines (the first line stands for 1) add up to its total.
+
+The running total is always in ``/metrics`` (:meth:`ErrorAggregator.stats`).
 """
 
 from __future__ import annotations
@@ -105,17 +113,28 @@ Kind = Literal["first", "aggregated", "none"]
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    """What the store decided for one occurrence."""
+    """What the store decided for one occurrence.
+
+    ``count`` is the running total; ``line_count`` is what an ``aggregated`` line
+    carries: the running total in every-Nth mode, the occurrences since the previous
+    line in window mode.
+    """
 
     kind: Kind
     count: int
     severity: str
     escalated_now: bool
     pattern: Pattern
+    line_count: int = 0
 
 
 class PatternStore(Protocol):
-    """Count-and-decide per fingerprint, first/last seen, eviction."""
+    """Count-and-decide per fingerprint, first/last seen, eviction.
+
+    ``sweep`` hands over copies of patterns due a summary line: ``count`` is the
+    running total and ``unlogged`` the occurrences since the pattern's previous line
+    (window mode's line count).
+    """
 
     def hit(self, key: str, now: float, make: Callable[[], Pattern]) -> Hit: ...
 
@@ -158,6 +177,7 @@ class MemoryPatternStore:
             self._total += 1
             self._by_severity[p.severity] = self._by_severity.get(p.severity, 0) + 1
             kind: Kind = "none"
+            line_count = p.count
             if p.count == 1:
                 kind, p.last_line = "first", now
             elif pol.mode == "every_n":
@@ -167,11 +187,12 @@ class MemoryPatternStore:
             else:
                 p.unlogged += 1
                 if now >= p.last_line + pol.window:
+                    line_count = p.unlogged  # window mode: the count since the last line
                     kind, p.unlogged, p.last_line = "aggregated", 0, now
                 elif not p.scheduled:
                     p.scheduled = True
                     heapq.heappush(self._due, (p.last_line + pol.window, key))
-            return Hit(kind, p.count, p.severity, escalated, p)
+            return Hit(kind, p.count, p.severity, escalated, p, line_count)
 
     def _spike(self, p: Pattern, now: float) -> bool:
         # Two fixed buckets approximate a sliding window in O(1) memory per pattern.
@@ -381,7 +402,7 @@ class ErrorAggregator:
                     event[F.EXC] = compact_traceback(exc)
                 self._emit("error", event)
             elif hit.kind == "aggregated":
-                self._say("error", self._summary(p, hit.count, hit.severity))
+                self._say("error", self._summary(p, hit.line_count, hit.severity))
 
     def on_log(self, method: str, event: dict[str, Any], exc: BaseException) -> dict[str, Any]:
         """The pipeline step's work for a logger call carrying an exception."""
@@ -420,7 +441,7 @@ class ErrorAggregator:
         if hit.kind == "aggregated":
             # No cid or bound fields: the summary speaks for many requests.
             out: dict[str, Any] = {k: event[k] for k in (F.TS, F.LEVEL) if k in event}
-            out.update(self._summary(p, hit.count, hit.severity))
+            out.update(self._summary(p, hit.line_count, hit.severity))
             return out
         raise structlog.DropEvent
 
@@ -473,8 +494,10 @@ class ErrorAggregator:
         return event
 
     def _write_due(self, now: float) -> None:
+        # A swept copy's ``unlogged`` is what it has not said: window mode's line count.
+        window = self.policy.mode == "window"
         for p in self.store.sweep(now):
-            self._say("error", self._summary(p, p.count, p.severity))
+            self._say("error", self._summary(p, p.unlogged if window else p.count, p.severity))
 
     def _say(self, method: str, event: dict[str, Any]) -> None:
         # A summary speaks for many requests: run it in an empty context so that the

@@ -10,7 +10,8 @@ atomically and answers which lines are due cluster-wide:
   crossed, written by the process whose batch crossed it, so four workers write
   exactly one line per N occurrences between them (not one per N per worker);
 - ``window``: at most one summary per window per fingerprint, also for patterns
-  that went quiet (a due-time sorted set the script drains);
+  that went quiet (a due-time sorted set the script drains), carrying the
+  cluster's occurrences since that fingerprint's previous line;
 - escalation: the spike rate is computed on the cluster count; the process that
   crossed the threshold writes ``error_escalated`` on its next occurrence.
 
@@ -128,7 +129,7 @@ for key, v in pairs(d) do
       local since_line = now - tonumber(redis.call('HGET', k, 'last_line'))
       if unlogged > 0 and since_line >= window then
         lines[#lines + 1] = key
-        lines[#lines + 1] = new
+        lines[#lines + 1] = unlogged
         redis.call('HSET', k, 'unlogged', 0, 'last_line', now)
       elseif unlogged > 0 then
         redis.call('ZADD', p .. 'edue', 'NX', now + window - since_line, key)
@@ -148,7 +149,7 @@ for _, key in ipairs(redis.call('ZRANGEBYSCORE', p .. 'edue', '-inf', now)) do
   local unlogged = tonumber(redis.call('HGET', k, 'unlogged') or '0')
   if unlogged > 0 then
     lines[#lines + 1] = key
-    lines[#lines + 1] = tonumber(redis.call('HGET', k, 'count'))
+    lines[#lines + 1] = unlogged
     redis.call('HSET', k, 'unlogged', 0, 'last_line', now)
   end
 end
@@ -340,7 +341,11 @@ class RedisPatternStore:
                 if p is None:
                     continue  # evicted here since; the count stays exact in Redis
                 due = _copy(p)
-                due.count = int(lines[i + 1])
+                # every_n: the multiple of N crossed; window: the count since the last line
+                if self.policy.mode == "window":
+                    due.unlogged = int(lines[i + 1])
+                else:
+                    due.count = int(lines[i + 1])
                 due.severity = p.severity
                 self._due.append(due)
 
