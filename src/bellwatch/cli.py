@@ -259,10 +259,17 @@ def tail(
             )
 
         source = opts.source()
-        last: collections.deque[Record] = collections.deque(maxlen=max(lines, 0))
-        for record in _progress_records(source, opts, pattern):
-            if keep(record):
-                last.append(record)
+        from .sources.files import FileSource
+
+        last: Sequence[Record]
+        if isinstance(source, FileSource):
+            # read backwards from the end: the last lines of a 200 MB file cost milliseconds
+            last = source.latest(max(lines, 0), keep, opts.since, opts.until)
+        else:
+            last = collections.deque(maxlen=max(lines, 0))
+            for record in _progress_records(source, opts, pattern):
+                if keep(record):
+                    last.append(record)
         for record in last:
             _emit(record, opts)
         if follow:

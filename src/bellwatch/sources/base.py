@@ -78,11 +78,10 @@ class ScanStats:
         """The one line the CLI prints at the end, or ``None`` when nothing was skipped."""
         if not self.skipped:
             return None
-        plural = "s" if self.skipped != 1 else ""
-        return (
-            f"skipped {self.skipped:,} line{plural} that were not JSON log records "
-            f"(of {self.lines:,} read)"
-        )
+        what = "line that was not a JSON log record"
+        if self.skipped != 1:
+            what = "lines that were not JSON log records"
+        return f"skipped {self.skipped:,} {what} (of {self.lines:,} read)"
 
 
 @runtime_checkable

@@ -207,6 +207,47 @@ class FileSource:
             if path != STDIN:
                 handle.close()
 
+    def latest(
+        self,
+        count: int,
+        keep: Callable[[Record], bool] = lambda _r: True,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+    ) -> list[Record]:
+        """The last ``count`` records that pass ``keep``, oldest first (``tail``).
+
+        Plain files are read backwards from their end, newest file first, and
+        reading stops once ``count`` records are found; compressed files and
+        stdin are read forwards. Skipped lines are counted for what was read.
+        """
+        found: list[Record] = []
+        if count <= 0:
+            return found
+        self.stats.bytes_total += self.total_bytes()
+        for path in reversed(self.paths()):
+            self.stats.files += 1
+            stream, log = os.path.basename(path), os.path.dirname(path)
+            if path == STDIN or _is_gzip(path):
+                self.stats.files -= 1  # _read_file counts it
+                lines = [r for r in self._read_file(path, since_ms, until_ms) if keep(r)]
+                found.extend(reversed(lines[-(count - len(found)) :]))
+            else:
+                for raw in _reverse_lines(path, self.stats):
+                    self.stats.lines += 1
+                    event = parse_line(raw)
+                    if event is None:
+                        self.stats.skipped += bool(raw.strip())
+                        continue
+                    record = make_record(event, raw, stream, log)
+                    if in_window(record[TIMESTAMP], since_ms, until_ms) and keep(record):
+                        found.append(record)
+                        if len(found) >= count:
+                            break
+            if len(found) >= count:
+                break
+        found.reverse()
+        return found
+
     def run_insights(
         self, query_text: str, since_ms: int | None, until_ms: int | None
     ) -> list[dict[str, Any]] | None:
@@ -241,6 +282,23 @@ def _follow_loop(
             time.sleep(poll_interval)
     finally:
         follower.close()
+
+
+def _reverse_lines(path: str, stats: ScanStats) -> Iterator[bytes]:
+    """Lines of a plain file from last to first, reading blocks from the end."""
+    with open(path, "rb") as handle:
+        pos = handle.seek(0, os.SEEK_END)
+        carry = b""
+        while pos > 0:
+            step = min(_CHUNK, pos)
+            pos -= step
+            handle.seek(pos)
+            block = handle.read(step)
+            stats.bytes_read += len(block)
+            lines = (block + carry).split(b"\n")
+            carry = lines[0]  # may be the end of a line that starts in the previous block
+            yield from reversed(lines[1:])
+        yield carry
 
 
 def in_window(ts: int | None, since_ms: int | None, until_ms: int | None) -> bool:
