@@ -471,7 +471,12 @@ def run_aggregate(opts: Opts, name: str, compute: Callable[[Any, Any], Any], nee
 
 def _skipped_total(skipped: int) -> None:
     if skipped:
-        click.echo(f"skipped {skipped:,} lines that were not JSON log records", err=True)
+        what = (
+            "line that was not a JSON log record"
+            if skipped == 1
+            else "lines that were not JSON log records"
+        )
+        click.echo(f"skipped {skipped:,} {what}", err=True)
 
 
 def _spool(source: Source, opts: Opts) -> str:
