@@ -286,6 +286,26 @@ class TestSpike:
         assert [a.escalated for a in harness.alerts()] == [True]
         assert harness.agg.stats()["by_severity"] == {"medium": 10, "high": 20}
 
+    def test_window_mode_folds_the_escalation_into_the_next_line(self) -> None:
+        """In window mode no ``error_escalated`` line: the next summary says it, the alert fires."""
+        h = Harness(error_mode="window", error_window=60.0)
+        try:
+            for n in range(30):
+                h.agg.record(order_failed(n))
+            assert [e["event"] for e in h.events()] == ["error"]  # nothing until the window ends
+            assert [a.escalated for a in h.alerts()] == [True]  # the alert did not wait
+            h.clock.now += 61.0
+            h.agg.flush()
+            (line,) = h.events("aggregated_error")
+            assert (line["sev"], line["escalated"], line["count"]) == ("high", True, 29)
+            h.clock.now += 61.0
+            h.agg.record(order_failed(99))
+            h.clock.now += 61.0
+            h.agg.flush()
+            assert "escalated" not in h.events("aggregated_error")[1]  # said once
+        finally:
+            h.agg.close()
+
     def test_slow_trickle_does_not_escalate(self, harness: Harness) -> None:
         """Eleven errors a minute apart stay below the threshold."""
         for n in range(30):

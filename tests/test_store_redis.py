@@ -464,6 +464,32 @@ class TestRedisPatternStore:
             for agg in aggs:
                 agg.close()
 
+    def test_window_mode_folds_the_escalation_into_the_summary(
+        self, redis_url: str, redis_server: RedisServer
+    ) -> None:
+        """In window mode a cluster spike writes no line of its own; the summary says it."""
+        aggs, lines = _aggregators(
+            redis_url, 2, error_mode="window", error_window=3600.0, spike_threshold=5
+        )
+        try:
+            aggs[0].record(_boom(0))
+            _flush(*(agg.store for agg in aggs))  # type: ignore[misc]
+            for i in range(1, 12):
+                aggs[i % 2].record(_boom(i))
+                if i == 7:
+                    _flush(*(agg.store for agg in aggs))  # type: ignore[misc]
+            _flush(*(agg.store for agg in aggs))  # type: ignore[misc]
+            assert [e["event"] for e in lines] == ["error"]
+            client = redis_server.client()
+            for key in client.zrange("bellwatch:err:edue", 0, -1):
+                client.zadd("bellwatch:err:edue", {key: 0})  # the window has now elapsed
+            _flush(*(agg.store for agg in aggs))  # type: ignore[misc]
+            (summary,) = [e for e in lines if e["event"] == "aggregated_error"]
+            assert (summary["sev"], summary["escalated"], summary["count"]) == ("high", True, 11)
+        finally:
+            for agg in aggs:
+                agg.close()
+
     def test_error_keys_are_namespaced_and_expire(
         self, redis_url: str, redis_server: RedisServer
     ) -> None:

@@ -14,6 +14,12 @@ What ``count`` on an ``aggregated_error`` line means depends on the mode:
   of its lines (the first line stands for 1) add up to its total.
 
 The running total is always in ``/metrics`` (:meth:`ErrorAggregator.stats`).
+
+A spike escalates a pattern's severity once. In every-Nth mode that is said by a
+separate ``error_escalated`` line; in window mode the pattern's next line carries
+``escalated: true`` and the new severity instead (one line fewer per escalation,
+what keeps window mode under 1% of naive logging's tokens). The alert fires at
+the escalation in both modes: alerts are not log lines.
 """
 
 from __future__ import annotations
@@ -89,7 +95,10 @@ class Policy:
 
 @dataclass(slots=True)
 class Pattern:
-    """One fingerprint's facts; ``unlogged`` counts occurrences since its last line."""
+    """One fingerprint's facts; ``unlogged`` counts occurrences since its last line.
+
+    ``announce`` (window mode): the pattern escalated and its next line has to say so.
+    """
 
     hash: str
     type: str
@@ -106,6 +115,7 @@ class Pattern:
     prev_count: int = 0
     escalated: bool = False
     scheduled: bool = False
+    announce: bool = False
 
 
 Kind = Literal["first", "aggregated", "none"]
@@ -117,7 +127,8 @@ class Hit:
 
     ``count`` is the running total; ``line_count`` is what an ``aggregated`` line
     carries: the running total in every-Nth mode, the occurrences since the previous
-    line in window mode.
+    line in window mode. ``announce``: that line says the pattern escalated (window mode
+    folds the escalation into the pattern's next line).
     """
 
     kind: Kind
@@ -126,6 +137,7 @@ class Hit:
     escalated_now: bool
     pattern: Pattern
     line_count: int = 0
+    announce: bool = False
 
 
 class PatternStore(Protocol):
@@ -174,6 +186,8 @@ class MemoryPatternStore:
             p.count += 1
             p.last_seen = now
             escalated = self._spike(p, now)
+            if escalated and pol.mode == "window":
+                p.announce = True  # said by the next line, not a line of its own
             self._total += 1
             self._by_severity[p.severity] = self._by_severity.get(p.severity, 0) + 1
             kind: Kind = "none"
@@ -192,7 +206,10 @@ class MemoryPatternStore:
                 elif not p.scheduled:
                     p.scheduled = True
                     heapq.heappush(self._due, (p.last_line + pol.window, key))
-            return Hit(kind, p.count, p.severity, escalated, p, line_count)
+            announce = p.announce and kind != "none"
+            if announce:
+                p.announce = False
+            return Hit(kind, p.count, p.severity, escalated, p, line_count, announce)
 
     def _spike(self, p: Pattern, now: float) -> bool:
         # Two fixed buckets approximate a sliding window in O(1) memory per pattern.
@@ -235,7 +252,7 @@ class MemoryPatternStore:
                 elif now >= p.last_line + pol.window:
                     p.scheduled = False
                     self._pending.append(_copy(p))
-                    p.unlogged, p.last_line = 0, now
+                    p.unlogged, p.last_line, p.announce = 0, now, False
                 else:
                     heapq.heappush(self._due, (p.last_line + pol.window, key))
             due, self._pending = self._pending, []
@@ -263,7 +280,7 @@ class MemoryPatternStore:
 def _copy(p: Pattern) -> Pattern:
     return Pattern(
         p.hash, p.type, p.message, p.severity, p.endpoint, p.first_seen, p.last_seen, p.count,
-        p.unlogged,
+        p.unlogged, announce=p.announce,
     )  # fmt: skip
 
 
@@ -398,11 +415,13 @@ class ErrorAggregator:
                 }
                 if endpoint is not None:
                     event[F.PATH] = endpoint
+                if hit.announce:
+                    event[F.ESCALATED] = True
                 if not (handled and hit.severity == Sev.LOW):
                     event[F.EXC] = compact_traceback(exc)
                 self._emit("error", event)
             elif hit.kind == "aggregated":
-                self._say("error", self._summary(p, hit.line_count, hit.severity))
+                self._say("error", self._summary(p, hit.line_count, hit.severity, hit.announce))
 
     def on_log(self, method: str, event: dict[str, Any], exc: BaseException) -> dict[str, Any]:
         """The pipeline step's work for a logger call carrying an exception."""
@@ -434,6 +453,8 @@ class ErrorAggregator:
             event[F.ERROR_HASH] = p.hash
             event[F.SEVERITY] = hit.severity
             event.setdefault(F.MESSAGE, _message(exc))
+            if hit.announce:
+                event[F.ESCALATED] = True
             if hit.severity == Sev.LOW:  # compact: a validation error needs no traceback
                 event["exc_info"] = False  # (popping it would let log.exception re-add it)
                 event.setdefault(F.ERROR_TYPE, p.type)
@@ -441,7 +462,7 @@ class ErrorAggregator:
         if hit.kind == "aggregated":
             # No cid or bound fields: the summary speaks for many requests.
             out: dict[str, Any] = {k: event[k] for k in (F.TS, F.LEVEL) if k in event}
-            out.update(self._summary(p, hit.line_count, hit.severity))
+            out.update(self._summary(p, hit.line_count, hit.severity, hit.announce))
             return out
         raise structlog.DropEvent
 
@@ -464,7 +485,7 @@ class ErrorAggregator:
 
         hit = self.store.hit(key, now, make)
         p = hit.pattern
-        if hit.escalated_now:
+        if hit.escalated_now and self.policy.mode != "window":  # window: the next line says it
             event = self._summary(p, hit.count, hit.severity)
             event["event"] = Ev.ERROR_ESCALATED
             event[F.ESCALATED] = True
@@ -480,7 +501,9 @@ class ErrorAggregator:
             self._write_due(now)
         return hit
 
-    def _summary(self, p: Pattern, count: int, severity: str) -> dict[str, Any]:
+    def _summary(
+        self, p: Pattern, count: int, severity: str, announce: bool = False
+    ) -> dict[str, Any]:
         event: dict[str, Any] = {
             "event": Ev.AGGREGATED_ERROR,
             F.ERROR_HASH: p.hash,
@@ -491,13 +514,16 @@ class ErrorAggregator:
         }
         if p.endpoint is not None:
             event[F.PATH] = p.endpoint
+        if announce:
+            event[F.ESCALATED] = True
         return event
 
     def _write_due(self, now: float) -> None:
         # A swept copy's ``unlogged`` is what it has not said: window mode's line count.
         window = self.policy.mode == "window"
         for p in self.store.sweep(now):
-            self._say("error", self._summary(p, p.unlogged if window else p.count, p.severity))
+            count = p.unlogged if window else p.count
+            self._say("error", self._summary(p, count, p.severity, p.announce))
 
     def _say(self, method: str, event: dict[str, Any]) -> None:
         # A summary speaks for many requests: run it in an empty context so that the

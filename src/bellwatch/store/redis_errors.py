@@ -13,7 +13,9 @@ atomically and answers which lines are due cluster-wide:
   that went quiet (a due-time sorted set the script drains), carrying the
   cluster's occurrences since that fingerprint's previous line;
 - escalation: the spike rate is computed on the cluster count; the process that
-  crossed the threshold writes ``error_escalated`` on its next occurrence.
+  crossed the threshold writes ``error_escalated`` on its next occurrence (in
+  window mode the fingerprint's next summary, whoever writes it, carries
+  ``escalated: true`` instead).
 
 The first occurrence is written in full (with its traceback) by the process that
 sees it, when that process does not yet know the fingerprint from Redis (the
@@ -110,6 +112,8 @@ for key, v in pairs(d) do
     if sev ~= order[#order] then
       sev = up(sev)
       redis.call('HSET', k, 'severity', sev)
+      -- window mode: no line of its own; the next summary says it
+      if mode == 'window' then redis.call('HSET', k, 'announce', 1) end
       escalations[#escalations + 1] = key
       escalations[#escalations + 1] = sev
     end
@@ -122,6 +126,8 @@ for key, v in pairs(d) do
       while m <= new do
         lines[#lines + 1] = key
         lines[#lines + 1] = m
+        lines[#lines + 1] = sev
+        lines[#lines + 1] = 0
         m = m + every
       end
     else
@@ -130,7 +136,9 @@ for key, v in pairs(d) do
       if unlogged > 0 and since_line >= window then
         lines[#lines + 1] = key
         lines[#lines + 1] = unlogged
-        redis.call('HSET', k, 'unlogged', 0, 'last_line', now)
+        lines[#lines + 1] = sev
+        lines[#lines + 1] = redis.call('HGET', k, 'announce') or 0
+        redis.call('HSET', k, 'unlogged', 0, 'last_line', now, 'announce', 0)
       elseif unlogged > 0 then
         redis.call('ZADD', p .. 'edue', 'NX', now + window - since_line, key)
       end
@@ -150,7 +158,9 @@ for _, key in ipairs(redis.call('ZRANGEBYSCORE', p .. 'edue', '-inf', now)) do
   if unlogged > 0 then
     lines[#lines + 1] = key
     lines[#lines + 1] = unlogged
-    redis.call('HSET', k, 'unlogged', 0, 'last_line', now)
+    lines[#lines + 1] = redis.call('HGET', k, 'severity')
+    lines[#lines + 1] = redis.call('HGET', k, 'announce') or 0
+    redis.call('HSET', k, 'unlogged', 0, 'last_line', now, 'announce', 0)
   end
 end
 -- cleanup: forget patterns idle past the TTL, and the oldest beyond max patterns
@@ -336,7 +346,8 @@ class RedisPatternStore:
                 self._counts.clear()
             for i in range(0, len(escalations), 2):
                 self._escalated[str(escalations[i])] = str(escalations[i + 1])
-            for i in range(0, len(lines), 2):
+            # key, count, the cluster's severity, whether the line says an escalation
+            for i in range(0, len(lines), 4):
                 p = self._patterns.get(str(lines[i]))
                 if p is None:
                     continue  # evicted here since; the count stays exact in Redis
@@ -346,7 +357,8 @@ class RedisPatternStore:
                     due.unlogged = int(lines[i + 1])
                 else:
                     due.count = int(lines[i + 1])
-                due.severity = p.severity
+                due.severity = str(lines[i + 2])
+                due.announce = str(lines[i + 3]) == "1"
                 self._due.append(due)
 
     def _after(self, client: Any) -> None:
