@@ -46,3 +46,36 @@ class TestScopes:
         context.bind(a=1, b=2)
         context.unbind("a")
         assert dict(context.get_fields()) == {"b": 2}
+
+
+class TestIdPool:
+    def test_forked_children_do_not_repeat_the_parents_ids(self) -> None:
+        """After fork, a child draws fresh random bytes instead of the parent's pool."""
+        import os
+
+        context.new_id()  # fill the pool in the parent
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # child: report its next id and leave at once
+            os.write(w, context.new_id().encode())
+            os._exit(0)
+        os.close(w)
+        child_id = os.read(r, 64).decode()
+        os.waitpid(pid, 0)
+        assert child_id != context.new_id()
+
+    def test_ids_from_many_threads_are_distinct(self) -> None:
+        """Concurrent callers never receive the same slice of the pool."""
+        import threading
+
+        seen: list[str] = []
+
+        def work() -> None:
+            seen.extend(context.new_id() for _ in range(2000))
+
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(set(seen)) == 8000
