@@ -8,7 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bellwatch.monitor import Monitor, form_field, header, reset_monitor
+from bellwatch.monitor import (
+    Monitor,
+    end_session,
+    form_field,
+    get_monitor,
+    header,
+    reset_monitor,
+    set_monitor,
+)
 from bellwatch.store import OTHER, EndpointStats, MemoryStore, Snapshot, Store
 
 
@@ -105,6 +113,21 @@ class TestMemoryStore:
         store.touch_session("s", now=1050.0)
         assert store.snapshot(now=1070.0).active_sessions == 1
 
+    def test_an_ended_session_is_no_longer_active(self) -> None:
+        """end_session() stops counting a session at once, not after session_window."""
+        store = MemoryStore(session_window=60.0)
+        store.touch_session("call", now=1000.0)
+        store.touch_session("other", now=1000.0)
+        store.end_session("call", now=1001.0)
+        assert store.snapshot(now=1002.0).active_sessions == 1
+
+    def test_a_session_seen_after_its_end_stays_active(self) -> None:
+        """An end older than the session's last touch does not remove it."""
+        store = MemoryStore(session_window=60.0)
+        store.touch_session("call", now=1005.0)
+        store.end_session("call", now=1001.0)
+        assert store.snapshot(now=1006.0).active_sessions == 1
+
     def test_session_memory_is_capped(self) -> None:
         """At most max_sessions keys are kept, least recently seen dropped first."""
         store = MemoryStore(max_sessions=100)
@@ -172,6 +195,20 @@ class TestMonitor:
         """BELLWATCH_SLOW_THRESHOLD sets the default threshold."""
         monkeypatch.setenv("BELLWATCH_SLOW_THRESHOLD", "0.25")
         assert Monitor().slow_threshold == 0.25
+
+    def test_end_session_ends_it_in_the_store(self) -> None:
+        """Monitor.end_session() ends the key at the monitor's clock."""
+        monitor = Monitor(clock=Clock())
+        monitor.observe("/x", 200, 0.1, session="CA1")
+        monitor.end_session("CA1")
+        assert monitor.snapshot().active_sessions == 0
+
+    def test_module_end_session_reaches_the_process_monitor(self) -> None:
+        """bellwatch.monitor.end_session() ends a session of the process-wide monitor."""
+        monitor = set_monitor(Monitor(clock=Clock()))
+        monitor.observe("/x", 200, 0.1, session="CA1")
+        end_session("CA1")
+        assert get_monitor().snapshot().active_sessions == 0
 
     def test_snapshot_type(self) -> None:
         """snapshot() returns a Snapshot of this process."""

@@ -101,6 +101,35 @@ class TestRedisStore:
         _flush(a, b)
         assert a.read(a.shipper._client, NOW).active_sessions == 2
 
+    def test_an_ended_session_ends_cluster_wide(self, stores: list[RedisStore]) -> None:
+        """A session one process saw and another ended is no longer active anywhere."""
+        a, b = stores
+        a.touch_session("call-1", NOW)
+        a.touch_session("call-2", NOW)
+        _flush(a, b)
+        b.end_session("call-1", NOW + 1)
+        _flush(a, b)
+        assert a.read(a.shipper._client, NOW + 2).active_sessions == 1
+
+    def test_a_session_seen_after_its_end_stays_active(self, stores: list[RedisStore]) -> None:
+        """An end that reaches Redis after a newer touch (another process) removes nothing."""
+        a, b = stores
+        a.touch_session("call-1", NOW + 5)
+        b.end_session("call-1", NOW + 1)
+        _flush(a, b)
+        assert a.read(a.shipper._client, NOW + 6).active_sessions == 1
+
+    def test_the_process_view_drops_an_ended_session(self, stores: list[RedisStore]) -> None:
+        """This process's own numbers stop counting a session it ended, flushed or not."""
+        a, _ = stores
+        a.touch_session("call-1", NOW)
+        a.touch_session("call-2", NOW)
+        _flush(a)
+        a.end_session("call-1", NOW + 1)
+        assert a.local_snapshot(NOW + 2).active_sessions == 1
+        _flush(a)
+        assert a.local_snapshot(NOW + 2).active_sessions == 1
+
     def test_business_counters_add_up(self, stores: list[RedisStore]) -> None:
         """Business counters from two processes sum."""
         a, b = stores

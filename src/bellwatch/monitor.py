@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from . import _config
+from ._guard import suppress_internal_errors
 from .schema import F
 from .store.base import Snapshot, Store
 from .store.memory import MemoryStore
@@ -30,6 +31,7 @@ __all__ = [
     "SessionKey",
     "bound_session",
     "cookie",
+    "end_session",
     "form_field",
     "get_monitor",
     "header",
@@ -178,6 +180,14 @@ class Monitor:
             listener(path, status, duration, slow, now)
         return slow
 
+    def end_session(self, key: str) -> None:
+        """Stop counting session ``key`` as active now (a call hung up, a user logged out).
+
+        Without it a session stays active for ``session_window`` after its last request.
+        With the Redis store it ends cluster-wide at the next flush.
+        """
+        self.store.end_session(key, self.clock())
+
     def incr(self, name: str, amount: float = 1.0) -> None:
         """Add to a business counter (see :mod:`bellwatch.metrics`)."""
         self.store.incr(name, amount, self.clock())
@@ -203,6 +213,16 @@ def get_monitor() -> Monitor:
             if _monitor is None:
                 _monitor = Monitor()
     return _monitor
+
+
+def end_session(key: str) -> None:
+    """End session ``key`` in the process-wide monitor; never raises into the app.
+
+    The key is what the monitor's :class:`SessionKey` returned, e.g. a Twilio
+    ``CallSid`` on the call's status callback.
+    """
+    with suppress_internal_errors():
+        get_monitor().end_session(str(key))
 
 
 def set_monitor(monitor: Monitor) -> Monitor:

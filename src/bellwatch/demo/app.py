@@ -21,10 +21,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from bellwatch import Ev, F, _config, bind, get_logger, metrics
+from bellwatch import Ev, F, bind, get_logger, metrics
 from bellwatch.middleware import instrument
-from bellwatch.monitor import Monitor, SessionKey, form_field, get_monitor
-from bellwatch.store.memory import MemoryStore
+from bellwatch.monitor import Monitor, SessionKey, end_session, form_field
 
 try:
     from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
@@ -36,7 +35,6 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 __all__ = [
     "CALENDAR_LATENCY",
-    "CallStore",
     "Database",
     "ValidationError",
     "call_monitor",
@@ -201,28 +199,13 @@ class _CallSessions(SessionKey):
         return self._call_sid(scope, fields, body)
 
 
-class CallStore(MemoryStore):
-    """The in-memory store, plus ending a session at once: a finished call is not active.
-
-    The :class:`~bellwatch.store.Store` protocol has no "end" yet; without it a call
-    would stay active for ``session_window`` after hanging up.
-    """
-
-    def end_session(self, key: str, now: float) -> None:
-        """Forget ``key``: it no longer counts as an active session."""
-        with self._lock:
-            self._sessions.pop(key, None)
-
-
 def call_monitor() -> Monitor:
-    """A monitor whose store ends a call's session on Twilio's status callback."""
-    return Monitor(store=CallStore(session_window=_config.resolve().session_window))
+    """A monitor from the settings (in memory, or Redis with ``redis_url``).
 
-
-def _end_session(sid: str) -> None:
-    end = getattr(get_monitor().store, "end_session", None)
-    if callable(end):  # a store without it lets the session expire after session_window
-        end(sid, time.time())
+    Every store ends a call's session on Twilio's status callback
+    (:func:`bellwatch.monitor.end_session`), so no special store is needed.
+    """
+    return Monitor()
 
 
 def _db(request: Request) -> Database:
@@ -317,7 +300,7 @@ async def call_status(request: Request) -> Response:
     status = params.get("CallStatus", "completed")
     if await asyncio.to_thread(_db(request).end_call, sid, status):
         metrics.incr("calls_completed")
-        _end_session(sid)
+        end_session(sid)  # a finished call is not active, on every worker
     return Response(status_code=204)
 
 

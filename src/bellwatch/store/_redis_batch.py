@@ -2,7 +2,7 @@
 
 Private to :mod:`bellwatch.store.redis`. A :class:`Batch` holds rows (count, 5xx,
 4xx, slow, seconds) and latency-sketch bins per route template, since start and per
-10-second bucket, plus sessions and business counters; :data:`APPLY` adds one to
+10-second bucket, plus sessions (seen and ended) and business counters; :data:`APPLY` adds one to
 Redis atomically and at most once per (process, sequence number).
 """
 
@@ -66,6 +66,11 @@ if next(d.ss) ~= nil then
   if extra > 0 then redis.call('ZREMRANGEBYRANK', sess, 0, extra - 1) end
   redis.call('EXPIRE', sess, math.ceil(tonumber(ARGV[9])) + 60)
 end
+-- ended sessions: removed unless seen again after they ended (by any process)
+for key, ended in pairs(d.se) do
+  local seen = redis.call('ZSCORE', sess, key)
+  if seen and tonumber(seen) <= ended then redis.call('ZREM', sess, key) end
+end
 for name, v in pairs(d.ct) do redis.call('HINCRBYFLOAT', p .. 'ctr', name, v) end
 if next(d.ct) ~= nil then redis.call('EXPIRE', p .. 'ctr', keep) end
 redis.call('SET', seqkey, seq, 'EX', keep)
@@ -79,7 +84,7 @@ Bins = dict[int | str, int]  # log-mapping bin (or "z") -> count
 class Batch:
     """Updates in the wire shape; a delta between flushes or everything acknowledged."""
 
-    __slots__ = ("b", "counters", "ep", "s", "sessions", "sk", "updates")
+    __slots__ = ("b", "counters", "ended", "ep", "s", "sessions", "sk", "updates")
 
     def __init__(self) -> None:
         self.ep: dict[str, Row] = {}
@@ -87,6 +92,7 @@ class Batch:
         self.b: dict[int, dict[str, Row]] = {}
         self.s: dict[int, dict[str, Bins]] = {}
         self.sessions: dict[str, float] = {}
+        self.ended: dict[str, float] = {}  # session key -> when the app ended it
         self.counters: dict[str, float] = {}
         self.updates = 0
 
@@ -99,6 +105,8 @@ class Batch:
             _bins(self.s.setdefault(index, {}), bins)
         for key, seen in other.sessions.items():
             self.sessions[key] = max(seen, self.sessions.get(key, 0.0))
+        for key, ended in other.ended.items():
+            self.ended[key] = max(ended, self.ended.get(key, 0.0))
         for name, value in other.counters.items():
             self.counters[name] = self.counters.get(name, 0.0) + value
         self.updates += other.updates
@@ -111,9 +119,21 @@ class Batch:
             self.s.pop(index, None)
         for key in [k for k, seen in self.sessions.items() if seen < session_cutoff]:
             del self.sessions[key]
+        # An end older than the cutoff can only hide sessions already pruned above.
+        for key in [k for k, ended in self.ended.items() if ended < session_cutoff]:
+            del self.ended[key]
         if len(self.sessions) > max_sessions:
             newest = heapq.nlargest(max_sessions, self.sessions.items(), key=lambda kv: kv[1])
             self.sessions = dict(newest)
+
+    def active(self, cutoff: float) -> int:
+        """Sessions seen since ``cutoff`` and not ended after they were last seen."""
+        ended = self.ended
+        return sum(
+            1
+            for key, seen in self.sessions.items()
+            if seen >= cutoff and ended.get(key, -1.0) < seen
+        )
 
     def add(self, path: str, status: int, duration: float, slow: bool, now: float) -> None:
         """Count one request (the hot path: dict updates, no allocation once warm)."""
@@ -162,6 +182,7 @@ class Batch:
                 "b": {str(i): rows for i, rows in self.b.items()},
                 "s": {str(i): bins for i, bins in self.s.items()},
                 "ss": self.sessions,
+                "se": self.ended,
                 "ct": self.counters,
             },
             option=orjson.OPT_NON_STR_KEYS,

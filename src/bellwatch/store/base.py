@@ -10,7 +10,8 @@ local buffer and flushing it every ``flush_interval``:
   exactly (same relative accuracy), so each process merges its buffered sketch
   into the bucket's shared one;
 - active sessions are a set of keys with a last-seen time and an expiry
-  (``ZADD`` + ``ZREMRANGEBYSCORE``), counted over ``session_window``.
+  (``ZADD`` + ``ZREMRANGEBYSCORE``), counted over ``session_window``; a session
+  the app ends (a hung-up call) is removed at once (``ZREM``), cluster-wide.
 
 Everything a reader needs comes back as one :class:`Snapshot`, which merges with
 another (cluster numbers plus this process's own).
@@ -182,6 +183,13 @@ class Store(Protocol):
 
     def touch_session(self, key: str, now: float) -> None:
         """Mark a session key as seen at ``now``."""
+        ...
+
+    def end_session(self, key: str, now: float) -> None:
+        """The session ``key`` ended at ``now``: it stops counting as active at once.
+
+        A touch later than ``now`` (the same key seen again) makes it active again.
+        """
         ...
 
     def incr(self, name: str, amount: float, now: float) -> None:

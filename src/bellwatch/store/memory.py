@@ -89,6 +89,12 @@ class MemoryStore:
             if len(sessions) > self.max_sessions:
                 del sessions[next(iter(sessions))]
 
+    def end_session(self, key: str, now: float) -> None:
+        with self._lock:
+            seen = self._sessions.get(key)
+            if seen is not None and seen <= now:
+                del self._sessions[key]
+
     def incr(self, name: str, amount: float, now: float) -> None:
         with self._lock:
             self._counters[name] = self._counters.get(name, 0.0) + amount

@@ -17,6 +17,7 @@ Keys, all under ``bellwatch:<service>:`` and all expiring:
   after the rolling window: sketches merge exactly because every process uses the
   same logarithmic mapping, so a bucket's bins simply add up;
 - ``sess`` (sorted set): session key -> last seen, trimmed to ``session_window``;
+  an ended session is removed (``ZREM``) unless some process saw it after the end;
 - ``ctr`` (hash): business counters; ``proc:<id>``: the last batch applied per process.
 """
 
@@ -148,6 +149,14 @@ class RedisStore:
             target.updates += 1
             target.sessions[key] = now
 
+    def end_session(self, key: str, now: float) -> None:
+        """End ``key`` cluster-wide: the next flush removes it from the shared set."""
+        with self._lock:
+            target = self._target()
+            target.updates += 1
+            target.ended[key] = max(now, target.ended.get(key, 0.0))
+        self.shipper.start()
+
     def incr(self, name: str, amount: float, now: float) -> None:
         with self._lock:
             target = self._target()
@@ -198,7 +207,7 @@ class RedisStore:
             endpoints=stats_of(mine.ep, mine.sk),
             window=window,
             window_seconds=self._nbuckets * BUCKET_SECONDS,
-            active_sessions=sum(1 for seen in mine.sessions.values() if seen >= cutoff),
+            active_sessions=mine.active(cutoff),
             counters=mine.counters,
             started=self._started,
             source="local",
