@@ -4,7 +4,8 @@ Every occurrence is counted exactly (see :meth:`ErrorAggregator.stats`); only th
 lines are thinned. The first occurrence of a fingerprint is written in full, later
 ones as one ``aggregated_error`` line every Nth occurrence (``error_mode="every_n"``)
 or at most once per window (``error_mode="window"``). Counts, the emit decision and
-eviction live behind :class:`PatternStore` so that a shared store can replace the
+eviction live behind :class:`PatternStore` (:mod:`bellwatch.store.patterns`, whose
+public names are re-exported here) so that a shared store can replace the
 in-memory one.
 
 What ``count`` on an ``aggregated_error`` line means depends on the mode:
@@ -27,14 +28,11 @@ from __future__ import annotations
 import atexit
 import contextlib
 import contextvars
-import heapq
 import threading
 import time
 import weakref
-from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any
 
 import structlog
 
@@ -45,6 +43,7 @@ from .fingerprint import default_severity, identify
 from .fingerprint import error_message as _message
 from .processors import compact_traceback, exception_from
 from .schema import Ev, F, Sev
+from .store.patterns import Hit, MemoryPatternStore, Pattern, PatternStore, Policy
 
 __all__ = [
     "ErrorAggregator",
@@ -61,227 +60,6 @@ __all__ = [
 SeverityHook = Callable[[BaseException, "int | None", bool], "str | None"]
 _MESSAGE_MAX = 120  # normalised message kept per pattern: bounds memory and line size
 _MARK = "__bellwatch_counted__"
-
-
-def _up(severity: str) -> str:
-    order = Sev.ORDER
-    return order[min(order.index(severity) + 1, len(order) - 1)]
-
-
-@dataclass(frozen=True, slots=True)
-class Policy:
-    """The settings the store decides with (a cluster store reads the same ones)."""
-
-    mode: str = "every_n"
-    every: int = 10
-    window: float = 60.0
-    ttl: float = 3600.0
-    max_patterns: int = 10_000
-    spike_threshold: int = 10
-    spike_window: float = 300.0
-
-    @classmethod
-    def from_settings(cls, s: _config.Settings) -> Policy:
-        return cls(
-            s.error_mode,
-            s.error_every,
-            s.error_window,
-            s.error_ttl,
-            s.error_max_patterns,
-            s.spike_threshold,
-            s.spike_window,
-        )
-
-
-@dataclass(slots=True)
-class Pattern:
-    """One fingerprint's facts; ``unlogged`` counts occurrences since its last line.
-
-    ``announce`` (window mode): the pattern escalated and its next line has to say so.
-    """
-
-    hash: str
-    type: str
-    message: str
-    severity: str
-    endpoint: str | None
-    first_seen: float
-    last_seen: float
-    count: int = 0
-    unlogged: int = 0
-    last_line: float = 0.0
-    bucket: int = -2
-    bucket_count: int = 0
-    prev_count: int = 0
-    escalated: bool = False
-    scheduled: bool = False
-    announce: bool = False
-
-
-Kind = Literal["first", "aggregated", "none"]
-
-
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """What the store decided for one occurrence.
-
-    ``count`` is the running total; ``line_count`` is what an ``aggregated`` line
-    carries: the running total in every-Nth mode, the occurrences since the previous
-    line in window mode. ``announce``: that line says the pattern escalated (window mode
-    folds the escalation into the pattern's next line).
-    """
-
-    kind: Kind
-    count: int
-    severity: str
-    escalated_now: bool
-    pattern: Pattern
-    line_count: int = 0
-    announce: bool = False
-
-
-class PatternStore(Protocol):
-    """Count-and-decide per fingerprint, first/last seen, eviction.
-
-    ``sweep`` hands over copies of patterns due a summary line: ``count`` is the
-    running total and ``unlogged`` the occurrences since the pattern's previous line
-    (window mode's line count).
-    """
-
-    def hit(self, key: str, now: float, make: Callable[[], Pattern]) -> Hit: ...
-
-    def sweep(self, now: float) -> list[Pattern]: ...
-
-    def snapshot(self) -> tuple[list[Pattern], int, dict[str, int]]: ...
-
-
-class MemoryPatternStore:
-    """Patterns in an LRU-ordered dict under one lock; idle ones expire after ``ttl``.
-
-    ``sweep`` returns copies of patterns whose unlogged occurrences are due a summary
-    line (their window elapsed, or they were evicted), so nothing counted is unsaid.
-    """
-
-    _PENDING_MAX = 1000
-
-    def __init__(self, policy: Policy) -> None:
-        self.policy = policy
-        self._lock = threading.Lock()
-        self._patterns: OrderedDict[str, Pattern] = OrderedDict()
-        self._due: list[tuple[float, str]] = []
-        self._pending: list[Pattern] = []
-        self._total = 0
-        self._by_severity: dict[str, int] = {}
-
-    def hit(self, key: str, now: float, make: Callable[[], Pattern]) -> Hit:
-        pol = self.policy
-        with self._lock:
-            p = self._patterns.get(key)
-            if p is None:
-                p = self._patterns[key] = make()
-                if len(self._patterns) > pol.max_patterns:
-                    self._retire(self._patterns.popitem(last=False)[1])
-            else:
-                self._patterns.move_to_end(key)
-            p.count += 1
-            p.last_seen = now
-            escalated = self._spike(p, now)
-            if escalated and pol.mode == "window":
-                p.announce = True  # said by the next line, not a line of its own
-            self._total += 1
-            self._by_severity[p.severity] = self._by_severity.get(p.severity, 0) + 1
-            kind: Kind = "none"
-            line_count = p.count
-            if p.count == 1:
-                kind, p.last_line = "first", now
-            elif pol.mode == "every_n":
-                p.unlogged += 1
-                if p.count % pol.every == 0:
-                    kind, p.unlogged, p.last_line = "aggregated", 0, now
-            else:
-                p.unlogged += 1
-                if now >= p.last_line + pol.window:
-                    line_count = p.unlogged  # window mode: the count since the last line
-                    kind, p.unlogged, p.last_line = "aggregated", 0, now
-                elif not p.scheduled:
-                    p.scheduled = True
-                    heapq.heappush(self._due, (p.last_line + pol.window, key))
-            announce = p.announce and kind != "none"
-            if announce:
-                p.announce = False
-            return Hit(kind, p.count, p.severity, escalated, p, line_count, announce)
-
-    def _spike(self, p: Pattern, now: float) -> bool:
-        # Two fixed buckets approximate a sliding window in O(1) memory per pattern.
-        width = self.policy.spike_window
-        bucket = int(now // width)
-        if bucket == p.bucket:
-            p.bucket_count += 1
-        else:
-            p.prev_count = p.bucket_count if bucket == p.bucket + 1 else 0
-            p.bucket, p.bucket_count = bucket, 1
-        rate = p.prev_count * (1.0 - (now % width) / width) + p.bucket_count
-        if p.escalated or rate <= self.policy.spike_threshold:
-            return False
-        p.escalated = True
-        if p.severity == Sev.CRITICAL:
-            return False
-        p.severity = _up(p.severity)
-        return True
-
-    def _retire(self, p: Pattern) -> None:
-        if p.unlogged and len(self._pending) < self._PENDING_MAX:
-            self._pending.append(p)
-
-    def sweep(self, now: float) -> list[Pattern]:
-        pol = self.policy
-        with self._lock:
-            cutoff = now - pol.ttl
-            while self._patterns:
-                oldest = next(iter(self._patterns.values()))
-                if oldest.last_seen > cutoff:
-                    break
-                self._retire(self._patterns.popitem(last=False)[1])
-            while self._due and self._due[0][0] <= now:
-                _, key = heapq.heappop(self._due)
-                p = self._patterns.get(key)
-                if p is None or not p.scheduled:
-                    continue
-                if not p.unlogged:
-                    p.scheduled = False
-                elif now >= p.last_line + pol.window:
-                    p.scheduled = False
-                    self._pending.append(_copy(p))
-                    p.unlogged, p.last_line, p.announce = 0, now, False
-                else:
-                    heapq.heappush(self._due, (p.last_line + pol.window, key))
-            due, self._pending = self._pending, []
-            if not self._patterns:
-                self._due.clear()
-            return due
-
-    def snapshot(self) -> tuple[list[Pattern], int, dict[str, int]]:
-        with self._lock:
-            return [_copy(p) for p in self._patterns.values()], self._total, dict(self._by_severity)
-
-    def top(self, n: int) -> tuple[list[Pattern], int, int, dict[str, int]]:
-        """The ``n`` most frequent patterns, how many there are, the total, by severity.
-
-        Cheaper than :meth:`snapshot` at the cap: the lock is held only to take references,
-        so a ``/metrics`` scrape never stalls the requests that are recording errors.
-        """
-        with self._lock:
-            refs = list(self._patterns.values())
-            total, by_severity = self._total, dict(self._by_severity)
-        best = heapq.nlargest(n, refs, key=lambda p: p.count)
-        return [_copy(p) for p in best], len(refs), total, by_severity
-
-
-def _copy(p: Pattern) -> Pattern:
-    return Pattern(
-        p.hash, p.type, p.message, p.severity, p.endpoint, p.first_seen, p.last_seen, p.count,
-        p.unlogged, announce=p.announce,
-    )  # fmt: skip
 
 
 def _counted(exc: BaseException) -> tuple[str, str] | None:

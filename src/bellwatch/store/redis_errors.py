@@ -1,6 +1,6 @@
 """Cluster-wide error patterns: one count, one every-Nth decision, one escalation per fingerprint.
 
-:class:`RedisPatternStore` implements :class:`bellwatch.errors.PatternStore`, so the
+:class:`RedisPatternStore` implements :class:`bellwatch.store.patterns.PatternStore`, so the
 aggregator is unchanged. An occurrence is counted in memory (no Redis on the
 request path); the background :class:`~bellwatch.store._redis_client.Shipper`
 sends the counts every ``flush_interval`` to one Lua script, which adds them
@@ -36,16 +36,14 @@ import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
 from .._config import Settings
 from ..schema import Sev
 from ._redis_client import Shipper
-
-if TYPE_CHECKING:
-    from ..errors import Hit, Pattern, Policy
+from .patterns import Hit, Pattern, Policy, copy_pattern
 
 __all__ = ["RedisPatternStore", "shared_pattern_store"]
 
@@ -190,11 +188,11 @@ Entry = list[Any]  # n, type, message, severity, endpoint, first_seen, last_seen
 
 
 class RedisPatternStore:
-    """A :class:`bellwatch.errors.PatternStore` whose counts and decisions live in Redis.
+    """A :class:`~bellwatch.store.patterns.PatternStore` whose counts and decisions live in Redis.
 
     Args:
         url: the Redis URL (setting ``redis_url``).
-        policy: the aggregator's :class:`bellwatch.errors.Policy`.
+        policy: the aggregator's :class:`~bellwatch.store.patterns.Policy`.
         service: key namespace (setting ``service``).
         flush_interval: seconds between flushes (setting ``flush_interval``).
         buffer_max: occurrences buffered while Redis is unreachable (setting
@@ -254,8 +252,6 @@ class RedisPatternStore:
     # -- the request path: memory only -------------------------------------------------
 
     def hit(self, key: str, now: float, make: Callable[[], Pattern]) -> Hit:
-        from ..errors import Hit
-
         with self._lock:
             p = self._patterns.get(key)
             if p is None:
@@ -334,8 +330,6 @@ class RedisPatternStore:
 
     def _learn(self, lines: list[Any], counts: list[Any], escalations: list[Any],
                known: list[Any]) -> None:  # fmt: skip
-        from ..errors import _copy
-
         with self._lock:
             if len(self._known) > 4 * self.policy.max_patterns:
                 self._known.clear()
@@ -351,7 +345,7 @@ class RedisPatternStore:
                 p = self._patterns.get(str(lines[i]))
                 if p is None:
                     continue  # evicted here since; the count stays exact in Redis
-                due = _copy(p)
+                due = copy_pattern(p)
                 # every_n: the multiple of N crossed; window: the count since the last line
                 if self.policy.mode == "window":
                     due.unlogged = int(lines[i + 1])
@@ -372,8 +366,6 @@ class RedisPatternStore:
 
     def read(self, client: Any) -> tuple[list[Pattern], int, dict[str, int]]:
         """Top patterns by count, the number of patterns, and totals, from Redis."""
-        from ..errors import Pattern
-
         p = self.prefix
         pipe = client.pipeline(transaction=False)
         pipe.zrevrange(p + "etop", 0, _TOP - 1)
@@ -407,18 +399,16 @@ class RedisPatternStore:
 
     def snapshot(self) -> tuple[list[Pattern], int, dict[str, int]]:
         """The cluster's patterns as of the last refresh; this process's while there is none."""
-        from ..errors import _copy
-
         self._read_at = now = time.time()
         cluster = self._cluster
         fresh = now - self._cluster_at <= max(3 * self.shipper.interval, 5.0)
         if cluster is not None and fresh and not self.shipper.degraded:
-            return [_copy(p) for p in cluster[0]], cluster[1], dict(cluster[2])
+            return [copy_pattern(p) for p in cluster[0]], cluster[1], dict(cluster[2])
         # No current cluster copy: this process's own patterns; the flusher refreshes now.
         self.shipper.start()
         self.shipper.wake()
         with self._lock:
-            patterns = [_copy(p) for p in self._patterns.values()]
+            patterns = [copy_pattern(p) for p in self._patterns.values()]
         by_severity: dict[str, int] = {}
         for pattern in patterns:
             by_severity[pattern.severity] = by_severity.get(pattern.severity, 0) + pattern.count
