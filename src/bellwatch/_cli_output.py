@@ -1,0 +1,224 @@
+"""How ``bellwatch`` prints: readable lines, tables, JSON, and progress on a terminal.
+
+Rich is imported only when a table or an indicator is actually drawn, so ``--help``
+and ``tail`` stay light.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import click
+import orjson
+
+from .schema import F
+from .sources.base import MESSAGE, TIMESTAMP, Record, ScanStats, Source
+from .timeparse import format_ms
+
+if TYPE_CHECKING:
+    from rich.status import Status
+
+    from ._cli_options import Opts
+
+__all__ = [
+    "InsightsSpinner",
+    "byte_spinner",
+    "cell",
+    "emit",
+    "format_record",
+    "progress_records",
+    "skipped",
+    "skipped_total",
+    "table",
+]
+
+PROGRESS_BYTES = 8 * 1024 * 1024  # show a progress indicator above this much input
+_LEVEL_COLOR = {"DEBUG": "bright_black", "INFO": "green", "WARNING": "yellow", "ERROR": "red"}
+_LEVEL_COLOR["CRITICAL"] = "magenta"
+_SHOWN_FIRST = (F.TS, F.LEVEL, F.EVENT, F.CID)
+_TIME_COLUMNS = frozenset({"ts", "first_ts", "last_ts", TIMESTAMP})
+_DONE = frozenset({"Complete", "Failed", "Cancelled", "Timeout"})
+
+
+def _style(text: str, color: bool, **kw: Any) -> str:
+    return click.style(text, **kw) if color else text
+
+
+def format_record(record: Record, color: bool) -> str:
+    """One readable line: time, level, event, cid, then the other fields as k=v."""
+    ts = record.get(TIMESTAMP)
+    level = str(record.get(F.LEVEL, "INFO"))
+    parts = [
+        format_ms(ts)[11:23] if isinstance(ts, int) else "?",
+        _style(f"{level:<7}", color, fg=_LEVEL_COLOR.get(level, "white")),
+        _style(str(record.get(F.EVENT, "")), color, bold=True),
+    ]
+    if F.CID in record:
+        parts.append(_style(str(record[F.CID]), color, fg="cyan"))
+    for key, value in record.items():
+        if key in _SHOWN_FIRST or key.startswith("@"):
+            continue
+        parts.append(f"{key}={value}")
+    return " ".join(parts)
+
+
+def emit(record: Record, opts: Opts) -> None:
+    """The raw line with ``--json``, else the readable one."""
+    if opts.json:
+        click.echo(record[MESSAGE])
+    else:
+        click.echo(format_record(record, opts.color))
+
+
+def skipped(stats: ScanStats) -> None:
+    """The one end-of-command note about lines that were not JSON records."""
+    note = stats.skipped_note()
+    if note:
+        click.echo(note, err=True)
+
+
+def skipped_total(count: int) -> None:
+    """The same note, from a count (aggregates know no line total)."""
+    if count:
+        what = (
+            "line that was not a JSON log record"
+            if count == 1
+            else "lines that were not JSON log records"
+        )
+        click.echo(f"skipped {count:,} {what}", err=True)
+
+
+def progress_records(source: Source, opts: Opts, pattern: str | None = None) -> Iterator[Record]:
+    """The source's records, with a byte progress bar on a terminal for large inputs."""
+    records = source.records(opts.since, opts.until, pattern=pattern)
+    if not sys.stderr.isatty():
+        yield from records
+        return
+    first = next(records, None)
+    if first is None:
+        return
+    total = source.stats.bytes_total
+    if total < PROGRESS_BYTES:
+        yield first
+        yield from records
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task("scanning", total=total)
+        yield first
+        for i, record in enumerate(records):
+            if not i % 20_000:
+                bar.update(task, completed=source.stats.bytes_read)
+            yield record
+
+
+@contextlib.contextmanager
+def byte_spinner(size: int, opts: Opts) -> Iterator[None]:
+    """A spinner while DuckDB scans ``size`` bytes (terminal only, large inputs only)."""
+    if size < PROGRESS_BYTES or not sys.stderr.isatty() or opts.json:
+        yield
+        return
+    from rich.console import Console
+
+    with Console(stderr=True).status(f"scanning {size / 1e6:,.0f} MB of JSON"):
+        yield
+
+
+class InsightsSpinner:
+    """The ``progress`` callback of a CloudWatch source: a Rich spinner on a terminal.
+
+    Called after each ``get_query_results`` poll with the query's status and statistics;
+    the spinner shows them and disappears when the query is done (or on :meth:`stop`).
+    Off a terminal, or with ``--json``, it draws nothing.
+    """
+
+    def __init__(self, *, enabled: bool = True) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self.polls = 0
+        self.last: tuple[str, dict[str, float]] | None = None
+        self._status: Status | None = None
+
+    def __call__(self, status: str, statistics: Mapping[str, float]) -> None:
+        self.polls += 1
+        self.last = (status, dict(statistics))
+        if status in _DONE:
+            self.stop()
+            return
+        if not self.enabled:
+            return
+        text = f"Logs Insights: {status.lower()}" + describe_statistics(statistics)
+        if self._status is None:
+            from rich.console import Console
+
+            self._status = Console(stderr=True).status(text)
+            self._status.start()
+        else:
+            self._status.update(text)
+
+    def stop(self) -> None:
+        """Remove the spinner (idempotent)."""
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+
+def describe_statistics(statistics: Mapping[str, float]) -> str:
+    """``, 12,345 records, 3.2 MB scanned`` from Insights' statistics (empty when none)."""
+    records = statistics.get("recordsScanned")
+    scanned = statistics.get("bytesScanned")
+    parts = []
+    if records:
+        parts.append(f"{int(records):,} records")
+    if scanned:
+        parts.append(f"{scanned / 1e6:,.1f} MB")
+    return f", {', '.join(parts)} scanned" if parts else ""
+
+
+def table(
+    rows: Sequence[dict[str, Any]],
+    opts: Opts,
+    title: str | None,
+    *,
+    fractions: Collection[str] = (),
+) -> None:
+    """Rows as JSON (``--json``) or a Rich table.
+
+    Time columns are shown as times; ``fractions`` names the columns *we* computed as
+    a 0..1 fraction, shown as percentages. Nothing else is rescaled: a query's own
+    ``... * 100 as error_rate`` is already a percentage.
+    """
+    if opts.json:
+        click.echo(orjson.dumps(list(rows), option=orjson.OPT_INDENT_2).decode())
+        return
+    if not rows:
+        click.echo("(no matching records)")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    names = list(dict.fromkeys(k for row in rows for k in row))
+    shown = Table(title=title, show_lines=False)
+    for name in names:
+        shown.add_column(name, overflow="fold")
+    for row in rows:
+        shown.add_row(*(cell(name, row.get(name), name in fractions) for name in names))
+    Console(
+        no_color=not opts.color, highlight=False, width=None if sys.stdout.isatty() else 200
+    ).print(shown)
+
+
+def cell(name: str, value: Any, fraction: bool = False) -> str:
+    """One table cell as text."""
+    if value is None:
+        return ""
+    if name in _TIME_COLUMNS and isinstance(value, int):
+        return format_ms(value)
+    if isinstance(value, float):
+        return f"{value:.1%}" if fraction else f"{value:.3f}"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
