@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import http.server
+import socket
 import subprocess
 import sys
 import threading
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 from click.testing import CliRunner, Result
 
+from bellwatch._cli_reports import saved_query
 from bellwatch.cli import cli, format_record
 
 ROOT = Path(__file__).resolve().parents[1]
+REGION = "ca-central-1"
+GROUP = "/ecs/bella-prod"
 
 
 def line(**fields: object) -> bytes:
@@ -140,12 +147,13 @@ class TestHelp:
         assert result.exit_code == 0 and "Examples" in result.output
 
     def test_help_and_tail_stay_light(self, log: Path) -> None:
-        """``--help`` and ``tail`` import neither DuckDB nor boto3."""
+        """``bellwatch --help``, a command's ``--help`` and ``tail`` import no heavy module."""
         code = (
             "import sys\nfrom bellwatch.cli import main\n"
-            "for args in (['--help'], ['tail', '-l', sys.argv[1]]):\n"
+            "for args in (['--help'], ['health', '--help'], ['tail', '-l', sys.argv[1]]):\n"
             "    try:\n        main(args)\n    except SystemExit:\n        pass\n"
-            "print(sorted(m for m in ('duckdb', 'boto3') if m in sys.modules))"
+            "heavy = ('duckdb', 'boto3', 'botocore', 'structlog', 'moto')\n"
+            "print(sorted(m for m in heavy if m in sys.modules))"
         )
         out = subprocess.run(
             [sys.executable, "-c", code, str(log)], capture_output=True, text=True, check=True
@@ -379,47 +387,132 @@ class TestDebugScript:
         assert out.returncode == 2 and "tail|errors|slow" in out.stderr
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    """One moto server on a free loopback port for the module; each test resets it."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Dummy credentials, a region and AWS_ENDPOINT_URL pointing at a freshly reset moto."""
+    for key in ("AWS_PROFILE", "BELLWATCH_REGION", "BELLWATCH_LOG_GROUP"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
+    urllib.request.urlopen(request).close()
+    return moto_endpoint
+
+
+def logs_client() -> Any:
+    from bellwatch.aws import session
+
+    return session.client("logs", region=REGION)
+
+
+@pytest.fixture
+def group(aws: str) -> str:
+    """A log group holding the same lines as the file fixture, stamped ten minutes ago."""
+    now = (int(time.time()) - 600) * 1000
+    client = logs_client()
+    client.create_log_group(logGroupName=GROUP)
+    client.create_log_stream(logGroupName=GROUP, logStreamName="app/1")
+    events = []
+    for i, raw in enumerate(LINES):
+        try:
+            event = orjson.loads(raw)
+            event["ts"] = now + i
+            message = orjson.dumps(event).decode()
+        except orjson.JSONDecodeError:
+            message = raw.decode(errors="replace")
+        events.append({"timestamp": now + i, "message": message})
+    client.put_log_events(logGroupName=GROUP, logStreamName="app/1", logEvents=events)
+    return GROUP
+
+
+def queries_sent() -> list[str]:
+    """The Logs Insights query texts CloudWatch (moto) received, oldest first."""
+    found = logs_client().describe_queries(logGroupName=GROUP)["queries"]
+    return [q["queryString"] for q in sorted(found, key=lambda q: q["createTime"])]
+
+
+def run_locally(text: str, log: Path) -> list[dict[str, Any]]:
+    """What a query means: moto does not evaluate Insights, so run it on the same lines here."""
+    from bellwatch.query import insights as engine
+    from bellwatch.sources.files import FileSource
+
+    return engine.parse(text).run(FileSource([str(log)]).records())
+
+
 class TestCloudWatchSource:
-    @pytest.fixture
-    def group(self, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-        """A moto log group holding the same lines as the file fixture, stamped near now."""
-        import time
-
-        from moto import mock_aws
-
-        from bellwatch.aws import session
-
-        for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
-            monkeypatch.delenv(key, raising=False)
-        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        monkeypatch.setenv("AWS_DEFAULT_REGION", "ca-central-1")
-        now = (int(time.time()) - 600) * 1000
-        with mock_aws():
-            client = session.client("logs", region="ca-central-1")
-            client.create_log_group(logGroupName="/ecs/bella-prod")
-            client.create_log_stream(logGroupName="/ecs/bella-prod", logStreamName="app/1")
-            events = []
-            for i, raw in enumerate(LINES):
-                try:
-                    event = orjson.loads(raw)
-                    event["ts"] = now + i
-                    message = orjson.dumps(event).decode()
-                except orjson.JSONDecodeError:
-                    message = raw.decode(errors="replace")
-                events.append({"timestamp": now + i, "message": message})
-            client.put_log_events(
-                logGroupName="/ecs/bella-prod", logStreamName="app/1", logEvents=events
-            )
-            yield "/ecs/bella-prod"
-
-    def test_slow_from_log_group(self, group: str, tmp_path: Path) -> None:
-        """Aggregates read a log group through the same reports as files."""
-        result = CliRunner().invoke(
-            cli, ["slow", "--log-group", group, "--threshold", "1", "--json", "--since", "1h"]
-        )
+    def test_slow_runs_the_saved_query_in_cloudwatch(self, group: str, log: Path) -> None:
+        """``slow --log-group`` sends the saved slow query with the threshold applied."""
+        args = ["slow", "--log-group", group, "--threshold", "1", "--json", "--since", "1h"]
+        result = CliRunner().invoke(cli, args)
         assert result.exit_code == 0, result.output
-        assert [r["cid"] for r in orjson.loads(result.stdout)] == ["ccc333ccc333"]
+        assert isinstance(orjson.loads(result.stdout), list)
+        (sent,) = queries_sent()
+        assert sent == saved_query("slow", t=("duration > 2", "duration >= 1.0"))
+        assert [r["cid"] for r in run_locally(sent, log)] == ["ccc333ccc333"]
+
+    def test_errors_run_top_errors(self, group: str, log: Path) -> None:
+        """``errors`` sends the saved top-errors query, which groups the one fingerprint."""
+        result = CliRunner().invoke(cli, ["errors", "--log-group", group, "--since", "1h"])
+        assert result.exit_code == 0, result.output
+        (sent,) = queries_sent()
+        assert sent == saved_query("top-errors", n=("| limit 20", "| limit 50"))
+        assert [r["hash"] for r in run_locally(sent, log)] == ["9c1e5a7b"]
+
+    def test_log_group_setting_selects_cloudwatch(
+        self, group: str, log: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        """BELLWATCH_LOG_GROUP reads CloudWatch without --log-group; --source files overrides."""
+        monkeypatch.setenv("BELLWATCH_LOG_GROUP", group)
+        result = CliRunner().invoke(cli, ["errors", "--json", "--since", "1h"])
+        assert result.exit_code == 0, result.output
+        assert len(queries_sent()) == 1
+        files = ["--source", "files", "-l", str(log), "--cache-dir", str(tmp_path)]
+        result = CliRunner().invoke(cli, ["errors", "--json", *files])
+        assert [r["hash"] for r in orjson.loads(result.stdout)] == ["9c1e5a7b"]
+        assert len(queries_sent()) == 1
+
+    def test_summary_from_insights(self, group: str) -> None:
+        """``summary`` builds its digest from Insights queries run in CloudWatch."""
+        result = CliRunner().invoke(cli, ["summary", "--log-group", group, "--since", "1h"])
+        assert result.exit_code == 0, result.output
+        assert result.stdout.startswith("# Log summary")
+        assert len(queries_sent()) == 5
+
+    def test_insights_query_runs_remotely(self, group: str) -> None:
+        """``insights`` with a log group sends the query text unchanged."""
+        query = "stats count(*) as n by path | sort n desc"
+        result = CliRunner().invoke(cli, ["insights", query, "--log-group", group, "--json"])
+        assert result.exit_code == 0, result.output
+        assert queries_sent() == [query]
+
+    def test_filter_reads_the_group(self, group: str) -> None:
+        """``filter`` reads the group and applies the pattern (moto returns every event)."""
+        args = ["filter", "{ $.duration > 1 }", "--log-group", group, "--json", "--since", "1h"]
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 0, result.output
+        assert [orjson.loads(x)["cid"] for x in result.stdout.splitlines()] == ["ccc333ccc333"]
 
     def test_trace_from_log_group(self, group: str) -> None:
         """Trace finds one request's lines in a log group."""
@@ -428,3 +521,77 @@ class TestCloudWatchSource:
         )
         assert result.exit_code == 0, result.output
         assert len(result.stdout.splitlines()) == 2
+
+    def test_source_gets_region_profile_and_progress(self, aws: str) -> None:
+        """The source is built with the region, the profile and the spinner callback."""
+        from bellwatch._cli_options import opts_from
+        from bellwatch._cli_output import InsightsSpinner
+        from bellwatch.sources.cloudwatch import CloudWatchSource
+
+        kw: dict[str, Any] = dict.fromkeys(("since", "until", "cache_dir", "source"))
+        kw |= {"logs": (), "log_group": GROUP, "region": "eu-west-1", "profile": "ops"}
+        kw |= {"as_json": False, "no_color": True, "no_cache": False}
+        source = opts_from(kw).source()
+        assert isinstance(source, CloudWatchSource)
+        assert (source.region, source.profile) == ("eu-west-1", "ops")
+        assert isinstance(source.progress, InsightsSpinner)
+
+    def test_spinner_follows_polls(self) -> None:
+        """The progress callback records each poll and stops when the query is done."""
+        from bellwatch._cli_output import InsightsSpinner, describe_statistics
+
+        spinner = InsightsSpinner(enabled=False)
+        spinner("Running", {"recordsScanned": 1200.0})
+        spinner("Complete", {"recordsScanned": 2400.0, "bytesScanned": 3.2e6})
+        assert spinner.polls == 2 and spinner.last == (
+            "Complete",
+            {"recordsScanned": 2400.0, "bytesScanned": 3.2e6},
+        )
+        assert describe_statistics({"recordsScanned": 2400.0, "bytesScanned": 3.2e6}) == (
+            ", 2,400 records, 3.2 MB scanned"
+        )
+
+    @pytest.mark.parametrize(
+        ("args", "message"),
+        [
+            (["errors", "--source", "cloudwatch"], "--log-group"),
+            (["errors", "--log-group", "/nope", "--since", "1h"], "/nope"),
+            (["tail", "--log-group", GROUP, "-l", "x.jsonl"], "not both"),
+            (["errors", "--log-group", GROUP, "--profile", "no-such-profile"], "profile"),
+        ],
+    )
+    def test_clean_errors(self, aws: str, args: list[str], message: str) -> None:
+        """Missing groups, conflicting options and bad profiles exit 2 with one line."""
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 2, result.output
+        assert message in result.stderr and "Traceback" not in result.output
+
+
+class TestHealthFromAws:
+    def test_reports_the_ecs_service(self, aws: str) -> None:
+        """``health --source aws --json`` reports the service; exit 1 while tasks are missing."""
+        from bellwatch.aws.clients import Clients
+        from test_aws_plan import build_world
+
+        build_world(Clients(region=REGION))
+        result = CliRunner().invoke(cli, ["health", "--source", "aws", "--json"])
+        report = orjson.loads(result.stdout)
+        assert (report["cluster"], report["service"]) == ("bella-prod", "bella-api")
+        assert result.exit_code == (0 if report["ok"] else 1)
+
+    def test_plain_lines(self, aws: str) -> None:
+        """Without --json the report's lines are printed, the verdict first."""
+        from bellwatch.aws.clients import Clients
+        from test_aws_plan import build_world
+
+        build_world(Clients(region=REGION))
+        args = ["health", "--source", "aws", "--cluster", "bella-prod", "--service", "bella-api"]
+        result = CliRunner().invoke(cli, args)
+        assert result.stdout.split()[0] in ("OK", "DEGRADED")
+        assert "tasks: desired 2" in result.stdout
+
+    def test_no_service_is_a_clean_error(self, aws: str) -> None:
+        """An account without ECS services is one line, exit 2."""
+        result = CliRunner().invoke(cli, ["health", "--source", "aws"])
+        assert result.exit_code == 2 and "Traceback" not in result.output
+        assert result.stderr.strip()

