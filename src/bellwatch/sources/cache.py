@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gzip
 import hashlib
 import json
 import os
@@ -26,10 +27,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from ..schema import F
 from .base import SourceError
@@ -60,6 +64,9 @@ COLUMNS: dict[str, str] = {
     F.CHECK: "VARCHAR",
 }
 _VERSION = 1
+# A non-JSON line comes back from the JSON reader as an all-NULL row.
+_JUNK = f'("{F.TS}" IS NULL AND "{F.EVENT}" IS NULL)'
+_SNIFF = 16384  # bytes read to tell epoch-ms files from ISO 8601 ones
 _HEAD = 4096  # bytes hashed to tell an appended file from a rewritten one
 SYNC_BUILD_BYTES = 32 * 1024 * 1024  # below this a missing cache is built in-process
 _MAX_PARTS = 32  # then an append rebuilds the file's cache in one part
@@ -100,12 +107,55 @@ def _ts_expr() -> str:
     return f"COALESCE(TRY_CAST({ts} AS BIGINT), epoch_ms(TRY_CAST({ts} AS TIMESTAMPTZ))) AS {ts}"
 
 
-def json_scan(paths: Sequence[str], columns: Sequence[str] | None = None) -> str:
-    """SQL for a relation with :data:`COLUMNS` (or just ``columns``) read from JSONL files."""
+def epoch_ts(paths: Sequence[str]) -> bool:
+    """Whether every file's first records carry ``ts`` as epoch ms (an integer).
+
+    Then ``ts`` is read as ``BIGINT`` like a hand-written query would, instead
+    of as text converted row by row; a file whose first lines say ISO 8601 (or
+    that cannot be sniffed) keeps the text path.
+    """
+    return bool(paths) and all(_sniff_epoch(p) for p in paths)
+
+
+def _sniff_epoch(path: str) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(_SNIFF)
+        if head[:2] == b"\x1f\x8b":
+            with gzip.open(path, "rb") as packed:
+                head = packed.read(_SNIFF)
+    except (OSError, EOFError, zlib.error):
+        return False
+    seen = 0
+    for raw in head.split(b"\n")[:-1]:
+        raw = raw.strip()
+        if not raw.startswith(b"{"):
+            continue
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            continue
+        ts = value.get(F.TS) if isinstance(value, dict) else None
+        if ts is None:
+            continue
+        if not isinstance(ts, int) or isinstance(ts, bool):
+            return False
+        seen += 1
+    return seen > 0
+
+
+def json_scan(
+    paths: Sequence[str], columns: Sequence[str] | None = None, *, epoch: bool = False
+) -> str:
+    """SQL for a relation with :data:`COLUMNS` (or just ``columns``) read from JSONL files.
+
+    ``epoch`` (see :func:`epoch_ts`) reads ``ts`` as ``BIGINT`` directly.
+    """
     wanted = [c for c in COLUMNS if columns is None or c in columns]
     files = "[" + ", ".join(_sql_str(p) for p in paths) + "]"
-    cols = "{" + ", ".join(f"{_sql_str(k)}: {_sql_str(COLUMNS[k])}" for k in wanted) + "}"
-    names = ", ".join(_ts_expr() if k == F.TS else _q(k) for k in wanted)
+    types = {**COLUMNS, F.TS: "BIGINT"} if epoch else COLUMNS
+    cols = "{" + ", ".join(f"{_sql_str(k)}: {_sql_str(types[k])}" for k in wanted) + "}"
+    names = ", ".join(_ts_expr() if k == F.TS and not epoch else _q(k) for k in wanted)
     return (
         f"SELECT {names} FROM read_ndjson({files}, columns = {cols}, "  # noqa: S608 - paths quoted by _sql_str
         "ignore_errors = true, format = 'newline_delimited', maximum_object_size = 16777216)"
@@ -132,6 +182,8 @@ class Plan:
     to_build: list[str] = field(default_factory=list)
     """Raw files whose cache :meth:`Cache.build_later` should write."""
     filtered: bool = False
+    epoch: bool = False
+    """Whether the raw files were read with ``ts`` as ``BIGINT`` (see :func:`epoch_ts`)."""
 
     def load_raw(
         self, con: duckdb.DuckDBPyConnection, columns: Sequence[str], where: str | None = None
@@ -139,18 +191,19 @@ class Plan:
         """Read the raw files once: only ``columns``, only rows matching ``where``.
 
         The rows kept (plus the non-JSON lines, which come back as all-NULL rows
-        and are counted, then dropped) go to a small temp table, so one JSON
-        scan serves both the report and the skipped-line count.
+        and are counted, then left out of :meth:`relation`) go to a small temp
+        table, so one JSON scan serves both the report and the skipped-line
+        count. ``ts`` is read as ``BIGINT`` when the files' first lines say
+        epoch ms (:func:`epoch_ts`), as text converted row by row otherwise.
         """
         if not self.raw:
             return
+        self.epoch = epoch_ts(self.raw)
         wanted = tuple(c for c in COLUMNS if c in {*columns, F.TS, F.EVENT})
-        junk = f"({_q(F.TS)} IS NULL AND {_q(F.EVENT)} IS NULL)"
-        keep = f" WHERE ({where}) OR {junk}" if where else ""
-        scan = json_scan(self.raw, wanted)
+        keep = f" WHERE ({where}) OR {_JUNK}" if where else ""
+        scan = json_scan(self.raw, wanted, epoch=self.epoch)
         con.execute(f"CREATE OR REPLACE TEMP TABLE _raw AS SELECT * FROM ({scan}){keep}")  # noqa: S608 - our SQL
-        row = con.execute(f"SELECT count(*) FROM _raw WHERE {junk}").fetchone()  # noqa: S608 - schema names
-        con.execute(f"DELETE FROM _raw WHERE {junk}")  # noqa: S608 - schema names
+        row = con.execute(f"SELECT count(*) FROM _raw WHERE {_JUNK}").fetchone()  # noqa: S608 - schema names
         self.skipped += int(row[0]) if row else 0
         self.raw_table, self.raw_columns = "_raw", wanted
         self.filtered = where is not None
@@ -160,7 +213,7 @@ class Plan:
         if not self.filtered:
             return None
         pieces = [parquet_scan(self.parts)] if self.parts else []
-        return " UNION ALL ".join([*pieces, json_scan(self.raw)])
+        return " UNION ALL ".join([*pieces, json_scan(self.raw, epoch=self.epoch)])
 
     def relation(self) -> str:
         """SQL for the union of both, with :data:`COLUMNS`."""
@@ -171,9 +224,9 @@ class Plan:
             names = ", ".join(
                 _q(c) if c in self.raw_columns else f"NULL AS {_q(c)}" for c in COLUMNS
             )
-            pieces.append(f"SELECT {names} FROM {self.raw_table}")  # noqa: S608 - our names
+            pieces.append(f"SELECT {names} FROM {self.raw_table} WHERE NOT {_JUNK}")  # noqa: S608 - our names
         elif self.raw:
-            pieces.append(json_scan(self.raw))
+            pieces.append(json_scan(self.raw, epoch=epoch_ts(self.raw)))
         if not pieces:
             return "SELECT " + ", ".join(f"NULL AS {_q(c)}" for c in COLUMNS) + " WHERE false"
         return " UNION ALL ".join(pieces)
@@ -387,11 +440,11 @@ def _write_part(con: duckdb.DuckDBPyConnection, source: str, target: str) -> int
     """Write one Parquet part from a JSONL file; return its skipped-line count."""
     tmp = target + ".tmp"
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _part AS {json_scan([source])}; "
+        f"CREATE OR REPLACE TEMP TABLE _part AS {json_scan([source], epoch=epoch_ts([source]))}; "
         f"COPY _part TO {_sql_str(tmp)} (FORMAT parquet, COMPRESSION zstd)"
     )
     row = con.execute(
-        f"SELECT count(*) FROM _part WHERE {_q(F.TS)} IS NULL AND {_q(F.EVENT)} IS NULL"  # noqa: S608 - schema names
+        f"SELECT count(*) FROM _part WHERE {_JUNK}"  # noqa: S608 - schema names
     ).fetchone()
     con.execute("DROP TABLE _part")
     os.replace(tmp, target)
