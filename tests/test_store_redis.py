@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bellwatch import _config
+from bellwatch.alerts import Alert, Alerter
 from bellwatch.errors import ErrorAggregator
 from bellwatch.monitor import Monitor
 from bellwatch.store import MemoryStore
@@ -382,6 +383,18 @@ def _aggregators(url: str, n: int, **settings: Any) -> tuple[list[ErrorAggregato
     return out, lines
 
 
+class _Keep:
+    """A notifier that keeps what it was sent."""
+
+    name = "test"
+
+    def __init__(self, into: list[Alert]) -> None:
+        self.into = into
+
+    def send(self, alert: Alert) -> None:
+        self.into.append(alert)
+
+
 def _boom(i: int) -> ValueError:
     try:
         raise ValueError(f"card {i} declined")
@@ -467,6 +480,26 @@ class TestRedisPatternStore:
             escalated = [e for e in lines if e["event"] == "error_escalated"]
             assert len(escalated) == 1
             assert escalated[0]["sev"] == "high"
+        finally:
+            for agg in aggs:
+                agg.close()
+
+    def test_a_cluster_escalation_is_said_when_the_decision_arrives(self, redis_url: str) -> None:
+        """The escalating process writes the line and fires the alert from its flush, not later."""
+        aggs, lines = _aggregators(redis_url, 2, spike_threshold=5)
+        sent: list[Alert] = []
+        for agg in aggs:
+            agg.alerter.close(0.0)
+            agg.alerter = Alerter([_Keep(sent)], interval=0.0)
+        try:
+            for i in range(8):
+                aggs[i % 2].record(_boom(i))
+            _flush(*(agg.store for agg in aggs))  # type: ignore[misc]
+            (line,) = [e for e in lines if e["event"] == "error_escalated"]  # no new occurrence
+            assert (line["sev"], line["count"]) == ("high", 8)
+            for agg in aggs:
+                assert agg.alerter.flush(5.0)
+            assert [(a.severity, a.escalated) for a in sent] == [("high", True)]
         finally:
             for agg in aggs:
                 agg.close()

@@ -263,21 +263,29 @@ class ErrorAggregator:
 
         hit = self.store.hit(key, now, make)
         p = hit.pattern
-        if hit.escalated_now and self.policy.mode != "window":  # window: the next line says it
-            event = self._summary(p, hit.count, hit.severity)
-            event["event"] = Ev.ERROR_ESCALATED
-            event[F.ESCALATED] = True
-            del event[F.MESSAGE]  # the first line said it; keep this one inside the budget
-            self._say("warning", event)
-        if hit.escalated_now or (hit.kind == "first" and hit.severity in (Sev.HIGH, Sev.CRITICAL)):
-            self.alerter.submit(
-                Alert(p.hash, p.type, p.message, hit.severity, hit.count, p.endpoint,
-                      hit.escalated_now, self.settings.service, self.settings.env)
-            )  # fmt: skip
+        if hit.escalated_now:
+            self._escalate(p, hit.count, hit.severity)
+        elif hit.kind == "first" and hit.severity in (Sev.HIGH, Sev.CRITICAL):
+            self._alert(p, hit.count, hit.severity, escalated=False)
         if now >= self._next_sweep:
             self._next_sweep = now + self._SWEEP_EVERY
             self._write_due(now)
         return hit
+
+    def _escalate(self, p: Pattern, count: int, severity: str) -> None:
+        if self.policy.mode != "window":  # window mode: the pattern's next line says it
+            event = self._summary(p, count, severity)
+            event["event"] = Ev.ERROR_ESCALATED
+            event[F.ESCALATED] = True
+            del event[F.MESSAGE]  # the first line said it; keep this one inside the budget
+            self._say("warning", event)
+        self._alert(p, count, severity, escalated=True)
+
+    def _alert(self, p: Pattern, count: int, severity: str, *, escalated: bool) -> None:
+        self.alerter.submit(
+            Alert(p.hash, p.type, p.message, severity, count, p.endpoint, escalated,
+                  self.settings.service, self.settings.env)
+        )  # fmt: skip
 
     def _summary(
         self, p: Pattern, count: int, severity: str, announce: bool = False
@@ -297,6 +305,9 @@ class ErrorAggregator:
         return event
 
     def _write_due(self, now: float) -> None:
+        # Escalations a shared store decided in the background: said and alerted now.
+        for p in self.store.escalations():
+            self._escalate(p, p.count, p.severity)
         # A swept copy's ``unlogged`` is what it has not said: window mode's line count.
         window = self.policy.mode == "window"
         for p in self.store.sweep(now):
@@ -310,6 +321,9 @@ class ErrorAggregator:
 
     def flush(self, *, final: bool = False) -> None:
         """Write the summary lines that are due now (window mode, expired patterns).
+
+        Also the escalations a shared store decided since (a Redis store calls this
+        from its flusher as soon as the cluster's answer arrives).
 
         ``final=True`` (at exit) summarises every unwritten count of the in-memory store.
         """

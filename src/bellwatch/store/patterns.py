@@ -106,11 +106,17 @@ class PatternStore(Protocol):
     ``sweep`` hands over copies of patterns due a summary line: ``count`` is the
     running total and ``unlogged`` the occurrences since the pattern's previous line
     (window mode's line count).
+
+    An escalation is reported once: through :attr:`Hit.escalated_now` when the store
+    decides it on the occurrence itself (in memory), or through ``escalations`` when
+    it is decided elsewhere and arrives later (a shared store's background flush).
     """
 
     def hit(self, key: str, now: float, make: Callable[[], Pattern]) -> Hit: ...
 
     def sweep(self, now: float) -> list[Pattern]: ...
+
+    def escalations(self) -> list[Pattern]: ...
 
     def snapshot(self) -> tuple[list[Pattern], int, dict[str, int]]: ...
 
@@ -219,6 +225,10 @@ class MemoryPatternStore:
             if not self._patterns:
                 self._due.clear()
             return due
+
+    def escalations(self) -> list[Pattern]:
+        """None: this store escalates on the occurrence itself (:attr:`Hit.escalated_now`)."""
+        return []
 
     def snapshot(self) -> tuple[list[Pattern], int, dict[str, int]]:
         with self._lock:

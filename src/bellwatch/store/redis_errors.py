@@ -12,10 +12,11 @@ atomically and answers which lines are due cluster-wide:
 - ``window``: at most one summary per window per fingerprint, also for patterns
   that went quiet (a due-time sorted set the script drains), carrying the
   cluster's occurrences since that fingerprint's previous line;
-- escalation: the spike rate is computed on the cluster count; the process that
-  crossed the threshold writes ``error_escalated`` on its next occurrence (in
-  window mode the fingerprint's next summary, whoever writes it, carries
-  ``escalated: true`` instead).
+- escalation: the spike rate is computed on the cluster count; the process whose
+  batch crossed the threshold writes ``error_escalated`` and fires the alert as
+  soon as the answer arrives (the flusher calls ``on_due``), not on its next
+  occurrence, which may never come; in window mode the fingerprint's next summary,
+  whoever writes it, carries ``escalated: true`` instead of a line of its own.
 
 The first occurrence is written in full (with its traceback) by the process that
 sees it, when that process does not yet know the fingerprint from Redis (the
@@ -241,7 +242,7 @@ class RedisPatternStore:
             self._acked: dict[str, Entry] = {}
             self._known: set[str] = set()
             self._counts: dict[str, int] = {}
-            self._escalated: dict[str, str] = {}
+            self._escalations: list[Pattern] = []
             self._due: list[Pattern] = []
             self._cluster: tuple[list[Pattern], int, dict[str, int]] | None = None
             self._cluster_at = 0.0
@@ -276,12 +277,10 @@ class RedisPatternStore:
             first = p.count == 1 and key not in self._known
             if first:
                 self._known.add(key)
-            severity = self._escalated.pop(key, None)
-            if severity is not None:
-                p.severity = severity
             count = self._counts.get(key, 0) + (self._pending.get(key) or [0])[0]
         self.shipper.start()
-        return Hit("first" if first else "none", max(count, 1), p.severity, severity is not None, p)
+        # Escalation is the cluster's decision: it arrives through escalations(), not here.
+        return Hit("first" if first else "none", max(count, 1), p.severity, False, p)
 
     # -- the flusher's side ------------------------------------------------------------
 
@@ -339,7 +338,14 @@ class RedisPatternStore:
             if len(self._counts) > self.policy.max_patterns:
                 self._counts.clear()
             for i in range(0, len(escalations), 2):
-                self._escalated[str(escalations[i])] = str(escalations[i + 1])
+                key = str(escalations[i])
+                p = self._patterns.get(key)
+                if p is None:
+                    continue  # evicted here since: Redis has the new severity, no alert
+                p.severity = str(escalations[i + 1])
+                escalated = copy_pattern(p)
+                escalated.count = self._counts.get(key, p.count)
+                self._escalations.append(escalated)
             # key, count, the cluster's severity, whether the line says an escalation
             for i in range(0, len(lines), 4):
                 p = self._patterns.get(str(lines[i]))
@@ -356,7 +362,7 @@ class RedisPatternStore:
                 self._due.append(due)
 
     def _after(self, client: Any) -> None:
-        if self._due and self.on_due is not None:
+        if (self._due or self._escalations) and self.on_due is not None:
             self.on_due()
         now = time.time()
         if self._cluster is not None and now - self._read_at > _READ_INTEREST:
@@ -396,6 +402,15 @@ class RedisPatternStore:
         with self._lock:
             due, self._due = self._due, []
         return due
+
+    def escalations(self) -> list[Pattern]:
+        """Patterns the cluster escalated on this process's batches (handed over once).
+
+        Copies with the new severity and the cluster's count when it was decided.
+        """
+        with self._lock:
+            out, self._escalations = self._escalations, []
+        return out
 
     def snapshot(self) -> tuple[list[Pattern], int, dict[str, int]]:
         """The cluster's patterns as of the last refresh; this process's while there is none."""
