@@ -266,3 +266,88 @@ class TestPrune:
         assert store.prune() == 1
         assert not list(store.dir.glob(f"{st.st_dev}-{st.st_ino}.*"))
         assert len(store.plan([str(new)], con).parts) == 1
+
+
+class TestDamage:
+    def test_corrupt_manifest_rebuilt(self, tmp_path: Path, con: object) -> None:
+        """A manifest that is not valid JSON is ignored and the file's cache rebuilt."""
+        log = tmp_path / "app.jsonl"
+        log.write_bytes(req(1, "/a", 200, 0.1, "c1"))
+        store = cache.Cache(str(tmp_path / "c"))
+        store.plan([str(log)], con)
+        st = os.stat(log)
+        (store.dir / f"{st.st_dev}-{st.st_ino}.json").write_bytes(b"\x00{not json")
+        plan = store.plan([str(log)], con)
+        rows = aggregate.endpoints(con, aggregate.Frame(plan.relation()))  # type: ignore[arg-type]
+        assert [(r["path"], r["count"]) for r in rows] == [("/a", 1)]
+
+    def test_damaged_part_rebuilt(self, tmp_path: Path, con: object) -> None:
+        """A truncated Parquet part is detected and the file's cache rebuilt."""
+        log = tmp_path / "app.jsonl"
+        log.write_bytes(req(1, "/a", 200, 0.1, "c1"))
+        store = cache.Cache(str(tmp_path / "c"))
+        store.plan([str(log)], con)
+        part = store.dir / str(parts_of(store, log)[0]["file"])
+        part.write_bytes(part.read_bytes()[:20])
+        plan = store.plan([str(log)], con)
+        rows = aggregate.endpoints(con, aggregate.Frame(plan.relation()))  # type: ignore[arg-type]
+        assert [(r["path"], r["count"]) for r in rows] == [("/a", 1)]
+
+    def test_other_version_not_trusted(
+        self, tmp_path: Path, con: object, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A cache written under another schema version is rebuilt, not read."""
+        log = tmp_path / "app.jsonl"
+        log.write_bytes(req(1, "/a", 200, 0.1, "c1"))
+        store = cache.Cache(str(tmp_path / "c"))
+        store.plan([str(log)], con)
+        monkeypatch.setattr(cache, "_VERSION", 999)
+        st = os.stat(log)
+        assert store._manifest(f"{st.st_dev}-{st.st_ino}") is None
+        store.plan([str(log)], con)
+        assert store._manifest(f"{st.st_dev}-{st.st_ino}") is not None
+
+    def test_corrupt_memo_is_a_miss(self, tmp_path: Path) -> None:
+        """A damaged answer file is treated as missing."""
+        log = tmp_path / "app.jsonl"
+        log.write_bytes(req(1, "/a", 200, 0.1, "c1"))
+        memo = cache.Memo(str(tmp_path / "c"))
+        key = memo.key("errors:50", [str(log)])
+        memo.dir.mkdir(parents=True)
+        (memo.dir / f"{key}.json").write_bytes(b"[1, 2]")
+        assert memo.get(key) is None
+
+
+class TestEpochSniff:
+    def test_epoch_file(self, tmp_path: Path) -> None:
+        """A file whose first records carry integer ts is read with ts as BIGINT."""
+        log = tmp_path / "app.jsonl"
+        log.write_bytes(b"banner\n" + req(1758918615123, "/a", 200, 0.1, "c1"))
+        assert cache.epoch_ts([str(log)])
+
+    def test_iso_file(self, tmp_path: Path) -> None:
+        """An ISO 8601 ts anywhere in the first records keeps the text path."""
+        log = tmp_path / "app.jsonl"
+        log.write_bytes(
+            req(1, "/a", 200, 0.1, "c1") + req("2025-09-26T20:30:15Z", "/b", 200, 0.1, "c2")
+        )
+        assert not cache.epoch_ts([str(log)])
+
+    def test_cold_epoch_read_matches_text_read(
+        self, tmp_path: Path, con: object, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Reading ts as BIGINT gives the same report and skipped count as the text path."""
+        log = tmp_path / "app.jsonl"
+        log.write_bytes(
+            req(1000, "/a", 200, 2.5, "c1") + b'{"ts": 12\n' + req(2000, "/b", 500, 3.0, "c2")
+        )
+        need = aggregate.need("slow", 2.0)
+        answers = []
+        for epoch in (True, False):
+            monkeypatch.setattr(cache, "epoch_ts", lambda _paths, e=epoch: e)
+            plan = cache.Plan(raw=[str(log)])
+            plan.load_raw(con, need.columns, need.where)  # type: ignore[arg-type]
+            assert plan.epoch is epoch and plan.skipped == 1
+            frame = aggregate.Frame(plan.relation(), since_ms=1500)
+            answers.append(aggregate.slow(con, frame, 2.0))  # type: ignore[arg-type]
+        assert answers[0] == answers[1] and [r["cid"] for r in answers[0]] == ["c2"]

@@ -90,6 +90,9 @@ def connect() -> duckdb.DuckDBPyConnection:
         ) from None
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
+    # Every report orders its own output, so scans and temp tables may run unordered
+    # (measured: the cold endpoints scan materialises ~0.9M rows noticeably faster).
+    con.execute("SET preserve_insertion_order = false")
     return con
 
 
@@ -127,8 +130,8 @@ def _sniff_epoch(path: str) -> bool:
     except (OSError, EOFError, zlib.error):
         return False
     seen = 0
-    for raw in head.split(b"\n")[:-1]:
-        raw = raw.strip()
+    for line in head.split(b"\n")[:-1]:
+        raw = line.strip()
         if not raw.startswith(b"{"):
             continue
         try:
@@ -244,10 +247,14 @@ class Cache:
 
     def _manifest(self, key: str) -> dict[str, Any] | None:
         try:
-            data: dict[str, Any] = json.loads((self.dir / f"{key}.json").read_text())
+            data = json.loads((self.dir / f"{key}.json").read_bytes())
         except (OSError, ValueError):
+            return None  # missing or corrupt: rebuilt by the caller
+        if not isinstance(data, dict) or data.get("version") != _VERSION:
+            return None  # another schema version's cache is never trusted
+        if not isinstance(data.get("parts"), list):
             return None
-        return data if data.get("version") == _VERSION else None
+        return data
 
     def plan(self, paths: Sequence[str], con: duckdb.DuckDBPyConnection) -> Plan:
         """Bring the cache up to date where that is cheap; say what to read.
@@ -263,7 +270,7 @@ class Cache:
                 raise SourceError(f"cannot read {path}: {exc.strerror}") from None
             manifest = self._manifest(self._key(st))
             state = _state(manifest, path, st)
-            if state == "fresh" and manifest is not None:
+            if state == "fresh" and manifest is not None and self._parts_ok(manifest):
                 with contextlib.suppress(OSError):
                     os.utime(self.dir / f"{self._key(st)}.json")  # "used": kept by prune()
                 plan.parts += [str(self.dir / p["file"]) for p in manifest["parts"]]
@@ -278,6 +285,20 @@ class Cache:
             plan.raw.append(path)
             plan.to_build.append(path)
         return plan
+
+    def _parts_ok(self, manifest: dict[str, Any]) -> bool:
+        """Every part present and ending in Parquet's magic bytes (a cheap damage check)."""
+        try:
+            for part in manifest["parts"]:
+                with open(self.dir / part["file"], "rb") as handle:
+                    if handle.seek(0, os.SEEK_END) < 12:
+                        return False
+                    handle.seek(-4, os.SEEK_END)
+                    if handle.read(4) != b"PAR1":
+                        return False
+        except (OSError, KeyError, TypeError):
+            return False
+        return True
 
     def build_later(self, plan: Plan) -> None:
         """Start the detached builder for ``plan.to_build``; call after answering."""
@@ -294,6 +315,8 @@ class Cache:
                 return None
             manifest = self._manifest(key)
             state = _state(manifest, path, st)
+            if manifest is not None and not self._parts_ok(manifest):
+                state = "stale"  # a part is missing or damaged: rebuild the file's cache
             if state == "fresh":
                 return manifest
             if manifest is None:
@@ -375,8 +398,12 @@ class Memo:
     def get(self, key: str) -> dict[str, Any] | None:
         """The stored ``{"result": ..., "skipped": n}``, or ``None``."""
         try:
-            data: dict[str, Any] = json.loads((self.dir / f"{key}.json").read_bytes())
+            data = json.loads((self.dir / f"{key}.json").read_bytes())
         except (OSError, ValueError):
+            return None
+        if not isinstance(data, dict) or "result" not in data:
+            return None  # a damaged answer file is a miss, not an error
+        if not isinstance(data.get("skipped"), int):
             return None
         return data
 
