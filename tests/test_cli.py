@@ -18,6 +18,8 @@ from typing import Any
 import orjson
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bellwatch._cli_reports import saved_query
 from bellwatch.cli import cli, format_record
@@ -189,6 +191,12 @@ class TestTail:
             input=log.read_text(errors="replace"),
         )
         assert len(result.stdout.splitlines()) == 2
+
+    @given(st.text())
+    def test_format_record_is_one_line(self, text: str) -> None:
+        """Any value (a stdlib message ending in a newline, say) prints on one line."""
+        record = {"@timestamp": 0, "level": "ERROR", "event": text, "cid": text, "x": text}
+        assert len(format_record(record, color=False).splitlines()) == 1
 
     def test_format_record_colours(self) -> None:
         """Coloured output wraps the level in ANSI codes; --no-color does not."""

@@ -107,6 +107,15 @@ class TestRender:
         assert digest.count_tokens(digest.render(facts(e, p, t), budget)) <= budget
 
 
+class TestErrorLine:
+    def test_no_example_id_is_not_printed(self) -> None:
+        """An error pattern whose latest line has no correlation id says nothing about one."""
+        f = facts(n_errors=1)
+        f["errors"][0]["cid"] = None
+        text = digest.render(f, 1500)
+        assert "cid None" not in text and "(hash 00000000, on /api/book" in text
+
+
 class TestCountTokens:
     def test_fallback_estimate(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Without tiktoken the documented chars/4 estimate is used, rounded up."""

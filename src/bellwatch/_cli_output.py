@@ -47,6 +47,15 @@ def _style(text: str, color: bool, **kw: Any) -> str:
     return click.style(text, **kw) if color else text
 
 
+def _one_line(value: Any) -> str:
+    # A stdlib message like "Exception in ASGI application\n" must not break the line:
+    # control and separator characters are shown escaped (\n, \x85, \u2028).
+    text = str(value)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
 def format_record(record: Record, color: bool) -> str:
     """One readable line: time, level, event, cid, then the other fields as k=v."""
     ts = record.get(TIMESTAMP)
@@ -54,14 +63,14 @@ def format_record(record: Record, color: bool) -> str:
     parts = [
         format_ms(ts)[11:23] if isinstance(ts, int) else "?",
         _style(f"{level:<7}", color, fg=_LEVEL_COLOR.get(level, "white")),
-        _style(str(record.get(F.EVENT, "")), color, bold=True),
+        _style(_one_line(record.get(F.EVENT, "")), color, bold=True),
     ]
     if F.CID in record:
-        parts.append(_style(str(record[F.CID]), color, fg="cyan"))
+        parts.append(_style(_one_line(record[F.CID]), color, fg="cyan"))
     for key, value in record.items():
         if key in _SHOWN_FIRST or key.startswith("@"):
             continue
-        parts.append(f"{key}={value}")
+        parts.append(f"{key}={_one_line(value)}")
     return " ".join(parts)
 
 

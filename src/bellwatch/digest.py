@@ -224,7 +224,8 @@ def _sections(facts: dict[str, Any]) -> list[tuple[str, str, list[str]]]:
     """(title, what a left-out line is, lines) in order of importance."""
     errors = [
         f"- {e['count']:,}x [{e['sev'] or '?'}] {e['type']}: {e['msg']} "
-        f"(hash {e['hash']}, e.g. cid {e['cid']}"
+        f"(hash {e['hash']}"
+        + (f", e.g. cid {e['cid']}" if e["cid"] else "")
         + (f", on {', '.join(e['endpoints'][:3])}" if e["endpoints"] else "")
         + f", last {format_ms(e['last_ts'])[11:19] if e['last_ts'] else '?'})"
         for e in facts["errors"]
