@@ -6,12 +6,15 @@
 # Every other argument is passed through, e.g.
 #   ./scripts/debug-logs.sh errors --since 1h
 #   ./scripts/debug-logs.sh slow --threshold 2 -l 'logs/*.jsonl*'
-#   ./scripts/debug-logs.sh insights 'stats count(*) by path'
+#   ./scripts/debug-logs.sh insights 'stats count(*) as n by path | sort n desc'
+#   ./scripts/debug-logs.sh errors --log-group /ecs/bella-prod --since 1h   # CloudWatch
+#   ./scripts/debug-logs.sh health --source aws                             # ECS + targets
+# BELLWATCH_LOG_GROUP=/ecs/bella-prod makes every command read CloudWatch.
 # Run from a checkout, it uses the checkout's .venv; otherwise `bellwatch` on PATH.
 set -euo pipefail
 
 usage() {
-    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
     echo
     echo "More commands (trace, filter, endpoints, aws, ...): bellwatch --help"
 }

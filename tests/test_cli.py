@@ -524,6 +524,23 @@ class TestCloudWatchSource:
         assert result.exit_code == 0, result.output
         assert [orjson.loads(x)["cid"] for x in result.stdout.splitlines()] == ["ccc333ccc333"]
 
+    def test_tail_looks_back_ten_minutes(self, aws: str) -> None:
+        """Without --since, tail reads only the last 10 minutes of a log group."""
+        client = logs_client()
+        client.create_log_group(logGroupName=GROUP)
+        client.create_log_stream(logGroupName=GROUP, logStreamName="s")
+        now = int(time.time() * 1000)
+        events = [
+            {"timestamp": now - age, "message": orjson.dumps({"event": name}).decode()}
+            for age, name in ((3_600_000, "old"), (60_000, "recent"))
+        ]
+        client.put_log_events(logGroupName=GROUP, logStreamName="s", logEvents=events)
+        result = CliRunner().invoke(cli, ["tail", "--log-group", GROUP, "--no-color"])
+        assert result.exit_code == 0, result.output
+        assert [line.split()[2] for line in result.stdout.splitlines()] == ["recent"]
+        result = CliRunner().invoke(cli, ["tail", "--log-group", GROUP, "--since", "2h"])
+        assert len(result.stdout.splitlines()) == 2
+
     def test_trace_from_log_group(self, group: str) -> None:
         """Trace finds one request's lines in a log group."""
         result = CliRunner().invoke(

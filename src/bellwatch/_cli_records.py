@@ -8,6 +8,7 @@ import inspect
 import os
 import sys
 import textwrap
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -19,7 +20,10 @@ from ._cli_output import emit, progress_records, skipped, table
 from .schema import LEVELS, F
 from .sources.base import MESSAGE, TIMESTAMP, Record, Source
 
-__all__ = ["COMMANDS"]
+__all__ = ["COMMANDS", "TAIL_LOOKBACK_MS"]
+
+TAIL_LOOKBACK_MS = 600_000
+"""How far back ``tail`` reads a CloudWatch log group without ``--since``."""
 
 
 def _level_ok(minimum: str | None) -> Callable[[Record], bool]:
@@ -66,6 +70,8 @@ def tail(
       bellwatch tail '{ $.status >= 500 }' -n 50
       bellwatch tail -l - --event request_complete < logs/app.jsonl
       bellwatch tail -f --log-group /ecs/bella-prod --region eu-west-1
+
+    A log group is read from 10 minutes back unless --since says otherwise.
     """
     opts = opts_from(kw)
     with domain_errors(opts):
@@ -88,6 +94,10 @@ def tail(
             # read backwards from the end: the last lines of a 200 MB file cost milliseconds
             last = source.latest(max(lines, 0), keep, opts.since, opts.until)
         else:
+            # A log group holds months of history: like `aws logs tail`, look back 10 minutes
+            # unless --since says otherwise, rather than paging through all of it.
+            if opts.since is None:
+                opts.since = int(time.time() * 1000) - TAIL_LOOKBACK_MS
             last = collections.deque(maxlen=max(lines, 0))
             for record in progress_records(source, opts, pattern):
                 if keep(record):
