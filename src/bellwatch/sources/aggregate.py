@@ -7,10 +7,11 @@ from :mod:`.cache`, and the time window) and returns plain dicts, so the CLI,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from ..schema import Ev, F, Sev
+from . import _rollup
 
 if TYPE_CHECKING:
     import duckdb
@@ -111,6 +112,18 @@ class Frame:
         return f"(SELECT * FROM ({self.relation}){clause})"  # noqa: S608 - our own SQL
 
 
+def _rolled(frame: Frame) -> _rollup.Rollup | None:
+    """The rollup behind ``frame`` when its facts are exact for the window, else ``None``."""
+    rolled = _rollup.lookup(frame.relation)
+    return rolled if rolled is not None and rolled.covers(frame.since_ms, frame.until_ms) else None
+
+
+def _real(con: duckdb.DuckDBPyConnection, frame: Frame) -> Frame:
+    """``frame`` with a rollup token replaced by its SQL relation (Parquet, via DuckDB)."""
+    relation = _rollup.resolve(con, frame.relation)
+    return frame if relation is frame.relation else replace(frame, relation=relation, full=None)
+
+
 def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
     cur = con.execute(sql)
     names = [d[0] for d in cur.description or ()]
@@ -125,6 +138,11 @@ def errors(con: duckdb.DuckDBPyConnection, frame: Frame, limit: int = 50) -> lis
     Endpoints come from the error lines' ``path``; for lines without one (older
     writers), from the request line with the same correlation id.
     """
+    rolled = _rolled(frame)
+    fast = rolled.errors(limit) if rolled is not None else None
+    if fast is not None:
+        return fast
+    frame = _real(con, frame)
     rows = _rows(
         con,
         f"""
@@ -172,6 +190,11 @@ def slow(
     con: duckdb.DuckDBPyConnection, frame: Frame, threshold: float = 2.0, limit: int = 50
 ) -> list[dict[str, Any]]:
     """Requests at or over ``threshold`` seconds, slowest first."""
+    rolled = _rolled(frame)
+    fast = rolled.slow_rows(float(threshold), limit) if rolled is not None else None
+    if fast is not None:
+        return fast
+    frame = _real(con, frame)
     return _rows(
         con,
         f"""
@@ -189,6 +212,10 @@ def endpoints(
     con: duckdb.DuckDBPyConnection, frame: Frame, limit: int = 100
 ) -> list[dict[str, Any]]:
     """Per endpoint: requests, average and p95 seconds, 5xx rate; busiest first."""
+    rolled = _rolled(frame)
+    if rolled is not None:
+        return rolled.endpoints(limit)
+    frame = _real(con, frame)
     return _rows(
         con,
         f"""
@@ -207,6 +234,7 @@ def endpoints(
 
 def twilio(con: duckdb.DuckDBPyConnection, frame: Frame, limit: int = 50) -> list[dict[str, Any]]:
     """Twilio webhook failures (non-2xx on Twilio routes, bad signatures) grouped by CallSid."""
+    frame = _real(con, frame)
     return _rows(
         con,
         f"""
@@ -229,6 +257,7 @@ def twilio(con: duckdb.DuckDBPyConnection, frame: Frame, limit: int = 50) -> lis
 
 def totals(con: duckdb.DuckDBPyConnection, frame: Frame) -> dict[str, Any]:
     """Headline numbers: lines, requests, 5xx and 4xx counts, error lines, latency, time span."""
+    frame = _real(con, frame)
     rows = _rows(
         con,
         f"""

@@ -28,14 +28,15 @@ import sys
 import tempfile
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 
 from ..schema import F
+from . import _rollup
 from .base import SourceError
 
 if TYPE_CHECKING:
@@ -81,7 +82,29 @@ def default_cache_dir() -> str:
 
 
 def connect() -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection in UTC (naive ISO times are UTC), or a clear install hint."""
+    """A DuckDB connection in UTC (naive ISO times are UTC), opened on first use.
+
+    Commands answered from rollups never touch it, so they never import DuckDB
+    (~0.1 s on its own). Raises a clear install hint when DuckDB is missing.
+    """
+    return cast("duckdb.DuckDBPyConnection", _LazyConnection())
+
+
+class _LazyConnection:
+    """Stands in for a DuckDB connection; opens the real one at the first call."""
+
+    def __init__(self) -> None:
+        self._con: duckdb.DuckDBPyConnection | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        if self._con is None:
+            self._con = _open()
+        return getattr(self._con, name)
+
+
+def _open() -> duckdb.DuckDBPyConnection:
     try:
         import duckdb
     except ImportError:  # pragma: no cover - depends on the environment
@@ -185,6 +208,10 @@ class Plan:
     to_build: list[str] = field(default_factory=list)
     """Raw files whose cache :meth:`Cache.build_later` should write."""
     filtered: bool = False
+    rollup: _rollup.Rollup | None = None
+    """Facts for the whole files that answer errors/slow/endpoints without DuckDB."""
+    resolve: Callable[[duckdb.DuckDBPyConnection], str] | None = None
+    """Updates the Parquet cache and returns its relation (when a rollup cannot answer)."""
     epoch: bool = False
     """Whether the raw files were read with ``ts`` as ``BIGINT`` (see :func:`epoch_ts`)."""
 
@@ -219,7 +246,13 @@ class Plan:
         return " UNION ALL ".join([*pieces, json_scan(self.raw, epoch=self.epoch)])
 
     def relation(self) -> str:
-        """SQL for the union of both, with :data:`COLUMNS`."""
+        """SQL for the union of both, with :data:`COLUMNS`.
+
+        With a rollup, a token that :mod:`.aggregate` answers from the rollup
+        when it can, and resolves to the Parquet relation when it cannot.
+        """
+        if self.rollup is not None and self.resolve is not None:
+            return _rollup.register(self.rollup, self.resolve)
         pieces = []
         if self.parts:
             pieces.append(parquet_scan(self.parts))
@@ -259,9 +292,23 @@ class Cache:
     def plan(self, paths: Sequence[str], con: duckdb.DuckDBPyConnection) -> Plan:
         """Bring the cache up to date where that is cheap; say what to read.
 
-        Appended bytes and small files are parsed now; large uncached files are
-        read raw and handed to a detached builder.
+        When every file has a rollup (appended bytes are folded in with orjson),
+        the plan carries it and DuckDB is not needed for errors, slow and
+        endpoints. Otherwise appended bytes and small files are parsed into
+        Parquet now; large uncached files are read raw and handed to a
+        detached builder.
         """
+        rolled = self._rollups(paths)
+        if rolled is not None:
+            return Plan(
+                skipped=rolled.skipped,
+                rollup=rolled,
+                resolve=lambda c: self.parquet_plan(paths, c).relation(),
+            )
+        return self.parquet_plan(paths, con)
+
+    def parquet_plan(self, paths: Sequence[str], con: duckdb.DuckDBPyConnection) -> Plan:
+        """The plan over Parquet parts (updated here) and raw JSON (see :meth:`plan`)."""
         plan = Plan()
         for path in paths:
             try:
@@ -285,6 +332,70 @@ class Cache:
             plan.raw.append(path)
             plan.to_build.append(path)
         return plan
+
+    def _rollups(self, paths: Sequence[str]) -> _rollup.Rollup | None:
+        """The merged rollup of ``paths`` brought up to date, or ``None`` if one is missing."""
+        found = []
+        for path in paths:
+            try:
+                st = os.stat(path)
+            except OSError as exc:
+                raise SourceError(f"cannot read {path}: {exc.strerror}") from None
+            key = self._key(st)
+            try:
+                rolled = _rollup.Rollup.loads((self.dir / f"{key}.rollup").read_bytes())
+            except OSError:
+                return None
+            if rolled is None or rolled.meta.get("version") != _VERSION:
+                return None  # damaged, or written under another schema version
+            state = _state(rolled.meta, path, st)
+            if state == "appended":
+                rolled = self._extend(path, key, rolled, st)
+            elif state != "fresh":
+                return None
+            if rolled is None:
+                return None
+            with contextlib.suppress(OSError):
+                os.utime(self.dir / f"{key}.json")  # "used": kept by prune()
+            found.append(rolled)
+        return found[0] if len(found) == 1 else _rollup.merged(found)
+
+    def _extend(
+        self, path: str, key: str, rolled: _rollup.Rollup, st: os.stat_result
+    ) -> _rollup.Rollup | None:
+        """Fold the complete lines appended since the rollup into it (orjson, no DuckDB)."""
+        start = int(rolled.meta.get("offset", 0))
+        with open(path, "rb") as handle:
+            handle.seek(start)
+            data = handle.read(st.st_size - start)
+        cut = data.rfind(b"\n") + 1
+        rolled.add_lines(data[:cut])
+        if not rolled.bounded():
+            return None
+        end = start + cut
+        rolled.meta.update(offset=end, size=st.st_size, mtime=st.st_mtime_ns)
+        if int(rolled.meta.get("head_len", 0)) < min(_HEAD, end):
+            # hash the first bytes seen so far; an append never changes them
+            rolled.meta.update(head_len=min(_HEAD, end), head=_head(path, min(_HEAD, end)))
+        with _locked(self.dir / f"{key}.lock") as got:
+            if got:  # busy: answer from memory, save next time
+                with contextlib.suppress(OSError):
+                    _atomic_write(self.dir / f"{key}.rollup", rolled.dumps())
+        return rolled
+
+    def _write_rollup(
+        self, key: str, manifest: dict[str, Any], con: duckdb.DuckDBPyConnection
+    ) -> None:
+        """Build ``key``'s rollup from its Parquet parts (DuckDB; builder and small files)."""
+        target = self.dir / f"{key}.rollup"
+        parts = [str(self.dir / p["file"]) for p in manifest["parts"]]
+        rolled = _rollup.from_relation(con, parquet_scan(parts)) if parts else _rollup.Rollup()
+        meta = ("offset", "size", "mtime", "head", "head_len", "path")
+        rolled.meta = {k: manifest[k] for k in meta if k in manifest} | {"version": _VERSION}
+        if rolled.bounded():
+            _atomic_write(target, rolled.dumps())
+        else:
+            target.unlink(missing_ok=True)
 
     def _parts_ok(self, manifest: dict[str, Any]) -> bool:
         """Every part present and ending in Parquet's magic bytes (a cheap damage check)."""
@@ -317,7 +428,9 @@ class Cache:
             state = _state(manifest, path, st)
             if manifest is not None and not self._parts_ok(manifest):
                 state = "stale"  # a part is missing or damaged: rebuild the file's cache
-            if state == "fresh":
+            if state == "fresh" and manifest is not None:
+                if not (self.dir / f"{key}.rollup").exists():
+                    self._write_rollup(key, manifest, con)
                 return manifest
             if manifest is None:
                 self.prune()
@@ -342,6 +455,7 @@ class Cache:
                 manifest.update(head_len=min(_HEAD, end), head=_head(path, min(_HEAD, end)))
             manifest.update(offset=end, size=st.st_size, mtime=st.st_mtime_ns, path=path)
             _atomic_write(self.dir / f"{key}.json", json.dumps(manifest).encode())
+            self._write_rollup(key, manifest, con)
             return manifest
 
     def prune(self, max_age: float = PRUNE_AFTER) -> int:

@@ -1,0 +1,429 @@
+"""Per-file rollups: ``errors``, ``slow`` and ``endpoints`` answered without DuckDB.
+
+A rollup holds what those reports need whatever their parameters: per
+endpoint the request count, 5xx count, duration sum and maximum and an exact
+histogram of durations (so p95 is DuckDB's ``quantile_cont`` to the last
+digit); every request at or over :data:`SLOW_FLOOR` seconds, slowest first;
+per error fingerprint its mergeable facts. It is written once by the cache
+builder (from the Parquet parts, with DuckDB) and then kept up to date by
+parsing only appended bytes with orjson, in Python: a repeated command with
+new parameters, or over an appended file, never imports DuckDB.
+
+A rollup answers a report only when it can do so exactly: no time window (or
+one that covers every record), ``slow`` thresholds at or over the floor, error
+lines that carry their path. Anything else returns ``None`` and the caller
+reads the Parquet cache with DuckDB. Stored with :mod:`marshal` (native, fast
+to load), versioned, bounded in size; a file that does not load is ignored.
+"""
+
+from __future__ import annotations
+
+import marshal
+import math
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from ..schema import Ev, F, Sev
+from ..timeparse import parse_ts
+
+if TYPE_CHECKING:
+    import duckdb
+
+VERSION = 1
+SLOW_FLOOR = 0.5  # seconds: slow --threshold below this reads the Parquet cache
+MAX_SLOW_ROWS = 200_000  # beyond these a file gets no rollup (bounded size)
+MAX_HIST = 300_000
+_RANK = {s: i for i, s in enumerate(Sev.ORDER)}
+_ERR_EVENTS = (Ev.ERROR, Ev.AGGREGATED_ERROR)
+
+# ep[(method, path)] = [count, null_durations, sum, max, n5xx, {duration: n}]
+# err[hash] = [max_count, lines, rank, sev, first_ts, type, msg, last_ts, cid, [paths]]
+# slow = [(ts, method, path, duration, status, cid)], kept in report order
+
+
+class Rollup:
+    """Mergeable report facts of one file's first ``meta['offset']`` bytes."""
+
+    def __init__(self, data: dict[str, Any] | None = None) -> None:
+        d = data or {}
+        self.meta: dict[str, Any] = d.get("meta", {})
+        self.ep: dict[tuple[Any, Any], list[Any]] = d.get("ep", {})
+        self.err: dict[str, list[Any]] = d.get("err", {})
+        self.slow: list[tuple[Any, ...]] = d.get("slow", [])
+        self.skipped: int = d.get("skipped", 0)
+        self.null_ts: int = d.get("null_ts", 0)
+        self.min_ts: int | None = d.get("min_ts")
+        self.max_ts: int | None = d.get("max_ts")
+        self.pathless: bool = d.get("pathless", False)
+
+    # ------------------------------------------------------------ storage
+
+    def dumps(self) -> bytes:
+        """The marshal form, with the version first."""
+        return marshal.dumps(
+            {
+                "v": VERSION,
+                "meta": self.meta,
+                "ep": self.ep,
+                "err": self.err,
+                "slow": self.slow,
+                "skipped": self.skipped,
+                "null_ts": self.null_ts,
+                "min_ts": self.min_ts,
+                "max_ts": self.max_ts,
+                "pathless": self.pathless,
+            }
+        )
+
+    @classmethod
+    def loads(cls, blob: bytes) -> Rollup | None:
+        """A stored rollup, or ``None`` when damaged or of another version."""
+        try:
+            data = marshal.loads(blob)  # noqa: S302 - our own cache file, written by us
+        except (EOFError, ValueError, TypeError):
+            return None
+        if not isinstance(data, dict) or data.get("v") != VERSION:
+            return None
+        kinds = {"meta": dict, "ep": dict, "err": dict, "slow": list, "skipped": int}
+        if not all(isinstance(data.get(k), t) for k, t in kinds.items()):
+            return None
+        return cls(data)
+
+    def bounded(self) -> bool:
+        """Whether this rollup is small enough to keep."""
+        hist = sum(len(e[5]) for e in self.ep.values())
+        return len(self.slow) <= MAX_SLOW_ROWS and hist <= MAX_HIST
+
+    # ------------------------------------------------------------ building
+
+    def add_lines(self, data: bytes) -> None:
+        """Fold complete JSONL lines in, as the JSON reader would see them."""
+        new_slow: list[tuple[Any, ...]] = []
+        for line in data.split(b"\n"):
+            raw = line.strip()
+            if not raw:
+                continue
+            try:
+                rec = orjson.loads(raw) if raw[:1] == b"{" else None
+            except orjson.JSONDecodeError:
+                rec = None
+            if not isinstance(rec, dict):
+                self.skipped += 1
+                continue
+            ts = parse_ts(rec.get(F.TS))
+            event = rec.get(F.EVENT)
+            event = event if isinstance(event, str) else None
+            if ts is None and event is None:
+                self.skipped += 1  # an all-NULL row to the JSON reader too
+                continue
+            self._span(ts)
+            if event == Ev.REQUEST:
+                self._request(rec, ts, new_slow)
+            elif event in _ERR_EVENTS and isinstance(rec.get(F.ERROR_HASH), str):
+                self._error(rec, ts)
+        if new_slow:
+            self.slow.extend(new_slow)
+            self.slow.sort(key=_slow_key)  # two sorted runs: linear for timsort
+
+    def _span(self, ts: int | None) -> None:
+        if ts is None:
+            self.null_ts += 1
+            return
+        self.min_ts = ts if self.min_ts is None else min(self.min_ts, ts)
+        self.max_ts = ts if self.max_ts is None else max(self.max_ts, ts)
+
+    def _request(
+        self, rec: dict[str, Any], ts: int | None, new_slow: list[tuple[Any, ...]]
+    ) -> None:
+        method, path = _text(rec.get(F.METHOD)), _text(rec.get(F.PATH))
+        dur, status = _num(rec.get(F.DURATION)), _int(rec.get(F.STATUS))
+        e = self.ep.get((method, path))
+        if e is None:
+            e = self.ep[(method, path)] = [0, 0, 0.0, None, 0, {}]
+        _fold_ep(e, dur, status >= 500 if status is not None else False, 1)
+        if dur is not None and dur >= SLOW_FLOOR:
+            new_slow.append((ts, method, path, dur, status, _text(rec.get(F.CID))))
+
+    def _error(self, rec: dict[str, Any], ts: int | None) -> None:
+        sev = _text(rec.get(F.SEVERITY))
+        count = _int(rec.get(F.COUNT))
+        path = _text(rec.get(F.PATH))
+        cid = _text(rec.get(F.CID))
+        if path is None and cid is not None:
+            self.pathless = True  # its endpoint is a lookup DuckDB does
+        rank = _RANK.get(sev or "")
+        row: list[Any] = [count, 1, rank, sev if rank is not None else None, ts]
+        row += [_text(rec.get(F.ERROR_TYPE)), _text(rec.get(F.MESSAGE)), ts, cid]
+        row.append([path] if path is not None else [])
+        _fold_err(self.err, str(rec[F.ERROR_HASH]), row)
+
+    def absorb(self, other: Rollup) -> None:
+        """Add another file's rollup to this one (for reports over several files)."""
+        for key, e in other.ep.items():
+            mine = self.ep.get(key)
+            if mine is None:
+                self.ep[key] = [e[0], e[1], e[2], e[3], e[4], dict(e[5])]
+                continue
+            mine[0] += e[0]
+            mine[1] += e[1]
+            mine[2] += e[2]
+            mine[3] = e[3] if mine[3] is None else (mine[3] if e[3] is None else max(mine[3], e[3]))
+            mine[4] += e[4]
+            for value, n in e[5].items():
+                mine[5][value] = mine[5].get(value, 0) + n
+        for name, row in other.err.items():
+            _fold_err(self.err, name, list(row))
+        self.slow = sorted([*self.slow, *other.slow], key=_slow_key)
+        self.skipped += other.skipped
+        self.null_ts += other.null_ts
+        self.pathless = self.pathless or other.pathless
+        for ts in (other.min_ts, other.max_ts):
+            if ts is not None:
+                self._span(ts)
+
+    # ------------------------------------------------------------ answers
+
+    def covers(self, since_ms: int | None, until_ms: int | None) -> bool:
+        """Whether the window keeps every record (so the whole-file facts are exact)."""
+        if since_ms is None and until_ms is None:
+            return True
+        if self.null_ts:
+            return False  # records without a time drop out of any window
+        if self.min_ts is None or self.max_ts is None:
+            return False
+        return (since_ms is None or since_ms <= self.min_ts) and (
+            until_ms is None or until_ms > self.max_ts
+        )
+
+    def endpoints(self, limit: int) -> list[dict[str, Any]]:
+        """As :func:`.aggregate.endpoints`."""
+        rows = []
+        for (method, path), e in self.ep.items():
+            count, nulls, total, peak, n5xx, hist = e
+            known = count - nulls
+            rows.append(
+                {
+                    "method": method,
+                    "path": path,
+                    "count": count,
+                    "avg": total / known if known else None,
+                    "p95": _quantile(hist, known, 0.95),
+                    "max": peak,
+                    "error_rate": n5xx / count if count else None,
+                }
+            )
+        rows.sort(key=lambda r: (-r["count"], r["path"] is None, r["path"] or ""))
+        return rows[: max(limit, 0)]
+
+    def slow_rows(self, threshold: float, limit: int) -> list[dict[str, Any]] | None:
+        """As :func:`.aggregate.slow`, or ``None`` below the floor."""
+        if threshold < SLOW_FLOOR:
+            return None
+        out = []
+        names = ("ts", "method", "path", "duration", "status", "cid")
+        for row in self.slow:
+            if row[3] < threshold:
+                break  # kept slowest first
+            out.append(dict(zip(names, row, strict=True)))
+            if len(out) >= limit:
+                break
+        return out
+
+    def errors(self, limit: int) -> list[dict[str, Any]] | None:
+        """As :func:`.aggregate.errors`, or ``None`` when an endpoint needs a lookup."""
+        if self.pathless:
+            return None
+        rows = []
+        for key, r in self.err.items():
+            max_count, lines, _rank, sev, first_ts, type_, msg, last_ts, cid, paths = r
+            rows.append(
+                {
+                    "hash": key,
+                    "count": max(max_count or 0, lines),
+                    "sev": sev,
+                    "type": type_,
+                    "msg": msg,
+                    "endpoints": sorted(set(paths)),
+                    "first_ts": first_ts,
+                    "last_ts": last_ts,
+                    "cid": cid,
+                }
+            )
+        rows.sort(key=lambda r: (-r["count"], r["last_ts"] is None, -(r["last_ts"] or 0)))
+        return rows[: max(limit, 0)]
+
+
+def _slow_key(row: tuple[Any, ...]) -> tuple[float, bool, int]:
+    return (-row[3], row[0] is None, row[0] or 0)
+
+
+def _fold_ep(e: list[Any], dur: float | None, is_5xx: bool, n: int) -> None:
+    e[0] += n
+    if is_5xx:
+        e[4] += n
+    if dur is None:
+        e[1] += n
+        return
+    e[2] += dur * n
+    e[3] = dur if e[3] is None else max(e[3], dur)
+    e[5][dur] = e[5].get(dur, 0) + n
+
+
+def _fold_err(err: dict[str, list[Any]], key: str, row: list[Any]) -> None:
+    mine = err.get(key)
+    if mine is None:
+        row[9] = sorted(set(row[9]))
+        err[key] = row
+        return
+    if row[0] is not None:
+        mine[0] = row[0] if mine[0] is None else max(mine[0], row[0])
+    mine[1] += row[1]
+    if row[2] is not None and (mine[2] is None or row[2] > mine[2]):
+        mine[2], mine[3] = row[2], row[3]
+    if row[4] is not None and (mine[4] is None or row[4] < mine[4]):
+        mine[4], mine[5], mine[6] = row[4], row[5], row[6]
+    if row[7] is not None and (mine[7] is None or row[7] >= mine[7]):
+        mine[7], mine[8] = row[7], row[8]
+    mine[9] = sorted({*mine[9], *row[9]})
+
+
+def _quantile(hist: dict[float, int], n: int, q: float) -> float | None:
+    """DuckDB's ``quantile_cont``: linear interpolation between order statistics."""
+    if n <= 0:
+        return None
+    pos = q * (n - 1)
+    lo_i, hi_i = math.floor(pos), math.ceil(pos)
+    lo = hi = None
+    seen = 0
+    for value in sorted(hist):
+        seen += hist[value]
+        if lo is None and seen > lo_i:
+            lo = value
+        if seen > hi_i:
+            hi = value
+            break
+    if lo is None or hi is None:
+        return None
+    return float(lo + (pos - lo_i) * (hi - lo))
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _int(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def _num(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def from_relation(con: duckdb.DuckDBPyConnection, relation: str) -> Rollup:
+    """Build a rollup with DuckDB from a relation with the cache's columns (the builder)."""
+    r = Rollup()
+    c = {k: f'"{getattr(F, k)}"' for k in _SQL_NAMES}
+    ts, path, cid, sev = c["TS"], c["PATH"], c["CID"], c["SEVERITY"]
+    src = f"FROM ({relation})"
+    req = f"WHERE {c['EVENT']} = '{Ev.REQUEST}'"
+    sql = f"SELECT {c['METHOD']}, {path}, {c['DURATION']}, count(*), count(*) FILTER (WHERE {c['STATUS']} >= 500)"  # noqa: E501 - schema names, our relation
+    for method, p, dur, n, n5 in con.execute(f"{sql} {src} {req} GROUP BY ALL").fetchall():
+        e = r.ep.get((method, p))
+        if e is None:
+            e = r.ep[(method, p)] = [0, 0, 0.0, None, 0, {}]
+        _fold_ep(e, dur, False, n)
+        e[4] += n5
+    sql = f"SELECT {ts}, {c['METHOD']}, {path}, {c['DURATION']}, {c['STATUS']}, {cid} {src}"
+    rows = con.execute(f"{sql} {req} AND {c['DURATION']} >= {SLOW_FLOOR}").fetchall()
+    r.slow = sorted(rows, key=_slow_key)
+    rank = "CASE " + " ".join(f"WHEN {sev} = '{s}' THEN {i}" for s, i in _RANK.items()) + " END"
+    events = ", ".join(f"'{e}'" for e in _ERR_EVENTS)
+    sql = (
+        f"SELECT {c['ERROR_HASH']}, max({c['COUNT']}), count(*), max({rank}), "
+        f"arg_max({sev}, {rank}), min({ts}), arg_min({c['ERROR_TYPE']}, {ts}), "
+        f"arg_min({c['MESSAGE']}, {ts}), max({ts}), arg_max({cid}, {ts}), "
+        f"list(DISTINCT {path}) FILTER (WHERE {path} IS NOT NULL), "
+        f"count(*) FILTER (WHERE {path} IS NULL AND {cid} IS NOT NULL) {src} "
+        f"WHERE {c['EVENT']} IN ({events}) AND {c['ERROR_HASH']} IS NOT NULL GROUP BY 1"
+    )
+    for row in con.execute(sql).fetchall():
+        r.err[row[0]] = [*row[1:10], sorted(row[10] or [])]
+        r.pathless = r.pathless or bool(row[11])
+    junk = f"{ts} IS NULL AND {c['EVENT']} IS NULL"
+    sql = (
+        f"SELECT count(*) FILTER (WHERE {junk}), "
+        f"count(*) FILTER (WHERE NOT ({junk}) AND {ts} IS NULL), min({ts}), max({ts}) {src}"
+    )
+    one = con.execute(sql).fetchone()
+    if one is not None:
+        r.skipped, r.null_ts, r.min_ts, r.max_ts = int(one[0]), int(one[1]), one[2], one[3]
+    return r
+
+
+_SQL_NAMES = (
+    "TS",
+    "EVENT",
+    "METHOD",
+    "PATH",
+    "DURATION",
+    "STATUS",
+    "CID",
+    "ERROR_HASH",
+    "SEVERITY",
+    "ERROR_TYPE",
+    "MESSAGE",
+    "COUNT",
+)
+
+
+def merged(rollups: Iterable[Rollup]) -> Rollup:
+    """One rollup for several files (the first is not modified)."""
+    out = Rollup()
+    for r in rollups:
+        out.absorb(r)
+    return out
+
+
+class _Pending:
+    """A rollup standing in for a relation, and how to get the real relation."""
+
+    def __init__(self, rollup: Rollup, resolve: Callable[[duckdb.DuckDBPyConnection], str]) -> None:
+        self.rollup = rollup
+        self.resolve = resolve
+        self.relation: str | None = None
+
+
+_PENDING: dict[str, _Pending] = {}
+
+
+def register(rollup: Rollup, resolve: Callable[[duckdb.DuckDBPyConnection], str]) -> str:
+    """A token to use as a :class:`.aggregate.Frame` relation (an SQL comment)."""
+    token = f"-- bellwatch rollup {len(_PENDING)}:{id(rollup)}\n"
+    _PENDING[token] = _Pending(rollup, resolve)
+    return token
+
+
+def lookup(relation: str) -> Rollup | None:
+    """The rollup behind a token relation, else ``None``."""
+    pending = _PENDING.get(relation)
+    return pending.rollup if pending is not None else None
+
+
+def resolve(con: duckdb.DuckDBPyConnection, relation: str) -> str:
+    """The real SQL relation for a token (resolved once), or ``relation`` itself."""
+    pending = _PENDING.get(relation)
+    if pending is None:
+        return relation
+    if pending.relation is None:
+        pending.relation = pending.resolve(con)
+    return pending.relation
