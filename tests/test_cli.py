@@ -490,6 +490,18 @@ class TestCloudWatchSource:
         assert sent == saved_query("top-errors", n=("| limit 20", "| limit 50"))
         assert [r["hash"] for r in run_locally(sent, log)] == ["9c1e5a7b"]
 
+    @pytest.mark.parametrize(
+        ("command", "saved"),
+        [("endpoints", ["latency", "error-rate"]), ("twilio", ["twilio-failures"])],
+    )
+    def test_reports_run_saved_queries(self, group: str, command: str, saved: list[str]) -> None:
+        """``endpoints`` and ``twilio`` run their saved queries instead of reading every event."""
+        from bellwatch.query.saved import by_name
+
+        result = CliRunner().invoke(cli, [command, "--log-group", group, "--json"])
+        assert result.exit_code == 0, result.output
+        assert queries_sent() == [by_name(name).query for name in saved]
+
     def test_log_group_setting_selects_cloudwatch(
         self, group: str, log: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     ) -> None:

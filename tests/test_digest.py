@@ -175,6 +175,18 @@ class TestCollectInsights:
         """A source without Insights (``None``) leaves the digest to the local reports."""
         assert digest.collect_insights(lambda _text: None) is None
 
+    def test_reports_without_query_engine_are_none(self) -> None:
+        """The endpoint and Twilio reports also pass ``None`` on, for the local fallback."""
+        assert digest.insights_endpoints(lambda _t: None) is None
+        assert digest.insights_twilio(lambda _t: None) is None
+
+    def test_endpoints_busiest_first(self) -> None:
+        """Endpoint rows come busiest first, in the local report's shape."""
+        rows = digest.insights_endpoints(_run_locally)
+        assert rows is not None
+        assert [(r["path"], r["count"]) for r in rows] == [("/api/book", 2), ("/twilio/voice", 1)]
+        assert set(rows[0]) == {"method", "path", "count", "avg", "p95", "max", "error_rate"}
+
     def test_totals_from_the_headline_query(self) -> None:
         """The headline numbers come from one query: requests, 5xx, 4xx, span."""
         t = digest.collect_insights(_run_locally)["totals"]  # type: ignore[index]

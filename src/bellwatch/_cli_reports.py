@@ -38,6 +38,11 @@ def saved_query(name: str, **replace: tuple[str, str]) -> str:
     return text
 
 
+def _runner(source: Source, opts: Opts) -> Callable[[str], list[dict[str, Any]] | None]:
+    """``run(query_text)``: the source's Logs Insights over the window (``None``: none)."""
+    return lambda text: source.run_insights(text, opts.since, opts.until)
+
+
 def run_aggregate(
     opts: Opts, source: Source, name: str, compute: Callable[[Any, Any], Any], need: Any
 ) -> Any:
@@ -179,21 +184,29 @@ def slow(threshold: float | None, limit: int, **kw: Any) -> None:
 def endpoints(limit: int, **kw: Any) -> None:
     """Per endpoint: requests, average and p95 seconds, slowest, 5xx rate.
 
+    With a log group, runs the saved 'latency' and 'error-rate' queries in CloudWatch.
+
     \b
     Examples:
       bellwatch endpoints --since 1d
     """
+    from . import digest
     from .sources import aggregate
 
     opts = opts_from(kw)
     with domain_errors(opts):
-        rows = run_aggregate(
-            opts,
-            opts.source(),
-            f"endpoints:{limit}",
-            lambda con, fr: aggregate.endpoints(con, fr, limit),
-            aggregate.need("endpoints"),
-        )
+        source = opts.source()
+        rows = digest.insights_endpoints(_runner(source, opts))
+        if rows is not None:
+            rows = rows[:limit]
+        else:
+            rows = run_aggregate(
+                opts,
+                source,
+                f"endpoints:{limit}",
+                lambda con, fr: aggregate.endpoints(con, fr, limit),
+                aggregate.need("endpoints"),
+            )
     table(rows, opts, title="endpoints", fractions={"error_rate"})
 
 
@@ -203,21 +216,29 @@ def endpoints(limit: int, **kw: Any) -> None:
 def twilio(limit: int, **kw: Any) -> None:
     """Twilio webhook failures (non-2xx, bad signatures) grouped by CallSid.
 
+    With a log group, runs the saved 'twilio-failures' query in CloudWatch.
+
     \b
     Examples:
       bellwatch twilio --since 2h
     """
+    from . import digest
     from .sources import aggregate
 
     opts = opts_from(kw)
     with domain_errors(opts):
-        rows = run_aggregate(
-            opts,
-            opts.source(),
-            f"twilio:{limit}",
-            lambda con, fr: aggregate.twilio(con, fr, limit),
-            aggregate.need("twilio"),
-        )
+        source = opts.source()
+        rows = digest.insights_twilio(_runner(source, opts))
+        if rows is not None:
+            rows = rows[:limit]
+        else:
+            rows = run_aggregate(
+                opts,
+                source,
+                f"twilio:{limit}",
+                lambda con, fr: aggregate.twilio(con, fr, limit),
+                aggregate.need("twilio"),
+            )
     table(rows, opts, title="Twilio failures by CallSid")
 
 
@@ -242,9 +263,7 @@ def summary(budget: int, **kw: Any) -> None:
     opts = opts_from(kw)
     with domain_errors(opts):
         source = opts.source()
-        facts = digest.collect_insights(
-            lambda text: source.run_insights(text, opts.since, opts.until)
-        )
+        facts = digest.collect_insights(_runner(source, opts))
         if facts is None:
             facts = run_aggregate(opts, source, "summary", digest.collect, digest.NEED)
     text = digest.render(facts, budget, slow_threshold=opts.settings.slow_threshold)

