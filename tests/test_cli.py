@@ -715,6 +715,16 @@ class TestTableCells:
         assert cell("error_rate", 0.0617, fraction=True) == "6.2%"
         assert cell("error_rate_pct", 6.17) == "6.170"
 
+    def test_rows_without_columns_say_so(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """Rows that carry no field at all print the no-records note, not an empty table."""
+        from bellwatch._cli_options import Opts
+        from bellwatch._cli_output import table
+
+        opts = Opts.__new__(Opts)
+        opts.json, opts.color = False, False
+        table([{}, {}], opts, title=None)
+        assert capsys.readouterr().out.strip() == "(no matching records)"
+
 
 class TestInsightsList:
     def test_every_line_of_a_query_is_indented(self, run: object) -> None:

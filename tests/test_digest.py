@@ -115,6 +115,12 @@ class TestErrorLine:
         text = digest.render(f, 1500)
         assert "cid None" not in text and "(hash 00000000, on /api/book" in text
 
+    def test_twilio_without_example_id(self) -> None:
+        """A Twilio call whose failures carry no correlation id says nothing about one."""
+        f = facts(n_twilio=1)
+        f["twilio"][0]["cid"] = None
+        assert "cid None" not in digest.render(f, 1500)
+
 
 class TestCountTokens:
     def test_fallback_estimate(self, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -209,6 +215,12 @@ class TestCollectInsights:
         assert facts is not None
         text = digest.render(facts, 300)
         assert "Timeout" in text and "c2" in text and digest.count_tokens(text) <= 300
+
+    def test_rows_without_a_fingerprint_are_dropped(self) -> None:
+        """An error row with no hash (a group of lines lacking the field) is no pattern."""
+        rows = {digest.TOTALS_QUERY: [{"lines": 1}]}
+        facts = digest.collect_insights(lambda text: rows.get(text, [{"lines": 3}]))
+        assert facts is not None and facts["errors"] == []
 
     def test_cloudwatch_timestamps_become_epoch_ms(self) -> None:
         """CloudWatch returns min(@timestamp) as text; the digest reads it as a time."""

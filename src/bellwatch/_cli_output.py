@@ -203,13 +203,13 @@ def table(
     if opts.json:
         click.echo(orjson.dumps(list(rows), option=orjson.OPT_INDENT_2).decode())
         return
-    if not rows:
+    names = list(dict.fromkeys(k for row in rows for k in row))
+    if not names:
         click.echo("(no matching records)")
         return
     from rich.console import Console
     from rich.table import Table
 
-    names = list(dict.fromkeys(k for row in rows for k in row))
     shown = Table(title=title, show_lines=False)
     for name in names:
         shown.add_column(name, overflow="fold")

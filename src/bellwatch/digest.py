@@ -147,6 +147,7 @@ def collect_insights(run: RunQuery) -> dict[str, Any] | None:
             "cid": r.get("example_cid"),
         }
         for r in run(by_name("top-errors").query) or []
+        if r.get(F.ERROR_HASH) is not None
     ]
     return {
         "totals": totals,
@@ -272,7 +273,8 @@ def _sections(facts: dict[str, Any]) -> list[tuple[str, str, list[str]]]:
     twilio = [
         f"- {w['sid']}: {w['failures']} failures"
         + (f" ({w['bad_signatures']} bad signatures)" if w["bad_signatures"] else "")
-        + f", statuses {', '.join(str(s) for s in w['statuses']) or '-'}, e.g. cid {w['cid']}"
+        + f", statuses {', '.join(str(s) for s in w['statuses']) or '-'}"
+        + (f", e.g. cid {w['cid']}" if w["cid"] else "")
         for w in facts["twilio"]
     ]
     return [
