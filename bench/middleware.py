@@ -41,6 +41,8 @@ VARIANTS = {
 EXTRA = {
     "bellwatch_noline": "bellwatch with level=ERROR: ids, context and metrics, no line written",
     "bellwatch_nosink": "bellwatch with the line built and rendered but no file or stdout",
+    "header_floor": "a pure-ASGI layer that only appends one response header (the floor of any"
+    " middleware that returns the correlation id)",
 }
 PATH = "/api/users/42"
 
@@ -157,6 +159,25 @@ def build_app(variant: str, logdir: str) -> Any:
 
         bellwatch.configure(stdout=False, log_file=True, log_dir=logdir, level="ERROR")
         instrument(app)
+    elif variant == "header_floor":
+        inner = app
+
+        async def header_only(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] != "http":
+                await inner(scope, receive, send)
+                return
+
+            async def send_with_header(message: Any) -> None:
+                if message["type"] == "http.response.start":
+                    message["headers"] = [
+                        *message.get("headers", ()),
+                        (b"x-request-id", b"0123456789ab"),
+                    ]
+                await send(message)
+
+            await inner(scope, receive, send_with_header)
+
+        return header_only
     elif variant != "bare":
         raise SystemExit(f"unknown variant {variant}")
     return app
