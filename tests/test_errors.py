@@ -220,6 +220,16 @@ class TestWindowMode:
         assert h.events("aggregated_error")[0]["count"] == 30  # the first line said the 31st
         h.agg.close()
 
+    def test_window_lines_say_their_counts_must_be_summed(self) -> None:
+        """A window line carries its window length, which tells readers to sum counts."""
+        h = Harness(error_mode="window", error_window=60.0, spike_threshold=1_000_000)
+        for n in range(3):
+            h.agg.record(order_failed(n))
+        h.clock.now += 61.0
+        h.agg.flush()
+        assert h.events("aggregated_error")[0]["window"] == 60
+        h.agg.close()
+
     def test_pending_count_is_flushed_when_window_ends(self) -> None:
         """A burst that stops is still summarised once its window has passed."""
         h = Harness(error_mode="window", error_window=60.0, spike_threshold=1_000_000)

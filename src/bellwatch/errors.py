@@ -302,6 +302,9 @@ class ErrorAggregator:
             event[F.PATH] = p.endpoint
         if announce:
             event[F.ESCALATED] = True
+        if self.policy.mode == "window":
+            # Tells a reader that counts are per line and must be summed, not maxed.
+            event[F.WINDOW] = round(self.policy.window)
         return event
 
     def _write_due(self, now: float) -> None:

@@ -45,6 +45,7 @@ _LADDER: tuple[tuple[str, str, int], ...] = (
     ("shorten", F.PATH, _MIN_KEEP),
     ("drop", F.PATH, 0),
     ("shorten", F.MESSAGE, _MIN_KEEP),
+    ("drop", F.WINDOW, 0),
     ("drop", F.COUNT, 0),
     ("shorten", F.ERROR_TYPE, _MIN_KEEP),
     ("drop", F.STATUS, 0),

@@ -44,6 +44,7 @@ class F:
     MESSAGE: Final = "msg"
     SEVERITY: Final = "sev"
     COUNT: Final = "count"
+    WINDOW: Final = "window"
     EXC: Final = "exc"
     ESCALATED: Final = "escalated"
     CHANNEL: Final = "channel"
@@ -117,7 +118,13 @@ FIELDS: Final = (
     FieldSpec(F.ERROR_TYPE, "error_type", "str", "exception class name"),
     FieldSpec(F.MESSAGE, "message", "str", "exception message"),
     FieldSpec(F.SEVERITY, "severity", "str", "low, medium, high or critical"),
-    FieldSpec(F.COUNT, "count", "int", "occurrences of the fingerprint so far"),
+    FieldSpec(
+        F.COUNT,
+        "count",
+        "int",
+        "occurrences: running total (every-Nth), or since the fingerprint's last line (window)",
+    ),
+    FieldSpec(F.WINDOW, "-", "int", "window mode only: seconds per window; sum these counts"),
     FieldSpec(F.EXC, "-", "str", "compact traceback: Type: msg @ module:function:line < ..."),
     FieldSpec(F.ESCALATED, "-", "bool", "severity was raised one level by a spike"),
     FieldSpec(F.CHANNEL, "-", "str", "alert channel: log, webhook or sns"),
@@ -129,7 +136,11 @@ EVENTS: Final = (
     EventSpec(Ev.REQUEST, "INFO", "one per request; WARNING when slow, ERROR on 5xx"),
     EventSpec(Ev.ERROR, "ERROR", "first occurrence of an error fingerprint, in full"),
     EventSpec(Ev.AGGREGATED_ERROR, "ERROR", "every Nth occurrence (or one per window), with count"),
-    EventSpec(Ev.ERROR_ESCALATED, "WARNING", "a fingerprint's rate spiked: severity up one level"),
+    EventSpec(
+        Ev.ERROR_ESCALATED,
+        "WARNING",
+        "every-Nth mode: a spike raised severity one level (window lines say escalated)",
+    ),
     EventSpec(Ev.ALERT_FIRED, "WARNING", "an in-process alert was sent"),
     EventSpec(Ev.ALERT_FAILED, "WARNING", "an alert could not be delivered after retries"),
     EventSpec(Ev.CID_INVALID, "WARNING", "an inbound correlation id was replaced"),
