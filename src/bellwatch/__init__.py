@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .errors import ErrorAggregator, get_aggregator
     from .fingerprint import fingerprint
     from .middleware import BellwatchMiddleware, instrument
+    from .monitor import end_session
     from .pipeline import configure, get_logger, stats
 
 # Imported on first use, so that `import bellwatch` (and the CLI's --help) stays light:
@@ -35,6 +36,7 @@ _LAZY = {
     "fingerprint": "fingerprint",
     "BellwatchMiddleware": "middleware",
     "instrument": "middleware",
+    "end_session": "monitor",
     "configure": "pipeline",
     "get_logger": "pipeline",
     "stats": "pipeline",
@@ -71,6 +73,7 @@ __all__ = [
     "bound",
     "clear",
     "configure",
+    "end_session",
     "fingerprint",
     "get_aggregator",
     "get_cid",
