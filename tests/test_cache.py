@@ -353,3 +353,122 @@ class TestEpochSniff:
             frame = aggregate.Frame(plan.relation(), since_ms=1500)
             answers.append(aggregate.slow(con, frame, 2.0))  # type: ignore[arg-type]
         assert answers[0] == answers[1] and [r["cid"] for r in answers[0]] == ["c2"]
+
+
+def _corpus(tmp_path: Path, seed: int = 7, lines: int = 3000) -> Path:
+    log = tmp_path / "app.jsonl"
+    log.write_bytes(_lines(seed, lines))
+    return log
+
+
+def _lines(seed: int, lines: int, start: int = 1_000_000) -> bytes:
+    import random
+
+    rng = random.Random(seed)
+    out = []
+    for i in range(lines):
+        ts = start + i * 10
+        if rng.random() < 0.01:
+            out.append(b"Traceback (most recent call last):\n")
+            continue
+        if rng.random() < 0.01:
+            out.append(b'{"ts": 12, "ev\n')
+            continue
+        path = rng.choice(["/a", "/b", "/c"])
+        dur = round(rng.lognormvariate(0, 1) * 0.3, 4)
+        status = rng.choice([200, 200, 200, 404, 500])
+        out.append(req(ts, path, status, dur, f"c{i}"))
+        if status == 500:
+            h = rng.choice(["h1", "h2"])
+            sev = rng.choice(["low", "high"])
+            out.append(
+                line(ts=ts, level="ERROR", event="error", cid=f"c{i}", path=path, hash=h, sev=sev)
+            )
+    return b"".join(out)
+
+
+def _answers(con: object, frame: aggregate.Frame) -> tuple[object, ...]:
+    eps = aggregate.endpoints(con, frame)  # type: ignore[arg-type]
+    return (
+        [(r["path"], r["count"], round(r["avg"], 9), round(r["p95"], 9), r["max"]) for r in eps],
+        [(r["path"], round(r["error_rate"], 9)) for r in eps],
+        aggregate.slow(con, frame, 0.7, limit=10_000),  # type: ignore[arg-type]
+        [
+            (r["hash"], r["count"], r["sev"], r["endpoints"], r["first_ts"], r["last_ts"])
+            for r in aggregate.errors(con, frame)  # type: ignore[arg-type]
+        ],
+    )
+
+
+class TestRollup:
+    def test_rollup_matches_duckdb_without_opening_it(self, tmp_path: Path) -> None:
+        """After the cache is built, errors/slow/endpoints come from the rollup, as DuckDB says."""
+        log = _corpus(tmp_path)
+        store = cache.Cache(str(tmp_path / "c"))
+        store.plan([str(log)], cache.connect())  # builds Parquet and the rollup
+        con = cache.connect()
+        plan = store.plan([str(log)], con)
+        assert plan.rollup is not None
+        fast = _answers(con, aggregate.Frame(plan.relation()))
+        assert con._con is None  # type: ignore[attr-defined]  # DuckDB never opened
+        slow_sql = _answers(con, aggregate.Frame(store.parquet_plan([str(log)], con).relation()))
+        assert fast == slow_sql
+        assert plan.skipped == store.parquet_plan([str(log)], con).skipped
+
+    def test_append_goes_to_tail(self, tmp_path: Path) -> None:
+        """Appended lines are folded into a tail rollup with orjson; answers still match DuckDB."""
+        log = _corpus(tmp_path)
+        store = cache.Cache(str(tmp_path / "c"))
+        store.plan([str(log)], cache.connect())
+        with log.open("ab") as f:
+            f.write(_lines(8, 500, start=2_000_000))
+        con = cache.connect()
+        plan = store.plan([str(log)], con)
+        assert plan.rollup is not None and list(store.dir.glob("*.tail"))
+        fast = _answers(con, aggregate.Frame(plan.relation()))
+        assert con._con is None  # type: ignore[attr-defined]
+        full = cache.Cache(str(tmp_path / "other")).parquet_plan([str(log)], con)
+        assert fast == _answers(con, aggregate.Frame(full.relation()))
+        assert plan.skipped == full.skipped
+
+    def test_window_and_low_threshold_read_parquet(self, tmp_path: Path) -> None:
+        """A window inside the data, or a threshold under the floor, is answered by DuckDB."""
+        log = tmp_path / "app.jsonl"
+        log.write_bytes(req(1000, "/a", 200, 0.1, "c1") + req(5000, "/b", 200, 0.3, "c2"))
+        store = cache.Cache(str(tmp_path / "c"))
+        store.plan([str(log)], cache.connect())
+        con = cache.connect()
+        relation = store.plan([str(log)], con).relation()
+        windowed = aggregate.endpoints(con, aggregate.Frame(relation, since_ms=2000))  # type: ignore[arg-type]
+        assert [r["path"] for r in windowed] == ["/b"]
+        low = aggregate.slow(con, aggregate.Frame(relation), threshold=0.2)  # type: ignore[arg-type]
+        assert [r["cid"] for r in low] == ["c2"]
+
+    def test_corrupt_rollup_rebuilt(self, tmp_path: Path, con: object) -> None:
+        """A damaged rollup file is ignored (DuckDB answers) and rebuilt."""
+        log = tmp_path / "app.jsonl"
+        log.write_bytes(req(1, "/a", 200, 0.1, "c1"))
+        store = cache.Cache(str(tmp_path / "c"))
+        store.plan([str(log)], con)
+        (rollup,) = store.dir.glob("*.rollup")
+        rollup.write_bytes(rollup.read_bytes()[:30])
+        plan = store.plan([str(log)], con)
+        assert plan.rollup is None
+        rows = aggregate.endpoints(con, aggregate.Frame(plan.relation()))  # type: ignore[arg-type]
+        assert [(r["path"], r["count"]) for r in rows] == [("/a", 1)]
+        rollup.unlink()
+        store.update(str(log), con)  # type: ignore[arg-type]
+        assert store.plan([str(log)], con).rollup is not None
+
+    def test_damaged_section_falls_back(self, tmp_path: Path, con: object) -> None:
+        """A rollup whose section does not decode is answered by DuckDB instead."""
+        log = tmp_path / "app.jsonl"
+        log.write_bytes(req(1, "/a", 200, 0.1, "c1"))
+        store = cache.Cache(str(tmp_path / "c"))
+        store.plan([str(log)], con)
+        plan = store.plan([str(log)], con)
+        assert plan.rollup is not None
+        plan.rollup._blobs["ep"] = b"\x00garbage"
+        plan.rollup._ep = None
+        rows = aggregate.endpoints(con, aggregate.Frame(plan.relation()))  # type: ignore[arg-type]
+        assert [(r["path"], r["count"]) for r in rows] == [("/a", 1)]

@@ -31,16 +31,13 @@ from ..timeparse import parse_ts
 if TYPE_CHECKING:
     import duckdb
 
-VERSION = 1
+VERSION = 2
+_SECTIONS = ("ep", "err", "slow")
 SLOW_FLOOR = 0.5  # seconds: slow --threshold below this reads the Parquet cache
 MAX_SLOW_ROWS = 200_000  # beyond these a file gets no rollup (bounded size)
 MAX_HIST = 300_000
 _RANK = {s: i for i, s in enumerate(Sev.ORDER)}
 _ERR_EVENTS = (Ev.ERROR, Ev.AGGREGATED_ERROR)
-
-# ep[(method, path)] = [count, null_durations, sum, max, n5xx, {duration: n}]
-# err[hash] = [max_count, lines, rank, sev, first_ts, type, msg, last_ts, cid, [paths]]
-# slow = [(ts, method, path, duration, status, cid)], kept in report order
 
 
 class Rollup:
@@ -49,31 +46,79 @@ class Rollup:
     def __init__(self, data: dict[str, Any] | None = None) -> None:
         d = data or {}
         self.meta: dict[str, Any] = d.get("meta", {})
-        self.ep: dict[tuple[Any, Any], list[Any]] = d.get("ep", {})
-        self.err: dict[str, list[Any]] = d.get("err", {})
-        self.slow: list[tuple[Any, ...]] = d.get("slow", [])
+        # Sections stay marshalled until a report reads them: errors never pays
+        # for loading the endpoints' histograms, and so on.
+        self._blobs: dict[str, bytes] = {k: d[k] for k in _SECTIONS if isinstance(d.get(k), bytes)}
+        self._ep: dict[tuple[Any, Any], list[Any]] | None = None if "ep" in self._blobs else {}
+        self._err: dict[str, list[Any]] | None = None if "err" in self._blobs else {}
+        self._slow: list[tuple[Any, ...]] | None = None if "slow" in self._blobs else []
         self.skipped: int = d.get("skipped", 0)
         self.null_ts: int = d.get("null_ts", 0)
         self.min_ts: int | None = d.get("min_ts")
         self.max_ts: int | None = d.get("max_ts")
         self.pathless: bool = d.get("pathless", False)
 
+    def _section(self, name: str, kind: type) -> Any:
+        value = marshal.loads(self._blobs.pop(name))  # noqa: S302 - our own cache file
+        if not isinstance(value, kind):
+            raise TypeError(f"rollup section {name} is damaged")
+        return value
+
+    @property
+    def ep(self) -> dict[tuple[Any, Any], list[Any]]:
+        """``(method, path) -> [count, null_durations, sum, max, n5xx, {duration: n}]``."""
+        if self._ep is None:
+            self._ep = self._section("ep", dict)
+        return self._ep
+
+    @ep.setter
+    def ep(self, value: dict[tuple[Any, Any], list[Any]]) -> None:
+        self._blobs.pop("ep", None)
+        self._ep = value
+
+    @property
+    def err(self) -> dict[str, list[Any]]:
+        """``hash -> [max_count, lines, rank, sev, first_ts, type, msg, last_ts, cid, paths]``."""
+        if self._err is None:
+            self._err = self._section("err", dict)
+        return self._err
+
+    @err.setter
+    def err(self, value: dict[str, list[Any]]) -> None:
+        self._blobs.pop("err", None)
+        self._err = value
+
+    @property
+    def slow(self) -> list[tuple[Any, ...]]:
+        """``(ts, method, path, duration, status, cid)`` at or over the floor, slowest first."""
+        if self._slow is None:
+            self._slow = self._section("slow", list)
+        return self._slow
+
+    @slow.setter
+    def slow(self, value: list[tuple[Any, ...]]) -> None:
+        self._blobs.pop("slow", None)
+        self._slow = value
+
     # ------------------------------------------------------------ storage
 
     def dumps(self) -> bytes:
-        """The marshal form, with the version first."""
+        """The marshal form: version, scalars, and each section marshalled on its own."""
+        sections = {
+            "ep": self._blobs.get("ep") or marshal.dumps(self.ep),
+            "err": self._blobs.get("err") or marshal.dumps(self.err),
+            "slow": self._blobs.get("slow") or marshal.dumps(self.slow),
+        }
         return marshal.dumps(
             {
                 "v": VERSION,
                 "meta": self.meta,
-                "ep": self.ep,
-                "err": self.err,
-                "slow": self.slow,
                 "skipped": self.skipped,
                 "null_ts": self.null_ts,
                 "min_ts": self.min_ts,
                 "max_ts": self.max_ts,
                 "pathless": self.pathless,
+                **sections,
             }
         )
 
@@ -86,7 +131,7 @@ class Rollup:
             return None
         if not isinstance(data, dict) or data.get("v") != VERSION:
             return None
-        kinds = {"meta": dict, "ep": dict, "err": dict, "slow": list, "skipped": int}
+        kinds = {"meta": dict, "skipped": int, "ep": bytes, "err": bytes, "slow": bytes}
         if not all(isinstance(data.get(k), t) for k, t in kinds.items()):
             return None
         return cls(data)
@@ -160,22 +205,13 @@ class Rollup:
         _fold_err(self.err, str(rec[F.ERROR_HASH]), row)
 
     def absorb(self, other: Rollup) -> None:
-        """Add another file's rollup to this one (for reports over several files)."""
-        for key, e in other.ep.items():
-            mine = self.ep.get(key)
-            if mine is None:
-                self.ep[key] = [e[0], e[1], e[2], e[3], e[4], dict(e[5])]
-                continue
-            mine[0] += e[0]
-            mine[1] += e[1]
-            mine[2] += e[2]
-            mine[3] = e[3] if mine[3] is None else (mine[3] if e[3] is None else max(mine[3], e[3]))
-            mine[4] += e[4]
-            for value, n in e[5].items():
-                mine[5][value] = mine[5].get(value, 0) + n
-        for name, row in other.err.items():
-            _fold_err(self.err, name, list(row))
-        self.slow = sorted([*self.slow, *other.slow], key=_slow_key)
+        """Add another rollup (the later bytes of the same file, or another file) to this one."""
+        self.ep = _merge_ep([self.ep, other.ep])
+        self.err = _merge_err([self.err, other.err])
+        self.slow = _merge_slow([self.slow, other.slow])
+        self._scalars(other)
+
+    def _scalars(self, other: Rollup) -> None:
         self.skipped += other.skipped
         self.null_ts += other.null_ts
         self.pathless = self.pathless or other.pathless
@@ -387,11 +423,62 @@ _SQL_NAMES = (
 
 
 def merged(rollups: Iterable[Rollup]) -> Rollup:
-    """One rollup for several files (the first is not modified)."""
-    out = Rollup()
-    for r in rollups:
-        out.absorb(r)
+    """One read-only view of several rollups; sections are merged when a report reads them."""
+    return _Merged(list(rollups))
+
+
+class _Merged(Rollup):
+    def __init__(self, parts: list[Rollup]) -> None:
+        super().__init__()
+        self._parts = parts
+        self._ep = self._err = self._slow = None
+        for part in parts:
+            self._scalars(part)
+
+    def _section(self, name: str, kind: type) -> Any:
+        del kind
+        if name == "ep":
+            return _merge_ep([p.ep for p in self._parts])
+        if name == "err":
+            return _merge_err([p.err for p in self._parts])
+        return _merge_slow([p.slow for p in self._parts])
+
+
+def _merge_ep(eps: list[dict[tuple[Any, Any], list[Any]]]) -> dict[tuple[Any, Any], list[Any]]:
+    if len(eps) == 1:
+        return eps[0]
+    out: dict[tuple[Any, Any], list[Any]] = {}
+    for ep in eps:
+        for key, e in ep.items():
+            mine = out.get(key)
+            if mine is None:
+                out[key] = [e[0], e[1], e[2], e[3], e[4], dict(e[5])]
+                continue
+            mine[0] += e[0]
+            mine[1] += e[1]
+            mine[2] += e[2]
+            if e[3] is not None:
+                mine[3] = e[3] if mine[3] is None else max(mine[3], e[3])
+            mine[4] += e[4]
+            for value, n in e[5].items():
+                mine[5][value] = mine[5].get(value, 0) + n
     return out
+
+
+def _merge_err(errs: list[dict[str, list[Any]]]) -> dict[str, list[Any]]:
+    if len(errs) == 1:
+        return errs[0]
+    out: dict[str, list[Any]] = {}
+    for err in errs:
+        for key, row in err.items():
+            _fold_err(out, key, list(row))
+    return out
+
+
+def _merge_slow(slows: list[list[tuple[Any, ...]]]) -> list[tuple[Any, ...]]:
+    if len(slows) == 1:
+        return slows[0]
+    return sorted([row for slow in slows for row in slow], key=_slow_key)
 
 
 class _Pending:

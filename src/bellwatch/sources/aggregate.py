@@ -7,6 +7,7 @@ from :mod:`.cache`, and the time window) and returns plain dicts, so the CLI,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -118,6 +119,19 @@ def _rolled(frame: Frame) -> _rollup.Rollup | None:
     return rolled if rolled is not None and rolled.covers(frame.since_ms, frame.until_ms) else None
 
 
+def _from_rollup(
+    frame: Frame, answer: Callable[[_rollup.Rollup], list[dict[str, Any]] | None]
+) -> list[dict[str, Any]] | None:
+    """``answer(rollup)``, or ``None`` when it cannot answer (or a section is damaged)."""
+    rolled = _rolled(frame)
+    if rolled is None:
+        return None
+    try:
+        return answer(rolled)
+    except (EOFError, ValueError, TypeError, KeyError, IndexError):
+        return None  # a damaged section: DuckDB reads the Parquet cache instead
+
+
 def _real(con: duckdb.DuckDBPyConnection, frame: Frame) -> Frame:
     """``frame`` with a rollup token replaced by its SQL relation (Parquet, via DuckDB)."""
     relation = _rollup.resolve(con, frame.relation)
@@ -138,8 +152,7 @@ def errors(con: duckdb.DuckDBPyConnection, frame: Frame, limit: int = 50) -> lis
     Endpoints come from the error lines' ``path``; for lines without one (older
     writers), from the request line with the same correlation id.
     """
-    rolled = _rolled(frame)
-    fast = rolled.errors(limit) if rolled is not None else None
+    fast = _from_rollup(frame, lambda r: r.errors(limit))
     if fast is not None:
         return fast
     frame = _real(con, frame)
@@ -190,8 +203,7 @@ def slow(
     con: duckdb.DuckDBPyConnection, frame: Frame, threshold: float = 2.0, limit: int = 50
 ) -> list[dict[str, Any]]:
     """Requests at or over ``threshold`` seconds, slowest first."""
-    rolled = _rolled(frame)
-    fast = rolled.slow_rows(float(threshold), limit) if rolled is not None else None
+    fast = _from_rollup(frame, lambda r: r.slow_rows(float(threshold), limit))
     if fast is not None:
         return fast
     frame = _real(con, frame)
@@ -212,9 +224,9 @@ def endpoints(
     con: duckdb.DuckDBPyConnection, frame: Frame, limit: int = 100
 ) -> list[dict[str, Any]]:
     """Per endpoint: requests, average and p95 seconds, 5xx rate; busiest first."""
-    rolled = _rolled(frame)
-    if rolled is not None:
-        return rolled.endpoints(limit)
+    fast = _from_rollup(frame, lambda r: r.endpoints(limit))
+    if fast is not None:
+        return fast
     frame = _real(con, frame)
     return _rows(
         con,

@@ -72,6 +72,7 @@ _HEAD = 4096  # bytes hashed to tell an appended file from a rewritten one
 SYNC_BUILD_BYTES = 32 * 1024 * 1024  # below this a missing cache is built in-process
 _MAX_PARTS = 32  # then an append rebuilds the file's cache in one part
 MEMO_KEEP = 64
+TAIL_MAX_BYTES = 64 * 1024 * 1024  # appended bytes kept in a tail rollup before a rebuild
 PRUNE_AFTER = 14 * 86_400.0  # seconds a file's cache survives without being read
 
 
@@ -334,54 +335,78 @@ class Cache:
         return plan
 
     def _rollups(self, paths: Sequence[str]) -> _rollup.Rollup | None:
-        """The merged rollup of ``paths`` brought up to date, or ``None`` if one is missing."""
-        found = []
+        """The rollup of ``paths`` brought up to date, or ``None`` if one is missing.
+
+        Each file has a base rollup (written by the builder) and, once it has
+        grown, a small tail rollup of the bytes appended since: an append
+        parses and rewrites only the tail.
+        """
+        found: list[_rollup.Rollup] = []
         for path in paths:
             try:
                 st = os.stat(path)
             except OSError as exc:
                 raise SourceError(f"cannot read {path}: {exc.strerror}") from None
             key = self._key(st)
-            try:
-                rolled = _rollup.Rollup.loads((self.dir / f"{key}.rollup").read_bytes())
-            except OSError:
+            base = self._load_rollup(key, "rollup")
+            if base is None:
                 return None
-            if rolled is None or rolled.meta.get("version") != _VERSION:
-                return None  # damaged, or written under another schema version
-            state = _state(rolled.meta, path, st)
+            tail = self._load_rollup(key, "tail")
+            if tail is not None and tail.meta.get("base") != base.meta.get("offset"):
+                tail = None  # left over from an older base
+            state = _state((tail or base).meta, path, st)
             if state == "appended":
-                rolled = self._extend(path, key, rolled, st)
+                tail = self._extend(path, key, base, tail, st)
+                if tail is None:
+                    return None
             elif state != "fresh":
-                return None
-            if rolled is None:
                 return None
             with contextlib.suppress(OSError):
                 os.utime(self.dir / f"{key}.json")  # "used": kept by prune()
-            found.append(rolled)
+            found += [base, tail] if tail is not None else [base]
         return found[0] if len(found) == 1 else _rollup.merged(found)
 
+    def _load_rollup(self, key: str, kind: str) -> _rollup.Rollup | None:
+        try:
+            rolled = _rollup.Rollup.loads((self.dir / f"{key}.{kind}").read_bytes())
+        except OSError:
+            return None
+        if rolled is None or rolled.meta.get("version") != _VERSION:
+            return None  # damaged, or written under another schema version
+        return rolled
+
     def _extend(
-        self, path: str, key: str, rolled: _rollup.Rollup, st: os.stat_result
+        self,
+        path: str,
+        key: str,
+        base: _rollup.Rollup,
+        tail: _rollup.Rollup | None,
+        st: os.stat_result,
     ) -> _rollup.Rollup | None:
-        """Fold the complete lines appended since the rollup into it (orjson, no DuckDB)."""
-        start = int(rolled.meta.get("offset", 0))
+        """Fold the complete lines appended since into the tail rollup (orjson, no DuckDB)."""
+        if st.st_size - int(base.meta.get("offset", 0)) > TAIL_MAX_BYTES:
+            return None  # the Parquet path folds it into a new base (with DuckDB)
+        if tail is None:
+            tail = _rollup.Rollup()
+            tail.meta = {**base.meta, "base": base.meta.get("offset", 0)}
+        start = int(tail.meta.get("offset", 0))
         with open(path, "rb") as handle:
             handle.seek(start)
             data = handle.read(st.st_size - start)
         cut = data.rfind(b"\n") + 1
-        rolled.add_lines(data[:cut])
-        if not rolled.bounded():
+        tail.add_lines(data[:cut])
+        if not tail.bounded():
             return None
         end = start + cut
-        rolled.meta.update(offset=end, size=st.st_size, mtime=st.st_mtime_ns)
-        if int(rolled.meta.get("head_len", 0)) < min(_HEAD, end):
+        tail.meta.update(offset=end, size=st.st_size, mtime=st.st_mtime_ns)
+        if int(tail.meta.get("head_len", 0)) < min(_HEAD, end):
             # hash the first bytes seen so far; an append never changes them
-            rolled.meta.update(head_len=min(_HEAD, end), head=_head(path, min(_HEAD, end)))
+            tail.meta.update(head_len=min(_HEAD, end), head=_head(path, min(_HEAD, end)))
         with _locked(self.dir / f"{key}.lock") as got:
             if got:  # busy: answer from memory, save next time
                 with contextlib.suppress(OSError):
-                    _atomic_write(self.dir / f"{key}.rollup", rolled.dumps())
-        return rolled
+                    _atomic_write(self.dir / f"{key}.tail", tail.dumps())
+        return tail
 
     def _write_rollup(
         self, key: str, manifest: dict[str, Any], con: duckdb.DuckDBPyConnection
@@ -392,6 +417,7 @@ class Cache:
         rolled = _rollup.from_relation(con, parquet_scan(parts)) if parts else _rollup.Rollup()
         meta = ("offset", "size", "mtime", "head", "head_len", "path")
         rolled.meta = {k: manifest[k] for k in meta if k in manifest} | {"version": _VERSION}
+        (self.dir / f"{key}.tail").unlink(missing_ok=True)  # the new base covers it
         if rolled.bounded():
             _atomic_write(target, rolled.dumps())
         else:
