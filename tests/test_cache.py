@@ -393,6 +393,7 @@ def _answers(con: object, frame: aggregate.Frame) -> tuple[object, ...]:
         [(r["path"], r["count"], round(r["avg"], 9), round(r["p95"], 9), r["max"]) for r in eps],
         [(r["path"], round(r["error_rate"], 9)) for r in eps],
         aggregate.slow(con, frame, 0.7, limit=10_000),  # type: ignore[arg-type]
+        aggregate.slow(con, frame, 2.0, limit=5),  # type: ignore[arg-type]
         [
             (r["hash"], r["count"], r["sev"], r["endpoints"], r["first_ts"], r["last_ts"])
             for r in aggregate.errors(con, frame)  # type: ignore[arg-type]

@@ -32,8 +32,9 @@ if TYPE_CHECKING:
     import duckdb
 
 VERSION = 2
-_SECTIONS = ("ep", "err", "slow")
+_SECTIONS = ("ep", "err", "slow", "slow_lo")
 SLOW_FLOOR = 0.5  # seconds: slow --threshold below this reads the Parquet cache
+SLOW_SPLIT = 2.0  # rows at or over this (the default threshold) load without the rest
 MAX_SLOW_ROWS = 200_000  # beyond these a file gets no rollup (bounded size)
 MAX_HIST = 300_000
 _RANK = {s: i for i, s in enumerate(Sev.ORDER)}
@@ -52,6 +53,7 @@ class Rollup:
         self._ep: dict[tuple[Any, Any], list[Any]] | None = None if "ep" in self._blobs else {}
         self._err: dict[str, list[Any]] | None = None if "err" in self._blobs else {}
         self._slow: list[tuple[Any, ...]] | None = None if "slow" in self._blobs else []
+        self._slow_lo: list[tuple[Any, ...]] | None = None if "slow_lo" in self._blobs else []
         self.skipped: int = d.get("skipped", 0)
         self.null_ts: int = d.get("null_ts", 0)
         self.min_ts: int | None = d.get("min_ts")
@@ -90,7 +92,8 @@ class Rollup:
 
     @property
     def slow(self) -> list[tuple[Any, ...]]:
-        """``(ts, method, path, duration, status, cid)`` at or over the floor, slowest first."""
+        """``(ts, method, path, duration, status, cid)`` at or over :data:`SLOW_SPLIT`, slowest
+        first."""
         if self._slow is None:
             self._slow = self._section("slow", list)
         return self._slow
@@ -100,6 +103,27 @@ class Rollup:
         self._blobs.pop("slow", None)
         self._slow = value
 
+    @property
+    def slow_lo(self) -> list[tuple[Any, ...]]:
+        """Like :attr:`slow`, from :data:`SLOW_FLOOR` up to :data:`SLOW_SPLIT`."""
+        if self._slow_lo is None:
+            self._slow_lo = self._section("slow_lo", list)
+        return self._slow_lo
+
+    @slow_lo.setter
+    def slow_lo(self, value: list[tuple[Any, ...]]) -> None:
+        self._blobs.pop("slow_lo", None)
+        self._slow_lo = value
+
+    def add_slow(self, rows: list[tuple[Any, ...]]) -> None:
+        """Add requests at or over the floor to the right band (any order)."""
+        hi = sorted((r for r in rows if r[3] >= SLOW_SPLIT), key=_slow_key)
+        lo = sorted((r for r in rows if r[3] < SLOW_SPLIT), key=_slow_key)
+        if hi:
+            self.slow = _merge_slow([self.slow, hi])
+        if lo:
+            self.slow_lo = _merge_slow([self.slow_lo, lo])
+
     # ------------------------------------------------------------ storage
 
     def dumps(self) -> bytes:
@@ -108,6 +132,7 @@ class Rollup:
             "ep": self._blobs.get("ep") or marshal.dumps(self.ep),
             "err": self._blobs.get("err") or marshal.dumps(self.err),
             "slow": self._blobs.get("slow") or marshal.dumps(self.slow),
+            "slow_lo": self._blobs.get("slow_lo") or marshal.dumps(self.slow_lo),
         }
         return marshal.dumps(
             {
@@ -131,7 +156,7 @@ class Rollup:
             return None
         if not isinstance(data, dict) or data.get("v") != VERSION:
             return None
-        kinds = {"meta": dict, "skipped": int, "ep": bytes, "err": bytes, "slow": bytes}
+        kinds = {"meta": dict, "skipped": int, **dict.fromkeys(_SECTIONS, bytes)}
         if not all(isinstance(data.get(k), t) for k, t in kinds.items()):
             return None
         return cls(data)
@@ -139,7 +164,7 @@ class Rollup:
     def bounded(self) -> bool:
         """Whether this rollup is small enough to keep."""
         hist = sum(len(e[5]) for e in self.ep.values())
-        return len(self.slow) <= MAX_SLOW_ROWS and hist <= MAX_HIST
+        return len(self.slow) + len(self.slow_lo) <= MAX_SLOW_ROWS and hist <= MAX_HIST
 
     # ------------------------------------------------------------ building
 
@@ -169,8 +194,7 @@ class Rollup:
             elif event in _ERR_EVENTS and isinstance(rec.get(F.ERROR_HASH), str):
                 self._error(rec, ts)
         if new_slow:
-            self.slow.extend(new_slow)
-            self.slow.sort(key=_slow_key)  # two sorted runs: linear for timsort
+            self.add_slow(new_slow)
 
     def _span(self, ts: int | None) -> None:
         if ts is None:
@@ -209,6 +233,7 @@ class Rollup:
         self.ep = _merge_ep([self.ep, other.ep])
         self.err = _merge_err([self.err, other.err])
         self.slow = _merge_slow([self.slow, other.slow])
+        self.slow_lo = _merge_slow([self.slow_lo, other.slow_lo])
         self._scalars(other)
 
     def _scalars(self, other: Rollup) -> None:
@@ -257,14 +282,14 @@ class Rollup:
         """As :func:`.aggregate.slow`, or ``None`` below the floor."""
         if threshold < SLOW_FLOOR:
             return None
-        out = []
+        out: list[dict[str, Any]] = []
         names = ("ts", "method", "path", "duration", "status", "cid")
-        for row in self.slow:
-            if row[3] < threshold:
-                break  # kept slowest first
-            out.append(dict(zip(names, row, strict=True)))
-            if len(out) >= limit:
-                break
+        bands = [self.slow] if threshold >= SLOW_SPLIT else [self.slow, self.slow_lo]
+        for band in bands:
+            for row in band:
+                if row[3] < threshold or len(out) >= limit:
+                    return out  # kept slowest first; the bands follow each other
+                out.append(dict(zip(names, row, strict=True)))
         return out
 
     def errors(self, limit: int) -> list[dict[str, Any]] | None:
@@ -381,7 +406,7 @@ def from_relation(con: duckdb.DuckDBPyConnection, relation: str) -> Rollup:
         e[4] += n5
     sql = f"SELECT {ts}, {c['METHOD']}, {path}, {c['DURATION']}, {c['STATUS']}, {cid} {src}"
     rows = con.execute(f"{sql} {req} AND {c['DURATION']} >= {SLOW_FLOOR}").fetchall()
-    r.slow = sorted(rows, key=_slow_key)
+    r.add_slow(rows)
     rank = "CASE " + " ".join(f"WHEN {sev} = '{s}' THEN {i}" for s, i in _RANK.items()) + " END"
     events = ", ".join(f"'{e}'" for e in _ERR_EVENTS)
     sql = (
@@ -431,7 +456,7 @@ class _Merged(Rollup):
     def __init__(self, parts: list[Rollup]) -> None:
         super().__init__()
         self._parts = parts
-        self._ep = self._err = self._slow = None
+        self._ep = self._err = self._slow = self._slow_lo = None
         for part in parts:
             self._scalars(part)
 
@@ -441,6 +466,8 @@ class _Merged(Rollup):
             return _merge_ep([p.ep for p in self._parts])
         if name == "err":
             return _merge_err([p.err for p in self._parts])
+        if name == "slow_lo":
+            return _merge_slow([p.slow_lo for p in self._parts])
         return _merge_slow([p.slow for p in self._parts])
 
 
@@ -476,8 +503,10 @@ def _merge_err(errs: list[dict[str, list[Any]]]) -> dict[str, list[Any]]:
 
 
 def _merge_slow(slows: list[list[tuple[Any, ...]]]) -> list[tuple[Any, ...]]:
-    if len(slows) == 1:
-        return slows[0]
+    # sorted runs one after another: timsort merges them in linear time
+    slows = [s for s in slows if s]
+    if len(slows) <= 1:
+        return slows[0] if slows else []
     return sorted([row for slow in slows for row in slow], key=_slow_key)
 
 

@@ -538,7 +538,7 @@ class Memo:
     def get(self, key: str) -> dict[str, Any] | None:
         """The stored ``{"result": ..., "skipped": n}``, or ``None``."""
         try:
-            data = json.loads((self.dir / f"{key}.json").read_bytes())
+            data = orjson.loads((self.dir / f"{key}.json").read_bytes())
         except (OSError, ValueError):
             return None
         if not isinstance(data, dict) or "result" not in data:
@@ -553,7 +553,7 @@ class Memo:
             self.dir.mkdir(parents=True, exist_ok=True)
             _atomic_write(
                 self.dir / f"{key}.json",
-                json.dumps({"result": result, "skipped": skipped}).encode(),
+                orjson.dumps({"result": result, "skipped": skipped}),
             )
             entries = sorted(self.dir.glob("*.json"), key=lambda p: p.stat().st_mtime)
             for old in entries[:-MEMO_KEEP]:
