@@ -126,9 +126,25 @@ class TestCache:
         assert plan.raw == [str(log)] and plan.to_build == [str(log)]
         need = aggregate.need("endpoints")
         plan.load_raw(con, need.columns, need.where)
-        assert plan.skipped == 1
         rows = aggregate.endpoints(con, aggregate.Frame(plan.relation()))
         assert rows[0]["count"] == 1
+        assert plan.skipped == 1  # counted by the streamed report's own scan
+
+    def test_streamed_cold_read_counts_junk_in_any_window(
+        self, tmp_path: Path, con: object
+    ) -> None:
+        """A streamed cold endpoints read counts non-JSON lines even outside the window."""
+        log = tmp_path / "app.jsonl"
+        log.write_bytes(b"banner\n" + req(1, "/a", 200, 0.1, "c1") + b'{"ts": 5\n')
+        log.write_bytes(log.read_bytes() + req(9, "/b", 200, 0.1, "c2"))
+        plan = cache.Plan(raw=[str(log)])
+        need = aggregate.need("endpoints")
+        plan.load_raw(con, need.columns, need.where)  # type: ignore[arg-type]
+        assert plan.stream is not None
+        frame = aggregate.Frame(plan.relation(), since_ms=5)
+        rows = aggregate.endpoints(con, frame, limit=1)  # type: ignore[arg-type]
+        assert [r["path"] for r in rows] == ["/b"]
+        assert plan.skipped == 2
 
     def test_cold_errors_look_up_pathless_endpoints(
         self, tmp_path: Path, con: object, monkeypatch: pytest.MonkeyPatch

@@ -30,6 +30,10 @@ __all__ = [
 ]
 
 TWILIO_PREFIX = "/twilio"
+STREAM_MARK = "-- bellwatch stream\n"
+"""Starts a relation read straight from JSON whose junk rows the report counts."""
+_JUNK_SEEN: dict[str, int] = {}
+_JUNK = f'("{F.TS}" IS NULL AND "{F.EVENT}" IS NULL)'
 _LOOKUP_MAX = 200  # pathless error lines looked up per fingerprint (older writers only)
 
 
@@ -110,6 +114,8 @@ class Frame:
         if self.until_ms is not None:
             where.append(f"{Q.TS} < {int(self.until_ms)}")
         clause = f" WHERE {' AND '.join(where)}" if where else ""
+        if where and self.relation.startswith(STREAM_MARK):
+            clause += f" OR {_JUNK}"  # counted whatever the window, as from the cache
         return f"(SELECT * FROM ({self.relation}){clause})"  # noqa: S608 - our own SQL
 
 
@@ -228,20 +234,33 @@ def endpoints(
     if fast is not None:
         return fast
     frame = _real(con, frame)
-    return _rows(
+    stream = frame.relation.startswith(STREAM_MARK)
+    junk = _JUNK if stream else "false"
+    rows = _rows(
         con,
         f"""
         SELECT {Q.METHOD} AS method, {Q.PATH} AS path, count(*) AS count,
                avg({Q.DURATION}) AS avg, quantile_cont({Q.DURATION}, 0.95) AS p95,
                max({Q.DURATION}) AS max,
-               avg(CASE WHEN {Q.STATUS} >= 500 THEN 1.0 ELSE 0.0 END) AS error_rate
+               avg(CASE WHEN {Q.STATUS} >= 500 THEN 1.0 ELSE 0.0 END) AS error_rate,
+               {junk} AS _junk
         FROM {frame.sql()}
-        WHERE {Q.EVENT} = '{Ev.REQUEST}'
-        GROUP BY {Q.METHOD}, {Q.PATH}
-        ORDER BY count DESC, path
-        LIMIT {int(limit)}
+        WHERE {Q.EVENT} = '{Ev.REQUEST}' OR {junk}
+        GROUP BY {Q.METHOD}, {Q.PATH}, _junk
+        ORDER BY _junk DESC, count DESC, path
+        LIMIT {int(limit) + 1}
         """,  # noqa: S608 - names from schema, numbers via int()/float()
     )
+    if stream:
+        # the one pass over the JSON also counts its non-JSON lines (all-NULL rows)
+        _JUNK_SEEN[frame.relation] = sum(r["count"] for r in rows if r["_junk"])
+    out = [r for r in rows if not r.pop("_junk")]
+    return out[: max(int(limit), 0)]
+
+
+def junk_seen(relation: str) -> int | None:
+    """Non-JSON lines a streamed report counted over ``relation`` (``None``: not run yet)."""
+    return _JUNK_SEEN.get(relation)
 
 
 def twilio(con: duckdb.DuckDBPyConnection, frame: Frame, limit: int = 50) -> list[dict[str, Any]]:

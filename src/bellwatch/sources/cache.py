@@ -202,8 +202,8 @@ class Plan:
 
     parts: list[str] = field(default_factory=list)
     raw: list[str] = field(default_factory=list)
-    skipped: int = 0
-    """Skipped lines already known from the cache (the raw files' are counted by the query)."""
+    known_skipped: int = 0
+    """Skipped lines known so far (see :attr:`skipped`)."""
     raw_table: str | None = None
     raw_columns: tuple[str, ...] = ()
     to_build: list[str] = field(default_factory=list)
@@ -215,6 +215,20 @@ class Plan:
     """Updates the Parquet cache and returns its relation (when a rollup cannot answer)."""
     epoch: bool = False
     """Whether the raw files were read with ``ts`` as ``BIGINT`` (see :func:`epoch_ts`)."""
+    stream: str | None = None
+    """The relation of a streamed cold read, whose report counts the skipped lines."""
+
+    @property
+    def skipped(self) -> int:
+        """Skipped lines: from the cache, from the raw read, or counted by a streamed report."""
+        from . import aggregate
+
+        seen = aggregate.junk_seen(self.stream) if self.stream is not None else None
+        return self.known_skipped + (seen or 0)
+
+    @skipped.setter
+    def skipped(self, value: int) -> None:
+        self.known_skipped += value - self.skipped
 
     def load_raw(
         self, con: duckdb.DuckDBPyConnection, columns: Sequence[str], where: str | None = None
@@ -233,6 +247,15 @@ class Plan:
         wanted = tuple(c for c in COLUMNS if c in {*columns, F.TS, F.EVENT})
         keep = f" WHERE ({where}) OR {_JUNK}" if where else ""
         scan = json_scan(self.raw, wanted, epoch=self.epoch)
+        if where is not None and not self.parts and where == _streamed_where():
+            # Most rows match (every request): a temp table would copy them all, so
+            # the report reads the scan directly and counts the junk rows itself.
+            from .aggregate import STREAM_MARK
+
+            names = ", ".join(_q(c) if c in wanted else f"NULL AS {_q(c)}" for c in COLUMNS)
+            self.stream = f"{STREAM_MARK}SELECT {names} FROM ({scan}){keep}"  # noqa: S608 - our SQL
+            self.filtered = True
+            return
         con.execute(f"CREATE OR REPLACE TEMP TABLE _raw AS SELECT * FROM ({scan}){keep}")  # noqa: S608 - our SQL
         row = con.execute(f"SELECT count(*) FROM _raw WHERE {_JUNK}").fetchone()  # noqa: S608 - schema names
         self.skipped += int(row[0]) if row else 0
@@ -254,6 +277,8 @@ class Plan:
         """
         if self.rollup is not None and self.resolve is not None:
             return _rollup.register(self.rollup, self.resolve)
+        if self.stream is not None:
+            return self.stream
         pieces = []
         if self.parts:
             pieces.append(parquet_scan(self.parts))
@@ -267,6 +292,13 @@ class Plan:
         if not pieces:
             return "SELECT " + ", ".join(f"NULL AS {_q(c)}" for c in COLUMNS) + " WHERE false"
         return " UNION ALL ".join(pieces)
+
+
+def _streamed_where() -> str | None:
+    """The row filter of the report read straight from the JSON scan (endpoints)."""
+    from .aggregate import need
+
+    return need("endpoints").where
 
 
 class Cache:
@@ -302,7 +334,7 @@ class Cache:
         rolled = self._rollups(paths)
         if rolled is not None:
             return Plan(
-                skipped=rolled.skipped,
+                known_skipped=rolled.skipped,
                 rollup=rolled,
                 resolve=lambda c: self.parquet_plan(paths, c).relation(),
             )
