@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from bellwatch.sources import aggregate, cache
+from bellwatch.sources import _memo, aggregate, cache
 
 
 def line(**fields: object) -> bytes:
@@ -261,7 +261,7 @@ class TestMemo:
 
     def test_keeps_newest(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         """Only the newest MEMO_KEEP answers are kept."""
-        monkeypatch.setattr(cache, "MEMO_KEEP", 2)
+        monkeypatch.setattr(_memo, "MEMO_KEEP", 2)
         memo = cache.Memo(str(tmp_path / "c"))
         for i in range(4):
             memo.put(f"k{i}", i, 0)

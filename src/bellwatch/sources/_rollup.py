@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import marshal
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -29,7 +29,7 @@ from ..schema import Ev, F, Sev
 from ..timeparse import parse_ts
 
 if TYPE_CHECKING:
-    import duckdb
+    pass
 
 VERSION = 2
 _SECTIONS = ("ep", "err", "slow", "slow_lo")
@@ -390,63 +390,6 @@ def _num(value: object) -> float | None:
     return float(value)
 
 
-def from_relation(con: duckdb.DuckDBPyConnection, relation: str) -> Rollup:
-    """Build a rollup with DuckDB from a relation with the cache's columns (the builder)."""
-    r = Rollup()
-    c = {k: f'"{getattr(F, k)}"' for k in _SQL_NAMES}
-    ts, path, cid, sev = c["TS"], c["PATH"], c["CID"], c["SEVERITY"]
-    src = f"FROM ({relation})"
-    req = f"WHERE {c['EVENT']} = '{Ev.REQUEST}'"
-    sql = f"SELECT {c['METHOD']}, {path}, {c['DURATION']}, count(*), count(*) FILTER (WHERE {c['STATUS']} >= 500)"  # noqa: E501 - schema names, our relation
-    for method, p, dur, n, n5 in con.execute(f"{sql} {src} {req} GROUP BY ALL").fetchall():
-        e = r.ep.get((method, p))
-        if e is None:
-            e = r.ep[(method, p)] = [0, 0, 0.0, None, 0, {}]
-        _fold_ep(e, dur, False, n)
-        e[4] += n5
-    sql = f"SELECT {ts}, {c['METHOD']}, {path}, {c['DURATION']}, {c['STATUS']}, {cid} {src}"
-    rows = con.execute(f"{sql} {req} AND {c['DURATION']} >= {SLOW_FLOOR}").fetchall()
-    r.add_slow(rows)
-    rank = "CASE " + " ".join(f"WHEN {sev} = '{s}' THEN {i}" for s, i in _RANK.items()) + " END"
-    events = ", ".join(f"'{e}'" for e in _ERR_EVENTS)
-    sql = (
-        f"SELECT {c['ERROR_HASH']}, max({c['COUNT']}), count(*), max({rank}), "
-        f"arg_max({sev}, {rank}), min({ts}), arg_min({c['ERROR_TYPE']}, {ts}), "
-        f"arg_min({c['MESSAGE']}, {ts}), max({ts}), arg_max({cid}, {ts}), "
-        f"list(DISTINCT {path}) FILTER (WHERE {path} IS NOT NULL), "
-        f"count(*) FILTER (WHERE {path} IS NULL AND {cid} IS NOT NULL) {src} "
-        f"WHERE {c['EVENT']} IN ({events}) AND {c['ERROR_HASH']} IS NOT NULL GROUP BY 1"
-    )
-    for row in con.execute(sql).fetchall():
-        r.err[row[0]] = [*row[1:10], sorted(row[10] or [])]
-        r.pathless = r.pathless or bool(row[11])
-    junk = f"{ts} IS NULL AND {c['EVENT']} IS NULL"
-    sql = (
-        f"SELECT count(*) FILTER (WHERE {junk}), "
-        f"count(*) FILTER (WHERE NOT ({junk}) AND {ts} IS NULL), min({ts}), max({ts}) {src}"
-    )
-    one = con.execute(sql).fetchone()
-    if one is not None:
-        r.skipped, r.null_ts, r.min_ts, r.max_ts = int(one[0]), int(one[1]), one[2], one[3]
-    return r
-
-
-_SQL_NAMES = (
-    "TS",
-    "EVENT",
-    "METHOD",
-    "PATH",
-    "DURATION",
-    "STATUS",
-    "CID",
-    "ERROR_HASH",
-    "SEVERITY",
-    "ERROR_TYPE",
-    "MESSAGE",
-    "COUNT",
-)
-
-
 def merged(rollups: Iterable[Rollup]) -> Rollup:
     """One read-only view of several rollups; sections are merged when a report reads them."""
     return _Merged(list(rollups))
@@ -472,10 +415,12 @@ class _Merged(Rollup):
 
 
 def _merge_ep(eps: list[dict[tuple[Any, Any], list[Any]]]) -> dict[tuple[Any, Any], list[Any]]:
-    if len(eps) == 1:
-        return eps[0]
-    out: dict[tuple[Any, Any], list[Any]] = {}
-    for ep in eps:
+    # Folds into the first (rollups are loaded per command, never shared): copying a
+    # base's ~100k histogram entries would cost more than the answer.
+    if not eps:
+        return {}
+    out = eps[0]
+    for ep in eps[1:]:
         for key, e in ep.items():
             mine = out.get(key)
             if mine is None:
@@ -508,38 +453,3 @@ def _merge_slow(slows: list[list[tuple[Any, ...]]]) -> list[tuple[Any, ...]]:
     if len(slows) <= 1:
         return slows[0] if slows else []
     return sorted([row for slow in slows for row in slow], key=_slow_key)
-
-
-class _Pending:
-    """A rollup standing in for a relation, and how to get the real relation."""
-
-    def __init__(self, rollup: Rollup, resolve: Callable[[duckdb.DuckDBPyConnection], str]) -> None:
-        self.rollup = rollup
-        self.resolve = resolve
-        self.relation: str | None = None
-
-
-_PENDING: dict[str, _Pending] = {}
-
-
-def register(rollup: Rollup, resolve: Callable[[duckdb.DuckDBPyConnection], str]) -> str:
-    """A token to use as a :class:`.aggregate.Frame` relation (an SQL comment)."""
-    token = f"-- bellwatch rollup {len(_PENDING)}:{id(rollup)}\n"
-    _PENDING[token] = _Pending(rollup, resolve)
-    return token
-
-
-def lookup(relation: str) -> Rollup | None:
-    """The rollup behind a token relation, else ``None``."""
-    pending = _PENDING.get(relation)
-    return pending.rollup if pending is not None else None
-
-
-def resolve(con: duckdb.DuckDBPyConnection, relation: str) -> str:
-    """The real SQL relation for a token (resolved once), or ``relation`` itself."""
-    pending = _PENDING.get(relation)
-    if pending is None:
-        return relation
-    if pending.relation is None:
-        pending.relation = pending.resolve(con)
-    return pending.relation

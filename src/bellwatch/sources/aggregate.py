@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from ..schema import Ev, F, Sev
-from . import _rollup
+from . import _rollup, _rollup_sql
 
 if TYPE_CHECKING:
     import duckdb
@@ -121,7 +121,7 @@ class Frame:
 
 def _rolled(frame: Frame) -> _rollup.Rollup | None:
     """The rollup behind ``frame`` when its facts are exact for the window, else ``None``."""
-    rolled = _rollup.lookup(frame.relation)
+    rolled = _rollup_sql.lookup(frame.relation)
     return rolled if rolled is not None and rolled.covers(frame.since_ms, frame.until_ms) else None
 
 
@@ -140,7 +140,7 @@ def _from_rollup(
 
 def _real(con: duckdb.DuckDBPyConnection, frame: Frame) -> Frame:
     """``frame`` with a rollup token replaced by its SQL relation (Parquet, via DuckDB)."""
-    relation = _rollup.resolve(con, frame.relation)
+    relation = _rollup_sql.resolve(con, frame.relation)
     return frame if relation is frame.relation else replace(frame, relation=relation, full=None)
 
 

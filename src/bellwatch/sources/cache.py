@@ -1,42 +1,50 @@
-"""An incremental columnar cache of local log files, for the aggregate commands.
+"""An incremental cache of local log files, for the aggregate commands.
 
-Each log file gets a manifest (keyed by device and inode, so a rotated file
-keeps its cache under its new name) and a list of Parquet parts, each covering
-a byte range of complete lines. On the next command:
+Each log file (keyed by device and inode, so a rotated file keeps its cache
+under its new name) gets a manifest, Parquet parts covering byte ranges of
+complete lines, and a rollup (:mod:`._rollup`): the facts ``errors``, ``slow``
+and ``endpoints`` need whatever their parameters. On the next command:
 
-- unchanged file (same inode, size, mtime, first bytes): read the parts only;
-- appended file (same inode and first bytes, larger): parse only the new bytes
-  into one more part, then read the parts;
-- new, rewritten or truncated file: read the JSON directly this time and build
-  its cache in a detached process (synchronously when it is small), so a cold
-  command costs what a raw DuckDB query costs.
+- unchanged file (same inode, size, mtime, first bytes): answer from the
+  rollup without importing DuckDB; other reports read the Parquet parts;
+- appended file (same inode and first bytes, larger): parse only the new
+  bytes with orjson into a small tail rollup (the Parquet parts catch up when
+  a report needs them);
+- new, rewritten or truncated file: read the JSON directly this time, with
+  DuckDB, and build its cache in a detached process (synchronously when it is
+  small), so a cold command costs one scan of the JSON.
 
-Writers publish a part, then the manifest, each by atomic rename; readers
-never lock. DuckDB is imported here and in :mod:`.aggregate` only.
+Everything is invalidated by inode, size, mtime and a hash of the first bytes,
+never read across cache versions, bounded in size, and ignored (then rebuilt)
+when damaged. Writers publish by atomic rename; readers never lock.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import gzip
-import hashlib
 import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
-import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
-
-import orjson
+from typing import TYPE_CHECKING, Any
 
 from ..schema import F
-from . import _rollup
+from . import _disk, _rollup, _rollup_sql
+from ._memo import Memo
+from ._scan import (
+    _JUNK,
+    COLUMNS,
+    _q,
+    _sql_str,
+    connect,
+    epoch_ts,
+    json_scan,
+    parquet_scan,
+)
 from .base import SourceError
 
 if TYPE_CHECKING:
@@ -44,34 +52,9 @@ if TYPE_CHECKING:
 
 __all__ = ["COLUMNS", "Cache", "Memo", "Plan", "connect", "default_cache_dir", "json_scan"]
 
-# Columns kept, with the type read from JSON. ``ts`` is read as text because it
-# may be epoch ms or ISO 8601; the cache stores it as epoch ms.
-COLUMNS: dict[str, str] = {
-    F.TS: "VARCHAR",
-    F.LEVEL: "VARCHAR",
-    F.EVENT: "VARCHAR",
-    F.CID: "VARCHAR",
-    F.METHOD: "VARCHAR",
-    F.PATH: "VARCHAR",
-    F.STATUS: "BIGINT",
-    F.DURATION: "DOUBLE",
-    F.SESSION_ID: "VARCHAR",
-    F.USER_ID: "VARCHAR",
-    F.ERROR_HASH: "VARCHAR",
-    F.ERROR_TYPE: "VARCHAR",
-    F.MESSAGE: "VARCHAR",
-    F.SEVERITY: "VARCHAR",
-    F.COUNT: "BIGINT",
-    F.CHECK: "VARCHAR",
-}
 _VERSION = 1
-# A non-JSON line comes back from the JSON reader as an all-NULL row.
-_JUNK = f'("{F.TS}" IS NULL AND "{F.EVENT}" IS NULL)'
-_SNIFF = 16384  # bytes read to tell epoch-ms files from ISO 8601 ones
-_HEAD = 4096  # bytes hashed to tell an appended file from a rewritten one
 SYNC_BUILD_BYTES = 32 * 1024 * 1024  # below this a missing cache is built in-process
 _MAX_PARTS = 32  # then an append rebuilds the file's cache in one part
-MEMO_KEEP = 64
 TAIL_MAX_BYTES = 64 * 1024 * 1024  # appended bytes kept in a tail rollup before a rebuild
 PRUNE_AFTER = 14 * 86_400.0  # seconds a file's cache survives without being read
 
@@ -80,120 +63,6 @@ def default_cache_dir() -> str:
     """``$XDG_CACHE_HOME/bellwatch`` (``~/.cache/bellwatch``)."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "bellwatch")
-
-
-def connect() -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection in UTC (naive ISO times are UTC), opened on first use.
-
-    Commands answered from rollups never touch it, so they never import DuckDB
-    (~0.1 s on its own). Raises a clear install hint when DuckDB is missing.
-    """
-    return cast("duckdb.DuckDBPyConnection", _LazyConnection())
-
-
-class _LazyConnection:
-    """Stands in for a DuckDB connection; opens the real one at the first call."""
-
-    def __init__(self) -> None:
-        self._con: duckdb.DuckDBPyConnection | None = None
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        if self._con is None:
-            self._con = _open()
-        return getattr(self._con, name)
-
-
-def _open() -> duckdb.DuckDBPyConnection:
-    try:
-        import duckdb
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "the aggregate commands need DuckDB: pip install 'bellwatch[cli]'"
-        ) from None
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    # Every report orders its own output, so scans and temp tables may run unordered
-    # (measured: the cold endpoints scan materialises ~0.9M rows noticeably faster).
-    con.execute("SET preserve_insertion_order = false")
-    return con
-
-
-def _sql_str(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _q(name: str) -> str:
-    return '"' + name + '"'
-
-
-def _ts_expr() -> str:
-    # Epoch ms digits first (the default wire form), then ISO 8601 with or without offset.
-    ts = _q(F.TS)
-    return f"COALESCE(TRY_CAST({ts} AS BIGINT), epoch_ms(TRY_CAST({ts} AS TIMESTAMPTZ))) AS {ts}"
-
-
-def epoch_ts(paths: Sequence[str]) -> bool:
-    """Whether every file's first records carry ``ts`` as epoch ms (an integer).
-
-    Then ``ts`` is read as ``BIGINT`` like a hand-written query would, instead
-    of as text converted row by row; a file whose first lines say ISO 8601 (or
-    that cannot be sniffed) keeps the text path.
-    """
-    return bool(paths) and all(_sniff_epoch(p) for p in paths)
-
-
-def _sniff_epoch(path: str) -> bool:
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(_SNIFF)
-        if head[:2] == b"\x1f\x8b":
-            with gzip.open(path, "rb") as packed:
-                head = packed.read(_SNIFF)
-    except (OSError, EOFError, zlib.error):
-        return False
-    seen = 0
-    for line in head.split(b"\n")[:-1]:
-        raw = line.strip()
-        if not raw.startswith(b"{"):
-            continue
-        try:
-            value = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            continue
-        ts = value.get(F.TS) if isinstance(value, dict) else None
-        if ts is None:
-            continue
-        if not isinstance(ts, int) or isinstance(ts, bool):
-            return False
-        seen += 1
-    return seen > 0
-
-
-def json_scan(
-    paths: Sequence[str], columns: Sequence[str] | None = None, *, epoch: bool = False
-) -> str:
-    """SQL for a relation with :data:`COLUMNS` (or just ``columns``) read from JSONL files.
-
-    ``epoch`` (see :func:`epoch_ts`) reads ``ts`` as ``BIGINT`` directly.
-    """
-    wanted = [c for c in COLUMNS if columns is None or c in columns]
-    files = "[" + ", ".join(_sql_str(p) for p in paths) + "]"
-    types = {**COLUMNS, F.TS: "BIGINT"} if epoch else COLUMNS
-    cols = "{" + ", ".join(f"{_sql_str(k)}: {_sql_str(types[k])}" for k in wanted) + "}"
-    names = ", ".join(_ts_expr() if k == F.TS and not epoch else _q(k) for k in wanted)
-    return (
-        f"SELECT {names} FROM read_ndjson({files}, columns = {cols}, "  # noqa: S608 - paths quoted by _sql_str
-        "ignore_errors = true, format = 'newline_delimited', maximum_object_size = 16777216)"
-    )
-
-
-def parquet_scan(parts: Sequence[str]) -> str:
-    """SQL for a relation with :data:`COLUMNS` read from cache parts."""
-    files = "[" + ", ".join(_sql_str(p) for p in parts) + "]"
-    names = ", ".join(_q(c) for c in COLUMNS)
-    return f"SELECT {names} FROM read_parquet({files})"  # noqa: S608 - paths quoted by _sql_str
 
 
 @dataclass
@@ -276,7 +145,7 @@ class Plan:
         when it can, and resolves to the Parquet relation when it cannot.
         """
         if self.rollup is not None and self.resolve is not None:
-            return _rollup.register(self.rollup, self.resolve)
+            return _rollup_sql.register(self.rollup, self.resolve)
         if self.stream is not None:
             return self.stream
         pieces = []
@@ -349,7 +218,7 @@ class Cache:
             except OSError as exc:
                 raise SourceError(f"cannot read {path}: {exc.strerror}") from None
             manifest = self._manifest(self._key(st))
-            state = _state(manifest, path, st)
+            state = _disk.state(manifest, path, st)
             if state == "fresh" and manifest is not None and self._parts_ok(manifest):
                 with contextlib.suppress(OSError):
                     os.utime(self.dir / f"{self._key(st)}.json")  # "used": kept by prune()
@@ -386,7 +255,7 @@ class Cache:
             tail = self._load_rollup(key, "tail")
             if tail is not None and tail.meta.get("base") != base.meta.get("offset"):
                 tail = None  # left over from an older base
-            state = _state((tail or base).meta, path, st)
+            state = _disk.state((tail or base).meta, path, st)
             if state == "appended":
                 tail = self._extend(path, key, base, tail, st)
                 if tail is None:
@@ -431,13 +300,15 @@ class Cache:
             return None
         end = start + cut
         tail.meta.update(offset=end, size=st.st_size, mtime=st.st_mtime_ns)
-        if int(tail.meta.get("head_len", 0)) < min(_HEAD, end):
+        if int(tail.meta.get("head_len", 0)) < min(_disk.HEAD, end):
             # hash the first bytes seen so far; an append never changes them
-            tail.meta.update(head_len=min(_HEAD, end), head=_head(path, min(_HEAD, end)))
-        with _locked(self.dir / f"{key}.lock") as got:
+            tail.meta.update(
+                head_len=min(_disk.HEAD, end), head=_disk.head(path, min(_disk.HEAD, end))
+            )
+        with _disk.locked(self.dir / f"{key}.lock") as got:
             if got:  # busy: answer from memory, save next time
                 with contextlib.suppress(OSError):
-                    _atomic_write(self.dir / f"{key}.tail", tail.dumps())
+                    _disk.atomic_write(self.dir / f"{key}.tail", tail.dumps())
         return tail
 
     def _write_rollup(
@@ -446,12 +317,12 @@ class Cache:
         """Build ``key``'s rollup from its Parquet parts (DuckDB; builder and small files)."""
         target = self.dir / f"{key}.rollup"
         parts = [str(self.dir / p["file"]) for p in manifest["parts"]]
-        rolled = _rollup.from_relation(con, parquet_scan(parts)) if parts else _rollup.Rollup()
+        rolled = _rollup_sql.from_relation(con, parquet_scan(parts)) if parts else _rollup.Rollup()
         meta = ("offset", "size", "mtime", "head", "head_len", "path")
         rolled.meta = {k: manifest[k] for k in meta if k in manifest} | {"version": _VERSION}
         (self.dir / f"{key}.tail").unlink(missing_ok=True)  # the new base covers it
         if rolled.bounded():
-            _atomic_write(target, rolled.dumps())
+            _disk.atomic_write(target, rolled.dumps())
         else:
             target.unlink(missing_ok=True)
 
@@ -479,11 +350,11 @@ class Cache:
         self.dir.mkdir(parents=True, exist_ok=True)
         st = os.stat(path)
         key = self._key(st)
-        with _locked(self.dir / f"{key}.lock") as got:
+        with _disk.locked(self.dir / f"{key}.lock") as got:
             if not got:
                 return None
             manifest = self._manifest(key)
-            state = _state(manifest, path, st)
+            state = _disk.state(manifest, path, st)
             if manifest is not None and not self._parts_ok(manifest):
                 state = "stale"  # a part is missing or damaged: rebuild the file's cache
             if state == "fresh" and manifest is not None:
@@ -498,7 +369,7 @@ class Cache:
                         (self.dir / part["file"]).unlink()
                 manifest = {"version": _VERSION, "parts": [], "offset": 0}
             start = int(manifest["offset"])
-            end, tmp = _copy_complete_lines(path, start, st.st_size)
+            end, tmp = _disk.copy_complete_lines(path, start, st.st_size)
             if end > start:
                 try:
                     name = f"{key}.{start}.parquet"
@@ -508,11 +379,13 @@ class Cache:
                     if tmp is not None:
                         os.unlink(tmp)
                 manifest["parts"].append({"file": name, "end": end, "skipped": skipped})
-            if int(manifest.get("head_len", 0)) < min(_HEAD, end):
+            if int(manifest.get("head_len", 0)) < min(_disk.HEAD, end):
                 # hash the first bytes seen so far; an append never changes them
-                manifest.update(head_len=min(_HEAD, end), head=_head(path, min(_HEAD, end)))
+                manifest.update(
+                    head_len=min(_disk.HEAD, end), head=_disk.head(path, min(_disk.HEAD, end))
+                )
             manifest.update(offset=end, size=st.st_size, mtime=st.st_mtime_ns, path=path)
-            _atomic_write(self.dir / f"{key}.json", json.dumps(manifest).encode())
+            _disk.atomic_write(self.dir / f"{key}.json", json.dumps(manifest).encode())
             self._write_rollup(key, manifest, con)
             return manifest
 
@@ -548,93 +421,6 @@ class Cache:
             )
 
 
-class Memo:
-    """Answers of aggregate commands, keyed by the command and the exact state of its files.
-
-    A repeated command over unchanged files (same inode, size and mtime) is
-    answered from here without starting DuckDB; any change to a file, or other
-    parameters, is a different key. The newest :data:`MEMO_KEEP` answers are kept.
-    """
-
-    def __init__(self, directory: str | None = None) -> None:
-        self.dir = Path(directory or default_cache_dir()) / "answers"
-
-    def key(self, name: str, paths: Sequence[str]) -> str:
-        """A key for ``name`` (command and parameters) over ``paths`` as they are now."""
-        state: list[object] = [_VERSION, name]
-        for path in paths:
-            st = os.stat(path)
-            state.append([os.path.abspath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns])
-        return hashlib.blake2b(json.dumps(state).encode(), digest_size=16).hexdigest()
-
-    def get(self, key: str) -> dict[str, Any] | None:
-        """The stored ``{"result": ..., "skipped": n}``, or ``None``."""
-        try:
-            data = orjson.loads((self.dir / f"{key}.json").read_bytes())
-        except (OSError, ValueError):
-            return None
-        if not isinstance(data, dict) or "result" not in data:
-            return None  # a damaged answer file is a miss, not an error
-        if not isinstance(data.get("skipped"), int):
-            return None
-        return data
-
-    def put(self, key: str, result: Any, skipped: int) -> None:
-        """Store an answer (best effort: a full disk only costs speed)."""
-        with contextlib.suppress(OSError, TypeError, ValueError):
-            self.dir.mkdir(parents=True, exist_ok=True)
-            _atomic_write(
-                self.dir / f"{key}.json",
-                orjson.dumps({"result": result, "skipped": skipped}),
-            )
-            entries = sorted(self.dir.glob("*.json"), key=lambda p: p.stat().st_mtime)
-            for old in entries[:-MEMO_KEEP]:
-                old.unlink(missing_ok=True)
-
-
-def _state(manifest: dict[str, Any] | None, path: str, st: os.stat_result) -> str:
-    if manifest is None:
-        return "missing"
-    if manifest.get("size") == st.st_size and manifest.get("mtime") == st.st_mtime_ns:
-        return "fresh"
-    same_head = manifest.get("head") == _head(path, int(manifest.get("head_len", 0)))
-    if st.st_size >= int(manifest.get("offset", 0)) and same_head:
-        if manifest.get("offset") == st.st_size and not path.endswith(".gz"):
-            return "fresh"  # touched, not grown
-        return "appended" if not path.endswith(".gz") else "stale"
-    return "stale"
-
-
-def _head(path: str, length: int) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.blake2b(handle.read(length), digest_size=12).hexdigest()
-
-
-def _copy_complete_lines(path: str, start: int, size: int) -> tuple[int, str | None]:
-    """End offset of the last complete line, and a temp copy of ``[start, end)`` if needed.
-
-    A whole file is read in place (``None``); an appended range is copied to a
-    temporary file because DuckDB reads whole files. Compressed files are
-    always whole.
-    """
-    with open(path, "rb") as handle:
-        if handle.read(2) == b"\x1f\x8b":
-            return size, None
-        if start == 0 and size > 0:
-            handle.seek(size - 1)
-            if handle.read(1) == b"\n":
-                return size, None
-        handle.seek(start)
-        data = handle.read(size - start)
-    cut = data.rfind(b"\n") + 1
-    if cut == 0:
-        return start, None
-    fd, tmp = tempfile.mkstemp(suffix=".jsonl", prefix="bellwatch-")
-    with os.fdopen(fd, "wb") as out:
-        out.write(data[:cut])
-    return start + cut, tmp
-
-
 def _write_part(con: duckdb.DuckDBPyConnection, source: str, target: str) -> int:
     """Write one Parquet part from a JSONL file; return its skipped-line count."""
     tmp = target + ".tmp"
@@ -648,31 +434,6 @@ def _write_part(con: duckdb.DuckDBPyConnection, source: str, target: str) -> int
     con.execute("DROP TABLE _part")
     os.replace(tmp, target)
     return int(row[0]) if row else 0
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-class _locked(contextlib.AbstractContextManager[bool]):
-    """A non-blocking exclusive file lock: ``True`` when held, ``False`` when busy."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.handle: Any = None
-
-    def __enter__(self) -> bool:
-        self.handle = open(self.path, "a")
-        try:
-            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            return False
-        return True
-
-    def __exit__(self, *exc: object) -> None:
-        self.handle.close()
 
 
 def _main(argv: Sequence[str]) -> int:

@@ -1,0 +1,81 @@
+"""On-disk state of a log file as a cache sees it: grown, rewritten, or unchanged."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+HEAD = 4096  # bytes hashed to tell an appended file from a rewritten one
+
+
+def state(manifest: dict[str, Any] | None, path: str, st: os.stat_result) -> str:
+    if manifest is None:
+        return "missing"
+    if manifest.get("size") == st.st_size and manifest.get("mtime") == st.st_mtime_ns:
+        return "fresh"
+    same_head = manifest.get("head") == head(path, int(manifest.get("head_len", 0)))
+    if st.st_size >= int(manifest.get("offset", 0)) and same_head:
+        if manifest.get("offset") == st.st_size and not path.endswith(".gz"):
+            return "fresh"  # touched, not grown
+        return "appended" if not path.endswith(".gz") else "stale"
+    return "stale"
+
+
+def head(path: str, length: int) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.blake2b(handle.read(length), digest_size=12).hexdigest()
+
+
+def copy_complete_lines(path: str, start: int, size: int) -> tuple[int, str | None]:
+    """End offset of the last complete line, and a temp copy of ``[start, end)`` if needed.
+
+    A whole file is read in place (``None``); an appended range is copied to a
+    temporary file because DuckDB reads whole files. Compressed files are
+    always whole.
+    """
+    with open(path, "rb") as handle:
+        if handle.read(2) == b"\x1f\x8b":
+            return size, None
+        if start == 0 and size > 0:
+            handle.seek(size - 1)
+            if handle.read(1) == b"\n":
+                return size, None
+        handle.seek(start)
+        data = handle.read(size - start)
+    cut = data.rfind(b"\n") + 1
+    if cut == 0:
+        return start, None
+    fd, tmp = tempfile.mkstemp(suffix=".jsonl", prefix="bellwatch-")
+    with os.fdopen(fd, "wb") as out:
+        out.write(data[:cut])
+    return start + cut, tmp
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+class locked(contextlib.AbstractContextManager[bool]):
+    """A non-blocking exclusive file lock: ``True`` when held, ``False`` when busy."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.handle: Any = None
+
+    def __enter__(self) -> bool:
+        self.handle = open(self.path, "a")
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False
+        return True
+
+    def __exit__(self, *exc: object) -> None:
+        self.handle.close()
