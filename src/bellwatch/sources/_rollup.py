@@ -169,30 +169,42 @@ class Rollup:
     # ------------------------------------------------------------ building
 
     def add_lines(self, data: bytes) -> None:
-        """Fold complete JSONL lines in, as the JSON reader would see them."""
+        """Fold complete JSONL lines in, as the JSON reader would see them.
+
+        The hot loop of an appended command (~10k lines): names are bound
+        locally and per-line helpers kept to two calls, which halves its cost.
+        """
+        ep: dict[tuple[Any, Any], list[Any]] = self.ep
         new_slow: list[tuple[Any, ...]] = []
+        f_ts, f_event, f_hash, request = F.TS, F.EVENT, F.ERROR_HASH, Ev.REQUEST
+        skipped = null_ts = 0
+        lo, hi = self.min_ts, self.max_ts
         for line in data.split(b"\n"):
-            raw = line.strip()
-            if not raw:
+            rec = _parse(line)
+            if rec is None:
+                skipped += line.strip() != b""
                 continue
-            try:
-                rec = orjson.loads(raw) if raw[:1] == b"{" else None
-            except orjson.JSONDecodeError:
-                rec = None
-            if not isinstance(rec, dict):
-                self.skipped += 1
-                continue
-            ts = parse_ts(rec.get(F.TS))
-            event = rec.get(F.EVENT)
-            event = event if isinstance(event, str) else None
-            if ts is None and event is None:
-                self.skipped += 1  # an all-NULL row to the JSON reader too
-                continue
-            self._span(ts)
-            if event == Ev.REQUEST:
-                self._request(rec, ts, new_slow)
-            elif event in _ERR_EVENTS and isinstance(rec.get(F.ERROR_HASH), str):
+            ts = rec.get(f_ts)
+            if type(ts) is not int:
+                ts = parse_ts(ts)
+            event = rec.get(f_event)
+            if type(event) is not str:
+                event = None
+            if ts is None:
+                if event is None:
+                    skipped += 1  # an all-NULL row to the JSON reader too
+                    continue
+                null_ts += 1
+            else:
+                lo = ts if lo is None or ts < lo else lo
+                hi = ts if hi is None or ts > hi else hi
+            if event == request:
+                _fold_request(ep, rec, ts, new_slow)
+            elif event in _ERR_EVENTS and type(rec.get(f_hash)) is str:
                 self._error(rec, ts)
+        self.skipped += skipped
+        self.null_ts += null_ts
+        self.min_ts, self.max_ts = lo, hi
         if new_slow:
             self.add_slow(new_slow)
 
@@ -202,18 +214,6 @@ class Rollup:
             return
         self.min_ts = ts if self.min_ts is None else min(self.min_ts, ts)
         self.max_ts = ts if self.max_ts is None else max(self.max_ts, ts)
-
-    def _request(
-        self, rec: dict[str, Any], ts: int | None, new_slow: list[tuple[Any, ...]]
-    ) -> None:
-        method, path = _text(rec.get(F.METHOD)), _text(rec.get(F.PATH))
-        dur, status = _num(rec.get(F.DURATION)), _int(rec.get(F.STATUS))
-        e = self.ep.get((method, path))
-        if e is None:
-            e = self.ep[(method, path)] = [0, 0, 0.0, None, 0, {}]
-        _fold_ep(e, dur, status >= 500 if status is not None else False, 1)
-        if dur is not None and dur >= SLOW_FLOOR:
-            new_slow.append((ts, method, path, dur, status, _text(rec.get(F.CID))))
 
     def _error(self, rec: dict[str, Any], ts: int | None) -> None:
         sev = _text(rec.get(F.SEVERITY))
@@ -316,6 +316,50 @@ class Rollup:
         return rows[: max(limit, 0)]
 
 
+def _parse(line: bytes) -> dict[str, Any] | None:
+    """One line's JSON object, or ``None`` (blank lines too: the caller tells them apart)."""
+    if line[:1] != b"{":
+        line = line.strip()
+        if line[:1] != b"{":
+            return None
+    try:
+        rec = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    return rec if type(rec) is dict else None
+
+
+def _fold_request(
+    ep: dict[tuple[Any, Any], list[Any]],
+    rec: dict[str, Any],
+    ts: int | None,
+    new_slow: list[tuple[Any, ...]],
+) -> None:
+    method, path = rec.get(F.METHOD), rec.get(F.PATH)
+    method = method if type(method) is str else None
+    path = path if type(path) is str else None
+    dur, status = rec.get(F.DURATION), rec.get(F.STATUS)
+    dur = float(dur) if type(dur) is float or type(dur) is int else None
+    if type(status) is not int:
+        status = _int(status)
+    e = ep.get((method, path))
+    if e is None:
+        e = ep[(method, path)] = [0, 0, 0.0, None, 0, {}]
+    e[0] += 1
+    if status is not None and status >= 500:
+        e[4] += 1
+    if dur is None:
+        e[1] += 1
+        return
+    e[2] += dur
+    if e[3] is None or dur > e[3]:
+        e[3] = dur
+    hist = e[5]
+    hist[dur] = hist.get(dur, 0) + 1
+    if dur >= SLOW_FLOOR:
+        new_slow.append((ts, method, path, dur, status, _text(rec.get(F.CID))))
+
+
 def _slow_key(row: tuple[Any, ...]) -> tuple[float, bool, int]:
     return (-row[3], row[0] is None, row[0] or 0)
 
@@ -382,12 +426,6 @@ def _int(value: object) -> int | None:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return None
-
-
-def _num(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
 
 
 def merged(rollups: Iterable[Rollup]) -> Rollup:
