@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ..schema import Ev, F, Sev
-from ..timeparse import parse_ts
 
 if TYPE_CHECKING:
     pass
@@ -59,6 +58,10 @@ class Rollup:
         self.min_ts: int | None = d.get("min_ts")
         self.max_ts: int | None = d.get("max_ts")
         self.pathless: bool = d.get("pathless", False)
+        self.odd = False
+        """Set when a folded line had a value of another type than the schema's: DuckDB's
+        casts (``true`` as 1.0, a failed cast nulling the row) decide those, so the
+        rollup is not used."""
 
     def _section(self, name: str, kind: type) -> Any:
         value = marshal.loads(self._blobs.pop(name))  # noqa: S302 - our own cache file
@@ -184,12 +187,15 @@ class Rollup:
             if rec is None:
                 skipped += line.strip() != b""
                 continue
-            ts = rec.get(f_ts)
-            if type(ts) is not int:
-                ts = parse_ts(ts)
-            event = rec.get(f_event)
-            if type(event) is not str:
-                event = None
+            ts, event = rec.get(f_ts), rec.get(f_event)
+            if (ts is not None and type(ts) is not int) or (
+                event is not None and type(event) is not str
+            ):
+                self.odd = True  # DuckDB's casts decide these; see _off_schema
+            if _off_schema(rec):
+                self.odd = True
+            ts = ts if type(ts) is int else None
+            event = event if type(event) is str else None
             if ts is None:
                 if event is None:
                     skipped += 1  # an all-NULL row to the JSON reader too
@@ -314,6 +320,24 @@ class Rollup:
             )
         rows.sort(key=lambda r: (-r["count"], r["last_ts"] is None, -(r["last_ts"] or 0)))
         return rows[: max(limit, 0)]
+
+
+_KINDS: dict[str, tuple[type, ...]] = {
+    **dict.fromkeys((F.STATUS, F.COUNT), (int,)),
+    F.DURATION: (int, float),
+    **dict.fromkeys(
+        (F.METHOD, F.PATH, F.CID, F.ERROR_HASH, F.SEVERITY, F.ERROR_TYPE, F.MESSAGE), (str,)
+    ),
+}
+
+
+def _off_schema(rec: dict[str, Any]) -> bool:
+    """Whether a field the reports read holds another JSON type than the schema's."""
+    for name, value in rec.items():
+        kinds = _KINDS.get(name)
+        if kinds is not None and value is not None and type(value) not in kinds:
+            return True
+    return False
 
 
 def _parse(line: bytes) -> dict[str, Any] | None:
