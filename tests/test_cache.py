@@ -475,8 +475,22 @@ class TestRollup:
         assert plan.rollup is None
         rows = aggregate.endpoints(con, aggregate.Frame(plan.relation()))  # type: ignore[arg-type]
         assert [(r["path"], r["count"]) for r in rows] == [("/a", 1)]
-        rollup.unlink()
-        store.update(str(log), con)  # type: ignore[arg-type]
+        assert store.plan([str(log)], con).rollup is not None  # rebuilt by that read
+
+    def test_large_file_rollup_rebuilt_by_builder(
+        self, tmp_path: Path, con: object, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Above the in-process limit, a damaged rollup is queued for the detached builder."""
+        log = tmp_path / "app.jsonl"
+        log.write_bytes(req(1, "/a", 200, 0.1, "c1"))
+        store = cache.Cache(str(tmp_path / "c"))
+        store.plan([str(log)], con)
+        (rollup,) = store.dir.glob("*.rollup")
+        rollup.write_bytes(b"old layout")
+        monkeypatch.setattr(cache, "SYNC_BUILD_BYTES", 10)
+        plan = store.plan([str(log)], con)
+        assert plan.rollup is None and plan.to_build == [str(log)] and plan.parts
+        assert cache._main([str(store.dir), str(log)]) == 0
         assert store.plan([str(log)], con).rollup is not None
 
     def test_damaged_section_falls_back(self, tmp_path: Path, con: object) -> None:

@@ -224,6 +224,12 @@ class Cache:
                     os.utime(self.dir / f"{self._key(st)}.json")  # "used": kept by prune()
                 plan.parts += [str(self.dir / p["file"]) for p in manifest["parts"]]
                 plan.skipped += sum(p["skipped"] for p in manifest["parts"])
+                if self._load_rollup(self._key(st), "rollup") is None:
+                    # missing, damaged or from an older layout: rebuilt from the parts
+                    if st.st_size <= SYNC_BUILD_BYTES or not self.background:
+                        self.update(path, con)
+                    else:
+                        plan.to_build.append(path)
                 continue
             if state == "appended" or st.st_size <= SYNC_BUILD_BYTES or not self.background:
                 manifest = self.update(path, con)
@@ -358,7 +364,7 @@ class Cache:
             if manifest is not None and not self._parts_ok(manifest):
                 state = "stale"  # a part is missing or damaged: rebuild the file's cache
             if state == "fresh" and manifest is not None:
-                if not (self.dir / f"{key}.rollup").exists():
+                if self._load_rollup(key, "rollup") is None:  # missing, damaged or old
                     self._write_rollup(key, manifest, con)
                 return manifest
             if manifest is None:
