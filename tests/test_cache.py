@@ -450,6 +450,21 @@ class TestRollup:
         assert fast == _answers(con, aggregate.Frame(full.relation()))
         assert plan.skipped == full.skipped
 
+    def test_several_files_merge(self, tmp_path: Path) -> None:
+        """Rollups of a rotated file and the live one answer together, as DuckDB does."""
+        old = tmp_path / "app.jsonl.1"
+        old.write_bytes(_lines(3, 800))
+        live = _corpus(tmp_path, seed=4, lines=900)
+        paths = [str(old), str(live)]
+        store = cache.Cache(str(tmp_path / "c"))
+        store.plan(paths, cache.connect())
+        con = cache.connect()
+        plan = store.plan(paths, con)
+        assert plan.rollup is not None
+        fast = _answers(con, aggregate.Frame(plan.relation()))
+        assert con._con is None  # type: ignore[attr-defined]
+        assert fast == _answers(con, aggregate.Frame(store.parquet_plan(paths, con).relation()))
+
     def test_window_and_low_threshold_read_parquet(self, tmp_path: Path) -> None:
         """A window inside the data, or a threshold under the floor, is answered by DuckDB."""
         log = tmp_path / "app.jsonl"

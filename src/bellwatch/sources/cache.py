@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..schema import F
-from . import _disk, _rollup, _rollup_sql
+from . import _disk, _rollup, _rollup_merge, _rollup_sql
 from ._memo import Memo
 from ._scan import (
     _JUNK,
@@ -271,7 +271,7 @@ class Cache:
             with contextlib.suppress(OSError):
                 os.utime(self.dir / f"{key}.json")  # "used": kept by prune()
             found += [base, tail] if tail is not None else [base]
-        return found[0] if len(found) == 1 else _rollup.merged(found)
+        return found[0] if len(found) == 1 else _rollup_merge.merged(found)
 
     def _load_rollup(self, key: str, kind: str) -> _rollup.Rollup | None:
         try:
