@@ -58,6 +58,7 @@ NEED_COLUMNS = (
     F.MESSAGE,
     F.SEVERITY,
     F.COUNT,
+    F.WINDOW,
 )
 
 

@@ -29,7 +29,7 @@ from ..schema import Ev, F, Sev
 if TYPE_CHECKING:
     pass
 
-VERSION = 2
+VERSION = 3  # 3: window-mode error counts, newest non-null example cid
 _SECTIONS = ("ep", "err", "slow", "slow_lo")
 SLOW_FLOOR = 0.5  # seconds: slow --threshold below this reads the Parquet cache
 SLOW_SPLIT = 2.0  # rows at or over this (the default threshold) load without the rest
@@ -82,7 +82,10 @@ class Rollup:
 
     @property
     def err(self) -> dict[str, list[Any]]:
-        """``hash -> [max_count, lines, rank, sev, first_ts, type, msg, last_ts, cid, paths]``."""
+        """``hash -> [max_count, lines, rank, sev, first_ts, type, msg, last_ts, cid, paths,
+        window_sum, window_lines, cid_ts]``: ``max_count`` over lines without a ``window``,
+        ``window_sum`` the counts of lines with one, ``cid``/``cid_ts`` from the newest
+        line with a correlation id (see :func:`.aggregate.errors`)."""
         if self._err is None:
             self._err = self._section("err", dict)
         return self._err
@@ -223,14 +226,18 @@ class Rollup:
     def _error(self, rec: dict[str, Any], ts: int | None) -> None:
         sev = _text(rec.get(F.SEVERITY))
         count = _int(rec.get(F.COUNT))
+        windowed = _int(rec.get(F.WINDOW)) is not None
         path = _text(rec.get(F.PATH))
         cid = _text(rec.get(F.CID))
         if path is None and cid is not None:
             self.pathless = True  # its endpoint is a lookup DuckDB does
+        # DuckDB's arg_max(cid, ts) skips lines without a time: so does the example
+        example = cid if ts is not None else None
         rank = _RANK.get(sev or "")
-        row: list[Any] = [count, 1, rank, sev if rank is not None else None, ts]
-        row += [_text(rec.get(F.ERROR_TYPE)), _text(rec.get(F.MESSAGE)), ts, cid]
+        row: list[Any] = [None if windowed else count, 1, rank, sev if rank is not None else None]
+        row += [ts, _text(rec.get(F.ERROR_TYPE)), _text(rec.get(F.MESSAGE)), ts, example]
         row.append([path] if path is not None else [])
+        row += [(count or 0) if windowed else 0, int(windowed), ts if example is not None else None]
         _fold_err(self.err, str(rec[F.ERROR_HASH]), row)
 
     def _scalars(self, other: Rollup) -> None:
@@ -295,11 +302,12 @@ class Rollup:
             return None
         rows = []
         for key, r in self.err.items():
-            max_count, lines, _rank, sev, first_ts, type_, msg, last_ts, cid, paths = r
+            max_count, lines, _rank, sev, first_ts, type_, msg, last_ts, cid, paths = r[:10]
+            window_sum, window_lines = r[10], r[11]
             rows.append(
                 {
                     "hash": key,
-                    "count": max(max_count or 0, lines),
+                    "count": window_sum + max(max_count or 0, lines - window_lines),
                     "sev": sev,
                     "type": type_,
                     "msg": msg,
@@ -314,7 +322,7 @@ class Rollup:
 
 
 _KINDS: dict[str, tuple[type, ...]] = {
-    **dict.fromkeys((F.STATUS, F.COUNT), (int,)),
+    **dict.fromkeys((F.STATUS, F.COUNT, F.WINDOW), (int,)),
     F.DURATION: (int, float),
     **dict.fromkeys(
         (F.METHOD, F.PATH, F.CID, F.ERROR_HASH, F.SEVERITY, F.ERROR_TYPE, F.MESSAGE), (str,)
@@ -404,9 +412,13 @@ def _fold_err(err: dict[str, list[Any]], key: str, row: list[Any]) -> None:
         mine[2], mine[3] = row[2], row[3]
     if row[4] is not None and (mine[4] is None or row[4] < mine[4]):
         mine[4], mine[5], mine[6] = row[4], row[5], row[6]
-    if row[7] is not None and (mine[7] is None or row[7] >= mine[7]):
-        mine[7], mine[8] = row[7], row[8]
+    if row[7] is not None and (mine[7] is None or row[7] > mine[7]):
+        mine[7] = row[7]
+    if row[12] is not None and (mine[12] is None or row[12] >= mine[12]):
+        mine[8], mine[12] = row[8], row[12]  # the newest line that has an example id
     mine[9] = sorted({*mine[9], *row[9]})
+    mine[10] += row[10]
+    mine[11] += row[11]
 
 
 def _quantile(hist: dict[float, int], n: int, q: float) -> float | None:

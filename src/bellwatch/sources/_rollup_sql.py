@@ -39,17 +39,20 @@ def from_relation(con: duckdb.DuckDBPyConnection, relation: str) -> Rollup:
     r.add_slow(rows)
     rank = "CASE " + " ".join(f"WHEN {sev} = '{s}' THEN {i}" for s, i in _RANK.items()) + " END"
     events = ", ".join(f"'{e}'" for e in _ERR_EVENTS)
-    sql = (
-        f"SELECT {c['ERROR_HASH']}, max({c['COUNT']}), count(*), max({rank}), "
-        f"arg_max({sev}, {rank}), min({ts}), arg_min({c['ERROR_TYPE']}, {ts}), "
-        f"arg_min({c['MESSAGE']}, {ts}), max({ts}), arg_max({cid}, {ts}), "
+    count, win, has_cid = c["COUNT"], c["WINDOW"], f"FILTER (WHERE {cid} IS NOT NULL)"
+    sql = (  # the row layout of Rollup.err
+        f"SELECT {c['ERROR_HASH']}, max({count}) FILTER (WHERE {win} IS NULL), count(*), "
+        f"max({rank}), arg_max({sev}, {rank}), min({ts}), arg_min({c['ERROR_TYPE']}, {ts}), "
+        f"arg_min({c['MESSAGE']}, {ts}), max({ts}), arg_max({cid}, {ts}) {has_cid}, "
         f"list(DISTINCT {path}) FILTER (WHERE {path} IS NOT NULL), "
+        f"coalesce(sum({count}) FILTER (WHERE {win} IS NOT NULL), 0), "
+        f"count(*) FILTER (WHERE {win} IS NOT NULL), max({ts}) {has_cid}, "
         f"count(*) FILTER (WHERE {path} IS NULL AND {cid} IS NOT NULL) {src} "
         f"WHERE {c['EVENT']} IN ({events}) AND {c['ERROR_HASH']} IS NOT NULL GROUP BY 1"
     )
     for row in con.execute(sql).fetchall():
-        r.err[row[0]] = [*row[1:10], sorted(row[10] or [])]
-        r.pathless = r.pathless or bool(row[11])
+        r.err[row[0]] = [*row[1:10], sorted(row[10] or []), int(row[11]), row[12], row[13]]
+        r.pathless = r.pathless or bool(row[14])
     junk = f"{ts} IS NULL AND {c['EVENT']} IS NULL"
     sql = (
         f"SELECT count(*) FILTER (WHERE {junk}), "
@@ -74,6 +77,7 @@ _SQL_NAMES = (
     "ERROR_TYPE",
     "MESSAGE",
     "COUNT",
+    "WINDOW",
 )
 
 

@@ -36,6 +36,7 @@ COLUMNS: dict[str, str] = {
     F.MESSAGE: "VARCHAR",
     F.SEVERITY: "VARCHAR",
     F.COUNT: "BIGINT",
+    F.WINDOW: "BIGINT",
     F.CHECK: "VARCHAR",
 }
 # A non-JSON line comes back from the JSON reader as an all-NULL row.

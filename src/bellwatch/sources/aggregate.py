@@ -58,6 +58,7 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
         F.MESSAGE,
         F.SEVERITY,
         F.COUNT,
+        F.WINDOW,
     ),
     "slow": (F.TS, F.EVENT, F.METHOD, F.PATH, F.DURATION, F.STATUS, F.CID),
     "endpoints": (F.EVENT, F.METHOD, F.PATH, F.DURATION, F.STATUS),
@@ -153,8 +154,15 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
 def errors(con: duckdb.DuckDBPyConnection, frame: Frame, limit: int = 50) -> list[dict[str, Any]]:
     """Error fingerprints, most frequent first.
 
-    ``count`` is the largest running total an ``aggregated_error`` line carried,
-    or the number of lines when that is larger (a first ``error`` line counts 1).
+    ``count`` is the occurrences: the sum of the ``count`` of lines that carry a
+    ``window`` (window mode: each says how many since the previous line), plus,
+    over the other lines, the largest ``count`` (every-Nth mode: a running
+    total) or their number when that is larger (a first ``error`` line counts
+    1). Exact for a log of either mode. A writer that restarted (running totals
+    start again) or switched modes gives a lower bound: each window-mode first
+    line is counted only when no running total is larger.
+    ``cid`` is the newest line's correlation id among lines that carry one
+    (summary lines carry none).
     Endpoints come from the error lines' ``path``; for lines without one (older
     writers), from the request line with the same correlation id.
     """
@@ -166,7 +174,9 @@ def errors(con: duckdb.DuckDBPyConnection, frame: Frame, limit: int = 50) -> lis
         con,
         f"""
         SELECT {Q.ERROR_HASH} AS hash,
-               greatest(coalesce(max({Q.COUNT}), 0), count(*)) AS count,
+               coalesce(sum({Q.COUNT}) FILTER (WHERE {Q.WINDOW} IS NOT NULL), 0)
+                   + greatest(coalesce(max({Q.COUNT}) FILTER (WHERE {Q.WINDOW} IS NULL), 0),
+                              count(*) FILTER (WHERE {Q.WINDOW} IS NULL)) AS count,
                arg_max({Q.SEVERITY}, {_SEV_RANK} END) AS sev,
                arg_min({Q.ERROR_TYPE}, {Q.TS}) AS type,
                arg_min({Q.MESSAGE}, {Q.TS}) AS msg,
@@ -175,7 +185,7 @@ def errors(con: duckdb.DuckDBPyConnection, frame: Frame, limit: int = 50) -> lis
                list(DISTINCT {Q.CID}) FILTER (WHERE {Q.PATH} IS NULL AND {Q.CID} IS NOT NULL)
                    AS pathless,
                min({Q.TS}) AS first_ts, max({Q.TS}) AS last_ts,
-               arg_max({Q.CID}, {Q.TS}) AS cid
+               arg_max({Q.CID}, {Q.TS}) FILTER (WHERE {Q.CID} IS NOT NULL) AS cid
         FROM {frame.sql()}
         WHERE {Q.EVENT} IN ('{Ev.ERROR}', '{Ev.AGGREGATED_ERROR}') AND {Q.ERROR_HASH} IS NOT NULL
         GROUP BY {Q.ERROR_HASH}

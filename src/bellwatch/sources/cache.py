@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 
 __all__ = ["COLUMNS", "Cache", "Memo", "Plan", "connect", "default_cache_dir", "json_scan"]
 
-_VERSION = 1
+_VERSION = 2  # 2: the window column (window-mode error counts)
 SYNC_BUILD_BYTES = 32 * 1024 * 1024  # below this a missing cache is built in-process
 _MAX_PARTS = 32  # then an append rebuilds the file's cache in one part
 TAIL_MAX_BYTES = 64 * 1024 * 1024  # appended bytes kept in a tail rollup before a rebuild
