@@ -661,3 +661,25 @@ def _close(a: list[dict[str, object]], b: list[dict[str, object]]) -> bool:
             else:
                 assert x[k] == y[k]
     return True
+
+
+class TestLoggerFirstLines:
+    def test_first_occurrence_logged_under_the_apps_event_is_counted(self, tmp_path: Path) -> None:
+        """log.exception("payment_failed") writes the first line under the app's event name."""
+        import io
+
+        import bellwatch
+
+        buf = io.StringIO()
+        bellwatch.configure(stream=buf, log_file=False)
+        log = bellwatch.get_logger()
+        for n in range(12):
+            try:
+                raise RuntimeError(f"gateway returned {500 + n}")
+            except RuntimeError:
+                log.exception("payment_failed")
+        bellwatch.get_aggregator().flush(final=True)  # what happens at exit: 11 and 12 said
+        data = buf.getvalue().encode()
+        assert b'"event":"payment_failed"' in data  # the first line keeps the app's event
+        for rows in _both(tmp_path, data):
+            assert [r["count"] for r in rows] == [12]

@@ -29,7 +29,7 @@ from ..schema import Ev, F, Sev
 if TYPE_CHECKING:
     pass
 
-VERSION = 3  # 3: window-mode error counts, newest non-null example cid
+VERSION = 4  # 3: window-mode error counts, newest non-null example cid
 _SECTIONS = ("ep", "err", "slow", "slow_lo")
 SLOW_FLOOR = 0.5  # seconds: slow --threshold below this reads the Parquet cache
 SLOW_SPLIT = 2.0  # rows at or over this (the default threshold) load without the rest
@@ -37,6 +37,9 @@ MAX_SLOW_ROWS = 200_000  # beyond these a file gets no rollup (bounded size)
 MAX_HIST = 300_000
 _RANK = {s: i for i, s in enumerate(Sev.ORDER)}
 _ERR_EVENTS = (Ev.ERROR, Ev.AGGREGATED_ERROR)
+# A first occurrence logged through a logger (log.exception("payment_failed")) keeps the
+# app's event name; its hash and ERROR level are what mark it as an error line.
+_ERR_LEVELS = ("ERROR", "CRITICAL")
 
 
 class Rollup:
@@ -208,7 +211,9 @@ class Rollup:
                 hi = ts if hi is None or ts > hi else hi
             if event == request:
                 _fold_request(ep, rec, ts, new_slow)
-            elif event in _ERR_EVENTS and type(rec.get(f_hash)) is str:
+            elif type(rec.get(f_hash)) is str and (
+                event in _ERR_EVENTS or rec.get(F.LEVEL) in _ERR_LEVELS
+            ):
                 self._error(rec, ts)
         self.skipped += skipped
         self.null_ts += null_ts

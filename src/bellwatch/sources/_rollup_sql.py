@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..schema import Ev, F
-from ._rollup import _ERR_EVENTS, _RANK, SLOW_FLOOR, Rollup, _fold_ep
+from ._rollup import _ERR_EVENTS, _ERR_LEVELS, _RANK, SLOW_FLOOR, Rollup, _fold_ep
 
 if TYPE_CHECKING:
     import duckdb
@@ -39,6 +39,7 @@ def from_relation(con: duckdb.DuckDBPyConnection, relation: str) -> Rollup:
     r.add_slow(rows)
     rank = "CASE " + " ".join(f"WHEN {sev} = '{s}' THEN {i}" for s, i in _RANK.items()) + " END"
     events = ", ".join(f"'{e}'" for e in _ERR_EVENTS)
+    levels = ", ".join(f"'{e}'" for e in _ERR_LEVELS)
     count, win, has_cid = c["COUNT"], c["WINDOW"], f"FILTER (WHERE {cid} IS NOT NULL)"
     sql = (  # the row layout of Rollup.err
         f"SELECT {c['ERROR_HASH']}, max({count}) FILTER (WHERE {win} IS NULL), count(*), "
@@ -48,7 +49,8 @@ def from_relation(con: duckdb.DuckDBPyConnection, relation: str) -> Rollup:
         f"coalesce(sum({count}) FILTER (WHERE {win} IS NOT NULL), 0), "
         f"count(*) FILTER (WHERE {win} IS NOT NULL), max({ts}) {has_cid}, "
         f"count(*) FILTER (WHERE {path} IS NULL AND {cid} IS NOT NULL) {src} "
-        f"WHERE {c['EVENT']} IN ({events}) AND {c['ERROR_HASH']} IS NOT NULL GROUP BY 1"
+        f"WHERE ({c['EVENT']} IN ({events}) OR {c['LEVEL']} IN ({levels})) "
+        f"AND {c['ERROR_HASH']} IS NOT NULL GROUP BY 1"
     )
     for row in con.execute(sql).fetchall():
         r.err[row[0]] = [*row[1:10], sorted(row[10] or []), int(row[11]), row[12], row[13]]
@@ -66,6 +68,7 @@ def from_relation(con: duckdb.DuckDBPyConnection, relation: str) -> Rollup:
 
 _SQL_NAMES = (
     "TS",
+    "LEVEL",
     "EVENT",
     "METHOD",
     "PATH",

@@ -50,6 +50,7 @@ class Need:
 _COLUMNS: dict[str, tuple[str, ...]] = {
     "errors": (
         F.TS,
+        F.LEVEL,
         F.EVENT,
         F.CID,
         F.PATH,
@@ -71,7 +72,7 @@ def need(report: str, threshold: float = 0.0) -> Need:
     """The :class:`Need` of ``errors``, ``slow``, ``endpoints``, ``twilio`` or ``totals``."""
     req = f"{Q.EVENT} = '{Ev.REQUEST}'"
     where = {
-        "errors": f"{Q.EVENT} IN ('{Ev.ERROR}', '{Ev.AGGREGATED_ERROR}')",
+        "errors": _ERROR_LINE,
         "slow": f"{req} AND {Q.DURATION} >= {float(threshold)}",
         "endpoints": req,
         "twilio": f"{Q.EVENT} = '{Ev.SIGNATURE_FAILED}' OR ({req} AND {_twilio_fail()})",
@@ -92,6 +93,12 @@ class _Quoted:
 
 
 Q = _Quoted()
+
+# Our error events, or a first occurrence logged through a logger under the app's own
+# event name (it carries the hash at ERROR level; alert lines are WARNING).
+_ERROR_LINE = (
+    f"{Q.EVENT} IN ('{Ev.ERROR}', '{Ev.AGGREGATED_ERROR}') OR {Q.LEVEL} IN ('ERROR', 'CRITICAL')"
+)
 _SEV_RANK = "CASE " + " ".join(
     f"WHEN {Q.SEVERITY} = '{s}' THEN {i}" for i, s in enumerate(Sev.ORDER)
 )
@@ -187,7 +194,7 @@ def errors(con: duckdb.DuckDBPyConnection, frame: Frame, limit: int = 50) -> lis
                min({Q.TS}) AS first_ts, max({Q.TS}) AS last_ts,
                arg_max({Q.CID}, {Q.TS}) FILTER (WHERE {Q.CID} IS NOT NULL) AS cid
         FROM {frame.sql()}
-        WHERE {Q.EVENT} IN ('{Ev.ERROR}', '{Ev.AGGREGATED_ERROR}') AND {Q.ERROR_HASH} IS NOT NULL
+        WHERE ({_ERROR_LINE}) AND {Q.ERROR_HASH} IS NOT NULL
         GROUP BY {Q.ERROR_HASH}
         ORDER BY count DESC, last_ts DESC
         LIMIT {int(limit)}
