@@ -103,6 +103,21 @@ class Pipeline:
         self.sink.close()
 
 
+_METHOD_LEVEL = {
+    "debug": 10,
+    "info": 20,
+    "warning": 30,
+    "warn": 30,
+    "error": 40,
+    "exception": 40,
+    "critical": 50,
+}
+
+
+def _nop(event: object = None, *args: object, **kw: object) -> None:
+    """What a filtered-out level's method is."""
+
+
 class _LazyLogger:
     """What :func:`get_logger` returns: binds to the current pipeline on first use."""
 
@@ -115,9 +130,11 @@ class _LazyLogger:
         pipe = current()
         wrapper = structlog.make_filtering_bound_logger(pipe.min_level)
         real: FilteringBoundLogger = wrapper(pipe.sink, [pipe], dict(self._initial))  # type: ignore[call-arg]
-        # Cache the bound methods on the instance: later calls skip __getattr__.
-        for name in ("debug", "info", "warning", "warn", "error", "exception", "critical"):
-            self.__dict__[name] = getattr(real, name)
+        # Cache the methods on the instance: later calls skip __getattr__. A filtered
+        # level gets a plain function (no bound-method creation, no *args), so calling
+        # it costs what an empty call with the same arguments costs.
+        for name, level in _METHOD_LEVEL.items():
+            self.__dict__[name] = _nop if level < pipe.min_level else getattr(real, name)
         self.__dict__["_real"] = real
         return real
 
