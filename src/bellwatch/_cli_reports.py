@@ -38,6 +38,14 @@ def saved_query(name: str, **replace: tuple[str, str]) -> str:
     return text
 
 
+def _local(source: Source) -> bool:
+    """True for local files: they run no Insights of their own, so the query engine and
+    the saved queries are not even imported (it keeps a cold command near raw DuckDB)."""
+    from .sources.files import FileSource
+
+    return isinstance(source, FileSource)
+
+
 def _runner(source: Source, opts: Opts) -> Callable[[str], list[dict[str, Any]] | None]:
     """``run(query_text)``: the source's Logs Insights over the window (``None``: none)."""
     return lambda text: source.run_insights(text, opts.since, opts.until)
@@ -128,8 +136,10 @@ def errors(limit: int, **kw: Any) -> None:
     opts = opts_from(kw)
     with domain_errors(opts):
         source = opts.source()
-        text = saved_query("top-errors", limit=("| limit 20", f"| limit {limit}"))
-        rows = source.run_insights(text, opts.since, opts.until)
+        rows = None
+        if not _local(source):
+            text = saved_query("top-errors", limit=("| limit 20", f"| limit {limit}"))
+            rows = source.run_insights(text, opts.since, opts.until)
         if rows is None:
             rows = run_aggregate(
                 opts,
@@ -161,12 +171,14 @@ def slow(threshold: float | None, limit: int, **kw: Any) -> None:
     limit_s = opts.settings.slow_threshold if threshold is None else threshold
     with domain_errors(opts):
         source = opts.source()
-        text = saved_query(
-            "slow",
-            threshold=(f"{F.DURATION} > 2", f"{F.DURATION} >= {limit_s!r}"),
-            limit=("| limit 50", f"| limit {limit}"),
-        )
-        rows = source.run_insights(text, opts.since, opts.until)
+        rows = None
+        if not _local(source):
+            text = saved_query(
+                "slow",
+                threshold=(f"{F.DURATION} > 2", f"{F.DURATION} >= {limit_s!r}"),
+                limit=("| limit 50", f"| limit {limit}"),
+            )
+            rows = source.run_insights(text, opts.since, opts.until)
         if rows is None:
             rows = run_aggregate(
                 opts,
@@ -196,7 +208,7 @@ def endpoints(limit: int, **kw: Any) -> None:
     opts = opts_from(kw)
     with domain_errors(opts):
         source = opts.source()
-        rows = digest.insights_endpoints(_runner(source, opts))
+        rows = None if _local(source) else digest.insights_endpoints(_runner(source, opts))
         if rows is not None:
             rows = rows[:limit]
         else:
@@ -228,7 +240,7 @@ def twilio(limit: int, **kw: Any) -> None:
     opts = opts_from(kw)
     with domain_errors(opts):
         source = opts.source()
-        rows = digest.insights_twilio(_runner(source, opts))
+        rows = None if _local(source) else digest.insights_twilio(_runner(source, opts))
         if rows is not None:
             rows = rows[:limit]
         else:
@@ -263,7 +275,7 @@ def summary(budget: int, **kw: Any) -> None:
     opts = opts_from(kw)
     with domain_errors(opts):
         source = opts.source()
-        facts = digest.collect_insights(_runner(source, opts))
+        facts = None if _local(source) else digest.collect_insights(_runner(source, opts))
         if facts is None:
             facts = run_aggregate(opts, source, "summary", digest.collect, digest.NEED)
     text = digest.render(facts, budget, slow_threshold=opts.settings.slow_threshold)
