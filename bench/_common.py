@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import socket
 import statistics
 import subprocess
 import sys
@@ -59,3 +60,16 @@ def write_result(name: str, markdown: str) -> Path:
     path = RESULTS / f"{name}.md"
     path.write_text(markdown.rstrip() + "\n")
     return path
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 (loopback only: these machines reach nothing else)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cpu_ticks(pid: int) -> int:
+    """utime + stime of a process (all its threads), in clock ticks (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])

@@ -27,7 +27,15 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import interleaved, machine, median, run_child, write_result
+from _common import (
+    cpu_ticks,
+    free_port,
+    interleaved,
+    machine,
+    median,
+    run_child,
+    write_result,
+)
 
 VARIANTS = {
     "bare": "bare FastAPI",
@@ -248,18 +256,6 @@ def child_serve(variant: str, port: int) -> None:
         uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
     finally:
         shutil.rmtree(logdir, ignore_errors=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def cpu_ticks(pid: int) -> int:
-    """utime + stime of a process, in clock ticks (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])
 
 
 def wrk_rps(variant: str, seconds: int, connections: int) -> dict[str, float]:

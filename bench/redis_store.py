@@ -33,7 +33,15 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import interleaved, machine, median, run_child, write_result
+from _common import (
+    cpu_ticks,
+    free_port,
+    interleaved,
+    machine,
+    median,
+    run_child,
+    write_result,
+)
 
 VARIANTS = {
     "memory": "in-process store (default)",
@@ -41,12 +49,6 @@ VARIANTS = {
     "redis_down": "Redis store, Redis unreachable (degraded, buffering)",
 }
 PATH = "/api/users/42"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def build_app(logdir: str) -> Any:
@@ -145,14 +147,14 @@ def wrk_latency(env: dict[str, str], seconds: int, connections: int) -> dict[str
                 time.sleep(0.05)
         url = f"http://127.0.0.1:{port}{PATH}"
         subprocess.run(["wrk", "-t1", "-c8", "-d1s", url], capture_output=True, check=True)
-        ticks = _cpu_ticks(server.pid)
+        ticks = cpu_ticks(server.pid)
         out = subprocess.run(
             ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url],
             capture_output=True,
             text=True,
             check=True,
         ).stdout
-        used = (_cpu_ticks(server.pid) - ticks) / os.sysconf("SC_CLK_TCK")
+        used = (cpu_ticks(server.pid) - ticks) / os.sysconf("SC_CLK_TCK")
         if "Non-2xx" in out or "Socket errors" in out:
             raise RuntimeError(f"unexpected wrk output\n{out}")
         done = re.search(r"(\d+) requests in", out)
@@ -178,12 +180,6 @@ def wrk_latency(env: dict[str, str], seconds: int, connections: int) -> dict[str
 def _paired(runs: dict[str, list[dict[str, float]]], v: str, key: str) -> float:
     """Median over rounds of ``v``'s value divided by the in-process store's in that round."""
     return median([a[key] / b[key] for a, b in zip(runs[v], runs["memory"], strict=True)])
-
-
-def _cpu_ticks(pid: int) -> int:
-    """utime + stime of a process (all its threads), in clock ticks (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])
 
 
 def start_redis() -> tuple[subprocess.Popen[bytes], int]:
