@@ -425,3 +425,57 @@ class TestStdlibQuiet:
         finally:
             logging.getLogger().removeHandler(spy)
         assert not [r for r in records if "request_complete" in r.getMessage()]
+
+
+class TestHostileInput:
+    """Found in review: each of these once corrupted a line or the next response."""
+
+    def test_a_reused_start_message_is_not_mutated(self, logs: Captured) -> None:
+        """An app sending one module-level start dict gets exactly one id per response."""
+        start = {"type": "http.response.start", "status": 200, "headers": []}
+
+        async def raw(scope: Any, receive: Any, send: Any) -> None:
+            await send(start)
+            await send({"type": "http.response.body", "body": b"ok"})
+
+        app = BellwatchMiddleware(raw)
+        responses = [call(app, "/") for _ in range(3)]
+        assert [len(r.headers.get_list("x-request-id")) for r in responses] == [1, 1, 1]
+        assert start["headers"] == []
+
+    def test_bound_fields_never_overwrite_the_request_facts(self, logs: Captured) -> None:
+        """bind(status=..., event=...) in a route leaves status and event of the line alone."""
+        app = FastAPI()
+
+        @app.get("/pending")
+        def pending() -> JSONResponse:
+            bellwatch.bind(status="pending", event="renamed", order="o1")
+            return JSONResponse({}, status_code=503)
+
+        instrument(app)
+        call(app, "/pending")
+        line = request_lines(logs)[0]
+        assert (line["status"], line["order"]) == (503, "o1")
+
+    def test_a_form_with_many_fields_is_still_logged(self, logs: Captured) -> None:
+        """A webhook body with hundreds of fields is counted and logged like any other."""
+        app = make_app(session_key=form_field())
+        data = {f"f{i}": "x" for i in range(250)} | {"CallSid": "CA9"}
+        call(app, "/twilio/voice", method="POST", data=data)
+        assert request_lines(logs)[0]["sid"] == "CA9"
+
+    def test_mount_path_parameters_are_templated(self, logs: Captured) -> None:
+        """Mount("/reset/{token}") logs the template, never the token itself."""
+        from starlette.applications import Starlette
+        from starlette.responses import PlainTextResponse
+        from starlette.routing import Mount, Route
+
+        async def confirm(request: Any) -> PlainTextResponse:
+            return PlainTextResponse("ok")
+
+        inner = Starlette(routes=[Route("/confirm", confirm)])
+        app = BellwatchMiddleware(Starlette(routes=[Mount("/reset/{token}", app=inner)]))
+        call(app, "/reset/SECRETTOKEN1/confirm")
+        line = request_lines(logs)[0]
+        assert line["path"] == "/reset/{token}/confirm"
+        assert "SECRETTOKEN1" not in "".join(logs.lines)

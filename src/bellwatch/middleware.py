@@ -61,6 +61,18 @@ _EXTRACT: dict[bytes, Callable[[str], str]] = {
 _IS_MOUNT: dict[type, bool] = {}
 
 
+def _template_prefix(prefix: str, params: Any) -> str:
+    """A mount prefix with its path-parameter values put back as ``{name}``.
+
+    ``Mount("/reset/{token}")`` puts the raw value in ``root_path``; logging it would
+    leak the token and give every value its own endpoint in /metrics.
+    """
+    if not params or not isinstance(params, dict):
+        return prefix
+    names = {str(value): name for name, value in params.items()}
+    return "/".join(f"{{{names[part]}}}" if part in names else part for part in prefix.split("/"))
+
+
 def _route_template(scope: Scope, root_path: str) -> str:
     """The matched route's template, with any mount prefix; ``<unmatched>`` otherwise."""
     route = scope.get("route")
@@ -71,6 +83,8 @@ def _route_template(scope: Scope, root_path: str) -> str:
         return UNMATCHED
     inner_root = scope.get("root_path", "")
     prefix = inner_root[len(root_path) :] if inner_root != root_path else ""
+    if prefix:
+        prefix = _template_prefix(prefix, scope.get("path_params"))
     cls = type(route)
     is_mount = _IS_MOUNT.get(cls)
     if is_mount is None:
@@ -136,17 +150,19 @@ class _RequestLine:
             return
         if _LEVEL_NUM[method] < pipe.min_level:
             return
-        out: dict[str, Any] = {
+        core: dict[str, Any] = {
             F.TS: self._now(),
             F.LEVEL: _LEVEL_NAME[method],
             F.EVENT: event.pop(F.EVENT),
         }
         cid = _cid.get()
         if cid is not None:
-            out[F.CID] = cid
+            core[F.CID] = cid
+        out = dict(core)
         bound = _fields.get()
         if bound:
             out.update(bound)
+            out.update(core)  # a bound "event" or "level" must not rename the line
         extra = len(event) > 4  # more than method, path, status, duration
         out.update(event)
         if bound or extra or self._always_redact or "+" in event[F.PATH]:
@@ -254,7 +270,8 @@ class BellwatchMiddleware:
             kind = message["type"]
             if kind == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), out_header]
+                # A copy: an app may send the same module-level dict every time.
+                message = {**message, "headers": [*message.get("headers", ()), out_header]}
             elif kind == "http.response.body" and not message.get("more_body", False):
                 end = perf_counter()
             await send(message)
@@ -323,8 +340,8 @@ class BellwatchMiddleware:
                 F.STATUS: status,
                 F.DURATION: round(duration, 3),
             }
-            if fields:
-                event.update(fields)
+            for key, value in fields.items():
+                event.setdefault(key, value)  # bound fields never overwrite the line's facts
             if key is not None and self.session_key.loggable and F.SESSION_ID not in event:
                 event[F.SESSION_ID] = key
             level = "error" if status >= 500 else "warning" if slow else "info"

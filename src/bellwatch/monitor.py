@@ -115,7 +115,9 @@ class _FormField(SessionKey):
         self, scope: Mapping[str, Any], fields: Mapping[str, Any], body: bytes | None
     ) -> str | None:
         if body:
-            values = parse_qs(body.decode("latin-1"), max_num_fields=200).get(self.name)
+            # No field limit: the body is already capped, and a limit that raises would
+            # let a request with many fields go unlogged and uncounted.
+            values = parse_qs(body.decode("latin-1")).get(self.name)
             if values and values[0]:
                 return values[0][:64]
         return bound_session(scope, fields, body)

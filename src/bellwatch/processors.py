@@ -79,7 +79,9 @@ class AddContext:
             out[F.CID] = cid
         bound = _fields.get()
         if bound:
+            core = dict(out)
             out.update(bound)
+            out.update(core)  # a bound "level" or "event" must not rewrite the line's own
         if event:
             out.update(event)
         return out

@@ -68,6 +68,9 @@ def install(pipeline: Pipeline) -> None:
         lg.setLevel(logging.NOTSET)
         lg.disabled = False
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # httpx logs every request at INFO with its full URL, query string (api_key=...)
+    # included; outgoing calls are better seen through the correlation id.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def uninstall() -> None:
