@@ -117,3 +117,36 @@ class TestAddContext:
         """timestamp=iso writes an ISO 8601 UTC string."""
         out = AddContext("iso")(None, "info", {"event": "e"})
         assert out["ts"].endswith("Z")
+
+
+class TestRedactorReach:
+    """Found in review: secrets that slipped past the first redactor."""
+
+    def test_any_mapping_is_scrubbed(self) -> None:
+        """A read-only mapping (like Starlette's Headers) is scrubbed like a dict."""
+        from types import MappingProxyType
+
+        out = _redact({"headers": MappingProxyType({"Authorization": "Bearer s1", "a": "b"})})
+        assert out["headers"] == {"Authorization": MASK, "a": "b"}
+
+    def test_raw_asgi_header_pairs_are_masked(self) -> None:
+        """(name, value) pairs with bytes names, as in scope["headers"], are masked."""
+        out = _redact({"h": [(b"cookie", b"sid=s2"), (b"accept", b"*/*")]})
+        assert out["h"] == [(b"cookie", MASK), [b"accept", b"*/*"]]
+
+    def test_prefixed_key_names_match(self) -> None:
+        """db_password and stripe_api_key are as secret as password and api_key."""
+        out = Redactor(("password", "api_key"))(
+            None, "info", {"db_password": "p", "stripe_api_key": "k"}
+        )
+        assert out == {"db_password": MASK, "stripe_api_key": MASK}
+
+    def test_deep_values_are_masked_not_passed_through(self) -> None:
+        """Beyond the scrub depth a value is replaced, never written unread."""
+        deep = {"a": {"b": {"c": {"d": {"e": {"token": "SECRETDEEP"}}}}}}
+        assert "SECRETDEEP" not in repr(_redact(deep))
+
+    def test_query_string_secrets_are_masked(self) -> None:
+        """api_key=... and token=... in a URL keep their names but lose their values."""
+        out = _redact({"url": "https://x.test/v1?api_key=SK_LIVE&page=2&access_token=abc"})
+        assert out["url"] == "https://x.test/v1?api_key=***&page=2&access_token=***"
