@@ -186,6 +186,13 @@ class TestToken:
             app = MetricsEndpoint(Monitor())
         assert get(app).status_code == 401
 
+    def test_token_configured_after_the_endpoint_still_protects(self) -> None:
+        """instrument() before configure(metrics_token=...) must not leave /metrics open."""
+        app = MetricsEndpoint(Monitor())
+        with capture_logs(metrics_token="later"):
+            assert get(app).status_code == 401
+            assert get(app, headers={"authorization": "Bearer later"}).status_code == 200
+
 
 class TestHealth:
     def test_liveness_without_checks(self) -> None:

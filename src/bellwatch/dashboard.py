@@ -217,7 +217,7 @@ class DashboardEndpoint:
     ) -> None:
         self.path = path
         settings = pipeline.current().settings
-        self._token = (token or settings.metrics_token or "").encode()
+        self._given = token
         self._monitor = monitor
         self._metrics_path = metrics_path
         self._config = {"service": settings.service, "slow": settings.slow_threshold}
@@ -231,6 +231,11 @@ class DashboardEndpoint:
             f"style-src 'sha256-{_sha256(css)}'; connect-src 'self'; img-src data:; "
             "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
         ).encode()
+
+    @property
+    def _token(self) -> bytes:
+        # Read per request, like /metrics: configure(metrics_token=...) may come later.
+        return (self._given or pipeline.current().settings.metrics_token or "").encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope.setdefault("route", self)  # names our route for the middleware

@@ -245,7 +245,13 @@ class MetricsEndpoint:
     ) -> None:
         self.path = path
         self._monitor = monitor
-        self._token = (token or pipeline.current().settings.metrics_token or "").encode()
+        self._given = token
+
+    @property
+    def _token(self) -> bytes:
+        # Read per request: instrument(app) may run before configure(metrics_token=...),
+        # and a token fixed at construction would leave the endpoint open.
+        return (self._given or pipeline.current().settings.metrics_token or "").encode()
 
     def _allowed(self, scope: Scope) -> bool:
         if not self._token:
