@@ -321,11 +321,16 @@ class _Service(http.server.BaseHTTPRequestHandler):
             self.send_response(401)
             self.end_headers()
             return
-        body = b'{"status": "ok"}' if self.path == "/health" else b"# HELP x\nx 1\n"
-        self.send_response(200)
-        self.send_header(
-            "content-type", "application/json" if self.path == "/health" else "text/plain"
+        if self.path == "/redirect":  # to another host: the token must not follow
+            self.send_response(302)
+            self.send_header("location", f"http://localhost:{self.server.server_address[1]}/health")
+            self.end_headers()
+            return
+        body = {"/health": b'{"status": "ok"}', "/broken": b"\xff not json {"}.get(
+            self.path, b"# HELP x\nx 1\n"
         )
+        self.send_response(200)
+        self.send_header("content-type", "text/plain" if b"HELP" in body else "application/json")
         self.end_headers()
         self.wfile.write(body)
 
@@ -360,6 +365,20 @@ class TestService:
         """A 401 explains which setting to set."""
         result = CliRunner().invoke(cli, ["metrics", "--url", service])
         assert result.exit_code == 2 and "BELLWATCH_METRICS_TOKEN" in result.stderr
+
+    def test_json_that_is_not_json(self, service: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A JSON content type with a broken, non-UTF-8 body is shown as text, not a crash."""
+        monkeypatch.setenv("BELLWATCH_METRICS_TOKEN", "tok")
+        result = CliRunner().invoke(cli, ["metrics", "--url", service + "/broken#"])
+        assert result.exit_code in (0, 1) and "not json" in result.stdout
+
+    def test_token_is_not_sent_across_a_redirect(
+        self, service: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A redirect to another host does not carry the bearer token along."""
+        monkeypatch.setenv("BELLWATCH_METRICS_TOKEN", "tok")
+        result = CliRunner().invoke(cli, ["health", "--url", service + "/redirect#"])
+        assert "401 unauthorized" in result.stderr
 
     def test_service_down(self) -> None:
         """A service that is not running is a clear message, exit 2."""

@@ -25,13 +25,15 @@ def _fetch(url: str, token: str | None) -> tuple[int, str, str]:
         raise UsageProblem(f"not an http(s) URL: {url}")
     request = urllib.request.Request(url)  # noqa: S310 - scheme checked above
     if token:
-        request.add_header("Authorization", f"Bearer {token}")
+        # Unredirected: urllib would otherwise forward the token to another host.
+        request.add_unredirected_header("Authorization", f"Bearer {token}")
     try:
         with urllib.request.urlopen(request, timeout=5) as resp:  # noqa: S310 - scheme checked
-            return resp.status, resp.headers.get("content-type", ""), resp.read().decode()
+            body = resp.read().decode(errors="replace")
+            return resp.status, resp.headers.get("content-type", ""), body
     except urllib.error.HTTPError as exc:
         return exc.code, exc.headers.get("content-type", ""), exc.read().decode(errors="replace")
-    except (urllib.error.URLError, OSError) as exc:
+    except (urllib.error.URLError, OSError, ValueError) as exc:  # ValueError: a malformed URL
         reason = getattr(exc, "reason", exc)
         raise UsageProblem(f"cannot reach {url}: {reason} (is the service running?)") from None
 
@@ -48,7 +50,7 @@ def _service(path: str, url: str | None, as_json: bool, no_color: bool) -> int:
     if "json" in ctype and not as_json:
         from rich.console import Console
 
-        with contextlib.suppress(orjson.JSONDecodeError):
+        with contextlib.suppress(ValueError):  # rich raises json's, not orjson's, error
             Console(no_color=no_color).print_json(body)
             return status
     click.echo(body.rstrip())
