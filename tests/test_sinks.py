@@ -69,3 +69,14 @@ class TestSink:
         """Each delivered line increments lines_written."""
         Sink(io.StringIO()).write(b"{}")
         assert _guard.counters.lines_written == 1
+
+
+class TestEncodings:
+    def test_non_utf8_text_stream_still_gets_the_line(self) -> None:
+        """An ASCII-encoded stdout receives the UTF-8 line as bytes instead of dropping it."""
+        raw = io.BytesIO()
+        stream = io.TextIOWrapper(raw, encoding="ascii")
+        Sink(stream).write('{"event":"café"}'.encode())
+        stream.flush()
+        assert raw.getvalue() == '{"event":"café"}\n'.encode()
+        assert _guard.counters.lines_dropped == 0

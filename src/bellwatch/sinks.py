@@ -119,7 +119,13 @@ class Sink:
         if self._stream is not None:
             try:
                 if self._text:
-                    self._stream.write(data.decode("utf-8") + "\n")
+                    try:
+                        self._stream.write(data.decode("utf-8") + "\n")
+                    except UnicodeEncodeError:
+                        # A non-UTF-8 stdout (PYTHONIOENCODING=ascii): the line is valid
+                        # UTF-8 JSON, so write its bytes beneath the text layer.
+                        self._stream.flush()
+                        self._stream.buffer.write(data + b"\n")  # type: ignore[attr-defined]
                 else:
                     self._stream.write(data + b"\n")
                 self._stream.flush()
