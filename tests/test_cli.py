@@ -780,3 +780,18 @@ class TestInsightsColumns:
         result = CliRunner().invoke(cli, ["insights", "stats count(*) as n by path", "--json"])
         assert orjson.loads(result.stdout) == [{"path": "/a", "n": 1}]
         assert asked == [["@timestamp", "path"]]  # the engine always keeps @timestamp
+
+
+class TestUnusableCache:
+    def test_a_cache_dir_that_is_a_file_falls_back_to_reading(
+        self, log: Path, tmp_path: Path
+    ) -> None:
+        """The answer still comes, from the files, with one line saying why it is slower."""
+        blocker = tmp_path / "cache"
+        blocker.write_text("")
+        result = CliRunner().invoke(
+            cli, ["errors", "-l", str(log), "--cache-dir", str(blocker), "--json"]
+        )
+        assert result.exit_code == 0
+        assert orjson.loads(result.stdout)
+        assert "cache not used" in result.stderr

@@ -7,6 +7,7 @@ locally with DuckDB over the columnar cache (:mod:`bellwatch.sources.aggregate`)
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from typing import Any
@@ -66,12 +67,13 @@ def run_aggregate(
     spooled: str | None = None
     store: cache.Cache | None = None
     memo: cache.Memo | None = None
+    key = ""
     files = isinstance(source, FileSource) and STDIN not in source.paths()
-    if files and not opts.no_cache:
+    use_cache = files and not opts.no_cache
+    if use_cache:
         assert isinstance(source, FileSource)  # for mypy: files implies it
-        memo = cache.Memo(opts.cache_dir)
-        key = memo.key(f"{name}|{opts.since}|{opts.until}", source.paths())
-        hit = memo.get(key)
+        memo, key, hit = _memo_lookup(opts, source.paths(), name)
+        use_cache = memo is not None
         if hit is not None:
             skipped_total(hit["skipped"])
             return hit["result"]
@@ -79,10 +81,15 @@ def run_aggregate(
         con = cache.connect()
         if isinstance(source, FileSource) and files:
             store = cache.Cache(opts.cache_dir)
-            if opts.no_cache:
-                plan = cache.Plan(raw=list(source.paths()))
+            plan = cache.Plan(raw=list(source.paths()))
+            if use_cache:
+                try:
+                    plan = store.plan(source.paths(), con)
+                except OSError as exc:  # a cache dir that is a file, unwritable, full...
+                    _cache_unusable(exc)
+                    store = None
             else:
-                plan = store.plan(source.paths(), con)
+                store = None
             size = source.total_bytes() if plan.raw else 0
         else:
             spooled = _spool(source, opts)
@@ -96,13 +103,33 @@ def run_aggregate(
             skipped_count = plan.skipped
         skipped_total(skipped_count)
         if memo is not None:
-            memo.put(key, result, skipped_count)
+            with contextlib.suppress(OSError):
+                memo.put(key, result, skipped_count)
         if store is not None:
-            store.build_later(plan)
+            with contextlib.suppress(OSError):
+                store.build_later(plan)
         return result
     finally:
         if spooled:
             os.unlink(spooled)
+
+
+def _memo_lookup(opts: Opts, paths: Any, name: str) -> tuple[Any, str, Any]:
+    """The answer memo, its key for this command, and a stored answer if any."""
+    from .sources import cache
+
+    try:
+        memo = cache.Memo(opts.cache_dir)
+        key = memo.key(f"{name}|{opts.since}|{opts.until}", paths)
+        return memo, key, memo.get(key)
+    except OSError as exc:
+        _cache_unusable(exc)
+        return None, "", None
+
+
+def _cache_unusable(exc: OSError) -> None:
+    """The answer is still computed, from the files themselves; say why it is slower."""
+    click.echo(f"bellwatch: cache not used ({exc}); reading the files", err=True)
 
 
 def _spool(source: Source, opts: Opts) -> str:
