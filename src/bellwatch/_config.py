@@ -82,6 +82,13 @@ def _optional_text(key: str, raw: object) -> str | None:
     return text or None
 
 
+def _secret(key: str, raw: object) -> str | None:
+    # A token of only spaces would silently mean "no token", i.e. an open /metrics.
+    if isinstance(raw, str) and raw and not raw.strip():
+        raise ConfigError(f"{key}: is blank; unset it for no token, or set a real token")
+    return _optional_text(key, raw)
+
+
 def _names(key: str, raw: object) -> tuple[str, ...]:
     if isinstance(raw, str):
         items = raw.split(",")
@@ -190,7 +197,7 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "cid_response_header": _text,
     "cid_max_length": _number(int, 8, 256),
     "cid_bytes": _number(int, 4, 32),
-    "metrics_token": _optional_text,
+    "metrics_token": _secret,
     "session_window": _number(float, 1.0, 86_400.0),
     "emf": _bool,
     "emf_namespace": _text,
