@@ -56,7 +56,7 @@ def parse_instant(text: str, now_ms: int | None = None) -> int:
     now = int(time.time() * 1000) if now_ms is None else now_ms
     if raw.lower() == "now":
         return now
-    if raw.isdigit():
+    if raw.isascii() and raw.isdigit():
         value = int(raw)
         return value if value >= _MS_FLOOR else value * 1000
     try:
@@ -89,7 +89,7 @@ def parse_ts(value: object) -> int | None:
     if isinstance(value, float):
         return int(value) if math.isfinite(value) and abs(value) < 1e17 else None
     if isinstance(value, str):
-        if value.isdigit():
+        if value.isascii() and value.isdigit():
             return int(value)
         try:
             return iso_to_ms(value)

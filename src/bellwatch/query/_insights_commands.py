@@ -254,7 +254,11 @@ def _limit(p: _Parser, pos: int) -> _Stage:
     if any_order:
         p.s.take()
     kind, value, at = p.s.take()
-    if kind != "num" or not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
+    if (
+        kind != "num"
+        or not (value.isascii() and value.isdigit())
+        or not 1 <= int(value) <= MAX_LIMIT
+    ):
         raise QueryError(f"limit takes a whole number from 1 to {MAX_LIMIT}", at)
     return _Limit(int(value), any_order)
 

@@ -280,7 +280,7 @@ class _Parser:
             if ms <= 0:
                 raise QueryError("a period must be longer than 0", pos)
             return _const(ms, text, period=ms)
-        if key in _UNIT_MONTHS and amount.isdigit() and int(amount) > 0:
+        if key in _UNIT_MONTHS and amount.isascii() and amount.isdigit() and int(amount) > 0:
             months = _Months(int(amount) * _UNIT_MONTHS[key])
             return _const(months, text, period=months)
         raise QueryError(f"unsupported period {text!r}: use e.g. 30s, 5m, 1h, 1d, 1w, 1mo, 1y", pos)

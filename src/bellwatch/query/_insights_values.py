@@ -81,7 +81,9 @@ def _get(name: str) -> Fn:
         for step in path:
             if isinstance(doc, Mapping):
                 doc = doc.get(step)
-            elif isinstance(doc, list) and step.isdigit() and int(step) < len(doc):
+            elif (
+                isinstance(doc, list) and step.isascii() and step.isdigit() and int(step) < len(doc)
+            ):
                 doc = doc[int(step)]
             else:
                 return None

@@ -40,7 +40,7 @@ def _selector(text: str, pos: int) -> Callable[[Any], Any]:
             i = m.end()
         elif text[i] == "[":
             end = text.find("]", i)
-            if end < 0 or not text[i + 1 : end].isdigit():
+            if end < 0 or not (text[i + 1 : end].isascii() and text[i + 1 : end].isdigit()):
                 raise PatternError("expected [index]", pos + i)
             steps.append(int(text[i + 1 : end]))
             i = end + 1

@@ -74,7 +74,7 @@ def _rotation_key(path: Path) -> tuple[str, int]:
     """Sort key: group by base name, oldest rotation first (``.5`` ... ``.1``, then live)."""
     name = path.name.removesuffix(".gz")
     stem, _, last = name.rpartition(".")
-    if stem and last.isdigit():
+    if stem and last.isascii() and last.isdigit():
         return (str(path.parent / stem), -int(last))
     return (str(path.parent / name), 0)
 
