@@ -165,7 +165,8 @@ class _RequestLine:
             out.update(core)  # a bound "event" or "level" must not rename the line
         extra = len(event) > 4  # more than method, path, status, duration
         out.update(event)
-        if bound or extra or self._always_redact or "+" in event[F.PATH]:
+        path = event.get(F.PATH)
+        if bound or extra or self._always_redact or not isinstance(path, str) or "+" in path:
             out = pipe.redactor(None, method, out)
         pipe.sink.write(pipe.renderer.render(out))
 
