@@ -10,6 +10,7 @@ import contextlib
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -234,3 +235,44 @@ def _emit(method: str, event: dict[str, Any]) -> None:
     from .. import pipeline  # the pipeline reaches this module through the store
 
     pipeline.current().emit(method, event)
+
+
+def attach_shipper(
+    store: Any,
+    url: str,
+    *,
+    name: str,
+    interval: float,
+    after: Callable[[Any], None],
+    timeout: float,
+) -> None:
+    """Give a Redis-backed store its lock, its :class:`Shipper` and fork safety.
+
+    ``store`` provides ``_take``, ``_send``, ``_done`` and ``_clear``. In a forked
+    child (gunicorn's workers) the store starts from zero under the child's own
+    process id, with a fresh lock and no cached script.
+    """
+    store._lock = threading.Lock()
+    store.shipper = Shipper(
+        url,
+        interval=interval,
+        name=name,
+        take=store._take,
+        send=store._send,
+        done=store._done,
+        after=after,
+        timeout=timeout,
+    )
+    store._script = None
+    store._clear()
+    ref = weakref.ref(store)
+    os.register_at_fork(after_in_child=lambda: _after_fork(ref))
+
+
+def _after_fork(ref: weakref.ReferenceType[Any]) -> None:
+    store = ref()
+    if store is not None:
+        store._lock = threading.Lock()
+        store._clear()
+        store.shipper.forked()
+        store._script = None

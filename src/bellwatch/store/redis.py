@@ -23,16 +23,14 @@ Keys, all under ``bellwatch:<service>:`` and all expiring:
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-import weakref
 from typing import Any
 
 from .._config import Settings
 from .._guard import record_internal_error
 from ._redis_batch import APPLY, Batch, endpoints, stats_of
-from ._redis_client import Shipper
+from ._redis_client import Shipper, attach_shipper
 from .base import BUCKET_SECONDS, OTHER, EndpointStats, Snapshot
 
 __all__ = ["RedisStore", "shared_store"]
@@ -62,6 +60,11 @@ class RedisStore:
         timeout: seconds any one Redis call may take (the flusher's, never a request's).
     """
 
+    # set by attach_shipper(), which also makes the store fork-safe
+    _lock: threading.Lock
+    shipper: Shipper
+    _script: Any
+
     def __init__(
         self,
         url: str,
@@ -81,21 +84,9 @@ class RedisStore:
         self.max_endpoints = max_endpoints
         self.max_sessions = max_sessions
         self._nbuckets = max(1, round(window / BUCKET_SECONDS))
-        self._lock = threading.Lock()
-        self.shipper = Shipper(
-            url,
-            interval=flush_interval,
-            name="redis",
-            take=self._take,
-            send=self._send,
-            done=self._done,
-            after=self._refresh,
-            timeout=timeout,
+        attach_shipper(
+            self, url, name="redis", interval=flush_interval, after=self._refresh, timeout=timeout
         )
-        self._script: Any = None
-        self._clear()
-        ref = weakref.ref(self)
-        os.register_at_fork(after_in_child=lambda: _after_fork(ref))
 
     @classmethod
     def from_settings(cls, settings: Settings, **options: Any) -> RedisStore:
@@ -317,16 +308,6 @@ class RedisStore:
     def close(self) -> None:
         """Stop the flusher after one last flush (bounded by the Redis timeout)."""
         self.shipper.close()
-
-
-def _after_fork(ref: weakref.ReferenceType[RedisStore]) -> None:
-    store = ref()
-    if store is not None:
-        # The child counts its own requests from zero, under its own process id.
-        store._lock = threading.Lock()
-        store._clear()
-        store.shipper.forked()
-        store._script = None
 
 
 def shared_store(settings: Settings) -> RedisStore:

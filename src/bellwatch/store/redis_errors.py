@@ -31,10 +31,8 @@ buckets; expires after ``error_ttl`` idle), ``errs`` (zset by last seen),
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -43,7 +41,7 @@ import orjson
 
 from .._config import Settings
 from ..schema import Sev
-from ._redis_client import Shipper
+from ._redis_client import Shipper, attach_shipper
 from ._redis_errors_lua import APPLY
 from .patterns import Hit, Pattern, Policy, copy_pattern
 
@@ -71,6 +69,11 @@ class RedisPatternStore:
             ``flush``).
     """
 
+    # set by attach_shipper(), which also makes the store fork-safe
+    _lock: threading.Lock
+    shipper: Shipper
+    _script: Any
+
     def __init__(
         self,
         url: str,
@@ -86,21 +89,14 @@ class RedisPatternStore:
         self.prefix = f"bellwatch:{service}:"
         self.buffer_max = buffer_max
         self.on_due = on_due
-        self._lock = threading.Lock()
-        self.shipper = Shipper(
+        attach_shipper(
+            self,
             url,
-            interval=flush_interval,
             name="redis_errors",
-            take=self._take,
-            send=self._send,
-            done=self._done,
+            interval=flush_interval,
             after=self._after,
             timeout=timeout,
         )
-        self._script: Any = None
-        self._clear()
-        ref = weakref.ref(self)
-        os.register_at_fork(after_in_child=lambda: _after_fork(ref))
 
     def _clear(self) -> None:
         with self._lock:
@@ -309,15 +305,6 @@ class RedisPatternStore:
     def close(self) -> None:
         """Stop the flusher after one last flush (bounded by the Redis timeout)."""
         self.shipper.close()
-
-
-def _after_fork(ref: weakref.ReferenceType[RedisPatternStore]) -> None:
-    store = ref()
-    if store is not None:
-        store._lock = threading.Lock()
-        store._clear()
-        store.shipper.forked()
-        store._script = None
 
 
 def shared_pattern_store(
