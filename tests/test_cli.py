@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.server
 import re
 import shlex
-import socket
 import subprocess
 import sys
 import threading
@@ -23,6 +22,7 @@ from hypothesis import strategies as st
 
 from bellwatch._cli_reports import saved_query
 from bellwatch.cli import cli, format_record
+from loopback import moto_server
 
 ROOT = Path(__file__).resolve().parents[1]
 REGION = "ca-central-1"
@@ -416,24 +416,11 @@ class TestDebugScript:
         assert out.returncode == 2 and "tail|errors|slow" in out.stderr
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
     """One moto server on a free loopback port for the module; each test resets it."""
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    with moto_server() as url:
+        yield url
 
 
 @pytest.fixture

@@ -53,7 +53,7 @@ class Worker:
     """One uvicorn process on its own loopback port, its stdout in a file."""
 
     def __init__(self, app_dir: Path, url: str, service: str) -> None:
-        from redis_server import free_port  # after pytest registered it as a plugin
+        from loopback import free_port
 
         self.port = free_port()
         self.out = app_dir / f"worker-{self.port}.jsonl"
