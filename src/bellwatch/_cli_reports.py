@@ -127,6 +127,28 @@ def _memo_lookup(opts: Opts, paths: Any, name: str) -> tuple[Any, str, Any]:
         return None, "", None
 
 
+def _saved_or_local(opts: Opts, report: str, limit: int) -> list[dict[str, Any]]:
+    """``endpoints``/``twilio``: the source's own Insights answer, else the local aggregate."""
+    from . import digest
+    from .sources import aggregate
+
+    insights = {"endpoints": digest.insights_endpoints, "twilio": digest.insights_twilio}[report]
+    compute = {"endpoints": aggregate.endpoints, "twilio": aggregate.twilio}[report]
+    with domain_errors(opts):
+        source = opts.source()
+        rows = None if _local(source) else insights(_runner(source, opts))
+        if rows is not None:
+            return rows[:limit]
+        result: list[dict[str, Any]] = run_aggregate(
+            opts,
+            source,
+            f"{report}:{limit}",
+            lambda con, fr: compute(con, fr, limit),
+            aggregate.need(report),
+        )
+        return result
+
+
 def _cache_unusable(exc: OSError) -> None:
     """The answer is still computed, from the files themselves; say why it is slower."""
     click.echo(f"bellwatch: cache not used ({exc}); reading the files", err=True)
@@ -229,23 +251,8 @@ def endpoints(limit: int, **kw: Any) -> None:
     Examples:
       bellwatch endpoints --since 1d
     """
-    from . import digest
-    from .sources import aggregate
-
     opts = opts_from(kw)
-    with domain_errors(opts):
-        source = opts.source()
-        rows = None if _local(source) else digest.insights_endpoints(_runner(source, opts))
-        if rows is not None:
-            rows = rows[:limit]
-        else:
-            rows = run_aggregate(
-                opts,
-                source,
-                f"endpoints:{limit}",
-                lambda con, fr: aggregate.endpoints(con, fr, limit),
-                aggregate.need("endpoints"),
-            )
+    rows = _saved_or_local(opts, "endpoints", limit)
     table(rows, opts, title="endpoints", fractions={"error_rate"})
 
 
@@ -261,23 +268,8 @@ def twilio(limit: int, **kw: Any) -> None:
     Examples:
       bellwatch twilio --since 2h
     """
-    from . import digest
-    from .sources import aggregate
-
     opts = opts_from(kw)
-    with domain_errors(opts):
-        source = opts.source()
-        rows = None if _local(source) else digest.insights_twilio(_runner(source, opts))
-        if rows is not None:
-            rows = rows[:limit]
-        else:
-            rows = run_aggregate(
-                opts,
-                source,
-                f"twilio:{limit}",
-                lambda con, fr: aggregate.twilio(con, fr, limit),
-                aggregate.need("twilio"),
-            )
+    rows = _saved_or_local(opts, "twilio", limit)
     table(rows, opts, title="Twilio failures by CallSid")
 
 
