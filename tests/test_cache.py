@@ -338,6 +338,36 @@ class TestDamage:
         assert memo.get(key) is None
 
 
+class TestEngine:
+    def test_a_connection_loads_the_engine_without_the_python_layer(self) -> None:
+        """Where DuckDB ships ``_duckdb``, a query never imports the ``duckdb`` package."""
+        import subprocess
+        import sys
+
+        code = (
+            "import sys\nfrom bellwatch.sources import _scan\n"
+            "con = _scan.connect()\nassert con.execute('select 42').fetchall() == [(42,)]\n"
+            "print('duckdb' in sys.modules)"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout
+        assert out.strip() == "False"
+
+    def test_falls_back_to_the_package_without_an_engine_module(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """An older DuckDB (no top-level ``_duckdb``) is used through ``import duckdb``."""
+        import sys
+
+        import duckdb
+
+        from bellwatch.sources import _scan
+
+        monkeypatch.setitem(sys.modules, "_duckdb", None)  # import _duckdb -> ImportError
+        assert _scan._engine() is duckdb
+
+
 class TestEpochSniff:
     def test_epoch_file(self, tmp_path: Path) -> None:
         """A file whose first records carry integer ts is read with ts as BIGINT."""
