@@ -83,6 +83,7 @@ class TestConfigure:
             stream=io.StringIO(), service="svc", log_file=True, log_dir=str(tmp_path)
         )
         bellwatch.get_logger().info("to file")
+        bellwatch.flush()
         lines = (tmp_path / "svc.jsonl").read_bytes().splitlines()
         assert orjson.loads(lines[0])["event"] == "to file"
 

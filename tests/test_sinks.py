@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import io
 import os
+import time
 from pathlib import Path
 
+import pytest
+
 from bellwatch import _guard
-from bellwatch.sinks import RotatingFile, Sink
+from bellwatch.sinks import RotatingFile, Sink, flush_all
 
 
 def _lines(path: Path) -> list[bytes]:
@@ -54,6 +57,80 @@ class TestRotatingFile:
         assert total >= 100
         # each writer re-reads the shared size every 64 lines, so overshoot is bounded
         assert os.path.getsize(path) <= 4096 + 2 * 64 * 60
+
+
+class TestBufferedFile:
+    def test_info_lines_wait_until_flushed(self, tmp_path: Path) -> None:
+        """Buffered lines are not in the file before a flush, and all are after it."""
+        f = RotatingFile(tmp_path / "a.jsonl", max_bytes=1 << 20, backups=1, flush_interval=60)
+        f.write(b'{"i":1}\n')
+        f.write(b'{"i":2}\n')
+        assert _lines(tmp_path / "a.jsonl") == []
+        flush_all()
+        assert _lines(tmp_path / "a.jsonl") == [b'{"i":1}', b'{"i":2}']
+        f.close()
+
+    def test_an_urgent_line_goes_at_once_after_what_came_before(self, tmp_path: Path) -> None:
+        """A WARNING line is written at once, with the buffered lines ahead of it."""
+        f = RotatingFile(tmp_path / "a.jsonl", max_bytes=1 << 20, backups=1, flush_interval=60)
+        f.write(b'{"i":1}\n')
+        f.write(b'{"i":2,"level":"ERROR"}\n', urgent=True)
+        assert _lines(tmp_path / "a.jsonl") == [b'{"i":1}', b'{"i":2,"level":"ERROR"}']
+        f.close()
+
+    def test_the_thread_writes_a_buffer_older_than_the_interval(self, tmp_path: Path) -> None:
+        """With no further writes, lines reach the file within about the interval."""
+        f = RotatingFile(tmp_path / "a.jsonl", max_bytes=1 << 20, backups=1, flush_interval=0.05)
+        f.write(b'{"i":1}\n')
+        deadline = time.monotonic() + 5
+        while not _lines(tmp_path / "a.jsonl") and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert _lines(tmp_path / "a.jsonl") == [b'{"i":1}']
+        f.close()
+
+    def test_a_full_batch_is_written_without_waiting(self, tmp_path: Path) -> None:
+        """Past the batch size the buffer is written at once, in whole lines."""
+        f = RotatingFile(tmp_path / "a.jsonl", max_bytes=1 << 30, backups=1, flush_interval=60)
+        line = b'{"pad":"%s"}\n' % (b"x" * 1000)
+        for _ in range(70):
+            f.write(line)
+        assert len(_lines(tmp_path / "a.jsonl")) >= 64
+        assert set(_lines(tmp_path / "a.jsonl")) == {line.rstrip()}
+        f.close()
+
+    def test_close_writes_the_rest(self, tmp_path: Path) -> None:
+        """Closing the file (reconfigure, exit) loses no buffered line."""
+        f = RotatingFile(tmp_path / "a.jsonl", max_bytes=1 << 20, backups=1, flush_interval=60)
+        f.write(b'{"i":1}\n')
+        f.close()
+        assert _lines(tmp_path / "a.jsonl") == [b'{"i":1}']
+
+    @pytest.mark.internal_errors
+    def test_a_failed_batch_counts_its_lines_dropped(self) -> None:
+        """A batch the disk refuses (/dev/full) is counted dropped, not written."""
+        if not os.path.exists("/dev/full"):
+            pytest.skip("needs /dev/full")
+        f = RotatingFile("/dev/full", max_bytes=1 << 40, backups=0, flush_interval=60)
+        sink = Sink(None, f)
+        sink.write(b"{}")
+        sink.write(b"{}")
+        flush_all()
+        assert (_guard.counters.lines_written, _guard.counters.lines_dropped) == (0, 2)
+        f.close()
+
+    def test_a_forked_child_does_not_write_the_parents_lines_again(self, tmp_path: Path) -> None:
+        """The parent's buffer is written before fork; the child starts empty."""
+        path = tmp_path / "a.jsonl"
+        f = RotatingFile(path, max_bytes=1 << 20, backups=1, flush_interval=60)
+        f.write(b'{"who":"parent"}\n')
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child
+            f.write(b'{"who":"child"}\n')
+            f.flush()
+            os._exit(0)
+        os.waitpid(pid, 0)
+        f.close()
+        assert sorted(_lines(path)) == [b'{"who":"child"}', b'{"who":"parent"}']
 
 
 class TestSink:

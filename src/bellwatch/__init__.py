@@ -38,6 +38,7 @@ _LAZY = {
     "instrument": "middleware",
     "end_session": "monitor",
     "configure": "pipeline",
+    "flush": "pipeline",
     "get_logger": "pipeline",
     "stats": "pipeline",
 }
@@ -75,6 +76,7 @@ __all__ = [
     "configure",
     "end_session",
     "fingerprint",
+    "flush",
     "get_aggregator",
     "get_cid",
     "get_logger",

@@ -140,6 +140,7 @@ class Settings:
     log_dir: str = "logs"
     log_max_bytes: int = 20 * 1024 * 1024
     log_backups: int = 5
+    log_flush: float = 0.2
     redact_keys: tuple[str, ...] = DEFAULT_REDACT_KEYS
     mask_phones: bool = True
     capture_stdlib: bool = True
@@ -189,6 +190,7 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "log_dir": _text,
     "log_max_bytes": _number(int, 4096, 1 << 40),
     "log_backups": _number(int, 0, 1000),
+    "log_flush": _number(float, 0.0, 60.0),
     "redact_keys": _names,
     "mask_phones": _bool,
     "capture_stdlib": _bool,
@@ -235,6 +237,8 @@ DOCS: dict[str, str] = {
     "log_dir": "directory of the local log files",
     "log_max_bytes": "rotate the local file past this size",
     "log_backups": "rotated files kept (`.1` ... `.N`)",
+    "log_flush": "seconds INFO lines may wait to be written to the local file together "
+    "(WARNING and worse go at once; 0 writes every line at once)",
     "redact_keys": "keys whose values are masked (comma list; replaces the default list)",
     "mask_phones": "keep only the last 4 digits of E.164 numbers in any value",
     "capture_stdlib": "route stdlib `logging` (uvicorn, botocore, httpx) through the pipeline",

@@ -23,9 +23,9 @@ from .errors import aggregate_errors
 from .processors import LEVEL_OF, AddContext, CompactException, Redactor
 from .render import BudgetRenderer
 from .schema import F
-from .sinks import RotatingFile, Sink
+from .sinks import RotatingFile, Sink, flush_all
 
-__all__ = ["Pipeline", "configure", "current", "get_logger", "stats"]
+__all__ = ["Pipeline", "configure", "current", "flush", "get_logger", "stats"]
 
 _LEVEL_NUM = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 
@@ -97,7 +97,7 @@ class Pipeline:
             line = self(None, method, event)
         except structlog.DropEvent:
             return
-        self.sink.write(line)
+        self.sink.write(line, _METHOD_LEVEL.get(method, 20) >= 30)
 
     def close(self) -> None:
         self.sink.close()
@@ -181,7 +181,9 @@ def configure(
     if resolved.log_file:
         path = Path(resolved.log_dir) / f"{resolved.service}.jsonl"
         try:
-            file = RotatingFile(path, resolved.log_max_bytes, resolved.log_backups)
+            file = RotatingFile(
+                path, resolved.log_max_bytes, resolved.log_backups, resolved.log_flush
+            )
         except OSError as exc:
             raise _config.ConfigError(f"log_dir: cannot open {path}: {exc}") from exc
     previous = _current
@@ -213,8 +215,21 @@ def get_logger(name: str | None = None, **initial: Any) -> FilteringBoundLogger:
 
 
 def stats() -> dict[str, int | str | None]:
-    """bellwatch's own health counters: lines written, dropped, truncated, internal errors."""
+    """bellwatch's own health counters: lines written, dropped, truncated, internal errors.
+
+    Buffered log file lines are written out first, so the counts are final.
+    """
+    flush_all()
     return counters.as_dict()
+
+
+def flush() -> None:
+    """Write out the log file lines still buffered (see the ``log_flush`` setting).
+
+    Exit and fork do this already; call it before reading the local log file from
+    the process that writes it.
+    """
+    flush_all()
 
 
 def reset() -> None:

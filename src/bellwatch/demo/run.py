@@ -191,6 +191,7 @@ def cli_main(serve: bool = False, duration: float = 20.0, **options: Any) -> int
         # Counts not yet on a line (every 10th is logged) are summarised now, so the
         # digest below reads exact numbers.
         get_aggregator().flush(final=True)
+        bellwatch.flush()  # the file's buffered lines too, before the CLI reads it
         _report(tally)
         print()
         _print_summary(log_path)
