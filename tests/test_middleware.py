@@ -344,6 +344,21 @@ class TestSessions:
         assert get_monitor().snapshot().active_sessions == 2
         assert request_lines(logs)[0]["sid"] == "CA1"
 
+    def test_call_sid_is_the_sid_when_the_app_binds_fields(self, logs: Captured) -> None:
+        """A webhook that binds uid still logs its CallSid as sid, and its uid."""
+        app = FastAPI()
+
+        @app.post("/twilio/sms")
+        async def sms(request: Request) -> dict[str, bool]:
+            await request.form()
+            bellwatch.bind(uid="u7")
+            return {"ok": True}
+
+        instrument(app, session_key=form_field())
+        call(app, "/twilio/sms", method="POST", data={"CallSid": "CA42"})
+        line = request_lines(logs)[0]
+        assert (line["sid"], line["uid"]) == ("CA42", "u7")
+
     def test_bound_session_is_the_default(self, logs: Captured) -> None:
         """A route that binds ``sid`` makes an active session."""
         call(make_app(), "/async")
@@ -387,6 +402,42 @@ class TestFastPath:
             pipeline.current().emit(method, dict(event))
         # Split on "\n" only: Captured.lines uses splitlines(), which also splits on
         # characters such as U+0085 that JSON strings may carry unescaped.
+        fast, slow = captured._buffer.getvalue().rstrip("\n").split("\n")
+        assert _strip_ts(fast) == _strip_ts(slow)
+
+    @settings(max_examples=60, deadline=None)
+    @given(
+        bound=request_fields,
+        late=request_fields,
+        sid=st.one_of(st.none(), st.just("CA123"), st.just("+15551234567")),
+        path=st.sampled_from(["/a/{id}", "/call/+15551234567", "x" * 300]),
+        method=st.sampled_from(["info", "warning", "error"]),
+        duration=st.floats(min_value=0, max_value=1e4),
+    )
+    def test_request_line_is_what_emit_writes_for_its_event(
+        self,
+        bound: dict[str, Any],
+        late: dict[str, Any],
+        sid: str | None,
+        path: str,
+        method: str,
+        duration: float,
+    ) -> None:
+        """The built-once line equals emit() of the event: facts, then late fields, then sid."""
+        event: dict[str, Any] = {
+            "event": "request_complete",
+            "method": "GET",
+            "path": path,
+            "status": 200,
+            "duration": round(duration, 3),
+        }
+        for key, value in late.items():
+            event.setdefault(key, value)
+        if sid is not None:
+            event.setdefault("sid", sid)
+        with capture_logs() as captured, request_scope("abc123"), bellwatch.bound(**bound):
+            _RequestLine().request(method, "GET", path, 200, duration, dict(late), sid)
+            pipeline.current().emit(method, event)
         fast, slow = captured._buffer.getvalue().rstrip("\n").split("\n")
         assert _strip_ts(fast) == _strip_ts(slow)
 

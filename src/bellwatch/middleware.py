@@ -141,6 +141,60 @@ class _RequestLine:
         probe = {key: "x" for key in _OWN_KEYS}
         self._always_redact = pipe.redactor(None, "info", dict(probe)) != probe
 
+    def request(  # noqa: PLR0917 - once per request: positional is the cheaper call
+        self,
+        level: str,
+        method: str,
+        path: str,
+        status: int,
+        duration: float,
+        fields: dict[str, Any],
+        sid: str | None,
+    ) -> None:
+        """The ``request_complete`` line: the bytes :meth:`write` gives its event, built once.
+
+        A request that bound nothing (the common case) needs neither a merge nor the
+        redactor, so its line dict is built in its final key order and rendered;
+        anything else takes :meth:`write` with the event the general path builds.
+        """
+        pipe = pipeline.current()
+        if pipe is not self._pipe:
+            self._adopt(pipe)
+        if (
+            fields
+            or sid is not None
+            or not self._fast
+            or self._always_redact
+            or type(path) is not str
+            or "+" in path
+            or _fields.get()
+            or self._now is None
+        ):
+            event: dict[str, Any] = {
+                F.EVENT: Ev.REQUEST,
+                F.METHOD: method,
+                F.PATH: path,
+                F.STATUS: status,
+                F.DURATION: round(duration, 3),
+            }
+            for key, value in fields.items():
+                event.setdefault(key, value)  # bound fields never overwrite the line's facts
+            if sid is not None and F.SESSION_ID not in event:
+                event[F.SESSION_ID] = sid
+            self.write(level, event)
+            return
+        if _LEVEL_NUM[level] < pipe.min_level:
+            return
+        out: dict[str, Any] = {F.TS: self._now(), F.LEVEL: _LEVEL_NAME[level], F.EVENT: Ev.REQUEST}
+        cid = _cid.get()
+        if cid is not None:
+            out[F.CID] = cid
+        out[F.METHOD] = method
+        out[F.PATH] = path
+        out[F.STATUS] = status
+        out[F.DURATION] = round(duration, 3)
+        pipe.sink.write(pipe.renderer.render(out), level != "info")
+
     def write(self, method: str, event: dict[str, Any]) -> None:
         pipe = pipeline.current()
         if pipe is not self._pipe:
@@ -168,7 +222,7 @@ class _RequestLine:
         path = event.get(F.PATH)
         if bound or extra or self._always_redact or not isinstance(path, str) or "+" in path:
             out = pipe.redactor(None, method, out)
-        pipe.sink.write(pipe.renderer.render(out))
+        pipe.sink.write(pipe.renderer.render(out), method != "info")
 
 
 class BellwatchMiddleware:
@@ -212,6 +266,7 @@ class BellwatchMiddleware:
         if "slow_threshold" in settings:
             self.monitor.slow_threshold = base.slow_threshold
         self.session_key = session_key
+        self._custom_session = session_key is not bound_session
         self.quiet = frozenset(quiet_paths)
         self.route_of = route_of
         self._rank = {name.encode("latin-1"): i for i, name in enumerate(base.cid_headers)}
@@ -332,21 +387,15 @@ class BellwatchMiddleware:
                 _record_error(error, path, status or 500)
             if path in self.quiet:
                 return
-            key = self.session_key(scope, fields, b"".join(body) if body else None)
+            key = (
+                self.session_key(scope, fields, b"".join(body) if body else None)
+                if fields or self._custom_session
+                else None  # the default extractor reads bound fields only
+            )
             slow = self.monitor.observe(path, status, duration, key)
-            event: dict[str, Any] = {
-                F.EVENT: Ev.REQUEST,
-                F.METHOD: scope.get("method", ""),
-                F.PATH: path,
-                F.STATUS: status,
-                F.DURATION: round(duration, 3),
-            }
-            for key, value in fields.items():
-                event.setdefault(key, value)  # bound fields never overwrite the line's facts
-            if key is not None and self.session_key.loggable and F.SESSION_ID not in event:
-                event[F.SESSION_ID] = key
             level = "error" if status >= 500 else "warning" if slow else "info"
-            self._line.write(level, event)
+            sid = key if key is not None and self.session_key.loggable else None
+            self._line.request(level, scope.get("method", ""), path, status, duration, fields, sid)
         except Exception as exc:
             record_internal_error(exc)
 
