@@ -18,6 +18,7 @@ from bellwatch.monitor import (
     set_monitor,
 )
 from bellwatch.store import OTHER, EndpointStats, MemoryStore, Snapshot, Store
+from bellwatch.store.base import new_sketch
 
 
 @pytest.fixture(autouse=True)
@@ -58,6 +59,26 @@ class TestEndpointStats:
         for q in (0.5, 0.95, 0.99):
             exact = ordered[int(q * (len(ordered) - 1))]
             assert abs(stats.quantile(q) - exact) <= 0.0101 * exact
+
+    @given(st.lists(st.floats(min_value=0.0, max_value=60.0), min_size=1, max_size=300))
+    def test_bins_give_the_quantiles_of_the_library_sketch(self, values: list[float]) -> None:
+        """Counting bins per request reads the same quantiles as DDSketch.add per value."""
+        stats, direct = EndpointStats(), new_sketch()
+        for v in values:
+            stats.add(200, v, slow=False)
+            direct.add(v)
+        for q in (0.0, 0.5, 0.95, 0.99, 1.0):
+            assert stats.quantile(q) == pytest.approx(direct.get_quantile_value(q), rel=1e-9)
+
+    def test_requests_after_a_read_are_still_counted(self) -> None:
+        """Bins folded into the sketch by one read do not hide the next requests."""
+        stats = EndpointStats()
+        stats.add(200, 0.1, slow=False)
+        assert stats.quantile(0.5) == pytest.approx(0.1, rel=0.01)
+        stats.add(200, 5.0, slow=False)
+        stats.add(200, 5.0, slow=False)
+        assert stats.quantile(0.5) == pytest.approx(5.0, rel=0.01)
+        assert stats.sketch.count == 3
 
     @given(durations, durations)
     def test_merge_equals_counting_everything_once(self, a: list[float], b: list[float]) -> None:

@@ -11,14 +11,13 @@ from __future__ import annotations
 import heapq
 
 import orjson
-from ddsketch.mapping import LogarithmicMapping
 
-from .base import BUCKET_SECONDS, RELATIVE_ACCURACY, EndpointStats, new_sketch
+from .base import BUCKET_SECONDS, MAPPING, ZERO_BIN, EndpointStats, new_sketch
 
 __all__ = ["APPLY", "Batch", "Bins", "Row", "endpoints", "stats_of"]
 
-_MAPPING = LogarithmicMapping(RELATIVE_ACCURACY)
-_ZERO = "z"  # bin of durations too small for the log mapping
+_MAPPING = MAPPING
+_ZERO = ZERO_BIN
 _MIN = _MAPPING.min_possible
 
 # ARGV: prefix, proc, seq, mode, payload, keep, bucket ttl, now, session window, max sessions.

@@ -23,12 +23,15 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from ddsketch import DDSketch
+from ddsketch.mapping import LogarithmicMapping
 
 __all__ = [
     "BUCKET_SECONDS",
+    "MAPPING",
     "OTHER",
     "RELATIVE_ACCURACY",
     "UNMATCHED",
+    "ZERO_BIN",
     "EndpointStats",
     "Snapshot",
     "Store",
@@ -45,6 +48,14 @@ UNMATCHED = "<unmatched>"
 OTHER = "<other>"
 
 
+# The sketches' own index mapping. A request adds one to the count of its bin
+# (mapping.key and a dict update); the library's DDSketch is built from the bins
+# when a quantile or a merge reads it. The same bins are the Redis store's wire shape.
+MAPPING = LogarithmicMapping(RELATIVE_ACCURACY)
+ZERO_BIN = "z"  # durations too small for the log mapping
+_MIN_MAPPED = MAPPING.min_possible
+
+
 def new_sketch() -> DDSketch:
     """An empty latency sketch with bellwatch's accuracy (all sketches must match to merge)."""
     return DDSketch(RELATIVE_ACCURACY)
@@ -57,7 +68,7 @@ class EndpointStats:
     durations in seconds.
     """
 
-    __slots__ = ("client_errors", "count", "errors", "sketch", "slow", "total")
+    __slots__ = ("_bins", "_sketch", "client_errors", "count", "errors", "slow", "total")
 
     def __init__(self) -> None:
         self.count = 0
@@ -65,10 +76,11 @@ class EndpointStats:
         self.client_errors = 0
         self.slow = 0
         self.total = 0.0
-        self.sketch = new_sketch()
+        self._bins: dict[int | str, int] = {}
+        self._sketch: DDSketch | None = None
 
     def add(self, status: int, duration: float, slow: bool) -> None:
-        """Count one request (the hot path: a few increments and one sketch insert)."""
+        """Count one request (the hot path: a few increments and one bin count)."""
         self.count += 1
         self.total += duration
         if status >= 500:
@@ -77,7 +89,27 @@ class EndpointStats:
             self.client_errors += 1
         if slow:
             self.slow += 1
-        self.sketch.add(duration)
+        key = MAPPING.key(duration) if duration > _MIN_MAPPED else ZERO_BIN
+        bins = self._bins
+        bins[key] = bins.get(key, 0) + 1
+
+    @property
+    def sketch(self) -> DDSketch:
+        """The latency DDSketch, every request counted so far folded in."""
+        sketch = self._sketch
+        if sketch is None:
+            sketch = self._sketch = new_sketch()
+        if self._bins:
+            for key, n in self._bins.items():
+                # a bin's representative value maps back to the same bin
+                sketch.add(0.0 if key == ZERO_BIN else MAPPING.value(int(key)), n)
+            self._bins = {}
+        return sketch
+
+    @sketch.setter
+    def sketch(self, value: DDSketch) -> None:
+        self._bins = {}
+        self._sketch = value
 
     def merge(self, other: EndpointStats) -> None:
         """Add ``other`` into this one (exact for counters, sketch-exact for quantiles)."""
