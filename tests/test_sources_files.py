@@ -198,7 +198,7 @@ class TestSearch:
             pytest.skip(f"{tool} not installed")
         real_which = shutil.which
         monkeypatch.setattr(
-            files.shutil, "which", lambda name: real_which(name) if name == tool else None
+            shutil, "which", lambda name: real_which(name) if name == tool else None
         )
         a = write(tmp_path / "a.jsonl", {"cid": "x1"}, b"\x00 binary x1", {"cid": "y"})
         b = tmp_path / "b.jsonl.1.gz"

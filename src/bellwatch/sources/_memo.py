@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 from collections.abc import Sequence
@@ -12,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from ._disk import atomic_write
+from ._disk import atomic_write, blake2b
 
 MEMO_KEEP = 64
 _VERSION = 1
@@ -35,7 +34,7 @@ class Memo:
         for path in paths:
             st = os.stat(path)
             state.append([os.path.abspath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns])
-        return hashlib.blake2b(json.dumps(state).encode(), digest_size=16).hexdigest()
+        return blake2b(json.dumps(state).encode(), digest_size=16).hexdigest()
 
     def get(self, key: str) -> dict[str, Any] | None:
         """The stored ``{"result": ..., "skipped": n}``, or ``None``."""

@@ -6,7 +6,6 @@ when a connection is first used.
 
 from __future__ import annotations
 
-import gzip
 import zlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
@@ -130,6 +129,8 @@ def _sniff_epoch(path: str) -> bool:
         with open(path, "rb") as handle:
             head = handle.read(_SNIFF)
         if head[:2] == b"\x1f\x8b":
+            import gzip  # compressed files only: ~1 ms of every start-up otherwise
+
             with gzip.open(path, "rb") as packed:
                 head = packed.read(_SNIFF)
     except (OSError, EOFError, zlib.error):

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
-import gzip
 import os
-import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -131,6 +128,8 @@ def open_binary(path: str) -> IO[bytes]:
     try:
         handle: IO[bytes] = open(path, "rb")  # noqa: SIM115 - returned to the caller, who closes it
         if handle.read(2) == b"\x1f\x8b":
+            import gzip  # rotated-and-compressed files only: ~1 ms of start-up otherwise
+
             handle.close()
             return gzip.GzipFile(path, "rb")  # type: ignore[return-value]  # GzipFile is a binary IO
         handle.seek(0)
@@ -199,7 +198,7 @@ class FileSource:
                 record = make_record(event, raw, stream, log)
                 if in_window(record[TIMESTAMP], since_ms, until_ms):
                     yield record
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
             # a truncated .gz or a file removed mid-read: keep what was read
             stats.skipped += 1
             sys.stderr.write(f"bellwatch: stopped reading {path}: {exc}\n")
@@ -405,6 +404,8 @@ def search(paths: Sequence[str], needle: bytes) -> Iterator[tuple[str, bytes]]:
     tool = _search_tool()
     found: dict[str, list[bytes]] = {}
     if tool is not None and plain and b"\0" not in needle and b"\n" not in needle:
+        import subprocess
+
         proc = subprocess.run(  # noqa: S603 - fixed tool, needle passed as one argument
             [*tool, needle, "--", *plain], capture_output=True, check=False
         )
@@ -423,6 +424,8 @@ def search(paths: Sequence[str], needle: bytes) -> Iterator[tuple[str, bytes]]:
 
 
 def _search_tool() -> list[str | bytes] | None:
+    import shutil
+
     if rg := shutil.which("rg"):
         return [
             rg,
@@ -440,6 +443,11 @@ def _search_tool() -> list[str | bytes] | None:
     if grep := shutil.which("grep"):
         return [grep, "-F", "-a", "-Z", "-H", "-e"]
     return None
+
+
+def _is_gzip_handle(handle: IO[bytes]) -> bool:
+    gzip = sys.modules.get("gzip")  # imported by open_binary when it opened one
+    return gzip is not None and isinstance(handle, gzip.GzipFile)
 
 
 def _is_gzip(path: str) -> bool:
@@ -463,7 +471,7 @@ def grep_lines(path: str, needle: bytes) -> Iterator[bytes]:
             yield from (raw.rstrip(b"\r\n") for raw in handle if needle in raw)
         return
     with _maybe_close(open_binary(path), path) as handle:
-        if isinstance(handle, gzip.GzipFile):
+        if _is_gzip_handle(handle):
             yield from (raw.rstrip(b"\r\n") for raw in handle if needle in raw)
             return
         if os.fstat(handle.fileno()).st_size == 0:
