@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import marshal
 import os
 from pathlib import Path
 
@@ -450,6 +451,24 @@ def _answers(con: object, frame: aggregate.Frame) -> tuple[object, ...]:
 
 
 class TestRollup:
+    def test_a_report_reads_only_its_own_sections(self) -> None:
+        """errors answers from a rollup whose other sections are garbage: they are never read."""
+        r = _rollup.Rollup()
+        r.add_lines(_lines(3, 400))
+        blob = bytearray(r.dumps())
+        head = int.from_bytes(blob[4:8], "little")
+        start, length = marshal.loads(bytes(blob[8 : 8 + head]))["sections"]["ep"]
+        blob[8 + head + start : 8 + head + start + length] = b"\xff" * length
+        loaded = _rollup.Rollup.loads(bytes(blob))
+        assert loaded is not None
+        assert loaded.errors(10) == r.errors(10)
+
+    def test_a_truncated_rollup_is_ignored(self) -> None:
+        """A file cut short (a full disk mid-write) loads as no rollup, not a wrong one."""
+        r = _rollup.Rollup()
+        r.add_lines(_lines(3, 400))
+        assert _rollup.Rollup.loads(r.dumps()[:-5]) is None
+
     def test_rollup_matches_duckdb_without_opening_it(self, tmp_path: Path) -> None:
         """After the cache is built, errors/slow/endpoints come from the rollup, as DuckDB says."""
         log = _corpus(tmp_path)
@@ -612,6 +631,42 @@ class TestRollupProperty:
             assert [tuple(r[k] for k in keys) for r in got] == [
                 tuple(r[k] for k in keys) for r in sql_errors
             ]
+
+
+_slow_row = st.tuples(
+    st.one_of(st.none(), st.integers(0, 50)),
+    st.just("GET"),
+    st.sampled_from(["/a", "/b"]),
+    st.sampled_from([0.5, 0.7, 2.0, 2.5, 9.0]),
+    st.just(200),
+    st.text(max_size=2),
+)
+
+
+class TestSlowBands:
+    @given(st.lists(st.lists(_slow_row, max_size=40), max_size=4))
+    def test_merging_sorted_runs_equals_sorting_them_all(self, runs: list[list[tuple]]) -> None:
+        """Bisecting an append's rows into the base gives the order a full sort gives."""
+        runs = [sorted(r, key=_rollup._slow_key) for r in runs]
+        merged = _rollup._merge_slow(runs)
+        everything = sorted((row for run in runs for row in run), key=_rollup._slow_key)
+        assert [_rollup._slow_key(r) for r in merged] == [_rollup._slow_key(r) for r in everything]
+        assert sorted(map(repr, merged)) == sorted(map(repr, everything))
+
+    @given(
+        st.lists(_slow_row, max_size=60),
+        st.sampled_from([0.5, 0.6, 2.0, 2.2, 10.0]),
+        st.integers(0, 70),
+    )
+    def test_slow_rows_are_the_rows_over_the_threshold(
+        self, rows: list[tuple], threshold: float, limit: int
+    ) -> None:
+        """slow_rows keeps, slowest first, exactly the rows at or over the threshold."""
+        r = _rollup.Rollup()
+        r.add_slow(rows)
+        got = r.slow_rows(threshold, limit) or []
+        want = sorted((x for x in rows if x[3] >= threshold), key=_rollup._slow_key)[:limit]
+        assert [(g["duration"], g["ts"]) for g in got] == [(w[3], w[0]) for w in want]
 
 
 def _err(ts: int, h: str = "w1", cid: str | None = None, **kw: object) -> bytes:

@@ -14,12 +14,17 @@ one that covers every record), ``slow`` thresholds at or over the floor, error
 lines that carry their path. Anything else returns ``None`` and the caller
 reads the Parquet cache with DuckDB. Stored with :mod:`marshal` (native, fast
 to load), versioned, bounded in size; a file that does not load is ignored.
+The file is a small header (scalars and where each section lies) followed by
+the sections, so a command memory-maps it and reads only the sections its
+report needs: ``slow`` never copies the endpoints' histograms, and so on.
 """
 
 from __future__ import annotations
 
+import bisect
 import marshal
 import math
+import mmap
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -29,7 +34,8 @@ from ..schema import Ev, F, Sev
 if TYPE_CHECKING:
     pass
 
-VERSION = 4  # 3: window-mode error counts, newest non-null example cid
+VERSION = 5  # 4: newest non-null example cid; 5: header + sections read on demand
+_MAGIC = b"BWR\x05"
 _SECTIONS = ("ep", "err", "slow", "slow_lo")
 SLOW_FLOOR = 0.5  # seconds: slow --threshold below this reads the Parquet cache
 SLOW_SPLIT = 2.0  # rows at or over this (the default threshold) load without the rest
@@ -50,7 +56,9 @@ class Rollup:
         self.meta: dict[str, Any] = d.get("meta", {})
         # Sections stay marshalled until a report reads them: errors never pays
         # for loading the endpoints' histograms, and so on.
-        self._blobs: dict[str, bytes] = {k: d[k] for k in _SECTIONS if isinstance(d.get(k), bytes)}
+        self._blobs: dict[str, bytes | memoryview] = {
+            k: d[k] for k in _SECTIONS if isinstance(d.get(k), bytes | memoryview)
+        }
         self._ep: dict[tuple[Any, Any], list[Any]] | None = None if "ep" in self._blobs else {}
         self._err: dict[str, list[Any]] | None = None if "err" in self._blobs else {}
         self._slow: list[tuple[Any, ...]] | None = None if "slow" in self._blobs else []
@@ -135,14 +143,18 @@ class Rollup:
     # ------------------------------------------------------------ storage
 
     def dumps(self) -> bytes:
-        """The marshal form: version, scalars, and each section marshalled on its own."""
-        sections = {
-            "ep": self._blobs.get("ep") or marshal.dumps(self.ep),
-            "err": self._blobs.get("err") or marshal.dumps(self.err),
-            "slow": self._blobs.get("slow") or marshal.dumps(self.slow),
-            "slow_lo": self._blobs.get("slow_lo") or marshal.dumps(self.slow_lo),
-        }
-        return marshal.dumps(
+        """The stored form: magic, header length, marshalled header, then the sections."""
+        sections = [
+            self._blobs.get("ep") or marshal.dumps(self.ep),
+            self._blobs.get("err") or marshal.dumps(self.err),
+            self._blobs.get("slow") or marshal.dumps(self.slow),
+            self._blobs.get("slow_lo") or marshal.dumps(self.slow_lo),
+        ]
+        where, pos = {}, 0
+        for name, blob in zip(_SECTIONS, sections, strict=True):
+            where[name] = (pos, len(blob))
+            pos += len(blob)
+        head = marshal.dumps(
             {
                 "v": VERSION,
                 "meta": self.meta,
@@ -151,21 +163,37 @@ class Rollup:
                 "min_ts": self.min_ts,
                 "max_ts": self.max_ts,
                 "pathless": self.pathless,
-                **sections,
+                "sections": where,
             }
         )
+        return b"".join([_MAGIC, len(head).to_bytes(4, "little"), head, *sections])
 
     @classmethod
-    def loads(cls, blob: bytes) -> Rollup | None:
-        """A stored rollup, or ``None`` when damaged or of another version."""
+    def loads(cls, blob: bytes | memoryview | mmap.mmap) -> Rollup | None:
+        """A stored rollup, or ``None`` when damaged or of another version.
+
+        Sections stay views of ``blob`` (a memory map of the file, say) until read.
+        """
         try:
-            data = marshal.loads(blob)  # noqa: S302 - our own cache file, written by us
-        except (EOFError, ValueError, TypeError):
+            view = memoryview(blob)
+            if bytes(view[:4]) != _MAGIC:
+                return None
+            size = int.from_bytes(view[4:8], "little")
+            data = marshal.loads(view[8 : 8 + size])  # noqa: S302 - our own cache file
+            if not isinstance(data, dict) or data.get("v") != VERSION:
+                return None
+            where = data.pop("sections")
+            body = 8 + size
+            for name in _SECTIONS:
+                start, length = where[name]
+                if not (isinstance(start, int) and isinstance(length, int)):
+                    return None
+                if start < 0 or length < 0 or body + start + length > len(view):
+                    return None  # truncated
+                data[name] = view[body + start : body + start + length]
+        except (EOFError, ValueError, TypeError, KeyError):
             return None
-        if not isinstance(data, dict) or data.get("v") != VERSION:
-            return None
-        kinds = {"meta": dict, "skipped": int, **dict.fromkeys(_SECTIONS, bytes)}
-        if not all(isinstance(data.get(k), t) for k, t in kinds.items()):
+        if not isinstance(data.get("meta"), dict) or not isinstance(data.get("skipped"), int):
             return None
         return cls(data)
 
@@ -187,9 +215,16 @@ class Rollup:
         f_ts, f_event, f_hash, request = F.TS, F.EVENT, F.ERROR_HASH, Ev.REQUEST
         skipped = null_ts = 0
         lo, hi = self.min_ts, self.max_ts
+        loads, decode_error = orjson.loads, orjson.JSONDecodeError
         for line in data.split(b"\n"):
-            rec = _parse(line)
-            if rec is None:
+            # _parse, inlined: this loop runs once per appended line
+            rec = None
+            if line[:1] == b"{" or line.strip()[:1] == b"{":
+                try:
+                    rec = loads(line)
+                except decode_error:
+                    rec = None
+            if type(rec) is not dict:
                 skipped += line.strip() != b""
                 continue
             ts, event = rec.get(f_ts), rec.get(f_event)
@@ -292,13 +327,17 @@ class Rollup:
         if threshold < SLOW_FLOOR:
             return None
         out: list[dict[str, Any]] = []
-        names = ("ts", "method", "path", "duration", "status", "cid")
         bands = [self.slow] if threshold >= SLOW_SPLIT else [self.slow, self.slow_lo]
         for band in bands:
-            for row in band:
-                if row[3] < threshold or len(out) >= limit:
-                    return out  # kept slowest first; the bands follow each other
-                out.append(dict(zip(names, row, strict=True)))
+            # kept slowest first: the rows at or over the threshold are a prefix
+            count = bisect.bisect_right(band, -threshold, key=_neg_duration)
+            take = band[: min(count, max(limit - len(out), 0))]
+            out += [
+                {"ts": ts, "method": m, "path": p, "duration": d, "status": s, "cid": c}
+                for ts, m, p, d, s, c in take
+            ]
+            if count < len(band) or len(out) >= limit:
+                break  # the next band is faster than this one's last row
         return out
 
     def errors(self, limit: int) -> list[dict[str, Any]] | None:
@@ -460,9 +499,26 @@ def _int(value: object) -> int | None:
     return None
 
 
+def _neg_duration(row: tuple[Any, ...]) -> float:
+    return -float(row[3])
+
+
 def _merge_slow(slows: list[list[tuple[Any, ...]]]) -> list[tuple[Any, ...]]:
-    # sorted runs one after another: timsort merges them in linear time
-    slows = [s for s in slows if s]
+    """Sorted runs merged into one, slowest first (the order of :func:`_slow_key`)."""
+    slows = sorted((s for s in slows if s), key=len, reverse=True)
     if len(slows) <= 1:
         return slows[0] if slows else []
-    return sorted([row for slow in slows for row in slow], key=_slow_key)
+    big, small = slows[0], [row for run in slows[1:] for row in run]
+    if len(small) * 8 > len(big):
+        # runs of similar size: timsort merges sorted runs in linear time
+        return sorted(big + small, key=_slow_key)
+    # an append's few new rows go into the big run by binary search (log n key calls each)
+    out: list[tuple[Any, ...]] = []
+    start = 0
+    for row in sorted(small, key=_slow_key):
+        at = bisect.bisect_right(big, _slow_key(row), lo=start, key=_slow_key)
+        out += big[start:at]
+        out.append(row)
+        start = at
+    out += big[start:]
+    return out
