@@ -41,7 +41,9 @@ CORPUS = HERE / "corpus" / "app.jsonl"
 APPENDED = HERE / "corpus" / "appended.jsonl"
 RESULTS = HERE / "results" / "query.md"
 PY = sys.executable
-BW = [PY, "-m", "bellwatch.cli"]
+# The installed console script, as users run it (``python -m`` adds runpy's start-up).
+_SCRIPT = Path(PY).with_name("bellwatch")
+BW = [str(_SCRIPT)] if _SCRIPT.exists() else [PY, "-m", "bellwatch.cli"]
 THRESHOLD = 2.0
 
 # The raw DuckDB baseline answers the same question with the same output columns as the

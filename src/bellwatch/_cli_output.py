@@ -187,6 +187,18 @@ def describe_statistics(statistics: Mapping[str, float]) -> str:
     return f", {', '.join(parts)} scanned" if parts else ""
 
 
+def _echo_json_bytes(data: bytes) -> None:
+    """UTF-8 JSON straight to stdout's bytes: no decode and re-encode of megabytes."""
+    out = sys.stdout
+    raw = getattr(out, "buffer", None)
+    if raw is None:
+        click.echo(data.decode())
+        return
+    out.flush()  # text written before stays before
+    raw.write(data + b"\n")
+    raw.flush()
+
+
 def table(
     rows: Sequence[dict[str, Any]],
     opts: Opts,
@@ -201,7 +213,7 @@ def table(
     ``... * 100 as error_rate`` is already a percentage.
     """
     if opts.json:
-        click.echo(orjson.dumps(list(rows), option=orjson.OPT_INDENT_2).decode())
+        _echo_json_bytes(orjson.dumps(list(rows), option=orjson.OPT_INDENT_2))
         return
     names = list(dict.fromkeys(k for row in rows for k in row))
     if not names:

@@ -72,7 +72,8 @@ def need(report: str, threshold: float = 0.0) -> Need:
     """The :class:`Need` of ``errors``, ``slow``, ``endpoints``, ``twilio`` or ``totals``."""
     req = f"{Q.EVENT} = '{Ev.REQUEST}'"
     where = {
-        "errors": _ERROR_LINE,
+        # a superset the JSON reader filters fast: the report applies _ERROR_LINE itself
+        "errors": f"{Q.ERROR_HASH} IS NOT NULL",
         "slow": f"{req} AND {Q.DURATION} >= {float(threshold)}",
         "endpoints": req,
         "twilio": f"{Q.EVENT} = '{Ev.SIGNATURE_FAILED}' OR ({req} AND {_twilio_fail()})",
@@ -177,6 +178,8 @@ def errors(con: duckdb.DuckDBPyConnection, frame: Frame, limit: int = 50) -> lis
     if fast is not None:
         return fast
     frame = _real(con, frame)
+    stream = frame.relation.startswith(STREAM_MARK)
+    junk = _JUNK if stream else "false"
     rows = _rows(
         con,
         f"""
@@ -192,14 +195,19 @@ def errors(con: duckdb.DuckDBPyConnection, frame: Frame, limit: int = 50) -> lis
                list(DISTINCT {Q.CID}) FILTER (WHERE {Q.PATH} IS NULL AND {Q.CID} IS NOT NULL)
                    AS pathless,
                min({Q.TS}) AS first_ts, max({Q.TS}) AS last_ts,
-               arg_max({Q.CID}, {Q.TS}) FILTER (WHERE {Q.CID} IS NOT NULL) AS cid
+               arg_max({Q.CID}, {Q.TS}) FILTER (WHERE {Q.CID} IS NOT NULL) AS cid,
+               {junk} AS _junk
         FROM {frame.sql()}
-        WHERE ({_ERROR_LINE}) AND {Q.ERROR_HASH} IS NOT NULL
-        GROUP BY {Q.ERROR_HASH}
-        ORDER BY count DESC, last_ts DESC
-        LIMIT {int(limit)}
+        WHERE (({_ERROR_LINE}) AND {Q.ERROR_HASH} IS NOT NULL) OR {junk}
+        GROUP BY {Q.ERROR_HASH}, _junk
+        ORDER BY _junk DESC, count DESC, last_ts DESC
+        LIMIT {int(limit) + 1}
         """,  # noqa: S608 - names from schema, numbers via int()/float()
     )
+    if stream:
+        # the one pass over the JSON also counts its non-JSON lines (all-NULL rows)
+        _JUNK_SEEN[frame.relation] = sum(r["count"] for r in rows if r["_junk"])
+    rows = [r for r in rows if not r.pop("_junk")][: max(int(limit), 0)]
     lookups = [(row.pop("pathless") or [])[:_LOOKUP_MAX] for row in rows]
     wanted = sorted({cid for cids in lookups for cid in cids})
     found = _paths_of(con, frame, wanted) if wanted else {}
