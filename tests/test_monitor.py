@@ -18,7 +18,7 @@ from bellwatch.monitor import (
     set_monitor,
 )
 from bellwatch.store import OTHER, EndpointStats, MemoryStore, Snapshot, Store
-from bellwatch.store.base import new_sketch
+from bellwatch.store.base import MAPPING, _bin_key, new_sketch
 
 
 @pytest.fixture(autouse=True)
@@ -69,6 +69,11 @@ class TestEndpointStats:
             direct.add(v)
         for q in (0.0, 0.5, 0.95, 0.99, 1.0):
             assert stats.quantile(q) == pytest.approx(direct.get_quantile_value(q), rel=1e-9)
+
+    @given(st.floats(min_value=1e-300, max_value=1e300))
+    def test_inline_bin_key_is_the_librarys(self, value: float) -> None:
+        """The hot path's one-expression key equals LogarithmicMapping.key."""
+        assert _bin_key(value) == MAPPING.key(value)
 
     def test_requests_after_a_read_are_still_counted(self) -> None:
         """Bins folded into the sketch by one read do not hide the next requests."""

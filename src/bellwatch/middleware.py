@@ -354,22 +354,15 @@ class BellwatchMiddleware:
             raise
         finally:
             self._finish(
-                scope,
-                root_path=root_path,
-                status=status,
-                duration=(end or perf_counter()) - start,
-                fields=state.fields,
-                body=body,
-                error=error,
+                scope, root_path, status, (end or perf_counter()) - start, state.fields, body, error
             )
             _request.reset(request_token)
             _fields.reset(fields_token)
             _cid.reset(cid_token)
 
-    def _finish(
+    def _finish(  # noqa: PLR0917 - once per request: positional is the cheaper call
         self,
         scope: Scope,
-        *,
         root_path: str,
         status: int,
         duration: float,

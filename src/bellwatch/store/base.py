@@ -19,6 +19,8 @@ another (cluster numbers plus this process's own).
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -56,6 +58,29 @@ ZERO_BIN = "z"  # durations too small for the log mapping
 _MIN_MAPPED = MAPPING.min_possible
 
 
+def _inline_key() -> Callable[[float], int]:
+    """MAPPING.key as one expression, computed exactly as the library computes it.
+
+    Two method calls fewer per request. Checked against MAPPING.key at import on
+    values across the range; any difference (another ddsketch release) keeps the
+    library's own method.
+    """
+    mantissa = 2 * RELATIVE_ACCURACY / (1 - RELATIVE_ACCURACY)
+    multiplier = 1 / math.log1p(mantissa)
+    multiplier *= math.log(2)
+    log, ceil = math.log, math.ceil
+
+    def key(value: float) -> int:
+        return int(ceil(log(value, 2) * multiplier))
+
+    probes = [10.0**e * m for e in range(-9, 5) for m in (1.0, 1.2345, 2.5, 7.77, 9.999)]
+    same = all(key(v) == MAPPING.key(v) for v in probes)
+    return key if same else MAPPING.key
+
+
+_bin_key = _inline_key()
+
+
 def new_sketch() -> DDSketch:
     """An empty latency sketch with bellwatch's accuracy (all sketches must match to merge)."""
     return DDSketch(RELATIVE_ACCURACY)
@@ -89,7 +114,7 @@ class EndpointStats:
             self.client_errors += 1
         if slow:
             self.slow += 1
-        key = MAPPING.key(duration) if duration > _MIN_MAPPED else ZERO_BIN
+        key = _bin_key(duration) if duration > _MIN_MAPPED else ZERO_BIN
         bins = self._bins
         bins[key] = bins.get(key, 0) + 1
 
