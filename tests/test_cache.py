@@ -165,6 +165,29 @@ class TestCache:
         frame = aggregate.Frame(plan.relation(), full=plan.full_relation())
         assert aggregate.errors(con, frame)[0]["endpoints"] == ["/book"]
 
+    def test_detached_builder_caches_the_file_and_is_reaped(
+        self, tmp_path: Path, con: object, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """build_later starts a builder in its own session; it writes the cache and exits."""
+        import time
+
+        monkeypatch.setattr(cache, "SYNC_BUILD_BYTES", 10)
+        log = tmp_path / "app.jsonl"
+        log.write_bytes(req(1, "/a", 200, 0.1, "c1"))
+        store = cache.Cache(str(tmp_path / "c"), background=True)
+        plan = store.plan([str(log)], con)
+        store.build_later(plan)
+        assert len(cache._children) == 1
+        manifest = tmp_path / "c" / f"{os.stat(log).st_dev}-{os.stat(log).st_ino}.json"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            cache._reap()
+            if manifest.exists() and not cache._children:
+                break
+            time.sleep(0.05)
+        assert manifest.exists()
+        assert cache._children == []  # exited and collected: no zombie left behind
+
     def test_builder_entry_point(self, tmp_path: Path) -> None:
         """The detached builder's entry point writes the manifest for each file."""
         log = tmp_path / "app.jsonl"
