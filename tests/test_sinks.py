@@ -118,6 +118,43 @@ class TestBufferedFile:
         assert (_guard.counters.lines_written, _guard.counters.lines_dropped) == (0, 2)
         f.close()
 
+    def test_a_forked_child_that_exits_without_cleanup_keeps_its_lines(
+        self, tmp_path: Path
+    ) -> None:
+        """A child ending with os._exit (multiprocessing's fork workers do) loses nothing."""
+        path = tmp_path / "a.jsonl"
+        f = RotatingFile(path, max_bytes=1 << 20, backups=1, flush_interval=60)
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child
+            f.write(b'{"who":"child"}\n')
+            os._exit(0)
+        os.waitpid(pid, 0)
+        f.close()
+        assert _lines(path) == [b'{"who":"child"}']
+
+    @pytest.mark.internal_errors
+    def test_a_line_after_close_is_counted_dropped(self, tmp_path: Path) -> None:
+        """A logger still holding a closed file (reconfigured) counts its line dropped."""
+        f = RotatingFile(tmp_path / "a.jsonl", max_bytes=1 << 20, backups=1, flush_interval=60)
+        sink = Sink(None, f)
+        f.close()
+        sink.write(b"{}")
+        assert (_guard.counters.lines_written, _guard.counters.lines_dropped) == (0, 1)
+
+    @pytest.mark.internal_errors
+    def test_a_line_lost_on_both_targets_is_dropped_once(self) -> None:
+        """stdout failing and the file's batch failing count each line dropped once."""
+        if not os.path.exists("/dev/full"):
+            pytest.skip("needs /dev/full")
+        stream = io.StringIO()
+        stream.close()
+        f = RotatingFile("/dev/full", max_bytes=1 << 40, backups=0, flush_interval=60)
+        sink = Sink(stream, f)
+        sink.write(b"{}")
+        sink.write(b"{}", urgent=True)
+        assert (_guard.counters.lines_written, _guard.counters.lines_dropped) == (0, 2)
+        f.close()
+
     def test_a_forked_child_does_not_write_the_parents_lines_again(self, tmp_path: Path) -> None:
         """The parent's buffer is written before fork; the child starts empty."""
         path = tmp_path / "a.jsonl"

@@ -9,7 +9,8 @@ largest single cost of a request line under a real server (~9 us of a ~36 us
 overhead, measured in bench/middleware.py). A WARNING or worse line is written at
 once, together with everything buffered before it, so file order is log order.
 A background thread writes out a buffer older than ``log_flush``; exit, fork,
-:func:`bellwatch.flush` and :func:`bellwatch.stats` write it out too. Standard
+:func:`bellwatch.flush` and :func:`bellwatch.stats` write it out too; a forked child
+writes every line at once (it may end with ``os._exit``, which runs no exit handler). Standard
 output is never buffered here: several processes share it, and a partial line
 from one would interleave with another's.
 """
@@ -58,6 +59,7 @@ class RotatingFile:
         self._buf_lock = threading.Lock()
         self._pending: list[bytes] = []
         self._pending_bytes = 0
+        self._pending_counted = 0
         self._since = 0.0  # monotonic time of the oldest buffered line
         # a batch never overshoots a small max_bytes by much
         self._batch_bytes = min(_BATCH_BYTES, max(1, max_bytes // 8))
@@ -82,11 +84,17 @@ class RotatingFile:
     # every so many lines so that a shared file still rotates near max_bytes.
     _RECHECK_EVERY = 64
 
-    def write(self, data: bytes, urgent: bool = False) -> None:
+    @property
+    def buffered(self) -> bool:
+        """Whether :meth:`write` buffers (and then never raises)."""
+        return self.flush_interval > 0
+
+    def write(self, data: bytes, urgent: bool = False, counted: bool = False) -> None:
         """Append whole lines: through the buffer, or at once when ``urgent`` or unbuffered.
 
-        Unbuffered, an OS error raises (the sink counts the line dropped); a buffered
-        write never raises and a failed batch is counted dropped when it is written.
+        Unbuffered, an OS error raises (the sink counts the line dropped). A buffered
+        write never raises; ``counted`` says the caller already counted these lines
+        as written, and a batch that then fails moves them to dropped.
         """
         if self.flush_interval <= 0:
             self._append(data)
@@ -96,6 +104,7 @@ class RotatingFile:
                 self._since = time.monotonic()
             self._pending.append(data)
             self._pending_bytes += len(data)
+            self._pending_counted += counted
             if urgent or self._pending_bytes >= self._batch_bytes:
                 self._write_pending()
 
@@ -107,17 +116,19 @@ class RotatingFile:
 
     def _write_pending(self) -> None:
         # Called with _buf_lock held.
-        pending = self._pending
+        pending, counted = self._pending, self._pending_counted
         if not pending:
             return
         self._pending = []
         self._pending_bytes = 0
+        self._pending_counted = 0
         try:
             self._append(pending[0] if len(pending) == 1 else b"".join(pending))
         except Exception:
-            # The sink counted these lines as written when they were buffered.
-            counters.lines_written -= len(pending)
-            counters.lines_dropped += len(pending)
+            # Lines the sink counted as written when they were buffered are dropped
+            # after all; lines it already counted dropped (a failed stdout) stay so.
+            counters.lines_written -= counted
+            counters.lines_dropped += counted
 
     def _append(self, data: bytes) -> None:
         self._writes += 1
@@ -166,6 +177,9 @@ class RotatingFile:
     def close(self) -> None:
         self.flush()
         _flusher.forget(self)
+        # A logger bound before a reconfigure may still hold this file: its later
+        # lines now fail at once (and are counted dropped) instead of waiting forever.
+        self.flush_interval = 0.0
         if self._fd >= 0:
             with contextlib.suppress(OSError):
                 os.close(self._fd)
@@ -173,11 +187,15 @@ class RotatingFile:
 
     def _after_fork(self) -> None:
         # The parent wrote its buffer before forking; a lock another thread held
-        # at that moment would stay locked forever in this child.
+        # at that moment would stay locked forever in this child. A forked child
+        # (multiprocessing, a prefork server) may end with os._exit, which runs no
+        # exit handler: it writes every line at once.
         self._lock = threading.Lock()
         self._buf_lock = threading.Lock()
         self._pending = []
         self._pending_bytes = 0
+        self._pending_counted = 0
+        self.flush_interval = 0.0
 
 
 class _Flusher:
@@ -201,27 +219,30 @@ class _Flusher:
         with self._lock:
             self._files.discard(file)
 
+    def _snapshot(self) -> list[RotatingFile]:
+        with self._lock:  # a reconfigure may add or drop files meanwhile
+            return list(self._files)
+
     def _run(self) -> None:
         while True:
-            files = list(self._files)
-            time.sleep(min([0.2, *(f.flush_interval for f in files)]))
+            files = self._snapshot()
+            wait = min([0.2, *(f.flush_interval for f in files if f.buffered)])
+            time.sleep(max(wait, 0.01))
             now = time.monotonic()
             for file in files:
                 if file._pending and now - file._since >= file.flush_interval:
                     file.flush()
 
     def flush_all(self) -> None:
-        for file in list(self._files):
+        for file in self._snapshot():
             file.flush()
 
     def after_fork(self) -> None:
         self._lock = threading.Lock()
-        self._thread = None
-        files = list(self._files)
-        for file in files:
+        self._thread = None  # files are unbuffered in the child: no thread needed
+        for file in list(self._files):
             file._after_fork()
-        if files:
-            self.watch(files[0])  # starts this process's own thread
+        self._files = weakref.WeakSet()
 
 
 _flusher = _Flusher()
@@ -248,31 +269,43 @@ class Sink:
     def write(self, line: bytes | str, urgent: bool = False) -> None:
         """Write one finished line; ``urgent`` (WARNING and worse) skips the file's buffer."""
         data = line if isinstance(line, bytes) else line.encode("utf-8", "replace")
-        ok = True
-        if self._stream is not None:
+        ok = self._stream is None or self._to_stream(data)
+        file = self._file
+        if file is not None and file.buffered:
+            # Counted now; a batch that fails later moves the counted lines to dropped.
+            _count(ok)
             try:
-                if self._text:
-                    try:
-                        self._stream.write(data.decode("utf-8") + "\n")
-                    except UnicodeEncodeError:
-                        # A non-UTF-8 stdout (PYTHONIOENCODING=ascii): the line is valid
-                        # UTF-8 JSON, so write its bytes beneath the text layer.
-                        self._stream.flush()
-                        self._stream.buffer.write(data + b"\n")  # type: ignore[attr-defined]
-                else:
-                    self._stream.write(data + b"\n")
-                self._stream.flush()
+                file.write(data + b"\n", urgent, counted=ok)
+            except Exception:  # closed meanwhile: it wrote at once, and failed
+                if ok:
+                    counters.lines_written -= 1
+                    counters.lines_dropped += 1
+            return
+        if file is not None:
+            try:
+                file.write(data + b"\n", urgent)
             except Exception:
                 ok = False
-        if self._file is not None:
-            try:
-                self._file.write(data + b"\n", urgent)
-            except Exception:
-                ok = False
-        if ok:
-            counters.lines_written += 1
-        else:
-            counters.lines_dropped += 1
+        _count(ok)
+
+    def _to_stream(self, data: bytes) -> bool:
+        stream = self._stream
+        assert stream is not None  # for mypy: write() checked
+        try:
+            if self._text:
+                try:
+                    stream.write(data.decode("utf-8") + "\n")
+                except UnicodeEncodeError:
+                    # A non-UTF-8 stdout (PYTHONIOENCODING=ascii): the line is valid
+                    # UTF-8 JSON, so write its bytes beneath the text layer.
+                    stream.flush()
+                    stream.buffer.write(data + b"\n")  # type: ignore[attr-defined]
+            else:
+                stream.write(data + b"\n")
+            stream.flush()
+        except Exception:
+            return False
+        return True
 
     def write_urgent(self, line: bytes | str) -> None:
         """:meth:`write` for a WARNING or worse line."""
@@ -284,6 +317,13 @@ class Sink:
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
+
+
+def _count(ok: bool) -> None:
+    if ok:
+        counters.lines_written += 1
+    else:
+        counters.lines_dropped += 1
 
 
 def _is_text(stream: IO[Any]) -> bool:
