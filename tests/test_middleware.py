@@ -388,16 +388,24 @@ class TestFastPath:
     @given(
         bound=request_fields,
         late=request_fields,
-        path=st.sampled_from(["/a/{id}", "/call/+15551234567", "x" * 300]),
+        path=st.sampled_from(["/a/{id}", "/call/+15551234567", "x" * 300, "/cb?token=s3cret"]),
         method=st.sampled_from(["info", "warning", "error"]),
+        http=st.sampled_from(["GET", "+14155550123"]),
+        cid=st.sampled_from(["abc123", "token=s3cret"]),
     )
     def test_writes_exactly_what_emit_writes(
-        self, bound: dict[str, Any], late: dict[str, Any], path: str, method: str
+        self,
+        bound: dict[str, Any],
+        late: dict[str, Any],
+        path: str,
+        method: str,
+        http: str,
+        cid: str,
     ) -> None:
         """Same keys, order, redaction and budget as Pipeline.emit, for any bound fields."""
-        event = {"event": "request_complete", "method": "GET", "path": path, "status": 200}
+        event = {"event": "request_complete", "method": http, "path": path, "status": 200}
         event.update(duration=0.012, **late)
-        with capture_logs() as captured, request_scope("abc123"), bellwatch.bound(**bound):
+        with capture_logs() as captured, request_scope(cid), bellwatch.bound(**bound):
             _RequestLine().write(method, dict(event))
             pipeline.current().emit(method, dict(event))
         # Split on "\n" only: Captured.lines uses splitlines(), which also splits on
@@ -410,9 +418,11 @@ class TestFastPath:
         bound=request_fields,
         late=request_fields,
         sid=st.one_of(st.none(), st.just("CA123"), st.just("+15551234567")),
-        path=st.sampled_from(["/a/{id}", "/call/+15551234567", "x" * 300]),
+        path=st.sampled_from(["/a/{id}", "/call/+15551234567", "x" * 300, "/cb?token=s3cret"]),
         method=st.sampled_from(["info", "warning", "error"]),
         duration=st.floats(min_value=0, max_value=1e4),
+        http=st.sampled_from(["GET", "+14155550123"]),
+        cid=st.sampled_from(["abc123", "token=s3cret"]),
     )
     def test_request_line_is_what_emit_writes_for_its_event(
         self,
@@ -422,11 +432,13 @@ class TestFastPath:
         path: str,
         method: str,
         duration: float,
+        http: str,
+        cid: str,
     ) -> None:
         """The built-once line equals emit() of the event: facts, then late fields, then sid."""
         event: dict[str, Any] = {
             "event": "request_complete",
-            "method": "GET",
+            "method": http,
             "path": path,
             "status": 200,
             "duration": round(duration, 3),
@@ -435,8 +447,8 @@ class TestFastPath:
             event.setdefault(key, value)
         if sid is not None:
             event.setdefault("sid", sid)
-        with capture_logs() as captured, request_scope("abc123"), bellwatch.bound(**bound):
-            _RequestLine().request(method, "GET", path, 200, duration, dict(late), sid)
+        with capture_logs() as captured, request_scope(cid), bellwatch.bound(**bound):
+            _RequestLine().request(method, http, path, 200, duration, dict(late), sid)
             pipeline.current().emit(method, event)
         fast, slow = captured._buffer.getvalue().rstrip("\n").split("\n")
         assert _strip_ts(fast) == _strip_ts(slow)

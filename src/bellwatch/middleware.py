@@ -166,7 +166,11 @@ class _RequestLine:
             or not self._fast
             or self._always_redact
             or type(path) is not str
-            or "+" in path
+            or "+" in path  # a phone number the redactor masks
+            or "=" in path  # a key=value the redactor masks
+            or type(method) is not str
+            or not method.isalpha()  # any token is a valid HTTP method, "+1415..." too
+            or "=" in (_cid.get() or "")  # an inbound id may be "token=..."
             or _fields.get()
             or self._now is None
         ):
@@ -220,7 +224,18 @@ class _RequestLine:
         extra = len(event) > 4  # more than method, path, status, duration
         out.update(event)
         path = event.get(F.PATH)
-        if bound or extra or self._always_redact or not isinstance(path, str) or "+" in path:
+        method_ = event.get(F.METHOD)
+        if (
+            bound
+            or extra
+            or self._always_redact
+            or not isinstance(path, str)
+            or "+" in path
+            or "=" in path
+            or not isinstance(method_, str)
+            or not method_.isalpha()
+            or "=" in (cid or "")
+        ):
             out = pipe.redactor(None, method, out)
         pipe.sink.write(pipe.renderer.render(out), method != "info")
 

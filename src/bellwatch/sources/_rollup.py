@@ -505,14 +505,15 @@ def _neg_duration(row: tuple[Any, ...]) -> float:
 
 def _merge_slow(slows: list[list[tuple[Any, ...]]]) -> list[tuple[Any, ...]]:
     """Sorted runs merged into one, slowest first (the order of :func:`_slow_key`)."""
-    slows = sorted((s for s in slows if s), key=len, reverse=True)
+    slows = [s for s in slows if s]
     if len(slows) <= 1:
         return slows[0] if slows else []
     big, small = slows[0], [row for run in slows[1:] for row in run]
     if len(small) * 8 > len(big):
         # runs of similar size: timsort merges sorted runs in linear time
         return sorted(big + small, key=_slow_key)
-    # an append's few new rows go into the big run by binary search (log n key calls each)
+    # A base and an append's few new rows: each goes into the base by binary search
+    # (log n key calls), after any equal key, as the stable sort above would put it.
     out: list[tuple[Any, ...]] = []
     start = 0
     for row in sorted(small, key=_slow_key):

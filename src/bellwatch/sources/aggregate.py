@@ -183,7 +183,7 @@ def errors(con: duckdb.DuckDBPyConnection, frame: Frame, limit: int = 50) -> lis
     rows = _rows(
         con,
         f"""
-        SELECT {Q.ERROR_HASH} AS hash,
+        SELECT CASE WHEN {junk} THEN NULL ELSE {Q.ERROR_HASH} END AS hash,
                coalesce(sum({Q.COUNT}) FILTER (WHERE {Q.WINDOW} IS NOT NULL), 0)
                    + greatest(coalesce(max({Q.COUNT}) FILTER (WHERE {Q.WINDOW} IS NULL), 0),
                               count(*) FILTER (WHERE {Q.WINDOW} IS NULL)) AS count,
@@ -199,7 +199,7 @@ def errors(con: duckdb.DuckDBPyConnection, frame: Frame, limit: int = 50) -> lis
                {junk} AS _junk
         FROM {frame.sql()}
         WHERE (({_ERROR_LINE}) AND {Q.ERROR_HASH} IS NOT NULL) OR {junk}
-        GROUP BY {Q.ERROR_HASH}, _junk
+        GROUP BY 1, _junk
         ORDER BY _junk DESC, count DESC, last_ts DESC
         LIMIT {int(limit) + 1}
         """,  # noqa: S608 - names from schema, numbers via int()/float()
@@ -264,14 +264,15 @@ def endpoints(
     rows = _rows(
         con,
         f"""
-        SELECT {Q.METHOD} AS method, {Q.PATH} AS path, count(*) AS count,
+        SELECT CASE WHEN {junk} THEN NULL ELSE {Q.METHOD} END AS method,
+               CASE WHEN {junk} THEN NULL ELSE {Q.PATH} END AS path, count(*) AS count,
                avg({Q.DURATION}) AS avg, quantile_cont({Q.DURATION}, 0.95) AS p95,
                max({Q.DURATION}) AS max,
                avg(CASE WHEN {Q.STATUS} >= 500 THEN 1.0 ELSE 0.0 END) AS error_rate,
                {junk} AS _junk
         FROM {frame.sql()}
         WHERE {Q.EVENT} = '{Ev.REQUEST}' OR {junk}
-        GROUP BY {Q.METHOD}, {Q.PATH}, _junk
+        GROUP BY 1, 2, _junk  -- every junk row in one group, whatever fields it carries
         ORDER BY _junk DESC, count DESC, path
         LIMIT {int(limit) + 1}
         """,  # noqa: S608 - names from schema, numbers via int()/float()

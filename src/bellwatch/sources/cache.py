@@ -428,10 +428,25 @@ class Cache:
             (os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDONLY if fd == 0 else os.O_WRONLY, 0)
             for fd in (0, 1, 2)
         ]
-        with contextlib.suppress(OSError):
-            _children.append(
-                os.posix_spawn(sys.executable, args, os.environ, file_actions=null, setsid=True)
-            )
+        try:
+            pid = os.posix_spawn(sys.executable, args, os.environ, file_actions=null, setsid=True)
+        except NotImplementedError:  # no setsid in this libc's posix_spawn
+            import subprocess
+
+            with contextlib.suppress(OSError):
+                proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module, fixed args
+                    args,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+                _children.append(proc.pid)
+                proc.returncode = 0  # reaped by _reap(), not by Popen's finaliser
+            return
+        except OSError:
+            return  # the cache waits for the next command; this one has its answer
+        _children.append(pid)
 
 
 _children: list[int] = []
