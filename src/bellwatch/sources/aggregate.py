@@ -264,21 +264,22 @@ def endpoints(
     rows = _rows(
         con,
         f"""
-        SELECT CASE WHEN {junk} THEN NULL ELSE {Q.METHOD} END AS method,
-               CASE WHEN {junk} THEN NULL ELSE {Q.PATH} END AS path, count(*) AS count,
+        SELECT {Q.METHOD} AS method, {Q.PATH} AS path, count(*) AS count,
                avg({Q.DURATION}) AS avg, quantile_cont({Q.DURATION}, 0.95) AS p95,
                max({Q.DURATION}) AS max,
                avg(CASE WHEN {Q.STATUS} >= 500 THEN 1.0 ELSE 0.0 END) AS error_rate,
                {junk} AS _junk
         FROM {frame.sql()}
         WHERE {Q.EVENT} = '{Ev.REQUEST}' OR {junk}
-        GROUP BY 1, 2, _junk  -- every junk row in one group, whatever fields it carries
+        GROUP BY {Q.METHOD}, {Q.PATH}, _junk
         ORDER BY _junk DESC, count DESC, path
-        LIMIT {int(limit) + 1}
+        {"" if stream else f"LIMIT {int(limit)}"}
         """,  # noqa: S608 - names from schema, numbers via int()/float()
     )
     if stream:
-        # the one pass over the JSON also counts its non-JSON lines (all-NULL rows)
+        # The one pass over the JSON also counts its non-JSON lines (all-NULL rows, or
+        # rows without ts and event whatever else they carry: every such group counts,
+        # so the SQL has no LIMIT; endpoints are few).
         _JUNK_SEEN[frame.relation] = sum(r["count"] for r in rows if r["_junk"])
     out = [r for r in rows if not r.pop("_junk")]
     return out[: max(int(limit), 0)]
