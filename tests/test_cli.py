@@ -291,6 +291,28 @@ class TestAggregates:
         assert [r["cid"] for r in orjson.loads(result.stdout)] == ["ccc333ccc333"]
 
 
+class TestAnswerMemo:
+    def test_a_large_answer_from_the_rollup_is_not_memoised(self, tmp_path: Path) -> None:
+        """Re-reading ~1k+ rows from the rollup costs what storing them would: no memo file."""
+        log = tmp_path / "app.jsonl"
+        rows = [
+            {"ts": 1_700_000_000_000 + i, "event": "request_complete", "method": "GET",
+             "path": "/a", "status": 200, "duration": 2.5, "cid": f"c{i}"}
+            for i in range(1500)
+        ]  # fmt: skip
+        log.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+        args = ["slow", "-l", str(log), "--cache-dir", str(tmp_path / "c"), "--json"]
+        first = CliRunner().invoke(cli, [*args, "--limit", "5000"])  # builds the cache
+        answers = tmp_path / "c" / "answers"
+        memos = set(answers.glob("*.json"))
+        with log.open("ab") as f:
+            f.write(orjson.dumps(rows[0]) + b"\n")
+        second = CliRunner().invoke(cli, [*args, "--limit", "5000"])  # rollup + tail
+        assert len(orjson.loads(first.stdout)) == 1500
+        assert len(orjson.loads(second.stdout)) == 1501
+        assert set(answers.glob("*.json")) == memos
+
+
 class TestBadInput:
     @pytest.mark.parametrize(
         ("args", "message"),
