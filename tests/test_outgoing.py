@@ -94,6 +94,15 @@ def request_ids(logs: Captured) -> list[str]:
     return [e["cid"] for e in logs.events if e["event"] == "request_complete"]
 
 
+def ids_once_logged(logs: Captured, cid: str, count: int) -> list[str]:
+    """The request ids, once ``count`` lines carry ``cid``: the downstream server writes
+    its line after sending the response, on its own thread, so the caller may be first."""
+    deadline = time.monotonic() + 10
+    while request_ids(logs).count(cid) < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return request_ids(logs)
+
+
 class TestPropagation:
     def test_event_hook_carries_the_id(self, downstream: str, logs: Captured) -> None:
         """With the event hook, the second service logs the caller's id."""
@@ -101,7 +110,7 @@ class TestPropagation:
         response = get(app, "/call")
         cid = response.headers["x-request-id"]
         assert response.json() == {"got": cid}
-        assert request_ids(logs).count(cid) == 2
+        assert ids_once_logged(logs, cid, 2).count(cid) == 2
 
     def test_transport_carries_the_id(self, downstream: str, logs: Captured) -> None:
         """The wrapping transport does the same without hooks."""
