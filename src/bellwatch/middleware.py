@@ -111,6 +111,18 @@ def _noop_for_request_line(step: object) -> bool:
     )
 
 
+def _redactable(path: object, method: object, cid: str | None) -> bool:
+    """Whether the redactor could change one of the request line's own values."""
+    return (
+        type(path) is not str
+        or "+" in path  # a phone number the redactor masks
+        or "=" in path  # a key=value the redactor masks
+        or type(method) is not str
+        or not method.isalpha()  # any token is a valid HTTP method, "+1415..." too
+        or (cid is not None and "=" in cid)  # an inbound id may be "token=..."
+    )
+
+
 class _RequestLine:
     """The request line's fast path: exactly what ``Pipeline.emit`` writes, minus no-op work.
 
@@ -165,12 +177,7 @@ class _RequestLine:
             or sid is not None
             or not self._fast
             or self._always_redact
-            or type(path) is not str
-            or "+" in path  # a phone number the redactor masks
-            or "=" in path  # a key=value the redactor masks
-            or type(method) is not str
-            or not method.isalpha()  # any token is a valid HTTP method, "+1415..." too
-            or "=" in (_cid.get() or "")  # an inbound id may be "token=..."
+            or _redactable(path, method, _cid.get())
             or _fields.get()
             or self._now is None
         ):
@@ -223,18 +230,11 @@ class _RequestLine:
             out.update(core)  # a bound "event" or "level" must not rename the line
         extra = len(event) > 4  # more than method, path, status, duration
         out.update(event)
-        path = event.get(F.PATH)
-        method_ = event.get(F.METHOD)
         if (
             bound
             or extra
             or self._always_redact
-            or not isinstance(path, str)
-            or "+" in path
-            or "=" in path
-            or not isinstance(method_, str)
-            or not method_.isalpha()
-            or "=" in (cid or "")
+            or _redactable(event.get(F.PATH), event.get(F.METHOD), cid)
         ):
             out = pipe.redactor(None, method, out)
         pipe.sink.write(pipe.renderer.render(out), method != "info")

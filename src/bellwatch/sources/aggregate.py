@@ -178,8 +178,7 @@ def errors(con: duckdb.DuckDBPyConnection, frame: Frame, limit: int = 50) -> lis
     if fast is not None:
         return fast
     frame = _real(con, frame)
-    stream = frame.relation.startswith(STREAM_MARK)
-    junk = _JUNK if stream else "false"
+    junk = _junk_test(frame)
     rows = _rows(
         con,
         f"""
@@ -204,10 +203,7 @@ def errors(con: duckdb.DuckDBPyConnection, frame: Frame, limit: int = 50) -> lis
         LIMIT {int(limit) + 1}
         """,  # noqa: S608 - names from schema, numbers via int()/float()
     )
-    if stream:
-        # the one pass over the JSON also counts its non-JSON lines (all-NULL rows)
-        _JUNK_SEEN[frame.relation] = sum(r["count"] for r in rows if r["_junk"])
-    rows = [r for r in rows if not r.pop("_junk")][: max(int(limit), 0)]
+    rows = _without_junk(frame, rows, limit)
     lookups = [(row.pop("pathless") or [])[:_LOOKUP_MAX] for row in rows]
     wanted = sorted({cid for cids in lookups for cid in cids})
     found = _paths_of(con, frame, wanted) if wanted else {}
@@ -259,8 +255,7 @@ def endpoints(
     if fast is not None:
         return fast
     frame = _real(con, frame)
-    stream = frame.relation.startswith(STREAM_MARK)
-    junk = _JUNK if stream else "false"
+    junk = _junk_test(frame)
     rows = _rows(
         con,
         f"""
@@ -273,16 +268,28 @@ def endpoints(
         WHERE {Q.EVENT} = '{Ev.REQUEST}' OR {junk}
         GROUP BY {Q.METHOD}, {Q.PATH}, _junk
         ORDER BY _junk DESC, count DESC, path
-        {"" if stream else f"LIMIT {int(limit)}"}
+        {"" if junk != "false" else f"LIMIT {int(limit)}"}
         """,  # noqa: S608 - names from schema, numbers via int()/float()
     )
-    if stream:
-        # The one pass over the JSON also counts its non-JSON lines (all-NULL rows, or
-        # rows without ts and event whatever else they carry: every such group counts,
-        # so the SQL has no LIMIT; endpoints are few).
+    # Junk rows without ts and event but with a method or path form groups of their
+    # own: every such group must be counted, so a streamed read has no SQL LIMIT
+    # (endpoints are few).
+    return _without_junk(frame, rows, limit)
+
+
+def _junk_test(frame: Frame) -> str:
+    """SQL true for the junk rows a streamed relation's report counts itself, else false."""
+    return _JUNK if frame.relation.startswith(STREAM_MARK) else "false"
+
+
+def _without_junk(frame: Frame, rows: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """The report's rows up to ``limit``; a streamed read's junk rows are counted, not kept.
+
+    The one pass over the JSON also counts its non-JSON lines (all-NULL rows).
+    """
+    if frame.relation.startswith(STREAM_MARK):
         _JUNK_SEEN[frame.relation] = sum(r["count"] for r in rows if r["_junk"])
-    out = [r for r in rows if not r.pop("_junk")]
-    return out[: max(int(limit), 0)]
+    return [r for r in rows if not r.pop("_junk")][: max(int(limit), 0)]
 
 
 def junk_seen(relation: str) -> int | None:
