@@ -40,6 +40,21 @@ def con() -> object:
     c.close()
 
 
+def _built_by_builder(cache_dir: Path, log: Path, timeout: float = 60) -> bool:
+    """Wait for a detached builder to write ``log``'s manifest and exit (it is reaped)."""
+    import time
+
+    st = os.stat(log)
+    manifest = cache_dir / f"{st.st_dev}-{st.st_ino}.json"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        cache._reap()
+        if manifest.exists() and not cache._children:
+            return True
+        time.sleep(0.05)
+    return manifest.exists()
+
+
 def parts_of(store: cache.Cache, path: Path) -> list[dict[str, object]]:
     st = os.stat(path)
     manifest = store._manifest(f"{st.st_dev}-{st.st_ino}")
@@ -190,8 +205,6 @@ class TestCache:
         self, tmp_path: Path, con: object, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """build_later starts a builder in its own session; it writes the cache and exits."""
-        import time
-
         monkeypatch.setattr(cache, "SYNC_BUILD_BYTES", 10)
         log = tmp_path / "app.jsonl"
         log.write_bytes(req(1, "/a", 200, 0.1, "c1"))
@@ -199,21 +212,13 @@ class TestCache:
         plan = store.plan([str(log)], con)
         store.build_later(plan)
         assert len(cache._children) == 1
-        manifest = tmp_path / "c" / f"{os.stat(log).st_dev}-{os.stat(log).st_ino}.json"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            cache._reap()
-            if manifest.exists() and not cache._children:
-                break
-            time.sleep(0.05)
-        assert manifest.exists()
+        assert _built_by_builder(tmp_path / "c", log)
         assert cache._children == []  # exited and collected: no zombie left behind
 
     def test_without_posix_spawn_setsid_the_builder_still_starts(
         self, tmp_path: Path, con: object, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """A libc without posix_spawn setsid falls back to subprocess; the cache is built."""
-        import time
 
         def unsupported(*_args: object, **_kw: object) -> int:
             raise NotImplementedError("setsid")
@@ -224,11 +229,7 @@ class TestCache:
         log.write_bytes(req(1, "/a", 200, 0.1, "c1"))
         store = cache.Cache(str(tmp_path / "c"), background=True)
         store.build_later(store.plan([str(log)], con))
-        manifest = tmp_path / "c" / f"{os.stat(log).st_dev}-{os.stat(log).st_ino}.json"
-        deadline = time.monotonic() + 60
-        while not manifest.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert manifest.exists()
+        assert _built_by_builder(tmp_path / "c", log)
 
     def test_builder_entry_point(self, tmp_path: Path) -> None:
         """The detached builder's entry point writes the manifest for each file."""
