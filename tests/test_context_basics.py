@@ -79,3 +79,27 @@ class TestIdPool:
         for t in threads:
             t.join()
         assert len(set(seen)) == 8000
+
+    def test_every_size_is_cut_whole_across_refills(self) -> None:
+        """16-byte ids stay 32 hex characters through several 4 KiB refills."""
+        ids = [context.new_id(16) for _ in range(1000)]
+        assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
+        assert len(set(ids)) == len(ids)
+
+
+class TestOneVariable:
+    def test_reset_cid_restores_the_whole_context(self) -> None:
+        """A reset undoes the id and whatever was bound after it was set."""
+        token = context.set_cid("c2")
+        context.bind(late=1)
+        context.reset_cid(token)
+        assert context.get_cid() is None
+        assert "late" not in context.get_fields()
+
+    def test_clear_forgets_everything(self) -> None:
+        """clear() leaves no id and no fields."""
+        context.set_cid("c3")
+        context.bind(a=1)
+        context.clear()
+        assert context.get_cid() is None
+        assert dict(context.get_fields()) == {}

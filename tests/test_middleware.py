@@ -12,13 +12,10 @@ import httpx
 import pytest
 from fastapi import BackgroundTasks, FastAPI, Request
 from fastapi.responses import JSONResponse
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 import bellwatch
-from bellwatch import endpoints, errors, metrics, pipeline
-from bellwatch.context import request_scope
-from bellwatch.middleware import BellwatchMiddleware, _RequestLine, instrument
+from bellwatch import endpoints, errors, metrics
+from bellwatch.middleware import BellwatchMiddleware, instrument
 from bellwatch.monitor import Monitor, cookie, form_field, get_monitor, reset_monitor
 from bellwatch.store.memory import MemoryStore
 from bellwatch.testing import Captured, capture_logs
@@ -372,100 +369,7 @@ class TestSessions:
         assert "s3cr3t" not in "".join(logs.lines)
 
 
-def _strip_ts(line: str) -> str:
-    return re.sub(r'^\{"ts":\d+,', "{", line)
-
-
-request_fields = st.dictionaries(
-    st.sampled_from(["uid", "sid", "token", "note", "phone", "path"]),
-    st.one_of(st.text(max_size=300), st.integers(), st.just("+15551234567")),
-    max_size=4,
-)
-
-
-# Values the redactor masks on a line's own facts, next to plain ones.
-line_paths = st.sampled_from(["/a/{id}", "/call/+15551234567", "x" * 300, "/cb?token=s3cret"])
-http_methods = st.sampled_from(["GET", "+14155550123"])
-inbound_ids = st.sampled_from(["abc123", "token=s3cret"])
-
-
 class TestFastPath:
-    @settings(max_examples=60, deadline=None)
-    @given(
-        bound=request_fields,
-        late=request_fields,
-        path=line_paths,
-        method=st.sampled_from(["info", "warning", "error"]),
-        http=http_methods,
-        cid=inbound_ids,
-    )
-    def test_writes_exactly_what_emit_writes(
-        self,
-        bound: dict[str, Any],
-        late: dict[str, Any],
-        path: str,
-        method: str,
-        http: str,
-        cid: str,
-    ) -> None:
-        """Same keys, order, redaction and budget as Pipeline.emit, for any bound fields."""
-        event = {"event": "request_complete", "method": http, "path": path, "status": 200}
-        event.update(duration=0.012, **late)
-        with capture_logs() as captured, request_scope(cid), bellwatch.bound(**bound):
-            _RequestLine().write(method, dict(event))
-            pipeline.current().emit(method, dict(event))
-        # Split on "\n" only: Captured.lines uses splitlines(), which also splits on
-        # characters such as U+0085 that JSON strings may carry unescaped.
-        fast, slow = captured._buffer.getvalue().rstrip("\n").split("\n")
-        assert _strip_ts(fast) == _strip_ts(slow)
-
-    @settings(max_examples=60, deadline=None)
-    @given(
-        bound=request_fields,
-        late=request_fields,
-        sid=st.one_of(st.none(), st.just("CA123"), st.just("+15551234567")),
-        path=line_paths,
-        method=st.sampled_from(["info", "warning", "error"]),
-        duration=st.floats(min_value=0, max_value=1e4),
-        http=http_methods,
-        cid=inbound_ids,
-    )
-    def test_request_line_is_what_emit_writes_for_its_event(
-        self,
-        bound: dict[str, Any],
-        late: dict[str, Any],
-        sid: str | None,
-        path: str,
-        method: str,
-        duration: float,
-        http: str,
-        cid: str,
-    ) -> None:
-        """The built-once line equals emit() of the event: facts, then late fields, then sid."""
-        event: dict[str, Any] = {
-            "event": "request_complete",
-            "method": http,
-            "path": path,
-            "status": 200,
-            "duration": round(duration, 3),
-        }
-        for key, value in late.items():
-            event.setdefault(key, value)
-        if sid is not None:
-            event.setdefault("sid", sid)
-        with capture_logs() as captured, request_scope(cid), bellwatch.bound(**bound):
-            _RequestLine().request(method, http, path, 200, duration, dict(late), sid)
-            pipeline.current().emit(method, event)
-        fast, slow = captured._buffer.getvalue().rstrip("\n").split("\n")
-        assert _strip_ts(fast) == _strip_ts(slow)
-
-    def test_redact_keys_naming_our_keys_still_apply(self) -> None:
-        """redact_keys=path masks the path on the fast path too."""
-        event = {"event": "request_complete", "method": "GET", "path": "/a", "status": 200}
-        with capture_logs(redact_keys="path") as captured:
-            _RequestLine().write("info", dict(event, duration=0.1))
-        assert captured.events[0]["path"] == "***"
-
     def test_user_processors_take_the_full_pipeline(self) -> None:
         """A configured extra processor runs on the request line."""
 

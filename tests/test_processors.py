@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -117,6 +119,17 @@ class TestAddContext:
         """timestamp=iso writes an ISO 8601 UTC string."""
         out = AddContext("iso")(None, "info", {"event": "e"})
         assert out["ts"].endswith("Z")
+
+    @pytest.mark.parametrize("timestamp", ["ms", "iso"])
+    def test_stamp_of_a_moment_matches_now(self, timestamp: str) -> None:
+        """A stamp taken from time_ns() is formatted exactly like the live timestamp."""
+        add = AddContext(timestamp)
+        before = add(None, "info", {"event": "e"})["ts"]
+        stamped = add.stamp(time.time_ns())
+        after = add(None, "info", {"event": "e"})["ts"]
+        assert type(stamped) is type(before)
+        assert len(str(stamped)) == len(str(before))
+        assert before <= stamped <= after
 
 
 class TestRedactorReach:

@@ -237,8 +237,9 @@ DOCS: dict[str, str] = {
     "log_dir": "directory of the local log files",
     "log_max_bytes": "rotate the local file past this size",
     "log_backups": "rotated files kept (`.1` ... `.N`)",
-    "log_flush": "seconds INFO lines may wait to be written to the local file together "
-    "(WARNING and worse go at once; 0 writes every line at once)",
+    "log_flush": "seconds INFO lines may wait to be written to the local file together, "
+    "and plain requests to be counted and logged in a batch (WARNING and worse go at once; "
+    "0 does everything at once)",
     "redact_keys": "keys whose values are masked (comma list; replaces the default list)",
     "mask_phones": "keep only the last 4 digits of E.164 numbers in any value",
     "capture_stdlib": "route stdlib `logging` (uvicorn, botocore, httpx) through the pipeline",

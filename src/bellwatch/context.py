@@ -1,17 +1,18 @@
-"""Correlation id and bound fields, one ContextVar each.
+"""Correlation id and bound fields: one ContextVar holding an immutable snapshot.
 
-Values are immutable (a str, a frozen mapping copy), so a task or thread that
-copied the context can never mutate its parent's view. The one exception is the
-per-request :class:`RequestState` holder set by the middleware: a sync route runs
-in the threadpool on a *copy* of the context, so a ``bind(uid=...)`` there would
-otherwise never reach the request's own ``request_complete`` line.
+One variable, not one per value: the middleware sets and resets it once per
+request, and a log line reads it once. A snapshot is never changed in place,
+so a task or thread that copied the context can never alter its parent's view.
+The one exception is the per-request dict of collected fields the middleware
+sets: a sync route runs in the threadpool on a *copy* of the context, so a
+``bind(uid=...)`` there would otherwise never reach the request's own
+``request_complete`` line.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
@@ -19,7 +20,6 @@ from types import MappingProxyType
 from typing import Any
 
 __all__ = [
-    "RequestState",
     "bind",
     "bound",
     "clear",
@@ -34,62 +34,67 @@ __all__ = [
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
-_cid: ContextVar[str | None] = ContextVar("bellwatch_cid", default=None)
-_fields: ContextVar[Mapping[str, Any]] = ContextVar("bellwatch_fields", default=_EMPTY)
 
+class _Bound:
+    """What is bound in one context: correlation id, fields, and the request's collection.
 
-class RequestState:
-    """Mutable, per-request holder shared by every context copied from the request.
-
-    ``fields`` collects what :func:`bind` added anywhere during the request (the
-    middleware's own task, threadpool copies, child tasks) for the request line.
+    ``request`` is shared by every context copied from one request (the
+    middleware's own task, threadpool copies, child tasks): what :func:`bind`
+    added anywhere during the request, for the request line.
     """
 
-    __slots__ = ("fields",)
+    __slots__ = ("cid", "fields", "request")
 
-    def __init__(self) -> None:
-        self.fields: dict[str, Any] = {}
+    def __init__(
+        self, cid: str | None, fields: Mapping[str, Any], request: dict[str, Any] | None
+    ) -> None:
+        self.cid = cid
+        self.fields = fields
+        self.request = request
 
 
-_request: ContextVar[RequestState | None] = ContextVar("bellwatch_request", default=None)
+_NOTHING = _Bound(None, _EMPTY, None)
+_ctx: ContextVar[_Bound] = ContextVar("bellwatch", default=_NOTHING)
 
 # Letters, digits and a few separators used by real tracing ids (ALB, W3C, UUID).
 _ID_CHARS = re.compile(r"[A-Za-z0-9._:=-]+")
 
 
-class _RandomPool:
-    """Bytes from ``os.urandom`` fetched 4 KiB at a time.
+class _IdPool:
+    """Ready-made hex ids cut from one ``os.urandom`` call of 4 KiB.
 
     One ``getrandom`` syscall per request showed up as ~5% of a busy server's
-    CPU; a pool keeps the ids just as unpredictable for a fraction of the cost.
-    The pool is dropped in a forked child, so two workers never share ids.
+    CPU; ids cut in advance are just as unpredictable, and handing one out is a
+    single ``next()`` on a list iterator, which the GIL makes atomic: no lock,
+    and two threads never get the same id. A forked child drops its parent's
+    ids, so two workers never share any.
     """
 
-    __slots__ = ("_buf", "_lock", "_pos")
-    _SIZE = 4096
+    __slots__ = ("_ready",)
+    _BYTES = 4096
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._buf = b""
-        self._pos = 0
+        self._ready: dict[int, Iterator[str]] = {}
 
-    def take(self, n: int) -> bytes:
-        with self._lock:
-            end = self._pos + n
-            if end > len(self._buf):
-                self._buf = os.urandom(max(self._SIZE, n))
-                self._pos, end = 0, n
-            chunk = self._buf[self._pos : end]
-            self._pos = end
-            return chunk
+    def take(self, nbytes: int) -> str:
+        ready = self._ready.get(nbytes)
+        if ready is not None:
+            cid = next(ready, None)
+            if cid is not None:
+                return cid
+        width = 2 * nbytes
+        hexed = os.urandom(max(self._BYTES, nbytes)).hex()
+        # A racing refill only replaces an iterator: every id is still handed out once.
+        ready = self._ready[nbytes] = iter(
+            [hexed[i : i + width] for i in range(0, len(hexed) - width + 1, width)]
+        )
+        return next(ready)
 
     def forget(self) -> None:
-        self._lock = threading.Lock()
-        self._buf = b""
-        self._pos = 0
+        self._ready = {}
 
 
-_pool = _RandomPool()
+_pool = _IdPool()
 os.register_at_fork(after_in_child=_pool.forget)
 
 
@@ -99,7 +104,7 @@ def new_id(nbytes: int = 6) -> str:
     48 bits keeps the chance of any collision among a million ids a day at
     about 0.2%; the guide's 8 hex (32 bits) pass 50% at about 77,000.
     """
-    return _pool.take(nbytes).hex()
+    return _pool.take(nbytes)
 
 
 def valid_id(value: str, max_length: int = 64) -> bool:
@@ -109,21 +114,25 @@ def valid_id(value: str, max_length: int = 64) -> bool:
 
 def get_cid() -> str | None:
     """The current correlation id, or None outside a request."""
-    return _cid.get()
+    return _ctx.get().cid
 
 
-def set_cid(cid: str | None) -> Token[str | None]:
-    """Set the correlation id; pass the token to :func:`reset_cid` in ``finally``."""
-    return _cid.set(cid)
+def set_cid(cid: str | None) -> Token[Any]:
+    """Set the correlation id; pass the token to :func:`reset_cid` in ``finally``.
+
+    The reset restores the whole context as it was, fields bound since included.
+    """
+    now = _ctx.get()
+    return _ctx.set(_Bound(cid, now.fields, now.request))
 
 
-def reset_cid(token: Token[str | None]) -> None:
-    _cid.reset(token)
+def reset_cid(token: Token[Any]) -> None:
+    _ctx.reset(token)
 
 
 def get_fields() -> Mapping[str, Any]:
     """Fields bound in the current context (read-only)."""
-    return _fields.get()
+    return _ctx.get().fields
 
 
 def bind(**fields: Any) -> None:
@@ -132,51 +141,48 @@ def bind(**fields: Any) -> None:
     Inside a request the middleware resets them when the request ends; use
     :func:`bound` to scope them yourself.
     """
-    merged = dict(_fields.get())
+    now = _ctx.get()
+    merged = dict(now.fields)
     merged.update(fields)
-    _fields.set(MappingProxyType(merged))
-    state = _request.get()
-    if state is not None:
-        state.fields.update(fields)
+    _ctx.set(_Bound(now.cid, MappingProxyType(merged), now.request))
+    if now.request is not None:
+        now.request.update(fields)
 
 
 def unbind(*keys: str) -> None:
     """Remove bound fields from the current context."""
-    current = _fields.get()
-    if any(k in current for k in keys):
-        _fields.set(MappingProxyType({k: v for k, v in current.items() if k not in keys}))
-    state = _request.get()
-    if state is not None:
+    now = _ctx.get()
+    if any(k in now.fields for k in keys):
+        kept = MappingProxyType({k: v for k, v in now.fields.items() if k not in keys})
+        _ctx.set(_Bound(now.cid, kept, now.request))
+    if now.request is not None:
         for key in keys:
-            state.fields.pop(key, None)
+            now.request.pop(key, None)
 
 
 def clear() -> None:
     """Remove every bound field and the correlation id from the current context."""
-    _fields.set(_EMPTY)
-    _cid.set(None)
-    _request.set(None)
+    _ctx.set(_NOTHING)
 
 
 @contextmanager
 def bound(**fields: Any) -> Iterator[None]:
     """Bind fields for the duration of a ``with`` block, then restore the previous ones."""
-    merged = dict(_fields.get())
+    now = _ctx.get()
+    merged = dict(now.fields)
     merged.update(fields)
-    token = _fields.set(MappingProxyType(merged))
+    token = _ctx.set(_Bound(now.cid, MappingProxyType(merged), now.request))
     try:
         yield
     finally:
-        _fields.reset(token)
+        _ctx.reset(token)
 
 
 @contextmanager
 def request_scope(cid: str) -> Iterator[None]:
     """Set a correlation id and a fresh, empty field set for one unit of work."""
-    cid_token = _cid.set(cid)
-    fields_token = _fields.set(_EMPTY)
+    token = _ctx.set(_Bound(cid, _EMPTY, _ctx.get().request))
     try:
         yield
     finally:
-        _fields.reset(fields_token)
-        _cid.reset(cid_token)
+        _ctx.reset(token)

@@ -36,6 +36,7 @@ from urllib.parse import parse_qs
 import orjson
 
 from . import pipeline
+from ._batch import drain
 from ._guard import record_internal_error, suppress_internal_errors
 from .context import get_cid
 from .monitor import Monitor, get_monitor
@@ -108,6 +109,7 @@ class Timeline:
         ``start`` is the first bucket's start (epoch seconds); ``p95`` is in seconds;
         ``slow_recent`` lists the latest slow requests, newest first.
         """
+        drain()  # requests still queued count in their buckets
         now = time.time() if now is None else now
         last = int(now // self.step)
         first = last - self.nbuckets + 1
@@ -145,6 +147,7 @@ def timeline_for(monitor: Monitor | None = None, *, create: bool = True) -> Time
         if not create:
             return None
         timeline = Timeline()
+        drain()  # requests that ended before the page was opened are not charted
         target.listeners.append(timeline)
         _timelines[id(target)] = (target, timeline)
         # Forget timelines of monitors that were replaced (tests, reconfiguration).

@@ -1,25 +1,29 @@
 """Pure-ASGI request monitoring: correlation id in and out, one line and one count per request.
 
-The per-request path is lean on purpose: one scan of the header list, ``os.urandom``
-for new ids, three ContextVar sets, a wrapped ``send`` that adds one header, the
-route template read from ``scope["route"]`` after the call (no second route match,
-no Request/Response objects), one monitor update, and the request line through
-:meth:`bellwatch.pipeline.Pipeline.emit` (same steps, redaction and budget as any
-logger call, no structlog or stdlib hop).
+The per-request path is lean on purpose: one scan of the header list, a ready-cut
+random id, one ContextVar set, a wrapped ``send`` that adds one header, the route
+template read from ``scope["route"]`` after the call (no second route match, no
+Request/Response objects), one monitor update, and the request line with the
+same steps, redaction and budget as any logger call (no structlog or stdlib hop).
+Finishing (counts and line) is queued and done in batches when the line would
+wait for the log file's buffer anyway (see :mod:`bellwatch._batch`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
-from time import perf_counter
+from time import perf_counter, time, time_ns
 from typing import Any
 
 from . import _config, pipeline
+from ._batch import BATCH, drain
+from ._batch import pending as _queued
 from ._guard import record_internal_error
-from .context import _EMPTY, RequestState, _cid, _fields, _request, new_id, valid_id
+from ._request_line import RequestLine
+from .context import _EMPTY, _Bound, _ctx, new_id, valid_id
+from .context import _pool as _ids
 from .monitor import Monitor, SessionKey, bound_session, get_monitor
-from .processors import CompactException
 from .schema import Ev, F
 from .store.base import UNMATCHED
 
@@ -95,151 +99,6 @@ def _route_template(scope: Scope, root_path: str) -> str:
     return prefix + template
 
 
-_LEVEL_NUM = {"info": 20, "warning": 30, "error": 40}
-_LEVEL_NAME = {"info": "INFO", "warning": "WARNING", "error": "ERROR"}
-# Keys the request line itself writes; a redact_keys setting naming one forces redaction.
-_OWN_KEYS = (F.TS, F.LEVEL, F.EVENT, F.CID, F.METHOD, F.PATH, F.STATUS, F.DURATION)
-
-
-def _noop_for_request_line(step: object) -> bool:
-    """True for pipeline steps known to do nothing to an event without ``exc_info``."""
-    if isinstance(step, CompactException):
-        return True
-    return (
-        getattr(step, "__module__", None) == "bellwatch.errors"
-        and getattr(step, "__name__", None) == "aggregate_errors"
-    )
-
-
-def _redactable(path: object, method: object, cid: str | None) -> bool:
-    """Whether the redactor could change one of the request line's own values."""
-    return (
-        type(path) is not str
-        or "+" in path  # a phone number the redactor masks
-        or "=" in path  # a key=value the redactor masks
-        or type(method) is not str
-        or not method.isalpha()  # any token is a valid HTTP method, "+1415..." too
-        or (cid is not None and "=" in cid)  # an inbound id may be "token=..."
-    )
-
-
-class _RequestLine:
-    """The request line's fast path: exactly what ``Pipeline.emit`` writes, minus no-op work.
-
-    It builds the same dict ``AddContext`` builds (same key order), skips the steps
-    that are no-ops for an event without an exception, runs the redactor whenever a
-    value could need it (bound fields, a ``+`` in the path, or a ``redact_keys``
-    setting that names one of our keys), then the same budgeted renderer and sink.
-    Any other pipeline (console renderer, user processors) gets ``Pipeline.emit``.
-    """
-
-    __slots__ = ("_always_redact", "_fast", "_now", "_pipe")
-
-    def __init__(self) -> None:
-        self._pipe: pipeline.Pipeline | None = None
-        self._fast = False
-        self._always_redact = True
-        self._now: Callable[[], Any] | None = None
-
-    def _adopt(self, pipe: pipeline.Pipeline) -> None:
-        self._pipe = pipe
-        now = getattr(pipe.add_context, "_now", None)
-        self._fast = (
-            getattr(pipe, "_console", None) is None
-            and callable(now)
-            and all(_noop_for_request_line(step) for step in pipe.steps)
-        )
-        self._now = now
-        probe = {key: "x" for key in _OWN_KEYS}
-        self._always_redact = pipe.redactor(None, "info", dict(probe)) != probe
-
-    def request(  # noqa: PLR0917 - once per request: positional is the cheaper call
-        self,
-        level: str,
-        method: str,
-        path: str,
-        status: int,
-        duration: float,
-        fields: dict[str, Any],
-        sid: str | None,
-    ) -> None:
-        """The ``request_complete`` line: the bytes :meth:`write` gives its event, built once.
-
-        A request that bound nothing (the common case) needs neither a merge nor the
-        redactor, so its line dict is built in its final key order and rendered;
-        anything else takes :meth:`write` with the event the general path builds.
-        """
-        pipe = pipeline.current()
-        if pipe is not self._pipe:
-            self._adopt(pipe)
-        if (
-            fields
-            or sid is not None
-            or not self._fast
-            or self._always_redact
-            or _redactable(path, method, _cid.get())
-            or _fields.get()
-            or self._now is None
-        ):
-            event: dict[str, Any] = {
-                F.EVENT: Ev.REQUEST,
-                F.METHOD: method,
-                F.PATH: path,
-                F.STATUS: status,
-                F.DURATION: round(duration, 3),
-            }
-            for key, value in fields.items():
-                event.setdefault(key, value)  # bound fields never overwrite the line's facts
-            if sid is not None and F.SESSION_ID not in event:
-                event[F.SESSION_ID] = sid
-            self.write(level, event)
-            return
-        if _LEVEL_NUM[level] < pipe.min_level:
-            return
-        out: dict[str, Any] = {F.TS: self._now(), F.LEVEL: _LEVEL_NAME[level], F.EVENT: Ev.REQUEST}
-        cid = _cid.get()
-        if cid is not None:
-            out[F.CID] = cid
-        out[F.METHOD] = method
-        out[F.PATH] = path
-        out[F.STATUS] = status
-        out[F.DURATION] = round(duration, 3)
-        pipe.sink.write(pipe.renderer.render(out), level != "info")
-
-    def write(self, method: str, event: dict[str, Any]) -> None:
-        pipe = pipeline.current()
-        if pipe is not self._pipe:
-            self._adopt(pipe)
-        if not self._fast or self._now is None:
-            pipe.emit(method, event)
-            return
-        if _LEVEL_NUM[method] < pipe.min_level:
-            return
-        core: dict[str, Any] = {
-            F.TS: self._now(),
-            F.LEVEL: _LEVEL_NAME[method],
-            F.EVENT: event.pop(F.EVENT),
-        }
-        cid = _cid.get()
-        if cid is not None:
-            core[F.CID] = cid
-        out = dict(core)
-        bound = _fields.get()
-        if bound:
-            out.update(bound)
-            out.update(core)  # a bound "event" or "level" must not rename the line
-        extra = len(event) > 4  # more than method, path, status, duration
-        out.update(event)
-        if (
-            bound
-            or extra
-            or self._always_redact
-            or _redactable(event.get(F.PATH), event.get(F.METHOD), cid)
-        ):
-            out = pipe.redactor(None, method, out)
-        pipe.sink.write(pipe.renderer.render(out), method != "info")
-
-
 class BellwatchMiddleware:
     """Correlation ids, one ``request_complete`` line and monitor counts per HTTP request.
 
@@ -289,7 +148,7 @@ class BellwatchMiddleware:
         self._max_len = base.cid_max_length
         self._nbytes = base.cid_bytes
         self._needs_body = session_key.needs_body
-        self._line = _RequestLine()
+        self._line = RequestLine()
         if base.emf:
             from .emf import enable_emf
 
@@ -323,11 +182,16 @@ class BellwatchMiddleware:
             await self.app(scope, receive, send)
             return
         start = perf_counter()
-        cid, rejected = self._correlation_id(scope.get("headers", ()))
-        state = RequestState()
-        cid_token = _cid.set(cid)
-        fields_token = _fields.set(_EMPTY)
-        request_token = _request.set(state)
+        headers = scope.get("headers", ())
+        rank_of = self._rank
+        for name, _ in headers:
+            if name in rank_of:
+                cid, rejected = self._correlation_id(headers)
+                break
+        else:  # no inbound id: the common case, no call for it
+            cid, rejected = _ids.take(self._nbytes), None
+        collected: dict[str, Any] = {}
+        token = _ctx.set(_Bound(cid, _EMPTY, collected))
         root_path = scope.get("root_path", "")
         out_header = (self._out_header, cid.encode("latin-1"))
         status = 0
@@ -369,11 +233,17 @@ class BellwatchMiddleware:
             raise
         finally:
             self._finish(
-                scope, root_path, status, (end or perf_counter()) - start, state.fields, body, error
+                scope,
+                root_path,
+                status,
+                (end or perf_counter()) - start,
+                collected,
+                body,
+                cid,
+                _ctx.get().fields,
+                error,
             )
-            _request.reset(request_token)
-            _fields.reset(fields_token)
-            _cid.reset(cid_token)
+            _ctx.reset(token)
 
     def _finish(  # noqa: PLR0917 - once per request: positional is the cheaper call
         self,
@@ -383,9 +253,15 @@ class BellwatchMiddleware:
         duration: float,
         fields: dict[str, Any],
         body: list[bytes] | None,
+        cid: str,
+        bound: Any,
         error: BaseException | None,
     ) -> None:
-        """Count and log the request; never raises."""
+        """Name the route, then count and log the request now or queue it; never raises.
+
+        A queued request keeps only strings and numbers, not the scope: holding
+        scopes until the batch is drained made the garbage collector slower.
+        """
         try:
             if self.route_of is not None:
                 path = self.route_of(scope) or UNMATCHED
@@ -400,10 +276,34 @@ class BellwatchMiddleware:
                 if fields or self._custom_session
                 else None  # the default extractor reads bound fields only
             )
-            slow = self.monitor.observe(path, status, duration, key)
+            monitor = self.monitor
+            ns = time_ns()
+            now = ns / 1e9 if monitor.clock is time else monitor.clock()
+            item = (self, path, scope.get("method", ""), status, duration, fields, key, cid, bound,
+                    now, ns)  # fmt: skip
+            if (
+                error is None
+                and status < 500
+                and duration <= monitor.slow_threshold
+                and self._line.batching()
+            ):
+                _queued.append(item)
+                if len(_queued) >= BATCH:
+                    drain()
+                return
+            drain()  # earlier requests first: lines and counts stay in order
+            self.finish_queued(item)
+        except Exception as exc:
+            record_internal_error(exc)
+
+    def finish_queued(self, item: tuple[Any, ...]) -> None:
+        """Count and log a request, now or from :mod:`bellwatch._batch`; never raises."""
+        try:
+            _, path, method, status, duration, fields, key, cid, bound, now, ns = item
+            slow = self.monitor.observe(path, status, duration, key, now)
             level = "error" if status >= 500 else "warning" if slow else "info"
             sid = key if key is not None and self.session_key.loggable else None
-            self._line.request(level, scope.get("method", ""), path, status, duration, fields, sid)
+            self._line.request(level, method, path, status, duration, fields, sid, cid, bound, ns)
         except Exception as exc:
             record_internal_error(exc)
 

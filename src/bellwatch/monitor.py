@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from . import _config
+from ._batch import drain as _drain_queued
 from ._guard import suppress_internal_errors
 from .schema import F
 from .store.base import Snapshot, Store
@@ -171,9 +172,20 @@ class Monitor:
         # Per-minute observers (the EMF writer); called after the store.
         self.listeners: list[Callable[[str, int, float, bool, float], None]] = []
 
-    def observe(self, path: str, status: int, duration: float, session: str | None = None) -> bool:
-        """Count one finished request; returns whether it was slow."""
-        now = self.clock()
+    def observe(
+        self,
+        path: str,
+        status: int,
+        duration: float,
+        session: str | None = None,
+        now: float | None = None,
+    ) -> bool:
+        """Count one finished request; returns whether it was slow.
+
+        ``now`` is when it ended, by this monitor's clock (default: now).
+        """
+        if now is None:
+            now = self.clock()
         slow = duration > self.slow_threshold
         self.store.record(path, status, duration, slow, now)
         if session is not None:
@@ -188,6 +200,7 @@ class Monitor:
         Without it a session stays active for ``session_window`` after its last request.
         With the Redis store it ends cluster-wide at the next flush.
         """
+        _drain_queued()  # a queued request of this session must not revive it
         self.store.end_session(key, self.clock())
 
     def incr(self, name: str, amount: float = 1.0) -> None:
@@ -196,6 +209,7 @@ class Monitor:
 
     def snapshot(self) -> Snapshot:
         """Everything counted so far, as of now."""
+        _drain_queued()
         return self.store.snapshot(self.clock())
 
     def reset(self) -> None:

@@ -18,6 +18,7 @@ import structlog
 from structlog.typing import FilteringBoundLogger, Processor
 
 from . import _config
+from ._batch import drain as drain_queued
 from ._guard import counters, record_internal_error
 from .errors import aggregate_errors
 from .processors import LEVEL_OF, AddContext, CompactException, Redactor
@@ -176,6 +177,7 @@ def configure(
     """
     global _current
     resolved = _config.resolve(**settings)
+    drain_queued()  # requests that ended under the previous configuration
     out = (stream if stream is not None else sys.stdout) if resolved.stdout else None
     file = None
     if resolved.log_file:
@@ -236,6 +238,8 @@ def reset() -> None:
     """Forget the configuration (for tests): the next use configures defaults again."""
     global _current
     from .errors import reset as reset_errors
+
+    drain_queued()
 
     reset_errors()
     if _current is not None:

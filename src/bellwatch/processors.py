@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
-from .context import _cid, _fields
+from .context import _ctx
 from .render import safe_repr
 from .schema import F
 
@@ -57,16 +57,28 @@ def _ts_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def _ts_ms_at(ns: int) -> int:
+    return ns // 1_000_000
+
+
+def _ts_iso_at(ns: int) -> str:
+    moment = datetime.fromtimestamp(ns / 1e9, UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 class AddContext:
     """Put ``ts``, ``level``, ``event`` and ``cid`` first, then bound fields, then call fields.
 
     Core keys lead the line so that a reader (or ``head -c``) sees them first.
     """
 
-    __slots__ = ("_now",)
+    __slots__ = ("_now", "stamp")
 
     def __init__(self, timestamp: str = "ms") -> None:
         self._now = _ts_iso if timestamp == "iso" else _ts_ms
+        # The same format for a moment taken earlier (``time.time_ns()``): a request
+        # line finished in a batch carries the time its request ended.
+        self.stamp = _ts_iso_at if timestamp == "iso" else _ts_ms_at
 
     def __call__(self, _logger: object, method: str, event: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -74,10 +86,11 @@ class AddContext:
             F.LEVEL: LEVEL_OF.get(method, "INFO"),
             F.EVENT: event.pop("event", ""),
         }
-        cid = _cid.get()
+        now = _ctx.get()
+        cid = now.cid
         if cid is not None:
             out[F.CID] = cid
-        bound = _fields.get()
+        bound = now.fields
         if bound:
             core = dict(out)
             out.update(bound)

@@ -28,9 +28,11 @@ import weakref
 from pathlib import Path
 from typing import IO, Any
 
+from ._batch import drain as _drain_queued
+from ._batch import pending as _queued
 from ._guard import counters
 
-__all__ = ["RotatingFile", "Sink", "flush_all"]
+__all__ = ["RotatingFile", "Sink", "flush_all", "start_ticking"]
 
 _BATCH_BYTES = 64 * 1024  # a buffer this large is written at once
 
@@ -209,6 +211,11 @@ class _Flusher:
     def watch(self, file: RotatingFile) -> None:
         with self._lock:
             self._files.add(file)
+        self.start()
+
+    def start(self) -> None:
+        """Start ticking (idempotent): queued requests need a tick even with no file."""
+        with self._lock:
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="bellwatch-log-flush", daemon=True
@@ -228,12 +235,15 @@ class _Flusher:
             files = self._snapshot()
             wait = min([0.2, *(f.flush_interval for f in files if f.buffered)])
             time.sleep(max(wait, 0.01))
+            if _queued:
+                _drain_queued()
             now = time.monotonic()
             for file in files:
                 if file._pending and now - file._since >= file.flush_interval:
                     file.flush()
 
     def flush_all(self) -> None:
+        _drain_queued()
         for file in self._snapshot():
             file.flush()
 
@@ -251,8 +261,13 @@ os.register_at_fork(before=_flusher.flush_all, after_in_child=_flusher.after_for
 
 
 def flush_all() -> None:
-    """Write out every buffered log file line now."""
+    """Finish queued requests and write out every buffered log file line now."""
     _flusher.flush_all()
+
+
+def start_ticking() -> None:
+    """Make sure queued requests are finished within a tick, file or not."""
+    _flusher.start()
 
 
 class Sink:
@@ -267,7 +282,12 @@ class Sink:
         self._file = file
 
     def write(self, line: bytes | str, urgent: bool = False) -> None:
-        """Write one finished line; ``urgent`` (WARNING and worse) skips the file's buffer."""
+        """Write one finished line; ``urgent`` (WARNING and worse) skips the file's buffer.
+
+        Queued requests are finished first, so that their lines keep log order.
+        """
+        if _queued:
+            _drain_queued()
         data = line if isinstance(line, bytes) else line.encode("utf-8", "replace")
         ok = self._stream is None or self._to_stream(data)
         file = self._file

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from . import pipeline
+from .sinks import flush_all
 
 __all__ = ["Captured", "capture_logs"]
 
@@ -27,6 +28,7 @@ class Captured:
         Split on "\\n" only: str.splitlines() also splits on U+2028 and U+0085,
         which JSON allows unescaped inside a value.
         """
+        flush_all()  # requests still queued (see bellwatch._batch) are written first
         return [line for line in self._buffer.getvalue().split("\n") if line]
 
     @property
