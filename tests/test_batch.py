@@ -72,8 +72,16 @@ def logs() -> Iterator[Captured]:
         yield captured
 
 
+@pytest.fixture
+def no_ticks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep the flusher thread from draining while a test looks at the queue."""
+    from bellwatch import sinks
+
+    monkeypatch.setattr(sinks, "_queued", ())
+
+
 class TestQueue:
-    def test_a_plain_request_waits_in_the_queue(self, logs: Captured) -> None:
+    def test_a_plain_request_waits_in_the_queue(self, logs: Captured, no_ticks: None) -> None:
         """A 2xx request under the slow threshold is queued, not written at once."""
         call(make_app(), "/ok")
         assert len(_batch.pending) == 1
@@ -105,7 +113,7 @@ class TestQueue:
             orders.append(list(line))
         assert orders[0] == orders[1]
 
-    def test_the_64th_request_drains_the_queue(self, logs: Captured) -> None:
+    def test_the_64th_request_drains_the_queue(self, logs: Captured, no_ticks: None) -> None:
         """The queue never holds a full batch: the request that fills it finishes it."""
         call(make_app(), *["/ok"] * _batch.BATCH)
         assert not _batch.pending
@@ -115,7 +123,9 @@ class TestQueue:
         """With no more traffic and nobody reading, the next tick writes the line."""
         call(make_app(), "/ok")
         deadline = time.monotonic() + 10
-        while _batch.pending and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
+            if any("request_complete" in line for line in written(logs)):
+                break
             time.sleep(0.02)
         assert any("request_complete" in line for line in written(logs))
 

@@ -88,13 +88,22 @@ class TestIdPool:
 
 
 class TestOneVariable:
-    def test_reset_cid_restores_the_whole_context(self) -> None:
-        """A reset undoes the id and whatever was bound after it was set."""
+    def test_reset_cid_restores_only_the_id(self) -> None:
+        """A reset puts the id back; fields bound after the set stay."""
         token = context.set_cid("c2")
         context.bind(late=1)
         context.reset_cid(token)
         assert context.get_cid() is None
-        assert "late" not in context.get_fields()
+        assert context.get_fields()["late"] == 1
+        context.unbind("late")
+
+    def test_bound_restores_only_the_fields(self) -> None:
+        """An id set inside a bound() block outlives the block, as it did before."""
+        with context.bound(a=1):
+            token = context.set_cid("c4")
+        assert context.get_cid() == "c4"
+        assert "a" not in context.get_fields()
+        context.reset_cid(token)
 
     def test_clear_forgets_everything(self) -> None:
         """clear() leaves no id and no fields."""

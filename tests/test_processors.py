@@ -120,6 +120,12 @@ class TestAddContext:
         out = AddContext("iso")(None, "info", {"event": "e"})
         assert out["ts"].endswith("Z")
 
+    def test_stamp_truncates_like_the_clock(self) -> None:
+        """600 ns before a new millisecond is still the old millisecond, as in ms mode."""
+        ns = 1_700_000_000_999_999_600
+        assert AddContext("iso").stamp(ns).endswith(".999Z")
+        assert AddContext("ms").stamp(ns) % 1000 == 999
+
     @pytest.mark.parametrize("timestamp", ["ms", "iso"])
     def test_stamp_of_a_moment_matches_now(self, timestamp: str) -> None:
         """A stamp taken from time_ns() is formatted exactly like the live timestamp."""

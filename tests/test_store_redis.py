@@ -253,6 +253,41 @@ class TestDegraded:
         finally:
             store.close()
 
+    def test_closing_with_queued_requests_does_not_hang(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The degraded line written on close finishes queued requests into this very store."""
+        import asyncio
+
+        import httpx
+        from fastapi import FastAPI
+
+        from bellwatch import _batch, instrument, sinks
+
+        store = RedisStore("redis://127.0.0.1:1/0", flush_interval=60.0, timeout=0.2)
+        app = FastAPI()
+
+        @app.get("/q")
+        async def queued() -> dict[str, bool]:
+            return {"ok": True}
+
+        async def go() -> None:
+            transport = httpx.ASGITransport(app=instrument(app, monitor=Monitor(store)))
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                await client.get("/q")
+
+        closer = threading.Thread(target=store.close, daemon=True)
+        with capture_logs():
+            with monkeypatch.context() as patch:
+                patch.setattr(sinks, "_queued", ())  # the flusher thread must leave it queued
+                asyncio.run(go())
+                queued_now = len(_batch.pending)
+            closer.start()
+            closer.join(10)
+        assert queued_now == 1
+        assert not closer.is_alive()
+        assert store.snapshot(NOW).endpoints["/q"].count == 1
+
     def test_buffer_is_flushed_when_redis_returns(self, own_redis: RedisServer) -> None:
         """Updates made during an outage reach Redis afterwards; one recovered line says so."""
         store = RedisStore(own_redis.url, service="o", flush_interval=60.0, timeout=0.2)

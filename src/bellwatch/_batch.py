@@ -53,11 +53,13 @@ def drain() -> None:
     with _lock:
         _this_thread.active = True
         try:
-            pop = pending.popleft
             while pending:
-                item = pop()
+                # Popped only once written: another thread that sees it still queued
+                # waits on the lock, and its own line comes after this one.
+                item = pending[0]
                 finisher: Finisher = item[0]
                 finisher.finish_queued(item)
+                pending.popleft()
         finally:
             _this_thread.active = False
 

@@ -118,16 +118,17 @@ def get_cid() -> str | None:
 
 
 def set_cid(cid: str | None) -> Token[Any]:
-    """Set the correlation id; pass the token to :func:`reset_cid` in ``finally``.
-
-    The reset restores the whole context as it was, fields bound since included.
-    """
+    """Set the correlation id; pass the token to :func:`reset_cid` in ``finally``."""
     now = _ctx.get()
     return _ctx.set(_Bound(cid, now.fields, now.request))
 
 
 def reset_cid(token: Token[Any]) -> None:
-    _ctx.reset(token)
+    """Put back the correlation id ``token`` replaced; fields bound since stay."""
+    before = token.old_value
+    cid = None if before is Token.MISSING else before.cid
+    now = _ctx.get()
+    _ctx.set(_Bound(cid, now.fields, now.request))
 
 
 def get_fields() -> Mapping[str, Any]:
@@ -168,14 +169,15 @@ def clear() -> None:
 @contextmanager
 def bound(**fields: Any) -> Iterator[None]:
     """Bind fields for the duration of a ``with`` block, then restore the previous ones."""
-    now = _ctx.get()
-    merged = dict(now.fields)
+    before = _ctx.get()
+    merged = dict(before.fields)
     merged.update(fields)
-    token = _ctx.set(_Bound(now.cid, MappingProxyType(merged), now.request))
+    _ctx.set(_Bound(before.cid, MappingProxyType(merged), before.request))
     try:
         yield
     finally:
-        _ctx.reset(token)
+        now = _ctx.get()  # an id set inside the block stays, as with any other set
+        _ctx.set(_Bound(now.cid, before.fields, now.request))
 
 
 @contextmanager

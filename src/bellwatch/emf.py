@@ -23,6 +23,7 @@ from typing import IO, Any
 import orjson
 
 from . import _config, pipeline
+from ._batch import drain
 from ._guard import record_internal_error
 from .monitor import Monitor, get_monitor
 from .store.base import OTHER, EndpointStats
@@ -146,6 +147,7 @@ class EmfWriter:
 
     def flush(self) -> None:
         """Write the current minute's lines now (at shutdown); never raises."""
+        drain()  # queued requests belong to this minute; exit may flush us first
         with self._lock:
             pending, start = self._take()
         if pending:

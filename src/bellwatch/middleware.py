@@ -259,6 +259,8 @@ class BellwatchMiddleware:
     ) -> None:
         """Name the route, then count and log the request now or queue it; never raises.
 
+        The line carries ``cid``, the id the response header carried.
+
         A queued request keeps only strings and numbers, not the scope: holding
         scopes until the batch is drained made the garbage collector slower.
         """
@@ -279,7 +281,9 @@ class BellwatchMiddleware:
             monitor = self.monitor
             ns = time_ns()
             now = ns / 1e9 if monitor.clock is time else monitor.clock()
-            item = (self, path, scope.get("method", ""), status, duration, fields, key, cid, bound,
+            # A copy: a task that outlives the request may still bind into the original.
+            late = dict(fields) if fields else _EMPTY
+            item = (self, path, scope.get("method", ""), status, duration, late, key, cid, bound,
                     now, ns)  # fmt: skip
             if (
                 error is None

@@ -169,7 +169,8 @@ class Monitor:
             store = shared_store(settings)
         self.store: Store = store or MemoryStore(session_window=settings.session_window)
         self.clock = clock
-        # Per-minute observers (the EMF writer); called after the store.
+        # Per-minute observers (the EMF writer, the dashboard); called after the store,
+        # from whichever thread finishes the request (see bellwatch._batch): thread-safe.
         self.listeners: list[Callable[[str, int, float, bool, float], None]] = []
 
     def observe(
@@ -214,6 +215,7 @@ class Monitor:
 
     def reset(self) -> None:
         """Forget every number."""
+        _drain_queued()
         self.store.reset()
 
 
@@ -251,6 +253,7 @@ def set_monitor(monitor: Monitor) -> Monitor:
 def reset_monitor() -> None:
     """Forget the process-wide monitor (for tests): the next use makes a fresh one."""
     global _monitor
+    _drain_queued()  # into the store they were counted for, before it closes
     if _monitor is not None:
         _monitor.store.close()
     _monitor = None

@@ -62,7 +62,10 @@ def _ts_ms_at(ns: int) -> int:
 
 
 def _ts_iso_at(ns: int) -> str:
-    moment = datetime.fromtimestamp(ns / 1e9, UTC)
+    # Whole seconds, then the microseconds as an integer: a float of ns rounds up
+    # across a millisecond that the live timestamp would truncate.
+    seconds, rest = divmod(ns, 1_000_000_000)
+    moment = datetime.fromtimestamp(seconds, UTC).replace(microsecond=rest // 1000)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

@@ -145,7 +145,7 @@ class Shipper:
 
     def start(self) -> None:
         """Start the background thread if it is not running (idempotent, cheap)."""
-        if self._thread is None:
+        if self._thread is None and not self._stop.is_set():
             with self._round:
                 if self._thread is None and not self._stop.is_set():
                     thread = threading.Thread(
@@ -171,51 +171,57 @@ class Shipper:
 
         Returns whether Redis acknowledged everything it was sent.
         """
-        errors = redis_errors()
         with self._round:
-            shipped = 0
-            try:
-                if self._client is None:
-                    self._client = connect(self.url, timeout=self.timeout)
-                for _ in range(2):  # what was in flight, then what buffered meanwhile
-                    if self.inflight is None:
-                        batch, n = self._take()
-                        self.seq += 1
-                        self.inflight, self.inflight_updates = (self.seq, batch, n), n
-                    seq, batch, n = self.inflight
-                    reply = self._send(self._client, self.proc, seq, self.mode, batch)
-                    if reply == "reset":
-                        reply = self._send(self._client, self.proc, seq, "full", batch)
-                    self._done(batch)
-                    self.inflight, self.inflight_updates, self.mode = None, 0, "delta"
-                    shipped += n
-                    if not self.degraded:
-                        break
-                if self._after is not None:
-                    self._after(self._client)
-            except errors as exc:
-                self._down(exc)
-                return False
-            except Exception as exc:
-                record_internal_error(exc)
-                return False
-            self.rounds += 1
-            if self.degraded:
-                self._up(shipped)
-            return True
+            ok, line = self._round_locked()
+        if line is not None:
+            # Written once the round lock is free: writing a line may finish queued
+            # requests (bellwatch._batch), whose counts come back to this store.
+            _emit(*line)
+        return ok
 
-    def _down(self, exc: BaseException) -> None:
+    def _round_locked(self) -> tuple[bool, tuple[str, dict[str, Any]] | None]:
+        errors = redis_errors()
+        shipped = 0
+        try:
+            if self._client is None:
+                self._client = connect(self.url, timeout=self.timeout)
+            for _ in range(2):  # what was in flight, then what buffered meanwhile
+                if self.inflight is None:
+                    batch, n = self._take()
+                    self.seq += 1
+                    self.inflight, self.inflight_updates = (self.seq, batch, n), n
+                seq, batch, n = self.inflight
+                reply = self._send(self._client, self.proc, seq, self.mode, batch)
+                if reply == "reset":
+                    reply = self._send(self._client, self.proc, seq, "full", batch)
+                self._done(batch)
+                self.inflight, self.inflight_updates, self.mode = None, 0, "delta"
+                shipped += n
+                if not self.degraded:
+                    break
+            if self._after is not None:
+                self._after(self._client)
+        except errors as exc:
+            return False, self._down(exc)
+        except Exception as exc:
+            record_internal_error(exc)
+            return False, None
+        self.rounds += 1
+        return True, self._up(shipped) if self.degraded else None
+
+    def _down(self, exc: BaseException) -> tuple[str, dict[str, Any]] | None:
         self.last_error = type(exc).__name__
-        if not self.degraded:
-            self.degraded = True
-            self.since = time.time()
-            _emit("warning", {F.EVENT: Ev.STORE_DEGRADED, F.CHECK: self.name,
-                              F.MESSAGE: self.last_error})  # fmt: skip
+        if self.degraded:
+            return None
+        self.degraded = True
+        self.since = time.time()
+        return "warning", {F.EVENT: Ev.STORE_DEGRADED, F.CHECK: self.name,
+                           F.MESSAGE: self.last_error}  # fmt: skip
 
-    def _up(self, shipped: int) -> None:
+    def _up(self, shipped: int) -> tuple[str, dict[str, Any]]:
         self.degraded = False
         self.since = None
-        _emit("info", {F.EVENT: Ev.STORE_RECOVERED, F.CHECK: self.name, F.COUNT: shipped})
+        return "info", {F.EVENT: Ev.STORE_RECOVERED, F.CHECK: self.name, F.COUNT: shipped}
 
     def close(self) -> None:
         """Stop the thread and try one last round (bounded by the socket timeout)."""
