@@ -185,6 +185,40 @@ class TestSink:
         assert _guard.counters.lines_written == 1
 
 
+class TestWriteLines:
+    def test_a_batch_is_one_append_to_the_file(self, tmp_path: Path) -> None:
+        """Queued requests' lines reach the buffered file together, each counted."""
+        f = RotatingFile(tmp_path / "a.jsonl", max_bytes=1 << 20, backups=1, flush_interval=60)
+        Sink(None, f).write_lines([b'{"i":1}', b'{"i":2}', b'{"i":3}'])
+        flush_all()
+        assert _lines(tmp_path / "a.jsonl") == [b'{"i":1}', b'{"i":2}', b'{"i":3}']
+        assert f._writes == 1
+        assert _guard.counters.lines_written == 3
+        f.close()
+
+    def test_a_stream_gets_one_write_per_line(self) -> None:
+        """A pipe shared by workers keeps only small writes whole: lines go one by one."""
+        calls: list[str] = []
+
+        class Recording(io.StringIO):
+            def write(self, text: str) -> int:
+                calls.append(text)
+                return super().write(text)
+
+        Sink(Recording()).write_lines([b'{"i":1}', b'{"i":2}'])
+        assert calls == ['{"i":1}\n', '{"i":2}\n']
+
+    def test_a_failing_disk_counts_the_batch_dropped(self, tmp_path: Path) -> None:
+        """A batch the disk refuses is moved from written to dropped, every line of it."""
+        f = RotatingFile(tmp_path / "a.jsonl", max_bytes=1 << 20, backups=1, flush_interval=60)
+        real_fd, f._fd = f._fd, -1  # EBADF on the next write, as a failed disk would
+        Sink(None, f).write_lines([b"{}", b"{}"])
+        f.flush()
+        os.close(real_fd)
+        assert _guard.counters.lines_dropped == 2
+        assert _guard.counters.lines_written == 0
+
+
 class TestEncodings:
     def test_non_utf8_text_stream_still_gets_the_line(self) -> None:
         """An ASCII-encoded stdout receives the UTF-8 line as bytes instead of dropping it."""

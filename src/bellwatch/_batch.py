@@ -26,8 +26,8 @@ BATCH = 64
 
 
 class Finisher(Protocol):
-    def finish_queued(self, item: tuple[Any, ...]) -> None:
-        """Finish one queued request; ``item[0]`` is this finisher. Never raises."""
+    def finish_queued(self, items: list[tuple[Any, ...]]) -> None:
+        """Finish queued requests, oldest first; ``item[0]`` is this finisher. Never raises."""
 
 
 # deque.append and popleft are atomic: the event loop queues without a lock.
@@ -54,12 +54,19 @@ def drain() -> None:
         _this_thread.active = True
         try:
             while pending:
-                # Popped only once written: another thread that sees it still queued
-                # waits on the lock, and its own line comes after this one.
-                item = pending[0]
-                finisher: Finisher = item[0]
-                finisher.finish_queued(item)
-                pending.popleft()
+                # Popped only once written: another thread that sees them still queued
+                # waits on the lock, and its own line comes after theirs.
+                items = list(pending)
+                start = 0
+                while start < len(items):
+                    finisher: Finisher = items[start][0]
+                    end = start + 1
+                    while end < len(items) and items[end][0] is finisher:
+                        end += 1
+                    finisher.finish_queued(items[start:end])
+                    for _ in range(end - start):
+                        pending.popleft()
+                    start = end
         finally:
             _this_thread.active = False
 

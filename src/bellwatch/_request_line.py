@@ -103,14 +103,33 @@ class RequestLine:
         bound: Mapping[str, Any],
         ns: int,
     ) -> None:
+        """Write the ``request_complete`` line (see :meth:`line`)."""
+        line = self.line(level, method, path, status, duration, fields, sid, cid, bound, ns)
+        if line is not None:
+            pipeline.current().sink.write(line, level != "info")
+
+    def line(  # noqa: PLR0917 - once per request: positional is the cheaper call
+        self,
+        level: str,
+        method: str,
+        path: str,
+        status: int,
+        duration: float,
+        fields: Mapping[str, Any],
+        sid: str | None,
+        cid: str | None,
+        bound: Mapping[str, Any],
+        ns: int,
+    ) -> bytes | None:
         """The ``request_complete`` line: the bytes :meth:`write` gives its event, built once.
 
         ``fields`` were bound anywhere during the request, ``bound`` in the
         middleware's own context; ``ns`` is ``time.time_ns()`` when it ended.
         A request that bound nothing (the common case) needs neither a merge nor
         the redactor, so its line dict is built in its final key order and
-        rendered; anything else takes :meth:`write` with the event the general
-        path builds.
+        rendered; anything else takes the event the general path builds.
+        ``None``: nothing to write (a filtered level), or the general pipeline
+        wrote it already.
         """
         pipe = pipeline.current()
         if pipe is not self._pipe:
@@ -135,10 +154,9 @@ class RequestLine:
                 event.setdefault(key, value)  # bound fields never overwrite the line's facts
             if sid is not None and F.SESSION_ID not in event:
                 event[F.SESSION_ID] = sid
-            self.write(level, event, cid, bound, ns)
-            return
+            return self._event_line(level, event, cid, bound, ns)
         if _LEVEL_NUM[level] < pipe.min_level:
-            return
+            return None
         out: dict[str, Any] = {
             F.TS: self._stamp(ns),
             F.LEVEL: _LEVEL_NAME[level],
@@ -150,7 +168,7 @@ class RequestLine:
         out[F.PATH] = path
         out[F.STATUS] = status
         out[F.DURATION] = round(duration, 3)
-        pipe.sink.write(pipe.renderer.render(out), level != "info")
+        return pipe.renderer.render(out)
 
     def write(
         self,
@@ -166,14 +184,26 @@ class RequestLine:
         ``Pipeline.emit``, which reads the current context: callers only take that
         path from the request's own context.
         """
+        line = self._event_line(method, event, cid, bound, ns)
+        if line is not None:
+            pipeline.current().sink.write(line, method != "info")
+
+    def _event_line(
+        self,
+        method: str,
+        event: dict[str, Any],
+        cid: str | None,
+        bound: Mapping[str, Any],
+        ns: int,
+    ) -> bytes | None:
         pipe = pipeline.current()
         if pipe is not self._pipe:
             self._adopt(pipe)
         if not self._fast or self._stamp is None:
             pipe.emit(method, event)
-            return
+            return None
         if _LEVEL_NUM[method] < pipe.min_level:
-            return
+            return None
         core: dict[str, Any] = {
             F.TS: self._stamp(ns),
             F.LEVEL: _LEVEL_NAME[method],
@@ -194,4 +224,4 @@ class RequestLine:
             or _redactable(event.get(F.PATH), event.get(F.METHOD), cid)
         ):
             out = pipe.redactor(None, method, out)
-        pipe.sink.write(pipe.renderer.render(out), method != "info")
+        return pipe.renderer.render(out)

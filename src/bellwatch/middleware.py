@@ -296,20 +296,41 @@ class BellwatchMiddleware:
                     drain()
                 return
             drain()  # earlier requests first: lines and counts stay in order
-            self.finish_queued(item)
+            self.finish_queued([item])
         except Exception as exc:
             record_internal_error(exc)
 
-    def finish_queued(self, item: tuple[Any, ...]) -> None:
-        """Count and log a request, now or from :mod:`bellwatch._batch`; never raises."""
-        try:
-            _, path, method, status, duration, fields, key, cid, bound, now, ns = item
-            slow = self.monitor.observe(path, status, duration, key, now)
-            level = "error" if status >= 500 else "warning" if slow else "info"
-            sid = key if key is not None and self.session_key.loggable else None
-            self._line.request(level, method, path, status, duration, fields, sid, cid, bound, ns)
-        except Exception as exc:
-            record_internal_error(exc)
+    def finish_queued(self, items: list[tuple[Any, ...]]) -> None:
+        """Count and log requests, now or from :mod:`bellwatch._batch`; never raises.
+
+        The INFO lines of a batch go to the sink together: one append to the file.
+        """
+        observe = self.monitor.observe
+        loggable = self.session_key.loggable
+        line_of = self._line.line
+        lines: list[bytes] = []
+        for _, path, method, status, duration, fields, key, cid, bound, now, ns in items:
+            try:
+                slow = observe(path, status, duration, key, now)
+                level = "error" if status >= 500 else "warning" if slow else "info"
+                sid = key if loggable else None
+                line = line_of(level, method, path, status, duration, fields, sid, cid, bound, ns)
+                if line is None:
+                    continue
+                if level == "info":
+                    lines.append(line)
+                    continue
+                if lines:  # written in order: what came before this urgent line first
+                    pipeline.current().sink.write_lines(lines)
+                    lines = []
+                pipeline.current().sink.write(line, True)
+            except Exception as exc:
+                record_internal_error(exc)
+        if lines:
+            try:
+                pipeline.current().sink.write_lines(lines)
+            except Exception as exc:
+                record_internal_error(exc)
 
 
 def _warn_rejected(header: bytes) -> None:

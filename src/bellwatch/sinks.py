@@ -91,12 +91,12 @@ class RotatingFile:
         """Whether :meth:`write` buffers (and then never raises)."""
         return self.flush_interval > 0
 
-    def write(self, data: bytes, urgent: bool = False, counted: bool = False) -> None:
+    def write(self, data: bytes, urgent: bool = False, counted: int = 0) -> None:
         """Append whole lines: through the buffer, or at once when ``urgent`` or unbuffered.
 
         Unbuffered, an OS error raises (the sink counts the line dropped). A buffered
-        write never raises; ``counted`` says the caller already counted these lines
-        as written, and a batch that then fails moves them to dropped.
+        write never raises; ``counted`` is how many of these lines the caller already
+        counted as written, moved to dropped if the batch then fails.
         """
         if self.flush_interval <= 0:
             self._append(data)
@@ -307,6 +307,25 @@ class Sink:
             except Exception:
                 ok = False
         _count(ok)
+
+    def write_lines(self, lines: list[bytes]) -> None:
+        """Write INFO lines finished together (queued requests): one append to the file.
+
+        A stream still gets one write per line: a pipe shared by several workers
+        keeps a write whole only up to 4 KiB.
+        """
+        file = self._file
+        if self._stream is not None or file is None or not file.buffered:
+            for line in lines:
+                self.write(line)
+            return
+        n = len(lines)
+        counters.lines_written += n
+        try:
+            file.write(b"\n".join(lines) + b"\n", False, counted=n)
+        except Exception:  # closed meanwhile: it wrote at once, and failed
+            counters.lines_written -= n
+            counters.lines_dropped += n
 
     def _to_stream(self, data: bytes) -> bool:
         stream = self._stream
