@@ -12,7 +12,7 @@ wait for the log file's buffer anyway (see :mod:`bellwatch._batch`).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Callable, Iterable
 from time import perf_counter, time, time_ns
 from typing import Any
 
@@ -21,6 +21,17 @@ from ._batch import BATCH, drain
 from ._batch import pending as _queued
 from ._guard import record_internal_error
 from ._request_line import RequestLine
+from ._scope import (
+    EXTRACT,
+    ASGIApp,
+    Message,
+    Receive,
+    Scope,
+    Send,
+    is_form,
+    keeping_body,
+    route_template,
+)
 from .context import _EMPTY, _Bound, _ctx, new_id, valid_id
 from .context import _pool as _ids
 from .monitor import Monitor, SessionKey, bound_session, get_monitor
@@ -29,74 +40,7 @@ from .store.base import UNMATCHED
 
 __all__ = ["BellwatchMiddleware", "instrument"]
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-# A form body kept for a session extractor is capped: Twilio webhooks are ~1-2 KB.
-_BODY_CAP = 16 * 1024
-_FORM = b"application/x-www-form-urlencoded"
 _500_BODY = b"Internal Server Error"
-
-
-def _amzn_root(value: str) -> str:
-    """The ``Root=`` part of an ALB ``X-Amzn-Trace-Id`` (``Self=...;Root=1-...;...``)."""
-    for part in value.split(";"):
-        key, _, root = part.strip().partition("=")
-        if key == "Root":
-            return root
-    return ""
-
-
-def _trace_id(value: str) -> str:
-    """The trace-id of a W3C ``traceparent`` (``00-<32 hex>-<16 hex>-<flags>``)."""
-    parts = value.split("-")
-    return parts[1] if len(parts) >= 4 else ""
-
-
-_EXTRACT: dict[bytes, Callable[[str], str]] = {
-    b"x-amzn-trace-id": _amzn_root,
-    b"traceparent": _trace_id,
-}
-
-
-_IS_MOUNT: dict[type, bool] = {}
-
-
-def _template_prefix(prefix: str, params: Any) -> str:
-    """A mount prefix with its path-parameter values put back as ``{name}``.
-
-    ``Mount("/reset/{token}")`` puts the raw value in ``root_path``; logging it would
-    leak the token and give every value its own endpoint in /metrics.
-    """
-    if not params or not isinstance(params, dict):
-        return prefix
-    names = {str(value): name for name, value in params.items()}
-    return "/".join(f"{{{names[part]}}}" if part in names else part for part in prefix.split("/"))
-
-
-def _route_template(scope: Scope, root_path: str) -> str:
-    """The matched route's template, with any mount prefix; ``<unmatched>`` otherwise."""
-    route = scope.get("route")
-    if route is None:
-        return UNMATCHED
-    template = getattr(route, "path", None)
-    if not isinstance(template, str):
-        return UNMATCHED
-    inner_root = scope.get("root_path", "")
-    prefix = inner_root[len(root_path) :] if inner_root != root_path else ""
-    if prefix:
-        prefix = _template_prefix(prefix, scope.get("path_params"))
-    cls = type(route)
-    is_mount = _IS_MOUNT.get(cls)
-    if is_mount is None:
-        # hasattr() raises and catches internally; ask once per route class.
-        is_mount = _IS_MOUNT[cls] = hasattr(route, "routes")
-    if is_mount:  # a Mount whose app is not a router (static files)
-        return (prefix or template) + "/{path}"
-    return prefix + template
 
 
 class BellwatchMiddleware:
@@ -170,7 +114,7 @@ class BellwatchMiddleware:
         if best is None:
             return new_id(self._nbytes), None
         text = best.decode("latin-1").strip()
-        extract = _EXTRACT.get(best_name)
+        extract = EXTRACT.get(best_name)
         if extract is not None:
             text = extract(text)
         if valid_id(text, self._max_len):
@@ -212,9 +156,9 @@ class BellwatchMiddleware:
             await send(message)
 
         app_receive = receive
-        if self._needs_body and _is_form(scope):
+        if self._needs_body and is_form(scope):
             body = []
-            app_receive = _keeping_body(receive, body)
+            app_receive = keeping_body(receive, body)
 
         error: BaseException | None = None
         try:
@@ -268,7 +212,7 @@ class BellwatchMiddleware:
             if self.route_of is not None:
                 path = self.route_of(scope) or UNMATCHED
             else:
-                path = _route_template(scope, root_path)
+                path = route_template(scope, root_path)
             if error is not None:
                 _record_error(error, path, status or 500)
             if path in self.quiet:
@@ -336,28 +280,6 @@ class BellwatchMiddleware:
 def _warn_rejected(header: bytes) -> None:
     # Names the header, never echoes the raw value (it may be an injection attempt).
     pipeline.current().emit("warning", {F.EVENT: Ev.CID_INVALID, F.CHECK: header.decode("latin-1")})
-
-
-def _keeping_body(receive: Receive, body: list[bytes]) -> Receive:
-    """Wrap ``receive`` to keep up to 16 KB of the request body for a session extractor."""
-
-    async def receive_keeping() -> Message:
-        message = await receive()
-        chunk = message.get("body", b"")
-        if chunk and sum(map(len, body)) < _BODY_CAP:
-            body.append(chunk)
-        return message
-
-    return receive_keeping
-
-
-def _is_form(scope: Scope) -> bool:
-    if scope.get("method") != "POST":
-        return False
-    for name, value in scope.get("headers", ()):
-        if name == b"content-type":
-            return bool(value.startswith(_FORM))
-    return False
 
 
 async def _send_500(send: Send) -> None:
