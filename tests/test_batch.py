@@ -212,3 +212,25 @@ class TestNumbers:
         after = pipeline.stats()["lines_written"]
         assert isinstance(before, int) and isinstance(after, int)
         assert after - before == 1
+
+
+class TestFailure:
+    @pytest.mark.internal_errors
+    def test_a_raising_finisher_is_counted_and_not_retried(self) -> None:
+        """A finisher that breaks its promise loses its batch once, counted; the queue moves on."""
+        calls = []
+
+        class Broken:
+            def finish_queued(self, items: list[tuple[Any, ...]]) -> None:
+                calls.append(len(items))
+                raise RuntimeError("bug")
+
+        before = bellwatch.stats()["internal_errors"]
+        _batch.pending.append((Broken(),))
+        _batch.drain()
+        _batch.drain()
+        after = bellwatch.stats()["internal_errors"]
+        assert calls == [1]
+        assert not _batch.pending
+        assert isinstance(before, int) and isinstance(after, int)
+        assert after == before + 1

@@ -20,6 +20,8 @@ import threading
 from collections import deque
 from typing import Any, Protocol
 
+from ._guard import record_internal_error
+
 __all__ = ["BATCH", "Finisher", "allowed", "drain", "pending"]
 
 BATCH = 64
@@ -63,9 +65,13 @@ def drain() -> None:
                     end = start + 1
                     while end < len(items) and items[end][0] is finisher:
                         end += 1
-                    finisher.finish_queued(items[start:end])
-                    for _ in range(end - start):
-                        pending.popleft()
+                    try:
+                        finisher.finish_queued(items[start:end])
+                    except Exception as exc:  # a finisher must not raise; never retry it
+                        record_internal_error(exc)
+                    finally:
+                        for _ in range(end - start):
+                            pending.popleft()
                     start = end
         finally:
             _this_thread.active = False
