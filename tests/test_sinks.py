@@ -196,6 +196,24 @@ class TestWriteLines:
         assert _guard.counters.lines_written == 3
         f.close()
 
+    def test_a_small_file_still_rotates_near_its_size(self, tmp_path: Path) -> None:
+        """A batch is cut into chunks of the file's batch size, not appended whole."""
+        path = tmp_path / "a.jsonl"
+        f = RotatingFile(path, max_bytes=4096, backups=3, flush_interval=60)
+        Sink(None, f).write_lines([b"{" + b'"x":"' + b"y" * 160 + b'"}'] * 64)
+        flush_all()
+        sizes = [p.stat().st_size for p in tmp_path.glob("a.jsonl*") if not p.name.endswith("lock")]
+        assert max(sizes) <= 4096 + 4096 // 8
+        f.close()
+
+    def test_no_lines_write_nothing(self, tmp_path: Path) -> None:
+        """An empty batch adds no blank line to the file."""
+        f = RotatingFile(tmp_path / "a.jsonl", max_bytes=1 << 20, backups=1, flush_interval=60)
+        Sink(None, f).write_lines([])
+        flush_all()
+        assert (tmp_path / "a.jsonl").read_bytes() == b""
+        f.close()
+
     def test_a_stream_gets_one_write_per_line(self) -> None:
         """A pipe shared by workers keeps only small writes whole: lines go one by one."""
         calls: list[str] = []

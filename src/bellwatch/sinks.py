@@ -309,23 +309,28 @@ class Sink:
         _count(ok)
 
     def write_lines(self, lines: list[bytes]) -> None:
-        """Write INFO lines finished together (queued requests): one append to the file.
+        """Write INFO lines finished together (queued requests): few appends to the file.
 
-        A stream still gets one write per line: a pipe shared by several workers
-        keeps a write whole only up to 4 KiB.
+        Chunks stay within the file's batch size, so that a small ``log_max_bytes``
+        still rotates near its size. A stream still gets one write per line: a
+        pipe shared by several workers keeps a write whole only up to 4 KiB.
         """
         file = self._file
         if self._stream is not None or file is None or not file.buffered:
             for line in lines:
                 self.write(line)
             return
-        n = len(lines)
-        counters.lines_written += n
-        try:
-            file.write(b"\n".join(lines) + b"\n", False, counted=n)
-        except Exception:  # closed meanwhile: it wrote at once, and failed
-            counters.lines_written -= n
-            counters.lines_dropped += n
+        limit = file._batch_bytes
+        chunk: list[bytes] = []
+        size = 0
+        for line in lines:
+            chunk.append(line)
+            size += len(line) + 1
+            if size >= limit:
+                _append_counted(file, chunk)
+                chunk, size = [], 0
+        if chunk:
+            _append_counted(file, chunk)
 
     def _to_stream(self, data: bytes) -> bool:
         stream = self._stream
@@ -356,6 +361,16 @@ class Sink:
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
+
+
+def _append_counted(file: RotatingFile, lines: list[bytes]) -> None:
+    n = len(lines)
+    counters.lines_written += n
+    try:
+        file.write(b"\n".join(lines) + b"\n", False, counted=n)
+    except Exception:  # closed meanwhile: it wrote at once, and failed
+        counters.lines_written -= n
+        counters.lines_dropped += n
 
 
 def _count(ok: bool) -> None:
