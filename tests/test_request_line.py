@@ -16,6 +16,16 @@ from bellwatch.context import get_cid, get_fields, request_scope
 from bellwatch.testing import capture_logs
 
 
+def write(line: bytes | None, level: str) -> None:
+    """Write a built line as the middleware does."""
+    assert line is not None
+    pipeline.current().sink.write(line, level != "info")
+
+
+def ns() -> int:
+    return time.time_ns()
+
+
 def _strip_ts(line: str) -> str:
     return re.sub(r'^\{"ts":\d+,', "{", line)
 
@@ -56,7 +66,8 @@ class TestSameBytesAsEmit:
         event = {"event": "request_complete", "method": http, "path": path, "status": 200}
         event.update(duration=0.012, **late)
         with capture_logs() as captured, request_scope(cid), bellwatch.bound(**bound):
-            RequestLine().write(method, dict(event), get_cid(), get_fields(), time.time_ns())
+            line = RequestLine().event_line(method, dict(event), get_cid(), get_fields(), ns())
+            write(line, method)
             pipeline.current().emit(method, dict(event))
         # Split on "\n" only: Captured.lines uses splitlines(), which also splits on
         # characters such as U+0085 that JSON strings may carry unescaped.
@@ -98,18 +109,11 @@ class TestSameBytesAsEmit:
         if sid is not None:
             event.setdefault("sid", sid)
         with capture_logs() as captured, request_scope(cid), bellwatch.bound(**bound):
-            RequestLine().request(
-                method,
-                http,
-                path,
-                200,
-                duration,
-                dict(late),
-                sid,
-                cid,
-                get_fields(),
-                time.time_ns(),
+            fields = get_fields()
+            built = RequestLine().line(
+                method, http, path, 200, duration, dict(late), sid, cid, fields, ns()
             )
+            write(built, method)
             pipeline.current().emit(method, event)
         fast, slow = captured._buffer.getvalue().rstrip("\n").split("\n")
         assert _strip_ts(fast) == _strip_ts(slow)
@@ -118,5 +122,7 @@ class TestSameBytesAsEmit:
         """redact_keys=path masks the path on the fast path too."""
         event = {"event": "request_complete", "method": "GET", "path": "/a", "status": 200}
         with capture_logs(redact_keys="path") as captured:
-            RequestLine().write("info", dict(event, duration=0.1), None, {}, time.time_ns())
+            write(
+                RequestLine().event_line("info", dict(event, duration=0.1), None, {}, ns()), "info"
+            )
         assert captured.events[0]["path"] == "***"

@@ -46,12 +46,13 @@ def _redactable(path: object, method: object, cid: str | None) -> bool:
 
 
 class RequestLine:
-    """Writes ``request_complete`` exactly as :meth:`Pipeline.emit` would.
+    """Builds ``request_complete`` exactly as :meth:`Pipeline.emit` would write it.
 
     It builds the same dict ``AddContext`` builds (same key order), skips the steps
     that are no-ops for an event without an exception, runs the redactor whenever a
     value could need it (bound fields, a ``+`` in the path, or a ``redact_keys``
-    setting that names one of our keys), then the same budgeted renderer and sink.
+    setting that names one of our keys), then the same budgeted renderer; the
+    middleware hands the bytes to the sink.
     Any other pipeline (console renderer, user processors) gets ``Pipeline.emit``,
     and then the middleware finishes each request at once, in its own context.
     """
@@ -90,24 +91,6 @@ class RequestLine:
             self._adopt(pipeline.current())
         return self._batching and allowed.yes
 
-    def request(  # noqa: PLR0917 - once per request: positional is the cheaper call
-        self,
-        level: str,
-        method: str,
-        path: str,
-        status: int,
-        duration: float,
-        fields: Mapping[str, Any],
-        sid: str | None,
-        cid: str | None,
-        bound: Mapping[str, Any],
-        ns: int,
-    ) -> None:
-        """Write the ``request_complete`` line (see :meth:`line`)."""
-        line = self.line(level, method, path, status, duration, fields, sid, cid, bound, ns)
-        if line is not None:
-            pipeline.current().sink.write(line, level != "info")
-
     def line(  # noqa: PLR0917 - once per request: positional is the cheaper call
         self,
         level: str,
@@ -121,7 +104,7 @@ class RequestLine:
         bound: Mapping[str, Any],
         ns: int,
     ) -> bytes | None:
-        """The ``request_complete`` line: the bytes :meth:`write` gives its event, built once.
+        """The ``request_complete`` line: the bytes :meth:`event_line` gives its event, built once.
 
         ``fields`` were bound anywhere during the request, ``bound`` in the
         middleware's own context; ``ns`` is ``time.time_ns()`` when it ended.
@@ -154,7 +137,7 @@ class RequestLine:
                 event.setdefault(key, value)  # bound fields never overwrite the line's facts
             if sid is not None and F.SESSION_ID not in event:
                 event[F.SESSION_ID] = sid
-            return self._event_line(level, event, cid, bound, ns)
+            return self.event_line(level, event, cid, bound, ns)
         if _LEVEL_NUM[level] < pipe.min_level:
             return None
         out: dict[str, Any] = {
@@ -170,25 +153,7 @@ class RequestLine:
         out[F.DURATION] = round(duration, 3)
         return pipe.renderer.render(out)
 
-    def write(
-        self,
-        method: str,
-        event: dict[str, Any],
-        cid: str | None,
-        bound: Mapping[str, Any],
-        ns: int,
-    ) -> None:
-        """Write ``event`` as the pipeline would from a context holding ``cid`` and ``bound``.
-
-        Without the fast path (a console renderer, user processors) this is
-        ``Pipeline.emit``, which reads the current context: callers only take that
-        path from the request's own context.
-        """
-        line = self._event_line(method, event, cid, bound, ns)
-        if line is not None:
-            pipeline.current().sink.write(line, method != "info")
-
-    def _event_line(
+    def event_line(
         self,
         method: str,
         event: dict[str, Any],
@@ -196,6 +161,13 @@ class RequestLine:
         bound: Mapping[str, Any],
         ns: int,
     ) -> bytes | None:
+        """``event`` as the pipeline would write it from a context holding ``cid`` and ``bound``.
+
+        Without the fast path (a console renderer, user processors) this is
+        ``Pipeline.emit``, which reads the current context and writes the line
+        itself (``None`` is returned): callers only take that path from the
+        request's own context.
+        """
         pipe = pipeline.current()
         if pipe is not self._pipe:
             self._adopt(pipe)
