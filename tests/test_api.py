@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import bellwatch
+from fresh_python import run_python
 
 
 class TestPublicApi:
@@ -33,7 +31,4 @@ class TestPublicApi:
             "import sys, bellwatch; "
             "print(sorted(m for m in ('structlog', 'ddsketch', 'starlette') if m in sys.modules))"
         )
-        out = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, check=True
-        )
-        assert out.stdout.strip() == "[]"
+        assert run_python(code).strip() == "[]"

@@ -13,6 +13,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from bellwatch.sources import _memo, _rollup, aggregate, cache
+from fresh_python import run_python
 
 
 def line(**fields: object) -> bytes:
@@ -408,18 +409,12 @@ class TestDamage:
 class TestEngine:
     def test_a_connection_loads_the_engine_without_the_python_layer(self) -> None:
         """Where DuckDB ships ``_duckdb``, a query never imports the ``duckdb`` package."""
-        import subprocess
-        import sys
-
         code = (
             "import sys\nfrom bellwatch.sources import _scan\n"
             "con = _scan.connect()\nassert con.execute('select 42').fetchall() == [(42,)]\n"
             "print('duckdb' in sys.modules)"
         )
-        out = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, check=True
-        ).stdout
-        assert out.strip() == "False"
+        assert run_python(code).strip() == "False"
 
     def test_falls_back_to_the_package_without_an_engine_module(
         self, monkeypatch: pytest.MonkeyPatch

@@ -6,7 +6,6 @@ import http.server
 import re
 import shlex
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -22,6 +21,7 @@ from hypothesis import strategies as st
 
 from bellwatch._cli_reports import saved_query
 from bellwatch.cli import cli, format_record
+from fresh_python import run_python
 from loopback import moto_server
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -159,10 +159,7 @@ class TestHelp:
             "heavy = ('duckdb', 'boto3', 'botocore', 'structlog', 'moto')\n"
             "print(sorted(m for m in heavy if m in sys.modules))"
         )
-        out = subprocess.run(
-            [sys.executable, "-c", code, str(log)], capture_output=True, text=True, check=True
-        )
-        assert out.stdout.strip().splitlines()[-1] == "[]"
+        assert run_python(code, str(log)).strip().splitlines()[-1] == "[]"
 
 
 class TestTail:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -14,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bellwatch.fingerprint import error_message, fingerprint, in_app_frames, normalise_message
+from fresh_python import run_python
 
 
 def _raise_here(message: str) -> BaseException:
@@ -172,13 +171,9 @@ class TestFingerprint:
             "from bellwatch.fingerprint import fingerprint; print(fingerprint(fp_app.caught(1)))"
         )
         hashes = {
-            subprocess.run(
-                [sys.executable, "-c", code, str(tmp_path)],
-                capture_output=True,
-                text=True,
-                check=True,
-                env={"PYTHONHASHSEED": seed, "PATH": "/usr/bin:/bin"},
-            ).stdout.strip()
+            run_python(
+                code, str(tmp_path), env={"PYTHONHASHSEED": seed, "PATH": "/usr/bin:/bin"}
+            ).strip()
             for seed in ("1", "2")
         }
         assert len(hashes) == 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import threading
 import time
@@ -25,6 +24,7 @@ from bellwatch.store.base import RELATIVE_ACCURACY, Store
 from bellwatch.store.redis import RedisStore
 from bellwatch.store.redis_errors import RedisPatternStore
 from bellwatch.testing import capture_logs
+from fresh_python import run_python
 
 if TYPE_CHECKING:
     from redis_server import RedisServer
@@ -402,11 +402,8 @@ class TestWiring:
             "from bellwatch.store import RedisStore; "
             "print(loaded, RedisStore.__module__, 'redis' in sys.modules)"
         )
-        out = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, check=True
-        )
         # Even the class loads no redis: only building a store does (store._redis_client).
-        assert out.stdout.split() == ["False", "bellwatch.store.redis", "False"]
+        assert run_python(code).split() == ["False", "bellwatch.store.redis", "False"]
 
 
 def _aggregators(url: str, n: int, **settings: Any) -> tuple[list[ErrorAggregator], list[Any]]:
