@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 from hypothesis import given, settings
@@ -43,16 +44,38 @@ http_methods = st.sampled_from(["GET", "+14155550123"])
 inbound_ids = st.sampled_from(["abc123", "token=s3cret"])
 
 
+# What both fast paths are checked on: fields bound before and during the request,
+# a line's own facts, the level, and the inbound id.
+line_cases = {
+    "bound": request_fields,
+    "late": request_fields,
+    "path": line_paths,
+    "method": st.sampled_from(["info", "warning", "error"]),
+    "http": http_methods,
+    "cid": inbound_ids,
+}
+
+
+def assert_emit_writes_the_same(
+    build: Callable[[], bytes | None],
+    method: str,
+    event: dict[str, Any],
+    cid: str,
+    bound: dict[str, Any],
+) -> None:
+    """What ``build()`` gives in a context with ``cid`` and ``bound`` is what emit() writes."""
+    with capture_logs() as captured, request_scope(cid), bellwatch.bound(**bound):
+        write(build(), method)
+        pipeline.current().emit(method, dict(event))
+    # Split on "\n" only: Captured.lines uses splitlines(), which also splits on
+    # characters such as U+0085 that JSON strings may carry unescaped.
+    fast, slow = captured._buffer.getvalue().rstrip("\n").split("\n")
+    assert _strip_ts(fast) == _strip_ts(slow)
+
+
 class TestSameBytesAsEmit:
     @settings(max_examples=60, deadline=None)
-    @given(
-        bound=request_fields,
-        late=request_fields,
-        path=line_paths,
-        method=st.sampled_from(["info", "warning", "error"]),
-        http=http_methods,
-        cid=inbound_ids,
-    )
+    @given(**line_cases)
     def test_writes_exactly_what_emit_writes(
         self,
         bound: dict[str, Any],
@@ -65,25 +88,19 @@ class TestSameBytesAsEmit:
         """Same keys, order, redaction and budget as Pipeline.emit, for any bound fields."""
         event = {"event": "request_complete", "method": http, "path": path, "status": 200}
         event.update(duration=0.012, **late)
-        with capture_logs() as captured, request_scope(cid), bellwatch.bound(**bound):
-            line = RequestLine().event_line(method, dict(event), get_cid(), get_fields(), ns())
-            write(line, method)
-            pipeline.current().emit(method, dict(event))
-        # Split on "\n" only: Captured.lines uses splitlines(), which also splits on
-        # characters such as U+0085 that JSON strings may carry unescaped.
-        fast, slow = captured._buffer.getvalue().rstrip("\n").split("\n")
-        assert _strip_ts(fast) == _strip_ts(slow)
+        assert_emit_writes_the_same(
+            lambda: RequestLine().event_line(method, dict(event), get_cid(), get_fields(), ns()),
+            method,
+            event,
+            cid,
+            bound,
+        )
 
     @settings(max_examples=60, deadline=None)
     @given(
-        bound=request_fields,
-        late=request_fields,
+        **line_cases,
         sid=st.one_of(st.none(), st.just("CA123"), st.just("+15551234567")),
-        path=line_paths,
-        method=st.sampled_from(["info", "warning", "error"]),
         duration=st.floats(min_value=0, max_value=1e4),
-        http=http_methods,
-        cid=inbound_ids,
     )
     def test_request_line_is_what_emit_writes_for_its_event(
         self,
@@ -108,15 +125,15 @@ class TestSameBytesAsEmit:
             event.setdefault(key, value)
         if sid is not None:
             event.setdefault("sid", sid)
-        with capture_logs() as captured, request_scope(cid), bellwatch.bound(**bound):
-            fields = get_fields()
-            built = RequestLine().line(
-                method, http, path, 200, duration, dict(late), sid, cid, fields, ns()
-            )
-            write(built, method)
-            pipeline.current().emit(method, event)
-        fast, slow = captured._buffer.getvalue().rstrip("\n").split("\n")
-        assert _strip_ts(fast) == _strip_ts(slow)
+        assert_emit_writes_the_same(
+            lambda: RequestLine().line(
+                method, http, path, 200, duration, dict(late), sid, cid, get_fields(), ns()
+            ),
+            method,
+            event,
+            cid,
+            bound,
+        )
 
     def test_redact_keys_naming_our_keys_still_apply(self) -> None:
         """redact_keys=path masks the path on the fast path too."""
