@@ -147,8 +147,7 @@ def timeline_for(monitor: Monitor | None = None, *, create: bool = True) -> Time
         if not create:
             return None
         timeline = Timeline()
-        drain()  # requests that ended before the page was opened are not charted
-        target.listeners.append(timeline)
+        target.add_listener(timeline)  # requests that ended before are not charted
         _timelines[id(target)] = (target, timeline)
         # Forget timelines of monitors that were replaced (tests, reconfiguration).
         current = get_monitor()

@@ -180,6 +180,6 @@ def enable_emf(
         if isinstance(listener, EmfWriter):
             return listener
     writer = EmfWriter(settings.emf_namespace, settings.service)
-    target.listeners.append(writer)
+    target.add_listener(writer)
     atexit.register(writer.flush)
     return writer

@@ -195,6 +195,15 @@ class Monitor:
             listener(path, status, duration, slow, now)
         return slow
 
+    def add_listener(self, listener: Callable[[str, int, float, bool, float], None]) -> None:
+        """Call ``listener(path, status, duration, slow, now)`` for every request from now on.
+
+        Requests that ended before, still queued (see :mod:`bellwatch._batch`), are
+        finished first: a listener sees only what ends after it was added.
+        """
+        _drain_queued()
+        self.listeners.append(listener)
+
     def end_session(self, key: str) -> None:
         """Stop counting session ``key`` as active now (a call hung up, a user logged out).
 
