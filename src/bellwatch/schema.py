@@ -44,6 +44,7 @@ class F:
     MESSAGE: Final = "msg"
     SEVERITY: Final = "sev"
     COUNT: Final = "count"
+    OCCURRENCES: Final = "n"
     WINDOW: Final = "window"
     EXC: Final = "exc"
     ESCALATED: Final = "escalated"
@@ -123,6 +124,12 @@ FIELDS: Final = (
         "count",
         "int",
         "occurrences: running total (every-Nth), or since the fingerprint's last line (window)",
+    ),
+    FieldSpec(
+        F.OCCURRENCES,
+        "-",
+        "int",
+        "occurrences this error line accounts for (first line 1); sum n by hash for exact totals",
     ),
     FieldSpec(F.WINDOW, "-", "int", "window mode only: seconds per window; sum these counts"),
     FieldSpec(F.EXC, "-", "str", "compact traceback: Type: msg @ module:function:line < ..."),
