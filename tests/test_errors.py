@@ -286,6 +286,33 @@ class TestWindowMode:
             h.agg.close()
 
 
+class TestOccurrences:
+    @settings(max_examples=40, deadline=None)
+    @given(
+        st.sampled_from(["every_n", "window"]),
+        st.integers(1, 12),
+        st.lists(st.tuples(st.integers(0, 2), st.floats(0.0, 90.0)), min_size=1, max_size=60),
+    )
+    def test_n_sums_to_every_occurrence(
+        self, mode: str, every: int, hits: list[tuple[int, float]]
+    ) -> None:
+        """Summing ``n`` over a fingerprint's lines, final flush included, gives its exact total."""
+        h = Harness(error_mode=mode, error_every=every, error_window=60.0, spike_threshold=10**6)
+        makers = (order_failed, other_error, lambda n: RuntimeError(f"job {n}"))
+        try:
+            for i, (which, gap) in enumerate(hits):
+                h.clock.now += gap
+                h.agg.record(makers[which](i))
+            h.agg.close(final=True)
+            by_hash: dict[str, int] = {}
+            for event in h.events():
+                if "n" in event:
+                    by_hash[event["hash"]] = by_hash.get(event["hash"], 0) + event["n"]
+            assert sum(by_hash.values()) == len(hits)
+        finally:
+            h.agg.close()
+
+
 class TestSpike:
     def test_burst_escalates_once_and_says_so(self, harness: Harness) -> None:
         """More than 10 in 5 minutes: severity up one level, one line, one alert."""

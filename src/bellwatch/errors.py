@@ -190,6 +190,7 @@ class ErrorAggregator:
                     F.ERROR_TYPE: p.type,
                     F.MESSAGE: _message(exc),
                     F.SEVERITY: hit.severity,
+                    F.OCCURRENCES: 1,
                 }
                 if endpoint is not None:
                     event[F.PATH] = endpoint
@@ -199,7 +200,8 @@ class ErrorAggregator:
                     event[F.EXC] = compact_traceback(exc)
                 self._emit("error", event)
             elif hit.kind == "aggregated":
-                self._say("error", self._summary(p, hit.line_count, hit.severity, hit.announce))
+                summary = self._summary(p, hit.line_count, hit.severity, hit.announce, hit.n)
+                self._say("error", summary)
 
     def on_log(self, method: str, event: dict[str, Any], exc: BaseException) -> dict[str, Any]:
         """The pipeline step's work for a logger call carrying an exception."""
@@ -230,6 +232,7 @@ class ErrorAggregator:
         if hit.kind == "first":
             event[F.ERROR_HASH] = p.hash
             event[F.SEVERITY] = hit.severity
+            event[F.OCCURRENCES] = 1
             event.setdefault(F.MESSAGE, _message(exc))
             if hit.announce:
                 event[F.ESCALATED] = True
@@ -240,7 +243,7 @@ class ErrorAggregator:
         if hit.kind == "aggregated":
             # No cid or bound fields: the summary speaks for many requests.
             out: dict[str, Any] = {k: event[k] for k in (F.TS, F.LEVEL) if k in event}
-            out.update(self._summary(p, hit.line_count, hit.severity, hit.announce))
+            out.update(self._summary(p, hit.line_count, hit.severity, hit.announce, hit.n))
             return out
         raise structlog.DropEvent
 
@@ -288,7 +291,7 @@ class ErrorAggregator:
         )  # fmt: skip
 
     def _summary(
-        self, p: Pattern, count: int, severity: str, announce: bool = False
+        self, p: Pattern, count: int, severity: str, announce: bool = False, n: int | None = None
     ) -> dict[str, Any]:
         event: dict[str, Any] = {
             "event": Ev.AGGREGATED_ERROR,
@@ -298,6 +301,8 @@ class ErrorAggregator:
             F.SEVERITY: severity,
             F.COUNT: count,
         }
+        if n is not None:  # an escalation line accounts for no occurrence
+            event[F.OCCURRENCES] = n
         if p.endpoint is not None:
             event[F.PATH] = p.endpoint
         if announce:
@@ -315,7 +320,7 @@ class ErrorAggregator:
         window = self.policy.mode == "window"
         for p in self.store.sweep(now):
             count = p.unlogged if window else p.count
-            self._say("error", self._summary(p, count, p.severity, p.announce))
+            self._say("error", self._summary(p, count, p.severity, p.announce, p.unlogged))
 
     def _say(self, method: str, event: dict[str, Any]) -> None:
         # A summary speaks for many requests: run it in an empty context so that the

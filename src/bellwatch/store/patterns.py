@@ -98,6 +98,7 @@ class Hit:
     pattern: Pattern
     line_count: int = 0
     announce: bool = False
+    n: int = 1
 
 
 class PatternStore(Protocol):
@@ -158,16 +159,18 @@ class MemoryPatternStore:
             self._by_severity[p.severity] = self._by_severity.get(p.severity, 0) + 1
             kind: Kind = "none"
             line_count = p.count
+            n = 1  # occurrences the line accounts for (schema field ``n``)
             if p.count == 1:
                 kind, p.last_line = "first", now
             elif pol.mode == "every_n":
                 p.unlogged += 1
                 if p.count % pol.every == 0:
+                    n = p.unlogged
                     kind, p.unlogged, p.last_line = "aggregated", 0, now
             else:
                 p.unlogged += 1
                 if now >= p.last_line + pol.window:
-                    line_count = p.unlogged  # window mode: the count since the last line
+                    line_count = n = p.unlogged  # window mode: the count since the last line
                     kind, p.unlogged, p.last_line = "aggregated", 0, now
                 elif not p.scheduled:
                     p.scheduled = True
@@ -175,7 +178,7 @@ class MemoryPatternStore:
             announce = p.announce and kind != "none"
             if announce:
                 p.announce = False
-            return Hit(kind, p.count, p.severity, escalated, p, line_count, announce)
+            return Hit(kind, p.count, p.severity, escalated, p, line_count, announce, n)
 
     def _spike(self, p: Pattern, now: float) -> bool:
         # Two fixed buckets approximate a sliding window in O(1) memory per pattern.

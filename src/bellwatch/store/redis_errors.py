@@ -221,6 +221,9 @@ class RedisPatternStore:
                     due.unlogged = int(lines[i + 1])
                 else:
                     due.count = int(lines[i + 1])
+                    # the occurrences since the previous multiple (the first line said one)
+                    every = self.policy.every
+                    due.unlogged = every if due.count > every else every - 1
                 due.severity = str(lines[i + 2])
                 due.announce = str(lines[i + 3]) == "1"
                 self._due.append(due)
