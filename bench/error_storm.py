@@ -42,10 +42,10 @@ import structlog
 import tiktoken
 
 from _common import interleaved, machine, median, run_child, write_result
-from bellwatch import context, pipeline
-from bellwatch.alerts import Alerter
-from bellwatch.errors import ErrorAggregator
-from bellwatch.processors import compact_traceback
+from bellwatch.errors.aggregator import ErrorAggregator
+from bellwatch.errors.alerts import Alerter
+from bellwatch.log import context, pipeline
+from bellwatch.log.processors import compact_traceback
 
 SEEDS = 5
 OCCURRENCES = 1000

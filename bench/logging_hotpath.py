@@ -57,7 +57,7 @@ def _setup(variant: str, path: str):
         return emit
     if variant == "bellwatch (context, redaction, budget)":
         import bellwatch
-        from bellwatch import context
+        from bellwatch.log import context
 
         bellwatch.configure(
             stdout=False,

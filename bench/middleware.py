@@ -151,19 +151,19 @@ def build_app(variant: str, logdir: str) -> Any:
 
     elif variant == "bellwatch":
         import bellwatch
-        from bellwatch.middleware import instrument
+        from bellwatch.asgi.middleware import instrument
 
         bellwatch.configure(stdout=False, log_file=True, log_dir=logdir, service=variant)
         instrument(app)
     elif variant == "bellwatch_nosink":
         import bellwatch
-        from bellwatch.middleware import instrument
+        from bellwatch.asgi.middleware import instrument
 
         bellwatch.configure(stdout=False, log_file=False)
         instrument(app)
     elif variant == "bellwatch_noline":
         import bellwatch
-        from bellwatch.middleware import instrument
+        from bellwatch.asgi.middleware import instrument
 
         bellwatch.configure(stdout=False, log_file=True, log_dir=logdir, level="ERROR")
         instrument(app)

@@ -57,7 +57,7 @@ def build_app(logdir: str) -> Any:
     from starlette.routing import Route
 
     import bellwatch
-    from bellwatch.middleware import instrument
+    from bellwatch.asgi.middleware import instrument
 
     async def user(request: Any) -> JSONResponse:
         user_id = int(request.path_params["user_id"])
@@ -91,7 +91,7 @@ async def drive(app: Any, n: int, latencies: list[float] | None = None) -> None:
 
 
 def child_cpu(n: int) -> None:
-    from bellwatch.monitor import get_monitor
+    from bellwatch.monitor.monitor import get_monitor
 
     logdir = tempfile.mkdtemp(prefix="bw-bench-")
     try:

@@ -198,7 +198,7 @@ def bellwatch_lines(f: Facts) -> list[str]:
     """bellwatch's pipeline: the request line, the first-occurrence error line."""
     import bellwatch
     from bellwatch import Ev, F, Sev
-    from bellwatch.context import request_scope
+    from bellwatch.log.context import request_scope
     from bellwatch.testing import capture_logs
 
     with capture_logs(capture_stdlib=False) as cap:

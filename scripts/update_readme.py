@@ -12,9 +12,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from bellwatch import _config, schema  # noqa: E402 - after the path tweak
+from bellwatch import _settings, schema  # noqa: E402 - after the path tweak
 
-BLOCKS = {"schema": schema.markdown_table, "settings": _config.markdown_table}
+BLOCKS = {"schema": schema.markdown_table, "settings": _settings.markdown_table}
 
 
 def render(text: str) -> str:

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import settings
 
-from bellwatch import _guard, context, pipeline
+from bellwatch import _guard
+from bellwatch.log import context, pipeline
 
 # Shared, noisy 2-core machines: no per-example deadline. In CI (CI=true) examples are
 # derandomized, so a run is reproducible and cannot fail on a case no one saw locally;

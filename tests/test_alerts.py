@@ -10,14 +10,8 @@ from typing import Any
 import orjson
 import pytest
 
-from bellwatch._config import ConfigError, resolve
-from bellwatch.alerts import (
-    Alert,
-    Alerter,
-    LogNotifier,
-    SnsNotifier,
-    WebhookNotifier,
-)
+from bellwatch._settings import ConfigError, resolve
+from bellwatch.errors.alerts import Alert, Alerter, LogNotifier, SnsNotifier, WebhookNotifier
 from bellwatch.testing import capture_logs
 
 

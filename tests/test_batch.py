@@ -13,8 +13,10 @@ import pytest
 from fastapi import FastAPI
 
 import bellwatch
-from bellwatch import _batch, errors, pipeline
-from bellwatch.monitor import get_monitor, reset_monitor
+from bellwatch.errors import aggregator as errors
+from bellwatch.log import deferred as _batch
+from bellwatch.log import pipeline
+from bellwatch.monitor.monitor import get_monitor, reset_monitor
 from bellwatch.testing import Captured, capture_logs
 
 
@@ -74,7 +76,7 @@ def logs() -> Iterator[Captured]:
 @pytest.fixture
 def no_ticks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep the flusher thread from draining while a test looks at the queue."""
-    from bellwatch import sinks
+    from bellwatch.log import sinks
 
     monkeypatch.setattr(sinks, "_queued", ())
 

@@ -29,8 +29,8 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from bellwatch.errors import get_aggregator
-from bellwatch.middleware import instrument
+from bellwatch.errors.aggregator import get_aggregator
+from bellwatch.asgi.middleware import instrument
 
 
 async def ok(request):

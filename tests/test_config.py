@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bellwatch import _config
-from bellwatch._config import ConfigError, resolve
+from bellwatch import _settings as _config
+from bellwatch._settings import ConfigError, resolve
 
 
 class TestPrecedence:

@@ -7,7 +7,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bellwatch import context
+from bellwatch.log import context
 
 
 class TestIds:

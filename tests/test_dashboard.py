@@ -13,11 +13,11 @@ import pytest
 from fastapi import FastAPI
 
 from bellwatch import metrics
-from bellwatch.dashboard import COOKIE, Timeline, series_section, timeline_for
+from bellwatch.asgi.dashboard import COOKIE, Timeline, series_section, timeline_for
+from bellwatch.asgi.middleware import instrument
 from bellwatch.demo.app import create_app
 from bellwatch.demo.server import RunningServer, start_server
-from bellwatch.middleware import instrument
-from bellwatch.monitor import reset_monitor
+from bellwatch.monitor.monitor import reset_monitor
 from bellwatch.testing import Captured, capture_logs
 
 SECRET = "metrics-s3cret"

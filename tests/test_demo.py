@@ -18,7 +18,7 @@ from bellwatch.demo.app import call_monitor, create_app
 from bellwatch.demo.run import cli_main
 from bellwatch.demo.server import RunningServer, start_server
 from bellwatch.demo.traffic import Plan, run_traffic
-from bellwatch.monitor import reset_monitor, set_monitor
+from bellwatch.monitor.monitor import reset_monitor, set_monitor
 from bellwatch.testing import Captured, capture_logs
 
 TOKEN = "test-twilio-auth-token"

@@ -14,9 +14,9 @@ import orjson
 import pytest
 from fastapi import FastAPI
 
-from bellwatch.emf import METRICS, EmfWriter, enable_emf, lines_for
-from bellwatch.middleware import instrument
-from bellwatch.monitor import Monitor, get_monitor, reset_monitor
+from bellwatch.asgi.middleware import instrument
+from bellwatch.monitor.emf import METRICS, EmfWriter, enable_emf, lines_for
+from bellwatch.monitor.monitor import Monitor, get_monitor, reset_monitor
 from bellwatch.store import EndpointStats
 from bellwatch.testing import capture_logs
 

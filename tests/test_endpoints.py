@@ -14,15 +14,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
-from bellwatch import endpoints, errors, metrics
-from bellwatch.endpoints import (
+from bellwatch import metrics
+from bellwatch.asgi import endpoints
+from bellwatch.asgi.endpoints import (
     HealthEndpoint,
     MetricsEndpoint,
     metrics_document,
     prometheus_text,
     register_check,
 )
-from bellwatch.monitor import Monitor, reset_monitor
+from bellwatch.errors import aggregator as errors
+from bellwatch.monitor.monitor import Monitor, reset_monitor
 from bellwatch.store import MemoryStore
 from bellwatch.testing import capture_logs
 
@@ -99,7 +101,7 @@ class TestMetricsJson:
         """Counters and ratios recorded through bellwatch.metrics appear."""
         monitor = Monitor()
         reset_monitor()
-        from bellwatch import monitor as monitor_module
+        from bellwatch.monitor import monitor as monitor_module
 
         monitor_module.set_monitor(monitor)
         metrics.outcome("booking", ok=True)
@@ -121,7 +123,7 @@ class TestMetricsJson:
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """With no error aggregator installed the section is empty, not an error."""
-        monkeypatch.setitem(sys.modules, "bellwatch.errors", None)
+        monkeypatch.setitem(sys.modules, "bellwatch.errors.aggregator", None)
         section = endpoints.errors_section()
         assert section["total_unique_errors"] == 0
         assert section["top_errors"] == []

@@ -12,10 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bellwatch import context, get_logger, pipeline
-from bellwatch._config import resolve
-from bellwatch.alerts import Alert, Alerter
-from bellwatch.errors import (
+from bellwatch import get_logger
+from bellwatch._settings import resolve
+from bellwatch.errors.aggregator import (
     ErrorAggregator,
     MemoryPatternStore,
     Pattern,
@@ -23,6 +22,8 @@ from bellwatch.errors import (
     default_severity,
     get_aggregator,
 )
+from bellwatch.errors.alerts import Alert, Alerter
+from bellwatch.log import context, pipeline
 from bellwatch.testing import capture_logs
 
 

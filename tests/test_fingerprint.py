@@ -11,7 +11,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bellwatch.fingerprint import error_message, fingerprint, in_app_frames, normalise_message
+from bellwatch.errors.fingerprint import (
+    error_message,
+    fingerprint,
+    in_app_frames,
+    normalise_message,
+)
 from fresh_python import run_python
 
 
@@ -168,7 +173,8 @@ class TestFingerprint:
         )
         code = (
             "import sys; sys.path.insert(0, sys.argv[1]); import fp_app;"
-            "from bellwatch.fingerprint import fingerprint; print(fingerprint(fp_app.caught(1)))"
+            "from bellwatch.errors.fingerprint import fingerprint;"
+            "print(fingerprint(fp_app.caught(1)))"
         )
         hashes = {
             run_python(

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from bellwatch import metrics
-from bellwatch.monitor import get_monitor, reset_monitor
+from bellwatch.monitor.monitor import get_monitor, reset_monitor
 from bellwatch.store import MemoryStore
 
 

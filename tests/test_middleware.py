@@ -14,9 +14,11 @@ from fastapi import BackgroundTasks, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 import bellwatch
-from bellwatch import endpoints, errors, metrics
-from bellwatch.middleware import BellwatchMiddleware, instrument
-from bellwatch.monitor import Monitor, cookie, form_field, get_monitor, reset_monitor
+from bellwatch import metrics
+from bellwatch.asgi import endpoints
+from bellwatch.asgi.middleware import BellwatchMiddleware, instrument
+from bellwatch.errors import aggregator as errors
+from bellwatch.monitor.monitor import Monitor, cookie, form_field, get_monitor, reset_monitor
 from bellwatch.store.memory import MemoryStore
 from bellwatch.testing import Captured, capture_logs
 

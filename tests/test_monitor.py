@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bellwatch.monitor import (
+from bellwatch.monitor.monitor import (
     Monitor,
     end_session,
     form_field,

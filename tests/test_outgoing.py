@@ -13,16 +13,16 @@ import pytest
 import uvicorn
 from fastapi import FastAPI, Request
 
-from bellwatch import errors
-from bellwatch.context import request_scope
-from bellwatch.middleware import instrument
-from bellwatch.monitor import reset_monitor
-from bellwatch.outgoing import (
+from bellwatch.asgi.middleware import instrument
+from bellwatch.asgi.outgoing import (
     CorrelationTransport,
     SyncCorrelationTransport,
     event_hooks,
     stamp,
 )
+from bellwatch.errors import aggregator as errors
+from bellwatch.log.context import request_scope
+from bellwatch.monitor.monitor import reset_monitor
 from bellwatch.testing import Captured, capture_logs
 
 

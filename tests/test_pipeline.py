@@ -13,8 +13,9 @@ import orjson
 import pytest
 
 import bellwatch
-from bellwatch import ConfigError, pipeline
-from bellwatch.context import request_scope
+from bellwatch import ConfigError
+from bellwatch.log import pipeline
+from bellwatch.log.context import request_scope
 from bellwatch.testing import capture_logs
 
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bellwatch.processors import (
+from bellwatch.log.processors import (
     MASK,
     AddContext,
     CompactException,

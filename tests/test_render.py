@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bellwatch.render import MARK, BudgetRenderer, safe_repr
+from bellwatch.log.render import MARK, BudgetRenderer, safe_repr
 from bellwatch.schema import CORE_FIELDS
 
 

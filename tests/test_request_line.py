@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import bellwatch
-from bellwatch import pipeline
-from bellwatch._request_line import RequestLine
-from bellwatch.context import get_cid, get_fields, request_scope
+from bellwatch.asgi._request_line import RequestLine
+from bellwatch.log import pipeline
+from bellwatch.log.context import get_cid, get_fields, request_scope
 from bellwatch.testing import capture_logs
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 import pytest
 
-from bellwatch import pipeline
+from bellwatch.log import pipeline
 from bellwatch.query.insights import parse
 from bellwatch.query.saved import SAVED_QUERIES, SavedQuery, by_name
 from bellwatch.schema import FIELDS, Ev, F

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bellwatch._scope import EXTRACT, is_form, route_template
+from bellwatch.asgi._scope import EXTRACT, is_form, route_template
 
 amzn = EXTRACT[b"x-amzn-trace-id"]
 traceparent = EXTRACT[b"traceparent"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bellwatch import _guard
-from bellwatch.sinks import RotatingFile, Sink, flush_all
+from bellwatch.log.sinks import RotatingFile, Sink, flush_all
 
 
 def _lines(path: Path) -> list[bytes]:

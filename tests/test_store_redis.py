@@ -14,10 +14,10 @@ from ddsketch import DDSketch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bellwatch import _config
-from bellwatch.alerts import Alert, Alerter
-from bellwatch.errors import ErrorAggregator
-from bellwatch.monitor import Monitor
+from bellwatch import _settings as _config
+from bellwatch.errors.aggregator import ErrorAggregator
+from bellwatch.errors.alerts import Alert, Alerter
+from bellwatch.monitor.monitor import Monitor
 from bellwatch.store import MemoryStore
 from bellwatch.store._redis_client import connect
 from bellwatch.store.base import RELATIVE_ACCURACY, Store
@@ -262,7 +262,9 @@ class TestDegraded:
         import httpx
         from fastapi import FastAPI
 
-        from bellwatch import _batch, instrument, sinks
+        from bellwatch import instrument
+        from bellwatch.log import deferred as _batch
+        from bellwatch.log import sinks
 
         store = RedisStore("redis://127.0.0.1:1/0", flush_interval=60.0, timeout=0.2)
         app = FastAPI()

@@ -8,47 +8,49 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._config import ConfigError, Settings
-from .context import bind, bound, clear, get_cid, new_id, unbind
+from ._settings import ConfigError, Settings
+from .log.context import bind, bound, clear, get_cid, new_id, unbind
 from .schema import Ev, F, Sev
 
 if TYPE_CHECKING:
-    from . import metrics
-    from .alerts import Alert, Alerter, LogNotifier, SnsNotifier, WebhookNotifier
-    from .endpoints import register_check
-    from .errors import ErrorAggregator, get_aggregator
-    from .fingerprint import fingerprint
-    from .middleware import BellwatchMiddleware, instrument
-    from .monitor import end_session
-    from .pipeline import configure, get_logger, stats
+    from . import metrics, outgoing, testing
+    from .asgi.endpoints import register_check
+    from .asgi.middleware import BellwatchMiddleware, instrument
+    from .errors.aggregator import ErrorAggregator, get_aggregator
+    from .errors.alerts import Alert, Alerter, LogNotifier, SnsNotifier, WebhookNotifier
+    from .errors.fingerprint import fingerprint
+    from .log.pipeline import configure, flush, get_logger, stats
+    from .monitor.monitor import end_session
 
 # Imported on first use, so that `import bellwatch` (and the CLI's --help) stays light:
 # structlog alone pulls in rich when it is installed.
 _LAZY = {
-    "Alert": "alerts",
-    "Alerter": "alerts",
-    "LogNotifier": "alerts",
-    "SnsNotifier": "alerts",
-    "WebhookNotifier": "alerts",
-    "register_check": "endpoints",
-    "ErrorAggregator": "errors",
-    "get_aggregator": "errors",
-    "fingerprint": "fingerprint",
-    "BellwatchMiddleware": "middleware",
-    "instrument": "middleware",
-    "end_session": "monitor",
-    "configure": "pipeline",
-    "flush": "pipeline",
-    "get_logger": "pipeline",
-    "stats": "pipeline",
+    "Alert": "errors.alerts",
+    "Alerter": "errors.alerts",
+    "LogNotifier": "errors.alerts",
+    "SnsNotifier": "errors.alerts",
+    "WebhookNotifier": "errors.alerts",
+    "register_check": "asgi.endpoints",
+    "ErrorAggregator": "errors.aggregator",
+    "get_aggregator": "errors.aggregator",
+    "fingerprint": "errors.fingerprint",
+    "BellwatchMiddleware": "asgi.middleware",
+    "instrument": "asgi.middleware",
+    "end_session": "monitor.monitor",
+    "configure": "log.pipeline",
+    "flush": "log.pipeline",
+    "get_logger": "log.pipeline",
+    "stats": "log.pipeline",
 }
+# Public submodules reachable as attributes after a bare `import bellwatch`.
+_SUBMODULES = frozenset({"metrics", "outgoing", "testing"})
 
 
 def __getattr__(name: str) -> Any:
     import importlib
 
-    if name == "metrics":
-        return importlib.import_module(".metrics", __name__)
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'bellwatch' has no attribute {name!r}")
@@ -83,8 +85,10 @@ __all__ = [
     "instrument",
     "metrics",
     "new_id",
+    "outgoing",
     "register_check",
     "stats",
+    "testing",
     "unbind",
 ]
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import orjson
 
-from . import pipeline
-from .sinks import flush_all
+from .log import pipeline
+from .log.sinks import flush_all
 
 __all__ = ["Captured", "capture_logs"]
 
@@ -56,6 +56,6 @@ def capture_logs(**settings: Any) -> Iterator[Captured]:
         if previous is not None:
             pipeline._current = previous
             if previous.settings.capture_stdlib:
-                from .stdlib import install
+                from .log.stdlib import install
 
                 install(previous)

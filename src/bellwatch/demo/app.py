@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from bellwatch import Ev, F, bind, get_logger, metrics
-from bellwatch.middleware import instrument
-from bellwatch.monitor import Monitor, SessionKey, end_session, form_field
+from bellwatch.asgi.middleware import instrument
+from bellwatch.monitor.monitor import Monitor, SessionKey, end_session, form_field
 
 try:
     from fastapi import APIRouter, FastAPI, HTTPException, Request, Response

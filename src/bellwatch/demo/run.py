@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 import bellwatch
-from bellwatch import _config
-from bellwatch.dashboard import timeline_for
-from bellwatch.errors import get_aggregator
-from bellwatch.monitor import set_monitor
+from bellwatch import _settings as _config
+from bellwatch.asgi.dashboard import timeline_for
+from bellwatch.errors.aggregator import get_aggregator
+from bellwatch.monitor.monitor import set_monitor
 
 from .app import call_monitor, create_app
 from .server import RunningServer, start_server
@@ -181,7 +181,7 @@ def cli_main(serve: bool = False, duration: float = 20.0, **options: Any) -> int
     db = Path(tempfile.mkdtemp(prefix="bella-")) / "bella.db"
     app = create_app(db, twilio_token=twilio_token)
     server = _start(app, options.get("port"), serve)
-    token = bellwatch.pipeline.current().settings.metrics_token
+    token = bellwatch.log.pipeline.current().settings.metrics_token
     print(f"\nBella is listening on {server.url}  (logs: {log_path}, database: {db})\n")
     try:
         plan = Plan(duration=duration, clients=int(options.get("clients", 4)))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import bellwatch
 from bellwatch import Ev, F, Sev
-from bellwatch.context import request_scope
+from bellwatch.log.context import request_scope
 
 
 class ValidationError(ValueError):

@@ -238,7 +238,7 @@ class Shipper:
 
 
 def _emit(method: str, event: dict[str, Any]) -> None:
-    from .. import pipeline  # the pipeline reaches this module through the store
+    from ..log import pipeline
 
     pipeline.current().emit(method, event)
 

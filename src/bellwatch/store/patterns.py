@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from .. import _config
+from .. import _settings as _config
 from ..schema import Sev
 
 __all__ = ["Hit", "Kind", "MemoryPatternStore", "Pattern", "PatternStore", "Policy", "copy_pattern"]

@@ -27,8 +27,8 @@ import threading
 import time
 from typing import Any
 
-from .._config import Settings
 from .._guard import record_internal_error
+from .._settings import Settings
 from ._redis_batch import APPLY, Batch, endpoints, stats_of
 from ._redis_client import Shipper, attach_shipper
 from .base import BUCKET_SECONDS, OTHER, EndpointStats, Snapshot
@@ -317,7 +317,7 @@ def shared_store(settings: Settings) -> RedisStore:
     Redis is unreachable but never fails: requests are still served and counted.
     """
     store = RedisStore.from_settings(settings)
-    from ..endpoints import register_check  # endpoints imports the monitor, which imports us
+    from ..asgi.endpoints import register_check
 
     register_check("store", store.health)
     return store

@@ -39,7 +39,7 @@ from typing import Any
 
 import orjson
 
-from .._config import Settings
+from .._settings import Settings
 from ..schema import Sev
 from ._redis_client import Shipper, attach_shipper
 from ._redis_errors_lua import APPLY

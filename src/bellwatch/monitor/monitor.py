@@ -20,12 +20,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
-from . import _config
-from ._batch import drain as _drain_queued
-from ._guard import suppress_internal_errors
-from .schema import F
-from .store.base import Snapshot, Store
-from .store.memory import MemoryStore
+from .. import _settings as _config
+from .._guard import suppress_internal_errors
+from ..log.deferred import drain as _drain_queued
+from ..schema import F
+from ..store.base import Snapshot, Store
+from ..store.memory import MemoryStore
 
 __all__ = [
     "Monitor",
@@ -164,7 +164,7 @@ class Monitor:
         settings = _config.resolve(slow_threshold=slow_threshold, session_window=session_window)
         self.slow_threshold = settings.slow_threshold
         if store is None and settings.redis_url:
-            from .store.redis import shared_store  # only with a Redis URL: needs the extra
+            from ..store.redis import shared_store
 
             store = shared_store(settings)
         self.store: Store = store or MemoryStore(session_window=settings.session_window)

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from . import pipeline
-from ._batch import allowed
-from .processors import CompactException
-from .schema import Ev, F
+from ..log import pipeline
+from ..log.deferred import allowed
+from ..log.processors import CompactException
+from ..schema import Ev, F
 
 __all__ = ["RequestLine"]
 
@@ -28,7 +28,7 @@ def _noop_for_request_line(step: object) -> bool:
     if isinstance(step, CompactException):
         return True
     return (
-        getattr(step, "__module__", None) == "bellwatch.errors"
+        getattr(step, "__module__", None) == "bellwatch.errors.aggregator"
         and getattr(step, "__name__", None) == "aggregate_errors"
     )
 
@@ -79,7 +79,7 @@ class RequestLine:
         # request is finished (counted, written) before its response completes.
         self._batching = self._fast and pipe.settings.log_flush > 0 and allowed.yes
         if self._batching:
-            from .sinks import start_ticking
+            from ..log.sinks import start_ticking
 
             start_ticking()
         probe = {key: "x" for key in _OWN_KEYS}

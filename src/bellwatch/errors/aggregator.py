@@ -36,14 +36,14 @@ from typing import Any
 
 import structlog
 
-from . import _config
-from ._guard import record_internal_error, suppress_internal_errors
+from .. import _settings as _config
+from .._guard import record_internal_error, suppress_internal_errors
+from ..log.processors import compact_traceback, exception_from
+from ..schema import Ev, F, Sev
+from ..store.patterns import Hit, MemoryPatternStore, Pattern, PatternStore, Policy
 from .alerts import Alert, Alerter
 from .fingerprint import default_severity, identify
 from .fingerprint import error_message as _message
-from .processors import compact_traceback, exception_from
-from .schema import Ev, F, Sev
-from .store.patterns import Hit, MemoryPatternStore, Pattern, PatternStore, Policy
 
 __all__ = [
     "ErrorAggregator",
@@ -81,7 +81,7 @@ Emit = Callable[[str, dict[str, Any]], None]
 
 
 def _emit_current(method: str, event: dict[str, Any]) -> None:
-    from . import pipeline  # the pipeline imports this module for its step
+    from ..log import pipeline
 
     pipeline.current().emit(method, event)
 
@@ -107,7 +107,7 @@ class ErrorAggregator:
         self.settings = settings if settings is not None else _config.resolve()
         self.policy = Policy.from_settings(self.settings)
         if store is None and self.settings.redis_url:
-            from .store.redis_errors import shared_pattern_store  # needs the redis extra
+            from ..store.redis_errors import shared_pattern_store
 
             store = shared_pattern_store(self.settings, self.policy, self.flush)
         self.store: PatternStore = store if store is not None else MemoryPatternStore(self.policy)
@@ -394,7 +394,7 @@ def get_aggregator() -> ErrorAggregator:
     one; with the same settings the counts carry on.
     """
     global _aggregator
-    from . import pipeline
+    from ..log import pipeline
 
     settings = pipeline.current().settings
     agg = _aggregator

@@ -15,7 +15,7 @@ import re
 import sysconfig
 from types import TracebackType
 
-from .schema import Sev
+from ..schema import Sev
 
 __all__ = [
     "default_severity",

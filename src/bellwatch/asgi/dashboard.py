@@ -35,13 +35,13 @@ from urllib.parse import parse_qs
 
 import orjson
 
-from . import pipeline
-from ._batch import drain
-from ._guard import record_internal_error, suppress_internal_errors
-from .context import get_cid
-from .monitor import Monitor, get_monitor
-from .schema import F
-from .store.base import EndpointStats
+from .._guard import record_internal_error, suppress_internal_errors
+from ..log import pipeline
+from ..log.context import get_cid
+from ..log.deferred import drain
+from ..monitor.monitor import Monitor, get_monitor
+from ..schema import F
+from ..store.base import EndpointStats
 
 __all__ = [
     "COOKIE",

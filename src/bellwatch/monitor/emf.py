@@ -22,11 +22,12 @@ from typing import IO, Any
 
 import orjson
 
-from . import _config, pipeline
-from ._batch import drain
-from ._guard import record_internal_error
+from .. import _settings as _config
+from .._guard import record_internal_error
+from ..log import pipeline
+from ..log.deferred import drain
+from ..store.base import OTHER, EndpointStats
 from .monitor import Monitor, get_monitor
-from .store.base import OTHER, EndpointStats
 
 __all__ = ["METRICS", "EmfWriter", "enable_emf", "lines_for"]
 

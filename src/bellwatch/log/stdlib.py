@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from ._guard import record_internal_error
-from .schema import F
+from .._guard import record_internal_error
+from ..schema import F
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline

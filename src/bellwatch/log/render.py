@@ -14,8 +14,8 @@ from typing import Any
 
 import orjson
 
-from ._guard import counters
-from .schema import CORE_FIELDS, F
+from .._guard import counters
+from ..schema import CORE_FIELDS, F
 
 __all__ = ["MARK", "BudgetRenderer", "safe_repr"]
 

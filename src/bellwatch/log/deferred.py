@@ -20,7 +20,7 @@ import threading
 from collections import deque
 from typing import Any, Protocol
 
-from ._guard import record_internal_error
+from .._guard import record_internal_error
 
 __all__ = ["BATCH", "Finisher", "allowed", "drain", "pending"]
 

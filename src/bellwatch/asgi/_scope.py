@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from .store.base import UNMATCHED
+from ..store.base import UNMATCHED
 
 __all__ = ["EXTRACT", "is_form", "keeping_body", "route_template"]
 

@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
+from ..schema import F
 from .context import _ctx
 from .render import safe_repr
-from .schema import F
 
 __all__ = [
     "AddContext",

@@ -28,9 +28,9 @@ import weakref
 from pathlib import Path
 from typing import IO, Any
 
-from ._batch import drain as _drain_queued
-from ._batch import pending as _queued
-from ._guard import counters
+from .._guard import counters
+from .deferred import drain as _drain_queued
+from .deferred import pending as _queued
 
 __all__ = ["RotatingFile", "Sink", "flush_all", "start_ticking"]
 

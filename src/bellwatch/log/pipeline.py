@@ -17,13 +17,13 @@ from typing import IO, Any, cast
 import structlog
 from structlog.typing import FilteringBoundLogger, Processor
 
-from . import _config
-from ._batch import drain as drain_queued
-from ._guard import counters, record_internal_error
-from .errors import aggregate_errors
+from .. import _settings as _config
+from .._guard import counters, record_internal_error
+from ..errors.aggregator import aggregate_errors
+from ..schema import F
+from .deferred import drain as drain_queued
 from .processors import LEVEL_OF, AddContext, CompactException, Redactor
 from .render import BudgetRenderer
-from .schema import F
 from .sinks import RotatingFile, Sink, flush_all
 
 __all__ = ["Pipeline", "configure", "current", "flush", "get_logger", "stats"]
@@ -237,7 +237,7 @@ def flush() -> None:
 def reset() -> None:
     """Forget the configuration (for tests): the next use configures defaults again."""
     global _current
-    from .errors import reset as reset_errors
+    from ..errors.aggregator import reset as reset_errors
 
     drain_queued()
 

@@ -18,11 +18,12 @@ from typing import Any
 
 import orjson
 
-from . import metrics, pipeline
-from ._guard import record_internal_error
-from .monitor import Monitor, get_monitor
-from .schema import Ev, F, Sev
-from .store.base import EndpointStats, Snapshot
+from .._guard import record_internal_error
+from ..log import pipeline
+from ..monitor import business as metrics
+from ..monitor.monitor import Monitor, get_monitor
+from ..schema import Ev, F, Sev
+from ..store.base import EndpointStats, Snapshot
 
 __all__ = [
     "HealthEndpoint",
@@ -93,7 +94,7 @@ def errors_section() -> dict[str, Any]:
         "top_errors": [],
     }
     try:
-        from .errors import get_aggregator
+        from ..errors.aggregator import get_aggregator
     except ImportError:
         return empty
     try:
@@ -260,7 +261,7 @@ class MetricsEndpoint:
         scheme, _, value = given.partition(b" ")
         if scheme.lower() == b"bearer" and hmac.compare_digest(value.strip(), self._token):
             return True
-        from .dashboard import cookie_ok  # a browser that opened /dashboard?token=...
+        from .dashboard import cookie_ok
 
         return cookie_ok(scope, self._token)
 

@@ -16,10 +16,16 @@ from collections.abc import Callable, Iterable
 from time import perf_counter, time, time_ns
 from typing import Any
 
-from . import _config, pipeline
-from ._batch import BATCH, drain
-from ._batch import pending as _queued
-from ._guard import record_internal_error
+from .. import _settings as _config
+from .._guard import record_internal_error
+from ..log import pipeline
+from ..log.context import _EMPTY, _Bound, _ctx, new_id, valid_id
+from ..log.context import _pool as _ids
+from ..log.deferred import BATCH, drain
+from ..log.deferred import pending as _queued
+from ..monitor.monitor import Monitor, SessionKey, bound_session, get_monitor
+from ..schema import Ev, F
+from ..store.base import UNMATCHED
 from ._request_line import RequestLine
 from ._scope import (
     EXTRACT,
@@ -32,11 +38,6 @@ from ._scope import (
     keeping_body,
     route_template,
 )
-from .context import _EMPTY, _Bound, _ctx, new_id, valid_id
-from .context import _pool as _ids
-from .monitor import Monitor, SessionKey, bound_session, get_monitor
-from .schema import Ev, F
-from .store.base import UNMATCHED
 
 __all__ = ["BellwatchMiddleware", "instrument"]
 
@@ -94,7 +95,7 @@ class BellwatchMiddleware:
         self._needs_body = session_key.needs_body
         self._line = RequestLine()
         if base.emf:
-            from .emf import enable_emf
+            from ..monitor.emf import enable_emf
 
             enable_emf(self.monitor, base)
 
@@ -302,7 +303,7 @@ async def _send_500(send: Send) -> None:
 def _record_error(exc: BaseException, path: str, status: int) -> None:
     """Hand an unhandled exception to the error aggregator, or log it plainly without one."""
     try:
-        from .errors import get_aggregator
+        from ..errors.aggregator import get_aggregator
     except ImportError:
         pipeline.current().emit("error", {F.EVENT: Ev.ERROR, F.PATH: path, "exc_info": exc})
         return

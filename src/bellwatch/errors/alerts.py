@@ -22,9 +22,9 @@ from typing import Any, Protocol
 
 import orjson
 
-from . import _config
-from ._guard import record_internal_error
-from .schema import Ev, F
+from .. import _settings as _config
+from .._guard import record_internal_error
+from ..schema import Ev, F
 
 __all__ = [
     "Alert",
@@ -74,7 +74,7 @@ class LogNotifier:
     name = "log"
 
     def send(self, alert: Alert) -> None:
-        from . import pipeline  # lazily: the pipeline's error step imports this module
+        from ..log import pipeline
 
         event: dict[str, Any] = {
             "event": Ev.ALERT_FIRED,
@@ -133,7 +133,7 @@ class SnsNotifier:
 
     def send(self, alert: Alert) -> None:
         if self._client is None:
-            from .aws.session import client
+            from ..aws.session import client
 
             self._client = client("sns", region=self.region)
         self._client.publish(
@@ -267,7 +267,7 @@ class Alerter:
         self, notifier: Notifier, alert: Alert, error: BaseException | None
     ) -> None:
         try:
-            from . import pipeline
+            from ..log import pipeline
 
             pipeline.current().emit(
                 "warning",

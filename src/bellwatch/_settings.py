@@ -1,0 +1,312 @@
+"""Settings: explicit argument > ``BELLWATCH_*`` environment variable > default.
+
+Resolved once, at configure time, in this one module. A bad value raises
+:class:`ConfigError` naming the key, so a typo fails the deploy instead of the
+first request.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["ENV_PREFIX", "ConfigError", "Settings", "resolve"]
+
+ENV_PREFIX = "BELLWATCH_"
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message names the key."""
+
+
+def _bool(key: str, raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ConfigError(f"{key}: expected a boolean (1/0, true/false), got {raw!r}")
+
+
+def _number(kind: type[int] | type[float], low: float, high: float) -> Callable[[str, object], Any]:
+    def parse(key: str, raw: object) -> int | float:
+        try:
+            value = kind(raw)  # type: ignore[call-overload,arg-type]
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key}: expected {kind.__name__}, got {raw!r}") from None
+        if not low <= value <= high:
+            raise ConfigError(f"{key}: {value} is outside [{low}, {high}]")
+        return value
+
+    return parse
+
+
+def _choice(*options: str) -> Callable[[str, object], str]:
+    def parse(key: str, raw: object) -> str:
+        text = str(raw).strip().lower()
+        if text not in options:
+            raise ConfigError(f"{key}: expected one of {', '.join(options)}, got {raw!r}")
+        return text
+
+    return parse
+
+
+def _level(key: str, raw: object) -> str:
+    text = str(raw).strip().upper()
+    if text == "WARN":
+        text = "WARNING"
+    if text not in _LEVELS:
+        raise ConfigError(f"{key}: expected one of {', '.join(_LEVELS)}, got {raw!r}")
+    return text
+
+
+def _text(key: str, raw: object) -> str:
+    if not isinstance(raw, str):
+        raise ConfigError(f"{key}: expected a string, got {type(raw).__name__}")
+    return raw
+
+
+def _optional_text(key: str, raw: object) -> str | None:
+    if raw is None:
+        return None
+    text = _text(key, raw).strip()
+    return text or None
+
+
+def _secret(key: str, raw: object) -> str | None:
+    # A token of only spaces would silently mean "no token", i.e. an open /metrics.
+    if isinstance(raw, str) and raw and not raw.strip():
+        raise ConfigError(f"{key}: is blank; unset it for no token, or set a real token")
+    return _optional_text(key, raw)
+
+
+def _names(key: str, raw: object) -> tuple[str, ...]:
+    if isinstance(raw, str):
+        items = raw.split(",")
+    elif isinstance(raw, list | tuple | set | frozenset):
+        items = [str(x) for x in raw]
+    else:
+        raise ConfigError(f"{key}: expected a comma-separated list, got {raw!r}")
+    return tuple(x.strip().lower() for x in items if x.strip())
+
+
+# Keys whose values never reach a line. Matched case-insensitively, after
+# normalising "-" to "_" so that header names and kwargs both hit.
+DEFAULT_REDACT_KEYS = (
+    "authorization",
+    "proxy_authorization",
+    "cookie",
+    "set_cookie",
+    "password",
+    "passwd",
+    "secret",
+    "client_secret",
+    "token",
+    "access_token",
+    "refresh_token",
+    "auth_token",
+    "api_key",
+    "apikey",
+    "x_api_key",
+    "x_twilio_signature",
+    "aws_secret_access_key",
+    "metrics_token",
+)
+
+DEFAULT_CID_HEADERS = ("x-request-id", "x-correlation-id", "x-amzn-trace-id", "traceparent")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every bellwatch setting, resolved once. Field name ``x`` reads ``BELLWATCH_X``."""
+
+    # logging pipeline
+    service: str = "app"
+    env: str = "prod"
+    level: str = "INFO"
+    max_line: int = 200
+    timestamp: str = "ms"
+    stdout: bool = True
+    log_file: bool = False
+    log_dir: str = "logs"
+    log_max_bytes: int = 20 * 1024 * 1024
+    log_backups: int = 5
+    log_flush: float = 0.2
+    redact_keys: tuple[str, ...] = DEFAULT_REDACT_KEYS
+    mask_phones: bool = True
+    capture_stdlib: bool = True
+    # request monitoring
+    slow_threshold: float = 2.0
+    cid_headers: tuple[str, ...] = DEFAULT_CID_HEADERS
+    cid_response_header: str = "x-request-id"
+    cid_max_length: int = 64
+    cid_bytes: int = 6
+    metrics_token: str | None = None
+    session_window: float = 300.0
+    emf: bool = False
+    emf_namespace: str = "Bellwatch"
+    # error aggregation
+    error_mode: str = "every_n"
+    error_every: int = 10
+    error_window: float = 60.0
+    error_ttl: float = 3600.0
+    error_max_patterns: int = 10_000
+    spike_threshold: int = 10
+    spike_window: float = 300.0
+    alert_webhook: str | None = None
+    alert_sns_topic: str | None = None
+    alert_interval: float = 600.0
+    # cluster state
+    redis_url: str | None = None
+    flush_interval: float = 1.0
+    buffer_max: int = 100_000
+    # CLI and AWS
+    log_group: str | None = None
+    region: str | None = None
+    url: str = "http://127.0.0.1:8000"
+
+    @property
+    def dev(self) -> bool:
+        return self.env == "dev"
+
+
+_PARSERS: dict[str, Callable[[str, object], Any]] = {
+    "service": _text,
+    "env": _choice("prod", "dev"),
+    "level": _level,
+    "max_line": _number(int, 100, 1_000_000),
+    "timestamp": _choice("ms", "iso"),
+    "stdout": _bool,
+    "log_file": _bool,
+    "log_dir": _text,
+    "log_max_bytes": _number(int, 4096, 1 << 40),
+    "log_backups": _number(int, 0, 1000),
+    "log_flush": _number(float, 0.0, 60.0),
+    "redact_keys": _names,
+    "mask_phones": _bool,
+    "capture_stdlib": _bool,
+    "slow_threshold": _number(float, 0.0, 3600.0),
+    "cid_headers": _names,
+    "cid_response_header": _text,
+    "cid_max_length": _number(int, 8, 256),
+    "cid_bytes": _number(int, 4, 32),
+    "metrics_token": _secret,
+    "session_window": _number(float, 1.0, 86_400.0),
+    "emf": _bool,
+    "emf_namespace": _text,
+    "error_mode": _choice("every_n", "window"),
+    "error_every": _number(int, 1, 1_000_000),
+    "error_window": _number(float, 0.001, 86_400.0),
+    "error_ttl": _number(float, 0.001, 30 * 86_400.0),
+    "error_max_patterns": _number(int, 1, 10_000_000),
+    "spike_threshold": _number(int, 1, 1_000_000),
+    "spike_window": _number(float, 1.0, 86_400.0),
+    "alert_webhook": _optional_text,
+    "alert_sns_topic": _optional_text,
+    "alert_interval": _number(float, 0.0, 86_400.0),
+    "redis_url": _optional_text,
+    "flush_interval": _number(float, 0.01, 3600.0),
+    "buffer_max": _number(int, 1, 100_000_000),
+    "log_group": _optional_text,
+    "region": _optional_text,
+    "url": _text,
+}
+
+_FIELDS = frozenset(f.name for f in dataclasses.fields(Settings))
+assert set(_PARSERS) == _FIELDS, "every setting needs a parser"
+
+
+# One line per setting, for the README table (tests keep the two in step).
+DOCS: dict[str, str] = {
+    "service": "service name; the local log file is `<log_dir>/<service>.jsonl`",
+    "env": "`prod` (compact JSON) or `dev` (coloured console at DEBUG)",
+    "level": "minimum level; filtered calls are no-ops",
+    "max_line": "character budget of one line (>= 100)",
+    "timestamp": "`ms` (epoch milliseconds, fewest tokens) or `iso`",
+    "stdout": "write lines to standard output (what ECS awslogs ships)",
+    "log_file": "also write the size-rotated local JSONL file the CLI reads",
+    "log_dir": "directory of the local log files",
+    "log_max_bytes": "rotate the local file past this size",
+    "log_backups": "rotated files kept (`.1` ... `.N`)",
+    "log_flush": "seconds INFO lines may wait to be written to the local file together, "
+    "and plain requests to be counted and logged in a batch (WARNING and worse go at once; "
+    "0 does everything at once)",
+    "redact_keys": "keys whose values are masked (comma list; replaces the default list)",
+    "mask_phones": "keep only the last 4 digits of E.164 numbers in any value",
+    "capture_stdlib": "route stdlib `logging` (uvicorn, botocore, httpx) through the pipeline",
+    "slow_threshold": "seconds after which a request is slow (WARNING, counted)",
+    "cid_headers": "inbound correlation-id headers, in order of preference",
+    "cid_response_header": "response header that carries the correlation id",
+    "cid_max_length": "longest inbound id accepted",
+    "cid_bytes": "random bytes in a generated id (6 = 12 hex)",
+    "metrics_token": "bearer token required by /metrics and /dashboard",
+    "session_window": "seconds a session key counts as active",
+    "emf": "write CloudWatch Embedded Metric Format lines each minute",
+    "emf_namespace": "CloudWatch namespace of the EMF metrics",
+    "error_mode": "`every_n` (log 1st, then every Nth) or `window` (one line per window)",
+    "error_every": "N of every-Nth",
+    "error_window": "seconds of one window in window mode",
+    "error_ttl": "seconds an idle error pattern is kept",
+    "error_max_patterns": "most error patterns kept (least recently seen go first)",
+    "spike_threshold": "occurrences within spike_window that escalate severity",
+    "spike_window": "seconds of the spike window",
+    "alert_webhook": "JSON webhook (Slack-compatible) for in-process alerts",
+    "alert_sns_topic": "SNS topic ARN for in-process alerts",
+    "alert_interval": "seconds between two alerts of one fingerprint",
+    "redis_url": "shared store for cluster-wide numbers (`redis://...`)",
+    "flush_interval": "seconds between flushes to the shared store",
+    "buffer_max": "updates kept in memory while the shared store is down",
+    "log_group": "CloudWatch log group for `--source cloudwatch`",
+    "region": "AWS region",
+    "url": "base URL of the running service for `bellwatch metrics/health`",
+}
+
+
+def markdown_table() -> str:
+    """Every setting as a Markdown table: env var, default, meaning."""
+    rows = ["| environment variable | default | meaning |", "|---|---|---|"]
+    for f in dataclasses.fields(Settings):
+        default = f.default
+        shown = ",".join(default) if isinstance(default, tuple) else default
+        if len(str(shown)) > 40:
+            shown = "(see `_config.py`)"
+        rows.append(f"| `{env_name(f.name)}` | `{shown}` | {DOCS[f.name]} |")
+    return "\n".join(rows)
+
+
+def env_name(field_name: str) -> str:
+    """The environment variable that sets ``field_name``."""
+    return ENV_PREFIX + field_name.upper()
+
+
+def resolve(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build :class:`Settings` from arguments, then ``BELLWATCH_*``, then defaults.
+
+    Raises:
+        ConfigError: an unknown key or an invalid value, naming the key.
+    """
+    env = os.environ if environ is None else environ
+    unknown = set(overrides) - _FIELDS
+    if unknown:
+        raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    values: dict[str, Any] = {}
+    for name, parse in _PARSERS.items():
+        if overrides.get(name) is not None:
+            values[name] = parse(name, overrides[name])
+        elif env_name(name) in env:
+            values[name] = parse(env_name(name), env[env_name(name)])
+    if "level" not in values and values.get("env") == "dev":
+        values["level"] = "DEBUG"
+    return Settings(**values)
+
+
+assert set(DOCS) == _FIELDS, "every setting needs a line of documentation"
