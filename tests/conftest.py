@@ -9,7 +9,8 @@ import pytest
 from hypothesis import settings
 
 from bellwatch import _guard
-from bellwatch.log import context, pipeline
+from bellwatch._runtime import runtime
+from bellwatch.log import context
 
 # Shared, noisy 2-core machines: no per-example deadline. In CI (CI=true) examples are
 # derandomized, so a run is reproducible and cannot fail on a case no one saw locally;
@@ -34,7 +35,7 @@ def _clean_bellwatch(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
     finally:
         _guard._hooks.remove(swallowed.append)
-        pipeline.reset()
+        runtime.reset()
         context.clear()
     if swallowed and request.node.get_closest_marker("internal_errors") is None:
         pytest.fail(f"bellwatch swallowed internal errors: {swallowed!r}")

@@ -13,20 +13,16 @@ import pytest
 from fastapi import FastAPI
 
 import bellwatch
-from bellwatch.errors import aggregator as errors
-from bellwatch.log import deferred as _batch
-from bellwatch.log import pipeline
-from bellwatch.monitor.monitor import get_monitor, reset_monitor
+from bellwatch._runtime import runtime
+from bellwatch.log.deferred import BATCH, Deferred
 from bellwatch.testing import Captured, capture_logs
 
 
 @pytest.fixture(autouse=True)
 def _fresh() -> Iterator[None]:
-    reset_monitor()
-    errors.reset()
+    runtime.reset()
     yield
-    reset_monitor()  # finishes what is still queued, into the monitor it was counted for
-    errors.reset()
+    runtime.reset()  # finishes what is still queued, into the monitor it was counted for
 
 
 def make_app(**options: Any) -> FastAPI:
@@ -76,23 +72,21 @@ def logs() -> Iterator[Captured]:
 @pytest.fixture
 def no_ticks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep the flusher thread from draining while a test looks at the queue."""
-    from bellwatch.log import sinks
-
-    monkeypatch.setattr(sinks, "_queued", ())
+    monkeypatch.setattr(runtime.flusher, "deferred", Deferred())
 
 
 class TestQueue:
     def test_a_plain_request_waits_in_the_queue(self, logs: Captured, no_ticks: None) -> None:
         """A 2xx request under the slow threshold is queued, not written at once."""
         call(make_app(), "/ok")
-        assert len(_batch.pending) == 1
+        assert len(runtime.deferred.pending) == 1
         assert not any("request_complete" in line for line in written(logs))
 
     def test_reading_the_lines_finishes_it(self, logs: Captured) -> None:
         """Captured.lines drains the queue first: the line is there, once."""
         call(make_app(), "/ok")
         assert sum(e["event"] == "request_complete" for e in logs.events) == 1
-        assert not _batch.pending
+        assert not runtime.deferred.pending
 
     def test_a_queued_line_keeps_its_own_id_and_end_time(self, logs: Captured) -> None:
         """Written later, outside its context, the line still has its cid and its ts."""
@@ -116,9 +110,9 @@ class TestQueue:
 
     def test_the_64th_request_drains_the_queue(self, logs: Captured, no_ticks: None) -> None:
         """The queue never holds a full batch: the request that fills it finishes it."""
-        call(make_app(), *["/ok"] * _batch.BATCH)
-        assert not _batch.pending
-        assert sum("request_complete" in line for line in written(logs)) == _batch.BATCH
+        call(make_app(), *["/ok"] * BATCH)
+        assert not runtime.deferred.pending
+        assert sum("request_complete" in line for line in written(logs)) == BATCH
 
     def test_the_flusher_finishes_an_idle_queue(self, logs: Captured) -> None:
         """With no more traffic and nobody reading, the next tick writes the line."""
@@ -135,27 +129,27 @@ class TestNotQueued:
     def test_a_500_is_written_at_once(self, logs: Captured) -> None:
         """An unhandled error's lines are urgent: nothing waits."""
         call(make_app(), "/crash")
-        assert not _batch.pending
+        assert not runtime.deferred.pending
         assert any('"status":500' in line for line in written(logs))
 
     def test_a_slow_request_is_written_at_once(self, logs: Captured) -> None:
         """A slow request's WARNING line is urgent too."""
         call(make_app(slow_threshold=0.05), "/slow")
-        assert not _batch.pending
+        assert not runtime.deferred.pending
         assert any('"level":"WARNING"' in line for line in written(logs))
 
     def test_log_flush_zero_finishes_every_request_at_once(self) -> None:
         """Without a flush interval, a line is never held back."""
         with capture_logs(log_flush=0) as captured:
             call(make_app(), "/ok")
-            assert not _batch.pending
+            assert not runtime.deferred.pending
             assert any("request_complete" in line for line in written(captured))
 
     def test_a_console_pipeline_finishes_at_once(self) -> None:
         """The dev console renderer takes the general path, in the request's context."""
         with capture_logs(env="dev") as captured:
             call(make_app(), "/ok")
-            assert not _batch.pending
+            assert not runtime.deferred.pending
             assert any("request_complete" in line for line in written(captured))
 
     def test_a_forked_child_never_queues(self, logs: Captured) -> None:
@@ -163,7 +157,7 @@ class TestNotQueued:
         call(make_app(), "/ok")
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child reports through its exit code
-            ok = not _batch.pending and not _batch.allowed.yes
+            ok = not runtime.deferred.pending and not runtime.deferred.allowed
             os._exit(0 if ok else 1)
         _, status = os.waitpid(pid, 0)
         assert os.waitstatus_to_exitcode(status) == 0
@@ -189,7 +183,7 @@ class TestOrder:
         """A queued line goes to the configuration it ended under."""
         call(make_app(), "/ok")
         with capture_logs() as other:
-            assert not _batch.pending
+            assert not runtime.deferred.pending
             assert not [e for e in other.events if e["event"] == "request_complete"]
         assert [e for e in logs.events if e["event"] == "request_complete"]
 
@@ -198,19 +192,19 @@ class TestNumbers:
     def test_snapshot_counts_queued_requests(self, logs: Captured) -> None:
         """/metrics reads exact numbers: the snapshot drains first."""
         call(make_app(), "/ok", "/ok")
-        assert get_monitor().snapshot().endpoints["/ok"].count == 2
+        assert runtime.monitor().snapshot().endpoints["/ok"].count == 2
 
     def test_end_session_does_not_revive_a_queued_session(self, logs: Captured) -> None:
         """A call that ends while its last request is still queued stays ended."""
         call(make_app(), "/bind")
         bellwatch.end_session("CA1")
-        assert get_monitor().snapshot().active_sessions == 0
+        assert runtime.monitor().snapshot().active_sessions == 0
 
     def test_stats_are_final(self, logs: Captured) -> None:
         """bellwatch.stats() counts the queued request's line as written."""
-        before = pipeline.stats()["lines_written"]
+        before = bellwatch.stats()["lines_written"]
         call(make_app(), "/ok")
-        after = pipeline.stats()["lines_written"]
+        after = bellwatch.stats()["lines_written"]
         assert isinstance(before, int) and isinstance(after, int)
         assert after - before == 1
 
@@ -227,11 +221,11 @@ class TestFailure:
                 raise RuntimeError("bug")
 
         before = bellwatch.stats()["internal_errors"]
-        _batch.pending.append((Broken(),))
-        _batch.drain()
-        _batch.drain()
+        runtime.deferred.pending.append((Broken(),))
+        runtime.deferred.drain()
+        runtime.deferred.drain()
         after = bellwatch.stats()["internal_errors"]
         assert calls == [1]
-        assert not _batch.pending
+        assert not runtime.deferred.pending
         assert isinstance(before, int) and isinstance(after, int)
         assert after == before + 1

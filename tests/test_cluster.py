@@ -29,8 +29,8 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from bellwatch.errors.aggregator import get_aggregator
-from bellwatch.asgi.middleware import instrument
+from bellwatch import instrument
+from bellwatch._runtime import runtime
 
 
 async def ok(request):
@@ -41,7 +41,7 @@ async def fail(request):
     try:
         raise ValueError("card 4242 declined")
     except ValueError as exc:
-        get_aggregator().record(exc, endpoint="/fail", status=402)
+        runtime.aggregator().record(exc, endpoint="/fail", status=402)
     return PlainTextResponse("declined", status_code=402)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,12 +13,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from bellwatch import metrics
-from bellwatch.asgi.dashboard import COOKIE, Timeline, series_section, timeline_for
-from bellwatch.asgi.middleware import instrument
+from bellwatch import instrument, metrics
+from bellwatch._runtime import runtime
+from bellwatch.asgi.dashboard import COOKIE
 from bellwatch.demo.app import create_app
 from bellwatch.demo.server import RunningServer, start_server
-from bellwatch.monitor.monitor import reset_monitor
+from bellwatch.monitor.timeline import Timeline
 from bellwatch.testing import Captured, capture_logs
 
 SECRET = "metrics-s3cret"
@@ -39,10 +40,10 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture
 def fresh() -> Iterator[None]:
-    reset_monitor()
+    runtime.reset()
     metrics.clear_ratios()
     yield
-    reset_monitor()
+    runtime.reset()
     metrics.clear_ratios()
 
 
@@ -171,11 +172,21 @@ class TestPage:
     ) -> None:
         """No listener costs a request until the page is opened; then requests are charted."""
         server, _ = plain
+
+        def counted(n: int) -> None:
+            # The server finishes a request after its response has gone: wait for it.
+            deadline = time.monotonic() + 10
+            while runtime.monitor().snapshot().totals().count < n:
+                assert time.monotonic() < deadline, "the request was never counted"
+                time.sleep(0.01)
+
         httpx.get(server.url + "/hello")
-        assert series_section() is None
+        counted(1)
+        assert runtime.series() is None
         httpx.get(server.url + "/dashboard", headers={"Authorization": f"Bearer {SECRET}"})
-        httpx.get(server.url + "/hello")
-        series = series_section()
+        httpx.get(server.url + "/hello")  # bellwatch's own routes are not counted
+        counted(2)
+        series = runtime.series()
         assert series is not None
         assert sum(series["count"]) == 1
 
@@ -229,7 +240,7 @@ class TestInChromium:
     def bella(self, fresh: None, tmp_path: Path) -> Iterator[RunningServer]:
         with capture_logs(service="bella", metrics_token=SECRET):
             app = create_app(tmp_path / "bella.db", twilio_token="t")
-            timeline_for()  # chart from the first request, as the demo does
+            runtime.timeline()  # chart from the first request, as the demo does
             with start_server(app) as server:
                 yield server
 

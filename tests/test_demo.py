@@ -14,11 +14,11 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from bellwatch import metrics
-from bellwatch.demo.app import call_monitor, create_app
+from bellwatch._runtime import runtime
+from bellwatch.demo.app import create_app
 from bellwatch.demo.run import cli_main
 from bellwatch.demo.server import RunningServer, start_server
 from bellwatch.demo.traffic import Plan, run_traffic
-from bellwatch.monitor.monitor import reset_monitor, set_monitor
 from bellwatch.testing import Captured, capture_logs
 
 TOKEN = "test-twilio-auth-token"
@@ -43,9 +43,8 @@ class Service:
 
 @pytest.fixture
 def service(tmp_path: Path) -> Iterator[Service]:
-    reset_monitor()
+    runtime.reset()
     metrics.clear_ratios()
-    set_monitor(call_monitor())
     with capture_logs(service="bella") as logs:
         db = tmp_path / "bella.db"
         server = start_server(create_app(db, twilio_token=TOKEN))
@@ -55,7 +54,7 @@ def service(tmp_path: Path) -> Iterator[Service]:
         finally:
             svc.http.close()
             server.stop()
-    reset_monitor()
+    runtime.reset()
     metrics.clear_ratios()
 
 
@@ -208,12 +207,12 @@ class TestDemoRun:
         if (repo / ".venv").exists():
             (tmp_path / ".venv").symlink_to(repo / ".venv")
         monkeypatch.chdir(tmp_path)
-        reset_monitor()
+        runtime.reset()
         metrics.clear_ratios()
         try:
             assert cli_main(duration=3.0, clients=2) == 0
         finally:
-            reset_monitor()
+            runtime.reset()
             metrics.clear_ratios()
         out = capsys.readouterr().out
         assert "request_complete" in out  # the service's lines reach stdout too

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import atexit
 import io
 import math
 from collections.abc import Iterator
@@ -14,9 +13,10 @@ import orjson
 import pytest
 from fastapi import FastAPI
 
-from bellwatch.asgi.middleware import instrument
-from bellwatch.monitor.emf import METRICS, EmfWriter, enable_emf, lines_for
-from bellwatch.monitor.monitor import Monitor, get_monitor, reset_monitor
+from bellwatch import instrument
+from bellwatch._runtime import runtime
+from bellwatch.monitor import Monitor
+from bellwatch.monitor.emf import METRICS, EmfWriter, lines_for
 from bellwatch.store import EndpointStats
 from bellwatch.testing import capture_logs
 
@@ -60,9 +60,9 @@ def check_emf(doc: dict[str, Any]) -> None:
 
 @pytest.fixture(autouse=True)
 def _fresh() -> Iterator[None]:
-    reset_monitor()
+    runtime.reset()
     yield
-    reset_monitor()
+    runtime.reset()
 
 
 class Clock:
@@ -154,17 +154,15 @@ class TestEnabling:
     def test_off_by_default(self) -> None:
         """Without the emf setting no writer is attached."""
         with capture_logs():
-            assert enable_emf() is None
-        assert get_monitor().listeners == []
+            assert runtime.monitor().listeners == []
 
     def test_setting_attaches_one_writer(self) -> None:
-        """With emf=1 the middleware attaches exactly one writer with the namespace."""
+        """With emf=1 the runtime attaches exactly one writer with the namespace."""
         with capture_logs(emf=True, emf_namespace="Bella", service="api"):
             app = instrument(FastAPI())
             instrument(FastAPI())
-            (writer,) = get_monitor().listeners
+            (writer,) = runtime.monitor().listeners
             assert isinstance(writer, EmfWriter)
-            atexit.unregister(writer.flush)
             assert (writer.namespace, writer.service) == ("Bella", "api")
 
             async def go() -> None:

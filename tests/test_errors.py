@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bellwatch import get_logger
+from bellwatch._runtime import runtime
 from bellwatch._settings import resolve
 from bellwatch.errors.aggregator import (
     ErrorAggregator,
@@ -20,10 +21,9 @@ from bellwatch.errors.aggregator import (
     Pattern,
     Policy,
     default_severity,
-    get_aggregator,
 )
 from bellwatch.errors.alerts import Alert, Alerter
-from bellwatch.log import context, pipeline
+from bellwatch.log import context
 from bellwatch.testing import capture_logs
 
 
@@ -253,7 +253,7 @@ class TestWindowMode:
     def test_background_flush_writes_a_stopped_burst(self) -> None:
         """With the real clock, a burst's summary appears after its window with no new error."""
         with capture_logs(error_mode="window", error_window=0.2) as cap:
-            agg = get_aggregator()
+            agg = runtime.aggregator()
             for n in range(3):
                 agg.record(order_failed(n))
             deadline = time.monotonic() + 10
@@ -522,7 +522,7 @@ class TestLoggerCalls:
                 raise RuntimeError("gateway 502")
             except RuntimeError:
                 log.error("payment failed", exc_info=True, severity="high")
-            assert get_aggregator().alerter.flush(5.0)
+            assert runtime.aggregator().alerter.flush(5.0)
         by_event = {e["event"]: e for e in cap.events}
         assert by_event["payment failed"]["sev"] == "high"
         assert by_event["alert_fired"]["hash"] == by_event["payment failed"]["hash"]
@@ -536,7 +536,7 @@ class TestLoggerCalls:
                     raise KeyError("k")
                 except KeyError:
                     logging.getLogger("lib").exception("lookup")
-            assert get_aggregator().stats()["total_error_count"] == 3
+            assert runtime.aggregator().stats()["total_error_count"] == 3
         assert [e["event"] for e in cap.events] == ["lookup"]
 
     def test_logged_then_recorded_counts_once(self) -> None:
@@ -547,8 +547,8 @@ class TestLoggerCalls:
                 raise RuntimeError("boom")
             except RuntimeError as exc:
                 log.exception("failed")
-                get_aggregator().record(exc, endpoint="/x", status=500, handled=False)
-            assert get_aggregator().stats()["total_error_count"] == 1
+                runtime.aggregator().record(exc, endpoint="/x", status=500, handled=False)
+            assert runtime.aggregator().stats()["total_error_count"] == 1
 
     def test_low_severity_log_exception_has_no_traceback(self) -> None:
         """``log.exception`` of a validation error writes a compact first line."""
@@ -580,7 +580,7 @@ class TestSummaryLines:
         with capture_logs(spike_threshold=1000) as cap:
             for n in range(10):
                 with context.request_scope(f"{n:012x}"), context.bound(uid="u1"):
-                    get_aggregator().record(order_failed(n))
+                    runtime.aggregator().record(order_failed(n))
         first, summary = cap.events
         assert (first["cid"], first["uid"]) == ("000000000000", "u1")
         assert "cid" not in summary
@@ -590,7 +590,7 @@ class TestSummaryLines:
         """The escalation line keeps ``escalated`` and drops nothing."""
         with capture_logs() as cap:
             for n in range(11):
-                get_aggregator().record(order_failed(n), endpoint="/api/assistant/book/{slot}")
+                runtime.aggregator().record(order_failed(n), endpoint="/api/assistant/book/{slot}")
         (line,) = [e for e in cap.events if e["event"] == "error_escalated"]
         assert line["escalated"] is True
         assert "_dropped" not in line
@@ -600,20 +600,20 @@ class TestGetAggregator:
     def test_same_instance_while_settings_hold(self) -> None:
         """Two calls under one configuration share counts."""
         with capture_logs():
-            assert get_aggregator() is get_aggregator()
+            assert runtime.aggregator() is runtime.aggregator()
 
     def test_new_instance_when_error_settings_change(self) -> None:
         """Reconfiguring with another error mode starts afresh."""
         with capture_logs():
-            first = get_aggregator()
+            first = runtime.aggregator()
         with capture_logs(error_mode="window"):
-            assert get_aggregator() is not first
-            assert get_aggregator().policy.mode == "window"
+            assert runtime.aggregator() is not first
+            assert runtime.aggregator().policy.mode == "window"
 
     def test_pipeline_reset_forgets_patterns(self) -> None:
-        """``pipeline.reset()`` (used between tests) clears the counts."""
+        """``runtime.reset()`` (used between tests) clears the counts."""
         with capture_logs():
-            get_aggregator().record(order_failed(1))
-        pipeline.reset()
+            runtime.aggregator().record(order_failed(1))
+        runtime.reset()
         with capture_logs():
-            assert get_aggregator().stats()["total_error_count"] == 0
+            assert runtime.aggregator().stats()["total_error_count"] == 0

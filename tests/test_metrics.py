@@ -7,21 +7,21 @@ from collections.abc import Iterator
 import pytest
 
 from bellwatch import metrics
-from bellwatch.monitor.monitor import get_monitor, reset_monitor
+from bellwatch._runtime import runtime
 from bellwatch.store import MemoryStore
 
 
 @pytest.fixture(autouse=True)
 def _fresh() -> Iterator[None]:
-    reset_monitor()
+    runtime.reset()
     metrics.clear_ratios()
     yield
     metrics.clear_ratios()
-    reset_monitor()
+    runtime.reset()
 
 
 def business() -> dict[str, dict[str, float | None]]:
-    return metrics.section(get_monitor().snapshot().counters)
+    return metrics.section(runtime.monitor().snapshot().counters)
 
 
 class TestCounters:
@@ -70,5 +70,5 @@ class TestRatios:
             def incr(self, *args: object) -> None:
                 raise RuntimeError("store down")
 
-        get_monitor().store = Broken()
+        runtime.monitor().store = Broken()
         metrics.incr("x")

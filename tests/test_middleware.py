@@ -14,24 +14,23 @@ from fastapi import BackgroundTasks, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 import bellwatch
-from bellwatch import metrics
-from bellwatch.asgi import endpoints
-from bellwatch.asgi.middleware import BellwatchMiddleware, instrument
-from bellwatch.errors import aggregator as errors
-from bellwatch.monitor.monitor import Monitor, cookie, form_field, get_monitor, reset_monitor
+from bellwatch import instrument, metrics
+from bellwatch._runtime import runtime
+from bellwatch.asgi.middleware import BellwatchMiddleware
+from bellwatch.monitor import Monitor, cookie, form_field
 from bellwatch.store.memory import MemoryStore
 from bellwatch.testing import Captured, capture_logs
 
 
 @pytest.fixture(autouse=True)
 def _fresh_monitor() -> Iterator[None]:
-    reset_monitor()
-    errors.reset()
+    runtime.reset()
+    runtime.reset()
     metrics.clear_ratios()
-    endpoints.clear_checks()
+    runtime.checks.clear()
     yield
-    reset_monitor()
-    errors.reset()
+    runtime.reset()
+    runtime.reset()
 
 
 @pytest.fixture
@@ -231,7 +230,7 @@ class TestRequestLine:
         """A request over slow_threshold logs at WARNING and counts as slow."""
         call(make_app(slow_threshold=0.01), "/slow")
         assert request_lines(logs)[0]["level"] == "WARNING"
-        assert get_monitor().snapshot().totals().slow == 1
+        assert runtime.monitor().snapshot().totals().slow == 1
 
     def test_server_error_is_an_error_line(self, logs: Captured) -> None:
         """A 5xx request line is at ERROR."""
@@ -243,7 +242,7 @@ class TestRequestLine:
         app = make_app()
         for i in range(20):
             call(app, f"/scan/{i}")
-        assert list(get_monitor().snapshot().endpoints) == ["<unmatched>"]
+        assert list(runtime.monitor().snapshot().endpoints) == ["<unmatched>"]
 
     def test_own_routes_are_quiet(self, logs: Captured) -> None:
         """Hits on /metrics and /health are neither logged nor counted."""
@@ -251,7 +250,7 @@ class TestRequestLine:
         call(app, "/metrics")
         call(app, "/health")
         assert request_lines(logs) == []
-        assert get_monitor().snapshot().totals().count == 0
+        assert runtime.monitor().snapshot().totals().count == 0
 
     def test_instrumenting_twice_logs_once(self, logs: Captured) -> None:
         """A second instrument() call on the same app is a no-op."""
@@ -264,7 +263,7 @@ class TestRequestLine:
         with capture_logs(level="WARNING") as captured:
             call(make_app(), "/async")
         assert request_lines(captured) == []
-        assert get_monitor().snapshot().totals().count == 1
+        assert runtime.monitor().snapshot().totals().count == 1
 
 
 class TestErrors:
@@ -279,7 +278,7 @@ class TestErrors:
     def test_unhandled_exception_reaches_the_aggregator(self, logs: Captured) -> None:
         """The error aggregator counts it under the route template."""
         call(make_app(), "/crash")
-        stats = errors.get_aggregator().stats()
+        stats = runtime.aggregator().stats()
         assert stats["total_error_count"] == 1
         assert stats["top_errors"][0]["endpoint"] == "/crash"
 
@@ -340,7 +339,7 @@ class TestSessions:
         app = make_app(session_key=form_field())
         for sid in ("CA1", "CA2", "CA1"):
             call(app, "/twilio/voice", method="POST", data={"CallSid": sid, "From": "+1555"})
-        assert get_monitor().snapshot().active_sessions == 2
+        assert runtime.monitor().snapshot().active_sessions == 2
         assert request_lines(logs)[0]["sid"] == "CA1"
 
     def test_call_sid_is_the_sid_when_the_app_binds_fields(self, logs: Captured) -> None:
@@ -361,13 +360,13 @@ class TestSessions:
     def test_bound_session_is_the_default(self, logs: Captured) -> None:
         """A route that binds ``sid`` makes an active session."""
         call(make_app(), "/async")
-        assert get_monitor().snapshot().active_sessions == 1
+        assert runtime.monitor().snapshot().active_sessions == 1
 
     def test_cookie_sessions_are_hashed(self, logs: Captured) -> None:
         """cookie() counts sessions without keeping or logging the cookie value."""
         app = make_app(session_key=cookie("session"))
         call(app, "/background", headers={"cookie": "a=1; session=s3cr3t"})
-        assert get_monitor().snapshot().active_sessions == 1
+        assert runtime.monitor().snapshot().active_sessions == 1
         assert "s3cr3t" not in "".join(logs.lines)
 
 

@@ -8,24 +8,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bellwatch.monitor.monitor import (
-    Monitor,
-    end_session,
-    form_field,
-    get_monitor,
-    header,
-    reset_monitor,
-    set_monitor,
-)
+from bellwatch import end_session
+from bellwatch._runtime import runtime
+from bellwatch.monitor import Monitor, form_field, header
 from bellwatch.store import OTHER, EndpointStats, MemoryStore, Snapshot, Store
 from bellwatch.store.base import MAPPING, _bin_key, new_sketch
 
 
 @pytest.fixture(autouse=True)
 def _fresh_monitor() -> Iterator[None]:
-    reset_monitor()
+    runtime.reset()
     yield
-    reset_monitor()
+    runtime.reset()
 
 
 class Clock:
@@ -218,9 +212,9 @@ class TestMonitor:
     def test_slow_threshold_comes_from_the_environment(
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """BELLWATCH_SLOW_THRESHOLD sets the default threshold."""
+        """BELLWATCH_SLOW_THRESHOLD sets the process-wide monitor's threshold."""
         monkeypatch.setenv("BELLWATCH_SLOW_THRESHOLD", "0.25")
-        assert Monitor().slow_threshold == 0.25
+        assert runtime.monitor().slow_threshold == 0.25
 
     def test_end_session_ends_it_in_the_store(self) -> None:
         """Monitor.end_session() ends the key at the monitor's clock."""
@@ -231,10 +225,10 @@ class TestMonitor:
 
     def test_module_end_session_reaches_the_process_monitor(self) -> None:
         """bellwatch.monitor.end_session() ends a session of the process-wide monitor."""
-        monitor = set_monitor(Monitor(clock=Clock()))
+        monitor = runtime.set_monitor(Monitor(clock=Clock()))
         monitor.observe("/x", 200, 0.1, session="CA1")
         end_session("CA1")
-        assert get_monitor().snapshot().active_sessions == 0
+        assert runtime.monitor().snapshot().active_sessions == 0
 
     def test_snapshot_type(self) -> None:
         """snapshot() returns a Snapshot of this process."""

@@ -13,25 +13,24 @@ import pytest
 import uvicorn
 from fastapi import FastAPI, Request
 
-from bellwatch.asgi.middleware import instrument
+from bellwatch import instrument
+from bellwatch._runtime import runtime
 from bellwatch.asgi.outgoing import (
     CorrelationTransport,
     SyncCorrelationTransport,
     event_hooks,
     stamp,
 )
-from bellwatch.errors import aggregator as errors
 from bellwatch.log.context import request_scope
-from bellwatch.monitor.monitor import reset_monitor
 from bellwatch.testing import Captured, capture_logs
 
 
 @pytest.fixture(autouse=True)
 def _fresh() -> Iterator[None]:
-    reset_monitor()
+    runtime.reset()
     yield
-    reset_monitor()
-    errors.reset()
+    runtime.reset()
+    runtime.reset()
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import pytest
 
 import bellwatch
 from bellwatch import ConfigError
+from bellwatch._runtime import runtime
 from bellwatch.log import pipeline
 from bellwatch.log.context import request_scope
 from bellwatch.testing import capture_logs
@@ -240,7 +241,7 @@ def test_stats_are_public() -> None:
 
 
 def test_reset_forgets_configuration() -> None:
-    """pipeline.reset() makes the next use configure defaults again."""
+    """runtime.reset() makes the next use configure defaults again."""
     bellwatch.configure(stream=io.StringIO(), log_file=False)
-    pipeline.reset()
+    runtime.reset()
     assert pipeline._current is None

@@ -10,14 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bellwatch.log.processors import (
-    MASK,
-    AddContext,
-    CompactException,
-    Redactor,
-    compact_traceback,
-    mask_phone_numbers,
-)
+from bellwatch.log.processors import AddContext, CompactException, compact_traceback
+from bellwatch.log.redact import MASK, Redactor, mask_phone_numbers
 
 DEFAULT_KEYS = ("authorization", "cookie", "set-cookie", "password", "token", "x-twilio-signature")
 

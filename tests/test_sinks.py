@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from bellwatch import _guard
-from bellwatch.log.sinks import RotatingFile, Sink, flush_all
+from bellwatch._runtime import runtime
+from bellwatch.log.sinks import RotatingFile, Sink
 
 
 def _lines(path: Path) -> list[bytes]:
@@ -62,17 +63,29 @@ class TestRotatingFile:
 class TestBufferedFile:
     def test_info_lines_wait_until_flushed(self, tmp_path: Path) -> None:
         """Buffered lines are not in the file before a flush, and all are after it."""
-        f = RotatingFile(tmp_path / "a.jsonl", max_bytes=1 << 20, backups=1, flush_interval=60)
+        f = RotatingFile(
+            tmp_path / "a.jsonl",
+            max_bytes=1 << 20,
+            backups=1,
+            flush_interval=60,
+            flusher=runtime.flusher,
+        )
         f.write(b'{"i":1}\n')
         f.write(b'{"i":2}\n')
         assert _lines(tmp_path / "a.jsonl") == []
-        flush_all()
+        runtime.flush()
         assert _lines(tmp_path / "a.jsonl") == [b'{"i":1}', b'{"i":2}']
         f.close()
 
     def test_an_urgent_line_goes_at_once_after_what_came_before(self, tmp_path: Path) -> None:
         """A WARNING line is written at once, with the buffered lines ahead of it."""
-        f = RotatingFile(tmp_path / "a.jsonl", max_bytes=1 << 20, backups=1, flush_interval=60)
+        f = RotatingFile(
+            tmp_path / "a.jsonl",
+            max_bytes=1 << 20,
+            backups=1,
+            flush_interval=60,
+            flusher=runtime.flusher,
+        )
         f.write(b'{"i":1}\n')
         f.write(b'{"i":2,"level":"ERROR"}\n', urgent=True)
         assert _lines(tmp_path / "a.jsonl") == [b'{"i":1}', b'{"i":2,"level":"ERROR"}']
@@ -80,7 +93,13 @@ class TestBufferedFile:
 
     def test_the_thread_writes_a_buffer_older_than_the_interval(self, tmp_path: Path) -> None:
         """With no further writes, lines reach the file within about the interval."""
-        f = RotatingFile(tmp_path / "a.jsonl", max_bytes=1 << 20, backups=1, flush_interval=0.05)
+        f = RotatingFile(
+            tmp_path / "a.jsonl",
+            max_bytes=1 << 20,
+            backups=1,
+            flush_interval=0.05,
+            flusher=runtime.flusher,
+        )
         f.write(b'{"i":1}\n')
         deadline = time.monotonic() + 5
         while not _lines(tmp_path / "a.jsonl") and time.monotonic() < deadline:
@@ -90,7 +109,13 @@ class TestBufferedFile:
 
     def test_a_full_batch_is_written_without_waiting(self, tmp_path: Path) -> None:
         """Past the batch size the buffer is written at once, in whole lines."""
-        f = RotatingFile(tmp_path / "a.jsonl", max_bytes=1 << 30, backups=1, flush_interval=60)
+        f = RotatingFile(
+            tmp_path / "a.jsonl",
+            max_bytes=1 << 30,
+            backups=1,
+            flush_interval=60,
+            flusher=runtime.flusher,
+        )
         line = b'{"pad":"%s"}\n' % (b"x" * 1000)
         for _ in range(70):
             f.write(line)
@@ -100,7 +125,13 @@ class TestBufferedFile:
 
     def test_close_writes_the_rest(self, tmp_path: Path) -> None:
         """Closing the file (reconfigure, exit) loses no buffered line."""
-        f = RotatingFile(tmp_path / "a.jsonl", max_bytes=1 << 20, backups=1, flush_interval=60)
+        f = RotatingFile(
+            tmp_path / "a.jsonl",
+            max_bytes=1 << 20,
+            backups=1,
+            flush_interval=60,
+            flusher=runtime.flusher,
+        )
         f.write(b'{"i":1}\n')
         f.close()
         assert _lines(tmp_path / "a.jsonl") == [b'{"i":1}']
@@ -110,11 +141,13 @@ class TestBufferedFile:
         """A batch the disk refuses (/dev/full) is counted dropped, not written."""
         if not os.path.exists("/dev/full"):
             pytest.skip("needs /dev/full")
-        f = RotatingFile("/dev/full", max_bytes=1 << 40, backups=0, flush_interval=60)
+        f = RotatingFile(
+            "/dev/full", max_bytes=1 << 40, backups=0, flush_interval=60, flusher=runtime.flusher
+        )
         sink = Sink(None, f)
         sink.write(b"{}")
         sink.write(b"{}")
-        flush_all()
+        runtime.flush()
         assert (_guard.counters.lines_written, _guard.counters.lines_dropped) == (0, 2)
         f.close()
 
@@ -123,7 +156,9 @@ class TestBufferedFile:
     ) -> None:
         """A child ending with os._exit (multiprocessing's fork workers do) loses nothing."""
         path = tmp_path / "a.jsonl"
-        f = RotatingFile(path, max_bytes=1 << 20, backups=1, flush_interval=60)
+        f = RotatingFile(
+            path, max_bytes=1 << 20, backups=1, flush_interval=60, flusher=runtime.flusher
+        )
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child
             f.write(b'{"who":"child"}\n')
@@ -135,7 +170,13 @@ class TestBufferedFile:
     @pytest.mark.internal_errors
     def test_a_line_after_close_is_counted_dropped(self, tmp_path: Path) -> None:
         """A logger still holding a closed file (reconfigured) counts its line dropped."""
-        f = RotatingFile(tmp_path / "a.jsonl", max_bytes=1 << 20, backups=1, flush_interval=60)
+        f = RotatingFile(
+            tmp_path / "a.jsonl",
+            max_bytes=1 << 20,
+            backups=1,
+            flush_interval=60,
+            flusher=runtime.flusher,
+        )
         sink = Sink(None, f)
         f.close()
         sink.write(b"{}")
@@ -148,7 +189,9 @@ class TestBufferedFile:
             pytest.skip("needs /dev/full")
         stream = io.StringIO()
         stream.close()
-        f = RotatingFile("/dev/full", max_bytes=1 << 40, backups=0, flush_interval=60)
+        f = RotatingFile(
+            "/dev/full", max_bytes=1 << 40, backups=0, flush_interval=60, flusher=runtime.flusher
+        )
         sink = Sink(stream, f)
         sink.write(b"{}")
         sink.write(b"{}", urgent=True)
@@ -158,7 +201,9 @@ class TestBufferedFile:
     def test_a_forked_child_does_not_write_the_parents_lines_again(self, tmp_path: Path) -> None:
         """The parent's buffer is written before fork; the child starts empty."""
         path = tmp_path / "a.jsonl"
-        f = RotatingFile(path, max_bytes=1 << 20, backups=1, flush_interval=60)
+        f = RotatingFile(
+            path, max_bytes=1 << 20, backups=1, flush_interval=60, flusher=runtime.flusher
+        )
         f.write(b'{"who":"parent"}\n')
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child
@@ -188,9 +233,15 @@ class TestSink:
 class TestWriteLines:
     def test_a_batch_is_one_append_to_the_file(self, tmp_path: Path) -> None:
         """Queued requests' lines reach the buffered file together, each counted."""
-        f = RotatingFile(tmp_path / "a.jsonl", max_bytes=1 << 20, backups=1, flush_interval=60)
+        f = RotatingFile(
+            tmp_path / "a.jsonl",
+            max_bytes=1 << 20,
+            backups=1,
+            flush_interval=60,
+            flusher=runtime.flusher,
+        )
         Sink(None, f).write_lines([b'{"i":1}', b'{"i":2}', b'{"i":3}'])
-        flush_all()
+        runtime.flush()
         assert _lines(tmp_path / "a.jsonl") == [b'{"i":1}', b'{"i":2}', b'{"i":3}']
         assert f._writes == 1
         assert _guard.counters.lines_written == 3
@@ -199,18 +250,26 @@ class TestWriteLines:
     def test_a_small_file_still_rotates_near_its_size(self, tmp_path: Path) -> None:
         """A batch is cut into chunks of the file's batch size, not appended whole."""
         path = tmp_path / "a.jsonl"
-        f = RotatingFile(path, max_bytes=4096, backups=3, flush_interval=60)
+        f = RotatingFile(
+            path, max_bytes=4096, backups=3, flush_interval=60, flusher=runtime.flusher
+        )
         Sink(None, f).write_lines([b"{" + b'"x":"' + b"y" * 160 + b'"}'] * 64)
-        flush_all()
+        runtime.flush()
         sizes = [p.stat().st_size for p in tmp_path.glob("a.jsonl*") if not p.name.endswith("lock")]
         assert max(sizes) <= 4096 + 4096 // 8
         f.close()
 
     def test_no_lines_write_nothing(self, tmp_path: Path) -> None:
         """An empty batch adds no blank line to the file."""
-        f = RotatingFile(tmp_path / "a.jsonl", max_bytes=1 << 20, backups=1, flush_interval=60)
+        f = RotatingFile(
+            tmp_path / "a.jsonl",
+            max_bytes=1 << 20,
+            backups=1,
+            flush_interval=60,
+            flusher=runtime.flusher,
+        )
         Sink(None, f).write_lines([])
-        flush_all()
+        runtime.flush()
         assert (tmp_path / "a.jsonl").read_bytes() == b""
         f.close()
 
@@ -228,7 +287,13 @@ class TestWriteLines:
 
     def test_a_failing_disk_counts_the_batch_dropped(self, tmp_path: Path) -> None:
         """A batch the disk refuses is moved from written to dropped, every line of it."""
-        f = RotatingFile(tmp_path / "a.jsonl", max_bytes=1 << 20, backups=1, flush_interval=60)
+        f = RotatingFile(
+            tmp_path / "a.jsonl",
+            max_bytes=1 << 20,
+            backups=1,
+            flush_interval=60,
+            flusher=runtime.flusher,
+        )
         real_fd, f._fd = f._fd, -1  # EBADF on the next write, as a failed disk would
         Sink(None, f).write_lines([b"{}", b"{}"])
         f.flush()

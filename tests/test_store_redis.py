@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bellwatch import _settings as _config
+from bellwatch._runtime import runtime
 from bellwatch.errors.aggregator import ErrorAggregator
 from bellwatch.errors.alerts import Alert, Alerter
 from bellwatch.monitor.monitor import Monitor
@@ -263,8 +264,7 @@ class TestDegraded:
         from fastapi import FastAPI
 
         from bellwatch import instrument
-        from bellwatch.log import deferred as _batch
-        from bellwatch.log import sinks
+        from bellwatch.log.deferred import Deferred
 
         store = RedisStore("redis://127.0.0.1:1/0", flush_interval=60.0, timeout=0.2)
         app = FastAPI()
@@ -281,9 +281,10 @@ class TestDegraded:
         closer = threading.Thread(target=store.close, daemon=True)
         with capture_logs():
             with monkeypatch.context() as patch:
-                patch.setattr(sinks, "_queued", ())  # the flusher thread must leave it queued
+                # the flusher thread must leave it queued
+                patch.setattr(runtime.flusher, "deferred", Deferred())
                 asyncio.run(go())
-                queued_now = len(_batch.pending)
+                queued_now = len(runtime.deferred.pending)
             closer.start()
             closer.join(10)
         assert queued_now == 1
@@ -373,13 +374,12 @@ class TestWiring:
     def test_monitor_picks_redis_when_the_url_is_set(
         self, redis_url: str, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """BELLWATCH_REDIS_URL makes the default monitor use the shared store."""
+        """BELLWATCH_REDIS_URL makes the process-wide monitor use the shared store."""
         monkeypatch.setenv("BELLWATCH_REDIS_URL", redis_url)
-        monitor = Monitor()
         try:
-            assert isinstance(monitor.store, RedisStore)
+            assert isinstance(runtime.monitor().store, RedisStore)
         finally:
-            monitor.store.close()
+            runtime.reset()
 
     def test_a_bad_url_fails_at_construction(self) -> None:
         """A URL that is not a Redis URL raises when the store is built, not later."""

@@ -14,13 +14,20 @@ from .schema import Ev, F, Sev
 
 if TYPE_CHECKING:
     from . import metrics, outgoing, testing
-    from .asgi.endpoints import register_check
-    from .asgi.middleware import BellwatchMiddleware, instrument
-    from .errors.aggregator import ErrorAggregator, get_aggregator
+    from ._runtime import (
+        configure,
+        end_session,
+        flush,
+        get_aggregator,
+        get_logger,
+        register_check,
+        stats,
+    )
+    from .asgi.instrument import instrument
+    from .asgi.middleware import BellwatchMiddleware
+    from .errors.aggregator import ErrorAggregator
     from .errors.alerts import Alert, Alerter, LogNotifier, SnsNotifier, WebhookNotifier
     from .errors.fingerprint import fingerprint
-    from .log.pipeline import configure, flush, get_logger, stats
-    from .monitor.monitor import end_session
 
 # Imported on first use, so that `import bellwatch` (and the CLI's --help) stays light:
 # structlog alone pulls in rich when it is installed.
@@ -30,17 +37,17 @@ _LAZY = {
     "LogNotifier": "errors.alerts",
     "SnsNotifier": "errors.alerts",
     "WebhookNotifier": "errors.alerts",
-    "register_check": "asgi.endpoints",
+    "register_check": "_runtime",
     "ErrorAggregator": "errors.aggregator",
-    "get_aggregator": "errors.aggregator",
+    "get_aggregator": "_runtime",
     "fingerprint": "errors.fingerprint",
     "BellwatchMiddleware": "asgi.middleware",
-    "instrument": "asgi.middleware",
-    "end_session": "monitor.monitor",
-    "configure": "log.pipeline",
-    "flush": "log.pipeline",
-    "get_logger": "log.pipeline",
-    "stats": "log.pipeline",
+    "instrument": "asgi.instrument",
+    "end_session": "_runtime",
+    "configure": "_runtime",
+    "flush": "_runtime",
+    "get_logger": "_runtime",
+    "stats": "_runtime",
 }
 # Public submodules reachable as attributes after a bare `import bellwatch`.
 _SUBMODULES = frozenset({"metrics", "outgoing", "testing"})

@@ -9,8 +9,8 @@ from typing import Any
 
 import orjson
 
+from ._runtime import runtime
 from .log import pipeline
-from .log.sinks import flush_all
 
 __all__ = ["Captured", "capture_logs"]
 
@@ -28,7 +28,7 @@ class Captured:
         Split on "\\n" only: str.splitlines() also splits on U+2028 and U+0085,
         which JSON allows unescaped inside a value.
         """
-        flush_all()  # requests still queued (see bellwatch._batch) are written first
+        runtime.flush()  # requests still deferred are written first
         return [line for line in self._buffer.getvalue().split("\n") if line]
 
     @property
@@ -48,14 +48,8 @@ def capture_logs(**settings: Any) -> Iterator[Captured]:
     previous = pipeline._current
     settings.setdefault("env", "prod")
     settings.setdefault("log_file", False)
-    pipeline.configure(stream=buffer, **settings)
+    runtime.configure(stream=buffer, **settings)
     try:
         yield Captured(buffer)
     finally:
-        pipeline.reset()
-        if previous is not None:
-            pipeline._current = previous
-            if previous.settings.capture_stdlib:
-                from .log.stdlib import install
-
-                install(previous)
+        runtime.restore(previous)

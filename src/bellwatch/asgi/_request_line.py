@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .._runtime import runtime
 from ..log import pipeline
-from ..log.deferred import allowed
 from ..log.processors import CompactException
 from ..schema import Ev, F
 
@@ -25,12 +25,7 @@ _OWN_KEYS = (F.TS, F.LEVEL, F.EVENT, F.CID, F.METHOD, F.PATH, F.STATUS, F.DURATI
 
 def _noop_for_request_line(step: object) -> bool:
     """True for pipeline steps known to do nothing to an event without ``exc_info``."""
-    if isinstance(step, CompactException):
-        return True
-    return (
-        getattr(step, "__module__", None) == "bellwatch.errors.aggregator"
-        and getattr(step, "__name__", None) == "aggregate_errors"
-    )
+    return isinstance(step, CompactException) or getattr(step, "only_with_exception", False)
 
 
 def _redactable(path: object, method: object, cid: str | None) -> bool:
@@ -77,19 +72,17 @@ class RequestLine:
         self._stamp = stamp
         # Lines may wait for the log file's buffer anyway; with log_flush=0 every
         # request is finished (counted, written) before its response completes.
-        self._batching = self._fast and pipe.settings.log_flush > 0 and allowed.yes
+        self._batching = self._fast and pipe.settings.log_flush > 0 and runtime.deferred.allowed
         if self._batching:
-            from ..log.sinks import start_ticking
-
-            start_ticking()
+            runtime.flusher.start()
         probe = {key: "x" for key in _OWN_KEYS}
         self._always_redact = pipe.redactor(None, "info", dict(probe)) != probe
 
     def batching(self) -> bool:
-        """Whether requests may be finished later, in batches (see :mod:`bellwatch._batch`)."""
+        """Whether requests may be finished later, in batches (:mod:`bellwatch.log.deferred`)."""
         if pipeline._current is not self._pipe:
             self._adopt(pipeline.current())
-        return self._batching and allowed.yes
+        return self._batching and runtime.deferred.allowed
 
     def line(  # noqa: PLR0917 - once per request: positional is the cheaper call
         self,

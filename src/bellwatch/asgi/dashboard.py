@@ -5,13 +5,13 @@ The page (``static/dashboard.{html,css,js}``, inlined into one response) polls
 last minutes as plain SVG, with the slow requests, top error patterns, endpoints,
 active sessions and business metrics beside them.
 
-The series come from a :class:`Timeline`: a monitor listener that keeps this
-process's requests in 5-second buckets for 5 minutes (per process, also when
-the monitor's store is shared). It is attached when the page is first served,
-so an app whose dashboard nobody opens pays nothing per request; call
-:func:`timeline_for` at start-up to chart from the first request. ``/metrics``
-adds the series as ``series`` only when asked with ``?series=1``, so its usual
-document is unchanged.
+The series come from a :class:`~bellwatch.monitor.timeline.Timeline`: a monitor
+listener that keeps this process's requests in 5-second buckets for 5 minutes (per
+process, also when the monitor's store is shared), owned by the runtime. It is
+attached when the page is first served, so an app whose dashboard nobody opens pays
+nothing per request; ``bellwatch._runtime.runtime.timeline()`` at start-up charts
+from the first request. ``/metrics`` adds the series as ``series`` only when asked
+with ``?series=1``, so its usual document is unchanged.
 
 Protection is ``/metrics``'s: with ``metrics_token`` set, a request needs
 ``Authorization: Bearer <token>``; a browser may instead open
@@ -25,141 +25,21 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import threading
-import time
-from collections import deque
-from collections.abc import Awaitable, Callable, MutableMapping
 from importlib import resources
-from typing import Any
 from urllib.parse import parse_qs
 
 import orjson
 
 from .._guard import record_internal_error, suppress_internal_errors
-from ..log import pipeline
-from ..log.context import get_cid
-from ..log.deferred import drain
-from ..monitor.monitor import Monitor, get_monitor
-from ..schema import F
-from ..store.base import EndpointStats
+from .._runtime import runtime
+from ..monitor.monitor import Monitor
+from ._scope import Receive, Scope, Send
 
-__all__ = [
-    "COOKIE",
-    "DashboardEndpoint",
-    "Timeline",
-    "cookie_ok",
-    "series_section",
-    "timeline_for",
-]
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
+__all__ = ["COOKIE", "DashboardEndpoint", "cookie_ok"]
 
 COOKIE = "bellwatch_dashboard"
 _COOKIE_KEY = b"bellwatch-dashboard-cookie-v1"
 _HTML = b"text/html; charset=utf-8"
-
-
-class Timeline:
-    """This process's requests in fixed time buckets, for the dashboard's charts.
-
-    A :class:`~bellwatch.monitor.Monitor` listener: per request, a lock, a few
-    increments and one sketch insert. Memory is bounded: ``span / step`` buckets
-    and the last ``keep_slow`` slow requests.
-
-    Args:
-        step: bucket width in seconds.
-        span: how far back the series reach, in seconds.
-        keep_slow: how many recent slow requests to remember.
-    """
-
-    def __init__(self, step: float = 5.0, span: float = 300.0, keep_slow: int = 20) -> None:
-        self.step = step
-        self.nbuckets = max(1, round(span / step))
-        self._buckets: deque[tuple[int, EndpointStats]] = deque()
-        self._slow: deque[dict[str, Any]] = deque(maxlen=keep_slow)
-        self._lock = threading.Lock()
-
-    def __call__(self, path: str, status: int, duration: float, slow: bool, now: float) -> None:
-        """Count one finished request (the monitor calls this after its store)."""
-        index = int(now // self.step)
-        with self._lock:
-            buckets = self._buckets
-            if not buckets or buckets[-1][0] != index:
-                buckets.append((index, EndpointStats()))
-                while buckets[0][0] <= index - self.nbuckets:
-                    buckets.popleft()
-            buckets[-1][1].add(status, duration, slow)
-            if slow:
-                self._slow.append(
-                    {
-                        F.TS: round(now, 3),
-                        F.PATH: path,
-                        F.STATUS: status,
-                        F.DURATION: round(duration, 3),
-                        F.CID: get_cid(),
-                    }
-                )
-
-    def section(self, now: float | None = None) -> dict[str, Any]:
-        """The ``series`` section: one entry per bucket, oldest first, empty ones as zeros.
-
-        ``start`` is the first bucket's start (epoch seconds); ``p95`` is in seconds;
-        ``slow_recent`` lists the latest slow requests, newest first.
-        """
-        drain()  # requests still queued count in their buckets
-        now = time.time() if now is None else now
-        last = int(now // self.step)
-        first = last - self.nbuckets + 1
-        with self._lock:
-            by_index = {i: s.copy() for i, s in self._buckets if i >= first}
-            slow_recent = list(reversed(self._slow))
-        columns: dict[str, list[float]] = {
-            "count": [], "errors": [], "client_errors": [], "slow": [], "p95": []
-        }  # fmt: skip
-        for index in range(first, last + 1):
-            stats = by_index.get(index)
-            columns["count"].append(stats.count if stats else 0)
-            columns["errors"].append(stats.errors if stats else 0)
-            columns["client_errors"].append(stats.client_errors if stats else 0)
-            columns["slow"].append(stats.slow if stats else 0)
-            columns["p95"].append(round(stats.quantile(0.95), 4) if stats else 0.0)
-        return {"step": self.step, "start": first * self.step, **columns,
-                "slow_recent": slow_recent}  # fmt: skip
-
-
-_timelines: dict[int, tuple[Monitor, Timeline]] = {}
-_timelines_lock = threading.Lock()
-
-
-def timeline_for(monitor: Monitor | None = None, *, create: bool = True) -> Timeline | None:
-    """The :class:`Timeline` listening to ``monitor`` (the process-wide one by default).
-
-    Attached on first call with ``create=True``; idempotent per monitor.
-    """
-    target = monitor if monitor is not None else get_monitor()
-    with _timelines_lock:
-        entry = _timelines.get(id(target))
-        if entry is not None and entry[0] is target:
-            return entry[1]
-        if not create:
-            return None
-        timeline = Timeline()
-        target.add_listener(timeline)  # requests that ended before are not charted
-        _timelines[id(target)] = (target, timeline)
-        # Forget timelines of monitors that were replaced (tests, reconfiguration).
-        current = get_monitor()
-        for key in [k for k, (m, _) in _timelines.items() if m is not target and m is not current]:
-            del _timelines[key]
-        return timeline
-
-
-def series_section(monitor: Monitor | None = None) -> dict[str, Any] | None:
-    """What ``/metrics?series=1`` adds as ``series``; ``None`` without a dashboard."""
-    timeline = timeline_for(monitor, create=False)
-    return None if timeline is None else timeline.section()
 
 
 def _cookie_value(token: bytes) -> str:
@@ -218,11 +98,9 @@ class DashboardEndpoint:
         path: str = "/dashboard",
     ) -> None:
         self.path = path
-        settings = pipeline.current().settings
         self._given = token
         self._monitor = monitor
         self._metrics_path = metrics_path
-        self._config = {"service": settings.service, "slow": settings.slow_threshold}
         css, js = _asset("dashboard.css"), _asset("dashboard.js")
         html = _asset("dashboard.html").replace("/*CSS*/", css).replace("/*JS*/", js)
         # The config (JSON, never executed) goes in per request: it knows the mount point.
@@ -237,7 +115,7 @@ class DashboardEndpoint:
     @property
     def _token(self) -> bytes:
         # Read per request, like /metrics: configure(metrics_token=...) may come later.
-        return (self._given or pipeline.current().settings.metrics_token or "").encode()
+        return (self._given or runtime.settings.metrics_token or "").encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope.setdefault("route", self)  # names our route for the middleware
@@ -267,7 +145,7 @@ class DashboardEndpoint:
                     send, 401, body, _HTML, head=head, extra=[(b"www-authenticate", b"Bearer")]
                 )
                 return
-        timeline_for(self._monitor)  # the charts start now, if nothing attached one earlier
+        runtime.timeline()  # the charts start now, if nothing attached one earlier
         headers = [
             (b"content-security-policy", self._csp),
             (b"cache-control", b"no-store"),
@@ -276,7 +154,13 @@ class DashboardEndpoint:
         ]
         if token and _bearer_ok(scope, token) and not cookie_ok(scope, token):
             headers.append((b"set-cookie", self._cookie(scope)))
-        config = {**self._config, "metrics": scope.get("root_path", "") + self._metrics_path}
+        # Read per request, like the token: configure() may come after instrument().
+        settings = runtime.settings
+        config = {
+            "service": settings.service,
+            "slow": settings.slow_threshold,
+            "metrics": scope.get("root_path", "") + self._metrics_path,
+        }
         page = self._before + orjson.dumps(config).replace(b"</", b"<\\/") + self._after
         await _respond(send, 200, page, _HTML, head=head, extra=headers)
 

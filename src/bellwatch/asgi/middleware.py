@@ -5,8 +5,13 @@ random id, one ContextVar set, a wrapped ``send`` that adds one header, the rout
 template read from ``scope["route"]`` after the call (no second route match, no
 Request/Response objects), one monitor update, and the request line with the
 same steps, redaction and budget as any logger call (no structlog or stdlib hop).
-Finishing (counts and line) is queued and done in batches when the line would
-wait for the log file's buffer anyway (see :mod:`bellwatch._batch`).
+Finishing (counts and line) is deferred and done in batches when the line would
+wait for the log file's buffer anyway (see :mod:`bellwatch.log.deferred`).
+
+Settings, the monitor and the deferred queue come from the runtime
+(:mod:`bellwatch._runtime`) and are looked up again whenever it replaces one of
+them (a later ``configure()``), so the middleware may be built before or after
+``configure()``: one integer comparison per request.
 """
 
 from __future__ import annotations
@@ -16,14 +21,15 @@ from collections.abc import Callable, Iterable
 from time import perf_counter, time, time_ns
 from typing import Any
 
-from .. import _settings as _config
+from .. import _settings
 from .._guard import record_internal_error
+from .._runtime import runtime
 from ..log import pipeline
 from ..log.context import _EMPTY, _Bound, _ctx, new_id, valid_id
 from ..log.context import _pool as _ids
-from ..log.deferred import BATCH, drain
-from ..log.deferred import pending as _queued
-from ..monitor.monitor import Monitor, SessionKey, bound_session, get_monitor
+from ..log.deferred import Deferred
+from ..monitor.monitor import Monitor
+from ..monitor.sessions import SessionKey, bound_session
 from ..schema import Ev, F
 from ..store.base import UNMATCHED
 from ._request_line import RequestLine
@@ -39,7 +45,7 @@ from ._scope import (
     route_template,
 )
 
-__all__ = ["BellwatchMiddleware", "instrument"]
+__all__ = ["BellwatchMiddleware"]
 
 _500_BODY = b"Internal Server Error"
 
@@ -54,14 +60,17 @@ class BellwatchMiddleware:
     Args:
         app: the ASGI app to wrap.
         monitor: where requests are counted; the process-wide one by default.
-        session_key: extractor for active sessions (:mod:`bellwatch.monitor`).
+        session_key: extractor for active sessions (:mod:`bellwatch.monitor.sessions`).
         quiet_paths: route templates that are neither logged nor counted (the
             load balancer's health checks would otherwise fill the logs).
         route_of: for apps that are not Starlette-based, a function of the scope
             returning the route template (or ``None`` for unmatched).
         **settings: overrides of ``slow_threshold``, ``cid_headers``,
-            ``cid_response_header``, ``cid_max_length``, ``cid_bytes`` (else the
-            configured pipeline's settings).
+            ``cid_response_header``, ``cid_max_length``, ``cid_bytes`` for this
+            middleware (else the settings in force, :func:`bellwatch.configure`).
+
+    Raises:
+        ConfigError: an override with a bad value, naming the key.
     """
 
     def __init__(
@@ -75,29 +84,35 @@ class BellwatchMiddleware:
         **settings: Any,
     ) -> None:
         self.app = app
-        base = pipeline.current().settings
-        if settings:
-            merged = {f.name: getattr(base, f.name) for f in dataclasses.fields(base)}
-            merged.update(settings)
-            base = _config.resolve({}, **merged)
-        self.settings = base
-        self.monitor = monitor if monitor is not None else get_monitor()
-        if "slow_threshold" in settings:
-            self.monitor.slow_threshold = base.slow_threshold
+        # Explicit overrides win over configure() and the environment; checked now,
+        # so a bad value fails here instead of at the first request.
+        checked = _settings.resolve({}, **settings)
+        self._overrides = {name: getattr(checked, name) for name in settings}
+        self._given_monitor = monitor
         self.session_key = session_key
         self._custom_session = session_key is not bound_session
         self.quiet = frozenset(quiet_paths)
         self.route_of = route_of
+        self._needs_body = session_key.needs_body
+        self._line = RequestLine()
+        self._generation = -1  # adopt the runtime's settings on the first request
+
+    def _adopt(self) -> None:
+        """Take settings, monitor and queue from the runtime (first request, or after a change)."""
+        base = runtime.settings
+        if self._overrides:
+            base = dataclasses.replace(base, **self._overrides)
+        self.settings = base
+        monitor = self._given_monitor or runtime.monitor()
+        if "slow_threshold" in self._overrides:
+            monitor.slow_threshold = base.slow_threshold
+        self.monitor: Monitor = monitor
+        self._deferred: Deferred = runtime.deferred
         self._rank = {name.encode("latin-1"): i for i, name in enumerate(base.cid_headers)}
         self._out_header = base.cid_response_header.lower().encode("latin-1")
         self._max_len = base.cid_max_length
         self._nbytes = base.cid_bytes
-        self._needs_body = session_key.needs_body
-        self._line = RequestLine()
-        if base.emf:
-            from ..monitor.emf import enable_emf
-
-            enable_emf(self.monitor, base)
+        self._generation = runtime.generation  # read last: building may have changed it
 
     def _correlation_id(self, headers: Iterable[tuple[bytes, bytes]]) -> tuple[str, bytes | None]:
         """The inbound id by configured header order, or a fresh one.
@@ -127,6 +142,8 @@ class BellwatchMiddleware:
             await self.app(scope, receive, send)
             return
         start = perf_counter()
+        if self._generation != runtime.generation:
+            self._adopt()
         headers = scope.get("headers", ())
         rank_of = self._rank
         for name, _ in headers:
@@ -236,17 +253,15 @@ class BellwatchMiddleware:
                 and duration <= monitor.slow_threshold
                 and self._line.batching()
             ):
-                _queued.append(item)
-                if len(_queued) >= BATCH:
-                    drain()
+                self._deferred.add(item)
                 return
-            drain()  # earlier requests first: lines and counts stay in order
+            self._deferred.drain()  # earlier requests first: lines and counts stay in order
             self.finish_queued([item])
         except Exception as exc:
             record_internal_error(exc)
 
     def finish_queued(self, items: list[tuple[Any, ...]]) -> None:
-        """Count and log requests, now or from :mod:`bellwatch._batch`; never raises.
+        """Count and log requests, now or deferred (:mod:`bellwatch.log.deferred`); never raises.
 
         The INFO lines of a batch go to the sink together: one append to the file.
         """
@@ -301,70 +316,5 @@ async def _send_500(send: Send) -> None:
 
 
 def _record_error(exc: BaseException, path: str, status: int) -> None:
-    """Hand an unhandled exception to the error aggregator, or log it plainly without one."""
-    try:
-        from ..errors.aggregator import get_aggregator
-    except ImportError:
-        pipeline.current().emit("error", {F.EVENT: Ev.ERROR, F.PATH: path, "exc_info": exc})
-        return
-    get_aggregator().record(exc, endpoint=path, status=status, handled=False)
-
-
-def instrument(
-    app: Any,
-    *,
-    metrics_path: str | None = "/metrics",
-    health_path: str | None = "/health",
-    log_own_routes: bool = False,
-    **options: Any,
-) -> Any:
-    """Add request monitoring, ``/metrics`` and ``/health`` to a Starlette or FastAPI app.
-
-    The middleware goes *outermost*, around Starlette's ``ServerErrorMiddleware``,
-    so a 500 produced by an exception handler still carries the correlation id in
-    its header and its line. ``options`` go to :class:`BellwatchMiddleware`.
-    Returns ``app``.
-
-    Example::
-
-        app = FastAPI()
-        bellwatch.instrument(app)
-    """
-    from .endpoints import routes
-
-    if getattr(app, "_bellwatch_instrumented", False):
-        return app  # a second call would log every request twice
-    own = routes(metrics_path=metrics_path, health_path=health_path)
-    if not log_own_routes:
-        options["quiet_paths"] = (*options.get("quiet_paths", ()), *(path for path, _ in own))
-    middleware = BellwatchMiddleware(_Deferred(app), **options)
-    _add_routes(app, own)
-    build = app.build_middleware_stack
-
-    def build_with_bellwatch() -> ASGIApp:
-        middleware.app = build()
-        return middleware
-
-    app.build_middleware_stack = build_with_bellwatch
-    app._bellwatch_instrumented = True
-    app.middleware_stack = None  # rebuilt on the next request, now with us outermost
-    return app
-
-
-class _Deferred:
-    """Placeholder app until Starlette builds its middleware stack."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.app(scope, receive, send)
-
-
-def _add_routes(app: Any, own: list[tuple[str, ASGIApp]]) -> None:
-    from starlette.routing import Route
-
-    for path, endpoint in own:
-        app.router.routes.append(
-            Route(path, endpoint, methods=["GET", "HEAD"], include_in_schema=False)
-        )
+    """Hand an unhandled exception to the error aggregator."""
+    runtime.aggregator().record(exc, endpoint=path, status=status, handled=False)

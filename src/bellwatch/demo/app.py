@@ -1,6 +1,6 @@
 """Bella, the guide's reference service: bookings, users and Twilio voice webhooks.
 
-A small FastAPI + SQLite app instrumented with :func:`bellwatch.middleware.instrument`,
+A small FastAPI + SQLite app instrumented with :func:`bellwatch.instrument`,
 so every part of the kit has something real to watch: validation failures
 (aggregated, low severity), a slow calendar sync, a locked database (unhandled,
 critical), forged Twilio signatures, business counters and active calls.
@@ -21,9 +21,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from bellwatch import Ev, F, bind, get_logger, metrics
-from bellwatch.asgi.middleware import instrument
-from bellwatch.monitor.monitor import Monitor, SessionKey, end_session, form_field
+from bellwatch import Ev, F, bind, end_session, get_logger, instrument, metrics
+from bellwatch.monitor import SessionKey, form_field
 
 try:
     from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
@@ -37,7 +36,6 @@ __all__ = [
     "CALENDAR_LATENCY",
     "Database",
     "ValidationError",
-    "call_monitor",
     "create_app",
     "public_url",
 ]
@@ -197,15 +195,6 @@ class _CallSessions(SessionKey):
         if scope.get("path") != "/twilio/voice" or not verified:
             return None
         return self._call_sid(scope, fields, body)
-
-
-def call_monitor() -> Monitor:
-    """A monitor from the settings (in memory, or Redis with ``redis_url``).
-
-    Every store ends a call's session on Twilio's status callback
-    (:func:`bellwatch.monitor.end_session`), so no special store is needed.
-    """
-    return Monitor()
 
 
 def _db(request: Request) -> Database:

@@ -20,11 +20,9 @@ from typing import IO, Any, cast
 
 import bellwatch
 from bellwatch import _settings as _config
-from bellwatch.asgi.dashboard import timeline_for
-from bellwatch.errors.aggregator import get_aggregator
-from bellwatch.monitor.monitor import set_monitor
+from bellwatch._runtime import runtime
 
-from .app import call_monitor, create_app
+from .app import create_app
 from .server import RunningServer, start_server
 from .traffic import Plan, Tally, run_traffic
 
@@ -174,14 +172,13 @@ def cli_main(serve: bool = False, duration: float = 20.0, **options: Any) -> int
     )
     # Our own client's records would double every request line.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    # Finished calls leave "active sessions" at once; the dashboard charts this run
-    # from its first request, not from its first view.
-    timeline_for(set_monitor(call_monitor()))
+    # The dashboard charts this run from its first request, not from its first view.
+    runtime.timeline()
     twilio_token = secrets.token_hex(16)
     db = Path(tempfile.mkdtemp(prefix="bella-")) / "bella.db"
     app = create_app(db, twilio_token=twilio_token)
     server = _start(app, options.get("port"), serve)
-    token = bellwatch.log.pipeline.current().settings.metrics_token
+    token = runtime.settings.metrics_token
     print(f"\nBella is listening on {server.url}  (logs: {log_path}, database: {db})\n")
     try:
         plan = Plan(duration=duration, clients=int(options.get("clients", 4)))
@@ -190,7 +187,7 @@ def cli_main(serve: bool = False, duration: float = 20.0, **options: Any) -> int
             server.stop()  # its last lines come before the digest, not after it
         # Counts not yet on a line (every 10th is logged) are summarised now, so the
         # digest below reads exact numbers.
-        get_aggregator().flush(final=True)
+        runtime.aggregator().flush(final=True)
         bellwatch.flush()  # the file's buffered lines too, before the CLI reads it
         _report(tally)
         print()

@@ -10,17 +10,16 @@ May import: ``bellwatch.log``, ``bellwatch.store``, and the layers below them.
 from __future__ import annotations
 
 from ..store.patterns import Hit, MemoryPatternStore, Pattern, PatternStore, Policy
-from .aggregator import ErrorAggregator, aggregate_errors, get_aggregator
+from .aggregator import ErrorAggregator, ErrorStep
 from .fingerprint import default_severity
 
 __all__ = [
     "ErrorAggregator",
+    "ErrorStep",
     "Hit",
     "MemoryPatternStore",
     "Pattern",
     "PatternStore",
     "Policy",
-    "aggregate_errors",
     "default_severity",
-    "get_aggregator",
 ]

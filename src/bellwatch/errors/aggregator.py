@@ -25,7 +25,6 @@ the escalation in both modes: alerts are not log lines.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import contextvars
 import threading
@@ -36,8 +35,9 @@ from typing import Any
 
 import structlog
 
-from .. import _settings as _config
+from .. import _settings
 from .._guard import record_internal_error, suppress_internal_errors
+from ..log import pipeline
 from ..log.processors import compact_traceback, exception_from
 from ..schema import Ev, F, Sev
 from ..store.patterns import Hit, MemoryPatternStore, Pattern, PatternStore, Policy
@@ -47,14 +47,13 @@ from .fingerprint import error_message as _message
 
 __all__ = [
     "ErrorAggregator",
+    "ErrorStep",
     "Hit",
     "MemoryPatternStore",
     "Pattern",
     "PatternStore",
     "Policy",
-    "aggregate_errors",
     "default_severity",
-    "get_aggregator",
 ]
 
 SeverityHook = Callable[[BaseException, "int | None", bool], "str | None"]
@@ -81,15 +80,14 @@ Emit = Callable[[str, dict[str, Any]], None]
 
 
 def _emit_current(method: str, event: dict[str, Any]) -> None:
-    from ..log import pipeline
-
     pipeline.current().emit(method, event)
 
 
 class ErrorAggregator:
     """Fingerprints, rates and counts errors; writes the lines; raises alerts.
 
-    Use :func:`get_aggregator` for the process-wide instance. ``clock`` and ``emit``
+    :func:`bellwatch.get_aggregator` returns the process-wide one, which the runtime
+    builds from the configured settings. ``clock`` and ``emit``
     exist for tests and benchmarks (simulated time, counting lines).
     """
 
@@ -97,16 +95,17 @@ class ErrorAggregator:
 
     def __init__(
         self,
-        settings: _config.Settings | None = None,
+        settings: _settings.Settings | None = None,
         *,
         store: PatternStore | None = None,
         alerter: Alerter | None = None,
         clock: Callable[[], float] = time.time,
         emit: Emit | None = None,
     ) -> None:
-        self.settings = settings if settings is not None else _config.resolve()
+        self.settings = settings if settings is not None else _settings.Settings()
         self.policy = Policy.from_settings(self.settings)
         if store is None and self.settings.redis_url:
+            # Only with a Redis URL: the shared store and its Lua stay unloaded otherwise.
             from ..store.redis_errors import shared_pattern_store
 
             store = shared_pattern_store(self.settings, self.policy, self.flush)
@@ -367,10 +366,22 @@ class ErrorAggregator:
         }
 
     def close(self, *, final: bool = False) -> None:
-        """Write due summaries and stop the alert worker (waits briefly for queued alerts)."""
+        """Write due summaries and stop the alert worker (waits briefly for queued alerts).
+
+        ``final=True`` (at shutdown) also summarises every unwritten count.
+        """
         self._stop.set()
         self.flush(final=final)
         self.alerter.close()
+        _close_store(self)
+
+    def stop(self) -> None:
+        """Stop the background threads and the store without writing anything more.
+
+        For an aggregator being replaced (new settings) or forgotten (tests).
+        """
+        self._stop.set()
+        self.alerter.close(0.0)
         _close_store(self)
 
 
@@ -383,44 +394,6 @@ def _flush_loop(ref: weakref.ref[ErrorAggregator], stop: threading.Event, every:
         del agg  # hold no reference while waiting
 
 
-_lock = threading.Lock()
-_aggregator: ErrorAggregator | None = None
-
-
-def get_aggregator() -> ErrorAggregator:
-    """The process-wide aggregator, built from the settings of the pipeline in force.
-
-    A later :func:`bellwatch.configure` with different error settings starts a fresh
-    one; with the same settings the counts carry on.
-    """
-    global _aggregator
-    from ..log import pipeline
-
-    settings = pipeline.current().settings
-    agg = _aggregator
-    if agg is not None and (agg.settings is settings or _same(agg.settings, settings)):
-        return agg
-    with _lock:
-        if _aggregator is None or not _same(_aggregator.settings, settings):
-            if _aggregator is not None:
-                _aggregator._stop.set()
-                _aggregator.alerter.close(0.0)
-                _close_store(_aggregator)
-            _aggregator = ErrorAggregator(settings)
-        return _aggregator
-
-
-def _same(a: _config.Settings, b: _config.Settings) -> bool:
-    return (Policy.from_settings(a), a.alert_webhook, a.alert_sns_topic, a.alert_interval,
-            a.redis_url) == (
-        Policy.from_settings(b),
-        b.alert_webhook,
-        b.alert_sns_topic,
-        b.alert_interval,
-        b.redis_url,
-    )  # fmt: skip
-
-
 def _close_store(agg: ErrorAggregator) -> None:
     # A shared store (Redis) runs a flusher thread; the in-memory one has no close().
     close = getattr(agg.store, "close", None)
@@ -428,37 +401,28 @@ def _close_store(agg: ErrorAggregator) -> None:
         close()
 
 
-def reset() -> None:
-    """Forget all patterns and stop the alert worker (for tests; called by ``pipeline.reset``)."""
-    global _aggregator
-    with _lock:
-        agg, _aggregator = _aggregator, None
-    if agg is not None:
-        agg._stop.set()
-        agg.alerter.close(0.0)
-        _close_store(agg)
-
-
-@atexit.register
-def _at_exit() -> None:
-    # Nothing counted goes unsaid: summarise unwritten counts, deliver queued alerts.
-    agg = _aggregator
-    if agg is not None:
-        agg.close(final=True)
-
-
-def aggregate_errors(_logger: object, method: str, event: dict[str, Any]) -> dict[str, Any]:
+class ErrorStep:
     """Pipeline step: a logger call with an exception goes through the aggregator.
 
-    Runs before ``CompactException`` (it needs the exception object); raises
-    ``structlog.DropEvent`` for an occurrence whose line is not due.
+    The runtime registers it when it builds the pipeline (the log layer never imports
+    this package). It runs before ``CompactException`` (it needs the exception object)
+    and raises ``structlog.DropEvent`` for an occurrence whose line is not due. Events
+    without an exception pass through untouched (``only_with_exception``).
     """
-    exc_info = event.get("exc_info")
-    if exc_info is None:
-        if method != "exception":
+
+    __slots__ = ("_aggregator",)
+    only_with_exception = True
+
+    def __init__(self, aggregator: Callable[[], ErrorAggregator]) -> None:
+        self._aggregator = aggregator
+
+    def __call__(self, _logger: object, method: str, event: dict[str, Any]) -> dict[str, Any]:
+        exc_info = event.get("exc_info")
+        if exc_info is None:
+            if method != "exception":
+                return event
+            exc_info = True
+        exc = exception_from(exc_info)
+        if exc is None:
             return event
-        exc_info = True
-    exc = exception_from(exc_info)
-    if exc is None:
-        return event
-    return get_aggregator().on_log(method, event, exc)
+        return self._aggregator().on_log(method, event, exc)

@@ -22,8 +22,9 @@ from typing import Any, Protocol
 
 import orjson
 
-from .. import _settings as _config
+from .. import _settings
 from .._guard import record_internal_error
+from ..log import pipeline
 from ..schema import Ev, F
 
 __all__ = [
@@ -74,8 +75,6 @@ class LogNotifier:
     name = "log"
 
     def send(self, alert: Alert) -> None:
-        from ..log import pipeline
-
         event: dict[str, Any] = {
             "event": Ev.ALERT_FIRED,
             F.CHANNEL: self.name,
@@ -102,7 +101,7 @@ class WebhookNotifier:
 
     def __init__(self, url: str, timeout: float = 5.0) -> None:
         if not url.startswith(("http://", "https://")):
-            raise _config.ConfigError(f"alert_webhook: expected an http(s) URL, got {url!r}")
+            raise _settings.ConfigError(f"alert_webhook: expected an http(s) URL, got {url!r}")
         self.url = url
         self.timeout = timeout
 
@@ -133,7 +132,7 @@ class SnsNotifier:
 
     def send(self, alert: Alert) -> None:
         if self._client is None:
-            from ..aws.session import client
+            from ..aws.session import client  # the aws extra, only when SNS is configured
 
             self._client = client("sns", region=self.region)
         self._client.publish(
@@ -176,7 +175,7 @@ class Alerter:
         self.counts = {"sent": 0, "failed": 0, "dropped": 0, "limited": 0}
 
     @classmethod
-    def from_settings(cls, settings: _config.Settings) -> Alerter:
+    def from_settings(cls, settings: _settings.Settings) -> Alerter:
         """A log notifier, plus webhook and SNS when their settings are given."""
         notifiers: list[Notifier] = [LogNotifier()]
         if settings.alert_webhook:
@@ -267,8 +266,6 @@ class Alerter:
         self, notifier: Notifier, alert: Alert, error: BaseException | None
     ) -> None:
         try:
-            from ..log import pipeline
-
             pipeline.current().emit(
                 "warning",
                 {

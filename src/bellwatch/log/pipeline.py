@@ -1,9 +1,10 @@
-"""``configure()`` and ``get_logger()``: the one logging pipeline every part writes through.
+"""The one logging pipeline every part writes through, and ``get_logger()``.
 
-The chain is built once per :func:`configure` call. Loggers returned by
-:func:`get_logger` before ``configure`` (module-level loggers are the norm) follow
-the configuration in force when they are first used, and again after every
-later ``configure``.
+The runtime (:mod:`bellwatch._runtime`) builds a :class:`Pipeline` at each
+:func:`bellwatch.configure` and installs it here with :func:`install`; everything that
+writes a line asks :func:`current` for it. Loggers returned by :func:`get_logger`
+before ``configure`` (module-level loggers are the norm) follow the configuration
+in force when they are first used, and again after every later ``configure``.
 """
 
 from __future__ import annotations
@@ -11,26 +12,24 @@ from __future__ import annotations
 import sys
 import weakref
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import IO, Any, cast
+from typing import Any, cast
 
 import structlog
 from structlog.typing import FilteringBoundLogger, Processor
 
-from .. import _settings as _config
-from .._guard import counters, record_internal_error
-from ..errors.aggregator import aggregate_errors
+from .. import _settings
+from .._guard import record_internal_error
 from ..schema import F
-from .deferred import drain as drain_queued
-from .processors import LEVEL_OF, AddContext, CompactException, Redactor
+from .processors import LEVEL_OF, AddContext, CompactException
+from .redact import Redactor
 from .render import BudgetRenderer
-from .sinks import RotatingFile, Sink, flush_all
+from .sinks import Sink
 
-__all__ = ["Pipeline", "configure", "current", "flush", "get_logger", "stats"]
+__all__ = ["Pipeline", "current", "get_logger", "install", "set_default"]
 
 _LEVEL_NUM = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 
-# Extra steps other modules register (the error aggregator); run before redaction.
+# A step: (logger, method, event) -> event. Steps run after context, before redaction.
 Step = Callable[[Any, str, dict[str, Any]], dict[str, Any]]
 
 
@@ -39,29 +38,35 @@ class Pipeline:
 
     ``__call__`` is the single structlog processor; it never raises (a failing step
     yields a minimal line naming the failure, with no user values in it).
+
+    Args:
+        settings: the resolved settings this pipeline writes by.
+        sink: where finished lines go.
+        extra: the user's own structlog processors, run after context.
+        errors: the step that hands a logger call with an exception to the error
+            aggregator (the runtime registers it); it runs first, since it needs the
+            exception object that the compaction step turns into text.
     """
 
     def __init__(
         self,
-        settings: _config.Settings,
+        settings: _settings.Settings,
         sink: Sink,
         extra: Sequence[Processor] = (),
+        errors: Step | None = None,
     ) -> None:
         self.settings = settings
         self.sink = sink
+        self.extra = tuple(extra)
         self.min_level = _LEVEL_NUM[settings.level]
         self.renderer = BudgetRenderer(settings.max_line)
         self.add_context = AddContext("iso" if settings.dev else settings.timestamp)
         self.redactor = Redactor(settings.redact_keys, settings.mask_phones)
-        # The error aggregator needs the exception object, so it runs before compaction.
-        self.steps: list[Processor] = [aggregate_errors, CompactException(), *extra]  # type: ignore[list-item]
+        first = [errors] if errors is not None else []
+        self.steps: list[Processor] = [*first, CompactException(), *extra]  # type: ignore[list-item]
         self._console: Callable[..., str] | None = None
         if settings.dev:
             self._console = structlog.dev.ConsoleRenderer(colors=True, timestamp_key=F.TS)
-
-    def add_step(self, step: Processor) -> None:
-        """Insert a step before redaction (used by the error aggregator)."""
-        self.steps.append(step)
 
     def __call__(self, logger: object, method: str, event: dict[str, Any]) -> bytes | str:
         try:
@@ -151,59 +156,40 @@ class _LazyLogger:
 
 _proxies: weakref.WeakSet[_LazyLogger] = weakref.WeakSet()
 _current: Pipeline | None = None
+# Set by the runtime when it is imported: builds the default pipeline on first use,
+# with the error aggregator wired in. The log layer never imports the runtime itself.
+_default: Callable[[], Pipeline] | None = None
 
 
-def configure(
-    *,
-    stream: IO[Any] | None = None,
-    processors: Sequence[Processor] = (),
-    **settings: Any,
-) -> Pipeline:
-    """Configure bellwatch's logging pipeline; call once at start-up.
+def install(pipe: Pipeline | None) -> Pipeline | None:
+    """Make ``pipe`` the pipeline in force (``None``: none); returns the previous one.
 
-    Every keyword of :class:`bellwatch.Settings` is accepted and wins over its
-    ``BELLWATCH_*`` environment variable, e.g. ``service``, ``env`` (``"dev"`` for
-    coloured console output at DEBUG), ``level``, ``max_line``, ``log_file`` (also
-    write ``<log_dir>/<service>.jsonl``), ``redact_keys``.
-
-    Args:
-        stream: where lines go; standard output by default (what the ECS awslogs
-            driver ships). Pass ``stdout=False`` to write only the file.
-        processors: extra structlog processors, run after context and before
-            redaction.
-
-    Raises:
-        ConfigError: a bad value, naming the key.
+    Bound loggers re-bind on their next call, so they follow the new settings.
     """
     global _current
-    resolved = _config.resolve(**settings)
-    drain_queued()  # requests that ended under the previous configuration
-    out = (stream if stream is not None else sys.stdout) if resolved.stdout else None
-    file = None
-    if resolved.log_file:
-        path = Path(resolved.log_dir) / f"{resolved.service}.jsonl"
-        try:
-            file = RotatingFile(
-                path, resolved.log_max_bytes, resolved.log_backups, resolved.log_flush
-            )
-        except OSError as exc:
-            raise _config.ConfigError(f"log_dir: cannot open {path}: {exc}") from exc
-    previous = _current
-    _current = Pipeline(resolved, Sink(out, file), processors)
-    if previous is not None:
-        previous.close()
+    previous, _current = _current, pipe
     for proxy in list(_proxies):
         proxy._forget()
-    if resolved.capture_stdlib:
-        from .stdlib import install
+    return previous
 
-        install(_current)
-    return _current
+
+def set_default(factory: Callable[[], Pipeline]) -> None:
+    """Register what builds the pipeline when a line is written before any configure."""
+    global _default
+    _default = factory
 
 
 def current() -> Pipeline:
     """The pipeline in force, configuring defaults on first use."""
-    return _current if _current is not None else configure()
+    pipe = _current
+    if pipe is not None:
+        return pipe
+    if _default is not None:
+        return _default()
+    # Only reached when the log layer is used on its own, without the runtime.
+    install(Pipeline(_settings.resolve(), Sink(sys.stdout)))
+    assert _current is not None
+    return _current
 
 
 def get_logger(name: str | None = None, **initial: Any) -> FilteringBoundLogger:
@@ -214,39 +200,3 @@ def get_logger(name: str | None = None, **initial: Any) -> FilteringBoundLogger:
     costs no more than an empty call with the same arguments.
     """
     return cast(FilteringBoundLogger, _LazyLogger(name, initial))
-
-
-def stats() -> dict[str, int | str | None]:
-    """bellwatch's own health counters: lines written, dropped, truncated, internal errors.
-
-    Buffered log file lines are written out first, so the counts are final.
-    """
-    flush_all()
-    return counters.as_dict()
-
-
-def flush() -> None:
-    """Write out the log file lines still buffered (see the ``log_flush`` setting).
-
-    Exit and fork do this already; call it before reading the local log file from
-    the process that writes it.
-    """
-    flush_all()
-
-
-def reset() -> None:
-    """Forget the configuration (for tests): the next use configures defaults again."""
-    global _current
-    from ..errors.aggregator import reset as reset_errors
-
-    drain_queued()
-
-    reset_errors()
-    if _current is not None:
-        _current.close()
-        from .stdlib import uninstall
-
-        uninstall()
-    _current = None
-    for proxy in list(_proxies):
-        proxy._forget()

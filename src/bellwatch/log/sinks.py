@@ -17,22 +17,20 @@ from one would interleave with another's.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import fcntl
 import io
 import os
 import threading
 import time
-import weakref
 from pathlib import Path
 from typing import IO, Any
 
 from .._guard import counters
-from .deferred import drain as _drain_queued
-from .deferred import pending as _queued
+from .deferred import Deferred
+from .flusher import Flusher
 
-__all__ = ["RotatingFile", "Sink", "flush_all", "start_ticking"]
+__all__ = ["RotatingFile", "Sink"]
 
 _BATCH_BYTES = 64 * 1024  # a buffer this large is written at once
 
@@ -52,6 +50,7 @@ class RotatingFile:
         max_bytes: int,
         backups: int,
         flush_interval: float = 0.0,
+        flusher: Flusher | None = None,
     ) -> None:
         self.path = Path(path)
         self.max_bytes = max_bytes
@@ -71,8 +70,11 @@ class RotatingFile:
         self._size = 0
         self._writes = 0
         self._open()
+        self._flusher = flusher
         if flush_interval > 0:
-            _flusher.watch(self)
+            if flusher is None:
+                raise ValueError("a buffered file needs a flusher to write it out")
+            flusher.watch(self)
 
     def _open(self) -> None:
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -178,7 +180,8 @@ class RotatingFile:
 
     def close(self) -> None:
         self.flush()
-        _flusher.forget(self)
+        if self._flusher is not None:
+            self._flusher.forget(self)
         # A logger bound before a reconfigure may still hold this file: its later
         # lines now fail at once (and are counted dropped) instead of waiting forever.
         self.flush_interval = 0.0
@@ -200,94 +203,37 @@ class RotatingFile:
         self.flush_interval = 0.0
 
 
-class _Flusher:
-    """One daemon thread that writes out file buffers older than their interval."""
-
-    def __init__(self) -> None:
-        self._files: weakref.WeakSet[RotatingFile] = weakref.WeakSet()
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-
-    def watch(self, file: RotatingFile) -> None:
-        with self._lock:
-            self._files.add(file)
-        self.start()
-
-    def start(self) -> None:
-        """Start ticking (idempotent): queued requests need a tick even with no file."""
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="bellwatch-log-flush", daemon=True
-                )
-                self._thread.start()
-
-    def forget(self, file: RotatingFile) -> None:
-        with self._lock:
-            self._files.discard(file)
-
-    def _snapshot(self) -> list[RotatingFile]:
-        with self._lock:  # a reconfigure may add or drop files meanwhile
-            return list(self._files)
-
-    def _run(self) -> None:
-        while True:
-            files = self._snapshot()
-            wait = min([0.2, *(f.flush_interval for f in files if f.buffered)])
-            time.sleep(max(wait, 0.01))
-            if _queued:
-                _drain_queued()
-            now = time.monotonic()
-            for file in files:
-                if file._pending and now - file._since >= file.flush_interval:
-                    file.flush()
-
-    def flush_all(self) -> None:
-        _drain_queued()
-        for file in self._snapshot():
-            file.flush()
-
-    def after_fork(self) -> None:
-        self._lock = threading.Lock()
-        self._thread = None  # files are unbuffered in the child: no thread needed
-        for file in list(self._files):
-            file._after_fork()
-        self._files = weakref.WeakSet()
-
-
-_flusher = _Flusher()
-atexit.register(_flusher.flush_all)
-os.register_at_fork(before=_flusher.flush_all, after_in_child=_flusher.after_fork)
-
-
-def flush_all() -> None:
-    """Finish queued requests and write out every buffered log file line now."""
-    _flusher.flush_all()
-
-
-def start_ticking() -> None:
-    """Make sure queued requests are finished within a tick, file or not."""
-    _flusher.start()
-
-
 class Sink:
     """The structlog "logger" at the end of the chain: writes finished lines.
 
     Every method name structlog may call (``info``, ``error``, ...) is ``write``.
     """
 
-    def __init__(self, stream: IO[Any] | None, file: RotatingFile | None = None) -> None:
+    def __init__(
+        self,
+        stream: IO[Any] | None,
+        file: RotatingFile | None = None,
+        deferred: Deferred | None = None,
+    ) -> None:
         self._stream = stream
         self._text = stream is not None and _is_text(stream)
         self._file = file
+        # Requests finished later are finished before any other line, in log order.
+        self._deferred = deferred if deferred is not None else Deferred()
+
+    @property
+    def stream(self) -> IO[Any] | None:
+        """The stream lines are written to (``None``: the file only)."""
+        return self._stream
 
     def write(self, line: bytes | str, urgent: bool = False) -> None:
         """Write one finished line; ``urgent`` (WARNING and worse) skips the file's buffer.
 
         Queued requests are finished first, so that their lines keep log order.
         """
-        if _queued:
-            _drain_queued()
+        deferred = self._deferred
+        if deferred.pending:
+            deferred.drain()
         data = line if isinstance(line, bytes) else line.encode("utf-8", "replace")
         ok = self._stream is None or self._to_stream(data)
         file = self._file

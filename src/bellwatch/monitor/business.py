@@ -1,7 +1,8 @@
 """Business metrics the app records, shown in ``/metrics`` next to request numbers.
 
 Counters live in the monitor's store (so a shared store makes them cluster-wide);
-ratios are definitions, computed only when read::
+ratios are definitions, computed only when read. The runtime owns one
+:class:`Ratios`; apps use the public face, :mod:`bellwatch.metrics`::
 
     from bellwatch import metrics
 
@@ -17,57 +18,49 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .._guard import suppress_internal_errors
-from .monitor import get_monitor
-
-__all__ = ["clear_ratios", "incr", "outcome", "ratio", "section"]
-
-_ratios: dict[str, tuple[str, tuple[str, ...]]] = {}
-_lock = threading.Lock()
+__all__ = ["Ratios"]
 
 
-def incr(name: str, amount: float = 1.0) -> None:
-    """Add ``amount`` to the business counter ``name``; never raises."""
-    with suppress_internal_errors():
-        get_monitor().incr(name, amount)
+class Ratios:
+    """Ratio definitions: ``name`` = ``numerator / sum(denominator)`` in percent."""
 
+    def __init__(self) -> None:
+        self._defined: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self._lock = threading.Lock()
 
-def ratio(name: str, numerator: str, denominator: str | Iterable[str]) -> None:
-    """Define ``name`` as ``numerator / sum(denominator)`` in percent, shown in ``/metrics``.
+    def define(self, name: str, numerator: str, denominator: str | Iterable[str]) -> None:
+        """Define ``name``; a later definition of the same name replaces it.
 
-    Raises:
-        ValueError: an empty name or denominator (a programming error, raised at once).
-    """
-    names = (denominator,) if isinstance(denominator, str) else tuple(denominator)
-    if not name or not numerator or not names:
-        raise ValueError("ratio needs a name, a numerator and at least one denominator counter")
-    with _lock:
-        _ratios[name] = (numerator, names)
+        Raises:
+            ValueError: an empty name or denominator (a programming error, raised at once).
+        """
+        names = (denominator,) if isinstance(denominator, str) else tuple(denominator)
+        if not name or not numerator or not names:
+            raise ValueError("ratio needs a name, a numerator and at least one denominator counter")
+        with self._lock:
+            self._defined[name] = (numerator, names)
 
+    def outcome(self, name: str) -> None:
+        """Make sure ``<name>_success_rate`` is defined over success and failure."""
+        if f"{name}_success_rate" not in self._defined:
+            success, failure = f"{name}_success", f"{name}_failure"
+            self.define(f"{name}_success_rate", success, (success, failure))
 
-def outcome(name: str, *, ok: bool) -> None:
-    """Count a success or failure of ``name`` and keep ``<name>_success_rate`` defined."""
-    success, failure = f"{name}_success", f"{name}_failure"
-    if f"{name}_success_rate" not in _ratios:
-        ratio(f"{name}_success_rate", success, (success, failure))
-    incr(success if ok else failure)
+    def clear(self) -> None:
+        """Forget every definition."""
+        with self._lock:
+            self._defined.clear()
 
-
-def clear_ratios() -> None:
-    """Forget every ratio definition (for tests)."""
-    with _lock:
-        _ratios.clear()
-
-
-def section(counters: Mapping[str, float]) -> dict[str, Any]:
-    """The ``business`` section of ``/metrics``: counters, and ratios in % (None when 0/0)."""
-    with _lock:
-        defined = dict(_ratios)
-    ratios: dict[str, float | None] = {}
-    for name, (numerator, denominator) in sorted(defined.items()):
-        total = sum(counters.get(d, 0.0) for d in denominator)
-        ratios[name] = round(100.0 * counters.get(numerator, 0.0) / total, 2) if total else None
-    return {"counters": {k: _number(v) for k, v in sorted(counters.items())}, "ratios": ratios}
+    def section(self, counters: Mapping[str, float]) -> dict[str, Any]:
+        """The ``business`` section of ``/metrics``: counters, and ratios in % (None when 0/0)."""
+        with self._lock:
+            defined = dict(self._defined)
+        ratios: dict[str, float | None] = {}
+        for name, (numerator, denominator) in sorted(defined.items()):
+            total = sum(counters.get(d, 0.0) for d in denominator)
+            share = 100.0 * counters.get(numerator, 0.0) / total if total else None
+            ratios[name] = round(share, 2) if share is not None else None
+        return {"counters": {k: _number(v) for k, v in sorted(counters.items())}, "ratios": ratios}
 
 
 def _number(value: float) -> float | int:

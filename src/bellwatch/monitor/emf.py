@@ -13,7 +13,6 @@ fleet-wide quantile; the request and error counts are exact sums.
 
 from __future__ import annotations
 
-import atexit
 import sys
 import threading
 import time
@@ -22,14 +21,10 @@ from typing import IO, Any
 
 import orjson
 
-from .. import _settings as _config
 from .._guard import record_internal_error
-from ..log import pipeline
-from ..log.deferred import drain
 from ..store.base import OTHER, EndpointStats
-from .monitor import Monitor, get_monitor
 
-__all__ = ["METRICS", "EmfWriter", "enable_emf", "lines_for"]
+__all__ = ["METRICS", "EmfWriter", "lines_for"]
 
 # (name, unit): every metric a line carries, in the order written.
 METRICS: tuple[tuple[str, str], ...] = (
@@ -94,7 +89,8 @@ class EmfWriter:
     """A monitor listener that aggregates a minute of requests and writes it as EMF.
 
     The minute's lines are written by the first request of the next minute (one
-    ``write`` a minute) and at interpreter exit, so an idle service writes nothing.
+    ``write`` a minute) and at shutdown (the runtime calls :meth:`flush`), so an idle
+    service writes nothing.
 
     Args:
         namespace: the CloudWatch namespace (setting ``emf_namespace``).
@@ -147,8 +143,7 @@ class EmfWriter:
         return pending, start
 
     def flush(self) -> None:
-        """Write the current minute's lines now (at shutdown); never raises."""
-        drain()  # queued requests belong to this minute; exit may flush us first
+        """Write the current minute's lines now (at shutdown, after deferred requests)."""
         with self._lock:
             pending, start = self._take()
         if pending:
@@ -163,24 +158,3 @@ class EmfWriter:
             stream.flush()
         except Exception as exc:
             record_internal_error(exc)
-
-
-def enable_emf(
-    monitor: Monitor | None = None, settings: _config.Settings | None = None, *, force: bool = False
-) -> EmfWriter | None:
-    """Attach an :class:`EmfWriter` to ``monitor`` when the ``emf`` setting is on.
-
-    Idempotent per monitor. ``settings`` default to the configured pipeline's;
-    ``force`` attaches the writer whatever the ``emf`` setting says.
-    """
-    target = monitor if monitor is not None else get_monitor()
-    settings = settings if settings is not None else pipeline.current().settings
-    if not (settings.emf or force):
-        return None
-    for listener in target.listeners:
-        if isinstance(listener, EmfWriter):
-            return listener
-    writer = EmfWriter(settings.emf_namespace, settings.service)
-    target.add_listener(writer)
-    atexit.register(writer.flush)
-    return writer

@@ -10,14 +10,14 @@ import contextlib
 import os
 import threading
 import time
-import weakref
 from collections.abc import Callable
 from typing import Any
 
 from .._guard import record_internal_error
+from ..log import pipeline
 from ..schema import Ev, F
 
-__all__ = ["REDIS_ERRORS", "Shipper", "connect", "redis_errors"]
+__all__ = ["REDIS_ERRORS", "Shipper", "after_fork", "attach_shipper", "connect", "redis_errors"]
 
 _HINT = "the Redis store needs the redis package: pip install 'bellwatch[redis]'"
 
@@ -238,8 +238,6 @@ class Shipper:
 
 
 def _emit(method: str, event: dict[str, Any]) -> None:
-    from ..log import pipeline
-
     pipeline.current().emit(method, event)
 
 
@@ -254,9 +252,8 @@ def attach_shipper(
 ) -> None:
     """Give a Redis-backed store its lock, its :class:`Shipper` and fork safety.
 
-    ``store`` provides ``_take``, ``_send``, ``_done`` and ``_clear``. In a forked
-    child (gunicorn's workers) the store starts from zero under the child's own
-    process id, with a fresh lock and no cached script.
+    ``store`` provides ``_take``, ``_send``, ``_done`` and ``_clear``. After a fork
+    (gunicorn's workers) the runtime calls :func:`after_fork` on the stores it owns.
     """
     store._lock = threading.Lock()
     store.shipper = Shipper(
@@ -271,14 +268,12 @@ def attach_shipper(
     )
     store._script = None
     store._clear()
-    ref = weakref.ref(store)
-    os.register_at_fork(after_in_child=lambda: _after_fork(ref))
 
 
-def _after_fork(ref: weakref.ReferenceType[Any]) -> None:
-    store = ref()
-    if store is not None:
-        store._lock = threading.Lock()
-        store._clear()
-        store.shipper.forked()
-        store._script = None
+def after_fork(store: Any) -> None:
+    """In a forked child: the store starts from zero under the child's own process id,
+    with a fresh lock and no cached script (the parent's connection is never used)."""
+    store._lock = threading.Lock()
+    store._clear()
+    store.shipper.forked()
+    store._script = None

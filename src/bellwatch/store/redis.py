@@ -30,10 +30,10 @@ from typing import Any
 from .._guard import record_internal_error
 from .._settings import Settings
 from ._redis_batch import APPLY, Batch, endpoints, stats_of
-from ._redis_client import Shipper, attach_shipper
+from ._redis_client import Shipper, after_fork, attach_shipper
 from .base import BUCKET_SECONDS, OTHER, EndpointStats, Snapshot
 
-__all__ = ["RedisStore", "shared_store"]
+__all__ = ["RedisStore"]
 
 _KEEP = 7 * 86_400  # since-start keys live a week past the last write
 _READ_INTEREST = 60.0  # keep refreshing the cluster copy this long after a read
@@ -309,15 +309,6 @@ class RedisStore:
         """Stop the flusher after one last flush (bounded by the Redis timeout)."""
         self.shipper.close()
 
-
-def shared_store(settings: Settings) -> RedisStore:
-    """The store :class:`~bellwatch.monitor.Monitor` picks when ``redis_url`` is set.
-
-    Also registers a ``store`` check on ``/health`` that reports ``degraded`` while
-    Redis is unreachable but never fails: requests are still served and counted.
-    """
-    store = RedisStore.from_settings(settings)
-    from ..asgi.endpoints import register_check
-
-    register_check("store", store.health)
-    return store
+    def after_fork(self) -> None:
+        """In a forked child: start from zero under the child's own process id."""
+        after_fork(self)

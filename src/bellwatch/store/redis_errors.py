@@ -41,7 +41,7 @@ import orjson
 
 from .._settings import Settings
 from ..schema import Sev
-from ._redis_client import Shipper, attach_shipper
+from ._redis_client import Shipper, after_fork, attach_shipper
 from ._redis_errors_lua import APPLY
 from .patterns import Hit, Pattern, Policy, copy_pattern
 
@@ -308,6 +308,10 @@ class RedisPatternStore:
     def close(self) -> None:
         """Stop the flusher after one last flush (bounded by the Redis timeout)."""
         self.shipper.close()
+
+    def after_fork(self) -> None:
+        """In a forked child: start from zero under the child's own process id."""
+        after_fork(self)
 
 
 def shared_pattern_store(

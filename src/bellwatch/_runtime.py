@@ -1,0 +1,452 @@
+"""The one object that owns bellwatch's process-wide state, and ``configure()``.
+
+:func:`configure` resolves the settings once (argument > ``BELLWATCH_*`` > default)
+and hands them to every component: the logging pipeline, the request monitor and
+its store, the error aggregator and its alerts, EMF and the health checks. Nothing
+else reads the environment. Components are built from the settings in force when
+first used, and rebuilt when a later ``configure`` changes what they were built
+with, so ``instrument(app)`` before or after ``configure()`` ends the same way.
+
+The runtime is the composition root: it imports the log, store, errors and monitor
+layers and wires them together (the pipeline's error step, the store's health
+check), so none of them imports another one upwards. It owns the one fork hook and
+the one exit hook, and :meth:`Runtime.reset` puts everything back (tests).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import fields
+from pathlib import Path
+from typing import IO, Any
+
+from structlog.typing import Processor
+
+from . import _settings
+from ._guard import counters, record_internal_error, suppress_internal_errors
+from ._settings import ConfigError, Settings
+from .errors.aggregator import ErrorAggregator, ErrorStep
+from .log import pipeline, stdlib
+from .log.deferred import Deferred
+from .log.flusher import Flusher
+from .log.pipeline import Pipeline, get_logger
+from .log.sinks import RotatingFile, Sink
+from .monitor.business import Ratios
+from .monitor.document import metrics_document
+from .monitor.emf import EmfWriter
+from .monitor.health import HealthChecks
+from .monitor.monitor import Monitor
+from .monitor.timeline import Timeline
+from .store.memory import MemoryStore
+from .store.patterns import Policy
+
+__all__ = [
+    "Runtime",
+    "configure",
+    "end_session",
+    "flush",
+    "get_aggregator",
+    "get_logger",
+    "register_check",
+    "runtime",
+    "stats",
+]
+
+
+def _monitor_key(s: Settings) -> tuple[Any, ...]:
+    """The settings a monitor is built with: a change rebuilds it (and its store)."""
+    return (s.redis_url, s.service, s.session_window, s.flush_interval, s.buffer_max,
+            s.emf, s.emf_namespace)  # fmt: skip
+
+
+def _errors_key(s: Settings) -> tuple[Any, ...]:
+    """The settings an aggregator is built with: a change starts a fresh one."""
+    return (Policy.from_settings(s), s.alert_webhook, s.alert_sns_topic, s.alert_interval,
+            s.redis_url, s.service, s.env, s.region, s.flush_interval, s.buffer_max)  # fmt: skip
+
+
+_EMPTY_ERRORS: dict[str, Any] = {
+    "total_unique_errors": 0,
+    "total_error_count": 0,
+    "by_severity": {},
+    "top_errors": [],
+}
+
+
+class Runtime:
+    """Owns the pipeline, the monitor, the aggregator, the stores and the background threads.
+
+    One per process (:data:`runtime`). Every getter builds its component from the
+    settings in force on first use; :attr:`generation` changes whenever a component
+    is replaced, so holders (the middleware) know to look again.
+    """
+
+    def __init__(self) -> None:
+        self.deferred = Deferred()
+        self.flusher = Flusher(self.deferred)
+        self.checks = HealthChecks()
+        self.ratios = Ratios()
+        self.generation = 0
+        self._lock = threading.RLock()
+        self._monitor: Monitor | None = None
+        self._monitor_built: tuple[Any, ...] | None = None
+        self._aggregator: ErrorAggregator | None = None
+        self._errors_built: tuple[Any, ...] | None = None
+        self._timeline: Timeline | None = None
+        self._emf: EmfWriter | None = None
+
+    # -- settings and the pipeline ---------------------------------------------------
+
+    @property
+    def settings(self) -> Settings:
+        """The settings in force (configuring defaults on first use)."""
+        return pipeline.current().settings
+
+    def configure(
+        self,
+        *,
+        stream: IO[Any] | None = None,
+        processors: Sequence[Processor] = (),
+        **settings: Any,
+    ) -> Pipeline:
+        """See :func:`configure`."""
+        resolved = _settings.resolve(**settings)
+        with self._lock:
+            self.deferred.drain()  # requests that ended under the previous configuration
+            out = (stream if stream is not None else sys.stdout) if resolved.stdout else None
+            file = None
+            if resolved.log_file:
+                path = Path(resolved.log_dir) / f"{resolved.service}.jsonl"
+                try:
+                    file = RotatingFile(
+                        path,
+                        resolved.log_max_bytes,
+                        resolved.log_backups,
+                        resolved.log_flush,
+                        flusher=self.flusher,
+                    )
+                except OSError as exc:
+                    raise ConfigError(f"log_dir: cannot open {path}: {exc}") from exc
+            sink = Sink(out, file, self.deferred)
+            new = Pipeline(resolved, sink, processors, errors=ErrorStep(self.aggregator))
+            previous = pipeline.install(new)
+            if previous is not None:
+                previous.close()
+            if resolved.capture_stdlib:
+                stdlib.install(new)
+            else:
+                stdlib.uninstall()
+            self._follow(resolved)
+        return new
+
+    def _follow(self, s: Settings) -> None:
+        """Bring the monitor and aggregator in line with ``s``; build what needs a server now.
+
+        A Redis URL is connected to here, so a bad one fails ``configure`` (loudly, at
+        start-up) rather than the first request.
+        """
+        if self._monitor is not None:
+            if self._monitor_built is not None and self._monitor_built != _monitor_key(s):
+                self._drop_monitor()
+            else:
+                self._monitor.slow_threshold = s.slow_threshold
+        if self._aggregator is not None and self._errors_built != _errors_key(s):
+            self._drop_aggregator()
+        self.generation += 1
+        if not (s.redis_url or s.emf):
+            return
+        try:
+            self.monitor()
+            if s.redis_url:
+                self.aggregator()
+        except (ImportError, ValueError) as exc:
+            raise ConfigError(f"redis_url: {exc}") from exc
+
+    # -- the components ----------------------------------------------------------------
+
+    def monitor(self) -> Monitor:
+        """The process-wide monitor, built from the settings in force on first use."""
+        monitor = self._monitor
+        if monitor is not None:
+            return monitor
+        with self._lock:
+            if self._monitor is None:
+                s = self.settings
+                self._monitor = self._build_monitor(s)
+                self._monitor_built = _monitor_key(s)
+            return self._monitor
+
+    def _build_monitor(self, s: Settings) -> Monitor:
+        if s.redis_url:
+            from .store.redis import RedisStore  # the redis extra, only with a URL
+
+            store: Any = RedisStore.from_settings(s)
+            # Degraded, never failing: requests are still served and counted locally.
+            self.checks.register("store", store.health)
+        else:
+            store = MemoryStore(session_window=s.session_window)
+        monitor = Monitor(store, slow_threshold=s.slow_threshold, settle=self.deferred.drain)
+        if s.emf:
+            self._emf = EmfWriter(s.emf_namespace, s.service)
+            monitor.add_listener(self._emf)
+        return monitor
+
+    def set_monitor(self, monitor: Monitor) -> Monitor:
+        """Install ``monitor`` as the process-wide one (e.g. with a store of your own)."""
+        with self._lock:
+            if monitor is not self._monitor:
+                self.deferred.drain()  # into the monitor they were counted for
+                self._monitor, self._monitor_built = monitor, None
+                self._timeline = self._emf = None
+                if monitor.settle is not self.deferred.drain:
+                    monitor.settle = self.deferred.drain
+                self.generation += 1
+        return monitor
+
+    def _drop_monitor(self) -> None:
+        self.deferred.drain()  # into the store they were counted for, before it closes
+        monitor, self._monitor, self._monitor_built = self._monitor, None, None
+        emf, self._emf, self._timeline = self._emf, None, None
+        if emf is not None:
+            emf.flush()
+        if monitor is not None:
+            self.checks.forget("store")
+            with suppress_internal_errors():
+                monitor.store.close()
+        self.generation += 1
+
+    def aggregator(self) -> ErrorAggregator:
+        """The process-wide error aggregator, built from the settings in force on first use."""
+        agg = self._aggregator
+        if agg is not None:
+            return agg
+        with self._lock:
+            if self._aggregator is None:
+                s = self.settings
+                self._aggregator = ErrorAggregator(s)
+                self._errors_built = _errors_key(s)
+            return self._aggregator
+
+    def _drop_aggregator(self) -> None:
+        agg, self._aggregator, self._errors_built = self._aggregator, None, None
+        if agg is not None:
+            with suppress_internal_errors():
+                agg.stop()
+
+    def timeline(self, *, create: bool = True) -> Timeline | None:
+        """The dashboard's :class:`Timeline` of this process (attached on first call)."""
+        timeline = self._timeline
+        if timeline is not None or not create:
+            return timeline
+        with self._lock:
+            if self._timeline is None:
+                timeline = Timeline()
+                self.monitor().add_listener(timeline)  # requests that ended before: not charted
+                self._timeline = timeline
+            return self._timeline
+
+    def enable_emf(self) -> EmfWriter:
+        """Attach an :class:`EmfWriter` whatever the ``emf`` setting says (idempotent)."""
+        with self._lock:
+            monitor = self.monitor()
+            if self._emf is None:
+                s = self.settings
+                self._emf = EmfWriter(s.emf_namespace, s.service)
+                monitor.add_listener(self._emf)
+            return self._emf
+
+    # -- reads -----------------------------------------------------------------------
+
+    def errors_section(self) -> dict[str, Any]:
+        """The ``errors`` section of ``/metrics``; empty if the aggregator cannot answer."""
+        try:
+            stats = self.aggregator().stats()
+        except Exception as exc:
+            record_internal_error(exc)
+            return dict(_EMPTY_ERRORS)
+        return dict(stats) if isinstance(stats, dict) else dict(_EMPTY_ERRORS)
+
+    def metrics(self, monitor: Monitor | None = None) -> dict[str, Any]:
+        """The ``/metrics`` document of ``monitor`` (the process-wide one by default)."""
+        monitor = monitor if monitor is not None else self.monitor()
+        snapshot = monitor.snapshot()
+        # A shared store also reports this process's own numbers, shown under "process".
+        local_of = getattr(monitor.store, "local_snapshot", None)
+        local = local_of(monitor.clock()) if callable(local_of) else None
+        return metrics_document(
+            snapshot,
+            self.errors_section(),
+            business=self.ratios.section(snapshot.counters),
+            local=local,
+            health_ok=self.checks.last_ok,
+        )
+
+    def series(self) -> dict[str, Any] | None:
+        """What ``/metrics?series=1`` adds for the dashboard; ``None`` without a timeline."""
+        timeline = self._timeline
+        if timeline is None:
+            return None
+        self.deferred.drain()  # requests still deferred count in their buckets
+        return timeline.section()
+
+    # -- writing out, shutting down, starting over -------------------------------------
+
+    def flush(self) -> None:
+        """Finish deferred requests and write out buffered log file lines now."""
+        self.flusher.flush_all()
+
+    def stats(self) -> dict[str, int | str | None]:
+        """bellwatch's own health counters, after :meth:`flush` (so the counts are final)."""
+        self.flush()
+        return counters.as_dict()
+
+    def shutdown(self) -> None:
+        """Write out everything this process still holds: deferred requests, EMF, error
+        summaries, queued alerts, the shared store's buffer, the log file's buffer.
+
+        Runs at interpreter exit; safe to call more than once.
+        """
+        with suppress_internal_errors():
+            self.deferred.drain()
+            if self._emf is not None:
+                self._emf.flush()
+            if self._aggregator is not None:
+                self._aggregator.close(final=True)
+            if self._monitor is not None:
+                self._monitor.store.close()
+            self.flush()
+
+    def reset(self) -> None:
+        """Forget the configuration and every number (tests): the next use starts afresh."""
+        with self._lock:
+            self.deferred.drain()
+            self._drop_aggregator()
+            if self._monitor is not None:
+                self._drop_monitor()
+            self._monitor = None
+            self._timeline = self._emf = None
+            self.checks.clear()
+            self.ratios.clear()
+            previous = pipeline.install(None)
+            if previous is not None:
+                previous.close()
+                stdlib.uninstall()
+            self.generation += 1
+
+    def restore(self, previous: Pipeline | None) -> None:
+        """Configure again as ``previous`` was configured (``None``: unconfigured).
+
+        For :func:`bellwatch.testing.capture_logs`: the numbers and checks stay, the
+        error aggregator starts afresh, as after any change of configuration.
+        """
+        if previous is not None:
+            settings = {f.name: getattr(previous.settings, f.name) for f in fields(Settings)}
+            stream = previous.sink.stream
+            self.configure(stream=stream, processors=previous.extra, **settings)
+            return
+        with self._lock:
+            self.deferred.drain()
+            self._drop_aggregator()
+            old = pipeline.install(None)
+            if old is not None:
+                old.close()
+                stdlib.uninstall()
+            self.generation += 1
+
+    def _before_fork(self) -> None:
+        # The child must not write the parent's buffered lines again.
+        with suppress_internal_errors():
+            self.flush()
+
+    def _after_fork_in_child(self) -> None:
+        # Threads do not survive a fork, and locks held at that moment never unlock.
+        self.deferred.after_fork()
+        self.flusher.after_fork()
+        self._lock = threading.RLock()
+        for holder in (self._monitor, self._aggregator):
+            store = getattr(holder, "store", None)
+            after_fork = getattr(store, "after_fork", None)
+            if callable(after_fork):
+                after_fork()
+
+
+runtime = Runtime()
+"""The process's runtime."""
+
+pipeline.set_default(runtime.configure)
+atexit.register(runtime.shutdown)
+os.register_at_fork(before=runtime._before_fork, after_in_child=runtime._after_fork_in_child)
+
+
+def configure(
+    *,
+    stream: IO[Any] | None = None,
+    processors: Sequence[Processor] = (),
+    **settings: Any,
+) -> Pipeline:
+    """Configure bellwatch; call once at start-up.
+
+    Every keyword of :class:`bellwatch.Settings` is accepted and wins over its
+    ``BELLWATCH_*`` environment variable, e.g. ``service``, ``env`` (``"dev"`` for
+    coloured console output at DEBUG), ``level``, ``max_line``, ``log_file`` (also
+    write ``<log_dir>/<service>.jsonl``), ``slow_threshold``, ``redis_url``. The
+    settings reach every part: the pipeline, the request monitor and its store, the
+    error aggregator and its alerts, EMF, the dashboard.
+
+    Args:
+        stream: where lines go; standard output by default (what the ECS awslogs
+            driver ships). Pass ``stdout=False`` to write only the file.
+        processors: extra structlog processors, run after context and before
+            redaction.
+
+    Raises:
+        ConfigError: a bad value, naming the key (or a Redis URL that cannot be used).
+    """
+    return runtime.configure(stream=stream, processors=processors, **settings)
+
+
+def flush() -> None:
+    """Write out the log file lines still buffered and finish deferred requests.
+
+    Exit and fork do this already; call it before reading the local log file from
+    the process that writes it.
+    """
+    runtime.flush()
+
+
+def stats() -> dict[str, int | str | None]:
+    """bellwatch's own health counters: lines written, dropped, truncated, internal errors.
+
+    Buffered log file lines are written out first, so the counts are final.
+    """
+    return runtime.stats()
+
+
+def get_aggregator() -> ErrorAggregator:
+    """The process-wide error aggregator, e.g. ``get_aggregator().set_severity(MyError, "high")``.
+
+    Built from the settings in force; a later :func:`configure` with different error
+    settings starts a fresh one.
+    """
+    return runtime.aggregator()
+
+
+def end_session(key: str) -> None:
+    """End session ``key`` now (a call hung up, a user logged out); never raises into the app.
+
+    The key is what the monitor's session extractor returned, e.g. a Twilio
+    ``CallSid`` on the call's status callback. With the Redis store it ends
+    cluster-wide at the next flush.
+    """
+    with suppress_internal_errors():
+        runtime.monitor().end_session(str(key))
+
+
+def register_check(name: str, fn: Callable[[], Any], timeout: float = 2.0) -> None:
+    """Add a ``/health`` check: a sync or async callable; it fails by raising, returning
+    ``False``, or taking longer than ``timeout`` seconds."""
+    runtime.checks.register(name, fn, timeout)

@@ -1,0 +1,84 @@
+"""One daemon thread that writes out buffered log lines and finishes deferred requests.
+
+It ticks every ``log_flush`` seconds (0.2 by default): file buffers older than their
+interval are written out, and requests queued in the :class:`~.deferred.Deferred`
+are finished, so a quiet service still writes its last lines within a tick.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from typing import TYPE_CHECKING
+
+from .deferred import Deferred
+
+if TYPE_CHECKING:
+    from .sinks import RotatingFile
+
+__all__ = ["Flusher"]
+
+
+class Flusher:
+    """Writes out file buffers older than their interval, and drains ``deferred``, each tick.
+
+    Owned by the runtime, one per process. Started on demand (a buffered file, or the
+    first deferred request); a forked child starts without one (its files write at once).
+    """
+
+    def __init__(self, deferred: Deferred) -> None:
+        self.deferred = deferred
+        self._files: weakref.WeakSet[RotatingFile] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, file: RotatingFile) -> None:
+        """Write out ``file``'s buffer on ticks from now on (starts the thread)."""
+        with self._lock:
+            self._files.add(file)
+        self.start()
+
+    def start(self) -> None:
+        """Start ticking (idempotent): deferred requests need a tick even with no file."""
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="bellwatch-log-flush", daemon=True
+                )
+                self._thread.start()
+
+    def forget(self, file: RotatingFile) -> None:
+        with self._lock:
+            self._files.discard(file)
+
+    def _snapshot(self) -> list[RotatingFile]:
+        with self._lock:  # a reconfigure may add or drop files meanwhile
+            return list(self._files)
+
+    def _run(self) -> None:
+        while True:
+            files = self._snapshot()
+            wait = min([0.2, *(f.flush_interval for f in files if f.buffered)])
+            time.sleep(max(wait, 0.01))
+            deferred = self.deferred
+            if deferred.pending:
+                deferred.drain()
+            now = time.monotonic()
+            for file in files:
+                if file._pending and now - file._since >= file.flush_interval:
+                    file.flush()
+
+    def flush_all(self) -> None:
+        """Finish deferred requests, then write out every watched file's buffer now."""
+        self.deferred.drain()
+        for file in self._snapshot():
+            file.flush()
+
+    def after_fork(self) -> None:
+        """In a forked child: no thread, and every file writes its lines at once."""
+        self._lock = threading.Lock()
+        self._thread = None
+        for file in list(self._files):
+            file._after_fork()
+        self._files = weakref.WeakSet()

@@ -1,0 +1,81 @@
+"""This process's requests in fixed time buckets: the dashboard's charts."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from typing import Any
+
+from ..log.context import get_cid
+from ..schema import F
+from ..store.base import EndpointStats
+
+__all__ = ["Timeline"]
+
+
+class Timeline:
+    """This process's requests in fixed time buckets, for the dashboard's charts.
+
+    A :class:`~bellwatch.monitor.Monitor` listener: per request, a lock, a few
+    increments and one sketch insert. Memory is bounded: ``span / step`` buckets
+    and the last ``keep_slow`` slow requests.
+
+    Args:
+        step: bucket width in seconds.
+        span: how far back the series reach, in seconds.
+        keep_slow: how many recent slow requests to remember.
+    """
+
+    def __init__(self, step: float = 5.0, span: float = 300.0, keep_slow: int = 20) -> None:
+        self.step = step
+        self.nbuckets = max(1, round(span / step))
+        self._buckets: deque[tuple[int, EndpointStats]] = deque()
+        self._slow: deque[dict[str, Any]] = deque(maxlen=keep_slow)
+        self._lock = threading.Lock()
+
+    def __call__(self, path: str, status: int, duration: float, slow: bool, now: float) -> None:
+        """Count one finished request (the monitor calls this after its store)."""
+        index = int(now // self.step)
+        with self._lock:
+            buckets = self._buckets
+            if not buckets or buckets[-1][0] != index:
+                buckets.append((index, EndpointStats()))
+                while buckets[0][0] <= index - self.nbuckets:
+                    buckets.popleft()
+            buckets[-1][1].add(status, duration, slow)
+            if slow:
+                self._slow.append(
+                    {
+                        F.TS: round(now, 3),
+                        F.PATH: path,
+                        F.STATUS: status,
+                        F.DURATION: round(duration, 3),
+                        F.CID: get_cid(),
+                    }
+                )
+
+    def section(self, now: float | None = None) -> dict[str, Any]:
+        """The ``series`` section: one entry per bucket, oldest first, empty ones as zeros.
+
+        ``start`` is the first bucket's start (epoch seconds); ``p95`` is in seconds;
+        ``slow_recent`` lists the latest slow requests, newest first.
+        """
+        now = time.time() if now is None else now
+        last = int(now // self.step)
+        first = last - self.nbuckets + 1
+        with self._lock:
+            by_index = {i: s.copy() for i, s in self._buckets if i >= first}
+            slow_recent = list(reversed(self._slow))
+        columns: dict[str, list[float]] = {
+            "count": [], "errors": [], "client_errors": [], "slow": [], "p95": []
+        }  # fmt: skip
+        for index in range(first, last + 1):
+            stats = by_index.get(index)
+            columns["count"].append(stats.count if stats else 0)
+            columns["errors"].append(stats.errors if stats else 0)
+            columns["client_errors"].append(stats.client_errors if stats else 0)
+            columns["slow"].append(stats.slow if stats else 0)
+            columns["p95"].append(round(stats.quantile(0.95), 4) if stats else 0.0)
+        return {"step": self.step, "start": first * self.step, **columns,
+                "slow_recent": slow_recent}  # fmt: skip
