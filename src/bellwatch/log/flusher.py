@@ -10,14 +10,28 @@ from __future__ import annotations
 import threading
 import time
 import weakref
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from .deferred import Deferred
 
-if TYPE_CHECKING:
-    from .sinks import RotatingFile
+__all__ = ["Buffered", "Flusher"]
 
-__all__ = ["Flusher"]
+
+class Buffered(Protocol):
+    """A file that buffers lines (:class:`~bellwatch.log.sinks.RotatingFile`)."""
+
+    flush_interval: float
+
+    @property
+    def buffered(self) -> bool: ...
+
+    def due(self, now: float) -> bool:
+        """Whether its oldest buffered line has waited ``flush_interval`` by ``now``."""
+        ...
+
+    def flush(self) -> None: ...
+
+    def after_fork(self) -> None: ...
 
 
 class Flusher:
@@ -29,11 +43,11 @@ class Flusher:
 
     def __init__(self, deferred: Deferred) -> None:
         self.deferred = deferred
-        self._files: weakref.WeakSet[RotatingFile] = weakref.WeakSet()
+        self._files: weakref.WeakSet[Buffered] = weakref.WeakSet()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
-    def watch(self, file: RotatingFile) -> None:
+    def watch(self, file: Buffered) -> None:
         """Write out ``file``'s buffer on ticks from now on (starts the thread)."""
         with self._lock:
             self._files.add(file)
@@ -48,11 +62,11 @@ class Flusher:
                 )
                 self._thread.start()
 
-    def forget(self, file: RotatingFile) -> None:
+    def forget(self, file: Buffered) -> None:
         with self._lock:
             self._files.discard(file)
 
-    def _snapshot(self) -> list[RotatingFile]:
+    def _snapshot(self) -> list[Buffered]:
         with self._lock:  # a reconfigure may add or drop files meanwhile
             return list(self._files)
 
@@ -66,7 +80,7 @@ class Flusher:
                 deferred.drain()
             now = time.monotonic()
             for file in files:
-                if file._pending and now - file._since >= file.flush_interval:
+                if file.due(now):
                     file.flush()
 
     def flush_all(self) -> None:
@@ -80,5 +94,5 @@ class Flusher:
         self._lock = threading.Lock()
         self._thread = None
         for file in list(self._files):
-            file._after_fork()
+            file.after_fork()
         self._files = weakref.WeakSet()

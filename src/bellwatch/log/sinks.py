@@ -190,7 +190,11 @@ class RotatingFile:
                 os.close(self._fd)
             self._fd = -1
 
-    def _after_fork(self) -> None:
+    def due(self, now: float) -> bool:
+        """Whether the oldest buffered line has waited ``flush_interval`` by ``now`` (monotonic)."""
+        return bool(self._pending) and now - self._since >= self.flush_interval
+
+    def after_fork(self) -> None:
         # The parent wrote its buffer before forking; a lock another thread held
         # at that moment would stay locked forever in this child. A forked child
         # (multiprocessing, a prefork server) may end with os._exit, which runs no
