@@ -175,7 +175,7 @@ class Shipper:
             ok, line = self._round_locked()
         if line is not None:
             # Written once the round lock is free: writing a line may finish queued
-            # requests (bellwatch._batch), whose counts come back to this store.
+            # requests (bellwatch.log.deferred), whose counts come back to this store.
             _emit(*line)
         return ok
 
