@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import atexit
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import fields
 from pathlib import Path
+from types import FrameType
 from typing import IO, Any
 
 from structlog.typing import Processor
@@ -98,6 +100,7 @@ class Runtime:
         self._errors_built: tuple[Any, ...] | None = None
         self._timeline: Timeline | None = None
         self._emf: EmfWriter | None = None
+        self._signals: dict[int, Any] = {}  # signal -> the handler it had before ours
 
     # -- settings and the pipeline ---------------------------------------------------
 
@@ -141,6 +144,7 @@ class Runtime:
             else:
                 stdlib.uninstall()
             self._follow(resolved)
+        self.install_signal_handlers()
         return new
 
     def _follow(self, s: Settings) -> None:
@@ -304,21 +308,80 @@ class Runtime:
         self.flush()
         return counters.as_dict()
 
-    def shutdown(self) -> None:
-        """Write out everything this process still holds: deferred requests, EMF, error
-        summaries, queued alerts, the shared store's buffer, the log file's buffer.
+    def shutdown(self, *, final: bool = True) -> None:
+        """Write out everything this process still holds: deferred requests, EMF, the
+        counts no error line has stated yet, queued alerts, the shared store's buffer,
+        the log file's buffer. Safe to call more than once, and from any thread.
 
-        Runs at interpreter exit; safe to call more than once.
+        Called by the ASGI lifespan shutdown (the middleware), by the SIGTERM/SIGINT
+        handler that then hands the signal back (:meth:`install_signal_handlers`), and
+        at interpreter exit (``final``: background threads are stopped too). Without
+        ``final`` everything keeps working: a process that goes on after a signal
+        keeps counting, and writes again at its next shutdown.
         """
         with suppress_internal_errors():
             self.deferred.drain()
-            if self._emf is not None:
-                self._emf.flush()
-            if self._aggregator is not None:
-                self._aggregator.close(final=True)
-            if self._monitor is not None:
-                self._monitor.store.close()
+        emf, agg, monitor = self._emf, self._aggregator, self._monitor
+        if emf is not None:
+            with suppress_internal_errors():
+                emf.flush()
+        if agg is not None:
+            with suppress_internal_errors():
+                agg.flush(final=True)
+                agg.alerter.flush(self._ALERT_WAIT)
+        for store in (getattr(monitor, "store", None), getattr(agg, "store", None)):
+            ship = getattr(store, "flush", None)
+            if callable(ship):
+                with suppress_internal_errors():
+                    ship()  # a shared store: send its buffer now
+        with suppress_internal_errors():
             self.flush()
+        if final:
+            if agg is not None:
+                with suppress_internal_errors():
+                    agg.close()
+            if monitor is not None:
+                with suppress_internal_errors():
+                    monitor.store.close()
+            with suppress_internal_errors():
+                self.flush()  # what closing wrote (a last store_recovered line, say)
+
+    _ALERT_WAIT = 2.0  # seconds a shutdown waits for queued alerts to be delivered
+    _SIGNAL_WAIT = 5.0  # seconds a signal handler gives the shutdown before passing it on
+
+    def install_signal_handlers(self) -> None:
+        """Write everything out on SIGTERM and SIGINT, then hand the signal back.
+
+        The previous handler (a server's, Python's ``KeyboardInterrupt``, or the
+        default action) runs afterwards, so the process stops as it would have.
+        uvicorn saves this handler, runs its graceful shutdown, restores it and raises
+        the signal again: that is when it runs, after the last request. Only from the
+        main thread (where Python allows it), once per process.
+        """
+        if self._signals or threading.current_thread() is not threading.main_thread():
+            return
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            try:
+                previous = signal.getsignal(signum)
+                signal.signal(signum, self._on_signal)
+            except (ValueError, OSError):  # not settable here (an embedded interpreter)
+                continue
+            self._signals[signum] = previous
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        # In a thread: the signal may have interrupted this very thread while it held
+        # a lock the shutdown needs; then the join times out and the signal goes on.
+        worker = threading.Thread(
+            target=self.shutdown, kwargs={"final": False}, name="bellwatch-shutdown", daemon=True
+        )
+        worker.start()
+        worker.join(self._SIGNAL_WAIT)
+        previous = self._signals.get(signum)
+        if callable(previous):
+            previous(signum, frame)
+        elif previous != signal.SIG_IGN:
+            signal.signal(signum, signal.SIG_DFL)  # the default action: stop, as asked
+            signal.raise_signal(signum)
 
     def reset(self) -> None:
         """Forget the configuration and every number (tests): the next use starts afresh."""

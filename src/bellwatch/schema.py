@@ -85,7 +85,7 @@ class Sev:
 LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 # Never dropped by the line budget (shortened only as a last resort).
-CORE_FIELDS: Final = (F.TS, F.LEVEL, F.EVENT, F.CID, F.ERROR_HASH)
+CORE_FIELDS: Final = (F.TS, F.LEVEL, F.EVENT, F.CID, F.ERROR_HASH, F.OCCURRENCES)
 
 
 @dataclass(frozen=True, slots=True)

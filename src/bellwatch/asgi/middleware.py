@@ -16,6 +16,7 @@ them (a later ``configure()``), so the middleware may be built before or after
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Callable, Iterable
 from time import perf_counter, time, time_ns
@@ -96,6 +97,7 @@ class BellwatchMiddleware:
         self._needs_body = session_key.needs_body
         self._line = RequestLine()
         self._generation = -1  # adopt the runtime's settings on the first request
+        runtime.install_signal_handlers()
 
     def _adopt(self) -> None:
         """Take settings, monitor and queue from the runtime (first request, or after a change)."""
@@ -139,7 +141,7 @@ class BellwatchMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
+            await self._not_http(scope, receive, send)
             return
         start = perf_counter()
         if self._generation != runtime.generation:
@@ -206,6 +208,12 @@ class BellwatchMiddleware:
                 error,
             )
             _ctx.reset(token)
+
+    async def _not_http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Lifespan (written out at its shutdown) and anything else: straight through."""
+        if scope["type"] == "lifespan":
+            send = _shutting_down(send)
+        await self.app(scope, receive, send)
 
     def _finish(  # noqa: PLR0917 - once per request: positional is the cheaper call
         self,
@@ -291,6 +299,24 @@ class BellwatchMiddleware:
                 pipeline.current().sink.write_lines(lines)
             except Exception as exc:
                 record_internal_error(exc)
+
+
+def _shutting_down(send: Send) -> Send:
+    """Wrap a lifespan ``send``: once the app has shut down, write everything out.
+
+    uvicorn (1 or N workers, ``--reload``) and gunicorn's UvicornWorker all run the
+    lifespan shutdown on SIGTERM, before the process exits without exit handlers.
+    """
+
+    async def send_after_flush(message: Message) -> None:
+        if message.get("type") in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+            try:
+                await asyncio.to_thread(runtime.shutdown, final=False)
+            except Exception as exc:  # never in the way of the server's own shutdown
+                record_internal_error(exc)
+        await send(message)
+
+    return send_after_flush
 
 
 def _warn_rejected(header: bytes) -> None:

@@ -316,10 +316,7 @@ class ErrorAggregator:
         for p in self.store.escalations():
             self._escalate(p, p.count, p.severity)
         # A swept copy's ``unlogged`` is what it has not said: window mode's line count.
-        window = self.policy.mode == "window"
-        for p in self.store.sweep(now):
-            count = p.unlogged if window else p.count
-            self._say("error", self._summary(p, count, p.severity, p.announce, p.unlogged))
+        self._state(self.store.sweep(now))
 
     def _say(self, method: str, event: dict[str, Any]) -> None:
         # A summary speaks for many requests: run it in an empty context so that the
@@ -332,11 +329,22 @@ class ErrorAggregator:
         Also the escalations a shared store decided since (a Redis store calls this
         from its flusher as soon as the cluster's answer arrives).
 
-        ``final=True`` (at exit) summarises every unwritten count of the in-memory store.
+        ``final=True`` (at shutdown) also states every count no line has stated yet
+        (the in-memory store's: a shared store's cluster lines are the store's to
+        decide). The patterns stay tracked, so a process that goes on after a signal
+        keeps counting them exactly.
         """
         with suppress_internal_errors():
-            final = final and isinstance(self.store, MemoryPatternStore)
-            self._write_due(float("inf") if final else self._clock())
+            now = self._clock()
+            self._write_due(now)
+            if final and isinstance(self.store, MemoryPatternStore):
+                self._state(self.store.unsaid(now))
+
+    def _state(self, patterns: list[Pattern]) -> None:
+        window = self.policy.mode == "window"
+        for p in patterns:
+            count = p.unlogged if window else p.count
+            self._say("error", self._summary(p, count, p.severity, p.announce, p.unlogged))
 
     def stats(self, top: int = 10) -> dict[str, Any]:
         """The ``errors`` section of ``/metrics``: exact counts, whatever was logged."""

@@ -233,6 +233,20 @@ class MemoryPatternStore:
         """None: this store escalates on the occurrence itself (:attr:`Hit.escalated_now`)."""
         return []
 
+    def unsaid(self, now: float) -> list[Pattern]:
+        """Copies of every pattern with occurrences no line has stated yet, now stated.
+
+        For a shutdown (or a signal that may precede one): the patterns stay tracked,
+        so ``/metrics`` keeps listing them and later occurrences continue their count.
+        """
+        with self._lock:
+            due, self._pending = self._pending, []
+            for p in self._patterns.values():
+                if p.unlogged:
+                    due.append(copy_pattern(p))
+                    p.unlogged, p.last_line, p.announce = 0, now, False
+            return due
+
     def snapshot(self) -> tuple[list[Pattern], int, dict[str, int]]:
         with self._lock:
             return (
