@@ -198,7 +198,7 @@ class TestHealth:
         """No checks registered: 200 and status ok."""
         response = get(HealthEndpoint())
         assert response.status_code == 200
-        assert response.json() == {"status": "ok", "checks": {}}
+        assert response.json() == {"status": "ok", "verdict": "healthy", "checks": {}}
 
     def test_passing_sync_and_async_checks(self) -> None:
         """Sync and async checks that pass give 200."""

@@ -45,6 +45,7 @@ from .monitor.monitor import Monitor
 from .monitor.timeline import Timeline
 from .store.memory import MemoryStore
 from .store.patterns import Policy
+from .verdict import verdict
 
 __all__ = [
     "Runtime",
@@ -287,7 +288,16 @@ class Runtime:
             business=self.ratios.section(snapshot.counters),
             local=local,
             health_ok=self.checks.last_ok,
+            slow_threshold=monitor.slow_threshold,
         )
+
+    def verdict(self) -> str:
+        """The one health word (:mod:`bellwatch.verdict`) for the rolling window, now."""
+        monitor = self.monitor()
+        recent = monitor.snapshot().totals(windowed=True)
+        rate = 100.0 * recent.errors / recent.count if recent.count else 0.0
+        p95 = recent.quantile(0.95) if recent.count else None
+        return verdict(rate, p95, monitor.slow_threshold, checks_ok=self.checks.last_ok)
 
     def series(self) -> dict[str, Any] | None:
         """What ``/metrics?series=1`` adds for the dashboard; ``None`` without a timeline."""

@@ -33,6 +33,7 @@ import orjson
 from .._guard import record_internal_error, suppress_internal_errors
 from .._runtime import runtime
 from ..monitor.monitor import Monitor
+from ..verdict import DEGRADED_ERROR_RATE, WARN_ERROR_RATE
 from ._scope import Receive, Scope, Send
 
 __all__ = ["COOKIE", "DashboardEndpoint", "cookie_ok"]
@@ -159,6 +160,9 @@ class DashboardEndpoint:
         config = {
             "service": settings.service,
             "slow": settings.slow_threshold,
+            # the error-rate colours follow the one health verdict (bellwatch.verdict)
+            "warn_rate": WARN_ERROR_RATE,
+            "bad_rate": DEGRADED_ERROR_RATE,
             "metrics": scope.get("root_path", "") + self._metrics_path,
         }
         page = self._before + orjson.dumps(config).replace(b"</", b"<\\/") + self._after

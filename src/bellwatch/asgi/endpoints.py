@@ -96,8 +96,10 @@ class MetricsEndpoint:
 class HealthEndpoint:
     """ASGI app for ``GET /health``: 200 when every registered check passes, else 503.
 
-    Body: ``{"status": "ok"|"fail", "checks": {name: {"ok", "ms", "error"?}}}``.
-    With no checks registered it is a plain liveness probe.
+    Body: ``{"status": "ok"|"fail", "verdict": ..., "checks": {name: {"ok", "ms", "error"?}}}``:
+    ``verdict`` is the one health word (:mod:`bellwatch.verdict`) of the rolling window,
+    which never fails the probe by itself. With no checks registered it is a plain
+    liveness probe.
     """
 
     def __init__(self, path: str = "/health") -> None:
@@ -106,7 +108,9 @@ class HealthEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope.setdefault("route", self)
         ok, by_name = await runtime.checks.run()
-        body = orjson.dumps({"status": "ok" if ok else "fail", "checks": by_name})
+        body = orjson.dumps(
+            {"status": "ok" if ok else "fail", "verdict": runtime.verdict(), "checks": by_name}
+        )
         await _respond(send, 200 if ok else 503, body, _JSON, scope.get("method") == "HEAD")
 
 

@@ -13,11 +13,9 @@ from typing import Any
 
 from ..schema import Sev
 from ..store.base import EndpointStats, Snapshot
+from ..verdict import verdict
 
-__all__ = ["DEGRADED_ERROR_RATE", "metrics_document", "prometheus_text"]
-
-# "degraded" when the rolling window's 5xx rate reaches this many percent.
-DEGRADED_ERROR_RATE = 5.0
+__all__ = ["metrics_document", "prometheus_text"]
 
 
 def _pct(part: int, whole: int) -> float:
@@ -63,24 +61,19 @@ def metrics_document(
     business: dict[str, Any] | None = None,
     local: Snapshot | None = None,
     health_ok: bool = True,
+    slow_threshold: float | None = None,
 ) -> dict[str, Any]:
     """The ``/metrics`` JSON: the guide's shape plus ``window``, ``endpoints``, ``business``.
 
-    ``status`` is ``unhealthy`` when the last ``/health`` failed, ``degraded`` when
-    the rolling window's 5xx rate is at least 5 %, else ``healthy``. With a shared
-    store, ``snapshot`` is the cluster's and ``local`` this process's own, shown
-    under ``process``.
+    ``status`` is :func:`bellwatch.verdict.verdict` of the rolling window's 5xx rate
+    and p95, and of the last ``/health``. With a shared store, ``snapshot`` is the
+    cluster's and ``local`` this process's own, shown under ``process``.
     """
     recent = snapshot.totals(windowed=True)
     window_rate = _pct(recent.errors, recent.count)
-    if not health_ok:
-        status = "unhealthy"
-    elif window_rate >= DEGRADED_ERROR_RATE:
-        status = "degraded"
-    else:
-        status = "healthy"
+    window_p95 = round(recent.quantile(0.95), 3)
     doc: dict[str, Any] = {
-        "status": status,
+        "status": verdict(window_rate, window_p95, slow_threshold, checks_ok=health_ok),
         "performance": _performance(snapshot),
         "errors": errors,
         "window": {
@@ -90,7 +83,7 @@ def metrics_document(
             "error_rate": window_rate,
             "client_error_rate": _pct(recent.client_errors, recent.count),
             "slow_requests": recent.slow,
-            "p95": round(recent.quantile(0.95), 3),
+            "p95": window_p95,
         },
         "endpoints": {
             path: _endpoint(stats, snapshot.window.get(path))

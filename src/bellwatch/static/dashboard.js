@@ -169,10 +169,10 @@
       }
     }
     $("p95").textContent = fmtSec(win.p95);
-    tone($("p95"), win.p95, cfg.slow / 2, cfg.slow);
+    tone($("p95"), win.p95, cfg.slow / 2, cfg.slow);  // at the threshold: the verdict says warning
     $("avg").textContent = fmtSec(win.avg_response_time);
     $("error-rate").textContent = fmtPct(win.error_rate);
-    tone($("error-rate"), win.error_rate, 1, 5);
+    tone($("error-rate"), win.error_rate, cfg.warn_rate, cfg.bad_rate);
     $("client-error-rate").textContent = fmtPct(win.client_error_rate);
     $("slow-total").textContent = fmtNum(perf.slow_requests);
     $("slow-threshold").textContent = fmtSec(cfg.slow);
