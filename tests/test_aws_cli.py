@@ -41,7 +41,7 @@ class TestSetupCommand:
         assert code == 0, out
         assert "Plan (dry run, nothing changed):" in out
         assert "create    alarm            bellwatch-bella-api-cpu-high" in out
-        assert "total: 17 create" in out
+        assert "total: 19 create" in out
         assert world.clients.cloudwatch.describe_alarms()["MetricAlarms"] == []
 
     def test_second_run_reports_nothing_to_change(self, world: World) -> None:
@@ -50,7 +50,7 @@ class TestSetupCommand:
         code, out = run("setup", "--email", "ops@example.com")
         assert code == 0, out
         assert out.startswith("Nothing to change:")
-        assert "total: 17 unchanged" in out
+        assert "total: 19 unchanged" in out
         assert "confirmation" not in out
 
     def test_json_plan(self, world: World) -> None:
@@ -58,7 +58,7 @@ class TestSetupCommand:
         code, out = run("setup", "--email", "", "--dry-run", "--json")
         assert code == 0, out
         plan = json.loads(out)
-        assert plan["counts"] == {"create": 16}
+        assert plan["counts"] == {"create": 18}
         assert {c["kind"] for c in plan["changes"]} >= {"alarm", "dashboard", "metric-filter"}
 
     def test_explicit_names_override_discovery(self, world: World) -> None:
@@ -124,7 +124,7 @@ class TestTeardownCommand:
         run("setup", "--email", "")
         code, out = run("teardown", "--name", "bella-api", "--dry-run")
         assert code == 0, out
-        assert "Would delete:" in out and "total: 15 delete" in out
+        assert "Would delete:" in out and "total: 17 delete" in out
         assert len(world.clients.cloudwatch.describe_alarms()["MetricAlarms"]) == 6
 
 

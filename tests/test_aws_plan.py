@@ -107,7 +107,7 @@ class TestSetup:
         kinds = [c.kind for c in plan.changes]
         assert {c.action for c in plan.changes} == {"create"}
         assert kinds.count("alarm") == 6
-        assert kinds.count("metric-filter") == 7
+        assert kinds.count("metric-filter") == 9
         assert {"sns-topic", "sns-subscription", "log-group", "dashboard"} <= set(kinds)
         assert plan.notes == []
 
@@ -244,7 +244,7 @@ class TestTeardown:
         """Teardown deletes the alarms, filters, dashboard and topic, and keeps the log group."""
         apply(build_plan(options(world), world.clients), world.clients)
         plan = teardown_plan("bella", world.clients)
-        assert len(plan.changes) == 6 + 7 + 1 + 1
+        assert len(plan.changes) == 6 + 9 + 1 + 1
         apply(plan, world.clients)
         c = world.clients
         assert c.cloudwatch.describe_alarms()["MetricAlarms"] == []
