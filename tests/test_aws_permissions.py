@@ -16,7 +16,8 @@ from bellwatch.aws.clients import Clients
 from bellwatch.aws.discover import discover
 from bellwatch.aws.health import service_health
 from bellwatch.aws.permissions import ACTIONS, policy
-from bellwatch.aws.plan import SetupOptions, apply, build_plan, teardown_plan
+from bellwatch.aws.plan import SetupOptions, apply, build_plan
+from bellwatch.aws.teardown import teardown_plan
 from bellwatch.sources.base import SourceError
 from bellwatch.sources.cloudwatch import CloudWatchSource
 from test_aws_plan import REGION, World, aws_env, build_world

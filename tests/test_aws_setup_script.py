@@ -56,7 +56,7 @@ class TestSetupScript:
         assert "confirmation link" in first.stdout
         second = run(["--email", "ops@example.com"])
         assert second.returncode == 0, second.stderr
-        assert "total: 19 unchanged" in second.stdout
+        assert "total: 22 unchanged" in second.stdout
         topics = clients.sns.list_topics()["Topics"]
         assert [t["TopicArn"].rsplit(":", 1)[1] for t in topics] == ["bellwatch-bella-api-alerts"]
 

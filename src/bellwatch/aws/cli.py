@@ -15,10 +15,12 @@ import click
 
 from bellwatch._config import resolve
 from bellwatch.aws.clients import AwsError, Clients
+from bellwatch.aws.config import ConfigError, load_rules
 from bellwatch.aws.discover import discover
 from bellwatch.aws.health import ServiceHealth, service_health
 from bellwatch.aws.permissions import ACTIONS, policy
-from bellwatch.aws.plan import Plan, SetupOptions, apply, build_plan, check_stack, teardown_plan
+from bellwatch.aws.plan import Plan, SetupOptions, apply, build_plan, check_stack
+from bellwatch.aws.teardown import teardown_plan
 
 __all__ = ["aws_group", "health"]
 
@@ -50,8 +52,8 @@ def _clients(region: str | None, profile: str | None) -> Clients:
     return Clients(region=resolve(region=region).region, profile=profile)
 
 
-def _check_retention(ctx: click.Context, param: click.Parameter, value: int) -> int:
-    if value not in RETENTION_DAYS:
+def _check_retention(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+    if value is not None and value not in RETENTION_DAYS:
         allowed = ", ".join(map(str, RETENTION_DAYS))
         raise click.BadParameter(f"{value} is not a CloudWatch retention; use one of {allowed}")
     return value
@@ -118,11 +120,27 @@ def aws_group() -> None:
 @click.option("--name", "stack", help="Name for what setup creates (default: the ECS service).")
 @click.option(
     "--retention",
-    default=30,
-    show_default=True,
+    type=int,
     callback=_check_retention,
-    help="Log group retention in days (a value CloudWatch accepts: 1, 3, 7, 14, 30, 90, ...).",
+    help="Set the log group's retention in days (1, 3, 7, 14, 30, 90, ...); without it an "
+    "existing retention is left as it is.",
 )
+@click.option(
+    "--create-log-group", is_flag=True,
+    help="Create the log group when it does not exist (30-day retention unless --retention).",
+)  # fmt: skip
+@click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False),
+    help="TOML file of alarm settings ([alarms.<name>] threshold, statistic, period, ...).",
+)  # fmt: skip
+@click.option(
+    "--set", "overrides", multiple=True, metavar="ALARM.KEY=VALUE",
+    help="Override one alarm setting, e.g. response-time.statistic=p99 (repeatable).",
+)  # fmt: skip
+@click.option(
+    "--resend-confirmation", is_flag=True,
+    help="Have AWS mail the subscription link again when it is still unconfirmed.",
+)  # fmt: skip
 @click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 def setup_command(  # click passes every option by keyword
@@ -136,15 +154,24 @@ def setup_command(  # click passes every option by keyword
     region: str | None,
     profile: str | None,
     stack: str | None,
-    retention: int,
+    retention: int | None,
+    create_log_group: bool,
+    config_path: str | None,
+    overrides: tuple[str, ...],
+    resend_confirmation: bool,
     dry_run: bool,
     as_json: bool,
 ) -> None:
     """Create or update the SNS topic, retention, metric filters, alarms and dashboard.
 
     Idempotent: a second run reports every resource unchanged and writes nothing.
+    An update says `key: old -> new` for each attribute it changes.
     """
     settings = resolve(region=region, log_group=log_group)
+    try:
+        rules = load_rules(config_path, overrides)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint="--config/--set") from None
     with aws_errors():
         clients = _clients(region, profile)
         targets = discover(
@@ -161,6 +188,9 @@ def setup_command(  # click passes every option by keyword
             targets=targets,
             retention_days=retention,
             slow_threshold=settings.slow_threshold,
+            rules=rules,
+            create_log_group=create_log_group,
+            resend_confirmation=resend_confirmation,
         )
         plan = build_plan(opts, clients)
         if dry_run:
