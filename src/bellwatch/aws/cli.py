@@ -18,7 +18,7 @@ from bellwatch.aws.clients import AwsError, Clients
 from bellwatch.aws.config import ConfigError, load_rules
 from bellwatch.aws.discover import discover
 from bellwatch.aws.health import ServiceHealth, service_health
-from bellwatch.aws.permissions import ACTIONS, policy
+from bellwatch.aws.permissions import PARTS, PolicyScope, policy
 from bellwatch.aws.plan import Plan, SetupOptions, apply, build_plan, check_stack
 from bellwatch.aws.teardown import teardown_plan
 
@@ -274,18 +274,39 @@ def health_command(
 
 @aws_group.command("policy")
 @click.option(
-    "--for", "parts", multiple=True, type=click.Choice(sorted(ACTIONS)),
+    "--for", "parts", multiple=True, type=click.Choice(PARTS),
     help="Only what these need (repeatable; default: everything).",
 )  # fmt: skip
-def policy_command(parts: tuple[str, ...]) -> None:
+@click.option("--name", "stack", default="*", help="The stack setup manages (default: any).")
+@click.option("--region", default="*", help="The region (default: any).")
+@click.option("--account", default="*", help="The AWS account id (default: any).")
+@click.option("--log-group", default="*", help="The application log group (default: any).")
+@click.option(
+    "--alert-topic", help="Topic ARN in-process alerts publish to (default: the stack's)."
+)
+def policy_command(
+    *,
+    parts: tuple[str, ...],
+    stack: str,
+    region: str,
+    account: str,
+    log_group: str,
+    alert_topic: str | None,
+) -> None:
     """Print the IAM policy bellwatch needs (attach it to the role that runs it).
+
+    One statement per job (setup, teardown, read, alerts, health) and resource kind,
+    scoped to the stack's resources by ARN, with tag conditions on deletes.
 
     \b
     Examples:
-      bellwatch aws policy > bellwatch-policy.json
-      bellwatch aws policy --for read --for health
+      bellwatch aws policy --name bella-api --region ca-central-1 --account 123456789012
+      bellwatch aws policy --for read --for alerts --log-group /ecs/bella-prod
     """
-    click.echo(json.dumps(policy(*parts), indent=2))
+    if stack != "*":
+        _stack(stack)
+    scope = PolicyScope(stack, region, account, log_group, alert_topic)
+    click.echo(json.dumps(policy(*parts, scope=scope), indent=2))
 
 
 if __name__ == "__main__":  # aws/setup-monitoring.sh runs this without the main CLI
