@@ -17,6 +17,7 @@ from bellwatch._config import resolve
 from bellwatch.aws.clients import AwsError, Clients
 from bellwatch.aws.config import ConfigError, load_rules
 from bellwatch.aws.discover import discover
+from bellwatch.aws.export import cloudformation
 from bellwatch.aws.health import ServiceHealth, service_health
 from bellwatch.aws.permissions import PARTS, PolicyScope, policy
 from bellwatch.aws.plan import Plan, SetupOptions, apply, build_plan, check_stack
@@ -104,6 +105,8 @@ def aws_group() -> None:
     \b
     Examples:
       bellwatch aws setup --email ops@example.com --dry-run
+      bellwatch aws setup --set response-time.statistic=p99 --config monitoring.toml
+      bellwatch aws setup --email ops@example.com --export cloudformation -o monitoring.json
       bellwatch aws setup --cluster bella-prod --service bella-api --log-group /ecs/bella-prod
       bellwatch aws teardown --name bella-api
     """
@@ -143,6 +146,14 @@ def aws_group() -> None:
 )  # fmt: skip
 @click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@click.option(
+    "--export", type=click.Choice(["cloudformation"]),
+    help="Write a CloudFormation template of the same resources instead; change nothing.",
+)  # fmt: skip
+@click.option(
+    "--output", "-o", type=click.File("w"), default="-",
+    help="Where --export writes the template (default: stdout).",
+)  # fmt: skip
 def setup_command(  # click passes every option by keyword
     *,
     email: str,
@@ -161,6 +172,8 @@ def setup_command(  # click passes every option by keyword
     resend_confirmation: bool,
     dry_run: bool,
     as_json: bool,
+    export: str | None,
+    output: Any,
 ) -> None:
     """Create or update the SNS topic, retention, metric filters, alarms and dashboard.
 
@@ -192,6 +205,10 @@ def setup_command(  # click passes every option by keyword
             create_log_group=create_log_group,
             resend_confirmation=resend_confirmation,
         )
+        if export:
+            template = cloudformation(opts, region=str(clients.cloudwatch.meta.region_name))
+            output.write(json.dumps(template, indent=2) + "\n")
+            return
         plan = build_plan(opts, clients)
         if dry_run:
             _print_plan(plan, as_json=as_json, title="Plan (dry run, nothing changed):")
