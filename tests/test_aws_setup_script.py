@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -66,3 +67,13 @@ class TestSetupScript:
         assert result.returncode == 0, result.stderr
         assert "create    sns-subscription oncall@example.com" in result.stdout
         assert clients.cloudwatch.describe_alarms()["MetricAlarms"] == []
+
+    def test_export_passes_through(self, clients: Clients) -> None:
+        """--export cloudformation prints a template through the script and creates nothing."""
+        result = run(["--email", "ops@example.com", "--export", "cloudformation"])
+        assert result.returncode == 0, result.stderr
+        assert (
+            "AWS::CloudWatch::Alarm"
+            in json.loads(result.stdout)["Resources"]["AlarmCpuHigh"]["Type"]
+        )
+        assert clients.sns.list_topics()["Topics"] == []
