@@ -76,7 +76,8 @@ def build_world(
     c.ecs.create_cluster(
         clusterName=cluster, settings=[{"name": "containerInsights", "value": insights}]
     )
-    c.logs.create_log_group(logGroupName=GROUP)
+    if not c.logs.describe_log_groups(logGroupNamePrefix=GROUP)["logGroups"]:
+        c.logs.create_log_group(logGroupName=GROUP)  # (test_cli may have made it)
     if retention is not None:
         c.logs.put_retention_policy(logGroupName=GROUP, retentionInDays=retention)
     log = {"awslogs-group": GROUP, "awslogs-region": REGION}
