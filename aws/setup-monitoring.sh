@@ -4,9 +4,13 @@
 #   ./aws/setup-monitoring.sh                       # asks for the alert email
 #   ./aws/setup-monitoring.sh --email ops@example.com --dry-run
 #   ALERT_EMAIL=ops@example.com ./aws/setup-monitoring.sh --cluster bella-prod --service bella-api
+#   ./aws/setup-monitoring.sh --email ops@example.com --config monitoring.toml --set cpu-high.threshold=90
+#   ./aws/setup-monitoring.sh --email ops@example.com --export cloudformation -o monitoring.json
 #
 # Every option of `bellwatch aws setup --help` passes through. Safe to re-run: it changes only
-# what differs. Undo with `bellwatch aws teardown --name <service>`.
+# what differs, and never an existing log retention unless --retention is given. An empty email
+# is allowed, but then the alarms reach nobody (the plan says so). Undo with
+# `bellwatch aws teardown --name <service>`.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -41,7 +42,7 @@ class TestSetupCommand:
         assert code == 0, out
         assert "Plan (dry run, nothing changed):" in out
         assert "create    alarm            bellwatch-bella-api-cpu-high" in out
-        assert "total: 17 create" in out
+        assert "total: 21 create, 1 unchanged" in out
         assert world.clients.cloudwatch.describe_alarms()["MetricAlarms"] == []
 
     def test_second_run_reports_nothing_to_change(self, world: World) -> None:
@@ -50,7 +51,7 @@ class TestSetupCommand:
         code, out = run("setup", "--email", "ops@example.com")
         assert code == 0, out
         assert out.startswith("Nothing to change:")
-        assert "total: 17 unchanged" in out
+        assert "total: 22 unchanged" in out
         assert "confirmation" not in out
 
     def test_json_plan(self, world: World) -> None:
@@ -58,7 +59,7 @@ class TestSetupCommand:
         code, out = run("setup", "--email", "", "--dry-run", "--json")
         assert code == 0, out
         plan = json.loads(out)
-        assert plan["counts"] == {"create": 16}
+        assert plan["counts"] == {"create": 20, "unchanged": 1}
         assert {c["kind"] for c in plan["changes"]} >= {"alarm", "dashboard", "metric-filter"}
 
     def test_explicit_names_override_discovery(self, world: World) -> None:
@@ -66,10 +67,42 @@ class TestSetupCommand:
         code, out = run(
             "setup", "--email", "", "--dry-run", "--cluster", "bella-prod",
             "--service", "bella-api", "--log-group", "/ecs/other", "--name", "bella",
+            "--create-log-group",
         )  # fmt: skip
         assert code == 0, out
         assert "create    log-group        /ecs/other" in out
         assert "bellwatch-bella-error-spike" in out
+
+    def test_missing_log_group_is_a_clean_error(self, world: World) -> None:
+        """A --log-group typo stops setup in one line naming the group and the way out."""
+        code, out = run("setup", "--email", "", "--dry-run", "--log-group", "/ecs/bela-prod")
+        assert code == 1
+        assert "log group /ecs/bela-prod not found" in out and "--create-log-group" in out
+        assert "Traceback" not in out
+
+    def test_config_file_and_set_flags(self, world: World, tmp_path: Path) -> None:
+        """Alarm settings come from the TOML file, then --set, and show in the plan."""
+        config = tmp_path / "monitoring.toml"
+        config.write_text(
+            '[alarms.cpu-high]\nthreshold = 90\n[alarms.response-time]\nstatistic = "p90"\n'
+        )
+        run("setup", "--email", "ops@example.com")
+        code, out = run(
+            "setup", "--email", "ops@example.com", "--dry-run", "--config", str(config),
+            "--set", "response-time.statistic=p99",
+        )  # fmt: skip
+        assert code == 0, out
+        assert "Threshold: 80.0 -> 90.0" in out
+        assert "ExtendedStatistic: p95 -> p99" in out
+
+    def test_bad_config_names_the_key(self, world: World, tmp_path: Path) -> None:
+        """A bad value fails before any AWS call, naming the file and the key (exit 2)."""
+        config = tmp_path / "monitoring.toml"
+        config.write_text("[alarms.cpu-high]\nthreshold = 'high'\n")
+        code, out = run("setup", "--email", "", "--config", str(config))
+        assert code == 2
+        assert f"{config}: alarms.cpu-high.threshold: expected a number, got 'high'" in out
+        assert world.clients.sns.list_topics()["Topics"] == []
 
     def test_bad_retention_is_refused(self, world: World) -> None:
         """A retention CloudWatch does not accept fails before any AWS call."""
@@ -117,15 +150,15 @@ class TestTeardownCommand:
         run("setup", "--email", "")
         code, _ = run("teardown", "--name", "bella-api", input="n\n")
         assert code == 1
-        assert len(world.clients.cloudwatch.describe_alarms()["MetricAlarms"]) == 6
+        assert len(world.clients.cloudwatch.describe_alarms()["MetricAlarms"]) == 9
 
     def test_dry_run_lists_without_deleting(self, world: World) -> None:
         """teardown --dry-run prints what it would delete."""
         run("setup", "--email", "")
         code, out = run("teardown", "--name", "bella-api", "--dry-run")
         assert code == 0, out
-        assert "Would delete:" in out and "total: 15 delete" in out
-        assert len(world.clients.cloudwatch.describe_alarms()["MetricAlarms"]) == 6
+        assert "Would delete:" in out and "total: 20 delete" in out
+        assert len(world.clients.cloudwatch.describe_alarms()["MetricAlarms"]) == 9
 
 
 class TestHealth:

@@ -6,6 +6,7 @@ parameters exactly as it would against AWS.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -13,11 +14,14 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from bellwatch.aws.clients import Clients
+from bellwatch.aws.clients import AwsError, Clients
 from bellwatch.aws.discover import Targets, discover
-from bellwatch.aws.plan import SetupOptions, apply, build_plan, teardown_plan
+from bellwatch.aws.plan import SetupOptions, apply, build_plan
+from bellwatch.aws.teardown import teardown_plan
+from moto_dashboards import global_dashboards
 
 REGION = "ca-central-1"
+GROUP = "/ecs/bella-prod"
 
 
 @dataclass
@@ -37,10 +41,21 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    global_dashboards(monkeypatch)  # AWS keeps dashboards per account, tagged
 
 
-def build_world(c: Clients, *, cluster: str = "bella-prod", service: str = "bella-api") -> World:
-    """Create the VPC, ALB, target group, ECS cluster, task definition and service."""
+def build_world(
+    c: Clients,
+    *,
+    cluster: str = "bella-prod",
+    service: str = "bella-api",
+    insights: str = "enabled",
+    retention: int | None = 365,
+) -> World:
+    """Create the VPC, ALB, target group, ECS cluster, task definition, service and log group.
+
+    The log group exists, as the awslogs driver's does, with a year of retention.
+    """
     vpc = c.ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnets = [
         c.ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{REGION}{z}")[
@@ -58,8 +73,14 @@ def build_world(c: Clients, *, cluster: str = "bella-prod", service: str = "bell
         Port=80,
         DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}],
     )
-    c.ecs.create_cluster(clusterName=cluster)
-    log = {"awslogs-group": "/ecs/bella-prod", "awslogs-region": REGION}
+    c.ecs.create_cluster(
+        clusterName=cluster, settings=[{"name": "containerInsights", "value": insights}]
+    )
+    if not c.logs.describe_log_groups(logGroupNamePrefix=GROUP)["logGroups"]:
+        c.logs.create_log_group(logGroupName=GROUP)  # (test_cli may have made it)
+    if retention is not None:
+        c.logs.put_retention_policy(logGroupName=GROUP, retentionInDays=retention)
+    log = {"awslogs-group": GROUP, "awslogs-region": REGION}
     c.ecs.register_task_definition(
         family="bella",
         containerDefinitions=[
@@ -100,19 +121,31 @@ def alarm(c: Clients, suffix: str) -> dict[str, Any]:
     return dict(found["MetricAlarms"][0])
 
 
+ALARMS = (
+    "cpu-high", "memory-high", "running-tasks", "healthy-hosts", "unhealthy-hosts",
+    "response-time", "target-5xx", "elb-5xx", "error-spike",
+)  # fmt: skip
+
+
+def dims(a: dict[str, Any]) -> dict[str, str]:
+    return {d["Name"]: d["Value"] for d in a["Dimensions"]}
+
+
 class TestSetup:
     def test_first_run_creates_every_resource(self, world: World) -> None:
-        """On an empty account every planned resource is a create."""
+        """On a fresh account every resource is created; the existing log group is left as is."""
         plan = build_plan(options(world), world.clients)
         kinds = [c.kind for c in plan.changes]
-        assert {c.action for c in plan.changes} == {"create"}
-        assert kinds.count("alarm") == 6
-        assert kinds.count("metric-filter") == 7
+        assert {(c.action, c.kind) for c in plan.changes if c.action != "create"} == {
+            ("unchanged", "log-group")
+        }
+        assert kinds.count("alarm") == len(ALARMS)
+        assert kinds.count("metric-filter") == 9
         assert {"sns-topic", "sns-subscription", "log-group", "dashboard"} <= set(kinds)
         assert plan.notes == []
 
     def test_alarms_have_the_guide_thresholds(self, world: World) -> None:
-        """Each alarm has the guide's metric, threshold, period and evaluation window."""
+        """The guide's alarms keep its metric, threshold, period and evaluation window."""
         apply(build_plan(options(world), world.clients), world.clients)
         c = world.clients
         expect = {
@@ -133,54 +166,81 @@ class TestSetup:
         assert alarm(c, "response-time")["ExtendedStatistic"] == "p95"
 
     def test_every_alarm_notifies_the_topic(self, world: World) -> None:
-        """All six alarms send to the one SNS topic, which has the email subscription."""
+        """All alarms send to the one SNS topic, which has the email subscription."""
         apply(build_plan(options(world), world.clients), world.clients)
         c = world.clients
         (topic,) = c.sns.list_topics()["Topics"]
         alarms = c.cloudwatch.describe_alarms(AlarmNamePrefix="bellwatch-bella-")["MetricAlarms"]
-        assert len(alarms) == 6
+        assert sorted(a["AlarmName"] for a in alarms) == sorted(
+            f"bellwatch-bella-{n}" for n in ALARMS
+        )
         assert all(a["AlarmActions"] == [topic["TopicArn"]] for a in alarms)
         subs = c.sns.list_subscriptions_by_topic(TopicArn=topic["TopicArn"])["Subscriptions"]
         assert [(s["Protocol"], s["Endpoint"]) for s in subs] == [("email", "ops@example.com")]
 
-    def test_alarm_dimensions_come_from_the_service(self, world: World) -> None:
-        """ECS alarms name the cluster and service; ALB alarms use the ARN suffixes."""
+    def test_load_balancer_alarms_are_scoped_to_the_target_group(self, world: World) -> None:
+        """Alarms on metrics AWS publishes per target group name it as well as the ALB."""
         apply(build_plan(options(world), world.clients), world.clients)
-        dims = {
-            d["Name"]: d["Value"] for d in alarm(world.clients, "unhealthy-hosts")["Dimensions"]
-        }
-        assert dims["LoadBalancer"] == world.lb_arn.split(":loadbalancer/")[1]
-        assert dims["TargetGroup"].startswith("targetgroup/bella-tg/")
-        cpu = {d["Name"]: d["Value"] for d in alarm(world.clients, "cpu-high")["Dimensions"]}
+        lb = world.lb_arn.split(":loadbalancer/")[1]
+        for name in ("healthy-hosts", "unhealthy-hosts", "response-time", "target-5xx"):
+            d = dims(alarm(world.clients, name))
+            assert d["LoadBalancer"] == lb, name
+            assert d["TargetGroup"].startswith("targetgroup/bella-tg/"), name
+        # Load-balancer-generated 5xx are published per load balancer only.
+        assert dims(alarm(world.clients, "elb-5xx")) == {"LoadBalancer": lb}
+        cpu = dims(alarm(world.clients, "cpu-high"))
         assert cpu == {"ClusterName": "bella-prod", "ServiceName": "bella-api"}
 
-    def test_log_group_gets_retention_and_filters(self, world: World) -> None:
-        """The log group gets 30-day retention and the JSON metric filters."""
+    def test_existing_retention_is_kept(self, world: World) -> None:
+        """Without --retention a year of retention stays a year; the filters are added."""
         apply(build_plan(options(world), world.clients), world.clients)
         logs = world.clients.logs
-        (group,) = logs.describe_log_groups(logGroupNamePrefix="/ecs/bella-prod")["logGroups"]
-        assert group["retentionInDays"] == 30
-        filters = logs.describe_metric_filters(logGroupName="/ecs/bella-prod")["metricFilters"]
+        (group,) = logs.describe_log_groups(logGroupNamePrefix=GROUP)["logGroups"]
+        assert group["retentionInDays"] == 365
+        filters = logs.describe_metric_filters(logGroupName=GROUP)["metricFilters"]
         patterns = {f["filterName"]: f["filterPattern"] for f in filters}
         assert patterns["bellwatch-bella-slow-requests"] == (
             '{ $.event = "request_complete" && $.duration > 2 }'
         )
 
     def test_dashboard_has_the_guide_widgets(self, world: World) -> None:
-        """The dashboard shows requests, p95, error rate, 5xx, CPU/memory and top errors."""
+        """The dashboard, named for its region, shows the guide's widgets and the targets."""
         apply(build_plan(options(world), world.clients), world.clients)
-        body = world.clients.cloudwatch.get_dashboard(DashboardName="bellwatch-bella")
-        import json
-
-        titles = [w["properties"]["title"] for w in json.loads(body["DashboardBody"])["widgets"]]
+        got = world.clients.cloudwatch.get_dashboard(DashboardName=f"bellwatch-bella-{REGION}")
+        body = json.loads(got["DashboardBody"])
+        titles = [w["properties"]["title"] for w in body["widgets"]]
         assert titles == [
             "Requests",
             "Latency p95 (s)",
             "Error rate (%)",
             "5xx responses",
             "CPU and memory (%)",
+            "Targets",
             "Top errors",
         ]
+        alb_series = [
+            row for w in body["widgets"] for row in w["properties"].get("metrics", [])
+            if row[0] == "AWS/ApplicationELB" and row[1] != "HTTPCode_ELB_5XX_Count"
+        ]  # fmt: skip
+        assert alb_series and all("TargetGroup" in row for row in alb_series)
+
+    def test_missing_log_group_is_an_error(self, world: World) -> None:
+        """A log group that does not exist (a typo) stops the plan and names the flag."""
+        targets = replace(discover(world.clients), log_group="/ecs/bela-prod")
+        with pytest.raises(AwsError, match=r"/ecs/bela-prod not found.*--create-log-group"):
+            build_plan(options(world, targets=targets), world.clients)
+
+    def test_missing_log_group_is_created_when_asked(self, world: World) -> None:
+        """With create_log_group the group is created, tagged, with 30-day retention."""
+        targets = replace(discover(world.clients), log_group="/ecs/new")
+        opts = options(world, targets=targets, create_log_group=True)
+        plan = build_plan(opts, world.clients)
+        assert ("create", "/ecs/new") in [(c.action, c.name) for c in plan.changes]
+        apply(plan, world.clients)
+        (group,) = world.clients.logs.describe_log_groups(logGroupNamePrefix="/ecs/new")[
+            "logGroups"
+        ]
+        assert group["retentionInDays"] == 30
 
 
 class TestRerun:
@@ -191,8 +251,8 @@ class TestRerun:
         assert again.pending == []
         assert apply(again, world.clients) == []
 
-    def test_drift_is_updated_alone(self, world: World) -> None:
-        """A hand-edited alarm threshold is the only update, and apply restores it."""
+    def test_drift_is_updated_alone_and_shown_old_to_new(self, world: World) -> None:
+        """A hand-edited alarm threshold is the only update, shown old -> new; apply restores it."""
         apply(build_plan(options(world), world.clients), world.clients)
         edited = alarm(world.clients, "cpu-high")
         keep = ("AlarmName", "Namespace", "MetricName", "Dimensions", "Statistic", "Period")
@@ -205,38 +265,68 @@ class TestRerun:
         plan = build_plan(options(world), world.clients)
         (change,) = plan.pending
         assert (change.action, change.name) == ("update", "bellwatch-bella-cpu-high")
-        assert "Threshold" in change.detail
+        assert "Threshold: 95.0 -> 80.0" in change.detail
+        assert "TreatMissingData: none -> breaching" in change.detail
         apply(plan, world.clients)
         assert alarm(world.clients, "cpu-high")["Threshold"] == 80
         assert build_plan(options(world), world.clients).pending == []
 
-    def test_new_retention_is_an_update(self, world: World) -> None:
-        """Changing --retention updates only the log group."""
+    def test_explicit_retention_is_an_update_shown_and_warned(self, world: World) -> None:
+        """--retention 30 on a 365-day group updates only it, shows 365 -> 30, and warns."""
         apply(build_plan(options(world), world.clients), world.clients)
-        plan = build_plan(options(world, retention_days=90), world.clients)
-        assert [(c.action, c.kind) for c in plan.pending] == [("update", "log-group")]
+        plan = build_plan(options(world, retention_days=30), world.clients)
+        (change,) = plan.pending
+        assert (change.kind, change.detail) == ("log-group", "retention_days: 365 -> 30")
+        assert any("deletes events older than 30 days" in n for n in plan.notes)
+
+    def test_configured_rule_is_used(self, world: World) -> None:
+        """A rule from the config changes the alarm's statistic, and only that alarm."""
+        from bellwatch.aws.config import load_rules
+
+        apply(build_plan(options(world), world.clients), world.clients)
+        rules = load_rules(overrides=["response-time.statistic=p99"])
+        plan = build_plan(options(world, rules=rules), world.clients)
+        (change,) = plan.pending
+        assert change.name == "bellwatch-bella-response-time"
+        assert "ExtendedStatistic: p95 -> p99" in change.detail
 
 
 class TestDryRun:
     def test_planning_writes_nothing(self, world: World) -> None:
-        """Building a plan creates no topic, alarm, filter, group or dashboard."""
+        """Building a plan creates no topic, alarm, filter or dashboard."""
         build_plan(options(world), world.clients)
         c = world.clients
         assert c.sns.list_topics()["Topics"] == []
         assert c.cloudwatch.describe_alarms()["MetricAlarms"] == []
         assert c.cloudwatch.list_dashboards()["DashboardEntries"] == []
-        assert c.logs.describe_log_groups()["logGroups"] == []
+        assert c.logs.describe_metric_filters(logGroupName=GROUP)["metricFilters"] == []
 
     def test_missing_names_are_notes_not_errors(self, world: World) -> None:
         """Without a load balancer or log group, the plan says which parts it left out."""
-        plan = build_plan(options(world, targets=Targets("bella-prod", "bella-api")), world.clients)
-        assert [c.name.rsplit("-", 2)[-2:] for c in plan.changes if c.kind == "alarm"] == [
-            ["cpu", "high"],
-            ["memory", "high"],
-            ["error", "spike"],
+        targets = Targets("bella-prod", "bella-api", container_insights=True)
+        plan = build_plan(options(world, targets=targets), world.clients)
+        assert [
+            c.name.removeprefix("bellwatch-bella-") for c in plan.changes if c.kind == "alarm"
+        ] == [
+            "cpu-high",
+            "memory-high",
+            "running-tasks",
+            "error-spike",
         ]
-        assert any("unhealthy-hosts" in n for n in plan.notes)
+        assert any("healthy-hosts" in n for n in plan.notes)
         assert any("no log group" in n for n in plan.notes)
+
+    def test_running_tasks_needs_container_insights(self, world: World) -> None:
+        """Without Container Insights there is no running-tasks alarm, and a note says why."""
+        targets = replace(discover(world.clients), container_insights=False)
+        plan = build_plan(options(world, targets=targets), world.clients)
+        assert "bellwatch-bella-running-tasks" not in [c.name for c in plan.changes]
+        assert any("Container Insights is off" in n for n in plan.notes)
+
+    def test_no_email_is_a_warning(self, world: World) -> None:
+        """Without an email, the plan says the alarms would reach nobody."""
+        plan = build_plan(options(world, email=None), world.clients)
+        assert any("no alarm reaches anyone" in n for n in plan.notes)
 
 
 class TestTeardown:
@@ -244,13 +334,15 @@ class TestTeardown:
         """Teardown deletes the alarms, filters, dashboard and topic, and keeps the log group."""
         apply(build_plan(options(world), world.clients), world.clients)
         plan = teardown_plan("bella", world.clients)
-        assert len(plan.changes) == 6 + 7 + 1 + 1
+        assert len(plan.changes) == len(ALARMS) + 9 + 1 + 1
         apply(plan, world.clients)
         c = world.clients
         assert c.cloudwatch.describe_alarms()["MetricAlarms"] == []
+        assert c.cloudwatch.list_dashboards()["DashboardEntries"] == []
         assert c.sns.list_topics()["Topics"] == []
-        assert c.logs.describe_metric_filters(logGroupName="/ecs/bella-prod")["metricFilters"] == []
-        assert len(c.logs.describe_log_groups()["logGroups"]) == 1
+        assert c.logs.describe_metric_filters(logGroupName=GROUP)["metricFilters"] == []
+        (group,) = c.logs.describe_log_groups()["logGroups"]
+        assert group["retentionInDays"] == 365
         assert teardown_plan("bella", c).changes == []
 
     def test_leaves_untagged_and_other_stacks_alone(self, world: World) -> None:
@@ -271,29 +363,101 @@ class TestTeardown:
         apply(teardown_plan("bella", c), c)
         names = {a["AlarmName"] for a in c.cloudwatch.describe_alarms()["MetricAlarms"]}
         assert "bellwatch-bella-handmade" in names
-        assert sum(n.startswith("bellwatch-other-") for n in names) == 6
+        assert sum(n.startswith("bellwatch-other-") for n in names) == len(ALARMS)
         assert [t["TopicArn"].rsplit(":", 1)[1] for t in c.sns.list_topics()["Topics"]] == [
             "bellwatch-other-alerts"
         ]
+
+    def test_untagged_dashboard_of_the_same_name_is_kept(self, world: World) -> None:
+        """A dashboard named like ours but not tagged as ours is not deleted."""
+        name = f"bellwatch-bella-{REGION}"
+        world.clients.cloudwatch.put_dashboard(DashboardName=name, DashboardBody='{"widgets":[]}')
+        plan = teardown_plan("bella", world.clients)
+        assert "dashboard" not in [c.kind for c in plan.changes]
+        assert any(f"dashboard {name} is not tagged" in n for n in plan.notes)
+
+    def test_keeps_the_topic_for_subscribers_setup_did_not_add(self, world: World) -> None:
+        """A teammate subscribed by hand keeps the topic; setup's own subscription goes."""
+        apply(build_plan(options(world), world.clients), world.clients)
+        c = world.clients
+        (topic,) = c.sns.list_topics()["Topics"]
+        c.sns.subscribe(TopicArn=topic["TopicArn"], Protocol="email", Endpoint="bob@example.com")
+        plan = teardown_plan("bella", c)
+        assert ("keep", "sns-topic") in [(x.action, x.kind) for x in plan.changes]
+        apply(plan, c)
+        subs = c.sns.list_subscriptions_by_topic(TopicArn=topic["TopicArn"])["Subscriptions"]
+        assert [s["Endpoint"] for s in subs] == ["bob@example.com"]
+
+
+class TestGlobalDashboards:
+    """Dashboards are one namespace per account (moto_dashboards adds that rule to moto)."""
+
+    # "All dashboards in your account are global, not region-specific."
+    # https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutDashboard.html
+
+    def test_names_are_unique_across_every_region(self) -> None:
+        """One stack's dashboard names differ in every region CloudWatch runs in."""
+        import boto3
+
+        regions = boto3.session.Session().get_available_regions("cloudwatch")
+        opts = SetupOptions(stack="bella", email=None, targets=Targets())
+        names = [opts.dashboard_name(r) for r in regions]
+        assert len(regions) > 20 and len(set(names)) == len(names)
+        assert all(len(n) <= 255 for n in names)  # PutDashboard: DashboardName up to 255
+
+    def test_two_regions_keep_two_dashboards(self, world: World) -> None:
+        """Set up in two regions, re-run both: two dashboards, no flip-flop; teardown one."""
+        east = Clients(region="us-east-1")
+        build_world(east)
+        for c in (world.clients, east):
+            apply(build_plan(options(replace(world, clients=c)), c), c)
+        for c in (world.clients, east):
+            assert build_plan(options(replace(world, clients=c)), c).pending == []
+        names = [d["DashboardName"] for d in east.cloudwatch.list_dashboards()["DashboardEntries"]]
+        assert names == ["bellwatch-bella-ca-central-1", "bellwatch-bella-us-east-1"]
+        apply(teardown_plan("bella", east), east)
+        left = world.clients.cloudwatch.list_dashboards()["DashboardEntries"]
+        assert [d["DashboardName"] for d in left] == ["bellwatch-bella-ca-central-1"]
 
 
 class TestSubscription:
     def test_unconfirmed_email_is_noted(self, world: World) -> None:
         """A subscription pending confirmation is unchanged, with a note to check the inbox."""
         apply(build_plan(options(world), world.clients), world.clients)
-
-        def pending(parsed: dict[str, Any], **_: Any) -> None:
-            for sub in parsed.get("Subscriptions", []):
-                sub["SubscriptionArn"] = "PendingConfirmation"
-
-        world.clients.sns.meta.events.register("after-call.sns.ListSubscriptionsByTopic", pending)
+        pending(world.clients)
         plan = build_plan(options(world), world.clients)
         assert plan.pending == []
-        assert plan.notes == ["ops@example.com has not confirmed the subscription: check the inbox"]
+        assert plan.notes == [
+            "ops@example.com has not confirmed the subscription: check the inbox "
+            "(--resend-confirmation mails it again)"
+        ]
+
+    def test_resend_subscribes_the_pending_address_again(self, world: World) -> None:
+        """With resend_confirmation a pending address is subscribed again (AWS re-mails it)."""
+        apply(build_plan(options(world), world.clients), world.clients)
+        pending(world.clients)
+        plan = build_plan(options(world, resend_confirmation=True), world.clients)
+        (change,) = plan.pending
+        assert (change.action, change.kind, change.name) == (
+            "update", "sns-subscription", "ops@example.com"
+        )  # fmt: skip
 
     def test_other_subscribers_are_kept_and_noted(self, world: World) -> None:
         """A new --email adds a subscription; the old address stays and is named in a note."""
         apply(build_plan(options(world), world.clients), world.clients)
         plan = build_plan(options(world, email="new@example.com"), world.clients)
-        assert [(c.action, c.name) for c in plan.pending] == [("create", "new@example.com")]
+        assert [(c.action, c.name) for c in plan.pending] == [
+            ("update", "bellwatch-bella-alerts"),  # its tag records both addresses
+            ("create", "new@example.com"),
+        ]
         assert plan.notes == ["the topic also notifies email:ops@example.com (kept)"]
+
+
+def pending(c: Clients) -> None:
+    """Make every subscription look unconfirmed to this client (moto confirms at once)."""
+
+    def hook(parsed: dict[str, Any], **_: Any) -> None:
+        for sub in parsed.get("Subscriptions", []):
+            sub["SubscriptionArn"] = "PendingConfirmation"
+
+    c.sns.meta.events.register("after-call.sns.ListSubscriptionsByTopic", hook)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -56,7 +57,7 @@ class TestSetupScript:
         assert "confirmation link" in first.stdout
         second = run(["--email", "ops@example.com"])
         assert second.returncode == 0, second.stderr
-        assert "total: 17 unchanged" in second.stdout
+        assert "total: 22 unchanged" in second.stdout
         topics = clients.sns.list_topics()["Topics"]
         assert [t["TopicArn"].rsplit(":", 1)[1] for t in topics] == ["bellwatch-bella-api-alerts"]
 
@@ -66,3 +67,13 @@ class TestSetupScript:
         assert result.returncode == 0, result.stderr
         assert "create    sns-subscription oncall@example.com" in result.stdout
         assert clients.cloudwatch.describe_alarms()["MetricAlarms"] == []
+
+    def test_export_passes_through(self, clients: Clients) -> None:
+        """--export cloudformation prints a template through the script and creates nothing."""
+        result = run(["--email", "ops@example.com", "--export", "cloudformation"])
+        assert result.returncode == 0, result.stderr
+        assert (
+            "AWS::CloudWatch::Alarm"
+            in json.loads(result.stdout)["Resources"]["AlarmCpuHigh"]["Type"]
+        )
+        assert clients.sns.list_topics()["Topics"] == []

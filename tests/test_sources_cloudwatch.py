@@ -149,6 +149,74 @@ class TestRecords:
         assert sleeps.calls == []
 
 
+class TestRepeatedToken:
+    def test_repeated_token_resumes_without_loss_or_duplicates(self, logs: Any) -> None:
+        """A page token CloudWatch repeats resumes from the last timestamp: all 9, once each."""
+        put(logs, *range(T0, T0 + 9))
+        real = logs.filter_log_events
+        sent: list[dict[str, Any]] = []
+
+        def flaky(**kw: Any) -> dict[str, Any]:
+            sent.append(kw)
+            reply = dict(real(**kw))
+            if len(sent) == 2:  # the second page comes back with the token that fetched it
+                reply["nextToken"] = kw["nextToken"]
+            return reply
+
+        class Client:
+            filter_log_events = staticmethod(flaky)
+
+        src = CloudWatchSource(GROUP, client=Client(), page_size=3, sleep=Sleeps())
+        assert [r["n"] for r in src.records()] == list(range(T0, T0 + 9))
+        assert "nextToken" not in sent[2] and sent[2]["startTime"] == T0 + 5
+        assert src.stats.skipped_note() is None
+
+    def test_token_that_never_moves_ends_with_a_note(self, logs: Any) -> None:
+        """A token that keeps coming back with nothing new ends the read, and says so."""
+        put(logs, T0)
+
+        class Stuck:
+            def filter_log_events(self, **kw: Any) -> dict[str, Any]:
+                return {"events": [], "nextToken": "same"}
+
+        src = CloudWatchSource(GROUP, client=Stuck(), sleep=Sleeps(), retries=2)
+        assert list(src.records()) == []
+        note = src.stats.skipped_note()
+        assert note is not None and "same page token" in note
+
+
+class TestLatest:
+    def test_reads_newest_first_and_stops_early(self, logs: Any) -> None:
+        """The last 3 of an hour of events come from the last minute's window alone."""
+        put(logs, *range(T0, T0 + 3_600_000, 60_000), T0 + 3_599_000)
+        calls = capture(logs, "FilterLogEvents")
+        src = source(logs, clock=lambda: (T0 + 3_600_000) / 1000)
+        got = [r["n"] for r in src.latest(3)]
+        assert got == [T0 + 3_480_000, T0 + 3_540_000, T0 + 3_599_000]
+        assert calls[0]["startTime"] == T0 + 3_600_001 - 60_000
+        assert len(calls) <= 3
+
+    def test_widens_until_enough_match(self, logs: Any) -> None:
+        """Few matches: windows widen back to --since; the answer is oldest first."""
+        put(logs, T0, T0 + 10, T0 + 600_000)
+        src = source(logs, clock=lambda: (T0 + 900_000) / 1000)
+        got = [r["n"] for r in src.latest(5, since_ms=T0 - 1000)]
+        assert got == [T0, T0 + 10, T0 + 600_000]
+
+    def test_keep_filters_before_counting(self, logs: Any) -> None:
+        """Only records that pass keep count toward n."""
+        put(logs, *range(T0, T0 + 10))
+        src = source(logs, clock=lambda: (T0 + 20) / 1000)
+        got = [r["n"] for r in src.latest(2, lambda r: r["n"] % 2 == 0, since_ms=T0)]
+        assert got == [T0 + 6, T0 + 8]
+
+    def test_without_since_stops_at_the_group_creation(self, logs: Any) -> None:
+        """With no --since and no match, the walk back ends at the group's creation."""
+        calls = capture(logs, "FilterLogEvents")
+        assert source(logs).latest(5) == []
+        assert 0 < len(calls) < 20
+
+
 class TestRetries:
     def test_throttling_is_retried_with_growing_backoff(self, logs: Any) -> None:
         """Two throttled calls are retried after growing delays, then the page arrives."""
@@ -267,6 +335,68 @@ class TestInsights:
         """start_query's LimitExceededException (too many queries) is retried."""
         fail_times(logs, "StartQuery", 2, code="LimitExceededException")
         assert source(logs).run_insights("fields @message", T0, T0 + 1000) == []
+
+    def test_concurrency_limit_says_to_wait(self, logs: Any) -> None:
+        """When the concurrent-query quota stays full, the message says to wait, not narrow."""
+        fail_times(logs, "StartQuery", 100, code="LimitExceededException")
+        with pytest.raises(SourceError, match="wait for some to finish") as err:
+            source(logs, retries=2).run_insights("fields @message", T0, T0 + 1000)
+        assert "--since" not in str(err.value)
+
+    def test_asks_for_the_api_row_limit(self, logs: Any) -> None:
+        """StartQuery asks for 100,000 rows, the most the API returns (10,000 a page)."""
+        # StartQuery: "The maximum limit is 100,000"; GetQueryResults: "up to 10,000 log
+        # events per request ... up to 100,000 ... by paginating with the nextToken".
+        # https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_StartQuery.html
+        calls = capture(logs, "StartQuery")
+        source(logs).run_insights("fields @message", T0, T0 + 1000)
+        assert calls[0]["limit"] == 100_000
+
+    def test_pages_through_results_and_says_when_capped(self, logs: Any) -> None:
+        """Ten pages of 10,000 rows are all returned, and the cap is said in the note."""
+        pages = iter(range(10))
+
+        def reply(params: dict[str, Any], **_: Any) -> Any:
+            page = next(pages)
+            rows = [[{"field": "i", "value": str(page * 10_000 + i)}] for i in range(10_000)]
+            more = {"nextToken": f"t{page + 1}"} if page < 9 else {}
+            return answer({"status": "Complete", "statistics": {}, "results": rows, **more})
+
+        logs.meta.events.register("before-call.cloudwatch-logs.GetQueryResults", reply)
+        src = source(logs)
+        rows = src.run_insights("fields i", T0, T0 + 1000)
+        assert [r["i"] for r in rows] == list(range(100_000))
+        note = src.stats.skipped_note()
+        assert note is not None and "first 100,000 rows" in note
+
+    def test_uncapped_answer_has_no_note(self, logs: Any) -> None:
+        """Two pages, fewer rows than the limit: no note."""
+        pages = iter([("t1", 10_000), (None, 5)])
+
+        def reply(**_: Any) -> Any:
+            token, n = next(pages)
+            rows = [[{"field": "i", "value": "1"}]] * n
+            more = {"nextToken": token} if token else {}
+            return answer({"status": "Complete", "statistics": {}, "results": rows, **more})
+
+        logs.meta.events.register("before-call.cloudwatch-logs.GetQueryResults", reply)
+        src = source(logs)
+        assert len(src.run_insights("fields i", T0, T0 + 1000)) == 10_005
+        assert src.stats.skipped_note() is None
+
+    def test_waits_as_long_as_cloudwatch_runs_a_query(self) -> None:
+        """The default wait is CloudWatch's own query timeout, 60 minutes."""
+        # GetQueryResults: "Queries time out after 60 minutes of runtime."
+        assert CloudWatchSource(GROUP).query_timeout == 3600
+
+    def test_cloudwatch_timeout_is_explained(self, logs: Any) -> None:
+        """A query CloudWatch itself timed out says so, and what to do."""
+        logs.meta.events.register(
+            "before-call.cloudwatch-logs.GetQueryResults",
+            lambda **_: answer({"status": "Timeout", "statistics": {}}),
+        )
+        with pytest.raises(SourceError, match=r"after 60 minutes\): narrow --since/--until"):
+            source(logs).run_insights("fields @message", T0, T0 + 1000)
 
     def test_failed_query_raises(self, logs: Any) -> None:
         """A query CloudWatch reports as Failed ends in SourceError."""

@@ -15,10 +15,13 @@ import click
 
 from bellwatch._config import resolve
 from bellwatch.aws.clients import AwsError, Clients
+from bellwatch.aws.config import ConfigError, load_rules
 from bellwatch.aws.discover import discover
+from bellwatch.aws.export import cloudformation
 from bellwatch.aws.health import ServiceHealth, service_health
-from bellwatch.aws.permissions import ACTIONS, policy
-from bellwatch.aws.plan import Plan, SetupOptions, apply, build_plan, check_stack, teardown_plan
+from bellwatch.aws.permissions import PARTS, PolicyScope, policy
+from bellwatch.aws.plan import Plan, SetupOptions, apply, build_plan, check_stack
+from bellwatch.aws.teardown import teardown_plan
 
 __all__ = ["aws_group", "health"]
 
@@ -50,8 +53,8 @@ def _clients(region: str | None, profile: str | None) -> Clients:
     return Clients(region=resolve(region=region).region, profile=profile)
 
 
-def _check_retention(ctx: click.Context, param: click.Parameter, value: int) -> int:
-    if value not in RETENTION_DAYS:
+def _check_retention(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+    if value is not None and value not in RETENTION_DAYS:
         allowed = ", ".join(map(str, RETENTION_DAYS))
         raise click.BadParameter(f"{value} is not a CloudWatch retention; use one of {allowed}")
     return value
@@ -102,6 +105,8 @@ def aws_group() -> None:
     \b
     Examples:
       bellwatch aws setup --email ops@example.com --dry-run
+      bellwatch aws setup --set response-time.statistic=p99 --config monitoring.toml
+      bellwatch aws setup --email ops@example.com --export cloudformation -o monitoring.json
       bellwatch aws setup --cluster bella-prod --service bella-api --log-group /ecs/bella-prod
       bellwatch aws teardown --name bella-api
     """
@@ -118,13 +123,37 @@ def aws_group() -> None:
 @click.option("--name", "stack", help="Name for what setup creates (default: the ECS service).")
 @click.option(
     "--retention",
-    default=30,
-    show_default=True,
+    type=int,
     callback=_check_retention,
-    help="Log group retention in days (a value CloudWatch accepts: 1, 3, 7, 14, 30, 90, ...).",
+    help="Set the log group's retention in days (1, 3, 7, 14, 30, 90, ...); without it an "
+    "existing retention is left as it is.",
 )
+@click.option(
+    "--create-log-group", is_flag=True,
+    help="Create the log group when it does not exist (30-day retention unless --retention).",
+)  # fmt: skip
+@click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False),
+    help="TOML file of alarm settings ([alarms.<name>] threshold, statistic, period, ...).",
+)  # fmt: skip
+@click.option(
+    "--set", "overrides", multiple=True, metavar="ALARM.KEY=VALUE",
+    help="Override one alarm setting, e.g. response-time.statistic=p99 (repeatable).",
+)  # fmt: skip
+@click.option(
+    "--resend-confirmation", is_flag=True,
+    help="Have AWS mail the subscription link again when it is still unconfirmed.",
+)  # fmt: skip
 @click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@click.option(
+    "--export", type=click.Choice(["cloudformation"]),
+    help="Write a CloudFormation template of the same resources instead; change nothing.",
+)  # fmt: skip
+@click.option(
+    "--output", "-o", type=click.File("w"), default="-",
+    help="Where --export writes the template (default: stdout).",
+)  # fmt: skip
 def setup_command(  # click passes every option by keyword
     *,
     email: str,
@@ -136,15 +165,26 @@ def setup_command(  # click passes every option by keyword
     region: str | None,
     profile: str | None,
     stack: str | None,
-    retention: int,
+    retention: int | None,
+    create_log_group: bool,
+    config_path: str | None,
+    overrides: tuple[str, ...],
+    resend_confirmation: bool,
     dry_run: bool,
     as_json: bool,
+    export: str | None,
+    output: Any,
 ) -> None:
     """Create or update the SNS topic, retention, metric filters, alarms and dashboard.
 
     Idempotent: a second run reports every resource unchanged and writes nothing.
+    An update says `key: old -> new` for each attribute it changes.
     """
     settings = resolve(region=region, log_group=log_group)
+    try:
+        rules = load_rules(config_path, overrides)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint="--config/--set") from None
     with aws_errors():
         clients = _clients(region, profile)
         targets = discover(
@@ -161,7 +201,14 @@ def setup_command(  # click passes every option by keyword
             targets=targets,
             retention_days=retention,
             slow_threshold=settings.slow_threshold,
+            rules=rules,
+            create_log_group=create_log_group,
+            resend_confirmation=resend_confirmation,
         )
+        if export:
+            template = cloudformation(opts, region=str(clients.cloudwatch.meta.region_name))
+            output.write(json.dumps(template, indent=2) + "\n")
+            return
         plan = build_plan(opts, clients)
         if dry_run:
             _print_plan(plan, as_json=as_json, title="Plan (dry run, nothing changed):")
@@ -244,18 +291,39 @@ def health_command(
 
 @aws_group.command("policy")
 @click.option(
-    "--for", "parts", multiple=True, type=click.Choice(sorted(ACTIONS)),
+    "--for", "parts", multiple=True, type=click.Choice(PARTS),
     help="Only what these need (repeatable; default: everything).",
 )  # fmt: skip
-def policy_command(parts: tuple[str, ...]) -> None:
+@click.option("--name", "stack", default="*", help="The stack setup manages (default: any).")
+@click.option("--region", default="*", help="The region (default: any).")
+@click.option("--account", default="*", help="The AWS account id (default: any).")
+@click.option("--log-group", default="*", help="The application log group (default: any).")
+@click.option(
+    "--alert-topic", help="Topic ARN in-process alerts publish to (default: the stack's)."
+)
+def policy_command(
+    *,
+    parts: tuple[str, ...],
+    stack: str,
+    region: str,
+    account: str,
+    log_group: str,
+    alert_topic: str | None,
+) -> None:
     """Print the IAM policy bellwatch needs (attach it to the role that runs it).
+
+    One statement per job (setup, teardown, read, alerts, health) and resource kind,
+    scoped to the stack's resources by ARN, with tag conditions on deletes.
 
     \b
     Examples:
-      bellwatch aws policy > bellwatch-policy.json
-      bellwatch aws policy --for read --for health
+      bellwatch aws policy --name bella-api --region ca-central-1 --account 123456789012
+      bellwatch aws policy --for read --for alerts --log-group /ecs/bella-prod
     """
-    click.echo(json.dumps(policy(*parts), indent=2))
+    if stack != "*":
+        _stack(stack)
+    scope = PolicyScope(stack, region, account, log_group, alert_topic)
+    click.echo(json.dumps(policy(*parts, scope=scope), indent=2))
 
 
 if __name__ == "__main__":  # aws/setup-monitoring.sh runs this without the main CLI

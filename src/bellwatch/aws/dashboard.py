@@ -2,6 +2,8 @@
 
 Metrics come from the load balancer and ECS when their names are known, and from
 the metric filters on the logs otherwise, so the dashboard is useful either way.
+Load-balancer series are this service's target group (``TargetGroup`` +
+``LoadBalancer``) when it is known, so other services on a shared ALB stay out.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class DashboardTargets:
     cluster: str | None = None
     service: str | None = None
     load_balancer: str | None = None
+    target_group: str | None = None
 
 
 def _metric(
@@ -61,13 +64,16 @@ def dashboard_body(t: DashboardTargets) -> dict[str, Any]:
     ns, m = t.namespace, t.metrics
     alb = ["AWS/ApplicationELB"]
     lb = ["LoadBalancer", t.load_balancer] if t.load_balancer else []
-    requests = [[ns, m["requests"], {"label": "requests (logs)"}]]
-    latency = [[ns, m["latency"], {"label": "p95 (logs)"}]]
-    five_xx = [[ns, m["server_errors"], {"label": "5xx (logs)"}]]
+    tg = ["TargetGroup", t.target_group, *lb] if t.target_group and lb else lb
+    requests: list[list[Any]] = [[ns, m["requests"], {"label": "requests (logs)"}]]
+    latency: list[list[Any]] = [[ns, m["latency"], {"label": "p95 (logs)"}]]
+    five_xx: list[list[Any]] = [[ns, m["server_errors"], {"label": "5xx (logs)"}]]
     if lb:
-        requests.insert(0, [*alb, "RequestCount", *lb, {"label": "requests (ALB)"}])
-        latency.insert(0, [*alb, "TargetResponseTime", *lb, {"label": "p95 (ALB)"}])
-        five_xx.insert(0, [*alb, "HTTPCode_Target_5XX_Count", *lb, {"label": "5xx (ALB)"}])
+        requests.insert(0, [*alb, "RequestCount", *tg, {"label": "requests (ALB)"}])
+        latency.insert(0, [*alb, "TargetResponseTime", *tg, {"label": "p95 (ALB)"}])
+        five_xx.insert(0, [*alb, "HTTPCode_Target_5XX_Count", *tg, {"label": "5xx (service)"}])
+        # Published per load balancer only: answers of the ALB itself (tasks down or hung).
+        five_xx.insert(1, [*alb, "HTTPCode_ELB_5XX_Count", *lb, {"label": "5xx (ALB itself)"}])
     error_rate: list[list[Any]] = [
         # 5xx share of requests, as the saved ``error-rate`` query computes it locally.
         [{"expression": "100 * errors / requests", "label": "5xx % of requests", "id": "rate"}],
@@ -84,6 +90,12 @@ def dashboard_body(t: DashboardTargets) -> dict[str, Any]:
         ecs = ["AWS/ECS", "CPUUtilization", "ClusterName", t.cluster, "ServiceName", t.service]
         mem = [*ecs[:1], "MemoryUtilization", *ecs[2:]]
         widgets.append(_metric(t, "CPU and memory (%)", [ecs, mem], x=0, y=12, stat="Average"))
+    if t.target_group and lb:
+        hosts = [
+            [*alb, "HealthyHostCount", *tg, {"label": "healthy"}],
+            [*alb, "UnHealthyHostCount", *tg, {"label": "unhealthy", "stat": "Maximum"}],
+        ]
+        widgets.append(_metric(t, "Targets", hosts, x=12, y=12, stat="Minimum"))
     widgets.append(
         {
             "type": "log",

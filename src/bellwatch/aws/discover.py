@@ -25,6 +25,8 @@ class Targets:
     target_group: str | None = None  # targetgroup/<name>/<id>
     target_group_arn: str | None = None
     log_group: str | None = None
+    container_insights: bool = False
+    """The cluster publishes Container Insights metrics (running/desired task counts)."""
 
 
 def lb_dimension(arn: str) -> str:
@@ -79,6 +81,15 @@ def _from_service(clients: Clients, t: Targets) -> Targets:
     if not found:
         raise AwsError(f"ECS service {t.service!r} not found in cluster {t.cluster!r}")
     svc = found[0]
+    clusters = clients.ecs.describe_clusters(clusters=[t.cluster], include=["SETTINGS"])
+    for cluster in clusters.get("clusters", []):
+        for setting in cluster.get("settings", []):
+            # "enabled", or "enhanced" (Container Insights with enhanced observability)
+            if setting.get("name") == "containerInsights" and setting.get("value") in (
+                "enabled",
+                "enhanced",
+            ):
+                t = replace(t, container_insights=True)
     tg_arn = next(
         (lb["targetGroupArn"] for lb in svc.get("loadBalancers", []) if lb.get("targetGroupArn")),
         None,

@@ -4,18 +4,21 @@ Setup builds the full list of resources it wants, reads each one back, and only
 writes the ones that differ, so running it twice changes nothing the second time.
 Everything it creates carries the ``managed-by``/``bellwatch:stack`` tags (or, for
 resources AWS cannot tag, the ``bellwatch-<stack>-`` name prefix plus our metric
-namespace), and teardown deletes only what carries them.
+namespace), and teardown (:mod:`bellwatch.aws.teardown`) deletes only what carries them.
+A plan line that updates says ``key: old -> new`` for every attribute it changes.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from bellwatch.aws.alarms import AlarmTargets, alarm_params
-from bellwatch.aws.clients import Clients
+from bellwatch.aws.clients import AwsError, Clients
+from bellwatch.aws.config import DEFAULT_RULES, AlarmRule
 from bellwatch.aws.dashboard import DashboardTargets, dashboard_body
 from bellwatch.aws.discover import Targets
 from bellwatch.aws.metric_filters import metric_filter_specs
@@ -30,19 +33,29 @@ from bellwatch.aws.resources import (
 )
 
 __all__ = [
+    "MANAGED_BY",
+    "REGION_TAG",
+    "STACK_TAG",
+    "SUBSCRIBED_TAG",
     "Change",
     "Plan",
     "SetupOptions",
     "apply",
     "build_plan",
     "check_stack",
-    "teardown_plan",
+    "desired_resources",
 ]
 
-Action = Literal["create", "update", "unchanged", "delete"]
+Action = Literal["create", "update", "unchanged", "delete", "keep"]
 MANAGED_BY = "managed-by"
 _STACK = re.compile(r"[A-Za-z0-9_-]{1,64}")
 STACK_TAG = "bellwatch:stack"
+REGION_TAG = "bellwatch:region"
+# On the topic: the addresses setup subscribed (space-separated), so that teardown
+# can tell them from subscribers added by hand, which it keeps.
+SUBSCRIBED_TAG = "bellwatch:subscribed"
+NEW_GROUP_RETENTION = 30
+"""Days a log group created by setup keeps events, unless --retention says otherwise."""
 
 
 def check_stack(name: str) -> str:
@@ -55,13 +68,19 @@ def check_stack(name: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class SetupOptions:
-    """What setup provisions, after discovery."""
+    """What setup provisions, after discovery.
+
+    ``retention_days`` None leaves an existing log group's retention as it is.
+    """
 
     stack: str
     email: str | None
     targets: Targets
-    retention_days: int = 30
+    retention_days: int | None = None
     slow_threshold: float = 2.0
+    rules: Mapping[str, AlarmRule] = field(default_factory=lambda: dict(DEFAULT_RULES))
+    create_log_group: bool = False
+    resend_confirmation: bool = False
 
     def __post_init__(self) -> None:
         check_stack(self.stack)
@@ -77,6 +96,13 @@ class SetupOptions:
     @property
     def tags(self) -> dict[str, str]:
         return {MANAGED_BY: "bellwatch", STACK_TAG: self.stack}
+
+    def dashboard_name(self, region: str) -> str:
+        """Dashboards are global: the region in the name keeps two regions' apart."""
+        return f"{self.prefix}-{region}"
+
+    def dashboard_tags(self, region: str) -> dict[str, str]:
+        return {**self.tags, REGION_TAG: region}
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +137,7 @@ class Plan:
     @property
     def pending(self) -> list[Change]:
         """The changes that write something."""
-        return [c for c in self.changes if c.action != "unchanged"]
+        return [c for c in self.changes if c.action not in ("unchanged", "keep")]
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -127,17 +153,21 @@ class Plan:
         }
 
 
-def _diff(current: Any, desired: Any) -> str:
-    if isinstance(current, dict) and isinstance(desired, dict):
-        keys = sorted(
-            k for k in desired.keys() | current.keys() if current.get(k) != desired.get(k)
-        )
-        return "changed: " + ", ".join(str(k) for k in keys)
-    return "changed"
+def _show(value: Any) -> str:
+    """A value as the plan prints it: compact JSON, long ones cut."""
+    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    if value is None:
+        text = "none"
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _plan_resource(plan: Plan, clients: Clients, res: Resource) -> None:
-    current = res.read(clients)
+def _diff(current: Mapping[str, Any], desired: Mapping[str, Any]) -> str:
+    """``key: old -> new`` for every attribute that differs."""
+    keys = sorted(k for k in desired.keys() | current.keys() if current.get(k) != desired.get(k))
+    return "; ".join(f"{k}: {_show(current.get(k))} -> {_show(desired.get(k))}" for k in keys)
+
+
+def _plan_resource(plan: Plan, current: Mapping[str, Any] | None, res: Resource) -> None:
     if current is None:
         plan.add(Change("create", res.kind, res.name), res.write)
     elif dict(current) == dict(res.desired):
@@ -146,14 +176,22 @@ def _plan_resource(plan: Plan, clients: Clients, res: Resource) -> None:
         plan.add(Change("update", res.kind, res.name, _diff(current, res.desired)), res.write)
 
 
-def _resources(opts: SetupOptions, clients: Clients, topic: Topic) -> list[Resource]:
+def desired_resources(
+    opts: SetupOptions, *, region: str, topic_arn: str, subscribed: Iterable[str] = ()
+) -> list[Resource]:
+    """Everything setup wants, in apply order; reads nothing (the export uses it too).
+
+    ``subscribed``: the addresses setup subscribed before (from the topic's tag).
+    """
     t = opts.targets
-    topic_arn = topic.find_arn(clients) or (f"{clients.account_arn_prefix('sns')}:{topic.name}")
     specs = metric_filter_specs(opts.slow_threshold)
     metrics = {s.key: s.metric for s in specs}
+    emails = set(subscribed) | ({opts.email} if opts.email else set())
+    topic_tags = {**opts.tags, **({SUBSCRIBED_TAG: " ".join(sorted(emails))} if emails else {})}
+    topic = Topic(f"{opts.prefix}-alerts", topic_tags)
     resources: list[Resource] = [topic]
     if opts.email:
-        resources.append(EmailSubscription(topic, opts.email))
+        resources.append(EmailSubscription(topic, opts.email, resend=opts.resend_confirmation))
     if t.log_group:
         resources.append(LogGroup(t.log_group, opts.retention_days, opts.tags))
         resources += [
@@ -167,53 +205,96 @@ def _resources(opts: SetupOptions, clients: Clients, topic: Topic) -> list[Resou
             )
             for s in specs
         ]
-    alarms, _ = alarm_params(
-        AlarmTargets(
-            prefix=opts.prefix,
-            topic_arn=topic_arn,
-            namespace=opts.namespace,
-            error_metric=metrics["errors"],
-            cluster=t.cluster,
-            service=t.service,
-            load_balancer=t.load_balancer,
-            target_group=t.target_group,
-        )
-    )
+    alarms, _ = alarm_params(_alarm_targets(opts, topic_arn, metrics["errors"]), opts.rules)
     resources += [Alarm(p, opts.tags) for p in alarms]
     if t.log_group:
         body = dashboard_body(
             DashboardTargets(
-                region=str(clients.cloudwatch.meta.region_name),
+                region=region,
                 log_group=t.log_group,
                 namespace=opts.namespace,
                 metrics=metrics,
                 cluster=t.cluster,
                 service=t.service,
                 load_balancer=t.load_balancer,
+                target_group=t.target_group,
             )
         )
-        resources.append(Dashboard(opts.prefix, body))
+        resources.append(Dashboard(opts.dashboard_name(region), body, opts.dashboard_tags(region)))
     return resources
+
+
+def _alarm_targets(opts: SetupOptions, topic_arn: str, error_metric: str) -> AlarmTargets:
+    t = opts.targets
+    return AlarmTargets(
+        prefix=opts.prefix,
+        topic_arn=topic_arn,
+        namespace=opts.namespace,
+        error_metric=error_metric,
+        cluster=t.cluster,
+        service=t.service,
+        load_balancer=t.load_balancer,
+        target_group=t.target_group,
+        container_insights=t.container_insights,
+    )
+
+
+def _log_group(plan: Plan, opts: SetupOptions, res: LogGroup, clients: Clients) -> None:
+    current = res.read(clients)
+    if current is None:
+        if not opts.create_log_group:
+            region = clients.logs.meta.region_name
+            raise AwsError(
+                f"log group {res.name} not found in {region}: check --log-group (or "
+                "BELLWATCH_LOG_GROUP), or pass --create-log-group to create it"
+            )
+        res.desired = {"retention_days": res.retention_days or NEW_GROUP_RETENTION}
+    elif res.retention_days is None:
+        res.desired = current  # never touched unless --retention is given
+    else:
+        old, new = current["retention_days"], res.retention_days
+        if old is None or new < old:
+            was = "never expire" if old is None else f"are kept {old} days"
+            plan.notes.append(
+                f"--retention {new} shortens {res.name}'s retention (its events {was}): "
+                f"CloudWatch then deletes events older than {new} days"
+            )
+    _plan_resource(plan, current, res)
 
 
 def build_plan(opts: SetupOptions, clients: Clients) -> Plan:
     """Read what exists and compare it with what setup wants; writes nothing."""
     plan = Plan()
-    topic = Topic(f"{opts.prefix}-alerts", opts.tags)
-    for res in _resources(opts, clients, topic):
-        _plan_resource(plan, clients, res)
+    region = str(clients.cloudwatch.meta.region_name)
+    probe = Topic(f"{opts.prefix}-alerts", {})
+    existing = probe.read(clients)
+    subscribed = (existing or {}).get("tags", {}).get(SUBSCRIBED_TAG, "").split()
+    topic_arn = probe.find_arn(clients) or f"{clients.account_arn_prefix('sns')}:{probe.name}"
+    for res in desired_resources(opts, region=region, topic_arn=topic_arn, subscribed=subscribed):
+        if isinstance(res, LogGroup):
+            _log_group(plan, opts, res, clients)
+            continue
+        _plan_resource(plan, res.read(clients), res)
         if isinstance(res, EmailSubscription):
             if res.pending:
-                plan.notes.append(f"{res.name} has not confirmed the subscription: check the inbox")
+                plan.notes.append(
+                    f"{res.name} has not confirmed the subscription: check the inbox"
+                    + (
+                        ""
+                        if opts.resend_confirmation
+                        else " (--resend-confirmation mails it again)"
+                    )
+                )
             if res.others:
                 plan.notes.append(f"the topic also notifies {', '.join(res.others)} (kept)")
-    t = opts.targets
-    _, skipped = alarm_params(
-        AlarmTargets(opts.prefix, "-", opts.namespace, "-", t.cluster, t.service,
-                     t.load_balancer, t.target_group)
-    )  # fmt: skip
-    plan.notes += [f"skipped alarms {s}" for s in skipped]
-    if not t.log_group:
+    if not opts.email and not subscribed:
+        plan.notes.append(
+            f"no --email: alarms notify {probe.name}, which nobody setup subscribed receives; "
+            "pass --email ADDRESS (or subscribe someone) or no alarm reaches anyone"
+        )
+    _, skipped = alarm_params(_alarm_targets(opts, "-", "-"), opts.rules)
+    plan.notes += [f"alarms: {s}" for s in skipped]
+    if not opts.targets.log_group:
         plan.notes.append(
             "skipped retention, metric filters, error-spike data and dashboard: no log group "
             "(--log-group or BELLWATCH_LOG_GROUP)"
@@ -229,60 +310,3 @@ def apply(plan: Plan, clients: Clients) -> list[Change]:
             step(clients)
             done.append(change)
     return done
-
-
-def _is_ours(tags: dict[str, str], stack: str) -> bool:
-    return tags.get(MANAGED_BY) == "bellwatch" and tags.get(STACK_TAG) == stack
-
-
-def _call(service: str, method: str, **kwargs: Any) -> Callable[[Clients], None]:
-    def step(clients: Clients) -> None:
-        getattr(getattr(clients, service), method)(**kwargs)
-
-    return step
-
-
-def teardown_plan(stack: str, clients: Clients) -> Plan:
-    """Every resource setup created for ``stack`` (by tag, or by name and namespace)."""
-    opts = SetupOptions(stack=stack, email=None, targets=Targets())
-    plan = Plan()
-    cw = clients.cloudwatch
-    for page in cw.get_paginator("describe_alarms").paginate(AlarmNamePrefix=opts.prefix + "-"):
-        for alarm in page.get("MetricAlarms", []):
-            raw = cw.list_tags_for_resource(ResourceARN=alarm["AlarmArn"]).get("Tags", [])
-            if _is_ours({t["Key"]: t["Value"] for t in raw}, stack):
-                name = alarm["AlarmName"]
-                plan.add(
-                    Change("delete", "alarm", name),
-                    _call("cloudwatch", "delete_alarms", AlarmNames=[name]),
-                )
-    # Metric filters cannot be tagged: ours are the ones in our namespace with our prefix.
-    # (the API takes a namespace only together with a metric name: ask once per metric).
-    paginator = clients.logs.get_paginator("describe_metric_filters")
-    pages = (
-        page
-        for metric in sorted({s.metric for s in metric_filter_specs()})
-        for page in paginator.paginate(metricNamespace=opts.namespace, metricName=metric)
-    )
-    for page in pages:
-        for mf in page.get("metricFilters", []):
-            if mf["filterName"].startswith(opts.prefix + "-"):
-                group, name = mf["logGroupName"], mf["filterName"]
-                plan.add(
-                    Change("delete", "metric-filter", name, group),
-                    _call("logs", "delete_metric_filter", logGroupName=group, filterName=name),
-                )
-    if Dashboard(opts.prefix, {}).read(clients) is not None:
-        plan.add(
-            Change("delete", "dashboard", opts.prefix),
-            _call("cloudwatch", "delete_dashboards", DashboardNames=[opts.prefix]),
-        )
-    topic = Topic(f"{opts.prefix}-alerts", opts.tags)
-    current, arn = topic.read(clients), topic.find_arn(clients)
-    if current is not None and arn and _is_ours(current["tags"], stack):
-        plan.add(
-            Change("delete", "sns-topic", topic.name, "with its subscriptions"),
-            _call("sns", "delete_topic", TopicArn=arn),
-        )
-    plan.notes.append("log groups are kept (they hold your logs); their retention stays as set")
-    return plan

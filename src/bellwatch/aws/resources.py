@@ -81,9 +81,10 @@ class EmailSubscription:
 
     kind = "sns-subscription"
 
-    def __init__(self, topic: Topic, email: str) -> None:
+    def __init__(self, topic: Topic, email: str, *, resend: bool = False) -> None:
         self.topic = topic
         self.name = email
+        self.resend = resend
         self.desired: Mapping[str, Any] = {"protocol": "email", "endpoint": email}
         # Set by read(): the address has not clicked the link yet; who else the topic notifies
         # (kept: a teammate added by hand is not ours to remove).
@@ -102,6 +103,9 @@ class EmailSubscription:
                 if sub["Protocol"] == "email" and sub["Endpoint"] == self.name:
                     self.pending = sub.get("SubscriptionArn") == "PendingConfirmation"
                     found = {"protocol": "email", "endpoint": sub["Endpoint"]}
+                    if self.pending and self.resend:
+                        # Subscribing a pending address again makes AWS mail the link again.
+                        found["confirmation"] = "pending"
                 else:
                     self.others.append(f"{sub['Protocol']}:{sub['Endpoint']}")
         return found
@@ -112,13 +116,19 @@ class EmailSubscription:
 
 
 class LogGroup:
-    """The application's log group: its retention (created, tagged, when missing)."""
+    """The application's log group: its retention, created only when asked to.
+
+    ``desired`` is the retention asked for, or the current one when none was asked for:
+    setup never changes a retention it was not given (a shorter one makes CloudWatch
+    delete the older events).
+    """
 
     kind = "log-group"
 
-    def __init__(self, name: str, retention_days: int, tags: Mapping[str, str]) -> None:
+    def __init__(self, name: str, retention_days: int | None, tags: Mapping[str, str]) -> None:
         self.name = name
         self.tags = dict(tags)
+        self.retention_days = retention_days
         self.desired: Mapping[str, Any] = {"retention_days": retention_days}
 
     def read(self, clients: Clients) -> Mapping[str, Any] | None:
@@ -126,15 +136,16 @@ class LogGroup:
         for page in paginator.paginate(logGroupNamePrefix=self.name):
             for group in page.get("logGroups", []):
                 if group["logGroupName"] == self.name:
+                    # No retentionInDays: the events never expire.
                     return {"retention_days": group.get("retentionInDays")}
         return None
 
     def write(self, clients: Clients) -> None:
         if self.read(clients) is None:
             clients.logs.create_log_group(logGroupName=self.name, tags=self.tags)
-        clients.logs.put_retention_policy(
-            logGroupName=self.name, retentionInDays=self.desired["retention_days"]
-        )
+        days = self.desired["retention_days"]
+        if days is not None:
+            clients.logs.put_retention_policy(logGroupName=self.name, retentionInDays=days)
 
 
 class MetricFilter:
@@ -193,6 +204,7 @@ class MetricFilter:
 # The put_metric_alarm parameters compared on re-run (what we set; AWS adds more).
 _ALARM_KEYS = (
     "AlarmDescription",
+    "Metrics",
     "Namespace",
     "MetricName",
     "Dimensions",
@@ -216,9 +228,30 @@ def _alarm_state(alarm: Mapping[str, Any], tags: Mapping[str, str]) -> dict[str,
             ({"Name": d["Name"], "Value": d["Value"]} for d in state["Dimensions"]),
             key=lambda d: str(d["Name"]),
         )
+    if "Metrics" in state:
+        state["Metrics"] = [_query(q) for q in state["Metrics"]]
     state["Threshold"] = float(state["Threshold"])
     state["Tags"] = dict(tags)
     return state
+
+
+def _query(q: Mapping[str, Any]) -> dict[str, Any]:
+    """A metric-math query as we send it (AWS answers with extra keys and defaults)."""
+    out = {k: q[k] for k in ("Id", "Expression", "Label", "ReturnData") if k in q}
+    if "MetricStat" in q:
+        ms = q["MetricStat"]
+        metric = ms["Metric"]
+        out["MetricStat"] = {
+            "Metric": {
+                "Namespace": metric["Namespace"],
+                "MetricName": metric["MetricName"],
+                "Dimensions": [{"Name": d["Name"], "Value": d["Value"]}
+                               for d in metric.get("Dimensions", [])],
+            },
+            "Period": ms["Period"],
+            "Stat": ms["Stat"],
+        }  # fmt: skip
+    return out
 
 
 class Alarm:
@@ -250,25 +283,39 @@ class Alarm:
 
 
 class Dashboard:
-    """A CloudWatch dashboard; compared as parsed JSON so key order never matters."""
+    """A CloudWatch dashboard and its tags; the body is compared as parsed JSON.
+
+    Dashboards are global: one name per account whatever the region, so the name
+    carries the region and teardown checks the tags before deleting.
+    """
 
     kind = "dashboard"
 
-    def __init__(self, name: str, body: Mapping[str, Any]) -> None:
+    def __init__(self, name: str, body: Mapping[str, Any], tags: Mapping[str, str]) -> None:
         self.name = name
-        self.desired: Mapping[str, Any] = json.loads(json.dumps(body))
+        self.tags = dict(tags)
+        self.desired: Mapping[str, Any] = {
+            "body": json.loads(json.dumps(body)),
+            "tags": dict(tags),
+        }
 
     def read(self, clients: Clients) -> Mapping[str, Any] | None:
         try:
-            body = clients.cloudwatch.get_dashboard(DashboardName=self.name)["DashboardBody"]
+            found = clients.cloudwatch.get_dashboard(DashboardName=self.name)
         except Exception as exc:
             if is_not_found(exc):
                 return None
             raise
-        parsed: Mapping[str, Any] = json.loads(body)
-        return parsed
+        raw = clients.cloudwatch.list_tags_for_resource(ResourceARN=found["DashboardArn"])
+        return {
+            "body": json.loads(found["DashboardBody"]),
+            "tags": {t["Key"]: t["Value"] for t in raw.get("Tags", [])},
+        }
 
     def write(self, clients: Clients) -> None:
-        clients.cloudwatch.put_dashboard(
-            DashboardName=self.name, DashboardBody=json.dumps(self.desired, separators=(",", ":"))
-        )
+        cw = clients.cloudwatch
+        body = json.dumps(self.desired["body"], separators=(",", ":"))
+        cw.put_dashboard(DashboardName=self.name, DashboardBody=body, Tags=tag_list(self.tags))
+        # PutDashboard ignores Tags when the dashboard already exists.
+        arn = cw.get_dashboard(DashboardName=self.name)["DashboardArn"]
+        cw.tag_resource(ResourceARN=arn, Tags=tag_list(self.tags))

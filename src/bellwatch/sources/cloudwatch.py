@@ -4,8 +4,15 @@
 - ``follow`` polls ``filter_log_events`` from a little before the newest event seen,
   and remembers the event ids of that overlap: nothing is yielded twice, and an
   event that reaches CloudWatch a few seconds late is still yielded (no gap).
+- ``latest`` (``tail``) reads newest first: windows going back from the end, each
+  four times wider, until enough records are found.
 - ``run_insights`` runs a Logs Insights query (``start_query``) and polls
-  ``get_query_results`` with a growing delay until it completes, reporting progress.
+  ``get_query_results`` with a growing delay until it completes, reporting progress,
+  then pages through the results (10,000 a page) up to the API's 100,000 rows; a
+  capped answer is said in the end-of-command note. CloudWatch stops a query after
+  60 minutes, so that is how long it is waited for.
+- A page token CloudWatch repeats is not the end of the results: reading resumes from
+  the last event's timestamp (the events already yielded there are skipped).
 
 Throttling and transient failures are retried with exponential backoff and jitter;
 when retries run out, or for errors the user must fix, :class:`SourceError` carries
@@ -17,15 +24,13 @@ from __future__ import annotations
 import contextlib
 import math
 import random
-import re
 import time
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime
 from typing import Any
 
 from bellwatch.aws import session
 from bellwatch.aws.clients import error_code
-from bellwatch.schema import FIELDS
+from bellwatch.sources._cloudwatch_values import CloudWatchStats, insights_value
 from bellwatch.sources.base import (
     LOG,
     LOG_STREAM,
@@ -37,13 +42,28 @@ from bellwatch.sources.base import (
 )
 from bellwatch.sources.files import parse_line
 
-__all__ = ["DEFAULT_INSIGHTS_WINDOW_MS", "CloudWatchSource", "Progress"]
+__all__ = [
+    "DEFAULT_INSIGHTS_WINDOW_MS",
+    "INSIGHTS_PAGE_ROWS",
+    "INSIGHTS_ROW_LIMIT",
+    "QUERY_TIMEOUT",
+    "CloudWatchSource",
+    "CloudWatchStats",
+    "Progress",
+]
 
 Progress = Callable[[str, Mapping[str, float]], None]
 """Called after each ``get_query_results`` poll with the status and its statistics."""
 
 # Logs Insights needs a start time; without --since, look back this far.
 DEFAULT_INSIGHTS_WINDOW_MS = 3_600_000
+# StartQuery's limit goes up to 100,000 rows, fetched 10,000 per GetQueryResults page;
+# queries time out after 60 minutes (StartQuery / GetQueryResults API reference).
+INSIGHTS_ROW_LIMIT = 100_000
+INSIGHTS_PAGE_ROWS = 10_000
+QUERY_TIMEOUT = 3600.0
+_FIRST_WINDOW_MS = 60_000  # latest(): the first window back from the end
+_PAST_LIMIT_MS = 14 * 86_400_000  # PutLogEvents refuses events older than 14 days
 
 _RETRYABLE_CODES = frozenset(
     {
@@ -63,26 +83,6 @@ _RETRYABLE_TYPES = frozenset(
     {"EndpointConnectionError", "ConnectionClosedError", "ReadTimeoutError", "ConnectTimeoutError"}
 )
 _DONE = frozenset({"Complete", "Failed", "Cancelled", "Timeout"})
-_INT = re.compile(r"-?(0|[1-9]\d{0,17})")
-_FLOAT = re.compile(r"-?(0|[1-9]\d*)\.\d+")
-# Schema fields that are text even when they look like numbers (an all-digit error hash).
-_TEXT_FIELDS = frozenset(f.key for f in FIELDS if f.type == "str")
-_STAMP = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}")
-
-
-def _value(field: str, value: str) -> Any:
-    # Insights returns every value as text; give back numbers, and @timestamp as epoch ms,
-    # as the local engine does, so the CLI renders both alike.
-    if field == TIMESTAMP and _STAMP.fullmatch(value):
-        stamp = datetime.strptime(value + "+0000", "%Y-%m-%d %H:%M:%S.%f%z")
-        return int(stamp.timestamp() * 1000)
-    if field in _TEXT_FIELDS:
-        return value
-    if _INT.fullmatch(value):
-        return int(value)
-    if _FLOAT.fullmatch(value):
-        return float(value)
-    return value
 
 
 class CloudWatchSource:
@@ -99,7 +99,7 @@ class CloudWatchSource:
         backoff: float = 0.5,
         max_backoff: float = 20.0,
         lookback_ms: int = 10_000,
-        query_timeout: float = 900.0,
+        query_timeout: float = QUERY_TIMEOUT,
         page_size: int | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
@@ -115,7 +115,9 @@ class CloudWatchSource:
         self.lookback_ms = lookback_ms
         self.query_timeout = query_timeout
         self.page_size = page_size
-        self.stats = ScanStats()
+        # Typed as the protocol says; notices go through _notes, the same object.
+        self._notes = CloudWatchStats()
+        self.stats: ScanStats = self._notes
         self._sleep = sleep
         self._clock = clock
         self._client = client
@@ -173,6 +175,12 @@ class CloudWatchSource:
                     raise self._error(exc, op) from None
                 if attempt == self.retries:
                     why = error_code(exc) or type(exc).__name__
+                    if op == "start_query" and why == "LimitExceededException":
+                        raise SourceError(
+                            "too many Logs Insights queries are running in this account and "
+                            "region (interactive and scheduled queries share one quota): wait "
+                            "for some to finish, or stop them, then run this again"
+                        ) from None
                     raise SourceError(
                         f"CloudWatch Logs kept refusing {op} ({why}) after {attempt + 1} "
                         "attempts; narrow --since/--until or retry later"
@@ -211,13 +219,90 @@ class CloudWatchSource:
             kwargs["filterPattern"] = pattern
         if self.page_size:
             kwargs["limit"] = self.page_size
+        last_ts: int | None = None
+        at_last: set[str] = set()  # ids yielded at last_ts, skipped when resuming there
+        stalled = 0
         while True:
             page = self._call("filter_log_events", **kwargs)
-            yield from page.get("events", [])
+            progressed = False
+            for event in page.get("events", []):
+                ts, event_id = int(event["timestamp"]), str(event.get("eventId", ""))
+                if ts == last_ts and event_id in at_last:
+                    continue
+                if ts != last_ts:
+                    last_ts, at_last = ts, set()
+                at_last.add(event_id)
+                progressed = True
+                yield event
+            if progressed:
+                stalled = 0
             token = page.get("nextToken")
-            if not token or token == kwargs.get("nextToken"):
+            if not token:
                 return
-            kwargs["nextToken"] = token
+            if token != kwargs.get("nextToken"):
+                kwargs["nextToken"] = token
+                continue
+            stalled += not progressed
+            if not self._resume(kwargs, last_ts, stalled):
+                return
+
+    def _resume(self, kwargs: dict[str, Any], last_ts: int | None, stalled: int) -> bool:
+        """After a repeated token: read again from the last timestamp seen, without it.
+
+        False (and a notice) once it came back ``retries`` times with nothing new.
+        """
+        if stalled > self.retries:
+            self._notes.notices.append(
+                f"CloudWatch Logs kept returning the same page token for {self.log_group}"
+                + (f" after {last_ts}" if last_ts is not None else "")
+                + ": later events may be missing; run the command again"
+            )
+            return False
+        kwargs.pop("nextToken")
+        if last_ts is not None:
+            kwargs["startTime"] = last_ts
+        self._sleep(min(self.backoff * 2**stalled, self.max_backoff))
+        return True
+
+    def latest(
+        self,
+        count: int,
+        keep: Callable[[Record], bool] = lambda _r: True,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        *,
+        pattern: str | None = None,
+    ) -> list[Record]:
+        """The last ``count`` records that pass ``keep``, oldest first (``tail``).
+
+        Reads newest first: a minute back from the end (``until_ms`` or now), then
+        windows four times wider, until ``count`` records are found or ``since_ms``
+        (else the log group's creation) is reached. A busy group answers from its last
+        minutes without paging through the hours before.
+        """
+        found: list[Record] = []
+        if count <= 0:
+            return found
+        high = until_ms if until_ms is not None else int(self._clock() * 1000) + 1
+        low = since_ms if since_ms is not None else self._created_ms()
+        width = _FIRST_WINDOW_MS
+        while high > low and len(found) < count:
+            start = max(low, high - width)
+            window = [r for r in self.records(start, high, pattern=pattern) if keep(r)]
+            found[:0] = window
+            high, width = start, width * 4
+        return found[-count:]
+
+    def _created_ms(self) -> int:
+        """The oldest an event of the group can be: 14 days before the group was created.
+
+        PutLogEvents takes events up to 14 days in the past, whenever the group was made.
+        """
+        reply = self._call("describe_log_groups", logGroupNamePrefix=self.log_group, limit=50)
+        for group in reply.get("logGroups", []):
+            if group["logGroupName"] == self.log_group:
+                return int(group.get("creationTime", 0)) - _PAST_LIMIT_MS
+        raise SourceError(f"CloudWatch log group {self.log_group} not found")
 
     def records(
         self,
@@ -294,16 +379,42 @@ class CloudWatchSource:
             startTime=start_ms // 1000,
             endTime=max(start_ms // 1000, math.ceil(end_ms / 1000)),
             queryString=query_text,
-            # Without this CloudWatch stops at 1,000 rows; the local engine has no such cap.
-            limit=10_000,
+            # Without a limit CloudWatch stops at 1,000 rows; the local engine has no cap.
+            limit=INSIGHTS_ROW_LIMIT,
         )["queryId"]
+        reply = self._wait(query_id, query_text)
+        statistics = reply.get("statistics", {})
+        self.stats.bytes_read += int(statistics.get("bytesScanned", 0))
+        self.stats.lines += int(statistics.get("recordsScanned", 0))
+        rows = list(reply.get("results", []))
+        token = reply.get("nextToken")
+        while token:
+            page = self._call("get_query_results", queryId=query_id, nextToken=token,
+                              maxItems=INSIGHTS_PAGE_ROWS)  # fmt: skip
+            rows += page.get("results", [])
+            token = None if page.get("nextToken") == token else page.get("nextToken")
+        if len(rows) >= INSIGHTS_ROW_LIMIT:
+            self._notes.notices.append(
+                f"Logs Insights returned its first {INSIGHTS_ROW_LIMIT:,} rows, the most its "
+                "API gives: narrow --since/--until, or aggregate with stats, for the rest"
+            )
+        return [
+            {
+                f["field"]: insights_value(f["field"], f.get("value", ""))
+                for f in row
+                if f["field"] != "@ptr"
+            }
+            for row in rows
+        ]
+
+    def _wait(self, query_id: str, query_text: str) -> Mapping[str, Any]:
+        """Poll until the query ends; its final reply (the first page of results)."""
         waited, delay = 0.0, self.backoff
         while True:
-            reply = self._call("get_query_results", queryId=query_id)
+            reply = self._call("get_query_results", queryId=query_id, maxItems=INSIGHTS_PAGE_ROWS)
             status = str(reply.get("status", "Unknown"))
-            statistics = reply.get("statistics", {})
             if self.progress is not None:
-                self.progress(status, statistics)
+                self.progress(status, reply.get("statistics", {}))
             if status in _DONE:
                 break
             if waited >= self.query_timeout:
@@ -318,15 +429,12 @@ class CloudWatchSource:
             self._sleep(delay)
             waited += delay
             delay = min(delay * 1.5, 5.0)
+        if status == "Timeout":
+            raise SourceError(
+                "Logs Insights query timed out (CloudWatch stops queries after 60 minutes): "
+                "narrow --since/--until"
+            )
         if status != "Complete":
             raise SourceError(f"Logs Insights query {status.lower()}: {query_text}")
-        self.stats.bytes_read += int(statistics.get("bytesScanned", 0))
-        self.stats.lines += int(statistics.get("recordsScanned", 0))
-        return [
-            {
-                f["field"]: _value(f["field"], f.get("value", ""))
-                for f in row
-                if f["field"] != "@ptr"
-            }
-            for row in reply.get("results", [])
-        ]
+        final: Mapping[str, Any] = reply
+        return final
