@@ -16,11 +16,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import bellwatch
-from bellwatch import _config
+from bellwatch import _config, get_aggregator
 from bellwatch.aws.alarms import AlarmTargets, alarm_params
 from bellwatch.aws.dashboard import top_errors_query
 from bellwatch.aws.metric_filters import MetricFilterSpec, metric_filter_specs
-from bellwatch.errors import ErrorAggregator, get_aggregator
+from bellwatch.errors import ErrorAggregator
 from bellwatch.query import filterpattern, insights
 from bellwatch.testing import capture_logs
 

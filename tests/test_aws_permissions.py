@@ -38,7 +38,6 @@ import pytest
 from click.testing import CliRunner
 from moto import mock_aws
 
-from bellwatch.alerts import Alert, SnsNotifier
 from bellwatch.aws import session
 from bellwatch.aws.cli import aws_group
 from bellwatch.aws.clients import Clients
@@ -47,6 +46,7 @@ from bellwatch.aws.health import service_health
 from bellwatch.aws.permissions import PARTS, PolicyScope, policy
 from bellwatch.aws.plan import SetupOptions, apply, build_plan
 from bellwatch.aws.teardown import teardown_plan
+from bellwatch.errors.alerts import Alert, SnsNotifier
 from bellwatch.sources.base import SourceError
 from bellwatch.sources.cloudwatch import CloudWatchSource
 from test_aws_plan import GROUP, REGION, World, aws_env, build_world

@@ -103,6 +103,8 @@ class Server:
                 answered_ok += clients[i % 4].get("/ok").status_code == 200
             for i in range(FAILURES):
                 answered_fail += clients[i % 4].get("/fail").status_code == 500
+        except httpx.TransportError as exc:
+            raise AssertionError(f"{exc!r}; the server said: {self.stderr.read_text()}") from exc
         finally:
             for client in clients:
                 client.close()
@@ -125,10 +127,12 @@ class Server:
         return out
 
 
+# A long keep-alive: on a loaded machine a client may reuse a connection the server
+# has just closed, and the reset would look like a lost request.
 UVICORN = [sys.executable, "-m", "uvicorn", "app:app", "--host", "127.0.0.1", "--port", "{port}",
-           "--log-level", "warning"]  # fmt: skip
+           "--log-level", "warning", "--timeout-keep-alive", "60"]  # fmt: skip
 GUNICORN = [sys.executable, "-m", "gunicorn", "app:app", "-k", "uvicorn_worker.UvicornWorker",
-            "-b", "127.0.0.1:{port}", "--log-level", "warning"]  # fmt: skip
+            "-b", "127.0.0.1:{port}", "--log-level", "warning", "--keep-alive", "60"]  # fmt: skip
 
 SERVERS = {  # name: (command, workers)
     "uvicorn": (UVICORN, 1),

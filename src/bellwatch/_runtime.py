@@ -343,7 +343,10 @@ class Runtime:
             ship = getattr(store, "flush", None)
             if callable(ship):
                 with suppress_internal_errors():
-                    ship()  # a shared store: send its buffer now
+                    # A shared store: send its buffer now; a slow moment gets two more tries.
+                    for _ in range(3):
+                        if ship():
+                            break
         with suppress_internal_errors():
             self.flush()
         if final:

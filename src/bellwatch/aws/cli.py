@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from bellwatch._config import resolve
+from bellwatch._settings import resolve
 from bellwatch.aws.clients import AwsError, Clients
 from bellwatch.aws.config import ConfigError, load_rules
 from bellwatch.aws.discover import discover
