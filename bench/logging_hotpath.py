@@ -18,9 +18,9 @@ sends it down the budget's cutting path.
 
 Each variant runs in its own process (no configuration leaks between libraries),
 rounds are interleaved with the order rotated, and the table shows medians and
-ratios. `--profile` prints where bellwatch's time goes per event (cProfile).
+ratios. bench/profile_event.py profiles bellwatch's children with py-spy.
 
-Run: .venv/bin/python bench/logging_hotpath.py [--rounds 7] [--events 20000] [--profile]
+Run: .venv/bin/python bench/logging_hotpath.py [--rounds 7] [--events 20000]
 """
 
 from __future__ import annotations
@@ -422,33 +422,6 @@ def _last_line(tmp: str) -> str:
     return ""
 
 
-def profile(events: int, variant: str) -> None:
-    """cProfile of one variant's loop: time per event by function (tottime)."""
-    import cProfile
-    import pstats
-
-    with tempfile.TemporaryDirectory() as tmp:
-        log, flush = setup(variant, os.path.join(tmp, "bench.jsonl"))
-        sid = CALL_SID if variant == "bellwatch_cut" else SID
-        for _ in range(2000):
-            log("request_complete", **CALL, sid=sid)
-        prof = cProfile.Profile()
-        prof.enable()
-        for _ in range(events):
-            log("request_complete", **CALL, sid=sid)
-        prof.disable()
-        flush()
-    stats = pstats.Stats(prof)
-    rows = []
-    for (file, line, fn), (_cc, ncalls, tottime, _ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
-        rows.append((tottime / events * 1e6, ncalls / events, f"{Path(file).name}:{line}({fn})"))
-    rows.sort(reverse=True)
-    total = sum(r[0] for r in rows)
-    print(f"{variant}: {total:.2f} us/event under cProfile (its overhead inflates small calls)")
-    for us, calls, name in rows[:25]:
-        print(f"  {us:6.2f} us  {100 * us / total:4.1f}%  {calls:4.1f} calls/event  {name}")
-
-
 # ---------------------------------------------------------------- parent
 
 
@@ -463,13 +436,9 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=5000 if q else 20000)
     ap.add_argument("--filtered", type=int, default=50_000 if q else 200_000)
     ap.add_argument("--child")
-    ap.add_argument("--profile", nargs="?", const="bellwatch", help="cProfile one variant")
     args = ap.parse_args()
     if args.child:
         child(args.child, args.events, args.filtered)
-        return
-    if args.profile:
-        profile(args.events, args.profile)
         return
     names = list(VARIANTS)
     results: dict[str, list[dict[str, Any]]] = {v: [] for v in names}
@@ -532,7 +501,7 @@ def main() -> None:
     cut_line = results["bellwatch_cut"][0]["line"]
     out += [
         "",
-        f"The line every (b) row and bellwatch wrote ({len(ours_line)} characters, `ts` aside):",
+        "The line every (b) row and bellwatch wrote (`ts` aside):",
         "",
         f"    {results['bellwatch'][0]['line']}",
         "",
