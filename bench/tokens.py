@@ -412,6 +412,8 @@ def main() -> None:
     iso = rows["bellwatch with `BELLWATCH_TIMESTAMP=iso`"]
     cid16 = rows["bellwatch with 16-hex correlation ids"]["tokens"]
     cuts = [1 - ours / rows[p]["tokens"] for p in PEERS_DEFAULT[1:]]
+    ts_ms = len(ENC.encode('"ts":1796614376201,')) - len(ENC.encode('"ts":,'))
+    ts_iso = len(ENC.encode('"ts":"2026-12-07T03:29:54.752Z",')) - len(ENC.encode('"ts":,'))
     first = [first_error_line(seed) for seed in range(seeds)]
     first_tokens = statistics.median(len(ENC.encode(line)) for line in first)
     frames = first[0].count(" < ") + 1 if '"exc"' in first[0] else 0
@@ -466,6 +468,8 @@ def main() -> None:
                     "structlog with bellwatch's keys and epoch ms",
                 ),
                 ("iso", f"{iso['tokens']:.0f}", "bellwatch with ISO timestamps"),
+                ("ts_ms_tokens", str(ts_ms), "tokens of an epoch-ms `ts` value"),
+                ("ts_iso_tokens", str(ts_iso), "tokens of an ISO 8601 `ts` value (ms, Z)"),
                 (
                     "iso_complete",
                     "yes" if iso["complete"] else "no",
