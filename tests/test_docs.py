@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import sys
 from pathlib import Path
@@ -10,11 +11,15 @@ from bellwatch import _config, schema
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
-sys.path.insert(0, str(ROOT / "bench"))
 
 import update_readme  # noqa: E402 - the scripts dir is not a package
 
-import report  # noqa: E402 - bench/ is not a package
+# bench/report.py, loaded by path: putting bench/ on sys.path would let its scripts
+# (query.py, tokens.py...) shadow other top-level modules in this test process.
+_spec = importlib.util.spec_from_file_location("bench_report", ROOT / "bench" / "report.py")
+assert _spec is not None and _spec.loader is not None
+report = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(report)
 
 # A measured-looking number: a ratio, a percentage, a time, a size or a token count.
 _FIGURE = re.compile(r"[~+]?\d[\d,.]*(?:-\d[\d,.]*)?\s?(?:x\b|%|us\b|ms\b|MB\b|tokens\b)")
