@@ -25,7 +25,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _common import machine_md, quick, write_result  # noqa: E402 - bench/ is not a package
+from _common import figures, machine_md, quick, write_result  # noqa: E402 - bench/ is not a package
 
 # (stage, a frame that marks it); a sample goes to the deepest stage on its stack.
 STAGES = [
@@ -46,6 +46,15 @@ STAGES = [
     ("`RotatingFile`: the 64 KiB `os.write`", "RotatingFile._write_pending"),
 ]
 LOOP = "child (logging_hotpath.py"
+# Coarse groups for the one-line figure the README's table quotes.
+GROUPS = {
+    "structlog's bound logger": ("structlog",),
+    "context and timestamp": ("`AddContext`",),
+    "redaction": ("`Redactor`",),
+    "the sink and file buffer": ("`Sink", "`RotatingFile"),
+    "JSON and budget": ("`BudgetRenderer",),
+    "the step loop": ("`Pipeline", "the error-aggregator", "`CompactException"),
+}
 
 
 def spy() -> str:
@@ -100,6 +109,7 @@ def main() -> None:
         "",
         machine_md(["structlog", "orjson"]),
     ]
+    figs: list[tuple[str, str, str]] = []
     for variant, title in (
         ("bellwatch", "The line that fits in 200 characters"),
         ("bellwatch_cut", "The line over 200 characters (a 34-character CallSid), cut"),
@@ -108,12 +118,23 @@ def main() -> None:
         us, stages, total = profile(
             variant, args.events if variant == "bellwatch" else args.events // 4
         )
-        md += ["", f"### {title}: {us:.2f} us/event", "", "| stage | share | us/event |",
-               "|---|---:|---:|"]  # fmt: skip
+        md += ["", f"### {title}: {us:.2f} us/event", "", "| stage | share | us/event | samples |",
+               "|---|---:|---:|---:|"]  # fmt: skip
         for name, _ in STAGES:
             if stages[name]:
                 share = stages[name] / total
-                md.append(f"| {name} | {100 * share:.1f}% | {share * us:.2f} |")
+                md.append(f"| {name} | {100 * share:.1f}% | {share * us:.2f} | {stages[name]} |")
+        per_group = {
+            g: sum(n for s, n in stages.items() if s.startswith(marks)) / total * us
+            for g, marks in GROUPS.items()
+        }
+        top = sorted(per_group.items(), key=lambda kv: -kv[1])
+        figs.append((f"{variant}_us", f"{us:.1f}", f"us per event under the profiler, {variant}"))
+        figs.append(
+            (f"{variant}_where", ", ".join(f"{g} {v:.1f}" for g, v in top[:4]) + " us",
+             f"the largest stages, {variant}")
+        )  # fmt: skip
+    md += ["", *figures(figs)]
     path = write_result("logging_profile", "\n".join(md))
     print("\n".join(md))
     print(f"\nwrote {path}")

@@ -99,14 +99,17 @@ def table(f: dict[str, str]) -> str:
             "picologging writing the same line with the same buffering",
             f"their documented defaults and the other loggers cost "
             f"{g('logging_hotpath.peers_default_range')} bellwatch's",
-            f"<= 1.0x: {_goal(_x(g('logging_hotpath.vs_fastest_peer')) <= 1.0)} "
-            "(where the time goes: `bench/results/logging_profile.md`)",
+            f"<= 1.0x: {_goal(_x(g('logging_hotpath.vs_fastest_peer')) <= 1.0)}; of "
+            f"bellwatch's {g('logging_profile.bellwatch_us')} us under py-spy: "
+            f"{g('logging_profile.bellwatch_where')} (`bench/results/logging_profile.md`)",
         ),
         (
             "a line that must be cut to 200 characters",
             f"{g('logging_hotpath.cut_vs_fit')} the CPU of a line that fits",
             "",
-            f"<= 2x: {_goal(_x(g('logging_hotpath.cut_vs_fit')) <= 2.0)}",
+            f"<= 2x: {_goal(_x(g('logging_hotpath.cut_vs_fit')) <= 2.0)}; of "
+            f"{g('logging_profile.bellwatch_cut_us')} us: "
+            f"{g('logging_profile.bellwatch_cut_where')}",
         ),
         (
             "a filtered-out `debug()`",
