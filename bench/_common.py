@@ -151,6 +151,22 @@ def cpu_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])
 
 
+def thread_ticks(pid: int) -> tuple[int, int]:
+    """(main thread, every other thread) utime + stime of a process, in clock ticks."""
+    main = other = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        ticks = int(fields[11]) + int(fields[12])
+        if task.name == str(pid):
+            main += ticks
+        else:
+            other += ticks
+    return main, other
+
+
 def wait_for_port(port: int, proc: subprocess.Popen, what: str, timeout: float = 30) -> None:
     """Poll until something listens on 127.0.0.1:port (or the process died)."""
     deadline = time.monotonic() + timeout

@@ -43,6 +43,7 @@ from _common import (
     paired,
     quick,
     samples_line,
+    thread_ticks,
     wait_for_port,
     write_result,
 )
@@ -114,6 +115,7 @@ def wrk_round(env: dict[str, str], redis_pid: int | None, seconds: int, conns: i
         subprocess.run(["wrk", "-t1", "-c8", "-d1s", url], capture_output=True, check=True)
         hz = os.sysconf("SC_CLK_TCK")
         ticks = cpu_ticks(server.pid)
+        threads = thread_ticks(server.pid)
         redis_ticks = cpu_ticks(redis_pid) if redis_pid else 0
         out = subprocess.run(
             ["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--latency", url],
@@ -123,9 +125,13 @@ def wrk_round(env: dict[str, str], redis_pid: int | None, seconds: int, conns: i
         ).stdout
         time.sleep(1.1)  # the flusher's last batch of these requests reaches Redis
         used = (cpu_ticks(server.pid) - ticks) / hz
+        main, background = (b - a for a, b in zip(threads, thread_ticks(server.pid), strict=True))
         result = parse_wrk(out)
         n = result["requests"]
         result["server_us"] = used / n * 1e6
+        # The event loop's thread vs bellwatch's background threads (log and store flushers).
+        result["main_us"] = main / hz / n * 1e6
+        result["background_us"] = background / hz / n * 1e6
         if redis_pid:
             result["redis_us"] = (cpu_ticks(redis_pid) - redis_ticks) / hz / n * 1e6
         return result
@@ -218,14 +224,15 @@ def main() -> int:
         machine_md(["redis", "uvicorn", "starlette"]),
         "",
         "| variant | p50 us | p99 us | p99 ratio | requests/s | ratio "
-        "| server CPU us/request | ratio |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| server CPU us/request | ratio | of which event loop | of which background threads |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for v, label in VARIANTS.items():
         lines.append(
             f"| {label} | {median(col(v, 'p50_us')):.0f} | {median(col(v, 'p99_us')):.0f} | "
             f"{ratio[v]['p99_us']:.2f}x | {median(col(v, 'rps')):,.0f} | {ratio[v]['rps']:.2f}x | "
-            f"{median(col(v, 'server_us')):.0f} | {ratio[v]['server_us']:.2f}x |"
+            f"{median(col(v, 'server_us')):.0f} | {ratio[v]['server_us']:.2f}x | "
+            f"{median(col(v, 'main_us')):.1f} | {median(col(v, 'background_us')):.1f} |"
         )
     r = ratio["redis"]
     lines += [
@@ -240,6 +247,16 @@ def main() -> int:
                 ("redis_cpu", f"{r['server_us']:.2f}x", "server CPU/request, Redis / in-process"),
                 ("redis_rps", f"{r['rps']:.2f}x", "requests/s, Redis / in-process"),
                 ("redis_server_us", f"{redis_us:.1f}", "redis-server CPU us per request"),
+                (
+                    "redis_loop_added_us",
+                    f"{median(col('redis', 'main_us')) - median(col('memory', 'main_us')):+.1f}",
+                    "event-loop CPU us/request, Redis minus in-process",
+                ),
+                (
+                    "redis_background_added_us",
+                    f"{median(col('redis', 'background_us')) - median(col('memory', 'background_us')):+.1f}",
+                    "background-thread CPU us/request, Redis minus in-process",
+                ),
                 ("down_p99", f"{ratio['redis_down']['p99_us']:.2f}x", "p99, Redis down"),
                 ("down_cpu", f"{ratio['redis_down']['server_us']:.2f}x", "server CPU, Redis down"),
             ]
@@ -249,6 +266,8 @@ def main() -> int:
         samples_line("requests/s", {v: col(v, "rps") for v in VARIANTS}, "{:.0f}"),
         samples_line("server CPU us/request", {v: col(v, "server_us") for v in VARIANTS}),
         samples_line("redis-server CPU us/request", {"redis": col("redis", "redis_us")}),
+        samples_line("event-loop CPU us/request", {v: col(v, "main_us") for v in VARIANTS}),
+        samples_line("background CPU us/request", {v: col(v, "background_us") for v in VARIANTS}),
     ]
     path = write_result("redis_store", "\n".join(lines))
     print("\n".join(lines))
