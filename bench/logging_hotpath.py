@@ -501,6 +501,11 @@ def main() -> None:
     cut_line = results["bellwatch_cut"][0]["line"]
     out += [
         "",
+        "The (b) peers neither redact nor check a budget; bellwatch does both (the goal asks "
+        "it to cost no more all the same). Powertools has no (b) row: its formatter always "
+        "writes `timestamp` as a string and adds `location`, `service` and `xray_trace_id`, and "
+        "a formatter of one's own would no longer be Powertools.",
+        "",
         "The line every (b) row and bellwatch wrote (`ts` aside):",
         "",
         f"    {results['bellwatch'][0]['line']}",
