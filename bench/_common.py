@@ -21,6 +21,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
+# Taken when a benchmark starts (it imports this module first), not when it writes.
+LOAD_AT_START = os.getloadavg()
 
 
 def cpu_model() -> str:
@@ -43,9 +45,9 @@ def versions(packages: Iterable[str]) -> str:
     return ", ".join(out)
 
 
-def machine(packages: Iterable[str] = ()) -> str:
+def machine(packages: Iterable[str] = (), load_at_start: Sequence[float] | None = None) -> str:
     """One line describing where the numbers came from: CPU, cores, load, Python, packages."""
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    load = ", ".join(f"{x:.2f}" for x in (load_at_start or LOAD_AT_START))
     pkgs = versions(["bellwatch", *packages])
     return (
         f"{cpu_model()}, {os.cpu_count()} cores, load average at start {load}; "
@@ -53,9 +55,9 @@ def machine(packages: Iterable[str] = ()) -> str:
     )
 
 
-def machine_md(packages: Iterable[str] = ()) -> str:
+def machine_md(packages: Iterable[str] = (), load_at_start: Sequence[float] | None = None) -> str:
     return (
-        f"Machine: {machine(packages)}. Shared with other work and noisy: "
+        f"Machine: {machine(packages, load_at_start)}. Shared with other work and noisy: "
         "read the ratios, not the absolute times."
     )
 

@@ -64,7 +64,7 @@ def run(name: str, quick: bool) -> bool:
     return ok
 
 
-def record_run(minutes: float) -> None:
+def record_run(minutes: float, load: tuple[float, float, float]) -> None:
     """bench/results/run_all.md: how long the whole of `make bench` took, and where."""
     from _common import figures, machine_md, write_result
 
@@ -77,9 +77,9 @@ def record_run(minutes: float) -> None:
                 f"Every benchmark above, one after the other, took {minutes:.1f} minutes "
                 "(goal: under 20 on 2 cores).",
                 "",
-                machine_md(),
+                machine_md(load_at_start=load),
                 "",
-                *figures([("minutes", f"{minutes:.0f}", "minutes the whole run took")]),
+                *figures([("minutes", f"{minutes:.1f}", "minutes the whole run took")]),
             ]
         ),
     )
@@ -97,9 +97,9 @@ def main() -> int:
         unknown = sorted(set(names) - set(BENCHES))
         if unknown:
             raise SystemExit(f"unknown benchmark(s): {', '.join(unknown)}")
-        start = time.monotonic()
+        start, load = time.monotonic(), os.getloadavg()
         print(
-            f"load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}; "
+            f"load average {', '.join(f'{x:.2f}' for x in load)}; "
             f"{'quick mode, ' if args.quick else ''}{len(names)} benchmarks",
             file=sys.stderr,
             flush=True,
@@ -108,7 +108,7 @@ def main() -> int:
         minutes = (time.monotonic() - start) / 60
         print(f"all done in {minutes:.1f} min", file=sys.stderr)
         if names == BENCHES and not args.quick and not failed:
-            record_run(minutes)
+            record_run(minutes, load)
     if args.quick:
         print(f"quick results in {QUICK_DIR} (README and RESULTS.md untouched)")
     else:
