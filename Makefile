@@ -34,7 +34,10 @@ unit: $(STAMP) system-deps
 
 test: lint typecheck unit
 
+# Every benchmark (under 20 minutes on 2 cores, progress on stderr), then bench/RESULTS.md and
+# the README's figures; `$(BIN)/python bench/run_all.py --quick` is the few-rounds version.
 bench: $(STAMP)
+	@bash bench/ensure-deps.sh
 	$(BIN)/pip install -q -e '.[$(EXTRAS),bench]'
 	$(BIN)/python bench/run_all.py
 

@@ -29,11 +29,15 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
     cpu_ticks,
+    figures,
     free_port,
     interleaved,
-    machine,
+    machine_md,
     median,
+    paired,
+    quick,
     run_child,
+    samples_line,
     write_result,
 )
 
@@ -43,8 +47,18 @@ VARIANTS = {
     "cid_instrumentator_structlog": "asgi-correlation-id + prometheus-fastapi-instrumentator"
     " + structlog line to a file",
     "exporter_cid": "starlette-exporter + asgi-correlation-id (no log line)",
-    "bellwatch": "bellwatch `instrument(app)`, line to a file, metrics on",
+    "bellwatch": "bellwatch `instrument(app)`, line to a local file, metrics on",
+    "bellwatch_stdout": "bellwatch `instrument(app)`, line to stdout (a pipe drained by a"
+    " reader process, as the awslogs driver reads it), metrics on",
 }
+# End to end (uvicorn + wrk) runs these; the diagnostics run in-process only.
+WRK = ["bare", "http_middleware", "cid_instrumentator_structlog", "exporter_cid", "bellwatch",
+       "bellwatch_stdout"]  # fmt: skip
+# What drains a server's stdout: reads 64 KiB at a time and counts the lines it saw.
+READER = (
+    "import sys\nn = 0\nr = sys.stdin.buffer.raw\n"
+    "while chunk := r.read(65536):\n    n += chunk.count(b'\\n')\nprint(n)\n"
+)
 # Diagnostics: where bellwatch's own cost goes (the line vs everything else).
 EXTRA = {
     "bellwatch_noline": "bellwatch with level=ERROR: ids, context and metrics, no line written",
@@ -155,6 +169,12 @@ def build_app(variant: str, logdir: str) -> Any:
 
         bellwatch.configure(stdout=False, log_file=True, log_dir=logdir, service=variant)
         instrument(app)
+    elif variant == "bellwatch_stdout":
+        import bellwatch
+        from bellwatch import instrument
+
+        bellwatch.configure(stdout=True, log_file=False)
+        instrument(app)
     elif variant == "bellwatch_nosink":
         import bellwatch
         from bellwatch.asgi.middleware import instrument
@@ -238,6 +258,10 @@ def child_cpu(variant: str, n: int, profile: bool) -> None:
             pstats.Stats(prof, stream=sys.stderr).sort_stats("tottime").print_stats(25)
         start = time.process_time()
         asyncio.run(drive(app, n))
+        if "bellwatch" in sys.modules:
+            import bellwatch
+
+            bellwatch.flush()  # queued requests and buffered lines are part of the cost
         cpu = time.process_time() - start
         print(json.dumps({"us": cpu / n * 1e6}))
     finally:
@@ -263,9 +287,14 @@ def wrk_rps(variant: str, seconds: int, connections: int) -> dict[str, float]:
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, __file__, "--child", "serve", variant, "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
     )
+    assert server.stdout is not None
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER], stdin=server.stdout, stdout=subprocess.PIPE, text=True
+    )
+    server.stdout.close()  # the reader holds the only read end now
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -291,13 +320,17 @@ def wrk_rps(variant: str, seconds: int, connections: int) -> dict[str, float]:
         if not match or not total or "Non-2xx" in out or "Socket errors" in out:
             raise RuntimeError(f"{variant}: unexpected wrk output\n{out}")
         hz = os.sysconf("SC_CLK_TCK")
-        return {"rps": float(match.group(1)), "cpu_us": ticks / hz / int(total.group(1)) * 1e6}
+        result = {"rps": float(match.group(1)), "cpu_us": ticks / hz / int(total.group(1)) * 1e6}
     finally:
         server.terminate()
         try:
             server.wait(timeout=10)
         except subprocess.TimeoutExpired:
             server.kill()
+        lines_seen = int(reader.communicate(timeout=30)[0].strip() or 0)
+    if variant == "bellwatch_stdout" and lines_seen < int(total.group(1)):
+        raise RuntimeError(f"the reader saw {lines_seen} lines for {total.group(1)} requests")
+    return result
 
 
 # ---------------------------------------------------------------- report
@@ -305,9 +338,10 @@ def wrk_rps(variant: str, seconds: int, connections: int) -> dict[str, float]:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--requests", type=int, default=4000)
-    ap.add_argument("--wrk-seconds", type=int, default=3)
+    q = quick()
+    ap.add_argument("--rounds", type=int, default=2 if q else 5)
+    ap.add_argument("--requests", type=int, default=2000 if q else 4000)
+    ap.add_argument("--wrk-seconds", type=int, default=2 if q else 3)
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--no-wrk", action="store_true")
     ap.add_argument("--profile", help="print a cProfile of one variant's loop to stderr")
@@ -341,15 +375,24 @@ def main() -> int:
         lambda v: run_child([__file__, "--child", "cpu", v, "--requests", str(args.requests)])[
             "us"
         ],
+        label="middleware in-process",
     )
+    wrk_names = [v for v in names if v in WRK]
     rps: dict[str, list[float]] = {}
     server_us: dict[str, list[float]] = {}
-    if not args.no_wrk and shutil.which("wrk"):
+    if not args.no_wrk:
+        if not shutil.which("wrk"):
+            raise SystemExit(
+                "wrk is needed: apt-get install wrk (make bench installs it), or --no-wrk"
+            )
         runs = interleaved(
-            names, args.rounds, lambda v: wrk_rps(v, args.wrk_seconds, args.connections)
+            wrk_names,
+            args.rounds,
+            lambda v: wrk_rps(v, args.wrk_seconds, args.connections),  # type: ignore[arg-type,return-value]
+            label="middleware uvicorn + wrk",
         )
-        rps = {v: [r["rps"] for r in rs] for v, rs in runs.items()}
-        server_us = {v: [r["cpu_us"] for r in rs] for v, rs in runs.items()}
+        rps = {v: [r["rps"] for r in rs] for v, rs in runs.items()}  # type: ignore[index]
+        server_us = {v: [r["cpu_us"] for r in rs] for v, rs in runs.items()}  # type: ignore[index]
 
     bare_us = median(cpu["bare"])
     lines = [
@@ -357,26 +400,36 @@ def main() -> int:
         "",
         f"Same FastAPI app and route in every variant, each in its own process; {args.rounds} "
         f"interleaved rounds, median. In-process: CPU per request over {args.requests} requests "
-        "driven by a minimal ASGI caller (no server, no client library). End to end: uvicorn "
-        f"(1 worker, access log off) + `wrk -t1 -c{args.connections} -d{args.wrk_seconds}s` on "
-        f"127.0.0.1. {machine()}.",
+        "driven by a minimal ASGI caller (no server, no client library; stdout, where used, is a "
+        "pipe the parent process drains). End to end: uvicorn (1 worker, access log off) + "
+        f"`wrk -t1 -c{args.connections} -d{args.wrk_seconds}s` on 127.0.0.1, the server's stdout "
+        "a pipe drained by a reader process (as the ECS awslogs driver reads a container's "
+        "stdout), which checks it saw a line per request. Diagnostics run in-process only.",
+        "",
+        machine_md(["fastapi", "starlette", "uvicorn", "structlog"]),
         "",
         "| variant | CPU us/request | added us | added / bellwatch's"
         " | requests/s | ratio to bare (paired) | server CPU us/request | capacity ratio to bare |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     bw_added = median(cpu["bellwatch"]) - bare_us
+
+    def rps_ratio(v: str) -> float:
+        return paired(rps[v], rps["bare"])
+
+    def capacity(v: str) -> float:
+        return median(server_us["bare"]) / median(server_us[v])
+
     for v in names:
         us = median(cpu[v])
         added = us - bare_us
         ratio = (
             f"{added / bw_added:.1f}x" if v not in ("bare", "bellwatch") and bw_added > 0 else ""
         )
-        if rps:
-            paired = median([x / b for x, b in zip(rps[v], rps["bare"], strict=True)])
-            cap = median(server_us["bare"]) / median(server_us[v])
+        if v in rps:
             rps_cells = (
-                f"{median(rps[v]):,.0f} | {paired:.2f}x | {median(server_us[v]):.0f} | {cap:.2f}x"
+                f"{median(rps[v]):,.0f} | {rps_ratio(v):.2f}x | {median(server_us[v]):.0f} | "
+                f"{capacity(v):.2f}x"
             )
         else:
             rps_cells = "- | - | - | -"
@@ -387,34 +440,47 @@ def main() -> int:
         "Paired ratio: median over rounds of (variant requests/s / bare requests/s in the same "
         "round). Capacity ratio: bare's server CPU per request / the variant's, i.e. the "
         "requests/s ratio when the server's core is the bottleneck; it is far less sensitive "
-        "to other load on this shared machine than raw requests/s.",
+        "to other load on this shared machine than raw requests/s. The stdout reader and wrk "
+        "share the machine's other core, as the awslogs driver shares a task's.",
         "",
-        f"bellwatch adds {bw_added:.1f} us CPU per request in-process (goal <= 30 us)"
-        + (
-            f"; end to end it keeps {median(server_us['bare']) / median(server_us['bellwatch']):.2f}x"
-            " bare capacity (server CPU) and "
-            + f"{median([x / b for x, b in zip(rps['bellwatch'], rps['bare'], strict=True)]):.2f}x"
-            " bare requests/s paired by round (goal >= 0.9x)."
-            if rps
-            else "."
-        ),
-        "",
-        "Raw samples (us/request): "
-        + "; ".join(f"{v} {', '.join(f'{x:.0f}' for x in cpu[v])}" for v in names),
+        f"bellwatch adds {bw_added:.1f} us CPU per request in-process (goal <= 30 us).",
     ]
+    peers = [v for v in ("http_middleware", "cid_instrumentator_structlog", "exporter_cid")
+             if v in names]  # fmt: skip
+    rows = [
+        ("added_us", f"{bw_added:.0f}", "CPU us bellwatch adds per request, in-process"),
+        ("peers_added_us", _range(median(cpu[v]) - bare_us for v in peers),
+         "CPU us the peer stacks add per request, in-process"),
+    ]  # fmt: skip
     if rps:
-        lines.append(
-            "Raw samples (requests/s): "
-            + "; ".join(f"{v} {', '.join(f'{x:.0f}' for x in rps[v])}" for v in names)
-        )
-        lines.append(
-            "Raw samples (server CPU us/request): "
-            + "; ".join(f"{v} {', '.join(f'{x:.0f}' for x in server_us[v])}" for v in names)
-        )
+        for v, where in (("bellwatch", "file"), ("bellwatch_stdout", "stdout")):
+            if v not in rps:
+                continue
+            lines.append(
+                f"End to end, the line to {where}: {rps_ratio(v):.2f}x bare requests/s (paired) "
+                f"and {capacity(v):.2f}x bare capacity (goal >= 0.9x each)."
+            )
+            rows += [
+                (f"{where}_rps", f"{rps_ratio(v):.2f}x", f"requests/s / bare, line to {where}"),
+                (f"{where}_capacity", f"{capacity(v):.2f}x", f"capacity / bare, line to {where}"),
+            ]
+        rows.append(
+            ("peers_rps", _range((rps_ratio(v) for v in peers), "{:.2f}"),
+             "requests/s / bare, the peer stacks"),
+        )  # fmt: skip
+    lines += ["", *figures(rows), "", samples_line("us/request", {v: cpu[v] for v in names})]
+    if rps:
+        lines.append(samples_line("requests/s", rps, "{:.0f}"))
+        lines.append(samples_line("server CPU us/request", server_us, "{:.0f}"))
     print("\n".join(lines))
     if not args.variants:
         print(f"\nwrote {write_result('middleware', chr(10).join(lines))}")
     return 0
+
+
+def _range(xs: Any, fmt: str = "{:.0f}") -> str:
+    xs = sorted(xs)
+    return f"{fmt.format(xs[0])}-{fmt.format(xs[-1])}"
 
 
 if __name__ == "__main__":

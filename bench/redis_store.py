@@ -1,26 +1,26 @@
-"""Per-request cost of the Redis store vs the in-process store, same app, same run.
+"""The Redis store vs the in-process store, end to end under uvicorn + wrk.
 
-Variants, each in its own process, interleaved round by round:
+The same Starlette app (`instrument(app)`, one route that binds a session id, the line
+to a local file) runs under uvicorn (1 worker, access log off) in three variants:
 
-- ``memory``: ``instrument(app)`` with the default in-process store;
-- ``redis``: the same with ``BELLWATCH_REDIS_URL`` set (a redis-server this script
-  starts on a free loopback port, no persistence);
+- ``memory``: the default in-process store;
+- ``redis``: ``BELLWATCH_REDIS_URL`` set, a redis-server this script starts on a free
+  loopback port (no persistence), flushed every second by the background thread;
 - ``redis_down``: ``BELLWATCH_REDIS_URL`` pointing at a closed port (degraded mode).
 
-Measured: CPU per request in-process (a minimal ASGI caller, no server), with the
-final flush to Redis inside the timed region and the flusher thread's CPU included
-(``time.process_time`` is per process); and p50/p99 latency end to end through
-uvicorn with ``wrk --latency``.
+Each round starts every variant's server afresh, warms it with 1 s of traffic, then
+runs ``wrk --latency`` against it and reads the server process's CPU (all its threads,
+the flusher included) and, for ``redis``, the redis-server's CPU over the same
+seconds. Rounds are interleaved with the order rotated; ratios are paired by round
+(each variant divided by the in-process store of the same round), then the median.
 
-Run: .venv/bin/python bench/redis_store.py [--rounds 5] [--no-wrk]
+Run: .venv/bin/python bench/redis_store.py [--rounds 7] [--wrk-seconds 3]
 Writes bench/results/redis_store.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import os
 import re
 import shutil
@@ -35,17 +35,22 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
     cpu_ticks,
+    figures,
     free_port,
     interleaved,
-    machine,
+    machine_md,
     median,
-    run_child,
+    paired,
+    quick,
+    samples_line,
+    thread_ticks,
+    wait_for_port,
     write_result,
 )
 
 VARIANTS = {
     "memory": "in-process store (default)",
-    "redis": "Redis store (`BELLWATCH_REDIS_URL`), flush every 1 s",
+    "redis": "Redis store (`BELLWATCH_REDIS_URL`), flushed every 1 s",
     "redis_down": "Redis store, Redis unreachable (degraded, buffering)",
 }
 PATH = "/api/users/42"
@@ -57,7 +62,7 @@ def build_app(logdir: str) -> Any:
     from starlette.routing import Route
 
     import bellwatch
-    from bellwatch.asgi.middleware import instrument
+    from bellwatch import instrument
 
     async def user(request: Any) -> JSONResponse:
         user_id = int(request.path_params["user_id"])
@@ -66,54 +71,6 @@ def build_app(logdir: str) -> Any:
 
     bellwatch.configure(stdout=False, log_file=True, log_dir=logdir, service="bench")
     return instrument(Starlette(routes=[Route("/api/users/{user_id:int}", user)]))
-
-
-async def drive(app: Any, n: int, latencies: list[float] | None = None) -> None:
-    headers = [(b"host", b"bench"), (b"user-agent", b"bench"), (b"accept", b"*/*")]
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        pass
-
-    for _ in range(n):
-        scope = {
-            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-            "method": "GET", "scheme": "http", "path": PATH, "raw_path": PATH.encode(),
-            "root_path": "", "query_string": b"", "headers": list(headers),
-            "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8000),
-        }  # fmt: skip
-        start = time.perf_counter()
-        await app(scope, receive, send)
-        if latencies is not None:
-            latencies.append(time.perf_counter() - start)
-
-
-def child_cpu(n: int) -> None:
-    from bellwatch.monitor.monitor import get_monitor
-
-    logdir = tempfile.mkdtemp(prefix="bw-bench-")
-    try:
-        app = build_app(logdir)
-        asyncio.run(drive(app, 1000))  # warm-up: middleware stack, caches, first flush
-        store: Any = get_monitor().store
-        flush = getattr(store, "flush", None)
-        if flush is not None:
-            flush()
-        latencies: list[float] = []
-        start = time.process_time()
-        asyncio.run(drive(app, n, latencies))
-        if flush is not None:
-            flush()  # the shipping cost of these requests is part of their cost
-        cpu = time.process_time() - start
-        latencies.sort()
-        print(json.dumps({"us": cpu / n * 1e6,
-                          "p99_us": latencies[int(0.99 * len(latencies))] * 1e6,
-                          "overflowed": getattr(store, "overflowed", 0)}))  # fmt: skip
-        get_monitor().store.close()
-    finally:
-        shutil.rmtree(logdir, ignore_errors=True)
 
 
 def child_serve(port: int) -> None:
@@ -127,47 +84,56 @@ def child_serve(port: int) -> None:
         shutil.rmtree(logdir, ignore_errors=True)
 
 
-def wrk_latency(env: dict[str, str], seconds: int, connections: int) -> dict[str, float]:
+def parse_wrk(out: str) -> dict[str, float]:
+    """Requests, requests/s and the 50th/99th percentile latency (us) from `wrk --latency`."""
+    if "Non-2xx" in out or "Socket errors" in out:
+        raise RuntimeError(f"unexpected wrk output\n{out}")
+    done = re.search(r"(\d+) requests in", out)
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if done is None or rps is None:
+        raise RuntimeError(f"no request count in wrk output\n{out}")
+    result = {"requests": float(done.group(1)), "rps": float(rps.group(1))}
+    for pct in ("50", "99"):
+        m = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        if m is None:
+            raise RuntimeError(f"no {pct}% in wrk output\n{out}")
+        result[f"p{pct}_us"] = float(m.group(1)) * {"us": 1.0, "ms": 1e3, "s": 1e6}[m.group(2)]
+    return result
+
+
+def wrk_round(env: dict[str, str], redis_pid: int | None, seconds: int, conns: int) -> dict:
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, __file__, "--child", "serve", "--port", str(port)],
+        [sys.executable, __file__, "--serve", "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, **env},
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("server did not start") from None
-                time.sleep(0.05)
+        wait_for_port(port, server, "server")
         url = f"http://127.0.0.1:{port}{PATH}"
         subprocess.run(["wrk", "-t1", "-c8", "-d1s", url], capture_output=True, check=True)
+        hz = os.sysconf("SC_CLK_TCK")
         ticks = cpu_ticks(server.pid)
+        threads = thread_ticks(server.pid)
+        redis_ticks = cpu_ticks(redis_pid) if redis_pid else 0
         out = subprocess.run(
-            ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+            ["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--latency", url],
             capture_output=True,
             text=True,
             check=True,
         ).stdout
-        used = (cpu_ticks(server.pid) - ticks) / os.sysconf("SC_CLK_TCK")
-        if "Non-2xx" in out or "Socket errors" in out:
-            raise RuntimeError(f"unexpected wrk output\n{out}")
-        done = re.search(r"(\d+) requests in", out)
-        if done is None:
-            raise RuntimeError(f"no request count in wrk output\n{out}")
-        result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
-                  "server_us": used / int(done.group(1)) * 1e6}  # fmt: skip
-        for pct in ("50", "99"):
-            m = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
-            if m is None:
-                raise RuntimeError(f"no {pct}% in wrk output\n{out}")
-            scale = {"us": 1.0, "ms": 1e3, "s": 1e6}[m.group(2)]
-            result[f"p{pct}_us"] = float(m.group(1)) * scale
+        time.sleep(1.1)  # the flusher's last batch of these requests reaches Redis
+        used = (cpu_ticks(server.pid) - ticks) / hz
+        main, background = (b - a for a, b in zip(threads, thread_ticks(server.pid), strict=True))
+        result = parse_wrk(out)
+        n = result["requests"]
+        result["server_us"] = used / n * 1e6
+        # The event loop's thread vs bellwatch's background threads (log and store flushers).
+        result["main_us"] = main / hz / n * 1e6
+        result["background_us"] = background / hz / n * 1e6
+        if redis_pid:
+            result["redis_us"] = (cpu_ticks(redis_pid) - redis_ticks) / hz / n * 1e6
         return result
     finally:
         server.terminate()
@@ -175,11 +141,6 @@ def wrk_latency(env: dict[str, str], seconds: int, connections: int) -> dict[str
             server.wait(timeout=10)
         except subprocess.TimeoutExpired:
             server.kill()
-
-
-def _paired(runs: dict[str, list[dict[str, float]]], v: str, key: str) -> float:
-    """Median over rounds of ``v``'s value divided by the in-process store's in that round."""
-    return median([a[key] / b[key] for a, b in zip(runs[v], runs["memory"], strict=True)])
 
 
 def start_redis() -> tuple[subprocess.Popen[bytes], int]:
@@ -206,21 +167,19 @@ def start_redis() -> tuple[subprocess.Popen[bytes], int]:
 
 
 def main() -> int:
+    q = quick()
     ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--requests", type=int, default=20000)
-    ap.add_argument("--wrk-seconds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=2 if q else 7)
+    ap.add_argument("--wrk-seconds", type=int, default=2 if q else 3)
     ap.add_argument("--connections", type=int, default=8)
-    ap.add_argument("--no-wrk", action="store_true")
-    ap.add_argument("--child", nargs="+")
+    ap.add_argument("--serve", action="store_true")
     ap.add_argument("--port", type=int)
     args = ap.parse_args()
-    if args.child:
-        if args.child[0] == "cpu":
-            child_cpu(args.requests)
-        else:
-            child_serve(args.port)
+    if args.serve:
+        child_serve(args.port)
         return 0
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is needed: apt-get install wrk (make bench installs it)")
 
     redis, redis_port = start_redis()
     try:
@@ -229,89 +188,87 @@ def main() -> int:
             "redis": {"BELLWATCH_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0"},
             "redis_down": {"BELLWATCH_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"},
         }
-        names = list(VARIANTS)
-        cpu_runs: dict[str, list[dict[str, float]]] = {v: [] for v in names}
+        runs: dict[str, list[dict[str, float]]] = {v: [] for v in VARIANTS}
 
-        def cpu_round(v: str) -> float:
-            out = run_child([__file__, "--child", "cpu", "--requests", str(args.requests)],
-                            env=envs[v])  # fmt: skip
-            cpu_runs[v].append(out)
-            return float(out["us"])
+        def measure(v: str) -> float:
+            pid = redis.pid if v == "redis" else None
+            out = wrk_round(envs[v], pid, args.wrk_seconds, args.connections)
+            runs[v].append(out)
+            return out["p99_us"]
 
-        cpu = interleaved(names, args.rounds, cpu_round)
-        lat: dict[str, list[dict[str, float]]] = {v: [] for v in ("memory", "redis")}
-        if not args.no_wrk and shutil.which("wrk"):
-
-            def wrk_round(v: str) -> float:
-                out = wrk_latency(envs[v], args.wrk_seconds, args.connections)
-                lat[v].append(out)
-                return out["p99_us"]
-
-            interleaved(list(lat), args.rounds, wrk_round)
+        interleaved(list(VARIANTS), args.rounds, measure, label="redis_store")
     finally:
         redis.terminate()
         redis.wait(10)
 
-    base = median(cpu["memory"])
-    p99_in = {v: median([r["p99_us"] for r in cpu_runs[v]]) for v in names}
+    def col(v: str, key: str) -> list[float]:
+        return [r[key] for r in runs[v]]
+
+    ratio = {
+        v: {
+            k: paired(col(v, k), col("memory", k)) for k in ("p99_us", "p50_us", "rps", "server_us")
+        }
+        for v in VARIANTS
+    }
+    redis_us = median(col("redis", "redis_us"))
     lines = [
         "## Redis store vs in-process store (bench/redis_store.py)",
         "",
-        f"Same Starlette app (`instrument(app)`, one route binding a session id, line to a "
-        f"local file) in every variant, each in its own process; {args.rounds} interleaved "
-        f"rounds, median. CPU per request over {args.requests} requests driven by a minimal "
-        "ASGI caller, flusher thread included and the final flush inside the timed region "
-        "(the redis-server's own CPU is not counted). {machine}.".replace("{machine}", machine()),
+        "Same Starlette app (`instrument(app)`, one route binding a session id, line to a local "
+        "file) under uvicorn (1 worker, access log off), driven by "
+        f"`wrk -t1 -c{args.connections} -d{args.wrk_seconds}s --latency` on 127.0.0.1 after 1 s "
+        f"of warm-up; {args.rounds} interleaved rounds, a fresh server each time. Server CPU is "
+        "the uvicorn process's (every thread, the store's flusher included) over the wrk run and "
+        "the second after it, per request. Ratios are paired by round, then the median.",
         "",
-        "| variant | CPU us/request | added us vs in-process | ratio | in-process p99 us "
-        "| p99 ratio (paired per round) |",
-        "|---|---:|---:|---:|---:|---:|",
+        machine_md(["redis", "uvicorn", "starlette"]),
+        "",
+        "| variant | p50 us | p99 us | p99 ratio | requests/s | ratio "
+        "| server CPU us/request | ratio | of which event loop | of which background threads |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for v in names:
-        us = median(cpu[v])
-        added = "" if v == "memory" else f"{us - base:+.1f}"
-        lines.append(f"| {VARIANTS[v]} | {us:.1f} | {added} | {us / base:.2f}x | "
-                     f"{p99_in[v]:.0f} | {_paired(cpu_runs, v, 'p99_us'):.2f}x |")  # fmt: skip
-    if any(lat.values()):
-        lines += [
-            "",
-            f"End to end: uvicorn (1 worker, access log off) + `wrk -t1 -c{args.connections} "
-            f"-d{args.wrk_seconds}s --latency` on 127.0.0.1, median of {args.rounds} "
-            "interleaved rounds.",
-            "",
-            "| variant | p50 us | p99 us | p99 ratio (paired) | requests/s | ratio (paired) "
-            "| server CPU us/request | ratio (paired) |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|",
-        ]
-        keys = ("p50_us", "p99_us", "rps", "server_us")
-        m = {v: {k: median([r[k] for r in lat[v]]) for k in keys} for v in lat}
-        for v in lat:
-            lines.append(
-                f"| {VARIANTS[v]} | {m[v]['p50_us']:.0f} | {m[v]['p99_us']:.0f} | "
-                f"{_paired(lat, v, 'p99_us'):.2f}x | {m[v]['rps']:,.0f} | "
-                f"{_paired(lat, v, 'rps'):.2f}x | {m[v]['server_us']:.0f} | "
-                f"{_paired(lat, v, 'server_us'):.2f}x |"
-            )
-    added = median(cpu["redis"]) - base
+    for v, label in VARIANTS.items():
+        lines.append(
+            f"| {label} | {median(col(v, 'p50_us')):.0f} | {median(col(v, 'p99_us')):.0f} | "
+            f"{ratio[v]['p99_us']:.2f}x | {median(col(v, 'rps')):,.0f} | {ratio[v]['rps']:.2f}x | "
+            f"{median(col(v, 'server_us')):.0f} | {ratio[v]['server_us']:.2f}x | "
+            f"{median(col(v, 'main_us')):.1f} | {median(col(v, 'background_us')):.1f} |"
+        )
+    r = ratio["redis"]
     lines += [
         "",
-        f"The Redis store adds {added:.1f} us CPU per request over the in-process store "
-        "(goal <= 10 us).",
+        f"**With the Redis store, p99 is {r['p99_us']:.2f}x and server CPU per request "
+        f"{r['server_us']:.2f}x the in-process store's** (goals <= 1.05x each). redis-server "
+        f"itself spent {redis_us:.1f} us CPU per request on top (not in the ratio).",
         "",
-        "Raw samples (CPU us/request): "
-        + "; ".join(f"{v} {', '.join(f'{x:.1f}' for x in cpu[v])}" for v in names),
-        "Raw samples (in-process p99 us): "
-        + "; ".join(f"{v} " + ", ".join(f"{r['p99_us']:.0f}" for r in cpu_runs[v]) for v in names),
+        *figures(
+            [
+                ("redis_p99", f"{r['p99_us']:.2f}x", "p99 with Redis / in-process, paired"),
+                ("redis_cpu", f"{r['server_us']:.2f}x", "server CPU/request, Redis / in-process"),
+                ("redis_rps", f"{r['rps']:.2f}x", "requests/s, Redis / in-process"),
+                ("redis_server_us", f"{redis_us:.1f}", "redis-server CPU us per request"),
+                (
+                    "redis_loop_added_us",
+                    f"{median(col('redis', 'main_us')) - median(col('memory', 'main_us')):+.1f}",
+                    "event-loop CPU us/request, Redis minus in-process",
+                ),
+                (
+                    "redis_background_added_us",
+                    f"{median(col('redis', 'background_us')) - median(col('memory', 'background_us')):+.1f}",
+                    "background-thread CPU us/request, Redis minus in-process",
+                ),
+                ("down_p99", f"{ratio['redis_down']['p99_us']:.2f}x", "p99, Redis down"),
+                ("down_cpu", f"{ratio['redis_down']['server_us']:.2f}x", "server CPU, Redis down"),
+            ]
+        ),
+        "",
+        samples_line("wrk p99 us", {v: col(v, "p99_us") for v in VARIANTS}, "{:.0f}"),
+        samples_line("requests/s", {v: col(v, "rps") for v in VARIANTS}, "{:.0f}"),
+        samples_line("server CPU us/request", {v: col(v, "server_us") for v in VARIANTS}),
+        samples_line("redis-server CPU us/request", {"redis": col("redis", "redis_us")}),
+        samples_line("event-loop CPU us/request", {v: col(v, "main_us") for v in VARIANTS}),
+        samples_line("background CPU us/request", {v: col(v, "background_us") for v in VARIANTS}),
     ]
-    if any(lat.values()):
-        lines.append(
-            "Raw samples (wrk p99 us): "
-            + "; ".join(f"{v} " + ", ".join(f"{r['p99_us']:.0f}" for r in lat[v]) for v in lat)
-        )
-        lines.append(
-            "Raw samples (server CPU us/request under wrk): "
-            + "; ".join(f"{v} " + ", ".join(f"{r['server_us']:.0f}" for r in lat[v]) for v in lat)
-        )
     path = write_result("redis_store", "\n".join(lines))
     print("\n".join(lines))
     print(f"\nwrote {path}")

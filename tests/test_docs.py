@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import re
 import sys
 from pathlib import Path
 
@@ -12,6 +14,26 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import update_readme  # noqa: E402 - the scripts dir is not a package
+
+# bench/report.py, loaded by path: putting bench/ on sys.path would let its scripts
+# (query.py, tokens.py...) shadow other top-level modules in this test process.
+_spec = importlib.util.spec_from_file_location("bench_report", ROOT / "bench" / "report.py")
+assert _spec is not None and _spec.loader is not None
+report = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(report)
+
+# A measured-looking number: a ratio, a percentage, a time, a size or a token count.
+_FIGURE = re.compile(r"[~+]?\d[\d,.]*(?:-\d[\d,.]*)?\s?(?:x\b|%|us\b|ms\b|MB\b|tokens\b)")
+# Numbers in the README that are not measurements, each with why.
+_NOT_MEASURED = {
+    "50%",  # the birthday bound: arithmetic, shown with its formula
+    "0.2%",  # the same arithmetic for a million requests a day
+    "60-80%",  # the guide's own claim, quoted to be corrected
+    "1%",  # DDSketch's relative accuracy, a setting; the verdict's warning threshold
+    "5%",  # the verdict's degraded threshold (bellwatch.verdict), a setting
+    "80%",  # the CPU alarm's threshold, a setting
+    "85%",  # the memory alarm's threshold, a setting
+}
 
 
 class TestReadme:
@@ -34,3 +56,28 @@ class TestReadme:
         quick = text.split("## Quick start", 1)[1].split("##", 1)[0]
         assert "make demo" in quick
         assert "make test" in quick
+
+
+class TestBenchmarkFigures:
+    def test_readme_figures_match_results(self) -> None:
+        """Every figure between bench markers is the one bench/results/*.md holds."""
+        text = (ROOT / "README.md").read_text()
+        assert report.render_readme(text) == text, "run: .venv/bin/python bench/report.py"
+
+    def test_results_md_is_current(self) -> None:
+        """bench/RESULTS.md is the join of bench/results/*.md."""
+        assert (ROOT / "bench" / "RESULTS.md").read_text() == report.results_md()
+
+    def test_benchmark_table_is_generated(self) -> None:
+        """The Benchmarks section's table sits between bench markers."""
+        text = (ROOT / "README.md").read_text()
+        section = text.split("## Benchmarks", 1)[1].split("\n## ", 1)[0]
+        assert "<!-- bench:table:benchmarks -->\n| what |" in section
+
+    def test_no_figure_without_a_script(self) -> None:
+        """Outside code blocks and bench markers, the README quotes no measured number."""
+        text = (ROOT / "README.md").read_text()
+        text = re.sub(r"```.*?```", "", text, flags=re.S)
+        text = report.MARKER.sub("", text)
+        unbacked = [m.group(0) for m in _FIGURE.finditer(text) if m.group(0) not in _NOT_MEASURED]
+        assert unbacked == []
