@@ -18,7 +18,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-COLLECTING = re.compile(r"^Collecting ([A-Za-z0-9._-]+)")
+# A requirement found on an index ("Collecting name>=1") or in a local file of wheels
+# ("Processing /path/name-1.0-py3-none-any.whl (from ...)").
+COLLECTING = re.compile(
+    r"^(?:Collecting ([A-Za-z0-9._-]+)|Processing \S*?([A-Za-z0-9_.]+)-\d\S* \(from)"
+)
 SATISFIED = re.compile(r"^Requirement already satisfied: ([A-Za-z0-9._-]+)")
 INSTALLING = re.compile(r"^Installing collected packages: (.*)")
 # Off a terminal (CI, a pipe), a progress line at most this often, so a slow index still
@@ -71,7 +75,7 @@ def install(venv: Path, extras: str) -> int:
     print(f"==> installing bellwatch[{extras}] into {venv}", flush=True)
     progress = Progress(sys.stdout.isatty())
     collected: list[str] = []
-    present = 0
+    present = installed = 0
     output: list[str] = []
     with subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
@@ -80,23 +84,23 @@ def install(venv: Path, extras: str) -> int:
         for line in pip.stdout:
             output.append(line)
             if match := COLLECTING.match(line):
-                collected.append(match.group(1))
-                progress.show(f"resolving: {len(collected)} to fetch, {present} present")
+                collected.append(match.group(1) or match.group(2))
+                progress.show(f"resolving: {len(collected)} to install, {present} already there")
             elif SATISFIED.match(line):
                 present += 1
-                progress.show(f"resolving: {len(collected)} to fetch, {present} present")
+                progress.show(f"resolving: {len(collected)} to install, {present} already there")
             elif line.startswith("Building editable"):
                 progress.show("building bellwatch (editable)", force=True)
             elif match := INSTALLING.match(line):
-                count = len(match.group(1).split(","))
-                progress.show(f"installing {count} packages", force=True)
+                installed = len(match.group(1).split(","))
+                progress.show(f"installing {installed} packages", force=True)
     progress.end()
     if pip.returncode != 0:
         sys.stdout.write("".join(output))
         print(f"==> pip failed (exit {pip.returncode}); its output is above", flush=True)
         return pip.returncode
     took = time.monotonic() - progress.start
-    print(f"==> {venv} is ready: {len(collected)} fetched, {present} already there, {took:.0f} s")
+    print(f"==> {venv} is ready: {installed} installed, {present} already there, {took:.0f} s")
     return 0
 
 
@@ -105,9 +109,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--venv", type=Path, default=ROOT / ".venv")
     parser.add_argument("--extras", required=True, help="comma-separated, e.g. cli,demo")
     args = parser.parse_args(argv)
-    if sys.version_info < (3, 11):
-        print(f"bellwatch needs Python 3.11+ (found {sys.version.split()[0]})")
-        return 1
     if not (args.venv / "bin" / "python").exists():
         create(args.venv)
     return install(args.venv, args.extras)
