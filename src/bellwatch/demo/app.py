@@ -25,13 +25,15 @@ from bellwatch import Ev, F, bind, get_logger, metrics
 from bellwatch.middleware import instrument
 from bellwatch.monitor import Monitor, SessionKey, end_session, form_field
 
+from . import INSTALL
+
 try:
     from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
     from pydantic import BaseModel
     from twilio.request_validator import RequestValidator
     from twilio.twiml.voice_response import VoiceResponse
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise ImportError(f"the Bella demo needs {exc.name}: pip install 'bellwatch[demo]'") from exc
+    raise ImportError(f"the Bella demo needs {exc.name}: {INSTALL}", name=exc.name) from exc
 
 __all__ = [
     "CALENDAR_LATENCY",
