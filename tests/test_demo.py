@@ -261,7 +261,8 @@ def walkthrough_commands() -> list[str]:
     return [
         span
         for span in spans
-        if span.startswith("bellwatch ") and "..." not in span
+        if span.startswith("bellwatch ")
+        and "..." not in span
         and span.split()[1] not in {"metrics", "health", "aws", "demo"}
     ]
 
