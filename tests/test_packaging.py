@@ -2,7 +2,8 @@
 
 ``python -m build`` makes the sdist, then the wheel from the sdist (so a file the sdist
 forgets is missing from the wheel too); the wheel goes into a fresh virtual environment
-with the ``cli`` extra from the package index, and runs there.
+with the ``cli`` extra from the package index, and runs there. The sdist is the whole
+source tree as git has it; the wheel is the package alone.
 """
 
 from __future__ import annotations
@@ -130,17 +131,21 @@ class TestWheel:
 
 
 class TestSdist:
-    def test_holds_the_sources_docs_and_tests(self, dists: Dists) -> None:
-        """The sdist has the package, LICENSE, README, CHANGELOG and the test suite."""
+    def test_holds_every_file_git_tracks(self, dists: Dists) -> None:
+        """The sdist is the source tree: package, docs, LICENSE, tests, scripts, benchmarks."""
         names = dists.sdist_names()
         assert {f"src/{name}" for name in package_files()} <= names
-        assert {"LICENSE", "README.md", "CHANGELOG.md", "pyproject.toml"} <= names
-        assert {"tests/conftest.py", "tests/test_packaging.py"} <= names
+        assert {"LICENSE", "README.md", "CHANGELOG.md", "pyproject.toml", "Makefile"} <= names
+        assert {"tests/conftest.py", "tests/test_packaging.py", "bench/run_all.py"} <= names
+        if (REPO / ".git").exists():
+            tracked = run(["git", "ls-files"], cwd=REPO).stdout.split()
+            assert set(tracked) - names == set()
 
-    def test_leaves_out_benchmarks_and_bytecode(self, dists: Dists) -> None:
-        """No bench/, CI script or compiled file goes into the sdist."""
+    def test_leaves_out_generated_files(self, dists: Dists) -> None:
+        """No virtual environment, benchmark corpus, log or compiled file goes in."""
         names = dists.sdist_names()
-        assert not [n for n in names if n.startswith(("bench/", ".ci/", ".venv/"))]
+        generated = (".venv/", "bench/corpus/", "logs/", "tests/artifacts/", "build/", "dist/")
+        assert not [n for n in names if n.startswith(generated)]
         assert not [n for n in names if n.endswith(".pyc") or "__pycache__" in n]
 
 
