@@ -33,9 +33,15 @@ demo: $(DEMO_STAMP)
 	$(BIN)/python -m bellwatch.demo
 
 # A shell with .venv activated: `bellwatch ...` as the README types it. `exit` leaves it.
+# bash reads ~/.bashrc before activating (it may put pyenv's folders first on PATH); other
+# shells get .venv/bin first on PATH from the environment.
 shell: $(DEMO_STAMP)
 	@echo "bellwatch is on PATH in this shell ($(VENV) activated); exit to leave"
-	@VIRTUAL_ENV="$(abspath $(VENV))" PATH="$(abspath $(BIN)):$$PATH" $${SHELL:-/bin/sh} -i
+	@case "$${SHELL:-/bin/sh}" in \
+		*/bash) exec "$$SHELL" --rcfile scripts/shellrc.bash -i ;; \
+		*) VIRTUAL_ENV="$(abspath $(VENV))" PATH="$(abspath $(BIN)):$$PATH" \
+			exec "$${SHELL:-/bin/sh}" -i ;; \
+	esac
 
 system-deps:
 	@bash scripts/ensure-system-deps.sh
