@@ -89,7 +89,7 @@ def install(venv: Path, extras: str) -> int:
             elif SATISFIED.match(line):
                 present += 1
                 progress.show(f"resolving: {len(collected)} to install, {present} already there")
-            elif line.startswith("Building editable"):
+            elif line.lstrip().startswith("Building editable"):
                 progress.show("building bellwatch (editable)", force=True)
             elif match := INSTALLING.match(line):
                 installed = len(match.group(1).split(","))
