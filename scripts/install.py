@@ -55,6 +55,10 @@ class Progress:
             sys.stdout.flush()
 
 
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
 def create(venv: Path) -> None:
     """``python -m venv``, with pip: users install more into it later."""
     print(f"==> creating {venv} with Python {sys.version.split()[0]}", flush=True)
@@ -89,11 +93,11 @@ def install(venv: Path, extras: str) -> int:
             elif SATISFIED.match(line):
                 present += 1
                 progress.show(f"resolving: {len(collected)} to install, {present} already there")
-            elif line.lstrip().startswith("Building editable"):
+            elif line.lstrip().startswith("Building editable") and "started" in line:
                 progress.show("building bellwatch (editable)", force=True)
             elif match := INSTALLING.match(line):
                 installed = len(match.group(1).split(","))
-                progress.show(f"installing {installed} packages", force=True)
+                progress.show(f"installing {plural(installed, 'package')}", force=True)
     progress.end()
     if pip.returncode != 0:
         sys.stdout.write("".join(output))

@@ -20,6 +20,7 @@ Processing /opt/wheels/rich-15.0.0-py3-none-any.whl (from bellwatch==0.1.0)
 Requirement already satisfied: orjson>=3.9 in ./venv/lib/python3.11/site-packages
 Building wheels for collected packages: bellwatch
   Building editable for bellwatch (pyproject.toml): started
+  Building editable for bellwatch (pyproject.toml): finished with status 'done'
 Installing collected packages: structlog, rich, bellwatch
 Successfully installed bellwatch-0.1.0 rich-15.0.0 structlog-26.1.0
 """
@@ -50,7 +51,7 @@ class TestInstallScript:
         done = install(fake_venv(tmp_path, PIP_OUTPUT, 0))
         assert done.returncode == 0, done.stderr
         assert "==> installing bellwatch[cli,demo] into" in done.stdout
-        assert "building bellwatch (editable)" in done.stdout
+        assert done.stdout.count("building bellwatch (editable)") == 1
         assert "installing 3 packages" in done.stdout
         assert "is ready: 3 installed, 1 already there" in done.stdout
         assert "Successfully installed" not in done.stdout
