@@ -22,7 +22,7 @@ from typing import IO, Any, cast
 from urllib.parse import urlsplit
 
 import bellwatch
-from bellwatch import _config
+from bellwatch import _config, _console
 from bellwatch.dashboard import timeline_for
 from bellwatch.errors import get_aggregator
 from bellwatch.monitor import set_monitor
@@ -143,7 +143,7 @@ def _print_summary(log_path: Path) -> None:
 
         from bellwatch.cli import cli
     except ImportError as exc:
-        print(f"(no summary: {exc}; pip install 'bellwatch[cli]')")
+        print(f"(no summary: it needs {exc.name or 'the CLI'}: {_console.INSTALL})")
         return
     try:
         cli.main(["summary", "--no-color", "--logs", str(log_path)], standalone_mode=False)
