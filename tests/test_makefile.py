@@ -79,6 +79,14 @@ class TestStamps:
         assert ALL not in demo
         assert ALL in make(checkout, "-n", "lint")
 
+    def test_bench_adds_its_extra_once(self, checkout: Path) -> None:
+        """`make bench` installs the bench extra on top of the full set, then not again."""
+        stamp(checkout, "all")
+        assert f"{ALL},bench" in make(checkout, "-n", "bench")
+        stamp(checkout, "bench")
+        os.utime(checkout / ".venv" / ".installed-bench")  # now: newer than the full set
+        assert "install.py" not in make(checkout, "-n", "bench")
+
 
 class TestShell:
     @pytest.mark.parametrize("shell", ["/bin/bash", "/bin/sh"])
