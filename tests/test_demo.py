@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -42,6 +43,19 @@ class Service:
 
     def events(self, name: str) -> list[dict[str, Any]]:
         return [e for e in self.logs.events if e.get("event") == name]
+
+    def requests(self, count: int) -> list[dict[str, Any]]:
+        """The request_complete lines, polled until ``count`` are written.
+
+        The middleware finishes a request after sending its response, in the server's
+        thread, so the client can hold the answer a moment before the line exists.
+        """
+        deadline = time.monotonic() + 30
+        lines = self.events("request_complete")
+        while len(lines) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+            lines = self.events("request_complete")
+        return lines
 
 
 @pytest.fixture
@@ -118,14 +132,14 @@ class TestUsers:
         got = service.http.get(f"/api/users/{user_id}")
         assert got.status_code == 200
         assert got.json()["name"] == "Bob"
-        line = [e for e in service.events("request_complete") if e["status"] == 200][-1]
+        line = [e for e in service.requests(2) if e["status"] == 200][-1]
         assert line["path"] == "/api/users/{user_id}"
         assert line["uid"] == user_id
 
     def test_missing_user_is_404(self, service: Service) -> None:
         """An unknown id is a 404 logged under the route template."""
         assert service.http.get("/api/users/user_424242").status_code == 404
-        line = service.events("request_complete")[-1]
+        line = service.requests(1)[-1]
         assert (line["path"], line["status"]) == ("/api/users/{user_id}", 404)
 
 
@@ -192,7 +206,7 @@ class TestTraffic:
         )
         assert tally.total > 20
         assert tally.server_errors >= 1
-        requests = service.events("request_complete")
+        requests = service.requests(tally.total - tally.failed)
         assert len(requests) >= tally.total - tally.failed
         assert any(e["duration"] > 2 for e in requests)
         locked = [e for e in service.events("error") if e.get("type") == "OperationalError"]
