@@ -301,12 +301,13 @@ class TestDemoRun:
 
     def test_printed_activation_puts_bellwatch_on_path(self, demo_run: DemoRun) -> None:
         """The printed ``source .venv/bin/activate`` makes a bare ``bellwatch`` work."""
-        assert demo_run.shell("bellwatch --version").returncode != 0  # not on PATH before
         commands = demo_run.paragraph("put it on PATH first:\n")
         assert commands == ["source .venv/bin/activate"]
-        done = demo_run.shell(f"{commands[0]} && bellwatch --version")
+        done = demo_run.shell(f"{commands[0]} && command -v bellwatch && bellwatch --version")
         assert done.returncode == 0, done.stderr
-        assert done.stdout.startswith("bellwatch, version ")
+        found, version = done.stdout.splitlines()
+        assert Path(found).resolve() == (Path(sys.prefix) / "bin" / "bellwatch").resolve()
+        assert version.startswith("bellwatch, version ")
 
     def test_readme_walkthrough_commands_work_after_activating(self, demo_run: DemoRun) -> None:
         """The README walkthrough's ``bellwatch ...`` commands run on the demo's logs."""
