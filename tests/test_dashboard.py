@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,6 +13,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+import bellwatch
 from bellwatch import metrics
 from bellwatch.dashboard import COOKIE, Timeline, series_section, timeline_for
 from bellwatch.demo.app import create_app
@@ -63,6 +65,21 @@ def plain(fresh: None) -> Iterator[tuple[RunningServer, Captured]]:
         instrument(app)
         with start_server(app) as server:
             yield server, logs
+
+
+def charted(count: int) -> dict[str, Any] | None:
+    """``series_section()`` once ``count`` requests are charted, or at a 30 s deadline.
+
+    The middleware finishes a request after sending its response, in the server's thread,
+    so the client can hold the answer a moment before the request is counted.
+    """
+    deadline = time.monotonic() + 30
+    while True:
+        bellwatch.flush()  # requests queued for a batch are counted now
+        series = series_section()
+        if (series and sum(series["count"]) >= count) or time.monotonic() > deadline:
+            return series
+        time.sleep(0.02)
 
 
 class TestTimeline:
@@ -175,7 +192,7 @@ class TestPage:
         assert series_section() is None
         httpx.get(server.url + "/dashboard", headers={"Authorization": f"Bearer {SECRET}"})
         httpx.get(server.url + "/hello")
-        series = series_section()
+        series = charted(1)
         assert series is not None
         assert sum(series["count"]) == 1
 
