@@ -2,44 +2,68 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
-EXTRAS := cli,aws,redis,demo,test
+# What each target installs: the demo needs only the service and the CLI; the checks need
+# everything. A stamp per set, each newer than pyproject.toml once installed; the full set
+# includes the demo's, so installing it stamps both, and `make demo` after `make test`
+# installs nothing, while `make test` after `make demo` adds the rest.
+DEMO_EXTRAS := cli,demo
+ALL_EXTRAS  := cli,aws,redis,demo,test
+DEMO_STAMP  := $(VENV)/.installed-demo
+ALL_STAMP   := $(VENV)/.installed-all
+BENCH_STAMP := $(VENV)/.installed-bench
+INSTALL     = @$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "bellwatch needs Python 3.11+ (found $$($(PYTHON) --version))"; exit 1; }; \
+	$(PYTHON) scripts/install.py --venv $(VENV) --extras
 
-.PHONY: demo test lint typecheck unit system-deps bench clean
+.PHONY: demo shell test lint typecheck unit system-deps bench clean
 
-$(STAMP): pyproject.toml
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
-		{ echo "bellwatch needs Python 3.11+ (found $$($(PYTHON) --version))"; exit 1; }
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[$(EXTRAS)]'
+$(DEMO_STAMP): pyproject.toml
+	$(INSTALL) $(DEMO_EXTRAS)
 	@touch $@
 
-demo: $(STAMP)
+$(ALL_STAMP): pyproject.toml
+	$(INSTALL) $(ALL_EXTRAS)
+	@touch $@ $(DEMO_STAMP)
+
+$(BENCH_STAMP): $(ALL_STAMP)
+	$(INSTALL) $(ALL_EXTRAS),bench
+	@touch $@
+
+demo: $(DEMO_STAMP)
 	$(BIN)/python -m bellwatch.demo
+
+# A shell with .venv activated: `bellwatch ...` as the README types it. `exit` leaves it.
+# bash reads ~/.bashrc before activating (it may put pyenv's folders first on PATH); other
+# shells get .venv/bin first on PATH from the environment.
+shell: $(DEMO_STAMP)
+	@echo "bellwatch is on PATH in this shell ($(VENV) activated); exit to leave"
+	@case "$${SHELL:-/bin/sh}" in \
+		*/bash) exec "$$SHELL" --rcfile scripts/shellrc.bash -i ;; \
+		*) VIRTUAL_ENV="$(abspath $(VENV))" PATH="$(abspath $(BIN)):$$PATH" \
+			exec "$${SHELL:-/bin/sh}" -i ;; \
+	esac
 
 system-deps:
 	@bash scripts/ensure-system-deps.sh
 
-lint: $(STAMP)
+lint: $(ALL_STAMP)
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/ruff format --check src tests bench scripts
 	$(BIN)/lint-imports
 
-typecheck: $(STAMP)
+typecheck: $(ALL_STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP) system-deps
+unit: $(ALL_STAMP) system-deps
 	$(BIN)/pytest
 
 test: lint typecheck unit
 
 # Every benchmark (under 20 minutes on 2 cores, progress on stderr), then bench/RESULTS.md and
 # the README's figures; `$(BIN)/python bench/run_all.py --quick` is the few-rounds version.
-bench: $(STAMP)
+bench: $(BENCH_STAMP)
 	@bash bench/ensure-deps.sh
-	$(BIN)/pip install -q -e '.[$(EXTRAS),bench]'
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache logs
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache logs build dist

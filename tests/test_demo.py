@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import re
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +21,6 @@ from twilio.request_validator import RequestValidator
 from bellwatch import metrics
 from bellwatch._runtime import runtime
 from bellwatch.demo.app import create_app
-from bellwatch.demo.run import cli_main
 from bellwatch.demo.server import RunningServer, start_server
 from bellwatch.demo.traffic import Plan, run_traffic
 from bellwatch.testing import Captured, capture_logs
@@ -39,6 +43,19 @@ class Service:
 
     def events(self, name: str) -> list[dict[str, Any]]:
         return [e for e in self.logs.events if e.get("event") == name]
+
+    def requests(self, count: int) -> list[dict[str, Any]]:
+        """The request_complete lines, polled until ``count`` are written.
+
+        The middleware finishes a request after sending its response, in the server's
+        thread, so the client can hold the answer a moment before the line exists.
+        """
+        deadline = time.monotonic() + 30
+        lines = self.events("request_complete")
+        while len(lines) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+            lines = self.events("request_complete")
+        return lines
 
 
 @pytest.fixture
@@ -114,14 +131,14 @@ class TestUsers:
         got = service.http.get(f"/api/users/{user_id}")
         assert got.status_code == 200
         assert got.json()["name"] == "Bob"
-        line = [e for e in service.events("request_complete") if e["status"] == 200][-1]
+        line = [e for e in service.requests(2) if e["status"] == 200][-1]
         assert line["path"] == "/api/users/{user_id}"
         assert line["uid"] == user_id
 
     def test_missing_user_is_404(self, service: Service) -> None:
         """An unknown id is a 404 logged under the route template."""
         assert service.http.get("/api/users/user_424242").status_code == 404
-        line = service.events("request_complete")[-1]
+        line = service.requests(1)[-1]
         assert (line["path"], line["status"]) == ("/api/users/{user_id}", 404)
 
 
@@ -188,7 +205,7 @@ class TestTraffic:
         )
         assert tally.total > 20
         assert tally.server_errors >= 1
-        requests = service.events("request_complete")
+        requests = service.requests(tally.total - tally.failed)
         assert len(requests) >= tally.total - tally.failed
         assert any(e["duration"] > 2 for e in requests)
         locked = [e for e in service.events("error") if e.get("type") == "OperationalError"]
@@ -197,37 +214,148 @@ class TestTraffic:
         assert service.events("signature_validation_failed") or tally.sent["twilio (forged)"] == 0
 
 
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """A finished ``make demo``: where it ran, what it printed, the shell it ran from."""
+
+    cwd: Path
+    out: str
+    env: dict[str, str]
+
+    def paragraph(self, heading: str) -> list[str]:
+        """The command lines printed under ``heading`` (two-space indented, ``#`` notes cut)."""
+        block = self.out.split(heading, 1)[1].split("\n\n", 1)[0].splitlines()
+        return [line.split("  #", 1)[0].strip() for line in block if line.startswith("  ")]
+
+    def shell(self, command: str) -> subprocess.CompletedProcess[str]:
+        """Run ``command`` in bash from the demo's directory, as a person would type it."""
+        return subprocess.run(
+            ["bash", "-c", command], cwd=self.cwd, env=self.env, capture_output=True,
+            text=True, stdin=subprocess.DEVNULL, timeout=120, check=False,
+        )  # fmt: skip
+
+
+@pytest.fixture(scope="class")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """``.venv/bin/python -m bellwatch.demo``, as ``make demo`` runs it, in a checkout-like
+    directory, from a shell whose PATH does not have the virtual environment on it."""
+    venv = Path(sys.prefix)
+    if not (venv / "bin" / "activate").is_file():
+        pytest.skip("the tests run outside a virtual environment")
+    cwd = tmp_path_factory.mktemp("checkout")
+    for name in ("scripts", "Makefile"):
+        (cwd / name).symlink_to(REPO / name)
+    (cwd / ".venv").symlink_to(venv)
+    bindirs = {str(venv / "bin"), str(REPO / ".venv" / "bin")}
+    path = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p and p not in bindirs]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BELLWATCH_", "VIRTUAL_ENV"))}
+    env["PATH"] = os.pathsep.join(path or ["/usr/bin", "/bin"])
+    command = [".venv/bin/python", "-m", "bellwatch.demo", "--duration", "3", "--clients", "2"]
+    done = subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+        timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return DemoRun(cwd, done.stdout, env)
+
+
+def walkthrough_commands() -> list[str]:
+    """The README walkthrough's ``bellwatch ...`` commands that read the local log files.
+
+    Left out: ``metrics``/``health`` (they ask the service that ``--serve`` keeps running),
+    ``aws`` (an AWS account) and ``demo`` (the demo itself).
+    """
+    text = (REPO / "README.md").read_text()
+    block = text.split("<!-- walkthrough:start -->", 1)[1].split("<!-- walkthrough:end -->")[0]
+    spans = [span.replace("\\|", "|") for span in re.findall(r"`([^`\n]+)`", block)]
+    return [
+        span
+        for span in spans
+        if span.startswith("bellwatch ")
+        and "..." not in span
+        and span.split()[1] not in {"metrics", "health", "aws", "demo"}
+    ]
+
+
 class TestDemoRun:
-    def test_prints_the_digest_and_commands_that_work_as_printed(
-        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-    ) -> None:
-        """A short demo run prints the summary digest, and each printed command runs as printed."""
-        repo = Path(__file__).resolve().parents[1]
-        (tmp_path / "scripts").symlink_to(repo / "scripts")
-        if (repo / ".venv").exists():
-            (tmp_path / ".venv").symlink_to(repo / ".venv")
-        monkeypatch.chdir(tmp_path)
-        runtime.reset()
-        metrics.clear_ratios()
-        try:
-            assert cli_main(duration=3.0, clients=2) == 0
-        finally:
-            runtime.reset()
-            metrics.clear_ratios()
-        out = capsys.readouterr().out
-        assert "request_complete" in out  # the service's lines reach stdout too
-        assert (tmp_path / "logs" / "bella.jsonl").stat().st_size > 0
-        assert "Health:" in out
-        printed = out.split("Next, try:\n", 1)[1].split("\n\n", 1)[0].splitlines()
-        commands = [line.split("  #", 1)[0].strip() for line in printed if line.startswith("  ")]
+    def test_prints_the_service_lines_and_the_digest(self, demo_run: DemoRun) -> None:
+        """A short run shows the service's lines, writes its log file and prints the digest."""
+        assert "request_complete" in demo_run.out
+        assert (demo_run.cwd / "logs" / "bella.jsonl").stat().st_size > 0
+        assert "Health:" in demo_run.out
+
+    def test_printed_commands_work_as_printed(self, demo_run: DemoRun) -> None:
+        """Each command under "Next, try:" runs as printed, from a shell without the venv."""
+        commands = demo_run.paragraph("Next, try:\n")
         assert len(commands) == 5
         assert commands[0] == "./scripts/debug-logs.sh errors"
         for command in commands:
             # --serve serves until Ctrl-C: check the same command line with --help instead.
-            runnable = command.replace("--serve", "--help")
-            done = subprocess.run(
-                runnable, shell=True, cwd=tmp_path, capture_output=True, text=True,
-                stdin=subprocess.DEVNULL, timeout=90, check=False,
-            )  # fmt: skip
+            done = demo_run.shell(command.replace("--serve", "--help"))
             assert done.returncode == 0, (command, done.stderr)
             assert done.stdout.strip(), command
+
+    def test_printed_activation_puts_bellwatch_on_path(self, demo_run: DemoRun) -> None:
+        """The printed ``source .venv/bin/activate`` makes a bare ``bellwatch`` work."""
+        commands = demo_run.paragraph("put it on PATH first:\n")
+        assert commands == ["source .venv/bin/activate"]
+        done = demo_run.shell(f"{commands[0]} && command -v bellwatch && bellwatch --version")
+        assert done.returncode == 0, done.stderr
+        found, version = done.stdout.splitlines()
+        assert Path(found).resolve() == (Path(sys.prefix) / "bin" / "bellwatch").resolve()
+        assert version.startswith("bellwatch, version ")
+
+    def test_readme_walkthrough_commands_work_after_activating(self, demo_run: DemoRun) -> None:
+        """The README walkthrough's ``bellwatch ...`` commands run on the demo's logs."""
+        commands = walkthrough_commands()
+        assert len(commands) >= 5
+        for command in commands:
+            done = demo_run.shell(f"source .venv/bin/activate && {command}")
+            assert done.returncode == 0, (command, done.stderr)
+
+
+class TestDefaults:
+    def test_every_entry_point_uses_the_one_duration(self) -> None:
+        """``bellwatch demo``, ``python -m bellwatch.demo`` and Plan share DURATION."""
+        from bellwatch import demo
+        from bellwatch._cli_service import demo as demo_command
+        from bellwatch.demo.__main__ import parser
+
+        option = next(p for p in demo_command.params if p.name == "duration")
+        assert option.default == demo.DURATION
+        args = parser().parse_args([])
+        assert (args.duration, args.clients) == (demo.DURATION, demo.CLIENTS)
+        assert (Plan().duration, Plan().clients) == (demo.DURATION, demo.CLIENTS)
+
+    def test_readme_states_the_defaults(self) -> None:
+        """The walkthrough states the demo's duration and clients as the code defines them."""
+        from bellwatch import demo
+
+        text = (REPO / "README.md").read_text()
+        assert f"{demo.DURATION:g} s of real HTTP from {demo.CLIENTS} clients" in text
+
+
+class TestMissingDependency:
+    def test_names_the_module_behind_a_reworded_import_error(self) -> None:
+        """A module's own ImportError message still gives the missing module's name."""
+        from bellwatch.demo import missing_dependency
+
+        try:
+            try:
+                raise ModuleNotFoundError("No module named 'fastapi'", name="fastapi")
+            except ImportError as exc:
+                raise ImportError("the Bella demo needs it") from exc
+        except ImportError as outer:
+            message = missing_dependency(outer)
+        assert message == "the demo needs fastapi: pip install 'bellwatch[demo]'"
+
+    def test_never_prints_none(self) -> None:
+        """An ImportError without any module name still gives the install line."""
+        from bellwatch.demo import missing_dependency
+
+        message = missing_dependency(ImportError("cannot import name 'x'"))
+        assert "None" not in message
+        assert message.endswith(": pip install 'bellwatch[demo]'")

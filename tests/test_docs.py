@@ -1,4 +1,4 @@
-"""The README's generated tables match the code they describe."""
+"""The docs match the code: the README's generated tables, the paths and commands they name."""
 
 from __future__ import annotations
 
@@ -81,3 +81,57 @@ class TestBenchmarkFigures:
         text = report.MARKER.sub("", text)
         unbacked = [m.group(0) for m in _FIGURE.finditer(text) if m.group(0) not in _NOT_MEASURED]
         assert unbacked == []
+
+
+# What a backticked span must look like to be read as a path: no spaces, and a folder
+# (``bench/``) or a file name with an extension (``tests/conftest.py``). ``<name>`` stands
+# for any name. Paths under folders that commands create are not checked.
+_PATH = re.compile(r"^[\w.<>*-]*(/[\w.<>*-]*)*$")
+_SUFFIX = re.compile(r"\.(py|md|sh|toml|txt|in|cfg|json|ya?ml|js|css|html)$")
+_CREATED = (".venv/", "logs/", "dist/", "build/")
+
+
+def named_paths(text: str) -> list[str]:
+    """The backticked spans of ``text`` that name a file or folder of the repository."""
+    spans = re.findall(r"`([^`\n]+)`", text)
+    return [
+        span
+        for span in spans
+        if _PATH.match(span)
+        and ("/" in span or _SUFFIX.search(span))
+        and not span.startswith(("/", *_CREATED))
+    ]
+
+
+def exists(path: str) -> bool:
+    """Whether ``path`` is in the repository: from its root, or from the package's folder."""
+    pattern = re.sub(r"<[^>]*>", "*", path).rstrip("/")
+    return any(any(base.glob(pattern)) for base in (ROOT, ROOT / "src" / "bellwatch"))
+
+
+class TestContributing:
+    def test_every_named_path_exists(self) -> None:
+        """Each file or folder CONTRIBUTING.md names in backticks is in the repository."""
+        paths = named_paths((ROOT / "CONTRIBUTING.md").read_text())
+        assert len(paths) >= 5
+        assert [path for path in paths if not exists(path)] == []
+
+    def test_every_make_target_exists(self) -> None:
+        """Each ``make X`` that CONTRIBUTING.md or the README shows is a Makefile target."""
+        targets = set(re.findall(r"^([\w-]+):", (ROOT / "Makefile").read_text(), re.M))
+        docs = (ROOT / "CONTRIBUTING.md").read_text() + (ROOT / "README.md").read_text()
+        named = set(re.findall(r"`make ([\w-]+)`", docs))
+        assert {"demo", "shell", "test"} <= named
+        assert named - targets == set()
+
+    def test_named_paths_are_read_generically(self) -> None:
+        """Paths, folders and ``<name>`` placeholders count; code, URLs and created files don't."""
+        text = (
+            "`tests/conftest.py` `bench/` `tests/test_<module>.py` `F.PATH` `make test` "
+            "`/metrics` `.venv/bin/pytest` `bellwatch.schema` `README.md`"
+        )
+        assert named_paths(text) == [
+            "tests/conftest.py", "bench/", "tests/test_<module>.py", "README.md",
+        ]  # fmt: skip
+        assert exists("tests/test_<module>.py")
+        assert not exists("tests/test_no_such_module.py")

@@ -13,6 +13,7 @@ import orjson
 
 from . import _config
 from ._cli_options import FC, UsageProblem
+from .demo import DURATION as DEMO_DURATION
 
 __all__ = ["COMMANDS"]
 
@@ -143,13 +144,13 @@ def health(  # click passes every option by keyword
 
 @click.command()
 @click.option("--serve", is_flag=True, help="Run the reference service with traffic.")
-@click.option("--duration", default=30.0, show_default=True, help="Seconds of traffic.")
+@click.option("--duration", default=DEMO_DURATION, show_default=True, help="Seconds of traffic.")
 def demo(serve: bool, duration: float) -> None:
     """Run the bellwatch demo (the reference service and its traffic when available).
 
     \b
     Examples:
-      bellwatch demo                   # traffic for 30 s, then the summary digest
+      bellwatch demo                   # traffic, then the summary digest
       bellwatch demo --serve           # keep serving; try bellwatch tail -f
     """
     from . import demo as demo_pkg

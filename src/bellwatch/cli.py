@@ -20,7 +20,7 @@ from importlib.util import find_spec
 
 import click
 
-from . import _cli_records, _cli_reports, _cli_service
+from . import __version__, _cli_records, _cli_reports, _cli_service
 from ._cli_options import UsageProblem
 from ._cli_output import format_record
 
@@ -61,6 +61,7 @@ class _LazyGroup(click.Group):
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="bellwatch")
 def cli() -> None:
     """Read bellwatch logs: local JSONL files (default) or a CloudWatch log group.
 

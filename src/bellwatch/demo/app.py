@@ -24,13 +24,15 @@ from typing import Any
 from bellwatch import Ev, F, bind, end_session, get_logger, instrument, metrics
 from bellwatch.monitor import SessionKey, form_field
 
+from ._defaults import INSTALL
+
 try:
     from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
     from pydantic import BaseModel
     from twilio.request_validator import RequestValidator
     from twilio.twiml.voice_response import VoiceResponse
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise ImportError(f"the Bella demo needs {exc.name}: pip install 'bellwatch[demo]'") from exc
+    raise ImportError(f"the Bella demo needs {exc.name}: {INSTALL}", name=exc.name) from exc
 
 __all__ = [
     "CALENDAR_LATENCY",

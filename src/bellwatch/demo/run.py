@@ -2,8 +2,9 @@
 
 One command on a fresh machine, no AWS account: the service runs on a free
 127.0.0.1 port in this process, logs to stdout and to ``logs/bella.jsonl`` (where
-the CLI looks by default), takes ~20 s of mixed traffic, and the CLI's ``summary``
-digest and the next commands to try are printed at the end.
+the CLI looks by default), takes :data:`~bellwatch.demo.DURATION` seconds of mixed
+traffic, and the CLI's ``summary`` digest and the next commands to try are printed at
+the end, each runnable as printed from where the demo ran.
 """
 
 from __future__ import annotations
@@ -12,26 +13,30 @@ import asyncio
 import io
 import logging
 import secrets
+import shutil
 import sys
 import tempfile
 import threading
 from pathlib import Path
 from typing import IO, Any, cast
+from urllib.parse import urlsplit
 
 import bellwatch
 from bellwatch import _settings as _config
 from bellwatch._runtime import runtime
 
+from ._defaults import CLIENTS, DURATION
 from .app import create_app
 from .server import RunningServer, start_server
 from .traffic import Plan, Tally, run_traffic
 
-__all__ = ["cli_main", "next_commands"]
+__all__ = ["activation", "cli_main", "next_commands"]
 
 SERVICE = "bella"
-# With --serve, the URL the CLI's metrics/health commands use by default (setting ``url``).
-DEFAULT_PORT = 8000
-DEFAULT_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
+# With --serve, the URL the CLI's metrics/health commands use by default (setting ``url``),
+# so they need no --url.
+DEFAULT_URL = _config.Settings().url
+DEFAULT_PORT = urlsplit(DEFAULT_URL).port or 80
 
 
 class _CurrentStdout(io.TextIOBase):
@@ -52,12 +57,7 @@ def _cli() -> str:
     if Path("scripts/debug-logs.sh").is_file():  # a checkout: the guide's own script
         return "./scripts/debug-logs.sh"
     script = Path(sys.executable).parent / "bellwatch"
-    if not script.exists():
-        return "bellwatch"
-    try:
-        return str(script.relative_to(Path.cwd()))
-    except ValueError:
-        return str(script)
+    return _here(script) if script.exists() else "bellwatch"
 
 
 def next_commands(
@@ -94,13 +94,35 @@ def next_commands(
     return out
 
 
+def activation() -> tuple[str, str] | None:
+    """How to put ``bellwatch`` on PATH, as (command, note); None when it already is.
+
+    ``make demo`` installs into ``.venv`` without activating it, so the README's
+    ``bellwatch ...`` commands need the environment activated first.
+    """
+    bindir = Path(sys.executable).parent
+    script = bindir / "bellwatch"
+    activate = bindir / "activate"
+    if not script.exists() or not activate.exists():
+        return None
+    found = shutil.which("bellwatch")
+    if found and Path(found).resolve() == script.resolve():
+        return None
+    note = "or: make shell" if Path("Makefile").is_file() else f"or type {_here(script)} ..."
+    return f"source {_here(activate)}", note
+
+
 def _python() -> str:
     """This interpreter, relative to here when inside (``.venv/bin/python``)."""
-    exe = Path(sys.executable)
+    return _here(Path(sys.executable))
+
+
+def _here(path: Path) -> str:
+    """``path`` as typed from the current directory: relative when inside it."""
     try:
-        return str(exe.relative_to(Path.cwd()))
+        return str(path.relative_to(Path.cwd()))
     except ValueError:
-        return str(exe)
+        return str(path)
 
 
 def _fresh_log(log_dir: Path) -> Path:
@@ -119,7 +141,7 @@ def _print_summary(log_path: Path) -> None:
 
         from bellwatch.cli import cli
     except ImportError as exc:
-        print(f"(no summary: {exc}; pip install 'bellwatch[cli]')")
+        print(f"(no summary: it needs {exc.name or 'the CLI'}: pip install 'bellwatch[cli]')")
         return
     try:
         cli.main(["summary", "--no-color", "--logs", str(log_path)], standalone_mode=False)
@@ -150,14 +172,15 @@ def _run_with_progress(url: str, token: str, db: Path, plan: Plan) -> Tally:
     return tally
 
 
-def cli_main(serve: bool = False, duration: float = 20.0, **options: Any) -> int:
+def cli_main(serve: bool = False, duration: float = DURATION, **options: Any) -> int:
     """Run the demo; return the exit code.
 
     Args:
         serve: keep the service running after the traffic, until Ctrl-C.
         duration: seconds of traffic.
         **options: ``port`` (default: 8000 with ``serve`` when free, else a free one),
-            ``log_dir`` (the ``log_dir`` setting, ``logs``), ``clients`` (4),
+            ``log_dir`` (the ``log_dir`` setting, ``logs``), ``clients``
+            (:data:`~bellwatch.demo.CLIENTS`),
             ``stdout`` (``True``: the service's lines also go to the terminal).
     """
     default_dir = _config.resolve().log_dir
@@ -181,7 +204,7 @@ def cli_main(serve: bool = False, duration: float = 20.0, **options: Any) -> int
     token = runtime.settings.metrics_token
     print(f"\nBella is listening on {server.url}  (logs: {log_path}, database: {db})\n")
     try:
-        plan = Plan(duration=duration, clients=int(options.get("clients", 4)))
+        plan = Plan(duration=duration, clients=int(options.get("clients") or CLIENTS))
         tally = _run_with_progress(server.url, twilio_token, db, plan)
         if not serve:
             server.stop()  # its last lines come before the digest, not after it
@@ -196,6 +219,9 @@ def cli_main(serve: bool = False, duration: float = 20.0, **options: Any) -> int
         logs = None if str(log_dir) == default_dir else str(log_dir)
         for command, meaning in next_commands(server.url, serve=serve, token=token, logs=logs):
             print(f"  {command:<46} # {meaning}")
+        if (activate := activation()) is not None:
+            print("\nTo type `bellwatch ...` as the README does, put it on PATH first:")
+            print(f"  {activate[0]:<46} # {activate[1]}")
         if serve:
             print(f"\nServing {server.url} until Ctrl-C.")
             _wait_forever()

@@ -12,6 +12,8 @@ import threading
 import time
 from typing import Any
 
+from ._defaults import INSTALL
+
 __all__ = ["RunningServer", "start_server"]
 
 
@@ -45,7 +47,7 @@ def start_server(app: Any, port: int = 0, timeout: float = 15.0) -> RunningServe
     try:
         import uvicorn
     except ImportError as exc:  # pragma: no cover - exercised only without the extra
-        raise ImportError("the demo server needs uvicorn: pip install 'bellwatch[demo]'") from exc
+        raise ImportError(f"the demo server needs uvicorn: {INSTALL}", name="uvicorn") from exc
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -21,11 +21,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from ._defaults import CLIENTS, DURATION, INSTALL
+
 try:
     import httpx
     from twilio.request_validator import RequestValidator
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise ImportError(f"the demo traffic needs {exc.name}: pip install 'bellwatch[demo]'") from exc
+    raise ImportError(f"the demo traffic needs {exc.name}: {INSTALL}", name=exc.name) from exc
 
 __all__ = ["Plan", "Tally", "run_traffic"]
 
@@ -49,8 +51,8 @@ class Plan:
         seed: for a reproducible mix.
     """
 
-    duration: float = 20.0
-    clients: int = 4
+    duration: float = DURATION
+    clients: int = CLIENTS
     slow: int = 3
     locks: int = 2
     lock_seconds: float = 0.6
