@@ -14,9 +14,24 @@ try:
 except ImportError:  # pragma: no cover - a CPython built without its blake2 module
     from hashlib import blake2b
 
-__all__ = ["HEAD", "atomic_write", "blake2b", "copy_complete_lines", "head", "locked", "state"]
+__all__ = [
+    "HEAD",
+    "atomic_write",
+    "blake2b",
+    "copy_complete_lines",
+    "default_cache_dir",
+    "head",
+    "locked",
+    "state",
+]
 
 HEAD = 4096  # bytes hashed to tell an appended file from a rewritten one
+
+
+def default_cache_dir() -> str:
+    """``$XDG_CACHE_HOME/bellwatch`` (``~/.cache/bellwatch``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "bellwatch")
 
 
 def state(manifest: dict[str, Any] | None, path: str, st: os.stat_result) -> str:

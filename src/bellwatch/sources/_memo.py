@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from ._disk import atomic_write, blake2b
+from ._disk import atomic_write, blake2b, default_cache_dir
 
 MEMO_KEEP = 64
 _VERSION = 1
@@ -26,7 +26,7 @@ class Memo:
     """
 
     def __init__(self, directory: str | None = None) -> None:
-        self.dir = Path(directory or _default_dir()) / "answers"
+        self.dir = Path(directory or default_cache_dir()) / "answers"
 
     def key(self, name: str, paths: Sequence[str]) -> str:
         """A key for ``name`` (command and parameters) over ``paths`` as they are now."""
@@ -59,9 +59,3 @@ class Memo:
             entries = sorted(self.dir.glob("*.json"), key=lambda p: p.stat().st_mtime)
             for old in entries[:-MEMO_KEEP]:
                 old.unlink(missing_ok=True)
-
-
-def _default_dir() -> str:
-    from .cache import default_cache_dir
-
-    return default_cache_dir()

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..schema import F
 from . import _disk, _rollup, _rollup_merge, _rollup_sql
+from ._disk import default_cache_dir
 from ._memo import Memo
 from ._scan import (
     _JUNK,
@@ -57,12 +58,6 @@ SYNC_BUILD_BYTES = 32 * 1024 * 1024  # below this a missing cache is built in-pr
 _MAX_PARTS = 32  # then an append rebuilds the file's cache in one part
 TAIL_MAX_BYTES = 64 * 1024 * 1024  # appended bytes kept in a tail rollup before a rebuild
 PRUNE_AFTER = 14 * 86_400.0  # seconds a file's cache survives without being read
-
-
-def default_cache_dir() -> str:
-    """``$XDG_CACHE_HOME/bellwatch`` (``~/.cache/bellwatch``)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "bellwatch")
 
 
 @dataclass

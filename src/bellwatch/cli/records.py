@@ -1,0 +1,243 @@
+"""The commands that print records or query them: ``tail``, ``trace``, ``filter``, ``insights``."""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import inspect
+import os
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import click
+import orjson
+
+from ..schema import LEVELS, F
+from ..sources.base import MESSAGE, TIMESTAMP, Record, Source
+from .options import Opts, UsageProblem, domain_errors, opts_from, shared_options
+from .output import closing, emit, progress_records, table
+
+__all__ = ["COMMANDS", "TAIL_LOOKBACK_MS"]
+
+TAIL_LOOKBACK_MS = 600_000
+"""How far back ``tail`` reads a CloudWatch log group without ``--since``."""
+
+
+def _level_ok(minimum: str | None) -> Callable[[Record], bool]:
+    if not minimum:
+        return lambda _r: True
+    floor = LEVELS.index(minimum)
+    order = {name: i for i, name in enumerate(LEVELS)}
+    return lambda r: order.get(str(r.get(F.LEVEL, "INFO")).upper(), 1) >= floor
+
+
+def _matcher(pattern: str | None) -> Callable[[Record], bool]:
+    if not pattern:
+        return lambda _r: True
+    from ..query import filterpattern
+
+    compiled = filterpattern.compile(pattern)
+    return lambda r: compiled.match(r[MESSAGE], r)
+
+
+@click.command()
+@click.argument("pattern", required=False)
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new lines (follows rotation).")
+@click.option("-n", "--lines", default=20, show_default=True, help="Lines shown before following.")
+@click.option("--level", type=click.Choice(LEVELS, case_sensitive=False), help="At least.")
+@click.option("--cid", help="Only this correlation id.")
+@click.option("--event", help="Only this event name.")
+@shared_options
+def tail(
+    *,
+    pattern: str | None,
+    follow: bool,
+    lines: int,
+    level: str | None,
+    cid: str | None,
+    event: str | None,
+    **kw: Any,
+) -> None:
+    """Show the latest lines, readable and coloured; PATTERN is a CloudWatch filter pattern.
+
+    \b
+    Examples:
+      bellwatch tail                      # last 20 lines of logs/*.jsonl*
+      bellwatch tail -f --level WARNING   # follow, warnings and worse
+      bellwatch tail '{ $.status >= 500 }' -n 50
+      bellwatch tail -l - --event request_complete < logs/app.jsonl
+      bellwatch tail -f --log-group /ecs/bella-prod --region eu-west-1
+
+    A log group is read from 10 minutes back unless --since says otherwise.
+    """
+    opts = opts_from(kw)
+    with domain_errors(opts):
+        level_ok = _level_ok(level.upper() if level else None)
+        matches = _matcher(pattern)
+
+        def keep(r: Record) -> bool:
+            return (
+                level_ok(r)
+                and (cid is None or r.get(F.CID) == cid)
+                and (event is None or r.get(F.EVENT) == event)
+                and matches(r)
+            )
+
+        source = opts.source()
+        from ..sources.files import FileSource
+
+        last: Sequence[Record]
+        if isinstance(source, FileSource):
+            # read backwards from the end: the last lines of a 200 MB file cost milliseconds
+            last = source.latest(max(lines, 0), keep, opts.since, opts.until)
+        else:
+            # A log group holds months of history: like `aws logs tail`, look back 10 minutes
+            # unless --since says otherwise, rather than paging through all of it.
+            if opts.since is None:
+                opts.since = int(time.time() * 1000) - TAIL_LOOKBACK_MS
+            last = collections.deque(maxlen=max(lines, 0))
+            for record in progress_records(source, opts.since, opts.until, pattern):
+                if keep(record):
+                    last.append(record)
+        for record in last:
+            emit(record, opts)
+        if follow:
+            with contextlib.suppress(KeyboardInterrupt):
+                for record in source.follow(None, pattern=pattern, poll_interval=0.5):
+                    if keep(record):
+                        emit(record, opts)
+        closing(source.stats)
+
+
+@click.command()
+@click.argument("correlation_id")
+@shared_options
+def trace(correlation_id: str, **kw: Any) -> None:
+    """Every line of one request, in time order.
+
+    \b
+    Examples:
+      bellwatch trace 3f9a1c7e2b4d
+      bellwatch trace 3f9a1c7e2b4d --json
+      bellwatch trace 3f9a1c7e2b4d --log-group /ecs/bella-prod --since 2h
+    """
+    opts = opts_from(kw)
+    with domain_errors(opts):
+        source = opts.source()
+        found = list(_trace_records(source, correlation_id, opts))
+        found.sort(key=lambda r: r.get(TIMESTAMP) or 0)
+        for record in found:
+            emit(record, opts)
+        if not found:
+            click.echo(f"no lines with correlation id {correlation_id}", err=True)
+
+
+def _trace_records(source: Source, cid: str, opts: Opts) -> Iterator[Record]:
+    from ..sources.files import FileSource, in_window, make_record, parse_line, search
+
+    if not isinstance(source, FileSource):
+        for record in source.records(opts.since, opts.until, pattern=f'"{cid}"'):
+            if record.get(F.CID) == cid:
+                yield record
+        return
+    needle = orjson.dumps(cid)  # the quoted id, as it appears in a line
+    for path, raw in search(source.paths(), needle):
+        event = parse_line(raw)
+        if event is not None and event.get(F.CID) == cid:
+            record = make_record(event, raw, os.path.basename(path), os.path.dirname(path))
+            if in_window(record[TIMESTAMP], opts.since, opts.until):
+                yield record
+
+
+@click.command(name="filter")
+@click.argument("pattern")
+@shared_options
+def filter_(pattern: str, **kw: Any) -> None:
+    """Lines matching a CloudWatch Logs filter pattern, evaluated locally.
+
+    With a log group, the pattern runs in CloudWatch (and is checked again here).
+
+    \b
+    Examples:
+      bellwatch filter ERROR
+      bellwatch filter '{ $.event = "request_complete" && $.duration > 2 }'
+      bellwatch filter '?TimeoutError ?ConnectionError' --since 2h
+    """
+    opts = opts_from(kw)
+    with domain_errors(opts):
+        matches = _matcher(pattern)
+        source = opts.source()
+        for record in progress_records(source, opts.since, opts.until, pattern):
+            if matches(record):
+                emit(record, opts)
+        closing(source.stats)
+
+
+@click.command()
+@click.argument("query", required=False)
+@click.option("--list", "list_only", is_flag=True, help="List the saved queries and exit.")
+@shared_options
+def insights(query: str | None, list_only: bool, **kw: Any) -> None:
+    """Run a CloudWatch Logs Insights query locally (or in CloudWatch with a log group).
+
+    With no QUERY, pick one of the saved queries from a menu.
+
+    \b
+    Examples:
+      bellwatch insights --list
+      bellwatch insights 'filter level = "ERROR" | stats count(*) as n by type'
+      bellwatch insights 'stats count(*) as n by path | sort n desc'
+      bellwatch insights 'stats avg(duration), pct(duration, 95) by path'
+    """
+    opts = opts_from(kw)
+    saved = _saved_queries()
+    if list_only or (query is None and not sys.stdin.isatty()):
+        for i, (name, description, text) in enumerate(saved, 1):
+            click.echo(f"{i:>2}. {name}: {description}\n{textwrap.indent(text, ' ' * 4)}")
+        return
+    if query is None:
+        if not saved:
+            raise UsageProblem("no saved queries; pass a QUERY")
+        for i, (name, description, _text) in enumerate(saved, 1):
+            click.echo(f"{i:>2}. {name}: {description}")
+        choice = click.prompt("query", type=click.IntRange(1, len(saved)))
+        query = saved[choice - 1][2]
+        click.echo(query, err=True)
+    with domain_errors(opts):
+        from ..query import insights as engine
+
+        source = opts.source()
+        rows = source.run_insights(query, opts.since, opts.until)
+        if rows is None:
+            parsed = engine.parse(query)
+            rows = parsed.run(_records_for(source, opts, parsed.fields_needed()))
+        table(rows, opts, title=None)
+        closing(source.stats)
+
+
+def _records_for(source: Source, opts: Opts, fields: set[str] | None) -> Iterator[Record]:
+    """The source's records, asking for only ``fields`` when the source can load fewer."""
+    if fields is not None and _accepts(source.records, "columns"):
+        return source.records(  # type: ignore[call-arg]  # an optional extension of Source
+            opts.since, opts.until, columns=sorted(fields)
+        )
+    return progress_records(source, opts.since, opts.until)
+
+
+def _accepts(func: Callable[..., Any], name: str) -> bool:
+    try:
+        return name in inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _saved_queries() -> list[tuple[str, str, str]]:
+    from ..query.saved import SAVED_QUERIES
+
+    return [(e.name, e.description, e.query) for e in SAVED_QUERIES]
+
+
+COMMANDS = (tail, trace, filter_, insights)

@@ -1,0 +1,165 @@
+"""The commands that ask a running service: ``metrics``, ``health`` (and ``demo``).
+
+``health --source aws`` asks ECS and the load balancer instead of the service
+(:func:`bellwatch.aws.cli.health`); boto3 is imported only then.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import click
+import orjson
+
+from .. import _config
+from .options import FC, UsageProblem
+
+__all__ = ["COMMANDS"]
+
+
+def _fetch(url: str, token: str | None) -> tuple[int, str, str]:
+    import urllib.error
+    import urllib.request
+
+    if not url.startswith(("http://", "https://")):
+        raise UsageProblem(f"not an http(s) URL: {url}")
+    request = urllib.request.Request(url)  # noqa: S310 - scheme checked above
+    if token:
+        # Unredirected: urllib would otherwise forward the token to another host.
+        request.add_unredirected_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=5) as resp:  # noqa: S310 - scheme checked
+            body = resp.read().decode(errors="replace")
+            return resp.status, resp.headers.get("content-type", ""), body
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers.get("content-type", ""), exc.read().decode(errors="replace")
+    except (urllib.error.URLError, OSError, ValueError) as exc:  # ValueError: a malformed URL
+        reason = getattr(exc, "reason", exc)
+        raise UsageProblem(f"cannot reach {url}: {reason} (is the service running?)") from None
+
+
+def _service(path: str, url: str | None, as_json: bool, no_color: bool) -> int:
+    try:
+        settings = _config.resolve()
+    except _config.ConfigError as exc:
+        raise UsageProblem(str(exc)) from None
+    base = (url or settings.url).rstrip("/")
+    status, ctype, body = _fetch(base + path, settings.metrics_token)
+    if status == 401:
+        raise UsageProblem(f"{base + path}: 401 unauthorized (set BELLWATCH_METRICS_TOKEN)")
+    if "json" in ctype and not as_json:
+        from rich.console import Console
+
+        with contextlib.suppress(ValueError):  # rich raises json's, not orjson's, error
+            Console(no_color=no_color).print_json(body)
+            return status
+    click.echo(body.rstrip())
+    return status
+
+
+def _url_options(func: FC) -> FC:
+    func = click.option("--no-color", is_flag=True, help="Plain text.")(func)
+    func = click.option("--json", "as_json", is_flag=True, help="Raw response body.")(func)
+    return click.option("--url", metavar="URL", help="Service base URL (BELLWATCH_URL).")(func)
+
+
+@click.command()
+@_url_options
+def metrics(url: str | None, as_json: bool, no_color: bool) -> None:
+    """Fetch the running service's /metrics (bearer BELLWATCH_METRICS_TOKEN when set).
+
+    \b
+    Examples:
+      bellwatch metrics --url http://127.0.0.1:8000
+    """
+    status = _service("/metrics", url, as_json, no_color)
+    if status >= 400:
+        raise SystemExit(1)
+
+
+@click.command()
+@_url_options
+@click.option(
+    "--source",
+    type=click.Choice(["service", "aws"]),
+    default="service",
+    show_default=True,
+    help="Ask the service's /health, or ECS and the load balancer.",
+)
+@click.option("--cluster", help="ECS cluster, with --source aws (default: the only one).")
+@click.option("--service", help="ECS service, with --source aws (default: the only one).")
+@click.option("--target-group", help="Target group, with --source aws (default: the service's).")
+@click.option("--region", metavar="REGION", help="AWS region (BELLWATCH_REGION).")
+@click.option("--profile", metavar="NAME", help="AWS profile (default: the AWS chain).")
+def health(  # click passes every option by keyword
+    *,
+    url: str | None,
+    as_json: bool,
+    no_color: bool,
+    source: str,
+    cluster: str | None,
+    service: str | None,
+    target_group: str | None,
+    region: str | None,
+    profile: str | None,
+) -> None:
+    """The service's health; exit 1 when it is not healthy.
+
+    By default fetches the running service's /health. With --source aws: the ECS
+    service's task counts, deployments and recent events, and each target's health.
+
+    \b
+    Examples:
+      bellwatch health
+      bellwatch health --url https://api.example.com --json
+      bellwatch health --source aws --cluster bella-prod --service bella-api
+    """
+    if source == "aws":
+        try:
+            from ..aws.cli import health as aws_health
+        except ImportError as exc:
+            raise UsageProblem(f"{exc} (pip install 'bellwatch[aws]')") from None
+        try:
+            report = aws_health(
+                cluster=cluster,
+                service=service,
+                target_group=target_group,
+                region=region,
+                profile=profile,
+            )
+        except click.ClickException as exc:
+            raise UsageProblem(exc.format_message()) from None
+        except ImportError as exc:  # boto3 missing: the message names the extra
+            raise UsageProblem(str(exc)) from None
+        if as_json:
+            click.echo(orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2).decode())
+        else:
+            click.echo("\n".join(report.lines()))
+        raise SystemExit(0 if report.ok else 1)
+    status = _service("/health", url, as_json, no_color)
+    if status >= 400:
+        raise SystemExit(1)
+
+
+@click.command()
+@click.option("--serve", is_flag=True, help="Run the reference service with traffic.")
+@click.option("--duration", default=30.0, show_default=True, help="Seconds of traffic.")
+def demo(serve: bool, duration: float) -> None:
+    """Run the bellwatch demo (the reference service and its traffic when available).
+
+    \b
+    Examples:
+      bellwatch demo                   # traffic for 30 s, then the summary digest
+      bellwatch demo --serve           # keep serving; try bellwatch tail -f
+    """
+    from .. import demo as demo_pkg
+
+    cli_main = getattr(demo_pkg, "cli_main", None)
+    if cli_main is not None:
+        raise SystemExit(cli_main(serve=serve, duration=duration))
+    from ..demo import scenario
+
+    raise SystemExit(scenario.main())
+
+
+COMMANDS = (metrics, health, demo)
