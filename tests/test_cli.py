@@ -19,8 +19,8 @@ from click.testing import CliRunner, Result
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bellwatch._cli_reports import saved_query
 from bellwatch.cli import cli, format_record
+from bellwatch.reports._insights import saved_query
 from fresh_python import run_python
 from loopback import moto_server
 
@@ -276,7 +276,7 @@ class TestAggregates:
 
     def test_summary_fits_budget(self, run: object) -> None:
         """The summary names the top error with its correlation id and fits the budget."""
-        from bellwatch.digest import count_tokens
+        from bellwatch.reports.digest import count_tokens
 
         text = run("summary", "--budget", "300").stdout  # type: ignore[operator]
         assert "ValidationError" in text and "bbb222bbb222" in text
@@ -588,8 +588,8 @@ class TestCloudWatchSource:
 
     def test_source_gets_region_profile_and_progress(self, aws: str) -> None:
         """The source is built with the region, the profile and the spinner callback."""
-        from bellwatch._cli_options import opts_from
-        from bellwatch._cli_output import InsightsSpinner
+        from bellwatch.cli.options import opts_from
+        from bellwatch.cli.output import InsightsSpinner
         from bellwatch.sources.cloudwatch import CloudWatchSource
 
         kw: dict[str, Any] = dict.fromkeys(("since", "until", "cache_dir", "source"))
@@ -602,7 +602,7 @@ class TestCloudWatchSource:
 
     def test_spinner_follows_polls(self) -> None:
         """The progress callback records each poll and stops when the query is done."""
-        from bellwatch._cli_output import InsightsSpinner, describe_statistics
+        from bellwatch.cli.output import InsightsSpinner, describe_statistics
 
         spinner = InsightsSpinner(enabled=False)
         spinner("Running", {"recordsScanned": 1200.0})
@@ -735,15 +735,15 @@ class TestTableCells:
 
     def test_computed_fractions_are_percentages(self) -> None:
         """Fractions the reports computed are shown as percentages; other floats are not."""
-        from bellwatch._cli_output import cell
+        from bellwatch.cli.output import cell
 
         assert cell("error_rate", 0.0617, fraction=True) == "6.2%"
         assert cell("error_rate_pct", 6.17) == "6.170"
 
     def test_rows_without_columns_say_so(self, capsys: pytest.CaptureFixture[str]) -> None:
         """Rows that carry no field at all print the no-records note, not an empty table."""
-        from bellwatch._cli_options import Opts
-        from bellwatch._cli_output import table
+        from bellwatch.cli.options import Opts
+        from bellwatch.cli.output import table
 
         opts = Opts.__new__(Opts)
         opts.json, opts.color = False, False
@@ -767,7 +767,7 @@ class TestInsightsColumns:
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """A source whose records() takes ``columns`` is asked only for the query's fields."""
-        from bellwatch import _cli_options
+        from bellwatch.cli import options as _cli_options
         from bellwatch.sources.base import ScanStats
 
         asked: list[object] = []

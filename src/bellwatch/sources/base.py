@@ -20,7 +20,7 @@ and ``bellwatch.sources.cloudwatch`` (issue 6).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 __all__ = [
@@ -65,6 +65,8 @@ class ScanStats:
     """Bytes expected in total when known up front, else 0."""
     files: int = 0
     """Files (or streams) opened."""
+    warnings: list[str] = field(default_factory=list)
+    """One line each about what could not be used (a source, the cache) and why."""
 
     def merge(self, other: ScanStats) -> None:
         """Add another scan's counts to this one."""
@@ -73,6 +75,7 @@ class ScanStats:
         self.bytes_read += other.bytes_read
         self.bytes_total += other.bytes_total
         self.files += other.files
+        self.warnings += other.warnings
 
     def skipped_note(self) -> str | None:
         """The one line the CLI prints at the end, or ``None`` when nothing was skipped."""
@@ -81,6 +84,8 @@ class ScanStats:
         what = "line that was not a JSON log record"
         if self.skipped != 1:
             what = "lines that were not JSON log records"
+        if not self.lines:  # a scan that counts skipped lines only (the aggregates)
+            return f"skipped {self.skipped:,} {what}"
         return f"skipped {self.skipped:,} {what} (of {self.lines:,} read)"
 
 

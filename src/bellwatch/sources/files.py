@@ -141,9 +141,20 @@ def open_binary(path: str) -> IO[bytes]:
 class FileSource:
     """Local JSONL files (see :func:`resolve_paths`) as a :class:`~bellwatch.sources.Source`."""
 
-    def __init__(self, specs: Sequence[str] = (), log_dir: str = "logs") -> None:
+    def __init__(
+        self,
+        specs: Sequence[str] = (),
+        log_dir: str = "logs",
+        *,
+        cache_dir: str | None = None,
+        use_cache: bool = True,
+    ) -> None:
         self.specs = tuple(specs)
         self.log_dir = log_dir
+        self.cache_dir = cache_dir
+        """Where the reports keep their cache (default ``~/.cache/bellwatch``)."""
+        self.use_cache = use_cache
+        """Whether the reports may read and write that cache."""
         self.stats = ScanStats()
         self._paths: list[str] | None = None
 
