@@ -2,8 +2,9 @@
 
 One command on a fresh machine, no AWS account: the service runs on a free
 127.0.0.1 port in this process, logs to stdout and to ``logs/bella.jsonl`` (where
-the CLI looks by default), takes ~20 s of mixed traffic, and the CLI's ``summary``
-digest and the next commands to try are printed at the end.
+the CLI looks by default), takes ~20 s of mixed traffic, and the ``summary`` digest
+(:func:`bellwatch.reports.summary`, what ``bellwatch summary`` prints) and the next
+commands to try are printed at the end.
 """
 
 from __future__ import annotations
@@ -115,18 +116,17 @@ def _fresh_log(log_dir: Path) -> Path:
 
 
 def _print_summary(log_path: Path) -> None:
-    """Print the CLI's ``summary`` digest of this run's log file (the ``summary`` command)."""
-    try:
-        import click
+    """Print the ``summary`` digest of this run's log file (what ``bellwatch summary`` shows)."""
+    from bellwatch import reports
+    from bellwatch.sources.base import SourceError
+    from bellwatch.sources.files import FileSource
 
-        from bellwatch.cli import cli
-    except ImportError as exc:
-        print(f"(no summary: {exc}; pip install 'bellwatch[cli]')")
-        return
     try:
-        cli.main(["summary", "--no-color", "--logs", str(log_path)], standalone_mode=False)
-    except click.ClickException as exc:
-        print(f"(no summary: {exc.format_message()})")
+        digest = reports.summary(FileSource([str(log_path)]))
+    except (ImportError, SourceError) as exc:  # DuckDB missing, or no readable log file
+        print(f"(no summary: {exc})")
+        return
+    print(digest.text)
 
 
 def _run_with_progress(url: str, token: str, db: Path, plan: Plan) -> Tally:
