@@ -122,6 +122,16 @@ class TestErrorLine:
         assert "cid None" not in digest.render(f, 1500)
 
 
+class TestMergedLines:
+    def test_identical_lines_are_said_once(self) -> None:
+        """Identical lines in a section are said once, with how many there were."""
+        f = facts(n_endpoints=1)
+        f["endpoints"].append(dict(f["endpoints"][0]))
+        text = digest.render(f, 1500)
+        busiest = text.split("## Busiest endpoints")[1]
+        assert busiest.count("/api/e0") == 1 and "(x2)" in busiest
+
+
 class TestCountTokens:
     def test_fallback_estimate(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Without tiktoken the documented chars/4 estimate is used, rounded up."""

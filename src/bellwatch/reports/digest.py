@@ -97,18 +97,26 @@ def _sections(facts: dict[str, Any]) -> list[tuple[str, str, list[str]]]:
         f"- {e['method']} {e['path']}: {e['count']:,} req" for e in facts["endpoints"][:_TOP]
     ]
     twilio = [
-        f"- {w['sid']}: {w['failures']} failures"
+        f"- {w['sid']}: {w['failures']} failure{'' if w['failures'] == 1 else 's'}"
         + (f" ({w['bad_signatures']} bad signatures)" if w["bad_signatures"] else "")
         + f", statuses {', '.join(str(s) for s in w['statuses']) or '-'}"
         + (f", e.g. cid {w['cid']}" if w["cid"] else "")
         for w in facts["twilio"]
     ]
     return [
-        ("## Top error patterns", "error patterns", errors),
-        ("## Slowest endpoints (by p95)", "endpoints", endpoints),
-        ("## Twilio failures by CallSid", "Twilio calls", twilio),
-        ("## Busiest endpoints", "busy endpoints", busiest),
+        ("## Top error patterns", "error patterns", _merged(errors)),
+        ("## Slowest endpoints (by p95)", "endpoints", _merged(endpoints)),
+        ("## Twilio failures by CallSid", "Twilio calls", _merged(twilio)),
+        ("## Busiest endpoints", "busy endpoints", _merged(busiest)),
     ]
+
+
+def _merged(lines: list[str]) -> list[str]:
+    """Identical lines said once, with how many there were (first-seen order)."""
+    counts: dict[str, int] = {}
+    for line in lines:
+        counts[line] = counts.get(line, 0) + 1
+    return [line if n == 1 else f"{line} (x{n})" for line, n in counts.items()]
 
 
 def render(facts: dict[str, Any], budget: int = 1500, *, slow_threshold: float = 2.0) -> str:
