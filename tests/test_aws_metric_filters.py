@@ -18,14 +18,15 @@ from bellwatch.aws.dashboard import top_errors_query
 from bellwatch.aws.metric_filters import MetricFilterSpec, metric_filter_specs
 from bellwatch.query import filterpattern, insights
 
-# Literal wire format, as the pipeline writes it (INFO lines carry no level).
+# Literal wire format, as the pipeline writes it (INFO lines carry no level; error lines
+# carry n, the occurrences each accounts for: the totals are its sums).
 LINES: list[dict[str, Any]] = [
     {"ts": 1, "level": "ERROR", "event": "error", "hash": "ab12cd34", "type": "ValueError",
-     "msg": "bad phone", "sev": "high", "count": 1},
+     "msg": "bad phone", "sev": "high", "count": 1, "n": 1},
     {"ts": 2, "level": "CRITICAL", "event": "aggregated_error", "hash": "ee00ff11",
-     "type": "DBError", "msg": "down", "sev": "critical", "count": 10},
+     "type": "DBError", "msg": "down", "sev": "critical", "count": 10, "n": 4},
     {"ts": 3, "level": "ERROR", "event": "aggregated_error", "hash": "ab12cd34",
-     "type": "ValueError", "msg": "bad phone", "sev": "high", "count": 10},
+     "type": "ValueError", "msg": "bad phone", "sev": "high", "count": 10, "n": 9},
     {"ts": 4, "event": "request_complete", "method": "GET", "path": "/a", "status": 200,
      "duration": 0.1},
     {"ts": 5, "level": "ERROR", "event": "request_complete", "method": "POST", "path": "/b",

@@ -20,6 +20,7 @@ __all__ = [
     "RunQuery",
     "collect",
     "endpoints",
+    "errors",
     "saved_query",
     "twilio",
 ]
@@ -68,26 +69,32 @@ def collect(run: RunQuery) -> dict[str, Any] | None:
     totals |= {k: v for k, v in (head[0] if head else {}).items() if v is not None}
     totals["first_ts"], totals["last_ts"] = _ms(totals["first_ts"]), _ms(totals["last_ts"])
     totals["error_rate"] = totals["s5xx"] / totals["requests"] if totals["requests"] else 0.0
-    errors: list[dict[str, Any]] = [
+    return {
+        "totals": totals,
+        "endpoints": endpoints(run) or [],
+        "errors": errors(run(by_name("top-errors").query) or []),
+        "twilio": twilio(run) or [],
+    }
+
+
+def errors(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The saved ``top-errors`` query's rows in the local report's shape (facts Insights
+    does not return, severity and first/last time, are left empty)."""
+    return [
         {
             "hash": r.get(F.ERROR_HASH),
-            "count": max(r.get("lines") or 0, r.get("occurrences") or 0),
+            "count": r.get("occurrences") or 0,
             "sev": None,
             "type": r.get("error_type"),
             "msg": r.get("message"),
             "endpoints": [],
+            "first_ts": None,
             "last_ts": None,
             "cid": r.get("example_cid"),
         }
-        for r in run(by_name("top-errors").query) or []
+        for r in rows
         if r.get(F.ERROR_HASH) is not None
     ]
-    return {
-        "totals": totals,
-        "endpoints": endpoints(run) or [],
-        "errors": errors,
-        "twilio": twilio(run) or [],
-    }
 
 
 def endpoints(run: RunQuery) -> list[dict[str, Any]] | None:
@@ -139,18 +146,15 @@ def _ms(value: Any) -> int | None:
 
 
 def _twilio_by_sid(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The saved query's rows (per event, path, status, sid) folded into one row per sid."""
-    out: dict[str, dict[str, Any]] = {}
-    for r in rows:
-        sid = str(r.get(F.SESSION_ID) or "?")
-        w = out.setdefault(
-            sid, {"sid": sid, "failures": 0, "bad_signatures": 0, "statuses": [], "cid": None}
-        )
-        w["failures"] += r.get("failures") or 0
-        if r.get(F.EVENT) == Ev.SIGNATURE_FAILED:
-            w["bad_signatures"] += r.get("failures") or 0
-        status = r.get(F.STATUS)
-        if status is not None and status not in w["statuses"]:
-            w["statuses"].append(status)
-        w["cid"] = w["cid"] or r.get("example_cid")
-    return sorted(out.values(), key=lambda w: -w["failures"])
+    """The saved query's rows (one per CallSid) in the local report's shape."""
+    out: list[dict[str, Any]] = [
+        {
+            "sid": str(r.get(F.SESSION_ID) or "?"),
+            "failures": r.get("failures") or 0,
+            "bad_signatures": r.get("bad_signatures") or 0,
+            "statuses": [],
+            "cid": r.get("example_cid"),
+        }
+        for r in rows
+    ]
+    return sorted(out, key=lambda w: (-w["failures"], w["sid"]))
