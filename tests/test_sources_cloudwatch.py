@@ -128,8 +128,10 @@ class TestRecords:
         list(source(logs).records(pattern=pattern))
         assert calls[0]["filterPattern"] == pattern
 
-    def test_non_json_lines_are_counted_not_yielded(self, logs: Any) -> None:
-        """A banner line is skipped and counted in stats."""
+    def test_non_json_lines_are_text_events(self, logs: Any) -> None:
+        """A banner line is a text event with CloudWatch's time, counted apart."""
+        from bellwatch.sources.base import TextRecord
+
         logs.put_log_events(
             logGroupName=GROUP,
             logStreamName="ecs/app/1",
@@ -137,8 +139,10 @@ class TestRecords:
         )
         put(logs, T0 + 1)
         src = source(logs)
-        assert [r["n"] for r in src.records()] == [T0 + 1]
-        assert (src.stats.lines, src.stats.skipped) == (2, 1)
+        text, event = list(src.records())
+        assert isinstance(text, TextRecord) and text["@message"] == "Starting uvicorn"
+        assert (text["@timestamp"], event["n"]) == (T0, T0 + 1)
+        assert (src.stats.records, src.stats.text_lines) == (1, 1)
 
     def test_missing_group_is_a_clear_error(self, logs: Any) -> None:
         """An unknown log group raises SourceError naming it, without retrying."""

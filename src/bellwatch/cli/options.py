@@ -20,7 +20,7 @@ import click
 from .. import _config
 from ..sources.base import Source, SourceError
 from ..timeparse import TimeParseError, parse_instant
-from .output import InsightsSpinner
+from .progress import InsightsSpinner
 
 __all__ = ["FC", "Opts", "UsageProblem", "domain_errors", "opts_from", "shared_options"]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import inspect
-import os
 import sys
 import textwrap
 import time
@@ -13,12 +12,12 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import click
-import orjson
 
 from ..schema import LEVELS, F
-from ..sources.base import MESSAGE, TIMESTAMP, Record, Source
+from ..sources.base import MESSAGE, SYSTEM_FIELDS, TIMESTAMP, Record, Source, TextRecord
 from .options import Opts, UsageProblem, domain_errors, opts_from, shared_options
-from .output import closing, emit, progress_records, table
+from .output import closing, echo_text, emit, table
+from .progress import progress_records
 
 __all__ = ["COMMANDS", "TAIL_LOOKBACK_MS"]
 
@@ -35,12 +34,24 @@ def _level_ok(minimum: str | None) -> Callable[[Record], bool]:
 
 
 def _matcher(pattern: str | None) -> Callable[[Record], bool]:
+    """A filter pattern over events: terms, space-delimited and regex patterns read the
+    line itself (text events included); JSON patterns the structured event's own fields."""
     if not pattern:
         return lambda _r: True
     from ..query import filterpattern
 
     compiled = filterpattern.compile(pattern)
-    return lambda r: compiled.match(r[MESSAGE], r)
+    if compiled.kind != "json":
+        return lambda r: compiled.match(str(r[MESSAGE]))
+
+    def match(r: Record) -> bool:
+        if isinstance(r, TextRecord):
+            return False  # not JSON: a JSON pattern cannot match it, as in CloudWatch
+        return compiled.match(
+            str(r[MESSAGE]), {k: v for k, v in r.items() if k not in SYSTEM_FIELDS}
+        )
+
+    return match
 
 
 @click.command()
@@ -105,18 +116,23 @@ def tail(
         for record in last:
             emit(record, opts)
         if follow:
+            closing(source.stats, counts=False)  # a skipped file is said before waiting
+            source.stats.skipped_sources.clear()
             with contextlib.suppress(KeyboardInterrupt):
                 for record in source.follow(None, pattern=pattern, poll_interval=0.5):
                     if keep(record):
                         emit(record, opts)
-        closing(source.stats)
+        # tail reads only the end of the files: counting their text lines would differ
+        closing(source.stats, counts=False)
 
 
 @click.command()
 @click.argument("correlation_id")
 @shared_options
 def trace(correlation_id: str, **kw: Any) -> None:
-    """Every line of one request, in time order.
+    """Every line of one request, in time order: its events, and text lines naming it.
+
+    Exits 1 when no line has the id.
 
     \b
     Examples:
@@ -128,28 +144,28 @@ def trace(correlation_id: str, **kw: Any) -> None:
     with domain_errors(opts):
         source = opts.source()
         found = list(_trace_records(source, correlation_id, opts))
-        found.sort(key=lambda r: r.get(TIMESTAMP) or 0)
-        for record in found:
-            emit(record, opts)
-        if not found:
-            click.echo(f"no lines with correlation id {correlation_id}", err=True)
+    found.sort(key=lambda r: (r.get(TIMESTAMP) is None, r.get(TIMESTAMP) or 0))
+    for record in found:
+        emit(record, opts)
+    closing(source.stats, counts=False)
+    if not found:
+        echo_text(f"bellwatch: no lines with correlation id {correlation_id}", err=True)
+        raise SystemExit(1)
 
 
 def _trace_records(source: Source, cid: str, opts: Opts) -> Iterator[Record]:
-    from ..sources.files import FileSource, in_window, make_record, parse_line, search
+    from ..sources.files import FileSource
 
-    if not isinstance(source, FileSource):
-        for record in source.records(opts.since, opts.until, pattern=f'"{cid}"'):
-            if record.get(F.CID) == cid:
-                yield record
+    if isinstance(source, FileSource):
+        yield from source.correlated(cid, opts.since, opts.until)
         return
-    needle = orjson.dumps(cid)  # the quoted id, as it appears in a line
-    for path, raw in search(source.paths(), needle):
-        event = parse_line(raw)
-        if event is not None and event.get(F.CID) == cid:
-            record = make_record(event, raw, os.path.basename(path), os.path.dirname(path))
-            if in_window(record[TIMESTAMP], opts.since, opts.until):
+    quoted = '"' + cid.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    for record in source.records(opts.since, opts.until, pattern=quoted):
+        if isinstance(record, TextRecord):
+            if cid in str(record[MESSAGE]):
                 yield record
+        elif record.get(F.CID) == cid:
+            yield record
 
 
 @click.command(name="filter")
@@ -183,17 +199,22 @@ def filter_(pattern: str, **kw: Any) -> None:
 def insights(query: str | None, list_only: bool, **kw: Any) -> None:
     """Run a CloudWatch Logs Insights query locally (or in CloudWatch with a log group).
 
-    With no QUERY, pick one of the saved queries from a menu.
+    QUERY is a query, or the name of a saved one; with no QUERY, pick a saved one
+    from a menu.
 
     \b
     Examples:
       bellwatch insights --list
+      bellwatch insights top-errors --since 1h
       bellwatch insights 'filter level = "ERROR" | stats count(*) as n by type'
       bellwatch insights 'stats count(*) as n by path | sort n desc'
       bellwatch insights 'stats avg(duration), pct(duration, 95) by path'
     """
     opts = opts_from(kw)
     saved = _saved_queries()
+    by_name = {name: text for name, _description, text in saved}
+    if query in by_name:  # a saved query's name: no Insights query is a bare name
+        query = by_name[query]
     if list_only or (query is None and not sys.stdin.isatty()):
         for i, (name, description, text) in enumerate(saved, 1):
             click.echo(f"{i:>2}. {name}: {description}\n{textwrap.indent(text, ' ' * 4)}")

@@ -1,7 +1,8 @@
 """The report commands: ``errors``, ``slow``, ``endpoints``, ``twilio``, ``summary``.
 
 Each calls its function in :mod:`bellwatch.reports` and only renders the answer: a
-table or JSON, then the closing notes.
+table that fits the terminal (the columns below; ``--json`` gives every field), or the
+digest, then the closing notes.
 """
 
 from __future__ import annotations
@@ -9,13 +10,51 @@ from __future__ import annotations
 from typing import Any
 
 import click
-import orjson
 
 from .. import reports
 from .options import domain_errors, opts_from, shared_options
-from .output import byte_spinner, closing, table
+from .output import Column, closing, echo_json, echo_lines, table
+from .progress import byte_spinner
 
 __all__ = ["COMMANDS"]
+
+# What each table shows at 80 columns and wider; the lowest priority goes first when the
+# terminal is narrower. Ids, hashes, routes and times are never cut; free text is.
+ERRORS = (
+    Column("count", "count", "number", 9),
+    Column("sev", "sev", "id", 3),
+    Column("hash", "hash", "id", 8),
+    Column("type", "type", "id", 6),
+    Column("msg", "message", "text", 5, least=24),
+    Column("endpoints", "endpoints", "list", 2, least=16),
+    Column("last_ts", "last seen", "time", 4),
+    Column("cid", "example cid", "id", 7),
+)
+SLOW = (
+    Column("duration", "seconds", "number", 9),
+    Column("ts", "time", "time", 5),
+    Column("method", "method", "id", 6),
+    Column("path", "endpoint", "id", 8),
+    Column("status", "status", "number", 4),
+    Column("cid", "cid", "id", 7),
+)
+ENDPOINTS = (
+    Column("method", "method", "id", 8),
+    Column("path", "endpoint", "id", 9),
+    Column("count", "requests", "number", 7),
+    Column("avg", "avg s", "number", 4),
+    Column("p95", "p95 s", "number", 6),
+    Column("max", "max s", "number", 3),
+    Column("error_rate", "5xx", "fraction", 5),
+)
+TWILIO = (
+    Column("sid", "CallSid", "id", 9),
+    Column("failures", "failures", "number", 8),
+    Column("bad_signatures", "bad sig", "number", 6),
+    Column("statuses", "statuses", "list", 4),
+    Column("last_ts", "last seen", "time", 3),
+    Column("cid", "example cid", "id", 5),
+)
 
 
 def _size(source: Any) -> int:
@@ -41,9 +80,9 @@ def errors(limit: int, **kw: Any) -> None:
     opts = opts_from(kw)
     with domain_errors(opts):
         source = opts.source()
-        with byte_spinner(_size(source), opts):
+        with byte_spinner(_size(source), quiet=opts.json):
             report = reports.errors(source, opts.since, opts.until, limit=limit)
-    table(report.rows, opts, title="errors by fingerprint")
+    table(report.rows, opts, "errors by fingerprint (times UTC)", columns=ERRORS)
     closing(report.stats)
 
 
@@ -65,9 +104,9 @@ def slow(threshold: float | None, limit: int, **kw: Any) -> None:
     limit_s = opts.settings.slow_threshold if threshold is None else threshold
     with domain_errors(opts):
         source = opts.source()
-        with byte_spinner(_size(source), opts):
+        with byte_spinner(_size(source), quiet=opts.json):
             report = reports.slow(source, opts.since, opts.until, threshold=limit_s, limit=limit)
-    table(report.rows, opts, title=f"requests >= {limit_s:g}s")
+    table(report.rows, opts, f"requests slower than {limit_s:g}s", columns=SLOW)
     closing(report.stats)
 
 
@@ -86,9 +125,9 @@ def endpoints(limit: int, **kw: Any) -> None:
     opts = opts_from(kw)
     with domain_errors(opts):
         source = opts.source()
-        with byte_spinner(_size(source), opts):
+        with byte_spinner(_size(source), quiet=opts.json):
             report = reports.endpoints(source, opts.since, opts.until, limit=limit)
-    table(report.rows, opts, title="endpoints", fractions={"error_rate"})
+    table(report.rows, opts, "endpoints", columns=ENDPOINTS)
     closing(report.stats)
 
 
@@ -107,9 +146,9 @@ def twilio(limit: int, **kw: Any) -> None:
     opts = opts_from(kw)
     with domain_errors(opts):
         source = opts.source()
-        with byte_spinner(_size(source), opts):
+        with byte_spinner(_size(source), quiet=opts.json):
             report = reports.twilio(source, opts.since, opts.until, limit=limit)
-    table(report.rows, opts, title="Twilio failures by CallSid")
+    table(report.rows, opts, "failed Twilio webhooks by CallSid", columns=TWILIO)
     closing(report.stats)
 
 
@@ -132,7 +171,7 @@ def summary(budget: int, **kw: Any) -> None:
     opts = opts_from(kw)
     with domain_errors(opts):
         source = opts.source()
-        with byte_spinner(_size(source), opts):
+        with byte_spinner(_size(source), quiet=opts.json):
             digest = reports.summary(
                 source,
                 opts.since,
@@ -141,11 +180,9 @@ def summary(budget: int, **kw: Any) -> None:
                 slow_threshold=opts.settings.slow_threshold,
             )
     if opts.json:
-        click.echo(
-            orjson.dumps({"summary": digest.text, "facts": digest.facts}, default=str).decode()
-        )
+        echo_json({"summary": digest.text, "facts": digest.facts}, indent=False)
     else:
-        click.echo(digest.text)
+        echo_lines(digest.text)
     closing(digest.stats)
 
 

@@ -13,6 +13,7 @@ import orjson
 
 from .. import _config
 from .options import FC, UsageProblem
+from .output import echo_lines
 
 __all__ = ["COMMANDS"]
 
@@ -47,13 +48,14 @@ def _service(path: str, url: str | None, as_json: bool, no_color: bool) -> int:
     status, ctype, body = _fetch(base + path, settings.metrics_token)
     if status == 401:
         raise UsageProblem(f"{base + path}: 401 unauthorized (set BELLWATCH_METRICS_TOKEN)")
-    if "json" in ctype and not as_json:
-        from rich.console import Console
-
-        with contextlib.suppress(ValueError):  # rich raises json's, not orjson's, error
-            Console(no_color=no_color).print_json(body)
-            return status
-    click.echo(body.rstrip())
+    if as_json:
+        click.echo(body.rstrip())  # exact
+        return status
+    del no_color  # readable output here is uncoloured: the body quotes log text
+    if "json" in ctype:
+        with contextlib.suppress(ValueError):  # not JSON after all: shown as text
+            body = orjson.dumps(orjson.loads(body), option=orjson.OPT_INDENT_2).decode()
+    echo_lines(body.rstrip())  # line by line through safe_text: error messages are log text
     return status
 
 
@@ -134,7 +136,7 @@ def health(  # click passes every option by keyword
         if as_json:
             click.echo(orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2).decode())
         else:
-            click.echo("\n".join(report.lines()))
+            echo_lines("\n".join(report.lines()))
         raise SystemExit(0 if report.ok else 1)
     status = _service("/health", url, as_json, no_color)
     if status >= 400:

@@ -1,14 +1,18 @@
-"""The ``slow`` report: the slowest requests over a threshold."""
+"""The ``slow`` report: the requests slower than a threshold, slowest first."""
 
 from __future__ import annotations
+
+import bisect
+from typing import Any
 
 from .. import _config
 from ..schema import F
 from ..sources.base import Source
-from . import _insights, _local
+from ..sources.facts import SLOW_FLOOR, Facts
+from . import _facts, _insights
 from ._types import Report, page, wanted
 
-__all__ = ["slow"]
+__all__ = ["rows", "slow"]
 
 
 def slow(
@@ -20,33 +24,45 @@ def slow(
     limit: int = 50,
     cursor: str | None = None,
 ) -> Report:
-    """Requests slower than ``threshold`` seconds (default: the ``slow_threshold``
-    setting), slowest first.
+    """Requests that took longer than ``threshold`` seconds (default: the ``slow_threshold``
+    setting; ``>``, as the middleware and the metric filter count them), slowest first.
 
     Each row: ``ts`` (epoch ms), ``method``, ``path``, ``duration`` (s), ``status``, ``cid``.
     """
     limit_s = _config.resolve().slow_threshold if threshold is None else float(threshold)
     n = wanted(limit, cursor)
-    rows = None
-    capped = not _local.local(source)  # Insights returns at most the rows asked for
-    if capped:
+    if not _facts.local(source):
         text = _insights.saved_query(
             "slow",
-            threshold=(f"{F.DURATION} > 2", f"{F.DURATION} >= {limit_s!r}"),
+            threshold=(f"{F.DURATION} > 2", f"{F.DURATION} > {limit_s!r}"),
             limit=("| limit 50", f"| limit {n - 1}"),
         )
-        rows = source.run_insights(text, since_ms, until_ms)
-    if rows is None:
-        from ..sources import aggregate
-
-        capped = False
-        rows = _local.run_aggregate(
-            source,
-            since_ms,
-            until_ms,
-            name=f"slow:{limit_s}:{n}",
-            compute=lambda con, fr: aggregate.slow(con, fr, limit_s, n),
-            need=aggregate.need("slow", limit_s),
-        )
-    shown, after = page(rows, limit, cursor, more=capped and len(rows) >= n - 1)
+        found = source.run_insights(text, since_ms, until_ms)
+        if found is not None:
+            shown, after = page(found, limit, cursor, more=len(found) >= n - 1)
+            return Report(shown, source.stats, after)
+    floor = min(SLOW_FLOOR, limit_s)  # below the cached floor: fold again with this one
+    facts = _facts.gather(source, since_ms, until_ms, floor=floor)
+    shown, after = page(rows(facts, limit_s, n), limit, cursor)
     return Report(shown, source.stats, after)
+
+
+def rows(facts: Facts, threshold: float, limit: int) -> list[dict[str, Any]]:
+    """Up to ``limit`` requests of ``facts`` slower than ``threshold``, slowest first."""
+    if threshold < facts.floor:
+        raise ValueError(f"facts keep requests over {facts.floor}s, not {threshold}s")
+    out: list[dict[str, Any]] = []
+    for band in (facts.slow, facts.slow_lo):
+        # each band slowest first: the rows over the threshold are a prefix of it
+        count = bisect.bisect_left(band, -threshold, key=_neg_duration)
+        out += [
+            {"ts": ts, "method": m, "path": p, "duration": d, "status": s, "cid": c}
+            for ts, m, p, d, s, c in band[: max(min(count, limit - len(out)), 0)]
+        ]
+        if count < len(band) or len(out) >= limit:
+            break  # the next band is faster than this one's last row
+    return out
+
+
+def _neg_duration(row: tuple[Any, ...]) -> float:
+    return -float(row[3])

@@ -34,8 +34,9 @@ from bellwatch.sources.base import (
     Record,
     ScanStats,
     SourceError,
+    TextRecord,
 )
-from bellwatch.sources.files import parse_line
+from bellwatch.sources.reader import parse
 
 __all__ = ["DEFAULT_INSIGHTS_WINDOW_MS", "CloudWatchSource", "Progress"]
 
@@ -185,19 +186,23 @@ class CloudWatchSource:
     # -- records ------------------------------------------------------------------------
 
     def _record(self, event: Mapping[str, Any]) -> Record | None:
+        """One CloudWatch event as a record, by the rules of :mod:`bellwatch.sources.reader`."""
         message = str(event.get("message", ""))
-        self.stats.lines += 1
         self.stats.bytes_read += len(message)
-        parsed = parse_line(message.encode("utf-8", "replace"))
-        if parsed is None:
-            self.stats.skipped += 1
-            return None
-        # CloudWatch's own event time is what Insights calls @timestamp.
-        parsed[TIMESTAMP] = int(event["timestamp"])
-        parsed[MESSAGE] = message.rstrip("\r\n")
-        parsed[LOG_STREAM] = event.get("logStreamName", "")
-        parsed[LOG] = self.log_group
-        return parsed
+        record: Record | None = parse(message.encode("utf-8", "surrogatepass"))
+        if record is None:
+            if not message.strip(" \t\r\n"):
+                return None  # a blank event is no event, as in a file
+            record = TextRecord()
+            self.stats.text_lines += 1
+        else:
+            self.stats.records += 1
+        # CloudWatch's own event time is what Insights calls @timestamp, for text events too.
+        record[TIMESTAMP] = int(event["timestamp"])
+        record[MESSAGE] = message.rstrip("\r\n")
+        record[LOG_STREAM] = event.get("logStreamName", "")
+        record[LOG] = self.log_group
+        return record
 
     def _events(
         self, since_ms: int | None, until_ms: int | None, pattern: str | None
@@ -226,7 +231,7 @@ class CloudWatchSource:
         *,
         pattern: str | None = None,
     ) -> Iterator[Record]:
-        """Every JSON event of the log group in the window, in time order."""
+        """Every event of the log group in the window, in time order."""
         self.stats.files = max(self.stats.files, 1)
         for event in self._events(since_ms, until_ms, pattern):
             record = self._record(event)
@@ -321,7 +326,7 @@ class CloudWatchSource:
         if status != "Complete":
             raise SourceError(f"Logs Insights query {status.lower()}: {query_text}")
         self.stats.bytes_read += int(statistics.get("bytesScanned", 0))
-        self.stats.lines += int(statistics.get("recordsScanned", 0))
+        self.stats.records += int(statistics.get("recordsScanned", 0))
         return [
             {
                 f["field"]: _value(f["field"], f.get("value", ""))
