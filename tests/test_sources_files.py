@@ -252,3 +252,38 @@ class TestLatest:
         source = FileSource([str(big)])
         assert [r["n"] for r in source.latest(1)] == [29_999]
         assert source.stats.bytes_read < big.stat().st_size / 2
+
+
+class TestGzipLines:
+    def read(self, data: bytes) -> tuple[list[bytes], str | None]:
+        from bellwatch.sources._paths import GzipLines
+
+        out: list[bytes] = []
+        try:
+            out.extend(GzipLines(io.BytesIO(data)))
+        except (OSError, EOFError) as exc:
+            return out, type(exc).__name__
+        return out, None
+
+    def test_members_follow_each_other(self) -> None:
+        """``cat a.gz b.gz`` is one file: every member is read, in order."""
+        data = gzip.compress(b"a\n") + gzip.compress(b"b\nlast")
+        assert self.read(data) == ([b"a\n", b"b\n", b"last"], None)
+
+    def test_garbage_after_the_last_member(self) -> None:
+        """Bytes after the last member end the file with an error; its lines are kept."""
+        assert self.read(gzip.compress(b"a\nb\n") + b"GARBAGE") == (
+            [b"a\n", b"b\n"],
+            "TrailingGarbage",
+        )
+
+    def test_zero_padding_is_not_garbage(self) -> None:
+        """Zero bytes after the last member (tape-style padding) are ignored."""
+        assert self.read(gzip.compress(b"a\n") + b"\0" * 10) == ([b"a\n"], None)
+
+    def test_truncated_keeps_whole_lines(self) -> None:
+        """A .gz cut short gives its whole lines, then says it ended early."""
+        data = gzip.compress(b"".join(b"line %d\n" % i for i in range(3000)))
+        lines, error = self.read(data[: len(data) // 2])
+        assert error == "EOFError" and lines and lines[-1].endswith(b"\n")
+        assert lines == [b"line %d\n" % i for i in range(len(lines))]

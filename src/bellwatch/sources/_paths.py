@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 from .base import ScanStats, SourceError
 from .reader import BOM
@@ -25,6 +25,8 @@ from .reader import BOM
 __all__ = [
     "READ_ERRORS",
     "STDIN",
+    "GzipLines",
+    "Lines",
     "Resolved",
     "default_pattern",
     "is_gzip",
@@ -183,7 +185,16 @@ def stopped(lines: int, exc: BaseException) -> str:
     return f"read stopped after {lines:,} lines ({why})"
 
 
-def open_binary(path: str) -> IO[bytes]:
+class Lines(Protocol):
+    """An open log: its raw lines (each with its ``\\n``, the last maybe without), then
+    ``close()``."""
+
+    def __iter__(self) -> Iterator[bytes]: ...
+
+    def close(self) -> None: ...
+
+
+def open_binary(path: str) -> Lines:
     """Open a log file (gzip by magic bytes, so renamed files work) or stdin for reading.
 
     Raises:
@@ -197,13 +208,64 @@ def open_binary(path: str) -> IO[bytes]:
     except OSError:
         handle.close()
         raise
-    if magic == b"\x1f\x8b":
-        import gzip  # rotated-and-compressed files only: ~1 ms of start-up otherwise
-
-        handle.close()
-        return gzip.GzipFile(path, "rb")  # type: ignore[return-value]  # GzipFile is a binary IO
     handle.seek(0)
-    return handle
+    return GzipLines(handle) if magic == b"\x1f\x8b" else handle
+
+
+class TrailingGarbage(OSError):
+    """Bytes after the last gzip member that are not another member."""
+
+
+class GzipLines:
+    """The lines of a gzip file, member after member (``cat a.gz b.gz`` files too).
+
+    Unlike :class:`gzip.GzipFile`, what a damaged file held before the damage is kept:
+    lines come out as the members are decompressed, and the error (a truncated member,
+    bytes after the last one that are not a member) is raised only where it is met.
+    Zero bytes after the last member (padding some tools write) are ignored.
+    """
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self.handle = handle
+
+    def close(self) -> None:
+        self.handle.close()
+
+    def __iter__(self) -> Iterator[bytes]:
+        carry = b""
+        for block in self._blocks():
+            lines = (carry + block).split(b"\n")
+            carry = lines.pop()
+            for line in lines:
+                yield line + b"\n"
+        if carry:
+            yield carry
+
+    def _blocks(self) -> Iterator[bytes]:
+        unzip = zlib.decompressobj(wbits=31)
+        fed = False  # whether the current member has begun
+        data = b""
+        while True:
+            if not data:
+                data = self.handle.read(_CHUNK)
+                if not data:
+                    break
+            fed = True
+            out = unzip.decompress(data)
+            if out:
+                yield out
+            data = b""
+            if not unzip.eof:
+                continue
+            rest = unzip.unused_data
+            unzip, fed = zlib.decompressobj(wbits=31), False
+            if not rest.strip(b"\x00"):
+                continue  # the end, or zero padding; a next member may follow in the next read
+            if not b"\x1f\x8b".startswith(rest[:2]):
+                raise TrailingGarbage(f"{len(rest):,} bytes after the last gzip member")
+            data = rest  # the next member
+        if fed and not unzip.eof:
+            raise EOFError("compressed file ended before the end of its last member")
 
 
 def is_gzip(path: str) -> bool:
