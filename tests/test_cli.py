@@ -223,9 +223,10 @@ class TestTraceAndFilter:
         assert events == ["twilio_webhook_start", "request_complete"]
 
     def test_trace_unknown(self, run: object) -> None:
-        """An id with no lines says so on stderr and prints nothing."""
+        """An id with no lines says so on stderr, prints nothing and exits 1."""
         result = run("trace", "ffffffffffff")  # type: ignore[operator]
         assert result.stdout == "" and "no lines" in result.stderr
+        assert result.exit_code == 1
 
     def test_filter_pattern(self, run: object) -> None:
         """A CloudWatch JSON filter pattern selects matching lines."""
@@ -249,6 +250,11 @@ class TestInsights:
         rows = orjson.loads(result.stdout)
         assert {r["path"]: r["n"] for r in rows}["/twilio/voice"] == 1
         assert len(rows) == 5
+
+    def test_saved_query_by_name(self, run: object) -> None:
+        """``insights NAME`` runs the saved query of that name."""
+        rows = orjson.loads(run("insights", "top-errors", "--json").stdout)  # type: ignore[operator]
+        assert [(r["hash"], r["occurrences"]) for r in rows] == [("9c1e5a7b", 1)]
 
     def test_list(self, run: object) -> None:
         """--list prints the saved queries."""
