@@ -16,10 +16,11 @@ from bellwatch.reports.slow import rows as slow_rows
 from bellwatch.reports.summary import collect
 from bellwatch.reports.twilio import rows as twilio_rows
 from bellwatch.sources import _build
-from bellwatch.sources._fold import fold_lines
+from bellwatch.sources._fold import fold_lines, fold_record
+from bellwatch.sources.base import ScanStats
 from bellwatch.sources.cache import windowed
 from bellwatch.sources.facts import Facts
-from bellwatch.sources.reader import Window
+from bellwatch.sources.reader import StreamReader, Window
 
 
 def dumps(**fields: object) -> bytes:
@@ -178,6 +179,23 @@ class TestMerging:
         for start, end in itertools.pairwise(bounds):
             merged.merge(folded(*lines[start:end]))
         assert answers(merged) == answers(whole)
+
+
+class TestOneReader:
+    @settings(max_examples=100, deadline=None)
+    @given(st.lists(st.one_of(_LINES, st.binary(max_size=30)), max_size=40))
+    def test_the_fold_reads_lines_as_the_record_reader_does(self, lines: list[bytes]) -> None:
+        """The reports' inlined fold and the record reader (what tail, filter and insights
+        read through) see the same events, structured and text, with the same facts."""
+        via_fold = folded(*lines)
+        via_reader = Facts()
+        reader = StreamReader("app.jsonl", "logs", ScanStats())
+        for line in lines:
+            record = reader.event(line)
+            if record is not None:
+                fold_record(via_reader, record)
+        assert answers(via_fold) == answers(via_reader)
+        assert (reader.stats.records, reader.stats.text_lines) == (via_fold.records, via_fold.text)
 
 
 class TestWindows:
