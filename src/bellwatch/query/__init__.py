@@ -1,7 +1,12 @@
 """Local query engines: CloudWatch Logs filter patterns and Logs Insights queries.
 
 Both evaluate the documented CloudWatch semantics over already-read log lines, so the
-same pattern or query can be tried locally and then run unchanged in CloudWatch.
+same pattern or query can be tried locally and then run unchanged in CloudWatch. The
+saved queries (:mod:`.saved`) and the one percentile definition (:mod:`.percentile`)
+live here too.
+
+Layering: imports only ``schema`` (and the standard library); never ``sources``,
+``reports`` or ``cli``.
 """
 
 from __future__ import annotations
