@@ -181,6 +181,35 @@ class TestMerging:
         assert answers(merged) == answers(whole)
 
 
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**64 - 1)  # what JSON writers emit as integers
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+_KEYS = ["ts", "level", "cid", "method", "path", "status", "duration", "sid", "hash",
+         "type", "msg", "sev", "count", "n", "window"]  # fmt: skip
+_EVENTS = st.sampled_from(["request_complete", "error", "aggregated_error",
+                           "signature_validation_failed", "health_check_failed"])  # fmt: skip
+
+
+class TestOddValues:
+    @settings(max_examples=150, deadline=None)
+    @given(st.lists(st.fixed_dictionaries({"event": _EVENTS}, optional=dict.fromkeys(_KEYS, _JSON)),
+                    max_size=20))  # fmt: skip
+    def test_any_json_value_in_any_field(self, events: list[dict[str, object]]) -> None:
+        """Lists, objects, booleans or huge numbers where the schema has text or numbers
+        never break the fold: a value of the wrong type counts as absent."""
+        facts = folded(*(orjson.dumps(e) for e in events))
+        answers(facts)  # every report can be made from them
+        assert facts.records == len(events)
+
+
 class TestOneReader:
     @settings(max_examples=100, deadline=None)
     @given(st.lists(st.one_of(_LINES, st.binary(max_size=30)), max_size=40))

@@ -56,7 +56,9 @@ def fold_lines(  # noqa: PLR0912, PLR0915 - the hot loop, inlined on purpose
     f_ts, f_event, f_method, f_path, f_status, f_dur, f_cid, f_level = (
         F.TS, F.EVENT, F.METHOD, F.PATH, F.STATUS, F.DURATION, F.CID, F.LEVEL,
     )  # fmt: skip
+    # a tuple, not a set: a level may be any JSON value, a list included (unhashable)
     request, error_levels, floor, twilio = Ev.REQUEST, _ERROR_LEVELS, facts.floor, TWILIO_PREFIX
+    f_n = F.OCCURRENCES
     ep = facts.ep
     ep_get = ep.get
     records = text = head = untimed = error_lines = 0
@@ -98,7 +100,7 @@ def fold_lines(  # noqa: PLR0912, PLR0915 - the hot loop, inlined on purpose
                 hi = ts
         if rec.get(f_level) in error_levels:
             error_lines += 1
-        if rec.get(f_event) != request or F.OCCURRENCES in rec:
+        if rec.get(f_event) != request or f_n in rec:
             fold_event(facts, rec, ts, slow, levels=False)
             continue
         # a request (fold_event's _request, inlined)
