@@ -1,7 +1,7 @@
 """The ``bellwatch`` click group and the console entry point :func:`main`.
 
-Light commands (``--help``, ``tail``, ``trace``) import neither DuckDB, boto3 nor Rich's
-tables; the report commands import them when they run. Domain errors (bad input,
+Light commands (``--help``, ``tail``, ``trace``) import neither boto3 nor Rich; the
+commands that need them import them when they run. Domain errors (bad input,
 missing files, bad queries, AWS refusals) print one line and exit with code 2.
 """
 

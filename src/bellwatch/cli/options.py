@@ -141,7 +141,7 @@ def shared_options(func: FC) -> FC:
         click.option("--until", metavar="WHEN", help="End (exclusive), same forms as --since."),
         click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON output."),
         click.option("--no-color", is_flag=True, help="Plain text (also: NO_COLOR set)."),
-        click.option("--cache-dir", metavar="DIR", help="Columnar cache (~/.cache/bellwatch)."),
+        click.option("--cache-dir", metavar="DIR", help="Report cache (~/.cache/bellwatch)."),
         click.option("--no-cache", is_flag=True, help="Read the JSON directly; write no cache."),
     ]
     for option in reversed(options):

@@ -5,8 +5,8 @@ in a time window. Per file (keyed by device and inode, so a rotated file keeps i
 under its new name) the cache holds the facts of the whole file and of each chunk
 (:mod:`._build`) of its complete lines:
 
-- unchanged file (same size and mtime): the stored facts answer; DuckDB, JSON parsing
-  and the file's bytes are not touched;
+- unchanged file (same size and mtime): the stored facts answer; the file's bytes are
+  not read;
 - appended file (same first bytes, larger): only the new lines are folded, into a
   new last chunk and the whole-file facts;
 - new, rewritten or truncated file: folded again from its first byte (by several
