@@ -115,6 +115,15 @@ class TestStorage:
         loaded = Facts.loads(facts.dumps())
         assert loaded is not None and answers(loaded) == answers(facts)
 
+    def test_a_report_reads_only_its_sections(self) -> None:
+        """Stored facts merged into others unmarshal a section only when a report reads it."""
+        loaded = Facts.loads(folded(*LINES_EXAMPLE).dumps())
+        assert loaded is not None
+        out = Facts()
+        out.merge(loaded)
+        assert error_rows(out)  # reads the error section
+        assert set(loaded._blobs) == {"ep", "slow", "slow_lo", "tw"}
+
     @pytest.mark.parametrize("cut", [0, 3, 9, 40, -1])
     def test_damaged_is_none(self, cut: int) -> None:
         """A truncated or foreign blob is not facts."""

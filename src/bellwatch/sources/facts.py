@@ -67,6 +67,8 @@ class Facts:
         self.health_failures = 0
         self.floor = floor
         self._blobs: dict[str, bytes | memoryview] = {}
+        self._todo: dict[str, list[Facts]] = {}
+        """Facts merged in whose section is not yet read: folded in when it is."""
         self._ep: dict[tuple[Any, Any], list[Any]] | None = {}
         self._err: dict[str, list[Any]] | None = {}
         self._slow: list[tuple[Any, ...]] | None = []
@@ -76,9 +78,16 @@ class Facts:
     # ------------------------------------------------------------ sections
 
     def _section(self, name: str, kind: type) -> Any:
-        value = marshal.loads(self._blobs.pop(name))  # noqa: S302 - our own cache file
-        if not isinstance(value, kind):
-            raise TypeError(f"facts section {name} is damaged")
+        """Section ``name``: unmarshalled from the stored blob, then with the facts merged
+        into it since folded in (so a report pays only for the sections it reads)."""
+        value = getattr(self, f"_{name}")
+        if value is None:
+            value = marshal.loads(self._blobs.pop(name))  # noqa: S302 - our own cache file
+            if not isinstance(value, kind):
+                raise TypeError(f"facts section {name} is damaged")
+        for other in self._todo.pop(name, ()):
+            value = _MERGE[name](value, getattr(other, name))
+        setattr(self, f"_{name}", value)
         return value
 
     @property
@@ -86,39 +95,45 @@ class Facts:
         """``(method, path) -> [count, without_duration, max, n5xx, n4xx, {duration: n}]``:
         the histogram gives the average and percentiles, the same whatever order the
         events were folded in."""
-        if self._ep is None:
-            self._ep = self._section("ep", dict)
-        return self._ep
+        return (
+            self._ep
+            if self._ep is not None and "ep" not in self._todo
+            else self._section("ep", dict)
+        )
 
     @property
     def err(self) -> dict[str, list[Any]]:
         """``hash -> [n, rank, sev, first_ts, type, msg, last_ts, cid, cid_ts, {paths}]``."""
-        if self._err is None:
-            self._err = self._section("err", dict)
-        return self._err
+        return (
+            self._err
+            if self._err is not None and "err" not in self._todo
+            else self._section("err", dict)
+        )
 
     @property
     def slow(self) -> list[tuple[Any, ...]]:
         """``(ts, method, path, duration, status, cid)`` slower than :data:`SLOW_SPLIT`,
         slowest first (ties: oldest first)."""
-        if self._slow is None:
-            self._slow = self._section("slow", list)
-        return self._slow
+        if self._slow is not None and "slow" not in self._todo:
+            return self._slow
+        return self._section("slow", list)  # type: ignore[no-any-return]
 
     @property
     def slow_lo(self) -> list[tuple[Any, ...]]:
         """Like :attr:`slow`, for durations over :attr:`floor` up to :data:`SLOW_SPLIT`."""
-        if self._slow_lo is None:
-            self._slow_lo = self._section("slow_lo", list)
-        return self._slow_lo
+        if self._slow_lo is not None and "slow_lo" not in self._todo:
+            return self._slow_lo
+        return self._section("slow_lo", list)  # type: ignore[no-any-return]
 
     @property
     def tw(self) -> dict[str, list[Any]]:
         """``sid -> [{failed cids}, {bad-signature cids}, failures without a cid, bad
         signatures without a cid, {statuses}, {paths}, first_ts, last_ts, cid, cid_ts]``."""
-        if self._tw is None:
-            self._tw = self._section("tw", dict)
-        return self._tw
+        return (
+            self._tw
+            if self._tw is not None and "tw" not in self._todo
+            else self._section("tw", dict)
+        )
 
     def add_slow(self, rows: list[tuple[Any, ...]]) -> None:
         """Add requests over the floor to their band (any order)."""
@@ -140,7 +155,11 @@ class Facts:
 
     def merge(self, other: Facts) -> None:
         """Add ``other`` into these facts; when both are runs of one file, ``other`` is the
-        run that follows (its leading text events inherit this run's last time)."""
+        run that follows (its leading text events inherit this run's last time).
+
+        Counts merge now; each section when it is first read (``other`` must not change
+        in between: facts are built, then merged, then read).
+        """
         if self.last_ts is None:
             self.head_text += other.head_text
         self.records += other.records
@@ -153,20 +172,20 @@ class Facts:
         if other.last_ts is not None:
             self.last_ts = other.last_ts
         self.floor = max(self.floor, other.floor)
-        _merge_ep(self.ep, other.ep)
-        _merge_err(self.err, other.err)
-        _merge_tw(self.tw, other.tw)
-        if other.slow:
-            self._slow = merge_slow([self.slow, other.slow])
-        if other.slow_lo:
-            self._slow_lo = merge_slow([self.slow_lo, other.slow_lo])
+        for name in _SECTIONS:
+            self._todo.setdefault(name, []).append(other)
 
     # ------------------------------------------------------------ storage
 
     def dumps(self) -> bytes:
         """Magic, header length, the marshalled header (scalars, where each section lies),
         then the sections."""
-        blobs = [self._blobs.get(n) or marshal.dumps(getattr(self, n)) for n in _SECTIONS]
+        blobs = [
+            self._blobs[n]
+            if n in self._blobs and n not in self._todo
+            else marshal.dumps(getattr(self, n))
+            for n in _SECTIONS
+        ]
         where, pos = {}, 0
         for name, blob in zip(_SECTIONS, blobs, strict=True):
             where[name] = (pos, len(blob))
@@ -239,7 +258,7 @@ def merge_slow(runs: list[list[tuple[Any, ...]]]) -> list[tuple[Any, ...]]:
 
 def _merge_ep(
     into: dict[tuple[Any, Any], list[Any]], other: dict[tuple[Any, Any], list[Any]]
-) -> None:
+) -> dict[tuple[Any, Any], list[Any]]:
     for key, e in other.items():
         mine = into.get(key)
         if mine is None:
@@ -253,6 +272,7 @@ def _merge_ep(
         hist = mine[5]
         for value, n in e[5].items():
             hist[value] = hist.get(value, 0) + n
+    return into
 
 
 def merge_error(into: dict[str, list[Any]], key: str, row: list[Any]) -> None:
@@ -274,9 +294,10 @@ def merge_error(into: dict[str, list[Any]], key: str, row: list[Any]) -> None:
     mine[9] |= row[9]
 
 
-def _merge_err(into: dict[str, list[Any]], other: dict[str, list[Any]]) -> None:
+def _merge_err(into: dict[str, list[Any]], other: dict[str, list[Any]]) -> dict[str, list[Any]]:
     for key, row in other.items():
         merge_error(into, key, row)
+    return into
 
 
 def merge_twilio(into: dict[str, list[Any]], sid: str, row: list[Any]) -> None:
@@ -298,6 +319,20 @@ def merge_twilio(into: dict[str, list[Any]], sid: str, row: list[Any]) -> None:
         mine[8] = row[8]
 
 
-def _merge_tw(into: dict[str, list[Any]], other: dict[str, list[Any]]) -> None:
+def _merge_tw(into: dict[str, list[Any]], other: dict[str, list[Any]]) -> dict[str, list[Any]]:
     for sid, row in other.items():
         merge_twilio(into, sid, row)
+    return into
+
+
+def _merge_rows(into: list[tuple[Any, ...]], other: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    return merge_slow([into, other]) if other else into
+
+
+_MERGE: dict[str, Any] = {
+    "ep": _merge_ep,
+    "err": _merge_err,
+    "slow": _merge_rows,
+    "slow_lo": _merge_rows,
+    "tw": _merge_tw,
+}
