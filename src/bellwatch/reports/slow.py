@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import bisect
 from typing import Any
 
 from .. import _config
 from ..schema import F
 from ..sources.base import Source
-from ..sources.facts import SLOW_FLOOR, Facts
+from ..sources.facts import SLOW_FLOOR, SLOW_SPLIT, Facts, slowest
 from . import _facts, _insights
 from ._types import Report, page, wanted
 
@@ -51,18 +50,10 @@ def rows(facts: Facts, threshold: float, limit: int) -> list[dict[str, Any]]:
     """Up to ``limit`` requests of ``facts`` slower than ``threshold``, slowest first."""
     if threshold < facts.floor:
         raise ValueError(f"facts keep requests over {facts.floor}s, not {threshold}s")
-    out: list[dict[str, Any]] = []
-    for band in (facts.slow, facts.slow_lo):
-        # each band slowest first: the rows over the threshold are a prefix of it
-        count = bisect.bisect_left(band, -threshold, key=_neg_duration)
-        out += [
-            {"ts": ts, "method": m, "path": p, "duration": d, "status": s, "cid": c}
-            for ts, m, p, d, s, c in band[: max(min(count, limit - len(out)), 0)]
-        ]
-        if count < len(band) or len(out) >= limit:
-            break  # the next band is faster than this one's last row
-    return out
-
-
-def _neg_duration(row: tuple[Any, ...]) -> float:
-    return -float(row[3])
+    found = slowest(facts.slow, threshold, limit)
+    if len(found) < limit and threshold < SLOW_SPLIT:  # the faster band is needed too
+        found += slowest(facts.slow_lo, threshold, limit - len(found))
+    return [
+        {"ts": ts, "method": m, "path": p, "duration": d, "status": s, "cid": c}
+        for ts, m, p, d, s, c in found
+    ]

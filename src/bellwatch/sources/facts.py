@@ -14,7 +14,8 @@ What is kept:
   ``aggregated_error`` lines, 1 for an ``error`` line without ``n``), the highest
   severity, type and message of its first line, first and last time, routes, and the
   newest correlation id;
-- every request slower than :data:`SLOW_FLOOR` seconds, slowest first;
+- every request slower than :data:`SLOW_FLOOR` seconds, in the order read (a report
+  sorts the few it shows; keeping them sorted cost more than the rest of a fold);
 - per Twilio CallSid: the correlation ids of its failed webhooks (non-2xx answers on a
   Twilio route, or a bad signature), so a webhook failing both ways counts once;
 - counts: structured events, text events (and those before the first time, for windows),
@@ -26,11 +27,11 @@ when a report reads them (``slow`` never loads the histograms).
 
 from __future__ import annotations
 
-import bisect
+import heapq
 import marshal
 from typing import Any
 
-__all__ = ["MAX_SLOW_ROWS", "SLOW_FLOOR", "SLOW_SPLIT", "Facts", "merge_slow"]
+__all__ = ["MAX_SLOW_ROWS", "SLOW_FLOOR", "SLOW_SPLIT", "Facts", "slowest"]
 
 VERSION = 1
 _MAGIC = b"BWF\x01"
@@ -112,8 +113,8 @@ class Facts:
 
     @property
     def slow(self) -> list[tuple[Any, ...]]:
-        """``(ts, method, path, duration, status, cid)`` slower than :data:`SLOW_SPLIT`,
-        slowest first (ties: oldest first)."""
+        """``(ts, method, path, duration, status, cid)`` slower than :data:`SLOW_SPLIT`, in
+        the order read."""
         if self._slow is not None and "slow" not in self._todo:
             return self._slow
         return self._section("slow", list)  # type: ignore[no-any-return]
@@ -136,13 +137,10 @@ class Facts:
         )
 
     def add_slow(self, rows: list[tuple[Any, ...]]) -> None:
-        """Add requests over the floor to their band (any order)."""
-        hi = sorted((r for r in rows if r[3] > SLOW_SPLIT), key=_slow_key)
-        lo = sorted((r for r in rows if r[3] <= SLOW_SPLIT), key=_slow_key)
-        if hi:
-            self._slow = merge_slow([self.slow, hi])
-        if lo:
-            self._slow_lo = merge_slow([self.slow_lo, lo])
+        """Add requests over the floor, in the order read, to their band."""
+        split = SLOW_SPLIT
+        self.slow.extend(r for r in rows if r[3] > split)
+        self.slow_lo.extend(r for r in rows if r[3] <= split)
 
     def bounded(self) -> bool:
         """Whether these facts are small enough to keep on disk."""
@@ -232,28 +230,17 @@ def _high(a: int | None, b: int | None) -> int | None:
     return b if a is None else a if b is None else max(a, b)
 
 
+def slowest(rows: list[tuple[Any, ...]], threshold: float, limit: int) -> list[tuple[Any, ...]]:
+    """Up to ``limit`` of ``rows`` slower than ``threshold``: slowest first, then oldest,
+    then in the order read."""
+    over = [r for r in rows if r[3] > threshold]
+    if len(over) > limit:
+        return heapq.nsmallest(limit, over, key=_slow_key)  # stable, as sorted() is
+    return sorted(over, key=_slow_key)
+
+
 def _slow_key(row: tuple[Any, ...]) -> tuple[float, bool, int]:
     return (-row[3], row[0] is None, row[0] or 0)
-
-
-def merge_slow(runs: list[list[tuple[Any, ...]]]) -> list[tuple[Any, ...]]:
-    """Sorted runs of slow rows merged into one, slowest first."""
-    runs = [r for r in runs if r]
-    if len(runs) <= 1:
-        return list(runs[0]) if runs else []
-    big, small = runs[0], [row for run in runs[1:] for row in run]
-    if len(small) * 8 > len(big):
-        return sorted(big + small, key=_slow_key)  # timsort merges sorted runs in linear time
-    # A base and an append's few rows: each goes in by binary search, after equal keys.
-    out: list[tuple[Any, ...]] = []
-    start = 0
-    for row in sorted(small, key=_slow_key):
-        at = bisect.bisect_right(big, _slow_key(row), lo=start, key=_slow_key)
-        out += big[start:at]
-        out.append(row)
-        start = at
-    out += big[start:]
-    return out
 
 
 def _merge_ep(
@@ -326,7 +313,7 @@ def _merge_tw(into: dict[str, list[Any]], other: dict[str, list[Any]]) -> dict[s
 
 
 def _merge_rows(into: list[tuple[Any, ...]], other: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    return merge_slow([into, other]) if other else into
+    return into + other if into else list(other)
 
 
 _MERGE: dict[str, Any] = {
