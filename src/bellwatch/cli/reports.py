@@ -11,7 +11,6 @@ from typing import Any
 
 import click
 
-from .. import reports
 from .options import domain_errors, opts_from, shared_options
 from .output import Column, closing, echo_json, echo_lines, table
 from .progress import byte_spinner
@@ -77,6 +76,8 @@ def errors(limit: int, **kw: Any) -> None:
       bellwatch errors --json --limit 5
       bellwatch errors --log-group /ecs/bella-prod --since 1d
     """
+    from .. import reports  # when a report runs: --help and the light commands skip it
+
     opts = opts_from(kw)
     with domain_errors(opts):
         source = opts.source()
@@ -100,6 +101,8 @@ def slow(threshold: float | None, limit: int, **kw: Any) -> None:
       bellwatch slow
       bellwatch slow --threshold 0.5 --since 30m
     """
+    from .. import reports  # when a report runs: --help and the light commands skip it
+
     opts = opts_from(kw)
     limit_s = opts.settings.slow_threshold if threshold is None else threshold
     with domain_errors(opts):
@@ -122,6 +125,8 @@ def endpoints(limit: int, **kw: Any) -> None:
     Examples:
       bellwatch endpoints --since 1d
     """
+    from .. import reports  # when a report runs: --help and the light commands skip it
+
     opts = opts_from(kw)
     with domain_errors(opts):
         source = opts.source()
@@ -143,6 +148,8 @@ def twilio(limit: int, **kw: Any) -> None:
     Examples:
       bellwatch twilio --since 2h
     """
+    from .. import reports  # when a report runs: --help and the light commands skip it
+
     opts = opts_from(kw)
     with domain_errors(opts):
         source = opts.source()
@@ -168,6 +175,8 @@ def summary(budget: int, **kw: Any) -> None:
       bellwatch summary --since 1h
       bellwatch summary --budget 500 > digest.md
     """
+    from .. import reports  # when a report runs: --help and the light commands skip it
+
     opts = opts_from(kw)
     with domain_errors(opts):
         source = opts.source()
