@@ -269,6 +269,10 @@ def table(
     click.echo(_line(columns, layout, headers, opts.color, header=True))
     for row, lists in zip(cells, items, strict=True):
         click.echo(_line(columns, layout, row, opts.color, lists))
+    hidden = [headers[i] for i in range(len(columns)) if i not in layout.shown]
+    if hidden:
+        note = f"(too narrow for {', '.join(hidden)}: a wider terminal or --json shows them)"
+        click.echo(safe_text(note), err=True)
 
 
 def _line(
