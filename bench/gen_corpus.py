@@ -1,12 +1,13 @@
-"""Write a deterministic 1,000,000-line log corpus (~200 MB) of bellwatch's schema.
+"""Write a deterministic 1,000,000-line log corpus (~170 MB) of bellwatch's schema.
 
 Mostly ``request_complete`` lines, with Twilio webhooks, first-occurrence ``error``
-lines and ``aggregated_error`` running totals (both carrying ``path``, as
-``bellwatch.errors`` writes them), app events, and ~0.5 % of lines that
-are not JSON (banners, traceback lines, truncated and binary lines), like a real
-container log. Same seed, same bytes.
+lines and every-10th ``aggregated_error`` lines (carrying ``path``, the running
+``count`` and ``n``, the occurrences each line accounts for, as ``bellwatch.errors``
+writes them), app events, and 5 % of lines that are not JSON (banners, traceback lines,
+truncated and binary lines), like a container log with uvicorn's own output in it.
+Same seed, same bytes.
 
-    python bench/gen_corpus.py [--lines 1000000] [--out bench/corpus/app.jsonl]
+    python bench/gen_corpus.py [--lines 1000000] [--text 0.05] [--out bench/corpus/app.jsonl]
 """
 
 from __future__ import annotations
@@ -64,8 +65,11 @@ JUNK = [
 ]
 
 
-def generate(lines: int, seed: int = 42) -> bytes:
-    """The corpus as bytes."""
+TEXT_SHARE = 0.05
+
+
+def generate(lines: int, seed: int = 42, text: float = TEXT_SHARE) -> bytes:
+    """The corpus as bytes: ``lines`` lines, about ``text`` of them not JSON."""
     rng = random.Random(seed)
     weights = [e[3] for e in ENDPOINTS]
     err_counts = [0] * len(ERRORS)
@@ -74,11 +78,10 @@ def generate(lines: int, seed: int = 42) -> bytes:
     sid = "CA" + rng.randbytes(16).hex()
     while len(out) < lines:
         ts += rng.randint(5, 35)
-        roll = rng.random()
-        if roll < 0.005:
-            junk = rng.choice(JUNK)
-            out.append(junk)
+        if rng.random() < text:
+            out.append(rng.choice(JUNK))
             continue
+        roll = rng.random()
         cid = rng.randbytes(6).hex()
         method, path, base, _ = rng.choices(ENDPOINTS, weights)[0]
         duration = round(rng.lognormvariate(0, 0.9) * base, 4)
@@ -134,6 +137,7 @@ def generate(lines: int, seed: int = 42) -> bytes:
                             F.MESSAGE: emsg,
                             F.SEVERITY: sev,
                             F.ERROR_HASH: ehash,
+                            F.OCCURRENCES: 1,
                         }
                     )
                 )
@@ -151,6 +155,7 @@ def generate(lines: int, seed: int = 42) -> bytes:
                             F.SEVERITY: sev,
                             F.ERROR_HASH: ehash,
                             F.COUNT: err_counts[k],
+                            F.OCCURRENCES: 9 if err_counts[k] == 10 else 10,
                         }
                     )
                 )
@@ -187,9 +192,10 @@ def generate(lines: int, seed: int = 42) -> bytes:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--text", type=float, default=TEXT_SHARE, help="share of non-JSON lines")
     parser.add_argument("--out", default=str(Path(__file__).parent / "corpus" / "app.jsonl"))
     args = parser.parse_args()
-    data = generate(args.lines)
+    data = generate(args.lines, text=args.text)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(data)

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The monitoring guide's debug script, as a thin wrapper over the `bellwatch` CLI.
 #
-#   ./scripts/debug-logs.sh tail|errors|slow|health|metrics|insights|summary|twilio [options]
+#   ./scripts/debug-logs.sh COMMAND [options]    (tail, errors, slow, trace, filter, ...)
 #
-# Every other argument is passed through, e.g.
+# Every bellwatch command is forwarded with its arguments, e.g.
 #   ./scripts/debug-logs.sh errors --since 1h
 #   ./scripts/debug-logs.sh slow --threshold 2 -l 'logs/*.jsonl*'
 #   ./scripts/debug-logs.sh insights 'stats count(*) as n by path | sort n desc'
+#   ./scripts/debug-logs.sh trace 3f9a1c7e2b4d
 #   ./scripts/debug-logs.sh errors --log-group /ecs/bella-prod --since 1h   # CloudWatch
 #   ./scripts/debug-logs.sh health --source aws                             # ECS + targets
 # BELLWATCH_LOG_GROUP=/ecs/bella-prod makes every command read CloudWatch.
@@ -14,9 +15,10 @@
 set -euo pipefail
 
 usage() {
-    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
     echo
-    echo "More commands (trace, filter, endpoints, aws, ...): bellwatch --help"
+    echo "Commands: tail trace filter insights errors slow endpoints twilio summary"
+    echo "          metrics health demo aws (bellwatch --help says what each does)"
 }
 
 if [[ $# -eq 0 || "$1" == "-h" || "$1" == "--help" || "$1" == "help" ]]; then
@@ -37,16 +39,6 @@ else
     exit 2
 fi
 
-command="$1"
-shift
-case "$command" in
-    tail | errors | slow | health | metrics | insights | summary | twilio)
-        # shellcheck disable=SC2086  # "python -m bellwatch.cli" must split into words
-        exec $bellwatch "$command" "$@"
-        ;;
-    *)
-        echo "debug-logs.sh: unknown command '$command'" >&2
-        usage >&2
-        exit 2
-        ;;
-esac
+# Every command goes to bellwatch, which says (exit 2) when it knows no such command.
+# shellcheck disable=SC2086  # "python -m bellwatch.cli" must split into words
+exec $bellwatch "$@"

@@ -10,13 +10,6 @@ import grimp
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Cycles on the CLI side that the CLI branch (issue 15) removes; nothing may join them.
-KNOWN: set[frozenset[str]] = {
-    frozenset({"bellwatch._cli_options", "bellwatch._cli_output"}),
-    frozenset({"bellwatch.sources._memo", "bellwatch.sources.cache"}),
-    frozenset({"bellwatch._cli_service", "bellwatch.cli", "bellwatch.demo", "bellwatch.demo.run"}),
-}
-
 
 def cycles(graph: grimp.ImportGraph) -> list[frozenset[str]]:
     """Strongly connected groups of two or more modules (Tarjan, iterative)."""
@@ -73,7 +66,7 @@ class TestImports:
     def test_no_import_cycles(self) -> None:
         """No module reaches itself through imports, function-local and TYPE_CHECKING ones too."""
         graph = grimp.build_graph("bellwatch")
-        assert [sorted(c) for c in cycles(graph) if c not in KNOWN] == []
+        assert [sorted(c) for c in cycles(graph)] == []
 
     def test_layers_contracts_hold(self) -> None:
         """import-linter's contracts in pyproject.toml (layers, one import site per extra) hold."""

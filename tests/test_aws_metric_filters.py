@@ -24,7 +24,8 @@ from bellwatch.errors import ErrorAggregator
 from bellwatch.query import filterpattern, insights
 from bellwatch.testing import capture_logs
 
-# Literal wire format, as the pipeline writes it (INFO lines carry no level).
+# Literal wire format, as the pipeline writes it (INFO lines carry no level; error lines
+# carry n, the occurrences each accounts for: the totals are its sums).
 LINES: list[dict[str, Any]] = [
     {"ts": 1, "level": "ERROR", "event": "error", "hash": "ab12cd34", "type": "ValueError",
      "msg": "bad phone", "sev": "high", "n": 1},

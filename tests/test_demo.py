@@ -321,7 +321,7 @@ class TestDefaults:
     def test_every_entry_point_uses_the_one_duration(self) -> None:
         """``bellwatch demo``, ``python -m bellwatch.demo`` and Plan share DURATION."""
         from bellwatch import demo
-        from bellwatch._cli_service import demo as demo_command
+        from bellwatch.cli.service import demo as demo_command
         from bellwatch.demo.__main__ import parser
 
         option = next(p for p in demo_command.params if p.name == "duration")

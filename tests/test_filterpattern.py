@@ -116,6 +116,11 @@ class TestTerms:
         assert compile_pattern('"%a.c%"').match("x %a.c% y")
         assert not compile_pattern('"%a.c%"').match("abc")
 
+    def test_regex_term_holds_spaces(self) -> None:
+        """An unquoted %regex% runs to its closing %, spaces included."""
+        assert matching("%ERROR 4[0-9]{2}%", UNSTRUCTURED) == UNSTRUCTURED
+        assert not compile_pattern("%ERROR 5%").match("[ERROR 400] BAD REQUEST")
+
     def test_case_sensitive(self) -> None:
         """Filter patterns are case sensitive."""
         assert matching("error", UNSTRUCTURED) == []
@@ -207,6 +212,28 @@ class TestJson:
     def test_regex_value(self) -> None:
         """A `%regex%` value matches the string form of the property."""
         assert compile_pattern("{ $.eventType = %Update[A-Z]% }").match(JSON_EVENT)
+
+    @pytest.mark.parametrize(
+        ("pattern", "expected"),
+        [
+            ('{ $.* = "UpdateTrail" }', True),
+            ("{ $.* = 2 }", False),  # objectList's ids are one level down
+            ("{ $.objectList[*].id = 2 }", True),
+            ("{ $.objectList[*].id > 2 }", False),
+            ('{ $.arrayKey[*] != "value" }', True),  # some element differs
+            ("{ $.nope[*] NOT EXISTS }", True),
+            ("{ $.objectList[*].id NOT EXISTS }", False),
+            ("{ $.* IS NULL }", True),
+            ("{ $.['cluster.name'] = \"c1\" }", True),
+            ('{ $["cluster.name"] = "c1" }', True),
+            ("{ $.['it\\'s'] = 1 }", True),
+        ],
+    )
+    def test_wildcards_and_bracket_keys(self, pattern: str, expected: bool) -> None:
+        """A wildcard selector matches when any value it reaches does; a bracketed key may
+        hold dots and quotes."""
+        line = json.dumps({**json.loads(JSON_EVENT), "cluster.name": "c1", "it's": 1})
+        assert compile_pattern(pattern).match(line) is expected
 
     def test_non_json_line_never_matches(self) -> None:
         """A banner or traceback line never matches a JSON pattern."""

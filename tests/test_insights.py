@@ -493,12 +493,14 @@ class TestStats:
             {"all": 3, "with_x": 2}
         ]
 
-    def test_pct_nearest_rank(self) -> None:
-        """pct(x, 95) of 1..100 is 95; pct(x, 50) is 50."""
+    def test_pct_is_the_shared_percentile(self) -> None:
+        """pct(x, 95) is the value at floor(0.95 * (n - 1)): 95 of 1..100, 9 of 1..10."""
         records = [rec(i, x=i) for i in range(1, 101)]
         assert run("stats pct(x, 95) as p95, pct(x, 50) as p50", records) == [
             {"p95": 95, "p50": 50}
         ]
+        ten = [rec(i, x=i) for i in range(1, 11)]
+        assert run("stats pct(x, 95) as p95, pct(x, 50) as p50", ten) == [{"p95": 9, "p50": 5}]
 
     def test_earliest_latest(self) -> None:
         """earliest/latest take the value of the oldest and newest event."""

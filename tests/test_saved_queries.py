@@ -40,12 +40,16 @@ def records() -> list[dict[str, Any]]:
         events.append(("warning", _request(i, "/api/bookings", 200, 2.5 + i / 100)))
     events.append(("info", _request(60, "/twilio/voice", 200, 0.1, **{F.SESSION_ID: "CA1"})))
     events.append(("error", _request(61, "/twilio/voice", 502, 0.3, **{F.SESSION_ID: "CA2"})))
-    events.append(("warning", {F.EVENT: Ev.SIGNATURE_FAILED, F.PATH: "/twilio/voice"}))
+    # a forged webhook: its signature fails, then it is answered 403 (one failed webhook)
+    forged = {F.SESSION_ID: "CA3", F.CID: "00000000003e"}
+    events.append(("warning", {F.EVENT: Ev.SIGNATURE_FAILED, F.PATH: "/twilio/voice", **forged}))
+    events.append(("info", _request(62, "/twilio/voice", 403, 0.01, **forged)))
     error = {F.ERROR_HASH: "abc12345", F.ERROR_TYPE: "KeyError", F.MESSAGE: "user_id"}
-    events.append(("error", {F.EVENT: Ev.ERROR, F.COUNT: 1, F.CID: "000000000028", **error}))
     events.append(
-        ("error", {F.EVENT: Ev.AGGREGATED_ERROR, F.COUNT: 10, F.CID: "00000000002f", **error})
+        ("error", {F.EVENT: Ev.ERROR, F.COUNT: 1, F.OCCURRENCES: 1, F.CID: "000000000028", **error})
     )
+    summary = {F.EVENT: Ev.AGGREGATED_ERROR, F.COUNT: 10, F.OCCURRENCES: 9}
+    events.append(("error", {**summary, F.CID: "00000000002f", **error}))
     with capture_logs() as captured:
         for level, event in events:
             pipeline.current().emit(level, event)
@@ -95,8 +99,8 @@ class TestResults:
         assert rows[0] == {
             F.METHOD: "POST",
             F.PATH: "/twilio/voice",
-            "requests": 2,
-            "error_rate_pct": 50.0,
+            "requests": 3,  # 200, 502 and the forged webhook's 403
+            "error_rate_pct": pytest.approx(100 / 3),
         }
         users = next(r for r in rows if r[F.PATH] == "/api/users/{user_id}")
         assert (users["requests"], users["error_rate_pct"]) == (50, 20.0)
@@ -116,7 +120,8 @@ class TestResults:
         assert rows[0]["requests"] == 10 and rows[0]["max_s"] == 3.09
 
     def test_top_errors(self, records: list[dict[str, Any]]) -> None:
-        """The fingerprint shows 2 lines, 10 occurrences and the latest correlation id."""
+        """The fingerprint shows 2 lines, 10 occurrences (1 + 9: the sum of n) and the
+        latest correlation id."""
         rows = parse(by_name("top-errors").query).run(records)
         assert rows == [
             {
@@ -130,15 +135,15 @@ class TestResults:
         ]
 
     def test_twilio_failures(self, records: list[dict[str, Any]]) -> None:
-        """The 502 webhook and the signature failure are listed; the 200 webhook is not."""
+        """The 502 webhook and the forged one are listed, each once; the 200 webhook is not."""
         rows = parse(by_name("twilio-failures").query).run(records)
-        got = {(r[F.EVENT], r[F.STATUS], r[F.SESSION_ID]) for r in rows}
-        assert got == {(Ev.REQUEST, 502, "CA2"), (Ev.SIGNATURE_FAILED, None, None)}
+        got = {(r[F.SESSION_ID], r["failures"], r["bad_signatures"]) for r in rows}
+        assert got == {("CA2", 1, 0), ("CA3", 1, 1)}
 
     def test_traffic_5m(self, records: list[dict[str, Any]]) -> None:
-        """Requests per 5 minutes add up to all 62 requests, with 11 errors."""
+        """Requests per 5 minutes add up to all 63 requests, with 11 errors."""
         rows = parse(by_name("traffic-5m").query).run(records)
-        assert sum(r["requests"] for r in rows) == 62
+        assert sum(r["requests"] for r in rows) == 63
         assert sum(r["errors_5xx"] for r in rows) == 11
         assert all(r["bin(5m)"].endswith(("0:00.000", "5:00.000")) for r in rows)
 

@@ -128,8 +128,10 @@ class TestRecords:
         list(source(logs).records(pattern=pattern))
         assert calls[0]["filterPattern"] == pattern
 
-    def test_non_json_lines_are_counted_not_yielded(self, logs: Any) -> None:
-        """A banner line is skipped and counted in stats."""
+    def test_non_json_lines_are_text_events(self, logs: Any) -> None:
+        """A banner line is a text event with CloudWatch's time, counted apart."""
+        from bellwatch.sources.base import TextRecord
+
         logs.put_log_events(
             logGroupName=GROUP,
             logStreamName="ecs/app/1",
@@ -137,8 +139,10 @@ class TestRecords:
         )
         put(logs, T0 + 1)
         src = source(logs)
-        assert [r["n"] for r in src.records()] == [T0 + 1]
-        assert (src.stats.lines, src.stats.skipped) == (2, 1)
+        text, event = list(src.records())
+        assert isinstance(text, TextRecord) and text["@message"] == "Starting uvicorn"
+        assert (text["@timestamp"], event["n"]) == (T0, T0 + 1)
+        assert (src.stats.records, src.stats.text_lines) == (1, 1)
 
     def test_missing_group_is_a_clear_error(self, logs: Any) -> None:
         """An unknown log group raises SourceError naming it, without retrying."""
@@ -169,7 +173,7 @@ class TestRepeatedToken:
         src = CloudWatchSource(GROUP, client=Client(), page_size=3, sleep=Sleeps())
         assert [r["n"] for r in src.records()] == list(range(T0, T0 + 9))
         assert "nextToken" not in sent[2] and sent[2]["startTime"] == T0 + 5
-        assert src.stats.skipped_note() is None
+        assert src.stats.warnings == []
 
     def test_token_that_never_moves_ends_with_a_note(self, logs: Any) -> None:
         """A token that keeps coming back with nothing new ends the read, and says so."""
@@ -181,8 +185,8 @@ class TestRepeatedToken:
 
         src = CloudWatchSource(GROUP, client=Stuck(), sleep=Sleeps(), retries=2)
         assert list(src.records()) == []
-        note = src.stats.skipped_note()
-        assert note is not None and "same page token" in note
+        (note,) = src.stats.warnings
+        assert "same page token" in note
 
 
 class TestLatest:
@@ -366,8 +370,8 @@ class TestInsights:
         src = source(logs)
         rows = src.run_insights("fields i", T0, T0 + 1000)
         assert [r["i"] for r in rows] == list(range(100_000))
-        note = src.stats.skipped_note()
-        assert note is not None and "first 100,000 rows" in note
+        (note,) = src.stats.warnings
+        assert "first 100,000 rows" in note
 
     def test_uncapped_answer_has_no_note(self, logs: Any) -> None:
         """Two pages, fewer rows than the limit: no note."""
@@ -382,7 +386,7 @@ class TestInsights:
         logs.meta.events.register("before-call.cloudwatch-logs.GetQueryResults", reply)
         src = source(logs)
         assert len(src.run_insights("fields i", T0, T0 + 1000)) == 10_005
-        assert src.stats.skipped_note() is None
+        assert src.stats.warnings == []
 
     def test_waits_as_long_as_cloudwatch_runs_a_query(self) -> None:
         """The default wait is CloudWatch's own query timeout, 60 minutes."""

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import orjson
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
-from bellwatch.sources import Source, SourceError
-from bellwatch.sources.files import FileSource, grep_lines, parse_line, resolve_paths
+from bellwatch.sources import Source, SourceError, TextRecord
+from bellwatch.sources._paths import resolve
+from bellwatch.sources.files import FileSource
 
 REQ = {"ts": 1758918615123, "level": "INFO", "event": "request_complete", "cid": "3f9a1c7e2b4d"}
 
@@ -24,67 +23,59 @@ def write(path: Path, *lines: bytes | dict[str, object]) -> Path:
     return path
 
 
-class TestParseLine:
-    def test_object(self) -> None:
-        """A JSON object line parses to its dict."""
-        assert parse_line(orjson.dumps(REQ) + b"\n") == REQ
-
-    @pytest.mark.parametrize(
-        "raw",
-        [
-            b"INFO:     Uvicorn running on http://0.0.0.0:8000",
-            b"Traceback (most recent call last):",
-            b'{"ts":17589186',
-            b"[1, 2]",
-            b'"just a string"',
-            b"\x00\xff\xfe\x80 binary",
-            b"",
-        ],
-    )
-    def test_non_records_are_none(self, raw: bytes) -> None:
-        """Banners, tracebacks, truncated, non-object and binary lines give ``None``."""
-        assert parse_line(raw) is None
-
-    @given(st.binary(max_size=300))
-    def test_never_raises_on_bytes(self, raw: bytes) -> None:
-        """Arbitrary bytes never raise: they parse to a dict or give ``None``."""
-        result = parse_line(raw)
-        assert result is None or isinstance(result, dict)
-
-    @given(
-        st.dictionaries(
-            st.text(max_size=10),
-            st.one_of(st.integers(-(2**62), 2**62), st.text(max_size=20), st.booleans()),
-            max_size=6,
-        )
-    )
-    def test_round_trip(self, event: dict[str, object]) -> None:
-        """Any JSON object written as one line parses back to itself."""
-        assert parse_line(orjson.dumps(event)) == event
-
-
-class TestResolvePaths:
+class TestResolve:
     def test_rotated_files_oldest_first(self, tmp_path: Path) -> None:
         """Rotated copies come oldest first, the live file last; lock files are ignored."""
         for name in ("app.jsonl", "app.jsonl.1", "app.jsonl.2.gz", "app.jsonl.lock"):
             (tmp_path / name).write_bytes(b"")
-        got = [os.path.basename(p) for p in resolve_paths([], str(tmp_path))]
+        got = [os.path.basename(p) for p in resolve([], str(tmp_path)).paths]
         assert got == ["app.jsonl.2.gz", "app.jsonl.1", "app.jsonl"]
 
     def test_missing_file(self, tmp_path: Path) -> None:
-        """A missing file is a SourceError naming it."""
+        """A missing file, alone, is a SourceError naming it."""
         with pytest.raises(SourceError, match="no such file"):
-            resolve_paths([str(tmp_path / "nope.jsonl")])
+            resolve([str(tmp_path / "nope.jsonl")])
 
-    def test_empty_default_dir(self, tmp_path: Path) -> None:
-        """No logs in the default directory says where it looked."""
-        with pytest.raises(SourceError, match=r"\*\.jsonl\*"):
-            resolve_paths([], str(tmp_path))
+    def test_missing_file_among_others_is_set_aside(self, tmp_path: Path) -> None:
+        """With another file to read, a missing one is set aside with its reason."""
+        good = write(tmp_path / "a.jsonl", REQ)
+        found = resolve([str(tmp_path / "nope.jsonl"), str(good)])
+        assert found.paths == [str(good)]
+        assert found.problems == [(str(tmp_path / "nope.jsonl"), "no such file")]
+
+    def test_empty_default_dir_says_how_to_get_logs(self, tmp_path: Path) -> None:
+        """No default log files: the message names the glob and how to get some."""
+        with pytest.raises(SourceError, match=r"\*\.jsonl\*") as info:
+            resolve([], str(tmp_path))
+        for hint in ("BELLWATCH_LOG_FILE=1", "-l -", "--log-group"):
+            assert hint in str(info.value)
 
     def test_glob_and_directory(self, tmp_path: Path) -> None:
         """A glob and a directory both expand to their log files."""
         write(tmp_path / "a.jsonl", REQ)
-        assert resolve_paths([str(tmp_path / "*.jsonl")]) == resolve_paths([str(tmp_path)])
+        assert resolve([str(tmp_path / "*.jsonl")]).paths == resolve([str(tmp_path)]).paths
+
+    def test_broken_link_and_loop_are_set_aside(self, tmp_path: Path) -> None:
+        """A dangling symbolic link and a link loop are named, the rest is read."""
+        write(tmp_path / "app.jsonl", REQ)
+        (tmp_path / "gone.jsonl").symlink_to(tmp_path / "nowhere.jsonl")
+        (tmp_path / "a.jsonl").symlink_to(tmp_path / "b.jsonl")
+        (tmp_path / "b.jsonl").symlink_to(tmp_path / "a.jsonl")
+        found = resolve([], str(tmp_path))
+        assert [os.path.basename(p) for p in found.paths] == ["app.jsonl"]
+        reasons = {os.path.basename(p): why for p, why in found.problems}
+        assert reasons == {
+            "gone.jsonl": "broken symbolic link",
+            "a.jsonl": "symbolic link loop",
+            "b.jsonl": "symbolic link loop",
+        }
+
+    def test_fifo_is_not_read(self, tmp_path: Path) -> None:
+        """A FIFO named like a log would block forever: it is set aside, not opened."""
+        os.mkfifo(tmp_path / "pipe.jsonl")
+        write(tmp_path / "app.jsonl", REQ)
+        found = resolve([], str(tmp_path))
+        assert found.problems == [(str(tmp_path / "pipe.jsonl"), "not a regular file")]
 
     @pytest.mark.skipif(os.geteuid() == 0, reason="root reads everything")
     def test_unreadable_directory(self, tmp_path: Path) -> None:
@@ -92,7 +83,7 @@ class TestResolvePaths:
         locked = tmp_path / "locked"
         locked.mkdir(mode=0)
         with pytest.raises(SourceError, match="permission"):
-            resolve_paths([str(locked)])
+            resolve([str(locked)])
 
 
 class TestFileSource:
@@ -109,13 +100,16 @@ class TestFileSource:
         assert record["@logStream"] == "app.jsonl"
         assert record["@log"] == str(tmp_path)
 
-    def test_skipped_lines_counted(self, tmp_path: Path) -> None:
-        """Non-JSON lines are skipped and counted; blank lines are neither."""
+    def test_text_events_yielded_and_counted(self, tmp_path: Path) -> None:
+        """Lines that are not one JSON object are text events; blank lines are no event."""
         path = write(tmp_path / "app.jsonl", b"banner", REQ, b"", b"\xff\xfe", b'{"ts":1')
         source = FileSource([str(path)])
-        assert len(list(source.records())) == 1
-        assert source.stats.skipped == 3
-        assert "skipped 3 lines" in (source.stats.skipped_note() or "")
+        records = list(source.records())
+        assert [isinstance(r, TextRecord) for r in records] == [True, False, True, True]
+        assert (source.stats.records, source.stats.text_lines) == (1, 3)
+        assert "3 text lines" in (source.stats.text_note() or "")
+        # a text event takes the time of the structured event before it
+        assert [r["@timestamp"] for r in records] == [None, REQ["ts"], REQ["ts"], REQ["ts"]]
 
     def test_iso_timestamps_and_window(self, tmp_path: Path) -> None:
         """ISO ``ts`` values are read, and the time window keeps [since, until)."""
@@ -139,8 +133,25 @@ class TestFileSource:
         fake = io.TextIOWrapper(io.BytesIO(orjson.dumps(REQ) + b"\nnot json\n"))
         monkeypatch.setattr("sys.stdin", fake)
         source = FileSource(["-"])
-        assert [r["cid"] for r in source.records()] == [REQ["cid"]]
-        assert source.stats.skipped == 1
+        assert [r.get("cid") for r in source.records()] == [REQ["cid"], None]
+        assert source.stats.text_lines == 1
+
+    def test_truncated_gzip_keeps_what_was_read(self, tmp_path: Path) -> None:
+        """A .gz cut short gives its first lines and is named; the other files are read."""
+        whole = gzip.compress(b"".join(orjson.dumps({**REQ, "n": i}) + b"\n" for i in range(500)))
+        (tmp_path / "app.jsonl.1.gz").write_bytes(whole[: len(whole) // 2])
+        write(tmp_path / "app.jsonl", {**REQ, "n": 999})
+        source = FileSource([], str(tmp_path))
+        got = [r["n"] for r in source.records()]
+        assert got[-1] == 999 and 0 < len(got) < 501
+        (skipped,) = source.stats.skipped_sources
+        assert skipped.startswith(f"{tmp_path / 'app.jsonl.1.gz'}: read stopped after")
+
+    def test_nothing_readable_is_an_error(self, tmp_path: Path) -> None:
+        """When every file fails, the command gets one SourceError, not an empty answer."""
+        (tmp_path / "app.jsonl.1.gz").write_bytes(b"\x1f\x8b" + b"\x00" * 50)
+        with pytest.raises(SourceError, match=r"app\.jsonl\.1\.gz: unreadable"):
+            list(FileSource([], str(tmp_path)).records())
 
 
 class TestFollow:
@@ -172,27 +183,14 @@ class TestFollow:
         assert [r["cid"] for r in stream] == ["fresh"]
 
 
-class TestGrepLines:
-    def test_finds_lines_with_needle(self, tmp_path: Path) -> None:
-        """Only whole lines containing the needle come back, first and last lines included."""
-        path = write(tmp_path / "a.jsonl", {"cid": "x1"}, {"cid": "y"}, {"cid": "x1"})
-        path.write_bytes(path.read_bytes().rstrip(b"\n"))
-        assert list(grep_lines(str(path), b'"x1"')) == [b'{"cid":"x1"}', b'{"cid":"x1"}']
-
-    def test_empty_file(self, tmp_path: Path) -> None:
-        """An empty file yields nothing (mmap of zero bytes is not attempted)."""
-        assert list(grep_lines(str(write(tmp_path / "e.jsonl")), b"x")) == []
-
-
-class TestSearch:
+class TestCorrelated:
     @pytest.mark.parametrize("tool", ["rg", "grep", None])
-    def test_same_hits_with_any_tool(
+    def test_same_events_with_any_tool(
         self, tool: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """rg, grep and the Python fallback find the same lines, per file, gz included."""
+        """rg, grep and the Python reader find the same events, gz included, with text
+        lines that name the id timed like the event before them."""
         import shutil
-
-        from bellwatch.sources import files
 
         if tool is not None and shutil.which(tool) is None:
             pytest.skip(f"{tool} not installed")
@@ -200,14 +198,22 @@ class TestSearch:
         monkeypatch.setattr(
             shutil, "which", lambda name: real_which(name) if name == tool else None
         )
-        a = write(tmp_path / "a.jsonl", {"cid": "x1"}, b"\x00 binary x1", {"cid": "y"})
-        b = tmp_path / "b.jsonl.1.gz"
-        b.write_bytes(gzip.compress(b'{"cid":"x1","n":2}\n'))
-        hits = list(files.search([str(a), str(b)], b"x1"))
-        assert hits == [
-            (str(a), b'{"cid":"x1"}'),
-            (str(a), b"\x00 binary x1"),
-            (str(b), b'{"cid":"x1","n":2}'),
+        a = write(
+            tmp_path / "app.jsonl.1",
+            {"ts": 5, "cid": "x1"},
+            {"ts": 6, "cid": "y", "note": "mentions x1"},
+            b"\x00 binary x1",
+            {"ts": 7, "cid": "z"},
+        )
+        b = tmp_path / "app.jsonl.2.gz"
+        b.write_bytes(gzip.compress(b'{"ts":1,"cid":"x1","n":2}\nboom x1\n'))
+        source = FileSource([str(a), str(b)])
+        got = [(r["@logStream"], r["@timestamp"], r.get("cid")) for r in source.correlated("x1")]
+        assert got == [
+            ("app.jsonl.1", 5, "x1"),
+            ("app.jsonl.1", 6, None),  # the binary line: text, timed by the line before
+            ("app.jsonl.2.gz", 1, "x1"),
+            ("app.jsonl.2.gz", 1, None),
         ]
 
 
@@ -218,23 +224,26 @@ class TestLatest:
         self, chunk: int, count: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """Reading backwards gives the same last records as a forward scan, across files."""
-        from bellwatch.sources import files
+        from bellwatch.sources import _paths
 
-        monkeypatch.setattr(files, "_CHUNK", chunk)
+        monkeypatch.setattr(_paths, "_CHUNK", chunk)
         rotated = tmp_path / "app.jsonl.2.gz"
         rotated.write_bytes(
             gzip.compress(b"".join(orjson.dumps({"n": i}) + b"\n" for i in range(4)))
         )
-        write(tmp_path / "app.jsonl.1", *({"n": i} for i in range(4, 9)), b"junk line")
+        write(tmp_path / "app.jsonl.1", *({"n": i, "ts": i} for i in range(4, 9)), b"junk line")
         live = write(tmp_path / "app.jsonl", *({"n": i} for i in range(9, 12)))
         live.write_bytes(live.read_bytes() + b'{"n": 12}')  # last line still being written
 
         def keep(r: dict[str, object]) -> bool:
-            return int(r["n"]) % 2 == 0  # type: ignore[call-overload]
+            return isinstance(r, TextRecord) or int(r["n"]) % 2 == 0  # type: ignore[call-overload]
 
-        forward = [r["n"] for r in FileSource([str(tmp_path)]).records() if keep(r)]
+        def seen(r: dict[str, object]) -> tuple[object, object]:
+            return (r.get("n"), r["@timestamp"])
+
+        forward = [seen(r) for r in FileSource([str(tmp_path)]).records() if keep(r)]
         source = FileSource([str(tmp_path)])
-        got = [r["n"] for r in source.latest(count, keep)]
+        got = [seen(r) for r in source.latest(count, keep)]
         assert got == (forward[-count:] if count else [])
 
     def test_reads_only_the_end(self, tmp_path: Path) -> None:
@@ -243,3 +252,38 @@ class TestLatest:
         source = FileSource([str(big)])
         assert [r["n"] for r in source.latest(1)] == [29_999]
         assert source.stats.bytes_read < big.stat().st_size / 2
+
+
+class TestGzipLines:
+    def read(self, data: bytes) -> tuple[list[bytes], str | None]:
+        from bellwatch.sources._paths import GzipLines
+
+        out: list[bytes] = []
+        try:
+            out.extend(GzipLines(io.BytesIO(data)))
+        except (OSError, EOFError) as exc:
+            return out, type(exc).__name__
+        return out, None
+
+    def test_members_follow_each_other(self) -> None:
+        """``cat a.gz b.gz`` is one file: every member is read, in order."""
+        data = gzip.compress(b"a\n") + gzip.compress(b"b\nlast")
+        assert self.read(data) == ([b"a\n", b"b\n", b"last"], None)
+
+    def test_garbage_after_the_last_member(self) -> None:
+        """Bytes after the last member end the file with an error; its lines are kept."""
+        assert self.read(gzip.compress(b"a\nb\n") + b"GARBAGE") == (
+            [b"a\n", b"b\n"],
+            "TrailingGarbage",
+        )
+
+    def test_zero_padding_is_not_garbage(self) -> None:
+        """Zero bytes after the last member (tape-style padding) are ignored."""
+        assert self.read(gzip.compress(b"a\n") + b"\0" * 10) == ([b"a\n"], None)
+
+    def test_truncated_keeps_whole_lines(self) -> None:
+        """A .gz cut short gives its whole lines, then says it ended early."""
+        data = gzip.compress(b"".join(b"line %d\n" % i for i in range(3000)))
+        lines, error = self.read(data[: len(data) // 2])
+        assert error == "EOFError" and lines and lines[-1].endswith(b"\n")
+        assert lines == [b"line %d\n" % i for i in range(len(lines))]

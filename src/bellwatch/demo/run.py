@@ -3,8 +3,9 @@
 One command on a fresh machine, no AWS account: the service runs on a free
 127.0.0.1 port in this process, logs to stdout and to ``logs/bella.jsonl`` (where
 the CLI looks by default), takes :data:`~bellwatch.demo.DURATION` seconds of mixed
-traffic, and the CLI's ``summary`` digest and the next commands to try are printed at
-the end, each runnable as printed from where the demo ran.
+traffic, and the ``summary`` digest (:func:`bellwatch.reports.summary`, what
+``bellwatch summary`` prints) and the next commands to try are printed at the end,
+each runnable as printed from where the demo ran.
 """
 
 from __future__ import annotations
@@ -135,18 +136,21 @@ def _fresh_log(log_dir: Path) -> Path:
 
 
 def _print_summary(log_path: Path) -> None:
-    """Print the CLI's ``summary`` digest of this run's log file (the ``summary`` command)."""
+    """Print the ``summary`` digest of this run's log file (what ``bellwatch summary`` shows)."""
     try:
-        import click
-
-        from bellwatch.cli import cli
-    except ImportError as exc:
+        from bellwatch import reports
+    except ImportError as exc:  # the digest counts tokens: the cli extra
         print(f"(no summary: it needs {exc.name or 'the CLI'}: pip install 'bellwatch[cli]')")
         return
+    from bellwatch.sources.base import SourceError
+    from bellwatch.sources.files import FileSource
+
     try:
-        cli.main(["summary", "--no-color", "--logs", str(log_path)], standalone_mode=False)
-    except click.ClickException as exc:
-        print(f"(no summary: {exc.format_message()})")
+        digest = reports.summary(FileSource([str(log_path)]))
+    except SourceError as exc:  # no readable log file
+        print(f"(no summary: {exc})")
+        return
+    print(digest.text)
 
 
 def _run_with_progress(url: str, token: str, db: Path, plan: Plan) -> Tally:

@@ -1,14 +1,37 @@
 """Local query engines: CloudWatch Logs filter patterns and Logs Insights queries.
 
 Both evaluate the documented CloudWatch semantics over already-read log lines, so the
-same pattern or query can be tried locally and then run unchanged in CloudWatch.
+same pattern or query can be tried locally and then run unchanged in CloudWatch. The
+saved queries (:mod:`.saved`) and the one percentile definition (:mod:`.percentile`)
+live here too.
+
+Layering: imports only ``schema`` (and the standard library); never ``sources``,
+``reports`` or ``cli``.
 """
 
 from __future__ import annotations
 
-from bellwatch.query.filterpattern import Matcher, PatternError
-from bellwatch.query.insights import DEFAULT_LIMIT, MAX_LIMIT, Query, QueryError
-from bellwatch.query.saved import SAVED_QUERIES, SavedQuery, by_name
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bellwatch.query.filterpattern import Matcher, PatternError
+    from bellwatch.query.insights import DEFAULT_LIMIT, MAX_LIMIT, Query, QueryError
+    from bellwatch.query.saved import SAVED_QUERIES, SavedQuery, by_name
+
+# Loaded on first use: a report that only needs `percentile` does not pay for the
+# Insights engine (~10 ms), nor `bellwatch --help` for either engine.
+_HOME = {
+    "Matcher": "filterpattern",
+    "PatternError": "filterpattern",
+    "DEFAULT_LIMIT": "insights",
+    "MAX_LIMIT": "insights",
+    "Query": "insights",
+    "QueryError": "insights",
+    "SAVED_QUERIES": "saved",
+    "SavedQuery": "saved",
+    "by_name": "saved",
+}
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -21,3 +44,10 @@ __all__ = [
     "SavedQuery",
     "by_name",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{home}"), name)

@@ -9,12 +9,12 @@ the argument and the kind once per run, not per row.
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections.abc import Callable
 from typing import Any
 
 from bellwatch.query._insights_values import _TS, Fn, Row, _hashable, _num, _sort_key
+from bellwatch.query.percentile import from_sorted
 
 # name -> (min args, max args)
 _AGGS = {
@@ -72,11 +72,7 @@ class _Agg:
         if kind == "stddev":
             return statistics.stdev(state[2]) if state[0] > 1 else None
         if kind == "pct":
-            if not state[0]:
-                return None
-            values = sorted(state[2])
-            rank = max(1, math.ceil(self.param / 100 * len(values)))
-            return values[min(rank, len(values)) - 1]
+            return from_sorted(sorted(state[2]), self.param) if state[0] else None
         return state[2]
 
 

@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
 
-from bellwatch.query._pattern_lexer import _NAME, _OPS, PatternError, _Tokens
+from bellwatch.query._pattern_lexer import _OPS, PatternError, _Tokens
 from bellwatch.query._pattern_values import _all, _any, _Pred, _value_test
 
 _MISSING: Any = object()
+_ANY: Any = object()  # a `*` step: every property of an object, every element of an array
+# One step after `$`: `.name`, `.*`, `[0]`, `[*]`, or a bracketed key (`['cluster.name']`,
+# `["a b"]`) for names that hold dots, spaces or other symbols; `.` before `[` is optional.
+_STEP = re.compile(
+    r"\.\*|\.([A-Za-z0-9_-]+)|\.?\[(?:(\*)|(\d+)|'((?:[^'\\]|\\.)*)'|\"((?:[^\"\\]|\\.)*)\")\]"
+)
+
+
+class _Many:
+    """The values a wildcard selector found (``$.*``, ``$.a[*]``): a condition holds when
+    it holds for any of them."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: list[Any]) -> None:
+        self.values = values
 
 
 def _json_event(message: str, event: Mapping[str, Any] | None) -> Any:
@@ -24,34 +41,43 @@ def _json_event(message: str, event: Mapping[str, Any] | None) -> Any:
 
 def _scalar(value: Any) -> Any:
     # "If a property selector points to an array or object, the metric filter won't match."
+    if isinstance(value, _Many):
+        return next((v for v in value.values if not isinstance(v, dict | list)), _MISSING)
     return _MISSING if isinstance(value, dict | list) else value
 
 
-def _selector(text: str, pos: int) -> Callable[[Any], Any]:
-    """``$.a.b[0].c`` -> a getter returning the value or ``_MISSING``."""
-    steps: list[str | int] = []
+def _steps(text: str, pos: int) -> list[str | int]:
+    steps: list[Any] = []
     i = 1
     while i < len(text):
-        if text[i] == ".":
-            m = _NAME.match(text, i + 1)
-            if not m:
-                raise PatternError("expected a property name after '.'", pos + i + 1)
-            steps.append(m.group())
-            i = m.end()
-        elif text[i] == "[":
-            end = text.find("]", i)
-            if end < 0 or not (text[i + 1 : end].isascii() and text[i + 1 : end].isdigit()):
-                raise PatternError("expected [index]", pos + i)
-            steps.append(int(text[i + 1 : end]))
-            i = end + 1
-        else:
+        m = _STEP.match(text, i)
+        if m is None:
             raise PatternError(f"unexpected {text[i]!r} in selector", pos + i)
+        name, star, index, single, double = m.groups()
+        if m.group() == ".*" or star:
+            steps.append(_ANY)
+        elif name is not None:
+            steps.append(name)
+        elif index is not None:
+            steps.append(int(index))
+        else:
+            key = single if single is not None else double
+            steps.append(re.sub(r"\\(.)", r"\1", key))
+        i = m.end()
     if not steps:
         raise PatternError("selector needs a property, e.g. $.status", pos)
-    path = tuple(steps)
+    return steps
+
+
+def _selector(text: str, pos: int) -> Callable[[Any], Any]:
+    """``$.a.b[0].c``, ``$.*``, ``$.a[*]``, ``$.['x.y']`` -> a getter returning the value,
+    ``_MISSING``, or for a wildcard selector a :class:`_Many` of the values found."""
+    path = tuple(_steps(text, pos))
     if len(path) == 1 and isinstance(path[0], str):  # `$.status`: one dict lookup
         key = path[0]
         return lambda doc: doc.get(key, _MISSING) if isinstance(doc, dict) else _MISSING
+    if any(step is _ANY for step in path):
+        return lambda doc: _Many(_walk_all(doc, path))
 
     def get(doc: Any) -> Any:
         for step in path:
@@ -64,6 +90,25 @@ def _selector(text: str, pos: int) -> Callable[[Any], Any]:
         return doc
 
     return get
+
+
+def _walk_all(doc: Any, path: tuple[Any, ...]) -> list[Any]:
+    found = [doc]
+    for step in path:
+        after: list[Any] = []
+        for node in found:
+            if step is _ANY:
+                if isinstance(node, dict):
+                    after.extend(node.values())
+                elif isinstance(node, list):
+                    after.extend(node)
+            elif isinstance(step, str):
+                if isinstance(node, dict) and step in node:
+                    after.append(node[step])
+            elif isinstance(node, list) and step < len(node):
+                after.append(node[step])
+        found = after
+    return found
 
 
 def _compile_json(text: str, offset: int) -> Callable[[str, Mapping[str, Any] | None], bool]:
@@ -120,10 +165,10 @@ def _json_condition(get: Callable[[Any], Any], toks: _Tokens) -> _Pred:
         _, value2, pos2 = toks.take()
         word = value2.upper()
         if keyword == "NOT" and word == "EXISTS":
-            return lambda doc: get(doc) is _MISSING
+            return lambda doc: _absent(get(doc))
         if keyword == "IS" and word in ("NULL", "TRUE", "FALSE"):
             want = {"NULL": None, "TRUE": True, "FALSE": False}[word]
-            return lambda doc: get(doc) is want
+            return lambda doc: _is(get(doc), want)
         raise PatternError("expected IS NULL, IS TRUE, IS FALSE or NOT EXISTS", pos2)
     if kind != "op" or value not in _OPS:
         raise PatternError("expected a comparison operator", pos)
@@ -131,8 +176,20 @@ def _json_condition(get: Callable[[Any], Any], toks: _Tokens) -> _Pred:
 
     def cond(doc: Any) -> bool:
         found = get(doc)
+        if isinstance(found, _Many):
+            return any(not isinstance(v, dict | list) and test(v) for v in found.values)
         if found is _MISSING or isinstance(found, dict | list):
             return False
         return test(found)
 
     return cond
+
+
+def _absent(found: Any) -> bool:
+    return not found.values if isinstance(found, _Many) else found is _MISSING
+
+
+def _is(found: Any, want: Any) -> bool:
+    if isinstance(found, _Many):
+        return any(v is want for v in found.values)
+    return found is want

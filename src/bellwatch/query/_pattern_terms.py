@@ -1,4 +1,10 @@
-"""Term patterns: ``ERROR``, ``"exact phrase"``, ``?either ?or``, ``-excluded``, ``%regex%``."""
+"""Term patterns: ``ERROR``, ``"exact phrase"``, ``?either ?or``, ``-excluded``, ``%regex%``.
+
+Required terms must all appear, ``-`` terms must not, and of the ``?`` terms at least one
+must (when there are any); all are case-sensitive substrings of the raw line. An
+unquoted ``%...%`` is a regex searched in the line and runs to its closing ``%``, so it
+may hold spaces.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,20 @@ from typing import Any
 from bellwatch.query._pattern_lexer import PatternError, _quoted, _regex
 
 _WORD = re.compile(r"\w+")
+
+
+def _term(text: str, i: int, offset: int) -> tuple[str, int]:
+    """The term starting at ``text[i]`` (a quoted phrase unquoted) and where it ends."""
+    if text[i] == '"':
+        return _quoted(text, i, offset)
+    close = text.find("%", i + 1) if text[i] == "%" else -1
+    if close > i + 1:
+        # %regex% reaches its closing %, spaces included (`%ERROR 40[0-9]%`)
+        return text[i : close + 1], close + 1
+    end = i
+    while end < len(text) and not text[end].isspace():
+        end += 1
+    return text[i:end], end
 
 
 def _compile_terms(text: str, offset: int) -> Callable[[str, Mapping[str, Any] | None], bool]:
@@ -28,15 +48,10 @@ def _compile_terms(text: str, offset: int) -> Callable[[str, Mapping[str, Any] |
             i += 1
         start = i
         quoted = text[i] == '"'
-        if quoted:
-            term, i = _quoted(text, i, offset)
-            if not term.strip():
-                match_all = True  # the documented `" "` matches every event
-                continue
-        else:
-            while i < len(text) and not text[i].isspace():
-                i += 1
-            term = text[start:i]
+        term, i = _term(text, i, offset)
+        if quoted and not term.strip():
+            match_all = True  # the documented `" "` matches every event
+            continue
         if quoted:
             bucket.append(term)
         elif len(term) > 2 and term[0] == term[-1] == "%" and bucket is required:

@@ -7,10 +7,12 @@ filters, subscription filters, filter log events, and Live Tail"):
 
 - terms: ``ERROR``, ``"exact phrase"``, ``?OR ?terms``, ``-excluded``; case-sensitive
   substring matches; terms with symbols must be quoted (``"/api/users"``), as in
-  CloudWatch; an unquoted ``%regex%`` is a regex term.
+  CloudWatch; an unquoted ``%regex%`` is a regex term, spaces included.
 - JSON: ``{ $.status >= 500 && ($.path = "/api/*" || $.uid IS NULL) }`` with ``=``,
   ``!=``, ``<``, ``<=``, ``>``, ``>=``, ``*`` wildcards, ``%regex%``, ``IS NULL``,
-  ``IS TRUE``, ``IS FALSE``, ``NOT EXISTS``, array indexes and precedence ``() > && > ||``.
+  ``IS TRUE``, ``IS FALSE``, ``NOT EXISTS``, array indexes, ``$.*`` and ``$.a[*]``
+  (a condition holds when it holds for any value reached), bracketed keys
+  (``$.['cluster.name']``) and precedence ``() > && > ||``.
 - space-delimited: ``[ip, user, ..., status_code = 4*, bytes > 1000]``; ``...`` skips
   any number of fields, ``"quoted"`` and ``[bracketed]`` text is one field, the last
   field takes the rest of the line, ``&&``/``||`` combine conditions on one field.

@@ -13,8 +13,9 @@ QL has no ``if()``, so neither does this engine.
 Choices where the docs are silent: a comparison with a missing field is null (the row
 is dropped by ``filter`` and skipped by aggregates); strings that look like numbers
 compare as numbers, other text is never equal to or ordered against a number;
-``stats`` groups come out in ascending group order; ``pct`` is the exact nearest-rank
-percentile; ``stddev`` the sample standard deviation.
+``stats`` groups come out in ascending group order; ``pct`` is the exact percentile of
+:mod:`bellwatch.query.percentile` (the value at position ``floor(p/100 * (n-1))``, the
+one the reports use too); ``stddev`` the sample standard deviation.
 
 Records are the parsed JSON events plus ``@timestamp`` (epoch ms), ``@message``,
 ``@logStream`` and ``@log``. Result rows hold numbers as numbers and timestamps as

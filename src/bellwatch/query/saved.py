@@ -26,6 +26,7 @@ class SavedQuery:
 
 
 _REQ = f'{F.EVENT} = "{Ev.REQUEST}"'
+_ERROR_FAMILY = f'({F.EVENT} = "{Ev.ERROR}" or {F.EVENT} = "{Ev.AGGREGATED_ERROR}")'
 
 SAVED_QUERIES: tuple[SavedQuery, ...] = (
     SavedQuery(
@@ -56,21 +57,25 @@ SAVED_QUERIES: tuple[SavedQuery, ...] = (
     ),
     SavedQuery(
         "top-errors",
-        "Error fingerprints by occurrences, with type, message and one correlation id",
-        f"filter ispresent({F.ERROR_HASH})\n"
-        f"| stats count(*) as lines, max(`{F.COUNT}`) as occurrences,"
+        "Error fingerprints by occurrences (the sum of n over their error lines; an older"
+        " `error` line without n counts 1), with type, message and one correlation id",
+        f"filter ispresent({F.ERROR_HASH}) and ({_ERROR_FAMILY} or ispresent({F.OCCURRENCES}))\n"
+        f'| fields coalesce({F.OCCURRENCES}, {F.EVENT} = "{Ev.ERROR}") as occurrence\n'
+        "| stats sum(occurrence) as occurrences, count(*) as lines,"
         f" latest({F.ERROR_TYPE}) as error_type, latest({F.MESSAGE}) as message,"
         f" latest({F.CID}) as example_cid by {F.ERROR_HASH}\n"
-        "| sort lines desc\n"
+        "| sort occurrences desc\n"
         "| limit 20",
     ),
     SavedQuery(
         "twilio-failures",
-        "Twilio webhooks answered with a non-2xx status and signature failures, per CallSid",
+        "Failed Twilio webhooks per CallSid: a non-2xx answer or a bad signature, each"
+        " webhook once (counted by correlation id)",
         f'filter ({_REQ} and {F.PATH} like "twilio" and ({F.STATUS} < 200 or {F.STATUS} >= 300))'
         f' or {F.EVENT} = "{Ev.SIGNATURE_FAILED}"\n'
-        f"| stats count(*) as failures, latest({F.CID}) as example_cid"
-        f" by {F.EVENT}, {F.PATH}, {F.STATUS}, {F.SESSION_ID}\n"
+        f'| fields {F.EVENT} = "{Ev.SIGNATURE_FAILED}" as bad_signature\n'
+        f"| stats count_distinct({F.CID}) as failures, sum(bad_signature) as bad_signatures,"
+        f" latest({F.CID}) as example_cid by {F.SESSION_ID}\n"
         "| sort failures desc",
     ),
     SavedQuery(

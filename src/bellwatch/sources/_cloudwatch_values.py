@@ -1,34 +1,21 @@
-"""What the CloudWatch source hands back: typed Insights values, and counts with notices."""
+"""What the CloudWatch source hands back: Insights values typed as the local engine types them."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from bellwatch.schema import FIELDS
-from bellwatch.sources.base import TIMESTAMP, ScanStats
+from bellwatch.sources.base import TIMESTAMP
 
-__all__ = ["CloudWatchStats", "insights_value"]
+__all__ = ["insights_value"]
 
 _INT = re.compile(r"-?(0|[1-9]\d{0,17})")
 _FLOAT = re.compile(r"-?(0|[1-9]\d*)\.\d+")
 # Schema fields that are text even when they look like numbers (an all-digit error hash).
 _TEXT_FIELDS = frozenset(f.key for f in FIELDS if f.type == "str")
 _STAMP = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}")
-
-
-@dataclass(slots=True)
-class CloudWatchStats(ScanStats):
-    """Scan counts plus what the user must hear about an answer (a capped query...)."""
-
-    notices: list[str] = field(default_factory=list)
-
-    def skipped_note(self) -> str | None:
-        """The end-of-command note: skipped lines, then each notice, one a line."""
-        notes = [n for n in (ScanStats.skipped_note(self), *self.notices) if n]
-        return "\n".join(notes) or None
 
 
 def insights_value(field: str, value: str) -> Any:

@@ -1,37 +1,38 @@
-"""The ``Source`` protocol: where the CLI reads log records from.
+"""The ``Source`` protocol: where the commands and reports read log events from.
 
-A source yields *records*: the parsed JSON object of one log line, plus four
-keys named as CloudWatch Logs Insights names them, so that the local query
-engines and CloudWatch see the same shape:
+A source yields *records*, one per log event (see :mod:`.reader` for what makes a line
+an event): the event's JSON fields, plus four keys named as CloudWatch Logs Insights
+names them, so that the local query engines and CloudWatch see the same shape:
 
 - ``@timestamp``: epoch milliseconds (from ``ts``, which may be epoch ms or ISO 8601),
 - ``@message``: the raw line, as text,
 - ``@logStream``: the file (or CloudWatch log stream) it came from,
 - ``@log``: the directory (or CloudWatch log group).
 
-Lines that are not a JSON object (banners, tracebacks, truncated or binary
-lines) are never yielded: they are counted in :class:`ScanStats` and reported
-once at the end of a command.
+A line that is not one JSON object (a banner, a traceback line, a truncated or binary
+line) is a *text* event: a :class:`TextRecord` carrying only those four keys.
 
-Implementations: :mod:`bellwatch.sources.files` (local JSONL, ``.gz``, stdin)
-and ``bellwatch.sources.cloudwatch`` (issue 6).
+Implementations: :mod:`bellwatch.sources.files` (local JSONL, ``.gz``, stdin) and
+:mod:`bellwatch.sources.cloudwatch`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 __all__ = [
     "LOG",
     "LOG_STREAM",
     "MESSAGE",
+    "SYSTEM_FIELDS",
     "TIMESTAMP",
     "Record",
     "ScanStats",
     "Source",
     "SourceError",
+    "TextRecord",
 ]
 
 # The Insights system fields every record carries.
@@ -39,9 +40,20 @@ TIMESTAMP = "@timestamp"
 MESSAGE = "@message"
 LOG_STREAM = "@logStream"
 LOG = "@log"
+SYSTEM_FIELDS = frozenset({TIMESTAMP, MESSAGE, LOG_STREAM, LOG})
 
 Record = dict[str, Any]
-"""One parsed log line: its JSON fields plus the four ``@`` fields above."""
+"""One log event: its JSON fields (none for a text event) plus the four ``@`` fields."""
+
+
+class TextRecord(dict[str, Any]):
+    """A text event: a line that is not one JSON object; only the four ``@`` fields.
+
+    A ``dict`` like any record, so queries read it the same way; its type says that it
+    has no fields of its own (a JSON ``{}`` is a structured event with none either).
+    """
+
+    __slots__ = ()
 
 
 class SourceError(Exception):
@@ -53,35 +65,55 @@ class SourceError(Exception):
 
 @dataclass(slots=True)
 class ScanStats:
-    """What a scan read and what it had to skip; filled in while records are yielded."""
+    """What a scan read, and what it could not; filled in while events are yielded."""
 
-    lines: int = 0
-    """Lines seen, including skipped ones."""
-    skipped: int = 0
-    """Lines that were not a JSON object (non-JSON, truncated, binary)."""
+    records: int = 0
+    """Structured events read (lines that are one JSON object)."""
+    text_lines: int = 0
+    """Text events read (non-blank lines that are not one JSON object)."""
     bytes_read: int = 0
     """Bytes consumed so far (for progress bars)."""
     bytes_total: int = 0
     """Bytes expected in total when known up front, else 0."""
     files: int = 0
     """Files (or streams) opened."""
+    skipped_sources: list[str] = field(default_factory=list)
+    """One line each naming a source that could not be read (whole or in part), and why."""
+    warnings: list[str] = field(default_factory=list)
+    """Other things that could not be used (the cache), one line each, and why."""
 
     def merge(self, other: ScanStats) -> None:
         """Add another scan's counts to this one."""
-        self.lines += other.lines
-        self.skipped += other.skipped
+        self.records += other.records
+        self.text_lines += other.text_lines
         self.bytes_read += other.bytes_read
         self.bytes_total += other.bytes_total
         self.files += other.files
+        self.skipped_sources += [s for s in other.skipped_sources if s not in self.skipped_sources]
+        self.warnings += [w for w in other.warnings if w not in self.warnings]
 
-    def skipped_note(self) -> str | None:
-        """The one line the CLI prints at the end, or ``None`` when nothing was skipped."""
-        if not self.skipped:
+    def skip_source(self, name: str, why: str) -> None:
+        """Record a source that could not be read (once per name and reason)."""
+        line = f"{name}: {why}"
+        if line not in self.skipped_sources:
+            self.skipped_sources.append(line)
+
+    def text_note(self) -> str | None:
+        """The closing note about text events, or ``None`` when there were none."""
+        if not self.text_lines:
             return None
-        what = "line that was not a JSON log record"
-        if self.skipped != 1:
-            what = "lines that were not JSON log records"
-        return f"skipped {self.skipped:,} {what} (of {self.lines:,} read)"
+        what = "text line" if self.text_lines == 1 else "text lines"
+        total = self.records + self.text_lines
+        return f"{self.text_lines:,} {what} (not JSON) among {total:,} events"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The statistics as JSON-ready values (what a report's caller may print or send)."""
+        return {
+            "records": self.records,
+            "text_lines": self.text_lines,
+            "skipped_sources": list(self.skipped_sources),
+            "bytes_scanned": self.bytes_read,
+        }
 
 
 @runtime_checkable
@@ -109,7 +141,7 @@ class Source(Protocol):
         *,
         pattern: str | None = None,
     ) -> Iterator[Record]:
-        """Yield records in time order per stream (streams may interleave).
+        """Yield every event (structured and text) in time order per stream.
 
         ``pattern`` is a CloudWatch filter pattern the source may evaluate
         server-side to transfer less; it is a hint only.

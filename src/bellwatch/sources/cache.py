@@ -1,492 +1,331 @@
-"""An incremental cache of local log files, for the aggregate commands.
+"""The reports' facts for local files, kept per file so an unchanged file is read once.
 
-Each log file (keyed by device and inode, so a rotated file keeps its cache
-under its new name) gets a manifest, Parquet parts covering byte ranges of
-complete lines, and a rollup (:mod:`._rollup`): the facts ``errors``, ``slow``
-and ``endpoints`` need whatever their parameters. On the next command:
+:func:`collect` gives the merged :class:`~.facts.Facts` of a :class:`~.files.FileSource`
+in a time window. Per file (keyed by device and inode, so a rotated file keeps its cache
+under its new name) the cache holds the facts of the whole file and of each chunk
+(:mod:`._build`) of its complete lines:
 
-- unchanged file (same inode, size, mtime, first bytes): answer from the
-  rollup without importing DuckDB; other reports read the Parquet parts;
-- appended file (same inode and first bytes, larger): parse only the new
-  bytes with orjson into a small tail rollup (the Parquet parts catch up when
-  a report needs them);
-- new, rewritten or truncated file: read the JSON directly this time, with
-  DuckDB, and build its cache in a detached process (synchronously when it is
-  small), so a cold command costs one scan of the JSON.
+- unchanged file (same size and mtime): the stored facts answer; the file's bytes are
+  not read;
+- appended file (same first bytes, larger): only the new lines are folded, into a
+  new last chunk and the whole-file facts;
+- new, rewritten or truncated file: folded again from its first byte (by several
+  processes when large), then stored.
 
-Everything is invalidated by inode, size, mtime and a hash of the first bytes,
-never read across cache versions, bounded in size, and ignored (then rebuilt)
-when damaged. Writers publish by atomic rename; readers never lock.
+A window uses the chunks it covers, leaves out the ones outside it and folds again
+only the ones it cuts (see :func:`windowed`). Bytes after the last ``\\n`` (a line being
+written) are a line too, folded on every read and never stored. A file that could not be
+read to its end is never cached; a cache that cannot be written or read is bypassed and
+said once. Writers publish by atomic rename; readers never lock.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
+import marshal
 import mmap
 import os
-import sys
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from ..schema import F
-from . import _disk, _rollup, _rollup_merge, _rollup_sql
-from ._memo import Memo
-from ._scan import (
-    _JUNK,
-    COLUMNS,
-    _q,
-    _sql_str,
-    connect,
-    epoch_ts,
-    json_scan,
-    parquet_scan,
-)
-from .base import SourceError
+from . import _build, _disk
+from ._paths import STDIN, is_gzip, stopped
+from .base import ScanStats
+from .facts import SLOW_FLOOR, Facts
+from .reader import Window
 
-if TYPE_CHECKING:
-    import duckdb
+__all__ = ["PRUNE_AFTER", "Cache", "CachedSource", "collect", "windowed"]
 
-__all__ = ["COLUMNS", "Cache", "Memo", "Plan", "connect", "default_cache_dir", "json_scan"]
-
-_VERSION = 2  # 2: the window column (window-mode error counts)
-SYNC_BUILD_BYTES = 32 * 1024 * 1024  # below this a missing cache is built in-process
-_MAX_PARTS = 32  # then an append rebuilds the file's cache in one part
-TAIL_MAX_BYTES = 64 * 1024 * 1024  # appended bytes kept in a tail rollup before a rebuild
+EVERYTHING = Window()
+_VERSION = 1
+_MAGIC = b"BWC\x01"
 PRUNE_AFTER = 14 * 86_400.0  # seconds a file's cache survives without being read
 
 
-def default_cache_dir() -> str:
-    """``$XDG_CACHE_HOME/bellwatch`` (``~/.cache/bellwatch``)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "bellwatch")
+class CachedSource(Protocol):
+    """What :func:`collect` needs of a file source (:class:`~.files.FileSource`)."""
+
+    cache_dir: str | None
+    use_cache: bool
+    stats: ScanStats
+
+    def paths(self) -> list[str]: ...
+
+    def readable(self, path: str) -> None: ...
+
+    def check_readable(self) -> None: ...
 
 
-@dataclass
-class Plan:
-    """How to read a set of files: cached parts, plus files to read as JSON this time."""
+def collect(
+    source: CachedSource,
+    window: Window = EVERYTHING,
+    *,
+    floor: float = SLOW_FLOOR,
+) -> Facts:
+    """The facts of every file of ``source`` in ``window``.
 
-    parts: list[str] = field(default_factory=list)
-    raw: list[str] = field(default_factory=list)
-    known_skipped: int = 0
-    """Skipped lines known so far (see :attr:`skipped`)."""
-    raw_table: str | None = None
-    raw_columns: tuple[str, ...] = ()
-    to_build: list[str] = field(default_factory=list)
-    """Raw files whose cache :meth:`Cache.build_later` should write."""
-    filtered: bool = False
-    rollup: _rollup.Rollup | None = None
-    """Facts for the whole files that answer errors/slow/endpoints without DuckDB."""
-    resolve: Callable[[duckdb.DuckDBPyConnection], str] | None = None
-    """Updates the Parquet cache and returns its relation (when a rollup cannot answer)."""
-    epoch: bool = False
-    """Whether the raw files were read with ``ts`` as ``BIGINT`` (see :func:`epoch_ts`)."""
-    stream: str | None = None
-    """The relation of a streamed cold read, whose report counts the skipped lines."""
+    ``floor``: keep requests slower than this row by row (below :data:`SLOW_FLOOR`, the
+    cache is bypassed: it keeps rows from the floor up). A file read only in part is
+    named in ``source.stats`` as the record reader names it.
+    """
+    stats: ScanStats = source.stats
+    store = Cache(source.cache_dir) if source.use_cache and floor >= SLOW_FLOOR else None
+    out = Facts(floor)
+    for path in source.paths():
+        got = _file_facts(source, store, path, window, floor=floor)
+        if got is not None:
+            source.readable(path)
+            out.merge(got)
+    source.check_readable()
+    if store is not None:
+        store.finish()
+    stats.records += out.records
+    stats.text_lines += out.text
+    return out
 
-    @property
-    def skipped(self) -> int:
-        """Skipped lines: from the cache, from the raw read, or counted by a streamed report."""
-        from . import aggregate
 
-        seen = aggregate.junk_seen(self.stream) if self.stream is not None else None
-        return self.known_skipped + (seen or 0)
+def _file_facts(
+    source: CachedSource,
+    store: Cache | None,
+    path: str,
+    window: Window,
+    *,
+    floor: float,
+) -> Facts | None:
+    stats: ScanStats = source.stats
+    if path == STDIN or is_gzip(path):
+        stats.files += 1
 
-    @skipped.setter
-    def skipped(self, value: int) -> None:
-        self.known_skipped += value - self.skipped
+        def count(n: int) -> None:
+            stats.bytes_read += n
 
-    def load_raw(
-        self, con: duckdb.DuckDBPyConnection, columns: Sequence[str], where: str | None = None
-    ) -> None:
-        """Read the raw files once: only ``columns``, only rows matching ``where``.
+        facts, lines, failure = _build.fold_stream(
+            path, floor, since_ms=window.since_ms, until_ms=window.until_ms, on_bytes=count
+        )
+        if failure is not None:
+            stats.skip_source(path, stopped(lines, failure))
+        return facts if lines or failure is None else None
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        stats.skip_source(path, exc.strerror or str(exc))
+        return None
+    stats.files += 1
+    if store is not None and store.usable:
+        try:
+            return store.facts(path, st, window, floor=floor, stats=stats)
+        except OSError as exc:
+            if getattr(exc, "filename", None) == path:
+                raise  # the log file itself, not the cache: the caller's problem
+            store.unusable(exc, stats)
+    end = _build.complete_end(path, st.st_size)
+    chunks = _build.build(path, _build.plan(path, 0, end), floor, stats.warnings.append)
+    stats.bytes_read += st.st_size
+    return _answer(path, chunks, (end, st.st_size), window, floor=floor)
 
-        The rows kept (plus the non-JSON lines, which come back as all-NULL rows
-        and are counted, then left out of :meth:`relation`) go to a small temp
-        table, so one JSON scan serves both the report and the skipped-line
-        count. ``ts`` is read as ``BIGINT`` when the files' first lines say
-        epoch ms (:func:`epoch_ts`), as text converted row by row otherwise.
-        """
-        if not self.raw:
-            return
-        self.epoch = epoch_ts(self.raw)
-        wanted = tuple(c for c in COLUMNS if c in {*columns, F.TS, F.EVENT})
-        keep = f" WHERE ({where}) OR {_JUNK}" if where else ""
-        scan = json_scan(self.raw, wanted, epoch=self.epoch)
-        if where is not None and not self.parts and where in _streamed_wheres():
-            # The report reads the scan directly and counts the junk rows itself:
-            # a temp table would copy every request (endpoints), and creating one
-            # costs more than the few error rows it keeps (~50 ms over 1M lines).
-            from .aggregate import STREAM_MARK
 
-            names = ", ".join(_q(c) if c in wanted else f"NULL AS {_q(c)}" for c in COLUMNS)
-            self.stream = f"{STREAM_MARK}SELECT {names} FROM ({scan}){keep}"  # noqa: S608 - our SQL
-            self.filtered = True
-            return
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _raw AS SELECT * FROM ({scan}){keep}")  # noqa: S608 - our SQL
-        row = con.execute(f"SELECT count(*) FROM _raw WHERE {_JUNK}").fetchone()  # noqa: S608 - schema names
-        self.skipped += int(row[0]) if row else 0
-        self.raw_table, self.raw_columns = "_raw", wanted
-        self.filtered = where is not None
+def _answer(
+    path: str,
+    chunks: list[_build.Chunk],
+    span: tuple[int, int],
+    window: Window,
+    *,
+    floor: float,
+    whole: Facts | None = None,
+) -> Facts:
+    """The facts of a file's chunks in the window, plus its unfinished last line.
 
-    def full_relation(self) -> str | None:
-        """Every row, when :meth:`relation` was pre-filtered (for second lookups); else None."""
-        if not self.filtered:
-            return None
-        pieces = [parquet_scan(self.parts)] if self.parts else []
-        return " UNION ALL ".join([*pieces, json_scan(self.raw, epoch=self.epoch)])
+    ``span``: where its complete lines end, and its size.
+    """
+    end, size = span
+    out = Facts(floor)
+    if window.everything and whole is not None:
+        out.merge(whole)
+    else:
+        out.merge(windowed(path, chunks, window, floor))
+    if size > end:  # bytes after the last newline: a line too, never cached
+        carry = next((c.facts.last_ts for c in reversed(chunks) if c.facts.last_ts), None)
+        tail, _ = _build.fold_range(
+            path, end, size, floor,
+            since_ms=window.since_ms, until_ms=window.until_ms, carry=carry,
+        )  # fmt: skip
+        out.merge(tail)
+    return out
 
-    def relation(self) -> str:
-        """SQL for the union of both, with :data:`COLUMNS`.
 
-        With a rollup, a token that :mod:`.aggregate` answers from the rollup
-        when it can, and resolves to the Parquet relation when it cannot.
-        """
-        if self.rollup is not None and self.resolve is not None:
-            return _rollup_sql.register(self.rollup, self.resolve)
-        if self.stream is not None:
-            return self.stream
-        pieces = []
-        if self.parts:
-            pieces.append(parquet_scan(self.parts))
-        if self.raw_table is not None:
-            names = ", ".join(
-                _q(c) if c in self.raw_columns else f"NULL AS {_q(c)}" for c in COLUMNS
+def windowed(path: str, chunks: list[_build.Chunk], window: Window, floor: float) -> Facts:
+    """The facts of ``chunks`` (a file's, in order) in ``window``.
+
+    A chunk whose timed events all fall inside the window is taken whole, one whose timed
+    events all fall outside is left out, and only one the window cuts is folded again.
+    The text events before a chunk's first time take the time of the chunk before: when
+    only they differ, the text count is adjusted instead.
+    """
+    out = Facts(floor)
+    carry: int | None = None
+    since, until = window.since_ms, window.until_ms
+    for chunk in chunks:
+        f = chunk.facts
+        head_in = carry in window
+        if window.everything:
+            out.merge(f)
+        elif f.min_ts is None or f.max_ts is None:
+            # no timed event: structured events are outside, text takes the carried time
+            if head_in:
+                out.text += f.head_text
+        elif f.untimed == 0 and f.min_ts in window and f.max_ts in window:
+            out.merge(f)
+            if not head_in:
+                out.text -= f.head_text
+        elif (until is not None and f.min_ts >= until) or (since is not None and f.max_ts < since):
+            if head_in:
+                out.text += f.head_text
+        else:
+            part, _ = _build.fold_range(
+                path, chunk.start, chunk.end, floor, since_ms=since, until_ms=until, carry=carry
             )
-            pieces.append(f"SELECT {names} FROM {self.raw_table} WHERE NOT {_JUNK}")  # noqa: S608 - our names
-        elif self.raw:
-            pieces.append(json_scan(self.raw, epoch=epoch_ts(self.raw)))
-        if not pieces:
-            return "SELECT " + ", ".join(f"NULL AS {_q(c)}" for c in COLUMNS) + " WHERE false"
-        return " UNION ALL ".join(pieces)
-
-
-def _streamed_wheres() -> tuple[str | None, ...]:
-    """The row filters of the reports read straight from the JSON scan."""
-    from .aggregate import need
-
-    return need("endpoints").where, need("errors").where
+            out.merge(part)
+        if f.last_ts is not None:
+            carry = f.last_ts
+    return out
 
 
 class Cache:
-    """The cache directory: ``<dir>/<dev>-<ino>.json`` manifests and their Parquet parts."""
+    """The cache directory: one ``<dev>-<ino>.facts`` file per log file."""
 
-    def __init__(self, directory: str | None = None, *, background: bool = True) -> None:
-        self.dir = Path(directory or default_cache_dir())
-        self.background = background
+    def __init__(self, directory: str | None = None) -> None:
+        self.dir = Path(directory or _disk.default_cache_dir())
+        self.usable = True
+        self._wrote = False
 
-    def _key(self, st: os.stat_result) -> str:
-        return f"{st.st_dev}-{st.st_ino}"
+    def unusable(self, exc: OSError, stats: ScanStats) -> None:
+        """Stop using the cache for this command, and say why once."""
+        self.usable = False
+        stats.warnings.append(f"cache not used ({exc}); reading the files")
 
-    def _manifest(self, key: str) -> dict[str, Any] | None:
-        try:
-            data = json.loads((self.dir / f"{key}.json").read_bytes())
-        except (OSError, ValueError):
-            return None  # missing or corrupt: rebuilt by the caller
-        if not isinstance(data, dict) or data.get("version") != _VERSION:
-            return None  # another schema version's cache is never trusted
-        if not isinstance(data.get("parts"), list):
-            return None
-        return data
+    def _file(self, st: os.stat_result) -> Path:
+        return self.dir / f"{st.st_dev}-{st.st_ino}.facts"
 
-    def plan(self, paths: Sequence[str], con: duckdb.DuckDBPyConnection) -> Plan:
-        """Bring the cache up to date where that is cheap; say what to read.
-
-        When every file has a rollup (appended bytes are folded in with orjson),
-        the plan carries it and DuckDB is not needed for errors, slow and
-        endpoints. Otherwise appended bytes and small files are parsed into
-        Parquet now; large uncached files are read raw and handed to a
-        detached builder.
-        """
-        rolled = self._rollups(paths)
-        if rolled is not None:
-            return Plan(
-                known_skipped=rolled.skipped,
-                rollup=rolled,
-                resolve=lambda c: self.parquet_plan(paths, c).relation(),
-            )
-        return self.parquet_plan(paths, con)
-
-    def parquet_plan(self, paths: Sequence[str], con: duckdb.DuckDBPyConnection) -> Plan:
-        """The plan over Parquet parts (updated here) and raw JSON (see :meth:`plan`)."""
-        plan = Plan()
-        for path in paths:
-            try:
-                st = os.stat(path)
-            except OSError as exc:
-                raise SourceError(f"cannot read {path}: {exc.strerror}") from None
-            manifest = self._manifest(self._key(st))
-            state = _disk.state(manifest, path, st)
-            if state == "fresh" and manifest is not None and self._parts_ok(manifest):
-                with contextlib.suppress(OSError):
-                    os.utime(self.dir / f"{self._key(st)}.json")  # "used": kept by prune()
-                plan.parts += [str(self.dir / p["file"]) for p in manifest["parts"]]
-                plan.skipped += sum(p["skipped"] for p in manifest["parts"])
-                if self._load_rollup(self._key(st), "rollup") is None:
-                    # missing, damaged or from an older layout: rebuilt from the parts
-                    if st.st_size <= SYNC_BUILD_BYTES or not self.background:
-                        self.update(path, con)
-                    else:
-                        plan.to_build.append(path)
-                continue
-            if state == "appended" or st.st_size <= SYNC_BUILD_BYTES or not self.background:
-                manifest = self.update(path, con)
-                if manifest is not None:
-                    plan.parts += [str(self.dir / p["file"]) for p in manifest["parts"]]
-                    plan.skipped += sum(p["skipped"] for p in manifest["parts"])
-                    continue
-            plan.raw.append(path)
-            plan.to_build.append(path)
-        return plan
-
-    def _rollups(self, paths: Sequence[str]) -> _rollup.Rollup | None:
-        """The rollup of ``paths`` brought up to date, or ``None`` if one is missing.
-
-        Each file has a base rollup (written by the builder) and, once it has
-        grown, a small tail rollup of the bytes appended since: an append
-        parses and rewrites only the tail.
-        """
-        found: list[_rollup.Rollup] = []
-        for path in paths:
-            try:
-                st = os.stat(path)
-            except OSError as exc:
-                raise SourceError(f"cannot read {path}: {exc.strerror}") from None
-            key = self._key(st)
-            base = self._load_rollup(key, "rollup")
-            if base is None:
-                return None
-            tail = self._load_rollup(key, "tail")
-            if tail is not None and tail.meta.get("base") != base.meta.get("offset"):
-                tail = None  # left over from an older base
-            state = _disk.state((tail or base).meta, path, st)
-            if state == "appended":
-                tail = self._extend(path, key, base, tail, st)
-                if tail is None:
-                    return None
-            elif state != "fresh":
-                return None
+    def facts(
+        self, path: str, st: os.stat_result, window: Window, *, floor: float, stats: ScanStats
+    ) -> Facts:
+        """``path``'s facts in the window, bringing its cache up to date first."""
+        target = self._file(st)
+        stored = _load(target)
+        status = _disk.state(stored[0] if stored is not None else None, path, st, gz=False)
+        if stored is not None and status == "fresh":
+            meta, whole, chunks = stored
             with contextlib.suppress(OSError):
-                os.utime(self.dir / f"{key}.json")  # "used": kept by prune()
-            found += [base, tail] if tail is not None else [base]
-        return found[0] if len(found) == 1 else _rollup_merge.merged(found)
-
-    def _load_rollup(self, key: str, kind: str) -> _rollup.Rollup | None:
-        try:
-            with open(self.dir / f"{key}.{kind}", "rb") as handle:
-                # mapped, not read: a report touches only the sections it needs
-                mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-        except (OSError, ValueError):  # missing, unreadable, or empty
-            return None
-        rolled = _rollup.Rollup.loads(mapped)
-        if rolled is None or rolled.meta.get("version") != _VERSION:
-            return None  # damaged, or written under another schema version
-        return rolled
-
-    def _extend(
-        self,
-        path: str,
-        key: str,
-        base: _rollup.Rollup,
-        tail: _rollup.Rollup | None,
-        st: os.stat_result,
-    ) -> _rollup.Rollup | None:
-        """Fold the complete lines appended since into the tail rollup (orjson, no DuckDB)."""
-        if st.st_size - int(base.meta.get("offset", 0)) > TAIL_MAX_BYTES:
-            return None  # the Parquet path folds it into a new base (with DuckDB)
-        if tail is None:
-            tail = _rollup.Rollup()
-            tail.meta = {**base.meta, "base": base.meta.get("offset", 0)}
-        start = int(tail.meta.get("offset", 0))
-        with open(path, "rb") as handle:
-            handle.seek(start)
-            data = handle.read(st.st_size - start)
-        cut = data.rfind(b"\n") + 1
-        tail.add_lines(data[:cut])
-        if tail.odd or not tail.bounded():
-            return None  # the Parquet path (DuckDB) takes over and rebuilds the base
-        end = start + cut
-        tail.meta.update(offset=end, size=st.st_size, mtime=st.st_mtime_ns)
-        if int(tail.meta.get("head_len", 0)) < min(_disk.HEAD, end):
-            # hash the first bytes seen so far; an append never changes them
-            tail.meta.update(
-                head_len=min(_disk.HEAD, end), head=_disk.head(path, min(_disk.HEAD, end))
-            )
-        with _disk.locked(self.dir / f"{key}.lock") as got:
-            if got:  # busy: answer from memory, save next time
-                with contextlib.suppress(OSError):
-                    _disk.atomic_write(self.dir / f"{key}.tail", tail.dumps())
-        return tail
-
-    def _write_rollup(
-        self, key: str, manifest: dict[str, Any], con: duckdb.DuckDBPyConnection
-    ) -> None:
-        """Build ``key``'s rollup from its Parquet parts (DuckDB; builder and small files)."""
-        target = self.dir / f"{key}.rollup"
-        parts = [str(self.dir / p["file"]) for p in manifest["parts"]]
-        rolled = _rollup_sql.from_relation(con, parquet_scan(parts)) if parts else _rollup.Rollup()
-        meta = ("offset", "size", "mtime", "head", "head_len", "path")
-        rolled.meta = {k: manifest[k] for k in meta if k in manifest} | {"version": _VERSION}
-        (self.dir / f"{key}.tail").unlink(missing_ok=True)  # the new base covers it
-        if rolled.bounded():
-            _disk.atomic_write(target, rolled.dumps())
+                os.utime(target)  # "used": kept by prune()
+            span = (int(meta["offset"]), st.st_size)
+            return _answer(path, chunks, span, window, floor=floor, whole=whole)
+        end = _build.complete_end(path, st.st_size)
+        if stored is not None and status == "appended":
+            _meta, whole, chunks = stored
+            start = int(_meta["offset"])
         else:
-            target.unlink(missing_ok=True)
+            whole, chunks, start = Facts(floor), [], 0
+        new = _build.build(path, _build.plan(path, start, end), floor, stats.warnings.append)
+        stats.bytes_read += st.st_size - start
+        for chunk in new:
+            whole.merge(chunk.facts)
+        chunks = _extend(chunks, new)
+        head_len = min(_disk.HEAD, end)
+        meta = {"size": st.st_size, "mtime": st.st_mtime_ns, "offset": end, "head_len": head_len,
+                "head": _disk.head(path, head_len), "path": os.path.abspath(path)}  # fmt: skip
+        if whole.bounded():
+            self._store(target, (meta, whole, chunks), stats)
+        return _answer(path, chunks, (end, st.st_size), window, floor=floor, whole=whole)
 
-    def _parts_ok(self, manifest: dict[str, Any]) -> bool:
-        """Every part present and ending in Parquet's magic bytes (a cheap damage check)."""
+    def _store(
+        self, target: Path, stored: tuple[dict[str, Any], Facts, list[_build.Chunk]],
+        stats: ScanStats,
+    ) -> None:  # fmt: skip
+        meta, whole, chunks = stored
+        blobs = [whole.dumps(), *(c.facts.dumps() for c in chunks)]
+        where, pos = [], 0
+        for blob in blobs:
+            where.append((pos, len(blob)))
+            pos += len(blob)
+        head = {"v": _VERSION, "meta": meta, "where": where,
+                "ranges": [(c.start, c.end) for c in chunks]}  # fmt: skip
+        raw = marshal.dumps(head)
         try:
-            for part in manifest["parts"]:
-                with open(self.dir / part["file"], "rb") as handle:
-                    if handle.seek(0, os.SEEK_END) < 12:
-                        return False
-                    handle.seek(-4, os.SEEK_END)
-                    if handle.read(4) != b"PAR1":
-                        return False
-        except (OSError, KeyError, TypeError):
-            return False
-        return True
+            self.dir.mkdir(parents=True, exist_ok=True)
+            _disk.atomic_write(
+                target, b"".join([_MAGIC, len(raw).to_bytes(4, "little"), raw, *blobs])
+            )
+            self._wrote = True
+        except OSError as exc:
+            self.unusable(exc, stats)
 
-    def build_later(self, plan: Plan) -> None:
-        """Start the detached builder for ``plan.to_build``; call after answering."""
-        if plan.to_build and self.background:
-            self._spawn(plan.to_build)
-
-    def update(self, path: str, con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
-        """Parse what the cache lacks of ``path``; return its manifest (``None`` if busy)."""
-        self.dir.mkdir(parents=True, exist_ok=True)
-        st = os.stat(path)
-        key = self._key(st)
-        with _disk.locked(self.dir / f"{key}.lock") as got:
-            if not got:
-                return None
-            manifest = self._manifest(key)
-            state = _disk.state(manifest, path, st)
-            if manifest is not None and not self._parts_ok(manifest):
-                state = "stale"  # a part is missing or damaged: rebuild the file's cache
-            if state == "fresh" and manifest is not None:
-                if self._load_rollup(key, "rollup") is None:  # missing, damaged or old
-                    self._write_rollup(key, manifest, con)
-                return manifest
-            if manifest is None:
+    def finish(self) -> None:
+        """After a command that wrote to the cache: remove caches unused for a while."""
+        if self._wrote:
+            with contextlib.suppress(OSError):
                 self.prune()
-            if state != "appended" or manifest is None or len(manifest["parts"]) >= _MAX_PARTS:
-                for part in manifest["parts"] if manifest else []:
-                    with contextlib.suppress(OSError):
-                        (self.dir / part["file"]).unlink()
-                manifest = {"version": _VERSION, "parts": [], "offset": 0}
-            start = int(manifest["offset"])
-            end, tmp = _disk.copy_complete_lines(path, start, st.st_size)
-            if end > start:
-                try:
-                    name = f"{key}.{start}.parquet"
-                    source = path if tmp is None else tmp
-                    skipped = _write_part(con, source, str(self.dir / name))
-                finally:
-                    if tmp is not None:
-                        os.unlink(tmp)
-                manifest["parts"].append({"file": name, "end": end, "skipped": skipped})
-            if int(manifest.get("head_len", 0)) < min(_disk.HEAD, end):
-                # hash the first bytes seen so far; an append never changes them
-                manifest.update(
-                    head_len=min(_disk.HEAD, end), head=_disk.head(path, min(_disk.HEAD, end))
-                )
-            manifest.update(offset=end, size=st.st_size, mtime=st.st_mtime_ns, path=path)
-            _disk.atomic_write(self.dir / f"{key}.json", json.dumps(manifest).encode())
-            self._write_rollup(key, manifest, con)
-            return manifest
 
     def prune(self, max_age: float = PRUNE_AFTER) -> int:
-        """Delete the caches of files no command has read for ``max_age`` seconds.
-
-        Rotated files keep their cache under their inode while they are read;
-        once deleted from disk (or just not read any more) theirs goes too.
-        Returns how many file caches were removed.
-        """
+        """Delete files in the cache directory no command has used for ``max_age`` seconds
+        (the caches of rotated-away files, and any other layout's files); return how many."""
         removed = 0
         cutoff = time.time() - max_age
-        for manifest in self.dir.glob("*.json"):
+        for entry in self.dir.rglob("*"):
             with contextlib.suppress(OSError):
-                if manifest.stat().st_mtime >= cutoff:
-                    continue
-                key = manifest.stem
-                for part in self.dir.glob(f"{key}.*"):
-                    part.unlink(missing_ok=True)
-                removed += 1
+                if entry.is_file() and entry.stat().st_mtime < cutoff:
+                    entry.unlink()
+                    removed += 1
         return removed
 
-    def _spawn(self, paths: Sequence[str]) -> None:
-        # Detached (own session, no inherited stdio): the command that needed the data
-        # has already paid for a raw scan. posix_spawn, not subprocess: a cold command
-        # spawns once and exits, and subprocess costs ~2 ms to import.
-        _reap()
-        args = [sys.executable, "-m", "bellwatch.sources.cache", str(self.dir), *paths]
-        null = [
-            (os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDONLY if fd == 0 else os.O_WRONLY, 0)
-            for fd in (0, 1, 2)
-        ]
-        try:
-            pid = os.posix_spawn(sys.executable, args, os.environ, file_actions=null, setsid=True)
-        except NotImplementedError:  # no setsid in this libc's posix_spawn
-            import subprocess
 
-            with contextlib.suppress(OSError):
-                proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module, fixed args
-                    args,
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                    start_new_session=True,
-                )
-                _children.append(proc.pid)
-                proc.returncode = 0  # reaped by _reap(), not by Popen's finaliser
-            return
-        except OSError:
-            return  # the cache waits for the next command; this one has its answer
-        _children.append(pid)
+def _extend(chunks: list[_build.Chunk], new: list[_build.Chunk]) -> list[_build.Chunk]:
+    """``chunks`` followed by ``new``; a small last chunk and the first new one become one."""
+    out = list(chunks)
+    for chunk in new:
+        last = out[-1] if out else None
+        if (
+            last is not None
+            and last.end == chunk.start
+            and ((last.end - last.start) + (chunk.end - chunk.start) <= _build.CHUNK_BYTES)
+        ):
+            merged = Facts(last.facts.floor)
+            merged.merge(last.facts)
+            merged.merge(chunk.facts)
+            out[-1] = _build.Chunk(last.start, chunk.end, merged)
+        else:
+            out.append(chunk)
+    return out
 
 
-_children: list[int] = []
-
-
-def _reap() -> None:
-    """Collect builders that have exited (a long-lived process would keep them as zombies)."""
-    for pid in list(_children):
-        try:
-            done, _ = os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            done = pid
-        if done:
-            _children.remove(pid)
-
-
-def _write_part(con: duckdb.DuckDBPyConnection, source: str, target: str) -> int:
-    """Write one Parquet part from a JSONL file; return its skipped-line count."""
-    tmp = target + ".tmp"
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _part AS {json_scan([source], epoch=epoch_ts([source]))}; "
-        f"COPY _part TO {_sql_str(tmp)} (FORMAT parquet, COMPRESSION zstd)"
-    )
-    row = con.execute(
-        f"SELECT count(*) FROM _part WHERE {_JUNK}"  # noqa: S608 - schema names
-    ).fetchone()
-    con.execute("DROP TABLE _part")
-    os.replace(tmp, target)
-    return int(row[0]) if row else 0
-
-
-def _main(argv: Sequence[str]) -> int:
-    """Detached builder: ``python -m bellwatch.sources.cache CACHE_DIR FILE...``."""
-    cache = Cache(argv[0], background=False)
-    con = connect()
-    for path in argv[1:]:
-        with contextlib.suppress(Exception):  # a builder failure only costs speed
-            cache.update(path, con)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(_main(sys.argv[1:]))
+def _load(target: Path) -> tuple[dict[str, Any], Facts, list[_build.Chunk]] | None:
+    """A file's stored meta, whole-file facts and chunks; ``None`` when missing or damaged."""
+    try:
+        with open(target, "rb") as handle:
+            # mapped, not read: a report touches only the sections it needs
+            view = memoryview(mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ))
+    except (OSError, ValueError):  # missing, unreadable, or empty
+        return None
+    try:
+        if bytes(view[:4]) != _MAGIC:
+            return None
+        size = int.from_bytes(view[4:8], "little")
+        head = marshal.loads(view[8 : 8 + size])  # noqa: S302 - our own cache file
+        if not isinstance(head, dict) or head.get("v") != _VERSION:
+            return None
+        body = 8 + size
+        parts = []
+        for start, length in head["where"]:
+            if start < 0 or length < 0 or body + start + length > len(view):
+                return None
+            facts = Facts.loads(view[body + start : body + start + length])
+            if facts is None:
+                return None
+            parts.append(facts)
+        ranges = head["ranges"]
+        if len(parts) != len(ranges) + 1:
+            return None
+        chunks = [_build.Chunk(s, e, f) for (s, e), f in zip(ranges, parts[1:], strict=True)]
+        return head["meta"], parts[0], chunks
+    except (EOFError, ValueError, TypeError, KeyError):
+        return None

@@ -30,7 +30,7 @@ from typing import Any
 
 from bellwatch.aws import session
 from bellwatch.aws.clients import error_code
-from bellwatch.sources._cloudwatch_values import CloudWatchStats, insights_value
+from bellwatch.sources._cloudwatch_values import insights_value
 from bellwatch.sources.base import (
     LOG,
     LOG_STREAM,
@@ -39,8 +39,9 @@ from bellwatch.sources.base import (
     Record,
     ScanStats,
     SourceError,
+    TextRecord,
 )
-from bellwatch.sources.files import parse_line
+from bellwatch.sources.reader import parse
 
 __all__ = [
     "DEFAULT_INSIGHTS_WINDOW_MS",
@@ -48,7 +49,6 @@ __all__ = [
     "INSIGHTS_ROW_LIMIT",
     "QUERY_TIMEOUT",
     "CloudWatchSource",
-    "CloudWatchStats",
     "Progress",
 ]
 
@@ -115,9 +115,7 @@ class CloudWatchSource:
         self.lookback_ms = lookback_ms
         self.query_timeout = query_timeout
         self.page_size = page_size
-        # Typed as the protocol says; notices go through _notes, the same object.
-        self._notes = CloudWatchStats()
-        self.stats: ScanStats = self._notes
+        self.stats = ScanStats()
         self._sleep = sleep
         self._clock = clock
         self._client = client
@@ -193,19 +191,23 @@ class CloudWatchSource:
     # -- records ------------------------------------------------------------------------
 
     def _record(self, event: Mapping[str, Any]) -> Record | None:
+        """One CloudWatch event as a record, by the rules of :mod:`bellwatch.sources.reader`."""
         message = str(event.get("message", ""))
-        self.stats.lines += 1
         self.stats.bytes_read += len(message)
-        parsed = parse_line(message.encode("utf-8", "replace"))
-        if parsed is None:
-            self.stats.skipped += 1
-            return None
-        # CloudWatch's own event time is what Insights calls @timestamp.
-        parsed[TIMESTAMP] = int(event["timestamp"])
-        parsed[MESSAGE] = message.rstrip("\r\n")
-        parsed[LOG_STREAM] = event.get("logStreamName", "")
-        parsed[LOG] = self.log_group
-        return parsed
+        record: Record | None = parse(message.encode("utf-8", "surrogatepass"))
+        if record is None:
+            if not message.strip(" \t\r\n"):
+                return None  # a blank event is no event, as in a file
+            record = TextRecord()
+            self.stats.text_lines += 1
+        else:
+            self.stats.records += 1
+        # CloudWatch's own event time is what Insights calls @timestamp, for text events too.
+        record[TIMESTAMP] = int(event["timestamp"])
+        record[MESSAGE] = message.rstrip("\r\n")
+        record[LOG_STREAM] = event.get("logStreamName", "")
+        record[LOG] = self.log_group
+        return record
 
     def _events(
         self, since_ms: int | None, until_ms: int | None, pattern: str | None
@@ -252,7 +254,7 @@ class CloudWatchSource:
         False (and a notice) once it came back ``retries`` times with nothing new.
         """
         if stalled > self.retries:
-            self._notes.notices.append(
+            self.stats.warnings.append(
                 f"CloudWatch Logs kept returning the same page token for {self.log_group}"
                 + (f" after {last_ts}" if last_ts is not None else "")
                 + ": later events may be missing; run the command again"
@@ -311,7 +313,7 @@ class CloudWatchSource:
         *,
         pattern: str | None = None,
     ) -> Iterator[Record]:
-        """Every JSON event of the log group in the window, in time order."""
+        """Every event of the log group in the window, in time order."""
         self.stats.files = max(self.stats.files, 1)
         for event in self._events(since_ms, until_ms, pattern):
             record = self._record(event)
@@ -385,7 +387,7 @@ class CloudWatchSource:
         reply = self._wait(query_id, query_text)
         statistics = reply.get("statistics", {})
         self.stats.bytes_read += int(statistics.get("bytesScanned", 0))
-        self.stats.lines += int(statistics.get("recordsScanned", 0))
+        self.stats.records += int(statistics.get("recordsScanned", 0))
         rows = list(reply.get("results", []))
         token = reply.get("nextToken")
         while token:
@@ -394,7 +396,7 @@ class CloudWatchSource:
             rows += page.get("results", [])
             token = None if page.get("nextToken") == token else page.get("nextToken")
         if len(rows) >= INSIGHTS_ROW_LIMIT:
-            self._notes.notices.append(
+            self.stats.warnings.append(
                 f"Logs Insights returned its first {INSIGHTS_ROW_LIMIT:,} rows, the most its "
                 "API gives: narrow --since/--until, or aggregate with stats, for the rest"
             )

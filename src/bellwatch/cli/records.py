@@ -5,7 +5,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import inspect
-import os
 import sys
 import textwrap
 import time
@@ -13,12 +12,12 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import click
-import orjson
 
-from ._cli_options import Opts, UsageProblem, domain_errors, opts_from, shared_options
-from ._cli_output import emit, progress_records, skipped, table
-from .schema import LEVELS, F
-from .sources.base import MESSAGE, TIMESTAMP, Record, Source
+from ..schema import LEVELS, F
+from ..sources.base import MESSAGE, SYSTEM_FIELDS, TIMESTAMP, Record, Source, TextRecord
+from .options import Opts, UsageProblem, domain_errors, opts_from, shared_options
+from .output import closing, echo_text, emit, table
+from .progress import progress_records
 
 __all__ = ["COMMANDS", "TAIL_LOOKBACK_MS"]
 
@@ -35,12 +34,24 @@ def _level_ok(minimum: str | None) -> Callable[[Record], bool]:
 
 
 def _matcher(pattern: str | None) -> Callable[[Record], bool]:
+    """A filter pattern over events: terms, space-delimited and regex patterns read the
+    line itself (text events included); JSON patterns the structured event's own fields."""
     if not pattern:
         return lambda _r: True
-    from .query import filterpattern
+    from ..query import filterpattern
 
     compiled = filterpattern.compile(pattern)
-    return lambda r: compiled.match(r[MESSAGE], r)
+    if compiled.kind != "json":
+        return lambda r: compiled.match(str(r[MESSAGE]))
+
+    def match(r: Record) -> bool:
+        if isinstance(r, TextRecord):
+            return False  # not JSON: a JSON pattern cannot match it, as in CloudWatch
+        return compiled.match(
+            str(r[MESSAGE]), {k: v for k, v in r.items() if k not in SYSTEM_FIELDS}
+        )
+
+    return match
 
 
 @click.command()
@@ -87,36 +98,45 @@ def tail(
             )
 
         source = opts.source()
-        from .sources.files import FileSource
+        from ..sources.cloudwatch import CloudWatchSource
+        from ..sources.files import FileSource
 
         last: Sequence[Record]
         if isinstance(source, FileSource):
             # read backwards from the end: the last lines of a 200 MB file cost milliseconds
             last = source.latest(max(lines, 0), keep, opts.since, opts.until)
-        else:
+        elif isinstance(source, CloudWatchSource):
             # A log group holds months of history: like `aws logs tail`, look back 10 minutes
-            # unless --since says otherwise, rather than paging through all of it.
+            # unless --since says otherwise; newest first within that, a minute back and then
+            # wider windows, so a busy group answers from its last minutes.
             if opts.since is None:
                 opts.since = int(time.time() * 1000) - TAIL_LOOKBACK_MS
+            last = source.latest(max(lines, 0), keep, opts.since, opts.until, pattern=pattern)
+        else:
             last = collections.deque(maxlen=max(lines, 0))
-            for record in progress_records(source, opts, pattern):
+            for record in progress_records(source, opts.since, opts.until, pattern):
                 if keep(record):
                     last.append(record)
         for record in last:
             emit(record, opts)
         if follow:
+            closing(source.stats, counts=False)  # a skipped file is said before waiting
+            source.stats.skipped_sources.clear()
             with contextlib.suppress(KeyboardInterrupt):
                 for record in source.follow(None, pattern=pattern, poll_interval=0.5):
                     if keep(record):
                         emit(record, opts)
-        skipped(source.stats)
+        # tail reads only the end of the files: counting their text lines would differ
+        closing(source.stats, counts=False)
 
 
 @click.command()
 @click.argument("correlation_id")
 @shared_options
 def trace(correlation_id: str, **kw: Any) -> None:
-    """Every line of one request, in time order.
+    """Every line of one request, in time order: its events, and text lines naming it.
+
+    Exits 1 when no line has the id.
 
     \b
     Examples:
@@ -128,28 +148,28 @@ def trace(correlation_id: str, **kw: Any) -> None:
     with domain_errors(opts):
         source = opts.source()
         found = list(_trace_records(source, correlation_id, opts))
-        found.sort(key=lambda r: r.get(TIMESTAMP) or 0)
-        for record in found:
-            emit(record, opts)
-        if not found:
-            click.echo(f"no lines with correlation id {correlation_id}", err=True)
+    found.sort(key=lambda r: (r.get(TIMESTAMP) is None, r.get(TIMESTAMP) or 0))
+    for record in found:
+        emit(record, opts)
+    closing(source.stats, counts=False)
+    if not found:
+        echo_text(f"bellwatch: no lines with correlation id {correlation_id}", err=True)
+        raise SystemExit(1)
 
 
 def _trace_records(source: Source, cid: str, opts: Opts) -> Iterator[Record]:
-    from .sources.files import FileSource, in_window, make_record, parse_line, search
+    from ..sources.files import FileSource
 
-    if not isinstance(source, FileSource):
-        for record in source.records(opts.since, opts.until, pattern=f'"{cid}"'):
-            if record.get(F.CID) == cid:
-                yield record
+    if isinstance(source, FileSource):
+        yield from source.correlated(cid, opts.since, opts.until)
         return
-    needle = orjson.dumps(cid)  # the quoted id, as it appears in a line
-    for path, raw in search(source.paths(), needle):
-        event = parse_line(raw)
-        if event is not None and event.get(F.CID) == cid:
-            record = make_record(event, raw, os.path.basename(path), os.path.dirname(path))
-            if in_window(record[TIMESTAMP], opts.since, opts.until):
+    quoted = '"' + cid.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    for record in source.records(opts.since, opts.until, pattern=quoted):
+        if isinstance(record, TextRecord):
+            if cid in str(record[MESSAGE]):
                 yield record
+        elif record.get(F.CID) == cid:
+            yield record
 
 
 @click.command(name="filter")
@@ -170,10 +190,10 @@ def filter_(pattern: str, **kw: Any) -> None:
     with domain_errors(opts):
         matches = _matcher(pattern)
         source = opts.source()
-        for record in progress_records(source, opts, pattern):
+        for record in progress_records(source, opts.since, opts.until, pattern):
             if matches(record):
                 emit(record, opts)
-        skipped(source.stats)
+        closing(source.stats)
 
 
 @click.command()
@@ -183,17 +203,22 @@ def filter_(pattern: str, **kw: Any) -> None:
 def insights(query: str | None, list_only: bool, **kw: Any) -> None:
     """Run a CloudWatch Logs Insights query locally (or in CloudWatch with a log group).
 
-    With no QUERY, pick one of the saved queries from a menu.
+    QUERY is a query, or the name of a saved one; with no QUERY, pick a saved one
+    from a menu.
 
     \b
     Examples:
       bellwatch insights --list
+      bellwatch insights top-errors --since 1h
       bellwatch insights 'filter level = "ERROR" | stats count(*) as n by type'
       bellwatch insights 'stats count(*) as n by path | sort n desc'
       bellwatch insights 'stats avg(duration), pct(duration, 95) by path'
     """
     opts = opts_from(kw)
     saved = _saved_queries()
+    by_name = {name: text for name, _description, text in saved}
+    if query in by_name:  # a saved query's name: no Insights query is a bare name
+        query = by_name[query]
     if list_only or (query is None and not sys.stdin.isatty()):
         for i, (name, description, text) in enumerate(saved, 1):
             click.echo(f"{i:>2}. {name}: {description}\n{textwrap.indent(text, ' ' * 4)}")
@@ -207,7 +232,7 @@ def insights(query: str | None, list_only: bool, **kw: Any) -> None:
         query = saved[choice - 1][2]
         click.echo(query, err=True)
     with domain_errors(opts):
-        from .query import insights as engine
+        from ..query import insights as engine
 
         source = opts.source()
         rows = source.run_insights(query, opts.since, opts.until)
@@ -215,7 +240,7 @@ def insights(query: str | None, list_only: bool, **kw: Any) -> None:
             parsed = engine.parse(query)
             rows = parsed.run(_records_for(source, opts, parsed.fields_needed()))
         table(rows, opts, title=None)
-        skipped(source.stats)
+        closing(source.stats)
 
 
 def _records_for(source: Source, opts: Opts, fields: set[str] | None) -> Iterator[Record]:
@@ -224,7 +249,7 @@ def _records_for(source: Source, opts: Opts, fields: set[str] | None) -> Iterato
         return source.records(  # type: ignore[call-arg]  # an optional extension of Source
             opts.since, opts.until, columns=sorted(fields)
         )
-    return progress_records(source, opts)
+    return progress_records(source, opts.since, opts.until)
 
 
 def _accepts(func: Callable[..., Any], name: str) -> bool:
@@ -235,7 +260,7 @@ def _accepts(func: Callable[..., Any], name: str) -> bool:
 
 
 def _saved_queries() -> list[tuple[str, str, str]]:
-    from .query.saved import SAVED_QUERIES
+    from ..query.saved import SAVED_QUERIES
 
     return [(e.name, e.description, e.query) for e in SAVED_QUERIES]
 

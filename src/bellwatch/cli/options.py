@@ -13,16 +13,14 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import click
 
-from . import _config
-from .sources.base import Source, SourceError
-from .timeparse import TimeParseError, parse_instant
-
-if TYPE_CHECKING:
-    from ._cli_output import InsightsSpinner
+from .. import _config
+from ..sources.base import Source, SourceError
+from ..timeparse import TimeParseError, parse_instant
+from .progress import InsightsSpinner
 
 __all__ = ["FC", "Opts", "UsageProblem", "domain_errors", "opts_from", "shared_options"]
 
@@ -78,18 +76,21 @@ class Opts:
                     "--source cloudwatch needs --log-group NAME (or BELLWATCH_LOG_GROUP)"
                 )
             try:
-                from .sources.cloudwatch import CloudWatchSource
+                from ..sources.cloudwatch import CloudWatchSource
             except ImportError as exc:
                 raise UsageProblem(f"{exc} (pip install 'bellwatch[aws]')") from None
-            from ._cli_output import InsightsSpinner
-
             self.spinner = InsightsSpinner(enabled=not self.json)
             return CloudWatchSource(
                 group, region=self.settings.region, profile=self.profile, progress=self.spinner
             )
-        from .sources.files import FileSource
+        from ..sources.files import FileSource
 
-        return FileSource(self.logs, self.settings.log_dir)
+        return FileSource(
+            self.logs,
+            self.settings.log_dir,
+            cache_dir=self.cache_dir,
+            use_cache=not self.no_cache,
+        )
 
     def close(self) -> None:
         """Stop the progress indicator, if one is running."""
@@ -140,7 +141,7 @@ def shared_options(func: FC) -> FC:
         click.option("--until", metavar="WHEN", help="End (exclusive), same forms as --since."),
         click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON output."),
         click.option("--no-color", is_flag=True, help="Plain text (also: NO_COLOR set)."),
-        click.option("--cache-dir", metavar="DIR", help="Columnar cache (~/.cache/bellwatch)."),
+        click.option("--cache-dir", metavar="DIR", help="Report cache (~/.cache/bellwatch)."),
         click.option("--no-cache", is_flag=True, help="Read the JSON directly; write no cache."),
     ]
     for option in reversed(options):

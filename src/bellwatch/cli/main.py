@@ -1,13 +1,8 @@
-"""The ``bellwatch`` command: a thin shell over :mod:`bellwatch.sources`, the query engines
-and :mod:`bellwatch.digest`.
+"""The ``bellwatch`` click group and the console entry point :func:`main`.
 
-The commands live in private modules, one concern each: :mod:`._cli_records` (tail,
-trace, filter, insights), :mod:`._cli_reports` (errors, slow, endpoints, twilio,
-summary), :mod:`._cli_service` (metrics, health, demo); shared options in
-:mod:`._cli_options`, printing in :mod:`._cli_output`. Light commands (``--help``,
-``tail``, ``trace``) import neither DuckDB, boto3 nor Rich's tables; the aggregate
-commands import them when they run. Domain errors (bad input, missing files, bad
-queries, AWS refusals) print one line and exit with code 2.
+Light commands (``--help``, ``tail``, ``trace``) import neither boto3 nor Rich; the
+commands that need them import them when they run. Domain errors (bad input,
+missing files, bad queries, AWS refusals) print one line and exit with code 2.
 """
 
 from __future__ import annotations
@@ -20,11 +15,10 @@ from importlib.util import find_spec
 
 import click
 
-from . import __version__, _cli_records, _cli_reports, _cli_service
-from ._cli_options import UsageProblem
-from ._cli_output import format_record
+from .. import __version__
+from . import records, reports, service
 
-__all__ = ["UsageProblem", "cli", "format_record", "main"]
+__all__ = ["cli", "main"]
 
 
 class _LazyGroup(click.Group):
@@ -53,7 +47,7 @@ class _LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name == "aws":
             try:
-                from .aws.cli import aws_group
+                from ..aws.cli import aws_group
             except ImportError:
                 return None
             return aws_group
@@ -80,7 +74,7 @@ def cli() -> None:
     """
 
 
-for _command in (*_cli_records.COMMANDS, *_cli_reports.COMMANDS, *_cli_service.COMMANDS):
+for _command in (*records.COMMANDS, *reports.COMMANDS, *service.COMMANDS):
     cli.add_command(_command)
 
 
@@ -96,7 +90,3 @@ def main(argv: Sequence[str] | None = None) -> None:
     except Exception as exc:
         click.echo(f"bellwatch: internal error: {type(exc).__name__}: {exc}", err=True)
         raise SystemExit(1) from None
-
-
-if __name__ == "__main__":
-    main()

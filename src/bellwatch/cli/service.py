@@ -11,9 +11,10 @@ import contextlib
 import click
 import orjson
 
-from . import _config
-from ._cli_options import FC, UsageProblem
-from .demo import DURATION as DEMO_DURATION
+from .. import _settings as _config
+from ..demo import DURATION as DEMO_DURATION
+from .options import FC, UsageProblem
+from .output import echo_lines
 
 __all__ = ["COMMANDS"]
 
@@ -48,13 +49,14 @@ def _service(path: str, url: str | None, as_json: bool, no_color: bool) -> int:
     status, ctype, body = _fetch(base + path, settings.metrics_token)
     if status == 401:
         raise UsageProblem(f"{base + path}: 401 unauthorized (set BELLWATCH_METRICS_TOKEN)")
-    if "json" in ctype and not as_json:
-        from rich.console import Console
-
-        with contextlib.suppress(ValueError):  # rich raises json's, not orjson's, error
-            Console(no_color=no_color).print_json(body)
-            return status
-    click.echo(body.rstrip())
+    if as_json:
+        click.echo(body.rstrip())  # exact
+        return status
+    del no_color  # readable output here is uncoloured: the body quotes log text
+    if "json" in ctype:
+        with contextlib.suppress(ValueError):  # not JSON after all: shown as text
+            body = orjson.dumps(orjson.loads(body), option=orjson.OPT_INDENT_2).decode()
+    echo_lines(body.rstrip())  # line by line through safe_text: error messages are log text
     return status
 
 
@@ -117,7 +119,7 @@ def health(  # click passes every option by keyword
     """
     if source == "aws":
         try:
-            from .aws.cli import health as aws_health
+            from ..aws.cli import health as aws_health
         except ImportError as exc:
             raise UsageProblem(f"{exc} (pip install 'bellwatch[aws]')") from None
         try:
@@ -135,7 +137,7 @@ def health(  # click passes every option by keyword
         if as_json:
             click.echo(orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2).decode())
         else:
-            click.echo("\n".join(report.lines()))
+            echo_lines("\n".join(report.lines()))
         raise SystemExit(0 if report.ok else 1)
     status = _service("/health", url, as_json, no_color)
     if status >= 400:
@@ -153,12 +155,12 @@ def demo(serve: bool, duration: float) -> None:
       bellwatch demo                   # traffic, then the summary digest
       bellwatch demo --serve           # keep serving; try bellwatch tail -f
     """
-    from . import demo as demo_pkg
+    from .. import demo as demo_pkg
 
     cli_main = getattr(demo_pkg, "cli_main", None)
     if cli_main is not None:
         raise SystemExit(cli_main(serve=serve, duration=duration))
-    from .demo import scenario
+    from ..demo import scenario
 
     raise SystemExit(scenario.main())
 

@@ -1,0 +1,53 @@
+"""The one percentile definition: Logs Insights ``pct()`` here, and every report's p50/p95.
+
+The ``p``-th percentile of ``n`` values is the value at 0-based position
+``floor(p / 100 * (n - 1))`` of the values sorted ascending: no interpolation, so a
+p95 is always a duration some request actually took; p0 is the minimum, p100 the
+maximum, and the p50 of an even count is the lower of the two middle values.
+``/metrics`` estimates the same order statistic with a DDSketch (its
+``get_quantile_value`` looks up rank ``q * (n - 1)``) to within 1% of the value.
+
+Positions are computed with exact fractions, so ``pct(x, 29)`` never lands one value
+low because ``0.29 * 100`` is ``28.999999999999996`` in floating point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from fractions import Fraction
+
+__all__ = ["from_histogram", "from_sorted", "position"]
+
+
+def position(p: float, n: int) -> int:
+    """The 0-based position of the ``p``-th percentile (0 <= p <= 100) among ``n`` values."""
+    if n <= 0:
+        raise ValueError("no values")
+    if not 0 <= p <= 100:
+        raise ValueError(f"percentile must be between 0 and 100, got {p!r}")
+    exact = Fraction(str(p)) * (n - 1) / 100  # str(): the decimal the caller wrote
+    return int(exact)  # floor: exact is never negative
+
+
+def from_sorted(values: Sequence[float], p: float) -> float | None:
+    """The ``p``-th percentile of ``values`` sorted ascending (``None`` when empty)."""
+    if not values:
+        return None
+    return values[position(p, len(values))]
+
+
+def from_histogram(counts: Mapping[float, int], p: float) -> float | None:
+    """The ``p``-th percentile of a ``{value: occurrences}`` histogram (``None`` when empty).
+
+    The same answer as :func:`from_sorted` over the expanded values, without expanding them.
+    """
+    total = sum(counts.values())
+    if total <= 0:
+        return None
+    target = position(p, total)
+    seen = 0
+    for value in sorted(counts):
+        seen += counts[value]
+        if seen > target:
+            return float(value)
+    return None  # pragma: no cover - seen reaches total > target

@@ -1,0 +1,69 @@
+"""What a report returns: rows (or a digest) plus what the scan read, and paging."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..sources.base import ScanStats
+
+__all__ = ["Digest", "Report", "page"]
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Report:
+    """One report's answer: plain rows, the scan behind them, and where the next page starts.
+
+    ``rows`` hold JSON-ready values (str, int, float, None, lists); times are epoch
+    milliseconds and fractions are 0..1, so every caller renders them its own way.
+    """
+
+    rows: list[Row]
+    stats: ScanStats
+    """What was read to answer: records, text lines, skipped sources, bytes scanned."""
+    next_cursor: str | None = None
+    """Pass as ``cursor`` to get the rows after these; ``None`` when there are no more."""
+
+
+@dataclass(frozen=True)
+class Digest:
+    """The ``summary`` report: a text within a token budget, and the facts it was made from."""
+
+    text: str
+    facts: dict[str, Any]
+    stats: ScanStats = field(default_factory=ScanStats)
+
+
+def page(
+    rows: Sequence[Row], limit: int, cursor: str | None, *, more: bool = False
+) -> tuple[list[Row], str | None]:
+    """``limit`` rows from the position ``cursor`` names, and the cursor of the next page.
+
+    A cursor is the offset of the first row as text: opaque to callers, stable for the
+    same data (reports order their rows completely). ``more`` says rows may follow the
+    last one given (a capped query that filled its cap).
+
+    Raises:
+        ValueError: the cursor is not one this function gave out.
+    """
+    start = _offset(cursor)
+    end = start + max(int(limit), 0)
+    chosen = list(rows[start:end])
+    return chosen, (str(end) if (end < len(rows) or more) and chosen else None)
+
+
+def _offset(cursor: str | None) -> int:
+    if cursor is None or cursor == "":
+        return 0
+    if not cursor.isascii() or not cursor.isdigit():
+        raise ValueError(f"not a cursor: {cursor!r}")
+    return int(cursor)
+
+
+def wanted(limit: int, cursor: str | None) -> int:
+    """How many rows a report must compute to serve ``page(rows, limit, cursor)`` and know
+    whether more follow."""
+    return _offset(cursor) + max(int(limit), 0) + 1

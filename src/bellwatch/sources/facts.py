@@ -1,0 +1,325 @@
+"""Report facts: what ``errors``, ``slow``, ``endpoints``, ``twilio`` and ``summary`` need,
+folded from events by :mod:`._fold`, mergeable, and small enough to keep on disk.
+
+One pass of :mod:`.reader` over a file (or a part of one, or stdin) gives one
+:class:`Facts`; facts of parts merge into the facts of the whole, exactly. The reports
+(:mod:`bellwatch.reports`) turn them into rows; the cache (:mod:`.cache`) stores them per
+file and per chunk of a file, so an unchanged file is never read again.
+
+What is kept:
+
+- per endpoint (method, route): requests, requests without a duration, the slowest,
+  5xx and 4xx counts, and an exact histogram of durations;
+- per error fingerprint: occurrences (the sum of ``n`` over its ``error`` and
+  ``aggregated_error`` lines, 1 for an ``error`` line without ``n``), the highest
+  severity, type and message of its first line, first and last time, routes, and the
+  newest correlation id;
+- every request slower than :data:`SLOW_FLOOR` seconds, in the order read (a report
+  sorts the few it shows; keeping them sorted cost more than the rest of a fold);
+- per Twilio CallSid: the correlation ids of its failed webhooks (non-2xx answers on a
+  Twilio route, or a bad signature), so a webhook failing both ways counts once;
+- counts: structured events, text events (and those before the first time, for windows),
+  events without a time, error-level events, failed health checks; first and last time.
+
+Stored with :mod:`marshal` behind a versioned header; sections are unmarshalled only
+when a report reads them (``slow`` never loads the histograms).
+"""
+
+from __future__ import annotations
+
+import heapq
+import marshal
+from typing import Any
+
+__all__ = ["MAX_SLOW_ROWS", "SLOW_FLOOR", "SLOW_SPLIT", "Facts", "slowest"]
+
+VERSION = 1
+_MAGIC = b"BWF\x01"
+_SECTIONS = ("ep", "err", "slow", "slow_lo", "tw")
+_SCALARS = ("records", "text", "head_text", "untimed", "min_ts", "max_ts", "last_ts",
+            "error_lines", "health_failures", "floor")  # fmt: skip
+SLOW_FLOOR = 0.5
+"""Seconds: requests slower than this are kept row by row (``slow --threshold`` at or over
+it is answered from facts; a lower one folds the events again with its own floor)."""
+SLOW_SPLIT = 2.0
+"""Rows slower than this (the default threshold) load without the rest."""
+MAX_SLOW_ROWS = 200_000
+MAX_HIST = 300_000
+MAX_TWILIO_IDS = 100_000
+
+
+class Facts:
+    """Mergeable report facts of a run of events (see the module docstring)."""
+
+    def __init__(self, floor: float = SLOW_FLOOR) -> None:
+        self.records = 0
+        self.text = 0
+        self.head_text = 0
+        """Text events before the first structured event with a time: they take their time
+        from before this run (the previous chunk of the file), or have none."""
+        self.untimed = 0
+        """Structured events without a time."""
+        self.min_ts: int | None = None
+        self.max_ts: int | None = None
+        self.last_ts: int | None = None
+        """The time of the last structured event with one: the next run's text events
+        inherit it."""
+        self.error_lines = 0
+        self.health_failures = 0
+        self.floor = floor
+        self._blobs: dict[str, bytes | memoryview] = {}
+        self._todo: dict[str, list[Facts]] = {}
+        """Facts merged in whose section is not yet read: folded in when it is."""
+        self._ep: dict[tuple[Any, Any], list[Any]] | None = {}
+        self._err: dict[str, list[Any]] | None = {}
+        self._slow: list[tuple[Any, ...]] | None = []
+        self._slow_lo: list[tuple[Any, ...]] | None = []
+        self._tw: dict[str, list[Any]] | None = {}
+
+    # ------------------------------------------------------------ sections
+
+    def _section(self, name: str, kind: type) -> Any:
+        """Section ``name``: unmarshalled from the stored blob, then with the facts merged
+        into it since folded in (so a report pays only for the sections it reads)."""
+        value = getattr(self, f"_{name}")
+        if value is None:
+            value = marshal.loads(self._blobs.pop(name))  # noqa: S302 - our own cache file
+            if not isinstance(value, kind):
+                raise TypeError(f"facts section {name} is damaged")
+        for other in self._todo.pop(name, ()):
+            value = _MERGE[name](value, getattr(other, name))
+        setattr(self, f"_{name}", value)
+        return value
+
+    @property
+    def ep(self) -> dict[tuple[Any, Any], list[Any]]:
+        """``(method, path) -> [count, without_duration, max, n5xx, n4xx, {duration: n}]``:
+        the histogram gives the average and percentiles, the same whatever order the
+        events were folded in."""
+        return (
+            self._ep
+            if self._ep is not None and "ep" not in self._todo
+            else self._section("ep", dict)
+        )
+
+    @property
+    def err(self) -> dict[str, list[Any]]:
+        """``hash -> [n, rank, sev, first_ts, type, msg, last_ts, cid, cid_ts, {paths}]``."""
+        return (
+            self._err
+            if self._err is not None and "err" not in self._todo
+            else self._section("err", dict)
+        )
+
+    @property
+    def slow(self) -> list[tuple[Any, ...]]:
+        """``(ts, method, path, duration, status, cid)`` slower than :data:`SLOW_SPLIT`, in
+        the order read."""
+        if self._slow is not None and "slow" not in self._todo:
+            return self._slow
+        return self._section("slow", list)  # type: ignore[no-any-return]
+
+    @property
+    def slow_lo(self) -> list[tuple[Any, ...]]:
+        """Like :attr:`slow`, for durations over :attr:`floor` up to :data:`SLOW_SPLIT`."""
+        if self._slow_lo is not None and "slow_lo" not in self._todo:
+            return self._slow_lo
+        return self._section("slow_lo", list)  # type: ignore[no-any-return]
+
+    @property
+    def tw(self) -> dict[str, list[Any]]:
+        """``sid -> [{failed cids}, {bad-signature cids}, failures without a cid, bad
+        signatures without a cid, {statuses}, {paths}, first_ts, last_ts, cid, cid_ts]``."""
+        return (
+            self._tw
+            if self._tw is not None and "tw" not in self._todo
+            else self._section("tw", dict)
+        )
+
+    def add_slow(self, rows: list[tuple[Any, ...]]) -> None:
+        """Add requests over the floor, in the order read, to their band."""
+        split = SLOW_SPLIT
+        self.slow.extend(r for r in rows if r[3] > split)
+        self.slow_lo.extend(r for r in rows if r[3] <= split)
+
+    def bounded(self) -> bool:
+        """Whether these facts are small enough to keep on disk."""
+        hist = sum(len(e[5]) for e in self.ep.values())
+        ids = sum(len(w[0]) + len(w[1]) for w in self.tw.values())
+        rows = len(self.slow) + len(self.slow_lo)
+        return rows <= MAX_SLOW_ROWS and hist <= MAX_HIST and ids <= MAX_TWILIO_IDS
+
+    # ------------------------------------------------------------ merging
+
+    def merge(self, other: Facts) -> None:
+        """Add ``other`` into these facts; when both are runs of one file, ``other`` is the
+        run that follows (its leading text events inherit this run's last time).
+
+        Counts merge now; each section when it is first read (``other`` must not change
+        in between: facts are built, then merged, then read).
+        """
+        if self.last_ts is None:
+            self.head_text += other.head_text
+        self.records += other.records
+        self.text += other.text
+        self.untimed += other.untimed
+        self.error_lines += other.error_lines
+        self.health_failures += other.health_failures
+        self.min_ts = _low(self.min_ts, other.min_ts)
+        self.max_ts = _high(self.max_ts, other.max_ts)
+        if other.last_ts is not None:
+            self.last_ts = other.last_ts
+        self.floor = max(self.floor, other.floor)
+        for name in _SECTIONS:
+            self._todo.setdefault(name, []).append(other)
+
+    # ------------------------------------------------------------ storage
+
+    def dumps(self) -> bytes:
+        """Magic, header length, the marshalled header (scalars, where each section lies),
+        then the sections."""
+        blobs = [
+            self._blobs[n]
+            if n in self._blobs and n not in self._todo
+            else marshal.dumps(getattr(self, n))
+            for n in _SECTIONS
+        ]
+        where, pos = {}, 0
+        for name, blob in zip(_SECTIONS, blobs, strict=True):
+            where[name] = (pos, len(blob))
+            pos += len(blob)
+        head = {name: getattr(self, name) for name in _SCALARS}
+        head |= {"v": VERSION, "sections": where}
+        raw = marshal.dumps(head)
+        return b"".join([_MAGIC, len(raw).to_bytes(4, "little"), raw, *blobs])
+
+    @classmethod
+    def loads(cls, blob: bytes | memoryview) -> Facts | None:
+        """Facts from :meth:`dumps`, or ``None`` when damaged or of another version.
+
+        Sections stay views of ``blob`` (a memory-mapped file, say) until read.
+        """
+        try:
+            view = memoryview(blob)
+            if bytes(view[:4]) != _MAGIC:
+                return None
+            size = int.from_bytes(view[4:8], "little")
+            head = marshal.loads(view[8 : 8 + size])  # noqa: S302 - our own cache file
+            if not isinstance(head, dict) or head.get("v") != VERSION:
+                return None
+            out = cls(float(head["floor"]))
+            for name in _SCALARS:
+                setattr(out, name, head[name])
+            body = 8 + size
+            for name in _SECTIONS:
+                start, length = head["sections"][name]
+                if start < 0 or length < 0 or body + start + length > len(view):
+                    return None  # truncated
+                out._blobs[name] = view[body + start : body + start + length]
+                setattr(out, f"_{name}", None)
+        except (EOFError, ValueError, TypeError, KeyError):
+            return None
+        return out
+
+
+def _low(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _high(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else max(a, b)
+
+
+def slowest(rows: list[tuple[Any, ...]], threshold: float, limit: int) -> list[tuple[Any, ...]]:
+    """Up to ``limit`` of ``rows`` slower than ``threshold``: slowest first, then oldest,
+    then in the order read."""
+    over = [r for r in rows if r[3] > threshold]
+    if len(over) > limit:
+        return heapq.nsmallest(limit, over, key=_slow_key)  # stable, as sorted() is
+    return sorted(over, key=_slow_key)
+
+
+def _slow_key(row: tuple[Any, ...]) -> tuple[float, bool, int]:
+    return (-row[3], row[0] is None, row[0] or 0)
+
+
+def _merge_ep(
+    into: dict[tuple[Any, Any], list[Any]], other: dict[tuple[Any, Any], list[Any]]
+) -> dict[tuple[Any, Any], list[Any]]:
+    for key, e in other.items():
+        mine = into.get(key)
+        if mine is None:
+            into[key] = [e[0], e[1], e[2], e[3], e[4], dict(e[5])]
+            continue
+        mine[0] += e[0]
+        mine[1] += e[1]
+        mine[2] = _high(mine[2], e[2])
+        mine[3] += e[3]
+        mine[4] += e[4]
+        hist = mine[5]
+        for value, n in e[5].items():
+            hist[value] = hist.get(value, 0) + n
+    return into
+
+
+def merge_error(into: dict[str, list[Any]], key: str, row: list[Any]) -> None:
+    """Fold one fingerprint's row (the layout of :attr:`Facts.err`) into ``into``."""
+    mine = into.get(key)
+    if mine is None:
+        into[key] = [*row[:9], set(row[9])]
+        return
+    mine[0] += row[0]
+    if row[1] is not None and (mine[1] is None or row[1] > mine[1]):
+        mine[1], mine[2] = row[1], row[2]
+    if row[3] is not None and (mine[3] is None or row[3] < mine[3]):
+        mine[3], mine[4], mine[5] = row[3], row[4], row[5]  # type and message of the first line
+    mine[6] = _high(mine[6], row[6])
+    if row[8] is not None and (mine[8] is None or row[8] >= mine[8]):
+        mine[7], mine[8] = row[7], row[8]  # the newest line that names an example id
+    elif mine[7] is None and mine[8] is None and row[7] is not None:
+        mine[7] = row[7]  # lines without a time: the first id seen
+    mine[9] |= row[9]
+
+
+def _merge_err(into: dict[str, list[Any]], other: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    for key, row in other.items():
+        merge_error(into, key, row)
+    return into
+
+
+def merge_twilio(into: dict[str, list[Any]], sid: str, row: list[Any]) -> None:
+    """Fold one CallSid's row (the layout of :attr:`Facts.tw`) into ``into``."""
+    mine = into.get(sid)
+    if mine is None:
+        into[sid] = [set(row[0]), set(row[1]), row[2], row[3], set(row[4]), set(row[5]),
+                     *row[6:10]]  # fmt: skip
+        return
+    for i in (0, 1, 4, 5):
+        mine[i] |= row[i]
+    mine[2] += row[2]
+    mine[3] += row[3]
+    mine[6] = _low(mine[6], row[6])
+    mine[7] = _high(mine[7], row[7])
+    if row[9] is not None and (mine[9] is None or row[9] >= mine[9]):
+        mine[8], mine[9] = row[8], row[9]
+    elif mine[8] is None and mine[9] is None and row[8] is not None:
+        mine[8] = row[8]
+
+
+def _merge_tw(into: dict[str, list[Any]], other: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    for sid, row in other.items():
+        merge_twilio(into, sid, row)
+    return into
+
+
+def _merge_rows(into: list[tuple[Any, ...]], other: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    return into + other if into else list(other)
+
+
+_MERGE: dict[str, Any] = {
+    "ep": _merge_ep,
+    "err": _merge_err,
+    "slow": _merge_rows,
+    "slow_lo": _merge_rows,
+    "tw": _merge_tw,
+}

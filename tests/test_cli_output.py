@@ -1,0 +1,166 @@
+"""What the CLI prints: log text made safe in every readable view, tables that fit, exact JSON."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import Path
+
+import orjson
+import pytest
+from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bellwatch.cli import cli
+from bellwatch.cli._layout import cut, cut_items, width
+from bellwatch.cli.output import safe_text
+
+ROUTE = "/api/very/long/route/template/{appointment_id}/reschedule/confirm"
+NASTY = "\x1b[2J\x1b]0;pwned\x07 \x9b31m \u202eevil\u202c \x7f \u2028 [/] [link=http://x]x[/link]"
+_UNSAFE = {"Cc", "Cf", "Cs", "Zl", "Zp"}
+
+
+def unsafe(text: str) -> list[str]:
+    """Characters a terminal would act on (what must never be printed raw)."""
+    return [c for c in text if c not in "\n" and unicodedata.category(c) in _UNSAFE]
+
+
+class TestSafeText:
+    @given(st.text())
+    def test_nothing_unsafe_gets_through(self, text: str) -> None:
+        """No control, format, separator or surrogate character survives."""
+        assert unsafe(safe_text(text)) == []
+
+    @given(st.text(st.characters(blacklist_categories=("Cc", "Cf", "Cs", "Zl", "Zp"))))
+    def test_harmless_text_is_unchanged(self, text: str) -> None:
+        """Ordinary text, any script, passes as it is."""
+        assert safe_text(text) == text
+
+    @pytest.mark.parametrize(
+        ("raw", "shown"),
+        [
+            ("\x1b[31m", "\\x1b[31m"),
+            ("\x9b", "\\x9b"),
+            ("\x7f", "\\x7f"),
+            ("a\tb\nc\rd", "a\\tb\\nc\\rd"),
+            ("\u202eevil", "\\u202eevil"),
+            ("\u2066x\u2069", "\\u2066x\\u2069"),
+            ("\u200b", "\\u200b"),
+            (b"bad \xff".decode("utf-8", "surrogateescape"), "bad \\xff"),
+        ],
+    )
+    def test_escapes_are_visible(self, raw: str, shown: str) -> None:
+        """Each escape says what the character was."""
+        assert safe_text(raw) == shown
+
+    def test_long_values_are_cut_with_a_marker(self) -> None:
+        """A cut value says how much is missing."""
+        assert safe_text("x" * 100, 10) == "xxxxxxxxxx…[+90 chars]"
+
+
+class TestLayout:
+    def test_width_counts_wide_characters(self) -> None:
+        """East Asian wide characters take two columns, combining marks none."""
+        assert (width("abc"), width("日本"), width("e\u0301")) == (3, 4, 1)
+
+    def test_cut_marks_the_cut(self) -> None:
+        """Cut text ends in an ellipsis and fits."""
+        assert cut("abcdefgh", 5) == "abcd…" and cut("abc", 5) == "abc"
+
+    def test_lists_lose_items_not_halves(self) -> None:
+        """A list is shortened by whole items, then says how many it left out."""
+        items = ["/api/users/{user_id}", "/api/bookings", "/health"]
+        assert cut_items(items, 40) == "/api/users/{user_id}, /api/bookings +1"
+        assert cut_items(items, 23) == "/api/users/{user_id} +2"
+        assert cut_items(items, 22) == "+3"
+
+
+def _log(tmp_path: Path) -> Path:
+    """A log whose error messages and routes carry everything a terminal could act on."""
+    lines = []
+    for i in range(30):
+        lines.append({
+            "ts": 1_700_000_000_000 + i, "level": "ERROR", "event": "error", "n": 1,
+            "hash": f"{i:08x}", "type": "ValueError", "msg": f"{NASTY} {'long ' * 40}{i}",
+            "sev": "high", "path": f"/api/{NASTY}/{{id}}", "cid": f"{i:012x}",
+        })  # fmt: skip
+        lines.append({
+            "ts": 1_700_000_000_000 + i, "event": "request_complete", "method": "GET",
+            "path": ROUTE if i % 2 else "/twilio/voice",
+            "status": 500, "duration": 3.5, "cid": f"{i:012x}",
+            "sid": f"CA{i:032x}",
+        })  # fmt: skip
+    path = tmp_path / "app.jsonl"
+    raw = b"".join(orjson.dumps(line) + b"\n" for line in lines)
+    path.write_bytes(raw + NASTY.encode() + b"\n")  # and one raw text line
+    return path
+
+
+COMMANDS = [
+    ["errors"],
+    ["slow"],
+    ["endpoints"],
+    ["twilio"],
+    ["summary"],
+    ["tail", "-n", "5"],
+    ["filter", "ERROR"],
+    ["trace", "00000000000a"],
+    ["insights", "fields msg, path | limit 3"],
+]
+
+
+class TestReadableViews:
+    @pytest.mark.parametrize("args", COMMANDS, ids=lambda a: a[0])
+    @pytest.mark.parametrize("color", [True, False], ids=["color", "no-color"])
+    def test_no_control_character_reaches_the_terminal(
+        self, tmp_path: Path, args: list[str], color: bool
+    ) -> None:
+        """Escape sequences, bidi overrides and Rich markup in log text are shown, not run."""
+        log = _log(tmp_path)
+        extra = [] if color else ["--no-color"]
+        result = CliRunner().invoke(cli, [*args, "-l", str(log), "--cache-dir",
+                                          str(tmp_path / "c"), *extra])  # fmt: skip
+        assert result.exit_code == 0, result.output
+        out = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout) if color else result.stdout
+        assert unsafe(out) == [] and unsafe(result.stderr) == []
+        assert "\x1b]8;" not in result.stdout  # never a hyperlink
+
+    @pytest.mark.parametrize("args", [["errors"], ["slow"], ["endpoints"], ["twilio"]])
+    def test_tables_fit_80_columns(self, tmp_path: Path, args: list[str]) -> None:
+        """Off a terminal, tables fit 80 columns and keep ids, hashes and routes whole."""
+        log = _log(tmp_path)
+        result = CliRunner().invoke(cli, [*args, "-l", str(log), "--cache-dir",
+                                          str(tmp_path / "c"), "--no-color"])  # fmt: skip
+        lines = result.stdout.splitlines()
+        assert lines and max(width(line) for line in lines) <= 80
+        whole = {
+            "errors": [f"{i:08x}" for i in range(30)],  # every hash, uncut
+            "slow": [ROUTE],
+            "endpoints": [ROUTE],
+            "twilio": [f"CA{i:032x}" for i in range(0, 30, 2)],
+        }[args[0]]
+        assert all(token in result.stdout for token in whole)
+        assert "/api/very" not in result.stdout.replace(ROUTE, "")  # never a cut route
+
+    def test_markup_in_a_message_is_text(self, tmp_path: Path) -> None:
+        """A message holding Rich markup (``[/]``, ``[link=...]``) is printed as written."""
+        log = _log(tmp_path)
+        result = CliRunner().invoke(cli, ["summary", "-l", str(log), "--no-color"])
+        assert result.exit_code == 0 and "[/]" in result.stdout
+        assert "[link=http://x]x[/link]" in result.stdout
+
+
+class TestJsonStaysExact:
+    def test_records_are_their_own_lines(self, tmp_path: Path) -> None:
+        """``--json`` prints each event's line byte for byte, text lines included."""
+        log = _log(tmp_path)
+        result = CliRunner().invoke(cli, ["filter", '" "', "-l", str(log), "--json"])
+        assert result.stdout_bytes == log.read_bytes()
+
+    def test_rows_keep_the_values(self, tmp_path: Path) -> None:
+        """Report rows in JSON hold the log's text unescaped and uncut."""
+        log = _log(tmp_path)
+        result = CliRunner().invoke(cli, ["errors", "-l", str(log), "--json", "--limit", "1"])
+        (row,) = orjson.loads(result.stdout)
+        assert row["msg"].startswith(NASTY) and len(row["msg"]) > 200
