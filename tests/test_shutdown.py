@@ -54,7 +54,7 @@ OK_REQUESTS = 150
 FAILURES = 24
 
 
-def _env(log_dir: Path) -> dict[str, str]:
+def _env(log_dir: Path, extra: dict[str, str]) -> dict[str, str]:
     return {
         **os.environ,
         "BELLWATCH_LOG_FILE": "1",
@@ -65,34 +65,50 @@ def _env(log_dir: Path) -> dict[str, str]:
         "PYTHONPATH": os.pathsep.join(
             filter(None, [str(log_dir.parent), os.environ.get("PYTHONPATH", "")])
         ),
+        **extra,
     }
 
 
 class Server:
     """A server command on a free loopback port, stopped by the test with SIGTERM."""
 
-    def __init__(self, tmp_path: Path, argv: list[str], workers: int = 1) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        argv: list[str],
+        workers: int = 1,
+        env: dict[str, str] | None = None,
+    ) -> None:
         (tmp_path / "app.py").write_text(APP)
         self.logs = tmp_path / "logs"
         self.port = free_port()
         command = [a.replace("{port}", str(self.port)) for a in argv]
         self.stderr = tmp_path / "stderr.txt"
-        with self.stderr.open("wb") as err:
+        self.stdout = tmp_path / "stdout.txt"
+        with self.stderr.open("wb") as err, self.stdout.open("wb") as out:
             self.proc = subprocess.Popen(
-                command, cwd=tmp_path, env=_env(self.logs), stdout=subprocess.DEVNULL, stderr=err
+                command, cwd=tmp_path, env=_env(self.logs, env or {}), stdout=out, stderr=err
             )
         self.base = f"http://127.0.0.1:{self.port}"
-        # Ready when every worker has answered: a fresh connection each time, so the
-        # kernel hands them to whichever worker accepts.
+        self.pids = self.wait_for(workers)
+
+    def wait_for(self, workers: int, not_in: frozenset[str] = frozenset()) -> frozenset[str]:
+        """Wait until ``workers`` processes not in ``not_in`` have answered; their pids.
+
+        A fresh connection each time, so the kernel hands them to whichever worker accepts.
+        """
         seen: set[str] = set()
         deadline = time.monotonic() + 60
         while len(seen) < workers:
             try:
-                seen.add(httpx.get(self.base + "/pid", timeout=2).text)
+                pid = httpx.get(self.base + "/pid", timeout=2).text
+                if pid not in not_in:
+                    seen.add(pid)
             except httpx.HTTPError:
                 time.sleep(0.05)
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"server did not start: {self.stderr.read_text()!r}")
+        return frozenset(seen)
 
     def load(self) -> tuple[int, int]:
         """Plain requests and failures, over a few connections so every worker gets some."""
@@ -119,10 +135,12 @@ class Server:
     def lines(self) -> list[dict[str, Any]]:
         out = []
         for path in sorted(self.logs.glob("*.jsonl*")):
-            for raw in path.read_bytes().splitlines():
-                if raw.startswith(b"{"):
-                    out.append(orjson.loads(raw))
+            out += _json_lines(path)
         return out
+
+
+def _json_lines(path: Path) -> list[dict[str, Any]]:
+    return [orjson.loads(raw) for raw in path.read_bytes().splitlines() if raw.startswith(b"{")]
 
 
 UVICORN = [sys.executable, "-m", "uvicorn", "app:app", "--host", "127.0.0.1", "--port", "{port}",
@@ -198,3 +216,43 @@ class TestSigtermWithRedis:
         assert counted["/ok"].count == answered_ok == OK_REQUESTS
         assert counted["/fail"].count == answered_fail == FAILURES
         assert int(errors or 0) == answered_fail
+
+
+class TestReload:
+    def test_a_reload_writes_what_the_old_worker_held(self, tmp_path: Path) -> None:
+        """uvicorn --reload stops its worker on a change: each answered request has its line."""
+        server = Server(tmp_path, [*UVICORN, "--reload", "--reload-dir", str(tmp_path)])
+        try:
+            first_ok, first_fail = server.load()
+            with (tmp_path / "app.py").open("a") as app:
+                app.write("\n# changed: uvicorn reloads\n")
+            server.wait_for(1, not_in=server.pids)  # the new worker answers
+            second_ok, second_fail = server.load()
+            server.sigterm()
+        finally:
+            if server.proc.poll() is None:
+                server.proc.kill()
+        lines = [e for e in server.lines() if e.get("event") == "request_complete"]
+        assert sum(e["path"] == "/ok" for e in lines) == first_ok + second_ok == 2 * OK_REQUESTS
+        assert sum(e["path"] == "/fail" for e in lines) == first_fail + second_fail
+        errors = [e for e in server.lines() if e.get("event") in ("error", "aggregated_error")]
+        assert sum(e.get("n", 0) for e in errors) == 2 * FAILURES
+
+
+class TestWindowSummaries:
+    @pytest.mark.parametrize("workers", [1, 2])
+    def test_window_summaries_reach_stdout(self, tmp_path: Path, workers: int) -> None:
+        """Window mode with an hour's window, stdout only: SIGTERM writes every summary."""
+        env = {"BELLWATCH_LOG_FILE": "0", "BELLWATCH_STDOUT": "1",
+               "BELLWATCH_ERROR_MODE": "window", "BELLWATCH_ERROR_WINDOW": "3600"}  # fmt: skip
+        server = Server(tmp_path, [*UVICORN, "--workers", str(workers)], workers, env)
+        try:
+            _, answered_fail = server.load()
+            server.sigterm()
+        finally:
+            if server.proc.poll() is None:
+                server.proc.kill()
+        lines = _json_lines(server.stdout)
+        errors = [e for e in lines if e.get("event") in ("error", "aggregated_error")]
+        assert any(e["event"] == "aggregated_error" for e in errors)
+        assert sum(e.get("n", 0) for e in errors) == answered_fail == FAILURES
