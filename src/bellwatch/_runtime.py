@@ -131,10 +131,12 @@ class Runtime:
                         resolved.log_backups,
                         resolved.log_flush,
                         flusher=self.flusher,
+                        on_full=resolved.log_blocked,
                     )
                 except OSError as exc:
                     raise ConfigError(f"log_dir: cannot open {path}: {exc}") from exc
-            sink = Sink(out, file, self.deferred)
+            sink = Sink(out, file, self.deferred, on_full=resolved.log_blocked)
+            self.flusher.tick = min(0.2, resolved.log_flush or 0.2)
             new = Pipeline(resolved, sink, processors, errors=ErrorStep(self.aggregator))
             previous = pipeline.install(new)
             if previous is not None:
@@ -336,6 +338,9 @@ class Runtime:
                     ship()  # a shared store: send its buffer now
         with suppress_internal_errors():
             self.flush()
+            installed = pipeline.installed()
+            if installed is not None:  # lines a slow stdout reader still owes: a moment
+                installed.sink.drain(self._ALERT_WAIT)
         if final:
             if agg is not None:
                 with suppress_internal_errors():
@@ -429,6 +434,9 @@ class Runtime:
         # Threads do not survive a fork, and locks held at that moment never unlock.
         self.deferred.after_fork()
         self.flusher.after_fork()
+        installed = pipeline.installed()
+        if installed is not None:
+            installed.sink.after_fork()
         self._lock = threading.RLock()
         for holder in (self._monitor, self._aggregator):
             store = getattr(holder, "store", None)
