@@ -13,7 +13,6 @@ import hmac
 import orjson
 
 from .._runtime import runtime
-from ..monitor.document import prometheus_text
 from ..monitor.monitor import Monitor
 from ._scope import ASGIApp, Receive, Scope, Send
 from .dashboard import DashboardEndpoint, cookie_ok
@@ -84,7 +83,7 @@ class MetricsEndpoint:
         monitor = self._monitor or runtime.monitor()
         query = scope.get("query_string", b"")
         if b"format=prometheus" in query or b"text/plain" in _header(scope, b"accept"):
-            body = prometheus_text(monitor.snapshot(), runtime.errors_section()).encode()
+            body = runtime.prometheus(monitor).encode()
             await _respond(send, 200, body, _PROM, head)
             return
         doc = runtime.metrics(monitor)
