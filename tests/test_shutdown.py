@@ -10,143 +10,16 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
-import orjson
 import pytest
 
-from loopback import free_port
+from real_server import FAILURES, GUNICORN, OK_REQUESTS, UVICORN, Server, json_lines
 
 pytest_plugins = ["redis_server"]
 
-APP = """
-import os
-
-from starlette.applications import Starlette
-from starlette.responses import PlainTextResponse
-from starlette.routing import Route
-
-from bellwatch import instrument
-
-
-async def ok(request):
-    return PlainTextResponse("ok")
-
-
-async def fail(request):
-    raise RuntimeError("payment service said no")
-
-
-async def pid(request):
-    return PlainTextResponse(str(os.getpid()))
-
-
-app = instrument(Starlette(routes=[Route("/ok", ok), Route("/fail", fail), Route("/pid", pid)]))
-"""
-
-OK_REQUESTS = 150
-FAILURES = 24
-
-
-def _env(log_dir: Path, extra: dict[str, str]) -> dict[str, str]:
-    return {
-        **os.environ,
-        "BELLWATCH_LOG_FILE": "1",
-        "BELLWATCH_LOG_DIR": str(log_dir),
-        "BELLWATCH_STDOUT": "0",
-        "BELLWATCH_SPIKE_THRESHOLD": "1000000",
-        "BELLWATCH_LOG_FLUSH": "5",  # held long enough that only a shutdown writes them
-        "PYTHONPATH": os.pathsep.join(
-            filter(None, [str(log_dir.parent), os.environ.get("PYTHONPATH", "")])
-        ),
-        **extra,
-    }
-
-
-class Server:
-    """A server command on a free loopback port, stopped by the test with SIGTERM."""
-
-    def __init__(
-        self,
-        tmp_path: Path,
-        argv: list[str],
-        workers: int = 1,
-        env: dict[str, str] | None = None,
-    ) -> None:
-        (tmp_path / "app.py").write_text(APP)
-        self.logs = tmp_path / "logs"
-        self.port = free_port()
-        command = [a.replace("{port}", str(self.port)) for a in argv]
-        self.stderr = tmp_path / "stderr.txt"
-        self.stdout = tmp_path / "stdout.txt"
-        with self.stderr.open("wb") as err, self.stdout.open("wb") as out:
-            self.proc = subprocess.Popen(
-                command, cwd=tmp_path, env=_env(self.logs, env or {}), stdout=out, stderr=err
-            )
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.pids = self.wait_for(workers)
-
-    def wait_for(self, workers: int, not_in: frozenset[str] = frozenset()) -> frozenset[str]:
-        """Wait until ``workers`` processes not in ``not_in`` have answered; their pids.
-
-        A fresh connection each time, so the kernel hands them to whichever worker accepts.
-        """
-        seen: set[str] = set()
-        deadline = time.monotonic() + 60
-        while len(seen) < workers:
-            try:
-                pid = httpx.get(self.base + "/pid", timeout=2).text
-                if pid not in not_in:
-                    seen.add(pid)
-            except httpx.HTTPError:
-                time.sleep(0.05)
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"server did not start: {self.stderr.read_text()!r}")
-        return frozenset(seen)
-
-    def load(self) -> tuple[int, int]:
-        """Plain requests and failures, over a few connections so every worker gets some."""
-        answered_ok = answered_fail = 0
-        clients = [httpx.Client(base_url=self.base, timeout=10) for _ in range(4)]
-        try:
-            for i in range(OK_REQUESTS):
-                answered_ok += clients[i % 4].get("/ok").status_code == 200
-            for i in range(FAILURES):
-                answered_fail += clients[i % 4].get("/fail").status_code == 500
-        finally:
-            for client in clients:
-                client.close()
-        return answered_ok, answered_fail
-
-    def sigterm(self) -> int:
-        os.kill(self.proc.pid, signal.SIGTERM)
-        try:
-            return self.proc.wait(30)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-
-    def lines(self) -> list[dict[str, Any]]:
-        out = []
-        for path in sorted(self.logs.glob("*.jsonl*")):
-            out += _json_lines(path)
-        return out
-
-
-def _json_lines(path: Path) -> list[dict[str, Any]]:
-    return [orjson.loads(raw) for raw in path.read_bytes().splitlines() if raw.startswith(b"{")]
-
-
-UVICORN = [sys.executable, "-m", "uvicorn", "app:app", "--host", "127.0.0.1", "--port", "{port}",
-           "--log-level", "warning"]  # fmt: skip
-GUNICORN = [sys.executable, "-m", "gunicorn", "app:app", "-k", "uvicorn_worker.UvicornWorker",
-            "-b", "127.0.0.1:{port}", "--log-level", "warning"]  # fmt: skip
 
 SERVERS = {  # name: (command, workers)
     "uvicorn": (UVICORN, 1),
@@ -161,7 +34,7 @@ def stopped(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Se
     server = Server(tmp_path, *SERVERS[request.param])
     try:
         answered_ok, answered_fail = server.load()
-        server.sigterm()
+        server.stop()
         yield server, answered_ok, answered_fail
     finally:
         if server.proc.poll() is None:
@@ -201,7 +74,7 @@ class TestSigtermWithRedis:
             del os.environ["BELLWATCH_REDIS_URL"], os.environ["BELLWATCH_FLUSH_INTERVAL"]
         try:
             answered_ok, answered_fail = server.load()
-            server.sigterm()
+            server.stop()
         finally:
             if server.proc.poll() is None:
                 server.proc.kill()
@@ -228,7 +101,7 @@ class TestReload:
                 app.write("\n# changed: uvicorn reloads\n")
             server.wait_for(1, not_in=server.pids)  # the new worker answers
             second_ok, second_fail = server.load()
-            server.sigterm()
+            server.stop()
         finally:
             if server.proc.poll() is None:
                 server.proc.kill()
@@ -248,11 +121,49 @@ class TestWindowSummaries:
         server = Server(tmp_path, [*UVICORN, "--workers", str(workers)], workers, env)
         try:
             _, answered_fail = server.load()
-            server.sigterm()
+            server.stop()
         finally:
             if server.proc.poll() is None:
                 server.proc.kill()
-        lines = _json_lines(server.stdout)
+        lines = json_lines(server.stdout)
         errors = [e for e in lines if e.get("event") in ("error", "aggregated_error")]
         assert any(e["event"] == "aggregated_error" for e in errors)
         assert sum(e.get("n", 0) for e in errors) == answered_fail == FAILURES
+
+
+class TestSigkill:
+    """SIGKILL runs nothing of ours: what was written before it is all there is."""
+
+    def _killed(self, tmp_path: Path, log_flush: str) -> tuple[Server, list[str]]:
+        env = {"BELLWATCH_STDOUT": "1", "BELLWATCH_LOG_FLUSH": log_flush}
+        server = Server(tmp_path, UVICORN, 1, env)
+        cids: list[str] = []
+        try:
+            server.load(cids)
+            server.stop(signal.SIGKILL)
+        finally:
+            if server.proc.poll() is None:
+                server.proc.kill()
+        return server, cids
+
+    @staticmethod
+    def _found(lines: list[dict[str, Any]]) -> set[str]:
+        return {e["cid"] for e in lines if e.get("event") == "request_complete"}
+
+    def test_log_flush_zero_loses_nothing(self, tmp_path: Path) -> None:
+        """With log_flush=0 every answered request's line is in stdout and in the file."""
+        server, cids = self._killed(tmp_path, "0")
+        assert len(cids) == OK_REQUESTS + FAILURES
+        assert self._found(json_lines(server.stdout)) >= set(cids)
+        assert self._found(server.lines()) >= set(cids)
+
+    def test_the_default_loses_at_most_one_batch_and_no_error(self, tmp_path: Path) -> None:
+        """Default log_flush: the lost lines are the last plain ones (at most 63 on stdout,
+        the batch size), never a 5xx request's (written at once)."""
+        server, cids = self._killed(tmp_path, "0.2")
+        failures = {c for c in cids if c.startswith("fail")}
+        for found in (self._found(json_lines(server.stdout)), self._found(server.lines())):
+            assert failures <= found
+            lost = [c for c in cids if c not in found]
+            assert lost == cids[len(cids) - len(lost) :]  # only the newest are missing
+        assert len(set(cids) - self._found(json_lines(server.stdout))) <= 63
