@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import orjson
 import pytest
 
@@ -17,6 +18,7 @@ from bellwatch._runtime import runtime
 from bellwatch.log import outlet
 from bellwatch.log.outlet import Appender, Outlet, PartialWrite
 from bellwatch.log.sinks import RotatingFile, Sink
+from real_server import UVICORN, Server
 
 
 def _line(i: int, pad: int = 60) -> bytes:
@@ -183,3 +185,37 @@ def _read_all(fd: int, into: bytearray) -> None:
     while chunk := os.read(fd, 65536):
         into += chunk
     os.close(fd)
+
+
+class TestStalledServer:
+    def test_a_server_whose_stdout_nobody_reads_keeps_answering(self, tmp_path: Path) -> None:
+        """uvicorn with stdout a pipe never read: 500 chatty requests (1.5 MB of lines) and
+        /health all answer, /metrics counts the drops, and what was kept arrives whole."""
+        env = {"BELLWATCH_STDOUT": "1", "BELLWATCH_LOG_FILE": "0", "BELLWATCH_MAX_LINE": "4000"}
+        server = Server(tmp_path, UVICORN, 1, env, stdout_pipe=True)
+        try:
+            with httpx.Client(base_url=server.base, timeout=10) as client:
+                statuses = [client.get("/chatty").status_code for _ in range(500)]
+                health = client.get("/health").status_code
+                doc = client.get("/metrics").json()
+                text = client.get("/metrics?format=prometheus").text
+            pipe = server.proc.stdout
+            assert pipe is not None
+            received = bytearray()
+            reader = threading.Thread(target=lambda: received.extend(pipe.read()), daemon=True)
+            reader.start()  # the reader comes back; then the server stops
+            server.stop()
+            reader.join(30)
+        finally:
+            if server.proc.poll() is None:
+                server.proc.kill()
+            if server.proc.stdout is not None:
+                server.proc.stdout.close()
+        assert statuses == [200] * 500
+        assert health == 200
+        dropped = doc["process"]["bellwatch"]["stdout_dropped"]
+        assert dropped > 0
+        assert 'bellwatch_log_lines_total{outcome="dropped",target="stdout"' in text
+        lines = [orjson.loads(raw) for raw in bytes(received).splitlines()]  # all whole
+        chatty = sum(e.get("event") == "chatty" for e in lines)
+        assert 0 < chatty < 500

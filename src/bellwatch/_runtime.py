@@ -305,6 +305,22 @@ class Runtime:
                 out[name] = store
         return out
 
+    def refresh(self) -> None:
+        """Ship this process's buffers and read the cluster's numbers again, now.
+
+        For a scrape (``/metrics``): whichever worker answers, its cluster numbers are
+        at least as new as those of any earlier answer, so counters never go back.
+        Bounded by the Redis timeout; never raises.
+        """
+        for store in self._shared_stores().values():
+            with suppress_internal_errors():
+                store.flush()
+
+    @property
+    def shared(self) -> bool:
+        """Whether numbers are shared through a store (Redis) in this process."""
+        return bool(self._shared_stores())
+
     def _store_health(self) -> dict[str, Any]:
         """The ``store`` check: ``degraded`` while Redis is unreachable, never failing;
         ``overflowed``: updates past ``buffer_max`` that no cluster total will hold."""

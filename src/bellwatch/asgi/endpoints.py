@@ -8,6 +8,7 @@ error aggregator's patterns and the registered health checks.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 
 import orjson
@@ -81,6 +82,8 @@ class MetricsEndpoint:
                            www_authenticate=b"Bearer")  # fmt: skip
             return
         monitor = self._monitor or runtime.monitor()
+        if runtime.shared:  # cluster numbers read now: no scrape sees them go back
+            await asyncio.to_thread(runtime.refresh)
         query = scope.get("query_string", b"")
         if b"format=prometheus" in query or b"text/plain" in _header(scope, b"accept"):
             body = runtime.prometheus(monitor).encode()
