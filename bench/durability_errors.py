@@ -8,7 +8,7 @@ now. Goal: the last blocks cost within 1.5x of the first. Median of 3 runs, each
 a fresh child process. ``Alerter.submit`` alone is timed the same way.
 
 SIGKILL: a real uvicorn (1 worker) with stdout to a file and the log file on,
-answering ~200 requests/s, killed with SIGKILL. A request counts as lost when the
+answering ~150 requests/s, killed with SIGKILL. A request counts as lost when the
 client got its answer but no ``request_complete`` line with its id reached the
 target; the window is the time from the first lost answer to the kill. Five rounds
 for ``log_flush`` 0.2 (the default) and 0 (every line at once).
@@ -191,7 +191,7 @@ def main() -> None:
         "",
         *unique_errors(),
         "",
-        f"### SIGKILL under ~200 requests/s ({KILL_ROUNDS} rounds each)",
+        f"### SIGKILL under ~150 requests/s ({KILL_ROUNDS} rounds each)",
         "",
         *sigkill(),
     ]
