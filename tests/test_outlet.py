@@ -126,8 +126,8 @@ class TestFullDisk:
         )
         sink = Sink(None, f)
         i = 0
-        for phase in ("full", "freed"):
-            for _ in range(12):
+        for phase, batches in (("full", 12), ("freed", 6)):
+            for _ in range(batches):
                 sink.write_lines([_line(n).rstrip(b"\n") for n in range(i, i + 40)])
                 i += 40
                 f.flush()

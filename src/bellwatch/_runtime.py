@@ -305,16 +305,21 @@ class Runtime:
                 out[name] = store
         return out
 
-    def refresh(self) -> None:
+    def refresh(self) -> bool:
         """Ship this process's buffers and read the cluster's numbers again, now.
 
         For a scrape (``/metrics``): whichever worker answers, its cluster numbers are
         at least as new as those of any earlier answer, so counters never go back.
-        Bounded by the Redis timeout; never raises.
+        Whether every shared store answered; bounded by the Redis timeout; never raises.
         """
+        fresh = True
         for store in self._shared_stores().values():
-            with suppress_internal_errors():
-                store.flush()
+            try:
+                fresh = bool(store.flush()) and fresh
+            except Exception as exc:
+                record_internal_error(exc)
+                fresh = False
+        return fresh
 
     @property
     def shared(self) -> bool:
@@ -349,22 +354,29 @@ class Runtime:
         own.pop("last_error", None)
         return {"worker": WORKER, "bellwatch": own, "stores": stores, "alerts": alerts}
 
-    def prometheus(self, monitor: Monitor | None = None) -> str:
-        """``/metrics`` as Prometheus text: cluster and process numbers under their scopes."""
+    def prometheus(self, monitor: Monitor | None = None, *, cluster: bool = True) -> str:
+        """``/metrics`` as Prometheus text: cluster and process numbers under their scopes.
+
+        ``cluster=False`` (the refresh before it failed) leaves the cluster samples out
+        rather than show a copy older than one another worker may have shown.
+        """
         monitor = monitor if monitor is not None else self.monitor()
         snapshot = monitor.snapshot()
         local_of = getattr(monitor.store, "local_snapshot", None)
         local = local_of(monitor.clock()) if callable(local_of) else None
-        errors, scope = self.errors_section(), "process"
+        if not cluster and local is not None:
+            snapshot, local = local, None
+        errors: dict[str, Any] | None = self.errors_section()
+        scope = "process"
         shared = self._shared_stores().get("errors")
         if shared is not None:
-            # Cluster counts only from a cluster copy; none yet: no error samples at all.
-            cluster = getattr(shared, "_cluster", None)
+            # Cluster counts only from a current cluster copy; else no error samples at all.
+            copy = getattr(shared, "_cluster", None) if cluster else None
             scope = "cluster"
-            if cluster is None:
-                errors = dict(_EMPTY_ERRORS)
+            if copy is None:
+                errors = None  # absent, never a smaller number under the same series
             else:
-                patterns, total, by_severity = cluster
+                patterns, total, by_severity = copy
                 errors = {"total_unique_errors": len(patterns), "by_severity": by_severity,
                           "total_error_count": total}  # fmt: skip
         return prometheus_text(snapshot, errors, local=local, worker=WORKER,

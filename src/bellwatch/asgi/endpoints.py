@@ -82,11 +82,12 @@ class MetricsEndpoint:
                            www_authenticate=b"Bearer")  # fmt: skip
             return
         monitor = self._monitor or runtime.monitor()
+        fresh = True
         if runtime.shared:  # cluster numbers read now: no scrape sees them go back
-            await asyncio.to_thread(runtime.refresh)
+            fresh = await asyncio.to_thread(runtime.refresh)
         query = scope.get("query_string", b"")
         if b"format=prometheus" in query or b"text/plain" in _header(scope, b"accept"):
-            body = runtime.prometheus(monitor).encode()
+            body = runtime.prometheus(monitor, cluster=fresh).encode()
             await _respond(send, 200, body, _PROM, head)
             return
         doc = runtime.metrics(monitor)

@@ -147,7 +147,7 @@ class _Text:
 
 def prometheus_text(
     snapshot: Snapshot,
-    errors: dict[str, Any],
+    errors: dict[str, Any] | None,
     *,
     local: Snapshot | None = None,
     worker: str = "",
@@ -159,7 +159,7 @@ def prometheus_text(
     ``snapshot`` is the cluster's when its ``source`` is ``"cluster"`` (then
     ``local`` is this process's own), else this process's. ``process`` adds
     bellwatch's own counters (``/metrics``' ``process`` section); ``errors_scope``
-    says whose numbers ``errors`` holds.
+    says whose numbers ``errors`` holds (``None``: no error samples).
     """
     scopes: list[tuple[dict[str, str], Snapshot]] = []
     mine = {"scope": "process", "worker": worker}
@@ -171,13 +171,8 @@ def prometheus_text(
         scopes.append((mine, snapshot))
     out = _Text()
     _requests(out, scopes)
-    out.family("bellwatch_errors_unique", "gauge", "Distinct error fingerprints tracked.")
-    err_labels = {"scope": "cluster"} if errors_scope == "cluster" else mine
-    out.sample("bellwatch_errors_unique", int(errors.get("total_unique_errors", 0)), **err_labels)
-    out.family("bellwatch_errors_total", "counter", "Error occurrences, by severity.")
-    by_sev = errors.get("by_severity") or {}
-    for sev in Sev.ORDER:
-        out.sample("bellwatch_errors_total", int(by_sev.get(sev, 0)), severity=sev, **err_labels)
+    if errors is not None:
+        _errors(out, errors, {"scope": "cluster"} if errors_scope == "cluster" else mine)
     out.family("bellwatch_business_total", "counter", "Business counters the app records.")
     for labels, snap in scopes:
         for counter, value in sorted(snap.counters.items()):
@@ -185,6 +180,15 @@ def prometheus_text(
     if process is not None:
         _own(out, process, mine)
     return "\n".join(out.lines) + "\n"
+
+
+def _errors(out: _Text, errors: dict[str, Any], labels: dict[str, str]) -> None:
+    out.family("bellwatch_errors_unique", "gauge", "Distinct error fingerprints tracked.")
+    out.sample("bellwatch_errors_unique", int(errors.get("total_unique_errors", 0)), **labels)
+    out.family("bellwatch_errors_total", "counter", "Error occurrences, by severity.")
+    by_sev = errors.get("by_severity") or {}
+    for sev in Sev.ORDER:
+        out.sample("bellwatch_errors_total", int(by_sev.get(sev, 0)), severity=sev, **labels)
 
 
 def _requests(out: _Text, scopes: list[tuple[dict[str, str], Snapshot]]) -> None:
