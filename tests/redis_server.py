@@ -27,9 +27,12 @@ REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 class RedisServer:
     """One ``redis-server`` process we started, stopped by its pid."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, rdb_dir: str | None = None) -> None:
         self.port = port or free_port()
         self.proc: subprocess.Popen[bytes] | None = None
+        # With a directory: SAVE writes dump.rdb there and a start loads it (never saved
+        # by itself, not even at shutdown), so a restart comes back with older data.
+        self.rdb_dir = rdb_dir
 
     @property
     def url(self) -> str:
@@ -40,7 +43,8 @@ class RedisServer:
         self.proc = subprocess.Popen(
             [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--protected-mode", "no", "--loglevel", "warning",
-             "--enable-debug-command", "local"],  # DEBUG SLEEP stalls it for the slow-Redis test
+             "--enable-debug-command", "local",  # DEBUG SLEEP stalls it for the slow-Redis test
+             *(["--dir", self.rdb_dir, "--dbfilename", "dump.rdb"] if self.rdb_dir else [])],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
@@ -111,6 +115,20 @@ def own_redis() -> Iterator[RedisServer]:
     if not os.path.exists(REDIS_SERVER):
         pytest.skip("redis-server is not installed (make system-deps)")
     server = RedisServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def rdb_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A redis-server of this test's own that SAVEs to, and restarts from, ``dump.rdb``:
+    stopped and started again, it comes back with the data of its last SAVE."""
+    if not os.path.exists(REDIS_SERVER):
+        pytest.skip("redis-server is not installed (make system-deps)")
+    server = RedisServer(rdb_dir=str(tmp_path_factory.mktemp("rdb")))
     server.start()
     try:
         yield server

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -167,11 +169,24 @@ class _Handler(BaseHTTPRequestHandler):
         self.bodies.append(body)
         if self.mode == "hang":
             self.release.wait(10)
+        if self.mode == "trickle":  # one byte every 2 s: each read is quick, the whole never
+            for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok":
+                try:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                except OSError:
+                    return  # the client gave up
+                if self.release.wait(2):
+                    return
+            return
         status = 500 if self.mode == "error" else 200
-        self.send_response(status)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
+        try:
+            self.send_response(status)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+        except OSError:
+            return  # the client gave up waiting (the hanging mode's point)
 
     def log_message(self, format: str, *args: Any) -> None:
         return None
@@ -307,3 +322,70 @@ class TestFromSettings:
         assert [n.name for n in plain.notifiers] == ["log"]
         assert [n.name for n in full.notifiers] == ["log", "webhook", "sns"]
         assert full.interval == 5.0
+
+
+def _named(notifier: Any, name: str) -> Any:
+    notifier.name = name
+    return notifier
+
+
+class TestBadChannels:
+    def test_a_trickling_webhook_gives_up_at_its_deadline(self, server_factory: Any) -> None:
+        """A server sending one byte every 2 s cannot stretch a 1 s total timeout."""
+        server = server_factory("trickle")
+        with pytest.raises(TimeoutError):
+            WebhookNotifier(server.url, timeout=1.0).send(make_alert())
+
+    def test_a_server_that_never_accepts_hits_the_connect_timeout(self) -> None:
+        """A listener whose backlog is full never completes the handshake: connect times out."""
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        held = [socket.create_connection(("127.0.0.1", port))]  # fills the backlog
+        try:
+            url = f"http://127.0.0.1:{port}/hook"
+            with pytest.raises(TimeoutError):
+                WebhookNotifier(url, timeout=60.0, connect_timeout=0.3).send(make_alert())
+        finally:
+            for sock in held:
+                sock.close()
+            listener.close()
+
+    def test_bad_channels_neither_block_others_nor_silence_the_log(
+        self, server_factory: Any
+    ) -> None:
+        """800 alerts, webhooks that hang, fail and trickle: every alert is logged, a good
+        channel gets all it accepted, and each channel accounts for all 800."""
+        hang, error, trickle = (server_factory(m) for m in ("hang", "error", "trickle"))
+        good = _named(Recorder(), "good")
+        alerter = Alerter(
+            [
+                LogNotifier(),
+                _named(WebhookNotifier(hang.url, timeout=1.0), "hang"),
+                _named(WebhookNotifier(error.url, timeout=1.0), "error"),
+                _named(WebhookNotifier(trickle.url, timeout=1.0), "trickle"),
+                good,
+            ],
+            retries=1,
+            backoff=0.01,
+            queue_size=50,
+        )
+        with capture_logs() as cap:
+            for n in range(800):
+                alerter.submit(make_alert(f"{n:08x}"))
+            deadline = time.monotonic() + 60
+            while alerter._channels[-1].queue.unfinished_tasks and time.monotonic() < deadline:
+                time.sleep(0.01)
+            alerter.close(2.0)
+            fired = [e for e in cap.events if e["event"] == "alert_fired"]
+        counts = alerter.channel_counts()
+        assert len(fired) == 800
+        assert {name: sum(c.values()) for name, c in counts.items()} == dict.fromkeys(
+            ("hang", "error", "trickle", "good"), 800
+        )
+        assert counts["good"]["sent"] == len(good.alerts) > 0
+        assert counts["good"]["failed"] == 0
+        for bad in ("hang", "error", "trickle"):
+            assert counts[bad]["sent"] == 0
+            assert counts[bad]["failed"] > 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,6 +21,9 @@ from bellwatch.monitor import Monitor
 from bellwatch.monitor.document import metrics_document, prometheus_text
 from bellwatch.store import MemoryStore
 from bellwatch.testing import capture_logs
+from real_server import UVICORN, Server
+
+pytest_plugins = ["redis_server"]
 
 
 @pytest.fixture(autouse=True)
@@ -249,3 +253,50 @@ class TestHealth:
         with capture_logs():
             get(HealthEndpoint())
         assert get(MetricsEndpoint(Monitor())).json()["status"] == "unhealthy"
+
+
+def _counters(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every counter sample of a scrape, by name and labels."""
+    out = {}
+    for family in text_string_to_metric_families(text):
+        if family.type != "counter":
+            continue
+        for sample in family.samples:
+            if sample.name.endswith("_created"):
+                continue
+            out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return out
+
+
+@pytest.mark.redis
+class TestScrapingWorkers:
+    def test_every_counter_only_grows_whichever_worker_answers(
+        self, tmp_path: Path, redis_url: str
+    ) -> None:
+        """Two workers behind one port, scraped 16 times between bursts of requests: no
+        counter series ever goes down, and cluster and per-worker series both appear."""
+        env = {"BELLWATCH_REDIS_URL": redis_url, "BELLWATCH_FLUSH_INTERVAL": "60"}
+        server = Server(tmp_path, [*UVICORN, "--workers", "2"], 2, env)
+        scrapes = []
+        try:
+            for burst in range(16):
+                # new connections: the kernel picks the worker (and a 500 closes its own)
+                for i in range(12):
+                    httpx.get(server.base + ("/fail" if (burst + i) % 4 == 0 else "/ok"))
+                text = httpx.get(server.base + "/metrics?format=prometheus", timeout=10).text
+                scrapes.append(_counters(text))
+        finally:
+            server.stop()
+        seen: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+        for scrape in scrapes:
+            for key, value in scrape.items():
+                assert value >= seen.get(key, 0.0), key
+                seen[key] = value
+        scopes = {dict(labels).get("scope") for _, labels in seen}
+        workers = {dict(labels).get("worker") for _, labels in seen} - {None}
+        assert {"cluster", "process"} <= scopes
+        assert len(workers) >= 1
+        requests = [(labels, v) for (name, labels), v in seen.items()
+                    if name == "bellwatch_requests_total"]  # fmt: skip
+        cluster = [v for labels, v in requests if ("scope", "cluster") in labels]
+        assert 0 < sum(cluster) <= 16 * 12 + 16

@@ -78,6 +78,12 @@ TABLE: dict[str, tuple[Any, dict[str, Any], Probe, Any]] = {
     "log_max_bytes": (8192, {"log_file": True}, lambda: _file().max_bytes, 8192),
     "log_backups": (2, {"log_file": True}, lambda: _file().backups, 2),
     "log_flush": (0.5, {"log_file": True}, lambda: _file().flush_interval, 0.5),
+    "log_blocked": (
+        "block",
+        {"log_file": True},
+        lambda: (_pipe().sink._out.on_full, _file().on_full),
+        ("block", "block"),
+    ),
     "redact_keys": ("zzz", {}, lambda: _redacts("zzz", "v"), "***"),
     "mask_phones": (False, {}, lambda: _redacts("x", "+15551234567"), "+15551234567"),
     "capture_stdlib": (

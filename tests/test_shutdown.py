@@ -10,129 +10,17 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 import pytest
 
-from loopback import free_port
+from real_server import FAILURES, GUNICORN, OK_REQUESTS, UVICORN, Server, json_lines
 
 pytest_plugins = ["redis_server"]
 
-APP = """
-import os
-
-from starlette.applications import Starlette
-from starlette.responses import PlainTextResponse
-from starlette.routing import Route
-
-from bellwatch import instrument
-
-
-async def ok(request):
-    return PlainTextResponse("ok")
-
-
-async def fail(request):
-    raise RuntimeError("payment service said no")
-
-
-async def pid(request):
-    return PlainTextResponse(str(os.getpid()))
-
-
-app = instrument(Starlette(routes=[Route("/ok", ok), Route("/fail", fail), Route("/pid", pid)]))
-"""
-
-OK_REQUESTS = 150
-FAILURES = 24
-
-
-def _env(log_dir: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "BELLWATCH_LOG_FILE": "1",
-        "BELLWATCH_LOG_DIR": str(log_dir),
-        "BELLWATCH_STDOUT": "0",
-        "BELLWATCH_SPIKE_THRESHOLD": "1000000",
-        "BELLWATCH_LOG_FLUSH": "5",  # held long enough that only a shutdown writes them
-        "PYTHONPATH": os.pathsep.join(
-            filter(None, [str(log_dir.parent), os.environ.get("PYTHONPATH", "")])
-        ),
-    }
-
-
-class Server:
-    """A server command on a free loopback port, stopped by the test with SIGTERM."""
-
-    def __init__(self, tmp_path: Path, argv: list[str], workers: int = 1) -> None:
-        (tmp_path / "app.py").write_text(APP)
-        self.logs = tmp_path / "logs"
-        self.port = free_port()
-        command = [a.replace("{port}", str(self.port)) for a in argv]
-        self.stderr = tmp_path / "stderr.txt"
-        with self.stderr.open("wb") as err:
-            self.proc = subprocess.Popen(
-                command, cwd=tmp_path, env=_env(self.logs), stdout=subprocess.DEVNULL, stderr=err
-            )
-        self.base = f"http://127.0.0.1:{self.port}"
-        # Ready when every worker has answered: a fresh connection each time, so the
-        # kernel hands them to whichever worker accepts.
-        seen: set[str] = set()
-        deadline = time.monotonic() + 60
-        while len(seen) < workers:
-            try:
-                seen.add(httpx.get(self.base + "/pid", timeout=2).text)
-            except httpx.HTTPError:
-                time.sleep(0.05)
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"server did not start: {self.stderr.read_text()!r}")
-
-    def load(self) -> tuple[int, int]:
-        """Plain requests and failures, over a few connections so every worker gets some."""
-        answered_ok = answered_fail = 0
-        clients = [httpx.Client(base_url=self.base, timeout=10) for _ in range(4)]
-        try:
-            for i in range(OK_REQUESTS):
-                answered_ok += clients[i % 4].get("/ok").status_code == 200
-            for i in range(FAILURES):
-                answered_fail += clients[i % 4].get("/fail").status_code == 500
-        except httpx.TransportError as exc:
-            raise AssertionError(f"{exc!r}; the server said: {self.stderr.read_text()}") from exc
-        finally:
-            for client in clients:
-                client.close()
-        return answered_ok, answered_fail
-
-    def sigterm(self) -> int:
-        os.kill(self.proc.pid, signal.SIGTERM)
-        try:
-            return self.proc.wait(30)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-
-    def lines(self) -> list[dict[str, Any]]:
-        out = []
-        for path in sorted(self.logs.glob("*.jsonl*")):
-            for raw in path.read_bytes().splitlines():
-                if raw.startswith(b"{"):
-                    out.append(orjson.loads(raw))
-        return out
-
-
-# A long keep-alive: on a loaded machine a client may reuse a connection the server
-# has just closed, and the reset would look like a lost request.
-UVICORN = [sys.executable, "-m", "uvicorn", "app:app", "--host", "127.0.0.1", "--port", "{port}",
-           "--log-level", "warning", "--timeout-keep-alive", "60"]  # fmt: skip
-GUNICORN = [sys.executable, "-m", "gunicorn", "app:app", "-k", "uvicorn_worker.UvicornWorker",
-            "-b", "127.0.0.1:{port}", "--log-level", "warning", "--keep-alive", "60"]  # fmt: skip
 
 SERVERS = {  # name: (command, workers)
     "uvicorn": (UVICORN, 1),
@@ -147,11 +35,10 @@ def stopped(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Se
     server = Server(tmp_path, *SERVERS[request.param])
     try:
         answered_ok, answered_fail = server.load()
-        server.sigterm()
+        server.stop()
         yield server, answered_ok, answered_fail
     finally:
-        if server.proc.poll() is None:
-            server.proc.kill()
+        server.kill()
 
 
 class TestSigterm:
@@ -187,10 +74,9 @@ class TestSigtermWithRedis:
             del os.environ["BELLWATCH_REDIS_URL"], os.environ["BELLWATCH_FLUSH_INTERVAL"]
         try:
             answered_ok, answered_fail = server.load()
-            server.sigterm()
+            server.stop()
         finally:
-            if server.proc.poll() is None:
-                server.proc.kill()
+            server.kill()
         reader = RedisStore(redis_url, flush_interval=3600)
         client = redis.Redis.from_url(redis_url, decode_responses=True)
         try:
@@ -202,3 +88,83 @@ class TestSigtermWithRedis:
         assert counted["/ok"].count == answered_ok == OK_REQUESTS
         assert counted["/fail"].count == answered_fail == FAILURES
         assert int(errors or 0) == answered_fail
+
+
+class TestReload:
+    def test_a_reload_writes_what_the_old_worker_held(self, tmp_path: Path) -> None:
+        """uvicorn --reload stops its worker on a change: each answered request has its line."""
+        server = Server(tmp_path, [*UVICORN, "--reload", "--reload-dir", str(tmp_path)])
+        try:
+            first_ok, first_fail = server.load()
+            with (tmp_path / "app.py").open("a") as app:
+                app.write("\n# changed: uvicorn reloads\n")
+            server.wait_for(1, not_in=server.pids)  # the new worker answers
+            second_ok, second_fail = server.load()
+            server.stop()
+        finally:
+            server.kill()
+        lines = [e for e in server.lines() if e.get("event") == "request_complete"]
+        assert sum(e["path"] == "/ok" for e in lines) == first_ok + second_ok == 2 * OK_REQUESTS
+        assert sum(e["path"] == "/fail" for e in lines) == first_fail + second_fail
+        errors = [e for e in server.lines() if e.get("event") in ("error", "aggregated_error")]
+        assert sum(e.get("n", 0) for e in errors) == 2 * FAILURES
+
+
+class TestWindowSummaries:
+    @pytest.mark.parametrize("workers", [1, 2])
+    def test_window_summaries_reach_stdout(self, tmp_path: Path, workers: int) -> None:
+        """Window mode with an hour's window, stdout only: SIGTERM writes every summary."""
+        env = {"BELLWATCH_LOG_FILE": "0", "BELLWATCH_STDOUT": "1",
+               "BELLWATCH_ERROR_MODE": "window", "BELLWATCH_ERROR_WINDOW": "3600"}  # fmt: skip
+        server = Server(tmp_path, [*UVICORN, "--workers", str(workers)], workers, env)
+        try:
+            _, answered_fail = server.load()
+            server.stop()
+        finally:
+            server.kill()
+        lines = json_lines(server.stdout)
+        errors = [e for e in lines if e.get("event") in ("error", "aggregated_error")]
+        assert any(e["event"] == "aggregated_error" for e in errors)
+        assert sum(e.get("n", 0) for e in errors) == answered_fail == FAILURES
+
+
+class TestSigkill:
+    """SIGKILL runs nothing of ours: what was written before it is all there is."""
+
+    def _killed(self, tmp_path: Path, log_flush: str) -> tuple[Server, list[str]]:
+        env = {"BELLWATCH_STDOUT": "1", "BELLWATCH_LOG_FLUSH": log_flush}
+        server = Server(tmp_path, UVICORN, 1, env)
+        cids: list[str] = []
+        try:
+            server.load(cids)
+            with httpx.Client(base_url=server.base, timeout=10) as client:
+                for i in range(40):  # plain requests last: the ones a batch may still hold
+                    cid = f"tail{i:06d}"
+                    if client.get("/ok", headers={"x-request-id": cid}).status_code == 200:
+                        cids.append(cid)
+            server.stop(signal.SIGKILL)
+        finally:
+            server.kill()
+        return server, cids
+
+    @staticmethod
+    def _found(lines: list[dict[str, Any]]) -> set[str]:
+        return {e["cid"] for e in lines if e.get("event") == "request_complete"}
+
+    def test_log_flush_zero_loses_nothing(self, tmp_path: Path) -> None:
+        """With log_flush=0 every answered request's line is in stdout and in the file."""
+        server, cids = self._killed(tmp_path, "0")
+        assert len(cids) == OK_REQUESTS + FAILURES + 40
+        assert self._found(json_lines(server.stdout)) >= set(cids)
+        assert self._found(server.lines()) >= set(cids)
+
+    def test_the_default_loses_at_most_one_batch_and_no_error(self, tmp_path: Path) -> None:
+        """Default log_flush: only the newest plain requests may be lost (at most 63 on
+        stdout, the batch size), never a 5xx request's line (written at once)."""
+        server, cids = self._killed(tmp_path, "0.2")
+        failures = {c for c in cids if c.startswith("fail")}
+        for found in (self._found(json_lines(server.stdout)), self._found(server.lines())):
+            assert failures <= found
+            lost = [c for c in cids if c not in found]
+            assert lost == cids[len(cids) - len(lost) :]  # only the newest are missing
+        assert len(set(cids) - self._found(json_lines(server.stdout))) <= 63

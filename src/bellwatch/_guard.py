@@ -19,11 +19,13 @@ class Counters:
     """
 
     __slots__ = (
+        "file_dropped",
         "internal_errors",
         "last_error",
         "lines_dropped",
         "lines_truncated",
         "lines_written",
+        "stdout_dropped",
         "values_replaced",
     )
 
@@ -35,6 +37,8 @@ class Counters:
         self.lines_dropped = 0
         self.lines_truncated = 0
         self.values_replaced = 0
+        self.stdout_dropped = 0  # lines standard output did not get (a stalled reader, an error)
+        self.file_dropped = 0  # lines the log file did not get (a full disk, a stuck writer)
         self.internal_errors = 0
         self.last_error: str | None = None
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import atexit
 import os
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -38,7 +39,7 @@ from .log.flusher import Flusher
 from .log.pipeline import Pipeline, get_logger
 from .log.sinks import RotatingFile, Sink
 from .monitor.business import Ratios
-from .monitor.document import metrics_document
+from .monitor.document import metrics_document, prometheus_text
 from .monitor.emf import EmfWriter
 from .monitor.health import HealthChecks
 from .monitor.monitor import Monitor
@@ -71,6 +72,9 @@ def _errors_key(s: Settings) -> tuple[Any, ...]:
     return (Policy.from_settings(s), s.alert_webhook, s.alert_sns_topic, s.alert_interval,
             s.redis_url, s.service, s.env, s.region, s.flush_interval, s.buffer_max)  # fmt: skip
 
+
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
+"""This process in ``/metrics``: ``host:pid`` (an ECS task's hostname is its own)."""
 
 _EMPTY_ERRORS: dict[str, Any] = {
     "total_unique_errors": 0,
@@ -132,10 +136,12 @@ class Runtime:
                         resolved.log_backups,
                         resolved.log_flush,
                         flusher=self.flusher,
+                        on_full=resolved.log_blocked,
                     )
                 except OSError as exc:
                     raise ConfigError(f"log_dir: cannot open {path}: {exc}") from exc
-            sink = Sink(out, file, self.deferred)
+            sink = Sink(out, file, self.deferred, on_full=resolved.log_blocked)
+            self.flusher.tick = min(0.2, resolved.log_flush or 0.2)
             new = Pipeline(resolved, sink, processors, errors=ErrorStep(self.aggregator))
             previous = pipeline.install(new)
             if previous is not None:
@@ -191,7 +197,7 @@ class Runtime:
 
             store: Any = RedisStore.from_settings(s)
             # Degraded, never failing: requests are still served and counted locally.
-            self.checks.register("store", store.health)
+            self.checks.register("store", self._store_health)
         else:
             store = MemoryStore(session_window=s.session_window)
         monitor = Monitor(store, slow_threshold=s.slow_threshold, settle=self.deferred.drain)
@@ -289,6 +295,7 @@ class Runtime:
             local=local,
             health_ok=self.checks.last_ok,
             slow_threshold=monitor.slow_threshold,
+            process=self.process_section(),
         )
 
     def verdict(self) -> str:
@@ -298,6 +305,92 @@ class Runtime:
         rate = 100.0 * recent.errors / recent.count if recent.count else 0.0
         p95 = recent.quantile(0.95) if recent.count else None
         return verdict(rate, p95, monitor.slow_threshold, checks_ok=self.checks.last_ok)
+
+    def _shared_stores(self) -> dict[str, Any]:
+        """The shared (Redis) stores in use, by what they hold."""
+        out = {}
+        for name, holder in (("requests", self._monitor), ("errors", self._aggregator)):
+            store = getattr(holder, "store", None)
+            if store is not None and hasattr(store, "shipper"):
+                out[name] = store
+        return out
+
+    def refresh(self) -> bool:
+        """Ship this process's buffers and read the cluster's numbers again, now.
+
+        For a scrape (``/metrics``): whichever worker answers, its cluster numbers are
+        at least as new as those of any earlier answer, so counters never go back.
+        Whether every shared store answered; bounded by the Redis timeout; never raises.
+        """
+        fresh = True
+        for store in self._shared_stores().values():
+            try:
+                fresh = bool(store.flush()) and fresh
+            except Exception as exc:
+                record_internal_error(exc)
+                fresh = False
+        return fresh
+
+    @property
+    def shared(self) -> bool:
+        """Whether numbers are shared through a store (Redis) in this process."""
+        return bool(self._shared_stores())
+
+    def _store_health(self) -> dict[str, Any]:
+        """The ``store`` check: ``degraded`` while Redis is unreachable, never failing;
+        ``overflowed``: updates past ``buffer_max`` that no cluster total will hold."""
+        stores = self._shared_stores().values()
+        degraded = any(store.shipper.degraded for store in stores)
+        overflowed = sum(store.overflowed for store in stores)
+        return {"state": "degraded" if degraded else "ok", "overflowed": overflowed}
+
+    def process_section(self) -> dict[str, Any]:
+        """What ``/metrics`` shows under ``process`` besides the numbers: the worker's id,
+        bellwatch's own counters, the shared stores' state, the alert channels' counts."""
+        stores = {
+            name: {
+                "degraded": store.shipper.degraded,
+                "overflowed": store.overflowed,
+                "resent": store.shipper.resent,
+                "unrecoverable": store.shipper.unrecoverable,
+            }
+            for name, store in self._shared_stores().items()
+        }
+        agg = self._aggregator
+        alerts: dict[str, Any] = {"channels": {}, "limited": 0}
+        if agg is not None:
+            alerts = {"channels": agg.alerter.channel_counts(), "limited": agg.alerter.limited}
+        own = counters.as_dict()
+        own.pop("last_error", None)
+        return {"worker": WORKER, "bellwatch": own, "stores": stores, "alerts": alerts}
+
+    def prometheus(self, monitor: Monitor | None = None, *, cluster: bool = True) -> str:
+        """``/metrics`` as Prometheus text: cluster and process numbers under their scopes.
+
+        ``cluster=False`` (the refresh before it failed) leaves the cluster samples out
+        rather than show a copy older than one another worker may have shown.
+        """
+        monitor = monitor if monitor is not None else self.monitor()
+        snapshot = monitor.snapshot()
+        local_of = getattr(monitor.store, "local_snapshot", None)
+        local = local_of(monitor.clock()) if callable(local_of) else None
+        if not cluster and local is not None:
+            snapshot, local = local, None
+        errors: dict[str, Any] | None = self.errors_section()
+        scope = "process"
+        shared = self._shared_stores().get("errors")
+        if shared is not None:
+            # Cluster counts only from a current cluster copy; else no error samples at all.
+            copy = getattr(shared, "_cluster", None) if cluster else None
+            scope = "cluster"
+            if copy is None:
+                errors = None  # absent, never a smaller number under the same series
+            else:
+                patterns, total, by_severity = copy
+                errors = {"total_unique_errors": len(patterns), "by_severity": by_severity,
+                          "total_error_count": total}  # fmt: skip
+        return prometheus_text(snapshot, errors, local=local, worker=WORKER,
+                               process=self.process_section(), errors_scope=scope)  # fmt: skip
 
     def series(self) -> dict[str, Any] | None:
         """What ``/metrics?series=1`` adds for the dashboard; ``None`` without a timeline."""
@@ -349,6 +442,9 @@ class Runtime:
                             break
         with suppress_internal_errors():
             self.flush()
+            installed = pipeline.installed()
+            if installed is not None:  # lines a slow stdout reader still owes: a moment
+                installed.sink.drain(self._ALERT_WAIT)
         if final:
             if agg is not None:
                 with suppress_internal_errors():
@@ -440,8 +536,13 @@ class Runtime:
 
     def _after_fork_in_child(self) -> None:
         # Threads do not survive a fork, and locks held at that moment never unlock.
+        global WORKER
+        WORKER = f"{socket.gethostname()}:{os.getpid()}"
         self.deferred.after_fork()
         self.flusher.after_fork()
+        installed = pipeline.installed()
+        if installed is not None:
+            installed.sink.after_fork()
         self._lock = threading.RLock()
         for holder in (self._monitor, self._aggregator):
             store = getattr(holder, "store", None)

@@ -141,6 +141,7 @@ class Settings:
     log_max_bytes: int = 20 * 1024 * 1024
     log_backups: int = 5
     log_flush: float = 0.2
+    log_blocked: str = "drop"
     redact_keys: tuple[str, ...] = DEFAULT_REDACT_KEYS
     mask_phones: bool = True
     capture_stdlib: bool = True
@@ -191,6 +192,7 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "log_max_bytes": _number(int, 4096, 1 << 40),
     "log_backups": _number(int, 0, 1000),
     "log_flush": _number(float, 0.0, 60.0),
+    "log_blocked": _choice("drop", "block"),
     "redact_keys": _names,
     "mask_phones": _bool,
     "capture_stdlib": _bool,
@@ -240,6 +242,9 @@ DOCS: dict[str, str] = {
     "log_flush": "seconds INFO lines may wait to be written to the local file together, "
     "and plain requests to be counted and logged in a batch (WARNING and worse go at once; "
     "0 does everything at once)",
+    "log_blocked": "when stdout's reader or the log file's disk stalls: `drop` lines past a "
+    "1 MiB buffer (counted in `stdout_dropped`/`file_dropped`) or `block` the caller until it "
+    "takes them",
     "redact_keys": "keys whose values are masked (comma list; replaces the default list)",
     "mask_phones": "keep only the last 4 digits of E.164 numbers in any value",
     "capture_stdlib": "route stdlib `logging` (uvicorn, botocore, httpx) through the pipeline",

@@ -66,6 +66,7 @@ class Ev:
     HEALTH_FAILED: Final = "health_check_failed"
     STORE_DEGRADED: Final = "store_degraded"
     STORE_RECOVERED: Final = "store_recovered"
+    STORE_RESENT: Final = "store_resent"
     TWILIO_WEBHOOK: Final = "twilio_webhook_start"
     SIGNATURE_FAILED: Final = "signature_validation_failed"
     BOOKING_CREATED: Final = "booking_created"
@@ -154,6 +155,11 @@ EVENTS: Final = (
     EventSpec(Ev.HEALTH_FAILED, "WARNING", "a health check failed or timed out"),
     EventSpec(Ev.STORE_DEGRADED, "WARNING", "the shared store is unreachable; counting locally"),
     EventSpec(Ev.STORE_RECOVERED, "INFO", "the shared store is back; buffer flushed"),
+    EventSpec(
+        Ev.STORE_RESENT,
+        "WARNING",
+        "the shared store came back with older data; this process's lost updates were resent",
+    ),
     EventSpec(Ev.TWILIO_WEBHOOK, "INFO", "a Twilio webhook arrived"),
     EventSpec(Ev.SIGNATURE_FAILED, "WARNING", "X-Twilio-Signature did not validate"),
     EventSpec(Ev.BOOKING_CREATED, "INFO", "demo: a booking succeeded"),

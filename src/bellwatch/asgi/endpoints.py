@@ -8,12 +8,12 @@ error aggregator's patterns and the registered health checks.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 
 import orjson
 
 from .._runtime import runtime
-from ..monitor.document import prometheus_text
 from ..monitor.monitor import Monitor
 from ._scope import ASGIApp, Receive, Scope, Send
 from .dashboard import DashboardEndpoint, cookie_ok
@@ -82,9 +82,12 @@ class MetricsEndpoint:
                            www_authenticate=b"Bearer")  # fmt: skip
             return
         monitor = self._monitor or runtime.monitor()
+        fresh = True
+        if runtime.shared:  # cluster numbers read now: no scrape sees them go back
+            fresh = await asyncio.to_thread(runtime.refresh)
         query = scope.get("query_string", b"")
         if b"format=prometheus" in query or b"text/plain" in _header(scope, b"accept"):
-            body = prometheus_text(monitor.snapshot(), runtime.errors_section()).encode()
+            body = runtime.prometheus(monitor, cluster=fresh).encode()
             await _respond(send, 200, body, _PROM, head)
             return
         doc = runtime.metrics(monitor)

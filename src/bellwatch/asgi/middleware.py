@@ -139,7 +139,9 @@ class BellwatchMiddleware:
             return text, None
         return new_id(self._nbytes), best_name
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(  # noqa: PLR0912, PLR0915 - the per-request path: one frame, no helper calls
+        self, scope: Scope, receive: Receive, send: Send
+    ) -> None:
         if scope["type"] != "http":
             await self._not_http(scope, receive, send)
             return
@@ -164,8 +166,11 @@ class BellwatchMiddleware:
         if rejected is not None:
             _warn_rejected(rejected)
 
+        error: BaseException | None = None
+        done = False  # the request was finished (counted, its line written or queued)
+
         async def send_with_id(message: Message) -> None:
-            nonlocal status, end
+            nonlocal status, end, done
             kind = message["type"]
             if kind == "http.response.start":
                 status = message["status"]
@@ -173,6 +178,12 @@ class BellwatchMiddleware:
                 message = {**message, "headers": [*message.get("headers", ()), out_header]}
             elif kind == "http.response.body" and not message.get("more_body", False):
                 end = perf_counter()
+                if not done:
+                    # Finished before the client has its answer: a process killed right
+                    # after the answer still has the line written (or queued) already.
+                    done = True
+                    self._finish(scope, root_path, status, end - start, collected, body, cid,
+                                 _ctx.get().fields, error)  # fmt: skip
             await send(message)
 
         app_receive = receive
@@ -180,10 +191,11 @@ class BellwatchMiddleware:
             body = []
             app_receive = keeping_body(receive, body)
 
-        error: BaseException | None = None
         try:
             await self.app(scope, app_receive, send_with_id)
         except Exception as exc:
+            if done:  # raised after the answer (a background task): counted as an error only
+                self._late_error(scope, root_path, status, exc)
             error = exc
             if status == 0:
                 # Nothing was sent: answer 500 ourselves so the response still carries
@@ -196,17 +208,18 @@ class BellwatchMiddleware:
                 status = 499
             raise
         finally:
-            self._finish(
-                scope,
-                root_path,
-                status,
-                (end or perf_counter()) - start,
-                collected,
-                body,
-                cid,
-                _ctx.get().fields,
-                error,
-            )
+            if not done:
+                self._finish(
+                    scope,
+                    root_path,
+                    status,
+                    (end or perf_counter()) - start,
+                    collected,
+                    body,
+                    cid,
+                    _ctx.get().fields,
+                    error,
+                )
             _ctx.reset(token)
 
     async def _not_http(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -265,6 +278,17 @@ class BellwatchMiddleware:
                 return
             self._deferred.drain()  # earlier requests first: lines and counts stay in order
             self.finish_queued([item])
+        except Exception as exc:
+            record_internal_error(exc)
+
+    def _late_error(self, scope: Scope, root_path: str, status: int, error: Exception) -> None:
+        """An exception after the response was finished: to the aggregator; never raises."""
+        try:
+            if self.route_of is not None:
+                path = self.route_of(scope) or UNMATCHED
+            else:
+                path = route_template(scope, root_path)
+            _record_error(error, path, status or 500)
         except Exception as exc:
             record_internal_error(exc)
 

@@ -1,11 +1,16 @@
-"""In-process alerts: notifiers (log line, JSON webhook, SNS) behind a bounded queue.
+"""In-process alerts: an ``alert_fired`` line, and channels (JSON webhook, SNS) each on its own.
 
 CloudWatch alarms cannot be immediate (one-minute metrics plus ingestion lag), so
 the first HIGH or CRITICAL occurrence of an error, or its escalation, is announced
-from the process itself. Nothing here runs on the request path: :meth:`Alerter.submit`
-only checks a per-fingerprint rate limit and puts the alert on a bounded queue; one
-background thread delivers it, retrying with backoff, and counts what it could not
-deliver. Nothing here raises into the host app.
+from the process itself. Nothing slow runs on the request path:
+:meth:`Alerter.submit` checks a per-fingerprint rate limit (an LRU: O(1) whatever
+the number of fingerprints), writes the ``alert_fired`` line at once (so the log
+says it whatever happens to delivery), and puts the alert on each channel's own
+bounded queue. Each channel has its own thread, retries with backoff and gives
+up on time (a webhook has a connect timeout and a deadline for the whole
+exchange), so a channel that hangs, fails or trickles never holds another one
+back; what a channel sent, failed or dropped is counted (``/metrics``). Nothing
+here raises into the host app.
 """
 
 from __future__ import annotations
@@ -14,8 +19,7 @@ import contextlib
 import queue
 import threading
 import time
-import urllib.error
-import urllib.request
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
@@ -26,6 +30,7 @@ from .. import _settings
 from .._guard import record_internal_error
 from ..log import pipeline
 from ..schema import Ev, F
+from ._http import post_json
 
 __all__ = [
     "Alert",
@@ -95,27 +100,31 @@ class DeliveryError(Exception):
 
 
 class WebhookNotifier:
-    """POSTs JSON to a URL; Slack incoming webhooks show ``text``, others read ``alert``."""
+    """POSTs JSON to a URL; Slack incoming webhooks show ``text``, others read ``alert``.
+
+    Args:
+        url: an ``http://`` or ``https://`` URL.
+        timeout: seconds the whole exchange may take, from connecting to the status
+            line (a server trickling bytes cannot stretch it).
+        connect_timeout: seconds to establish the connection.
+    """
 
     name = "webhook"
 
-    def __init__(self, url: str, timeout: float = 5.0) -> None:
+    def __init__(self, url: str, timeout: float = 5.0, connect_timeout: float = 2.0) -> None:
         if not url.startswith(("http://", "https://")):
             raise _settings.ConfigError(f"alert_webhook: expected an http(s) URL, got {url!r}")
         self.url = url
         self.timeout = timeout
+        self.connect_timeout = connect_timeout
 
     def send(self, alert: Alert) -> None:
         body = orjson.dumps({"text": f"{alert.title}\n{alert.message}", "alert": asdict(alert)})
-        request = urllib.request.Request(  # noqa: S310 - scheme checked in __init__
-            self.url, data=body, headers={"Content-Type": "application/json"}, method="POST"
+        status = post_json(
+            self.url, body, connect_timeout=self.connect_timeout, timeout=self.timeout
         )
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 - scheme checked in __init__
-                response.read(1024)
-        except urllib.error.HTTPError as err:
-            err.close()  # it holds the connection open otherwise
-            raise DeliveryError(f"HTTP {err.code}") from None
+        if not 200 <= status < 300:
+            raise DeliveryError(f"HTTP {status}")
 
 
 class SnsNotifier:
@@ -134,7 +143,8 @@ class SnsNotifier:
         if self._client is None:
             from ..aws.session import client  # the aws extra, only when SNS is configured
 
-            self._client = client("sns", region=self.region)
+            # One attempt per send: the channel's own retries say how often it tried.
+            self._client = client("sns", region=self.region, max_attempts=1)
         self._client.publish(
             TopicArn=self.topic_arn,
             Subject=alert.title[:100],  # SNS rejects longer subjects
@@ -142,17 +152,108 @@ class SnsNotifier:
         )
 
 
+class _Channel:
+    """One notifier's bounded queue, thread, retries and counts."""
+
+    _IDLE_EXIT = 30.0  # the thread ends when idle this long; the next alert restarts it
+
+    def __init__(self, notifier: Notifier, owner: Alerter, queue_size: int) -> None:
+        self.notifier = notifier
+        self.owner = owner
+        self.queue: queue.Queue[Alert | None] = queue.Queue(maxsize=queue_size)
+        self.counts = {"sent": 0, "failed": 0, "dropped": 0}
+        self._lock = threading.Lock()
+        self._worker: threading.Thread | None = None
+
+    def put(self, alert: Alert) -> bool:
+        try:
+            self.queue.put_nowait(alert)
+        except queue.Full:
+            self._drop()
+            return False
+        with self._lock:
+            if self._worker is None or not self._worker.is_alive():
+                self._worker = threading.Thread(
+                    target=self._run, name=f"bellwatch-alerts-{self.notifier.name}", daemon=True
+                )
+                self._worker.start()
+        return True
+
+    def _run(self) -> None:
+        while True:
+            try:
+                alert = self.queue.get(timeout=self._IDLE_EXIT)
+            except queue.Empty:
+                with self._lock:
+                    if self.queue.empty():
+                        self._worker = None
+                        return
+                continue
+            try:
+                if alert is None:
+                    return
+                if self.owner._stop.is_set():
+                    self._drop()  # closing: what the queue still holds is not delivered
+                else:
+                    self._deliver(alert)
+            finally:
+                self.queue.task_done()
+
+    def _deliver(self, alert: Alert) -> None:
+        owner = self.owner
+        delay = owner.backoff
+        error: BaseException | None = None
+        for attempt in range(owner.retries + 1):
+            if attempt:
+                if owner._stop.wait(delay):
+                    break  # closing: give up on this alert rather than hold shutdown
+                delay *= 2
+            try:
+                self.notifier.send(alert)
+            except Exception as exc:
+                error = exc
+                continue
+            with self._lock:
+                self.counts["sent"] += 1
+            return
+        with self._lock:
+            self.counts["failed"] += 1
+        _report_failure(self.notifier, alert, error)
+
+    def stop(self, timeout: float) -> None:
+        """Stop the thread after the alert in hand; those still queued are counted dropped."""
+        while True:
+            try:
+                left = self.queue.get_nowait()
+            except queue.Empty:
+                break
+            if left is not None:
+                self._drop()
+            self.queue.task_done()
+        worker = self._worker
+        if worker is not None and worker.is_alive():
+            with contextlib.suppress(queue.Full):
+                self.queue.put_nowait(None)
+            worker.join(timeout)
+
+    def _drop(self) -> None:
+        with self._lock:
+            self.counts["dropped"] += 1
+
+
 class Alerter:
-    """Rate-limits alerts per fingerprint and delivers them from one background thread.
+    """Rate-limits alerts per fingerprint, writes ``alert_fired``, and feeds each channel.
 
     Args:
-        notifiers: where alerts go, in order; each failure is retried on its own.
+        notifiers: where alerts go. A :class:`LogNotifier` writes its line at once
+            in :meth:`submit`; every other notifier gets its own queue and thread,
+            so one that hangs never delays another.
         interval: at most one alert per fingerprint per ``interval`` seconds.
         retries: attempts after the first, waiting ``backoff``, then twice that, ...
-        queue_size: alerts waiting beyond this are dropped and counted.
+        queue_size: alerts waiting for one channel beyond this are dropped and counted.
+        max_tracked: fingerprints whose last alert time is remembered (least recently
+            alerted forgotten first: they may alert again early).
     """
-
-    _IDLE_EXIT = 30.0  # the worker thread ends when idle this long; the next alert restarts it
 
     def __init__(
         self,
@@ -162,17 +263,21 @@ class Alerter:
         retries: int = 2,
         backoff: float = 0.5,
         queue_size: int = 100,
+        max_tracked: int = 10_000,
     ) -> None:
-        self.notifiers = list(notifiers)
         self.interval = interval
         self.retries = retries
         self.backoff = backoff
-        self._queue: queue.Queue[Alert | None] = queue.Queue(maxsize=queue_size)
-        self._last: dict[str, float] = {}
+        self.queue_size = queue_size
+        self.max_tracked = max_tracked
+        self._last: OrderedDict[str, float] = OrderedDict()  # oldest alert first
         self._lock = threading.Lock()
-        self._worker: threading.Thread | None = None
         self._stop = threading.Event()
-        self.counts = {"sent": 0, "failed": 0, "dropped": 0, "limited": 0}
+        self._log: list[Notifier] = []
+        self._channels: list[_Channel] = []
+        self.limited = 0
+        for notifier in notifiers:
+            self.add(notifier)
 
     @classmethod
     def from_settings(cls, settings: _settings.Settings) -> Alerter:
@@ -184,116 +289,106 @@ class Alerter:
             notifiers.append(SnsNotifier(settings.alert_sns_topic, settings.region))
         return cls(notifiers, interval=settings.alert_interval)
 
+    @property
+    def notifiers(self) -> list[Notifier]:
+        """Every notifier, the log line first."""
+        return [*self._log, *(c.notifier for c in self._channels)]
+
     def add(self, notifier: Notifier) -> None:
         """Send alerts to ``notifier`` as well (e.g. a pager integration of your own)."""
-        self.notifiers.append(notifier)
+        if isinstance(notifier, LogNotifier):
+            self._log.append(notifier)
+        else:
+            self._channels.append(_Channel(notifier, self, self.queue_size))
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Totals over the channels: ``sent``, ``failed``, ``dropped``; and ``limited``."""
+        out = {"sent": 0, "failed": 0, "dropped": 0, "limited": self.limited}
+        for channel in self._channels:
+            for key, n in channel.counts.items():
+                out[key] += n
+        return out
+
+    def channel_counts(self) -> dict[str, dict[str, int]]:
+        """Each channel's ``sent``, ``failed`` and ``dropped`` (``/metrics``)."""
+        out: dict[str, dict[str, int]] = {}
+        for channel in self._channels:
+            mine = out.setdefault(channel.notifier.name, {"sent": 0, "failed": 0, "dropped": 0})
+            for key, n in channel.counts.items():
+                mine[key] += n
+        return out
 
     def submit(self, alert: Alert) -> bool:
-        """Queue ``alert`` unless its fingerprint alerted within ``interval``; never blocks.
+        """Log and queue ``alert`` unless its fingerprint alerted within ``interval``.
 
-        Returns whether it was queued.
+        Never blocks. Returns whether it was logged or queued anywhere.
         """
         try:
-            now = time.monotonic()
-            with self._lock:
-                last = self._last.get(alert.hash)
-                if last is not None and now - last < self.interval:
-                    self.counts["limited"] += 1
-                    return False
-                self._last[alert.hash] = now
-                if len(self._last) > 10_000:  # forget fingerprints whose limit has lapsed
-                    self._last = {k: t for k, t in self._last.items() if now - t < self.interval}
-            try:
-                self._queue.put_nowait(alert)
-            except queue.Full:
-                with self._lock:
-                    self.counts["dropped"] += 1
+            if not self._admit(alert.hash):
                 return False
-            self._ensure_worker()
-            return True
+            done = False
+            for notifier in self._log:
+                try:
+                    notifier.send(alert)
+                    done = True
+                except Exception as exc:
+                    record_internal_error(exc)
+            for channel in self._channels:
+                done = channel.put(alert) or done
+            return done
         except Exception as exc:
             record_internal_error(exc)
             return False
 
-    def _ensure_worker(self) -> None:
+    def _admit(self, key: str) -> bool:
+        """The rate limit, O(1): the LRU is ordered by last alert, oldest first."""
+        now = time.monotonic()
+        last = self._last
         with self._lock:
-            if self._worker is None or not self._worker.is_alive():
-                self._stop.clear()
-                self._worker = threading.Thread(
-                    target=self._run, name="bellwatch-alerts", daemon=True
-                )
-                self._worker.start()
-
-    def _run(self) -> None:
-        while True:
-            try:
-                alert = self._queue.get(timeout=self._IDLE_EXIT)
-            except queue.Empty:
-                with self._lock:
-                    if self._queue.empty():
-                        self._worker = None
-                        return
-                continue
-            try:
-                if alert is None:
-                    return
-                for notifier in self.notifiers:
-                    self._deliver(notifier, alert)
-            finally:
-                self._queue.task_done()
-
-    def _deliver(self, notifier: Notifier, alert: Alert) -> None:
-        delay = self.backoff
-        error: BaseException | None = None
-        for attempt in range(self.retries + 1):
-            if attempt:
-                if self._stop.wait(delay):
-                    break  # closing: give up on this alert rather than hold shutdown
-                delay *= 2
-            try:
-                notifier.send(alert)
-            except Exception as exc:
-                error = exc
-                continue
-            with self._lock:
-                self.counts["sent"] += 1
-            return
-        with self._lock:
-            self.counts["failed"] += 1
-        self._report_failure(notifier, alert, error)
-
-    def _report_failure(
-        self, notifier: Notifier, alert: Alert, error: BaseException | None
-    ) -> None:
-        try:
-            pipeline.current().emit(
-                "warning",
-                {
-                    "event": Ev.ALERT_FAILED,
-                    F.CHANNEL: notifier.name,
-                    F.ERROR_HASH: alert.hash,
-                    F.ERROR_TYPE: type(error).__name__ if error is not None else None,
-                },
-            )
-        except Exception as exc:
-            record_internal_error(exc)
+            seen = last.get(key)
+            if seen is not None and now - seen < self.interval:
+                self.limited += 1
+                return False
+            last[key] = now
+            last.move_to_end(key)
+            # Forget what lapsed, and the oldest beyond the bound: each entry leaves once.
+            while last:
+                oldest_key, oldest = next(iter(last.items()))
+                if now - oldest < self.interval and len(last) <= self.max_tracked:
+                    break
+                del last[oldest_key]
+            return True
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every queued alert was delivered or given up; True if done in time."""
         deadline = time.monotonic() + timeout
-        while self._queue.unfinished_tasks:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.01)
+        for channel in self._channels:
+            while channel.queue.unfinished_tasks:
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.01)
         return True
 
     def close(self, timeout: float = 2.0) -> None:
-        """Deliver what is queued within ``timeout`` (no retry waits), then stop the worker."""
+        """Deliver what is queued within ``timeout`` (no retry waits), then stop the threads."""
         if timeout > 0:
             self.flush(timeout)
         self._stop.set()
-        worker = self._worker
-        if worker is not None and worker.is_alive():
-            with contextlib.suppress(queue.Full):  # a full queue: the stop event ends it
-                self._queue.put_nowait(None)
-            worker.join(timeout if timeout > 0 else 0.5)
+        for channel in self._channels:
+            channel.stop(timeout if timeout > 0 else 0.5)
+
+
+def _report_failure(notifier: Notifier, alert: Alert, error: BaseException | None) -> None:
+    try:
+        pipeline.current().emit(
+            "warning",
+            {
+                "event": Ev.ALERT_FAILED,
+                F.CHANNEL: notifier.name,
+                F.ERROR_HASH: alert.hash,
+                F.ERROR_TYPE: type(error).__name__ if error is not None else None,
+            },
+        )
+    except Exception as exc:
+        record_internal_error(exc)

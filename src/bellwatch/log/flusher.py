@@ -1,8 +1,10 @@
 """One daemon thread that writes out buffered log lines and finishes deferred requests.
 
-It ticks every ``log_flush`` seconds (0.2 by default): file buffers older than their
-interval are written out, and requests queued in the :class:`~.deferred.Deferred`
-are finished, so a quiet service still writes its last lines within a tick.
+It ticks every ``log_flush`` seconds (0.2 at most): requests queued in the
+:class:`~.deferred.Deferred` are finished, then file buffers that would be older
+than their interval by the next tick are written out. So a line waits at most one
+tick, from the end of its request to the file: that is what a process killed with
+``SIGKILL`` can lose (with ``log_flush=0``, nothing).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ class Flusher:
         self._files: weakref.WeakSet[Buffered] = weakref.WeakSet()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self.tick = 0.2  # seconds between ticks at most (the runtime sets log_flush)
 
     def watch(self, file: Buffered) -> None:
         """Write out ``file``'s buffer on ticks from now on (starts the thread)."""
@@ -73,14 +76,15 @@ class Flusher:
     def _run(self) -> None:
         while True:
             files = self._snapshot()
-            wait = min([0.2, *(f.flush_interval for f in files if f.buffered)])
+            wait = min([self.tick, *(f.flush_interval for f in files if f.buffered)])
             time.sleep(max(wait, 0.01))
             deferred = self.deferred
             if deferred.pending:
                 deferred.drain()
-            now = time.monotonic()
+            # Due before the next tick: written now, so no line waits past its interval.
+            horizon = time.monotonic() + wait
             for file in files:
-                if file.due(now):
+                if file.due(horizon):
                     file.flush()
 
     def flush_all(self) -> None:

@@ -25,7 +25,7 @@ from .redact import Redactor
 from .render import BudgetRenderer
 from .sinks import Sink
 
-__all__ = ["Pipeline", "current", "get_logger", "install", "set_default"]
+__all__ = ["Pipeline", "current", "get_logger", "install", "installed", "set_default"]
 
 _LEVEL_NUM = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 
@@ -177,6 +177,11 @@ def set_default(factory: Callable[[], Pipeline]) -> None:
     """Register what builds the pipeline when a line is written before any configure."""
     global _default
     _default = factory
+
+
+def installed() -> Pipeline | None:
+    """The pipeline in force, or ``None`` before any configure (never builds one)."""
+    return _current
 
 
 def current() -> Pipeline:

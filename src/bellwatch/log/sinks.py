@@ -1,26 +1,28 @@
 """Where lines go: a stream (stdout for the ECS awslogs driver) and a size-rotated file.
 
 A write never raises: a closed stream or a full disk drops that line for that
-target and counts it in :func:`bellwatch.stats`.
+target and counts it in :func:`bellwatch.stats` (``stdout_dropped``,
+``file_dropped``), and never stalls on a reader that stopped reading or a disk
+that hangs (:mod:`bellwatch.log.outlet`; setting ``log_blocked``).
 
 The file may buffer INFO and DEBUG lines for up to ``log_flush`` seconds and
 write them in one ``O_APPEND`` call of whole lines: a write per line was the
 largest single cost of a request line under a real server (~9 us of a ~36 us
 overhead, measured in bench/middleware.py). A WARNING or worse line is written at
 once, together with everything buffered before it, so file order is log order.
-A background thread writes out a buffer older than ``log_flush``; exit, fork,
-:func:`bellwatch.flush` and :func:`bellwatch.stats` write it out too; a forked child
-writes every line at once (it may end with ``os._exit``, which runs no exit handler). Standard
-output is never buffered here: several processes share it, and a partial line
-from one would interleave with another's.
+The flusher thread (:mod:`bellwatch.log.flusher`) writes out a buffer before it is
+older than ``log_flush``; exit, fork, :func:`bellwatch.flush` and
+:func:`bellwatch.stats` write it out too; a forked child writes every line at once
+(it may end with ``os._exit``, which runs no exit handler). Standard output is not
+buffered here: several processes share it, so each line is one write of its own.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import io
 import os
+import stat
 import threading
 import time
 from pathlib import Path
@@ -29,6 +31,7 @@ from typing import IO, Any
 from .._guard import counters
 from .deferred import Deferred
 from .flusher import Flusher
+from .outlet import BUFFER_BYTES, Appender, Outlet, PartialWrite
 
 __all__ = ["RotatingFile", "Sink"]
 
@@ -38,10 +41,20 @@ _BATCH_BYTES = 64 * 1024  # a buffer this large is written at once
 class RotatingFile:
     """Append-only JSONL file rotated by size: ``name.jsonl`` -> ``name.jsonl.1`` -> ...
 
-    Several worker processes may share one file: each write is a single
-    ``O_APPEND`` call of whole lines, and rotation takes an ``flock`` and re-checks
-    the inode so that only one process rotates. With ``flush_interval`` > 0, lines
-    wait in a buffer for at most that many seconds (see the module docstring).
+    Several processes may share one file. Every append holds an ``flock`` on
+    ``name.jsonl.lock`` and checks, under it, that the path is still the file it
+    has open (else it reopens) and how large that file is now (others' lines
+    included): one process rotates at a time, nobody writes into a rotated or
+    deleted file, and a rotated file ends within one batch of ``max_bytes``. Each
+    append is one ``O_APPEND`` call of whole lines; one that cannot be completed
+    (a full disk) leaves no fragment for the next line to join
+    (:class:`~bellwatch.log.outlet.Appender`).
+
+    With ``flush_interval`` > 0, lines wait in a buffer for at most that long (see
+    the module docstring). A thread that finds another one writing (a slow disk)
+    leaves its lines in the buffer rather than waiting; past ``limit`` buffered
+    bytes, new lines are dropped and counted (``on_full="drop"``) or wait
+    (``on_full="block"``).
     """
 
     def __init__(
@@ -51,25 +64,36 @@ class RotatingFile:
         backups: int,
         flush_interval: float = 0.0,
         flusher: Flusher | None = None,
+        *,
+        on_full: str = "drop",
+        limit: int = BUFFER_BYTES,
     ) -> None:
         self.path = Path(path)
         self.max_bytes = max_bytes
         self.backups = backups
         self.flush_interval = flush_interval
-        self._lock = threading.Lock()
+        self.on_full = on_full
+        self.limit = limit
+        self._io = threading.Lock()  # one thread appends at a time (the flock is per process)
         self._buf_lock = threading.Lock()
         self._pending: list[bytes] = []
         self._pending_bytes = 0
         self._pending_counted = 0
+        self._urgent = False
         self._since = 0.0  # monotonic time of the oldest buffered line
         # a batch never overshoots a small max_bytes by much
         self._batch_bytes = min(_BATCH_BYTES, max(1, max_bytes // 8))
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._appender = Appender()
         self._fd = -1
         self._ino = -1
-        self._size = 0
+        self._lock_fd = -1
         self._writes = 0
         self._open()
+        # Only a regular file rotates (and needs the lock): not /dev/null, not a FIFO.
+        self._rotates = stat.S_ISREG(os.fstat(self._fd).st_mode)
+        if self._rotates:
+            self._open_lock()
         self._flusher = flusher
         if flush_interval > 0:
             if flusher is None:
@@ -78,15 +102,18 @@ class RotatingFile:
 
     def _open(self) -> None:
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        st = os.fstat(fd)
-        old, self._fd, self._ino, self._size = self._fd, fd, st.st_ino, st.st_size
+        old, self._fd, self._ino = self._fd, fd, os.fstat(fd).st_ino
+        self._appender = Appender()  # a fragment in the old file is not this file's
         if old >= 0:
             with contextlib.suppress(OSError):
                 os.close(old)
 
-    # Other processes' writes are invisible to our own byte count; re-read the file
-    # every so many lines so that a shared file still rotates near max_bytes.
-    _RECHECK_EVERY = 64
+    def _open_lock(self) -> None:
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        old, self._lock_fd = self._lock_fd, os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        if old >= 0:
+            with contextlib.suppress(OSError):
+                os.close(old)
 
     @property
     def buffered(self) -> bool:
@@ -98,85 +125,91 @@ class RotatingFile:
 
         Unbuffered, an OS error raises (the sink counts the line dropped). A buffered
         write never raises; ``counted`` is how many of these lines the caller already
-        counted as written, moved to dropped if the batch then fails.
+        counted as written, moved to dropped if they are then not written.
         """
         if self.flush_interval <= 0:
-            self._append(data)
+            with self._io:
+                self._append(data)
             return
         with self._buf_lock:
+            if self._pending_bytes + len(data) > self.limit and self.on_full == "drop":
+                _lost(data.count(b"\n"), counted)  # a writer is stuck: drop, never wait
+                return
             if not self._pending:
                 self._since = time.monotonic()
             self._pending.append(data)
             self._pending_bytes += len(data)
             self._pending_counted += counted
-            if urgent or self._pending_bytes >= self._batch_bytes:
-                self._write_pending()
+            self._urgent = self._urgent or urgent
+            if not (urgent or self._pending_bytes >= self._batch_bytes):
+                return
+        # Written now, unless another thread is writing (maybe stuck on a slow disk):
+        # then that thread, or the next tick, writes these lines too.
+        if self._io.acquire(blocking=self.on_full == "block"):
+            try:
+                self._write_out()
+            finally:
+                self._io.release()
 
     def flush(self) -> None:
         """Write out the buffered lines, if any."""
         if self._pending:
-            with self._buf_lock:
-                self._write_pending()
+            with self._io:
+                self._write_out()
 
-    def _write_pending(self) -> None:
-        # Called with _buf_lock held.
-        pending, counted = self._pending, self._pending_counted
-        if not pending:
-            return
-        self._pending = []
-        self._pending_bytes = 0
-        self._pending_counted = 0
-        try:
-            self._append(pending[0] if len(pending) == 1 else b"".join(pending))
-        except Exception:
-            # Lines the sink counted as written when they were buffered are dropped
-            # after all; lines it already counted dropped (a failed stdout) stay so.
-            counters.lines_written -= counted
-            counters.lines_dropped += counted
+    def _write_out(self) -> None:
+        # Called with _io held; loops while urgent lines arrived during the write.
+        while True:
+            with self._buf_lock:
+                pending, counted = self._pending, self._pending_counted
+                self._pending, self._pending_bytes, self._pending_counted = [], 0, 0
+                self._urgent = False
+            if not pending:
+                return
+            data = pending[0] if len(pending) == 1 else b"".join(pending)
+            try:
+                self._append(data)
+            except PartialWrite as exc:
+                _lost(data.count(b"\n") - exc.kept, counted)
+            except Exception:
+                _lost(data.count(b"\n"), counted)
+            if not self._urgent:
+                return
 
     def _append(self, data: bytes) -> None:
+        # Called with _io held. Under the flock: still our file? its size? rotate? append.
         self._writes += 1
-        if self._writes % self._RECHECK_EVERY == 0:
-            self._recheck()
-        if self._size + len(data) > self.max_bytes:
-            with self._lock:
-                self._roll()
-        os.write(self._fd, data)
-        self._size += len(data)
-
-    def _recheck(self) -> None:
-        try:
-            st = os.stat(self.path)
-        except FileNotFoundError:
-            self._open()
+        if not self._rotates:
+            self._appender.append(self._fd, data)
             return
-        if st.st_ino != self._ino:
-            self._open()
-        else:
-            self._size = st.st_size
-
-    def _roll(self) -> None:
-        lock_path = self.path.with_name(self.path.name + ".lock")
-        with open(lock_path, "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        try:
             try:
                 st = os.stat(self.path)
             except FileNotFoundError:
                 st = None
-            if st is None or st.st_ino != self._ino or st.st_size + 1 < self.max_bytes // 2:
-                # another process rotated already (or the file was removed): follow it
-                self._open()
-                if self._size < self.max_bytes:
-                    return
-            for i in range(self.backups - 1, 0, -1):
-                src = self.path.with_name(f"{self.path.name}.{i}")
-                if src.exists():
-                    os.replace(src, self.path.with_name(f"{self.path.name}.{i + 1}"))
-            if self.backups > 0:
-                os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
+            if st is None or st.st_ino != self._ino:
+                self._open()  # another process rotated it, or it was removed
+                size = os.fstat(self._fd).st_size
             else:
-                self.path.unlink(missing_ok=True)
-            self._open()
+                size = st.st_size
+            if size and size + len(data) > self.max_bytes:
+                self._roll()
+            self._appender.append(self._fd, data)
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def _roll(self) -> None:
+        # Called with the flock held.
+        for i in range(self.backups - 1, 0, -1):
+            src = self.path.with_name(f"{self.path.name}.{i}")
+            if src.exists():
+                os.replace(src, self.path.with_name(f"{self.path.name}.{i + 1}"))
+        if self.backups > 0:
+            os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
+        else:
+            self.path.unlink(missing_ok=True)
+        self._open()
 
     def close(self) -> None:
         self.flush()
@@ -185,10 +218,12 @@ class RotatingFile:
         # A logger bound before a reconfigure may still hold this file: its later
         # lines now fail at once (and are counted dropped) instead of waiting forever.
         self.flush_interval = 0.0
-        if self._fd >= 0:
-            with contextlib.suppress(OSError):
-                os.close(self._fd)
-            self._fd = -1
+        for name in ("_fd", "_lock_fd"):
+            fd = getattr(self, name)
+            setattr(self, name, -1)
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
 
     def due(self, now: float) -> bool:
         """Whether the oldest buffered line has waited ``flush_interval`` by ``now`` (monotonic)."""
@@ -198,19 +233,25 @@ class RotatingFile:
         # The parent wrote its buffer before forking; a lock another thread held
         # at that moment would stay locked forever in this child. A forked child
         # (multiprocessing, a prefork server) may end with os._exit, which runs no
-        # exit handler: it writes every line at once.
-        self._lock = threading.Lock()
+        # exit handler: it writes every line at once. Its flock needs a lock file
+        # description of its own: the inherited one is shared with the parent.
+        self._io = threading.Lock()
         self._buf_lock = threading.Lock()
         self._pending = []
         self._pending_bytes = 0
         self._pending_counted = 0
         self.flush_interval = 0.0
+        if self._lock_fd >= 0:
+            with contextlib.suppress(OSError):
+                self._open_lock()
 
 
 class Sink:
     """The structlog "logger" at the end of the chain: writes finished lines.
 
     Every method name structlog may call (``info``, ``error``, ...) is ``write``.
+    The stream goes through an :class:`~bellwatch.log.outlet.Outlet` (``on_full``
+    says what happens when its reader stalls).
     """
 
     def __init__(
@@ -218,9 +259,11 @@ class Sink:
         stream: IO[Any] | None,
         file: RotatingFile | None = None,
         deferred: Deferred | None = None,
+        *,
+        on_full: str = "drop",
     ) -> None:
         self._stream = stream
-        self._text = stream is not None and _is_text(stream)
+        self._out = Outlet(stream, on_full=on_full) if stream is not None else None
         self._file = file
         # Requests finished later are finished before any other line, in log order.
         self._deferred = deferred if deferred is not None else Deferred()
@@ -238,23 +281,23 @@ class Sink:
         deferred = self._deferred
         if deferred.pending:
             deferred.drain()
-        data = line if isinstance(line, bytes) else line.encode("utf-8", "replace")
-        ok = self._stream is None or self._to_stream(data)
+        data = (line if isinstance(line, bytes) else line.encode("utf-8", "replace")) + b"\n"
+        out = self._out
+        ok = out is None or out.write(data)
         file = self._file
         if file is not None and file.buffered:
             # Counted now; a batch that fails later moves the counted lines to dropped.
             _count(ok)
             try:
-                file.write(data + b"\n", urgent, counted=ok)
+                file.write(data, urgent, counted=ok)
             except Exception:  # closed meanwhile: it wrote at once, and failed
-                if ok:
-                    counters.lines_written -= 1
-                    counters.lines_dropped += 1
+                _lost(1, ok)
             return
         if file is not None:
             try:
-                file.write(data + b"\n", urgent)
+                file.write(data, urgent)
             except Exception:
+                counters.file_dropped += 1
                 ok = False
         _count(ok)
 
@@ -282,24 +325,9 @@ class Sink:
         if chunk:
             _append_counted(file, chunk)
 
-    def _to_stream(self, data: bytes) -> bool:
-        stream = self._stream
-        assert stream is not None  # for mypy: write() checked
-        try:
-            if self._text:
-                try:
-                    stream.write(data.decode("utf-8") + "\n")
-                except UnicodeEncodeError:
-                    # A non-UTF-8 stdout (PYTHONIOENCODING=ascii): the line is valid
-                    # UTF-8 JSON, so write its bytes beneath the text layer.
-                    stream.flush()
-                    stream.buffer.write(data + b"\n")  # type: ignore[attr-defined]
-            else:
-                stream.write(data + b"\n")
-            stream.flush()
-        except Exception:
-            return False
-        return True
+    def drain(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for stream lines a slow reader still owes."""
+        return self._out is None or self._out.drain(timeout)
 
     def write_urgent(self, line: bytes | str) -> None:
         """:meth:`write` for a WARNING or worse line."""
@@ -308,9 +336,15 @@ class Sink:
     msg = debug = info = log = write
     warning = warn = error = exception = critical = fatal = write_urgent
 
+    def after_fork(self) -> None:
+        if self._out is not None:
+            self._out.after_fork()
+
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
+        if self._out is not None:
+            self._out.close()
 
 
 def _append_counted(file: RotatingFile, lines: list[bytes]) -> None:
@@ -319,8 +353,15 @@ def _append_counted(file: RotatingFile, lines: list[bytes]) -> None:
     try:
         file.write(b"\n".join(lines) + b"\n", False, counted=n)
     except Exception:  # closed meanwhile: it wrote at once, and failed
-        counters.lines_written -= n
-        counters.lines_dropped += n
+        _lost(n, n)
+
+
+def _lost(lines: int, counted: int) -> None:
+    """``lines`` never reached the file; ``counted`` of them had been counted written."""
+    counted = min(counted, lines)
+    counters.file_dropped += lines
+    counters.lines_written -= counted
+    counters.lines_dropped += counted
 
 
 def _count(ok: bool) -> None:
@@ -328,11 +369,3 @@ def _count(ok: bool) -> None:
         counters.lines_written += 1
     else:
         counters.lines_dropped += 1
-
-
-def _is_text(stream: IO[Any]) -> bool:
-    if isinstance(stream, io.TextIOBase):
-        return True
-    if isinstance(stream, io.BufferedIOBase | io.RawIOBase):
-        return False
-    return hasattr(stream, "encoding")

@@ -3,6 +3,15 @@
 Pure functions of a :class:`~bellwatch.store.Snapshot` (and the error and business
 sections): the ASGI endpoint (:mod:`bellwatch.asgi.endpoints`) serves them, the
 dashboard draws them.
+
+Two scopes never share a series. The JSON's top level is the cluster's numbers
+(with the in-memory store: this process's), and ``process`` this process's own
+plus bellwatch's health counters. In Prometheus text every sample carries
+``scope="cluster"`` or ``scope="process"`` (with ``worker="<host>:<pid>"``): a
+scraper that reaches a different worker each time still sees each series only
+grow, where one name for both read 8841 -> 40001 -> 10294 (counter resets).
+Cluster samples appear only while a cluster copy exists: absent, never replaced
+by one worker's numbers.
 """
 
 from __future__ import annotations
@@ -62,12 +71,15 @@ def metrics_document(
     local: Snapshot | None = None,
     health_ok: bool = True,
     slow_threshold: float | None = None,
+    process: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The ``/metrics`` JSON: the guide's shape plus ``window``, ``endpoints``, ``business``.
 
     ``status`` is :func:`bellwatch.verdict.verdict` of the rolling window's 5xx rate
     and p95, and of the last ``/health``. With a shared store, ``snapshot`` is the
-    cluster's and ``local`` this process's own, shown under ``process``.
+    cluster's and ``local`` this process's own, shown under ``process`` together with
+    ``process`` (its worker id, bellwatch's own counters: lines dropped, store
+    overflow, alert deliveries).
     """
     recent = snapshot.totals(windowed=True)
     window_rate = _pct(recent.errors, recent.count)
@@ -93,8 +105,10 @@ def metrics_document(
         "source": snapshot.source,
         "uptime_seconds": round(max(0.0, time.time() - snapshot.started), 1),
     }
-    if local is not None:
-        doc["process"] = {"performance": _performance(local)}
+    mine: dict[str, Any] = dict(process or {})
+    if local is not None or process is not None:
+        mine["performance"] = _performance(local if local is not None else snapshot)
+        doc["process"] = mine
     return doc
 
 
@@ -125,36 +139,102 @@ class _Text:
             self.lines.append(f"{metric} {_num(value)}")
 
 
-def prometheus_text(snapshot: Snapshot, errors: dict[str, Any]) -> str:
-    """The snapshot as Prometheus text (``prometheus_client``'s parser accepts it)."""
+def prometheus_text(
+    snapshot: Snapshot,
+    errors: dict[str, Any] | None,
+    *,
+    local: Snapshot | None = None,
+    worker: str = "",
+    process: dict[str, Any] | None = None,
+    errors_scope: str = "process",
+) -> str:
+    """The numbers as Prometheus text (``prometheus_client``'s parser accepts it).
+
+    ``snapshot`` is the cluster's when its ``source`` is ``"cluster"`` (then
+    ``local`` is this process's own), else this process's. ``process`` adds
+    bellwatch's own counters (``/metrics``' ``process`` section); ``errors_scope``
+    says whose numbers ``errors`` holds (``None``: no error samples).
+    """
+    scopes: list[tuple[dict[str, str], Snapshot]] = []
+    mine = {"scope": "process", "worker": worker}
+    if snapshot.source == "cluster":
+        scopes.append(({"scope": "cluster"}, snapshot))
+        if local is not None:
+            scopes.append((mine, local))
+    else:
+        scopes.append((mine, snapshot))
     out = _Text()
-    eps = sorted(snapshot.endpoints.items())
-    out.family("bellwatch_requests_total", "counter", "Requests finished, by route template.")
-    for path, s in eps:
-        out.sample("bellwatch_requests_total", s.count, path=path)
-    out.family("bellwatch_request_errors_total", "counter", "Responses by error class.")
-    for path, s in eps:
-        out.sample("bellwatch_request_errors_total", s.errors, path=path, **{"class": "5xx"})
-        out.sample("bellwatch_request_errors_total", s.client_errors, path=path, **{"class": "4xx"})
-    out.family("bellwatch_slow_requests_total", "counter", "Requests over the slow threshold.")
-    for path, s in eps:
-        out.sample("bellwatch_slow_requests_total", s.slow, path=path)
-    name = "bellwatch_request_duration_seconds"
-    out.family(name, "summary", "Request duration (DDSketch, 1% relative accuracy).")
-    for path, s in eps:
-        for q in (0.5, 0.95, 0.99):
-            out.sample(name, round(s.quantile(q), 6), path=path, quantile=str(q))
-        out.sample(f"{name}_sum", round(s.total, 6), path=path)
-        out.sample(f"{name}_count", s.count, path=path)
-    out.family("bellwatch_active_sessions", "gauge", "Distinct sessions seen recently.")
-    out.sample("bellwatch_active_sessions", snapshot.active_sessions)
+    _requests(out, scopes)
+    if errors is not None:
+        _errors(out, errors, {"scope": "cluster"} if errors_scope == "cluster" else mine)
+    out.family("bellwatch_business_total", "counter", "Business counters the app records.")
+    for labels, snap in scopes:
+        for counter, value in sorted(snap.counters.items()):
+            out.sample("bellwatch_business_total", value, name=counter, **labels)
+    if process is not None:
+        _own(out, process, mine)
+    return "\n".join(out.lines) + "\n"
+
+
+def _errors(out: _Text, errors: dict[str, Any], labels: dict[str, str]) -> None:
     out.family("bellwatch_errors_unique", "gauge", "Distinct error fingerprints tracked.")
-    out.sample("bellwatch_errors_unique", int(errors.get("total_unique_errors", 0)))
+    out.sample("bellwatch_errors_unique", int(errors.get("total_unique_errors", 0)), **labels)
     out.family("bellwatch_errors_total", "counter", "Error occurrences, by severity.")
     by_sev = errors.get("by_severity") or {}
     for sev in Sev.ORDER:
-        out.sample("bellwatch_errors_total", int(by_sev.get(sev, 0)), severity=sev)
-    out.family("bellwatch_business_total", "counter", "Business counters the app records.")
-    for counter, value in sorted(snapshot.counters.items()):
-        out.sample("bellwatch_business_total", value, name=counter)
-    return "\n".join(out.lines) + "\n"
+        out.sample("bellwatch_errors_total", int(by_sev.get(sev, 0)), severity=sev, **labels)
+
+
+def _requests(out: _Text, scopes: list[tuple[dict[str, str], Snapshot]]) -> None:
+    eps = [(labels, sorted(snap.endpoints.items())) for labels, snap in scopes]
+    out.family("bellwatch_requests_total", "counter", "Requests finished, by route template.")
+    for labels, items in eps:
+        for path, s in items:
+            out.sample("bellwatch_requests_total", s.count, path=path, **labels)
+    out.family("bellwatch_request_errors_total", "counter", "Responses by error class.")
+    for labels, items in eps:
+        for path, s in items:
+            for cls, n in (("5xx", s.errors), ("4xx", s.client_errors)):
+                out.sample("bellwatch_request_errors_total", n, path=path, **labels,
+                           **{"class": cls})  # fmt: skip
+    out.family("bellwatch_slow_requests_total", "counter", "Requests over the slow threshold.")
+    for labels, items in eps:
+        for path, s in items:
+            out.sample("bellwatch_slow_requests_total", s.slow, path=path, **labels)
+    name = "bellwatch_request_duration_seconds"
+    out.family(name, "summary", "Request duration (DDSketch, 1% relative accuracy).")
+    for labels, items in eps:
+        for path, s in items:
+            for q in (0.5, 0.95, 0.99):
+                out.sample(name, round(s.quantile(q), 6), path=path, quantile=str(q), **labels)
+            out.sample(f"{name}_sum", round(s.total, 6), path=path, **labels)
+            out.sample(f"{name}_count", s.count, path=path, **labels)
+    out.family("bellwatch_active_sessions", "gauge", "Distinct sessions seen recently.")
+    for labels, snap in scopes:
+        out.sample("bellwatch_active_sessions", snap.active_sessions, **labels)
+
+
+def _own(out: _Text, process: dict[str, Any], mine: dict[str, str]) -> None:
+    """bellwatch's own counters: lines, drops, store overflow, alert deliveries."""
+    own = process.get("bellwatch") or {}
+    out.family("bellwatch_log_lines_total", "counter", "Lines written, and dropped by target.")
+    out.sample("bellwatch_log_lines_total", own.get("lines_written", 0), outcome="written", **mine)
+    for target in ("stdout", "file"):
+        out.sample("bellwatch_log_lines_total", own.get(f"{target}_dropped", 0),
+                   outcome="dropped", target=target, **mine)  # fmt: skip
+    out.family("bellwatch_internal_errors_total", "counter", "bellwatch's own failures.")
+    out.sample("bellwatch_internal_errors_total", own.get("internal_errors", 0), **mine)
+    stores = process.get("stores") or {}
+    help_text = "Updates past buffer_max while the shared store was down (not in cluster totals)."
+    out.family("bellwatch_store_overflow_total", "counter", help_text)
+    for store, state in sorted(stores.items()):
+        out.sample("bellwatch_store_overflow_total", state.get("overflowed", 0), store=store,
+                   **mine)  # fmt: skip
+    alerts = process.get("alerts") or {}
+    out.family("bellwatch_alerts_total", "counter", "Alerts by channel and outcome.")
+    for channel, counts in sorted((alerts.get("channels") or {}).items()):
+        for outcome in ("sent", "failed", "dropped"):
+            out.sample("bellwatch_alerts_total", counts.get(outcome, 0), channel=channel,
+                       outcome=outcome, **mine)  # fmt: skip
+    out.sample("bellwatch_alerts_total", alerts.get("limited", 0), channel="all",
+               outcome="limited", **mine)  # fmt: skip

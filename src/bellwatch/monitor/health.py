@@ -69,6 +69,7 @@ async def _run(check: _Check) -> dict[str, Any]:
     start = time.perf_counter()
     error: str | None = None
     state: str | None = None
+    extra: dict[str, Any] = {}
     try:
         if inspect.iscoroutinefunction(check.fn):
             result = await asyncio.wait_for(check.fn(), check.timeout)
@@ -82,11 +83,14 @@ async def _run(check: _Check) -> dict[str, Any]:
             error = "returned False"
         elif isinstance(result, str):  # a state that does not fail liveness, e.g. "degraded"
             state = result
+        elif isinstance(result, dict):  # a state and numbers: {"state": ..., "overflowed": 3}
+            extra = {str(k): v for k, v in result.items() if k != "state"}
+            state = str(result["state"]) if "state" in result else None
     except TimeoutError:
         ok, error = False, f"timed out after {check.timeout:g}s"
     except Exception as exc:
         ok, error = False, type(exc).__name__
-    out: dict[str, Any] = {"ok": ok, "ms": round((time.perf_counter() - start) * 1000, 1)}
+    out: dict[str, Any] = {"ok": ok, "ms": round((time.perf_counter() - start) * 1000, 1), **extra}
     if state is not None:
         out["state"] = state
     if error is not None:

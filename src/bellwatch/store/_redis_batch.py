@@ -14,20 +14,26 @@ import orjson
 
 from .base import BUCKET_SECONDS, MAPPING, ZERO_BIN, EndpointStats, new_sketch
 
-__all__ = ["APPLY", "Batch", "Bins", "Row", "endpoints", "stats_of"]
+__all__ = ["APPLY", "Batch", "Bins", "Row", "endpoints", "merge_batches", "stats_of"]
 
 _MAPPING = MAPPING
 _ZERO = ZERO_BIN
 _MIN = _MAPPING.min_possible
 
-# ARGV: prefix, proc, seq, mode, payload, keep, bucket ttl, now, session window, max sessions.
+# ARGV: prefix, proc, seq, mode, payload, keep, bucket ttl, now, session window, max sessions,
+# the last seq Redis acknowledged to this process. Modes: first, delta, full (everything this
+# process had acknowledged: Redis came back empty), resend (what an older Redis lost).
 APPLY = """
 local p = ARGV[1]
 local seqkey = p .. 'proc:' .. ARGV[2]
 local seq = tonumber(ARGV[3])
 local cur = redis.call('GET', seqkey)
 if cur and tonumber(cur) >= seq then return 'dup' end
-if ARGV[4] == 'delta' and not cur then return 'reset' end
+if ARGV[4] == 'delta' then
+  -- the generation check: our key gone (empty), or older than what was acknowledged
+  if not cur then return 'reset' end
+  if tonumber(cur) < tonumber(ARGV[11]) then return 'behind:' .. cur end
+end
 local d = cjson.decode(ARGV[5])
 local keep, bttl, now = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local function rows(key, t)
@@ -186,6 +192,13 @@ class Batch:
             },
             option=orjson.OPT_NON_STR_KEYS,
         )
+
+
+def merge_batches(into: Batch | None, other: Batch) -> Batch:
+    """Add ``other`` into ``into`` (a new batch when ``into`` is None); the shipper's history."""
+    out = Batch() if into is None else into
+    out.merge(other)
+    return out
 
 
 def _rows(into: dict[str, Row], other: dict[str, Row]) -> None:

@@ -10,6 +10,7 @@ import contextlib
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +18,15 @@ from .._guard import record_internal_error
 from ..log import pipeline
 from ..schema import Ev, F
 
-__all__ = ["REDIS_ERRORS", "Shipper", "after_fork", "attach_shipper", "connect", "redis_errors"]
+__all__ = [
+    "REDIS_ERRORS",
+    "Shipper",
+    "after_fork",
+    "attach_shipper",
+    "connect",
+    "merge_entries",
+    "redis_errors",
+]
 
 _HINT = "the Redis store needs the redis package: pip install 'bellwatch[redis]'"
 
@@ -72,6 +81,9 @@ Take = Callable[[], tuple[Any, int]]
 Send = Callable[[Any, str, int, str, Any], str]
 Done = Callable[[Any], None]
 After = Callable[[Any], None]
+Merge = Callable[[Any, Any], Any]
+
+HISTORY = 600  # acknowledged batches kept one by one (10 minutes at 1 s), older ones merged
 
 
 class Shipper:
@@ -79,11 +91,19 @@ class Shipper:
 
     Each batch carries this process's id and a sequence number, and the server side
     (a Lua script) applies a sequence number at most once: a batch whose reply was
-    lost is resent unchanged and acknowledged as ``dup``, never counted twice. A
-    script that finds this process's sequence key missing after an earlier
-    acknowledgement answers ``reset`` (Redis restarted empty, or failed over): the
-    batch is then resent in ``full`` mode, carrying everything this process ever
-    had acknowledged, so cluster totals converge again.
+    lost is resent unchanged and acknowledged as ``dup``, never counted twice.
+
+    The sequence key Redis keeps per process (``proc:<id>``) is also this process's
+    generation mark: each batch tells the script the last sequence number Redis
+    acknowledged. A key that is missing answers ``reset`` (Redis came back empty):
+    the batch is resent in ``full`` mode, carrying everything this process ever had
+    acknowledged. A key *older* than that answers ``behind:<seq>`` (Redis came back
+    from an older RDB snapshot, or a replica that lagged took over): exactly the
+    acknowledged batches after ``<seq>`` are resent once, in ``resend`` mode (no
+    summary lines for them), from a history of the last :data:`HISTORY` batches
+    (older ones merged: a rewind that far back resends what it can and counts the
+    rest in :attr:`unrecoverable`). Either way cluster totals converge again, and one
+    ``store_resent`` line says how many updates went back.
 
     While Redis is down, slow or answering errors the store keeps buffering (its
     bound is ``buffer_max``), one ``store_degraded`` line is written, and the first
@@ -95,8 +115,10 @@ class Shipper:
         name: what the lines call this shipper (``check`` field).
         take: returns the next batch and how many updates it holds (may be empty:
             an empty round is the heartbeat that notices a restarted Redis).
-        send: ``(client, proc, seq, mode, batch) -> "ok" | "dup" | "reset"``.
+        send: ``(client, proc, seq, mode, batch) -> "ok" | "dup" | "reset" |
+            "behind:<seq>"``; the script reads :attr:`acked` too.
         done: called with a batch once Redis acknowledged it.
+        merge: ``merge(into, other)`` adds one batch to another (the history).
         after: called with the client after a successful round (cached reads).
 
     Raises:
@@ -113,6 +135,7 @@ class Shipper:
         take: Take,
         send: Send,
         done: Done,
+        merge: Merge,
         after: After | None = None,
         timeout: float = 0.5,
     ) -> None:
@@ -121,6 +144,7 @@ class Shipper:
         self.name = name
         self.timeout = timeout
         self._take, self._send, self._done, self._after = take, send, done, after
+        self._merge = merge
         # Fail at construction, not in the thread: a missing extra or a bad URL raises here.
         connect(url, timeout=timeout).close()
         self.forked()
@@ -129,9 +153,14 @@ class Shipper:
         """Start over as a new process (after ``fork``): new id, nothing in flight."""
         self.proc = os.urandom(6).hex()
         self.seq = 0
+        self.acked = 0  # the last sequence number Redis acknowledged
         self.mode = "first"
         self.inflight: tuple[int, Any, int] | None = None
         self.inflight_updates = 0
+        # (first seq, last seq, batch, updates) of acknowledged batches, oldest first
+        self.history: deque[tuple[int, int, Any, int]] = deque()
+        self.resent = 0  # updates resent after Redis lost them
+        self.unrecoverable = 0  # updates lost with history merged past the rewind point
         self.degraded = False
         self.last_error: str | None = None
         self.since: float | None = None
@@ -182,6 +211,7 @@ class Shipper:
     def _round_locked(self) -> tuple[bool, tuple[str, dict[str, Any]] | None]:
         errors = redis_errors()
         shipped = 0
+        line: tuple[str, dict[str, Any]] | None = None
         try:
             if self._client is None:
                 self._client = connect(self.url, timeout=self.timeout)
@@ -194,7 +224,10 @@ class Shipper:
                 reply = self._send(self._client, self.proc, seq, self.mode, batch)
                 if reply == "reset":
                     reply = self._send(self._client, self.proc, seq, "full", batch)
+                elif reply.startswith("behind:"):
+                    line = self._resend(int(reply.partition(":")[2]), seq, batch)
                 self._done(batch)
+                self._remember(seq, batch, n)
                 self.inflight, self.inflight_updates, self.mode = None, 0, "delta"
                 shipped += n
                 if not self.degraded:
@@ -207,7 +240,32 @@ class Shipper:
             record_internal_error(exc)
             return False, None
         self.rounds += 1
-        return True, self._up(shipped) if self.degraded else None
+        return True, self._up(shipped) if self.degraded else line
+
+    def _resend(self, kept: int, seq: int, batch: Any) -> tuple[str, dict[str, Any]]:
+        """Redis holds our batches up to ``kept`` only: send the later ones again, once."""
+        lost: Any = None
+        updates = 0
+        for first, last, old, n in self.history:
+            if first > kept:
+                lost = self._merge(lost, old)  # the first call copies: history stays as is
+                updates += n
+            elif last > kept:  # merged across the rewind point: cannot be split
+                self.unrecoverable += n
+        payload = batch if lost is None else self._merge(lost, batch)
+        self._send(self._client, self.proc, seq, "resend", payload)
+        self.resent += updates
+        return "warning", {F.EVENT: Ev.STORE_RESENT, F.CHECK: self.name, F.COUNT: updates}
+
+    def _remember(self, seq: int, batch: Any, n: int) -> None:
+        """Keep an acknowledged batch, so that a Redis that goes back in time gets it again."""
+        self.acked = seq
+        history = self.history
+        history.append((seq, seq, batch, n))  # the store copied what it keeps: ours now
+        if len(history) > HISTORY:
+            first, _, old, n_old = history.popleft()
+            _, last, newer, n_newer = history.popleft()
+            history.appendleft((first, last, self._merge(old, newer), n_old + n_newer))
 
     def _down(self, exc: BaseException) -> tuple[str, dict[str, Any]] | None:
         self.last_error = type(exc).__name__
@@ -241,6 +299,20 @@ def _emit(method: str, event: dict[str, Any]) -> None:
     pipeline.current().emit(method, event)
 
 
+def merge_entries(into: dict[str, list[Any]] | None, other: dict[str, list[Any]]) -> Any:
+    """Add the error store's batch ``other`` into ``into`` (a copy when ``into`` is None):
+    ``[n, type, message, severity, endpoint, first_seen, last_seen]`` per fingerprint."""
+    out = {} if into is None else into
+    for key, entry in other.items():
+        mine = out.get(key)
+        if mine is None:
+            out[key] = list(entry)
+        else:
+            mine[0] += entry[0]
+            mine[6] = max(mine[6], entry[6])
+    return out
+
+
 def attach_shipper(
     store: Any,
     url: str,
@@ -249,11 +321,13 @@ def attach_shipper(
     interval: float,
     after: Callable[[Any], None],
     timeout: float,
+    merge: Merge = merge_entries,
 ) -> None:
     """Give a Redis-backed store its lock, its :class:`Shipper` and fork safety.
 
-    ``store`` provides ``_take``, ``_send``, ``_done`` and ``_clear``. After a fork
-    (gunicorn's workers) the runtime calls :func:`after_fork` on the stores it owns.
+    ``store`` provides ``_take``, ``_send``, ``_done`` and ``_clear``; ``merge`` adds
+    one of its batches to another. After a fork (gunicorn's workers) the runtime
+    calls :func:`after_fork` on the stores it owns.
     """
     store._lock = threading.Lock()
     store.shipper = Shipper(
@@ -263,6 +337,7 @@ def attach_shipper(
         take=store._take,
         send=store._send,
         done=store._done,
+        merge=merge,
         after=after,
         timeout=timeout,
     )

@@ -14,7 +14,8 @@ __all__ = ["APPLY", "KEEP"]
 KEEP = 7 * 86_400  # seconds the service-wide error keys outlive their last write
 
 # ARGV: prefix, proc, seq, mode, payload, now, every, window, ttl, spike threshold,
-# spike window, max patterns, error mode, severity order (comma-separated), since.
+# spike window, max patterns, error mode, severity order (comma-separated), since, the last
+# seq Redis acknowledged to this process (the generation check; mode resend: what it lost).
 APPLY = """
 local p = ARGV[1]
 local seqkey = p .. 'eproc:' .. ARGV[2]
@@ -28,7 +29,10 @@ local function known()
 end
 if cur and tonumber(cur) >= seq then return {'dup', {}, {}, {}, known()} end
 if ARGV[4] == 'delta' and not cur then return {'reset', {}, {}, {}, known()} end
-local quiet = ARGV[4] == 'full'
+if ARGV[4] == 'delta' and tonumber(cur) < tonumber(ARGV[16]) then
+  return {'behind:' .. cur, {}, {}, {}, known()}
+end
+local quiet = ARGV[4] == 'full' or ARGV[4] == 'resend'
 local d = cjson.decode(ARGV[5])
 local now, every, window, ttl = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]),
   tonumber(ARGV[9])

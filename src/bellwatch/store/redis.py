@@ -29,7 +29,7 @@ from typing import Any
 
 from .._guard import record_internal_error
 from .._settings import Settings
-from ._redis_batch import APPLY, Batch, endpoints, stats_of
+from ._redis_batch import APPLY, Batch, endpoints, merge_batches, stats_of
 from ._redis_client import Shipper, after_fork, attach_shipper
 from .base import BUCKET_SECONDS, OTHER, EndpointStats, Snapshot
 
@@ -42,11 +42,12 @@ _READ_INTEREST = 60.0  # keep refreshing the cluster copy this long after a read
 class RedisStore:
     """A :class:`~bellwatch.store.Store` whose numbers are shared through Redis.
 
-    :meth:`snapshot` returns the cluster's numbers (``source="cluster"``), or this
-    process's own (``source="local"``) while there is no current cluster copy: before
-    the first round, while Redis is down, and on the first read after a minute
-    without reads (the copy is refreshed only while someone reads it).
-    :meth:`local_snapshot` always returns this process's own.
+    :meth:`snapshot` returns the cluster's numbers (``source="cluster"``) as of the
+    last round that read them (while Redis is down: the last ones it had; a read
+    after a minute without reads wakes a refresh), or this process's own
+    (``source="local"``) before the first round. :meth:`local_snapshot` always
+    returns this process's own. Updates past ``buffer_max`` are counted in
+    :attr:`overflowed` (``/metrics`` and ``/health``).
 
     Args:
         url: ``redis://host:port/db`` (setting ``redis_url``).
@@ -84,9 +85,8 @@ class RedisStore:
         self.max_endpoints = max_endpoints
         self.max_sessions = max_sessions
         self._nbuckets = max(1, round(window / BUCKET_SECONDS))
-        attach_shipper(
-            self, url, name="redis", interval=flush_interval, after=self._refresh, timeout=timeout
-        )
+        attach_shipper(self, url, name="redis", interval=flush_interval, after=self._refresh,
+                       timeout=timeout, merge=merge_batches)  # fmt: skip
 
     @classmethod
     def from_settings(cls, settings: Settings, **options: Any) -> RedisStore:
@@ -158,14 +158,18 @@ class RedisStore:
     # -- reads: a copy refreshed in the background ----------------------------------------
 
     def snapshot(self, now: float) -> Snapshot:
-        """The cluster's numbers as of the last round; this process's when that is not current."""
+        """The cluster's numbers as of the last round; this process's before there is one.
+
+        A copy that is not current (Redis down, or nobody read for a while) is still
+        returned, and the flusher refreshes it now: a reader sees the cluster's
+        numbers only grow, never swap to one worker's smaller ones and back.
+        """
         self._read_at = time.time()
         cluster = self._cluster
         if cluster is None or self.shipper.degraded or self._stale():
-            # No current cluster copy (first read, Redis down, or nobody read for a while):
-            # this process's own numbers, labelled "local"; the flusher refreshes now.
             self.shipper.start()
             self.shipper.wake()
+        if cluster is None:  # no cluster copy yet: this process's own, labelled "local"
             return self.local_snapshot(now)
         return cluster
 
@@ -244,7 +248,7 @@ class RedisStore:
             args=[
                 self.prefix, proc, seq, mode, batch.payload(), _KEEP,
                 int(self._nbuckets * BUCKET_SECONDS + 2 * BUCKET_SECONDS), now,
-                self.session_window, self.max_sessions,
+                self.session_window, self.max_sessions, self.shipper.acked,
             ]
         )  # fmt: skip
         return str(reply)

@@ -184,7 +184,7 @@ class RedisPatternStore:
             args=[
                 self.prefix, proc, seq, mode, orjson.dumps(batch), now, pol.every, pol.window,
                 pol.ttl, pol.spike_threshold, pol.spike_window, pol.max_patterns, pol.mode,
-                ",".join(Sev.ORDER), self._since,
+                ",".join(Sev.ORDER), self._since, self.shipper.acked,
             ]
         )  # fmt: skip
         self._since = now - 5.0  # overlap: clocks of tasks differ a little

@@ -1,0 +1,112 @@
+"""The Shipper under a Redis that comes back with older data, and overflow made visible.
+
+A real ``redis-server`` writes ``dump.rdb`` on ``SAVE``, takes more batches, and is
+restarted from that older file (what a restart with RDB persistence, or a failover
+to a replica that lagged, does). Each process notices that Redis holds fewer of its
+batches than it acknowledged and resends exactly those, once.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+import bellwatch
+from bellwatch import _settings
+from bellwatch._runtime import runtime
+from bellwatch.errors.aggregator import ErrorAggregator
+from bellwatch.store.redis import RedisStore
+from bellwatch.testing import capture_logs
+
+if TYPE_CHECKING:
+    from redis_server import RedisServer
+
+pytest_plugins = ["redis_server"]
+pytestmark = pytest.mark.redis
+
+NOW = time.time()
+
+
+def _record(store: RedisStore, n: int) -> None:
+    for _ in range(n):
+        store.record("/ok", 200, 0.01, False, NOW)
+
+
+def _cluster_count(store: RedisStore) -> int:
+    assert store.flush()
+    client = store.shipper._client
+    return store.read(client, NOW).endpoints["/ok"].count
+
+
+class TestOlderData:
+    def test_each_process_resends_what_the_older_data_lacks(self, rdb_redis: RedisServer) -> None:
+        """A before the snapshot, B only after it: both converge exactly, resent once."""
+        a = RedisStore(rdb_redis.url, flush_interval=3600)
+        b = RedisStore(rdb_redis.url, flush_interval=3600)
+        try:
+            _record(a, 100)
+            assert a.flush()
+            rdb_redis.client().save()  # dump.rdb holds A's first 100
+            _record(b, 30)
+            _record(a, 50)
+            assert a.flush() and b.flush()
+            assert _cluster_count(a) == 180
+            rdb_redis.stop()
+            rdb_redis.start()  # back with the older data: 100
+            _record(a, 10)
+            _record(b, 5)
+            with capture_logs() as cap:
+                assert a.flush() and b.flush()
+                resent = [e for e in cap.events if e["event"] == "store_resent"]
+            assert _cluster_count(a) == _cluster_count(b) == 195
+            assert _cluster_count(a) == 195  # a later round sends nothing again
+            assert (a.shipper.resent, b.shipper.resent) == (50, 0)  # B's key was gone: reset
+            assert [e["count"] for e in resent] == [50]
+        finally:
+            a.close()
+            b.close()
+
+    def test_error_counts_come_back_too(self, rdb_redis: RedisServer) -> None:
+        """The error store's totals converge the same way, with no summary line for them."""
+        settings = _settings.resolve({}, redis_url=rdb_redis.url, service="err",
+                                     flush_interval=3600.0, spike_threshold=1_000_000)  # fmt: skip
+        lines: list[dict[str, Any]] = []
+        agg = ErrorAggregator(settings, emit=lambda method, event: lines.append(event))
+        store: Any = agg.store
+        try:
+            for i in range(25):
+                agg.record(ValueError(f"card {i} declined"))
+            assert store.flush()
+            rdb_redis.client().save()
+            for i in range(40):
+                agg.record(ValueError(f"card {i} declined"))
+            assert store.flush()
+            rdb_redis.stop()
+            rdb_redis.start()
+            agg.record(ValueError("card 1 declined"))
+            with capture_logs():
+                assert store.flush()
+            total = rdb_redis.client().hget("bellwatch:err:etot", "total")
+            assert int(total or 0) == 66
+            assert store.shipper.resent == 40
+            counts = [e["count"] for e in lines if e["event"] == "aggregated_error"]
+            assert counts == [10, 20, 30, 40, 50, 60]  # none written twice, none for the resend
+        finally:
+            agg.close()
+
+
+class TestOverflow:
+    def test_overflow_shows_in_health_and_metrics(self) -> None:
+        """Redis down, buffer_max 5, 20 requests: 15 overflowed, in /health and /metrics."""
+        bellwatch.configure(stream=io.StringIO(), redis_url="redis://127.0.0.1:1/0",
+                            buffer_max=5)  # fmt: skip
+        store: Any = runtime.monitor().store
+        for _ in range(20):
+            store.record("/ok", 200, 0.01, False, NOW)
+        assert runtime._store_health()["overflowed"] == 15
+        assert runtime.metrics()["process"]["stores"]["requests"]["overflowed"] == 15
+        text = runtime.prometheus()
+        assert 'bellwatch_store_overflow_total{store="requests",scope="process"' in text
