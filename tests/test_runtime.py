@@ -78,8 +78,10 @@ TABLE: dict[str, tuple[Any, dict[str, Any], Probe, Any]] = {
     "log_max_bytes": (8192, {"log_file": True}, lambda: _file().max_bytes, 8192),
     "log_backups": (2, {"log_file": True}, lambda: _file().backups, 2),
     "log_flush": (0.5, {"log_file": True}, lambda: _file().flush_interval, 0.5),
-    "redact_keys": ("zzz", {}, lambda: _redacts("zzz", "v"), "***"),
+    "redact_keys": ("zzz", {}, lambda: (_redacts("zzz", "v"), _redacts("pwd", "v")), ("***",) * 2),
+    "redact_builtin_keys": ("zzz", {}, lambda: _redacts("password", "v"), "v"),
     "mask_phones": (False, {}, lambda: _redacts("x", "+15551234567"), "+15551234567"),
+    "mask_emails": (True, {}, lambda: _redacts("x", "alice@example.com"), "a***@example.com"),
     "capture_stdlib": (
         False,
         {},

@@ -99,27 +99,40 @@ def _names(key: str, raw: object) -> tuple[str, ...]:
     return tuple(x.strip().lower() for x in items if x.strip())
 
 
-# Keys whose values never reach a line. Matched case-insensitively, after
-# normalising "-" to "_" so that header names and kwargs both hit.
+# Keys whose values never reach a line: a key matches when its last words are one of
+# these, whatever its case and separators (``clientSecret`` = ``client_secret``, and
+# ``db_password`` ends with ``password``). ``redact_keys`` adds to this list;
+# ``redact_builtin_keys`` replaces it. The README lists it (tests keep them in step).
 DEFAULT_REDACT_KEYS = (
+    # credentials
     "authorization",
-    "proxy_authorization",
+    "auth",
     "cookie",
-    "set_cookie",
     "password",
     "passwd",
+    "pwd",
+    "pass",
+    "passphrase",
+    "passcode",
     "secret",
-    "client_secret",
     "token",
-    "access_token",
-    "refresh_token",
-    "auth_token",
     "api_key",
-    "apikey",
-    "x_api_key",
-    "x_twilio_signature",
-    "aws_secret_access_key",
-    "metrics_token",
+    "access_key",
+    "secret_key",
+    "secret_access_key",
+    "private_key",
+    "credentials",
+    "credential",
+    "signature",
+    "jwt",
+    # personal data
+    "pin",
+    "otp",
+    "cvv",
+    "cvc",
+    "ssn",
+    "card_number",
+    "security_code",
 )
 
 DEFAULT_CID_HEADERS = ("x-request-id", "x-correlation-id", "x-amzn-trace-id", "traceparent")
@@ -141,8 +154,10 @@ class Settings:
     log_max_bytes: int = 20 * 1024 * 1024
     log_backups: int = 5
     log_flush: float = 0.2
-    redact_keys: tuple[str, ...] = DEFAULT_REDACT_KEYS
+    redact_keys: tuple[str, ...] = ()
+    redact_builtin_keys: tuple[str, ...] = DEFAULT_REDACT_KEYS
     mask_phones: bool = True
+    mask_emails: bool = False
     capture_stdlib: bool = True
     # request monitoring
     slow_threshold: float = 2.0
@@ -192,7 +207,9 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "log_backups": _number(int, 0, 1000),
     "log_flush": _number(float, 0.0, 60.0),
     "redact_keys": _names,
+    "redact_builtin_keys": _names,
     "mask_phones": _bool,
+    "mask_emails": _bool,
     "capture_stdlib": _bool,
     "slow_threshold": _number(float, 0.0, 3600.0),
     "cid_headers": _names,
@@ -240,8 +257,10 @@ DOCS: dict[str, str] = {
     "log_flush": "seconds INFO lines may wait to be written to the local file together, "
     "and plain requests to be counted and logged in a batch (WARNING and worse go at once; "
     "0 does everything at once)",
-    "redact_keys": "keys whose values are masked (comma list; replaces the default list)",
-    "mask_phones": "keep only the last 4 digits of E.164 numbers in any value",
+    "redact_keys": "more keys whose values are masked (comma list), added to the built-in list",
+    "redact_builtin_keys": "the built-in secret keys (see Logging); set it to replace that list",
+    "mask_phones": "keep only the last 4 digits of phone numbers in any value",
+    "mask_emails": "mask e-mail addresses to `a***@domain` (off: support finds users by them)",
     "capture_stdlib": "route stdlib `logging` (uvicorn, botocore, httpx) through the pipeline",
     "slow_threshold": "seconds after which a request is slow (WARNING, counted)",
     "cid_headers": "inbound correlation-id headers, in order of preference",
@@ -278,7 +297,7 @@ def markdown_table() -> str:
         default = f.default
         shown = ",".join(default) if isinstance(default, tuple) else default
         if len(str(shown)) > 40:
-            shown = "(see `_config.py`)"
+            shown = "(see `_settings.py`)"
         rows.append(f"| `{env_name(f.name)}` | `{shown}` | {DOCS[f.name]} |")
     return "\n".join(rows)
 
