@@ -119,7 +119,10 @@ class BellwatchMiddleware:
     def _correlation_id(self, headers: Iterable[tuple[bytes, bytes]]) -> tuple[str, bytes | None]:
         """The inbound id by configured header order, or a fresh one.
 
-        Returns the id and, when an inbound value was rejected, the header name.
+        Returns the id and, when an inbound value was rejected, the header name (the
+        value itself is never echoed). ``X-Request-ID``-style ids must be within
+        ``cid_max_length`` characters of ``[A-Za-z0-9._:=-]``; ``X-Amzn-Trace-Id`` and
+        ``traceparent`` must be in their own formats. Nothing is trimmed first.
         """
         best: bytes | None = None
         best_name = b""
@@ -131,11 +134,13 @@ class BellwatchMiddleware:
                 best, best_name, best_rank = value, name, rank
         if best is None:
             return new_id(self._nbytes), None
-        text = best.decode("latin-1").strip()
+        text = best.decode("latin-1")  # exactly as received: "abc\n" is not "abc"
         extract = EXTRACT.get(best_name)
         if extract is not None:
-            text = extract(text)
-        if valid_id(text, self._max_len):
+            text = extract(text)  # a trace header's id, checked against its format
+            if text:
+                return text, None
+        elif valid_id(text, self._max_len):
             return text, None
         return new_id(self._nbytes), best_name
 
