@@ -19,6 +19,7 @@ import bellwatch
 from bellwatch import Settings, instrument
 from bellwatch._runtime import runtime
 from bellwatch._settings import env_name
+from bellwatch.asgi.dashboard import DashboardEndpoint
 from bellwatch.asgi.endpoints import MetricsEndpoint
 from bellwatch.asgi.middleware import BellwatchMiddleware
 from bellwatch.errors.alerts import SnsNotifier, WebhookNotifier
@@ -94,6 +95,7 @@ TABLE: dict[str, tuple[Any, dict[str, Any], Probe, Any]] = {
     "cid_max_length": (10, {}, lambda: _middleware()._max_len, 10),
     "cid_bytes": (8, {}, lambda: _middleware()._nbytes, 8),
     "metrics_token": ("s3cret", {}, lambda: MetricsEndpoint()._token, b"s3cret"),
+    "dashboard_session_ttl": (600.0, {}, lambda: DashboardEndpoint()._ttl, 600.0),
     "session_window": (10.0, {}, lambda: runtime.monitor().store.session_window, 10.0),
     "emf": (True, {}, lambda: isinstance(_emf(), EmfWriter), True),
     "emf_namespace": ("NS", {"emf": True}, lambda: _emf().namespace, "NS"),

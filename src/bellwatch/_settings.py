@@ -83,9 +83,9 @@ def _optional_text(key: str, raw: object) -> str | None:
 
 
 def _secret(key: str, raw: object) -> str | None:
-    # A token of only spaces would silently mean "no token", i.e. an open /metrics.
-    if isinstance(raw, str) and raw and not raw.strip():
-        raise ConfigError(f"{key}: is blank; unset it for no token, or set a real token")
+    # An empty or blank token would silently mean "no token", i.e. an open /metrics.
+    if isinstance(raw, str) and not raw.strip():
+        raise ConfigError(f"{key}: is empty or blank; unset it for no token, or set a real one")
     return _optional_text(key, raw)
 
 
@@ -166,6 +166,7 @@ class Settings:
     cid_max_length: int = 64
     cid_bytes: int = 6
     metrics_token: str | None = None
+    dashboard_session_ttl: float = 12 * 3600.0
     session_window: float = 300.0
     emf: bool = False
     emf_namespace: str = "Bellwatch"
@@ -217,6 +218,7 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "cid_max_length": _number(int, 8, 256),
     "cid_bytes": _number(int, 4, 32),
     "metrics_token": _secret,
+    "dashboard_session_ttl": _number(float, 60.0, 30 * 86_400.0),
     "session_window": _number(float, 1.0, 86_400.0),
     "emf": _bool,
     "emf_namespace": _text,
@@ -268,6 +270,7 @@ DOCS: dict[str, str] = {
     "cid_max_length": "longest inbound id accepted",
     "cid_bytes": "random bytes in a generated id (6 = 12 hex)",
     "metrics_token": "bearer token required by /metrics and /dashboard",
+    "dashboard_session_ttl": "seconds a browser's dashboard session lasts (a new token ends all)",
     "session_window": "seconds a session key counts as active",
     "emf": "write CloudWatch Embedded Metric Format lines each minute",
     "emf_namespace": "CloudWatch namespace of the EMF metrics",
