@@ -106,9 +106,20 @@ def _digest(type_name: str, message: str, frames: Sequence[str], forced: str | N
     return hashlib.blake2b("\n".join(parts).encode("utf-8", "replace"), digest_size=4).hexdigest()
 
 
+def _message_text(message: str) -> str:
+    """What is parameterized and hashed: the message redacted first.
+
+    Redacting first keeps secrets out of every pattern (/metrics, the dashboard,
+    alerts) whole: parameterizing first could cut one into pieces no rule recognises
+    (a digit glued in a JWT becomes ``<num>``). It also groups what differs only by a
+    secret. Cut generously before redacting, so a secret is never split at the cut.
+    """
+    return parameterize(scrub_text(message[: 4 * MAX_MESSAGE]))
+
+
 def identify(exc: BaseException, forced: str | None = None) -> tuple[str, str]:
-    """``(fingerprint, normalised message)`` of ``exc``, normalising the message once."""
-    message = normalise_message(error_message(exc))
+    """``(fingerprint, message)`` of ``exc``: the message redacted and parameterized, once."""
+    message = _message_text(error_message(exc))
     frames = in_app_frames(exc.__traceback__) if forced is None else []
     return _digest(_type_name(exc), message, frames, forced), message
 
@@ -122,7 +133,8 @@ def fingerprint(exc: BaseException, forced: str | None = None) -> str:
 class Explanation:
     """How a fingerprint was built: what ``bellwatch errors --explain HASH`` shows.
 
-    Text fields are redacted like any output (the hash is computed before that).
+    The message is redacted before it is parameterized and hashed, so every text field
+    is as safe to show as a log line.
     """
 
     hash: str
@@ -164,14 +176,15 @@ def explain_parts(
     the class name and a few innermost frames, so a hash recomputed from it may
     differ from the logged one (say so in ``notes``).
     """
+    shown = scrub_text(message[: 4 * MAX_MESSAGE])
     replaced: list[tuple[str, str]] = []
-    parameterized = parameterize(message, replaced)
+    parameterized = parameterize(shown, replaced)  # what _message_text gives: what is hashed
     return Explanation(
         hash=_digest(type_name, parameterized, frames, forced),
         type=type_name,
-        message=scrub_text(message[:MAX_MESSAGE]),
-        parameterized=scrub_text(parameterized),
-        replaced=tuple((scrub_text(text), ph) for text, ph in replaced),
+        message=shown[:MAX_MESSAGE],
+        parameterized=parameterized,
+        replaced=tuple(replaced),
         frames=tuple(frames) if forced is None else (),
         forced=forced,
         notes=tuple(notes),

@@ -104,6 +104,9 @@ _RULES: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = tuple(
         (_S + _IPV4 + r"(?::\d+)?" + _E, "<ip>", (".",)),
         (_TIME, "<date>", (":",)),
         (r"(?<![\w+>])\+\d[\d ().-]{5,22}\d(?![\w<])", "<phone>", ("+",)),
+        # What the redactor left of a phone or card number: "+***4567", "***1111".
+        (r"(?<![\w+>])(?:\+|%2[Bb])\*\*\*\d{4}(?![\w<])", "<phone>", ("***",)),
+        (r"(?<![\w>])\*\*\*\d{4}(?![\w<])", "<num>", ("***",)),
         (_DURATION, "<duration>", ()),
         (_S + f"0[xX]{_HEX}+" + _E, "<num>", ()),
         (_HEX_ID, "<num>", ()),
