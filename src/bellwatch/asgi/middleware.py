@@ -29,6 +29,7 @@ from ..log import pipeline
 from ..log.context import _EMPTY, _Bound, _ctx, new_id, valid_id
 from ..log.context import _pool as _ids
 from ..log.deferred import Deferred
+from ..log.redact import scrub_text
 from ..monitor.monitor import Monitor
 from ..monitor.sessions import SessionKey, bound_session
 from ..schema import Ev, F
@@ -241,7 +242,9 @@ class BellwatchMiddleware:
         """
         try:
             if self.route_of is not None:
-                path = self.route_of(scope) or UNMATCHED
+                # A route of the app's choosing may be a raw URL: it is a metric name, a
+                # label and an EMF dimension as well as a log value, so redacted here.
+                path = scrub_text(self.route_of(scope) or UNMATCHED)
             else:
                 path = route_template(scope, root_path)
             if error is not None:

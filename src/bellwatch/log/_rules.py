@@ -25,6 +25,7 @@ __all__ = [
     "mask_jwts",
     "mask_numbers",
     "mask_pairs",
+    "mask_pem",
     "mask_twilio",
     "mask_userinfo",
     "phone_value",
@@ -104,6 +105,21 @@ def mask_userinfo(text: str) -> str:
     """The password in a URL's userinfo (``redis://:***@host``)."""
     text = _USERINFO.sub(r"\1" + MASK + "@", text)
     return _TOKEN_USER.sub(r"\1" + MASK + "@", text)
+
+
+# A PEM private key block: everything between the armour lines (or to the end).
+_PEM = re.compile(
+    r"(-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----)[\s\S]*?(?:(-----END [A-Z0-9 ]*PRIVATE KEY-----)|\Z)"
+)
+
+
+def _pem(m: re.Match[str]) -> str:
+    return m.group(1) + MASK + (m.group(2) or "")
+
+
+def mask_pem(text: str) -> str:
+    """The body of a PEM private key block; its armour lines stay."""
+    return _PEM.sub(_pem, text)
 
 
 _EMAIL = re.compile(r"(?<![\w.+-])([A-Za-z0-9])[\w.+-]*@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")

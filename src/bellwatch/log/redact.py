@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 # Keys whose values are phone numbers: they keep their last four digits (mask_phones).
-PHONE_KEYS = ("phone", "phone_number", "mobile", "msisdn", "telephone", "tel")
+PHONE_KEYS = ("phone", "phone_number", "mobile", "mobile_number", "msisdn", "telephone", "tel")
 # Secret only as a URL query parameter (?key=..., &code=..., &sig=...): as a log field
 # name, "key" or "code" usually holds something plain (a cache key, a status code).
 QUERY_KEYS = ("key", "code", "sig")
@@ -163,6 +163,8 @@ class Redactor:
             return s
         if "eyJ" in s:
             s = _rules.mask_jwts(s)
+        if "-----BEGIN" in s:
+            s = _rules.mask_pem(s)
         if "earer" in s or "asic" in s or ("B" in s and ("EARER" in s or "ASIC" in s)):
             s = _rules.mask_bearer(s)
         if "IA" in s:
