@@ -101,8 +101,10 @@ def _names(key: str, raw: object) -> tuple[str, ...]:
 
 # Keys whose values never reach a line: a key matches when its last words are one of
 # these, whatever its case and separators (``clientSecret`` = ``client_secret``, and
-# ``db_password`` ends with ``password``). ``redact_keys`` adds to this list;
-# ``redact_builtin_keys`` replaces it. The README lists it (tests keep them in step).
+# ``db_password`` ends with ``password``). Compounds such as ``client_secret`` are
+# listed too, so that their glued spelling (``clientsecret``) matches. ``redact_keys``
+# adds to this list; ``redact_builtin_keys`` replaces it. The README lists it (tests
+# keep them in step).
 DEFAULT_REDACT_KEYS = (
     # credentials
     "authorization",
@@ -115,7 +117,13 @@ DEFAULT_REDACT_KEYS = (
     "passphrase",
     "passcode",
     "secret",
+    "client_secret",
     "token",
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "auth_token",
+    "session_token",
     "api_key",
     "access_key",
     "secret_key",
