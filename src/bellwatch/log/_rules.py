@@ -247,6 +247,7 @@ def mask_pairs(text: str, kind_of: Callable[[str], int]) -> str:
 # One pass finds the runs of digits and separators that could be a card or phone number
 # (7+ characters); the rules below then look at each run and its edges only.
 _CLUSTER = re.compile(r"[0-9][0-9 ().\-]{5,}[0-9]")  # twice as fast as \d on ASCII text
+_NOT_DIGITS = bytes(b for b in range(256) if not 48 <= b <= 57)
 _CLUSTER_UNICODE = re.compile(r"\d[\d ().\-]{5,}\d")
 
 _CARD = re.compile(r"(?<![\w.+-])[0-9](?:[ -]?[0-9]){12,18}(?![\w-]|\.[0-9])")
@@ -356,10 +357,42 @@ def _national(m: re.Match[str]) -> str:
     return MASK + digits[-4:]
 
 
-def _phones(chunk: str) -> str:
-    chunk = _INTL.sub(_international, chunk)
-    chunk = _NANP.sub(_national, chunk)
-    return _TRUNK.sub(_national, chunk)
+def _cluster(  # noqa: PLR0917 - a private helper, called once per run of digits
+    text: str, a: int, b: int, c0: int, c1: int, cards: bool, phones: bool, named: bool
+) -> str:
+    """The chunk ``text[c0:c1]`` around the run ``text[a:b]``, its numbers masked.
+
+    ``named``: whether the text has a phone word anywhere (then the one just before the
+    run is looked for).
+    """
+    chunk = text[c0:c1]
+    run = text[a:b]
+    digits = _NONDIGIT.sub("", run)
+    new = chunk
+    if cards and len(digits) >= 13:
+        new = _CARD.sub(_card, new)
+    if phones:
+        if run[0] == "+" or run[0] == "%":
+            new = _INTL.sub(_international, new)
+        if len(digits) >= 9 and not run.isdigit():  # national formats have separators
+            new = _TRUNK.sub(_national, _NANP.sub(_national, new))
+        if (
+            new == chunk
+            and named
+            and len(digits) <= 15
+            and _NAMED.search(text, max(0, a - 40), a) is not None
+        ):
+            plus = "+" if run[0] == "+" else ""
+            new = text[c0:a] + plus + MASK + digits[-4:] + text[b:c1]
+    return new
+
+
+def _has_phone_word(text: str) -> bool:
+    low = text.lower()
+    return (
+        "phone" in low or "tel" in low or "mobile" in low or "cell" in low
+        or "msisdn" in low or "whatsapp" in low or "sms" in low
+    )  # fmt: skip
 
 
 def mask_numbers(text: str, cards: bool, phones: bool) -> str:
@@ -368,29 +401,31 @@ def mask_numbers(text: str, cards: bool, phones: bool) -> str:
     Phones: E.164 (``+``, ``%2B``) with any separators, North American and trunk-0
     national formats, and numbers named as phones (``phone 4155550123``).
     """
+    ascii_only = text.isascii()
+    if ascii_only and len(text.encode("ascii").translate(None, _NOT_DIGITS)) < 7:
+        return text  # fewer than 7 digits in all: no card or phone number (a third the cost)
     out: list[str] = []
     last = 0
     n = len(text)
-    for m in (_CLUSTER if text.isascii() else _CLUSTER_UNICODE).finditer(text):
+    named: bool | None = None  # whether a phone word is anywhere: found out when needed
+    for m in (_CLUSTER if ascii_only else _CLUSTER_UNICODE).finditer(text):
         a, b = m.span()
-        if len(_NONDIGIT.sub("", m.group(0))) < 7:
-            continue
         if a and text[a - 1] in "+(":
             a -= 1
         elif text[a - 3 : a] in ("%2B", "%2b"):
             a -= 3
+        elif b - a < 13 and m.group(0).isdigit():
+            # Bare digits, too few for a card: a phone number only if named as one.
+            if named is None:
+                named = phones and _has_phone_word(text)
+            if not named:
+                continue
+        if named is None:
+            named = phones and _has_phone_word(text)
         # One character of context before and two after: what the rules' lookarounds see.
         c0, c1 = max(a - 1, last), min(n, b + 2)
-        chunk = text[c0:c1]
-        new = _CARD.sub(_card, chunk) if cards else chunk
-        if phones:
-            new = _phones(new)
-            if new == chunk and _NAMED.search(text, max(0, a - 40), a) is not None:
-                digits = _NONDIGIT.sub("", text[a:b])
-                if len(digits) <= 15:
-                    plus = "+" if text[a] == "+" else ""
-                    new = text[c0:a] + plus + MASK + digits[-4:] + text[b:c1]
-        if new != chunk:
+        new = _cluster(text, a, b, c0, c1, cards, phones, named)
+        if new != text[c0:c1]:
             out.append(text[last:c0])
             out.append(new)
             last = c1
