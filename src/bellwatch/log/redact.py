@@ -10,7 +10,8 @@ MCP outputs.
   are all ``client secret``) and is secret when its last words are one of the keys
   (``db_password`` ends with ``password``; ``password_hint`` and ``tokens`` do not).
 - **By value**, anywhere in a string: the shapes in :mod:`bellwatch.log._rules`
-  (bearer credentials, JWTs, AWS keys, URL passwords, card and phone numbers, ...).
+  (bearer credentials, JWTs, AWS keys, URL passwords, ...) and
+  :mod:`bellwatch.log._numbers` (card and phone numbers).
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from typing import Any
 from .. import _guard, _settings
 from ..schema import F
 from . import _rules
-from ._rules import MASK, PHONE, QUERY_ONLY, SECRET, card_like
+from ._numbers import card_like, mask_numbers
+from ._rules import MASK, PHONE, QUERY_ONLY, SECRET
 from .render import safe_repr
 
 __all__ = [
@@ -74,7 +76,7 @@ def _joined(keys: Iterable[str]) -> frozenset[str]:
 
 def mask_phone_numbers(text: str) -> str:
     """Phone numbers in ``text`` (E.164, ``%2B``, national formats) keep their last 4 digits."""
-    return _rules.mask_numbers(text, cards=False, phones=True)
+    return mask_numbers(text, cards=False, phones=True)
 
 
 class Redactor:
@@ -178,7 +180,7 @@ class Redactor:
             s = _rules.mask_pairs(s, self.kind)
         if at and self._emails:
             s = _rules.mask_emails(s)
-        return _rules.mask_numbers(s, cards=True, phones=self._phones)
+        return mask_numbers(s, cards=True, phones=self._phones)
 
     def _number(self, value: int, kind: int) -> Any:
         if kind == PHONE:
