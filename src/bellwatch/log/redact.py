@@ -184,7 +184,9 @@ class Redactor:
 
     def _number(self, value: int, kind: int) -> Any:
         if kind == PHONE:
-            return _rules.phone_value(str(value))
+            text = str(value)
+            masked = _rules.phone_value(text)
+            return value if masked == text else masked  # too short to be a number: as is
         if value >= _CARD_MIN:
             digits = str(value)
             if card_like(digits):
