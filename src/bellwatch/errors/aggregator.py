@@ -262,7 +262,8 @@ class ErrorAggregator:
 
         def make() -> Pattern:
             sev = self.severity_of(exc, status, handled, severity)
-            # Redacted here, once: /metrics, the dashboard, alerts and the lines show it.
+            # Every reader of a pattern (/metrics, the dashboard, alerts, the lines) shows
+            # this text: redacted here, whatever made the message (identify() already did).
             text = scrub_text(message, self.settings)[:_MESSAGE_MAX]
             return Pattern(key, type(exc).__name__, text, sev, endpoint, now, now)
 
