@@ -56,10 +56,11 @@ class TestValidation:
         with pytest.raises(ConfigError, match="slow_threshold"):
             resolve({}, slow_threshold="soon")
 
-    def test_blank_metrics_token_is_refused(self) -> None:
-        """A token of spaces would leave /metrics open; it fails at configure time."""
+    @pytest.mark.parametrize("token", ["   ", "", "\t"])
+    def test_blank_metrics_token_is_refused(self, token: str) -> None:
+        """An empty or blank token would leave /metrics open; it fails at configure time."""
         with pytest.raises(ConfigError, match="BELLWATCH_METRICS_TOKEN"):
-            resolve({"BELLWATCH_METRICS_TOKEN": "   "})
+            resolve({"BELLWATCH_METRICS_TOKEN": token})
 
     def test_unknown_key_is_refused(self) -> None:
         """A misspelt setting is an error, not silently ignored."""

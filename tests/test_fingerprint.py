@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 
 from bellwatch.errors.fingerprint import (
     error_message,
+    explain,
+    explain_record,
     fingerprint,
     in_app_frames,
     normalise_message,
@@ -52,15 +54,15 @@ class TestNormaliseMessage:
         ("message", "expected"),
         [
             ("Invalid phone number +15551234567", "Invalid phone number <phone>"),
-            ("user 42 not found", "user <int> not found"),
-            ("took 3.25s", "took <float>s"),
+            ("user 42 not found", "user <num> not found"),
+            ("took 3.25s", "took <duration>"),
             ("order 3f2a9c1e-1234-4abc-8def-0123456789ab", "order <uuid>"),
             ("mail to bob@example.com bounced", "mail to <email> bounced"),
             ("GET https://api.example.com/v1/u/42?q=1 failed", "GET <url> failed"),
             ("connect 10.0.0.12:5432 refused", "connect <ip> refused"),
             ("at 2025-09-26T20:30:15Z", "at <date>"),
-            ("call CA0123456789abcdef0123456789abcdef gone", "call <hex> gone"),
-            ("pointer 0x7f3a2b", "pointer <hex>"),
+            ("call CA0123456789abcdef0123456789abcdef gone", "call <num> gone"),
+            ("pointer 0x7f3a2b", "pointer <num>"),
             ("key 'alice' missing", "key <quoted> missing"),
         ],
     )
@@ -184,3 +186,47 @@ class TestFingerprint:
         }
         assert len(hashes) == 1
         assert re.fullmatch(r"[0-9a-f]{8}", hashes.pop())
+
+
+class TestExplain:
+    def test_hash_is_the_fingerprint(self) -> None:
+        """The explanation's hash is exactly what fingerprint() gives."""
+        exc = _site_a("+15551234567")
+        assert explain(exc).hash == fingerprint(exc)
+
+    def test_shows_type_parameterized_message_and_frames(self) -> None:
+        """Type, the message before and after, what was replaced, and the frames hashed."""
+        exp = explain(_site_a("+15551234567"))
+        assert exp.type == "builtins.ValueError"
+        assert exp.parameterized == "Invalid phone number <phone>"
+        assert exp.replaced == (("+***4567", "<phone>"),)
+        assert exp.frames == (f"{__name__}:_site_a", f"{__name__}:_validate")
+        text = "\n".join(exp.lines())
+        assert "Invalid phone number <phone>" in text
+        assert f"{__name__}:_site_a > {__name__}:_validate" in text
+
+    def test_secrets_in_the_message_are_masked(self) -> None:
+        """The explanation is an output like any other: the message is redacted."""
+        exc = _raise_here("login failed password=hunter2 for token=abc123XYZ")
+        exp = explain(exc)
+        assert "hunter2" not in repr(exp)
+        assert "abc123XYZ" not in repr(exp)
+        assert exp.hash == fingerprint(exc)
+
+    def test_forced_fingerprint_is_explained(self) -> None:
+        """A caller-chosen fingerprint says so, and nothing else counts."""
+        exp = explain(ValueError("x"), forced="payments")
+        assert exp.hash == fingerprint(KeyError("y"), "payments")
+        assert exp.lines() == [f"hash {exp.hash} = blake2b(forced fingerprint 'payments')"]
+
+    def test_a_logged_line_is_explained_as_far_as_it_goes(self) -> None:
+        """From a line's type, msg and exc: the parameterized message, frames and notes."""
+        line = {
+            "type": "ValueError",
+            "msg": "order 42 failed",
+            "exc": "app.orders:pay:12 < app.api:book:40",
+        }
+        exp = explain_record(line)
+        assert exp.parameterized == "order <num> failed"
+        assert exp.frames == ("app.api:book", "app.orders:pay")
+        assert any("module.Qualname" in note for note in exp.notes)

@@ -12,6 +12,8 @@ import httpx
 import pytest
 from fastapi import BackgroundTasks, FastAPI, Request
 from fastapi.responses import JSONResponse
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import bellwatch
 from bellwatch import instrument, metrics
@@ -106,6 +108,33 @@ def call(app: Any, path: str, method: str = "GET", raise_errors: bool = False, *
     return asyncio.run(go())
 
 
+def raw_call(app: Any, headers: list[tuple[bytes, bytes]], sent: list[Any]) -> None:
+    """One GET /async straight through ASGI, with header bytes no HTTP client would send."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/async",
+        "raw_path": b"/async",
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 1234),
+        "server": ("test", 80),
+    }
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+
+
 def request_lines(logs: Captured) -> list[dict[str, Any]]:
     return [e for e in logs.events if e["event"] == "request_complete"]
 
@@ -159,6 +188,65 @@ class TestCorrelationId:
         """An id longer than ``cid_max_length`` is replaced."""
         response = call(make_app(), "/async", headers={"x-request-id": "a" * 65})
         assert response.headers["x-request-id"] != "a" * 65
+
+    @pytest.mark.parametrize("value", ["abc-123\n", "abc-123 ", "\tabc-123", " abc-123"])
+    def test_ids_are_checked_exactly_as_received(self, logs: Captured, value: str) -> None:
+        """Whitespace around an id is not trimmed away: the id is rejected, and never echoed."""
+        sent: list[Any] = []
+        raw_call(make_app(), [(b"x-request-id", value.encode())], sent)
+        echoed = dict(sent[0]["headers"])[b"x-request-id"].decode()
+        assert re.fullmatch(r"[0-9a-f]{12}", echoed)
+        assert [e["check"] for e in logs.events if e["event"] == "cid_invalid"] == ["x-request-id"]
+        assert "abc-123" not in "".join(logs.lines)
+
+    def test_id_at_the_configured_length_is_kept(self, logs: Captured) -> None:
+        """cid_max_length characters are kept; one more is replaced."""
+        app = make_app(cid_max_length=16)
+        assert (
+            call(app, "/async", headers={"x-request-id": "a" * 16}).headers["x-request-id"]
+            == "a" * 16
+        )
+        assert (
+            call(app, "/async", headers={"x-request-id": "a" * 17}).headers["x-request-id"]
+            != "a" * 17
+        )
+
+    @pytest.mark.parametrize(
+        ("header", "value"),
+        [
+            ("x-amzn-trace-id", "Root=1-5759e988-bd862e3fe1be46a994272793\n"),
+            ("traceparent", "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"),
+            ("traceparent", "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+            ("traceparent", "00-00000000000000000000000000000000-00f067aa0ba902b7-01"),
+            ("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x"),
+        ],
+    )
+    def test_invalid_trace_headers_are_replaced(
+        self, logs: Captured, header: str, value: str
+    ) -> None:
+        """A trace header not in its format gives a fresh id, named but not echoed."""
+        sent: list[Any] = []
+        raw_call(make_app(), [(header.encode(), value.encode())], sent)
+        echoed = dict(sent[0]["headers"])[b"x-request-id"].decode()
+        assert re.fullmatch(r"[0-9a-f]{12}", echoed)
+        assert [e["check"] for e in logs.events if e["event"] == "cid_invalid"] == [header]
+        assert "4bf92f" not in "".join(logs.lines).lower()
+        assert "5759e988" not in "".join(logs.lines)
+
+    @given(st.text(max_size=80))
+    @settings(max_examples=200)
+    def test_an_id_is_kept_whole_or_replaced(self, value: str) -> None:
+        """Whatever X-Request-ID holds, the id used is that exact value or a fresh one."""
+        mw = BellwatchMiddleware(make_app())
+        mw._adopt()
+        raw = value.encode("utf-8")
+        cid, rejected = mw._correlation_id([(b"x-request-id", raw)])
+        if rejected is None:
+            assert cid.encode("latin-1") == raw
+            assert re.fullmatch(r"[A-Za-z0-9._:=-]{1,64}", cid)
+        else:
+            assert rejected == b"x-request-id"
+            assert re.fullmatch(r"[0-9a-f]{12}", cid)
 
     def test_context_is_reset_after_the_request(self, logs: Captured) -> None:
         """No correlation id or bound field leaks out of a request."""

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bellwatch._settings import DEFAULT_REDACT_KEYS
 from bellwatch.log.processors import AddContext, CompactException, compact_traceback
 from bellwatch.log.redact import MASK, Redactor, mask_phone_numbers
 
@@ -161,5 +162,8 @@ class TestRedactorReach:
 
     def test_query_string_secrets_are_masked(self) -> None:
         """api_key=... and token=... in a URL keep their names but lose their values."""
-        out = _redact({"url": "https://x.test/v1?api_key=SK_LIVE&page=2&access_token=abc"})
+        out = _redact(
+            {"url": "https://x.test/v1?api_key=SK_LIVE&page=2&access_token=abc"},
+            keys=DEFAULT_REDACT_KEYS,
+        )
         assert out["url"] == "https://x.test/v1?api_key=***&page=2&access_token=***"

@@ -19,6 +19,7 @@ import bellwatch
 from bellwatch import Settings, instrument
 from bellwatch._runtime import runtime
 from bellwatch._settings import env_name
+from bellwatch.asgi.dashboard import DashboardEndpoint
 from bellwatch.asgi.endpoints import MetricsEndpoint
 from bellwatch.asgi.middleware import BellwatchMiddleware
 from bellwatch.errors.alerts import SnsNotifier, WebhookNotifier
@@ -84,8 +85,10 @@ TABLE: dict[str, tuple[Any, dict[str, Any], Probe, Any]] = {
         lambda: (_pipe().sink._out.on_full, _file().on_full),
         ("block", "block"),
     ),
-    "redact_keys": ("zzz", {}, lambda: _redacts("zzz", "v"), "***"),
+    "redact_keys": ("zzz", {}, lambda: (_redacts("zzz", "v"), _redacts("pwd", "v")), ("***",) * 2),
+    "redact_builtin_keys": ("zzz", {}, lambda: _redacts("password", "v"), "v"),
     "mask_phones": (False, {}, lambda: _redacts("x", "+15551234567"), "+15551234567"),
+    "mask_emails": (True, {}, lambda: _redacts("x", "alice@example.com"), "a***@example.com"),
     "capture_stdlib": (
         False,
         {},
@@ -98,6 +101,7 @@ TABLE: dict[str, tuple[Any, dict[str, Any], Probe, Any]] = {
     "cid_max_length": (10, {}, lambda: _middleware()._max_len, 10),
     "cid_bytes": (8, {}, lambda: _middleware()._nbytes, 8),
     "metrics_token": ("s3cret", {}, lambda: MetricsEndpoint()._token, b"s3cret"),
+    "dashboard_session_ttl": (600.0, {}, lambda: DashboardEndpoint()._ttl, 600.0),
     "session_window": (10.0, {}, lambda: runtime.monitor().store.session_window, 10.0),
     "emf": (True, {}, lambda: isinstance(_emf(), EmfWriter), True),
     "emf_namespace": ("NS", {"emf": True}, lambda: _emf().namespace, "NS"),

@@ -19,6 +19,7 @@ class Counters:
     """
 
     __slots__ = (
+        "auth_failures",
         "file_dropped",
         "internal_errors",
         "last_error",
@@ -33,6 +34,7 @@ class Counters:
         self.reset()
 
     def reset(self) -> None:
+        self.auth_failures = 0  # failed token checks on /metrics and /dashboard
         self.lines_written = 0
         self.lines_dropped = 0
         self.lines_truncated = 0

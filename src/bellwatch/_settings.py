@@ -83,9 +83,9 @@ def _optional_text(key: str, raw: object) -> str | None:
 
 
 def _secret(key: str, raw: object) -> str | None:
-    # A token of only spaces would silently mean "no token", i.e. an open /metrics.
-    if isinstance(raw, str) and raw and not raw.strip():
-        raise ConfigError(f"{key}: is blank; unset it for no token, or set a real token")
+    # An empty or blank token would silently mean "no token", i.e. an open /metrics.
+    if isinstance(raw, str) and not raw.strip():
+        raise ConfigError(f"{key}: is empty or blank; unset it for no token, or set a real one")
     return _optional_text(key, raw)
 
 
@@ -99,27 +99,48 @@ def _names(key: str, raw: object) -> tuple[str, ...]:
     return tuple(x.strip().lower() for x in items if x.strip())
 
 
-# Keys whose values never reach a line. Matched case-insensitively, after
-# normalising "-" to "_" so that header names and kwargs both hit.
+# Keys whose values never reach a line: a key matches when its last words are one of
+# these, whatever its case and separators (``clientSecret`` = ``client_secret``, and
+# ``db_password`` ends with ``password``). Compounds such as ``client_secret`` are
+# listed too, so that their glued spelling (``clientsecret``) matches. ``redact_keys``
+# adds to this list; ``redact_builtin_keys`` replaces it. The README lists it (tests
+# keep them in step).
 DEFAULT_REDACT_KEYS = (
+    # credentials
     "authorization",
-    "proxy_authorization",
+    "auth",
     "cookie",
-    "set_cookie",
     "password",
     "passwd",
+    "pwd",
+    "pass",
+    "passphrase",
+    "passcode",
     "secret",
     "client_secret",
     "token",
     "access_token",
     "refresh_token",
+    "id_token",
     "auth_token",
+    "session_token",
     "api_key",
-    "apikey",
-    "x_api_key",
-    "x_twilio_signature",
-    "aws_secret_access_key",
-    "metrics_token",
+    "access_key",
+    "secret_key",
+    "secret_access_key",
+    "private_key",
+    "credentials",
+    "credential",
+    "signature",
+    "jwt",
+    # personal data
+    "pin",
+    "otp",
+    "cvv",
+    "cvc",
+    "ssn",
+    "card_number",
+    "security_code",
 )
 
 DEFAULT_CID_HEADERS = ("x-request-id", "x-correlation-id", "x-amzn-trace-id", "traceparent")
@@ -142,8 +163,10 @@ class Settings:
     log_backups: int = 5
     log_flush: float = 0.2
     log_blocked: str = "drop"
-    redact_keys: tuple[str, ...] = DEFAULT_REDACT_KEYS
+    redact_keys: tuple[str, ...] = ()
+    redact_builtin_keys: tuple[str, ...] = DEFAULT_REDACT_KEYS
     mask_phones: bool = True
+    mask_emails: bool = False
     capture_stdlib: bool = True
     # request monitoring
     slow_threshold: float = 2.0
@@ -152,6 +175,7 @@ class Settings:
     cid_max_length: int = 64
     cid_bytes: int = 6
     metrics_token: str | None = None
+    dashboard_session_ttl: float = 12 * 3600.0
     session_window: float = 300.0
     emf: bool = False
     emf_namespace: str = "Bellwatch"
@@ -194,7 +218,9 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "log_flush": _number(float, 0.0, 60.0),
     "log_blocked": _choice("drop", "block"),
     "redact_keys": _names,
+    "redact_builtin_keys": _names,
     "mask_phones": _bool,
+    "mask_emails": _bool,
     "capture_stdlib": _bool,
     "slow_threshold": _number(float, 0.0, 3600.0),
     "cid_headers": _names,
@@ -202,6 +228,7 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "cid_max_length": _number(int, 8, 256),
     "cid_bytes": _number(int, 4, 32),
     "metrics_token": _secret,
+    "dashboard_session_ttl": _number(float, 60.0, 30 * 86_400.0),
     "session_window": _number(float, 1.0, 86_400.0),
     "emf": _bool,
     "emf_namespace": _text,
@@ -245,8 +272,10 @@ DOCS: dict[str, str] = {
     "log_blocked": "when stdout's reader or the log file's disk stalls: `drop` lines past a "
     "1 MiB buffer (counted in `stdout_dropped`/`file_dropped`) or `block` the caller until it "
     "takes them",
-    "redact_keys": "keys whose values are masked (comma list; replaces the default list)",
-    "mask_phones": "keep only the last 4 digits of E.164 numbers in any value",
+    "redact_keys": "more keys whose values are masked (comma list), added to the built-in list",
+    "redact_builtin_keys": "the built-in secret keys (see Logging); set it to replace that list",
+    "mask_phones": "keep only the last 4 digits of phone numbers in any value",
+    "mask_emails": "mask e-mail addresses to `a***@domain` (off: support finds users by them)",
     "capture_stdlib": "route stdlib `logging` (uvicorn, botocore, httpx) through the pipeline",
     "slow_threshold": "seconds after which a request is slow (WARNING, counted)",
     "cid_headers": "inbound correlation-id headers, in order of preference",
@@ -254,6 +283,7 @@ DOCS: dict[str, str] = {
     "cid_max_length": "longest inbound id accepted",
     "cid_bytes": "random bytes in a generated id (6 = 12 hex)",
     "metrics_token": "bearer token required by /metrics and /dashboard",
+    "dashboard_session_ttl": "seconds a browser's dashboard session lasts (a new token ends all)",
     "session_window": "seconds a session key counts as active",
     "emf": "write CloudWatch Embedded Metric Format lines each minute",
     "emf_namespace": "CloudWatch namespace of the EMF metrics",
@@ -283,7 +313,7 @@ def markdown_table() -> str:
         default = f.default
         shown = ",".join(default) if isinstance(default, tuple) else default
         if len(str(shown)) > 40:
-            shown = "(see `_config.py`)"
+            shown = "(see `_settings.py`)"
         rows.append(f"| `{env_name(f.name)}` | `{shown}` | {DOCS[f.name]} |")
     return "\n".join(rows)
 

@@ -63,6 +63,7 @@ class Ev:
     ALERT_FIRED: Final = "alert_fired"
     ALERT_FAILED: Final = "alert_failed"
     CID_INVALID: Final = "cid_invalid"
+    AUTH_FAILED: Final = "auth_failed"
     HEALTH_FAILED: Final = "health_check_failed"
     STORE_DEGRADED: Final = "store_degraded"
     STORE_RECOVERED: Final = "store_recovered"
@@ -136,7 +137,12 @@ FIELDS: Final = (
     FieldSpec(F.EXC, "-", "str", "compact traceback: Type: msg @ module:function:line < ..."),
     FieldSpec(F.ESCALATED, "-", "bool", "severity was raised one level by a spike"),
     FieldSpec(F.CHANNEL, "-", "str", "alert channel: log, webhook or sns"),
-    FieldSpec(F.CHECK, "-", "str", "name of a failing health check"),
+    FieldSpec(
+        F.CHECK,
+        "-",
+        "str",
+        "what failed: a health check, the header of a cid_invalid, why for auth_failed",
+    ),
     FieldSpec(F.DROPPED, "-", "int", "fields the line budget had to drop"),
 )
 
@@ -152,6 +158,11 @@ EVENTS: Final = (
     EventSpec(Ev.ALERT_FIRED, "WARNING", "an in-process alert was sent"),
     EventSpec(Ev.ALERT_FAILED, "WARNING", "an alert could not be delivered after retries"),
     EventSpec(Ev.CID_INVALID, "WARNING", "an inbound correlation id was replaced"),
+    EventSpec(
+        Ev.AUTH_FAILED,
+        "WARNING",
+        "/metrics or /dashboard refused a token; at most one a minute, count says how many",
+    ),
     EventSpec(Ev.HEALTH_FAILED, "WARNING", "a health check failed or timed out"),
     EventSpec(Ev.STORE_DEGRADED, "WARNING", "the shared store is unreachable; counting locally"),
     EventSpec(Ev.STORE_RECOVERED, "INFO", "the shared store is back; buffer flushed"),

@@ -16,8 +16,9 @@ with ``?series=1``, so its usual document is unchanged.
 Protection is ``/metrics``'s: with ``metrics_token`` set, a request needs
 ``Authorization: Bearer <token>``; a browser may instead open
 ``/dashboard?token=<token>`` once, which sets an HttpOnly, SameSite=Strict cookie
-(an HMAC of the token, never the token) and redirects to the bare URL, so the
-token leaves the address bar and the page's own ``/metrics`` fetches carry it.
+holding a session of its own (a random id and an expiry, signed with a key derived
+from the token; see :mod:`bellwatch.asgi._auth`) and redirects to the bare URL, so
+the token leaves the address bar and the page's own ``/metrics`` fetches carry it.
 """
 
 from __future__ import annotations
@@ -34,42 +35,12 @@ from .._guard import record_internal_error, suppress_internal_errors
 from .._runtime import runtime
 from ..monitor.monitor import Monitor
 from ..verdict import DEGRADED_ERROR_RATE, WARN_ERROR_RATE
+from ._auth import COOKIE, authorize, cookie_ok, failures, new_session
 from ._scope import Receive, Scope, Send
 
 __all__ = ["COOKIE", "DashboardEndpoint", "cookie_ok"]
 
-COOKIE = "bellwatch_dashboard"
-_COOKIE_KEY = b"bellwatch-dashboard-cookie-v1"
 _HTML = b"text/html; charset=utf-8"
-
-
-def _cookie_value(token: bytes) -> str:
-    # The cookie proves the token was shown once without being the token itself.
-    return hmac.new(token, _COOKIE_KEY, hashlib.sha256).hexdigest()
-
-
-def _cookies(scope: Scope) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for name, value in scope.get("headers", ()):
-        if name == b"cookie":
-            for part in value.decode("latin-1").split(";"):
-                key, _, val = part.strip().partition("=")
-                out.setdefault(key, val)
-    return out
-
-
-def cookie_ok(scope: Scope, token: bytes) -> bool:
-    """True when the request carries the dashboard cookie for ``token``."""
-    given = _cookies(scope).get(COOKIE, "")
-    return bool(given) and hmac.compare_digest(given.encode(), _cookie_value(token).encode())
-
-
-def _bearer_ok(scope: Scope, token: bytes) -> bool:
-    for name, value in scope.get("headers", ()):
-        if name == b"authorization":
-            scheme, _, given = bytes(value).partition(b" ")
-            return scheme.lower() == b"bearer" and hmac.compare_digest(given.strip(), token)
-    return False
 
 
 def _asset(name: str) -> str:
@@ -118,6 +89,10 @@ class DashboardEndpoint:
         # Read per request, like /metrics: configure(metrics_token=...) may come later.
         return (self._given or runtime.settings.metrics_token or "").encode()
 
+    @property
+    def _ttl(self) -> float:
+        return runtime.settings.dashboard_session_ttl
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope.setdefault("route", self)  # names our route for the middleware
         try:
@@ -130,13 +105,19 @@ class DashboardEndpoint:
     async def _serve(self, scope: Scope, send: Send) -> None:
         head = scope.get("method") == "HEAD"
         token = self._token
+        how = "open"
         if token:
             query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
             given = (query.get("token") or [""])[0].encode()
             if given and hmac.compare_digest(given, token):
                 await self._login(scope, send)
                 return
-            if not (_bearer_ok(scope, token) or cookie_ok(scope, token)):
+            if given:
+                failures.record(self.path, "query")
+            ok, how = authorize(scope, token, self._ttl)
+            if not ok:
+                if not given:
+                    failures.record(self.path, how)
                 body = (
                     b"<!doctype html><title>bellwatch</title><p>This dashboard needs the "
                     b"metrics token: open <code>/dashboard?token=&lt;BELLWATCH_METRICS_TOKEN"
@@ -153,7 +134,7 @@ class DashboardEndpoint:
             (b"x-content-type-options", b"nosniff"),
             (b"referrer-policy", b"no-referrer"),
         ]
-        if token and _bearer_ok(scope, token) and not cookie_ok(scope, token):
+        if how == "bearer":  # a browser sent the token itself: give it a session
             headers.append((b"set-cookie", self._cookie(scope)))
         # Read per request, like the token: configure() may come after instrument().
         settings = runtime.settings
@@ -169,12 +150,15 @@ class DashboardEndpoint:
         await _respond(send, 200, page, _HTML, head=head, extra=headers)
 
     def _cookie(self, scope: Scope) -> bytes:
+        """A new session for this browser, as a ``Set-Cookie`` value."""
         secure = scope.get("scheme") == "https" or any(
             name == b"x-forwarded-proto" and value.startswith(b"https")
             for name, value in scope.get("headers", ())
         )
-        value = f"{COOKIE}={_cookie_value(self._token)}; Path=/; HttpOnly; SameSite=Strict"
-        return (value + ("; Secure" if secure else "")).encode()
+        ttl = self._ttl
+        value = new_session(self._token, ttl)
+        cookie = f"{COOKIE}={value}; Path=/; Max-Age={int(ttl)}; HttpOnly; SameSite=Strict"
+        return (cookie + ("; Secure" if secure else "")).encode()
 
     async def _login(self, scope: Scope, send: Send) -> None:
         """``?token=`` was right: set the cookie and send the browser to the bare URL."""

@@ -9,14 +9,14 @@ error aggregator's patterns and the registered health checks.
 from __future__ import annotations
 
 import asyncio
-import hmac
 
 import orjson
 
 from .._runtime import runtime
 from ..monitor.monitor import Monitor
+from ._auth import authorize, failures
 from ._scope import ASGIApp, Receive, Scope, Send
-from .dashboard import DashboardEndpoint, cookie_ok
+from .dashboard import DashboardEndpoint
 
 __all__ = ["HealthEndpoint", "MetricsEndpoint", "routes"]
 
@@ -47,7 +47,9 @@ class MetricsEndpoint:
     Args:
         monitor: whose numbers to serve; the process-wide monitor by default.
         token: when set (setting ``metrics_token``), requests need
-            ``Authorization: Bearer <token>``; compared in constant time.
+            ``Authorization: Bearer <token>`` (compared in constant time) or the
+            dashboard's session cookie; a refusal is counted and logged
+            (:mod:`bellwatch.asgi._auth`).
     """
 
     def __init__(
@@ -64,13 +66,13 @@ class MetricsEndpoint:
         return (self._given or runtime.settings.metrics_token or "").encode()
 
     def _allowed(self, scope: Scope) -> bool:
-        if not self._token:
+        token = self._token
+        if not token:
             return True
-        given = _header(scope, b"authorization")
-        scheme, _, value = given.partition(b" ")
-        if scheme.lower() == b"bearer" and hmac.compare_digest(value.strip(), self._token):
-            return True
-        return cookie_ok(scope, self._token)
+        ok, why = authorize(scope, token, runtime.settings.dashboard_session_ttl)
+        if not ok:
+            failures.record(self.path, why)
+        return ok
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Name our route for the middleware: FastAPI sets scope["route"] only for its own

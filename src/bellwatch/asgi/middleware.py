@@ -29,6 +29,7 @@ from ..log import pipeline
 from ..log.context import _EMPTY, _Bound, _ctx, new_id, valid_id
 from ..log.context import _pool as _ids
 from ..log.deferred import Deferred
+from ..log.redact import scrub_text
 from ..monitor.monitor import Monitor
 from ..monitor.sessions import SessionKey, bound_session
 from ..schema import Ev, F
@@ -119,7 +120,10 @@ class BellwatchMiddleware:
     def _correlation_id(self, headers: Iterable[tuple[bytes, bytes]]) -> tuple[str, bytes | None]:
         """The inbound id by configured header order, or a fresh one.
 
-        Returns the id and, when an inbound value was rejected, the header name.
+        Returns the id and, when an inbound value was rejected, the header name (the
+        value itself is never echoed). ``X-Request-ID``-style ids must be within
+        ``cid_max_length`` characters of ``[A-Za-z0-9._:=-]``; ``X-Amzn-Trace-Id`` and
+        ``traceparent`` must be in their own formats. Nothing is trimmed first.
         """
         best: bytes | None = None
         best_name = b""
@@ -131,11 +135,13 @@ class BellwatchMiddleware:
                 best, best_name, best_rank = value, name, rank
         if best is None:
             return new_id(self._nbytes), None
-        text = best.decode("latin-1").strip()
+        text = best.decode("latin-1")  # exactly as received: "abc\n" is not "abc"
         extract = EXTRACT.get(best_name)
         if extract is not None:
-            text = extract(text)
-        if valid_id(text, self._max_len):
+            text = extract(text)  # a trace header's id, checked against its format
+            if text:
+                return text, None
+        elif valid_id(text, self._max_len):
             return text, None
         return new_id(self._nbytes), best_name
 
@@ -249,7 +255,9 @@ class BellwatchMiddleware:
         """
         try:
             if self.route_of is not None:
-                path = self.route_of(scope) or UNMATCHED
+                # A route of the app's choosing may be a raw URL: it is a metric name, a
+                # label and an EMF dimension as well as a log value, so redacted here.
+                path = scrub_text(self.route_of(scope) or UNMATCHED)
             else:
                 path = route_template(scope, root_path)
             if error is not None:

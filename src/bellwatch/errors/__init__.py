@@ -1,8 +1,9 @@
 """Error aggregation: fingerprints, severity, every-Nth/window lines, spikes, alerts.
 
-What lives here: the fingerprint and default severity (:mod:`.fingerprint`), the
-aggregator that counts errors and writes their lines (:mod:`.aggregator`), and the
-in-process alerts (:mod:`.alerts`).
+What lives here: the message parameterizer (:mod:`.parameterize`), the fingerprint,
+its explanation and default severity (:mod:`.fingerprint`), the aggregator that
+counts errors and writes their lines (:mod:`.aggregator`), and the in-process alerts
+(:mod:`.alerts`).
 
 May import: ``bellwatch.log``, ``bellwatch.store``, and the layers below them.
 """
@@ -11,15 +12,18 @@ from __future__ import annotations
 
 from ..store.patterns import Hit, MemoryPatternStore, Pattern, PatternStore, Policy
 from .aggregator import ErrorAggregator, ErrorStep
-from .fingerprint import default_severity
+from .fingerprint import Explanation, default_severity, explain, explain_record
 
 __all__ = [
     "ErrorAggregator",
     "ErrorStep",
+    "Explanation",
     "Hit",
     "MemoryPatternStore",
     "Pattern",
     "PatternStore",
     "Policy",
     "default_severity",
+    "explain",
+    "explain_record",
 ]

@@ -39,6 +39,7 @@ from .. import _settings
 from .._guard import record_internal_error, suppress_internal_errors
 from ..log import pipeline
 from ..log.processors import compact_traceback, exception_from
+from ..log.redact import scrub_text
 from ..schema import Ev, F, Sev
 from ..store.patterns import Hit, MemoryPatternStore, Pattern, PatternStore, Policy
 from .alerts import Alert, Alerter
@@ -261,7 +262,10 @@ class ErrorAggregator:
 
         def make() -> Pattern:
             sev = self.severity_of(exc, status, handled, severity)
-            return Pattern(key, type(exc).__name__, message[:_MESSAGE_MAX], sev, endpoint, now, now)
+            # Every reader of a pattern (/metrics, the dashboard, alerts, the lines) shows
+            # this text: redacted here, whatever made the message (identify() already did).
+            text = scrub_text(message, self.settings)[:_MESSAGE_MAX]
+            return Pattern(key, type(exc).__name__, text, sev, endpoint, now, now)
 
         hit = self.store.hit(key, now, make)
         p = hit.pattern

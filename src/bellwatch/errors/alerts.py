@@ -29,6 +29,7 @@ import orjson
 from .. import _settings
 from .._guard import record_internal_error
 from ..log import pipeline
+from ..log.redact import scrub_text
 from ..schema import Ev, F
 from ._http import post_json
 
@@ -56,6 +57,13 @@ class Alert:
     escalated: bool
     service: str
     env: str
+
+    def __post_init__(self) -> None:
+        # Whoever builds an alert (a shared store's pattern, a custom notifier's test),
+        # its free text leaves the process redacted: webhook, SNS and log alike.
+        object.__setattr__(self, "message", scrub_text(self.message))
+        if self.endpoint is not None:
+            object.__setattr__(self, "endpoint", scrub_text(self.endpoint))
 
     @property
     def title(self) -> str:

@@ -2,94 +2,38 @@
 
 The hash is a blake2b digest of normalised text, so the same error gets the same
 ``hash`` in every process and after every restart (Python's ``hash()`` is salted
-per process). Values that vary between occurrences of one error (ids, numbers,
-phone numbers, emails, ...) become placeholders first, so that "Invalid phone
-number +15551234567" and "Invalid phone number +14165550000" group together.
+per process). The message is parameterised first (:mod:`.parameterize`: numbers,
+ids, addresses, dates... become placeholders), so that "Invalid phone number
++15551234567" and "Invalid phone number +14165550000" group together; the call site
+is the app's own ``module:function`` frames, without line numbers. :func:`explain`
+shows how one fingerprint was built.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import re
 import sysconfig
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from types import TracebackType
 
-from ..schema import Sev
+from ..log.redact import scrub_text
+from ..schema import F, Sev
+from .parameterize import MAX_MESSAGE, normalise_message, parameterize
 
 __all__ = [
+    "Explanation",
     "default_severity",
     "error_message",
+    "explain",
+    "explain_parts",
+    "explain_record",
     "fingerprint",
     "identify",
     "in_app_frames",
     "normalise_message",
 ]
-
-# Rules start and end only where no word character and no placeholder bracket touches
-# them, so that a second pass finds nothing new (normalising is idempotent).
-_S = r"(?<![\w>])"
-_E = r"(?![\w<])"
-_HEX = "[0-9a-fA-F]"
-
-# Order matters: whole structures (URLs, emails, UUIDs) go before the numbers inside them.
-# Each rule: pattern, placeholder, and the substrings one of which it needs (none: a digit).
-_RULES: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = (
-    (re.compile(_S + r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+"), "<url>", ("://",)),
-    (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "<email>", ("@",)),
-    (
-        re.compile(_S + f"{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}" + _E),
-        "<uuid>",
-        (),
-    ),
-    (
-        re.compile(
-            _S
-            + r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
-            + _E
-        ),
-        "<date>",
-        (),
-    ),
-    (re.compile(_S + r"\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?" + _E), "<ip>", ()),
-    (re.compile(_S + f"(?:{_HEX}{{1,4}}:){{2,7}}{_HEX}{{1,4}}" + _E), "<ip>", ()),
-    (re.compile(r"(?<![\w+>])\+\d{7,15}" + _E), "<phone>", ("+",)),
-    (re.compile(_S + f"0x{_HEX}+" + _E), "<hex>", ()),
-    # Hex-looking ids (request ids, hashes, Twilio-style "CA" + 32 hex): a digit and a letter.
-    (
-        re.compile(
-            r"(?<![\w>.])" + f"[A-Za-z]{{0,2}}(?={_HEX}*\\d)(?=[0-9]*[a-fA-F]){_HEX}{{8,}}" + _E
-        ),
-        "<hex>",
-        (),
-    ),
-    (re.compile(r"'[^'\n]{0,200}'|\"[^\"\n]{0,200}\""), "<quoted>", ("'", '"')),
-    (
-        re.compile(r"(?<![\w.>])[-+]?(?:\d+\.\d+(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+)(?![\d<])"),
-        "<float>",
-        (),
-    ),
-    (re.compile(r"(?<![\w<>])[-+]?\d+(?![\d.<])"), "<int>", ()),
-    # Identifiers with digits glued on (user42, order_17) keep their word, lose the number.
-    (re.compile(r"(?<=[A-Za-z_])\d+" + _E), "<int>", ()),
-)
-
-_MAX_MESSAGE = 500
-_DIGIT = re.compile(r"\d")
-
-
-def normalise_message(message: str) -> str:
-    """``message`` with its variable parts replaced by ``<int>``, ``<uuid>``, ``<email>``, ...
-
-    Idempotent: normalising a normalised message changes nothing.
-    """
-    text = message[:_MAX_MESSAGE]
-    digits = _DIGIT.search(text) is not None
-    for pattern, placeholder, needs in _RULES:
-        # A cheap check first: most rules need a digit, the others a telltale substring.
-        if any(n in text for n in needs) if needs else digits:
-            text = pattern.sub(placeholder, text)
-    return text
 
 
 def _library_roots() -> tuple[str, ...]:
@@ -152,21 +96,127 @@ def error_message(exc: BaseException) -> str:
         return f"<unprintable {type(exc).__name__}>"
 
 
+def _type_name(exc: BaseException) -> str:
+    cls = type(exc)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _digest(type_name: str, message: str, frames: Sequence[str], forced: str | None) -> str:
+    parts = ["forced", forced] if forced is not None else [type_name, message, *frames]
+    return hashlib.blake2b("\n".join(parts).encode("utf-8", "replace"), digest_size=4).hexdigest()
+
+
+def _message_text(message: str) -> str:
+    """What is parameterized and hashed: the message redacted first.
+
+    Redacting first keeps secrets out of every pattern (/metrics, the dashboard,
+    alerts) whole: parameterizing first could cut one into pieces no rule recognises
+    (a digit glued in a JWT becomes ``<num>``). It also groups what differs only by a
+    secret. Cut generously before redacting, so a secret is never split at the cut.
+    """
+    return parameterize(scrub_text(message[: 4 * MAX_MESSAGE]))
+
+
 def identify(exc: BaseException, forced: str | None = None) -> tuple[str, str]:
-    """``(fingerprint, normalised message)`` of ``exc``, normalising the message once."""
-    message = normalise_message(error_message(exc))
-    if forced is not None:
-        parts = ["forced", forced]
-    else:
-        cls = type(exc)
-        parts = [f"{cls.__module__}.{cls.__qualname__}", message, *in_app_frames(exc.__traceback__)]
-    digest = hashlib.blake2b("\n".join(parts).encode("utf-8", "replace"), digest_size=4)
-    return digest.hexdigest(), message
+    """``(fingerprint, message)`` of ``exc``: the message redacted and parameterized, once."""
+    message = _message_text(error_message(exc))
+    frames = in_app_frames(exc.__traceback__) if forced is None else []
+    return _digest(_type_name(exc), message, frames, forced), message
 
 
 def fingerprint(exc: BaseException, forced: str | None = None) -> str:
     """The 8-hex fingerprint of ``exc``, or of ``forced`` when the caller names the group."""
     return identify(exc, forced)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """How a fingerprint was built: what ``bellwatch errors --explain HASH`` shows.
+
+    The message is redacted before it is parameterized and hashed, so every text field
+    is as safe to show as a log line.
+    """
+
+    hash: str
+    type: str  # "module.Qualname", as hashed
+    message: str  # what the parameterizer read (its first 500 characters)
+    parameterized: str
+    replaced: tuple[tuple[str, str], ...]  # (text, placeholder), in the order rules ran
+    frames: tuple[str, ...]  # the app's module:function frames, outermost first
+    forced: str | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    def lines(self) -> list[str]:
+        """The explanation as plain text lines, for a terminal or a report."""
+        if self.forced is not None:
+            return [f"hash {self.hash} = blake2b(forced fingerprint {self.forced!r})"]
+        out = [
+            f"hash {self.hash} = blake2b(type + parameterized message + frames)",
+            f"type:          {self.type}",
+            f"message:       {self.message}",
+            f"parameterized: {self.parameterized}",
+        ]
+        out += [f"  {text!r} -> {placeholder}" for text, placeholder in self.replaced]
+        out.append("frames:        " + (" > ".join(self.frames) or "(none: no traceback)"))
+        out += [f"note: {note}" for note in self.notes]
+        return out
+
+
+def explain_parts(
+    type_name: str,
+    message: str,
+    frames: Sequence[str] = (),
+    forced: str | None = None,
+    notes: Sequence[str] = (),
+) -> Explanation:
+    """Explain the fingerprint of the given parts (e.g. the facts of a logged error).
+
+    ``type_name`` is ``module.Qualname`` and ``frames`` the app's ``module:function``
+    frames, outermost first, as :func:`explain` hashes them; a log line holds only
+    the class name and a few innermost frames, so a hash recomputed from it may
+    differ from the logged one (say so in ``notes``).
+    """
+    shown = scrub_text(message[: 4 * MAX_MESSAGE])
+    replaced: list[tuple[str, str]] = []
+    parameterized = parameterize(shown, replaced)  # what _message_text gives: what is hashed
+    return Explanation(
+        hash=_digest(type_name, parameterized, frames, forced),
+        type=type_name,
+        message=shown[:MAX_MESSAGE],
+        parameterized=parameterized,
+        replaced=tuple(replaced),
+        frames=tuple(frames) if forced is None else (),
+        forced=forced,
+        notes=tuple(notes),
+    )
+
+
+def explain(exc: BaseException, forced: str | None = None) -> Explanation:
+    """How the fingerprint of ``exc`` is built; its ``hash`` is :func:`fingerprint`'s."""
+    frames = in_app_frames(exc.__traceback__) if forced is None else []
+    return explain_parts(_type_name(exc), error_message(exc), frames, forced)
+
+
+def explain_record(record: Mapping[str, object]) -> Explanation:
+    """Explain a logged error line (``type``, ``msg``, ``exc``) as far as it allows.
+
+    The line has the class name without its module, a redacted message and the three
+    innermost frames with line numbers (library frames included), so the recomputed
+    ``hash`` is the logged one only when those are all the fingerprint used; the
+    explanation's ``notes`` say what could not be recovered.
+    """
+    exc_text = record.get(F.EXC)
+    frames: list[str] = []
+    if isinstance(exc_text, str) and exc_text:
+        # "module:function:line < ...", innermost first -> module:function, outermost first
+        frames = [frame.rsplit(":", 1)[0] for frame in reversed(exc_text.split(" < "))]
+    notes = ["type is the logged class name; the fingerprint uses module.Qualname"]
+    if frames:
+        notes.append("frames are the line's innermost three, library frames included")
+    else:
+        notes.append("the line has no frames (a low-severity error is logged without them)")
+    return explain_parts(str(record.get(F.ERROR_TYPE, "")), str(record.get(F.MESSAGE, "")),
+                         frames, notes=notes)  # fmt: skip
 
 
 _CRITICAL_NAMES = ("DatabaseError", "OperationalError", "InterfaceError", "ConnectionError")

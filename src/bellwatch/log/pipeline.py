@@ -20,6 +20,7 @@ from structlog.typing import FilteringBoundLogger, Processor
 from .. import _settings
 from .._guard import record_internal_error
 from ..schema import F
+from . import redact
 from .processors import LEVEL_OF, AddContext, CompactException
 from .redact import Redactor
 from .render import BudgetRenderer
@@ -61,7 +62,7 @@ class Pipeline:
         self.min_level = _LEVEL_NUM[settings.level]
         self.renderer = BudgetRenderer(settings.max_line)
         self.add_context = AddContext("iso" if settings.dev else settings.timestamp)
-        self.redactor = Redactor(settings.redact_keys, settings.mask_phones)
+        self.redactor = Redactor.from_settings(settings)
         first = [errors] if errors is not None else []
         self.steps: list[Processor] = [*first, CompactException(), *extra]  # type: ignore[list-item]
         self._console: Callable[..., str] | None = None
@@ -168,6 +169,7 @@ def install(pipe: Pipeline | None) -> Pipeline | None:
     """
     global _current
     previous, _current = _current, pipe
+    redact.activate(pipe.redactor if pipe is not None else None)
     for proxy in list(_proxies):
         proxy._forget()
     return previous

@@ -1,134 +1,324 @@
-"""Redaction: secrets and personal data never reach a line.
+"""Redaction: secrets and personal data never leave the process.
 
-:class:`Redactor` is the pipeline step that masks values under sensitive keys, secret
-query parameters and phone numbers, in any mapping, list or ``(name, value)`` pair.
+One :class:`Redactor` serves every way out: it is the logging pipeline's last step
+before rendering, and :func:`scrub_text` / :func:`scrub` give the same masking to the
+error patterns (``/metrics``, the dashboard, alerts), EMF dimensions, and the CLI and
+MCP outputs.
+
+- **By key**, in any mapping, list, ``(name, value)`` pair, or ``key=value`` text: a
+  key is split into words (``clientSecret``, ``client-secret`` and ``CLIENT_SECRET``
+  are all ``client secret``) and is secret when its last words are one of the keys
+  (``db_password`` ends with ``password``; ``password_hint`` and ``tokens`` do not).
+- **By value**, anywhere in a string: the shapes in :mod:`bellwatch.log._rules`
+  (bearer credentials, JWTs, AWS keys, URL passwords, ...) and
+  :mod:`bellwatch.log._numbers` (card and phone numbers).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
+import enum
+import functools
 import re
+import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["MASK", "Redactor", "mask_phone_numbers", "mask_query_secrets"]
+from .. import _guard, _settings
+from ..schema import F
+from . import _rules
+from ._numbers import card_like, mask_numbers
+from ._rules import MASK, PHONE, QUERY_ONLY, SECRET
+from .render import safe_repr
 
-MASK = "***"
+__all__ = [
+    "MASK",
+    "PHONE_KEYS",
+    "QUERY_KEYS",
+    "Redactor",
+    "activate",
+    "key_words",
+    "mask_phone_numbers",
+    "mask_query_secrets",
+    "redactor",
+    "scrub",
+    "scrub_text",
+]
 
-# E.164: "+" and up to 15 digits. Keep the last four so support can still match a caller.
-_PHONE = re.compile(r"(?<![\w+])\+\d{4,11}(\d{4})(?!\d)")
+# Keys whose values are phone numbers: they keep their last four digits (mask_phones).
+PHONE_KEYS = ("phone", "phone_number", "mobile", "mobile_number", "msisdn", "telephone", "tel")
+# Secret only as a URL query parameter (?key=..., &code=..., &sig=...): as a log field
+# name, "key" or "code" usually holds something plain (a cache key, a status code).
+QUERY_KEYS = ("key", "code", "sig")
+
+_WORDS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+")
+_MAX_SCAN = 64 * 1024  # longer strings are cut (a line keeps 200 characters anyway)
+_CLEAN_MAX = 2048  # strings remembered as clean, per redactor
+_CLEAN_LEN = 128  # only strings this short are remembered
+_KINDS_MAX = 4096
+_CARD_MIN = 2 * 10**12  # the smallest int that can be a card number (13 digits from 2...)
+# Written by orjson as dates, uuids and enum values: nothing to scan.
+_PLAIN_TYPES = (bool, float, datetime.date, datetime.time, datetime.timedelta, uuid.UUID, enum.Enum)
+
+
+def key_words(key: str) -> tuple[str, ...]:
+    """The lowercase words of a key: ``"X-Api-Key"``, ``"xApiKey"`` -> ``("x", "api", "key")``.
+
+    Digits are dropped, so ``password2`` is ``password``.
+    """
+    return tuple(w.lower() for w in _WORDS.findall(key))
+
+
+def _joined(keys: Iterable[str]) -> frozenset[str]:
+    return frozenset("".join(key_words(k)) for k in keys if key_words(k))
 
 
 def mask_phone_numbers(text: str) -> str:
-    """Replace every E.164 number in ``text`` by ``+***`` and its last four digits."""
-    return _PHONE.sub(r"+***\1", text) if "+" in text else text
-
-
-def _normalise(key: str) -> str:
-    return key.lower().replace("-", "_")
-
-
-# Secrets in URLs and query strings: ?api_key=..., &token=..., ;sig=...
-_QUERY_SECRET = re.compile(
-    r"(?i)([?&;][a-z0-9_.-]*?(?:token|key|secret|password|passwd|signature|sig|auth)=)[^&;\s'\"#]+"
-)
-
-
-def mask_query_secrets(text: str) -> str:
-    """Mask the values of secret-looking query parameters in ``text``."""
-    return _QUERY_SECRET.sub(r"\1" + MASK, text) if "=" in text else text
+    """Phone numbers in ``text`` (E.164, ``%2B``, national formats) keep their last 4 digits."""
+    return mask_numbers(text, cards=False, phones=True)
 
 
 class Redactor:
-    """Mask values under sensitive keys, secret query parameters and E.164 numbers.
+    """Masks secrets by key and by value; a pipeline step and a function for any value.
 
-    A key is sensitive when, lowercased with ``-`` as ``_``, it is one of ``keys`` or
-    ends with ``_<key>`` (``db_password``, ``stripe_api_key``). Any mapping (Starlette
-    ``Headers``, ``MappingProxyType``), list, tuple or set is scrubbed, as are
-    ``(name, value)`` pairs such as raw ASGI header lists with bytes names. Key
-    decisions are cached per key (bounded), so a steady stream of the same keys costs
-    one dict lookup each.
+    Args:
+        keys: secret keys (the ``redact_builtin_keys`` and ``redact_keys`` settings).
+            A key matches when its last words are one of these, whatever its case or
+            separators.
+        mask_phones: phone numbers keep only their last four digits.
+        mask_emails: ``alice@example.com`` becomes ``a***@example.com``.
+
+    Decisions about keys are cached per key, and strings found clean are remembered
+    (bounded), so a steady stream of the same keys and values costs a dict lookup each.
     """
 
-    __slots__ = ("_cache", "_keys", "_phones", "_suffixes")
+    __slots__ = ("_clean", "_emails", "_kinds", "_phone_keys", "_phones", "_secret_keys")
 
-    _CACHE_MAX = 4096
-    _MAX_DEPTH = 4
-
-    def __init__(self, keys: Iterable[str], mask_phones: bool = True) -> None:
-        self._keys = frozenset(_normalise(k) for k in keys)
-        self._suffixes = tuple("_" + k for k in self._keys)
+    def __init__(
+        self, keys: Iterable[str], mask_phones: bool = True, mask_emails: bool = False
+    ) -> None:
+        self._secret_keys = _joined(keys)
         self._phones = mask_phones
-        self._cache: dict[Any, bool] = {}
+        self._phone_keys = _joined(PHONE_KEYS) if mask_phones else frozenset()
+        self._emails = mask_emails
+        self._kinds: dict[Any, int] = {}
+        self._clean: dict[str, bool] = {}
 
-    def _sensitive(self, key: object) -> bool:
-        if isinstance(key, bytes):
-            key = key.decode("latin-1")
-        if not isinstance(key, str):
-            return False
-        hit = self._cache.get(key)
-        if hit is None:
-            norm = _normalise(key)
-            hit = norm in self._keys or norm.endswith(self._suffixes)
-            if len(self._cache) < self._CACHE_MAX:
-                self._cache[key] = hit
+    @classmethod
+    def from_settings(cls, settings: _settings.Settings) -> Redactor:
+        """The redactor ``settings`` describe (shared by equal settings)."""
+        return _for(
+            settings.redact_builtin_keys + settings.redact_keys,
+            settings.mask_phones,
+            settings.mask_emails,
+        )
+
+    # -- keys ------------------------------------------------------------------------
+
+    def kind(self, key: object) -> int:
+        """0 (plain), ``SECRET``, ``PHONE`` or ``QUERY_ONLY`` for a key (str or bytes)."""
+        hit = self._kinds.get(key)
+        if hit is not None:
+            return hit
+        name = key.decode("latin-1") if isinstance(key, bytes) else key
+        hit = 0
+        if isinstance(name, str):
+            words = key_words(name)
+            tails = ["".join(words[i:]) for i in range(len(words))]
+            if any(t in self._secret_keys for t in tails):
+                hit = SECRET
+            elif any(t in self._phone_keys for t in tails):
+                hit = PHONE
+            elif len(words) == 1 and words[0] in QUERY_KEYS:
+                hit = QUERY_ONLY
+        if len(self._kinds) < _KINDS_MAX:
+            self._kinds[key] = hit
         return hit
 
-    def _text(self, value: str) -> str:
-        if "=" in value:
-            value = mask_query_secrets(value)
-        if self._phones and "+" in value:
-            value = mask_phone_numbers(value)
+    def is_secret_key(self, key: object) -> bool:
+        """Whether values under ``key`` are masked whole."""
+        return self.kind(key) == SECRET
+
+    # -- values ----------------------------------------------------------------------
+
+    def text(self, value: str) -> str:
+        """``value`` with every secret the value rules recognise masked."""
+        if value in self._clean:
+            return value
+        out = self._scan(value)
+        if out is value and len(value) <= _CLEAN_LEN:
+            if len(self._clean) >= _CLEAN_MAX:
+                self._clean.clear()  # keep the hot values hot: they come back at once
+            self._clean[value] = True
+        return out
+
+    def _scan(self, s: str) -> str:
+        if len(s) > _MAX_SCAN:
+            s = s[:_MAX_SCAN] + "…"
+        if s.isidentifier() or s.isalnum():
+            # One word: only an AWS key id or a bare card number can hide in it.
+            if "IA" in s:
+                s = _rules.mask_aws(s)
+            if s.isdigit() and card_like(s):
+                s = MASK + s[-4:]
+            return s
+        if "eyJ" in s:
+            s = _rules.mask_jwts(s)
+        if "-----BEGIN" in s:
+            s = _rules.mask_pem(s)
+        if "earer" in s or "asic" in s or ("B" in s and ("EARER" in s or "ASIC" in s)):
+            s = _rules.mask_bearer(s)
+        if "IA" in s:
+            s = _rules.mask_aws(s)
+        if "AC" in s or "oken" in s or "OKEN" in s:
+            s = _rules.mask_twilio(s)
+        at = "@" in s
+        if at and "://" in s:
+            s = _rules.mask_userinfo(s)
+        if "=" in s or ":" in s:
+            s = _rules.mask_pairs(s, self.kind)
+        if at and self._emails:
+            s = _rules.mask_emails(s)
+        return mask_numbers(s, cards=True, phones=self._phones)
+
+    def _number(self, value: int, kind: int) -> Any:
+        if kind == PHONE:
+            text = str(value)
+            masked = _rules.phone_value(text)
+            return value if masked == text else masked  # too short to be a number: as is
+        if value >= _CARD_MIN:
+            digits = str(value)
+            if card_like(digits):
+                return MASK + digits[-4:]
         return value
 
     def __call__(self, _logger: object, _method: str, event: dict[str, Any]) -> dict[str, Any]:
-        # Hot path: one dict lookup per key, exact type checks before isinstance.
-        cache = self._cache
+        """The pipeline step: scrub every value of ``event`` in place."""
+        kinds = self._kinds
+        clean = self._clean
         for key, value in event.items():
-            hit = cache.get(key)
-            if hit is None:
-                hit = self._sensitive(key)
-            if hit:
-                event[key] = MASK
+            kind = kinds.get(key)
+            if kind is None:
+                kind = self.kind(key)
+            cls = type(value)
+            if kind == SECRET:
+                if value is not None and cls is not bool:  # a flag or a null hides nothing
+                    event[key] = MASK
+            elif cls is str:
+                if kind == PHONE:
+                    event[key] = self.text(_rules.phone_value(value))
+                elif value not in clean:
+                    event[key] = self.text(value)
+            elif cls is int:
+                if value >= _CARD_MIN or kind == PHONE:
+                    event[key] = self._number(value, kind)
+            elif cls is float or cls is bool or value is None:
                 continue
-            kind = type(value)
-            if kind is str:
-                if "=" in value or (self._phones and "+" in value):
-                    event[key] = self._text(value)
-            elif kind is int or kind is float or kind is bool or value is None:
-                continue
-            elif isinstance(value, str | Mapping | list | tuple | set | frozenset):
-                event[key] = self._scrub(value, 0)
+            else:
+                event[key] = self.value(value)
         return event
 
-    def _scrub(self, value: Any, depth: int) -> Any:
+    _MAX_DEPTH = 4
+
+    def value(self, value: Any, depth: int = 0) -> Any:
+        """Any value scrubbed: strings by the value rules, containers by key and value.
+
+        Mappings and lists are copied (tuples and sets become lists); beyond four
+        levels a container is masked whole. An object the JSON renderer would write
+        as its ``repr`` is scrubbed as that text, so an exception passed as a field
+        cannot carry a secret through.
+        """
         if isinstance(value, str):
-            return self._text(value)
-        if not isinstance(value, Mapping | list | tuple | set | frozenset):
+            return self.text(value)
+        if value is None or isinstance(value, _PLAIN_TYPES):
             return value
+        if isinstance(value, int):
+            return self._number(value, 0)
+        if isinstance(value, bytes | bytearray):
+            text = bytes(value).decode("latin-1")
+            out = self.text(text)
+            return value if out == text else out
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            value = {f.name: getattr(value, f.name, None) for f in dataclasses.fields(value)}
+        if not isinstance(value, Mapping | list | tuple | set | frozenset):
+            _guard.counters.values_replaced += 1  # as the renderer would count it
+            return self.text(safe_repr(value))
         if depth >= self._MAX_DEPTH:
             return MASK  # deeper than we look: never pass it through unread
         try:
-            if isinstance(value, Mapping):
-                return {
-                    k: MASK if self._sensitive(k) else self._scrub(v, depth + 1)
-                    for k, v in value.items()
-                }
-            out = []
-            for item in value:
-                if isinstance(item, tuple | list) and len(item) == 2 and self._sensitive(item[0]):
-                    out.append((item[0], MASK))  # a (name, value) pair, e.g. ASGI headers
-                else:
-                    out.append(self._scrub(item, depth + 1))
-            return out
+            return self._container(value, depth)
         except Exception:
             return MASK  # a container that cannot be read is not written either
-        if isinstance(value, dict):
-            return {
-                k: MASK if self._sensitive(k) else self._scrub(v, depth + 1)
-                for k, v in value.items()
-            }
-        if isinstance(value, list | tuple):
-            return [self._scrub(v, depth + 1) for v in value]
-        if isinstance(value, str) and self._phones and "+" in value:
-            return mask_phone_numbers(value)
-        return value
+
+    def _container(self, value: Any, depth: int) -> Any:
+        if isinstance(value, Mapping):
+            return {k: self._item(k, v, depth) for k, v in value.items()}
+        out: list[Any] = []
+        for item in value:
+            if isinstance(item, tuple | list) and len(item) == 2 and self.kind(item[0]) == SECRET:
+                out.append((item[0], MASK))  # a (name, value) pair: ASGI headers
+            else:
+                out.append(self.value(item, depth + 1))
+        return out
+
+    def _item(self, key: Any, value: Any, depth: int) -> Any:
+        kind = self.kind(key)
+        if kind == SECRET:
+            return value if value is None or isinstance(value, bool) else MASK
+        if kind == PHONE and isinstance(value, str | int) and not isinstance(value, bool):
+            value = _rules.phone_value(str(value))
+        return self.value(value, depth + 1)
+
+
+@functools.lru_cache(maxsize=8)
+def _for(keys: tuple[str, ...], phones: bool, emails: bool) -> Redactor:
+    return Redactor(keys, phones, emails)
+
+
+_active: Redactor | None = None
+
+
+def activate(redactor: Redactor | None) -> None:
+    """Make ``redactor`` the one :func:`scrub_text` uses (the pipeline's, at configure)."""
+    global _active
+    _active = redactor
+
+
+def redactor(settings: _settings.Settings | None = None) -> Redactor:
+    """The redactor for ``settings``; without, the configured pipeline's (else defaults)."""
+    if settings is not None:
+        return Redactor.from_settings(settings)
+    if _active is not None:
+        return _active
+    return Redactor.from_settings(_settings.resolve())  # no pipeline yet: defaults and env
+
+
+def scrub_text(text: str, settings: _settings.Settings | None = None) -> str:
+    """``text`` with every secret masked, as a log line would show it.
+
+    For outputs outside the logging pipeline: error patterns, alerts, EMF, and the
+    CLI's and MCP server's reports. Never raises; a failure masks the whole text.
+    """
+    try:
+        return redactor(settings).text(text)
+    except Exception as exc:
+        _guard.record_internal_error(exc)
+        return MASK
+
+
+def scrub(value: Any, settings: _settings.Settings | None = None) -> Any:
+    """Any value (a record, a report, a JSON document) with every secret masked."""
+    try:
+        return redactor(settings).value(value)
+    except Exception as exc:
+        _guard.record_internal_error(exc)
+        return MASK
+
+
+def mask_query_secrets(text: str) -> str:
+    """Mask the values of secret ``key=value`` pairs in ``text`` (query strings included)."""
+    return _rules.mask_pairs(text, redactor().kind)
+
+
+assert F.SESSION_ID not in QUERY_KEYS + PHONE_KEYS  # the schema's own sid is never masked

@@ -22,6 +22,7 @@ from typing import IO, Any
 import orjson
 
 from .._guard import record_internal_error
+from ..log.redact import scrub_text
 from ..store.base import OTHER, EndpointStats
 
 __all__ = ["METRICS", "EmfWriter", "lines_for"]
@@ -74,8 +75,11 @@ def lines_for(
 ) -> list[dict[str, Any]]:
     """EMF documents for one minute: one per route template, then the service total."""
     timestamp_ms = int(minute_start * 1000)
+    # Dimensions leave the process as metric names in CloudWatch: redacted like a line
+    # (a route template holds no secret, but route_of may return a raw path).
+    service = scrub_text(service)
     out = [
-        _line(namespace, timestamp_ms, {"Service": service, "Path": path}, stats)
+        _line(namespace, timestamp_ms, {"Service": service, "Path": scrub_text(path)}, stats)
         for path, stats in sorted(by_path.items())
     ]
     total = EndpointStats()
