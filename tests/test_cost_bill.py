@@ -76,8 +76,9 @@ class TestHandWorked:
     def test_total(self) -> None:
         """The total adds every line but the comparison one."""
         bill = local_bill(day_of_traffic(), US, LogOptions(retention_days=30, queries_per_day=10))
-        assert bill.total == pytest.approx(28.3277 + 1.4584 + 2.4645 + 0.375 + 1.00 + 3.00,
-                                           abs=1e-3)  # fmt: skip
+        assert bill.total == pytest.approx(
+            28.3277 + 1.4584 + 2.4645 + 0.375 + 1.00 + 3.00, abs=1e-3
+        )
         assert bill.logs_usd == pytest.approx(28.3277 + 1.4584 + 2.4645, abs=1e-3)
         assert json.loads(json.dumps(bill.as_dict()))["total_usd_per_month"] == round(bill.total, 2)
 
@@ -86,8 +87,10 @@ class TestFromLines:
     def test_two_lines_an_hour_apart(self) -> None:
         """Two 474-byte lines an hour apart: 1,000 billed bytes an hour, 730,000 a month."""
         msg = "x" * 474
-        records = [{"ts": T0, TIMESTAMP: T0, MESSAGE: msg},
-                   {"ts": T0 + 3_600_000, TIMESTAMP: T0 + 3_600_000, MESSAGE: msg}]  # fmt: skip
+        records = [
+            {"ts": T0, TIMESTAMP: T0, MESSAGE: msg},
+            {"ts": T0 + 3_600_000, TIMESTAMP: T0 + 3_600_000, MESSAGE: msg},
+        ]
         line = local_bill(account(records), US).line("log ingestion (Standard)")
         assert line.quantity == pytest.approx(730_000 / GB)
         assert line.usd == pytest.approx(730_000 / GB * 0.50)

@@ -25,14 +25,28 @@ class TestSetupMonitoring:
         assert (mon.alarms, mon.alarm_metrics, mon.high_resolution_alarm_metrics) == (9, 10, 0)
         assert (mon.dashboards, mon.metric_filters) == (1, 9)
         assert mon.filter_metrics == (
-            "ErrorCount", "SevereErrorCount", "Http5xxCount", "SlowRequestCount",
-            "TwilioSignatureFailures", "RequestCount", "RequestDuration",
-        )  # fmt: skip
+            "ErrorCount",
+            "SevereErrorCount",
+            "Http5xxCount",
+            "SlowRequestCount",
+            "TwilioSignatureFailures",
+            "RequestCount",
+            "RequestDuration",
+        )
 
     def test_the_count_follows_the_specs(self) -> None:
         """The counts are those of alarm_params and metric_filter_specs, whatever they hold."""
-        targets = AlarmTargets("p", "arn", "ns", "ErrorCount", "c", "s", "app/a/1",
-                               "targetgroup/t/1", container_insights=True)  # fmt: skip
+        targets = AlarmTargets(
+            "p",
+            "arn",
+            "ns",
+            "ErrorCount",
+            "c",
+            "s",
+            "app/a/1",
+            "targetgroup/t/1",
+            container_insights=True,
+        )
         params, _ = alarm_params(targets, DEFAULT_RULES)
         mon = setup_monitoring()
         assert mon.alarms == len(params)
@@ -42,8 +56,9 @@ class TestSetupMonitoring:
 
     def test_fewer_targets_fewer_alarms(self) -> None:
         """Without a load balancer or Container Insights, setup makes fewer alarms."""
-        ecs_only = replace(TYPICAL_TARGETS, load_balancer=None, target_group=None,
-                           container_insights=False)  # fmt: skip
+        ecs_only = replace(
+            TYPICAL_TARGETS, load_balancer=None, target_group=None, container_insights=False
+        )
         mon = setup_monitoring(ecs_only)
         assert (mon.alarms, mon.alarm_metrics) == (3, 3)  # cpu, memory, error-spike
 
@@ -57,7 +72,12 @@ class TestSetupMonitoring:
 
     def test_metric_math_alarms_count_each_metric_read(self) -> None:
         """An alarm of desired - running counts two metrics, an expression none."""
-        params = {"Metrics": [{"Id": "a", "MetricStat": {}}, {"Id": "b", "MetricStat": {}},
-                              {"Id": "e", "Expression": "a - b"}]}  # fmt: skip
+        params = {
+            "Metrics": [
+                {"Id": "a", "MetricStat": {}},
+                {"Id": "b", "MetricStat": {}},
+                {"Id": "e", "Expression": "a - b"},
+            ]
+        }
         assert alarm_metrics(params) == 2
         assert alarm_metrics({"MetricName": "CPUUtilization"}) == 1

@@ -140,9 +140,10 @@ _PRICES = st.builds(
     unit=st.just(""),
     usd=st.decimals(min_value=0, max_value=10_000, places=6).map(float),
     date=st.dates(min_value=date(2000, 1, 1), max_value=date(2100, 1, 1)),
-    source=st.text(min_size=1, max_size=40).filter(lambda s: s.strip() == s and "\n" not in s
-                                                   and "\r" not in s and s.strip()),
-)  # fmt: skip
+    source=st.text(min_size=1, max_size=40).filter(
+        lambda s: s.strip() == s and "\n" not in s and "\r" not in s and s.strip()
+    ),
+)
 
 
 class TestParserProperties:

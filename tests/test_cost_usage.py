@@ -44,17 +44,49 @@ def size(text: str) -> int:
 
 
 REQ = [
-    line(ts=T0, level="INFO", event="request_complete", cid="a1", method="GET", path="/health",
-         status=200, duration=0.001),
-    line(ts=T0 + 1000, level="INFO", event="request_complete", cid="a2", method="POST",
-         path="/api/book", status=201, duration=0.25),
-    line(ts=T0 + 2000, level="WARNING", event="request_complete", cid="a3", method="POST",
-         path="/api/book", status=200, duration=2.5),
-]  # fmt: skip
+    line(
+        ts=T0,
+        level="INFO",
+        event="request_complete",
+        cid="a1",
+        method="GET",
+        path="/health",
+        status=200,
+        duration=0.001,
+    ),
+    line(
+        ts=T0 + 1000,
+        level="INFO",
+        event="request_complete",
+        cid="a2",
+        method="POST",
+        path="/api/book",
+        status=201,
+        duration=0.25,
+    ),
+    line(
+        ts=T0 + 2000,
+        level="WARNING",
+        event="request_complete",
+        cid="a3",
+        method="POST",
+        path="/api/book",
+        status=200,
+        duration=2.5,
+    ),
+]
 DEBUG = line(ts=T0 + 3000, level="DEBUG", event="cache_miss", key="user:42")
 STDLIB = line(ts=T0 + 4000, level="INFO", event="Started server process [7]", logger="uvicorn")
-ERROR = line(ts=T0 + 5000, level="ERROR", event="error", hash="ab12cd34", type="ValueError",
-             msg="bad phone", sev="low", n=1)  # fmt: skip
+ERROR = line(
+    ts=T0 + 5000,
+    level="ERROR",
+    event="error",
+    hash="ab12cd34",
+    type="ValueError",
+    msg="bad phone",
+    sev="low",
+    n=1,
+)
 TEXT = "Traceback (most recent call last):"
 
 
@@ -130,8 +162,14 @@ class TestTime:
 class TestMetrics:
     def test_filter_metrics_count_the_hours_they_would_get_data(self) -> None:
         """Setup's filters are replayed: errors in one hour of three feed ErrorCount once."""
-        late = line(ts=T0 + 2 * HOUR, level="INFO", event="request_complete", path="/a",
-                    status=200, duration=0.1)  # fmt: skip
+        late = line(
+            ts=T0 + 2 * HOUR,
+            level="INFO",
+            event="request_complete",
+            path="/a",
+            status=200,
+            duration=0.1,
+        )
         usage = account(records_of([*REQ, ERROR, late]))
         hours = usage.filters.hours
         assert hours["ErrorCount"] == {T0 // HOUR}
@@ -143,10 +181,22 @@ class TestMetrics:
 
     def test_emf_lines_are_counted_apart_with_their_metrics(self) -> None:
         """An EMF line is its own kind; each metric x dimension values is one metric."""
-        emf = line(_aws={"Timestamp": T0, "CloudWatchMetrics": [{
-            "Namespace": "Bellwatch", "Dimensions": [["Service", "Path"]],
-            "Metrics": [{"Name": "Requests", "Unit": "Count"}, {"Name": "LatencyP95"}]}]},
-            Service="bella", Path="/a", Requests=3, LatencyP95=0.2)  # fmt: skip
+        emf = line(
+            _aws={
+                "Timestamp": T0,
+                "CloudWatchMetrics": [
+                    {
+                        "Namespace": "Bellwatch",
+                        "Dimensions": [["Service", "Path"]],
+                        "Metrics": [{"Name": "Requests", "Unit": "Count"}, {"Name": "LatencyP95"}],
+                    }
+                ],
+            },
+            Service="bella",
+            Path="/a",
+            Requests=3,
+            LatencyP95=0.2,
+        )
         usage = account(records_of([emf, REQ[0]]))
         assert (usage.emf.events, usage.emf.bytes) == (1, size(emf))
         assert "(no event)" not in usage.by_event

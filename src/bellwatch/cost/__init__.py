@@ -19,6 +19,19 @@ never the runtime side (``log``, ``store``, ``errors``, ``monitor``, ``asgi``).
 
 from __future__ import annotations
 
+from .bill import Bill, BillLine, LogOptions
 from .prices import CostError, PriceError, default_region, load_prices
+from .report import CostOptions, CostReport, cost_report
 
-__all__ = ["CostError", "PriceError", "default_region", "load_prices"]
+__all__ = [
+    "Bill",
+    "BillLine",
+    "CostError",
+    "CostOptions",
+    "CostReport",
+    "LogOptions",
+    "PriceError",
+    "cost_report",
+    "default_region",
+    "load_prices",
+]
