@@ -6,12 +6,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from bellwatch.cost import usage as usage_module
 from bellwatch.cost.usage import OVERHEAD, account, is_text, message_bytes
 from bellwatch.sources.base import LOG, LOG_STREAM, MESSAGE, TIMESTAMP, Record
-from bellwatch.sources.files import FileSource, make_record, parse_line
+from bellwatch.sources.files import FileSource
+from bellwatch.timeparse import parse_ts
 
 T0 = 1_796_601_600_000  # 2026-12-07T00:00:00Z, on an hour boundary
 HOUR = 3_600_000
@@ -23,19 +25,21 @@ def line(**fields: Any) -> str:
 
 
 def records_of(lines: list[str]) -> list[Record]:
-    """The records the record reader gives for ``lines``: JSON objects, else text lines
-    (a record of only the four @ fields, with the time of the line before it)."""
+    """The records the record reader gives for ``lines``: a JSON object's fields plus the
+    four @ fields, else a text line (only the @ fields, the time of the line before it)."""
     out: list[Record] = []
     carry = None
     for text in lines:
-        raw = text.encode("utf-8", "surrogateescape")
-        event = parse_line(raw)
-        if event is None:
+        try:
+            event = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            event = None
+        if not isinstance(event, dict):
             out.append({TIMESTAMP: carry, MESSAGE: text, LOG_STREAM: "t", LOG: ""})
             continue
-        record = make_record(event, raw, "t", "")
-        carry = record[TIMESTAMP]
-        out.append(record)
+        carry = event[TIMESTAMP] = parse_ts(event.get("ts"))
+        event.update({MESSAGE: text, LOG_STREAM: "t", LOG: ""})
+        out.append(event)
     return out
 
 
