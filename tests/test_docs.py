@@ -23,6 +23,12 @@ class TestReadme:
         """The README shows exactly the settings table built from _config."""
         assert _config.markdown_table() in (ROOT / "README.md").read_text()
 
+    def test_cost_figures_are_current(self) -> None:
+        """The README's "What it costs" figures are what scripts/cost_example.py computes."""
+        import cost_example
+
+        assert cost_example.markdown() in (ROOT / "README.md").read_text()
+
     def test_regenerating_changes_nothing(self) -> None:
         """scripts/update_readme.py has been run after the last schema or settings change."""
         text = (ROOT / "README.md").read_text()

@@ -52,7 +52,9 @@ class AwsCost:
         out = textwrap.wrap(head, 79, subsequent_indent="  ")
         out.append(f"last {u.days:,.1f} days, as CloudWatch reports them (measured):")
         for line in self.window:
-            out.append(f"  {line.item:<32} {line.quantity:>16,.3f} {line.unit:<7} {line.usd:>9.2f}")
+            out.append(
+                f"  {line.item:<32} {line.quantity:>16,.3f} {line.units:<7} {line.usd:>9.2f}"
+            )
         return [*out, "", *self.bill.table()]
 
 
@@ -84,9 +86,7 @@ def aws_cost(usage: GroupUsage, prices: RegionPrices, opts: LogOptions | None = 
             usage.incoming_bytes / GB * ingest_price,
             "measured",
         ),
-        BillLine(
-            "log events (IncomingLogEvents)", usage.incoming_events, "events", 0.0, "measured"
-        ),
+        BillLine("log events (IncomingLogEvents)", usage.incoming_events, "event", 0.0, "measured"),
     )
     lines = log_lines(
         prices,
@@ -114,7 +114,7 @@ def aws_cost(usage: GroupUsage, prices: RegionPrices, opts: LogOptions | None = 
         BillLine(
             "custom metrics",
             metrics,
-            "metrics",
+            "metric",
             metrics * prices.usd("metrics.custom"),
             "measured",
             f"with data in the last two weeks ({spaces}); $ as if every hour had data: at most",
@@ -122,7 +122,7 @@ def aws_cost(usage: GroupUsage, prices: RegionPrices, opts: LogOptions | None = 
     )
     lines += _alarm_lines(usage, prices)
     n = len(usage.dashboards)
-    lines.append(BillLine("dashboards", n, "dashboards", n * prices.usd("dashboards"), "measured"))
+    lines.append(BillLine("dashboards", n, "dashboard", n * prices.usd("dashboards"), "measured"))
     notes = [
         f"IncomingBytes as CloudWatch reports it; the month is {usage.days:,.1f} days' "
         "rate over 730 h",
@@ -143,7 +143,7 @@ def _alarm_lines(usage: GroupUsage, prices: RegionPrices) -> list[BillLine]:
         found = [a for a in usage.alarms if a.kind == kind]
         if found or kind == "standard":
             n = sum(a.metrics for a in found)
-            unit = "alarms" if kind == "composite" else "alarm metrics"
+            unit = "alarm" if kind == "composite" else "alarm metric"
             out.append(
                 BillLine(
                     label,
@@ -173,7 +173,7 @@ class SetupCost:
         out = [f"Monthly cost ({p.region} prices, table of {p.date}):"]
         for line in self.managed.lines:
             usd = f"${line.usd:,.2f}"
-            out.append(f"  {line.item:<24} {_count(line.quantity):>6} {line.unit:<15} {usd:>9}")
+            out.append(f"  {line.item:<24} {_count(line.quantity):>6} {line.units:<15} {usd:>9}")
         tail = (
             f"total ${self.managed.total:.2f} a month, ${self.created.total:.2f} of it for what "
             "this run creates; metric-filter metrics are billed only for hours with data "

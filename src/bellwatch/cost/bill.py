@@ -53,6 +53,13 @@ class BillLine:
     in_total: bool = True
     """False for an alternative shown for comparison (Infrequent Access)."""
 
+    @property
+    def units(self) -> str:
+        """The unit, plural unless the quantity is one (GB stays GB)."""
+        if self.unit == "GB" or self.quantity == 1:
+            return self.unit
+        return self.unit + "s"
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "item": self.item,
@@ -103,7 +110,7 @@ class Bill:
         """The bill as fixed-width text lines of at most 79 columns."""
         out = [f"{'monthly CloudWatch bill':<34} {'quantity':>17} {'$/month':>9}  basis"]
         for ln in self.lines:
-            qty = f"{_num(ln.quantity)} {ln.unit}"
+            qty = f"{_num(ln.quantity)} {ln.units}"
             usd = f"{ln.usd:>9.2f}" if ln.in_total else f"({ln.usd:.2f})".rjust(9)
             out.append(f"{ln.item[:34]:<34} {qty[:17]:>17} {usd}  {ln.basis}")
         out.append(f"{'total':<34} {'':>17} {self.total:>9.2f}")
@@ -230,7 +237,7 @@ def monitoring_lines(
         BillLine(
             "metric-filter metrics",
             months,
-            "metric-months",
+            "metric-month",
             months * prices.usd("metrics.custom"),
             "estimated",
             note,
@@ -240,7 +247,7 @@ def monitoring_lines(
         BillLine(
             "alarms",
             mon.alarm_metrics,
-            "alarm metrics",
+            "alarm metric",
             mon.alarm_metrics * prices.usd("alarms.standard"),
             basis,
             f"{mon.alarms} alarms; a metric-math alarm counts each metric",
@@ -252,7 +259,7 @@ def monitoring_lines(
             BillLine(
                 "alarms (high resolution)",
                 n,
-                "alarm metrics",
+                "alarm metric",
                 n * prices.usd("alarms.high_resolution"),
                 basis,
             )
@@ -261,7 +268,7 @@ def monitoring_lines(
         BillLine(
             "dashboards",
             mon.dashboards,
-            "dashboards",
+            "dashboard",
             mon.dashboards * prices.usd("dashboards"),
             basis,
             "a Logs Insights widget scans logs each time it refreshes",
@@ -318,7 +325,7 @@ def local_bill(
     emf_line = BillLine(
         "EMF metrics",
         emf_months,
-        "metric-months",
+        "metric-month",
         emf_months * prices.usd("metrics.custom"),
         "estimated",
         emf_note,
