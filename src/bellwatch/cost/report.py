@@ -124,6 +124,7 @@ class CostReport:
             "billed_bytes": u.total.billed,
             "overhead_bytes_per_event": OVERHEAD,
             "overhead_included_in_billed": True,
+            "basis": {"counts": "measured", "per_day": "estimated", "per_month": "estimated"},
             "first_ms": u.first_ms,
             "last_ms": u.last_ms,
             "span_hours": round(u.span_ms / 3_600_000, 4),
@@ -142,7 +143,7 @@ class CostReport:
 
     def _table(self, title: str, rows: list[dict[str, Any]]) -> list[str]:
         out = [
-            f"{title[:27]:<27} {'events':>9} {'bytes':>12} {'share':>6} "
+            f"{title[:27]:<27} {'events':>9} {'billed B':>12} {'share':>6} "
             f"{'per day':>10} {'$/month':>8}"
         ]
         for row in rows[:_TOP]:
@@ -167,7 +168,7 @@ class CostReport:
             else "no times"
         )
         head = [
-            f"{u.total.events:,} events, {human_bytes(u.total.billed)} billed "
+            f"measured: {u.total.events:,} events, {human_bytes(u.total.billed)} billed "
             f"({human_bytes(u.total.bytes)} of messages + {OVERHEAD} bytes per event, "
             f"included), over {u.span_ms / 3_600_000:,.2f} h: {span}",
             f"prices: {self.bill.prices.region} ({self.region_source}), table of "
@@ -177,9 +178,10 @@ class CostReport:
         if day is not None:
             events = u.per_day(u.total.events) or 0.0
             head.append(
-                f"projected: {human_bytes(day)} a day, "
+                f"estimated: {human_bytes(day)} a day, "
                 f"{human_bytes(day * DAYS_PER_MONTH)} a month "
-                f"({events * DAYS_PER_MONTH:,.0f} events)"
+                f"({events * DAYS_PER_MONTH:,.0f} events); in the tables below, counts are "
+                "measured, 'per day' and '$/month' estimated"
             )
         out = [w for h in head for w in textwrap.wrap(h, _WIDTH, subsequent_indent="  ")]
         out += ["", *self._table("event type", self._rows(u.groups()))]
