@@ -35,4 +35,4 @@ if ! $has_email; then
     args+=(--email "$email")
 fi
 
-exec "$python" -m bellwatch.aws.cli setup "${args[@]}"
+exec "$python" -m bellwatch.cli.aws setup "${args[@]}"

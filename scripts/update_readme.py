@@ -1,4 +1,4 @@
-"""Regenerate the README's generated tables (schema, settings) from the code.
+"""Regenerate the README's generated tables (schema, settings, cost figures) from the code.
 
 Run: .venv/bin/python scripts/update_readme.py   (tests fail when the README is stale)
 """
@@ -14,7 +14,14 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from bellwatch import _settings, schema  # noqa: E402 - after the path tweak
 
-BLOCKS = {"schema": schema.markdown_table, "settings": _settings.markdown_table}
+sys.path.insert(0, str(ROOT / "scripts"))
+import cost_example  # noqa: E402 - the scripts dir is not a package
+
+BLOCKS = {
+    "schema": schema.markdown_table,
+    "settings": _settings.markdown_table,
+    "cost": cost_example.markdown,
+}
 
 
 def render(text: str) -> str:

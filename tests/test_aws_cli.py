@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 from moto import mock_aws
 
-from bellwatch.aws.cli import aws_group, health
 from bellwatch.aws.clients import Clients
+from bellwatch.cli.aws import aws_group, health
 from test_aws_plan import REGION, World, aws_env, build_world
 
 
@@ -44,6 +44,33 @@ class TestSetupCommand:
         assert "create    alarm            bellwatch-bella-api-cpu-high" in out
         assert "total: 21 create, 1 unchanged" in out
         assert world.clients.cloudwatch.describe_alarms()["MetricAlarms"] == []
+
+    def test_dry_run_prints_the_monthly_cost(self, world: World) -> None:
+        """The plan ends with what its resources cost a month: 7 filter metrics at $0.30,
+        10 alarm metrics at $0.10 and a $3 dashboard, all of it new on a first run."""
+        code, out = run("setup", "--email", "ops@example.com", "--dry-run")
+        assert code == 0, out
+        assert "Monthly cost (ca-central-1 prices, table of 2026-12-07):" in out
+        assert "metric-filter metrics         7 metric-months       $2.10" in out
+        assert "alarms                       10 alarm metrics       $1.00" in out
+        assert "total $6.10 a month, $6.10 of it for what this run creates" in out
+        run("setup", "--email", "ops@example.com")
+        code, out = run("setup", "--email", "ops@example.com", "--dry-run")
+        assert "total $6.10 a month, $0.00 of it for what this run creates" in out
+
+    def test_dry_run_cost_in_json_and_with_a_price_file(self, world: World, tmp_path: Path) -> None:
+        """--json carries the cost; --prices sets the region's own figures."""
+        prices = tmp_path / "p.csv"
+        prices.write_text(
+            "region,item,unit,usd,date,source\n"
+            "ca-central-1,dashboards,dashboard-month,3.30,2026-12-01,our invoice\n"
+        )
+        code, out = run("setup", "--email", "", "--dry-run", "--json", "--prices", str(prices))
+        assert code == 0, out
+        cost = json.loads(out)["cost"]
+        lines = {ln["item"]: ln for ln in cost["managed"]["lines"]}
+        assert lines["dashboards"]["usd_per_month"] == 3.3
+        assert cost["managed"]["total_usd_per_month"] == round(2.10 + 1.00 + 3.30, 2)
 
     def test_second_run_reports_nothing_to_change(self, world: World) -> None:
         """Run twice, the second run prints every resource unchanged."""

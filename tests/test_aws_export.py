@@ -21,12 +21,12 @@ from cfnlint.api import lint
 from click.testing import CliRunner
 from moto import mock_aws
 
-from bellwatch.aws.cli import aws_group
 from bellwatch.aws.clients import Clients
 from bellwatch.aws.discover import discover
 from bellwatch.aws.export import TOPIC, cloudformation
 from bellwatch.aws.plan import SetupOptions, apply, build_plan
 from bellwatch.aws.resources import Alarm, Dashboard, MetricFilter, Topic
+from bellwatch.cli.aws import aws_group
 from test_aws_plan import GROUP, REGION, World, aws_env, build_world
 
 

@@ -39,13 +39,14 @@ from click.testing import CliRunner
 from moto import mock_aws
 
 from bellwatch.aws import session
-from bellwatch.aws.cli import aws_group
 from bellwatch.aws.clients import Clients
 from bellwatch.aws.discover import discover
 from bellwatch.aws.health import service_health
 from bellwatch.aws.permissions import PARTS, PolicyScope, policy
 from bellwatch.aws.plan import SetupOptions, apply, build_plan
 from bellwatch.aws.teardown import teardown_plan
+from bellwatch.aws.usage import read_usage
+from bellwatch.cli.aws import aws_group
 from bellwatch.errors.alerts import Alert, SnsNotifier
 from bellwatch.sources.base import SourceError
 from bellwatch.sources.cloudwatch import CloudWatchSource
@@ -305,6 +306,8 @@ def _run_everything(rec: Recorder, w: World) -> None:
     )  # fmt: skip
     with pytest.raises(SourceError):
         slow.run_insights("fields @message", 0, 1000)  # timed out: StopQuery
+    read_usage(Clients(region=REGION), GROUP, stack="bella", namespaces=["Bellwatch"])  # aws cost
+    read_usage(Clients(region=REGION), GROUP)  # every alarm and dashboard
     rec.part = "teardown"
     apply(teardown_plan("bella", Clients(region=REGION)), c)  # keeps the topic for bob
     rec.part = ""
@@ -382,8 +385,8 @@ class TestCommand:
         assert out.exit_code == 0, out.output
         doc = json.loads(out.output)
         assert doc == policy("read", "alerts", scope=PolicyScope("bella", REGION, ACCOUNT, GROUP))
-        assert [s["Sid"] for s in doc["Statement"]] == ["ReadLogGroup", "ReadUnscoped",
-                                                         "Alerts"]  # fmt: skip
+        assert [s["Sid"] for s in doc["Statement"]] == ["ReadLogGroup", "ReadAlarms",
+                                                         "ReadUnscoped", "Alerts"]  # fmt: skip
 
     def test_separate_statements_per_part(self) -> None:
         """Setup, teardown, read, alerts and health each get their own statements."""

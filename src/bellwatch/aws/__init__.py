@@ -11,5 +11,8 @@
 - :mod:`.discover`: cluster, service, load balancer, target group, log group from ECS.
 - :mod:`.health`: ECS task counts, deployments, events, target health.
 - :mod:`.permissions`: the IAM policy each job needs (``bellwatch aws policy``).
-- :mod:`.cli`: the ``bellwatch aws`` click group (``setup``, ``teardown``, ``health``, ``policy``).
+- :mod:`.usage`: what a log group and its monitoring use, as CloudWatch reports it
+  (``bellwatch aws cost``; :mod:`bellwatch.cost` prices it).
+- :mod:`.cli`: the ``bellwatch aws`` click group (``setup``, ``teardown``, ``health``,
+  ``policy``, ``cost``).
 """

@@ -1,6 +1,7 @@
 """The IAM policy ``bellwatch aws policy`` prints: one statement per job and resource kind.
 
-Parts: ``setup``, ``teardown``, ``read`` (the CLI reading a log group), ``alerts``
+Parts: ``setup``, ``teardown``, ``read`` (the CLI reading a log group, and ``aws cost``
+reading its usage, metric filters, metrics, alarms and dashboards), ``alerts``
 (in-process alerts publishing to the topic) and ``health``. Each statement names the
 resources of one stack by ARN (``bellwatch-<stack>-*`` alarms and dashboards, the
 ``bellwatch-<stack>-alerts`` topic, the log group), and deletes also require the
@@ -197,12 +198,26 @@ def _statements(part: str, s: PolicyScope) -> list[dict[str, Any]]:
         ]
     if part == "read":
         return [
-            _statement("ReadLogGroup", ("logs:FilterLogEvents", "logs:StartQuery"), s.log_groups),
-            # A query is named by its id only, and tail finds the group's age by listing
-            # groups by prefix: no resource to scope to.
+            _statement(
+                "ReadLogGroup",
+                ("logs:FilterLogEvents", "logs:StartQuery", "logs:DescribeMetricFilters"),
+                s.log_groups,
+            ),
+            # aws cost lists alarms (setup's by prefix, or all): every alarm of the region.
+            _statement("ReadAlarms", ("cloudwatch:DescribeAlarms",), [s.any_alarm]),
+            # A query is named by its id only, tail and aws cost find the group by listing
+            # groups by prefix, and metric data, metric and dashboard listings take no
+            # resource: nothing to scope to.
             _statement(
                 "ReadUnscoped",
-                ("logs:GetQueryResults", "logs:StopQuery", "logs:DescribeLogGroups"),
+                (
+                    "logs:GetQueryResults",
+                    "logs:StopQuery",
+                    "logs:DescribeLogGroups",
+                    "cloudwatch:GetMetricData",
+                    "cloudwatch:ListMetrics",
+                    "cloudwatch:ListDashboards",
+                ),
                 ["*"],
             ),
         ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["MissingExtra", "client"]
+__all__ = ["MissingExtra", "client", "configured_region"]
 
 # botocore parses each service's JSON model (~0.3 s for ecs or ec2) once per loader, and
 # every new Session brings a new loader. One shared loader keeps that to once per process,
@@ -51,3 +51,25 @@ def client(
     if max_attempts is not None:
         config = Config(retries={"total_max_attempts": max_attempts, "mode": "standard"})
     return session.client(service, config=config)  # type: ignore[call-overload]
+
+
+def configured_region(profile: str | None = None) -> str | None:
+    """The region boto3 would pick for ``profile`` (``AWS_DEFAULT_REGION``, then the
+    profile's ``region`` in the AWS config file), read with no network call.
+
+    None when nothing sets one, or when boto3 is not installed (pricing works without it).
+
+    Raises:
+        ValueError: ``profile`` is not in the AWS config files.
+    """
+    try:
+        import botocore.session
+    except ImportError:  # pragma: no cover - exercised without the extra
+        return None
+    try:
+        value = botocore.session.Session(profile=profile).get_config_variable("region")
+    except Exception as exc:
+        if type(exc).__name__ == "ProfileNotFound":
+            raise ValueError(f"AWS profile {profile!r} not found in the AWS config files") from None
+        raise
+    return str(value) if value else None

@@ -6,7 +6,7 @@ point), :mod:`.options` (the options every reading command shares, and the sourc
 lead to), :mod:`.output` (every readable and JSON output), :mod:`.records` (``tail``,
 ``trace``, ``filter``, ``insights``), :mod:`.reports` (``errors``, ``slow``,
 ``endpoints``, ``twilio``, ``summary``) and :mod:`.service` (``metrics``, ``health``,
-``demo``). ``aws`` (:mod:`bellwatch.aws.cli`) is loaded only when asked for.
+``demo``). ``aws`` (:mod:`bellwatch.cli.aws`) is loaded only when asked for.
 
 Layering: the only package that imports click (and Rich, for the terminal); it may import
 every layer below it, and nothing imports it.

@@ -22,11 +22,11 @@ __all__ = ["cli", "main"]
 
 
 class _LazyGroup(click.Group):
-    """Loads ``aws`` (:mod:`bellwatch.aws.cli`) only when asked for: ``--help`` stays light."""
+    """Loads ``aws`` (:mod:`bellwatch.cli.aws`) only when asked for: ``--help`` stays light."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         names = super().list_commands(ctx)
-        if find_spec("bellwatch.aws.cli") is not None:
+        if find_spec("bellwatch.cli.aws") is not None:
             names = sorted([*names, "aws"])
         return names
 
@@ -47,7 +47,7 @@ class _LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name == "aws":
             try:
-                from ..aws.cli import aws_group
+                from .aws import aws_group
             except ImportError:
                 return None
             return aws_group

@@ -1,7 +1,7 @@
 """The commands that ask a running service: ``metrics``, ``health`` (and ``demo``).
 
 ``health --source aws`` asks ECS and the load balancer instead of the service
-(:func:`bellwatch.aws.cli.health`); boto3 is imported only then.
+(:func:`bellwatch.cli.aws.health`); boto3 is imported only then.
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def health(  # click passes every option by keyword
     """
     if source == "aws":
         try:
-            from ..aws.cli import health as aws_health
+            from .aws import health as aws_health
         except ImportError as exc:
             raise UsageProblem(f"{exc} (pip install 'bellwatch[aws]')") from None
         try:

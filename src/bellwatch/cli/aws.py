@@ -1,7 +1,10 @@
-"""``bellwatch aws setup | teardown | health``: the click group the main CLI registers.
+"""``bellwatch aws setup | teardown | health | policy | cost``: the click group the main
+CLI registers.
 
 boto3 is imported inside the commands (through :mod:`bellwatch.aws.session`), so
-importing this module to build ``bellwatch --help`` stays light.
+importing this module to build ``bellwatch --help`` stays light. Prices come from
+:mod:`bellwatch.cost` (imported by the commands that print dollars): this module is the
+aws layer's CLI, which sits above it (see the import contracts in pyproject.toml).
 """
 
 from __future__ import annotations
@@ -22,12 +25,33 @@ from bellwatch.aws.health import ServiceHealth, service_health
 from bellwatch.aws.permissions import PARTS, PolicyScope, policy
 from bellwatch.aws.plan import Plan, SetupOptions, apply, build_plan, check_stack
 from bellwatch.aws.teardown import teardown_plan
+from bellwatch.aws.usage import read_usage
 
 __all__ = ["aws_group", "health"]
 
 # The values CloudWatch Logs accepts for retentionInDays.
 RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
                   2192, 2557, 2922, 3288, 3653)  # fmt: skip
+
+
+@contextmanager
+def cost_errors() -> Iterator[None]:
+    """A price file that cannot be used, or nothing to price: one clean line."""
+    from bellwatch.cost import CostError, PriceError
+
+    try:
+        yield
+    except PriceError as exc:
+        raise click.BadParameter(str(exc), param_hint="--prices") from None
+    except CostError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _prices_option(f: Any) -> Any:
+    return click.option(
+        "--prices", "prices_path", type=click.Path(dir_okay=False),
+        help="CSV of prices laid over the shipped table (region,item,unit,usd,date,source).",
+    )(f)  # fmt: skip
 
 
 @contextmanager
@@ -100,7 +124,7 @@ def _target_options(f: Any) -> Any:
 
 @click.group("aws")
 def aws_group() -> None:
-    """Provision CloudWatch monitoring for an ECS service, and check its health.
+    """Provision CloudWatch monitoring for an ECS service, check its health and its cost.
 
     \b
     Examples:
@@ -109,6 +133,7 @@ def aws_group() -> None:
       bellwatch aws setup --email ops@example.com --export cloudformation -o monitoring.json
       bellwatch aws setup --cluster bella-prod --service bella-api --log-group /ecs/bella-prod
       bellwatch aws teardown --name bella-api
+      bellwatch aws cost --log-group /ecs/bella-prod --name bella-api
     """
 
 
@@ -144,8 +169,11 @@ def aws_group() -> None:
     "--resend-confirmation", is_flag=True,
     help="Have AWS mail the subscription link again when it is still unconfirmed.",
 )  # fmt: skip
-@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
+@click.option(
+    "--dry-run", is_flag=True, help="Print the plan and its monthly cost; change nothing."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@_prices_option
 @click.option(
     "--export", type=click.Choice(["cloudformation"]),
     help="Write a CloudFormation template of the same resources instead; change nothing.",
@@ -172,6 +200,7 @@ def setup_command(  # click passes every option by keyword
     resend_confirmation: bool,
     dry_run: bool,
     as_json: bool,
+    prices_path: str | None,
     export: str | None,
     output: Any,
 ) -> None:
@@ -211,7 +240,13 @@ def setup_command(  # click passes every option by keyword
             return
         plan = build_plan(opts, clients)
         if dry_run:
-            _print_plan(plan, as_json=as_json, title="Plan (dry run, nothing changed):")
+            with cost_errors():
+                cost = _setup_cost(opts, plan, clients, prices_path)
+            if as_json:
+                click.echo(json.dumps({**plan.as_dict(), "cost": cost.as_dict()}, indent=2))
+                return
+            _print_plan(plan, as_json=False, title="Plan (dry run, nothing changed):")
+            click.echo("\n".join(cost.lines()))
             return
         done = apply(plan, clients)
     _print_plan(plan, as_json=as_json, title="Applied:" if done else "Nothing to change:")
@@ -219,6 +254,19 @@ def setup_command(  # click passes every option by keyword
         click.echo(
             f"AWS has emailed {opts.email} a confirmation link: open it, or no alert is delivered."
         )
+
+
+def _setup_cost(opts: SetupOptions, plan: Plan, clients: Clients, prices_path: str | None) -> Any:
+    """What the plan's resources cost a month (a ``bellwatch.cost.aws_bill.SetupCost``)."""
+    from bellwatch.aws.plan import desired_resources
+    from bellwatch.cost.aws_bill import setup_cost
+    from bellwatch.cost.prices import load_prices
+
+    region = str(clients.cloudwatch.meta.region_name)
+    # The topic ARN goes into alarm actions only, which cost nothing: no lookup needed.
+    resources = desired_resources(opts, region=region, topic_arn="-")
+    creating = [(c.kind, c.name) for c in plan.changes if c.action == "create"]
+    return setup_cost(resources, load_prices(prices_path).for_region(region), creating)
 
 
 @aws_group.command("teardown")
@@ -324,6 +372,78 @@ def policy_command(
         _stack(stack)
     scope = PolicyScope(stack, region, account, log_group, alert_topic)
     click.echo(json.dumps(policy(*parts, scope=scope), indent=2))
+
+
+@aws_group.command("cost")
+@click.option("--log-group", help="The log group (default: BELLWATCH_LOG_GROUP).")
+@_region_option
+@click.option(
+    "--name", "stack",
+    help="Count only the alarms and dashboards setup made for this name (default: all of them).",
+)  # fmt: skip
+@click.option(
+    "--days", type=click.IntRange(1, 455), default=30, show_default=True,
+    help="Days of IncomingBytes to read back.",
+)  # fmt: skip
+@click.option(
+    "--queries-per-day", type=click.FloatRange(min=0), default=0.0,
+    help="Logs Insights queries run a day on the group (people, widgets, scripts).",
+)  # fmt: skip
+@click.option(
+    "--query-hours", type=click.FloatRange(min=0), default=24.0, show_default=True,
+    help="Hours of logs each query scans.",
+)  # fmt: skip
+@_prices_option
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def cost_command(
+    *,
+    log_group: str | None,
+    region: str | None,
+    profile: str | None,
+    stack: str | None,
+    days: int,
+    queries_per_day: float,
+    query_hours: float,
+    prices_path: str | None,
+    as_json: bool,
+) -> None:
+    """What a log group and its monitoring cost a month, from CloudWatch's own figures.
+
+    Measured: IncomingBytes and IncomingLogEvents of the last --days (GetMetricData),
+    stored bytes, retention and class (DescribeLogGroups), the metric filters, custom
+    metrics, alarms and dashboards that exist. Estimated: the month projected from them.
+
+    \b
+    Examples:
+      bellwatch aws cost --log-group /ecs/bella-prod
+      bellwatch aws cost --log-group /ecs/bella-prod --name bella-api --queries-per-day 20
+      bellwatch aws cost --log-group /ecs/bella-prod --prices our-prices.csv --json
+    """
+    from bellwatch.cost.aws_bill import aws_cost
+    from bellwatch.cost.bill import LogOptions
+    from bellwatch.cost.prices import load_prices
+
+    settings = resolve(region=region, log_group=log_group)
+    if not settings.log_group:
+        raise click.UsageError("which log group? pass --log-group (or set BELLWATCH_LOG_GROUP)")
+    if stack is not None:
+        _stack(stack)
+    with cost_errors():
+        table = load_prices(prices_path)  # a bad file fails before any AWS call
+        with aws_errors():
+            usage = read_usage(
+                _clients(region, profile),
+                settings.log_group,
+                stack=stack,
+                namespaces=[settings.emf_namespace],
+                days=days,
+            )
+        opts = LogOptions(queries_per_day=queries_per_day, query_hours=query_hours)
+        result = aws_cost(usage, table.for_region(usage.region), opts)
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2))
+    else:
+        click.echo("\n".join(result.lines()))
 
 
 if __name__ == "__main__":  # aws/setup-monitoring.sh runs this without the main CLI
