@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import bellwatch
-from bellwatch import _config, get_aggregator
+from bellwatch import _settings, get_aggregator
 from bellwatch.aws.alarms import AlarmTargets, alarm_params
 from bellwatch.aws.dashboard import top_errors_query
 from bellwatch.aws.metric_filters import MetricFilterSpec, metric_filter_specs
@@ -184,7 +184,7 @@ def window_storm(**settings: Any) -> tuple[list[str], dict[str, Any]]:
     lines: list[str] = []
     with capture_logs() as cap:  # alert lines go through the pipeline
         agg = ErrorAggregator(
-            _config.resolve(error_mode="window", error_window=60, **settings),
+            _settings.resolve(error_mode="window", error_window=60, **settings),
             clock=lambda: clock[0],
             emit=lambda _method, event: lines.append(json.dumps(event)),
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bellwatch import _settings as _config
+from bellwatch import _settings
 from bellwatch._settings import ConfigError, resolve
 
 
@@ -69,4 +69,4 @@ class TestValidation:
 
     def test_every_setting_has_an_env_name(self) -> None:
         """Each setting is reachable as BELLWATCH_<NAME>."""
-        assert _config.env_name("redis_url") == "BELLWATCH_REDIS_URL"
+        assert _settings.env_name("redis_url") == "BELLWATCH_REDIS_URL"

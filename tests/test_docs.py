@@ -7,8 +7,7 @@ import re
 import sys
 from pathlib import Path
 
-from bellwatch import _settings as _config
-from bellwatch import schema
+from bellwatch import _settings, schema
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -42,8 +41,8 @@ class TestReadme:
         assert schema.markdown_table() in (ROOT / "README.md").read_text()
 
     def test_settings_table_is_current(self) -> None:
-        """The README shows exactly the settings table built from _config."""
-        assert _config.markdown_table() in (ROOT / "README.md").read_text()
+        """The README shows exactly the settings table built from _settings."""
+        assert _settings.markdown_table() in (ROOT / "README.md").read_text()
 
     def test_cost_figures_are_current(self) -> None:
         """The README's "What it costs" figures are what scripts/cost_example.py computes."""

@@ -14,7 +14,7 @@ from ddsketch import DDSketch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bellwatch import _settings as _config
+from bellwatch import _settings
 from bellwatch._runtime import runtime
 from bellwatch.errors.aggregator import ErrorAggregator
 from bellwatch.errors.alerts import Alert, Alerter
@@ -410,7 +410,7 @@ class TestWiring:
 
 def _aggregators(url: str, n: int, **settings: Any) -> tuple[list[ErrorAggregator], list[Any]]:
     lines: list[Any] = []
-    resolved = _config.resolve({}, redis_url=url, service="err", flush_interval=60.0, **settings)
+    resolved = _settings.resolve({}, redis_url=url, service="err", flush_interval=60.0, **settings)
     out = [
         ErrorAggregator(resolved, emit=lambda method, event: lines.append(event)) for _ in range(n)
     ]
@@ -604,7 +604,7 @@ class TestRedisPatternStore:
 
     def test_recording_never_raises_while_redis_is_down(self) -> None:
         """With Redis unreachable, errors are still counted locally and lines still written."""
-        resolved = _config.resolve({}, redis_url="redis://127.0.0.1:1/0", flush_interval=60.0)
+        resolved = _settings.resolve({}, redis_url="redis://127.0.0.1:1/0", flush_interval=60.0)
         lines: list[Any] = []
         agg = ErrorAggregator(resolved, emit=lambda method, event: lines.append(event))
         try:

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import click
 
-from .. import _config
+from .. import _settings
 from ..sources.base import Source, SourceError
 from ..timeparse import TimeParseError, parse_instant
 from .progress import InsightsSpinner
@@ -49,10 +49,10 @@ class Opts:
         self.no_cache: bool = kw["no_cache"]
         self.spinner: InsightsSpinner | None = None
         try:
-            self.settings = _config.resolve(log_group=kw["log_group"], region=self.region)
+            self.settings = _settings.resolve(log_group=kw["log_group"], region=self.region)
             self.since = parse_instant(kw["since"]) if kw["since"] else None
             self.until = parse_instant(kw["until"]) if kw["until"] else None
-        except (TimeParseError, _config.ConfigError) as exc:
+        except (TimeParseError, _settings.ConfigError) as exc:
             raise UsageProblem(str(exc)) from None
         self.kind = _pick_source(kw["source"], kw["log_group"], self.logs, self.settings.log_group)
         self._source: Source | None = None

@@ -11,7 +11,7 @@ import contextlib
 import click
 import orjson
 
-from .. import _settings as _config
+from .. import _settings
 from ..demo import DURATION as DEMO_DURATION
 from .options import FC, UsageProblem
 from .output import echo_lines
@@ -42,8 +42,8 @@ def _fetch(url: str, token: str | None) -> tuple[int, str, str]:
 
 def _service(path: str, url: str | None, as_json: bool, no_color: bool) -> int:
     try:
-        settings = _config.resolve()
-    except _config.ConfigError as exc:
+        settings = _settings.resolve()
+    except _settings.ConfigError as exc:
         raise UsageProblem(str(exc)) from None
     base = (url or settings.url).rstrip("/")
     status, ctype, body = _fetch(base + path, settings.metrics_token)

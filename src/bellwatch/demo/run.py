@@ -23,7 +23,7 @@ from typing import IO, Any, cast
 from urllib.parse import urlsplit
 
 import bellwatch
-from bellwatch import _settings as _config
+from bellwatch import _settings
 from bellwatch._runtime import runtime
 
 from ._defaults import CLIENTS, DURATION
@@ -36,7 +36,7 @@ __all__ = ["activation", "cli_main", "next_commands"]
 SERVICE = "bella"
 # With --serve, the URL the CLI's metrics/health commands use by default (setting ``url``),
 # so they need no --url.
-DEFAULT_URL = _config.Settings().url
+DEFAULT_URL = _settings.Settings().url
 DEFAULT_PORT = urlsplit(DEFAULT_URL).port or 80
 
 
@@ -187,7 +187,7 @@ def cli_main(serve: bool = False, duration: float = DURATION, **options: Any) ->
             (:data:`~bellwatch.demo.CLIENTS`),
             ``stdout`` (``True``: the service's lines also go to the terminal).
     """
-    default_dir = _config.resolve().log_dir
+    default_dir = _settings.resolve().log_dir
     log_dir = Path(options.get("log_dir") or default_dir)
     log_path = _fresh_log(log_dir)
     bellwatch.configure(

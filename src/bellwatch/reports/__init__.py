@@ -5,7 +5,7 @@ CloudWatch log group) and a ``[since_ms, until_ms)`` window, returning plain dat
 the scan's statistics, and a cursor where lists are long. The CLI renders them, the demo
 prints the digest, and the MCP server calls the same functions.
 
-Layering: imports ``_config``, ``schema``, ``timeparse``, ``query`` and ``sources``;
+Layering: imports ``_settings``, ``schema``, ``timeparse``, ``query`` and ``sources``;
 never click, Rich, the CLI or the demo.
 """
 

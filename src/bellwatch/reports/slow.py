@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import _config
+from .. import _settings
 from ..schema import F
 from ..sources.base import Source
 from ..sources.facts import SLOW_FLOOR, SLOW_SPLIT, Facts, slowest
@@ -28,7 +28,7 @@ def slow(
 
     Each row: ``ts`` (epoch ms), ``method``, ``path``, ``duration`` (s), ``status``, ``cid``.
     """
-    limit_s = _config.resolve().slow_threshold if threshold is None else float(threshold)
+    limit_s = _settings.resolve().slow_threshold if threshold is None else float(threshold)
     n = wanted(limit, cursor)
     if not _facts.local(source):
         text = _insights.saved_query(

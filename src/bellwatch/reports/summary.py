@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from .. import _config
+from .. import _settings
 from ..query.percentile import from_histogram
 from ..sources.base import Source
 from ..sources.facts import Facts
@@ -31,7 +31,7 @@ def summary(
     ``slow_threshold`` (default: the setting) marks an endpoint slow in the headline. A
     source that runs Logs Insights answers with the saved queries.
     """
-    threshold = _config.resolve().slow_threshold if slow_threshold is None else slow_threshold
+    threshold = _settings.resolve().slow_threshold if slow_threshold is None else slow_threshold
     facts = None
     if not _facts.local(source):
         facts = _insights.collect(lambda text: source.run_insights(text, since_ms, until_ms))

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from .. import _settings as _config
+from .. import _settings
 from ..schema import Sev
 
 __all__ = ["Hit", "Kind", "MemoryPatternStore", "Pattern", "PatternStore", "Policy", "copy_pattern"]
@@ -41,7 +41,7 @@ class Policy:
     spike_window: float = 300.0
 
     @classmethod
-    def from_settings(cls, s: _config.Settings) -> Policy:
+    def from_settings(cls, s: _settings.Settings) -> Policy:
         return cls(
             s.error_mode,
             s.error_every,
