@@ -30,11 +30,16 @@ BENCHES = [
     "logging_hotpath",
     "profile_event",
     "error_storm",
+    "durability_errors",
     "redis_store",
     "middleware",
     "query",
 ]
 QUICK_DIR = HERE / "results" / "quick"
+
+
+# Scripts whose results file is named after what it holds rather than after the script.
+RESULT = {"profile_event": "logging_profile"}
 
 
 def run(name: str, quick: bool) -> bool:
@@ -44,7 +49,7 @@ def run(name: str, quick: bool) -> bool:
         env["BELLWATCH_BENCH_QUICK"] = "1"
         if name == "query":
             cmd += ["--rounds", "2"]  # query.py has its own options
-    result = HERE / "results" / f"{name}.md"
+    result = HERE / "results" / f"{RESULT.get(name, name)}.md"
     kept = result.read_bytes() if quick and result.exists() else None
     start = time.monotonic()
     print(f"== {name} ...", file=sys.stderr, flush=True)
@@ -56,7 +61,7 @@ def run(name: str, quick: bool) -> bool:
     if quick and ok:
         # Quick numbers never replace the full run's: they go aside, the full file stays.
         QUICK_DIR.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(result, QUICK_DIR / f"{name}.md")
+        shutil.copyfile(result, QUICK_DIR / result.name)
         if kept is not None:
             result.write_bytes(kept)
         else:
