@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -572,6 +573,93 @@ class TestLoggerCalls:
             log.error("disk almost full", severity="high")
         assert cap.events[0]["severity"] == "high"
         assert "hash" not in cap.events[0]
+
+
+def _deep(depth: int) -> None:
+    if depth:
+        _deep(depth - 1)
+    raise RuntimeError("payment service said no, card 4242 4242 declined after retries")
+
+
+class TestFirstLine:
+    def test_carries_route_status_cid_and_frames(self) -> None:
+        """An unhandled error's first line has route, status, cid, n and the failing frame."""
+        with capture_logs() as cap, context.request_scope("c0ffee000001"):
+            try:
+                _deep(0)
+            except RuntimeError as exc:
+                runtime.aggregator().record(exc, endpoint="/api/pay", status=500, handled=False)
+        (line,) = [e for e in cap.events if e["event"] == "error"]
+        assert (line["cid"], line["path"], line["status"], line["n"]) == (
+            "c0ffee000001",
+            "/api/pay",
+            500,
+            1,
+        )
+        assert line["exc"].split(" > ")[-1].startswith("test_errors:_deep:")
+
+    def test_has_its_own_budget_and_keeps_five_frames(self) -> None:
+        """Five app frames and a long message fit error_line_max while max_line stays 200."""
+        with capture_logs() as cap:
+            try:
+                _deep(6)
+            except RuntimeError as exc:
+                runtime.aggregator().record(
+                    exc, endpoint="/api/v1/payments/{payment_id}/capture", status=500, handled=False
+                )
+        (line,) = [raw for raw in cap.lines if '"event":"error"' in raw]
+        event = orjson.loads(line)
+        assert 200 < len(line) <= 600
+        assert "_dropped" not in event
+        assert event["exc"].count("test_errors:_deep:") == 5
+        assert not event["msg"].endswith("…")
+
+    def test_every_other_line_keeps_max_line(self) -> None:
+        """The every-10th summary of the same error stays within max_line."""
+        with capture_logs(spike_threshold=1000) as cap:
+            for _ in range(10):
+                try:
+                    _deep(6)
+                except RuntimeError as exc:
+                    runtime.aggregator().record(
+                        exc, endpoint="/api/v1/payments/{payment_id}/capture", handled=False
+                    )
+        first, summary = [raw for raw in cap.lines if "error" in raw]
+        assert len(first) > 200
+        assert len(summary) <= 200
+
+    def test_a_logged_error_names_the_route_of_its_request(self) -> None:
+        """log.exception inside an instrumented route: its first line carries the route."""
+        import asyncio
+
+        import httpx
+        from starlette.applications import Starlette
+        from starlette.responses import PlainTextResponse
+        from starlette.routing import Route
+
+        from bellwatch import instrument
+
+        async def pay(request: Any) -> PlainTextResponse:
+            try:
+                _deep(1)
+            except RuntimeError:
+                get_logger().exception("payment_failed")
+            return PlainTextResponse("later", status_code=202)
+
+        app = instrument(Starlette(routes=[Route("/api/pay/{order}", pay)]))
+
+        async def go() -> httpx.Response:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                return await client.get("/api/pay/17")
+
+        with capture_logs() as cap:
+            response = asyncio.run(go())
+        (line,) = [e for e in cap.events if e["event"] == "payment_failed"]
+        assert line["path"] == "/api/pay/{order}"
+        assert line["cid"] == response.headers["x-request-id"]
+        assert line["exc"].endswith(line["exc"].split(" > ")[-1])
+        assert "test_errors:_deep:" in line["exc"]
 
 
 class TestSummaryLines:

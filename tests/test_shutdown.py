@@ -9,126 +9,26 @@ ASGI lifespan shutdown, or by the signal handler that hands the signal back.
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import httpx
-import orjson
 import pytest
 
-from loopback import free_port
+from servers import GUNICORN, UVICORN, Server
 
 pytest_plugins = ["redis_server"]
-
-APP = """
-import os
-
-from starlette.applications import Starlette
-from starlette.responses import PlainTextResponse
-from starlette.routing import Route
-
-from bellwatch import instrument
-
-
-async def ok(request):
-    return PlainTextResponse("ok")
-
-
-async def fail(request):
-    raise RuntimeError("payment service said no")
-
-
-async def pid(request):
-    return PlainTextResponse(str(os.getpid()))
-
-
-app = instrument(Starlette(routes=[Route("/ok", ok), Route("/fail", fail), Route("/pid", pid)]))
-"""
 
 OK_REQUESTS = 150
 FAILURES = 24
 
 
-def _env(log_dir: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "BELLWATCH_LOG_FILE": "1",
-        "BELLWATCH_LOG_DIR": str(log_dir),
-        "BELLWATCH_STDOUT": "0",
-        "BELLWATCH_SPIKE_THRESHOLD": "1000000",
-        "BELLWATCH_LOG_FLUSH": "5",  # held long enough that only a shutdown writes them
-        "PYTHONPATH": os.pathsep.join(
-            filter(None, [str(log_dir.parent), os.environ.get("PYTHONPATH", "")])
-        ),
-    }
+def _load(server: Server) -> tuple[int, int]:
+    """Plain requests and failures, over a few connections so every worker gets some."""
+    answers = server.get(["/ok"] * OK_REQUESTS + ["/fail"] * FAILURES)
+    answered_ok = sum(r.status_code == 200 for r in answers[:OK_REQUESTS])
+    answered_fail = sum(r.status_code == 500 for r in answers[OK_REQUESTS:])
+    return answered_ok, answered_fail
 
-
-class Server:
-    """A server command on a free loopback port, stopped by the test with SIGTERM."""
-
-    def __init__(self, tmp_path: Path, argv: list[str], workers: int = 1) -> None:
-        (tmp_path / "app.py").write_text(APP)
-        self.logs = tmp_path / "logs"
-        self.port = free_port()
-        command = [a.replace("{port}", str(self.port)) for a in argv]
-        self.stderr = tmp_path / "stderr.txt"
-        with self.stderr.open("wb") as err:
-            self.proc = subprocess.Popen(
-                command, cwd=tmp_path, env=_env(self.logs), stdout=subprocess.DEVNULL, stderr=err
-            )
-        self.base = f"http://127.0.0.1:{self.port}"
-        # Ready when every worker has answered: a fresh connection each time, so the
-        # kernel hands them to whichever worker accepts.
-        seen: set[str] = set()
-        deadline = time.monotonic() + 60
-        while len(seen) < workers:
-            try:
-                seen.add(httpx.get(self.base + "/pid", timeout=2).text)
-            except httpx.HTTPError:
-                time.sleep(0.05)
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"server did not start: {self.stderr.read_text()!r}")
-
-    def load(self) -> tuple[int, int]:
-        """Plain requests and failures, over a few connections so every worker gets some."""
-        answered_ok = answered_fail = 0
-        clients = [httpx.Client(base_url=self.base, timeout=10) for _ in range(4)]
-        try:
-            for i in range(OK_REQUESTS):
-                answered_ok += clients[i % 4].get("/ok").status_code == 200
-            for i in range(FAILURES):
-                answered_fail += clients[i % 4].get("/fail").status_code == 500
-        finally:
-            for client in clients:
-                client.close()
-        return answered_ok, answered_fail
-
-    def sigterm(self) -> int:
-        os.kill(self.proc.pid, signal.SIGTERM)
-        try:
-            return self.proc.wait(30)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-
-    def lines(self) -> list[dict[str, Any]]:
-        out = []
-        for path in sorted(self.logs.glob("*.jsonl*")):
-            for raw in path.read_bytes().splitlines():
-                if raw.startswith(b"{"):
-                    out.append(orjson.loads(raw))
-        return out
-
-
-UVICORN = [sys.executable, "-m", "uvicorn", "app:app", "--host", "127.0.0.1", "--port", "{port}",
-           "--log-level", "warning"]  # fmt: skip
-GUNICORN = [sys.executable, "-m", "gunicorn", "app:app", "-k", "uvicorn_worker.UvicornWorker",
-            "-b", "127.0.0.1:{port}", "--log-level", "warning"]  # fmt: skip
 
 SERVERS = {  # name: (command, workers)
     "uvicorn": (UVICORN, 1),
@@ -142,7 +42,7 @@ SERVERS = {  # name: (command, workers)
 def stopped(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Server, int, int]]:
     server = Server(tmp_path, *SERVERS[request.param])
     try:
-        answered_ok, answered_fail = server.load()
+        answered_ok, answered_fail = _load(server)
         server.sigterm()
         yield server, answered_ok, answered_fail
     finally:
@@ -182,7 +82,7 @@ class TestSigtermWithRedis:
         finally:
             del os.environ["BELLWATCH_REDIS_URL"], os.environ["BELLWATCH_FLUSH_INTERVAL"]
         try:
-            answered_ok, answered_fail = server.load()
+            answered_ok, answered_fail = _load(server)
             server.sigterm()
         finally:
             if server.proc.poll() is None:

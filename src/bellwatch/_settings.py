@@ -134,6 +134,7 @@ class Settings:
     env: str = "prod"
     level: str = "INFO"
     max_line: int = 200
+    error_line_max: int = 600
     timestamp: str = "ms"
     stdout: bool = True
     log_file: bool = False
@@ -184,6 +185,7 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "env": _choice("prod", "dev"),
     "level": _level,
     "max_line": _number(int, 100, 1_000_000),
+    "error_line_max": _number(int, 100, 1_000_000),
     "timestamp": _choice("ms", "iso"),
     "stdout": _bool,
     "log_file": _bool,
@@ -231,6 +233,8 @@ DOCS: dict[str, str] = {
     "env": "`prod` (compact JSON) or `dev` (coloured console at DEBUG)",
     "level": "minimum level; filtered calls are no-ops",
     "max_line": "character budget of one line (>= 100)",
+    "error_line_max": "character budget of the first line of each error fingerprint, which "
+    "carries its route, status and traceback (>= 100; 600 holds 5 app frames)",
     "timestamp": "`ms` (epoch milliseconds, fewest tokens) or `iso`",
     "stdout": "write lines to standard output (what ECS awslogs ships)",
     "log_file": "also write the size-rotated local JSONL file the CLI reads",

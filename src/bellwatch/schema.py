@@ -132,7 +132,13 @@ FIELDS: Final = (
         "occurrences this error line accounts for (first line 1); sum n by hash for exact totals",
     ),
     FieldSpec(F.WINDOW, "-", "int", "window mode only: seconds per window; sum these counts"),
-    FieldSpec(F.EXC, "-", "str", "compact traceback: Type: msg @ module:function:line < ..."),
+    FieldSpec(
+        F.EXC,
+        "-",
+        "str",
+        "where it failed: the app's module:function:line frames joined by ` > `, innermost "
+        "last, then the library frame that raised",
+    ),
     FieldSpec(F.ESCALATED, "-", "bool", "severity was raised one level by a spike"),
     FieldSpec(F.CHANNEL, "-", "str", "alert channel: log, webhook or sns"),
     FieldSpec(F.CHECK, "-", "str", "name of a failing health check"),
@@ -141,7 +147,12 @@ FIELDS: Final = (
 
 EVENTS: Final = (
     EventSpec(Ev.REQUEST, "INFO", "one per request; WARNING when slow, ERROR on 5xx"),
-    EventSpec(Ev.ERROR, "ERROR", "first occurrence of an error fingerprint, in full"),
+    EventSpec(
+        Ev.ERROR,
+        "ERROR",
+        "first occurrence of an error fingerprint, in full: cid, route, status, frames "
+        "(within error_line_max)",
+    ),
     EventSpec(Ev.AGGREGATED_ERROR, "ERROR", "every Nth occurrence (or one per window), with count"),
     EventSpec(
         Ev.ERROR_ESCALATED,

@@ -25,8 +25,9 @@ from typing import Any
 from .. import _settings
 from .._guard import record_internal_error
 from .._runtime import runtime
-from ..log import pipeline
-from ..log.context import _EMPTY, _Bound, _ctx, new_id, valid_id
+from ..errors.aggregator import set_request_route
+from ..log import pipeline, stdlib
+from ..log.context import _EMPTY, _Bound, _ctx, current_scope, new_id, valid_id
 from ..log.context import _pool as _ids
 from ..log.deferred import Deferred
 from ..monitor.monitor import Monitor
@@ -98,6 +99,10 @@ class BellwatchMiddleware:
         self._line = RequestLine()
         self._generation = -1  # adopt the runtime's settings on the first request
         runtime.install_signal_handlers()
+        # The server's own copy of an exception we report ("Exception in ASGI
+        # application") is dropped before any handler, even one it installs later.
+        stdlib.absorb_server_duplicates()
+        set_request_route(_request_route)
 
     def _adopt(self) -> None:
         """Take settings, monitor and queue from the runtime (first request, or after a change)."""
@@ -155,8 +160,8 @@ class BellwatchMiddleware:
         else:  # no inbound id: the common case, no call for it
             cid, rejected = _ids.take(self._nbytes), None
         collected: dict[str, Any] = {}
-        token = _ctx.set(_Bound(cid, _EMPTY, collected))
         root_path = scope.get("root_path", "")
+        token = _ctx.set(_Bound(cid, _EMPTY, collected, (scope, root_path)))
         out_header = (self._out_header, cid.encode("latin-1"))
         status = 0
         end = 0.0
@@ -339,6 +344,15 @@ async def _send_500(send: Send) -> None:
         await send({"type": "http.response.body", "body": _500_BODY})
     except Exception as exc:  # the client may be gone; the app's error still re-raises
         record_internal_error(exc)
+
+
+def _request_route() -> str | None:
+    """The route template of the request being handled (for errors logged during it)."""
+    held = current_scope()
+    if held is None:
+        return None
+    scope, root_path = held
+    return route_template(scope, root_path) if scope.get("route") is not None else None
 
 
 def _record_error(exc: BaseException, path: str, status: int) -> None:

@@ -38,7 +38,8 @@ import structlog
 from .. import _settings
 from .._guard import record_internal_error, suppress_internal_errors
 from ..log import pipeline
-from ..log.processors import compact_traceback, exception_from
+from ..log.pipeline import FIRST_LINE
+from ..log.processors import REPORTED, compact_traceback, exception_from
 from ..schema import Ev, F, Sev
 from ..store.patterns import Hit, MemoryPatternStore, Pattern, PatternStore, Policy
 from .alerts import Alert, Alerter
@@ -46,6 +47,7 @@ from .fingerprint import default_severity, identify
 from .fingerprint import error_message as _message
 
 __all__ = [
+    "SERVER_LOGGERS",
     "ErrorAggregator",
     "ErrorStep",
     "Hit",
@@ -54,11 +56,16 @@ __all__ = [
     "PatternStore",
     "Policy",
     "default_severity",
+    "set_request_route",
 ]
 
 SeverityHook = Callable[[BaseException, "int | None", bool], "str | None"]
 _MESSAGE_MAX = 120  # normalised message kept per pattern: bounds memory and line size
-_MARK = "__bellwatch_counted__"
+_MARK = REPORTED
+# Loggers of ASGI servers: their "Exception in ASGI application" record repeats an
+# exception the middleware already reported (bellwatch.log.stdlib filters it out
+# before any handler; this catches it if it still arrives).
+SERVER_LOGGERS = frozenset({"uvicorn.error", "gunicorn.error", "hypercorn.error"})
 
 
 def _counted(exc: BaseException) -> tuple[str, str] | None:
@@ -81,6 +88,31 @@ Emit = Callable[[str, dict[str, Any]], None]
 
 def _emit_current(method: str, event: dict[str, Any]) -> None:
     pipeline.current().emit(method, event)
+
+
+RouteOf = Callable[[], "str | None"]
+_request_route: RouteOf | None = None
+
+
+def set_request_route(route_of: RouteOf | None) -> None:
+    """Register what names the route template of the request being handled.
+
+    The ASGI layer registers it (this layer never imports that one), so that the
+    first line of an error an app logs during a request carries the route.
+    """
+    global _request_route
+    _request_route = route_of
+
+
+def _current_route() -> str | None:
+    route_of = _request_route
+    if route_of is None:
+        return None
+    try:
+        return route_of()
+    except Exception as exc:
+        record_internal_error(exc)
+        return None
 
 
 class ErrorAggregator:
@@ -183,6 +215,8 @@ class ErrorAggregator:
             _mark(exc, hit)
             p = hit.pattern
             if hit.kind == "first":
+                # The fingerprint's first line, in full: route, status, traceback, with
+                # its own budget (error_line_max) so that they fit.
                 event: dict[str, Any] = {
                     "event": Ev.ERROR,
                     F.ERROR_HASH: p.hash,
@@ -193,10 +227,13 @@ class ErrorAggregator:
                 }
                 if endpoint is not None:
                     event[F.PATH] = endpoint
+                if status is not None:
+                    event[F.STATUS] = status
                 if hit.announce:
                     event[F.ESCALATED] = True
                 if not (handled and hit.severity == Sev.LOW):
                     event[F.EXC] = compact_traceback(exc)
+                event[FIRST_LINE] = True
                 self._emit("error", event)
             elif hit.kind == "aggregated":
                 summary = self._summary(p, hit.line_count, hit.severity, hit.announce, hit.n)
@@ -210,8 +247,8 @@ class ErrorAggregator:
         status = event.get(F.STATUS)
         prior = _counted(exc)
         if prior is not None:  # the same exception object logged again: one occurrence
-            if prior[1] == "none":
-                raise structlog.DropEvent
+            if prior[1] == "none" or event.get(F.LOGGER) in SERVER_LOGGERS:
+                raise structlog.DropEvent  # (a server's copy of what was reported already)
             event[F.ERROR_HASH] = prior[0]
             return event
         try:
@@ -232,12 +269,20 @@ class ErrorAggregator:
             event[F.ERROR_HASH] = p.hash
             event[F.SEVERITY] = hit.severity
             event[F.OCCURRENCES] = 1
+            event.setdefault(F.ERROR_TYPE, p.type)
             event.setdefault(F.MESSAGE, _message(exc))
+            if not isinstance(path, str):
+                route = _current_route()
+                if route is not None:
+                    event[F.PATH] = route
             if hit.announce:
                 event[F.ESCALATED] = True
-            if hit.severity == Sev.LOW:  # compact: a validation error needs no traceback
-                event["exc_info"] = False  # (popping it would let log.exception re-add it)
-                event.setdefault(F.ERROR_TYPE, p.type)
+            # The traceback is written here, once (popping exc_info would let
+            # log.exception add it back); a validation error needs none.
+            event["exc_info"] = False
+            if hit.severity != Sev.LOW:
+                event[F.EXC] = compact_traceback(exc)
+            event[FIRST_LINE] = True
             return event
         if hit.kind == "aggregated":
             # No cid or bound fields: the summary speaks for many requests.

@@ -10,7 +10,7 @@ by arithmetic on per-key sizes, and the line is dumped once more.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -232,23 +232,9 @@ def _fit_values(values: dict[str, Any], limit: int, total: int) -> bytes:
     at the end. A request line a few characters over budget costs two small dumps
     and one of the line.
     """
-    dropped = 0
-    room = limit
     extras, steps = _plan(values)
-    if extras:  # the app's own keys first, longest first: shortened, then dropped
-        if len(extras) > 1:
-            sizes = {key: _piece(key, values[key]) for key in extras}
-            extras = sorted(extras, key=sizes.__getitem__, reverse=True)
-        for key in extras:
-            if total <= room:
-                break
-            total = _shorten(values, key, _MIN_KEEP, total, room)
-        for key in extras:
-            if total <= room:
-                break
-            total -= _piece(key, values.pop(key)) + (1 if values else 0)
-            dropped += 1
-            room = _room(limit, dropped, len(values))
+    total, dropped = _fit_extras(values, extras, limit, total) if extras else (total, 0)
+    room = _room(limit, dropped, len(values))
     for action, key, keep in steps:
         if total <= room:
             break
@@ -274,6 +260,29 @@ def _fit_values(values: dict[str, Any], limit: int, total: int) -> bytes:
     # Unreachable for sane limits; keeps the guarantee if a key itself is huge.
     core = {k: str(values.get(k, ""))[:8] for k in CORE_FIELDS if k in values}
     return orjson.dumps(core)
+
+
+def _fit_extras(
+    values: dict[str, Any], extras: list[str], limit: int, total: int
+) -> tuple[int, int]:
+    """The app's own keys go first, longest first: shortened, then dropped.
+
+    Returns the new total and how many were dropped.
+    """
+    if len(extras) > 1:
+        sizes = {key: _piece(key, values[key]) for key in extras}
+        extras = sorted(extras, key=sizes.__getitem__, reverse=True)
+    for key in extras:
+        if total <= limit:
+            return total, 0
+        total = _shorten(values, key, _MIN_KEEP, total, limit)
+    dropped = 0
+    for key in extras:
+        if total <= _room(limit, dropped, len(values)):
+            break
+        total -= _piece(key, values.pop(key)) + (1 if values else 0)
+        dropped += 1
+    return total, dropped
 
 
 def _shorten(values: dict[str, Any], key: str, keep: int, total: int, room: int) -> int:
