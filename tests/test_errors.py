@@ -371,6 +371,27 @@ class TestAlertsFromErrors:
         harness.agg.record(order_failed(1))
         assert harness.alerts() == []
 
+    def test_a_spiking_validation_error_never_pages_by_default(self, harness: Harness) -> None:
+        """A 4xx pattern that escalates to medium is logged as escalated, and pages no one."""
+        for n in range(12):
+            harness.agg.record(order_failed(n), status=422)
+        assert [e["sev"] for e in harness.events("error_escalated")] == ["medium"]
+        assert harness.alerts() == []
+
+    def test_alert_low_pages_for_a_spiking_validation_error(self) -> None:
+        """With alert_low, the escalation of a low pattern pages as any other would."""
+        h = Harness(alert_low=True)
+        for n in range(12):
+            h.agg.record(order_failed(n), status=422)
+        assert [(a.severity, a.escalated) for a in h.alerts()] == [("medium", True)]
+        h.agg.close()
+
+    def test_a_spiking_medium_error_still_pages(self, harness: Harness) -> None:
+        """Only patterns that began low are spared: a handled error's spike pages."""
+        for n in range(12):
+            harness.agg.record(order_failed(n))
+        assert [(a.severity, a.escalated) for a in harness.alerts()] == [("high", True)]
+
 
 class TestCleanup:
     def test_idle_patterns_expire_after_ttl(self) -> None:

@@ -116,6 +116,7 @@ TABLE: dict[str, tuple[Any, dict[str, Any], Probe, Any]] = {
         "arn:aws:sns:eu-west-1:123456789012:t",
     ),
     "alert_interval": (5.0, {}, lambda: runtime.aggregator().alerter.interval, 5.0),
+    "alert_low": (True, {}, lambda: runtime.aggregator().page_low, True),
     "redis_url": (
         "REDIS",
         {},

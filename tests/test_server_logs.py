@@ -8,11 +8,14 @@ server with SIGTERM and reads the log files back.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from servers import GUNICORN, UVICORN, UVICORN_RUN, Server, occurrences
+
+pytest_plugins = ["redis_server"]
 
 APP = """
 import os
@@ -150,3 +153,30 @@ class TestFullContextFirst:
                 assert frames[-1].startswith("app:charge:")
             if line["event"] == "error":  # the middleware's: the request's outcome known
                 assert line["status"] == 500
+
+
+@pytest.mark.redis
+class TestWithRedis:
+    @pytest.fixture
+    def redis_run(self, tmp_path: Path, redis_url: str) -> Iterator[Run]:
+        """Two uvicorn workers sharing Redis, flushing every 60 s, stopped by SIGTERM."""
+        env = {"BELLWATCH_REDIS_URL": redis_url, "BELLWATCH_FLUSH_INTERVAL": "60"}
+        server = Server(tmp_path, [*UVICORN, "--workers", "2"], 2, app=APP, env=env)
+        try:
+            statuses = [r.status_code for r in server.get(PATHS)]
+            server.sigterm()
+            yield Run(server, statuses)
+        finally:
+            server.kill()
+
+    def test_error_lines_sum_to_the_failures_of_each_route(self, redis_run: Run) -> None:
+        """With the cluster handing out claims, n still sums to each route's failures."""
+        totals = occurrences(redis_run.lines)
+        by_route = {e["path"]: totals[e["hash"]] for e in redis_run.lines if e.get("n") == 1
+                    and "cid" in e}  # fmt: skip
+        assert by_route == ROUTES
+
+    def test_each_unhandled_error_pages_once_for_the_cluster(self, redis_run: Run) -> None:
+        """Two workers, one alert per new high-severity fingerprint between them."""
+        fired = [e["hash"] for e in redis_run.lines if e.get("event") == "alert_fired"]
+        assert len(fired) == len(set(fired)) == 2  # /pay and /cal/slot; /logged is handled

@@ -68,7 +68,8 @@ def _monitor_key(s: Settings) -> tuple[Any, ...]:
 def _errors_key(s: Settings) -> tuple[Any, ...]:
     """The settings an aggregator is built with: a change starts a fresh one."""
     return (Policy.from_settings(s), s.alert_webhook, s.alert_sns_topic, s.alert_interval,
-            s.redis_url, s.service, s.env, s.region, s.flush_interval, s.buffer_max)  # fmt: skip
+            s.alert_low, s.redis_url, s.service, s.env, s.region, s.flush_interval,
+            s.buffer_max)  # fmt: skip
 
 
 _EMPTY_ERRORS: dict[str, Any] = {

@@ -166,6 +166,7 @@ class Settings:
     alert_webhook: str | None = None
     alert_sns_topic: str | None = None
     alert_interval: float = 600.0
+    alert_low: bool = False
     # cluster state
     redis_url: str | None = None
     flush_interval: float = 1.0
@@ -215,6 +216,7 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "alert_webhook": _optional_text,
     "alert_sns_topic": _optional_text,
     "alert_interval": _number(float, 0.0, 86_400.0),
+    "alert_low": _bool,
     "redis_url": _optional_text,
     "flush_interval": _number(float, 0.01, 3600.0),
     "buffer_max": _number(int, 1, 100_000_000),
@@ -266,6 +268,7 @@ DOCS: dict[str, str] = {
     "alert_webhook": "JSON webhook (Slack-compatible) for in-process alerts",
     "alert_sns_topic": "SNS topic ARN for in-process alerts",
     "alert_interval": "seconds between two alerts of one fingerprint",
+    "alert_low": "also page when a low-severity pattern (validation errors, 4xx) spikes",
     "redis_url": "shared store for cluster-wide numbers (`redis://...`)",
     "flush_interval": "seconds between flushes to the shared store",
     "buffer_max": "updates kept in memory while the shared store is down",

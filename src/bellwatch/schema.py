@@ -129,7 +129,11 @@ FIELDS: Final = (
         F.OCCURRENCES,
         "-",
         "int",
-        "occurrences this error line accounts for (first line 1); sum n by hash for exact totals",
+        "occurrences this line accounts for: a first line 1, a summary those since its "
+        "process's last line (with Redis: the unclaimed ones the cluster handed it), a "
+        "shutdown line the rest. A fingerprint's exact total, across processes and restarts, "
+        "is the sum of n over the lines carrying its hash (a line without n: 1 if its event "
+        "is error)",
     ),
     FieldSpec(F.WINDOW, "-", "int", "window mode only: seconds per window; sum these counts"),
     FieldSpec(

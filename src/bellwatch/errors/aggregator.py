@@ -60,6 +60,9 @@ __all__ = [
 ]
 
 SeverityHook = Callable[[BaseException, "int | None", bool], "str | None"]
+# The severities whose first occurrence alerts; every escalation alerts, except of a
+# pattern that began low (unless alert_low).
+_FIRST_PAGES = (Sev.HIGH, Sev.CRITICAL)
 _MESSAGE_MAX = 120  # normalised message kept per pattern: bounds memory and line size
 _MARK = REPORTED
 # Loggers of ASGI servers: their "Exception in ASGI application" record repeats an
@@ -136,11 +139,13 @@ class ErrorAggregator:
     ) -> None:
         self.settings = settings if settings is not None else _settings.Settings()
         self.policy = Policy.from_settings(self.settings)
+        # Whether patterns that began low (validation errors, 4xx) page when they spike.
+        self.page_low = self.settings.alert_low
         if store is None and self.settings.redis_url:
             # Only with a Redis URL: the shared store and its Lua stay unloaded otherwise.
             from ..store.redis_errors import shared_pattern_store
 
-            store = shared_pattern_store(self.settings, self.policy, self.flush)
+            store = shared_pattern_store(self.settings, self.policy, self.flush, _FIRST_PAGES)
         self.store: PatternStore = store if store is not None else MemoryPatternStore(self.policy)
         self.alerter = alerter if alerter is not None else Alerter.from_settings(self.settings)
         self.severity_hook: SeverityHook | None = None
@@ -312,7 +317,7 @@ class ErrorAggregator:
         p = hit.pattern
         if hit.escalated_now:
             self._escalate(p, hit.count, hit.severity)
-        elif hit.kind == "first" and hit.severity in (Sev.HIGH, Sev.CRITICAL):
+        elif hit.kind == "first" and hit.alert and hit.severity in _FIRST_PAGES:
             self._alert(p, hit.count, hit.severity, escalated=False)
         if now >= self._next_sweep:
             self._next_sweep = now + self._SWEEP_EVERY
@@ -329,6 +334,14 @@ class ErrorAggregator:
         self._alert(p, count, severity, escalated=True)
 
     def _alert(self, p: Pattern, count: int, severity: str, *, escalated: bool) -> None:
+        """Page, unless the pattern began low (a validation error, a 4xx) and alert_low is off.
+
+        With a shared store this runs in the one process the cluster chose (first
+        occurrence and escalation alike), so one incident pages once, not once per
+        worker and task.
+        """
+        if p.origin == Sev.LOW and not self.page_low:
+            return
         self.alerter.submit(
             Alert(p.hash, p.type, p.message, severity, count, p.endpoint, escalated,
                   self.settings.service, self.settings.env)
@@ -360,6 +373,9 @@ class ErrorAggregator:
         # Escalations a shared store decided in the background: said and alerted now.
         for p in self.store.escalations():
             self._escalate(p, p.count, p.severity)
+        # First occurrences the cluster says this process alerts for.
+        for p in self.store.alerts():
+            self._alert(p, p.count, p.severity, escalated=False)
         # A swept copy's ``unlogged`` is what it has not said: window mode's line count.
         self._state(self.store.sweep(now))
 
@@ -374,16 +390,18 @@ class ErrorAggregator:
         Also the escalations a shared store decided since (a Redis store calls this
         from its flusher as soon as the cluster's answer arrives).
 
-        ``final=True`` (at shutdown) also states every count no line has stated yet
-        (the in-memory store's: a shared store's cluster lines are the store's to
-        decide). The patterns stay tracked, so a process that goes on after a signal
-        keeps counting them exactly.
+        ``final=True`` (at shutdown) also states every count no line has stated yet:
+        this process's, or with a shared store the rest of every fingerprint it knows
+        (the cluster hands it over as claims, so no occurrence is stated twice). The
+        patterns stay tracked, so a process that goes on after a signal keeps counting
+        them exactly.
         """
         with suppress_internal_errors():
             now = self._clock()
             self._write_due(now)
-            if final and isinstance(self.store, MemoryPatternStore):
+            if final:
                 self._state(self.store.unsaid(now))
+                self._write_due(now)  # what the final round decided besides
 
     def _state(self, patterns: list[Pattern]) -> None:
         window = self.policy.mode == "window"
