@@ -481,6 +481,22 @@ class TestStats:
         assert sum(stats["by_severity"].values()) == 27
         assert stats["top_errors"][0]["count"] == 23
 
+    def test_patterns_stay_listed_after_traffic_stops_until_their_ttl(self) -> None:
+        """A shutdown-style flush (what the demo does after its traffic) keeps every pattern;
+        only the TTL forgets them."""
+        h = Harness(error_ttl=3600.0)
+        for n in range(23):
+            h.agg.record(order_failed(n))
+        h.agg.flush(final=True)
+        h.clock.now += 3000.0
+        h.agg.flush()
+        stats = h.agg.stats()
+        assert (stats["total_unique_errors"], stats["top_errors"][0]["count"]) == (1, 23)
+        h.clock.now += 601.0
+        h.agg.flush()
+        assert h.agg.stats()["total_unique_errors"] == 0
+        h.agg.close()
+
     def test_concurrent_records_are_all_counted(self, harness: Harness) -> None:
         """Eight threads recording at once lose no count."""
 

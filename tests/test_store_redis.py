@@ -780,6 +780,24 @@ class TestExactCounts:
                 agg.close()
 
 
+class TestPatternsStayListed:
+    def test_a_final_round_keeps_the_cluster_patterns_listed(self, redis_url: str) -> None:
+        """After a worker's shutdown claims, every worker still lists the patterns."""
+        aggs, _ = _aggregators(redis_url, 2)
+        try:
+            for i in range(14):
+                aggs[i % 2].record(_boom(i))
+            _flush(*(agg.store for agg in aggs))  # type: ignore[misc]
+            aggs[0].flush(final=True)
+            _flush(aggs[1].store)  # type: ignore[arg-type]
+            stats = aggs[1].stats()
+            assert (stats["total_unique_errors"], stats["total_error_count"]) == (1, 14)
+            assert stats["top_errors"][0]["count"] == 14
+        finally:
+            for agg in aggs:
+                agg.close()
+
+
 class TestAlertsOncePerCluster:
     def test_a_new_error_seen_by_every_worker_pages_once(self, redis_url: str) -> None:
         """Three workers meet the same new critical error: one alert between them."""

@@ -8,6 +8,7 @@ error aggregator's patterns and the registered health checks.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 
 import orjson
@@ -82,6 +83,10 @@ class MetricsEndpoint:
                            www_authenticate=b"Bearer")  # fmt: skip
             return
         monitor = self._monitor or runtime.monitor()
+        if not runtime.cluster_current(monitor):
+            # A fresh worker (or one nobody read for a while): fetch the cluster's numbers
+            # before answering, off the event loop and briefly; else the doc says stale.
+            await asyncio.to_thread(runtime.await_cluster, monitor)
         query = scope.get("query_string", b"")
         if b"format=prometheus" in query or b"text/plain" in _header(scope, b"accept"):
             body = prometheus_text(monitor.snapshot(), runtime.errors_section()).encode()

@@ -63,13 +63,15 @@ def metrics_document(
     business: dict[str, Any] | None = None,
     local: Snapshot | None = None,
     health_ok: bool = True,
+    stale: bool | None = None,
 ) -> dict[str, Any]:
     """The ``/metrics`` JSON: the guide's shape plus ``window``, ``endpoints``, ``business``.
 
     ``status`` is ``unhealthy`` when the last ``/health`` failed, ``degraded`` when
     the rolling window's 5xx rate is at least 5 %, else ``healthy``. With a shared
     store, ``snapshot`` is the cluster's and ``local`` this process's own, shown
-    under ``process``.
+    under ``process``, and ``stale`` (a shared store only) says whether the
+    cluster's numbers could not be had, so ``snapshot`` is this process's own.
     """
     recent = snapshot.totals(windowed=True)
     window_rate = _pct(recent.errors, recent.count)
@@ -102,6 +104,8 @@ def metrics_document(
     }
     if local is not None:
         doc["process"] = {"performance": _performance(local)}
+    if stale is not None:
+        doc["stale"] = stale
     return doc
 
 
