@@ -329,6 +329,7 @@ class Runtime:
             local=local,
             health_ok=self.checks.last_ok,
             stale=not all(store.current() for store in shared) if shared else None,
+            websockets=monitor.websockets.section(),
         )
 
     def series(self) -> dict[str, Any] | None:

@@ -48,6 +48,9 @@ class F:
     WINDOW: Final = "window"
     EXC: Final = "exc"
     ESCALATED: Final = "escalated"
+    CLOSE_CODE: Final = "code"
+    MESSAGES_IN: Final = "in"
+    MESSAGES_OUT: Final = "out"
     CHANNEL: Final = "channel"
     CHECK: Final = "check"
     DROPPED: Final = "_dropped"
@@ -57,6 +60,7 @@ class Ev:
     """Event names written by bellwatch (an app's own events are free text)."""
 
     REQUEST: Final = "request_complete"
+    WEBSOCKET: Final = "websocket_complete"
     ERROR: Final = "error"
     AGGREGATED_ERROR: Final = "aggregated_error"
     ERROR_ESCALATED: Final = "error_escalated"
@@ -144,6 +148,9 @@ FIELDS: Final = (
         "last, then the library frame that raised",
     ),
     FieldSpec(F.ESCALATED, "-", "bool", "severity was raised one level by a spike"),
+    FieldSpec(F.CLOSE_CODE, "-", "int", "WebSocket close code (1011: the app raised)"),
+    FieldSpec(F.MESSAGES_IN, "-", "int", "WebSocket messages received from the client"),
+    FieldSpec(F.MESSAGES_OUT, "-", "int", "WebSocket messages sent to the client"),
     FieldSpec(F.CHANNEL, "-", "str", "alert channel: log, webhook or sns"),
     FieldSpec(F.CHECK, "-", "str", "name of a failing health check"),
     FieldSpec(F.DROPPED, "-", "int", "fields the line budget had to drop"),

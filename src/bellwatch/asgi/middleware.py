@@ -46,6 +46,7 @@ from ._scope import (
     keeping_body,
     route_template,
 )
+from ._websocket import Connection
 
 __all__ = ["BellwatchMiddleware"]
 
@@ -214,8 +215,52 @@ class BellwatchMiddleware:
             )
             _ctx.reset(token)
 
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """One WebSocket connection: a correlation id, then one line and one count when it ends.
+
+        Counted apart from HTTP requests (:mod:`bellwatch.monitor.websockets`).
+        """
+        start = perf_counter()
+        if self._generation != runtime.generation:
+            self._adopt()
+        cid, rejected = self._correlation_id(scope.get("headers", ()))
+        root_path = scope.get("root_path", "")
+        token = _ctx.set(_Bound(cid, _EMPTY, {}, (scope, root_path)))
+        if rejected is not None:
+            _warn_rejected(rejected)
+        conn = Connection((self._out_header, cid.encode("latin-1")))
+        self.monitor.websockets.opened()
+        error: BaseException | None = None
+        try:
+            await self.app(scope, conn.receive(receive), conn.send(send))
+        except Exception as exc:
+            error = exc
+            raise
+        finally:
+            try:
+                path = self._route(scope, root_path)
+                if error is not None:
+                    _record_error(error, path, None)
+                raised = error is not None
+                level, event = conn.line(path, perf_counter() - start, raised)
+                counted = (event[F.CLOSE_CODE], event[F.DURATION], conn.received, conn.sent)
+                self.monitor.websockets.closed(path, *counted, raised)
+                if path not in self.quiet:
+                    pipeline.current().emit(level, event)
+            except Exception as exc:
+                record_internal_error(exc)
+            _ctx.reset(token)
+
+    def _route(self, scope: Scope, root_path: str) -> str:
+        if self.route_of is not None:
+            return self.route_of(scope) or UNMATCHED
+        return route_template(scope, root_path)
+
     async def _not_http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Lifespan (written out at its shutdown) and anything else: straight through."""
+        """WebSockets, lifespan (written out at its shutdown), anything else: straight through."""
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] == "lifespan":
             send = _shutting_down(send)
         await self.app(scope, receive, send)
@@ -240,10 +285,7 @@ class BellwatchMiddleware:
         scopes until the batch is drained made the garbage collector slower.
         """
         try:
-            if self.route_of is not None:
-                path = self.route_of(scope) or UNMATCHED
-            else:
-                path = route_template(scope, root_path)
+            path = self._route(scope, root_path)
             if error is not None:
                 _record_error(error, path, status or 500)
             if path in self.quiet:
@@ -355,6 +397,6 @@ def _request_route() -> str | None:
     return route_template(scope, root_path) if scope.get("route") is not None else None
 
 
-def _record_error(exc: BaseException, path: str, status: int) -> None:
+def _record_error(exc: BaseException, path: str, status: int | None) -> None:
     """Hand an unhandled exception to the error aggregator."""
     runtime.aggregator().record(exc, endpoint=path, status=status, handled=False)

@@ -40,6 +40,8 @@ _LADDER: tuple[tuple[str, str, int], ...] = (
     ("drop", F.EXC, 0),
     ("drop", F.LOGGER, 0),
     ("drop", F.METHOD, 0),
+    ("drop", F.MESSAGES_OUT, 0),
+    ("drop", F.MESSAGES_IN, 0),
     ("drop_info", F.LEVEL, 0),
     ("shorten", F.MESSAGE, 48),
     ("drop", F.WINDOW, 0),
@@ -53,6 +55,7 @@ _LADDER: tuple[tuple[str, str, int], ...] = (
     ("drop", F.COUNT, 0),
     ("shorten", F.ERROR_TYPE, _MIN_KEEP),
     ("drop", F.STATUS, 0),
+    ("drop", F.CLOSE_CODE, 0),
     ("drop", F.MESSAGE, 0),
     # severity and type last: the HIGH/CRITICAL metric filter and the CLI group on them
     ("drop", F.ERROR_TYPE, 0),

@@ -64,8 +64,10 @@ def metrics_document(
     local: Snapshot | None = None,
     health_ok: bool = True,
     stale: bool | None = None,
+    websockets: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The ``/metrics`` JSON: the guide's shape plus ``window``, ``endpoints``, ``business``.
+    """The ``/metrics`` JSON: the guide's shape plus ``window``, ``endpoints``, ``business``
+    and ``websockets`` (connections, counted apart from requests, this process's).
 
     ``status`` is ``unhealthy`` when the last ``/health`` failed, ``degraded`` when
     the rolling window's 5xx rate is at least 5 %, else ``healthy``. With a shared
@@ -99,6 +101,7 @@ def metrics_document(
             for path, stats in sorted(snapshot.endpoints.items())
         },
         "business": business if business is not None else {"counters": {}, "ratios": {}},
+        "websockets": websockets if websockets is not None else {},
         "source": snapshot.source,
         "uptime_seconds": round(max(0.0, time.time() - snapshot.started), 1),
     }
