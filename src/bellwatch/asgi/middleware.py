@@ -34,6 +34,8 @@ from ..monitor.monitor import Monitor
 from ..monitor.sessions import SessionKey, bound_session
 from ..schema import Ev, F
 from ..store.base import UNMATCHED
+from ._otel import AVAILABLE as OTEL
+from ._otel import current_trace_id
 from ._request_line import RequestLine
 from ._scope import (
     EXTRACT,
@@ -122,6 +124,21 @@ class BellwatchMiddleware:
         self._nbytes = base.cid_bytes
         self._generation = runtime.generation  # read last: building may have changed it
 
+    def _request_id(self, headers: Iterable[tuple[bytes, bytes]]) -> tuple[str, bytes | None]:
+        """The request's correlation id, and the header whose value was rejected, if any.
+
+        An active OpenTelemetry span (its middleware wraps ours) gives its trace id;
+        else an inbound header (:meth:`_correlation_id`); else a fresh id.
+        """
+        traced = current_trace_id() if OTEL else None
+        if traced is not None:
+            return traced, None
+        rank_of = self._rank
+        for name, _ in headers:
+            if name in rank_of:
+                return self._correlation_id(headers)
+        return _ids.take(self._nbytes), None  # no inbound id: the common case
+
     def _correlation_id(self, headers: Iterable[tuple[bytes, bytes]]) -> tuple[str, bytes | None]:
         """The inbound id by configured header order, or a fresh one.
 
@@ -152,14 +169,7 @@ class BellwatchMiddleware:
         start = perf_counter()
         if self._generation != runtime.generation:
             self._adopt()
-        headers = scope.get("headers", ())
-        rank_of = self._rank
-        for name, _ in headers:
-            if name in rank_of:
-                cid, rejected = self._correlation_id(headers)
-                break
-        else:  # no inbound id: the common case, no call for it
-            cid, rejected = _ids.take(self._nbytes), None
+        cid, rejected = self._request_id(scope.get("headers", ()))
         collected: dict[str, Any] = {}
         root_path = scope.get("root_path", "")
         token = _ctx.set(_Bound(cid, _EMPTY, collected, (scope, root_path)))
@@ -223,7 +233,7 @@ class BellwatchMiddleware:
         start = perf_counter()
         if self._generation != runtime.generation:
             self._adopt()
-        cid, rejected = self._correlation_id(scope.get("headers", ()))
+        cid, rejected = self._request_id(scope.get("headers", ()))
         root_path = scope.get("root_path", "")
         token = _ctx.set(_Bound(cid, _EMPTY, {}, (scope, root_path)))
         if rejected is not None:
