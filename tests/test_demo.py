@@ -217,6 +217,10 @@ class TestTraffic:
         assert any(e["duration"] > 2 for e in requests)
         locked = [e for e in service.events("error") if e.get("type") == "OperationalError"]
         assert locked and locked[0]["sev"] == "critical"
+        for first in locked:  # each critical database error's first line: route and frames
+            assert (first["status"], first["n"]) == (500, 1)
+            assert first["path"].startswith(("/api/", "/twilio/"))
+            assert first["exc"].split(" > ")[-1].startswith("bellwatch.demo.app:")
         assert service.metrics()["errors"]["total_error_count"] >= tally.server_errors
         assert service.events("signature_validation_failed") or tally.sent["twilio (forged)"] == 0
         # What the demo does once its traffic stops: every pattern stays listed.
