@@ -344,11 +344,12 @@ class RedisPatternStore:
         with self._lock:
             self._final = sorted(self._known.union(self._patterns))
         try:
+            was_down = self.shipper.degraded
             ok = self.shipper.flush()
-            # A stalled Redis may still apply a round whose reply timed out: resending it
-            # returns what it handed out. A Redis that is gone fails fast.
+            # A Redis that stalled past the timeout may still apply the round: resending it
+            # returns what it handed out. One already known to be down is not waited for.
             deadline = time.monotonic() + self._FINAL_WAIT
-            while not ok and time.monotonic() < deadline:
+            while not ok and not was_down and time.monotonic() < deadline:
                 time.sleep(0.1)
                 ok = self.shipper.flush()
         finally:
