@@ -45,14 +45,16 @@ async def pid(request):
 app = instrument(Starlette(routes=[Route("/ok", ok), Route("/fail", fail), Route("/pid", pid)]))
 """
 
+# A long keep-alive: on a loaded machine a client may reuse a connection the server
+# has just closed, and the reset would look like a lost request.
 UVICORN = [sys.executable, "-m", "uvicorn", "app:app", "--host", "127.0.0.1", "--port", "{port}",
-           "--log-level", "warning"]  # fmt: skip
+           "--log-level", "warning", "--timeout-keep-alive", "60"]  # fmt: skip
 GUNICORN = [sys.executable, "-m", "gunicorn", "app:app", "-k", "uvicorn_worker.UvicornWorker",
-            "-b", "127.0.0.1:{port}", "--log-level", "warning"]  # fmt: skip
+            "-b", "127.0.0.1:{port}", "--log-level", "warning", "--keep-alive", "60"]  # fmt: skip
 # uvicorn started from code with log_config=None: it installs no handler of its own.
 UVICORN_RUN = [sys.executable, "-c", "import sys, uvicorn; uvicorn.run('app:app', "
-               "host='127.0.0.1', port=int(sys.argv[1]), log_config=None, log_level='warning')",
-               "{port}"]  # fmt: skip
+               "host='127.0.0.1', port=int(sys.argv[1]), log_config=None, log_level='warning', "
+               "timeout_keep_alive=60)", "{port}"]  # fmt: skip
 
 
 def server_env(log_dir: Path, **extra: str) -> dict[str, str]:
@@ -113,6 +115,8 @@ class Server:
         pool = [httpx.Client(base_url=self.base, timeout=10) for _ in range(clients)]
         try:
             return [pool[i % clients].get(path) for i, path in enumerate(paths)]
+        except httpx.TransportError as exc:
+            raise AssertionError(f"{exc!r}; the server said: {self.stderr.read_text()}") from exc
         finally:
             for client in pool:
                 client.close()
