@@ -111,10 +111,16 @@ class Server:
                 raise AssertionError(f"server did not start: {self.stderr.read_text()!r}")
 
     def get(self, paths: list[str], clients: int = 4) -> list[httpx.Response]:
-        """GET each path, over a few connections so that every worker gets some."""
+        """GET each path, a new connection each time so that every worker gets some.
+
+        Never a reused one: after a 500 whose exception reaches it, uvicorn closes the
+        connection once the response is out, and a client that sends its next request
+        before that close arrives gets a reset (what the demo's traffic retries).
+        """
         pool = [httpx.Client(base_url=self.base, timeout=10) for _ in range(clients)]
+        close = {"Connection": "close"}
         try:
-            return [pool[i % clients].get(path) for i, path in enumerate(paths)]
+            return [pool[i % clients].get(path, headers=close) for i, path in enumerate(paths)]
         except httpx.TransportError as exc:
             raise AssertionError(f"{exc!r}; the server said: {self.stderr.read_text()}") from exc
         finally:
