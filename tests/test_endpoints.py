@@ -25,6 +25,8 @@ from real_server import UVICORN, Server
 
 pytest_plugins = ["redis_server"]
 
+pytest_plugins = ["redis_server"]
+
 
 @pytest.fixture(autouse=True)
 def _fresh() -> Iterator[None]:
@@ -300,3 +302,47 @@ class TestScrapingWorkers:
                     if name == "bellwatch_requests_total"]  # fmt: skip
         cluster = [v for labels, v in requests if ("scope", "cluster") in labels]
         assert 0 < sum(cluster) <= 16 * 12 + 16
+
+
+@pytest.mark.redis
+class TestFreshWorker:
+    def test_first_read_fetches_the_cluster_before_answering(self, redis_url: str) -> None:
+        """A worker that just started answers its first /metrics with the cluster's totals."""
+        from bellwatch.store.redis import RedisStore
+
+        other = RedisStore(redis_url, flush_interval=3600)
+        try:
+            for _ in range(7):
+                other.record("/api/book", 200, 0.1, False, time.time())
+            assert other.flush()
+        finally:
+            other.close()
+        with capture_logs(redis_url=redis_url, flush_interval=60.0):
+            doc = get(MetricsEndpoint()).json()
+        assert (doc["source"], doc["stale"]) == ("cluster", False)
+        assert doc["performance"]["total_requests"] == 7
+
+    def test_the_cluster_errors_are_there_on_the_first_read(self, redis_url: str) -> None:
+        """The errors section of a fresh worker's first read is the cluster's too."""
+        from bellwatch._settings import resolve
+        from bellwatch.errors.aggregator import ErrorAggregator
+
+        other = ErrorAggregator(resolve({}, redis_url=redis_url, flush_interval=3600.0),
+                                emit=lambda method, event: None)  # fmt: skip
+        try:
+            for n in range(3):
+                other.record(KeyError(f"user {n}"))
+            assert other.store.flush()  # type: ignore[attr-defined]
+        finally:
+            other.close()
+        with capture_logs(redis_url=redis_url, flush_interval=60.0):
+            errors = get(MetricsEndpoint()).json()["errors"]
+        assert (errors["total_error_count"], errors["total_unique_errors"]) == (3, 1)
+
+    def test_without_redis_the_answer_is_local_and_says_stale(self) -> None:
+        """Redis unreachable: the read gives up and marks this process's numbers stale."""
+        with capture_logs(redis_url="redis://127.0.0.1:1/0", flush_interval=60.0):
+            runtime.monitor().observe("/api/book", 200, 0.1)
+            doc = get(MetricsEndpoint()).json()
+        assert (doc["source"], doc["stale"]) == ("local", True)
+        assert doc["performance"]["total_requests"] == 1

@@ -72,6 +72,7 @@ TABLE: dict[str, tuple[Any, dict[str, Any], Probe, Any]] = {
     "env": ("dev", {}, lambda: _pipe()._console is not None, True),
     "level": ("WARNING", {}, lambda: _pipe().min_level, 30),
     "max_line": (150, {}, lambda: _pipe().renderer.max_line, 150),
+    "error_line_max": (900, {}, lambda: _pipe().first_renderer.max_line, 900),
     "timestamp": ("iso", {}, lambda: type(_pipe().add_context.stamp(0)), str),
     "stdout": (False, {}, lambda: _pipe().sink.stream, None),
     "log_file": (True, {}, lambda: _file() is not None, True),
@@ -125,6 +126,7 @@ TABLE: dict[str, tuple[Any, dict[str, Any], Probe, Any]] = {
         "arn:aws:sns:eu-west-1:123456789012:t",
     ),
     "alert_interval": (5.0, {}, lambda: runtime.aggregator().alerter.interval, 5.0),
+    "alert_low": (True, {}, lambda: runtime.aggregator().page_low, True),
     "redis_url": (
         "REDIS",
         {},

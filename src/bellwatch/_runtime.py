@@ -21,6 +21,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import fields
 from pathlib import Path
@@ -70,7 +71,8 @@ def _monitor_key(s: Settings) -> tuple[Any, ...]:
 def _errors_key(s: Settings) -> tuple[Any, ...]:
     """The settings an aggregator is built with: a change starts a fresh one."""
     return (Policy.from_settings(s), s.alert_webhook, s.alert_sns_topic, s.alert_interval,
-            s.redis_url, s.service, s.env, s.region, s.flush_interval, s.buffer_max)  # fmt: skip
+            s.alert_low, s.redis_url, s.service, s.env, s.region, s.flush_interval,
+            s.buffer_max)  # fmt: skip
 
 
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
@@ -201,6 +203,9 @@ class Runtime:
         else:
             store = MemoryStore(session_window=s.session_window)
         monitor = Monitor(store, slow_threshold=s.slow_threshold, settle=self.deferred.drain)
+        # The dashboard's charts cover the process from its first request (~1 us each).
+        self._timeline = Timeline()
+        monitor.add_listener(self._timeline)
         if s.emf:
             self._emf = EmfWriter(s.emf_namespace, s.service)
             monitor.add_listener(self._emf)
@@ -215,6 +220,8 @@ class Runtime:
                 self._timeline = self._emf = None
                 if monitor.settle is not self.deferred.drain:
                     monitor.settle = self.deferred.drain
+                self._timeline = Timeline()
+                monitor.add_listener(self._timeline)
                 self.generation += 1
         return monitor
 
@@ -249,14 +256,15 @@ class Runtime:
                 agg.stop()
 
     def timeline(self, *, create: bool = True) -> Timeline | None:
-        """The dashboard's :class:`Timeline` of this process (attached on first call)."""
+        """The dashboard's :class:`Timeline` of this process, attached with the monitor."""
         timeline = self._timeline
         if timeline is not None or not create:
             return timeline
         with self._lock:
+            monitor = self.monitor()  # building it attaches one
             if self._timeline is None:
                 timeline = Timeline()
-                self.monitor().add_listener(timeline)  # requests that ended before: not charted
+                monitor.add_listener(timeline)  # requests that ended before: not charted
                 self._timeline = timeline
             return self._timeline
 
@@ -281,13 +289,46 @@ class Runtime:
             return dict(_EMPTY_ERRORS)
         return dict(stats) if isinstance(stats, dict) else dict(_EMPTY_ERRORS)
 
+    _CLUSTER_WAIT = 1.0  # seconds a read waits for a shared store's first cluster copy
+
+    def _shared(self, monitor: Monitor | None) -> list[Any]:
+        """The stores whose reads come from a cluster copy (Redis): the monitor's, the errors'."""
+        holders = (monitor if monitor is not None else self._monitor, self._aggregator)
+        stores = [getattr(holder, "store", None) for holder in holders]
+        return [store for store in stores if callable(getattr(store, "await_cluster", None))]
+
+    def cluster_current(self, monitor: Monitor | None = None) -> bool:
+        """Whether every shared store would answer with the cluster's numbers now."""
+        return all(store.current() for store in self._shared(monitor))
+
+    def await_cluster(self, monitor: Monitor | None = None, timeout: float | None = None) -> bool:
+        """Have the shared stores fetch the cluster's numbers, waiting briefly; whether they did.
+
+        A fresh worker has no cluster copy yet: its first ``/metrics`` would report
+        only its own numbers. Blocking (seconds, bounded): call it off the event loop.
+        """
+        deadline = time.monotonic() + (self._CLUSTER_WAIT if timeout is None else timeout)
+        ok = True
+        for store in self._shared(monitor):
+            try:
+                ok = store.await_cluster(max(0.0, deadline - time.monotonic())) and ok
+            except Exception as exc:
+                record_internal_error(exc)
+                ok = False
+        return ok
+
     def metrics(self, monitor: Monitor | None = None) -> dict[str, Any]:
-        """The ``/metrics`` document of ``monitor`` (the process-wide one by default)."""
+        """The ``/metrics`` document of ``monitor`` (the process-wide one by default).
+
+        With a shared store, ``stale`` says whether the cluster's numbers could not be
+        had (Redis down, or not yet fetched): ``source`` is then ``local``.
+        """
         monitor = monitor if monitor is not None else self.monitor()
         snapshot = monitor.snapshot()
         # A shared store also reports this process's own numbers, shown under "process".
         local_of = getattr(monitor.store, "local_snapshot", None)
         local = local_of(monitor.clock()) if callable(local_of) else None
+        shared = self._shared(monitor)
         return metrics_document(
             snapshot,
             self.errors_section(),
@@ -296,6 +337,8 @@ class Runtime:
             health_ok=self.checks.last_ok,
             slow_threshold=monitor.slow_threshold,
             process=self.process_section(),
+            stale=not all(store.current() for store in shared) if shared else None,
+            websockets=monitor.websockets.section(),
         )
 
     def verdict(self) -> str:

@@ -155,6 +155,7 @@ class Settings:
     env: str = "prod"
     level: str = "INFO"
     max_line: int = 200
+    error_line_max: int = 600
     timestamp: str = "ms"
     stdout: bool = True
     log_file: bool = False
@@ -190,6 +191,7 @@ class Settings:
     alert_webhook: str | None = None
     alert_sns_topic: str | None = None
     alert_interval: float = 600.0
+    alert_low: bool = False
     # cluster state
     redis_url: str | None = None
     flush_interval: float = 1.0
@@ -209,6 +211,7 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "env": _choice("prod", "dev"),
     "level": _level,
     "max_line": _number(int, 100, 1_000_000),
+    "error_line_max": _number(int, 100, 1_000_000),
     "timestamp": _choice("ms", "iso"),
     "stdout": _bool,
     "log_file": _bool,
@@ -242,6 +245,7 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "alert_webhook": _optional_text,
     "alert_sns_topic": _optional_text,
     "alert_interval": _number(float, 0.0, 86_400.0),
+    "alert_low": _bool,
     "redis_url": _optional_text,
     "flush_interval": _number(float, 0.01, 3600.0),
     "buffer_max": _number(int, 1, 100_000_000),
@@ -260,6 +264,8 @@ DOCS: dict[str, str] = {
     "env": "`prod` (compact JSON) or `dev` (coloured console at DEBUG)",
     "level": "minimum level; filtered calls are no-ops",
     "max_line": "character budget of one line (>= 100)",
+    "error_line_max": "character budget of the first line of each error fingerprint, which "
+    "carries its route, status and traceback (>= 100; 600 holds 5 app frames)",
     "timestamp": "`ms` (epoch milliseconds, fewest tokens) or `iso`",
     "stdout": "write lines to standard output (what ECS awslogs ships)",
     "log_file": "also write the size-rotated local JSONL file the CLI reads",
@@ -297,6 +303,7 @@ DOCS: dict[str, str] = {
     "alert_webhook": "JSON webhook (Slack-compatible) for in-process alerts",
     "alert_sns_topic": "SNS topic ARN for in-process alerts",
     "alert_interval": "seconds between two alerts of one fingerprint",
+    "alert_low": "also page when a low-severity pattern (validation errors, 4xx) spikes",
     "redis_url": "shared store for cluster-wide numbers (`redis://...`)",
     "flush_interval": "seconds between flushes to the shared store",
     "buffer_max": "updates kept in memory while the shared store is down",

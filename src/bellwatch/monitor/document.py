@@ -72,14 +72,19 @@ def metrics_document(
     health_ok: bool = True,
     slow_threshold: float | None = None,
     process: dict[str, Any] | None = None,
+    stale: bool | None = None,
+    websockets: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The ``/metrics`` JSON: the guide's shape plus ``window``, ``endpoints``, ``business``.
+    """The ``/metrics`` JSON: the guide's shape plus ``window``, ``endpoints``, ``business``
+    and ``websockets`` (connections, counted apart from requests, this process's).
 
     ``status`` is :func:`bellwatch.verdict.verdict` of the rolling window's 5xx rate
     and p95, and of the last ``/health``. With a shared store, ``snapshot`` is the
     cluster's and ``local`` this process's own, shown under ``process`` together with
     ``process`` (its worker id, bellwatch's own counters: lines dropped, store
     overflow, alert deliveries).
+    ``stale`` (a shared store only) says whether the cluster's numbers could not be had,
+    so ``snapshot`` is this process's own.
     """
     recent = snapshot.totals(windowed=True)
     window_rate = _pct(recent.errors, recent.count)
@@ -102,6 +107,7 @@ def metrics_document(
             for path, stats in sorted(snapshot.endpoints.items())
         },
         "business": business if business is not None else {"counters": {}, "ratios": {}},
+        "websockets": websockets if websockets is not None else {},
         "source": snapshot.source,
         "uptime_seconds": round(max(0.0, time.time() - snapshot.started), 1),
     }
@@ -109,6 +115,8 @@ def metrics_document(
     if local is not None or process is not None:
         mine["performance"] = _performance(local if local is not None else snapshot)
         doc["process"] = mine
+    if stale is not None:
+        doc["stale"] = stale
     return doc
 
 
