@@ -21,7 +21,6 @@ import signal
 import socket
 import sys
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import fields
 from pathlib import Path
@@ -289,33 +288,11 @@ class Runtime:
             return dict(_EMPTY_ERRORS)
         return dict(stats) if isinstance(stats, dict) else dict(_EMPTY_ERRORS)
 
-    _CLUSTER_WAIT = 1.0  # seconds a read waits for a shared store's first cluster copy
-
     def _shared(self, monitor: Monitor | None) -> list[Any]:
         """The stores whose reads come from a cluster copy (Redis): the monitor's, the errors'."""
         holders = (monitor if monitor is not None else self._monitor, self._aggregator)
         stores = [getattr(holder, "store", None) for holder in holders]
-        return [store for store in stores if callable(getattr(store, "await_cluster", None))]
-
-    def cluster_current(self, monitor: Monitor | None = None) -> bool:
-        """Whether every shared store would answer with the cluster's numbers now."""
-        return all(store.current() for store in self._shared(monitor))
-
-    def await_cluster(self, monitor: Monitor | None = None, timeout: float | None = None) -> bool:
-        """Have the shared stores fetch the cluster's numbers, waiting briefly; whether they did.
-
-        A fresh worker has no cluster copy yet: its first ``/metrics`` would report
-        only its own numbers. Blocking (seconds, bounded): call it off the event loop.
-        """
-        deadline = time.monotonic() + (self._CLUSTER_WAIT if timeout is None else timeout)
-        ok = True
-        for store in self._shared(monitor):
-            try:
-                ok = store.await_cluster(max(0.0, deadline - time.monotonic())) and ok
-            except Exception as exc:
-                record_internal_error(exc)
-                ok = False
-        return ok
+        return [store for store in stores if callable(getattr(store, "current", None))]
 
     def metrics(self, monitor: Monitor | None = None) -> dict[str, Any]:
         """The ``/metrics`` document of ``monitor`` (the process-wide one by default).

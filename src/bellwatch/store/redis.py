@@ -29,7 +29,6 @@ from typing import Any
 
 from .._guard import record_internal_error
 from .._settings import Settings
-from ._cluster_copy import wait_for_refresh
 from ._redis_batch import APPLY, Batch, endpoints, merge_batches, stats_of
 from ._redis_client import Shipper, after_fork, attach_shipper
 from .base import BUCKET_SECONDS, OTHER, EndpointStats, Snapshot
@@ -115,7 +114,6 @@ class RedisStore:
             self._cluster_at = 0.0
             self._read_at = 0.0
             self.overflowed = 0
-        self._refreshed = threading.Condition()  # notified after each cluster read
 
     # -- the request path: memory only -------------------------------------------------
 
@@ -181,15 +179,6 @@ class RedisStore:
     def current(self) -> bool:
         """Whether :meth:`snapshot` would answer with the cluster's numbers right now."""
         return self._cluster is not None and not self.shipper.degraded and not self._stale()
-
-    def await_cluster(self, timeout: float) -> bool:
-        """Fetch the cluster's numbers now unless current; wait at most ``timeout`` seconds.
-
-        For a reader that must not answer with this process's numbers alone (a fresh
-        worker's first ``/metrics``). Returns whether the copy is current; it gives up
-        at once while Redis is known to be down. Never on the request path.
-        """
-        return wait_for_refresh(self, self._refreshed, timeout)
 
     def local_snapshot(self, now: float) -> Snapshot:
         """This process's own numbers (``/metrics`` shows them under ``process``).
@@ -274,8 +263,6 @@ class RedisStore:
             return
         self._cluster = self.read(client, now)
         self._cluster_at = now
-        with self._refreshed:
-            self._refreshed.notify_all()
 
     def read(self, client: Any, now: float) -> Snapshot:
         """The cluster's numbers straight from Redis (one pipelined round trip)."""

@@ -50,7 +50,6 @@ import orjson
 
 from .._settings import Settings
 from ..schema import Sev
-from ._cluster_copy import wait_for_refresh
 from ._redis_client import Shipper, after_fork, attach_shipper
 from ._redis_errors_lua import APPLY
 from .patterns import Hit, Pattern, Policy, copy_pattern
@@ -132,7 +131,6 @@ class RedisPatternStore:
             self._since = 0.0
             self._read_at = 0.0
             self.overflowed = 0
-        self._refreshed = threading.Condition()  # notified after each cluster read
 
     # -- the request path: memory only -------------------------------------------------
 
@@ -275,8 +273,6 @@ class RedisPatternStore:
             return
         self._cluster = self.read(client)
         self._cluster_at = now
-        with self._refreshed:
-            self._refreshed.notify_all()
 
     def read(self, client: Any) -> tuple[list[Pattern], int, dict[str, int]]:
         """Top patterns by count, the number of patterns, and totals, from Redis."""
@@ -389,10 +385,6 @@ class RedisPatternStore:
         """Whether :meth:`snapshot` would answer with the cluster's patterns right now."""
         fresh = time.time() - self._cluster_at <= max(3 * self.shipper.interval, 5.0)
         return self._cluster is not None and fresh and not self.shipper.degraded
-
-    def await_cluster(self, timeout: float) -> bool:
-        """Fetch the cluster's patterns now unless current; wait at most ``timeout`` seconds."""
-        return wait_for_refresh(self, self._refreshed, timeout)
 
     def snapshot(self) -> tuple[list[Pattern], int, dict[str, int]]:
         """The cluster's patterns as of the last refresh; this process's while there is none."""
