@@ -135,7 +135,9 @@ class TestMergedLines:
 class TestCountTokens:
     def test_fallback_estimate(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Without tiktoken the documented chars/4 estimate is used, rounded up."""
-        monkeypatch.setattr(digest, "_encoder", lambda: None)
+        from bellwatch import tokens
+
+        monkeypatch.setattr(tokens, "_encoder", lambda: None)
         assert digest.count_tokens("x" * 9) == 3
         assert digest.counter_name() == "chars/4 estimate"
 

