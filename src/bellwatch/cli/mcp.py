@@ -75,21 +75,22 @@ def mcp_command(listen: str | None, url: str | None, **kw: Any) -> None:
         raise UsageProblem("bellwatch mcp talks MCP over stdin: pass files, not '-'")
     options = {**kw, "since": None, "until": None, "as_json": True, "no_color": True}
     try:
-        _check(Opts(**options).source())  # a missing file or group fails now, not on a call
         settings = _settings.resolve(url=url, region=kw["region"])
+        address = _listen(listen) if listen is not None else None
+        if address is not None and not settings.mcp_token:
+            raise UsageProblem("--http needs a bearer token: set BELLWATCH_MCP_TOKEN")
+        _check(Opts(**options).source())  # a missing file or group fails now, not on a call
     except (_settings.ConfigError, SourceError) as exc:
         raise UsageProblem(str(exc)) from None
     ctx = server_pkg.Context(
         lambda: Opts(**options).source(), settings.url, settings, version=__version__
     )
-    if listen is None:
+    if address is None:
         server.run_stdio(ctx)
         return
-    host, port = _listen(listen)
-    if not settings.mcp_token:
-        raise UsageProblem("--http needs a bearer token: set BELLWATCH_MCP_TOKEN")
+    assert settings.mcp_token is not None  # checked above
     click.echo(f"bellwatch mcp: http://{listen}/mcp (bearer token required)", err=True)
-    server.run_http(ctx, host, port, settings.mcp_token)
+    server.run_http(ctx, *address, settings.mcp_token)
 
 
 def _check(source: Source) -> None:

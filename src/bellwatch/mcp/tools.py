@@ -182,7 +182,8 @@ def _check(tool: Tool, args: Mapping[str, Any]) -> dict[str, Any]:
             "boolean": isinstance(value, bool),
         }[kind]
         if not ok:
-            raise ArgumentError(f"{name} must be a {kind}, got {type(value).__name__}")
+            article = "an" if kind[0] in "aeiou" else "a"
+            raise ArgumentError(f"{name} must be {article} {kind}, got {type(value).__name__}")
         spec = tool.properties[name]
         if "enum" in spec and value not in spec["enum"]:
             raise ArgumentError(f"{name} must be one of {', '.join(spec['enum'])}")
@@ -193,7 +194,10 @@ def _check(tool: Tool, args: Mapping[str, Any]) -> dict[str, Any]:
         out[name] = value
     for name in ("since", "until"):
         if isinstance(out.get(name), str):
-            out[name] = parse_instant(out[name])
+            try:
+                out[name] = parse_instant(out[name])
+            except TimeParseError as exc:
+                raise ArgumentError(f"{name}: {exc}") from None
     out.setdefault("budget", BUDGET)
     return out
 
@@ -207,7 +211,7 @@ def call(ctx: Context, name: str, args: Mapping[str, Any] | None) -> Reply:
         checked = _check(tool, args or {})
         with ctx.lock:  # one report at a time: they share the cache and two cores
             answer = tool.handler(ctx, checked)
-    except (ArgumentError, TimeParseError, SourceError, _settings.ConfigError) as exc:
+    except (ArgumentError, SourceError, _settings.ConfigError) as exc:
         return reply.error(str(exc))
     except ValueError as exc:
         # the engines' PatternError / QueryError, a bad cursor: the caller's input
