@@ -190,8 +190,10 @@ def _listed(
     window = list(itertools.islice(found, offset, offset + FETCH + 1))
     more = len(window) > FETCH
     rows = _rows(ctx, window[:FETCH])
-    if columns is None:  # a query's own columns, in the order they first appear
-        keys = dict.fromkeys(k for row in rows for k in row)
+    if columns is None:  # a query's own columns: CloudWatch leaves a row's empty ones out,
+        # so the fullest row gives their order, and any others follow as they first appear
+        fullest = max(rows, key=len, default={})
+        keys = dict.fromkeys([*fullest, *(k for row in rows for k in row)])
         columns = tuple(Column(k, k) for k in keys)
     return reply.table(
         title,
