@@ -169,7 +169,7 @@ class TestParity:
                     "text": "stats count(*) as n, sum(n) as occ by hash | sort n desc",
                     "language": "insights",
                 },
-            ),  # fmt: skip
+            ),
         ],
     )
     def test_same_answer(
