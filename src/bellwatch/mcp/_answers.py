@@ -276,7 +276,7 @@ def error_detail(ctx: Context, args: dict[str, Any]) -> Reply:
         ("cids", _text.value(found.cids), ["example cids: " + _text.cell(found.cids)]),
         ("timeline", _text.value(timeline), ["occurrences from: " + _pairs(timeline)]),
         ("fingerprint", _text.value(found.explanation),
-         ["fingerprint: " + _text.cell(" | ".join(found.explanation), 800)]),
+         ["fingerprint: " + _kv(found.explanation, 400)]),
     ]  # fmt: skip
     return reply.document(
         f"error {_text.cell(key)}",

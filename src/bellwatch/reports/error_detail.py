@@ -49,8 +49,10 @@ class ErrorDetail:
     """``(route, occurrences)``, most first."""
     cids: list[str] = field(default_factory=list)
     """Example correlation ids, newest first."""
-    explanation: list[str] = field(default_factory=list)
-    """How the fingerprint was built, as far as the line allows."""
+    explanation: dict[str, Any] = field(default_factory=dict)
+    """How the fingerprint was built, as far as the line allows: ``type``, the message
+    ``parameterized``, what was ``replaced``, the ``frames`` hashed, and ``notes`` on
+    what the line could not tell (its recomputed hash may then differ from ``hash``)."""
     lines: int = 0
     """Lines of the fingerprint read (error, aggregated and escalation lines)."""
     stats: ScanStats = field(default_factory=ScanStats)
@@ -166,9 +168,17 @@ def _cids(family: list[Record]) -> list[str]:
     return seen
 
 
-def _explain(record: Record | None) -> list[str]:
+def _explain(record: Record | None) -> dict[str, Any]:
     if record is None:
-        return []
+        return {}
     from ..errors.fingerprint import explain_record
 
-    return explain_record(record).lines()
+    found = explain_record(record)
+    return {
+        "type": found.type,
+        "parameterized": found.parameterized,
+        "replaced": [list(pair) for pair in found.replaced],
+        "frames": list(found.frames),
+        "recomputed_hash": found.hash,
+        "notes": list(found.notes),
+    }
