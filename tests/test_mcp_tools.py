@@ -281,3 +281,35 @@ class TestSafety:
         assert (tmp_path / "app.jsonl").read_bytes() == before
         written = {p.relative_to(tmp_path).parts[0] for p in tmp_path.rglob("*") if p.is_file()}
         assert written <= {"app.jsonl", "cache"}
+
+
+class TestService:
+    def test_summarises_a_running_service(self, tmp_path: Path) -> None:
+        """A real instrumented uvicorn behind a metrics token: verdict, traffic, top errors."""
+        import httpx
+
+        from real_server import UVICORN, Server
+
+        token = "metrics-token-9f2c"
+        server = Server(tmp_path, UVICORN, env={"BELLWATCH_METRICS_TOKEN": token})
+        try:
+            for path in ("/ok", "/ok", "/fail"):
+                httpx.get(server.base + path, timeout=10)
+            ctx = Context(
+                lambda: FileSource([str(tmp_path)]),
+                server.base,
+                _settings.resolve(metrics_token=token),
+            )
+            answer = call(ctx, "service", {})
+            refused = call(
+                Context(lambda: FileSource([str(tmp_path)]), server.base, _settings.resolve()),
+                "service",
+                {},
+            )
+        finally:
+            server.stop()
+        assert not answer.is_error, answer.text
+        assert answer.data["metrics_status"] == 200 and answer.data["requests"] >= 3
+        assert answer.data["top_errors"][0]["type"] == "RuntimeError"
+        assert token not in answer.text
+        assert refused.data["metrics_status"] == 401 and "BELLWATCH_METRICS_TOKEN" in refused.text

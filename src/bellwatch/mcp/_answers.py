@@ -314,6 +314,6 @@ def service(ctx: Context, args: dict[str, Any]) -> Reply:
         f"service {_text.cell(base)}: {_kv(head)}",
         parts,
         budget=args["budget"],
-        scan=reply.Scan(),
+        scan=None,
         head=_text.value(head),
     )

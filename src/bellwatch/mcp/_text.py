@@ -97,10 +97,11 @@ def cell(item: Any, limit: int = TEXT_MAX) -> str:
         return f"{item:.4g}" if abs(item) < 1e6 else f"{item:.0f}"
     if isinstance(item, list | tuple):
         parts = [cell(v, limit) for v in item]
-        joined = ";".join(parts)
         if all(_PLAIN.fullmatch(p) for p in parts):
-            return joined or "-"
-        return _quote(";".join(str(v) for v in item), limit)
+            return ";".join(parts) or "-"
+        if all(isinstance(v, str) for v in item):
+            return _quote(";".join(item), limit)
+        return "[" + "], [".join(parts) + "]"  # records or pairs: each already safe
     if isinstance(item, dict):  # k=v pairs, each value a cell: no bare comma, no newline
         pairs = " ".join(f"{cell(str(k), 60)}={cell(v, limit)}" for k, v in item.items())
         return clip(pairs, limit * 2) if pairs else "-"

@@ -208,10 +208,10 @@ def _table(
 
 def document(
     title: str,
-    parts: Sequence[tuple[str, dict[str, Any], list[str]]],
+    parts: Sequence[tuple[str, Any, list[str]]],
     *,
     budget: int,
-    scan: Scan,
+    scan: Scan | None,
     head: dict[str, Any] | None = None,
 ) -> Reply:
     """A reply of named parts, most important first: ``(name, data, text lines)``.
@@ -226,8 +226,10 @@ def document(
         data["truncated"] = bool(left)
         if left:
             data["omitted"] = left
-        data |= scan.as_dict()
-        lines = [title + (f" (truncated: left out {', '.join(left)})" if left else ""), scan.line()]
+        lines = [title + (f" (truncated: left out {', '.join(left)})" if left else "")]
+        if scan is not None:  # None: nothing read from logs (the running service's answer)
+            data |= scan.as_dict()
+            lines.append(scan.line())
         for name, part, text in kept:
             data[name] = part
             lines += text
