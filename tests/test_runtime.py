@@ -147,8 +147,8 @@ TABLE: dict[str, tuple[Any, dict[str, Any], Probe, Any]] = {
         "eu-west-2",
     ),
 }
-# Read by the CLI and `aws setup`, not by anything configure() builds: resolved there.
-CLI_ONLY = {"log_group", "url"}
+# Read by the CLI, `aws setup` and `bellwatch mcp`, not by anything configure() builds.
+CLI_ONLY = {"log_group", "url", "mcp_token"}
 
 
 def _concrete(value: Any, redis_url: str, tmp_path: Path) -> Any:

@@ -200,6 +200,7 @@ class Settings:
     log_group: str | None = None
     region: str | None = None
     url: str = "http://127.0.0.1:8000"
+    mcp_token: str | None = None
 
     @property
     def dev(self) -> bool:
@@ -252,6 +253,7 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "log_group": _optional_text,
     "region": _optional_text,
     "url": _text,
+    "mcp_token": _secret,
 }
 
 _FIELDS = frozenset(f.name for f in dataclasses.fields(Settings))
@@ -309,7 +311,8 @@ DOCS: dict[str, str] = {
     "buffer_max": "updates kept in memory while the shared store is down",
     "log_group": "CloudWatch log group for `--source cloudwatch`",
     "region": "AWS region",
-    "url": "base URL of the running service for `bellwatch metrics/health`",
+    "url": "base URL of the running service for `bellwatch metrics/health` and `mcp`",
+    "mcp_token": "bearer token `bellwatch mcp --http` requires of every request",
 }
 
 

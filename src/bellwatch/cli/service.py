@@ -20,24 +20,14 @@ __all__ = ["COMMANDS"]
 
 
 def _fetch(url: str, token: str | None) -> tuple[int, str, str]:
-    import urllib.error
-    import urllib.request
+    from ..reports.service import fetch
+    from ..sources.base import SourceError
 
-    if not url.startswith(("http://", "https://")):
-        raise UsageProblem(f"not an http(s) URL: {url}")
-    request = urllib.request.Request(url)  # noqa: S310 - scheme checked above
-    if token:
-        # Unredirected: urllib would otherwise forward the token to another host.
-        request.add_unredirected_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(request, timeout=5) as resp:  # noqa: S310 - scheme checked
-            body = resp.read().decode(errors="replace")
-            return resp.status, resp.headers.get("content-type", ""), body
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.headers.get("content-type", ""), exc.read().decode(errors="replace")
-    except (urllib.error.URLError, OSError, ValueError) as exc:  # ValueError: a malformed URL
-        reason = getattr(exc, "reason", exc)
-        raise UsageProblem(f"cannot reach {url}: {reason} (is the service running?)") from None
+        answer = fetch(url, token)
+    except SourceError as exc:
+        raise UsageProblem(str(exc)) from None
+    return answer.status, answer.content_type, answer.body
 
 
 def _service(path: str, url: str | None, as_json: bool, no_color: bool) -> int:
