@@ -61,7 +61,7 @@ class ErrorExplanation:
         where = f" in {self.stream}" if self.stream else ""
         cid = self.line.get(F.CID)
         out = [
-            f"error {self.hash}: its first line is an {self.line.get(F.EVENT)} line of "
+            f"error {self.hash}: its first line is a {self.line.get(F.EVENT)} line of "
             f"{when}{where}" + (f" (cid {cid})" if cid else ""),
             "",
             "recomputed from that line:",
@@ -118,7 +118,7 @@ def explain(
         fingerprint,
         fields,
         str(stream) if stream else None,
-        explain_record(fields),
+        explain_record(_whole_frames(fields)),
         tuple(_unrecoverable(fields)),
         source.stats,
     )
@@ -127,20 +127,43 @@ def explain(
 def _first_line(
     source: Source, fingerprint: str, since_ms: int | None, until_ms: int | None
 ) -> Record | None:
-    """The earliest ``error`` line with the hash, else the earliest ``aggregated_error``."""
+    """The earliest line of the pattern's first occurrence, else the earliest
+    ``aggregated_error``. An error line is one the reports count: an ``error`` or
+    ``aggregated_error`` event, or any event with an ``n`` (``log.exception`` keeps the
+    app's own event name)."""
     quoted = fingerprint.replace("\\", "\\\\").replace('"', '\\"')
     best: Record | None = None
     best_key: tuple[bool, bool, int] | None = None
     pattern = f'{{ $.{F.ERROR_HASH} = "{quoted}" }}'
     for record in source.records(since_ms, until_ms, pattern=pattern):
         event = record.get(F.EVENT)
-        if record.get(F.ERROR_HASH) != fingerprint or event not in _FAMILY:
+        if record.get(F.ERROR_HASH) != fingerprint:
             continue
+        if event not in _FAMILY and type(record.get(F.OCCURRENCES)) is not int:
+            continue  # an escalation or an alert: not an occurrence of the error
         ts = record.get(TIMESTAMP)
-        key = (event != Ev.ERROR, not isinstance(ts, int), ts if isinstance(ts, int) else 0)
+        key = (
+            event == Ev.AGGREGATED_ERROR,
+            not isinstance(ts, int),
+            ts if isinstance(ts, int) else 0,
+        )
         if best_key is None or key < best_key:
             best, best_key = record, key
     return best
+
+
+def _whole_frames(line: dict[str, Any]) -> dict[str, Any]:
+    """``line`` without the part of a frame the budget cut: ``app.api:book:4…`` keeps its
+    ``module:function`` (only the line number was cut), ``app.a…`` names nothing."""
+    frames = line.get(F.EXC)
+    if not isinstance(frames, str) or not frames.endswith(MARK):
+        return line
+    *whole, last = frames.removesuffix(MARK).split(" < ")
+    if last.count(":") >= 2:  # module:function:line, cut in the line number
+        whole.append(last)
+    if not whole:
+        return {k: v for k, v in line.items() if k != F.EXC}
+    return {**line, F.EXC: " < ".join(whole)}
 
 
 def _unrecoverable(line: dict[str, Any]) -> list[str]:
@@ -152,12 +175,15 @@ def _unrecoverable(line: dict[str, Any]) -> list[str]:
             f"the exception's module: the line names {kind}, the fingerprint hashed "
             f"module.{kind} (two classes of that name in different modules group apart)"
         )
-    if line.get(F.EXC):
+    frames = line.get(F.EXC)
+    if frames:
         out.append(
             "the app's own frames: the line keeps the innermost 3 frames, library frames "
             "included; the fingerprint hashed up to 8 of the app's frames and none of the "
             "libraries'"
         )
+        if isinstance(frames, str) and frames.endswith(MARK):
+            out.append("the outer frames: the line's character budget cut them off")
     else:
         out.append(
             "every frame: this line has none (an error of low severity is logged without "
