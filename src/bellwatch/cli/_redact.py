@@ -28,6 +28,7 @@ from ..sources.base import MESSAGE, SYSTEM_FIELDS, Record, TextRecord
 __all__ = ["current", "fields_of", "record_line", "scrub_json", "text", "use_settings"]
 
 _NESTED_MAX = 256 * 1024  # longer strings are not parsed as JSON (the text rules still run)
+_SYSTEM = tuple(SYSTEM_FIELDS)
 _chosen: Redactor | None = None
 
 
@@ -112,9 +113,31 @@ def _nested(r: Redactor, value: str, numbers: bool) -> str:
 
 
 def fields_of(record: Record) -> dict[str, Any]:
-    """A record's own fields (without the four ``@`` fields), scrubbed."""
-    out = scrub_json({k: v for k, v in record.items() if k not in SYSTEM_FIELDS})
-    return out if isinstance(out, dict) else {}  # scrubbing failed (counted): show nothing
+    """A record's own fields (without the four ``@`` fields), masked."""
+    return _masked_fields(record)[0]
+
+
+def _masked_fields(record: Record) -> tuple[dict[str, Any], bool]:
+    """The record's own fields masked, and whether anything was.
+
+    Most lines hold no secret: the redactor's pipeline step (keys decided once, clean
+    values remembered) says so in a microsecond or two on a copy, and the fields are
+    returned as they are. Only a line it would change is walked by :func:`scrub_json`,
+    which masks at any depth and reads strings holding JSON.
+    """
+    own = record.copy()
+    for name in _SYSTEM:
+        own.pop(name, None)
+    quick = own.copy()
+    try:
+        current()(None, "", quick)
+    except Exception as exc:  # never trust a line the quick check could not read
+        _guard.record_internal_error(exc)
+        quick = {}
+    if quick == own:
+        return own, False
+    out = scrub_json(own)
+    return (out if isinstance(out, dict) else {}), True  # a failed walk (counted): nothing
 
 
 def record_line(record: Record) -> bytes:
@@ -126,11 +149,11 @@ def record_line(record: Record) -> bytes:
     line = str(record.get(MESSAGE, ""))
     if isinstance(record, TextRecord):
         return text(line).encode("utf-8", "surrogateescape")
-    own = {k: v for k, v in record.items() if k not in SYSTEM_FIELDS}
-    if scrub_json(own) == own:
+    fields, masked = _masked_fields(record)
+    if not masked:
         return line.encode("utf-8", "surrogateescape")
     try:
         parsed = orjson.loads(line)  # the line itself: keys the record may have renamed
     except orjson.JSONDecodeError:
-        parsed = own
+        return orjson.dumps(fields)
     return orjson.dumps(scrub_json(parsed))
