@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from bellwatch.cost.bill import DAYS_PER_MONTH
 from bellwatch.cost.prices import GB
 from bellwatch.cost.usage import OVERHEAD
 from bellwatch.sources.files import FileSource
+from test_cli import aws, logs_client, moto_endpoint  # noqa: F401 - fixtures, used by name
 
 T0 = 1_796_601_600_000  # 2026-12-07T00:00:00Z
 HOUR = 3_600_000
@@ -201,3 +203,29 @@ class TestNames:
         for shown in (orjson.dumps(d).decode(), readable):
             assert "secretvalue" not in shown and "abcdef123456789" not in shown
         assert d["bytes"] == sum(size(x) for x in lines)  # measured before masking
+
+
+class TestLogGroup:
+    @pytest.mark.usefixtures("aws")
+    def test_reads_the_last_day_of_a_log_group(self) -> None:
+        """Without --since, a log group is read from 24 hours back, and the note says so."""
+        client = logs_client()
+        client.create_log_group(logGroupName="/ecs/bella")
+        client.create_log_stream(logGroupName="/ecs/bella", logStreamName="s")
+        now = int(time.time() * 1000)
+        ages = (72 * HOUR, 3 * HOUR, 2 * HOUR, HOUR)
+        messages = [
+            line(ts=now - age, level="INFO", event="tick", n=i) for i, age in enumerate(ages)
+        ]
+        client.put_log_events(
+            logGroupName="/ecs/bella",
+            logStreamName="s",
+            logEvents=[
+                {"timestamp": now - a, "message": m} for a, m in zip(ages, messages, strict=True)
+            ],
+        )
+        result = CliRunner().invoke(cli, ["cost", "--log-group", "/ecs/bella", "--json"])
+        assert result.exit_code == 0, result.output
+        d = orjson.loads(result.stdout)
+        assert d["events"] == 3 and d["bytes"] == sum(size(m) for m in messages[1:])
+        assert "last 24 hours" in result.stderr

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import time
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -28,9 +29,11 @@ from .progress import progress_records
 if TYPE_CHECKING:
     from ..cost import CostReport
 
-__all__ = ["COMMANDS", "cost"]
+__all__ = ["COMMANDS", "LOOKBACK_MS", "cost"]
 
 NEVER = "never"
+LOOKBACK_MS = 86_400_000
+"""How far back ``cost`` reads a CloudWatch log group without ``--since``."""
 
 
 def _retention(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
@@ -105,7 +108,8 @@ def cost(  # click passes every option by keyword
     profile's, else us-east-1). The bill adds Logs Insights scans at
     --queries-per-day and what `bellwatch aws setup` creates (metric filters, EMF
     metrics, alarms, a dashboard). Ends with the three biggest savings. No network
-    call is made for prices.
+    call is made for prices. A log group is read from 24 hours back unless --since
+    says otherwise (`bellwatch aws cost` reads its measured totals instead).
 
     \b
     Examples:
@@ -130,6 +134,10 @@ def cost(  # click passes every option by keyword
         slow_threshold=opts.settings.slow_threshold,
         what_if=what_if == "verbose",
     )
+    if opts.log_group is not None and opts.since is None:
+        # A log group can hold years: read a day, which is enough to project a month.
+        opts.since = int(time.time() * 1000) - LOOKBACK_MS
+        click.echo("bellwatch: reading the log group's last 24 hours (--since widens it)", err=True)
     with domain_errors(opts):
         source = opts.source()
         try:
