@@ -20,6 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bellwatch.cli import cli, format_record
+from bellwatch.demo._defaults import DURATION as DEMO_DURATION
 from bellwatch.reports._insights import saved_query
 from fresh_python import run_python
 from loopback import moto_server
@@ -155,6 +156,7 @@ class TestHelp:
             "health",
             "endpoints",
             "demo",
+            "cost",
         ],
     )
     def test_examples_in_help(self, command: str) -> None:
@@ -714,7 +716,7 @@ def help_examples() -> list[str]:
 # Examples that cannot finish in a test, each with the reason.
 _NOT_RUN = {
     "-f": "follows forever",
-    "demo": "runs the demo service for 30 s (tested in test_demo)",
+    "demo": f"runs the demo service for {DEMO_DURATION:g} s (tested in test_demo)",
 }
 
 

@@ -16,7 +16,7 @@ from importlib.util import find_spec
 import click
 
 from .. import __version__
-from . import mcp, records, reports, service
+from . import cost, mcp, records, reports, service
 
 __all__ = ["cli", "main"]
 
@@ -74,7 +74,8 @@ def cli() -> None:
     """
 
 
-for _command in (*records.COMMANDS, *reports.COMMANDS, *service.COMMANDS, *mcp.COMMANDS):
+for _command in (*records.COMMANDS, *reports.COMMANDS, *cost.COMMANDS, *service.COMMANDS,
+                 *mcp.COMMANDS):  # fmt: skip
     cli.add_command(_command)
 
 

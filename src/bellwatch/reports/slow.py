@@ -9,7 +9,7 @@ from ..schema import F
 from ..sources.base import TIMESTAMP, Source
 from ..sources.facts import SLOW_FLOOR, SLOW_SPLIT, Facts, slowest
 from . import _facts, _insights
-from ._types import Report, page, wanted
+from ._types import Report, answer, page, wanted
 
 __all__ = ["rows", "slow"]
 
@@ -40,11 +40,11 @@ def slow(
         if found is not None:
             shaped = [_local_shape(r) for r in found]
             shown, after = page(shaped, limit, cursor, more=len(found) >= n - 1)
-            return Report(shown, source.stats, after)
+            return answer(shown, source.stats, after)
     floor = min(SLOW_FLOOR, limit_s)  # below the cached floor: fold again with this one
     facts = _facts.gather(source, since_ms, until_ms, floor=floor)
     shown, after = page(rows(facts, limit_s, n), limit, cursor)
-    return Report(shown, source.stats, after)
+    return answer(shown, source.stats, after)
 
 
 def _local_shape(row: dict[str, Any]) -> dict[str, Any]:
