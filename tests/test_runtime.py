@@ -24,6 +24,8 @@ from bellwatch.asgi.endpoints import MetricsEndpoint
 from bellwatch.asgi.middleware import BellwatchMiddleware
 from bellwatch.errors.alerts import SnsNotifier, WebhookNotifier
 from bellwatch.log import pipeline
+from bellwatch.log.context import get_fields
+from bellwatch.log.pseudonym import UidHasher
 from bellwatch.log.stdlib import BellwatchHandler
 from bellwatch.monitor.emf import EmfWriter
 from bellwatch.testing import capture_logs
@@ -63,6 +65,18 @@ def _notifier(kind: type) -> Any:
 
 def _stores() -> tuple[Any, Any]:
     return runtime.monitor().store, runtime.aggregator().store
+
+
+KEY = "k" * 16  # a uid_key
+OTHER_KEY = "o" * 16
+
+
+def _bound_uid() -> Any:
+    bellwatch.bind(uid="alice")
+    try:
+        return get_fields()["uid"]
+    finally:
+        bellwatch.clear()
 
 
 # setting -> (value, other settings it needs, what the component shows, expected)
@@ -106,6 +120,9 @@ TABLE: dict[str, tuple[Any, dict[str, Any], Probe, Any]] = {
     "session_window": (10.0, {}, lambda: runtime.monitor().store.session_window, 10.0),
     "emf": (True, {}, lambda: isinstance(_emf(), EmfWriter), True),
     "emf_namespace": ("NS", {"emf": True}, lambda: _emf().namespace, "NS"),
+    "user_analytics": (False, {}, lambda: (runtime.users(), _middleware()._users), (None, None)),
+    "hash_uid": (True, {"uid_key": KEY}, _bound_uid, UidHasher(KEY)("alice")),
+    "uid_key": (OTHER_KEY, {"hash_uid": True}, _bound_uid, UidHasher(OTHER_KEY)("alice")),
     "error_mode": ("window", {}, lambda: runtime.aggregator().policy.mode, "window"),
     "error_every": (5, {}, lambda: runtime.aggregator().policy.every, 5),
     "error_window": (30.0, {}, lambda: runtime.aggregator().policy.window, 30.0),
