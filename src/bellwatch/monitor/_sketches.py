@@ -48,19 +48,29 @@ def rel_err(lg_k: int, *, unioned: bool = True, std_devs: int = 2) -> float:
 
 
 class Distinct:
-    """Distinct strings, estimated (HyperLogLog, ``2**lg_k`` 4-bit registers at most)."""
+    """Distinct strings, estimated (HyperLogLog, ``2**lg_k`` 4-bit registers at most).
 
-    __slots__ = ("sketch",)
+    ``add(item)`` is the library's own method (no Python frame per update).
+    """
 
-    def __init__(self, lg_k: int) -> None:
+    __slots__ = ("add", "lg_k", "sketch")
+
+    def __init__(self, lg_k: int, sketch: Any = None) -> None:
         ds = load()
-        self.sketch = ds.hll_sketch(lg_k, ds.HLL_4)
-
-    def add(self, item: str) -> None:
-        self.sketch.update(item)
+        self.lg_k = lg_k
+        self.sketch = ds.hll_sketch(lg_k, ds.HLL_4) if sketch is None else sketch
+        self.add = self.sketch.update
 
     def estimate(self) -> int:
         return round(float(self.sketch.get_estimate()))
+
+    def merged(self, other: Distinct) -> Distinct:
+        """A new sketch of both sets (this one and ``other`` stay as they are)."""
+        ds = load()
+        union = ds.hll_union(self.lg_k)
+        union.update(self.sketch)
+        union.update(other.sketch)
+        return Distinct(self.lg_k, union.get_result(ds.HLL_4))
 
 
 def distinct_union(parts: Iterable[Distinct], lg_k: int) -> int:
@@ -76,14 +86,12 @@ def distinct_union(parts: Iterable[Distinct], lg_k: int) -> int:
 class Frequent:
     """The heaviest items by weight (frequent-items sketch, ``0.75 * 2**lg_k`` counters)."""
 
-    __slots__ = ("lg_k", "sketch")
+    __slots__ = ("add", "lg_k", "sketch")
 
     def __init__(self, lg_k: int) -> None:
         self.lg_k = lg_k
         self.sketch = load().frequent_strings_sketch(lg_k)
-
-    def add(self, item: str, weight: int) -> None:
-        self.sketch.update(item, weight)
+        self.add = self.sketch.update  # add(item, weight)
 
     @staticmethod
     def top(parts: Iterable[Frequent], lg_k: int, n: int) -> list[tuple[str, int]]:
@@ -105,15 +113,13 @@ class Frequent:
 class PerKey:
     """A uniform sample of keys (about ``2**lg_k``) with the exact sum of their updates."""
 
-    __slots__ = ("lg_k", "sketch")
+    __slots__ = ("add", "lg_k", "sketch")
 
     def __init__(self, lg_k: int) -> None:
         ds = load()
         self.lg_k = lg_k
         self.sketch = ds.update_tuple_sketch(ds.AccumulatorPolicy(), lg_k)
-
-    def add(self, key: str, amount: int) -> None:
-        self.sketch.update(key, amount)
+        self.add = self.sketch.update  # add(key, amount)
 
     @staticmethod
     def values(parts: Iterable[PerKey], lg_k: int) -> list[int]:

@@ -90,61 +90,79 @@ class UserTracker:
 
     def seen(self, batch: Iterable[Seen]) -> None:
         """Count finished requests of users (the middleware, once per batch)."""
-        per: dict[tuple[str, int], list[int]] = {}
-        slow: list[tuple[str, str, float]] = []
         with self._lock:
-            pairs = self._pairs
-            for uid, key, now, route, failed, was_slow in batch:
-                minute = int(now // _MINUTE)
-                mine = per.get((uid, minute))
-                if mine is None:
-                    mine = per[(uid, minute)] = [0, 0, 0]
-                mine[0] += 1
-                if failed:
-                    mine[1] += 1
-                if key is not None and key != uid:
-                    pair = hash((uid, key))
-                    if pair not in pairs:
-                        pairs[pair] = None
-                        mine[2] += 1
-                        if len(pairs) > self.PAIRS:
-                            pairs.popitem(last=False)
-                if was_slow:
-                    slow.append((route, uid, now))
-            for (uid, minute), (requests, failures, sessions) in per.items():
-                self._count(uid, minute, requests, failures, sessions)
+            per, slow = self._group(batch)
+            # One update per user and minute of the batch, in each sketch (the library's
+            # own methods, called directly): the hour's distinct users are the minutes'
+            # sketches, rolled up as they age out (:meth:`_minute`).
+            sketches: dict[int, tuple[Any, tuple[Frequent, Frequent], tuple[PerKey, PerKey]]] = {}
+            for (uid, at), (requests, failures, sessions) in per.items():
+                mine_now = sketches.get(at)
+                if mine_now is None:
+                    mine_now = sketches[at] = (self._minute(at).add, *self._hour(at // 60))
+                add_user, top, per_user = mine_now
+                add_user(uid)
+                top[0].add(uid, requests)
+                per_user[0].add(uid, requests)
+                if failures:
+                    top[1].add(uid, failures)
+                if sessions:
+                    per_user[1].add(uid, sessions)
             for route, uid, now in slow:
                 self._slow(route, uid, now)
         shared = self.shared
         if shared is not None:
-            shared.add({key for key in per}, slow)
+            shared.add(per, slow)
 
-    def _count(self, uid: str, minute: int, requests: int, failures: int, sessions: int) -> None:
-        hour = minute // 60
+    def _group(
+        self, batch: Iterable[Seen]
+    ) -> tuple[dict[tuple[str, int], list[int]], list[tuple[str, str, float]]]:
+        """Per user and minute: requests, failed ones, new sessions; and the slow requests."""
+        per: dict[tuple[str, int], list[int]] = {}
+        slow: list[tuple[str, str, float]] = []
+        pairs = self._pairs
+        for uid, key, now, route, failed, was_slow in batch:
+            minute = int(now // _MINUTE)
+            mine = per.get((uid, minute))
+            if mine is None:
+                mine = per[(uid, minute)] = [0, 0, 0]
+            mine[0] += 1
+            if failed:
+                mine[1] += 1
+            if key is not None and key != uid:
+                pair = hash((uid, key))  # a session counts once, however many requests
+                if pair not in pairs:
+                    pairs[pair] = None
+                    mine[2] += 1
+                    if len(pairs) > self.PAIRS:
+                        pairs.popitem(last=False)
+            if was_slow:
+                slow.append((route, uid, now))
+        return per, slow
+
+    def _minute(self, minute: int) -> Distinct:
+        """The distinct users of ``minute``; minutes older than an hour roll up into hours."""
         sketch = self._minutes.get(minute)
         if sketch is None:
             sketch = self._minutes[minute] = Distinct(self.LG_K)
-            _trim(self._minutes, minute - 59)
-        sketch.add(uid)
-        sketch = self._hours.get(hour)
-        if sketch is None:
-            sketch = self._hours[hour] = Distinct(self.LG_K)
-            _trim(self._hours, hour - 47)
-        sketch.add(uid)
+            for old in [i for i in self._minutes if i <= minute - 60]:
+                aged = self._minutes.pop(old)
+                have = self._hours.get(old // 60)
+                self._hours[old // 60] = aged if have is None else have.merged(aged)
+            _trim(self._hours, minute // 60 - 47)
+        return sketch
+
+    def _hour(self, hour: int) -> tuple[tuple[Frequent, Frequent], tuple[PerKey, PerKey]]:
+        """The top-users and per-user sketches of ``hour`` (the last 24 hours are kept)."""
         top = self._top.get(hour)
         if top is None:
             top = self._top[hour] = (Frequent(self.LG_TOP), Frequent(self.LG_TOP_ERRORS))
             _trim(self._top, hour - 23)
-        top[0].add(uid, requests)
-        if failures:
-            top[1].add(uid, failures)
         per_user = self._per_user.get(hour)
         if per_user is None:
             per_user = self._per_user[hour] = (PerKey(self.LG_SAMPLE), PerKey(self.LG_SAMPLE))
             _trim(self._per_user, hour - 23)
-        per_user[0].add(uid, requests)
-        if sessions:
-            per_user[1].add(uid, sessions)
+        return top, per_user
 
     def _slow(self, route: str, uid: str, now: float) -> None:
         buckets = self._routes.get(route)
@@ -184,10 +202,14 @@ class UserTracker:
         minute = int(now // _MINUTE)
         hour = minute // 60
         with self._lock:
-            recent = [s for i, s in self._minutes.items() if i > minute - 5]
-            last_hour = [s for i, s in self._minutes.items() if i > minute - 60]
+            minutes = self._minutes.items()
+            recent = [s for i, s in minutes if i > minute - 5]
+            last_hour = [s for i, s in minutes if i > minute - 60]
+            # Minutes roll up into their hour once older than an hour: a day is both.
             day = [s for i, s in self._hours.items() if i > hour - 24]
+            day += [s for i, s in minutes if i // 60 > hour - 24]
             before = [s for i, s in self._hours.items() if hour - 48 < i <= hour - 24]
+            before += [s for i, s in minutes if hour - 48 < i // 60 <= hour - 24]
             users_24h = distinct_union(day, self.LG_K)
             returning = _returning(users_24h, distinct_union(before, self.LG_K),
                                    distinct_union(day + before, self.LG_K))  # fmt: skip
