@@ -1,4 +1,5 @@
-"""The reports, each defined once: ``errors``, ``slow``, ``endpoints``, ``twilio``, ``summary``.
+"""The reports, each defined once: ``errors``, ``slow``, ``endpoints``, ``twilio``, ``users``,
+``summary``.
 
 Library functions over a :class:`~bellwatch.sources.Source` (local files, stdin or a
 CloudWatch log group) and a ``[since_ms, until_ms)`` window, returning plain data: rows,
@@ -17,5 +18,6 @@ from .errors import errors
 from .slow import slow
 from .summary import summary
 from .twilio import twilio
+from .users import users
 
-__all__ = ["Digest", "Report", "endpoints", "errors", "slow", "summary", "twilio"]
+__all__ = ["Digest", "Report", "endpoints", "errors", "slow", "summary", "twilio", "users"]
