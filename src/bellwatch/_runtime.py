@@ -270,7 +270,7 @@ class Runtime:
         store = self.monitor().store
         shared = None
         try:
-            tracker = UserTracker()
+            tracker = UserTracker(settle=self.deferred.drain)
         except ImportError as exc:
             self.users_missing = str(exc)
             return None
@@ -453,6 +453,8 @@ class Runtime:
         Whether every shared store answered; bounded by the Redis timeout; never raises.
         """
         fresh = True
+        with suppress_internal_errors():
+            self.deferred.drain()  # requests still deferred ship with this round too
         for store in self._shared_stores().values():
             try:
                 fresh = bool(store.flush()) and fresh
@@ -694,7 +696,6 @@ runtime = Runtime()
 """The process's runtime."""
 
 pipeline.set_default(runtime.configure)
-pseudonym.set_default(pipeline.current)  # a uid bound before configure(): hashed as configured
 atexit.register(runtime.shutdown)
 os.register_at_fork(before=runtime._before_fork, after_in_child=runtime._after_fork_in_child)
 

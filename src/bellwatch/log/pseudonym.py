@@ -33,7 +33,6 @@ __all__ = [
     "forget",
     "hashed_fields",
     "install",
-    "set_default",
 ]
 
 
@@ -75,7 +74,6 @@ class UidHasher:
 
 _UNSET: Any = object()
 _active: Any = _UNSET  # a UidHasher, None (hash_uid off), or _UNSET (not configured yet)
-_default: Callable[[], object] | None = None
 
 
 def install(hasher: UidHasher | None) -> None:
@@ -85,23 +83,24 @@ def install(hasher: UidHasher | None) -> None:
 
 
 def forget() -> None:
-    """Unconfigured again (the runtime's reset): the next bound uid configures first."""
+    """Unconfigured again (the runtime's reset): the next bound uid reads the settings."""
     global _active
     _active = _UNSET
 
 
-def set_default(configure: Callable[[], object]) -> None:
-    """Register what configures from the settings in force (the runtime), so that a uid
-    bound before any ``configure()`` is hashed as ``BELLWATCH_HASH_UID`` says."""
-    global _default
-    _default = configure
-
-
 def active() -> UidHasher | None:
-    """The hasher in force, or ``None`` (``hash_uid`` off)."""
-    if _active is _UNSET and _default is not None:
-        _default()
-    return None if _active is _UNSET else _active
+    """The hasher in force, or ``None`` (``hash_uid`` off).
+
+    Before any ``configure()``, the settings in force (``BELLWATCH_*``) decide, so a uid
+    bound at import time is hashed as the environment says.
+
+    Raises:
+        ConfigError: ``BELLWATCH_HASH_UID`` without a valid ``BELLWATCH_UID_KEY``.
+    """
+    global _active
+    if _active is _UNSET:
+        _active = UidHasher.from_settings(_settings.resolve())
+    return _active  # type: ignore[no-any-return]
 
 
 def hashed_fields(fields: dict[str, Any]) -> dict[str, Any]:

@@ -38,7 +38,11 @@ __all__ = ["Seen", "UserTracker"]
 Seen = tuple[str, "str | None", float, str, bool, bool]
 """One request of a user: uid, session key, when it ended, route, failed, slow."""
 
-_MINUTE, _HOUR = 60, 3600
+_MINUTE = 60
+
+
+def _nothing() -> None:
+    """What :attr:`UserTracker.settle` runs without a runtime: nothing is ever deferred."""
 
 
 def _trim(buckets: dict[int, Any], first: int) -> None:
@@ -53,6 +57,8 @@ class UserTracker:
         clock: wall-clock source (tests).
         shared: the cluster side (:class:`bellwatch.store.redis_users.RedisUsers`),
             which receives every distinct-count update too; ``None`` without Redis.
+        settle: called before every read: finishes requests whose counting was deferred
+            (the runtime passes its deferred queue's ``drain``, as for the monitor).
 
     Raises:
         ImportError: the ``users`` extra is not installed (the message says how).
@@ -69,10 +75,17 @@ class UserTracker:
     PAIRS = 4096  # (user, session) pairs remembered, so a session counts once
     TOP = 10
 
-    def __init__(self, *, clock: Callable[[], float] = time.time, shared: Any = None) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.time,
+        shared: Any = None,
+        settle: Callable[[], None] = _nothing,
+    ) -> None:
         load()
         self.clock = clock
         self.shared = shared
+        self.settle = settle
         self.error = rel_err(self.LG_K)
         self._lock = threading.Lock()
         self._clear()
@@ -198,6 +211,7 @@ class UserTracker:
 
     def section(self) -> dict[str, Any]:
         """This process's numbers: the ``users`` section of ``/metrics`` (``process``)."""
+        self.settle()
         now = self.clock()
         minute = int(now // _MINUTE)
         hour = minute // 60
@@ -252,6 +266,7 @@ class UserTracker:
 
     def error_users(self, fingerprints: Iterable[str]) -> dict[str, int]:
         """Distinct users this process saw affected by each of ``fingerprints`` (known ones)."""
+        self.settle()
         with self._lock:
             return {
                 key: self._patterns[key].estimate() for key in fingerprints if key in self._patterns
