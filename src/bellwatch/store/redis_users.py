@@ -117,7 +117,9 @@ class RedisUsers:
         """
         self._ship(client)
         now = time.time()
-        if self._cluster is not None and now - self._read_at > _READ_INTEREST:
+        # Someone read users lately, or the store's own numbers (a scrape's refresh: flush()).
+        read_at = max(self._read_at, getattr(self.store, "_read_at", 0.0))
+        if self._cluster is not None and now - read_at > _READ_INTEREST:
             return
         self._cluster = self.read(client, now)
         self._cluster_at = now
@@ -136,8 +138,9 @@ class RedisUsers:
             minute_key, hour = f"{p}u:m:{minute}", minute // 60
             hour_key = f"{p}u:h:{hour}"
             pipe.pfadd(minute_key, *uids)
-            pipe.expireat(minute_key, (minute + 62) * 60)  # an hour after its minute, and a bit
             pipe.pfmerge(hour_key, minute_key)  # the hour is the union of its minutes
+            # Expiry last: a minute buffered through a long outage may already be past its own.
+            pipe.expireat(minute_key, (minute + 62) * 60)  # an hour after its minute, and a bit
             pipe.expireat(hour_key, (hour + 49) * 3600)  # two days after its hour
         for fingerprint, uids in errors.items():
             key = f"{p}u:e:{fingerprint}"
