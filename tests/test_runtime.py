@@ -278,7 +278,7 @@ class TestOrder:
 @pytest.mark.redis
 class TestOneNamespace:
     def test_every_redis_key_of_a_service_shares_its_prefix(self, redis_url: str) -> None:
-        """Requests, sessions, business counters and errors all land under bellwatch:<service>:."""
+        """Requests, sessions, counters, errors and users all land under bellwatch:<service>:."""
         import redis
 
         client = redis.Redis.from_url(redis_url, decode_responses=True)
@@ -291,7 +291,7 @@ class TestOneNamespace:
                     raise RuntimeError("broken 7")
 
                 async def ok(request: Any) -> PlainTextResponse:
-                    bellwatch.bind(sid="CA1")
+                    bellwatch.bind(sid="CA1", uid="u1")
                     bellwatch.metrics.incr("calls")
                     return PlainTextResponse("ok")
 
@@ -305,11 +305,15 @@ class TestOneNamespace:
 
                 asyncio.run(go())
                 runtime.flush()
+                assert runtime.users() is not None
+                runtime.users().error_user("abcd1234", "u1")
                 assert runtime.monitor().store.flush()
                 assert runtime.aggregator().store.flush()
             keys = set(client.scan_iter(match="bellwatch:*"))
             mine = {k for k in keys if k.startswith("bellwatch:shop:")}
-            assert {k.split(":")[2] for k in mine} >= {"ep", "sess", "ctr", "etot"}
+            assert {k.split(":")[2] for k in mine} >= {"ep", "sess", "ctr", "etot", "u"}
+            # the users' HyperLogLogs: per minute, per hour, per error fingerprint
+            assert {k.split(":")[3] for k in mine if k.split(":")[2] == "u"} >= {"m", "h", "e"}
             assert not {k for k in keys if k.startswith("bellwatch:app:")}
         finally:
             runtime.reset()
