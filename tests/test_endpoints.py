@@ -424,7 +424,8 @@ class TestUsers:
 
     @pytest.mark.redis
     def test_cluster_users_with_redis(self, redis_url: str) -> None:
-        """With Redis the top level is the cluster's (source cluster), process this worker's."""
+        """With Redis the top level is the cluster's (source cluster), process this worker's;
+        Prometheus has both, scope="cluster" and scope="process"."""
         with capture_logs(redis_url=redis_url, service="usersdoc", flush_interval=0.2):
             app = _users_app()
             _visit(app, "u=a", "u=b", "u=c")
@@ -436,4 +437,9 @@ class TestUsers:
                 assert time.monotonic() < deadline, users
                 time.sleep(0.1)
             assert users["process"]["active"]["5m"] == 3
+            text = get(app, "/metrics?format=prometheus").text
             runtime.monitor().store.reset()
+        families = {f.name: f for f in text_string_to_metric_families(text)}
+        scopes = {(s.labels["scope"], s.labels["window"]): s.value
+                  for s in families["bellwatch_active_users"].samples}  # fmt: skip
+        assert scopes[("cluster", "5m")] == 3.0 and scopes[("process", "5m")] == 3.0
