@@ -21,6 +21,7 @@ __all__ = ["COMMANDS"]
 # terminal is narrower. Ids, hashes, routes and times are never cut; free text is.
 ERRORS = (
     Column("count", "count", "number", 9),
+    Column("users", "users", "number", 8),
     Column("sev", "sev", "id", 3),
     Column("hash", "hash", "id", 8),
     Column("type", "type", "id", 6),

@@ -22,6 +22,7 @@ from .._guard import record_internal_error
 from ..schema import F
 from . import redact
 from .processors import LEVEL_OF, AddContext, CompactException
+from .pseudonym import HashingContext, UidHasher
 from .redact import Redactor
 from .render import BudgetRenderer
 from .sinks import Sink
@@ -67,7 +68,10 @@ class Pipeline:
         self.min_level = _LEVEL_NUM[settings.level]
         self.renderer = BudgetRenderer(settings.max_line)
         self.first_renderer = BudgetRenderer(max(settings.error_line_max, settings.max_line))
-        self.add_context = AddContext("iso" if settings.dev else settings.timestamp)
+        self.add_context: Any = AddContext("iso" if settings.dev else settings.timestamp)
+        self.uid_hasher = UidHasher.from_settings(settings)
+        if self.uid_hasher is not None:  # hash_uid: a uid given to one call is hashed too
+            self.add_context = HashingContext(self.add_context, self.uid_hasher)
         self.redactor = Redactor.from_settings(settings)
         first = [errors] if errors is not None else []
         self.steps: list[Processor] = [*first, CompactException(), *extra]  # type: ignore[list-item]

@@ -1,5 +1,5 @@
-"""The reports, each defined once: ``errors``, ``slow``, ``endpoints``, ``twilio``, ``summary``,
-and ``explain`` (how one error fingerprint was built).
+"""The reports, each defined once: ``errors``, ``slow``, ``endpoints``, ``twilio``, ``users``,
+``summary``, and ``explain`` (how one error fingerprint was built).
 
 Library functions over a :class:`~bellwatch.sources.Source` (local files, stdin or a
 CloudWatch log group) and a ``[since_ms, until_ms)`` window, returning plain data: rows,
@@ -24,6 +24,7 @@ from .explain import ErrorExplanation, explain
 from .slow import slow
 from .summary import summary
 from .twilio import twilio
+from .users import users
 
 __all__ = [
     "Digest",
@@ -35,4 +36,5 @@ __all__ = [
     "slow",
     "summary",
     "twilio",
+    "users",
 ]
