@@ -141,6 +141,20 @@ class TestTables:
         assert "scanned" in answer.text
 
 
+class TestUsers:
+    def test_errors_say_how_many_users_each_pattern_affected(self, tmp_path: Path) -> None:
+        """The errors tool has a users column: distinct uids on the pattern's lines."""
+        lines: list[dict[str, Any] | str] = [
+            {"ts": 1_796_600_000_000 + i, "level": "ERROR", "event": "error", "n": 1,
+             "hash": "deadbeef", "type": "KeyError", "sev": "high", "uid": f"u{i % 3}",
+             "cid": f"{i:012x}", "msg": "missing"}
+            for i in range(6)
+        ]  # fmt: skip
+        answer = call(context(write(tmp_path / "app.jsonl", lines), tmp_path / "c"), "errors", {})
+        row = dict(zip(answer.data["columns"], answer.data["rows"][0], strict=True))
+        assert (row["count"], row["users"]) == (6, 3)
+
+
 class TestErrorDetail:
     def test_first_occurrence_routes_and_ids(self, ctx: Context) -> None:
         """The locked database's pattern: its count, first line, routes and example ids."""

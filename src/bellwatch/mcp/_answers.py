@@ -92,6 +92,7 @@ def _pct(value: Any) -> Any:
 
 ERRORS = (
     Column("count", "count"),
+    Column("users", "users"),
     Column("sev", "sev"),
     Column("hash", "hash"),
     Column("type", "type"),

@@ -80,6 +80,7 @@ def _sections(facts: dict[str, Any]) -> list[tuple[str, str, list[str], int]]:
     errors = [
         f"- {e['count']:,}x [{e['sev'] or '?'}] {e['type']}: {e['msg']} "
         f"(hash {e['hash']}"
+        + (f", {e['users']:,} user{'' if e['users'] == 1 else 's'}" if e.get("users") else "")
         + (f", e.g. cid {e['cid']}" if e["cid"] else "")
         + (f", on {', '.join(e['endpoints'][:3])}" if e["endpoints"] else "")
         + (f", first {_clock(e['first_ts'])}" if e.get("first_ts") else "")
