@@ -89,12 +89,12 @@ def _sections(facts: dict[str, Any]) -> list[tuple[str, str, list[str], int]]:
     ]
     slowest = sorted(facts["endpoints"], key=lambda e: -(e["p95"] or 0))
     endpoints = [
-        f"- {e['method']} {e['path']}: p95 {_sec(e['p95'])}, avg {_sec(e['avg'])}, "
+        f"- {e['method'] or '?'} {e['path']}: p95 {_sec(e['p95'])}, avg {_sec(e['avg'])}, "
         f"max {_sec(e['max'])}, {e['count']:,} req, 5xx {e['error_rate']:.1%}"
         for e in slowest
     ]
     busiest = [
-        f"- {e['method']} {e['path']}: {e['count']:,} req" for e in facts["endpoints"][:_TOP]
+        f"- {e['method'] or '?'} {e['path']}: {e['count']:,} req" for e in facts["endpoints"][:_TOP]
     ]
     twilio = [
         f"- {w['sid']}: {w['failures']} failure{'' if w['failures'] == 1 else 's'}"
