@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import importlib.util
 import re
 import sys
@@ -135,6 +136,34 @@ class TestContributing:
         paths = named_paths((ROOT / "CONTRIBUTING.md").read_text())
         assert len(paths) >= 5
         assert [path for path in paths if not exists(path)] == []
+
+    def test_layout_names_every_module(self) -> None:
+        """The layout block names each module of src/bellwatch under its own package."""
+        text = (ROOT / "CONTRIBUTING.md").read_text()
+        block = text.split("```\nsrc/bellwatch/\n", 1)[1].split("```", 1)[0]
+        entries: dict[str, str] = {}
+        name = ""
+        for line in block.splitlines():
+            said = line
+            if re.match(r"^  \S", line):
+                name, _, said = line.strip().partition(" ")
+            entries[name] = entries.get(name, "") + " " + said
+        missing = []
+        for path in sorted((ROOT / "src" / "bellwatch").rglob("*.py")):
+            rel = path.relative_to(ROOT / "src" / "bellwatch")
+            if path.name in {"__init__.py", "__main__.py"}:
+                continue
+            if len(rel.parts) == 1:
+                ok = rel.name in entries
+            else:
+                said = entries.get(rel.parts[0] + "/", "")
+                globs = re.findall(r"[\w]*\*[\w.*]*", said)
+                ok = bool(re.search(rf"(?<!\w){re.escape(path.stem)}(?!\w)", said)) or any(
+                    fnmatch.fnmatch(path.name, g) for g in globs
+                )
+            if not ok:
+                missing.append(str(rel))
+        assert missing == []
 
     def test_every_make_target_exists(self) -> None:
         """Each ``make X`` that CONTRIBUTING.md or the README shows is a Makefile target."""
