@@ -267,13 +267,15 @@ class TestSafety:
         """Every secret of the shared table: keyed on request lines, in text on error lines."""
         lines: list[dict[str, Any] | str] = []
         for i, (key, value, _) in enumerate(KEYED):
-            lines.append({"ts": 1_796_600_000_000 + i, "level": "WARNING",
-                          "event": "request_complete", "cid": "cccccccccccc", "method": "GET",
-                          "path": "/api/x", "status": 503, "duration": 3.0, key: value})  # fmt: skip
+            line = {"ts": 1_796_600_000_000 + i, "level": "WARNING", "event": "request_complete",
+                    "cid": "cccccccccccc", "method": "GET", "path": "/api/x", "status": 503,
+                    "duration": 3.0, key: value}  # fmt: skip
+            lines.append(line)
         for i, (text, _) in enumerate(TEXTS):
-            lines.append({"ts": 1_796_600_001_000 + i, "level": "ERROR", "event": "error",
-                          "cid": "cccccccccccc", "hash": "feedf00d", "n": 1, "sev": "high",
-                          "type": "ValueError", "path": "/api/x", "msg": text})  # fmt: skip
+            line = {"ts": 1_796_600_001_000 + i, "level": "ERROR", "event": "error",
+                    "cid": "cccccccccccc", "hash": "feedf00d", "n": 1, "sev": "high",
+                    "type": "ValueError", "path": "/api/x", "msg": text}  # fmt: skip
+            lines.append(line)
             # One text line each: a bare base64 line of a PEM block split over lines has
             # nothing that marks it secret (the JSON line above carries it whole).
             lines.append("Traceback text line: " + text.replace("\n", " "))
@@ -288,10 +290,7 @@ class TestSafety:
             ("trace", {"cid": "cccccccccccc", "budget": 8000}),
             ("slow", {"budget": 8000}),
             ("endpoints", {}),
-            (
-                "query",
-                {"text": "fields @message | limit 200", "language": "insights", "budget": 8000},
-            ),  # fmt: skip
+            ("query", {"text": "fields @message | limit 200", "language": "insights"}),
             ("query", {"text": "cccccccccccc", "language": "filter", "budget": 8000}),
         ],
     )
