@@ -161,7 +161,7 @@ class TestParallelBuild:
     def test_a_failed_helper_is_reported_and_replaced(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """A helper that fails is said in the notes; its chunks are folded here instead."""
+        """A helper that fails is said in the notes; the ranges it claimed are folded here."""
         import subprocess
         import sys
 
@@ -171,11 +171,18 @@ class TestParallelBuild:
         monkeypatch.setattr(_build, "PARALLEL_BYTES", 0)
         monkeypatch.setattr(_build, "_cores", lambda: 2)
 
-        def broken(path: str, floor: float, share: list[tuple[int, int]]) -> object:
-            code = "import sys; sys.stderr.write('MemoryError: boom\\n'); sys.exit(3)"
-            return subprocess.Popen(
+        def broken(path: str, floor: float, claims: str, work: list[tuple[int, ...]]) -> object:
+            # claims the ranges it starts with, as a helper does, then dies holding them
+            taken = [str(Path(claims) / str(i)) for i, _, _ in work[:2]]
+            code = (
+                f"import sys; [open(p, 'x').close() for p in {taken!r}]; "
+                "sys.stderr.write('MemoryError: boom\\n'); sys.exit(3)"
+            )
+            proc = subprocess.Popen(
                 [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE
             )
+            proc.wait()  # it claims before this process folds anything
+            return proc
 
         monkeypatch.setattr(_build, "_start", broken)
         got, counts, stats = answer(log, tmp_path / "c")
@@ -183,18 +190,28 @@ class TestParallelBuild:
         assert any("helper failed (exit 3: MemoryError: boom)" in w for w in stats.warnings)
 
     def test_the_helper_entry_point(self, tmp_path: Path) -> None:
-        """``python -m bellwatch.sources._build`` folds the ranges it is given."""
+        """``python -m bellwatch.sources._build`` folds the ranges it claims, in the order
+        given, and stops at one claimed already."""
         import marshal
         import subprocess
         import sys
 
         log = write_log(tmp_path / "app.jsonl", 100)
         size = log.stat().st_size
+        claims = tmp_path / "claims"
+        claims.mkdir()
+        (claims / "0").touch()  # the first range: another process's
+        half = _build.complete_end(str(log), size // 2)
+        work = ["2", str(half), str(size), "1", "0", str(half), "0", "0", "0"]
         proc = subprocess.run(
-            [sys.executable, "-m", "bellwatch.sources._build", str(log), "0.5", "0", str(size)],
+            [sys.executable, "-m", "bellwatch.sources._build", str(log), "0.5", str(claims),
+             *work],
             capture_output=True,
             check=True,
-        )
-        (blob,) = marshal.loads(proc.stdout)
-        facts = cache.Facts.loads(blob)
-        assert facts is not None and (facts.records, facts.text) == (100, 1)
+        )  # fmt: skip
+        indexes, blobs, run = marshal.loads(proc.stdout)
+        parts = [cache.Facts.loads(b) for b in blobs]
+        whole = cache.Facts.loads(run)
+        assert indexes == [2, 1] and whole is not None and None not in parts
+        assert (whole.records, whole.text) == (100, 1)
+        assert sorted(p.name for p in claims.iterdir()) == ["0", "1", "2"]

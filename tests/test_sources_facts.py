@@ -261,7 +261,7 @@ class TestWindows:
         path = tmp_path / "app.jsonl"
         path.write_bytes(b"".join(line + b"\n" for line in lines))
         end = path.stat().st_size
-        chunks = _build.build(str(path), _build.plan(str(path), 0, end), 0.5, print)
+        chunks = _build.build(str(path), _build.plan(str(path), 0, end), 0.5, print).chunks
         direct = Facts()
         fold_lines(direct, [ln for ln in lines], since_ms=since, until_ms=until)
         got = windowed(str(path), chunks, Window(since, until), 0.5)

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import marshal
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -23,11 +25,13 @@ from ._paths import READ_ERRORS, STDIN, open_binary
 from .facts import Facts
 from .reader import lines_in, lines_of
 
-__all__ = ["CHUNK_BYTES", "PARALLEL_BYTES", "Chunk", "build", "fold_range", "fold_stream", "plan"]
+__all__ = [
+    "CHUNK_BYTES", "PARALLEL_BYTES", "Built", "Chunk", "build", "fold_range", "fold_stream", "plan",
+]  # fmt: skip
 
 CHUNK_BYTES = 8 * 1024 * 1024
 PARALLEL_BYTES = 24 * 1024 * 1024  # below this, starting a helper costs more than it saves
-_READ = 8 * 1024 * 1024
+_READ = 16 * 1024 * 1024  # at least CHUNK_BYTES * 3 // 2: a chunk is read at once
 
 
 @dataclass
@@ -96,28 +100,31 @@ def fold_range(
 ) -> tuple[Facts, int | None]:
     """The facts of the lines in ``[start, end)`` of a plain file, and the carry after them."""
     facts = Facts(floor)
-    with open(path, "rb") as handle:
-        handle.seek(start)
-        pos = start
-        rest = b""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        pos, rest = start, b""
         while pos < end:
-            data = handle.read(min(_READ, end - pos))
+            # a chunk in one read: one buffer, split once (the file's pages are cached)
+            data = os.pread(fd, min(_READ, end - pos), pos)
             if not data:
                 break
             at_start = pos == start == 0
             pos += len(data)
-            data = rest + data
+            if rest:
+                data = rest + data
             cut = data.rfind(b"\n") + 1 if pos < end else len(data)
             rest = data[cut:]
             carry = fold_lines(
                 facts,
-                lines_in(data[:cut], at_start=at_start),
+                lines_in(data[:cut] if cut < len(data) else data, at_start=at_start),
                 since_ms=since_ms,
                 until_ms=until_ms,
                 carry=carry,
             )
         if rest:
             carry = fold_lines(facts, [rest], since_ms=since_ms, until_ms=until_ms, carry=carry)
+    finally:
+        os.close(fd)
     return facts, carry
 
 
@@ -161,24 +168,120 @@ def fold_stream(
     return facts, lines, failure
 
 
+@dataclass
+class Built:
+    """The chunks of a build, and their facts merged in order (the whole of what was read)."""
+
+    chunks: list[Chunk]
+    facts: Facts
+
+
 def build(
-    path: str, ranges: Sequence[tuple[int, int]], floor: float, warn: Callable[[str], None]
-) -> list[Chunk]:
-    """The facts of each range of a plain file, folded by several processes when large."""
+    path: str,
+    ranges: Sequence[tuple[int, int]],
+    floor: float,
+    warn: Callable[[str], None],
+    *,
+    dump: bool = False,
+) -> Built:
+    """The facts of each range of a plain file, folded by several processes when large.
+
+    The ranges are folded from both ends at once: this process takes them in order from
+    the first, a helper in reverse from the last (with more cores, each pair of processes
+    takes a part of the file so), each claiming a range before folding it, until they
+    meet; so neither waits for the other, whatever else the machine runs. Each process
+    merges what it folded, so only the merged runs are merged here. ``dump``: the chunks
+    will be stored, so marshal this process's while the helpers finish.
+    """
+    ranges = list(ranges)
     size = sum(end - start for start, end in ranges)
-    helpers = min(_cores() - 1, len(ranges) - 1) if size >= PARALLEL_BYTES else 0
-    if helpers <= 0:
-        return [Chunk(s, e, fold_range(path, s, e, floor)[0]) for s, e in ranges]
-    # This process takes the first share; each helper a later one, of about equal bytes.
-    shares = _split(list(ranges), helpers + 1)
-    started = [_start(path, floor, share) for share in shares[1:]]
-    chunks = [Chunk(s, e, fold_range(path, s, e, floor)[0]) for s, e in shares[0]]
-    for share, proc in zip(shares[1:], started, strict=True):
-        got = _collect(proc, share, warn)
-        if got is None:
-            got = [Chunk(s, e, fold_range(path, s, e, floor)[0]) for s, e in share]
-        chunks += got
-    return chunks
+    workers = min(_cores(), len(ranges)) if size >= PARALLEL_BYTES else 1
+    claims = _Claims.make() if workers > 1 else None
+    if claims is None:
+        chunks = [Chunk(s, e, fold_range(path, s, e, floor)[0]) for s, e in ranges]
+        return Built(chunks, _joined([c.facts for c in chunks], floor))
+    try:
+        work = [[(i, *ranges[i]) for i in order] for order in _orders(ranges, workers)]
+        started = [(w, _start(path, floor, claims.dir, w)) for w in work[1:]]
+        mine = _fold_claimed(path, work[0], claims, floor)
+        folded = dict(mine)
+        runs = [(mine[0][0], _joined([f for _, f in mine], floor))] if mine else []
+        for run in runs:
+            run[1].settle()
+        if dump:
+            for _, facts in mine:
+                facts.freeze()
+        for helper_work, proc in started:
+            got = _collect(proc, [i for i, _, _ in helper_work], warn)
+            if got is not None:
+                folded.update(got[0])
+                runs.append((got[0][0][0], got[1]))
+        for i, (s, e) in enumerate(ranges):
+            if i not in folded:  # claimed by a helper that failed
+                folded[i] = fold_range(path, s, e, floor)[0]
+                runs.append((i, folded[i]))
+    finally:
+        claims.remove()
+    runs.sort(key=lambda run: run[0])
+    chunks = [Chunk(s, e, folded[i]) for i, (s, e) in enumerate(ranges)]
+    return Built(chunks, _joined([f for _, f in runs], floor))
+
+
+def _joined(parts: Sequence[Facts], floor: float) -> Facts:
+    out = Facts(floor)
+    for part in parts:
+        out.merge(part)
+    return out
+
+
+class _Claims:
+    """Ranges taken by the processes folding one file: one file per range, created with
+    ``O_EXCL`` by the process that takes it (the first to try)."""
+
+    def __init__(self, directory: str) -> None:
+        self.dir = directory
+
+    @classmethod
+    def make(cls) -> _Claims | None:
+        """A fresh claims directory, or ``None`` when none can be made (then fold alone)."""
+        try:
+            return cls(tempfile.mkdtemp(prefix="bellwatch-build-"))
+        except OSError:
+            return None
+
+    def take(self, index: int) -> bool:
+        """Claim range ``index``; ``False`` when another process has."""
+        try:
+            os.close(os.open(os.path.join(self.dir, str(index)), _CLAIM, 0o600))
+        except FileExistsError:
+            return False
+        return True
+
+    def remove(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+_CLAIM = os.O_CREAT | os.O_EXCL | os.O_WRONLY
+
+
+def _orders(ranges: list[tuple[int, int]], workers: int) -> list[list[int]]:
+    """The order each process tries the ranges in: parts of about equal bytes, one per
+    pair of processes, the first of a pair from the part's start, the second from its end."""
+    parts = _split(list(range(len(ranges))), [e - s for s, e in ranges], (workers + 1) // 2)
+    return [parts[w // 2] if w % 2 == 0 else parts[w // 2][::-1] for w in range(workers)]
+
+
+def _fold_claimed(
+    path: str, work: Sequence[tuple[int, int, int]], claims: _Claims, floor: float
+) -> list[tuple[int, Facts]]:
+    """Fold the ranges ``(index, start, end)`` of ``work`` this process claims, in that
+    order, until one is claimed already."""
+    out: list[tuple[int, Facts]] = []
+    for i, start, end in work:
+        if not claims.take(i):
+            break
+        out.append((i, fold_range(path, start, end, floor)[0]))
+    return out
 
 
 def _cores() -> int:
@@ -188,23 +291,23 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-def _split(ranges: list[tuple[int, int]], parts: int) -> list[list[tuple[int, int]]]:
-    total = sum(e - s for s, e in ranges)
-    shares: list[list[tuple[int, int]]] = [[]]
+def _split(items: list[int], sizes: list[int], parts: int) -> list[list[int]]:
+    total = sum(sizes)
+    shares: list[list[int]] = [[]]
     done = 0
-    for r in ranges:
+    for item, size in zip(items, sizes, strict=True):
         if shares[-1] and done >= total * len(shares) / parts and len(shares) < parts:
             shares.append([])
-        shares[-1].append(r)
-        done += r[1] - r[0]
+        shares[-1].append(item)
+        done += size
     return [s for s in shares if s]
 
 
-def _start(path: str, floor: float, share: list[tuple[int, int]]) -> object:
+def _start(path: str, floor: float, claims: str, work: list[tuple[int, int, int]]) -> object:
     import subprocess
 
-    args = [sys.executable, "-m", "bellwatch.sources._build", path, repr(floor)]
-    args += [str(x) for r in share for x in r]
+    args = [sys.executable, "-m", "bellwatch.sources._build", path, repr(floor), claims]
+    args += [str(x) for w in work for x in w]
     try:
         return subprocess.Popen(  # noqa: S603 - our own interpreter and module, fixed args
             args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
@@ -214,19 +317,30 @@ def _start(path: str, floor: float, share: list[tuple[int, int]]) -> object:
 
 
 def _collect(
-    proc: object, share: list[tuple[int, int]], warn: Callable[[str], None]
-) -> list[Chunk] | None:
-    """A helper's chunks, or ``None`` (said through ``warn``) when it failed."""
+    proc: object, order: list[int], warn: Callable[[str], None]
+) -> tuple[list[tuple[int, Facts]], Facts] | None:
+    """A helper's chunks (index, facts) and their merged run, or ``None`` (said through
+    ``warn``) when it failed or folded nothing."""
     if isinstance(proc, OSError):
         warn(f"cache builder helper did not start ({proc}); folded here instead")
         return None
     out, err = proc.communicate()  # type: ignore[attr-defined]
     if proc.returncode == 0:  # type: ignore[attr-defined]
         try:
-            blobs = marshal.loads(out)  # noqa: S302 - from our own helper process
+            indexes, blobs, run = marshal.loads(out)  # noqa: S302 - from our own helper process
             facts = [Facts.loads(b) for b in blobs]
-            if len(facts) == len(share) and all(f is not None for f in facts):
-                return [Chunk(s, e, f) for (s, e), f in zip(share, facts, strict=True) if f]
+            whole = Facts.loads(run)
+            if (
+                indexes == order[: len(indexes)]
+                and len(facts) == len(indexes)
+                and all(f is not None for f in facts)
+                and whole is not None
+            ):
+                if not indexes:
+                    return None  # this process folded them all
+                got = [(i, f) for i, f in zip(indexes, facts, strict=True) if f is not None]
+                got.sort(key=lambda x: x[0])
+                return got, whole
         except (EOFError, ValueError, TypeError):
             pass
     why = err.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
@@ -235,14 +349,16 @@ def _collect(
 
 
 def _main(argv: Sequence[str]) -> int:
-    """Helper: ``python -m bellwatch.sources._build PATH FLOOR START END [START END ...]``."""
-    path, floor = argv[0], float(argv[1])
-    bounds = [int(x) for x in argv[2:]]
-    blobs = [
-        fold_range(path, bounds[i], bounds[i + 1], floor)[0].dumps()
-        for i in range(0, len(bounds), 2)
-    ]
-    sys.stdout.buffer.write(marshal.dumps(blobs))
+    """Helper: ``python -m bellwatch.sources._build PATH FLOOR CLAIMS I START END [...]``:
+    folds the ranges it claims, in the order given, until one is claimed already; writes
+    the indexes it folded (in that order), each one's facts, and their merged run."""
+    path, floor, claims = argv[0], float(argv[1]), _Claims(argv[2])
+    bounds = [int(x) for x in argv[3:]]
+    work = list(zip(bounds[0::3], bounds[1::3], bounds[2::3], strict=True))
+    got = _fold_claimed(path, work, claims, floor)
+    run = _joined([f for _, f in sorted(got, key=lambda x: x[0])], floor)
+    out = ([i for i, _ in got], [f.dumps() for _, f in got], run.dumps())
+    sys.stdout.buffer.write(marshal.dumps(out))
     return 0
 
 

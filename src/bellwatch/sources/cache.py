@@ -120,9 +120,9 @@ def _file_facts(
                 raise  # the log file itself, not the cache: the caller's problem
             store.unusable(exc, stats)
     end = _build.complete_end(path, st.st_size)
-    chunks = _build.build(path, _build.plan(path, 0, end), floor, stats.warnings.append)
+    built = _build.build(path, _build.plan(path, 0, end), floor, stats.warnings.append)
     stats.bytes_read += st.st_size
-    return _answer(path, chunks, (end, st.st_size), window, floor=floor)
+    return _answer(path, built.chunks, (end, st.st_size), window, floor=floor, whole=built.facts)
 
 
 def _answer(
@@ -226,11 +226,12 @@ class Cache:
             start = int(_meta["offset"])
         else:
             whole, chunks, start = Facts(floor), [], 0
-        new = _build.build(path, _build.plan(path, start, end), floor, stats.warnings.append)
+        built = _build.build(
+            path, _build.plan(path, start, end), floor, stats.warnings.append, dump=True
+        )
         stats.bytes_read += st.st_size - start
-        for chunk in new:
-            whole.merge(chunk.facts)
-        chunks = _extend(chunks, new)
+        whole.merge(built.facts)
+        chunks = _extend(chunks, built.chunks)
         head_len = min(_disk.HEAD, end)
         meta = {"size": st.st_size, "mtime": st.st_mtime_ns, "offset": end, "head_len": head_len,
                 "head": _disk.head(path, head_len), "path": os.path.abspath(path)}  # fmt: skip

@@ -173,6 +173,17 @@ class Facts:
         for name in _SECTIONS:
             self._todo.setdefault(name, []).append(other)
 
+    def settle(self) -> None:
+        """Merge every section now (as a report reading it would), not when first read."""
+        for name in _SECTIONS:
+            getattr(self, name)
+
+    def freeze(self) -> None:
+        """Marshal every section now, for :meth:`dumps`: facts that no longer change."""
+        self.settle()
+        for name in _SECTIONS:
+            self._blobs[name] = marshal.dumps(getattr(self, name))
+
     # ------------------------------------------------------------ storage
 
     def dumps(self) -> bytes:
