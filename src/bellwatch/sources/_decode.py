@@ -15,11 +15,11 @@ the reader's own parse (measured over the hostile corpus and by property tests):
   line with a key it has not met raises; the fallback reads it and the decoder learns
   the key for the next lines.
 - msgspec reads integers beyond 64 bits exactly where orjson gives a float, or refuses
-  them past a float's range: the fields read as numbers accept 64-bit integers only, and
-  a line long enough to hold 309 digits in a row (nested where the facts never look)
-  is checked for one.
-- msgspec refuses nesting below Python's recursion limit, orjson at 1024 levels: the
-  fallback answers.
+  them past a float's range: the fields the facts read accept 64-bit integers only, and
+  a line long enough to hold 309 digits in a row (nested where the facts never look, or
+  in another field) is checked for one.
+- msgspec's nesting limit is Python's recursion limit (1000 unless a program raises
+  it), orjson's 1024 levels: a line with 1024 brackets or more goes to the reader.
 
 Needs the ``cli`` extra's ``msgspec``; without it :func:`shared` is ``None`` and the fold
 parses every line with the reader, with the same answers, slower.
@@ -50,8 +50,6 @@ FIELDS = (
 """The Struct's attribute names (ours) and the JSON keys they hold: all the facts read."""
 _ATTR = {key: attr for attr, key in FIELDS}
 _KEY = dict(FIELDS)
-_NUMBERS = ("ts", "status", "duration", "n")
-"""Read as numbers: integers must be ones orjson reads as integers too."""
 _FEW = {
     "level": LEVELS,
     "event": tuple(e.name for e in EVENTS),
@@ -66,6 +64,7 @@ _MAX_BUILDS = 600  # a rebuild costs about 0.2 ms; past this, what is unknown go
 LONG_LINE = 309
 """Bytes: a line this short cannot hold a 309-digit number (see :meth:`Decoder.long`)."""
 _LONG_NUMBER = re.compile(rb"[0-9]{309}").search
+_DEEP = 1024  # orjson's nesting limit
 _NO_KEY = object()
 _UNNAMEABLE = re.compile(r'["\\\x00-\x1f]').search
 """Keys msgspec cannot name (a quote, a backslash or a control character)."""
@@ -128,7 +127,7 @@ class Decoder:
         for attr, _key in FIELDS:
             values = self._values.get(attr)
             text = values if attr in self._values else None
-            fields.append((attr, _union(text, ints=attr in _NUMBERS), msgspec.UNSET))
+            fields.append((attr, _union(text, ints=True), msgspec.UNSET))
         fields += [(f"x{i}", _union(None), msgspec.UNSET) for i in range(len(self._extra))]
         rename = {a: k for a, k in FIELDS} | {f"x{i}": k for i, k in enumerate(self._extra)}
         struct = msgspec.defstruct(
@@ -138,9 +137,12 @@ class Decoder:
         return cast("Callable[[bytes], Event]", msgspec.json.Decoder(struct).decode)
 
     def long(self, line: bytes) -> bool:
-        """Whether a line :meth:`decode` read holds a 309-digit number, so that the reader
-        must decide (callers check ``len(line) > LONG_LINE`` first: that is rare)."""
-        return _LONG_NUMBER(line) is not None
+        """Whether a line :meth:`decode` read holds a 309-digit number or may nest 1024
+        levels deep, so that the reader must decide (callers check ``len(line) >
+        LONG_LINE`` first: that is rare)."""
+        if _LONG_NUMBER(line) is not None:
+            return True
+        return len(line) > _DEEP and line.count(b"[") + line.count(b"{") >= _DEEP
 
     def fallback(self, line: bytes) -> Event | None:
         """The reader's answer for a line :meth:`decode` refused: an event, or ``None``
