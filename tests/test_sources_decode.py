@@ -65,8 +65,10 @@ _ODD = [
     b"True", b"nul", b"'x'", b'"\\x"', b"[" * 1100 + b"]" * 1100, b"[" * 900 + b"]" * 900,
     b'{"ts":1}', b"[[],{}]", b'"INFO"', b'"ERROR"', b'"request_complete"', b'"/a"', b'"GET"',
 ]  # fmt: skip
-_KEYS = [key for _, key in FIELDS] + ["uid", "note", "x", "", "a b", "t\\u0073", "\xc3\xa9",
-                                      '\\"q', "\\u0000", "\xff"]  # fmt: skip
+# keys: ours, learnable ones, escaped, unnameable, and bytes that are not UTF-8
+_KEYS = [key for _, key in FIELDS]
+_KEYS += ["uid", "note", "x", "", "a b", "t\\u0073", "\xe9", '\\"q', "\\u0000", "\xff"]
+_KEYS += ["\udcff", "\udced\udca0\udc80"]  # surrogate escapes: bytes that are not UTF-8
 _VALUE = st.one_of(
     st.sampled_from(_ODD),
     st.builds(
