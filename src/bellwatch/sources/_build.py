@@ -22,7 +22,7 @@ from typing import BinaryIO
 
 from ._fold import fold_lines
 from ._paths import READ_ERRORS, STDIN, open_binary
-from .facts import Facts
+from .facts import SLOW_FLOOR, Facts
 from .reader import lines_in, lines_of
 
 __all__ = [
@@ -170,10 +170,16 @@ def fold_stream(
 
 @dataclass
 class Built:
-    """The chunks of a build, and their facts merged in order (the whole of what was read)."""
+    """The chunks of a build, and runs of them merged (one per process that folded some),
+    in order: all of them together are the whole of what was read."""
 
     chunks: list[Chunk]
-    facts: Facts
+    runs: list[Facts]
+
+    @property
+    def facts(self) -> Facts:
+        """The runs merged: the facts of everything read."""
+        return _joined(self.runs, self.runs[0].floor if self.runs else SLOW_FLOOR)
 
 
 def build(
@@ -199,18 +205,20 @@ def build(
     claims = _Claims.make() if workers > 1 else None
     if claims is None:
         chunks = [Chunk(s, e, fold_range(path, s, e, floor)[0]) for s, e in ranges]
-        return Built(chunks, _joined([c.facts for c in chunks], floor))
+        return Built(chunks, [_joined([c.facts for c in chunks], floor)])
     try:
         work = [[(i, *ranges[i]) for i in order] for order in _orders(ranges, workers)]
         started = [(w, _start(path, floor, claims.dir, w)) for w in work[1:]]
         mine = _fold_claimed(path, work[0], claims, floor)
         folded = dict(mine)
         runs = [(mine[0][0], _joined([f for _, f in mine], floor))] if mine else []
-        for run in runs:
-            run[1].settle()
-        if dump:
-            for _, facts in mine:
-                facts.freeze()
+        for _, run in runs:
+            if dump:  # marshalled now, while the helpers finish: they will be stored
+                run.freeze()
+                for _, facts in mine:
+                    facts.freeze()
+            else:
+                run.settle()
         for helper_work, proc in started:
             got = _collect(proc, [i for i, _, _ in helper_work], warn)
             if got is not None:
@@ -224,7 +232,7 @@ def build(
         claims.remove()
     runs.sort(key=lambda run: run[0])
     chunks = [Chunk(s, e, folded[i]) for i, (s, e) in enumerate(ranges)]
-    return Built(chunks, _joined([f for _, f in runs], floor))
+    return Built(chunks, [f for _, f in runs])
 
 
 def _joined(parts: Sequence[Facts], floor: float) -> Facts:

@@ -33,7 +33,7 @@ from typing import Any
 
 __all__ = ["MAX_SLOW_ROWS", "SLOW_FLOOR", "SLOW_SPLIT", "Facts", "slowest"]
 
-VERSION = 1
+VERSION = 2
 _MAGIC = b"BWF\x01"
 _SECTIONS = ("ep", "err", "slow", "slow_lo", "tw")
 _SCALARS = ("records", "text", "head_text", "untimed", "min_ts", "max_ts", "last_ts",
@@ -75,6 +75,8 @@ class Facts:
         self._slow: list[tuple[Any, ...]] | None = []
         self._slow_lo: list[tuple[Any, ...]] | None = []
         self._tw: dict[str, list[Any]] | None = {}
+        self._stored_sizes: dict[str, int] = {}
+        """Each section's size as stored (see :meth:`bounded`), while it is not read."""
 
     # ------------------------------------------------------------ sections
 
@@ -143,11 +145,16 @@ class Facts:
         self.slow_lo.extend(r for r in rows if r[3] <= split)
 
     def bounded(self) -> bool:
-        """Whether these facts are small enough to keep on disk."""
-        hist = sum(len(e[5]) for e in self.ep.values())
-        ids = sum(len(w[0]) + len(w[1]) for w in self.tw.values())
-        rows = len(self.slow) + len(self.slow_lo)
+        """Whether these facts are small enough to keep on disk, judged without merging
+        what is not merged yet (the sum of the parts' sizes: at least the merged size)."""
+        rows = self._size("slow") + self._size("slow_lo")
+        hist, ids = self._size("ep"), self._size("tw")
         return rows <= MAX_SLOW_ROWS and hist <= MAX_HIST and ids <= MAX_TWILIO_IDS
+
+    def _size(self, name: str) -> int:
+        value = getattr(self, f"_{name}")
+        own = _SIZE[name](value) if value is not None else self._stored_sizes.get(name, 0)
+        return int(own) + sum(other._size(name) for other in self._todo.get(name, ()))
 
     # ------------------------------------------------------------ merging
 
@@ -200,7 +207,8 @@ class Facts:
             where[name] = (pos, len(blob))
             pos += len(blob)
         head = {name: getattr(self, name) for name in _SCALARS}
-        head |= {"v": VERSION, "sections": where}
+        sizes = {name: self._size(name) for name in _SECTIONS}
+        head |= {"v": VERSION, "sections": where, "sizes": sizes}
         raw = marshal.dumps(head)
         return b"".join([_MAGIC, len(raw).to_bytes(4, "little"), raw, *blobs])
 
@@ -228,6 +236,7 @@ class Facts:
                     return None  # truncated
                 out._blobs[name] = view[body + start : body + start + length]
                 setattr(out, f"_{name}", None)
+            out._stored_sizes = {name: int(head["sizes"][name]) for name in _SECTIONS}
         except (EOFError, ValueError, TypeError, KeyError):
             return None
         return out
@@ -326,6 +335,15 @@ def _merge_tw(into: dict[str, list[Any]], other: dict[str, list[Any]]) -> dict[s
 def _merge_rows(into: list[tuple[Any, ...]], other: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     return into + other if into else list(other)
 
+
+_SIZE: dict[str, Any] = {
+    "ep": lambda ep: sum(len(e[5]) for e in ep.values()),
+    "err": len,
+    "slow": len,
+    "slow_lo": len,
+    "tw": lambda tw: sum(len(w[0]) + len(w[1]) for w in tw.values()),
+}
+"""What :meth:`Facts.bounded` counts of each section: histogram entries, rows, ids."""
 
 _MERGE: dict[str, Any] = {
     "ep": _merge_ep,
