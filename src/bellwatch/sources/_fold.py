@@ -80,12 +80,15 @@ def _fold_decoded(  # noqa: PLR0912, PLR0915 - the hot loop, inlined on purpose
     decode, refused, fallback, long = (
         decoder.decode, decoder.errors, decoder.fallback, decoder.long
     )  # fmt: skip
-    unset, parse_time = decoder.UNSET, parse_ts
+    unset, parse_time, long_line = decoder.UNSET, parse_ts, _LONG_LINE
     request, error_levels, floor, twilio = Ev.REQUEST, _ERROR_LEVELS, facts.floor, TWILIO_PREFIX
     called = (Ev.REQUEST, Ev.SIGNATURE_FAILED, Ev.HEALTH_FAILED)
-    # per endpoint: [requests without a duration, 5xx, 4xx, [durations]]
-    requests: dict[tuple[Any, Any], list[Any]] = {}
-    requests_get = requests.get
+    # per route, per method: the durations (two lookups of a string cost less than
+    # one of a tuple); per endpoint: [requests without a duration, 5xx, 4xx]
+    durations: dict[Any, dict[Any, list[float]]] = {}
+    durations_get = durations.get
+    counts: dict[tuple[Any, Any], list[int]] = {}
+    ep = facts.ep
     blank = text = head = untimed = error_lines = 0
     lo = _INF if facts.min_ts is None else facts.min_ts
     hi = -_INF if facts.max_ts is None else facts.max_ts
@@ -101,7 +104,7 @@ def _fold_decoded(  # noqa: PLR0912, PLR0915 - the hot loop, inlined on purpose
                 rec = fallback(line)
                 decode = decoder.decode  # it may have learned the line's keys
             else:
-                if len(line) > _LONG_LINE and long(line):
+                if len(line) > long_line and long(line):
                     rec = fallback(line)
         elif line.lstrip()[:1] == b"{":
             rec = fallback(line)
@@ -116,20 +119,25 @@ def _fold_decoded(  # noqa: PLR0912, PLR0915 - the hot loop, inlined on purpose
                 head += 1
             continue
         ts: int | None = rec.ts
-        if type(ts) is not int:
-            ts = parse_time(None if ts is unset else ts)
-            if ts is None:
-                untimed += 1
-        if ts is not None:
+        if type(ts) is int:
             last = ts
             if ts < lo:  # noqa: PLR1730 - a compare, not a call, in the hot loop
                 lo = ts
             if ts > hi:  # noqa: PLR1730 - a compare, not a call, in the hot loop
                 hi = ts
+        else:
+            ts = parse_time(None if ts is unset else ts)
+            if ts is None:
+                untimed += 1
+            else:
+                last = ts
+                lo, hi = min(lo, ts), max(hi, ts)
         if rec.level in error_levels:
             error_lines += 1
         event = rec.event
-        if event != request or rec.n is not unset:
+        # identity first: a decoded name is the string the decoder holds; an equal one
+        # from the reader takes the other way, which folds requests as well
+        if event is not request or rec.n is not unset:
             if event in called or type(rec.hash) is str:
                 fold_event(facts, rec, ts, slow, levels=False)
             continue
@@ -139,30 +147,34 @@ def _fold_decoded(  # noqa: PLR0912, PLR0915 - the hot loop, inlined on purpose
             method = None
         if type(path) is not str:
             path = None
-        key = (method, path)
-        acc = requests_get(key)
-        if acc is None:
-            acc = requests[key] = [0, 0, 0, []]
+        by_method = durations_get(path)
+        if by_method is None:
+            by_method = durations[path] = {}
+        found = by_method.get(method)
+        if found is None:
+            found = by_method[method] = []
+            if (method, path) not in ep:  # in the order first met, as the reader's fold
+                ep[(method, path)] = [0, 0, None, 0, 0, {}]
+        value: Any = rec.duration
+        kind = type(value)
         status = rec.status
         if type(status) is not int:
             status = _int(status)
-        if status is not None:
-            if status >= 500:
-                acc[1] += 1
-            elif status >= 400:
-                acc[2] += 1
-        value: Any = rec.duration
-        kind = type(value)
         if kind is float or kind is int:
-            dur: float = float(value) if kind is int else value
-            acc[3].append(dur)
+            dur: float = value if kind is float else float(value)
+            found.append(dur)
             if dur > floor:
                 slow.append((ts, method, path, dur, status, _text(rec.cid)))
         else:
-            acc[0] += 1
-        if status is not None and not 200 <= status < 300 and path and path.startswith(twilio):
-            _twilio(facts, rec, ts, status, bad_signature=False)
-    _add_requests(facts, requests)
+            _tally(counts, (method, path), 0)
+        if status is not None and (status >= 300 or status < 200):  # not a 2xx
+            if status >= 500:
+                _tally(counts, (method, path), 1)
+            elif status >= 400:
+                _tally(counts, (method, path), 2)
+            if path and path.startswith(twilio):
+                _twilio(facts, rec, ts, status, bad_signature=False)
+    _add_requests(facts, durations, counts)
     facts.records += len(lines) - blank - text
     facts.text += text
     facts.head_text += head
@@ -178,22 +190,36 @@ def _fold_decoded(  # noqa: PLR0912, PLR0915 - the hot loop, inlined on purpose
     return last
 
 
-def _add_requests(facts: Facts, requests: dict[tuple[Any, Any], list[Any]]) -> None:
+def _tally(counts: dict[tuple[Any, Any], list[int]], key: tuple[Any, Any], i: int) -> None:
+    found = counts.get(key)
+    if found is None:
+        found = counts[key] = [0, 0, 0]
+    found[i] += 1
+
+
+def _add_requests(
+    facts: Facts,
+    durations: dict[Any, dict[Any, list[float]]],
+    counts: dict[tuple[Any, Any], list[int]],
+) -> None:
     """Add :func:`_fold_decoded`'s per-endpoint tallies to ``facts.ep``."""
     ep = facts.ep
-    for key, (untimed, n5xx, n4xx, durations) in requests.items():
+    pairs = ((method, path, found) for path, m in durations.items() for method, found in m.items())
+    for method, path, found in pairs:
+        key = (method, path)
+        untimed, n5xx, n4xx = counts.get(key, (0, 0, 0))
         e = ep.get(key)
         if e is None:
             e = ep[key] = [0, 0, None, 0, 0, {}]
-        e[0] += untimed + len(durations)
+        e[0] += untimed + len(found)
         e[1] += untimed
         e[3] += n5xx
         e[4] += n4xx
-        if durations:
-            top = max(durations)
+        if found:
+            top = max(found)
             if e[2] is None or top > e[2]:
                 e[2] = top
-            hist, counted = e[5], Counter(durations)
+            hist, counted = e[5], Counter(found)
             if hist:
                 for value, n in counted.items():
                     hist[value] = hist.get(value, 0) + n
