@@ -97,7 +97,7 @@ def _fold_decoded(  # noqa: PLR0912, PLR0915 - the hot loop, inlined on purpose
     slow: list[tuple[Any, ...]] = []
     rec: _decode.Event | None
     for line in lines:
-        if line[:1] == b"{":
+        if line and line[0] == 123:  # b"{", without slicing a bytes object off
             try:
                 rec = decode(line)
             except refused:
