@@ -189,6 +189,57 @@ class TestParallelBuild:
         assert (got, counts) == expected
         assert any("helper failed (exit 3: MemoryError: boom)" in w for w in stats.warnings)
 
+    def test_helpers_are_forked(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """With one thread on Linux a helper is forked, with every module imported already."""
+        if not _build._can_fork():
+            pytest.skip("fork is for Linux with one thread")
+        log = write_log(tmp_path / "app.jsonl", 100)
+        claims = tmp_path / "claims"
+        claims.mkdir()
+        proc = _build._start(str(log), 0.5, str(claims), [(0, 0, log.stat().st_size)])
+        assert isinstance(proc, _build._Forked)
+        out, err = proc.communicate()
+        assert proc.returncode == 0 and out and not err
+
+    def test_a_failed_forked_helper_is_replaced(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A forked helper that raises says why; its ranges are folded here instead."""
+        if not _build._can_fork():
+            pytest.skip("fork is for Linux with one thread")
+        log = write_log(tmp_path / "app.jsonl", 3000)
+        expected = answer(log, None)[:2]
+        monkeypatch.setattr(_build, "CHUNK_BYTES", 20_000)
+        monkeypatch.setattr(_build, "PARALLEL_BYTES", 0)
+        monkeypatch.setattr(_build, "_cores", lambda: 2)
+        real = _build._fold_claimed
+
+        def dies(path: str, work: list[tuple[int, int, int]], claims: Any, floor: float) -> Any:
+            if os.getpid() != parent:  # the helper: claims and folds one range, then dies
+                real(path, work[:1], claims, floor)
+                raise MemoryError("boom")
+            return real(path, work, claims, floor)
+
+        parent = os.getpid()
+        monkeypatch.setattr(_build, "_fold_claimed", dies)
+        got, counts, stats = answer(log, tmp_path / "c")
+        assert (got, counts) == expected
+        assert any("helper failed (exit 1: MemoryError: boom)" in w for w in stats.warnings)
+
+    def test_helpers_in_new_interpreters(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Where fork is not safe (other threads, not Linux), helpers are new interpreters,
+        with the same answers."""
+        log = write_log(tmp_path / "app.jsonl", 3000)
+        expected = answer(log, None)[:2]
+        monkeypatch.setattr(_build, "CHUNK_BYTES", 20_000)
+        monkeypatch.setattr(_build, "PARALLEL_BYTES", 0)
+        monkeypatch.setattr(_build, "_cores", lambda: 2)
+        monkeypatch.setattr(_build, "_can_fork", lambda: False)
+        got, counts, stats = answer(log, tmp_path / "c")
+        assert (got, counts) == expected and not stats.warnings
+
     def test_the_helper_entry_point(self, tmp_path: Path) -> None:
         """``python -m bellwatch.sources._build`` folds the ranges it claims, in the order
         given, and stops at one claimed already."""

@@ -16,6 +16,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -312,6 +313,13 @@ def _split(items: list[int], sizes: list[int], parts: int) -> list[list[int]]:
 
 
 def _start(path: str, floor: float, claims: str, work: list[tuple[int, int, int]]) -> object:
+    """A helper folding ``work``: forked from this process where that is safe (it has
+    every module imported already: no interpreter to start), else a new interpreter."""
+    if _can_fork():
+        try:
+            return _Forked(path, floor, claims, work)
+        except OSError:
+            pass  # no fork (memory, process limits): a new interpreter may still start
     import subprocess
 
     args = [sys.executable, "-m", "bellwatch.sources._build", path, repr(floor), claims]
@@ -322,6 +330,56 @@ def _start(path: str, floor: float, claims: str, work: list[tuple[int, int, int]
         )
     except OSError as exc:
         return exc
+
+
+def _can_fork() -> bool:
+    # fork copies only the calling thread: with others running, a lock one of them held
+    # stays held in the child; and only Linux's fork is safe with every library loaded
+    return sys.platform == "linux" and threading.active_count() == 1
+
+
+class _Forked:
+    """A helper forked from this process, with the interface of a ``Popen`` the build
+    uses: ``communicate()`` gives its output (or, when it failed, its error as stderr)
+    and sets ``returncode``."""
+
+    def __init__(
+        self, path: str, floor: float, claims: str, work: list[tuple[int, int, int]]
+    ) -> None:
+        self.returncode: int | None = None
+        read, write = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(read)
+            os.close(write)
+            raise
+        if pid == 0:  # the helper: it never returns into the caller's code
+            code = 1
+            try:
+                os.close(read)
+                data = _output(path, floor, _Claims(claims), work)
+                code = 0
+            except BaseException as exc:  # said to the parent, which folds its ranges instead
+                data = f"{type(exc).__name__}: {exc}".encode("utf-8", "replace")
+            try:
+                with os.fdopen(write, "wb") as out:
+                    out.write(data)
+            finally:
+                os._exit(code)
+        os.close(write)
+        self.pid, self.fd = pid, read
+
+    def communicate(self) -> tuple[bytes, bytes]:
+        """Read the helper's output to its end and wait for it: ``(output, error)``."""
+        parts = []
+        with os.fdopen(self.fd, "rb") as pipe:
+            while data := pipe.read(1 << 20):
+                parts.append(data)
+        _, status = os.waitpid(self.pid, 0)
+        self.returncode = os.waitstatus_to_exitcode(status)
+        got = b"".join(parts)
+        return (got, b"") if self.returncode == 0 else (b"", got)
 
 
 def _collect(
@@ -356,17 +414,22 @@ def _collect(
     return None
 
 
+def _output(path: str, floor: float, claims: _Claims, work: list[tuple[int, int, int]]) -> bytes:
+    """A helper's work and answer: fold the ranges of ``work`` it claims, in that order,
+    until one is claimed already; the indexes it folded (in that order), each one's facts,
+    and their merged run, marshalled."""
+    got = _fold_claimed(path, work, claims, floor)
+    run = _joined([f for _, f in sorted(got, key=lambda x: x[0])], floor)
+    return marshal.dumps(([i for i, _ in got], [f.dumps() for _, f in got], run.dumps()))
+
+
 def _main(argv: Sequence[str]) -> int:
-    """Helper: ``python -m bellwatch.sources._build PATH FLOOR CLAIMS I START END [...]``:
-    folds the ranges it claims, in the order given, until one is claimed already; writes
-    the indexes it folded (in that order), each one's facts, and their merged run."""
+    """Helper: ``python -m bellwatch.sources._build PATH FLOOR CLAIMS I START END [...]``
+    (where it cannot be forked): writes :func:`_output` to stdout."""
     path, floor, claims = argv[0], float(argv[1]), _Claims(argv[2])
     bounds = [int(x) for x in argv[3:]]
     work = list(zip(bounds[0::3], bounds[1::3], bounds[2::3], strict=True))
-    got = _fold_claimed(path, work, claims, floor)
-    run = _joined([f for _, f in sorted(got, key=lambda x: x[0])], floor)
-    out = ([i for i, _ in got], [f.dumps() for _, f in got], run.dumps())
-    sys.stdout.buffer.write(marshal.dumps(out))
+    sys.stdout.buffer.write(_output(path, floor, claims, work))
     return 0
 
 
