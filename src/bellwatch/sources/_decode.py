@@ -15,9 +15,9 @@ the reader's own parse (measured over the hostile corpus and by property tests):
   line with a key it has not met raises; the fallback reads it and the decoder learns
   the key for the next lines.
 - msgspec reads integers beyond 64 bits exactly where orjson gives a float, or refuses
-  them past a float's range: the fields the facts read accept 64-bit integers only, and
-  a line long enough to hold 309 digits in a row (nested where the facts never look, or
-  in another field) is checked for one.
+  them past a float's range: every field accepts 64-bit integers only, and a line long
+  enough to hold 309 digits in a row (in a list or object, where the facts never look)
+  is checked for one.
 - msgspec's nesting limit is Python's recursion limit (1000 unless a program raises
   it), orjson's 1024 levels: a line with 1024 brackets or more goes to the reader.
 
@@ -128,7 +128,8 @@ class Decoder:
             values = self._values.get(attr)
             text = values if attr in self._values else None
             fields.append((attr, _union(text, ints=True), msgspec.UNSET))
-        fields += [(f"x{i}", _union(None), msgspec.UNSET) for i in range(len(self._extra))]
+        fields += [(f"x{i}", _union(None, ints=True), msgspec.UNSET)
+                   for i in range(len(self._extra))]  # fmt: skip
         rename = {a: k for a, k in FIELDS} | {f"x{i}": k for i, k in enumerate(self._extra)}
         struct = msgspec.defstruct(
             "Event", fields, rename=rename, forbid_unknown_fields=True, gc=False,
@@ -154,30 +155,31 @@ class Decoder:
         return cast("Event", self._fallback(*(obj.get(k, msgspec.UNSET) for _, k in FIELDS)))
 
     def _learn(self, obj: dict[str, Any]) -> None:
-        if self._builds >= _MAX_BUILDS:
-            return
-        extra, values = (
-            list(self._extra),
-            {a: None if v is None else set(v) for a, v in self._values.items()},
-        )
         new = [k for k in obj if k not in self._keys]
         self._keys.update(new)  # met: never learned twice
         new = [k for k in new if not _UNNAMEABLE(k)]  # lines with those go to the reader
-        if len(extra) + len(new) <= MAX_KEYS:
-            extra += new
-        for attr, seen in values.items():
-            value = obj.get(_KEY[attr])
-            if seen is not None and type(value) is str and value not in seen:
+        if len(self._extra) + len(new) > MAX_KEYS:
+            new = []
+        values = {
+            attr: value
+            for attr, seen in self._values.items()
+            if seen is not None and type(value := obj.get(_KEY[attr])) is str and value not in seen
+        }
+        if (not new and not values) or self._builds >= _MAX_BUILDS:
+            return  # nothing to learn (a line refused for its numbers or nesting), or enough
+        before = self._extra, self._values
+        self._extra = self._extra + new
+        self._values = {a: None if v is None else set(v) for a, v in self._values.items()}
+        for attr, value in values.items():
+            seen = self._values[attr]
+            if seen is not None:
                 seen.add(value)
                 if len(seen) > MAX_VALUES:
-                    values[attr] = None  # too many: any text, a new string each time
-        if extra != self._extra or values != self._values:
-            before = self._extra, self._values
-            self._extra, self._values = extra, values
-            try:
-                self.decode = self._build()
-            except (ValueError, TypeError):  # a name msgspec refuses: keep what worked
-                self._extra, self._values = before
+                    self._values[attr] = None  # too many: any text, a new string each time
+        try:
+            self.decode = self._build()
+        except (ValueError, TypeError):  # a name msgspec refuses: keep what worked
+            self._extra, self._values = before
 
 
 def _union(text: set[str] | None, *, ints: bool = False) -> Any:
