@@ -240,6 +240,20 @@ class TestParallelBuild:
         got, counts, stats = answer(log, tmp_path / "c")
         assert (got, counts) == expected and not stats.warnings
 
+    @pytest.mark.parametrize("enabled", [True, False])
+    def test_the_collector_is_left_as_found(self, tmp_path: Path, enabled: bool) -> None:
+        """The build pauses the cyclic garbage collector and leaves it as it found it."""
+        import gc
+
+        log = write_log(tmp_path / "app.jsonl", 50)
+        before = gc.isenabled()
+        (gc.enable if enabled else gc.disable)()
+        try:
+            _build.build(str(log), [(0, log.stat().st_size)], 0.5, print)
+            assert gc.isenabled() is enabled
+        finally:
+            (gc.enable if before else gc.disable)()
+
     def test_the_helper_entry_point(self, tmp_path: Path) -> None:
         """``python -m bellwatch.sources._build`` folds the ranges it claims, in the order
         given, and stops at one claimed already."""

@@ -11,6 +11,7 @@ file is one chunk, read from its start.
 
 from __future__ import annotations
 
+import gc
 import marshal
 import os
 import shutil
@@ -199,8 +200,27 @@ def build(
     meet; so neither waits for the other, whatever else the machine runs. Each process
     merges what it folded, so only the merged runs are merged here. ``dump``: the chunks
     will be stored, so marshal this process's while the helpers finish.
+
+    The cyclic garbage collector is paused meanwhile (helpers included): a fold makes
+    no cycles, and the collections its allocations set off cost a tenth of its time.
     """
-    ranges = list(ranges)
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _build(path, list(ranges), floor, warn, dump=dump)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _build(
+    path: str,
+    ranges: list[tuple[int, int]],
+    floor: float,
+    warn: Callable[[str], None],
+    *,
+    dump: bool,
+) -> Built:
     size = sum(end - start for start, end in ranges)
     workers = min(_cores(), len(ranges)) if size >= PARALLEL_BYTES else 1
     claims = _Claims.make() if workers > 1 else None
@@ -426,6 +446,7 @@ def _output(path: str, floor: float, claims: _Claims, work: list[tuple[int, int,
 def _main(argv: Sequence[str]) -> int:
     """Helper: ``python -m bellwatch.sources._build PATH FLOOR CLAIMS I START END [...]``
     (where it cannot be forked): writes :func:`_output` to stdout."""
+    gc.disable()  # as in build(): a fold makes no cycles
     path, floor, claims = argv[0], float(argv[1]), _Claims(argv[2])
     bounds = [int(x) for x in argv[3:]]
     work = list(zip(bounds[0::3], bounds[1::3], bounds[2::3], strict=True))
