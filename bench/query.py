@@ -25,6 +25,7 @@ started. Rounds are interleaved and the order of tools rotates each round.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -202,6 +203,7 @@ def breakdown() -> dict[str, float]:
     from bellwatch.sources.facts import Facts
     from bellwatch.sources.reader import lines_in, parse
 
+    gc.disable()  # as a build does while it folds
     path = str(CORPUS)
     ranges = plan(path, 0, complete_end(path, CORPUS.stat().st_size))
     decoder = _decode.shared()
