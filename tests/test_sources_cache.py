@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from bellwatch import reports
-from bellwatch.sources import _build, cache
+from bellwatch.sources import _build, _chunk, _helper, cache
 from bellwatch.sources.files import FileSource
 from bellwatch.sources.reader import Window
 
@@ -152,7 +152,7 @@ class TestParallelBuild:
         """Chunks folded by helper processes give the answers of one process."""
         log = write_log(tmp_path / "app.jsonl", 3000)
         expected = answer(log, None)[:2]
-        monkeypatch.setattr(_build, "CHUNK_BYTES", 20_000)
+        monkeypatch.setattr(_chunk, "CHUNK_BYTES", 20_000)
         monkeypatch.setattr(_build, "PARALLEL_BYTES", 0)
         monkeypatch.setattr(_build, "_cores", lambda: 3)
         got, counts, stats = answer(log, tmp_path / "c")
@@ -167,7 +167,7 @@ class TestParallelBuild:
 
         log = write_log(tmp_path / "app.jsonl", 3000)
         expected = answer(log, None)[:2]
-        monkeypatch.setattr(_build, "CHUNK_BYTES", 20_000)
+        monkeypatch.setattr(_chunk, "CHUNK_BYTES", 20_000)
         monkeypatch.setattr(_build, "PARALLEL_BYTES", 0)
         monkeypatch.setattr(_build, "_cores", lambda: 2)
 
@@ -184,20 +184,20 @@ class TestParallelBuild:
             proc.wait()  # it claims before this process folds anything
             return proc
 
-        monkeypatch.setattr(_build, "_start", broken)
+        monkeypatch.setattr(_helper, "start", broken)
         got, counts, stats = answer(log, tmp_path / "c")
         assert (got, counts) == expected
         assert any("helper failed (exit 3: MemoryError: boom)" in w for w in stats.warnings)
 
     def test_helpers_are_forked(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         """With one thread on Linux a helper is forked, with every module imported already."""
-        if not _build._can_fork():
+        if not _helper._can_fork():
             pytest.skip("fork is for Linux with one thread")
         log = write_log(tmp_path / "app.jsonl", 100)
         claims = tmp_path / "claims"
         claims.mkdir()
-        proc = _build._start(str(log), 0.5, str(claims), [(0, 0, log.stat().st_size)])
-        assert isinstance(proc, _build._Forked)
+        proc = _helper.start(str(log), 0.5, str(claims), [(0, 0, log.stat().st_size)])
+        assert isinstance(proc, _helper._Forked)
         out, err = proc.communicate()
         assert proc.returncode == 0 and out and not err
 
@@ -205,14 +205,14 @@ class TestParallelBuild:
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """A forked helper that raises says why; its ranges are folded here instead."""
-        if not _build._can_fork():
+        if not _helper._can_fork():
             pytest.skip("fork is for Linux with one thread")
         log = write_log(tmp_path / "app.jsonl", 3000)
         expected = answer(log, None)[:2]
-        monkeypatch.setattr(_build, "CHUNK_BYTES", 20_000)
+        monkeypatch.setattr(_chunk, "CHUNK_BYTES", 20_000)
         monkeypatch.setattr(_build, "PARALLEL_BYTES", 0)
         monkeypatch.setattr(_build, "_cores", lambda: 2)
-        real = _build._fold_claimed
+        real = _helper.fold_claimed
 
         def dies(path: str, work: list[tuple[int, int, int]], claims: Any, floor: float) -> Any:
             if os.getpid() != parent:  # the helper: claims and folds one range, then dies
@@ -221,7 +221,7 @@ class TestParallelBuild:
             return real(path, work, claims, floor)
 
         parent = os.getpid()
-        monkeypatch.setattr(_build, "_fold_claimed", dies)
+        monkeypatch.setattr(_helper, "fold_claimed", dies)
         got, counts, stats = answer(log, tmp_path / "c")
         assert (got, counts) == expected
         assert any("helper failed (exit 1: MemoryError: boom)" in w for w in stats.warnings)
@@ -233,10 +233,10 @@ class TestParallelBuild:
         with the same answers."""
         log = write_log(tmp_path / "app.jsonl", 3000)
         expected = answer(log, None)[:2]
-        monkeypatch.setattr(_build, "CHUNK_BYTES", 20_000)
+        monkeypatch.setattr(_chunk, "CHUNK_BYTES", 20_000)
         monkeypatch.setattr(_build, "PARALLEL_BYTES", 0)
         monkeypatch.setattr(_build, "_cores", lambda: 2)
-        monkeypatch.setattr(_build, "_can_fork", lambda: False)
+        monkeypatch.setattr(_helper, "_can_fork", lambda: False)
         got, counts, stats = answer(log, tmp_path / "c")
         assert (got, counts) == expected and not stats.warnings
 
@@ -255,7 +255,7 @@ class TestParallelBuild:
             (gc.enable if before else gc.disable)()
 
     def test_the_helper_entry_point(self, tmp_path: Path) -> None:
-        """``python -m bellwatch.sources._build`` folds the ranges it claims, in the order
+        """``python -m bellwatch.sources._helper`` folds the ranges it claims, in the order
         given, and stops at one claimed already."""
         import marshal
         import subprocess
@@ -269,7 +269,7 @@ class TestParallelBuild:
         half = _build.complete_end(str(log), size // 2)
         work = ["2", str(half), str(size), "1", "0", str(half), "0", "0", "0"]
         proc = subprocess.run(
-            [sys.executable, "-m", "bellwatch.sources._build", str(log), "0.5", str(claims),
+            [sys.executable, "-m", "bellwatch.sources._helper", str(log), "0.5", str(claims),
              *work],
             capture_output=True,
             check=True,

@@ -15,7 +15,7 @@ from bellwatch.reports.errors import rows as error_rows
 from bellwatch.reports.slow import rows as slow_rows
 from bellwatch.reports.summary import collect
 from bellwatch.reports.twilio import rows as twilio_rows
-from bellwatch.sources import _build
+from bellwatch.sources import _build, _chunk
 from bellwatch.sources._fold import fold_lines, fold_record
 from bellwatch.sources.base import ScanStats
 from bellwatch.sources.cache import windowed
@@ -257,7 +257,7 @@ class TestWindows:
     ) -> None:
         """A window over stored chunks (taken whole, left out, or read again) gives what
         one windowed read of the file gives: rows and counts, text lines included."""
-        monkeypatch.setattr(_build, "CHUNK_BYTES", 64)
+        monkeypatch.setattr(_chunk, "CHUNK_BYTES", 64)
         path = tmp_path / "app.jsonl"
         path.write_bytes(b"".join(line + b"\n" for line in lines))
         end = path.stat().st_size

@@ -12,31 +12,24 @@ first occurrence logged through a logger keeps the app's event name); it account
 from __future__ import annotations
 
 import itertools
-from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
 
-from ..schema import Ev, F, Sev
+from ..schema import Ev, F
 from ..timeparse import parse_ts
 from . import _decode
+from ._decoded import fold_decoded
+from ._events import ERROR_LEVELS, TWILIO_PREFIX, as_int, as_text, fold_event, fold_twilio
 from .base import TIMESTAMP, TextRecord
-from .facts import Facts, merge_error, merge_twilio
+from .facts import Facts
 from .reader import in_window
 
 __all__ = ["TWILIO_PREFIX", "fold_event", "fold_lines", "fold_record"]
 
-TWILIO_PREFIX = "/twilio"
-_RANK = {s: i for i, s in enumerate(Sev.ORDER)}
-_ERROR_EVENTS = (Ev.ERROR, Ev.AGGREGATED_ERROR)
-_ERROR_LEVELS = ("ERROR", "CRITICAL")
 _BLANK = b" \t\r"
-Fields = Mapping[str, Any] | _decode.Event
-"""An event as the fold reads it: a parsed record, or a decoded line."""
-_INF = float("inf")
 _BATCH = 4096  # lines of a stream folded at a time
-_LONG_LINE = _decode.LONG_LINE
 
 
 def fold_lines(
@@ -59,172 +52,11 @@ def fold_lines(
     if decoder is None or since_ms is not None or until_ms is not None:
         return _fold_parsed(facts, lines, since_ms=since_ms, until_ms=until_ms, carry=carry)
     if isinstance(lines, list):
-        return _fold_decoded(facts, lines, decoder, carry)
+        return fold_decoded(facts, lines, decoder, carry)
     it = iter(lines)
     while batch := list(itertools.islice(it, _BATCH)):
-        carry = _fold_decoded(facts, batch, decoder, carry)
+        carry = fold_decoded(facts, batch, decoder, carry)
     return carry
-
-
-def _fold_decoded(  # noqa: PLR0912, PLR0915 - the hot loop, inlined on purpose
-    facts: Facts, lines: Sequence[bytes], decoder: _decode.Decoder, carry: int | None
-) -> int | None:
-    """:func:`fold_lines` without a window, each line decoded by ``decoder``.
-
-    The reader's rules and the request fold (three lines in four) are inlined, names and
-    counters are local, only error, Twilio and health events go through
-    :func:`fold_event`, and what can be counted after the loop is (events, requests per
-    endpoint, their slowest and their histogram, counted in C from each endpoint's
-    durations).
-    """
-    decode, refused, fallback, long = (
-        decoder.decode, decoder.errors, decoder.fallback, decoder.long
-    )  # fmt: skip
-    unset, parse_time, long_line = decoder.UNSET, parse_ts, _LONG_LINE
-    request, error_levels, floor, twilio = Ev.REQUEST, _ERROR_LEVELS, facts.floor, TWILIO_PREFIX
-    called = (Ev.REQUEST, Ev.SIGNATURE_FAILED, Ev.HEALTH_FAILED)
-    # per route, per method: the durations (two lookups of a string cost less than
-    # one of a tuple); per endpoint: [requests without a duration, 5xx, 4xx]
-    durations: dict[Any, dict[Any, list[float]]] = {}
-    durations_get = durations.get
-    counts: dict[tuple[Any, Any], list[int]] = {}
-    ep = facts.ep
-    blank = text = head = untimed = error_lines = 0
-    lo = _INF if facts.min_ts is None else facts.min_ts
-    hi = -_INF if facts.max_ts is None else facts.max_ts
-    last: int | None = None
-    timed_before = facts.last_ts is not None
-    slow: list[tuple[Any, ...]] = []
-    rec: _decode.Event | None
-    for line in lines:
-        if line and line[0] == 123:  # b"{", without slicing a bytes object off
-            try:
-                rec = decode(line)
-            except refused:
-                rec = fallback(line)
-                decode = decoder.decode  # it may have learned the line's keys
-            else:
-                if len(line) > long_line and long(line):
-                    rec = fallback(line)
-        elif line.lstrip()[:1] == b"{":
-            rec = fallback(line)
-        else:
-            rec = None
-        if rec is None:
-            if not line.strip(_BLANK):
-                blank += 1  # a blank line is no event
-                continue
-            text += 1
-            if last is None and not timed_before:
-                head += 1
-            continue
-        ts: int | None = rec.ts
-        if type(ts) is int:
-            last = ts
-            if ts < lo:  # noqa: PLR1730 - a compare, not a call, in the hot loop
-                lo = ts
-            if ts > hi:  # noqa: PLR1730 - a compare, not a call, in the hot loop
-                hi = ts
-        else:
-            ts = parse_time(None if ts is unset else ts)
-            if ts is None:
-                untimed += 1
-            else:
-                last = ts
-                lo, hi = min(lo, ts), max(hi, ts)
-        if rec.level in error_levels:
-            error_lines += 1
-        event = rec.event
-        # identity first: a decoded name is the string the decoder holds; an equal one
-        # from the reader takes the other way, which folds requests as well
-        if event is not request or rec.n is not unset:
-            if event in called or type(rec.hash) is str:
-                fold_event(facts, rec, ts, slow, levels=False)
-            continue
-        # a request (fold_event's _request, inlined)
-        method, path = rec.method, rec.path
-        if type(method) is not str:
-            method = None
-        if type(path) is not str:
-            path = None
-        by_method = durations_get(path)
-        if by_method is None:
-            by_method = durations[path] = {}
-        found = by_method.get(method)
-        if found is None:
-            found = by_method[method] = []
-            if (method, path) not in ep:  # in the order first met, as the reader's fold
-                ep[(method, path)] = [0, 0, None, 0, 0, {}]
-        value: Any = rec.duration
-        kind = type(value)
-        status = rec.status
-        if type(status) is not int:
-            status = _int(status)
-        if kind is float or kind is int:
-            dur: float = value if kind is float else float(value)
-            found.append(dur)
-            if dur > floor:
-                slow.append((ts, method, path, dur, status, _text(rec.cid)))
-        else:
-            _tally(counts, (method, path), 0)
-        if status is not None and (status >= 300 or status < 200):  # not a 2xx
-            if status >= 500:
-                _tally(counts, (method, path), 1)
-            elif status >= 400:
-                _tally(counts, (method, path), 2)
-            if path and path.startswith(twilio):
-                _twilio(facts, rec, ts, status, bad_signature=False)
-    _add_requests(facts, durations, counts)
-    facts.records += len(lines) - blank - text
-    facts.text += text
-    facts.head_text += head
-    facts.untimed += untimed
-    facts.error_lines += error_lines
-    if hi != -_INF:
-        facts.min_ts, facts.max_ts = int(lo), int(hi)
-    if slow:
-        facts.add_slow(slow)
-    if last is None:
-        return carry
-    facts.last_ts = last
-    return last
-
-
-def _tally(counts: dict[tuple[Any, Any], list[int]], key: tuple[Any, Any], i: int) -> None:
-    found = counts.get(key)
-    if found is None:
-        found = counts[key] = [0, 0, 0]
-    found[i] += 1
-
-
-def _add_requests(
-    facts: Facts,
-    durations: dict[Any, dict[Any, list[float]]],
-    counts: dict[tuple[Any, Any], list[int]],
-) -> None:
-    """Add :func:`_fold_decoded`'s per-endpoint tallies to ``facts.ep``."""
-    ep = facts.ep
-    pairs = ((method, path, found) for path, m in durations.items() for method, found in m.items())
-    for method, path, found in pairs:
-        key = (method, path)
-        untimed, n5xx, n4xx = counts.get(key, (0, 0, 0))
-        e = ep.get(key)
-        if e is None:
-            e = ep[key] = [0, 0, None, 0, 0, {}]
-        e[0] += untimed + len(found)
-        e[1] += untimed
-        e[3] += n5xx
-        e[4] += n4xx
-        if found:
-            top = max(found)
-            if e[2] is None or top > e[2]:
-                e[2] = top
-            hist, counted = e[5], Counter(found)
-            if hist:
-                for value, n in counted.items():
-                    hist[value] = hist.get(value, 0) + n
-            else:
-                hist.update(counted)
 
 
 def _fold_parsed(  # noqa: PLR0912, PLR0915 - the hot loop, inlined on purpose
@@ -245,7 +77,7 @@ def _fold_parsed(  # noqa: PLR0912, PLR0915 - the hot loop, inlined on purpose
         F.TS, F.EVENT, F.METHOD, F.PATH, F.STATUS, F.DURATION, F.CID, F.LEVEL,
     )  # fmt: skip
     # a tuple, not a set: a level may be any JSON value, a list included (unhashable)
-    request, error_levels, floor, twilio = Ev.REQUEST, _ERROR_LEVELS, facts.floor, TWILIO_PREFIX
+    request, error_levels, floor, twilio = Ev.REQUEST, ERROR_LEVELS, facts.floor, TWILIO_PREFIX
     f_n = F.OCCURRENCES
     ep = facts.ep
     ep_get = ep.get
@@ -304,7 +136,7 @@ def _fold_parsed(  # noqa: PLR0912, PLR0915 - the hot loop, inlined on purpose
         e[0] += 1
         status = rec.get(f_status)
         if type(status) is not int:
-            status = _int(status)
+            status = as_int(status)
         if status is not None:
             if status >= 500:
                 e[3] += 1
@@ -319,11 +151,11 @@ def _fold_parsed(  # noqa: PLR0912, PLR0915 - the hot loop, inlined on purpose
             hist = e[5]
             hist[dur] = hist.get(dur, 0) + 1
             if dur > floor:
-                slow.append((ts, method, path, dur, status, _text(rec.get(f_cid))))
+                slow.append((ts, method, path, dur, status, as_text(rec.get(f_cid))))
         else:
             e[1] += 1
         if status is not None and not 200 <= status < 300 and path and path.startswith(twilio):
-            _twilio(facts, rec, ts, status, bad_signature=False)
+            fold_twilio(facts, rec, ts, status, bad_signature=False)
     facts.records += records
     facts.text += text
     facts.head_text += head
@@ -361,104 +193,3 @@ def _count(facts: Facts, ts: int | None) -> None:
     if facts.max_ts is None or ts > facts.max_ts:
         facts.max_ts = ts
     facts.last_ts = ts
-
-
-def fold_event(
-    facts: Facts,
-    rec: Fields,
-    ts: int | None,
-    slow: list[tuple[Any, ...]],
-    *,
-    levels: bool = True,
-) -> None:
-    """Fold one structured event; requests slower than the floor are appended to ``slow``.
-    ``levels``: count an ERROR or CRITICAL level here (the hot loop counts its own)."""
-    event = rec.get(F.EVENT)
-    if levels and rec.get(F.LEVEL) in _ERROR_LEVELS:
-        facts.error_lines += 1
-    if event == Ev.REQUEST:
-        _request(facts, rec, ts, slow)
-    elif event == Ev.SIGNATURE_FAILED:
-        _twilio(facts, rec, ts, None, bad_signature=True)
-    elif event == Ev.HEALTH_FAILED:
-        facts.health_failures += 1
-    key = rec.get(F.ERROR_HASH)
-    if type(key) is str:
-        n = _int(rec.get(F.OCCURRENCES))
-        if event in _ERROR_EVENTS or n is not None:
-            _error(facts, key, rec, ts, n=n if n is not None and n >= 0 else None, event=event)
-
-
-def _request(facts: Facts, rec: Fields, ts: int | None, slow: list[tuple[Any, ...]]) -> None:
-    method, path = _text(rec.get(F.METHOD)), _text(rec.get(F.PATH))
-    status, dur = rec.get(F.STATUS), rec.get(F.DURATION)
-    if type(status) is not int:
-        status = _int(status)
-    dur = float(dur) if type(dur) is float or type(dur) is int else None
-    e = facts.ep.get((method, path))
-    if e is None:
-        e = facts.ep[(method, path)] = [0, 0, None, 0, 0, {}]
-    e[0] += 1
-    if status is not None:
-        if status >= 500:
-            e[3] += 1
-        elif status >= 400:
-            e[4] += 1
-    if dur is not None:
-        if e[2] is None or dur > e[2]:
-            e[2] = dur
-        hist = e[5]
-        hist[dur] = hist.get(dur, 0) + 1
-        if dur > facts.floor:
-            slow.append((ts, method, path, dur, status, _text(rec.get(F.CID))))
-    else:
-        e[1] += 1
-    failed = status is not None and not 200 <= status < 300
-    if failed and path is not None and path.startswith(TWILIO_PREFIX):
-        _twilio(facts, rec, ts, status, bad_signature=False)
-
-
-def _twilio(
-    facts: Facts, rec: Fields, ts: int | None, status: int | None, *, bad_signature: bool
-) -> None:
-    sid = _text(rec.get(F.SESSION_ID)) or "?"
-    cid = _text(rec.get(F.CID))
-    path = _text(rec.get(F.PATH))
-    ids = {cid} if cid is not None else set()
-    row = [ids, set(ids) if bad_signature else set(), int(cid is None),
-           int(cid is None and bad_signature), {status} if status is not None else set(),
-           {path} if path is not None else set(), ts, ts, cid,
-           ts if cid is not None else None]  # fmt: skip
-    merge_twilio(facts.tw, sid, row)
-
-
-def _error(
-    facts: Facts,
-    key: str,
-    rec: Fields,
-    ts: int | None,
-    *,
-    n: int | None,
-    event: Any,
-) -> None:
-    sev = _text(rec.get(F.SEVERITY))
-    rank = _RANK.get(sev or "")
-    cid = _text(rec.get(F.CID))
-    path = _text(rec.get(F.PATH))
-    occurrences = n if n is not None else int(event == Ev.ERROR)
-    row = [occurrences, rank, sev if rank is not None else None, ts,
-           _text(rec.get(F.ERROR_TYPE)), _text(rec.get(F.MESSAGE)), ts, cid,
-           ts if cid is not None else None, {path} if path is not None else set()]  # fmt: skip
-    merge_error(facts.err, key, row)
-
-
-def _text(value: object) -> str | None:
-    return value if type(value) is str else None
-
-
-def _int(value: object) -> int | None:
-    if type(value) is int:
-        return value
-    if type(value) is float and value.is_integer():
-        return int(value)
-    return None

@@ -29,10 +29,10 @@ import time
 from pathlib import Path
 from typing import Any, Protocol
 
-from . import _build, _disk
+from . import _build, _chunk, _disk
 from ._paths import STDIN, is_gzip, stopped
 from .base import ScanStats
-from .facts import SLOW_FLOOR, Facts
+from .facts import SLOW_FLOOR, Facts, joined
 from .reader import Window
 
 __all__ = ["PRUNE_AFTER", "Cache", "CachedSource", "collect", "windowed"]
@@ -222,7 +222,7 @@ class Cache:
             with contextlib.suppress(OSError):
                 os.utime(target)  # "used": kept by prune()
             span = (int(meta["offset"]), st.st_size)
-            return _answer(path, chunks, span, window, floor=floor, whole=_joined(runs, floor))
+            return _answer(path, chunks, span, window, floor=floor, whole=joined(runs, floor))
         end = _build.complete_end(path, st.st_size)
         if stored is not None and status == "appended":
             _meta, runs, chunks = stored
@@ -235,12 +235,12 @@ class Cache:
         stats.bytes_read += st.st_size - start
         runs = runs + built.runs
         if len(runs) > _MAX_RUNS:
-            runs = [_joined(runs, floor)]  # merged once, now, rather than on every read
+            runs = [joined(runs, floor)]  # merged once, now, rather than on every read
         chunks = _extend(chunks, built.chunks)
         head_len = min(_disk.HEAD, end)
         meta = {"size": st.st_size, "mtime": st.st_mtime_ns, "offset": end, "head_len": head_len,
                 "head": _disk.head(path, head_len), "path": os.path.abspath(path)}  # fmt: skip
-        whole = _joined(runs, floor)
+        whole = joined(runs, floor)
         if whole.bounded():
             self._store(target, (meta, runs, chunks), stats)
         return _answer(path, chunks, (end, st.st_size), window, floor=floor, whole=whole)
@@ -294,7 +294,7 @@ def _extend(chunks: list[_build.Chunk], new: list[_build.Chunk]) -> list[_build.
         if (
             last is not None
             and last.end == chunk.start
-            and ((last.end - last.start) + (chunk.end - chunk.start) <= _build.CHUNK_BYTES)
+            and ((last.end - last.start) + (chunk.end - chunk.start) <= _chunk.CHUNK_BYTES)
         ):
             merged = Facts(last.facts.floor)
             merged.merge(last.facts)
@@ -302,13 +302,6 @@ def _extend(chunks: list[_build.Chunk], new: list[_build.Chunk]) -> list[_build.
             out[-1] = _build.Chunk(last.start, chunk.end, merged)
         else:
             out.append(chunk)
-    return out
-
-
-def _joined(runs: list[Facts], floor: float) -> Facts:
-    out = Facts(floor)
-    for run in runs:
-        out.merge(run)
     return out
 
 

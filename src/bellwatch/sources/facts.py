@@ -29,9 +29,10 @@ from __future__ import annotations
 
 import heapq
 import marshal
+from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["MAX_SLOW_ROWS", "SLOW_FLOOR", "SLOW_SPLIT", "Facts", "slowest"]
+__all__ = ["MAX_SLOW_ROWS", "SLOW_FLOOR", "SLOW_SPLIT", "Facts", "joined", "slowest"]
 
 VERSION = 2
 _MAGIC = b"BWF\x01"
@@ -240,6 +241,15 @@ class Facts:
         except (EOFError, ValueError, TypeError, KeyError):
             return None
         return out
+
+
+def joined(parts: Sequence[Facts], floor: float) -> Facts:
+    """Runs of one file (or facts of several), in order, merged (lazily: see
+    :meth:`Facts.merge`)."""
+    out = Facts(floor)
+    for part in parts:
+        out.merge(part)
+    return out
 
 
 def _low(a: int | None, b: int | None) -> int | None:
