@@ -9,13 +9,20 @@ are folded here instead.
 
 from __future__ import annotations
 
-import gc
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from . import _helper
-from ._chunk import CHUNK_BYTES, Chunk, complete_end, fold_range, fold_stream, plan
+from ._chunk import (
+    CHUNK_BYTES,
+    Chunk,
+    complete_end,
+    fold_range,
+    fold_stream,
+    paused_collector,
+    plan,
+)
 from .facts import SLOW_FLOOR, Facts, joined
 
 __all__ = [
@@ -57,16 +64,11 @@ def build(
     merges what it folded, so only the merged runs are merged here. ``dump``: the chunks
     will be stored, so marshal this process's while the helpers finish.
 
-    The cyclic garbage collector is paused meanwhile (helpers included): a fold makes
-    no cycles, and the collections its allocations set off cost a tenth of its time.
+    The cyclic garbage collector is paused meanwhile (see :func:`._chunk.paused_collector`;
+    a forked helper inherits the pause, a new interpreter makes its own).
     """
-    paused = gc.isenabled()
-    gc.disable()
-    try:
+    with paused_collector():
         return _build(path, list(ranges), floor, warn, dump=dump)
-    finally:
-        if paused:
-            gc.enable()
 
 
 def _build(

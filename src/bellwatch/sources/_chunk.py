@@ -9,6 +9,8 @@ file or stdin is one stream, read from its start.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,7 +21,10 @@ from ._paths import READ_ERRORS, STDIN, open_binary
 from .facts import Facts
 from .reader import lines_in, lines_of
 
-__all__ = ["CHUNK_BYTES", "Chunk", "complete_end", "fold_range", "fold_stream", "plan"]
+__all__ = [
+    "CHUNK_BYTES", "Chunk", "complete_end", "fold_range", "fold_stream", "paused_collector",
+    "plan",
+]  # fmt: skip
 
 CHUNK_BYTES = 8 * 1024 * 1024
 _READ = 16 * 1024 * 1024  # at least CHUNK_BYTES * 3 // 2: a chunk is read at once
@@ -152,8 +157,23 @@ def fold_stream(
             failure = exc
 
     try:
-        fold_lines(facts, counted(), since_ms=since_ms, until_ms=until_ms)
+        with paused_collector():
+            fold_lines(facts, counted(), since_ms=since_ms, until_ms=until_ms)
     finally:
         if path != STDIN:
             handle.close()
     return facts, lines, failure
+
+
+@contextlib.contextmanager
+def paused_collector() -> Iterator[None]:
+    """Pause the cyclic garbage collector while folding, then leave it as found: a fold
+    makes no reference cycles, but its allocations set off collections whose scans grow
+    with what it keeps (measured: a tenth of a fold's CPU)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
