@@ -10,7 +10,7 @@ from typing import Any
 from ..schema import Ev
 from ..timeparse import parse_ts
 from . import _decode
-from ._events import ERROR_LEVELS, TWILIO_PREFIX, as_int, as_text, fold_event, fold_twilio
+from ._events import ERROR_LEVELS, TWILIO_PREFIX, as_int, fold_event, fold_twilio
 from .facts import Facts
 
 __all__ = ["fold_decoded"]
@@ -118,7 +118,8 @@ def fold_decoded(  # noqa: PLR0912, PLR0915 - the hot loop, inlined on purpose
             dur: float = value if kind is float else float(value)
             found.append(dur)
             if dur > floor:
-                slow.append((ts, method, path, dur, status, as_text(rec.cid)))
+                cid = rec.cid
+                slow.append((ts, method, path, dur, status, cid if type(cid) is str else None))
         else:
             _tally(counts, (method, path), 0)
         if status is not None and (status >= 300 or status < 200):  # not a 2xx
