@@ -260,9 +260,7 @@ class Cache:
         raw = marshal.dumps(head)
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
-            _disk.atomic_write(
-                target, b"".join([_MAGIC, len(raw).to_bytes(4, "little"), raw, *blobs])
-            )
+            _disk.atomic_write(target, [_MAGIC, len(raw).to_bytes(4, "little"), raw, *blobs])
             self._wrote = True
         except OSError as exc:
             self.unusable(exc, stats)
