@@ -274,9 +274,14 @@ class TestParallelBuild:
             capture_output=True,
             check=True,
         )  # fmt: skip
-        indexes, blobs, run = marshal.loads(proc.stdout)
-        parts = [cache.Facts.loads(b) for b in blobs]
-        whole = cache.Facts.loads(run)
+        size = int.from_bytes(proc.stdout[:4], "little")
+        indexes, lengths = marshal.loads(proc.stdout[4 : 4 + size])
+        blobs, pos = [], 4 + size
+        for length in lengths:
+            blobs.append(proc.stdout[pos : pos + length])
+            pos += length
+        parts = [cache.Facts.loads(b) for b in blobs[:-1]]
+        whole = cache.Facts.loads(blobs[-1])
         assert indexes == [2, 1] and whole is not None and None not in parts
         assert (whole.records, whole.text) == (100, 1)
         assert sorted(p.name for p in claims.iterdir()) == ["0", "1", "2"]

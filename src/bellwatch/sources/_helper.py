@@ -119,10 +119,10 @@ class _Forked:
                 data = _output(path, floor, Claims(claims), work)
                 code = 0
             except BaseException as exc:  # said to the parent, which folds its ranges instead
-                data = f"{type(exc).__name__}: {exc}".encode("utf-8", "replace")
+                data = [f"{type(exc).__name__}: {exc}".encode("utf-8", "replace")]
             try:
                 with os.fdopen(write, "wb") as out:
-                    out.write(data)
+                    out.writelines(data)
             finally:
                 os._exit(code)
         os.close(write)
@@ -151,9 +151,15 @@ def collect(
     out, err = proc.communicate()  # type: ignore[attr-defined]
     if proc.returncode == 0:  # type: ignore[attr-defined]
         try:
-            indexes, blobs, run = marshal.loads(out)  # noqa: S302 - from our own helper process
-            facts = [Facts.loads(b) for b in blobs]
-            whole = Facts.loads(run)
+            view = memoryview(out)
+            size = int.from_bytes(view[:4], "little")
+            indexes, lengths = marshal.loads(view[4 : 4 + size])  # noqa: S302 - our own helper's
+            blobs, pos = [], 4 + size
+            for length in lengths:
+                blobs.append(view[pos : pos + length])  # read in place, not copied
+                pos += length
+            facts = [Facts.loads(b) for b in blobs[:-1]]
+            whole = Facts.loads(blobs[-1]) if blobs and pos == len(view) else None
             if (
                 indexes == order[: len(indexes)]
                 and len(facts) == len(indexes)
@@ -172,13 +178,18 @@ def collect(
     return None
 
 
-def _output(path: str, floor: float, claims: Claims, work: list[tuple[int, int, int]]) -> bytes:
+def _output(
+    path: str, floor: float, claims: Claims, work: list[tuple[int, int, int]]
+) -> list[bytes]:
     """A helper's work and answer: fold the ranges of ``work`` it claims, in that order,
-    until one is claimed already; the indexes it folded (in that order), each one's facts,
-    and their merged run, marshalled."""
+    until one is claimed already; its answer, in parts to write one after the other: the
+    length of a marshalled header (4 bytes), the header (the indexes it folded, in that
+    order, and each blob's length), then each one's facts and their merged run."""
     got = fold_claimed(path, work, claims, floor)
     run = joined([f for _, f in sorted(got, key=lambda x: x[0])], floor)
-    return marshal.dumps(([i for i, _ in got], [f.dumps() for _, f in got], run.dumps()))
+    blobs = [f.dumps() for _, f in got] + [run.dumps()]
+    head = marshal.dumps(([i for i, _ in got], [len(b) for b in blobs]))
+    return [len(head).to_bytes(4, "little"), head, *blobs]
 
 
 def _main(argv: Sequence[str]) -> int:
@@ -188,7 +199,7 @@ def _main(argv: Sequence[str]) -> int:
     path, floor, claims = argv[0], float(argv[1]), Claims(argv[2])
     bounds = [int(x) for x in argv[3:]]
     work = list(zip(bounds[0::3], bounds[1::3], bounds[2::3], strict=True))
-    sys.stdout.buffer.write(_output(path, floor, claims, work))
+    sys.stdout.buffer.writelines(_output(path, floor, claims, work))
     return 0
 
 
