@@ -165,7 +165,7 @@ def build_app(variant: str, logdir: str) -> Any:
 
     elif variant == "bellwatch":
         import bellwatch
-        from bellwatch.asgi.middleware import instrument
+        from bellwatch import instrument
 
         bellwatch.configure(stdout=False, log_file=True, log_dir=logdir, service=variant)
         instrument(app)
@@ -177,13 +177,13 @@ def build_app(variant: str, logdir: str) -> Any:
         instrument(app)
     elif variant == "bellwatch_nosink":
         import bellwatch
-        from bellwatch.asgi.middleware import instrument
+        from bellwatch import instrument
 
         bellwatch.configure(stdout=False, log_file=False)
         instrument(app)
     elif variant == "bellwatch_noline":
         import bellwatch
-        from bellwatch.asgi.middleware import instrument
+        from bellwatch import instrument
 
         bellwatch.configure(stdout=False, log_file=True, log_dir=logdir, level="ERROR")
         instrument(app)

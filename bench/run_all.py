@@ -30,11 +30,17 @@ BENCHES = [
     "logging_hotpath",
     "profile_event",
     "error_storm",
+    "durability_errors",
     "redis_store",
     "middleware",
     "query",
+    "mcp",
 ]
 QUICK_DIR = HERE / "results" / "quick"
+
+
+# Scripts whose results file is named after what it holds rather than after the script.
+RESULT = {"profile_event": "logging_profile"}
 
 
 def run(name: str, quick: bool) -> bool:
@@ -42,9 +48,9 @@ def run(name: str, quick: bool) -> bool:
     env = dict(os.environ)
     if quick:
         env["BELLWATCH_BENCH_QUICK"] = "1"
-        if name == "query":
-            cmd += ["--rounds", "2"]  # query.py has its own options
-    result = HERE / "results" / f"{name}.md"
+        if name in ("query", "mcp"):
+            cmd += ["--rounds", "2"]  # these have their own options
+    result = HERE / "results" / f"{RESULT.get(name, name)}.md"
     kept = result.read_bytes() if quick and result.exists() else None
     start = time.monotonic()
     print(f"== {name} ...", file=sys.stderr, flush=True)
@@ -56,7 +62,7 @@ def run(name: str, quick: bool) -> bool:
     if quick and ok:
         # Quick numbers never replace the full run's: they go aside, the full file stays.
         QUICK_DIR.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(result, QUICK_DIR / f"{name}.md")
+        shutil.copyfile(result, QUICK_DIR / result.name)
         if kept is not None:
             result.write_bytes(kept)
         else:

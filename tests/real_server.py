@@ -84,9 +84,10 @@ class Server:
         workers: int = 1,
         env: dict[str, str] | None = None,
         *,
+        app: str = APP,
         stdout_pipe: bool = False,
     ) -> None:
-        (tmp_path / "app.py").write_text(APP)
+        (tmp_path / "app.py").write_text(app)
         self.logs = tmp_path / "logs"
         self.port = free_port()
         command = [a.replace("{port}", str(self.port)) for a in argv]
@@ -126,23 +127,44 @@ class Server:
 
         ``cids`` collects the request id of each answered request, in order.
         """
-        answered_ok = answered_fail = 0
-        clients = [httpx.Client(base_url=self.base, timeout=10) for _ in range(4)]
-        out = cids if cids is not None else []
+        paths = ["/ok"] * OK_REQUESTS + ["/fail"] * FAILURES
+        ids = [f"{path[1:]}{i:06d}" for i, path in enumerate(paths)]
+        answers = self.get(paths, headers=[{"x-request-id": cid} for cid in ids])
+        if cids is not None:
+            cids.extend(ids)
+        answered_ok = sum(r.status_code == 200 for r in answers[:OK_REQUESTS])
+        answered_fail = sum(r.status_code == 500 for r in answers[OK_REQUESTS:])
+        return answered_ok, answered_fail
+
+    def get(
+        self,
+        paths: list[str],
+        clients: int = 4,
+        headers: list[dict[str, str]] | None = None,
+    ) -> list[httpx.Response]:
+        """GET each path, a new connection each time so that every worker gets some.
+
+        Never a reused one: after a 500 whose exception reaches it, uvicorn closes the
+        connection once the response is out, and a client that sends its next request
+        before that close arrives gets a reset (what the demo's traffic retries).
+        """
+        pool = [httpx.Client(base_url=self.base, timeout=10) for _ in range(clients)]
         try:
-            for i in range(OK_REQUESTS + FAILURES):
-                path = "/ok" if i < OK_REQUESTS else "/fail"
-                cid = f"{path[1:]}{i:06d}"
-                status = clients[i % 4].get(path, headers={"x-request-id": cid}).status_code
-                answered_ok += status == 200
-                answered_fail += status == 500
-                out.append(cid)
+            return [
+                pool[i % clients].get(
+                    path, headers={"Connection": "close", **(headers[i] if headers else {})}
+                )
+                for i, path in enumerate(paths)
+            ]
         except httpx.TransportError as exc:
             raise AssertionError(f"{exc!r}; the server said: {self.stderr.read_text()}") from exc
         finally:
-            for client in clients:
+            for client in pool:
                 client.close()
-        return answered_ok, answered_fail
+
+    def sigterm(self) -> int:
+        """Stop the server as a deployment does; its exit code."""
+        return self.stop(signal.SIGTERM)
 
     def stop(self, signum: int = signal.SIGTERM) -> int:
         """Send ``signum`` and wait for the exit; its exit code."""
@@ -175,3 +197,16 @@ UVICORN = [sys.executable, "-m", "uvicorn", "app:app", "--host", "127.0.0.1", "-
            "--log-level", "warning", "--timeout-keep-alive", "60"]  # fmt: skip
 GUNICORN = [sys.executable, "-m", "gunicorn", "app:app", "-k", "uvicorn_worker.UvicornWorker",
             "-b", "127.0.0.1:{port}", "--log-level", "warning", "--keep-alive", "60"]  # fmt: skip
+# uvicorn started from code with log_config=None: it installs no handler of its own.
+UVICORN_RUN = [sys.executable, "-c", "import sys, uvicorn; uvicorn.run('app:app', "
+               "host='127.0.0.1', port=int(sys.argv[1]), log_config=None, log_level='warning', "
+               "timeout_keep_alive=60)", "{port}"]  # fmt: skip
+
+
+def occurrences(lines: list[dict[str, Any]]) -> dict[str, int]:
+    """The counting rule: per fingerprint, the sum of ``n`` over the lines that carry it."""
+    totals: dict[str, int] = {}
+    for e in lines:
+        if "hash" in e and "n" in e:
+            totals[e["hash"]] = totals.get(e["hash"], 0) + e["n"]
+    return totals

@@ -172,7 +172,8 @@ class TestCluster:
     def test_one_aggregated_line_per_ten_occurrences_cluster_wide(
         self, cluster: list[Worker]
     ) -> None:
-        """95 errors over four workers give the lines for 10, 20, ... 90, each exactly once."""
+        """95 errors over four workers: lines for 10, 20, ... 90 once each, then the rest at
+        shutdown, and the n of every worker's lines sum to 95."""
         statuses = asyncio.run(_drive(cluster, ["/fail"] * 95))
         assert statuses == [402] * 95
         _wait_until(lambda: _converged(cluster, 95, 95), "cluster error totals")
@@ -180,9 +181,10 @@ class TestCluster:
             worker.stop()
         lines = [line for w in cluster for line in w.lines()]
         counts = sorted(e["count"] for e in lines if e["event"] == "aggregated_error")
-        assert counts == [10, 20, 30, 40, 50, 60, 70, 80, 90]
+        assert counts == [10, 20, 30, 40, 50, 60, 70, 80, 90, 95]  # 95: the first to stop
         firsts = [e for e in lines if e["event"] == "error"]
         assert 1 <= len(firsts) <= WORKERS  # one per worker at most, racing to the first
+        assert sum(e["n"] for e in lines if e["event"] in ("error", "aggregated_error")) == 95
 
 
 class TestOutage:

@@ -167,10 +167,10 @@ class TestPage:
         assert sum(series["count"]) == 3
         assert len(series["count"]) == len(series["p95"]) == 60
 
-    def test_charts_start_when_the_page_is_first_served(
+    def test_charts_cover_requests_before_the_page_is_opened(
         self, plain: tuple[RunningServer, Captured]
     ) -> None:
-        """No listener costs a request until the page is opened; then requests are charted."""
+        """The series start with the process: a request before anyone opened the page is charted."""
         server, _ = plain
 
         def counted(n: int) -> None:
@@ -182,13 +182,12 @@ class TestPage:
 
         httpx.get(server.url + "/hello")
         counted(1)
-        assert runtime.series() is None
         httpx.get(server.url + "/dashboard", headers={"Authorization": f"Bearer {SECRET}"})
         httpx.get(server.url + "/hello")  # bellwatch's own routes are not counted
         counted(2)
         series = runtime.series()
         assert series is not None
-        assert sum(series["count"]) == 1
+        assert sum(series["count"]) == 2
 
     def test_page_follows_its_mount_point(self, fresh: None) -> None:
         """Mounted under /svc, the page fetches /svc/metrics, which answers."""
@@ -240,7 +239,6 @@ class TestInChromium:
     def bella(self, fresh: None, tmp_path: Path) -> Iterator[RunningServer]:
         with capture_logs(service="bella", metrics_token=SECRET):
             app = create_app(tmp_path / "bella.db", twilio_token="t")
-            runtime.timeline()  # chart from the first request, as the demo does
             with start_server(app) as server:
                 yield server
 
@@ -251,6 +249,10 @@ class TestInChromium:
             pytest.skip("Debian chromium is not installed (scripts/ensure-system-deps.sh)")
         with httpx.Client(base_url=bella.url, timeout=10) as client:
             sent = _traffic(client, 15, slow=True)
+            # One invalid booking by a known user: the users panel names the error it hit.
+            hurt = {"name": "Ann", "phone": "555-0000", "date": _day(2), "user_id": "user_901"}
+            assert client.post("/api/assistant/book", json=hurt).status_code == 422
+            sent += 1
             with sync_api.sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
                 try:
@@ -273,6 +275,11 @@ class TestInChromium:
                     assert "/api/assistant/book" in (page.text_content("#slow") or "")
                     assert "booking_success_rate" in (page.text_content("#business") or "")
                     assert page.text_content("#slow-total") == "1"
+                    # 15 users looked up (user_900..914); small counts are exact.
+                    assert page.text_content("#users-active") == "15"
+                    assert page.text_content("#users-day") == "15"
+                    assert "ValidationError" in (page.text_content("#users-errors") or "")
+                    assert "returning, 24 h" in (page.text_content("#users") or "")
                     ARTIFACTS.mkdir(exist_ok=True)
                     page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
 

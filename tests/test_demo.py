@@ -44,17 +44,29 @@ class Service:
     def events(self, name: str) -> list[dict[str, Any]]:
         return [e for e in self.logs.events if e.get("event") == name]
 
-    def requests(self, count: int) -> list[dict[str, Any]]:
-        """The request_complete lines, polled until ``count`` are written.
+    def request_line(self, method: str, path: str, status: int) -> dict[str, Any]:
+        """The request_complete line of a request the client has had its answer to.
 
-        The middleware finishes a request after sending its response, in the server's
-        thread, so the client can hold the answer a moment before the line exists.
+        The server writes it after the response has gone, so it is waited for.
         """
-        deadline = time.monotonic() + 30
-        lines = self.events("request_complete")
-        while len(lines) < count and time.monotonic() < deadline:
-            time.sleep(0.02)
-            lines = self.events("request_complete")
+        deadline = time.monotonic() + 10
+        while True:
+            lines = [
+                e
+                for e in self.events("request_complete")
+                if (e.get("method"), e["path"], e["status"]) == (method, path, status)
+            ]
+            if lines:
+                return lines[-1]
+            assert time.monotonic() < deadline, f"no request line for {method} {path} {status}"
+            time.sleep(0.01)
+
+    def request_lines(self, at_least: int) -> list[dict[str, Any]]:
+        """Every request_complete line, once at least ``at_least`` have been written."""
+        deadline = time.monotonic() + 10
+        while len(lines := self.events("request_complete")) < at_least:
+            assert time.monotonic() < deadline, f"{len(lines)} request lines, not {at_least}"
+            time.sleep(0.01)
         return lines
 
 
@@ -131,15 +143,14 @@ class TestUsers:
         got = service.http.get(f"/api/users/{user_id}")
         assert got.status_code == 200
         assert got.json()["name"] == "Bob"
-        line = [e for e in service.requests(2) if e["status"] == 200][-1]
-        assert line["path"] == "/api/users/{user_id}"
+        line = service.request_line("GET", "/api/users/{user_id}", 200)
         assert line["uid"] == user_id
 
     def test_missing_user_is_404(self, service: Service) -> None:
         """An unknown id is a 404 logged under the route template."""
         assert service.http.get("/api/users/user_424242").status_code == 404
-        line = service.requests(1)[-1]
-        assert (line["path"], line["status"]) == ("/api/users/{user_id}", 404)
+        line = service.request_line("GET", "/api/users/{user_id}", 404)
+        assert line["uid"] == "user_424242"
 
 
 class TestTwilio:
@@ -205,13 +216,22 @@ class TestTraffic:
         )
         assert tally.total > 20
         assert tally.server_errors >= 1
-        requests = service.requests(tally.total - tally.failed)
-        assert len(requests) >= tally.total - tally.failed
+        requests = service.request_lines(tally.total - tally.failed)
         assert any(e["duration"] > 2 for e in requests)
         locked = [e for e in service.events("error") if e.get("type") == "OperationalError"]
         assert locked and locked[0]["sev"] == "critical"
+        for first in locked:  # each critical database error's first line: route and frames
+            assert (first["status"], first["n"]) == (500, 1)
+            assert first["path"].startswith(("/api/", "/twilio/"))
+            assert first["exc"].split(" > ")[-1].startswith("bellwatch.demo.app:")
         assert service.metrics()["errors"]["total_error_count"] >= tally.server_errors
         assert service.events("signature_validation_failed") or tally.sent["twilio (forged)"] == 0
+        # What the demo does once its traffic stops: every pattern stays listed.
+        runtime.aggregator().flush(final=True)
+        errors = service.metrics()["errors"]
+        hashes = {e["hash"] for e in service.logs.events if "n" in e}
+        assert errors["total_unique_errors"] == len(hashes) > 0
+        assert errors["total_error_count"] == sum(e["n"] for e in service.logs.events if "n" in e)
 
 
 REPO = Path(__file__).resolve().parents[1]

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -370,6 +371,27 @@ class TestAlertsFromErrors:
         harness.agg.record(order_failed(1))
         assert harness.alerts() == []
 
+    def test_a_spiking_validation_error_never_pages_by_default(self, harness: Harness) -> None:
+        """A 4xx pattern that escalates to medium is logged as escalated, and pages no one."""
+        for n in range(12):
+            harness.agg.record(order_failed(n), status=422)
+        assert [e["sev"] for e in harness.events("error_escalated")] == ["medium"]
+        assert harness.alerts() == []
+
+    def test_alert_low_pages_for_a_spiking_validation_error(self) -> None:
+        """With alert_low, the escalation of a low pattern pages as any other would."""
+        h = Harness(alert_low=True)
+        for n in range(12):
+            h.agg.record(order_failed(n), status=422)
+        assert [(a.severity, a.escalated) for a in h.alerts()] == [("medium", True)]
+        h.agg.close()
+
+    def test_a_spiking_medium_error_still_pages(self, harness: Harness) -> None:
+        """Only patterns that began low are spared: a handled error's spike pages."""
+        for n in range(12):
+            harness.agg.record(order_failed(n))
+        assert [(a.severity, a.escalated) for a in harness.alerts()] == [("high", True)]
+
 
 class TestCleanup:
     def test_idle_patterns_expire_after_ttl(self) -> None:
@@ -458,6 +480,22 @@ class TestStats:
         assert (stats["total_unique_errors"], stats["total_error_count"]) == (2, 27)
         assert sum(stats["by_severity"].values()) == 27
         assert stats["top_errors"][0]["count"] == 23
+
+    def test_patterns_stay_listed_after_traffic_stops_until_their_ttl(self) -> None:
+        """A shutdown-style flush (what the demo does after its traffic) keeps every pattern;
+        only the TTL forgets them."""
+        h = Harness(error_ttl=3600.0)
+        for n in range(23):
+            h.agg.record(order_failed(n))
+        h.agg.flush(final=True)
+        h.clock.now += 3000.0
+        h.agg.flush()
+        stats = h.agg.stats()
+        assert (stats["total_unique_errors"], stats["top_errors"][0]["count"]) == (1, 23)
+        h.clock.now += 601.0
+        h.agg.flush()
+        assert h.agg.stats()["total_unique_errors"] == 0
+        h.agg.close()
 
     def test_concurrent_records_are_all_counted(self, harness: Harness) -> None:
         """Eight threads recording at once lose no count."""
@@ -574,6 +612,93 @@ class TestLoggerCalls:
         assert "hash" not in cap.events[0]
 
 
+def _deep(depth: int) -> None:
+    if depth:
+        _deep(depth - 1)
+    raise RuntimeError("payment service said no, card 4242 4242 declined after retries")
+
+
+class TestFirstLine:
+    def test_carries_route_status_cid_and_frames(self) -> None:
+        """An unhandled error's first line has route, status, cid, n and the failing frame."""
+        with capture_logs() as cap, context.request_scope("c0ffee000001"):
+            try:
+                _deep(0)
+            except RuntimeError as exc:
+                runtime.aggregator().record(exc, endpoint="/api/pay", status=500, handled=False)
+        (line,) = [e for e in cap.events if e["event"] == "error"]
+        assert (line["cid"], line["path"], line["status"], line["n"]) == (
+            "c0ffee000001",
+            "/api/pay",
+            500,
+            1,
+        )
+        assert line["exc"].split(" > ")[-1].startswith("test_errors:_deep:")
+
+    def test_has_its_own_budget_and_keeps_five_frames(self) -> None:
+        """Five app frames and a long message fit error_line_max while max_line stays 200."""
+        with capture_logs() as cap:
+            try:
+                _deep(6)
+            except RuntimeError as exc:
+                runtime.aggregator().record(
+                    exc, endpoint="/api/v1/payments/{payment_id}/capture", status=500, handled=False
+                )
+        (line,) = [raw for raw in cap.lines if '"event":"error"' in raw]
+        event = orjson.loads(line)
+        assert 200 < len(line) <= 600
+        assert "_dropped" not in event
+        assert event["exc"].count("test_errors:_deep:") == 5
+        assert not event["msg"].endswith("…")
+
+    def test_every_other_line_keeps_max_line(self) -> None:
+        """The every-10th summary of the same error stays within max_line."""
+        with capture_logs(spike_threshold=1000) as cap:
+            for _ in range(10):
+                try:
+                    _deep(6)
+                except RuntimeError as exc:
+                    runtime.aggregator().record(
+                        exc, endpoint="/api/v1/payments/{payment_id}/capture", handled=False
+                    )
+        first, summary = [raw for raw in cap.lines if "error" in raw]
+        assert len(first) > 200
+        assert len(summary) <= 200
+
+    def test_a_logged_error_names_the_route_of_its_request(self) -> None:
+        """log.exception inside an instrumented route: its first line carries the route."""
+        import asyncio
+
+        import httpx
+        from starlette.applications import Starlette
+        from starlette.responses import PlainTextResponse
+        from starlette.routing import Route
+
+        from bellwatch import instrument
+
+        async def pay(request: Any) -> PlainTextResponse:
+            try:
+                _deep(1)
+            except RuntimeError:
+                get_logger().exception("payment_failed")
+            return PlainTextResponse("later", status_code=202)
+
+        app = instrument(Starlette(routes=[Route("/api/pay/{order}", pay)]))
+
+        async def go() -> httpx.Response:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                return await client.get("/api/pay/17")
+
+        with capture_logs() as cap:
+            response = asyncio.run(go())
+        (line,) = [e for e in cap.events if e["event"] == "payment_failed"]
+        assert line["path"] == "/api/pay/{order}"
+        assert line["cid"] == response.headers["x-request-id"]
+        assert line["exc"].endswith(line["exc"].split(" > ")[-1])
+        assert "test_errors:_deep:" in line["exc"]
+
+
 class TestSummaryLines:
     def test_summaries_carry_no_request_context(self) -> None:
         """The first line has its request's cid; a summary of many requests has none."""
@@ -617,3 +742,62 @@ class TestGetAggregator:
         runtime.reset()
         with capture_logs():
             assert runtime.aggregator().stats()["total_error_count"] == 0
+
+
+class TestUsersAffected:
+    def test_each_occurrence_hands_its_bound_uid_to_on_user(self, harness: Harness) -> None:
+        """record() and a logged exception both give (fingerprint, uid) from the bound uid."""
+        seen: list[tuple[str, str]] = []
+        harness.agg.on_user = lambda key, uid: seen.append((key, uid))
+        with context.bound(uid="alice"):
+            harness.agg.record(order_failed(1))
+        with context.bound(uid=42):
+            harness.agg.record(order_failed(2))
+        harness.agg.record(order_failed(3))  # no uid bound: nobody to count
+        assert [uid for _, uid in seen] == ["alice", "42"]
+        assert len({key for key, _ in seen}) == 1
+
+    def test_a_uid_bound_in_a_threadpool_copy_counts(self, harness: Harness) -> None:
+        """A sync route binds in a copy of the context: the request's collected fields hold it."""
+        seen: list[str] = []
+        harness.agg.on_user = lambda key, uid: seen.append(uid)
+        collected: dict[str, Any] = {"uid": "bob"}
+        token = context._ctx.set(context._Bound("cid1", context._EMPTY, collected))
+        try:
+            harness.agg.record(order_failed(4))
+        finally:
+            context._ctx.reset(token)
+        assert seen == ["bob"]
+        assert collected["hash"]  # the request's line will name the error it met
+
+    def test_the_request_line_names_the_error_and_its_user(self) -> None:
+        """A 500 from Starlette (which answers before re-raising): the request line carries
+        hash and uid, and the tracker counts the user against the fingerprint."""
+        import asyncio
+
+        import httpx
+        from starlette.applications import Starlette
+        from starlette.responses import PlainTextResponse
+        from starlette.routing import Route
+
+        import bellwatch
+
+        async def boom(request: Any) -> PlainTextResponse:
+            bellwatch.bind(uid="carol")
+            raise RuntimeError("calendar down")
+
+        async def go(app: Any) -> None:
+            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                await client.get("/boom")
+
+        with capture_logs() as logs:
+            asyncio.run(go(bellwatch.instrument(Starlette(routes=[Route("/boom", boom)]))))
+            runtime.flush()
+            (line,) = [e for e in logs.events if e["event"] == "request_complete"]
+            (first,) = [e for e in logs.events if e["event"] == "error"]
+            users = runtime.users()
+            assert users is not None
+            assert users.error_users([first["hash"]]) == {first["hash"]: 1}
+        assert (line["status"], line["uid"], line["hash"]) == (500, "carol", first["hash"])
+        assert "n" not in line  # not an occurrence: the counting rule is unchanged

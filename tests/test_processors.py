@@ -79,9 +79,39 @@ class TestCompactException:
             out = CompactException()(None, "error", {"event": "e", "exc_info": True})
         assert out["type"] == "ValueError"
         assert out["msg"] == "bad value 42"
-        assert re.search(
-            r"test_processors:_raise_with_secret_local:\d+$", out["exc"].split(" < ")[0]
+        assert re.fullmatch(
+            r"test_processors:test_type_message_and_frames:\d+ > "
+            r"test_processors:_raise_with_secret_local:\d+",
+            out["exc"],
         )
+
+    def test_app_frames_innermost_last_then_the_library_frame_that_raised(self) -> None:
+        """A failure inside a library: the app's calls, then where the library raised."""
+        import json
+
+        def parse() -> None:
+            json.loads("{not json")
+
+        try:
+            parse()
+        except ValueError as exc:
+            frames = compact_traceback(exc).split(" > ")
+        assert frames[-2].startswith("test_processors:parse:")
+        assert frames[-1].startswith("json.decoder:")
+        assert len(frames) == 3
+
+    def test_at_most_limit_app_frames(self) -> None:
+        """Deep recursion keeps the innermost frames of the app only."""
+
+        def down(n: int) -> None:
+            if n:
+                down(n - 1)
+            raise ValueError("deep")
+
+        try:
+            down(20)
+        except ValueError as exc:
+            assert compact_traceback(exc, 5).count("test_processors:down:") == 5
 
     def test_no_local_variables(self) -> None:
         """Local variables of the failing frame never appear."""

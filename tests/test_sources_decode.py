@@ -201,7 +201,7 @@ def facts_of(lines: list[bytes]) -> tuple[Any, ...]:
     counts = (facts.records, facts.text, facts.head_text, facts.untimed, facts.min_ts)
     counts += (facts.max_ts, facts.last_ts, facts.error_lines, facts.health_failures, carry)
     order = (list(facts.ep), list(facts.err), list(facts.tw))  # as first met
-    return counts, order, facts.ep, facts.err, facts.slow, facts.slow_lo, facts.tw
+    return counts, order, facts.ep, facts.err, facts.slow, facts.slow_lo, facts.tw, facts.eu
 
 
 _ABSENT = object()
@@ -226,7 +226,7 @@ _EVENT_LINE = st.builds(
     hash=st.sampled_from([_ABSENT, "h1", "h2", 7]),
     n=st.sampled_from([_ABSENT, _ABSENT, 1, 2.0, -1, None]),
     level=st.sampled_from([_ABSENT, "INFO", "ERROR", "CRITICAL", ["ERROR"]]),
-    uid=st.sampled_from([_ABSENT, "u1", 1e300]),
+    uid=st.sampled_from([_ABSENT, "u1", "u2", 1e300]),
 )  # fmt: skip
 
 
@@ -252,6 +252,7 @@ class TestFoldWithoutMsgspec:
             b'{"ts":2,"event":"error","hash":"h1","n":3,"level":"ERROR","path":"/a"}',
             b'{"ts":3,"event":"request_complete","path":"/a","duration":1e999}',
             b'{"ts":4,"event":"request_complete","path":"/twilio/x","status":403,"sid":"CA1"}',
+            b'{"ts":5,"event":"request_complete","path":"/a","status":500,"hash":"h1","uid":"u1"}',
         ]
         fast = Facts()
         _fold.fold_lines(fast, lines)
@@ -260,3 +261,4 @@ class TestFoldWithoutMsgspec:
         _fold.fold_lines(slow, lines)
         assert (fast.records, fast.text, fast.error_lines) == (slow.records, slow.text, 1)
         assert (fast.ep, fast.err, fast.slow, fast.tw) == (slow.ep, slow.err, slow.slow, slow.tw)
+        assert fast.eu == slow.eu == {"h1": {"u1"}}

@@ -143,10 +143,12 @@ LINES_EXAMPLE = [
 ]
 
 # Lines a property test draws from: every kind the fold treats differently.
+FAILED = [{}, {"hash": "abc12345", "uid": "u1"}, {"hash": "abc12345"}, {"uid": "u2"},
+          {"hash": "abc12345", "uid": None}]  # fmt: skip
 _LINES = st.one_of(
     st.sampled_from([*LINES_EXAMPLE, b"", b"  ", b'{"ts":1', b"\x00\xff", b"{}"]),
     st.builds(
-        lambda ts, path, status, dur, cid: dumps(
+        lambda ts, path, status, dur, cid, failed: dumps(
             ts=ts,
             event="request_complete",
             method="GET",
@@ -155,19 +157,23 @@ _LINES = st.one_of(
             duration=dur,
             cid=cid,
             sid="CA1",
+            **failed,
         ),
         st.one_of(st.none(), st.integers(0, 50)),
         st.sampled_from(["/a", "/twilio/voice", None]),
         st.sampled_from([200, 403, 500, 502, None]),
         st.one_of(st.none(), st.sampled_from([0.1, 0.5, 0.6, 2.0, 3.5])),
         st.sampled_from(["c1", "c2", None]),
+        # the error recorded during the request, and its user: one affected user
+        st.sampled_from(FAILED),
     ),
     st.builds(
-        lambda ts, event, n, cid: dumps(ts=ts, event=event, n=n, cid=cid, **ERR),
+        lambda ts, event, n, cid, uid: dumps(ts=ts, event=event, n=n, cid=cid, uid=uid, **ERR),
         st.one_of(st.none(), st.integers(0, 50)),
         st.sampled_from(["error", "aggregated_error", "payment_failed", "error_escalated"]),
         st.one_of(st.none(), st.integers(0, 20)),
         st.sampled_from(["c1", None]),
+        st.sampled_from(["u1", "u3", None]),
     ),
     st.builds(
         lambda ts, cid: dumps(ts=ts, event="signature_validation_failed", sid="CA1", cid=cid),

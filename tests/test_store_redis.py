@@ -617,3 +617,222 @@ class TestRedisPatternStore:
         finally:
             with capture_logs():
                 agg.close()
+
+
+def _n(lines: list[Any]) -> int:
+    """The counting rule: the sum of n over the lines that carry it."""
+    return sum(e.get("n", 0) for e in lines if "hash" in e)
+
+
+class TestExactCounts:
+    @settings(max_examples=25, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+    @given(
+        steps=st.lists(st.tuples(st.integers(0, 2), st.booleans()), max_size=60),
+        every=st.integers(1, 12),
+        mode=st.sampled_from(["every_n", "window"]),
+    )
+    def test_n_sums_to_the_cluster_total_for_any_interleaving(
+        self,
+        redis_url: str,
+        redis_server: RedisServer,
+        steps: list[tuple[int, bool]],
+        every: int,
+        mode: str,
+    ) -> None:
+        """Occurrences and flushes in any order, then each process shuts down: sum n = total."""
+        redis_server.client().flushall()
+        aggs, lines = _aggregators(
+            redis_url, 3, spike_threshold=1_000_000, error_every=every, error_mode=mode,
+            error_window=0.001,
+        )  # fmt: skip
+        try:
+            for i, (worker, flush) in enumerate(steps):
+                aggs[worker].record(_boom(i))
+                if flush:
+                    aggs[worker].store.flush()  # type: ignore[attr-defined]
+            for agg in aggs:
+                agg.flush(final=True)
+            assert _n(lines) == len(steps)
+            assert all(e["n"] > 0 for e in lines if "n" in e)
+        finally:
+            for agg in aggs:
+                agg.close()
+
+    def test_two_first_lines_still_sum_exactly(self, redis_url: str) -> None:
+        """Two workers meeting a new error before either flushed each write it in full, n 1."""
+        aggs, lines = _aggregators(redis_url, 2, spike_threshold=1_000_000)
+        try:
+            for i in range(15):
+                aggs[i % 2].record(_boom(i))
+            _flush(*(agg.store for agg in aggs))  # type: ignore[misc]
+            for agg in aggs:
+                agg.flush(final=True)
+            assert [e["event"] for e in lines].count("error") == 2
+            assert _n(lines) == 15
+            (tenth,) = [e for e in lines if e.get("count") == 10]
+            assert tenth["n"] == 8  # 10 minus the two first lines' claims
+        finally:
+            for agg in aggs:
+                agg.close()
+
+    def test_the_rest_of_a_pattern_is_stated_before_it_is_forgotten(
+        self, redis_url: str, redis_server: RedisServer
+    ) -> None:
+        """Past its TTL a pattern's unclaimed occurrences get a line before Redis forgets it."""
+        aggs, lines = _aggregators(redis_url, 2, spike_threshold=1_000_000)
+        try:
+            for i in range(14):
+                aggs[0].record(_boom(i))
+            _flush(aggs[0].store)  # type: ignore[arg-type]
+            client = redis_server.client()
+            for key in client.zrange("bellwatch:err:errs", 0, -1):
+                client.zadd("bellwatch:err:errs", {key: 0})  # idle since 1970: past the TTL
+            _flush(aggs[1].store)  # type: ignore[arg-type]
+            assert _n(lines) == 14
+            assert not client.exists(f"bellwatch:err:e:{lines[0]['hash']}")
+        finally:
+            for agg in aggs:
+                agg.close()
+
+    def test_a_final_round_whose_reply_was_lost_is_recovered(
+        self, redis_url: str, redis_server: RedisServer
+    ) -> None:
+        """Redis stalls past the timeout at shutdown, then applies the round: resending it
+        returns the lines it handed out, so none is lost."""
+        aggs, lines = _aggregators(redis_url, 1, spike_threshold=1_000_000)
+        agg = aggs[0]
+        try:
+            for i in range(12):
+                agg.record(_boom(i))
+            _flush(agg.store)  # type: ignore[arg-type]
+            for i in range(7):
+                agg.record(_boom(i))
+            stall = threading.Thread(
+                target=lambda: redis_server.client().execute_command("DEBUG", "SLEEP", "0.8")
+            )
+            stall.start()
+            time.sleep(0.2)
+            with capture_logs():
+                agg.flush(final=True)
+            stall.join()
+            assert _n(lines) == 19
+        finally:
+            with capture_logs():
+                agg.close()
+
+    def test_redis_refusing_at_shutdown_states_what_was_never_acknowledged(
+        self, redis_url: str, redis_server: RedisServer
+    ) -> None:
+        """A process Redis refuses at shutdown states its unshipped occurrences itself; what
+        Redis had acknowledged is claimed by the next process that stops."""
+        aggs, lines = _aggregators(redis_url, 2, spike_threshold=1_000_000)
+        admin = redis_server.client()
+        try:
+            for i in range(12):
+                aggs[0].record(_boom(i))
+            _flush(*(agg.store for agg in aggs))  # type: ignore[misc]
+            for i in range(7):
+                aggs[0].record(_boom(i))
+            admin.execute_command("ACL", "SETUSER", "default", "-eval", "-evalsha")
+            try:
+                with capture_logs():
+                    aggs[0].flush(final=True)  # refused: states its 7 unshipped itself
+            finally:
+                admin.execute_command("ACL", "SETUSER", "default", "+@all")
+            assert _n(lines) == 10 + 7  # the first line, the 10th, its own 7
+            with capture_logs():
+                aggs[1].flush(final=True)
+            assert _n(lines) == 19  # 11 and 12, acknowledged, claimed by the other process
+        finally:
+            admin.close()
+            with capture_logs():
+                for agg in aggs:
+                    agg.close()
+
+    def test_a_process_that_goes_on_after_redis_returns_counts_nothing_twice(
+        self, redis_url: str, redis_server: RedisServer
+    ) -> None:
+        """Lines stated locally at a signal are claims: shipped later, they get no line again."""
+        aggs, lines = _aggregators(redis_url, 1, spike_threshold=1_000_000)
+        agg = aggs[0]
+        admin = redis_server.client()
+        try:
+            agg.record(_boom(0))
+            _flush(agg.store)  # type: ignore[arg-type]
+            for i in range(6):
+                agg.record(_boom(i))
+            admin.execute_command("ACL", "SETUSER", "default", "-eval", "-evalsha")
+            try:
+                with capture_logs():
+                    agg.flush(final=True)  # a SIGTERM the process survives
+            finally:
+                admin.execute_command("ACL", "SETUSER", "default", "+@all")
+            for i in range(5):
+                agg.record(_boom(i))
+            with capture_logs():
+                _flush(agg.store)  # type: ignore[arg-type]
+                agg.flush(final=True)
+            assert _n(lines) == 12
+        finally:
+            admin.close()
+            with capture_logs():
+                agg.close()
+
+
+class TestPatternsStayListed:
+    def test_a_final_round_keeps_the_cluster_patterns_listed(self, redis_url: str) -> None:
+        """After a worker's shutdown claims, every worker still lists the patterns."""
+        aggs, _ = _aggregators(redis_url, 2)
+        try:
+            for i in range(14):
+                aggs[i % 2].record(_boom(i))
+            _flush(*(agg.store for agg in aggs))  # type: ignore[misc]
+            aggs[0].flush(final=True)
+            _flush(aggs[1].store)  # type: ignore[arg-type]
+            stats = aggs[1].stats()
+            assert (stats["total_unique_errors"], stats["total_error_count"]) == (1, 14)
+            assert stats["top_errors"][0]["count"] == 14
+        finally:
+            for agg in aggs:
+                agg.close()
+
+
+class TestAlertsOncePerCluster:
+    def test_a_new_error_seen_by_every_worker_pages_once(self, redis_url: str) -> None:
+        """Three workers meet the same new critical error: one alert between them."""
+        aggs, _ = _aggregators(redis_url, 3)
+        sent: list[Alert] = []
+        for agg in aggs:
+            agg.alerter.close(0.0)
+            agg.alerter = Alerter([_Keep(sent)], interval=0.0)
+        try:
+            for round_ in range(3):
+                for i, agg in enumerate(aggs):
+                    agg.record(ConnectionRefusedError(f"db {round_}{i} down"), handled=False)
+                _flush(*(agg.store for agg in aggs))  # type: ignore[misc]
+            for agg in aggs:
+                assert agg.alerter.flush(5.0)
+            assert [(a.severity, a.escalated) for a in sent] == [("critical", False)]
+        finally:
+            for agg in aggs:
+                agg.close()
+
+    def test_a_spiking_validation_error_does_not_page(self, redis_url: str) -> None:
+        """A 4xx pattern that escalates says so in the log but sends no alert."""
+        aggs, lines = _aggregators(redis_url, 2, spike_threshold=5)
+        sent: list[Alert] = []
+        for agg in aggs:
+            agg.alerter.close(0.0)
+            agg.alerter = Alerter([_Keep(sent)], interval=0.0)
+        try:
+            for i in range(8):
+                aggs[i % 2].record(_boom(i), status=422)
+            _flush(*(agg.store for agg in aggs))  # type: ignore[misc]
+            assert [e["sev"] for e in lines if e["event"] == "error_escalated"] == ["medium"]
+            for agg in aggs:
+                assert agg.alerter.flush(5.0)
+            assert sent == []
+        finally:
+            for agg in aggs:
+                agg.close()

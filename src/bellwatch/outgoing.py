@@ -5,6 +5,20 @@ client = httpx.AsyncClient(event_hooks=bellwatch.outgoing.event_hooks())
 
 from __future__ import annotations
 
-from .asgi.outgoing import CorrelationTransport, SyncCorrelationTransport, event_hooks, stamp
+from .asgi.outgoing import (
+    CorrelationTransport,
+    SyncCorrelationTransport,
+    event_hooks,
+    stamp,
+    trace_id_of,
+    traceparent,
+)
 
-__all__ = ["CorrelationTransport", "SyncCorrelationTransport", "event_hooks", "stamp"]
+__all__ = [
+    "CorrelationTransport",
+    "SyncCorrelationTransport",
+    "event_hooks",
+    "stamp",
+    "trace_id_of",
+    "traceparent",
+]

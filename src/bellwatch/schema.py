@@ -48,6 +48,9 @@ class F:
     WINDOW: Final = "window"
     EXC: Final = "exc"
     ESCALATED: Final = "escalated"
+    CLOSE_CODE: Final = "code"
+    MESSAGES_IN: Final = "in"
+    MESSAGES_OUT: Final = "out"
     CHANNEL: Final = "channel"
     CHECK: Final = "check"
     DROPPED: Final = "_dropped"
@@ -57,6 +60,7 @@ class Ev:
     """Event names written by bellwatch (an app's own events are free text)."""
 
     REQUEST: Final = "request_complete"
+    WEBSOCKET: Final = "websocket_complete"
     ERROR: Final = "error"
     AGGREGATED_ERROR: Final = "aggregated_error"
     ERROR_ESCALATED: Final = "error_escalated"
@@ -117,7 +121,13 @@ FIELDS: Final = (
     FieldSpec(F.DURATION, "duration", "float", "seconds from request start to response end"),
     FieldSpec(F.USER_ID, "user_id", "str", "user id, when the app binds one"),
     FieldSpec(F.SESSION_ID, "-", "str", "session key, e.g. a Twilio CallSid"),
-    FieldSpec(F.ERROR_HASH, "error_hash", "str", "error fingerprint, 8 hex"),
+    FieldSpec(
+        F.ERROR_HASH,
+        "error_hash",
+        "str",
+        "error fingerprint, 8 hex; on a request line: the error recorded during that request "
+        "(not an occurrence: no n), so its uid counts among the users the error affected",
+    ),
     FieldSpec(F.ERROR_TYPE, "error_type", "str", "exception class name"),
     FieldSpec(F.MESSAGE, "message", "str", "exception message"),
     FieldSpec(F.SEVERITY, "severity", "str", "low, medium, high or critical"),
@@ -131,11 +141,24 @@ FIELDS: Final = (
         F.OCCURRENCES,
         "-",
         "int",
-        "occurrences this error line accounts for (first line 1); sum n by hash for exact totals",
+        "occurrences this line accounts for: a first line 1, a summary those since its "
+        "process's last line (with Redis: the unclaimed ones the cluster handed it), a "
+        "shutdown line the rest. A fingerprint's exact total, across processes and restarts, "
+        "is the sum of n over the lines carrying its hash (a line without n: 1 if its event "
+        "is error)",
     ),
     FieldSpec(F.WINDOW, "-", "int", "window mode only: seconds per window; sum these counts"),
-    FieldSpec(F.EXC, "-", "str", "compact traceback: Type: msg @ module:function:line < ..."),
+    FieldSpec(
+        F.EXC,
+        "-",
+        "str",
+        "where it failed: the app's module:function:line frames joined by ` > `, innermost "
+        "last, then the library frame that raised",
+    ),
     FieldSpec(F.ESCALATED, "-", "bool", "severity was raised one level by a spike"),
+    FieldSpec(F.CLOSE_CODE, "-", "int", "WebSocket close code (1011: the app raised)"),
+    FieldSpec(F.MESSAGES_IN, "-", "int", "WebSocket messages received from the client"),
+    FieldSpec(F.MESSAGES_OUT, "-", "int", "WebSocket messages sent to the client"),
     FieldSpec(F.CHANNEL, "-", "str", "alert channel: log, webhook or sns"),
     FieldSpec(
         F.CHECK,
@@ -148,7 +171,12 @@ FIELDS: Final = (
 
 EVENTS: Final = (
     EventSpec(Ev.REQUEST, "INFO", "one per request; WARNING when slow, ERROR on 5xx"),
-    EventSpec(Ev.ERROR, "ERROR", "first occurrence of an error fingerprint, in full"),
+    EventSpec(
+        Ev.ERROR,
+        "ERROR",
+        "first occurrence of an error fingerprint, in full: cid, route, status, frames "
+        "(within error_line_max)",
+    ),
     EventSpec(Ev.AGGREGATED_ERROR, "ERROR", "every Nth occurrence (or one per window), with count"),
     EventSpec(
         Ev.ERROR_ESCALATED,

@@ -25,8 +25,9 @@ from typing import Any
 from .. import _settings
 from .._guard import record_internal_error
 from .._runtime import runtime
-from ..log import pipeline
-from ..log.context import _EMPTY, _Bound, _ctx, new_id, valid_id
+from ..errors.aggregator import set_request_route
+from ..log import pipeline, stdlib
+from ..log.context import _EMPTY, _Bound, _ctx, current_scope, new_id, valid_id
 from ..log.context import _pool as _ids
 from ..log.deferred import Deferred
 from ..log.redact import scrub_text
@@ -34,6 +35,8 @@ from ..monitor.monitor import Monitor
 from ..monitor.sessions import SessionKey, bound_session
 from ..schema import Ev, F
 from ..store.base import UNMATCHED
+from ._otel import AVAILABLE as OTEL
+from ._otel import current_trace_id
 from ._request_line import RequestLine
 from ._scope import (
     EXTRACT,
@@ -46,6 +49,7 @@ from ._scope import (
     keeping_body,
     route_template,
 )
+from ._websocket import Connection
 
 __all__ = ["BellwatchMiddleware"]
 
@@ -99,6 +103,10 @@ class BellwatchMiddleware:
         self._line = RequestLine()
         self._generation = -1  # adopt the runtime's settings on the first request
         runtime.install_signal_handlers()
+        # The server's own copy of an exception we report ("Exception in ASGI
+        # application") is dropped before any handler, even one it installs later.
+        stdlib.absorb_server_duplicates()
+        set_request_route(_request_route)
 
     def _adopt(self) -> None:
         """Take settings, monitor and queue from the runtime (first request, or after a change)."""
@@ -110,12 +118,28 @@ class BellwatchMiddleware:
         if "slow_threshold" in self._overrides:
             monitor.slow_threshold = base.slow_threshold
         self.monitor: Monitor = monitor
+        self._users = runtime.users()  # None: users are not counted
         self._deferred: Deferred = runtime.deferred
         self._rank = {name.encode("latin-1"): i for i, name in enumerate(base.cid_headers)}
         self._out_header = base.cid_response_header.lower().encode("latin-1")
         self._max_len = base.cid_max_length
         self._nbytes = base.cid_bytes
         self._generation = runtime.generation  # read last: building may have changed it
+
+    def _request_id(self, headers: Iterable[tuple[bytes, bytes]]) -> tuple[str, bytes | None]:
+        """The request's correlation id, and the header whose value was rejected, if any.
+
+        An active OpenTelemetry span (its middleware wraps ours) gives its trace id;
+        else an inbound header (:meth:`_correlation_id`); else a fresh id.
+        """
+        traced = current_trace_id() if OTEL else None
+        if traced is not None:
+            return traced, None
+        rank_of = self._rank
+        for name, _ in headers:
+            if name in rank_of:
+                return self._correlation_id(headers)
+        return _ids.take(self._nbytes), None  # no inbound id: the common case
 
     def _correlation_id(self, headers: Iterable[tuple[bytes, bytes]]) -> tuple[str, bytes | None]:
         """The inbound id by configured header order, or a fresh one.
@@ -145,7 +169,7 @@ class BellwatchMiddleware:
             return text, None
         return new_id(self._nbytes), best_name
 
-    async def __call__(  # noqa: PLR0912, PLR0915 - the per-request path: one frame, no helper calls
+    async def __call__(  # noqa: PLR0915 - the per-request path: one frame, no helper calls
         self, scope: Scope, receive: Receive, send: Send
     ) -> None:
         if scope["type"] != "http":
@@ -154,17 +178,10 @@ class BellwatchMiddleware:
         start = perf_counter()
         if self._generation != runtime.generation:
             self._adopt()
-        headers = scope.get("headers", ())
-        rank_of = self._rank
-        for name, _ in headers:
-            if name in rank_of:
-                cid, rejected = self._correlation_id(headers)
-                break
-        else:  # no inbound id: the common case, no call for it
-            cid, rejected = _ids.take(self._nbytes), None
+        cid, rejected = self._request_id(scope.get("headers", ()))
         collected: dict[str, Any] = {}
-        token = _ctx.set(_Bound(cid, _EMPTY, collected))
         root_path = scope.get("root_path", "")
+        token = _ctx.set(_Bound(cid, _EMPTY, collected, (scope, root_path)))
         out_header = (self._out_header, cid.encode("latin-1"))
         status = 0
         end = 0.0
@@ -184,9 +201,12 @@ class BellwatchMiddleware:
                 message = {**message, "headers": [*message.get("headers", ()), out_header]}
             elif kind == "http.response.body" and not message.get("more_body", False):
                 end = perf_counter()
-                if not done:
+                if not done and status < 500:
                     # Finished before the client has its answer: a process killed right
                     # after the answer still has the line written (or queued) already.
+                    # A 5xx is finished as the app's call ends, microseconds later: a
+                    # framework (Starlette) sends its 500 before re-raising, and the line
+                    # then names the error's fingerprint (``hash``) and counts its user.
                     done = True
                     self._finish(scope, root_path, status, end - start, collected, body, cid,
                                  _ctx.get().fields, error)  # fmt: skip
@@ -228,8 +248,54 @@ class BellwatchMiddleware:
                 )
             _ctx.reset(token)
 
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """One WebSocket connection: a correlation id, then one line and one count when it ends.
+
+        Counted apart from HTTP requests (:mod:`bellwatch.monitor.websockets`).
+        """
+        start = perf_counter()
+        if self._generation != runtime.generation:
+            self._adopt()
+        cid, rejected = self._request_id(scope.get("headers", ()))
+        root_path = scope.get("root_path", "")
+        token = _ctx.set(_Bound(cid, _EMPTY, {}, (scope, root_path)))
+        if rejected is not None:
+            _warn_rejected(rejected)
+        conn = Connection((self._out_header, cid.encode("latin-1")))
+        self.monitor.websockets.opened()
+        error: BaseException | None = None
+        try:
+            await self.app(scope, conn.receive(receive), conn.send(send))
+        except Exception as exc:
+            error = exc
+            raise
+        finally:
+            try:
+                path = self._route(scope, root_path)
+                if error is not None:
+                    _record_error(error, path, None)
+                raised = error is not None
+                level, event = conn.line(path, perf_counter() - start, raised)
+                counted = (event[F.CLOSE_CODE], event[F.DURATION], conn.received, conn.sent)
+                self.monitor.websockets.closed(path, *counted, raised)
+                if path not in self.quiet:
+                    pipeline.current().emit(level, event)
+            except Exception as exc:
+                record_internal_error(exc)
+            _ctx.reset(token)
+
+    def _route(self, scope: Scope, root_path: str) -> str:
+        if self.route_of is not None:
+            # A route of the app's choosing may be a raw URL: it is a metric name, a
+            # label and an EMF dimension as well as a log value, so redacted here.
+            return scrub_text(self.route_of(scope) or UNMATCHED)
+        return route_template(scope, root_path)
+
     async def _not_http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Lifespan (written out at its shutdown) and anything else: straight through."""
+        """WebSockets, lifespan (written out at its shutdown), anything else: straight through."""
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] == "lifespan":
             send = _shutting_down(send)
         await self.app(scope, receive, send)
@@ -254,12 +320,7 @@ class BellwatchMiddleware:
         scopes until the batch is drained made the garbage collector slower.
         """
         try:
-            if self.route_of is not None:
-                # A route of the app's choosing may be a raw URL: it is a metric name, a
-                # label and an EMF dimension as well as a log value, so redacted here.
-                path = scrub_text(self.route_of(scope) or UNMATCHED)
-            else:
-                path = route_template(scope, root_path)
+            path = self._route(scope, root_path)
             if error is not None:
                 _record_error(error, path, status or 500)
             if path in self.quiet:
@@ -309,9 +370,16 @@ class BellwatchMiddleware:
         loggable = self.session_key.loggable
         line_of = self._line.line
         lines: list[bytes] = []
+        users = self._users
+        seen: list[tuple[Any, ...]] = []  # requests of a bound uid: one hand-over per batch
         for _, path, method, status, duration, fields, key, cid, bound, now, ns in items:
             try:
                 slow = observe(path, status, duration, key, now)
+                if users is not None and (fields or bound):
+                    uid = fields.get(F.USER_ID) or bound.get(F.USER_ID)
+                    if uid is not None:
+                        failed = status >= 500 or F.ERROR_HASH in fields
+                        seen.append((str(uid), key, now, path, failed, slow))
                 level = "error" if status >= 500 else "warning" if slow else "info"
                 sid = key if loggable else None
                 line = line_of(level, method, path, status, duration, fields, sid, cid, bound, ns)
@@ -329,6 +397,11 @@ class BellwatchMiddleware:
         if lines:
             try:
                 pipeline.current().sink.write_lines(lines)
+            except Exception as exc:
+                record_internal_error(exc)
+        if seen and users is not None:
+            try:
+                users.seen(seen)
             except Exception as exc:
                 record_internal_error(exc)
 
@@ -373,6 +446,15 @@ async def _send_500(send: Send) -> None:
         record_internal_error(exc)
 
 
-def _record_error(exc: BaseException, path: str, status: int) -> None:
+def _request_route() -> str | None:
+    """The route template of the request being handled (for errors logged during it)."""
+    held = current_scope()
+    if held is None:
+        return None
+    scope, root_path = held
+    return route_template(scope, root_path) if scope.get("route") is not None else None
+
+
+def _record_error(exc: BaseException, path: str, status: int | None) -> None:
     """Hand an unhandled exception to the error aggregator."""
     runtime.aggregator().record(exc, endpoint=path, status=status, handled=False)

@@ -38,7 +38,9 @@ import structlog
 from .. import _settings
 from .._guard import record_internal_error, suppress_internal_errors
 from ..log import pipeline
-from ..log.processors import compact_traceback, exception_from
+from ..log.context import _ctx
+from ..log.pipeline import FIRST_LINE
+from ..log.processors import REPORTED, compact_traceback, exception_from
 from ..log.redact import scrub_text
 from ..schema import Ev, F, Sev
 from ..store.patterns import Hit, MemoryPatternStore, Pattern, PatternStore, Policy
@@ -47,6 +49,7 @@ from .fingerprint import default_severity, identify
 from .fingerprint import error_message as _message
 
 __all__ = [
+    "SERVER_LOGGERS",
     "ErrorAggregator",
     "ErrorStep",
     "Hit",
@@ -55,11 +58,19 @@ __all__ = [
     "PatternStore",
     "Policy",
     "default_severity",
+    "set_request_route",
 ]
 
 SeverityHook = Callable[[BaseException, "int | None", bool], "str | None"]
+# The severities whose first occurrence alerts; every escalation alerts, except of a
+# pattern that began low (unless alert_low).
+_FIRST_PAGES = (Sev.HIGH, Sev.CRITICAL)
 _MESSAGE_MAX = 120  # normalised message kept per pattern: bounds memory and line size
-_MARK = "__bellwatch_counted__"
+_MARK = REPORTED
+# Loggers of ASGI servers: their "Exception in ASGI application" record repeats an
+# exception the middleware already reported (bellwatch.log.stdlib filters it out
+# before any handler; this catches it if it still arrives).
+SERVER_LOGGERS = frozenset({"uvicorn.error", "gunicorn.error", "hypercorn.error"})
 
 
 def _counted(exc: BaseException) -> tuple[str, str] | None:
@@ -84,6 +95,31 @@ def _emit_current(method: str, event: dict[str, Any]) -> None:
     pipeline.current().emit(method, event)
 
 
+RouteOf = Callable[[], "str | None"]
+_request_route: RouteOf | None = None
+
+
+def set_request_route(route_of: RouteOf | None) -> None:
+    """Register what names the route template of the request being handled.
+
+    The ASGI layer registers it (this layer never imports that one), so that the
+    first line of an error an app logs during a request carries the route.
+    """
+    global _request_route
+    _request_route = route_of
+
+
+def _current_route() -> str | None:
+    route_of = _request_route
+    if route_of is None:
+        return None
+    try:
+        return route_of()
+    except Exception as exc:
+        record_internal_error(exc)
+        return None
+
+
 class ErrorAggregator:
     """Fingerprints, rates and counts errors; writes the lines; raises alerts.
 
@@ -105,14 +141,19 @@ class ErrorAggregator:
     ) -> None:
         self.settings = settings if settings is not None else _settings.Settings()
         self.policy = Policy.from_settings(self.settings)
+        # Whether patterns that began low (validation errors, 4xx) page when they spike.
+        self.page_low = self.settings.alert_low
         if store is None and self.settings.redis_url:
             # Only with a Redis URL: the shared store and its Lua stay unloaded otherwise.
             from ..store.redis_errors import shared_pattern_store
 
-            store = shared_pattern_store(self.settings, self.policy, self.flush)
+            store = shared_pattern_store(self.settings, self.policy, self.flush, _FIRST_PAGES)
         self.store: PatternStore = store if store is not None else MemoryPatternStore(self.policy)
         self.alerter = alerter if alerter is not None else Alerter.from_settings(self.settings)
         self.severity_hook: SeverityHook | None = None
+        # Who an error hurts: called with (fingerprint, uid) for each occurrence that has a
+        # bound uid. The runtime points it at the users tracker (this layer never imports it).
+        self.on_user: Callable[[str, str], None] | None = None
         self._by_class: dict[type[BaseException], str] = {}
         self._clock = clock
         self._emit = emit if emit is not None else _emit_current
@@ -184,6 +225,8 @@ class ErrorAggregator:
             _mark(exc, hit)
             p = hit.pattern
             if hit.kind == "first":
+                # The fingerprint's first line, in full: route, status, traceback, with
+                # its own budget (error_line_max) so that they fit.
                 event: dict[str, Any] = {
                     "event": Ev.ERROR,
                     F.ERROR_HASH: p.hash,
@@ -194,10 +237,13 @@ class ErrorAggregator:
                 }
                 if endpoint is not None:
                     event[F.PATH] = endpoint
+                if status is not None:
+                    event[F.STATUS] = status
                 if hit.announce:
                     event[F.ESCALATED] = True
                 if not (handled and hit.severity == Sev.LOW):
                     event[F.EXC] = compact_traceback(exc)
+                event[FIRST_LINE] = True
                 self._emit("error", event)
             elif hit.kind == "aggregated":
                 summary = self._summary(p, hit.line_count, hit.severity, hit.announce, hit.n)
@@ -211,8 +257,8 @@ class ErrorAggregator:
         status = event.get(F.STATUS)
         prior = _counted(exc)
         if prior is not None:  # the same exception object logged again: one occurrence
-            if prior[1] == "none":
-                raise structlog.DropEvent
+            if prior[1] == "none" or event.get(F.LOGGER) in SERVER_LOGGERS:
+                raise structlog.DropEvent  # (a server's copy of what was reported already)
             event[F.ERROR_HASH] = prior[0]
             return event
         try:
@@ -233,12 +279,20 @@ class ErrorAggregator:
             event[F.ERROR_HASH] = p.hash
             event[F.SEVERITY] = hit.severity
             event[F.OCCURRENCES] = 1
+            event.setdefault(F.ERROR_TYPE, p.type)
             event.setdefault(F.MESSAGE, _message(exc))
+            if not isinstance(path, str):
+                route = _current_route()
+                if route is not None:
+                    event[F.PATH] = route
             if hit.announce:
                 event[F.ESCALATED] = True
-            if hit.severity == Sev.LOW:  # compact: a validation error needs no traceback
-                event["exc_info"] = False  # (popping it would let log.exception re-add it)
-                event.setdefault(F.ERROR_TYPE, p.type)
+            # The traceback is written here, once (popping exc_info would let
+            # log.exception add it back); a validation error needs none.
+            event["exc_info"] = False
+            if hit.severity != Sev.LOW:
+                event[F.EXC] = compact_traceback(exc)
+            event[FIRST_LINE] = True
             return event
         if hit.kind == "aggregated":
             # No cid or bound fields: the summary speaks for many requests.
@@ -269,14 +323,35 @@ class ErrorAggregator:
 
         hit = self.store.hit(key, now, make)
         p = hit.pattern
+        self._affected(p.hash)
         if hit.escalated_now:
             self._escalate(p, hit.count, hit.severity)
-        elif hit.kind == "first" and hit.severity in (Sev.HIGH, Sev.CRITICAL):
+        elif hit.kind == "first" and hit.alert and hit.severity in _FIRST_PAGES:
             self._alert(p, hit.count, hit.severity, escalated=False)
         if now >= self._next_sweep:
             self._next_sweep = now + self._SWEEP_EVERY
             self._write_due(now)
         return hit
+
+    def _affected(self, key: str) -> None:
+        """The occurrence's user, from the uid bound where it was recorded.
+
+        During a request the fingerprint also goes on that request's line (``hash``,
+        never an occurrence by the counting rule: no ``n``), so readers of the logs count
+        the users each error hurt from the request lines, which carry the ``uid``.
+        """
+        now = _ctx.get()
+        request = now.request
+        if request is not None:
+            request[F.ERROR_HASH] = key
+        on_user = self.on_user
+        if on_user is None:
+            return
+        uid = now.fields.get(F.USER_ID)
+        if uid is None and request is not None:
+            uid = request.get(F.USER_ID)
+        if uid is not None:
+            on_user(key, str(uid))
 
     def _escalate(self, p: Pattern, count: int, severity: str) -> None:
         if self.policy.mode != "window":  # window mode: the pattern's next line says it
@@ -288,6 +363,14 @@ class ErrorAggregator:
         self._alert(p, count, severity, escalated=True)
 
     def _alert(self, p: Pattern, count: int, severity: str, *, escalated: bool) -> None:
+        """Page, unless the pattern began low (a validation error, a 4xx) and alert_low is off.
+
+        With a shared store this runs in the one process the cluster chose (first
+        occurrence and escalation alike), so one incident pages once, not once per
+        worker and task.
+        """
+        if p.origin == Sev.LOW and not self.page_low:
+            return
         self.alerter.submit(
             Alert(p.hash, p.type, p.message, severity, count, p.endpoint, escalated,
                   self.settings.service, self.settings.env)
@@ -319,6 +402,9 @@ class ErrorAggregator:
         # Escalations a shared store decided in the background: said and alerted now.
         for p in self.store.escalations():
             self._escalate(p, p.count, p.severity)
+        # First occurrences the cluster says this process alerts for.
+        for p in self.store.alerts():
+            self._alert(p, p.count, p.severity, escalated=False)
         # A swept copy's ``unlogged`` is what it has not said: window mode's line count.
         self._state(self.store.sweep(now))
 
@@ -333,16 +419,18 @@ class ErrorAggregator:
         Also the escalations a shared store decided since (a Redis store calls this
         from its flusher as soon as the cluster's answer arrives).
 
-        ``final=True`` (at shutdown) also states every count no line has stated yet
-        (the in-memory store's: a shared store's cluster lines are the store's to
-        decide). The patterns stay tracked, so a process that goes on after a signal
-        keeps counting them exactly.
+        ``final=True`` (at shutdown) also states every count no line has stated yet:
+        this process's, or with a shared store the rest of every fingerprint it knows
+        (the cluster hands it over as claims, so no occurrence is stated twice). The
+        patterns stay tracked, so a process that goes on after a signal keeps counting
+        them exactly.
         """
         with suppress_internal_errors():
             now = self._clock()
             self._write_due(now)
-            if final and isinstance(self.store, MemoryPatternStore):
+            if final:
                 self._state(self.store.unsaid(now))
+                self._write_due(now)  # what the final round decided besides
 
     def _state(self, patterns: list[Pattern]) -> None:
         window = self.policy.mode == "window"

@@ -13,16 +13,19 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from types import MappingProxyType
 from typing import Any
 
+from .pseudonym import hashed_fields
+
 __all__ = [
     "bind",
     "bound",
     "clear",
+    "current_scope",
     "get_cid",
     "get_fields",
     "new_id",
@@ -40,17 +43,24 @@ class _Bound:
 
     ``request`` is shared by every context copied from one request (the
     middleware's own task, threadpool copies, child tasks): what :func:`bind`
-    added anywhere during the request, for the request line.
+    added anywhere during the request, for the request line. ``scope`` is that
+    request's ASGI scope and the root path it arrived with (the first line of an
+    error logged during the request names its route template from them).
     """
 
-    __slots__ = ("cid", "fields", "request")
+    __slots__ = ("cid", "fields", "request", "scope")
 
     def __init__(
-        self, cid: str | None, fields: Mapping[str, Any], request: dict[str, Any] | None
+        self,
+        cid: str | None,
+        fields: Mapping[str, Any],
+        request: dict[str, Any] | None,
+        scope: tuple[MutableMapping[str, Any], str] | None = None,
     ) -> None:
         self.cid = cid
         self.fields = fields
         self.request = request
+        self.scope = scope
 
 
 _NOTHING = _Bound(None, _EMPTY, None)
@@ -120,7 +130,7 @@ def get_cid() -> str | None:
 def set_cid(cid: str | None) -> Token[Any]:
     """Set the correlation id; pass the token to :func:`reset_cid` in ``finally``."""
     now = _ctx.get()
-    return _ctx.set(_Bound(cid, now.fields, now.request))
+    return _ctx.set(_Bound(cid, now.fields, now.request, now.scope))
 
 
 def reset_cid(token: Token[Any]) -> None:
@@ -128,7 +138,12 @@ def reset_cid(token: Token[Any]) -> None:
     before = token.old_value
     cid = None if before is Token.MISSING else before.cid
     now = _ctx.get()
-    _ctx.set(_Bound(cid, now.fields, now.request))
+    _ctx.set(_Bound(cid, now.fields, now.request, now.scope))
+
+
+def current_scope() -> tuple[MutableMapping[str, Any], str] | None:
+    """The ASGI scope of the request being handled and its root path; None outside one."""
+    return _ctx.get().scope
 
 
 def get_fields() -> Mapping[str, Any]:
@@ -140,12 +155,14 @@ def bind(**fields: Any) -> None:
     """Add fields to every line logged from the current context onwards.
 
     Inside a request the middleware resets them when the request ends; use
-    :func:`bound` to scope them yourself.
+    :func:`bound` to scope them yourself. With ``hash_uid`` on, a ``uid`` is stored
+    as its keyed hash (:mod:`bellwatch.log.pseudonym`).
     """
+    fields = hashed_fields(fields)
     now = _ctx.get()
     merged = dict(now.fields)
     merged.update(fields)
-    _ctx.set(_Bound(now.cid, MappingProxyType(merged), now.request))
+    _ctx.set(_Bound(now.cid, MappingProxyType(merged), now.request, now.scope))
     if now.request is not None:
         now.request.update(fields)
 
@@ -155,7 +172,7 @@ def unbind(*keys: str) -> None:
     now = _ctx.get()
     if any(k in now.fields for k in keys):
         kept = MappingProxyType({k: v for k, v in now.fields.items() if k not in keys})
-        _ctx.set(_Bound(now.cid, kept, now.request))
+        _ctx.set(_Bound(now.cid, kept, now.request, now.scope))
     if now.request is not None:
         for key in keys:
             now.request.pop(key, None)
@@ -169,21 +186,23 @@ def clear() -> None:
 @contextmanager
 def bound(**fields: Any) -> Iterator[None]:
     """Bind fields for the duration of a ``with`` block, then restore the previous ones."""
+    fields = hashed_fields(fields)
     before = _ctx.get()
     merged = dict(before.fields)
     merged.update(fields)
-    _ctx.set(_Bound(before.cid, MappingProxyType(merged), before.request))
+    _ctx.set(_Bound(before.cid, MappingProxyType(merged), before.request, before.scope))
     try:
         yield
     finally:
         now = _ctx.get()  # an id set inside the block stays, as with any other set
-        _ctx.set(_Bound(now.cid, before.fields, now.request))
+        _ctx.set(_Bound(now.cid, before.fields, now.request, now.scope))
 
 
 @contextmanager
 def request_scope(cid: str) -> Iterator[None]:
     """Set a correlation id and a fresh, empty field set for one unit of work."""
-    token = _ctx.set(_Bound(cid, _EMPTY, _ctx.get().request))
+    now = _ctx.get()
+    token = _ctx.set(_Bound(cid, _EMPTY, now.request, now.scope))
     try:
         yield
     finally:

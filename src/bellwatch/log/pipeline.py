@@ -22,11 +22,17 @@ from .._guard import record_internal_error
 from ..schema import F
 from . import redact
 from .processors import LEVEL_OF, AddContext, CompactException
+from .pseudonym import HashingContext, UidHasher
 from .redact import Redactor
 from .render import BudgetRenderer
 from .sinks import Sink
 
-__all__ = ["Pipeline", "current", "get_logger", "install", "installed", "set_default"]
+__all__ = ["FIRST_LINE", "Pipeline", "current", "get_logger", "install", "installed", "set_default"]
+
+# Set (to True) by the error aggregator on the first line of an error fingerprint:
+# that line is rendered within ``error_line_max`` instead of ``max_line``, so its
+# route, status and traceback fit. Removed before the line is rendered.
+FIRST_LINE = "__bellwatch_first__"
 
 _LEVEL_NUM = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 
@@ -61,7 +67,11 @@ class Pipeline:
         self.extra = tuple(extra)
         self.min_level = _LEVEL_NUM[settings.level]
         self.renderer = BudgetRenderer(settings.max_line)
-        self.add_context = AddContext("iso" if settings.dev else settings.timestamp)
+        self.first_renderer = BudgetRenderer(max(settings.error_line_max, settings.max_line))
+        self.add_context: Any = AddContext("iso" if settings.dev else settings.timestamp)
+        self.uid_hasher = UidHasher.from_settings(settings)
+        if self.uid_hasher is not None:  # hash_uid: a uid given to one call is hashed too
+            self.add_context = HashingContext(self.add_context, self.uid_hasher)
         self.redactor = Redactor.from_settings(settings)
         first = [errors] if errors is not None else []
         self.steps: list[Processor] = [*first, CompactException(), *extra]  # type: ignore[list-item]
@@ -74,13 +84,14 @@ class Pipeline:
             event = self.add_context(logger, method, event)
             for step in self.steps:
                 event = step(logger, method, event)  # type: ignore[assignment]
+            renderer = self.first_renderer if event.pop(FIRST_LINE, False) else self.renderer
             event = self.redactor(logger, method, event)
             if self._console is not None:
                 try:
                     return self._console(logger, method, event)
                 except Exception:
-                    return self.renderer.render(event).decode("utf-8")
-            return self.renderer.render(event)
+                    return renderer.render(event).decode("utf-8")
+            return renderer.render(event)
         except structlog.DropEvent:
             raise
         except Exception as exc:

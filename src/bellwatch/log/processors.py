@@ -6,7 +6,9 @@ so that ``__call__`` does only per-event work.
 
 from __future__ import annotations
 
+import os
 import sys
+import sysconfig
 import time
 from datetime import UTC, datetime
 from types import TracebackType
@@ -16,7 +18,29 @@ from ..schema import F
 from .context import _ctx
 from .render import safe_repr
 
-__all__ = ["LEVEL_OF", "AddContext", "CompactException", "compact_traceback", "exception_from"]
+__all__ = [
+    "LEVEL_OF",
+    "REPORTED",
+    "AddContext",
+    "CompactException",
+    "compact_traceback",
+    "exception_from",
+    "reported",
+]
+
+# Set on an exception once bellwatch has counted it (the error aggregator does), so
+# that a second report of the same exception object (a server's own traceback
+# record, a second logger call) is recognised as one failure.
+REPORTED = "__bellwatch_counted__"
+
+
+def reported(exc: BaseException) -> bool:
+    """Whether bellwatch has already counted ``exc``."""
+    try:
+        return getattr(exc, REPORTED, None) is not None
+    except Exception:
+        return False
+
 
 LEVEL_OF = {
     "debug": "DEBUG",
@@ -85,23 +109,66 @@ class AddContext:
         return out
 
 
-def _frames(tb: TracebackType | None, limit: int) -> list[str]:
-    frames = []
-    while tb is not None:
-        code = tb.tb_frame.f_code
-        module = tb.tb_frame.f_globals.get("__name__", "?")
-        frames.append(f"{module}:{code.co_name}:{tb.tb_lineno}")
-        tb = tb.tb_next
-    # innermost first: where it broke, then who called it
-    return frames[::-1][:limit]
+def _library_roots() -> tuple[str, ...]:
+    roots = set()
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        path = sysconfig.get_paths().get(key)
+        if path:
+            roots.add(os.path.realpath(path) + os.sep)
+    return tuple(sorted(roots))
 
 
-def compact_traceback(exc: BaseException, limit: int = 3) -> str:
-    """``module:function:line`` of the innermost ``limit`` frames, innermost first.
+_LIBRARY_ROOTS = _library_roots()
+_IS_LIBRARY: dict[str, bool] = {}
+_CACHE_MAX = 4096
 
-    Never includes local variables (structlog's dict tracebacks do by default).
+
+def _library(filename: str, module: str) -> bool:
+    """Whether a frame is a library's (standard library, site-packages, bellwatch itself).
+
+    bellwatch's own frames count as library frames wherever it is installed, except
+    the demo service, which is an app like any other.
     """
-    return " < ".join(_frames(exc.__traceback__, limit))
+    if module.startswith("bellwatch.") and not module.startswith("bellwatch.demo"):
+        return True
+    hit = _IS_LIBRARY.get(filename)
+    if hit is None:
+        if filename.startswith("<"):  # <frozen ...>: the interpreter's own
+            hit = filename.startswith("<frozen")
+        else:
+            real = os.path.realpath(filename)
+            hit = real.startswith(_LIBRARY_ROOTS) or "site-packages" in real
+        if len(_IS_LIBRARY) < _CACHE_MAX:
+            _IS_LIBRARY[filename] = hit
+    return hit
+
+
+def compact_traceback(exc: BaseException, limit: int = 5) -> str:
+    """Where ``exc`` happened: the app's own frames, innermost last, then the last library frame.
+
+    ``module:function:line`` of the innermost ``limit`` frames of the app's code joined
+    by ``" > "`` (caller, then callee), followed by the frame that raised when it is a
+    library's (``httpx._transports.default:map_httpcore_exceptions:86``). With no app
+    frame at all, the innermost frame alone. Never includes local variables
+    (structlog's dict tracebacks do by default).
+    """
+    tb: TracebackType | None = exc.__traceback__
+    app: list[str] = []
+    last = ""
+    last_is_library = False
+    while tb is not None:
+        frame = tb.tb_frame
+        code = frame.f_code
+        module = frame.f_globals.get("__name__", "?")
+        last = f"{module}:{code.co_name}:{tb.tb_lineno}"
+        last_is_library = _library(code.co_filename, str(module))
+        if not last_is_library:
+            app.append(last)
+        tb = tb.tb_next
+    frames = app[-limit:] if limit > 0 else []
+    if last and (last_is_library or not frames):
+        frames.append(last)
+    return " > ".join(frames)
 
 
 def exception_from(exc_info: object) -> BaseException | None:
@@ -121,7 +188,7 @@ class CompactException:
 
     __slots__ = ("_frames",)
 
-    def __init__(self, frames: int = 3) -> None:
+    def __init__(self, frames: int = 5) -> None:
         self._frames = frames
 
     def __call__(self, _logger: object, method: str, event: dict[str, Any]) -> dict[str, Any]:

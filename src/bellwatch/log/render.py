@@ -1,10 +1,11 @@
 """Renderers: the budgeted compact JSON line, and the dev console.
 
 The JSON renderer guarantees, for any event dict, one line of valid JSON of at
-most ``max_line`` characters that keeps the core keys. The common case is one
-``orjson.dumps`` and a length check; only an oversized or unserializable event
-takes the slow path, which cleans values and then shortens the lowest-priority
-ones first.
+most ``max_line`` characters that keeps the core keys (a level of ``INFO`` may go:
+readers take a missing level as INFO). The common case is one ``orjson.dumps`` and
+a length check. An oversized event takes the budget path: values orjson could not
+write are cleaned, then the lowest-priority keys are shortened or dropped first,
+by arithmetic on per-key sizes, and the line is dumped once more.
 """
 
 from __future__ import annotations
@@ -26,29 +27,35 @@ _MAX_DEPTH = 3
 _MAX_ITEMS = 32
 _INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
 
-# What to give up, in order, when a line is over budget. "extras" are the app's own
-# keys (longest first). Error facts (type, message) outlive request facts, since a
-# request line never carries them; ids and route templates are shortened late
-# because they are useless once cut, free text is not.
-_EXTRAS = "*"
+# What to give up, in order, when a line is over budget. First the app's own keys
+# (longest first: shortened, then dropped; see _fit_values). Then what a reader can
+# do without: the traceback, the stdlib logger's name, the HTTP method, and a level
+# of INFO (a missing level reads as INFO: the CLI does so). The keys a request line
+# is joined by go last: a route past 48 characters is cut to 48, then uid and sid
+# (usually on the request's other lines, found by cid), then duration; cid is core.
+# Error facts (type, message, severity) outlive the request facts; ids and route
+# templates are shortened late because they are useless once cut, free text is not.
 _LADDER: tuple[tuple[str, str, int], ...] = (
-    ("shorten", _EXTRAS, _MIN_KEEP),
-    ("drop", _EXTRAS, 0),
     ("shorten", F.EXC, _MIN_KEEP),
     ("drop", F.EXC, 0),
     ("drop", F.LOGGER, 0),
+    ("drop", F.METHOD, 0),
+    ("drop", F.MESSAGES_OUT, 0),
+    ("drop", F.MESSAGES_IN, 0),
+    ("drop_info", F.LEVEL, 0),
+    ("shorten", F.MESSAGE, 48),
+    ("drop", F.WINDOW, 0),
+    ("shorten", F.PATH, 48),
     ("drop", F.USER_ID, 0),
     ("drop", F.SESSION_ID, 0),
-    ("drop", F.METHOD, 0),
     ("drop", F.DURATION, 0),
-    ("shorten", F.MESSAGE, 48),
     ("shorten", F.PATH, _MIN_KEEP),
     ("drop", F.PATH, 0),
     ("shorten", F.MESSAGE, _MIN_KEEP),
-    ("drop", F.WINDOW, 0),
     ("drop", F.COUNT, 0),
     ("shorten", F.ERROR_TYPE, _MIN_KEEP),
     ("drop", F.STATUS, 0),
+    ("drop", F.CLOSE_CODE, 0),
     ("drop", F.MESSAGE, 0),
     # severity and type last: the HIGH/CRITICAL metric filter and the CLI group on them
     ("drop", F.ERROR_TYPE, 0),
@@ -56,6 +63,8 @@ _LADDER: tuple[tuple[str, str, int], ...] = (
 )
 _LADDER_KEYS = frozenset(key for _, key, _ in _LADDER)
 _CORE = frozenset(CORE_FIELDS)
+_NOT_EXTRA = _CORE | _LADDER_KEYS
+_SCALARS = (str, int, float, bool)
 
 
 def safe_repr(obj: object, limit: int = 200) -> str:
@@ -114,8 +123,23 @@ def _key(key: object) -> str:
     return _fix_text(key) if isinstance(key, str) else safe_repr(key, 64)
 
 
-def _piece(key: str, value: Any) -> str:
-    return orjson.dumps({key: value}).decode("utf-8")[1:-1]
+def _chars(raw: bytes) -> int:
+    """Characters of UTF-8 JSON text (the budget counts characters, not bytes)."""
+    return len(raw) if raw.isascii() else len(raw.decode("utf-8"))
+
+
+_KEY_CHARS: dict[str, int] = {}  # a line's keys repeat: their JSON length, measured once
+_KEY_CACHE_MAX = 4096
+_DROPPED_KEY = _chars(orjson.dumps(F.DROPPED)) + 1  # "_dropped": before its number
+
+
+def _key_chars(key: str) -> int:
+    n = _KEY_CHARS.get(key)
+    if n is None:
+        n = _chars(orjson.dumps(key))
+        if len(_KEY_CHARS) < _KEY_CACHE_MAX:
+            _KEY_CHARS[key] = n
+    return n
 
 
 class BudgetRenderer:
@@ -136,100 +160,148 @@ class BudgetRenderer:
         return self.render(event)
 
     def render(self, event: Mapping[str, Any]) -> bytes:
+        replaced = counters.values_replaced
         try:
             line = orjson.dumps(event, default=_default)
         except Exception:
-            return self._fit(event)
+            return self._fit(event, None)
         # Bytes are never fewer than characters, so this check is exact when it passes.
-        if len(line) <= self.max_line or len(line.decode("utf-8")) <= self.max_line:
+        if len(line) <= self.max_line:
             return line
-        return self._fit(event)
+        chars = _chars(line)
+        if chars <= self.max_line:
+            return line
+        # A value orjson could not write itself (our _default ran) is cleaned first;
+        # otherwise the event is JSON already and its line's length is known.
+        return self._fit(event, chars if counters.values_replaced == replaced else None)
 
-    def _fit(self, event: Mapping[str, Any]) -> bytes:
+    def _fit(self, event: Mapping[str, Any], chars: int | None) -> bytes:
+        """The budget path; ``chars``: the line's length when ``event`` is JSON as it is."""
         counters.lines_truncated += 1
         limit = self.max_line
+        if chars is not None:
+            return _fit_values(dict(event), limit, chars)
         try:
-            clean = {_key(k): _clean(v, 1, limit) for k, v in event.items()}
+            values = {_key(k): _clean(v, 1, limit) for k, v in event.items()}
         except Exception:
-            clean = {}
+            values = {}
         for key in CORE_FIELDS:
-            if key in clean and not isinstance(clean[key], str | int | float | bool):
-                clean[key] = safe_repr(clean[key], limit)
-        line = _Budget(clean, limit).fit()
-        return line.encode("utf-8")
+            if key in values and not isinstance(values[key], _SCALARS):
+                values[key] = safe_repr(values[key], limit)
+        return _fit_values(values, limit, _chars(orjson.dumps(values)))
 
 
-class _Budget:
-    """Shrink a cleaned event until its JSON line fits ``limit`` characters."""
+def _piece(key: str, value: Any) -> int:
+    """Characters of ``"key":value`` in a compact JSON line."""
+    raw = orjson.dumps(value)
+    n = _KEY_CHARS.get(key) or _key_chars(key)
+    return n + 1 + (len(raw) if raw.isascii() else len(raw.decode("utf-8")))
 
-    def __init__(self, event: dict[str, Any], limit: int) -> None:
-        self.limit = limit
-        self.values = event
-        self.pieces = {k: _piece(k, v) for k, v in event.items()}
-        # braces + commas + pieces, kept up to date by _set/_drop
-        self.total = 2 + sum(len(p) for p in self.pieces.values()) + max(len(self.pieces) - 1, 0)
-        self.dropped = 0
 
-    def size(self) -> int:
-        extra = len(_piece(F.DROPPED, self.dropped)) + 1 if self.dropped else 0
-        return self.total + extra
+def _room(limit: int, dropped: int, others: int) -> int:
+    """What the other pieces may take once ``"_dropped":N`` is on a line of ``others`` pieces."""
+    if not dropped:
+        return limit
+    return limit - _DROPPED_KEY - len(str(dropped)) - (1 if others else 0)
 
-    def _set(self, key: str, value: Any) -> None:
-        piece = _piece(key, value)
-        self.total += len(piece) - len(self.pieces[key])
-        self.values[key] = value
-        self.pieces[key] = piece
 
-    def _drop(self, key: str) -> None:
-        self.total -= len(self.pieces.pop(key)) + (1 if self.pieces else 0)
-        self.dropped += 1
+_Step = tuple[str, str, int]
+_PLANS: dict[tuple[str, ...], tuple[list[str], list[_Step]]] = {}
+_PLANS_MAX = 256  # shapes of line remembered (a service writes a few dozen)
 
-    def fit(self) -> str:
-        extras = sorted(
-            (k for k in self.pieces if k not in _CORE and k not in _LADDER_KEYS),
-            key=lambda k: -len(self.pieces[k]),
-        )
-        for action, target, keep in _LADDER:
-            for key in extras if target == _EXTRAS else (target,):
-                if self._fits():
-                    break
-                if key not in self.pieces:
-                    continue
-                if action == "drop":
-                    self._drop(key)
-                else:
-                    self._shorten(key, keep)
-        # last resort: shorten the core values themselves
-        for key in (F.EVENT, F.CID, F.ERROR_HASH, F.LEVEL, F.TS):
-            if self._fits():
-                break
-            if key in self.pieces:
-                self._shorten(key, 1)
-        return self._line()
 
-    def _fits(self) -> bool:
-        return self.size() <= self.limit
+def _plan(values: dict[str, Any]) -> tuple[list[str], list[_Step]]:
+    """The app's own keys, and the ladder's other steps that apply to a line with these keys.
 
-    def _shorten(self, key: str, keep: int) -> None:
-        value = self.values[key]
-        text = value if isinstance(value, str) else orjson.dumps(value).decode("utf-8")
-        while self.size() > self.limit:
-            excess = self.size() - self.limit
-            target = max(keep, len(text) - excess - len(MARK))
-            if target >= len(text):
-                return
-            text = text[:target]
-            self._set(key, text + MARK)
-            if target == keep:
-                return
+    Worked out once per shape of line (its keys, in order) and cached.
+    """
+    shape = tuple(values)
+    plan = _PLANS.get(shape)
+    if plan is None:
+        extras = [key for key in values if key not in _NOT_EXTRA]
+        steps = [step for step in _LADDER if step[1] in values]
+        plan = (extras, steps)
+        if len(_PLANS) < _PLANS_MAX:
+            _PLANS[shape] = plan
+    return plan
 
-    def _line(self) -> str:
-        body = ",".join(self.pieces.values())
-        if self.dropped:
-            body += ("," if body else "") + _piece(F.DROPPED, self.dropped)
-        line = "{" + body + "}"
-        if len(line) <= self.limit:
-            return line
-        # Unreachable for sane limits; keeps the guarantee if a key itself is huge.
-        core = {k: str(self.values.get(k, ""))[:8] for k in CORE_FIELDS if k in self.values}
-        return orjson.dumps(core).decode("utf-8")
+
+def _fit_values(values: dict[str, Any], limit: int, total: int) -> bytes:
+    """Shrink ``values`` (ours, JSON-safe) until its line of ``total`` characters fits.
+
+    The length is kept up to date by arithmetic: a key's piece is measured (one
+    ``orjson.dumps`` of its value) only when the ladder reaches that key, the steps
+    that apply are worked out once per shape of line, and the line is dumped once
+    at the end. A request line a few characters over budget costs two small dumps
+    and one of the line.
+    """
+    extras, steps = _plan(values)
+    total, dropped = _fit_extras(values, extras, limit, total) if extras else (total, 0)
+    room = _room(limit, dropped, len(values))
+    for action, key, keep in steps:
+        if total <= room:
+            break
+        if key not in values:
+            continue
+        if action == "shorten":
+            total = _shorten(values, key, keep, total, room)
+        elif action == "drop" or values[key] == "INFO":  # drop_info: only an INFO level
+            total -= _piece(key, values.pop(key)) + (1 if values else 0)
+            dropped += 1
+            room = _room(limit, dropped, len(values))
+    # last resort: shorten the core values themselves
+    for key in (F.EVENT, F.CID, F.ERROR_HASH, F.LEVEL, F.TS):
+        if total <= room:
+            break
+        if key in values:
+            total = _shorten(values, key, 1, total, room)
+    if dropped:
+        values[F.DROPPED] = dropped
+    line = orjson.dumps(values)
+    if _chars(line) <= limit:
+        return line
+    # Unreachable for sane limits; keeps the guarantee if a key itself is huge.
+    core = {k: str(values.get(k, ""))[:8] for k in CORE_FIELDS if k in values}
+    return orjson.dumps(core)
+
+
+def _fit_extras(
+    values: dict[str, Any], extras: list[str], limit: int, total: int
+) -> tuple[int, int]:
+    """The app's own keys go first, longest first: shortened, then dropped.
+
+    Returns the new total and how many were dropped.
+    """
+    if len(extras) > 1:
+        sizes = {key: _piece(key, values[key]) for key in extras}
+        extras = sorted(extras, key=sizes.__getitem__, reverse=True)
+    for key in extras:
+        if total <= limit:
+            return total, 0
+        total = _shorten(values, key, _MIN_KEEP, total, limit)
+    dropped = 0
+    for key in extras:
+        if total <= _room(limit, dropped, len(values)):
+            break
+        total -= _piece(key, values.pop(key)) + (1 if values else 0)
+        dropped += 1
+    return total, dropped
+
+
+def _shorten(values: dict[str, Any], key: str, keep: int, total: int, room: int) -> int:
+    """Cut ``values[key]`` (as text, marked) toward ``room``; never below ``keep``; new total."""
+    value = values[key]
+    text = value if isinstance(value, str) else orjson.dumps(value).decode("utf-8")
+    piece = _piece(key, value)
+    while total > room:
+        target = max(keep, len(text) - (total - room) - len(MARK))
+        if target >= len(text):
+            break
+        text = text[:target]
+        values[key] = text + MARK
+        cut = _piece(key, values[key])
+        total += cut - piece
+        piece = cut
+        if target == keep:
+            break
+    return total

@@ -7,11 +7,18 @@ from typing import TYPE_CHECKING, Any
 
 from .._guard import record_internal_error
 from ..schema import F
+from .processors import reported
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline
 
-__all__ = ["BellwatchHandler", "install", "uninstall"]
+__all__ = [
+    "BellwatchHandler",
+    "ReportedElsewhere",
+    "absorb_server_duplicates",
+    "install",
+    "uninstall",
+]
 
 _METHOD = {10: "debug", 20: "info", 30: "warning", 40: "error", 50: "critical"}
 
@@ -52,6 +59,34 @@ class BellwatchHandler(logging.Handler):
         return None
 
 
+# Where ASGI servers log an exception that escaped the app ("Exception in ASGI
+# application"): the middleware has reported that exception already, with its cid.
+_SERVER_LOGGERS = ("uvicorn.error", "gunicorn.error", "hypercorn.error")
+
+
+class ReportedElsewhere(logging.Filter):
+    """Drop a record whose exception bellwatch has already counted and written.
+
+    On the server's own loggers, so that its copy of an unhandled exception is
+    written by no handler at all: not ours (it would be a second error line with
+    no cid) and not the server's own (a multi-line traceback on stderr, which
+    awslogs ships as one event per line). It survives the server's
+    ``logging.config.dictConfig``, which replaces handlers, not filters.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc_info = record.exc_info
+        return not (exc_info and exc_info[1] is not None and reported(exc_info[1]))
+
+
+def absorb_server_duplicates() -> None:
+    """Put :class:`ReportedElsewhere` on the ASGI servers' loggers (idempotent)."""
+    for name in _SERVER_LOGGERS:
+        lg = logging.getLogger(name)
+        if not any(isinstance(f, ReportedElsewhere) for f in lg.filters):
+            lg.addFilter(ReportedElsewhere())
+
+
 def install(pipeline: Pipeline) -> None:
     """Route the root logger (and uvicorn's) through ``pipeline``; idempotent."""
     root = logging.getLogger()
@@ -68,6 +103,7 @@ def install(pipeline: Pipeline) -> None:
         lg.setLevel(logging.NOTSET)
         lg.disabled = False
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    absorb_server_duplicates()
     # httpx logs every request at INFO with its full URL, query string (api_key=...)
     # included; outgoing calls are better seen through the correlation id.
     logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from ..store.base import Snapshot, Store
 from ..store.memory import MemoryStore
+from .websockets import WebSocketStats
 
 __all__ = ["Listener", "Monitor"]
 
@@ -56,6 +57,8 @@ class Monitor:
         # Per-minute observers (the EMF writer, the dashboard); called after the store,
         # from whichever thread finishes the request (deferred ones too): thread-safe.
         self.listeners: list[Listener] = []
+        # WebSocket connections, apart from requests (this process's).
+        self.websockets = WebSocketStats()
 
     def observe(
         self,
@@ -110,3 +113,4 @@ class Monitor:
         """Forget every number."""
         self.settle()
         self.store.reset()
+        self.websockets.reset()

@@ -17,9 +17,11 @@ __all__ = ["Timeline"]
 class Timeline:
     """This process's requests in fixed time buckets, for the dashboard's charts.
 
-    A :class:`~bellwatch.monitor.Monitor` listener: per request, a lock, a few
-    increments and one sketch insert. Memory is bounded: ``span / step`` buckets
-    and the last ``keep_slow`` slow requests.
+    A :class:`~bellwatch.monitor.Monitor` listener, attached by the runtime when it
+    builds the monitor, so the charts cover the process from its first request. Per
+    request: a lock, a few increments and one sketch bin (about 1 us, under a tenth
+    of what the middleware costs a request). Memory is bounded: ``span / step``
+    buckets and the last ``keep_slow`` slow requests.
 
     Args:
         step: bucket width in seconds.
@@ -33,17 +35,17 @@ class Timeline:
         self._buckets: deque[tuple[int, EndpointStats]] = deque()
         self._slow: deque[dict[str, Any]] = deque(maxlen=keep_slow)
         self._lock = threading.Lock()
+        self._index = -1  # the newest bucket, kept apart: nearly every request lands in it
+        self._stats = EndpointStats()
 
     def __call__(self, path: str, status: int, duration: float, slow: bool, now: float) -> None:
         """Count one finished request (the monitor calls this after its store)."""
         index = int(now // self.step)
         with self._lock:
-            buckets = self._buckets
-            if not buckets or buckets[-1][0] != index:
-                buckets.append((index, EndpointStats()))
-                while buckets[0][0] <= index - self.nbuckets:
-                    buckets.popleft()
-            buckets[-1][1].add(status, duration, slow)
+            if index == self._index:
+                self._stats.add(status, duration, slow)
+            else:
+                self._roll(index).add(status, duration, slow)
             if slow:
                 self._slow.append(
                     {
@@ -54,6 +56,26 @@ class Timeline:
                         F.CID: get_cid(),
                     }
                 )
+
+    def _roll(self, index: int) -> EndpointStats:
+        """The bucket of ``index``, made when missing (under the lock)."""
+        buckets = self._buckets
+        for i, stats in reversed(buckets):
+            if i == index:
+                return stats
+            if i < index:
+                break
+        stats = EndpointStats()
+        if index > self._index:
+            buckets.append((index, stats))
+            self._index, self._stats = index, stats
+            while buckets[0][0] <= index - self.nbuckets:
+                buckets.popleft()
+        elif index > self._index - self.nbuckets:
+            # Older than the newest: a request finished in a batch across a bucket edge.
+            buckets.append((index, stats))
+            self._buckets = deque(sorted(buckets, key=lambda b: b[0]))
+        return stats  # (older than the span: charted nowhere)
 
     def section(self, now: float | None = None) -> dict[str, Any]:
         """The ``series`` section: one entry per bucket, oldest first, empty ones as zeros.

@@ -45,7 +45,7 @@ FIELDS = (
     ("ts", F.TS), ("level", F.LEVEL), ("event", F.EVENT), ("method", F.METHOD),
     ("path", F.PATH), ("status", F.STATUS), ("duration", F.DURATION), ("cid", F.CID),
     ("n", F.OCCURRENCES), ("hash", F.ERROR_HASH), ("sev", F.SEVERITY),
-    ("type", F.ERROR_TYPE), ("msg", F.MESSAGE), ("sid", F.SESSION_ID),
+    ("type", F.ERROR_TYPE), ("msg", F.MESSAGE), ("sid", F.SESSION_ID), ("uid", F.USER_ID),
 )  # fmt: skip
 """The Struct's attribute names (ours) and the JSON keys they hold: all the facts read."""
 _ATTR = {key: attr for attr, key in FIELDS}
@@ -87,6 +87,7 @@ class Event(Protocol):
     type: Any
     msg: Any
     sid: Any
+    uid: Any
 
     def get(self, key: str, default: Any = None) -> Any:
         """The value of JSON key ``key`` (one of :data:`FIELDS`), or ``default``."""

@@ -10,7 +10,14 @@ from typing import Any
 from ..schema import Ev
 from ..timeparse import parse_ts
 from . import _decode
-from ._events import ERROR_LEVELS, TWILIO_PREFIX, as_int, fold_event, fold_twilio
+from ._events import (
+    ERROR_LEVELS,
+    TWILIO_PREFIX,
+    as_int,
+    fold_affected,
+    fold_event,
+    fold_twilio,
+)
 from .facts import Facts
 
 __all__ = ["fold_decoded"]
@@ -129,6 +136,8 @@ def fold_decoded(  # noqa: PLR0912, PLR0915 - the hot loop, inlined on purpose
                 _tally(counts, (method, path), 2)
             if path and path.startswith(twilio):
                 fold_twilio(facts, rec, ts, status, bad_signature=False)
+        if rec.hash is not unset:  # the error recorded during this request: its user was affected
+            fold_affected(facts, rec)
     _add_requests(facts, durations, counts)
     facts.records += len(lines) - blank - text
     facts.text += text

@@ -1,6 +1,7 @@
 """How one structured event adds to :class:`~.facts.Facts`: requests, Twilio webhooks,
-health checks and errors, by the rules of :mod:`._fold`; and reading a field's value by
-the schema's type (a value of another JSON type counts as absent)."""
+health checks, errors and the users they affected, by the rules of :mod:`._fold`; and
+reading a field's value by the schema's type (a value of another JSON type counts as
+absent)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from . import _decode
 from .facts import Facts, merge_error, merge_twilio
 
 __all__ = [
-    "ERROR_LEVELS", "TWILIO_PREFIX", "Fields", "as_int", "as_text", "fold_event", "fold_twilio",
+    "ERROR_LEVELS", "TWILIO_PREFIX", "Fields", "as_int", "as_text", "fold_affected", "fold_event",
+    "fold_twilio",
 ]  # fmt: skip
 
 TWILIO_PREFIX = "/twilio"
@@ -49,6 +51,18 @@ def fold_event(
         n = as_int(rec.get(F.OCCURRENCES))
         if event in _ERROR_EVENTS or n is not None:
             _error(facts, key, rec, ts, n=n if n is not None and n >= 0 else None, event=event)
+        fold_affected(facts, rec)
+
+
+def fold_affected(facts: Facts, rec: Fields) -> None:
+    """A line with a fingerprint and a ``uid``: that user was affected by that error."""
+    key, uid = rec.get(F.ERROR_HASH), rec.get(F.USER_ID)
+    if type(key) is str and type(uid) is str:
+        users = facts.eu.get(key)
+        if users is None:
+            facts.eu[key] = {uid}
+        else:
+            users.add(uid)
 
 
 def _request(facts: Facts, rec: Fields, ts: int | None, slow: list[tuple[Any, ...]]) -> None:

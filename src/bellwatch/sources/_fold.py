@@ -21,7 +21,15 @@ from ..schema import Ev, F
 from ..timeparse import parse_ts
 from . import _decode
 from ._decoded import fold_decoded
-from ._events import ERROR_LEVELS, TWILIO_PREFIX, as_int, as_text, fold_event, fold_twilio
+from ._events import (
+    ERROR_LEVELS,
+    TWILIO_PREFIX,
+    as_int,
+    as_text,
+    fold_affected,
+    fold_event,
+    fold_twilio,
+)
 from .base import TIMESTAMP, TextRecord
 from .facts import Facts
 from .reader import in_window
@@ -78,7 +86,7 @@ def _fold_parsed(  # noqa: PLR0912, PLR0915 - the hot loop, inlined on purpose
     )  # fmt: skip
     # a tuple, not a set: a level may be any JSON value, a list included (unhashable)
     request, error_levels, floor, twilio = Ev.REQUEST, ERROR_LEVELS, facts.floor, TWILIO_PREFIX
-    f_n = F.OCCURRENCES
+    f_n, f_hash = F.OCCURRENCES, F.ERROR_HASH
     ep = facts.ep
     ep_get = ep.get
     records = text = head = untimed = error_lines = 0
@@ -156,6 +164,8 @@ def _fold_parsed(  # noqa: PLR0912, PLR0915 - the hot loop, inlined on purpose
             e[1] += 1
         if status is not None and not 200 <= status < 300 and path and path.startswith(twilio):
             fold_twilio(facts, rec, ts, status, bad_signature=False)
+        if f_hash in rec:  # the error recorded during this request: its user was affected
+            fold_affected(facts, rec)
     facts.records += records
     facts.text += text
     facts.head_text += head

@@ -18,6 +18,8 @@ What is kept:
   sorts the few it shows; keeping them sorted cost more than the rest of a fold);
 - per Twilio CallSid: the correlation ids of its failed webhooks (non-2xx answers on a
   Twilio route, or a bad signature), so a webhook failing both ways counts once;
+- per error fingerprint, the distinct users it affected: the ``uid`` of every line
+  carrying its ``hash`` (a request line names the error recorded during it);
 - counts: structured events, text events (and those before the first time, for windows),
   events without a time, error-level events, failed health checks; first and last time.
 
@@ -34,9 +36,9 @@ from typing import Any
 
 __all__ = ["MAX_SLOW_ROWS", "SLOW_FLOOR", "SLOW_SPLIT", "Facts", "joined", "slowest"]
 
-VERSION = 2
+VERSION = 3  # 3: each section's stored size in the header, and the users section
 _MAGIC = b"BWF\x01"
-_SECTIONS = ("ep", "err", "slow", "slow_lo", "tw")
+_SECTIONS = ("ep", "err", "slow", "slow_lo", "tw", "eu")
 _SCALARS = ("records", "text", "head_text", "untimed", "min_ts", "max_ts", "last_ts",
             "error_lines", "health_failures", "floor")  # fmt: skip
 SLOW_FLOOR = 0.5
@@ -47,6 +49,7 @@ SLOW_SPLIT = 2.0
 MAX_SLOW_ROWS = 200_000
 MAX_HIST = 300_000
 MAX_TWILIO_IDS = 100_000
+MAX_ERROR_USERS = 300_000
 
 
 class Facts:
@@ -76,6 +79,7 @@ class Facts:
         self._slow: list[tuple[Any, ...]] | None = []
         self._slow_lo: list[tuple[Any, ...]] | None = []
         self._tw: dict[str, list[Any]] | None = {}
+        self._eu: dict[str, set[str]] | None = {}
         self._stored_sizes: dict[str, int] = {}
         """Each section's size as stored (see :meth:`bounded`), while it is not read."""
 
@@ -139,6 +143,15 @@ class Facts:
             else self._section("tw", dict)
         )
 
+    @property
+    def eu(self) -> dict[str, set[str]]:
+        """``hash -> {uid}``: the users each error fingerprint affected."""
+        return (
+            self._eu
+            if self._eu is not None and "eu" not in self._todo
+            else self._section("eu", dict)
+        )
+
     def add_slow(self, rows: list[tuple[Any, ...]]) -> None:
         """Add requests over the floor, in the order read, to their band."""
         split = SLOW_SPLIT
@@ -149,8 +162,13 @@ class Facts:
         """Whether these facts are small enough to keep on disk, judged without merging
         what is not merged yet (the sum of the parts' sizes: at least the merged size)."""
         rows = self._size("slow") + self._size("slow_lo")
-        hist, ids = self._size("ep"), self._size("tw")
-        return rows <= MAX_SLOW_ROWS and hist <= MAX_HIST and ids <= MAX_TWILIO_IDS
+        hist, ids, users = self._size("ep"), self._size("tw"), self._size("eu")
+        return (
+            rows <= MAX_SLOW_ROWS
+            and hist <= MAX_HIST
+            and ids <= MAX_TWILIO_IDS
+            and users <= MAX_ERROR_USERS
+        )
 
     def _size(self, name: str) -> int:
         value = getattr(self, f"_{name}")
@@ -346,14 +364,25 @@ def _merge_rows(into: list[tuple[Any, ...]], other: list[tuple[Any, ...]]) -> li
     return into + other if into else list(other)
 
 
+def _merge_eu(into: dict[str, set[str]], other: dict[str, set[str]]) -> dict[str, set[str]]:
+    for key, users in other.items():
+        mine = into.get(key)
+        if mine is None:
+            into[key] = set(users)
+        else:
+            mine |= users
+    return into
+
+
 _SIZE: dict[str, Any] = {
     "ep": lambda ep: sum(len(e[5]) for e in ep.values()),
     "err": len,
     "slow": len,
     "slow_lo": len,
     "tw": lambda tw: sum(len(w[0]) + len(w[1]) for w in tw.values()),
+    "eu": lambda eu: sum(len(u) for u in eu.values()),
 }
-"""What :meth:`Facts.bounded` counts of each section: histogram entries, rows, ids."""
+"""What :meth:`Facts.bounded` counts of each section: histogram entries, rows, ids, users."""
 
 _MERGE: dict[str, Any] = {
     "ep": _merge_ep,
@@ -361,4 +390,5 @@ _MERGE: dict[str, Any] = {
     "slow": _merge_rows,
     "slow_lo": _merge_rows,
     "tw": _merge_tw,
+    "eu": _merge_eu,
 }

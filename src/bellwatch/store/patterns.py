@@ -58,6 +58,8 @@ class Pattern:
     """One fingerprint's facts; ``unlogged`` counts occurrences since its last line.
 
     ``announce`` (window mode): the pattern escalated and its next line has to say so.
+    ``origin``: the severity it was first seen with (a spike raises ``severity``; a
+    pattern that began low, a validation error, pages only if configured to).
     """
 
     hash: str
@@ -76,6 +78,11 @@ class Pattern:
     escalated: bool = False
     scheduled: bool = False
     announce: bool = False
+    origin: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.origin:
+            self.origin = self.severity
 
 
 Kind = Literal["first", "aggregated", "none"]
@@ -88,7 +95,9 @@ class Hit:
     ``count`` is the running total; ``line_count`` is what an ``aggregated`` line
     carries: the running total in every-Nth mode, the occurrences since the previous
     line in window mode. ``announce``: that line says the pattern escalated (window mode
-    folds the escalation into the pattern's next line).
+    folds the escalation into the pattern's next line). ``alert``: a first occurrence
+    may alert from this process (a shared store decides that for the cluster instead,
+    and hands the decision over through ``alerts``).
     """
 
     kind: Kind
@@ -99,6 +108,7 @@ class Hit:
     line_count: int = 0
     announce: bool = False
     n: int = 1
+    alert: bool = True
 
 
 class PatternStore(Protocol):
@@ -111,6 +121,10 @@ class PatternStore(Protocol):
     An escalation is reported once: through :attr:`Hit.escalated_now` when the store
     decides it on the occurrence itself (in memory), or through ``escalations`` when
     it is decided elsewhere and arrives later (a shared store's background flush).
+    Likewise the first-occurrence alert: :attr:`Hit.alert`, or ``alerts``.
+
+    ``unsaid`` (at shutdown) returns copies of every pattern with occurrences no line
+    has accounted for, ``unlogged`` being that number, and counts them as stated.
     """
 
     def hit(self, key: str, now: float, make: Callable[[], Pattern]) -> Hit: ...
@@ -118,6 +132,10 @@ class PatternStore(Protocol):
     def sweep(self, now: float) -> list[Pattern]: ...
 
     def escalations(self) -> list[Pattern]: ...
+
+    def alerts(self) -> list[Pattern]: ...
+
+    def unsaid(self, now: float) -> list[Pattern]: ...
 
     def snapshot(self) -> tuple[list[Pattern], int, dict[str, int]]: ...
 
@@ -233,6 +251,10 @@ class MemoryPatternStore:
         """None: this store escalates on the occurrence itself (:attr:`Hit.escalated_now`)."""
         return []
 
+    def alerts(self) -> list[Pattern]:
+        """None: a first occurrence alerts from the process that saw it (:attr:`Hit.alert`)."""
+        return []
+
     def unsaid(self, now: float) -> list[Pattern]:
         """Copies of every pattern with occurrences no line has stated yet, now stated.
 
@@ -272,5 +294,5 @@ def copy_pattern(p: Pattern) -> Pattern:
     """A detached copy of ``p``'s reported facts (what a reader or a summary line needs)."""
     return Pattern(
         p.hash, p.type, p.message, p.severity, p.endpoint, p.first_seen, p.last_seen, p.count,
-        p.unlogged, announce=p.announce,
+        p.unlogged, announce=p.announce, origin=p.origin,
     )  # fmt: skip

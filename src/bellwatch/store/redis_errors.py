@@ -12,6 +12,13 @@ atomically and answers which lines are due cluster-wide:
 - ``window``: at most one summary per window per fingerprint, also for patterns
   that went quiet (a due-time sorted set the script drains), carrying the
   cluster's occurrences since that fingerprint's previous line;
+- ``n`` is exact: Redis keeps, per fingerprint, how many occurrences some line
+  has claimed. A process's first lines claim 1 each (sent with their batch); a
+  line the script hands out claims everything unclaimed up to it; at shutdown
+  each process claims the rest of the fingerprints it knows, and a pattern
+  forgotten after its TTL has its rest stated first. So the ``n`` of all lines of
+  all processes sum to the cluster's count. When Redis cannot be reached at
+  shutdown, the process states what it never got acknowledged itself;
 - escalation: the spike rate is computed on the cluster count; the process whose
   batch crossed the threshold writes ``error_escalated`` and fires the alert as
   soon as the answer arrives (the flusher calls ``on_due``), not on its next
@@ -21,7 +28,9 @@ atomically and answers which lines are due cluster-wide:
 The first occurrence is written in full (with its traceback) by the process that
 sees it, when that process does not yet know the fingerprint from Redis (the
 script returns fingerprints new to the cluster since the last round). Two workers
-meeting a new error within the same second may each write a first line.
+meeting a new error within one flush interval may each write a first line, each
+with ``n`` 1, so the sum stays exact. The first-occurrence alert is the cluster's
+decision too: the process whose batch brought the fingerprint to Redis sends it.
 
 Keys under ``bellwatch:<service>:``: ``e:<hash>`` (hash: facts, count, spike
 buckets; expires after ``error_ttl`` idle), ``errs`` (zset by last seen),
@@ -51,7 +60,10 @@ _READ_INTEREST = 60.0
 _TOP = 100  # patterns read back in full for /metrics; the rest only counted
 
 
-Entry = list[Any]  # n, type, message, severity, endpoint, first_seen, last_seen
+# n, type, message, severity, endpoint, first_seen, last_seen, claims (occurrences of
+# this entry this process's own lines already accounted for: its first lines)
+Entry = list[Any]
+_CLAIMS = 7
 
 
 class RedisPatternStore:
@@ -84,8 +96,10 @@ class RedisPatternStore:
         buffer_max: int = 100_000,
         on_due: Callable[[], None] | None = None,
         timeout: float = 0.5,
+        paging: tuple[str, ...] = (Sev.HIGH, Sev.CRITICAL),
     ) -> None:
         self.policy = policy
+        self.paging = ",".join(paging)
         self.prefix = f"bellwatch:{service}:"
         self.buffer_max = buffer_max
         self.on_due = on_due
@@ -107,7 +121,11 @@ class RedisPatternStore:
             self._known: set[str] = set()
             self._counts: dict[str, int] = {}
             self._escalations: list[Pattern] = []
+            self._alerts: list[Pattern] = []
             self._due: list[Pattern] = []
+            self._handed: dict[str, int] = {}  # n of the lines the cluster handed this process
+            self._unshipped: dict[str, int] = {}  # past buffer_max: never sent, never claimed
+            self._final: list[str] | None = None  # a final round claims these fingerprints' rest
             self._cluster: tuple[list[Pattern], int, dict[str, int]] | None = None
             self._cluster_at = 0.0
             self._since = 0.0
@@ -127,24 +145,29 @@ class RedisPatternStore:
                 self._patterns.move_to_end(key)
             p.count += 1
             p.last_seen = now
+            first = p.count == 1 and key not in self._known
+            if first:
+                self._known.add(key)
             if self._pending_n + self.shipper.inflight_updates >= self.buffer_max:
                 self.overflowed += 1
+                if not first:  # (a first line accounts for its own occurrence)
+                    self._unshipped[key] = self._unshipped.get(key, 0) + 1
             else:
                 self._pending_n += 1
                 entry = self._pending.get(key)
                 if entry is None:
                     self._pending[key] = [1, p.type, p.message, p.severity, p.endpoint or "",
-                                          p.first_seen, now]  # fmt: skip
+                                          p.first_seen, now, 0]  # fmt: skip
                 else:
                     entry[0] += 1
                     entry[6] = now
-            first = p.count == 1 and key not in self._known
-            if first:
-                self._known.add(key)
+                if first:
+                    self._pending[key][_CLAIMS] += 1
             count = self._counts.get(key, 0) + (self._pending.get(key) or [0])[0]
         self.shipper.start()
-        # Escalation is the cluster's decision: it arrives through escalations(), not here.
-        return Hit("first" if first else "none", max(count, 1), p.severity, False, p)
+        # Escalation and the first alert are the cluster's decisions: they arrive through
+        # escalations() and alerts(), not here.
+        return Hit("first" if first else "none", max(count, 1), p.severity, False, p, alert=False)
 
     # -- the flusher's side ------------------------------------------------------------
 
@@ -163,36 +186,44 @@ class RedisPatternStore:
                 else:
                     mine[0] += entry[0]
                     mine[6] = max(mine[6], entry[6])
+                    mine[_CLAIMS] += entry[_CLAIMS]
             while len(self._acked) > self.policy.max_patterns:
                 del self._acked[next(iter(self._acked))]
 
     def _send(self, client: Any, proc: str, seq: int, mode: str, batch: dict[str, Entry]) -> str:
-        if mode == "full":  # Redis lost its data: restore our counts, write no lines for them
+        if mode == "full":  # Redis lost its data: restore our counts and claims, no lines
             with self._lock:
                 full = {key: list(entry) for key, entry in self._acked.items()}
+                handed = dict(self._handed)
             for key, entry in batch.items():
                 if key in full:
                     full[key][0] += entry[0]
+                    full[key][_CLAIMS] += entry[_CLAIMS]
                 else:
                     full[key] = list(entry)
+            for key, n in handed.items():
+                if key in full:
+                    full[key][_CLAIMS] += n
             batch = full
         if self._script is None:
             self._script = client.register_script(APPLY)
         pol = self.policy
         now = time.time()
-        reply, lines, counts, escalations, known = self._script(
+        final = self._final
+        reply, lines, counts, escalations, known, alerts = self._script(
             args=[
                 self.prefix, proc, seq, mode, orjson.dumps(batch), now, pol.every, pol.window,
                 pol.ttl, pol.spike_threshold, pol.spike_window, pol.max_patterns, pol.mode,
-                ",".join(Sev.ORDER), self._since, self.shipper.acked,
+                ",".join(Sev.ORDER), self._since, orjson.dumps(final or []), self.paging,
+                self.shipper.acked,
             ]
         )  # fmt: skip
         self._since = now - 5.0  # overlap: clocks of tasks differ a little
-        self._learn(lines, counts, escalations, known)
+        self._learn(lines, counts, escalations, known, alerts)
         return str(reply)
 
     def _learn(self, lines: list[Any], counts: list[Any], escalations: list[Any],
-               known: list[Any]) -> None:  # fmt: skip
+               known: list[Any], alerts: list[Any]) -> None:  # fmt: skip
         with self._lock:
             if len(self._known) > 4 * self.policy.max_patterns:
                 self._known.clear()
@@ -210,26 +241,32 @@ class RedisPatternStore:
                 escalated = copy_pattern(p)
                 escalated.count = self._counts.get(key, p.count)
                 self._escalations.append(escalated)
-            # key, count, the cluster's severity, whether the line says an escalation
-            for i in range(0, len(lines), 4):
-                p = self._patterns.get(str(lines[i]))
-                if p is None:
-                    continue  # evicted here since; the count stays exact in Redis
+            for key in alerts:
+                p = self._patterns.get(str(key))
+                if p is not None:
+                    first = copy_pattern(p)
+                    first.count = self._counts.get(first.hash, p.count)
+                    self._alerts.append(first)
+            # hash, count, n, severity, announce, type, message, endpoint
+            for i in range(0, len(lines), 8):
+                key = str(lines[i])
+                p = self._patterns.get(key)
+                if p is None:  # forgotten here: the cluster's facts stand in
+                    endpoint = str(lines[i + 7]) or None
+                    p = Pattern(key, str(lines[i + 5]), str(lines[i + 6]), str(lines[i + 3]),
+                                endpoint, 0.0, 0.0)  # fmt: skip
                 due = copy_pattern(p)
-                # every_n: the multiple of N crossed; window: the count since the last line
-                if self.policy.mode == "window":
-                    due.unlogged = int(lines[i + 1])
-                else:
-                    due.count = int(lines[i + 1])
-                    # the occurrences since the previous multiple (the first line said one)
-                    every = self.policy.every
-                    due.unlogged = every if due.count > every else every - 1
-                due.severity = str(lines[i + 2])
-                due.announce = str(lines[i + 3]) == "1"
+                due.count = int(lines[i + 1])  # every_n: the multiple of N; window: n
+                due.unlogged = int(lines[i + 2])  # n: what the line accounts for
+                due.severity = str(lines[i + 3])
+                due.announce = str(lines[i + 4]) == "1"
+                self._handed[key] = self._handed.get(key, 0) + due.unlogged
                 self._due.append(due)
+            if len(self._handed) > 4 * self.policy.max_patterns:
+                self._handed.clear()  # (only a Redis that lost its data needs them back)
 
     def _after(self, client: Any) -> None:
-        if (self._due or self._escalations) and self.on_due is not None:
+        if (self._due or self._escalations or self._alerts) and self.on_due is not None:
             self.on_due()
         now = time.time()
         if self._cluster is not None and now - self._read_at > _READ_INTEREST:
@@ -279,12 +316,81 @@ class RedisPatternStore:
             out, self._escalations = self._escalations, []
         return out
 
+    def alerts(self) -> list[Pattern]:
+        """Fingerprints new to the cluster in this process's batches: this process alerts.
+
+        Copies with the cluster's count when it was decided (handed over once).
+        """
+        with self._lock:
+            out, self._alerts = self._alerts, []
+        return out
+
+    _FINAL_WAIT = 2.0  # seconds a shutdown keeps retrying its final round
+
+    def unsaid(self, now: float) -> list[Pattern]:
+        """At shutdown: claim the rest of every fingerprint this process knows of.
+
+        One round now ships the buffer and asks the cluster for the occurrences no
+        line has accounted for yet, of every live fingerprint (the cluster's, not
+        only this process's); they come back as lines due (``unlogged`` is their
+        ``n``). If Redis does not answer, what this process counted but never got
+        acknowledged is returned instead (and marked claimed in the batch that will
+        carry it, should the process go on and Redis come back); what Redis did
+        acknowledge stays there, for the next process that claims.
+        """
+        with self._lock:
+            self._final = sorted(self._known.union(self._patterns))
+        try:
+            was_down = self.shipper.degraded
+            ok = self.shipper.flush()
+            # A Redis that stalled past the timeout may still apply the round: resending it
+            # returns what it handed out. One already known to be down is not waited for.
+            deadline = time.monotonic() + self._FINAL_WAIT
+            while not ok and not was_down and time.monotonic() < deadline:
+                time.sleep(0.1)
+                ok = self.shipper.flush()
+        finally:
+            with self._lock:
+                self._final = None
+        due = self.sweep(now)
+        if ok:
+            return due
+        return due + self._claim_locally()
+
+    def _claim_locally(self) -> list[Pattern]:
+        unclaimed: dict[str, int] = {}
+        with self._lock:
+            inflight = self.shipper.inflight
+            batches = [self._pending] + ([inflight[1]] if inflight is not None else [])
+            for batch in batches:
+                for key, entry in batch.items():
+                    rest = entry[0] - entry[_CLAIMS]
+                    if rest > 0:
+                        unclaimed[key] = unclaimed.get(key, 0) + rest
+                        entry[_CLAIMS] = entry[0]
+            for key, n in self._unshipped.items():
+                unclaimed[key] = unclaimed.get(key, 0) + n
+            self._unshipped = {}
+            out = []
+            for key, n in unclaimed.items():
+                p = self._patterns.get(key)
+                if p is None:
+                    continue
+                due = copy_pattern(p)
+                due.unlogged = n
+                out.append(due)
+        return out
+
+    def current(self) -> bool:
+        """Whether :meth:`snapshot` would answer with the cluster's patterns right now."""
+        fresh = time.time() - self._cluster_at <= max(3 * self.shipper.interval, 5.0)
+        return self._cluster is not None and fresh and not self.shipper.degraded
+
     def snapshot(self) -> tuple[list[Pattern], int, dict[str, int]]:
         """The cluster's patterns as of the last refresh; this process's while there is none."""
-        self._read_at = now = time.time()
+        self._read_at = time.time()
         cluster = self._cluster
-        fresh = now - self._cluster_at <= max(3 * self.shipper.interval, 5.0)
-        if cluster is not None and fresh and not self.shipper.degraded:
+        if cluster is not None and self.current():
             return [copy_pattern(p) for p in cluster[0]], cluster[1], dict(cluster[2])
         # No current cluster copy: this process's own patterns; the flusher refreshes now.
         self.shipper.start()
@@ -315,9 +421,15 @@ class RedisPatternStore:
 
 
 def shared_pattern_store(
-    settings: Settings, policy: Policy, on_due: Callable[[], None] | None = None
+    settings: Settings,
+    policy: Policy,
+    on_due: Callable[[], None] | None = None,
+    paging: tuple[str, ...] = (Sev.HIGH, Sev.CRITICAL),
 ) -> RedisPatternStore:
-    """The pattern store the aggregator picks when ``redis_url`` is set."""
+    """The pattern store the aggregator picks when ``redis_url`` is set.
+
+    ``paging``: the severities whose first occurrence alerts (the aggregator's rule).
+    """
     if not settings.redis_url:
         raise ValueError("redis_url: a Redis URL is needed for the shared store")
     return RedisPatternStore(
@@ -327,4 +439,5 @@ def shared_pattern_store(
         flush_interval=settings.flush_interval,
         buffer_max=settings.buffer_max,
         on_due=on_due,
+        paging=paging,
     )
