@@ -3,7 +3,8 @@ into the few fields the facts read, with the answer :func:`.reader.parse` gives,
 
 orjson builds a dict of every key and value of a line; msgspec decodes into a Struct of
 the fields named here, and a route, level, method or event name seen before comes back
-as the string already held, not a new one: about half the cost of a parse. Both parsers
+as the string already held, not a new one: about two thirds of the CPU of a parse
+(``decode_ns`` against ``orjson_ns`` in bench/results/query.md). Both parsers
 are strict RFC 8259 (no ``NaN``/``Infinity``, no trailing commas, no comments, no lone
 surrogates, the last of duplicated keys kept). Where msgspec would answer differently,
 :meth:`Decoder.decode` raises and the line goes to :meth:`Decoder.fallback`, which is

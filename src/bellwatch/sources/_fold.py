@@ -53,8 +53,9 @@ def fold_lines(
     start. Returns the time they would inherit after the last line.
 
     The hot loop of a cold report, run once per line of the file. Without a window the
-    lines are decoded by :mod:`._decode` (msgspec, about half the cost of a parse); with
-    one, or without msgspec, each is parsed by the reader. Both give the same facts.
+    lines are decoded by :mod:`._decode` (msgspec, about two thirds of the CPU of a
+    parse: bench/results/query.md); with one, or without msgspec, each is parsed by the
+    reader. Both give the same facts.
     """
     decoder = _decode.shared()
     if decoder is None or since_ms is not None or until_ms is not None:
