@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from bellwatch import reports
-from bellwatch.sources import _build, cache
+from bellwatch.sources import _build, _chunk, _helper, cache
 from bellwatch.sources.files import FileSource
 from bellwatch.sources.reader import Window
 
@@ -152,7 +152,7 @@ class TestParallelBuild:
         """Chunks folded by helper processes give the answers of one process."""
         log = write_log(tmp_path / "app.jsonl", 3000)
         expected = answer(log, None)[:2]
-        monkeypatch.setattr(_build, "CHUNK_BYTES", 20_000)
+        monkeypatch.setattr(_chunk, "CHUNK_BYTES", 20_000)
         monkeypatch.setattr(_build, "PARALLEL_BYTES", 0)
         monkeypatch.setattr(_build, "_cores", lambda: 3)
         got, counts, stats = answer(log, tmp_path / "c")
@@ -161,40 +161,127 @@ class TestParallelBuild:
     def test_a_failed_helper_is_reported_and_replaced(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """A helper that fails is said in the notes; its chunks are folded here instead."""
+        """A helper that fails is said in the notes; the ranges it claimed are folded here."""
         import subprocess
         import sys
 
         log = write_log(tmp_path / "app.jsonl", 3000)
         expected = answer(log, None)[:2]
-        monkeypatch.setattr(_build, "CHUNK_BYTES", 20_000)
+        monkeypatch.setattr(_chunk, "CHUNK_BYTES", 20_000)
         monkeypatch.setattr(_build, "PARALLEL_BYTES", 0)
         monkeypatch.setattr(_build, "_cores", lambda: 2)
 
-        def broken(path: str, floor: float, share: list[tuple[int, int]]) -> object:
-            code = "import sys; sys.stderr.write('MemoryError: boom\\n'); sys.exit(3)"
-            return subprocess.Popen(
+        def broken(path: str, floor: float, claims: str, work: list[tuple[int, ...]]) -> object:
+            # claims the ranges it starts with, as a helper does, then dies holding them
+            taken = [str(Path(claims) / str(i)) for i, _, _ in work[:2]]
+            code = (
+                f"import sys; [open(p, 'x').close() for p in {taken!r}]; "
+                "sys.stderr.write('MemoryError: boom\\n'); sys.exit(3)"
+            )
+            proc = subprocess.Popen(
                 [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE
             )
+            proc.wait()  # it claims before this process folds anything
+            return proc
 
-        monkeypatch.setattr(_build, "_start", broken)
+        monkeypatch.setattr(_helper, "start", broken)
         got, counts, stats = answer(log, tmp_path / "c")
         assert (got, counts) == expected
         assert any("helper failed (exit 3: MemoryError: boom)" in w for w in stats.warnings)
 
+    def test_helpers_are_forked(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """With one thread on Linux a helper is forked, with every module imported already."""
+        if not _helper._can_fork():
+            pytest.skip("fork is for Linux with one thread")
+        log = write_log(tmp_path / "app.jsonl", 100)
+        claims = tmp_path / "claims"
+        claims.mkdir()
+        proc = _helper.start(str(log), 0.5, str(claims), [(0, 0, log.stat().st_size)])
+        assert isinstance(proc, _helper._Forked)
+        out, err = proc.communicate()
+        assert proc.returncode == 0 and out and not err
+
+    def test_a_failed_forked_helper_is_replaced(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A forked helper that raises says why; its ranges are folded here instead."""
+        if not _helper._can_fork():
+            pytest.skip("fork is for Linux with one thread")
+        log = write_log(tmp_path / "app.jsonl", 3000)
+        expected = answer(log, None)[:2]
+        monkeypatch.setattr(_chunk, "CHUNK_BYTES", 20_000)
+        monkeypatch.setattr(_build, "PARALLEL_BYTES", 0)
+        monkeypatch.setattr(_build, "_cores", lambda: 2)
+        real = _helper.fold_claimed
+
+        def dies(path: str, work: list[tuple[int, int, int]], claims: Any, floor: float) -> Any:
+            if os.getpid() != parent:  # the helper: claims and folds one range, then dies
+                real(path, work[:1], claims, floor)
+                raise MemoryError("boom")
+            return real(path, work, claims, floor)
+
+        parent = os.getpid()
+        monkeypatch.setattr(_helper, "fold_claimed", dies)
+        got, counts, stats = answer(log, tmp_path / "c")
+        assert (got, counts) == expected
+        assert any("helper failed (exit 1: MemoryError: boom)" in w for w in stats.warnings)
+
+    def test_helpers_in_new_interpreters(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Where fork is not safe (other threads, not Linux), helpers are new interpreters,
+        with the same answers."""
+        log = write_log(tmp_path / "app.jsonl", 3000)
+        expected = answer(log, None)[:2]
+        monkeypatch.setattr(_chunk, "CHUNK_BYTES", 20_000)
+        monkeypatch.setattr(_build, "PARALLEL_BYTES", 0)
+        monkeypatch.setattr(_build, "_cores", lambda: 2)
+        monkeypatch.setattr(_helper, "_can_fork", lambda: False)
+        got, counts, stats = answer(log, tmp_path / "c")
+        assert (got, counts) == expected and not stats.warnings
+
+    @pytest.mark.parametrize("enabled", [True, False])
+    def test_the_collector_is_left_as_found(self, tmp_path: Path, enabled: bool) -> None:
+        """The build pauses the cyclic garbage collector and leaves it as it found it."""
+        import gc
+
+        log = write_log(tmp_path / "app.jsonl", 50)
+        before = gc.isenabled()
+        (gc.enable if enabled else gc.disable)()
+        try:
+            _build.build(str(log), [(0, log.stat().st_size)], 0.5, print)
+            assert gc.isenabled() is enabled
+        finally:
+            (gc.enable if before else gc.disable)()
+
     def test_the_helper_entry_point(self, tmp_path: Path) -> None:
-        """``python -m bellwatch.sources._build`` folds the ranges it is given."""
+        """``python -m bellwatch.sources._helper`` folds the ranges it claims, in the order
+        given, and stops at one claimed already."""
         import marshal
         import subprocess
         import sys
 
         log = write_log(tmp_path / "app.jsonl", 100)
         size = log.stat().st_size
+        claims = tmp_path / "claims"
+        claims.mkdir()
+        (claims / "0").touch()  # the first range: another process's
+        half = _build.complete_end(str(log), size // 2)
+        work = ["2", str(half), str(size), "1", "0", str(half), "0", "0", "0"]
         proc = subprocess.run(
-            [sys.executable, "-m", "bellwatch.sources._build", str(log), "0.5", "0", str(size)],
+            [sys.executable, "-m", "bellwatch.sources._helper", str(log), "0.5", str(claims),
+             *work],
             capture_output=True,
             check=True,
-        )
-        (blob,) = marshal.loads(proc.stdout)
-        facts = cache.Facts.loads(blob)
-        assert facts is not None and (facts.records, facts.text) == (100, 1)
+        )  # fmt: skip
+        size = int.from_bytes(proc.stdout[:4], "little")
+        indexes, lengths = marshal.loads(proc.stdout[4 : 4 + size])
+        blobs, pos = [], 4 + size
+        for length in lengths:
+            blobs.append(proc.stdout[pos : pos + length])
+            pos += length
+        parts = [cache.Facts.loads(b) for b in blobs[:-1]]
+        whole = cache.Facts.loads(blobs[-1])
+        assert indexes == [2, 1] and whole is not None and None not in parts
+        assert (whole.records, whole.text) == (100, 1)
+        assert sorted(p.name for p in claims.iterdir()) == ["0", "1", "2"]

@@ -15,7 +15,7 @@ from bellwatch.reports.errors import rows as error_rows
 from bellwatch.reports.slow import rows as slow_rows
 from bellwatch.reports.summary import collect
 from bellwatch.reports.twilio import rows as twilio_rows
-from bellwatch.sources import _build
+from bellwatch.sources import _build, _chunk
 from bellwatch.sources._fold import fold_lines, fold_record
 from bellwatch.sources.base import ScanStats
 from bellwatch.sources.cache import windowed
@@ -143,10 +143,12 @@ LINES_EXAMPLE = [
 ]
 
 # Lines a property test draws from: every kind the fold treats differently.
+FAILED = [{}, {"hash": "abc12345", "uid": "u1"}, {"hash": "abc12345"}, {"uid": "u2"},
+          {"hash": "abc12345", "uid": None}]  # fmt: skip
 _LINES = st.one_of(
     st.sampled_from([*LINES_EXAMPLE, b"", b"  ", b'{"ts":1', b"\x00\xff", b"{}"]),
     st.builds(
-        lambda ts, path, status, dur, cid: dumps(
+        lambda ts, path, status, dur, cid, failed: dumps(
             ts=ts,
             event="request_complete",
             method="GET",
@@ -155,19 +157,23 @@ _LINES = st.one_of(
             duration=dur,
             cid=cid,
             sid="CA1",
+            **failed,
         ),
         st.one_of(st.none(), st.integers(0, 50)),
         st.sampled_from(["/a", "/twilio/voice", None]),
         st.sampled_from([200, 403, 500, 502, None]),
         st.one_of(st.none(), st.sampled_from([0.1, 0.5, 0.6, 2.0, 3.5])),
         st.sampled_from(["c1", "c2", None]),
+        # the error recorded during the request, and its user: one affected user
+        st.sampled_from(FAILED),
     ),
     st.builds(
-        lambda ts, event, n, cid: dumps(ts=ts, event=event, n=n, cid=cid, **ERR),
+        lambda ts, event, n, cid, uid: dumps(ts=ts, event=event, n=n, cid=cid, uid=uid, **ERR),
         st.one_of(st.none(), st.integers(0, 50)),
         st.sampled_from(["error", "aggregated_error", "payment_failed", "error_escalated"]),
         st.one_of(st.none(), st.integers(0, 20)),
         st.sampled_from(["c1", None]),
+        st.sampled_from(["u1", "u3", None]),
     ),
     st.builds(
         lambda ts, cid: dumps(ts=ts, event="signature_validation_failed", sid="CA1", cid=cid),
@@ -257,11 +263,11 @@ class TestWindows:
     ) -> None:
         """A window over stored chunks (taken whole, left out, or read again) gives what
         one windowed read of the file gives: rows and counts, text lines included."""
-        monkeypatch.setattr(_build, "CHUNK_BYTES", 64)
+        monkeypatch.setattr(_chunk, "CHUNK_BYTES", 64)
         path = tmp_path / "app.jsonl"
         path.write_bytes(b"".join(line + b"\n" for line in lines))
         end = path.stat().st_size
-        chunks = _build.build(str(path), _build.plan(str(path), 0, end), 0.5, print)
+        chunks = _build.build(str(path), _build.plan(str(path), 0, end), 0.5, print).chunks
         direct = Facts()
         fold_lines(direct, [ln for ln in lines], since_ms=since, until_ms=until)
         got = windowed(str(path), chunks, Window(since, until), 0.5)

@@ -1,184 +1,124 @@
-"""Reading a log file into per-chunk facts: the work of a cold report and of the cache.
+"""Building a plain file's facts: every chunk folded (:mod:`._chunk`), by several
+processes when the file is large (:mod:`._helper`), and merged into runs.
 
-A plain file is cut at line ends into chunks of about :data:`CHUNK_BYTES`; each chunk's
-events are folded (:mod:`._fold`) into its own :class:`~.facts.Facts`, so a time window
-later reuses the chunks it covers and reads again only the ones it cuts. A large file is
-folded by :func:`os.cpu_count` processes at once: this one, and helpers started as
-``python -m bellwatch.sources._build`` that fold their chunks and write them to stdout.
-A helper that fails is reported, and its chunks are folded here instead. A compressed
-file is one chunk, read from its start.
+A large file is folded from both ends at once by this process and a helper (with more
+cores, by a pair of processes per part of the file), each claiming a range before
+folding it, until they meet. A helper that fails is reported, and the ranges it claimed
+are folded here instead.
 """
 
 from __future__ import annotations
 
-import marshal
 import os
-import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO
 
-from ._fold import fold_lines
-from ._paths import READ_ERRORS, STDIN, open_binary
-from .facts import Facts
-from .reader import lines_in, lines_of
+from . import _helper
+from ._chunk import (
+    CHUNK_BYTES,
+    Chunk,
+    complete_end,
+    fold_range,
+    fold_stream,
+    paused_collector,
+    plan,
+)
+from .facts import SLOW_FLOOR, Facts, joined
 
-__all__ = ["CHUNK_BYTES", "PARALLEL_BYTES", "Chunk", "build", "fold_range", "fold_stream", "plan"]
+__all__ = [
+    "CHUNK_BYTES", "PARALLEL_BYTES", "Built", "Chunk", "build", "complete_end", "fold_range",
+    "fold_stream", "plan",
+]  # fmt: skip
 
-CHUNK_BYTES = 8 * 1024 * 1024
 PARALLEL_BYTES = 24 * 1024 * 1024  # below this, starting a helper costs more than it saves
-_READ = 8 * 1024 * 1024
 
 
 @dataclass
-class Chunk:
-    """Complete lines ``[start, end)`` of a file and their facts."""
+class Built:
+    """The chunks of a build, and runs of them merged (one per process that folded some),
+    in order: all of them together are the whole of what was read."""
 
-    start: int
-    end: int
-    facts: Facts
+    chunks: list[Chunk]
+    runs: list[Facts]
 
-
-def complete_end(path: str, size: int) -> int:
-    """Where the last complete line of the first ``size`` bytes ends (0 if none does)."""
-    with open(path, "rb") as handle:
-        pos = size
-        while pos > 0:
-            step = min(65536, pos)
-            handle.seek(pos - step)
-            block = handle.read(step)
-            cut = block.rfind(b"\n")
-            if cut >= 0:
-                return pos - step + cut + 1
-            pos -= step
-    return 0
-
-
-def plan(path: str, start: int, end: int) -> list[tuple[int, int]]:
-    """``[start, end)`` (complete lines) cut at line ends into ranges of about a chunk."""
-    ranges: list[tuple[int, int]] = []
-    with open(path, "rb") as handle:
-        pos = start
-        while end - pos > CHUNK_BYTES * 3 // 2:
-            handle.seek(pos + CHUNK_BYTES)
-            cut = _next_newline(handle, end)
-            if cut is None or cut >= end:
-                break
-            ranges.append((pos, cut))
-            pos = cut
-    if end > pos or not ranges:
-        ranges.append((pos, end))
-    return ranges
-
-
-def _next_newline(handle: BinaryIO, end: int) -> int | None:
-    tell = handle.tell()
-    while tell < end:
-        block = handle.read(65536)
-        if not block:
-            return None
-        cut = block.find(b"\n")
-        if cut >= 0:
-            return tell + cut + 1
-        tell += len(block)
-    return None
-
-
-def fold_range(
-    path: str,
-    start: int,
-    end: int,
-    floor: float,
-    *,
-    since_ms: int | None = None,
-    until_ms: int | None = None,
-    carry: int | None = None,
-) -> tuple[Facts, int | None]:
-    """The facts of the lines in ``[start, end)`` of a plain file, and the carry after them."""
-    facts = Facts(floor)
-    with open(path, "rb") as handle:
-        handle.seek(start)
-        pos = start
-        rest = b""
-        while pos < end:
-            data = handle.read(min(_READ, end - pos))
-            if not data:
-                break
-            at_start = pos == start == 0
-            pos += len(data)
-            data = rest + data
-            cut = data.rfind(b"\n") + 1 if pos < end else len(data)
-            rest = data[cut:]
-            carry = fold_lines(
-                facts,
-                lines_in(data[:cut], at_start=at_start),
-                since_ms=since_ms,
-                until_ms=until_ms,
-                carry=carry,
-            )
-        if rest:
-            carry = fold_lines(facts, [rest], since_ms=since_ms, until_ms=until_ms, carry=carry)
-    return facts, carry
-
-
-def fold_stream(
-    path: str,
-    floor: float,
-    *,
-    since_ms: int | None = None,
-    until_ms: int | None = None,
-    on_bytes: Callable[[int], None] | None = None,
-) -> tuple[Facts, int, BaseException | None]:
-    """The facts of a compressed file or stdin, read from its start; the lines read; and
-    what stopped the read part way (a damaged ``.gz``), if anything did. What was read
-    before stays in the facts."""
-    facts = Facts(floor)
-    lines = 0
-    try:
-        handle = open_binary(path)
-    except OSError as exc:
-        return facts, 0, exc
-
-    failure: BaseException | None = None
-
-    def counted() -> Iterator[bytes]:
-        # Ends the stream at a read error, so the lines before it are all folded.
-        nonlocal lines, failure
-        try:
-            for line in lines_of(handle):
-                lines += 1
-                if on_bytes is not None:
-                    on_bytes(len(line) + 1)
-                yield line
-        except READ_ERRORS as exc:
-            failure = exc
-
-    try:
-        fold_lines(facts, counted(), since_ms=since_ms, until_ms=until_ms)
-    finally:
-        if path != STDIN:
-            handle.close()
-    return facts, lines, failure
+    @property
+    def facts(self) -> Facts:
+        """The runs merged: the facts of everything read."""
+        return joined(self.runs, self.runs[0].floor if self.runs else SLOW_FLOOR)
 
 
 def build(
-    path: str, ranges: Sequence[tuple[int, int]], floor: float, warn: Callable[[str], None]
-) -> list[Chunk]:
-    """The facts of each range of a plain file, folded by several processes when large."""
+    path: str,
+    ranges: Sequence[tuple[int, int]],
+    floor: float,
+    warn: Callable[[str], None],
+    *,
+    dump: bool = False,
+) -> Built:
+    """The facts of each range of a plain file, folded by several processes when large.
+
+    The ranges are folded from both ends at once: this process takes them in order from
+    the first, a helper in reverse from the last (with more cores, each pair of processes
+    takes a part of the file so), each claiming a range before folding it, until they
+    meet; so neither waits for the other, whatever else the machine runs. Each process
+    merges what it folded, so only the merged runs are merged here. ``dump``: the chunks
+    will be stored, so marshal this process's while the helpers finish.
+
+    The cyclic garbage collector is paused meanwhile (see :func:`._chunk.paused_collector`;
+    a forked helper inherits the pause, a new interpreter makes its own).
+    """
+    with paused_collector():
+        return _build(path, list(ranges), floor, warn, dump=dump)
+
+
+def _build(
+    path: str,
+    ranges: list[tuple[int, int]],
+    floor: float,
+    warn: Callable[[str], None],
+    *,
+    dump: bool,
+) -> Built:
     size = sum(end - start for start, end in ranges)
-    helpers = min(_cores() - 1, len(ranges) - 1) if size >= PARALLEL_BYTES else 0
-    if helpers <= 0:
-        return [Chunk(s, e, fold_range(path, s, e, floor)[0]) for s, e in ranges]
-    # This process takes the first share; each helper a later one, of about equal bytes.
-    shares = _split(list(ranges), helpers + 1)
-    started = [_start(path, floor, share) for share in shares[1:]]
-    chunks = [Chunk(s, e, fold_range(path, s, e, floor)[0]) for s, e in shares[0]]
-    for share, proc in zip(shares[1:], started, strict=True):
-        got = _collect(proc, share, warn)
-        if got is None:
-            got = [Chunk(s, e, fold_range(path, s, e, floor)[0]) for s, e in share]
-        chunks += got
-    return chunks
+    workers = min(_cores(), len(ranges)) if size >= PARALLEL_BYTES else 1
+    claims = _helper.Claims.make() if workers > 1 else None
+    if claims is None:
+        chunks = [Chunk(s, e, fold_range(path, s, e, floor)[0]) for s, e in ranges]
+        return Built(chunks, [joined([c.facts for c in chunks], floor)])
+    try:
+        work = [[(i, *ranges[i]) for i in order] for order in _orders(ranges, workers)]
+        started = [(w, _helper.start(path, floor, claims.dir, w)) for w in work[1:]]
+        mine = _helper.fold_claimed(path, work[0], claims, floor)
+        folded = dict(mine)
+        runs = [(mine[0][0], joined([f for _, f in mine], floor))] if mine else []
+        for _, run in runs:
+            if dump:  # marshalled now, while the helpers finish: they will be stored
+                run.freeze()
+                for _, facts in mine:
+                    facts.freeze()
+            else:
+                run.settle()
+        for helper_work, proc in started:
+            got = _helper.collect(proc, [i for i, _, _ in helper_work], warn)
+            if got is not None:
+                folded.update(got[0])
+                runs.append((got[0][0][0], got[1]))
+        for i, (s, e) in enumerate(ranges):
+            if i not in folded:  # claimed by a helper that failed
+                folded[i] = fold_range(path, s, e, floor)[0]
+                runs.append((i, folded[i]))
+    finally:
+        claims.remove()
+    runs.sort(key=lambda run: run[0])
+    chunks = [Chunk(s, e, folded[i]) for i, (s, e) in enumerate(ranges)]
+    return Built(chunks, [f for _, f in runs])
+
+
+def _orders(ranges: list[tuple[int, int]], workers: int) -> list[list[int]]:
+    """The order each process tries the ranges in: parts of about equal bytes, one per
+    pair of processes, the first of a pair from the part's start, the second from its end."""
+    parts = _split(list(range(len(ranges))), [e - s for s, e in ranges], (workers + 1) // 2)
+    return [parts[w // 2] if w % 2 == 0 else parts[w // 2][::-1] for w in range(workers)]
 
 
 def _cores() -> int:
@@ -188,63 +128,13 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-def _split(ranges: list[tuple[int, int]], parts: int) -> list[list[tuple[int, int]]]:
-    total = sum(e - s for s, e in ranges)
-    shares: list[list[tuple[int, int]]] = [[]]
+def _split(items: list[int], sizes: list[int], parts: int) -> list[list[int]]:
+    total = sum(sizes)
+    shares: list[list[int]] = [[]]
     done = 0
-    for r in ranges:
+    for item, size in zip(items, sizes, strict=True):
         if shares[-1] and done >= total * len(shares) / parts and len(shares) < parts:
             shares.append([])
-        shares[-1].append(r)
-        done += r[1] - r[0]
+        shares[-1].append(item)
+        done += size
     return [s for s in shares if s]
-
-
-def _start(path: str, floor: float, share: list[tuple[int, int]]) -> object:
-    import subprocess
-
-    args = [sys.executable, "-m", "bellwatch.sources._build", path, repr(floor)]
-    args += [str(x) for r in share for x in r]
-    try:
-        return subprocess.Popen(  # noqa: S603 - our own interpreter and module, fixed args
-            args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
-        )
-    except OSError as exc:
-        return exc
-
-
-def _collect(
-    proc: object, share: list[tuple[int, int]], warn: Callable[[str], None]
-) -> list[Chunk] | None:
-    """A helper's chunks, or ``None`` (said through ``warn``) when it failed."""
-    if isinstance(proc, OSError):
-        warn(f"cache builder helper did not start ({proc}); folded here instead")
-        return None
-    out, err = proc.communicate()  # type: ignore[attr-defined]
-    if proc.returncode == 0:  # type: ignore[attr-defined]
-        try:
-            blobs = marshal.loads(out)  # noqa: S302 - from our own helper process
-            facts = [Facts.loads(b) for b in blobs]
-            if len(facts) == len(share) and all(f is not None for f in facts):
-                return [Chunk(s, e, f) for (s, e), f in zip(share, facts, strict=True) if f]
-        except (EOFError, ValueError, TypeError):
-            pass
-    why = err.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
-    warn(f"cache builder helper failed (exit {proc.returncode}: {why[0]}); folded here instead")  # type: ignore[attr-defined]
-    return None
-
-
-def _main(argv: Sequence[str]) -> int:
-    """Helper: ``python -m bellwatch.sources._build PATH FLOOR START END [START END ...]``."""
-    path, floor = argv[0], float(argv[1])
-    bounds = [int(x) for x in argv[2:]]
-    blobs = [
-        fold_range(path, bounds[i], bounds[i + 1], floor)[0].dumps()
-        for i in range(0, len(bounds), 2)
-    ]
-    sys.stdout.buffer.write(marshal.dumps(blobs))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(_main(sys.argv[1:]))

@@ -29,17 +29,20 @@ import time
 from pathlib import Path
 from typing import Any, Protocol
 
-from . import _build, _disk
+from . import _build, _chunk, _disk
 from ._paths import STDIN, is_gzip, stopped
 from .base import ScanStats
-from .facts import SLOW_FLOOR, Facts
+from .facts import SLOW_FLOOR, Facts, joined
 from .reader import Window
 
 __all__ = ["PRUNE_AFTER", "Cache", "CachedSource", "collect", "windowed"]
 
 EVERYTHING = Window()
-_VERSION = 1
+_VERSION = 2
 _MAGIC = b"BWC\x01"
+_MAX_RUNS = 6
+"""The whole-file facts are kept as the runs that were folded apart (one per process,
+one per append), merged when read; past this many they are merged once and kept so."""
 PRUNE_AFTER = 14 * 86_400.0  # seconds a file's cache survives without being read
 
 
@@ -120,9 +123,9 @@ def _file_facts(
                 raise  # the log file itself, not the cache: the caller's problem
             store.unusable(exc, stats)
     end = _build.complete_end(path, st.st_size)
-    chunks = _build.build(path, _build.plan(path, 0, end), floor, stats.warnings.append)
+    built = _build.build(path, _build.plan(path, 0, end), floor, stats.warnings.append)
     stats.bytes_read += st.st_size
-    return _answer(path, chunks, (end, st.st_size), window, floor=floor)
+    return _answer(path, built.chunks, (end, st.st_size), window, floor=floor, whole=built.facts)
 
 
 def _answer(
@@ -215,47 +218,49 @@ class Cache:
         stored = _load(target)
         status = _disk.state(stored[0] if stored is not None else None, path, st, gz=False)
         if stored is not None and status == "fresh":
-            meta, whole, chunks = stored
+            meta, runs, chunks = stored
             with contextlib.suppress(OSError):
                 os.utime(target)  # "used": kept by prune()
             span = (int(meta["offset"]), st.st_size)
-            return _answer(path, chunks, span, window, floor=floor, whole=whole)
+            return _answer(path, chunks, span, window, floor=floor, whole=joined(runs, floor))
         end = _build.complete_end(path, st.st_size)
         if stored is not None and status == "appended":
-            _meta, whole, chunks = stored
+            _meta, runs, chunks = stored
             start = int(_meta["offset"])
         else:
-            whole, chunks, start = Facts(floor), [], 0
-        new = _build.build(path, _build.plan(path, start, end), floor, stats.warnings.append)
+            runs, chunks, start = [], [], 0
+        built = _build.build(
+            path, _build.plan(path, start, end), floor, stats.warnings.append, dump=True
+        )
         stats.bytes_read += st.st_size - start
-        for chunk in new:
-            whole.merge(chunk.facts)
-        chunks = _extend(chunks, new)
+        runs = runs + built.runs
+        if len(runs) > _MAX_RUNS:
+            runs = [joined(runs, floor)]  # merged once, now, rather than on every read
+        chunks = _extend(chunks, built.chunks)
         head_len = min(_disk.HEAD, end)
         meta = {"size": st.st_size, "mtime": st.st_mtime_ns, "offset": end, "head_len": head_len,
                 "head": _disk.head(path, head_len), "path": os.path.abspath(path)}  # fmt: skip
+        whole = joined(runs, floor)
         if whole.bounded():
-            self._store(target, (meta, whole, chunks), stats)
+            self._store(target, (meta, runs, chunks), stats)
         return _answer(path, chunks, (end, st.st_size), window, floor=floor, whole=whole)
 
     def _store(
-        self, target: Path, stored: tuple[dict[str, Any], Facts, list[_build.Chunk]],
+        self, target: Path, stored: tuple[dict[str, Any], list[Facts], list[_build.Chunk]],
         stats: ScanStats,
     ) -> None:  # fmt: skip
-        meta, whole, chunks = stored
-        blobs = [whole.dumps(), *(c.facts.dumps() for c in chunks)]
+        meta, runs, chunks = stored
+        blobs = [*(r.dumps() for r in runs), *(c.facts.dumps() for c in chunks)]
         where, pos = [], 0
         for blob in blobs:
             where.append((pos, len(blob)))
             pos += len(blob)
-        head = {"v": _VERSION, "meta": meta, "where": where,
+        head = {"v": _VERSION, "meta": meta, "where": where, "runs": len(runs),
                 "ranges": [(c.start, c.end) for c in chunks]}  # fmt: skip
         raw = marshal.dumps(head)
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
-            _disk.atomic_write(
-                target, b"".join([_MAGIC, len(raw).to_bytes(4, "little"), raw, *blobs])
-            )
+            _disk.atomic_write(target, [_MAGIC, len(raw).to_bytes(4, "little"), raw, *blobs])
             self._wrote = True
         except OSError as exc:
             self.unusable(exc, stats)
@@ -287,7 +292,7 @@ def _extend(chunks: list[_build.Chunk], new: list[_build.Chunk]) -> list[_build.
         if (
             last is not None
             and last.end == chunk.start
-            and ((last.end - last.start) + (chunk.end - chunk.start) <= _build.CHUNK_BYTES)
+            and ((last.end - last.start) + (chunk.end - chunk.start) <= _chunk.CHUNK_BYTES)
         ):
             merged = Facts(last.facts.floor)
             merged.merge(last.facts)
@@ -298,8 +303,9 @@ def _extend(chunks: list[_build.Chunk], new: list[_build.Chunk]) -> list[_build.
     return out
 
 
-def _load(target: Path) -> tuple[dict[str, Any], Facts, list[_build.Chunk]] | None:
-    """A file's stored meta, whole-file facts and chunks; ``None`` when missing or damaged."""
+def _load(target: Path) -> tuple[dict[str, Any], list[Facts], list[_build.Chunk]] | None:
+    """A file's stored meta, whole-file facts (as runs, in order) and chunks; ``None`` when
+    missing or damaged."""
     try:
         with open(target, "rb") as handle:
             # mapped, not read: a report touches only the sections it needs
@@ -322,10 +328,10 @@ def _load(target: Path) -> tuple[dict[str, Any], Facts, list[_build.Chunk]] | No
             if facts is None:
                 return None
             parts.append(facts)
-        ranges = head["ranges"]
-        if len(parts) != len(ranges) + 1:
+        ranges, runs = head["ranges"], int(head["runs"])
+        if runs < 1 or len(parts) != len(ranges) + runs:
             return None
-        chunks = [_build.Chunk(s, e, f) for (s, e), f in zip(ranges, parts[1:], strict=True)]
-        return head["meta"], parts[0], chunks
+        chunks = [_build.Chunk(s, e, f) for (s, e), f in zip(ranges, parts[runs:], strict=True)]
+        return head["meta"], parts[:runs], chunks
     except (EOFError, ValueError, TypeError, KeyError):
         return None

@@ -31,11 +31,12 @@ from __future__ import annotations
 
 import heapq
 import marshal
+from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["MAX_SLOW_ROWS", "SLOW_FLOOR", "SLOW_SPLIT", "Facts", "slowest"]
+__all__ = ["MAX_SLOW_ROWS", "SLOW_FLOOR", "SLOW_SPLIT", "Facts", "joined", "slowest"]
 
-VERSION = 2
+VERSION = 3  # 3: each section's stored size in the header, and the users section
 _MAGIC = b"BWF\x01"
 _SECTIONS = ("ep", "err", "slow", "slow_lo", "tw", "eu")
 _SCALARS = ("records", "text", "head_text", "untimed", "min_ts", "max_ts", "last_ts",
@@ -79,6 +80,8 @@ class Facts:
         self._slow_lo: list[tuple[Any, ...]] | None = []
         self._tw: dict[str, list[Any]] | None = {}
         self._eu: dict[str, set[str]] | None = {}
+        self._stored_sizes: dict[str, int] = {}
+        """Each section's size as stored (see :meth:`bounded`), while it is not read."""
 
     # ------------------------------------------------------------ sections
 
@@ -156,17 +159,21 @@ class Facts:
         self.slow_lo.extend(r for r in rows if r[3] <= split)
 
     def bounded(self) -> bool:
-        """Whether these facts are small enough to keep on disk."""
-        hist = sum(len(e[5]) for e in self.ep.values())
-        ids = sum(len(w[0]) + len(w[1]) for w in self.tw.values())
-        rows = len(self.slow) + len(self.slow_lo)
-        users = sum(len(u) for u in self.eu.values())
+        """Whether these facts are small enough to keep on disk, judged without merging
+        what is not merged yet (the sum of the parts' sizes: at least the merged size)."""
+        rows = self._size("slow") + self._size("slow_lo")
+        hist, ids, users = self._size("ep"), self._size("tw"), self._size("eu")
         return (
             rows <= MAX_SLOW_ROWS
             and hist <= MAX_HIST
             and ids <= MAX_TWILIO_IDS
             and users <= MAX_ERROR_USERS
         )
+
+    def _size(self, name: str) -> int:
+        value = getattr(self, f"_{name}")
+        own = _SIZE[name](value) if value is not None else self._stored_sizes.get(name, 0)
+        return int(own) + sum(other._size(name) for other in self._todo.get(name, ()))
 
     # ------------------------------------------------------------ merging
 
@@ -192,6 +199,17 @@ class Facts:
         for name in _SECTIONS:
             self._todo.setdefault(name, []).append(other)
 
+    def settle(self) -> None:
+        """Merge every section now (as a report reading it would), not when first read."""
+        for name in _SECTIONS:
+            getattr(self, name)
+
+    def freeze(self) -> None:
+        """Marshal every section now, for :meth:`dumps`: facts that no longer change."""
+        self.settle()
+        for name in _SECTIONS:
+            self._blobs[name] = marshal.dumps(getattr(self, name))
+
     # ------------------------------------------------------------ storage
 
     def dumps(self) -> bytes:
@@ -208,7 +226,8 @@ class Facts:
             where[name] = (pos, len(blob))
             pos += len(blob)
         head = {name: getattr(self, name) for name in _SCALARS}
-        head |= {"v": VERSION, "sections": where}
+        sizes = {name: self._size(name) for name in _SECTIONS}
+        head |= {"v": VERSION, "sections": where, "sizes": sizes}
         raw = marshal.dumps(head)
         return b"".join([_MAGIC, len(raw).to_bytes(4, "little"), raw, *blobs])
 
@@ -236,9 +255,19 @@ class Facts:
                     return None  # truncated
                 out._blobs[name] = view[body + start : body + start + length]
                 setattr(out, f"_{name}", None)
+            out._stored_sizes = {name: int(head["sizes"][name]) for name in _SECTIONS}
         except (EOFError, ValueError, TypeError, KeyError):
             return None
         return out
+
+
+def joined(parts: Sequence[Facts], floor: float) -> Facts:
+    """Runs of one file (or facts of several), in order, merged (lazily: see
+    :meth:`Facts.merge`)."""
+    out = Facts(floor)
+    for part in parts:
+        out.merge(part)
+    return out
 
 
 def _low(a: int | None, b: int | None) -> int | None:
@@ -344,6 +373,16 @@ def _merge_eu(into: dict[str, set[str]], other: dict[str, set[str]]) -> dict[str
             mine |= users
     return into
 
+
+_SIZE: dict[str, Any] = {
+    "ep": lambda ep: sum(len(e[5]) for e in ep.values()),
+    "err": len,
+    "slow": len,
+    "slow_lo": len,
+    "tw": lambda tw: sum(len(w[0]) + len(w[1]) for w in tw.values()),
+    "eu": lambda eu: sum(len(u) for u in eu.values()),
+}
+"""What :meth:`Facts.bounded` counts of each section: histogram entries, rows, ids, users."""
 
 _MERGE: dict[str, Any] = {
     "ep": _merge_ep,
