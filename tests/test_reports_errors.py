@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from click.testing import CliRunner
 
 from bellwatch import reports
 from bellwatch.cli import cli
+from bellwatch.sources.base import ScanStats
 from bellwatch.sources.files import FileSource
 
 T0 = 1795742449915
@@ -89,3 +91,37 @@ class TestTable:
         assert "≤9" in line
         assert "≤10" not in result.stdout
         assert "at most" in result.stderr
+
+
+class InsightsGroup:
+    """A log group as the report sees it: the saved query's rows, no records."""
+
+    def __init__(self) -> None:
+        self.stats = ScanStats()
+
+    def describe(self) -> str:
+        return "/ecs/test"
+
+    def records(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        return iter(())
+
+    def run_insights(self, text: str, since_ms: Any, until_ms: Any) -> list[dict[str, Any]]:
+        if "count_distinct" in text:
+            return []
+        return [
+            {"hash": "c0000001", "occurrences": 9, "severity": "medium", "error_type": "E"},
+            {"hash": "b0000002", "occurrences": 1, "severity": "medium", "error_type": "E"},
+        ]
+
+
+class TestLogGroup:
+    def test_counts_over_1_are_marked_with_a_window_start(self) -> None:
+        """Insights reads no line before the window: a count over 1 may include some."""
+        rows = by_hash(reports.errors(InsightsGroup(), T0))  # type: ignore[arg-type]  # a stand-in group
+        assert rows["c0000001"]["count_is_upper_bound"] is True
+        assert rows["b0000002"]["count_is_upper_bound"] is False
+
+    def test_nothing_is_marked_without_one(self) -> None:
+        """Over the whole group, the counts are exact."""
+        rows = by_hash(reports.errors(InsightsGroup()))  # type: ignore[arg-type]  # a stand-in group
+        assert not any(row["count_is_upper_bound"] for row in rows.values())
