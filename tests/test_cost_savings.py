@@ -6,7 +6,7 @@ import pytest
 
 from bellwatch.cost.bill import LogOptions, local_bill
 from bellwatch.cost.prices import shipped_prices
-from bellwatch.cost.savings import suggestions
+from bellwatch.cost.savings import _is_health, suggestions
 from bellwatch.cost.usage import OVERHEAD, Usage, account
 from test_cost_usage import T0, line, records_of, size
 
@@ -65,6 +65,30 @@ class TestCandidates:
         text = found["health"].text
         assert text.startswith("request_complete for /health is 75% of events (")
         assert 'instrument(app, quiet_paths=["/health"])' in text
+
+    def test_a_status_webhook_is_not_a_health_check(self) -> None:
+        """/twilio/status is traffic; only exact probe routes such as /health are counted."""
+        status = [
+            line(ts=T0 + i, level="INFO", event="request_complete", path=path, status=200,
+                 duration=0.01)
+            for i in range(20)
+            for path in ("/twilio/status", "/api/bookings/{id}/status", "/api/health/history")
+        ]  # fmt: skip
+        _, _, found = suggest(traffic(*status, health=30, api=2), LogOptions(retention_days=30))
+        text = found["health"].text
+        assert text.startswith("request_complete for /health is ")
+        assert 'quiet_paths=["/health"])' in text
+        assert "status" not in text and "history" not in text
+
+    @pytest.mark.parametrize(
+        ("path", "health"),
+        [("/health", True), ("/healthz/", True), ("/READY", True), ("/livez", True),
+         ("/ping", True), ("/twilio/status", False), ("/status", False),
+         ("/api/health", False), ("/", False)],
+    )  # fmt: skip
+    def test_health_routes_are_exact(self, path: str, health: bool) -> None:
+        """A health check is a whole probe route, in any case, with or without a last slash."""
+        assert _is_health(path) is health
 
     def test_never_expiring_retention(self) -> None:
         """CloudWatch's default retention grows storage; 30 days keeps it flat."""

@@ -552,6 +552,23 @@ class TestLoggerCalls:
         assert events[0]["msg"] == "order 0 failed"
         assert "exc" in events[0]
 
+    @pytest.mark.parametrize("how", ["structlog", "stdlib"])
+    def test_summary_is_an_error_whatever_the_call_level(self, how: str) -> None:
+        """A warning with exc_info keeps its level; the every-10th summary is at ERROR."""
+        with capture_logs(spike_threshold=1000) as cap:
+            for n in range(10):
+                try:
+                    raise ValueError(f"retry {n} failed")
+                except ValueError:
+                    if how == "stdlib":
+                        logging.getLogger("lib").warning("retrying", exc_info=True)
+                    else:
+                        get_logger().warning("retrying", exc_info=True)
+        first, summary = cap.events
+        assert (first["event"], first["level"]) == ("retrying", "WARNING")
+        assert (summary["event"], summary["level"]) == ("aggregated_error", "ERROR")
+        assert summary["n"] == 9
+
     def test_severity_keyword_sets_severity(self) -> None:
         """``log.error(..., exc_info=True, severity="high")`` is HIGH and alerts."""
         log = get_logger()
@@ -697,6 +714,78 @@ class TestFirstLine:
         assert line["cid"] == response.headers["x-request-id"]
         assert line["exc"].endswith(line["exc"].split(" > ")[-1])
         assert "test_errors:_deep:" in line["exc"]
+
+
+def _logged_in_a_route(how: str, times: int) -> dict[str, Any]:
+    """Log one exception ``times`` times inside an instrumented route, with ``how``
+    (``structlog`` or ``stdlib``); the aggregator's stats, read before the capture ends."""
+    import asyncio
+
+    import httpx
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from bellwatch import instrument
+
+    async def pay(request: Any) -> PlainTextResponse:
+        try:
+            raise RuntimeError("card declined")  # short: the summary keeps every field
+        except RuntimeError:
+            if how == "stdlib":
+                logging.getLogger("app.payments").exception("payment_failed")
+            else:
+                get_logger().exception("payment_failed")
+        return PlainTextResponse("later", status_code=202)
+
+    app = instrument(Starlette(routes=[Route("/api/pay/{order}", pay)]))
+
+    async def go() -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            for n in range(times):
+                await client.get(f"/api/pay/{n}")
+
+    asyncio.run(go())
+    return runtime.aggregator().stats()
+
+
+class TestRouteOfLoggedErrors:
+    @pytest.mark.parametrize("how", ["structlog", "stdlib"])
+    def test_the_pattern_keeps_the_route_of_the_request(self, how: str) -> None:
+        """An error logged during a request: its summary line and /metrics name the route."""
+        with capture_logs(spike_threshold=1000) as cap:
+            stats = _logged_in_a_route(how, 10)
+        first, summary = [e for e in cap.events if "hash" in e and "n" in e]
+        assert first["path"] == summary["path"] == "/api/pay/{order}"
+        assert (summary["event"], summary["n"]) == ("aggregated_error", 9)
+        (top,) = stats["top_errors"]
+        assert (top["endpoint"], top["count"]) == ("/api/pay/{order}", 10)
+
+    def test_a_route_given_by_the_call_wins(self) -> None:
+        """A ``path`` passed to the logger call is the pattern's, not the request's."""
+        with capture_logs(spike_threshold=1000) as cap:
+            try:
+                _deep(0)
+            except RuntimeError:
+                get_logger().exception("payment_failed", path="/jobs/nightly")
+            stats = runtime.aggregator().stats()
+        assert cap.events[0]["path"] == "/jobs/nightly"
+        assert stats["top_errors"][0]["endpoint"] == "/jobs/nightly"
+
+    def test_record_without_endpoint_takes_the_request_route(self) -> None:
+        """``record(exc)`` with no endpoint during a request names the request's route."""
+        from bellwatch.errors.aggregator import set_request_route
+
+        set_request_route(lambda: "/api/book/{slot}")
+        try:
+            with capture_logs() as cap:
+                runtime.aggregator().record(order_failed(1))
+                stats = runtime.aggregator().stats()
+        finally:
+            set_request_route(None)
+        assert cap.events[0]["path"] == "/api/book/{slot}"
+        assert stats["top_errors"][0]["endpoint"] == "/api/book/{slot}"
 
 
 class TestSummaryLines:

@@ -22,6 +22,13 @@ from bellwatch.errors.fingerprint import (
 from fresh_python import run_python
 
 
+def _raise_key(key: str) -> BaseException:
+    try:
+        raise KeyError(key)
+    except KeyError as exc:
+        return exc
+
+
 def _raise_here(message: str) -> BaseException:
     try:
         raise ValueError(message)
@@ -222,7 +229,7 @@ class TestExplain:
     def test_a_logged_line_is_explained_as_far_as_it_goes(self) -> None:
         """From a line's type, msg and exc: the parameterized message, frames and notes."""
         line = {
-            "type": "ValueError",
+            "type": "OrderFailed",
             "msg": "order 42 failed",
             "exc": "app.orders:pay:12 < app.api:book:40",
         }
@@ -230,3 +237,13 @@ class TestExplain:
         assert exp.parameterized == "order <num> failed"
         assert exp.frames == ("app.api:book", "app.orders:pay")
         assert any("module.Qualname" in note for note in exp.notes)
+
+    @pytest.mark.parametrize("logged", ["KeyError", "builtins.KeyError"])
+    def test_a_builtin_type_is_hashed_with_its_module(self, logged: str) -> None:
+        """``KeyError`` and ``builtins.KeyError`` on a line both recompute the real hash."""
+        exc = _raise_key("slot")
+        line = {"type": logged, "msg": "slot", "exc": f"{__name__}:_raise_key:1"}
+        exp = explain_record(line)
+        assert exp.type == "builtins.KeyError"
+        assert exp.hash == fingerprint(exc)
+        assert not any("module.Qualname" in note for note in exp.notes)

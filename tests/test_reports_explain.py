@@ -54,10 +54,13 @@ class TestFromRealLines:
         assert doc["line"]["event"] == "booking_failed"  # the first occurrence, not the summary
         assert doc["recomputed"]["parameterized"] == summary["msg"]
         assert f"{__name__}:_validate" in doc["recomputed"]["frames"]
-        assert doc["same_hash"] is False
-        assert any("module.ValueError" in x for x in doc["unrecoverable"])
+        # ValueError is builtins.ValueError and the app's frames all fit: the same hash.
+        assert doc["recomputed"]["type"] == "builtins.ValueError"
+        assert doc["same_hash"] is True
+        assert not any("module" in x for x in doc["unrecoverable"])
         text = explain(tmp_path / "svc.jsonl", summary["hash"]).stdout
         assert "What a log line cannot recover:" in text and "+1555123" not in text
+        assert "its first line is a booking_failed line" in text
 
 
 class TestChoosingTheLine:
@@ -94,6 +97,50 @@ class TestChoosingTheLine:
         assert result.exit_code == 1 and result.stdout == ""
         assert result.stderr == "bellwatch: no error line has hash ee55ff66\n"
         assert orjson.loads(explain(log, "ee55ff66", "--json").stdout)["found"] is False
+
+
+class TestBuiltinTypes:
+    def test_bare_and_qualified_builtin_names_both_explain(self, tmp_path: Path) -> None:
+        """A line naming ``KeyError`` or ``builtins.KeyError`` recomputes the logged hash."""
+        parts = explain_parts("builtins.KeyError", "no slot <quoted>", ["app.api:book"])
+        for logged in ("KeyError", "builtins.KeyError"):
+            log = write(
+                tmp_path / f"{logged}.jsonl",
+                {"ts": T0, "event": "error", "n": 1, "hash": parts.hash, "type": logged,
+                 "msg": "no slot 'monday'", "exc": "app.api:book:40"},
+            )  # fmt: skip
+            found = reports.explain(FileSource([str(log)]), parts.hash)
+            assert found.explanation is not None
+            assert found.explanation.type == "builtins.KeyError"
+            assert found.same_hash, logged
+            assert not any("module" in x for x in found.unrecoverable)
+
+    def test_an_app_type_without_its_module_is_said(self, tmp_path: Path) -> None:
+        """A bare name that is not a built-in: the module it lacks is named."""
+        log = write(
+            tmp_path / "app.jsonl",
+            {"ts": T0, "event": "error", "n": 1, "hash": "0badc0de", "type": "Declined",
+             "msg": "card declined"},
+        )  # fmt: skip
+        found = reports.explain(FileSource([str(log)]), "0badc0de")
+        assert any("module.Declined" in x for x in found.unrecoverable)
+
+
+class TestArticle:
+    def test_an_before_a_vowel_sound(self, tmp_path: Path) -> None:
+        """An error line, an ImportError line, but a booking_failed line."""
+        for event, said in (
+            ("error", "an error line"),
+            ("aggregated_error", "an aggregated_error line"),
+            ("ImportError", "an ImportError line"),
+            ("booking_failed", "a booking_failed line"),
+            ("user_error", "a user_error line"),
+        ):
+            log = write(
+                tmp_path / f"{event}.jsonl",
+                {"ts": T0, "event": event, "n": 1, "hash": "0badf00d", "type": "E", "msg": "x"},
+            )
+            assert f"its first line is {said} of" in explain(log, "0badf00d").stdout
 
 
 class TestWhatALineKeeps:

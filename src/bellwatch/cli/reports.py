@@ -96,8 +96,19 @@ def errors(limit: int, explain_hash: str | None, **kw: Any) -> None:
         source = opts.source()
         with byte_spinner(_size(source), quiet=opts.json):
             report = reports.errors(source, opts.since, opts.until, limit=limit)
-    table(report.rows, opts, "errors by fingerprint (times UTC)", columns=ERRORS)
+    shown = report.rows if opts.json else [_at_most(row) for row in report.rows]
+    table(shown, opts, "errors by fingerprint (times UTC)", columns=ERRORS)
+    if not opts.json and any(row.get("count_is_upper_bound") for row in report.rows):
+        click.echo(f"bellwatch: ≤ {_AT_MOST}", err=True)
     closing(report.stats)
+
+
+_AT_MOST = "(at most): some of these occurrences may be from before --since (see README)"
+
+
+def _at_most(row: dict[str, Any]) -> dict[str, Any]:
+    """A row whose count may include occurrences before the window shows it as ``≤N``."""
+    return {**row, "count": f"≤{row['count']}"} if row.get("count_is_upper_bound") else row
 
 
 def _explain(fingerprint: str, opts: Opts) -> None:

@@ -23,27 +23,30 @@ from .bill import Bill, LogOptions, log_lines
 from .prices import RegionPrices
 from .usage import Usage
 
-__all__ = ["HEALTH_NAMES", "Suggestion", "suggestions"]
+__all__ = ["HEALTH_ROUTES", "Suggestion", "suggestions"]
 
-HEALTH_NAMES: Final = frozenset(
+HEALTH_ROUTES: Final = frozenset(
     {
-        "health",
-        "healthz",
-        "healthcheck",
-        "health-check",
-        "health_check",
-        "ping",
-        "ready",
-        "readyz",
-        "readiness",
-        "live",
-        "livez",
-        "liveness",
-        "status",
-        "heartbeat",
+        "/health",
+        "/healthz",
+        "/healthcheck",
+        "/health-check",
+        "/health_check",
+        "/ready",
+        "/readyz",
+        "/readiness",
+        "/live",
+        "/livez",
+        "/liveness",
+        "/ping",
     }
 )
-"""Last path segments that name a load balancer's or orchestrator's health probe."""
+"""Whole routes that load balancers' and orchestrators' health probes call.
+
+Exact routes, not words found in a path: ``/twilio/status`` is Twilio's call-status
+webhook, real traffic, and so is any ``/api/.../status``. (A probe is also known by its
+user agent, ``ELB-HealthChecker/2.0``, but request lines do not carry one.)
+"""
 _RETENTION = 30
 _FLOOR = 0.01
 
@@ -67,8 +70,8 @@ class Suggestion:
 
 
 def _is_health(path: str) -> bool:
-    last = path.rstrip("/").rsplit("/", 1)[-1].lower()
-    return last in HEALTH_NAMES
+    """Whether ``path`` (a route template) is one of :data:`HEALTH_ROUTES`."""
+    return (path.rstrip("/") or "/").lower() in HEALTH_ROUTES
 
 
 def suggestions(

@@ -209,11 +209,14 @@ class ErrorAggregator:
         """Count ``exc`` and write its line if one is due; never raises.
 
         An exception already counted through a logger call (``log.exception`` then
-        re-raise) is not counted twice.
+        re-raise) is not counted twice. Without ``endpoint``, the route of the request
+        being handled (if any) is the pattern's.
         """
         with suppress_internal_errors():
             if _counted(exc) is not None:
                 return
+            if endpoint is None:
+                endpoint = _current_route()
             hit = self._observe(
                 exc,
                 endpoint=endpoint,
@@ -261,10 +264,13 @@ class ErrorAggregator:
                 raise structlog.DropEvent  # (a server's copy of what was reported already)
             event[F.ERROR_HASH] = prior[0]
             return event
+        # A logger call rarely names the route; the request being handled does. The
+        # pattern keeps it, so its summaries, /metrics and alerts name it too.
+        route = path if isinstance(path, str) else _current_route()
         try:
             hit = self._observe(
                 exc,
-                endpoint=path if isinstance(path, str) else None,
+                endpoint=route,
                 status=status if isinstance(status, int) else None,
                 handled=True,
                 severity=severity if isinstance(severity, str) else None,
@@ -281,10 +287,8 @@ class ErrorAggregator:
             event[F.OCCURRENCES] = 1
             event.setdefault(F.ERROR_TYPE, p.type)
             event.setdefault(F.MESSAGE, _message(exc))
-            if not isinstance(path, str):
-                route = _current_route()
-                if route is not None:
-                    event[F.PATH] = route
+            if route is not None:
+                event[F.PATH] = route
             if hit.announce:
                 event[F.ESCALATED] = True
             # The traceback is written here, once (popping exc_info would let
@@ -295,10 +299,10 @@ class ErrorAggregator:
             event[FIRST_LINE] = True
             return event
         if hit.kind == "aggregated":
-            # No cid or bound fields: the summary speaks for many requests.
-            out: dict[str, Any] = {k: event[k] for k in (F.TS, F.LEVEL) if k in event}
-            out.update(self._summary(p, hit.line_count, hit.severity, hit.announce, hit.n))
-            return out
+            # Written apart, as record() writes it: at ERROR whatever level the app's call
+            # had (a log.warning(..., exc_info=True) is still an error report), and
+            # without cid or bound fields (the summary speaks for many requests).
+            self._say("error", self._summary(p, hit.line_count, hit.severity, hit.announce, hit.n))
         raise structlog.DropEvent
 
     def _observe(

@@ -11,6 +11,7 @@ shows how one fingerprint was built.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import os
 import sysconfig
@@ -33,6 +34,7 @@ __all__ = [
     "identify",
     "in_app_frames",
     "normalise_message",
+    "qualified_type",
 ]
 
 
@@ -210,23 +212,44 @@ def split_frames(exc_text: object) -> list[str]:
     return exc_text.split(" < ")[::-1]
 
 
+def qualified_type(name: str) -> str | None:
+    """``module.Qualname`` of a logged type name, as the fingerprint hashed it; None when
+    the line does not say which module.
+
+    A name with a module is taken as it is (``builtins.KeyError``, ``app.errors.Declined``);
+    a bare name of a built-in exception is one (``KeyError`` is ``builtins.KeyError``, the
+    same class in every process); any other bare name could be any module's.
+    """
+    if "." in name:
+        return name
+    found = getattr(builtins, name, None)
+    if isinstance(found, type) and issubclass(found, BaseException):
+        return f"builtins.{name}"
+    return None
+
+
 def explain_record(record: Mapping[str, object]) -> Explanation:
     """Explain a logged error line (``type``, ``msg``, ``exc``) as far as it allows.
 
-    The line has the class name without its module, a redacted message and a few
-    frames with line numbers (library frames included), so the recomputed
-    ``hash`` is the logged one only when those are all the fingerprint used; the
-    explanation's ``notes`` say what could not be recovered.
+    The line has the class name (without its module, unless the app logged one), a
+    redacted message and a few frames with line numbers (library frames included), so
+    the recomputed ``hash`` is the logged one only when those are all the fingerprint
+    used; the explanation's ``notes`` say what could not be recovered. A built-in
+    exception's name is qualified (``KeyError`` as ``builtins.KeyError``), as hashed.
     """
     frames = [frame.rsplit(":", 1)[0] for frame in split_frames(record.get(F.EXC))]
-    notes = ["type is the logged class name; the fingerprint uses module.Qualname"]
+    logged = str(record.get(F.ERROR_TYPE, ""))
+    qualified = qualified_type(logged)
+    notes = []
+    if qualified is None:
+        notes.append("type is the logged class name; the fingerprint uses module.Qualname")
     if frames:
         notes.append(
             "frames are the line's: the app's innermost few and the library frame that raised"
         )
     else:
         notes.append("the line has no frames (a low-severity error is logged without them)")
-    return explain_parts(str(record.get(F.ERROR_TYPE, "")), str(record.get(F.MESSAGE, "")),
+    return explain_parts(qualified or logged, str(record.get(F.MESSAGE, "")),
                          frames, notes=notes)  # fmt: skip
 
 

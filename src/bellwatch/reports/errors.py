@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..sources.base import Source
+from ..sources.base import Source, SourceError
 from ..sources.facts import Facts
 from . import _facts, _insights
 from ._types import Report, answer, page, wanted
@@ -24,11 +24,19 @@ def errors(
     """Error fingerprints in ``[since_ms, until_ms)``, most occurrences first.
 
     Each row: ``hash``, ``count`` (occurrences: the sum of ``n`` over the fingerprint's
-    error lines), ``users`` (distinct ``uid`` on the lines that carry its hash: request
-    lines name the error recorded during them), ``sev``, ``type``, ``msg``, ``endpoints``,
-    ``first_ts``, ``last_ts`` (epoch ms) and ``cid`` (the newest example correlation id).
-    A source that runs Logs Insights (CloudWatch) answers with the saved ``top-errors``
-    query, and its users with a ``count_distinct`` (approximate for many users).
+    error lines), ``count_is_upper_bound`` (see below), ``users`` (distinct ``uid`` on
+    the lines that carry its hash: request lines name the error recorded during them),
+    ``sev``, ``type``, ``msg``, ``endpoints``, ``first_ts``, ``last_ts`` (epoch ms) and
+    ``cid`` (the newest example correlation id). A source that runs Logs Insights
+    (CloudWatch) answers with the saved ``top-errors`` query, and its users with a
+    ``count_distinct`` (approximate for many users).
+
+    A summary line's ``n`` counts the occurrences since its process's previous line of
+    that fingerprint, so when ``since_ms`` falls between the two, some of them happened
+    before the window and the count is *at most* that: ``count_is_upper_bound`` is true
+    for a fingerprint that also has lines before ``since_ms`` (read again for that, from
+    the cache for files). Where those lines are not read (a log group, stdin), every
+    count over 1 is marked.
     """
     n = wanted(limit, cursor)
     if not _facts.local(source):
@@ -39,9 +47,41 @@ def errors(
             affected = users_per_error(source, since_ms, until_ms)
             for row in shown:
                 row["users"] = affected.get(row["hash"], 0)
-            return answer(shown, source.stats, after)
+            return answer(_bounded(shown, since_ms, None), source.stats, after)
     shown, after = page(rows(_facts.gather(source, since_ms, until_ms)), limit, cursor)
-    return answer(shown, source.stats, after)
+    before = _seen_before(source, since_ms) if since_ms is not None and shown else set()
+    return answer(_bounded(shown, since_ms, before), source.stats, after)
+
+
+def _seen_before(source: Source, since_ms: int) -> set[str] | None:
+    """The fingerprints with error lines before ``since_ms`` in local files; ``None`` when
+    that cannot be read again (stdin, a log group)."""
+    from ..sources.files import STDIN, FileSource
+
+    if not isinstance(source, FileSource):
+        return None
+    paths = source.paths()
+    if STDIN in paths:
+        return None
+    # Its own source object: the scan statistics the command reports stay the window's.
+    earlier = FileSource(paths, cache_dir=source.cache_dir, use_cache=source.use_cache)
+    try:
+        return set(_facts.gather(earlier, None, since_ms).err)
+    except SourceError:  # the files went away since the window was read
+        return None
+
+
+def _bounded(shown: list[dict[str, Any]], since_ms: int | None,
+             before: set[str] | None) -> list[dict[str, Any]]:  # fmt: skip
+    """Set ``count_is_upper_bound`` on each row (see :func:`errors`)."""
+    for row in shown:
+        if since_ms is None:
+            row["count_is_upper_bound"] = False
+        elif before is None:
+            row["count_is_upper_bound"] = isinstance(row.get("count"), int) and row["count"] > 1
+        else:
+            row["count_is_upper_bound"] = row["hash"] in before
+    return shown
 
 
 def rows(facts: Facts) -> list[dict[str, Any]]:

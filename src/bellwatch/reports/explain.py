@@ -60,8 +60,9 @@ class ErrorExplanation:
         when = format_ms(ts)[:19] + "Z" if isinstance(ts, int) else str(ts or "?")
         where = f" in {self.stream}" if self.stream else ""
         cid = self.line.get(F.CID)
+        event = str(self.line.get(F.EVENT))
         out = [
-            f"error {self.hash}: its first line is a {self.line.get(F.EVENT)} line of "
+            f"error {self.hash}: its first line is {_article(event)} {event} line of "
             f"{when}{where}" + (f" (cid {cid})" if cid else ""),
             "",
             "recomputed from that line:",
@@ -114,14 +115,27 @@ def explain(
     if not isinstance(fields, dict):  # scrub failed (and counted): nothing to show
         return ErrorExplanation(fingerprint, None, None, None, (), source.stats)
     stream = first.get(LOG_STREAM)
+    explanation = explain_record(_whole_frames(fields))
     return ErrorExplanation(
         fingerprint,
         fields,
         str(stream) if stream else None,
-        explain_record(_whole_frames(fields)),
-        tuple(_unrecoverable(fields)),
+        explanation,
+        tuple(_unrecoverable(fields, explanation.type)),
         source.stats,
     )
+
+
+# Words that begin with a vowel letter but not a vowel sound ("a user_error", "a unique").
+_CONSONANT_SOUND = ("uni", "use", "usu", "uti", "ura", "eu", "one")
+
+
+def _article(word: str) -> str:
+    """``a`` or ``an``, by how ``word`` sounds: an error, an ImportError, a booking_failed."""
+    low = word.lower()
+    if low[:1] in ("a", "e", "i", "o", "u") and not low.startswith(_CONSONANT_SOUND):
+        return "an"
+    return "a"
 
 
 def _first_line(
@@ -169,11 +183,12 @@ def _whole_frames(line: dict[str, Any]) -> dict[str, Any]:
     return {**line, F.EXC: sep.join(whole)}
 
 
-def _unrecoverable(line: dict[str, Any]) -> list[str]:
-    """What the fingerprint used that ``line`` does not hold, said plainly."""
+def _unrecoverable(line: dict[str, Any], hashed_type: str) -> list[str]:
+    """What the fingerprint used that ``line`` does not hold, said plainly (``hashed_type``:
+    the type the explanation hashed, module-qualified when the line allows)."""
     out = []
     kind = str(line.get(F.ERROR_TYPE, "") or "?")
-    if "." not in kind:
+    if "." not in hashed_type:
         out.append(
             f"the exception's module: the line names {kind}, the fingerprint hashed "
             f"module.{kind} (two classes of that name in different modules group apart)"
