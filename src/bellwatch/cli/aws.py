@@ -445,6 +445,3 @@ def cost_command(
     else:
         click.echo("\n".join(result.lines()))
 
-
-if __name__ == "__main__":  # aws/setup-monitoring.sh runs this without the main CLI
-    aws_group(prog_name="bellwatch aws")
