@@ -6,6 +6,7 @@ import http.server
 import re
 import shlex
 import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -354,6 +355,30 @@ class TestBadInput:
         monkeypatch.chdir(tmp_path)
         result = CliRunner().invoke(cli, ["tail"])
         assert result.exit_code == 2 and "logs/*.jsonl*" in result.stderr
+
+
+class TestMissingExtra:
+    @pytest.mark.parametrize(
+        "args",
+        [
+            ["aws", "setup", "--email", "ops@example.com", "--dry-run"],
+            ["aws", "teardown", "--name", "bella-api"],
+            ["aws", "cost", "--log-group", "/ecs/bella-prod"],
+            ["errors", "--log-group", "/ecs/bella-prod"],
+        ],
+    )
+    def test_one_line_with_the_pip_line(
+        self, args: list[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Without boto3, an AWS command says the exact pip line once and exits 2."""
+        monkeypatch.setitem(sys.modules, "boto3", None)  # import boto3 raises ImportError
+        monkeypatch.setenv("AWS_REGION", "us-east-1")
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 2, result.output
+        assert "pip install 'bellwatch[aws]'" in result.stderr
+        assert "internal error" not in result.output
+        assert len(result.stderr.strip().splitlines()) <= 2, result.stderr  # plus a scope note
+        assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
 class _Service(http.server.BaseHTTPRequestHandler):

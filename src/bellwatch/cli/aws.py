@@ -444,4 +444,3 @@ def cost_command(
         click.echo(json.dumps(result.as_dict(), indent=2))
     else:
         click.echo("\n".join(result.lines()))
-
