@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from moto import mock_aws
 
 from bellwatch.aws.clients import Clients
+from bellwatch.cli import aws as cli_aws
 from bellwatch.cli.aws import aws_group, health
 from test_aws_plan import REGION, World, aws_env, build_world
 
@@ -27,8 +28,14 @@ def run(*args: str, input: str | None = None) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+@pytest.fixture
+def terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stdin counts as a terminal (click's runner feeds a pipe)."""
+    monkeypatch.setattr(cli_aws, "interactive", lambda: True)
+
+
 class TestSetupCommand:
-    def test_prompts_for_the_email_and_says_to_confirm(self, world: World) -> None:
+    def test_prompts_for_the_email_and_says_to_confirm(self, world: World, terminal: None) -> None:
         """Without --email it asks, subscribes the answer and says to confirm from the inbox."""
         code, out = run("setup", input="ops@example.com\n")
         assert code == 0, out
@@ -163,6 +170,38 @@ class TestSetupCommand:
         assert "Traceback" not in out
 
 
+class TestNoTerminal:
+    def test_dry_run_never_asks(self, world: World) -> None:
+        """--dry-run without --email asks nothing and notes that no alarm reaches anyone."""
+        code, out = run("setup", "--dry-run", input="")
+        assert code == 0, out
+        assert "Alert email" not in out
+        assert "no --email: alarms notify" in out
+
+    def test_export_never_asks(self, world: World) -> None:
+        """--export without --email asks nothing and writes the template."""
+        code, out = run("setup", "--export", "cloudformation", input="")
+        assert code == 0, out
+        assert "Alert email" not in out
+        assert "AWS::CloudWatch::Alarm" in out
+
+    def test_setup_without_email_says_what_to_pass(self, world: World) -> None:
+        """With no terminal and no --email, setup asks nothing, changes nothing, exits 2."""
+        code, out = run("setup", input="ops@example.com\n")
+        assert code == 2
+        assert "Alert email" not in out
+        assert "pass --email ADDRESS" in out
+        assert world.clients.cloudwatch.describe_alarms()["MetricAlarms"] == []
+
+    def test_teardown_without_yes_says_to_pass_it(self, world: World) -> None:
+        """With no terminal, teardown without --yes asks nothing, deletes nothing, exits 2."""
+        run("setup", "--email", "")
+        code, out = run("teardown", "--name", "bella-api", input="y\n")
+        assert code == 2
+        assert "pass --yes" in out and "Delete these" not in out
+        assert len(world.clients.cloudwatch.describe_alarms()["MetricAlarms"]) == 9
+
+
 class TestTeardownCommand:
     def test_yes_deletes_what_setup_created(self, world: World) -> None:
         """teardown --yes deletes the stack's resources and lists them."""
@@ -172,7 +211,7 @@ class TestTeardownCommand:
         assert "delete    sns-topic        bellwatch-bella-api-alerts" in out
         assert world.clients.cloudwatch.describe_alarms()["MetricAlarms"] == []
 
-    def test_declining_the_prompt_deletes_nothing(self, world: World) -> None:
+    def test_declining_the_prompt_deletes_nothing(self, world: World, terminal: None) -> None:
         """Answering no to the confirmation aborts with everything in place."""
         run("setup", "--email", "")
         code, _ = run("teardown", "--name", "bella-api", input="n\n")

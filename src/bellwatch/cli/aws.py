@@ -10,6 +10,7 @@ aws layer's CLI, which sits above it (see the import contracts in pyproject.toml
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -104,6 +105,34 @@ def _print_plan(plan: Plan, *, as_json: bool, title: str) -> None:
     click.echo(f"  total: {counts or 'nothing'}")
 
 
+def interactive() -> bool:
+    """Whether someone can answer a question: stdin is a terminal."""
+    return sys.stdin.isatty()
+
+
+def _email(given: str | None, *, asks: bool) -> str:
+    """The alert email: ``--email``, else asked for on a terminal when ``asks``.
+
+    A dry run or an export never asks (its plan says when the alarms would reach nobody);
+    with no terminal nothing is asked and the missing value is an error that says what
+    to pass.
+    """
+    if given is not None:
+        return given
+    if not asks:
+        return ""
+    if not interactive():
+        raise click.UsageError(
+            "no --email and no terminal to ask on: pass --email ADDRESS "
+            "(or --email '' for alarms that notify nobody)"
+        )
+    return str(
+        click.prompt(
+            "Alert email for SNS notifications (empty to skip)", default="", show_default=False
+        )
+    )
+
+
 def _region_option(f: Any) -> Any:
     f = click.option("--profile", help="AWS profile (default: the usual AWS chain).")(f)
     return click.option("--region", help="AWS region (default: BELLWATCH_REGION, AWS_REGION).")(f)
@@ -139,8 +168,9 @@ def aws_group() -> None:
 
 @aws_group.command("setup")
 @click.option(
-    "--email", prompt="Alert email for SNS notifications (empty to skip)", default="",
-    help="Address the alarms notify; prompted for when missing.",
+    "--email",
+    help="Address the alarms notify ('' for none); asked for on a terminal when missing, "
+    "never by --dry-run or --export.",
 )  # fmt: skip
 @_target_options
 @click.option("--log-group", help="Application log group (default: BELLWATCH_LOG_GROUP, ECS).")
@@ -184,7 +214,7 @@ def aws_group() -> None:
 )  # fmt: skip
 def setup_command(  # click passes every option by keyword
     *,
-    email: str,
+    email: str | None,
     cluster: str | None,
     service: str | None,
     load_balancer: str | None,
@@ -210,6 +240,7 @@ def setup_command(  # click passes every option by keyword
     An update says `key: old -> new` for each attribute it changes.
     """
     settings = resolve(region=region, log_group=log_group)
+    email = _email(email, asks=not (dry_run or export))
     try:
         rules = load_rules(config_path, overrides)
     except ConfigError as exc:
@@ -286,6 +317,8 @@ def teardown_command(
             _print_plan(plan, as_json=as_json, title="Would delete:" if dry_run else "Nothing")
             return
         if not yes:
+            if not interactive():
+                raise click.UsageError("no terminal to confirm on: pass --yes to delete")
             _print_plan(plan, as_json=False, title="Will delete:")
             click.confirm("Delete these resources?", abort=True)
         apply(plan, clients)
