@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from bellwatch.cli import cli
 from bellwatch.cli._layout import cut, cut_items, width
-from bellwatch.cli.output import safe_text
+from bellwatch.cli.output import json_safe, safe_text
 
 ROUTE = "/api/very/long/route/template/{appointment_id}/reschedule/confirm"
 NASTY = "\x1b[2J\x1b]0;pwned\x07 \x9b31m \u202eevil\u202c \x7f \u2028 [/] [link=http://x]x[/link]"
@@ -153,10 +153,43 @@ class TestReadableViews:
 
 class TestJsonStaysExact:
     def test_records_are_their_own_lines(self, tmp_path: Path) -> None:
-        """``--json`` prints each event's line byte for byte, text lines included."""
+        """``--json`` prints each event's line as the same JSON; a text line as {"text": ...}."""
         log = _log(tmp_path)
         result = CliRunner().invoke(cli, ["filter", '" "', "-l", str(log), "--json"])
-        assert result.stdout_bytes == log.read_bytes()
+        printed = [orjson.loads(line) for line in result.stdout.splitlines()]
+        *events, _text_line = log.read_bytes().splitlines()
+        assert printed == [*map(orjson.loads, events), {"text": NASTY}]
+
+    @pytest.mark.parametrize(
+        "args", [["tail", "-n", "100"], ["filter", '" "'], ["trace", "00000000000a"]],
+        ids=lambda a: a[0],
+    )  # fmt: skip
+    def test_output_is_json_lines(self, tmp_path: Path, args: list[str]) -> None:
+        """Every line --json prints parses as JSON, text lines included, and none is raw."""
+        log = _log(tmp_path)
+        log.write_bytes(log.read_bytes() + b"worker 00000000000a: plain text\n")
+        result = CliRunner().invoke(cli, [*args, "-l", str(log), "--json"])
+        assert result.exit_code == 0, result.output
+        lines = result.stdout.splitlines()
+        assert lines and all(isinstance(orjson.loads(line), dict) for line in lines)
+        assert {"text": "worker 00000000000a: plain text"} in map(orjson.loads, lines)
+        assert unsafe(result.stdout) == []
+
+    @pytest.mark.parametrize("args", [["errors"], ["summary"], ["tail"], ["filter", "ERROR"]])
+    def test_json_escapes_what_a_terminal_acts_on(self, tmp_path: Path, args: list[str]) -> None:
+        """Bidi overrides, C1 controls, DEL and separators are \\u escapes in JSON output."""
+        log = _log(tmp_path)
+        result = CliRunner().invoke(cli, [*args, "-l", str(log), "--json"])
+        assert result.exit_code == 0, result.output
+        assert unsafe(result.stdout) == []
+        assert "\\u202e" in result.stdout
+
+    @given(st.text())
+    def test_json_safe_keeps_the_value(self, text: str) -> None:
+        """Escaped JSON parses back to the same string and holds nothing unsafe raw."""
+        safe = json_safe(orjson.dumps({"v": text}))
+        assert orjson.loads(safe) == {"v": text}
+        assert unsafe(safe.decode()) == []
 
     def test_rows_keep_the_values(self, tmp_path: Path) -> None:
         """Report rows in JSON hold the log's text unescaped and uncut."""

@@ -10,14 +10,18 @@ a log is ever given to Rich as markup: tables are laid out here (:mod:`._layout`
 plain text.
 
 JSON goes through :func:`scrub_json` (the same redactor, by key and by value, at any
-depth): ``--json`` is exact otherwise. A record is its own line, byte for byte, unless
-a value in it had to be masked; then it is that line's JSON with the value masked.
+depth) and :func:`json_safe` (the characters :func:`safe_text` escapes are written as
+JSON ``\\u`` escapes: the same values, nothing a terminal acts on); ``--json`` is exact
+otherwise. A record is its own line, byte for byte, unless a value in it had to be
+masked or escaped; a line that was not JSON is ``{"text": ...}``, so the output is
+JSON Lines.
 Logs written by other programs or by older versions can hold secrets: what is masked
 is decided here, not trusted to the writer.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 import unicodedata
 from collections.abc import Collection, Sequence
@@ -43,6 +47,7 @@ __all__ = [
     "echo_text",
     "emit",
     "format_record",
+    "json_safe",
     "safe_text",
     "scrub_json",
     "table",
@@ -61,6 +66,7 @@ _LEVEL_COLOR = {"DEBUG": "bright_black", "INFO": "green", "WARNING": "yellow", "
 _LEVEL_COLOR["CRITICAL"] = "magenta"
 _SHOWN_FIRST = (F.TS, F.LEVEL, F.EVENT, F.CID)
 _TIME_COLUMNS = frozenset({"ts", "first_ts", "last_ts", TIMESTAMP})
+_NOT_PLAIN_ASCII = re.compile("[^\x00-\x7e]+")  # DEL and beyond: what json_safe inspects
 
 
 class Style(Protocol):
@@ -161,9 +167,10 @@ def _plain(value: Any) -> str:
 
 def emit(record: Record, opts: Style) -> None:
     """The event's own line with ``--json`` (byte for byte unless a secret had to be
-    masked), else the readable line."""
+    masked or a character escaped; a text line as ``{"text": ...}``), else the readable
+    line."""
     if opts.json:
-        _write_bytes(_redact.record_line(record))
+        _write_bytes(json_safe(_redact.record_line(record)))
     else:
         click.echo(format_record(record, opts.color))
 
@@ -194,6 +201,36 @@ def closing(stats: ScanStats, *, counts: bool = True) -> None:
 # ---------------------------------------------------------------- JSON
 
 
+def json_safe(encoded: bytes) -> bytes:
+    """JSON text with every character :func:`safe_text` escapes written as ``\\uXXXX``.
+
+    The JSON means the same (a parser reads the same strings back), but a terminal or a
+    pager shown it acts on nothing: bidi overrides, zero-width marks, C1 controls, DEL,
+    line separators. JSON already escapes C0 controls. Outside strings JSON allows only
+    ASCII whitespace, so every such character is inside a string, where an escape is
+    valid. Bytes that were not UTF-8 are left as they are.
+    """
+    if encoded.isascii() and b"\x7f" not in encoded:
+        return encoded  # the common case: nothing to look at
+    text = encoded.decode("utf-8", "surrogateescape")
+    return _NOT_PLAIN_ASCII.sub(_escape_run, text).encode("utf-8", "surrogateescape")
+
+
+def _escape_run(match: re.Match[str]) -> str:
+    run = match.group()
+    return "".join(_json_escape(ch) if _dangerous(ch) else ch for ch in run)
+
+
+def _json_escape(ch: str) -> str:
+    code = ord(ch)
+    if 0xD800 <= code <= 0xDFFF:  # a byte kept by surrogateescape: stays a byte
+        return ch
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000  # JSON writes an astral character as its UTF-16 surrogate pair
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
 def _write_bytes(data: bytes) -> None:
     """Bytes straight to stdout's buffer: exact, and no decode and re-encode of megabytes."""
     out = sys.stdout
@@ -216,7 +253,7 @@ def echo_json(data: Any, *, indent: bool = True, numbers: bool = True) -> None:
         encoded = orjson.dumps(data, option=option, default=str)
     except TypeError:  # a str holding surrogate escapes: replace them, keep the rest exact
         encoded = orjson.dumps(_valid(data), option=option, default=str)
-    _write_bytes(encoded)
+    _write_bytes(json_safe(encoded))
 
 
 def _valid(data: Any) -> Any:
