@@ -13,7 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bellwatch.cli import cli
-from bellwatch.cli._layout import cut, cut_items, width
+from bellwatch.cli._layout import cut, cut_items, fit, width
+from bellwatch.cli._layout import width as width_of
 from bellwatch.cli.output import json_safe, safe_text
 
 ROUTE = "/api/very/long/route/template/{appointment_id}/reschedule/confirm"
@@ -60,6 +61,13 @@ class TestSafeText:
 
 
 class TestLayout:
+    def test_a_dropped_column_comes_back_when_it_fits(self) -> None:
+        """Once a wide column went, a narrower one dropped before it is shown again."""
+        headers = ["a", "wide", "b"]
+        cells = [["a" * 10, "w" * 30, "b" * 10]]
+        layout = fit(headers, cells, [None, None, None], [9, 2, 1], 40)
+        assert layout.shown == [0, 2]
+
     def test_width_counts_wide_characters(self) -> None:
         """East Asian wide characters take two columns, combining marks none."""
         assert (width("abc"), width("日本"), width("e\u0301")) == (3, 4, 1)
@@ -142,6 +150,47 @@ class TestReadableViews:
         }[args[0]]
         assert all(token in result.stdout for token in whole)
         assert "/api/very" not in result.stdout.replace(ROUTE, "")  # never a cut route
+
+    @pytest.mark.parametrize("width", [80, 100, 120, 130, 160, 200])
+    def test_a_list_cell_is_never_a_bare_count(self, tmp_path: Path, width: int) -> None:
+        """At any width the endpoints column shows a whole route, or is left out and said."""
+        log = tmp_path / "e.jsonl"
+        log.write_bytes(b"".join(
+            orjson.dumps({"ts": 1_700_000_000_000 + i, "level": "ERROR", "event": "error",
+                          "n": 1, "hash": "0000000a", "type": "OperationalError",
+                          "msg": "database is locked while writing the booking row",
+                          "sev": "critical", "path": path, "cid": "00000000000a"}) + b"\n"
+            for i, path in enumerate(["/api/assistant/book", "/api/users/{user_id}"])
+        ))  # fmt: skip
+        args = ["errors", "-l", str(log), "--no-color", "--no-cache", "--width", str(width)]
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 0, result.output
+        header, row = result.stdout.splitlines()[1:3]
+        assert max(width_of(line) for line in result.stdout.splitlines()) <= width
+        if "endpoints" in header:
+            assert re.search(r"/api/(assistant/book|users/\{user_id\})", row)
+        else:
+            assert "endpoints" in result.stderr
+        assert not re.search(r"  \+\d+  ", row)
+
+    def test_width_option_and_columns(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """--width sets the table's width; without it COLUMNS does, even when piped;
+        --width wins over COLUMNS."""
+        log = _log(tmp_path)
+        base = ["endpoints", "-l", str(log), "--no-color", "--no-cache"]
+        wide = CliRunner().invoke(cli, [*base, "--width", "200"])
+        assert max(width_of(line) for line in wide.stdout.splitlines()) > 80
+        monkeypatch.setenv("COLUMNS", "200")
+        assert CliRunner().invoke(cli, base).stdout == wide.stdout
+        narrow = CliRunner().invoke(cli, [*base, "--width", "80"])
+        assert max(width_of(line) for line in narrow.stdout.splitlines()) <= 80
+
+    def test_width_below_20_is_a_usage_error(self, tmp_path: Path) -> None:
+        """--width 5 is refused with a usage error, exit 2."""
+        result = CliRunner().invoke(cli, ["errors", "-l", str(_log(tmp_path)), "--width", "5"])
+        assert result.exit_code == 2 and "--width" in result.stderr
 
     def test_markup_in_a_message_is_text(self, tmp_path: Path) -> None:
         """A message holding Rich markup (``[/]``, ``[link=...]``) is printed as written."""

@@ -37,6 +37,7 @@ from ..timeparse import format_ms
 from . import _layout, _redact
 
 __all__ = [
+    "MIN_WIDTH",
     "VALUE_MAX",
     "Column",
     "Style",
@@ -288,12 +289,27 @@ class Column:
     important columns go first to keep it."""
 
 
-def terminal_width() -> int:
-    """Columns to fit: the terminal's, or 80 when stdout is not one."""
+MIN_WIDTH = 20
+"""The narrowest table laid out; ``--width`` below it is a usage error."""
+
+
+def terminal_width(width: int | None = None) -> int:
+    """Columns to fit: ``width`` (``--width``), else ``COLUMNS``, else the terminal's,
+    else 80.
+
+    ``COLUMNS`` counts when stdout is piped too (``COLUMNS=200 bellwatch errors | less``):
+    it is how a shell or a script says the width it wants.
+    """
+    import os
     import shutil
 
+    if width is not None:
+        return max(width, MIN_WIDTH)
+    columns = os.environ.get("COLUMNS", "").strip()
+    if columns.isdigit() and int(columns) > 0:
+        return max(int(columns), MIN_WIDTH)
     if sys.stdout.isatty():
-        return max(shutil.get_terminal_size((80, 24)).columns, 20)
+        return max(shutil.get_terminal_size((80, 24)).columns, MIN_WIDTH)
     return 80
 
 
@@ -305,7 +321,8 @@ def table(
     columns: Sequence[Column] | None = None,
     fractions: Collection[str] = (),
 ) -> None:
-    """Rows as JSON (``--json``: every field) or as a table that fits the terminal.
+    """Rows as JSON (``--json``: every field) or as a table that fits the terminal
+    (``opts.width`` when the command has ``--width``; see :func:`terminal_width`).
 
     ``columns`` chooses and orders what the table shows (default: every field, kinds
     guessed); ``fractions`` names columns *we* computed as 0..1 shares, shown as
@@ -324,9 +341,14 @@ def table(
     headers = [c.header or c.key for c in columns]
     cells = [[_cell(c, row.get(c.key)) for c in columns] for row in rows]
     items = [[_items(c, row.get(c.key)) for c in columns] for row in rows]
-    flexible = [c.least if c.kind in ("text", "list") else None for c in columns]
+    flexible = [
+        _list_floor(c.least, [row[i] for row in items]) if c.kind == "list" else
+        c.least if c.kind == "text" else None
+        for i, c in enumerate(columns)
+    ]  # fmt: skip
     priority = [c.priority for c in columns]
-    layout = _layout.fit(headers, cells, flexible, priority, terminal_width())
+    total = terminal_width(getattr(opts, "width", None))
+    layout = _layout.fit(headers, cells, flexible, priority, total)
     if title:
         click.echo(_style(safe_text(title), opts.color, bold=True))
     click.echo(_line(columns, layout, headers, opts.color, header=True))
@@ -336,6 +358,18 @@ def table(
     if hidden:
         note = f"(too narrow for {', '.join(hidden)}: a wider terminal or --json shows them)"
         click.echo(safe_text(note), err=True)
+
+
+def _list_floor(least: int, lists: Sequence[list[str] | None]) -> int:
+    """A list column's narrowest useful width: every row's first item whole, with room
+    for the ``+N`` of the rest. Narrower, a cell would be a bare ``+N`` (no route at
+    all); then the column is better dropped, with the note that says so."""
+    needed = [
+        _layout.width(items[0]) + (len(f" +{len(items) - 1}") if len(items) > 1 else 0)
+        for items in lists
+        if items
+    ]
+    return max([least, *needed])
 
 
 def _line(

@@ -14,7 +14,7 @@ import click
 
 from ..schema import LEVELS, F
 from ..sources.base import Record
-from .options import UsageProblem, domain_errors, opts_from, shared_options
+from .options import UsageProblem, domain_errors, opts_from, shared_options, width_option
 from .output import closing, echo_text, emit, table
 from .progress import progress_records
 
@@ -170,6 +170,7 @@ def filter_(pattern: str, **kw: Any) -> None:
 @click.command()
 @click.argument("query", required=False)
 @click.option("--list", "list_only", is_flag=True, help="List the saved queries and exit.")
+@width_option
 @shared_options
 def insights(query: str | None, list_only: bool, **kw: Any) -> None:
     """Run a CloudWatch Logs Insights query locally (or in CloudWatch with a log group).
