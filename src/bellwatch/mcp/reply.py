@@ -29,6 +29,7 @@ __all__ = [
     "Scan",
     "document",
     "error",
+    "no_logs_yet",
     "table",
     "tokens",
     "within",
@@ -123,6 +124,18 @@ def error(message: str) -> Reply:
     """A tool error the assistant can act on: one line, no traceback."""
     text = _text.clip(_text.escape(message), 1000)
     return Reply(f"error: {text}", {"error": text}, is_error=True)
+
+
+def no_logs_yet(source: str, reason: str) -> Reply:
+    """An empty answer, said plainly: nothing has been written where the source looks yet.
+
+    Not an error (the assistant should not retry with other arguments): every tool
+    answers it until the service writes its first line.
+    """
+    said = _text.clip(_text.escape(f"no log records in {source} yet"), 500)
+    why = _text.clip(_text.escape(reason), 500)
+    data = {"records": 0, "shown": 0, "rows": [], "truncated": False, "note": said, "why": why}
+    return Reply(f"{said}\n{why}", data)
 
 
 def table(
