@@ -573,6 +573,14 @@ class TestCloudWatchSource:
         assert sent == saved_query("slow", t=("duration > 2", "duration > 1.0"))
         assert [r["cid"] for r in run_locally(sent, log)] == ["ccc333ccc333"]
 
+    def test_endpoints_over_moto_are_not_rows_of_nulls(self, group: str) -> None:
+        """moto returns raw events for a stats query: endpoints shows no row of nulls and
+        says how many rows it skipped."""
+        result = CliRunner().invoke(cli, ["endpoints", "--log-group", group, "--since", "1h"])
+        assert result.exit_code == 0, result.output
+        assert "None" not in result.stdout
+        assert "Logs Insights rows holding none of the query's fields" in result.stderr
+
     def test_errors_run_top_errors(self, group: str, log: Path) -> None:
         """``errors`` sends the saved top-errors query, which groups the one fingerprint."""
         result = CliRunner().invoke(cli, ["errors", "--log-group", group, "--since", "1h"])
