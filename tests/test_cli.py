@@ -357,6 +357,34 @@ class TestBadInput:
         assert result.exit_code == 2 and "logs/*.jsonl*" in result.stderr
 
 
+class TestDemoCommand:
+    def test_takes_the_options_the_readme_names(self) -> None:
+        """The walkthrough's demo options exist on ``bellwatch demo`` as on python -m."""
+        from bellwatch.cli.service import demo
+
+        readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+        named = re.search(r"the same as `bellwatch demo`; (.*?) change", readme)
+        assert named is not None
+        options = re.findall(r"`(--[a-z-]+)`", named.group(1))
+        assert options and set(options) <= {o for p in demo.params for o in p.opts}
+
+    def test_passes_them_to_the_demo(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """--duration, --clients and --port reach the demo's runner as given."""
+        import bellwatch.demo
+
+        seen: dict[str, Any] = {}
+        monkeypatch.setattr(bellwatch.demo, "cli_main", lambda **kw: seen.update(kw) or 0)
+        args = ["demo", "--duration", "2", "--clients", "3", "--port", "8123"]
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 0, result.output
+        assert seen == {"serve": False, "duration": 2.0, "clients": 3, "port": 8123}
+
+    @pytest.mark.parametrize("args", [["--clients", "0"], ["--duration", "0"]])
+    def test_nonsense_is_a_usage_error(self, args: list[str]) -> None:
+        """No clients or no time is refused before anything starts, exit 2."""
+        assert CliRunner().invoke(cli, ["demo", *args]).exit_code == 2
+
+
 class TestMissingExtra:
     @pytest.mark.parametrize(
         "args",
