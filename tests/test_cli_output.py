@@ -246,3 +246,26 @@ class TestJsonStaysExact:
         result = CliRunner().invoke(cli, ["errors", "-l", str(log), "--json", "--limit", "1"])
         (row,) = orjson.loads(result.stdout)
         assert row["msg"].startswith(NASTY) and len(row["msg"]) > 200
+
+
+class TestTimesAreUtc:
+    def test_whatever_the_local_zone(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """tail and the tables print UTC, as the README says, in any TZ."""
+        import time
+
+        monkeypatch.setenv("TZ", "Asia/Tokyo")
+        time.tzset()
+        try:
+            log = tmp_path / "a.jsonl"
+            log.write_bytes(orjson.dumps({"ts": 1_700_000_000_000, "event": "e"}) + b"\n")
+            out = CliRunner().invoke(cli, ["tail", "-l", str(log), "--no-color"]).stdout
+            assert out.startswith("22:13:20.000 ")  # 2023-11-14T22:13:20Z
+        finally:
+            monkeypatch.delenv("TZ")
+            time.tzset()
+
+    def test_readme_says_utc(self) -> None:
+        """The README never says the CLI prints local time."""
+        readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+        assert "local time" not in readme
+        assert "every time it prints is UTC" in readme
