@@ -246,6 +246,15 @@ class TestHealth:
         assert code == 1
         assert out.startswith("DEGRADED  bella-prod/bella-api (ACTIVE)")
 
+    def test_aws_failure_is_exit_2(self, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Without a region health cannot ask: one line and exit 2, not 1 (degraded)."""
+        for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "BELLWATCH_REGION"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+        code, out = run("health")
+        assert code == 2
+        assert "--region" in out and "Traceback" not in out
+
     def test_json(self, world: World) -> None:
         """health --json prints the report as JSON."""
         code, out = run("health", "--json")

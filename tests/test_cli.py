@@ -385,6 +385,15 @@ class TestDemoCommand:
         assert CliRunner().invoke(cli, ["demo", *args]).exit_code == 2
 
 
+class TestHealthHelp:
+    @pytest.mark.parametrize("args", [["health"], ["aws", "health"]])
+    def test_states_the_exit_codes(self, args: list[str]) -> None:
+        """health --help says what exit codes 0, 1 and 2 mean."""
+        out = CliRunner().invoke(cli, [*args, "--help"]).output
+        assert "Exit codes" in out
+        assert all(re.search(rf"\b{code}\b", out) for code in "012")
+
+
 class TestMissingExtra:
     @pytest.mark.parametrize(
         "args",

@@ -28,6 +28,8 @@ from bellwatch.aws.plan import Plan, SetupOptions, apply, build_plan, check_stac
 from bellwatch.aws.teardown import teardown_plan
 from bellwatch.aws.usage import read_usage
 
+from .options import UsageProblem
+
 __all__ = ["aws_group", "health"]
 
 # The values CloudWatch Logs accepts for retentionInDays.
@@ -359,10 +361,21 @@ def health_command(
     profile: str | None,
     as_json: bool,
 ) -> None:
-    """Task counts, deployments, recent events and target health; exit 1 when degraded."""
-    report = health(
-        cluster=cluster, service=service, target_group=target_group, region=region, profile=profile
-    )
+    """Task counts, deployments, recent events and target health.
+
+    Exit codes: 0 healthy, 1 degraded, 2 could not ask (no credentials, no region,
+    access denied, a bad option), so a script can tell "down" from "cannot see".
+    """
+    try:
+        report = health(
+            cluster=cluster,
+            service=service,
+            target_group=target_group,
+            region=region,
+            profile=profile,
+        )
+    except click.ClickException as exc:  # exit 2: not a verdict on the service
+        raise UsageProblem(exc.format_message()) from None
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2))
     else:

@@ -79,6 +79,9 @@ def _url_options(func: FC) -> FC:
 def metrics(url: str | None, as_json: bool, no_color: bool) -> None:
     """Fetch the running service's /metrics (bearer BELLWATCH_METRICS_TOKEN when set).
 
+    Exit codes: 0 the metrics were printed, 1 the service answered an error status,
+    2 it could not be asked (unreachable, 401 without the token, a bad option).
+
     \b
     Examples:
       bellwatch metrics --url http://127.0.0.1:8000
@@ -118,6 +121,13 @@ def health(  # click passes every option by keyword
 
     By default fetches the running service's /health. With --source aws: the ECS
     service's task counts, deployments and recent events, and each target's health.
+
+    \b
+    Exit codes:
+      0  healthy (/health answered 200; or ECS and the targets are healthy)
+      1  not healthy (/health answered 503 or another 4xx/5xx; or degraded in ECS)
+      2  could not ask (service unreachable, 401 without the token, AWS refused,
+         a bad option)
 
     \b
     Examples:
