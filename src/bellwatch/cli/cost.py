@@ -152,6 +152,11 @@ def cost(  # click passes every option by keyword
     closing(source.stats)
 
 
+NO_LEVEL = "(none)"
+"""The level row of the lines that carry none (text lines, EMF, JSON without ``level``),
+which the cost library tallies under ``-``: a dash reads as a missing value."""
+
+
 def _masked(report: CostReport) -> CostReport:
     """``report`` with the names it took from the logs masked, whole, before rendering.
 
@@ -164,7 +169,7 @@ def _masked(report: CostReport) -> CostReport:
     for name in ("by_event", "by_logger", "by_level", "by_route"):
         merged: dict[str, Tally] = {}
         for key, tally in getattr(usage, name).items():
-            shown = text(key)
+            shown = NO_LEVEL if name == "by_level" and key == "-" else text(key)
             before = merged.get(shown)
             merged[shown] = (
                 tally
