@@ -202,6 +202,19 @@ class TestCleanErrors:
         result = cost(log, "--retention", "forever")
         assert result.exit_code == 2 and "'forever' is not a number of days" in result.stderr
 
+    @pytest.mark.parametrize("days", ["31", "0", "10000"])
+    def test_a_retention_cloudwatch_refuses(self, log: Path, days: str) -> None:
+        """Only the retentions CloudWatch accepts are priced; others are a usage error."""
+        result = cost(log, "--retention", days)
+        assert result.exit_code == 2
+        assert "CloudWatch retention" in result.stderr or "number of days" in result.stderr
+
+    @pytest.mark.parametrize("days", ["1", "30", "3653"])
+    def test_a_retention_cloudwatch_accepts(self, log: Path, days: str) -> None:
+        """Every value PutRetentionPolicy takes is priced."""
+        assert cost(log, "--retention", days).exit_code == 0
+
+
 class TestNames:
     def test_routes_with_secrets_are_masked_and_merged(self, tmp_path: Path) -> None:
         """Raw URLs with tokens show masked, whole, and those that mask alike add up."""

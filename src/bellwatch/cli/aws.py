@@ -25,16 +25,13 @@ from bellwatch.aws.export import cloudformation
 from bellwatch.aws.health import ServiceHealth, service_health
 from bellwatch.aws.permissions import PARTS, PolicyScope, policy
 from bellwatch.aws.plan import Plan, SetupOptions, apply, build_plan, check_stack
+from bellwatch.aws.retention import retention_problem
 from bellwatch.aws.teardown import teardown_plan
 from bellwatch.aws.usage import read_usage
 
 from .options import UsageProblem
 
 __all__ = ["aws_group", "health"]
-
-# The values CloudWatch Logs accepts for retentionInDays.
-RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
-                  2192, 2557, 2922, 3288, 3653)  # fmt: skip
 
 
 @contextmanager
@@ -81,9 +78,9 @@ def _clients(region: str | None, profile: str | None) -> Clients:
 
 
 def _check_retention(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
-    if value is not None and value not in RETENTION_DAYS:
-        allowed = ", ".join(map(str, RETENTION_DAYS))
-        raise click.BadParameter(f"{value} is not a CloudWatch retention; use one of {allowed}")
+    problem = None if value is None else retention_problem(value)
+    if problem is not None:
+        raise click.BadParameter(problem)
     return value
 
 
