@@ -191,18 +191,27 @@ truncated member an EOFError, a damaged stream a zlib.error."""
 
 
 def stopped(lines: int, exc: BaseException) -> str:
-    """Why a file was read only in part, the same words from every reader."""
-    strerror = getattr(exc, "strerror", None)
-    why = (
-        str(strerror)
-        if strerror
-        else f"{type(exc).__name__}: {exc}"
-        if str(exc)
-        else type(exc).__name__
-    )
+    """Why a file was read only in part, the same words from every reader.
+
+    Readers print it after ``skipped <file>:``, so it names what was left out: the
+    whole file, or everything after the lines that were read (those were used).
+    """
+    if isinstance(exc, EOFError):  # GzipLines: the file ends inside a compressed member
+        why = "truncated .gz: the file ends in the middle of its compressed data"
+    elif isinstance(exc, TrailingGarbage):
+        why = f"{exc}, which are not gzip"
+    elif isinstance(exc, zlib.error):
+        why = f"damaged .gz ({exc})"
+    else:
+        strerror = getattr(exc, "strerror", None)
+        why = (
+            str(strerror)
+            if strerror
+            else (f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+        )
     if not lines:
         return f"unreadable ({why})"
-    return f"read stopped after {lines:,} lines ({why})"
+    return f"everything after line {lines:,} ({why}); the {lines:,} lines before were read"
 
 
 class Lines(Protocol):
