@@ -350,6 +350,29 @@ class TestBadInput:
         assert result.exit_code == 2, result.output
         assert message in result.stderr and "Traceback" not in result.output
 
+    @pytest.mark.parametrize(
+        "args",
+        [
+            *([command, "--limit", n] for command in ("errors", "slow", "endpoints", "twilio",
+                                                      "users") for n in ("0", "-1")),
+            ["tail", "-n", "-3"],
+        ],
+        ids=" ".join,
+    )  # fmt: skip
+    def test_counts_below_range_are_usage_errors(
+        self, run: object, args: list[str], tmp_path: Path
+    ) -> None:
+        """--limit 0 or -1 and tail -n -3 are refused with the range, exit 2."""
+        result = CliRunner().invoke(cli, [*args, "--cache-dir", str(tmp_path)])
+        assert result.exit_code == 2, result.output
+        assert "Invalid value for" in result.stderr and "Traceback" not in result.output
+        assert "x>=1" in result.stderr or "x>=0" in result.stderr
+
+    def test_tail_zero_lines_prints_none(self, log: Path) -> None:
+        """tail -n 0 shows no line (what -f then follows from)."""
+        result = CliRunner().invoke(cli, ["tail", "-n", "0", "-l", str(log)])
+        assert result.exit_code == 0 and result.stdout == ""
+
     def test_default_dir_missing(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         """With no files given and no log dir, the message says where it looked."""
         monkeypatch.chdir(tmp_path)

@@ -64,7 +64,10 @@ def _size(source: Any) -> int:
 
 
 @click.command()
-@click.option("--limit", default=50, show_default=True, help="Fingerprints shown at most.")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=50, show_default=True,
+    help="Fingerprints shown at most.",
+)  # fmt: skip
 @click.option(
     "--explain",
     "explain_hash",
@@ -120,7 +123,10 @@ def _explain(fingerprint: str, opts: Opts) -> None:
 
 @click.command()
 @click.option("--threshold", type=float, help="Seconds (default BELLWATCH_SLOW_THRESHOLD, 2).")
-@click.option("--limit", default=50, show_default=True, help="Requests shown at most.")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=50, show_default=True,
+    help="Requests shown at most.",
+)  # fmt: skip
 @width_option
 @shared_options
 def slow(threshold: float | None, limit: int, **kw: Any) -> None:
@@ -146,7 +152,10 @@ def slow(threshold: float | None, limit: int, **kw: Any) -> None:
 
 
 @click.command()
-@click.option("--limit", default=100, show_default=True, help="Endpoints shown at most.")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=100, show_default=True,
+    help="Endpoints shown at most.",
+)  # fmt: skip
 @width_option
 @shared_options
 def endpoints(limit: int, **kw: Any) -> None:
@@ -170,7 +179,10 @@ def endpoints(limit: int, **kw: Any) -> None:
 
 
 @click.command()
-@click.option("--limit", default=50, show_default=True, help="CallSids shown at most.")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=50, show_default=True,
+    help="CallSids shown at most.",
+)  # fmt: skip
 @width_option
 @shared_options
 def twilio(limit: int, **kw: Any) -> None:

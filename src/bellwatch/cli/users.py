@@ -47,7 +47,10 @@ PER_ERROR = (
     show_default=True,
     help="Count distinct users per hour or per day.",
 )
-@click.option("--limit", default=10, show_default=True, help="Top users and errors shown.")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=10, show_default=True,
+    help="Top users and errors shown.",
+)  # fmt: skip
 @width_option
 @shared_options
 def users(by: str, limit: int, **kw: Any) -> None:
