@@ -47,7 +47,7 @@ class TestSetupCommand:
         """--dry-run lists each resource as create and leaves the account empty."""
         code, out = run("setup", "--email", "ops@example.com", "--dry-run")
         assert code == 0, out
-        assert "Plan (dry run, nothing changed):" in out
+        assert "Plan for ca-central-1 (dry run, nothing changed):" in out
         assert "create    alarm            bellwatch-bella-api-cpu-high" in out
         assert "total: 21 create, 1 unchanged" in out
         assert world.clients.cloudwatch.describe_alarms()["MetricAlarms"] == []
@@ -223,7 +223,7 @@ class TestTeardownCommand:
         run("setup", "--email", "")
         code, out = run("teardown", "--name", "bella-api", "--dry-run")
         assert code == 0, out
-        assert "Would delete:" in out and "total: 20 delete" in out
+        assert "Would delete in ca-central-1:" in out and "total: 20 delete" in out
         assert len(world.clients.cloudwatch.describe_alarms()["MetricAlarms"]) == 9
 
 

@@ -104,7 +104,7 @@ class TestEntryPoint:
         result = run(["--dry-run"], script=outside_checkout(tmp_path), ALERT_EMAIL="")
         assert result.returncode == 0, result.stderr
         assert "Email address" not in result.stdout + result.stderr
-        assert "Plan (dry run, nothing changed" in result.stdout
+        assert "Plan for ca-central-1 (dry run, nothing changed" in result.stdout
 
     def test_without_bellwatch_says_what_to_install(self, tmp_path: Path) -> None:
         """No bellwatch command anywhere: one line naming the pip install, exit 2."""

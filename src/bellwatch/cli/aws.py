@@ -275,7 +275,9 @@ def setup_command(  # click passes every option by keyword
             if as_json:
                 click.echo(json.dumps({**plan.as_dict(), "cost": cost.as_dict()}, indent=2))
                 return
-            _print_plan(plan, as_json=False, title="Plan (dry run, nothing changed):")
+            # Dashboards are global but everything else is regional: say which region.
+            where = clients.cloudwatch.meta.region_name
+            _print_plan(plan, as_json=False, title=f"Plan for {where} (dry run, nothing changed):")
             click.echo("\n".join(cost.lines()))
             return
         done = apply(plan, clients)
@@ -313,7 +315,9 @@ def teardown_command(
         clients = _clients(region, profile)
         plan = teardown_plan(_stack(stack), clients)
         if dry_run or not plan.changes:
-            _print_plan(plan, as_json=as_json, title="Would delete:" if dry_run else "Nothing")
+            where = clients.cloudwatch.meta.region_name
+            title = f"Would delete in {where}:" if dry_run else f"Nothing to delete in {where}"
+            _print_plan(plan, as_json=as_json, title=title)
             return
         if not yes:
             if not interactive():
