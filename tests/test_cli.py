@@ -550,6 +550,17 @@ class TestDebugScript:
         assert out.returncode == 0, out.stderr
         assert out.stdout.strip()
 
+    def test_help_lists_every_command(self) -> None:
+        """The script's help names every bellwatch command, no more and no fewer."""
+        import click
+
+        out = subprocess.run(
+            [str(ROOT / "scripts" / "debug-logs.sh"), "--help"],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        listed = out.stdout.split("Commands:", 1)[1].split("(bellwatch --help")[0].split()
+        assert sorted(listed) == cli.list_commands(click.Context(cli))
+
     def test_unknown_command(self) -> None:
         """An unknown sub-command exits 2 with bellwatch's own message."""
         out = subprocess.run(
