@@ -417,6 +417,51 @@ class TestHealthHelp:
         assert all(re.search(rf"\b{code}\b", out) for code in "012")
 
 
+_WALK_MASKS = (
+    (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"), "T"),
+    (re.compile(r"\b\d\d:\d\d:\d\d\b"), "t"),
+    (re.compile(r"\bcid [0-9a-f]{12}\b"), "cid C"),
+    (re.compile(r"\d[\d,.]*"), "N"),
+    (re.compile(r"^Health: \w+\."), "Health: V."),
+)
+
+
+def _walkthrough() -> str:
+    text = (ROOT / "README.md").read_text()
+    return text.split("<!-- walkthrough:start -->", 1)[1].split("<!-- walkthrough:end -->")[0]
+
+
+class TestReadmeWalkthrough:
+    def test_hashes_are_the_demos(self, demo_logs: Path, tmp_path: Path) -> None:
+        """Every error hash the walkthrough shows is a fingerprint of a demo run (they do
+        not depend on the run: type, message and code)."""
+        shown = set(re.findall(r"hash ([0-9a-f]{8})\b", _walkthrough()))
+        shown |= set(re.findall(r"bellwatch filter ([0-9a-f]{8})\b", _walkthrough()))
+        result = CliRunner().invoke(
+            cli, ["errors", "-l", str(demo_logs), "--json", "--cache-dir", str(tmp_path)]
+        )
+        assert shown and shown <= {row["hash"] for row in orjson.loads(result.stdout)}
+
+    def test_digest_lines_have_the_digests_form(self, demo_logs: Path, tmp_path: Path) -> None:
+        """The digest lines the walkthrough quotes read as a demo run's digest does, with
+        counts, times and ids aside."""
+
+        def masked(line: str) -> str:
+            for pattern, mask in _WALK_MASKS:
+                line = pattern.sub(mask, line)
+            return line
+
+        quoted = [
+            line.strip() for line in _walkthrough().splitlines()
+            if line.strip().startswith("Health:") or (line.strip().startswith("- ") and "[" in line)
+        ]  # fmt: skip
+        result = CliRunner().invoke(
+            cli, ["summary", "-l", str(demo_logs), "--cache-dir", str(tmp_path)]
+        )
+        actual = {masked(line) for line in result.stdout.splitlines()}
+        assert quoted and all(masked(line) in actual for line in quoted), quoted
+
+
 class TestMissingExtra:
     @pytest.mark.parametrize(
         "args",
