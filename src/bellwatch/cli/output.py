@@ -21,9 +21,7 @@ is decided here, not trusted to the writer.
 
 from __future__ import annotations
 
-import re
 import sys
-import unicodedata
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -35,6 +33,7 @@ from ..schema import F
 from ..sources.base import MESSAGE, TIMESTAMP, Record, ScanStats, TextRecord
 from ..timeparse import format_ms
 from . import _layout, _redact
+from ._escape import dangerous, escape, json_safe
 
 __all__ = [
     "MIN_WIDTH",
@@ -61,13 +60,10 @@ use_settings = _redact.use_settings
 
 VALUE_MAX = 240
 """Characters of one value a readable line shows before cutting it with a marker."""
-_ESCAPED = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
-_NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
 _LEVEL_COLOR = {"DEBUG": "bright_black", "INFO": "green", "WARNING": "yellow", "ERROR": "red"}
 _LEVEL_COLOR["CRITICAL"] = "magenta"
 _SHOWN_FIRST = (F.TS, F.LEVEL, F.EVENT, F.CID)
 _TIME_COLUMNS = frozenset({"ts", "first_ts", "last_ts", TIMESTAMP})
-_NOT_PLAIN_ASCII = re.compile("[^\x00-\x7e]+")  # DEL and beyond: what json_safe inspects
 
 
 class Style(Protocol):
@@ -102,26 +98,11 @@ def safe_text(value: Any, limit: int | None = None) -> str:
 def _shown(text: str, limit: int | None = None) -> str:
     """Escaped and cut: for text already masked (a record's or a row's scrubbed values)."""
     if not text.isprintable():
-        text = "".join(_escape(ch) if _dangerous(ch) else ch for ch in text)
+        text = "".join(escape(ch) if dangerous(ch) else ch for ch in text)
     if limit is not None and len(text) > limit:
         rest = len(text) - limit
         text = f"{text[:limit]}…[+{rest:,} chars]"
     return text
-
-
-def _dangerous(ch: str) -> bool:
-    return unicodedata.category(ch) in _ESCAPED
-
-
-def _escape(ch: str) -> str:
-    if ch in _NAMED:
-        return _NAMED[ch]
-    code = ord(ch)
-    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8, kept by surrogateescape
-        return f"\\x{code - 0xDC00:02x}"
-    if code < 0x100:
-        return f"\\x{code:02x}"
-    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 # ---------------------------------------------------------------- records
@@ -200,36 +181,6 @@ def closing(stats: ScanStats, *, counts: bool = True) -> None:
 
 
 # ---------------------------------------------------------------- JSON
-
-
-def json_safe(encoded: bytes) -> bytes:
-    """JSON text with every character :func:`safe_text` escapes written as ``\\uXXXX``.
-
-    The JSON means the same (a parser reads the same strings back), but a terminal or a
-    pager shown it acts on nothing: bidi overrides, zero-width marks, C1 controls, DEL,
-    line separators. JSON already escapes C0 controls. Outside strings JSON allows only
-    ASCII whitespace, so every such character is inside a string, where an escape is
-    valid. Bytes that were not UTF-8 are left as they are.
-    """
-    if encoded.isascii() and b"\x7f" not in encoded:
-        return encoded  # the common case: nothing to look at
-    text = encoded.decode("utf-8", "surrogateescape")
-    return _NOT_PLAIN_ASCII.sub(_escape_run, text).encode("utf-8", "surrogateescape")
-
-
-def _escape_run(match: re.Match[str]) -> str:
-    run = match.group()
-    return "".join(_json_escape(ch) if _dangerous(ch) else ch for ch in run)
-
-
-def _json_escape(ch: str) -> str:
-    code = ord(ch)
-    if 0xD800 <= code <= 0xDFFF:  # a byte kept by surrogateescape: stays a byte
-        return ch
-    if code < 0x10000:
-        return f"\\u{code:04x}"
-    code -= 0x10000  # JSON writes an astral character as its UTF-16 surrogate pair
-    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
 def _write_bytes(data: bytes) -> None:
