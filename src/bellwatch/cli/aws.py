@@ -19,13 +19,12 @@ import click
 
 from bellwatch._settings import resolve
 from bellwatch.aws.clients import AwsError, Clients
-from bellwatch.aws.config import ConfigError, load_rules
+from bellwatch.aws.config import ConfigError, load_rules, retention_problem
 from bellwatch.aws.discover import discover
 from bellwatch.aws.export import cloudformation
 from bellwatch.aws.health import ServiceHealth, service_health
 from bellwatch.aws.permissions import PARTS, PolicyScope, policy
 from bellwatch.aws.plan import Plan, SetupOptions, apply, build_plan, check_stack
-from bellwatch.aws.retention import retention_problem
 from bellwatch.aws.teardown import teardown_plan
 from bellwatch.aws.usage import read_usage
 

@@ -38,7 +38,7 @@ LOOKBACK_MS = 86_400_000
 
 def _retention(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
     """Days of retention (one CloudWatch accepts), ``never``, or None when not given."""
-    from ..aws.retention import retention_problem
+    from ..aws.config import retention_problem
 
     if value is None:
         return None
