@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Provision CloudWatch monitoring for the ECS service: a thin wrapper over `bellwatch aws setup`.
 #
-#   ./aws/setup-monitoring.sh                       # asks for the alert email
+#   ./aws/setup-monitoring.sh                       # asks for the alert email (not with --dry-run)
 #   ./aws/setup-monitoring.sh --email ops@example.com --dry-run
 #   ALERT_EMAIL=ops@example.com ./aws/setup-monitoring.sh --cluster bella-prod --service bella-api
 #   ./aws/setup-monitoring.sh --email ops@example.com --config monitoring.toml --set cpu-high.threshold=90
@@ -14,25 +14,37 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-if [[ -x "$here/.venv/bin/python" ]]; then
-    python="$here/.venv/bin/python"
+# The `bellwatch` console script, as installed (the checkout's .venv first, then PATH): the
+# one entry point, which turns a missing extra or a bad option into one line, never a
+# traceback.
+if [[ -x "$here/.venv/bin/bellwatch" ]]; then
+    bellwatch="$here/.venv/bin/bellwatch"
+elif command -v bellwatch >/dev/null 2>&1; then
+    bellwatch="$(command -v bellwatch)"
 else
-    python="$(command -v python3)"
+    echo "setup-monitoring.sh: the bellwatch command is not installed: pip install 'bellwatch[cli,aws]'" >&2
+    exit 2
 fi
 
 has_email=false
+dry_run=false
 for arg in "$@"; do
-    case "$arg" in --email|--email=*|--help) has_email=true ;; esac
+    case "$arg" in
+        --email|--email=*|--help|-h) has_email=true ;;
+        --dry-run|--export|--export=*) dry_run=true ;;
+    esac
 done
 
 args=("$@")
 if ! $has_email; then
     email="${ALERT_EMAIL:-}"
-    if [[ -z "$email" ]]; then
+    # A dry run (or an export) never asks: without an email its plan says the alarms
+    # would reach nobody. Otherwise ask on a terminal, or read one line of piped input.
+    if [[ -z "$email" ]] && ! $dry_run; then
         # bash shows the prompt only on a terminal; piped input is read all the same.
         read -r -p "Email address for CloudWatch alarm notifications: " email || true
     fi
     args+=(--email "$email")
 fi
 
-exec "$python" -m bellwatch.cli.aws setup "${args[@]}"
+exec "$bellwatch" aws setup "${args[@]}"

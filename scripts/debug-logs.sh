@@ -17,8 +17,8 @@ set -euo pipefail
 usage() {
     sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
     echo
-    echo "Commands: tail trace filter insights errors slow endpoints twilio summary"
-    echo "          metrics health demo aws (bellwatch --help says what each does)"
+    echo "Commands: tail trace filter insights errors slow endpoints twilio summary users"
+    echo "          cost metrics health mcp demo aws (bellwatch --help says what each does)"
 }
 
 if [[ $# -eq 0 || "$1" == "-h" || "$1" == "--help" || "$1" == "help" ]]; then

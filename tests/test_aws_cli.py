@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from moto import mock_aws
 
 from bellwatch.aws.clients import Clients
+from bellwatch.cli import aws as cli_aws
 from bellwatch.cli.aws import aws_group, health
 from test_aws_plan import REGION, World, aws_env, build_world
 
@@ -27,8 +28,14 @@ def run(*args: str, input: str | None = None) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+@pytest.fixture
+def terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stdin counts as a terminal (click's runner feeds a pipe)."""
+    monkeypatch.setattr(cli_aws, "interactive", lambda: True)
+
+
 class TestSetupCommand:
-    def test_prompts_for_the_email_and_says_to_confirm(self, world: World) -> None:
+    def test_prompts_for_the_email_and_says_to_confirm(self, world: World, terminal: None) -> None:
         """Without --email it asks, subscribes the answer and says to confirm from the inbox."""
         code, out = run("setup", input="ops@example.com\n")
         assert code == 0, out
@@ -40,7 +47,7 @@ class TestSetupCommand:
         """--dry-run lists each resource as create and leaves the account empty."""
         code, out = run("setup", "--email", "ops@example.com", "--dry-run")
         assert code == 0, out
-        assert "Plan (dry run, nothing changed):" in out
+        assert "Plan for ca-central-1 (dry run, nothing changed):" in out
         assert "create    alarm            bellwatch-bella-api-cpu-high" in out
         assert "total: 21 create, 1 unchanged" in out
         assert world.clients.cloudwatch.describe_alarms()["MetricAlarms"] == []
@@ -163,6 +170,38 @@ class TestSetupCommand:
         assert "Traceback" not in out
 
 
+class TestNoTerminal:
+    def test_dry_run_never_asks(self, world: World) -> None:
+        """--dry-run without --email asks nothing and notes that no alarm reaches anyone."""
+        code, out = run("setup", "--dry-run", input="")
+        assert code == 0, out
+        assert "Alert email" not in out
+        assert "no --email: alarms notify" in out
+
+    def test_export_never_asks(self, world: World) -> None:
+        """--export without --email asks nothing and writes the template."""
+        code, out = run("setup", "--export", "cloudformation", input="")
+        assert code == 0, out
+        assert "Alert email" not in out
+        assert "AWS::CloudWatch::Alarm" in out
+
+    def test_setup_without_email_says_what_to_pass(self, world: World) -> None:
+        """With no terminal and no --email, setup asks nothing, changes nothing, exits 2."""
+        code, out = run("setup", input="ops@example.com\n")
+        assert code == 2
+        assert "Alert email" not in out
+        assert "pass --email ADDRESS" in out
+        assert world.clients.cloudwatch.describe_alarms()["MetricAlarms"] == []
+
+    def test_teardown_without_yes_says_to_pass_it(self, world: World) -> None:
+        """With no terminal, teardown without --yes asks nothing, deletes nothing, exits 2."""
+        run("setup", "--email", "")
+        code, out = run("teardown", "--name", "bella-api", input="y\n")
+        assert code == 2
+        assert "pass --yes" in out and "Delete these" not in out
+        assert len(world.clients.cloudwatch.describe_alarms()["MetricAlarms"]) == 9
+
+
 class TestTeardownCommand:
     def test_yes_deletes_what_setup_created(self, world: World) -> None:
         """teardown --yes deletes the stack's resources and lists them."""
@@ -172,7 +211,7 @@ class TestTeardownCommand:
         assert "delete    sns-topic        bellwatch-bella-api-alerts" in out
         assert world.clients.cloudwatch.describe_alarms()["MetricAlarms"] == []
 
-    def test_declining_the_prompt_deletes_nothing(self, world: World) -> None:
+    def test_declining_the_prompt_deletes_nothing(self, world: World, terminal: None) -> None:
         """Answering no to the confirmation aborts with everything in place."""
         run("setup", "--email", "")
         code, _ = run("teardown", "--name", "bella-api", input="n\n")
@@ -184,7 +223,7 @@ class TestTeardownCommand:
         run("setup", "--email", "")
         code, out = run("teardown", "--name", "bella-api", "--dry-run")
         assert code == 0, out
-        assert "Would delete:" in out and "total: 20 delete" in out
+        assert "Would delete in ca-central-1:" in out and "total: 20 delete" in out
         assert len(world.clients.cloudwatch.describe_alarms()["MetricAlarms"]) == 9
 
 
@@ -206,6 +245,15 @@ class TestHealth:
         code, out = run("health")
         assert code == 1
         assert out.startswith("DEGRADED  bella-prod/bella-api (ACTIVE)")
+
+    def test_aws_failure_is_exit_2(self, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Without a region health cannot ask: one line and exit 2, not 1 (degraded)."""
+        for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "BELLWATCH_REGION"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+        code, out = run("health")
+        assert code == 2
+        assert "--region" in out and "Traceback" not in out
 
     def test_json(self, world: World) -> None:
         """health --json prints the report as JSON."""

@@ -40,12 +40,24 @@ def clients(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Clients]
     yield c
 
 
-def run(args: list[str], stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", **env}
+def run(
+    args: list[str], stdin: str = "", script: Path = SCRIPT, path: str | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
+    if path is None:
+        path = f"{Path(sys.executable).parent}:{os.environ['PATH']}"
+    full_env = {**os.environ, "PATH": path, **env}
     return subprocess.run(
-        ["bash", str(SCRIPT), *args], input=stdin, capture_output=True, text=True,
+        ["bash", str(script), *args], input=stdin, capture_output=True, text=True,
         env=full_env, timeout=90, check=False,
     )  # fmt: skip
+
+
+def outside_checkout(tmp_path: Path) -> Path:
+    """The script copied where no .venv is beside it, as in an installed copy."""
+    copy = tmp_path / "aws" / "setup-monitoring.sh"
+    copy.parent.mkdir()
+    copy.write_text(SCRIPT.read_text())
+    return copy
 
 
 class TestSetupScript:
@@ -77,3 +89,32 @@ class TestSetupScript:
             in json.loads(result.stdout)["Resources"]["AlarmCpuHigh"]["Type"]
         )
         assert clients.sns.list_topics()["Topics"] == []
+
+
+class TestEntryPoint:
+    def test_help_runs_the_installed_command(self, tmp_path: Path) -> None:
+        """Without a .venv beside it, the script runs the bellwatch command found on PATH."""
+        result = run(["--help"], script=outside_checkout(tmp_path))
+        assert result.returncode == 0, result.stderr
+        assert "Usage: bellwatch aws setup" in result.stdout
+        assert "Traceback" not in result.stderr
+
+    def test_dry_run_reaches_aws_without_asking(self, clients: Clients, tmp_path: Path) -> None:
+        """A dry run with no email and no ALERT_EMAIL asks nothing and prints the plan."""
+        result = run(["--dry-run"], script=outside_checkout(tmp_path), ALERT_EMAIL="")
+        assert result.returncode == 0, result.stderr
+        assert "Email address" not in result.stdout + result.stderr
+        assert "Plan for ca-central-1 (dry run, nothing changed" in result.stdout
+
+    def test_without_bellwatch_says_what_to_install(self, tmp_path: Path) -> None:
+        """No bellwatch command anywhere: one line naming the pip install, exit 2."""
+        bash = Path(subprocess.check_output(["bash", "-c", "command -v bash"], text=True).strip())
+        result = run(["--help"], script=outside_checkout(tmp_path), path=str(bash.parent))
+        assert result.returncode == 2
+        assert result.stderr.strip().endswith("pip install 'bellwatch[cli,aws]'")
+        assert "Traceback" not in result.stderr
+
+    def test_calls_no_module_path(self) -> None:
+        """The script runs the console entry point, not a module path that can move."""
+        assert "python -m" not in SCRIPT.read_text()
+        assert "-m bellwatch" not in SCRIPT.read_text()

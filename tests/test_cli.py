@@ -6,6 +6,7 @@ import http.server
 import re
 import shlex
 import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -349,11 +350,143 @@ class TestBadInput:
         assert result.exit_code == 2, result.output
         assert message in result.stderr and "Traceback" not in result.output
 
+    @pytest.mark.parametrize(
+        "args",
+        [
+            *([command, "--limit", n] for command in ("errors", "slow", "endpoints", "twilio",
+                                                      "users") for n in ("0", "-1")),
+            ["tail", "-n", "-3"],
+        ],
+        ids=" ".join,
+    )  # fmt: skip
+    def test_counts_below_range_are_usage_errors(
+        self, run: object, args: list[str], tmp_path: Path
+    ) -> None:
+        """--limit 0 or -1 and tail -n -3 are refused with the range, exit 2."""
+        result = CliRunner().invoke(cli, [*args, "--cache-dir", str(tmp_path)])
+        assert result.exit_code == 2, result.output
+        assert "Invalid value for" in result.stderr and "Traceback" not in result.output
+        assert "x>=1" in result.stderr or "x>=0" in result.stderr
+
+    def test_tail_zero_lines_prints_none(self, log: Path) -> None:
+        """tail -n 0 shows no line (what -f then follows from)."""
+        result = CliRunner().invoke(cli, ["tail", "-n", "0", "-l", str(log)])
+        assert result.exit_code == 0 and result.stdout == ""
+
     def test_default_dir_missing(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         """With no files given and no log dir, the message says where it looked."""
         monkeypatch.chdir(tmp_path)
         result = CliRunner().invoke(cli, ["tail"])
         assert result.exit_code == 2 and "logs/*.jsonl*" in result.stderr
+
+
+class TestDemoCommand:
+    def test_takes_the_options_the_readme_names(self) -> None:
+        """The walkthrough's demo options exist on ``bellwatch demo`` as on python -m."""
+        from bellwatch.cli.service import demo
+
+        readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+        named = re.search(r"the same as `bellwatch demo`; (.*?) change", readme)
+        assert named is not None
+        options = re.findall(r"`(--[a-z-]+)`", named.group(1))
+        assert options and set(options) <= {o for p in demo.params for o in p.opts}
+
+    def test_passes_them_to_the_demo(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """--duration, --clients and --port reach the demo's runner as given."""
+        import bellwatch.demo
+
+        seen: dict[str, Any] = {}
+        monkeypatch.setattr(bellwatch.demo, "cli_main", lambda **kw: seen.update(kw) or 0)
+        args = ["demo", "--duration", "2", "--clients", "3", "--port", "8123"]
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 0, result.output
+        assert seen == {"serve": False, "duration": 2.0, "clients": 3, "port": 8123}
+
+    @pytest.mark.parametrize("args", [["--clients", "0"], ["--duration", "0"]])
+    def test_nonsense_is_a_usage_error(self, args: list[str]) -> None:
+        """No clients or no time is refused before anything starts, exit 2."""
+        assert CliRunner().invoke(cli, ["demo", *args]).exit_code == 2
+
+
+class TestHealthHelp:
+    @pytest.mark.parametrize("args", [["health"], ["aws", "health"]])
+    def test_states_the_exit_codes(self, args: list[str]) -> None:
+        """health --help says what exit codes 0, 1 and 2 mean."""
+        out = CliRunner().invoke(cli, [*args, "--help"]).output
+        assert "Exit codes" in out
+        assert all(re.search(rf"\b{code}\b", out) for code in "012")
+
+
+_WALK_MASKS = (
+    # what changes from one demo run to the next: the verdict, ids, times, routes, counts,
+    # and whether any Twilio call failed in the run
+    (re.compile(r"^Health: \w+\."), "Health: V."),
+    (re.compile(r"; [\d,]+ Twilio calls with failures\."), "."),
+    (re.compile(r"\b(hash|cid|first|last) [^,)]+"), r"\1 _"),
+    (re.compile(r"\bon [^)]*?(?=, first|\))"), "on _"),
+    (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"), "T"),
+    (re.compile(r"\d[\d,.]*"), "N"),
+)
+
+
+def _walkthrough() -> str:
+    text = (ROOT / "README.md").read_text()
+    return text.split("<!-- walkthrough:start -->", 1)[1].split("<!-- walkthrough:end -->")[0]
+
+
+class TestReadmeWalkthrough:
+    def test_hashes_are_the_demos(self, demo_logs: Path, tmp_path: Path) -> None:
+        """Every error hash the walkthrough shows is a fingerprint of a demo run (they do
+        not depend on the run: type, message and code)."""
+        shown = set(re.findall(r"hash ([0-9a-f]{8})\b", _walkthrough()))
+        shown |= set(re.findall(r"bellwatch filter ([0-9a-f]{8})\b", _walkthrough()))
+        result = CliRunner().invoke(
+            cli, ["errors", "-l", str(demo_logs), "--json", "--cache-dir", str(tmp_path)]
+        )
+        assert shown and shown <= {row["hash"] for row in orjson.loads(result.stdout)}
+
+    def test_digest_lines_have_the_digests_form(self, demo_logs: Path, tmp_path: Path) -> None:
+        """The digest lines the walkthrough quotes read as a demo run's digest does, with
+        counts, times and ids aside."""
+
+        def masked(line: str) -> str:
+            for pattern, mask in _WALK_MASKS:
+                line = pattern.sub(mask, line)
+            return line
+
+        quoted = [
+            line.strip() for line in _walkthrough().splitlines()
+            if line.strip().startswith("Health:") or (line.strip().startswith("- ") and "[" in line)
+        ]  # fmt: skip
+        result = CliRunner().invoke(
+            cli, ["summary", "-l", str(demo_logs), "--cache-dir", str(tmp_path)]
+        )
+        actual = {masked(line) for line in result.stdout.splitlines()}
+        assert quoted and all(masked(line) in actual for line in quoted), quoted
+
+
+class TestMissingExtra:
+    @pytest.mark.parametrize(
+        "args",
+        [
+            ["aws", "setup", "--email", "ops@example.com", "--dry-run"],
+            ["aws", "teardown", "--name", "bella-api"],
+            ["aws", "cost", "--log-group", "/ecs/bella-prod"],
+            ["errors", "--log-group", "/ecs/bella-prod"],
+        ],
+    )
+    def test_one_line_with_the_pip_line(
+        self, args: list[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Without boto3, an AWS command says the exact pip line once and exits 2."""
+        monkeypatch.setitem(sys.modules, "boto3", None)  # import boto3 raises ImportError
+        monkeypatch.setenv("AWS_REGION", "us-east-1")
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 2, result.output
+        assert "pip install 'bellwatch[aws]'" in result.stderr
+        assert "internal error" not in result.output
+        assert len(result.stderr.strip().splitlines()) <= 2, result.stderr  # plus a scope note
+        assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
 class _Service(http.server.BaseHTTPRequestHandler):
@@ -465,6 +598,17 @@ class TestDebugScript:
         assert out.returncode == 0, out.stderr
         assert out.stdout.strip()
 
+    def test_help_lists_every_command(self) -> None:
+        """The script's help names every bellwatch command, no more and no fewer."""
+        import click
+
+        out = subprocess.run(
+            [str(ROOT / "scripts" / "debug-logs.sh"), "--help"],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        listed = out.stdout.split("Commands:", 1)[1].split("(bellwatch --help")[0].split()
+        assert sorted(listed) == cli.list_commands(click.Context(cli))
+
     def test_unknown_command(self) -> None:
         """An unknown sub-command exits 2 with bellwatch's own message."""
         out = subprocess.run(
@@ -547,6 +691,14 @@ class TestCloudWatchSource:
         (sent,) = queries_sent()
         assert sent == saved_query("slow", t=("duration > 2", "duration > 1.0"))
         assert [r["cid"] for r in run_locally(sent, log)] == ["ccc333ccc333"]
+
+    def test_endpoints_over_moto_are_not_rows_of_nulls(self, group: str) -> None:
+        """moto returns raw events for a stats query: endpoints shows no row of nulls and
+        says how many rows it skipped."""
+        result = CliRunner().invoke(cli, ["endpoints", "--log-group", group, "--since", "1h"])
+        assert result.exit_code == 0, result.output
+        assert "None" not in result.stdout
+        assert "Logs Insights rows holding none of the query's fields" in result.stderr
 
     def test_errors_run_top_errors(self, group: str, log: Path) -> None:
         """``errors`` sends the saved top-errors query, which groups the one fingerprint."""

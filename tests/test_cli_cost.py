@@ -96,13 +96,27 @@ class TestCounts:
         assert orjson.loads(result.stdout)["bytes"] == doc(log)["bytes"]
 
 
+class TestLevels:
+    def test_lines_without_a_level_are_none_not_a_dash(self, log: Path) -> None:
+        """The text line has no level: its row reads '(none)', in the table and in JSON."""
+        d = doc(log)
+        names = [r["name"] for r in d["by_level"]]
+        assert "(none)" in names and "-" not in names
+        table = cost(log).stdout
+        assert any(row.startswith("(none) ") for row in table.splitlines())
+        assert not any(row.startswith("- ") for row in table.splitlines())
+
+
 class TestBill:
     def test_figures_equal_the_library(self, log: Path, tmp_path: Path) -> None:
         """Every figure of the command is the one cost_report computes from the same lines."""
         args = ["--retention", "30", "--queries-per-day", "12", "--what-if", "verbose"]
         options = CostOptions(retention_days=30, retention_known=True, queries_per_day=12)
         library = cost_report(FileSource([str(log)], use_cache=False).records(), options)
-        assert doc(log, *args) == json.loads(json.dumps(library.as_dict()))
+        expected = json.loads(json.dumps(library.as_dict()))
+        for row in expected["by_level"]:  # the CLI names the library's "-" row
+            row["name"] = "(none)" if row["name"] == "-" else row["name"]
+        assert doc(log, *args) == expected
 
     def test_ingestion_by_hand(self, log: Path) -> None:
         """A day is 24 times the hour read; a month 730 hours; GB is 2^30; $0.50 a GB."""
@@ -187,6 +201,18 @@ class TestCleanErrors:
         """--retention takes days or never."""
         result = cost(log, "--retention", "forever")
         assert result.exit_code == 2 and "'forever' is not a number of days" in result.stderr
+
+    @pytest.mark.parametrize("days", ["31", "0", "10000"])
+    def test_a_retention_cloudwatch_refuses(self, log: Path, days: str) -> None:
+        """Only the retentions CloudWatch accepts are priced; others are a usage error."""
+        result = cost(log, "--retention", days)
+        assert result.exit_code == 2
+        assert "CloudWatch retention" in result.stderr or "number of days" in result.stderr
+
+    @pytest.mark.parametrize("days", ["1", "30", "3653"])
+    def test_a_retention_cloudwatch_accepts(self, log: Path, days: str) -> None:
+        """Every value PutRetentionPolicy takes is priced."""
+        assert cost(log, "--retention", days).exit_code == 0
 
 
 class TestNames:

@@ -13,8 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bellwatch.cli import cli
-from bellwatch.cli._layout import cut, cut_items, width
-from bellwatch.cli.output import safe_text
+from bellwatch.cli._layout import cut, cut_items, fit, width
+from bellwatch.cli._layout import width as width_of
+from bellwatch.cli.output import json_safe, safe_text
 
 ROUTE = "/api/very/long/route/template/{appointment_id}/reschedule/confirm"
 NASTY = "\x1b[2J\x1b]0;pwned\x07 \x9b31m \u202eevil\u202c \x7f \u2028 [/] [link=http://x]x[/link]"
@@ -60,6 +61,13 @@ class TestSafeText:
 
 
 class TestLayout:
+    def test_a_dropped_column_comes_back_when_it_fits(self) -> None:
+        """Once a wide column went, a narrower one dropped before it is shown again."""
+        headers = ["a", "wide", "b"]
+        cells = [["a" * 10, "w" * 30, "b" * 10]]
+        layout = fit(headers, cells, [None, None, None], [9, 2, 1], 40)
+        assert layout.shown == [0, 2]
+
     def test_width_counts_wide_characters(self) -> None:
         """East Asian wide characters take two columns, combining marks none."""
         assert (width("abc"), width("日本"), width("e\u0301")) == (3, 4, 1)
@@ -143,6 +151,47 @@ class TestReadableViews:
         assert all(token in result.stdout for token in whole)
         assert "/api/very" not in result.stdout.replace(ROUTE, "")  # never a cut route
 
+    @pytest.mark.parametrize("width", [80, 100, 120, 130, 160, 200])
+    def test_a_list_cell_is_never_a_bare_count(self, tmp_path: Path, width: int) -> None:
+        """At any width the endpoints column shows a whole route, or is left out and said."""
+        log = tmp_path / "e.jsonl"
+        log.write_bytes(b"".join(
+            orjson.dumps({"ts": 1_700_000_000_000 + i, "level": "ERROR", "event": "error",
+                          "n": 1, "hash": "0000000a", "type": "OperationalError",
+                          "msg": "database is locked while writing the booking row",
+                          "sev": "critical", "path": path, "cid": "00000000000a"}) + b"\n"
+            for i, path in enumerate(["/api/assistant/book", "/api/users/{user_id}"])
+        ))  # fmt: skip
+        args = ["errors", "-l", str(log), "--no-color", "--no-cache", "--width", str(width)]
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 0, result.output
+        header, row = result.stdout.splitlines()[1:3]
+        assert max(width_of(line) for line in result.stdout.splitlines()) <= width
+        if "endpoints" in header:
+            assert re.search(r"/api/(assistant/book|users/\{user_id\})", row)
+        else:
+            assert "endpoints" in result.stderr
+        assert not re.search(r"  \+\d+  ", row)
+
+    def test_width_option_and_columns(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """--width sets the table's width; without it COLUMNS does, even when piped;
+        --width wins over COLUMNS."""
+        log = _log(tmp_path)
+        base = ["endpoints", "-l", str(log), "--no-color", "--no-cache"]
+        wide = CliRunner().invoke(cli, [*base, "--width", "200"])
+        assert max(width_of(line) for line in wide.stdout.splitlines()) > 80
+        monkeypatch.setenv("COLUMNS", "200")
+        assert CliRunner().invoke(cli, base).stdout == wide.stdout
+        narrow = CliRunner().invoke(cli, [*base, "--width", "80"])
+        assert max(width_of(line) for line in narrow.stdout.splitlines()) <= 80
+
+    def test_width_below_20_is_a_usage_error(self, tmp_path: Path) -> None:
+        """--width 5 is refused with a usage error, exit 2."""
+        result = CliRunner().invoke(cli, ["errors", "-l", str(_log(tmp_path)), "--width", "5"])
+        assert result.exit_code == 2 and "--width" in result.stderr
+
     def test_markup_in_a_message_is_text(self, tmp_path: Path) -> None:
         """A message holding Rich markup (``[/]``, ``[link=...]``) is printed as written."""
         log = _log(tmp_path)
@@ -153,10 +202,43 @@ class TestReadableViews:
 
 class TestJsonStaysExact:
     def test_records_are_their_own_lines(self, tmp_path: Path) -> None:
-        """``--json`` prints each event's line byte for byte, text lines included."""
+        """``--json`` prints each event's line as the same JSON; a text line as {"text": ...}."""
         log = _log(tmp_path)
         result = CliRunner().invoke(cli, ["filter", '" "', "-l", str(log), "--json"])
-        assert result.stdout_bytes == log.read_bytes()
+        printed = [orjson.loads(line) for line in result.stdout.splitlines()]
+        *events, _text_line = log.read_bytes().splitlines()
+        assert printed == [*map(orjson.loads, events), {"text": NASTY}]
+
+    @pytest.mark.parametrize(
+        "args", [["tail", "-n", "100"], ["filter", '" "'], ["trace", "00000000000a"]],
+        ids=lambda a: a[0],
+    )  # fmt: skip
+    def test_output_is_json_lines(self, tmp_path: Path, args: list[str]) -> None:
+        """Every line --json prints parses as JSON, text lines included, and none is raw."""
+        log = _log(tmp_path)
+        log.write_bytes(log.read_bytes() + b"worker 00000000000a: plain text\n")
+        result = CliRunner().invoke(cli, [*args, "-l", str(log), "--json"])
+        assert result.exit_code == 0, result.output
+        lines = result.stdout.splitlines()
+        assert lines and all(isinstance(orjson.loads(line), dict) for line in lines)
+        assert {"text": "worker 00000000000a: plain text"} in map(orjson.loads, lines)
+        assert unsafe(result.stdout) == []
+
+    @pytest.mark.parametrize("args", [["errors"], ["summary"], ["tail"], ["filter", "ERROR"]])
+    def test_json_escapes_what_a_terminal_acts_on(self, tmp_path: Path, args: list[str]) -> None:
+        """Bidi overrides, C1 controls, DEL and separators are \\u escapes in JSON output."""
+        log = _log(tmp_path)
+        result = CliRunner().invoke(cli, [*args, "-l", str(log), "--json"])
+        assert result.exit_code == 0, result.output
+        assert unsafe(result.stdout) == []
+        assert "\\u202e" in result.stdout
+
+    @given(st.text())
+    def test_json_safe_keeps_the_value(self, text: str) -> None:
+        """Escaped JSON parses back to the same string and holds nothing unsafe raw."""
+        safe = json_safe(orjson.dumps({"v": text}))
+        assert orjson.loads(safe) == {"v": text}
+        assert unsafe(safe.decode()) == []
 
     def test_rows_keep_the_values(self, tmp_path: Path) -> None:
         """Report rows in JSON hold the log's text unescaped and uncut."""
@@ -164,3 +246,26 @@ class TestJsonStaysExact:
         result = CliRunner().invoke(cli, ["errors", "-l", str(log), "--json", "--limit", "1"])
         (row,) = orjson.loads(result.stdout)
         assert row["msg"].startswith(NASTY) and len(row["msg"]) > 200
+
+
+class TestTimesAreUtc:
+    def test_whatever_the_local_zone(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """tail and the tables print UTC, as the README says, in any TZ."""
+        import time
+
+        monkeypatch.setenv("TZ", "Asia/Tokyo")
+        time.tzset()
+        try:
+            log = tmp_path / "a.jsonl"
+            log.write_bytes(orjson.dumps({"ts": 1_700_000_000_000, "event": "e"}) + b"\n")
+            out = CliRunner().invoke(cli, ["tail", "-l", str(log), "--no-color"]).stdout
+            assert out.startswith("22:13:20.000 ")  # 2023-11-14T22:13:20Z
+        finally:
+            monkeypatch.delenv("TZ")
+            time.tzset()
+
+    def test_readme_says_utc(self) -> None:
+        """The README never says the CLI prints local time."""
+        readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+        assert "local time" not in readme
+        assert "every time it prints is UTC" in readme

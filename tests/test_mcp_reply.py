@@ -77,3 +77,39 @@ class TestError:
         """An error is one escaped line in both forms."""
         answer = reply.error("bad\nthing")
         assert answer.is_error and answer.text == "error: bad\\nthing"
+
+
+class TestWithin:
+    def test_cut_between_lines_and_said(self) -> None:
+        """Over budget, whole lines are kept (never half a record) and the note says how
+        many of the lines were shown."""
+        lines = [
+            f"row {i}: the request to /api/users/{i} answered 500 after 2.5 s" for i in range(60)
+        ]
+        answer = reply.within(reply.Reply("\n".join(lines), {"rows": lines}), 300)
+        *kept, note = answer.text.split("\n")
+        assert kept and all(line in lines for line in kept)
+        assert (
+            note == f"[cut to the budget: {len(kept)} of 60 lines shown; raise budget for the rest]"
+        )
+        assert answer.data["cut"] is True and answer.data["note"] == note
+        assert max(answer.tokens()) <= 300
+
+    def test_one_long_line_is_cut_after_a_sentence(self) -> None:
+        """A single line over budget ends at a sentence end, not mid-sentence."""
+        text = " ".join(f"Sentence number {i} says something about the logs." for i in range(200))
+        answer = reply.within(reply.Reply(text, {}), 250)
+        kept = answer.text.split("\n")[0]
+        assert kept.endswith("the logs.") and text.startswith(kept)
+        assert max(answer.tokens()) <= 250
+
+    @given(st.text(min_size=1, max_size=3000), st.integers(200, 600))
+    @settings(max_examples=40, deadline=None)
+    def test_never_over_budget(self, text: str, budget: int) -> None:
+        """Whatever the text, the cut reply fits its budget and begins the original."""
+        answer = reply.within(reply.Reply(text, {"t": text}), budget)
+        assert max(answer.tokens()) <= budget
+        if answer.text == text or answer.text.startswith("[cut to the budget"):
+            return  # it fitted, or not even a word did
+        body = answer.text.rsplit("\n[cut to the budget", 1)[0]
+        assert text.startswith(body)

@@ -66,10 +66,21 @@ class TestStdio:
         result = CliRunner().invoke(cli, ["mcp", "-l", "-"])
         assert result.exit_code == 2 and "not '-'" in result.output
 
-    def test_missing_files_fail_at_start(self, tmp_path: Path) -> None:
-        """A path that matches nothing is said once, at start, with exit code 2."""
-        result = CliRunner().invoke(cli, ["mcp", "-l", str(tmp_path / "nope.jsonl")])
-        assert result.exit_code == 2 and "nope.jsonl" in result.output
+    def test_no_logs_yet_starts_and_answers_empty(self, tmp_path: Path) -> None:
+        """A log directory with nothing written yet: the server starts, and the log tools
+        answer an explicit empty result, not an error."""
+        empty = tmp_path / "logs"
+        empty.mkdir()
+
+        async def session() -> Any:
+            return await stdio_session(empty, tmp_path, [("digest", {}), ("errors", {})])
+
+        _instructions, listed, answers = anyio.run(session)
+        assert len(listed.tools) == 8
+        for answer in answers:
+            assert not answer.is_error
+            assert f"no log records in {empty} yet" in answer.content[0].text
+            assert answer.structured_content["rows"] == []
 
     def test_without_the_extra_says_what_to_install(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Without the mcp package the command names the extra to install."""

@@ -43,6 +43,24 @@ def within(answer: Reply, budget: int) -> bool:
     return text <= budget and data <= budget
 
 
+class TestNoLogsYet:
+    @pytest.mark.parametrize("spec", ["empty-dir", "missing.jsonl", "*.jsonl"])
+    def test_every_log_tool_answers_empty(self, tmp_path: Path, spec: str) -> None:
+        """Nothing written yet where the source looks: every log tool says so, no error."""
+        (tmp_path / "empty-dir").mkdir()
+        ctx = context(tmp_path / spec, tmp_path / "cache")
+        calls: list[tuple[str, dict[str, Any]]] = [
+            ("digest", {}), ("errors", {}), ("trace", {"cid": "abc"}),
+            ("error_detail", {"hash": "abcd1234"}), ("slow", {}), ("endpoints", {}),
+            ("query", {"text": "ERROR", "language": "filter"}),
+        ]  # fmt: skip
+        for name, args in calls:
+            answer = call(ctx, name, args)
+            assert not answer.is_error, (name, answer.text)
+            assert answer.text.startswith(f"no log records in {tmp_path / spec} yet"), name
+            assert answer.data["records"] == 0 and answer.data["rows"] == []
+
+
 class TestDefinitions:
     def test_at_most_eight_tools(self) -> None:
         """The server offers the eight tools the issue names, no more."""

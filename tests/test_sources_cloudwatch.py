@@ -437,7 +437,8 @@ class TestInsights:
             "before-call.cloudwatch-logs.GetQueryResults",
             lambda **_: answer({"status": "Complete", "statistics": {}, "results": [row]}),
         )
-        (got,) = source(logs).run_insights("stats count(*)", T0, T0 + 1000)
+        query = "fields @timestamp, n, p95, hash, cid, lines"
+        (got,) = source(logs).run_insights(query, T0, T0 + 1000)
         assert got == {
             "@timestamp": 1795741323456,
             "n": 42,
@@ -446,6 +447,35 @@ class TestInsights:
             "cid": "012345678901",
             "lines": "0042",
         }
+
+    def test_rows_without_the_queried_fields_are_skipped_and_said(self, logs: Any) -> None:
+        """moto answers a stats query with the raw events: none of its columns, so no row
+        of nulls; the warning counts what was skipped."""
+        put(logs, T0, T0 + 1, T0 + 2)
+        src = source(logs)
+        rows = src.run_insights("stats count(*) as n by path", T0, T0 + 10)
+        assert rows == []
+        assert src.stats.warnings == [
+            "skipped 3 of 3 Logs Insights rows holding none of the query's fields (n, path)"
+        ]
+
+    def test_rows_with_some_of_the_fields_are_kept(self, logs: Any) -> None:
+        """A row holding any requested field is a row: CloudWatch omits empty fields."""
+        rows = [
+            [{"field": "path", "value": "/a"}, {"field": "n", "value": "2"}],
+            [{"field": "n", "value": "1"}],
+            [{"field": "@message", "value": "{}"}, {"field": "@ptr", "value": "p"}],
+        ]
+        logs.meta.events.register(
+            "before-call.cloudwatch-logs.GetQueryResults",
+            lambda **_: answer({"status": "Complete", "statistics": {}, "results": rows}),
+        )
+        src = source(logs)
+        got = src.run_insights("stats count(*) as n by path", T0, T0 + 1000)
+        assert got == [{"path": "/a", "n": 2}, {"n": 1}]
+        assert src.stats.warnings == [
+            "skipped 1 of 3 Logs Insights rows holding none of the query's fields (n, path)"
+        ]
 
 
 class TestClient:

@@ -145,7 +145,9 @@ class TestFileSource:
         got = [r["n"] for r in source.records()]
         assert got[-1] == 999 and 0 < len(got) < 501
         (skipped,) = source.stats.skipped_sources
-        assert skipped.startswith(f"{tmp_path / 'app.jsonl.1.gz'}: read stopped after")
+        assert skipped.startswith(f"{tmp_path / 'app.jsonl.1.gz'}: everything after line ")
+        assert "truncated .gz" in skipped and "Error" not in skipped
+        assert skipped.endswith(f"the {len(got) - 1:,} lines before were read")
 
     def test_nothing_readable_is_an_error(self, tmp_path: Path) -> None:
         """When every file fails, the command gets one SourceError, not an empty answer."""

@@ -27,7 +27,15 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Final
 
-__all__ = ["DEFAULT_RULES", "MISSING_DATA", "AlarmRule", "ConfigError", "load_rules"]
+__all__ = [
+    "DEFAULT_RULES",
+    "MISSING_DATA",
+    "RETENTION_DAYS",
+    "AlarmRule",
+    "ConfigError",
+    "load_rules",
+    "retention_problem",
+]
 
 MISSING_DATA: Final = ("breaching", "notBreaching", "ignore", "missing")
 _STATISTICS: Final = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
@@ -188,3 +196,18 @@ def load_rules(
     for name, where in sorted(touched.items()):
         _check(name, rules[name], where)
     return rules
+
+
+RETENTION_DAYS: Final = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
+                         1827, 2192, 2557, 2922, 3288, 3653)  # fmt: skip
+"""The values PutRetentionPolicy accepts for ``retentionInDays`` (anything else is an
+InvalidParameterException); ``aws setup --retention`` and ``cost --retention`` check them
+(no boto3 here: ``bellwatch cost`` needs no ``aws`` extra)."""
+
+
+def retention_problem(days: int) -> str | None:
+    """Why ``days`` is not a CloudWatch retention, or None when it is one."""
+    if days in RETENTION_DAYS:
+        return None
+    allowed = ", ".join(map(str, RETENTION_DAYS))
+    return f"{days} is not a CloudWatch retention; use one of {allowed}"

@@ -3,7 +3,8 @@
 
 One concern a module: :mod:`.main` (the click group and :func:`main`, the console entry
 point), :mod:`.options` (the options every reading command shares, and the source they
-lead to), :mod:`.output` (every readable and JSON output), :mod:`.records` (``tail``,
+lead to), :mod:`.output` (every readable and JSON output; :mod:`._escape` what a terminal
+would act on, escaped in text and in JSON), :mod:`.records` (``tail``,
 ``trace``, ``filter``, ``insights``), :mod:`.reports` (``errors``, ``slow``,
 ``endpoints``, ``twilio``, ``summary``) and :mod:`.service` (``metrics``, ``health``,
 ``demo``). ``aws`` (:mod:`bellwatch.cli.aws`) is loaded only when asked for.

@@ -87,14 +87,29 @@ def fit(
         for i, least in enumerate(flexible)
         if least is not None
     }
+
+    def room_for(columns: list[int]) -> int | None:
+        """The width left for free text, or None when even its floors do not fit."""
+        fixed = sum(natural[i] for i in columns if i not in floors)
+        room = total - fixed - GAP * (len(columns) - 1)
+        return room if room >= sum(floors[i] for i in columns if i in floors) else None
+
     shown = list(range(len(headers)))
-    while True:
-        flex = [i for i in shown if i in floors]
-        fixed = sum(natural[i] for i in shown if i not in floors)
-        room = total - fixed - GAP * (len(shown) - 1)
-        if room >= sum(floors[i] for i in flex) or len(shown) == 1:
-            return Layout(shown, [_share(i, flex, natural, floors, room) for i in shown])
-        shown.remove(min(shown, key=lambda i: (priority[i], -i)))
+    dropped: list[int] = []
+    while len(shown) > 1 and room_for(shown) is None:
+        lowest = min(shown, key=lambda i: (priority[i], -i))
+        shown.remove(lowest)
+        dropped.append(lowest)
+    # A column dropped early may fit beside what is left once a wide one went: take it
+    # back, most important first.
+    for i in sorted(dropped, key=lambda i: (-priority[i], i)):
+        wider = sorted([*shown, i])
+        if room_for(wider) is not None:
+            shown = wider
+    room = room_for(shown)
+    room = total - sum(natural[i] for i in shown if i not in floors) if room is None else room
+    flex = [i for i in shown if i in floors]
+    return Layout(shown, [_share(i, flex, natural, floors, room) for i in shown])
 
 
 def _share(i: int, flex: list[int], natural: list[int], floors: dict[int, int], room: int) -> int:

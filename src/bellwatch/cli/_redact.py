@@ -143,12 +143,15 @@ def _masked_fields(record: Record) -> tuple[dict[str, Any], bool]:
 def record_line(record: Record) -> bytes:
     """The record's own line, byte for byte, unless a value had to be masked.
 
-    A text line is its text with the value rules applied; a JSON line with a secret
-    becomes that line's JSON (same keys, same order) with the secret masked.
+    A text line (not JSON) becomes ``{"text": ...}``, its text with the value rules
+    applied, so ``--json`` output stays JSON Lines; bytes that were not UTF-8 become
+    U+FFFD there (JSON has no bytes). A JSON line with a secret becomes that line's JSON
+    (same keys, same order) with the secret masked.
     """
     line = str(record.get(MESSAGE, ""))
     if isinstance(record, TextRecord):
-        return text(line).encode("utf-8", "surrogateescape")
+        shown = text(line).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        return orjson.dumps({"text": shown})
     fields, masked = _masked_fields(record)
     if not masked:
         return line.encode("utf-8", "surrogateescape")

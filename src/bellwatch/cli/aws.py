@@ -10,6 +10,7 @@ aws layer's CLI, which sits above it (see the import contracts in pyproject.toml
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -18,7 +19,7 @@ import click
 
 from bellwatch._settings import resolve
 from bellwatch.aws.clients import AwsError, Clients
-from bellwatch.aws.config import ConfigError, load_rules
+from bellwatch.aws.config import ConfigError, load_rules, retention_problem
 from bellwatch.aws.discover import discover
 from bellwatch.aws.export import cloudformation
 from bellwatch.aws.health import ServiceHealth, service_health
@@ -27,11 +28,9 @@ from bellwatch.aws.plan import Plan, SetupOptions, apply, build_plan, check_stac
 from bellwatch.aws.teardown import teardown_plan
 from bellwatch.aws.usage import read_usage
 
-__all__ = ["aws_group", "health"]
+from .options import UsageProblem
 
-# The values CloudWatch Logs accepts for retentionInDays.
-RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
-                  2192, 2557, 2922, 3288, 3653)  # fmt: skip
+__all__ = ["aws_group", "health"]
 
 
 @contextmanager
@@ -78,9 +77,9 @@ def _clients(region: str | None, profile: str | None) -> Clients:
 
 
 def _check_retention(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
-    if value is not None and value not in RETENTION_DAYS:
-        allowed = ", ".join(map(str, RETENTION_DAYS))
-        raise click.BadParameter(f"{value} is not a CloudWatch retention; use one of {allowed}")
+    problem = None if value is None else retention_problem(value)
+    if problem is not None:
+        raise click.BadParameter(problem)
     return value
 
 
@@ -102,6 +101,34 @@ def _print_plan(plan: Plan, *, as_json: bool, title: str) -> None:
         click.echo(f"  note: {note}")
     counts = ", ".join(f"{n} {a}" for a, n in sorted(plan.counts().items()))
     click.echo(f"  total: {counts or 'nothing'}")
+
+
+def interactive() -> bool:
+    """Whether someone can answer a question: stdin is a terminal."""
+    return sys.stdin.isatty()
+
+
+def _email(given: str | None, *, asks: bool) -> str:
+    """The alert email: ``--email``, else asked for on a terminal when ``asks``.
+
+    A dry run or an export never asks (its plan says when the alarms would reach nobody);
+    with no terminal nothing is asked and the missing value is an error that says what
+    to pass.
+    """
+    if given is not None:
+        return given
+    if not asks:
+        return ""
+    if not interactive():
+        raise click.UsageError(
+            "no --email and no terminal to ask on: pass --email ADDRESS "
+            "(or --email '' for alarms that notify nobody)"
+        )
+    return str(
+        click.prompt(
+            "Alert email for SNS notifications (empty to skip)", default="", show_default=False
+        )
+    )
 
 
 def _region_option(f: Any) -> Any:
@@ -139,8 +166,9 @@ def aws_group() -> None:
 
 @aws_group.command("setup")
 @click.option(
-    "--email", prompt="Alert email for SNS notifications (empty to skip)", default="",
-    help="Address the alarms notify; prompted for when missing.",
+    "--email",
+    help="Address the alarms notify ('' for none); asked for on a terminal when missing, "
+    "never by --dry-run or --export.",
 )  # fmt: skip
 @_target_options
 @click.option("--log-group", help="Application log group (default: BELLWATCH_LOG_GROUP, ECS).")
@@ -184,7 +212,7 @@ def aws_group() -> None:
 )  # fmt: skip
 def setup_command(  # click passes every option by keyword
     *,
-    email: str,
+    email: str | None,
     cluster: str | None,
     service: str | None,
     load_balancer: str | None,
@@ -210,6 +238,7 @@ def setup_command(  # click passes every option by keyword
     An update says `key: old -> new` for each attribute it changes.
     """
     settings = resolve(region=region, log_group=log_group)
+    email = _email(email, asks=not (dry_run or export))
     try:
         rules = load_rules(config_path, overrides)
     except ConfigError as exc:
@@ -245,7 +274,9 @@ def setup_command(  # click passes every option by keyword
             if as_json:
                 click.echo(json.dumps({**plan.as_dict(), "cost": cost.as_dict()}, indent=2))
                 return
-            _print_plan(plan, as_json=False, title="Plan (dry run, nothing changed):")
+            # Dashboards are global but everything else is regional: say which region.
+            where = clients.cloudwatch.meta.region_name
+            _print_plan(plan, as_json=False, title=f"Plan for {where} (dry run, nothing changed):")
             click.echo("\n".join(cost.lines()))
             return
         done = apply(plan, clients)
@@ -283,9 +314,13 @@ def teardown_command(
         clients = _clients(region, profile)
         plan = teardown_plan(_stack(stack), clients)
         if dry_run or not plan.changes:
-            _print_plan(plan, as_json=as_json, title="Would delete:" if dry_run else "Nothing")
+            where = clients.cloudwatch.meta.region_name
+            title = f"Would delete in {where}:" if dry_run else f"Nothing to delete in {where}"
+            _print_plan(plan, as_json=as_json, title=title)
             return
         if not yes:
+            if not interactive():
+                raise click.UsageError("no terminal to confirm on: pass --yes to delete")
             _print_plan(plan, as_json=False, title="Will delete:")
             click.confirm("Delete these resources?", abort=True)
         apply(plan, clients)
@@ -326,10 +361,21 @@ def health_command(
     profile: str | None,
     as_json: bool,
 ) -> None:
-    """Task counts, deployments, recent events and target health; exit 1 when degraded."""
-    report = health(
-        cluster=cluster, service=service, target_group=target_group, region=region, profile=profile
-    )
+    """Task counts, deployments, recent events and target health.
+
+    Exit codes: 0 healthy, 1 degraded, 2 could not ask (no credentials, no region,
+    access denied, a bad option), so a script can tell "down" from "cannot see".
+    """
+    try:
+        report = health(
+            cluster=cluster,
+            service=service,
+            target_group=target_group,
+            region=region,
+            profile=profile,
+        )
+    except click.ClickException as exc:  # exit 2: not a verdict on the service
+        raise UsageProblem(exc.format_message()) from None
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2))
     else:
@@ -444,7 +490,3 @@ def cost_command(
         click.echo(json.dumps(result.as_dict(), indent=2))
     else:
         click.echo("\n".join(result.lines()))
-
-
-if __name__ == "__main__":  # aws/setup-monitoring.sh runs this without the main CLI
-    aws_group(prog_name="bellwatch aws")

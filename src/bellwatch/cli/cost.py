@@ -37,15 +37,20 @@ LOOKBACK_MS = 86_400_000
 
 
 def _retention(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
-    """Days of retention (a positive whole number), ``never``, or None when not given."""
+    """Days of retention (one CloudWatch accepts), ``never``, or None when not given."""
+    from ..aws.config import retention_problem
+
     if value is None:
         return None
     text = value.strip().lower()
     if text == NEVER:
         return NEVER
-    if re.fullmatch(r"[1-9]\d{0,4}", text):
-        return int(text)
-    raise click.BadParameter(f"{value!r} is not a number of days (1 or more) or 'never'")
+    if not re.fullmatch(r"[1-9]\d{0,4}", text):
+        raise click.BadParameter(f"{value!r} is not a number of days or 'never'")
+    problem = retention_problem(int(text))
+    if problem is not None:  # CloudWatch refuses it: pricing it would price nothing real
+        raise click.BadParameter(f"{problem}, or 'never'")
+    return int(text)
 
 
 @click.command()
@@ -60,7 +65,8 @@ def _retention(_ctx: click.Context, _param: click.Parameter, value: str | None) 
     "--retention",
     callback=_retention,
     metavar="DAYS|never",
-    help="The log group's retention (default: CloudWatch's, never expire).",
+    help="The log group's retention: days CloudWatch accepts (1, 3, 5, 7, 14, 30, 60, 90, "
+    "...) or never (the default, CloudWatch's).",
 )
 @click.option(
     "--log-class",
@@ -152,6 +158,11 @@ def cost(  # click passes every option by keyword
     closing(source.stats)
 
 
+NO_LEVEL = "(none)"
+"""The level row of the lines that carry none (text lines, EMF, JSON without ``level``),
+which the cost library tallies under ``-``: a dash reads as a missing value."""
+
+
 def _masked(report: CostReport) -> CostReport:
     """``report`` with the names it took from the logs masked, whole, before rendering.
 
@@ -164,7 +175,7 @@ def _masked(report: CostReport) -> CostReport:
     for name in ("by_event", "by_logger", "by_level", "by_route"):
         merged: dict[str, Tally] = {}
         for key, tally in getattr(usage, name).items():
-            shown = text(key)
+            shown = NO_LEVEL if name == "by_level" and key == "-" else text(key)
             before = merged.get(shown)
             merged[shown] = (
                 tally

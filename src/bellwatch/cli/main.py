@@ -18,8 +18,13 @@ import click
 
 from .. import __version__
 from . import cost, mcp, records, reports, service
+from .options import UsageProblem
 
 __all__ = ["cli", "main"]
+
+_EXTRA_HINT = "pip install 'bellwatch["
+"""What every missing-extra message carries (``bellwatch.aws.session.MissingExtra`` and
+the others name the exact line to type)."""
 
 
 class _LazyGroup(click.Group):
@@ -53,6 +58,16 @@ class _LazyGroup(click.Group):
                 return None
             return aws_group
         return super().get_command(ctx, cmd_name)
+
+    def invoke(self, ctx: click.Context) -> object:
+        # An optional extra that is not installed is the user's setup, not our bug: its
+        # message already names the pip line, so it is one clean line and exit code 2.
+        try:
+            return super().invoke(ctx)
+        except ImportError as exc:
+            if _EXTRA_HINT not in str(exc):
+                raise
+            raise UsageProblem(str(exc)) from None
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

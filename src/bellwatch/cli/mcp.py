@@ -16,6 +16,7 @@ import click
 from .. import __version__, _settings
 from ..sources.base import Source, SourceError
 from .options import CLOUDWATCH, FILES, Opts, UsageProblem
+from .output import safe_text
 
 __all__ = ["COMMANDS"]
 
@@ -94,10 +95,21 @@ def mcp_command(listen: str | None, url: str | None, **kw: Any) -> None:
 
 
 def _check(source: Source) -> None:
-    """Files: at least one path to read (a wrong path is said at start, once)."""
+    """Files: something to read, or nothing written yet (said once on stderr; the server
+    starts and its tools answer "no log records ... yet" until the files appear).
+    Files that exist but cannot be read fail at start."""
+    from ..sources._paths import NoLogsYet
     from ..sources.files import FileSource
 
-    if isinstance(source, FileSource) and not source.paths():
+    if not isinstance(source, FileSource):
+        return
+    try:
+        found = source.paths()
+    except NoLogsYet as exc:
+        note = f"bellwatch mcp: no log records in {source.describe()} yet ({exc}); serving"
+        click.echo(safe_text(note), err=True)
+        return
+    if not found:
         problems = "; ".join(source.stats.skipped_sources) or f"no files match {source.describe()}"
         raise SourceError(problems)
 

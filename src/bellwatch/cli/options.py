@@ -23,7 +23,15 @@ from ..timeparse import TimeParseError, parse_instant
 from . import _redact
 from .progress import InsightsSpinner
 
-__all__ = ["FC", "Opts", "UsageProblem", "domain_errors", "opts_from", "shared_options"]
+__all__ = [
+    "FC",
+    "Opts",
+    "UsageProblem",
+    "domain_errors",
+    "opts_from",
+    "shared_options",
+    "width_option",
+]
 
 FC = TypeVar("FC", bound=Callable[..., Any])
 FILES, CLOUDWATCH = "files", "cloudwatch"
@@ -49,6 +57,7 @@ class Opts:
         self.cache_dir: str | None = kw["cache_dir"]
         self.no_cache: bool = kw["no_cache"]
         self.spinner: InsightsSpinner | None = None
+        self.width: int | None = kw.get("width")  # --width, on the commands printing tables
         try:
             self.settings = _settings.resolve(log_group=kw["log_group"], region=self.region)
             self.since = parse_instant(kw["since"]) if kw["since"] else None
@@ -151,9 +160,20 @@ def shared_options(func: FC) -> FC:
     return func
 
 
+def width_option(func: FC) -> FC:
+    """``--width N``, on the commands that print tables."""
+    return click.option(
+        "--width",
+        type=click.IntRange(min=20),
+        metavar="N",
+        help="Table width in columns (default: COLUMNS, else the terminal's, else 80).",
+    )(func)
+
+
 def opts_from(kw: dict[str, Any]) -> Opts:
-    """Pop the shared options out of a command's keyword arguments."""
-    return Opts(**{k: kw.pop(k) for k in _KEYS})
+    """Pop the shared options (and ``--width``, where a command has it) out of a
+    command's keyword arguments."""
+    return Opts(**{k: kw.pop(k) for k in _KEYS}, width=kw.pop("width", None))
 
 
 @contextlib.contextmanager

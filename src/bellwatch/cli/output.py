@@ -10,8 +10,11 @@ a log is ever given to Rich as markup: tables are laid out here (:mod:`._layout`
 plain text.
 
 JSON goes through :func:`scrub_json` (the same redactor, by key and by value, at any
-depth): ``--json`` is exact otherwise. A record is its own line, byte for byte, unless
-a value in it had to be masked; then it is that line's JSON with the value masked.
+depth) and :func:`json_safe` (the characters :func:`safe_text` escapes are written as
+JSON ``\\u`` escapes: the same values, nothing a terminal acts on); ``--json`` is exact
+otherwise. A record is its own line, byte for byte, unless a value in it had to be
+masked or escaped; a line that was not JSON is ``{"text": ...}``, so the output is
+JSON Lines.
 Logs written by other programs or by older versions can hold secrets: what is masked
 is decided here, not trusted to the writer.
 """
@@ -19,7 +22,6 @@ is decided here, not trusted to the writer.
 from __future__ import annotations
 
 import sys
-import unicodedata
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -31,8 +33,10 @@ from ..schema import F
 from ..sources.base import MESSAGE, TIMESTAMP, Record, ScanStats, TextRecord
 from ..timeparse import format_ms
 from . import _layout, _redact
+from ._escape import dangerous, escape, json_safe
 
 __all__ = [
+    "MIN_WIDTH",
     "VALUE_MAX",
     "Column",
     "Style",
@@ -43,6 +47,7 @@ __all__ = [
     "echo_text",
     "emit",
     "format_record",
+    "json_safe",
     "safe_text",
     "scrub_json",
     "table",
@@ -55,8 +60,6 @@ use_settings = _redact.use_settings
 
 VALUE_MAX = 240
 """Characters of one value a readable line shows before cutting it with a marker."""
-_ESCAPED = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
-_NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
 _LEVEL_COLOR = {"DEBUG": "bright_black", "INFO": "green", "WARNING": "yellow", "ERROR": "red"}
 _LEVEL_COLOR["CRITICAL"] = "magenta"
 _SHOWN_FIRST = (F.TS, F.LEVEL, F.EVENT, F.CID)
@@ -95,26 +98,11 @@ def safe_text(value: Any, limit: int | None = None) -> str:
 def _shown(text: str, limit: int | None = None) -> str:
     """Escaped and cut: for text already masked (a record's or a row's scrubbed values)."""
     if not text.isprintable():
-        text = "".join(_escape(ch) if _dangerous(ch) else ch for ch in text)
+        text = "".join(escape(ch) if dangerous(ch) else ch for ch in text)
     if limit is not None and len(text) > limit:
         rest = len(text) - limit
         text = f"{text[:limit]}…[+{rest:,} chars]"
     return text
-
-
-def _dangerous(ch: str) -> bool:
-    return unicodedata.category(ch) in _ESCAPED
-
-
-def _escape(ch: str) -> str:
-    if ch in _NAMED:
-        return _NAMED[ch]
-    code = ord(ch)
-    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8, kept by surrogateescape
-        return f"\\x{code - 0xDC00:02x}"
-    if code < 0x100:
-        return f"\\x{code:02x}"
-    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 # ---------------------------------------------------------------- records
@@ -161,9 +149,10 @@ def _plain(value: Any) -> str:
 
 def emit(record: Record, opts: Style) -> None:
     """The event's own line with ``--json`` (byte for byte unless a secret had to be
-    masked), else the readable line."""
+    masked or a character escaped; a text line as ``{"text": ...}``), else the readable
+    line."""
     if opts.json:
-        _write_bytes(_redact.record_line(record))
+        _write_bytes(json_safe(_redact.record_line(record)))
     else:
         click.echo(format_record(record, opts.color))
 
@@ -216,7 +205,7 @@ def echo_json(data: Any, *, indent: bool = True, numbers: bool = True) -> None:
         encoded = orjson.dumps(data, option=option, default=str)
     except TypeError:  # a str holding surrogate escapes: replace them, keep the rest exact
         encoded = orjson.dumps(_valid(data), option=option, default=str)
-    _write_bytes(encoded)
+    _write_bytes(json_safe(encoded))
 
 
 def _valid(data: Any) -> Any:
@@ -251,12 +240,27 @@ class Column:
     important columns go first to keep it."""
 
 
-def terminal_width() -> int:
-    """Columns to fit: the terminal's, or 80 when stdout is not one."""
+MIN_WIDTH = 20
+"""The narrowest table laid out; ``--width`` below it is a usage error."""
+
+
+def terminal_width(width: int | None = None) -> int:
+    """Columns to fit: ``width`` (``--width``), else ``COLUMNS``, else the terminal's,
+    else 80.
+
+    ``COLUMNS`` counts when stdout is piped too (``COLUMNS=200 bellwatch errors | less``):
+    it is how a shell or a script says the width it wants.
+    """
+    import os
     import shutil
 
+    if width is not None:
+        return max(width, MIN_WIDTH)
+    columns = os.environ.get("COLUMNS", "").strip()
+    if columns.isdigit() and int(columns) > 0:
+        return max(int(columns), MIN_WIDTH)
     if sys.stdout.isatty():
-        return max(shutil.get_terminal_size((80, 24)).columns, 20)
+        return max(shutil.get_terminal_size((80, 24)).columns, MIN_WIDTH)
     return 80
 
 
@@ -268,7 +272,8 @@ def table(
     columns: Sequence[Column] | None = None,
     fractions: Collection[str] = (),
 ) -> None:
-    """Rows as JSON (``--json``: every field) or as a table that fits the terminal.
+    """Rows as JSON (``--json``: every field) or as a table that fits the terminal
+    (``opts.width`` when the command has ``--width``; see :func:`terminal_width`).
 
     ``columns`` chooses and orders what the table shows (default: every field, kinds
     guessed); ``fractions`` names columns *we* computed as 0..1 shares, shown as
@@ -287,9 +292,14 @@ def table(
     headers = [c.header or c.key for c in columns]
     cells = [[_cell(c, row.get(c.key)) for c in columns] for row in rows]
     items = [[_items(c, row.get(c.key)) for c in columns] for row in rows]
-    flexible = [c.least if c.kind in ("text", "list") else None for c in columns]
+    flexible = [
+        _list_floor(c.least, [row[i] for row in items]) if c.kind == "list" else
+        c.least if c.kind == "text" else None
+        for i, c in enumerate(columns)
+    ]  # fmt: skip
     priority = [c.priority for c in columns]
-    layout = _layout.fit(headers, cells, flexible, priority, terminal_width())
+    total = terminal_width(getattr(opts, "width", None))
+    layout = _layout.fit(headers, cells, flexible, priority, total)
     if title:
         click.echo(_style(safe_text(title), opts.color, bold=True))
     click.echo(_line(columns, layout, headers, opts.color, header=True))
@@ -299,6 +309,18 @@ def table(
     if hidden:
         note = f"(too narrow for {', '.join(hidden)}: a wider terminal or --json shows them)"
         click.echo(safe_text(note), err=True)
+
+
+def _list_floor(least: int, lists: Sequence[list[str] | None]) -> int:
+    """A list column's narrowest useful width: every row's first item whole, with room
+    for the ``+N`` of the rest. Narrower, a cell would be a bare ``+N`` (no route at
+    all); then the column is better dropped, with the note that says so."""
+    needed = [
+        _layout.width(items[0]) + (len(f" +{len(items) - 1}") if len(items) > 1 else 0)
+        for items in lists
+        if items
+    ]
+    return max([least, *needed])
 
 
 def _line(

@@ -14,7 +14,7 @@ import click
 
 from ..schema import LEVELS, F
 from ..sources.base import Record
-from .options import UsageProblem, domain_errors, opts_from, shared_options
+from .options import UsageProblem, domain_errors, opts_from, shared_options, width_option
 from .output import closing, echo_text, emit, table
 from .progress import progress_records
 
@@ -41,7 +41,10 @@ def _matcher(pattern: str | None) -> Callable[[Record], bool]:
 @click.command()
 @click.argument("pattern", required=False)
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines (follows rotation).")
-@click.option("-n", "--lines", default=20, show_default=True, help="Lines shown before following.")
+@click.option(
+    "-n", "--lines", type=click.IntRange(min=0), default=20, show_default=True,
+    help="Lines shown before following (0: none, with -f only new ones).",
+)  # fmt: skip
 @click.option("--level", type=click.Choice(LEVELS, case_sensitive=False), help="At least.")
 @click.option("--cid", help="Only this correlation id.")
 @click.option("--event", help="Only this event name.")
@@ -88,16 +91,16 @@ def tail(
         last: Sequence[Record]
         if isinstance(source, FileSource):
             # read backwards from the end: the last lines of a 200 MB file cost milliseconds
-            last = source.latest(max(lines, 0), keep, opts.since, opts.until)
+            last = source.latest(lines, keep, opts.since, opts.until)
         elif isinstance(source, CloudWatchSource):
             # A log group holds months of history: like `aws logs tail`, look back 10 minutes
             # unless --since says otherwise; newest first within that, a minute back and then
             # wider windows, so a busy group answers from its last minutes.
             if opts.since is None:
                 opts.since = int(time.time() * 1000) - TAIL_LOOKBACK_MS
-            last = source.latest(max(lines, 0), keep, opts.since, opts.until, pattern=pattern)
+            last = source.latest(lines, keep, opts.since, opts.until, pattern=pattern)
         else:
-            last = collections.deque(maxlen=max(lines, 0))
+            last = collections.deque(maxlen=lines)
             for record in progress_records(source, opts.since, opts.until, pattern):
                 if keep(record):
                     last.append(record)
@@ -170,6 +173,7 @@ def filter_(pattern: str, **kw: Any) -> None:
 @click.command()
 @click.argument("query", required=False)
 @click.option("--list", "list_only", is_flag=True, help="List the saved queries and exit.")
+@width_option
 @shared_options
 def insights(query: str | None, list_only: bool, **kw: Any) -> None:
     """Run a CloudWatch Logs Insights query locally (or in CloudWatch with a log group).

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from .options import Opts, domain_errors, opts_from, shared_options
+from .options import Opts, domain_errors, opts_from, shared_options, width_option
 from .output import Column, closing, echo_json, echo_lines, echo_text, table
 from .progress import byte_spinner
 
@@ -26,8 +26,8 @@ ERRORS = (
     Column("hash", "hash", "id", 8),
     Column("type", "type", "id", 6),
     Column("msg", "message", "text", 5, least=24),
-    Column("endpoints", "endpoints", "list", 2, least=16),
-    Column("last_ts", "last seen", "time", 4),
+    Column("endpoints", "endpoints", "list", 4, least=16),
+    Column("last_ts", "last seen", "time", 2),
     Column("cid", "example cid", "id", 7),
 )
 SLOW = (
@@ -64,13 +64,17 @@ def _size(source: Any) -> int:
 
 
 @click.command()
-@click.option("--limit", default=50, show_default=True, help="Fingerprints shown at most.")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=50, show_default=True,
+    help="Fingerprints shown at most.",
+)  # fmt: skip
 @click.option(
     "--explain",
     "explain_hash",
     metavar="HASH",
     help="How this fingerprint was built (type, message, frames), from its first line.",
 )
+@width_option
 @shared_options
 def errors(limit: int, explain_hash: str | None, **kw: Any) -> None:
     """Errors grouped by fingerprint: count, severity, type, message, endpoints, example id.
@@ -130,7 +134,11 @@ def _explain(fingerprint: str, opts: Opts) -> None:
 
 @click.command()
 @click.option("--threshold", type=float, help="Seconds (default BELLWATCH_SLOW_THRESHOLD, 2).")
-@click.option("--limit", default=50, show_default=True, help="Requests shown at most.")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=50, show_default=True,
+    help="Requests shown at most.",
+)  # fmt: skip
+@width_option
 @shared_options
 def slow(threshold: float | None, limit: int, **kw: Any) -> None:
     """The slowest requests over a threshold: endpoint, duration, status, correlation id.
@@ -155,7 +163,11 @@ def slow(threshold: float | None, limit: int, **kw: Any) -> None:
 
 
 @click.command()
-@click.option("--limit", default=100, show_default=True, help="Endpoints shown at most.")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=100, show_default=True,
+    help="Endpoints shown at most.",
+)  # fmt: skip
+@width_option
 @shared_options
 def endpoints(limit: int, **kw: Any) -> None:
     """Per endpoint: requests, average and p95 seconds, slowest, 5xx rate.
@@ -178,7 +190,11 @@ def endpoints(limit: int, **kw: Any) -> None:
 
 
 @click.command()
-@click.option("--limit", default=50, show_default=True, help="CallSids shown at most.")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=50, show_default=True,
+    help="CallSids shown at most.",
+)  # fmt: skip
+@width_option
 @shared_options
 def twilio(limit: int, **kw: Any) -> None:
     """Twilio webhook failures (non-2xx, bad signatures) grouped by CallSid.

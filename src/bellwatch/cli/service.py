@@ -12,6 +12,7 @@ import click
 import orjson
 
 from .. import _settings
+from ..demo import CLIENTS as DEMO_CLIENTS
 from ..demo import DURATION as DEMO_DURATION
 from . import _redact
 from .options import FC, UsageProblem
@@ -78,6 +79,9 @@ def _url_options(func: FC) -> FC:
 def metrics(url: str | None, as_json: bool, no_color: bool) -> None:
     """Fetch the running service's /metrics (bearer BELLWATCH_METRICS_TOKEN when set).
 
+    Exit codes: 0 the metrics were printed, 1 the service answered an error status,
+    2 it could not be asked (unreachable, 401 without the token, a bad option).
+
     \b
     Examples:
       bellwatch metrics --url http://127.0.0.1:8000
@@ -119,6 +123,13 @@ def health(  # click passes every option by keyword
     service's task counts, deployments and recent events, and each target's health.
 
     \b
+    Exit codes:
+      0  healthy (/health answered 200; or ECS and the targets are healthy)
+      1  not healthy (/health answered 503 or another 4xx/5xx; or degraded in ECS)
+      2  could not ask (service unreachable, 401 without the token, AWS refused,
+         a bad option)
+
+    \b
     Examples:
       bellwatch health
       bellwatch health --url https://api.example.com --json
@@ -153,20 +164,35 @@ def health(  # click passes every option by keyword
 
 @click.command()
 @click.option("--serve", is_flag=True, help="Run the reference service with traffic.")
-@click.option("--duration", default=DEMO_DURATION, show_default=True, help="Seconds of traffic.")
-def demo(serve: bool, duration: float) -> None:
+@click.option(
+    "--duration", type=click.FloatRange(min=0, min_open=True), default=DEMO_DURATION,
+    show_default=True, help="Seconds of traffic.",
+)  # fmt: skip
+@click.option(
+    "--clients", type=click.IntRange(min=1), default=DEMO_CLIENTS, show_default=True,
+    help="Concurrent clients sending the traffic.",
+)  # fmt: skip
+@click.option(
+    "--port", type=click.IntRange(1, 65535),
+    help="Port on 127.0.0.1 (default: the --url port with --serve, else a free one).",
+)  # fmt: skip
+def demo(serve: bool, duration: float, clients: int, port: int | None) -> None:
     """Run the bellwatch demo (the reference service and its traffic when available).
+
+    The same as ``python -m bellwatch.demo`` (what ``make demo`` runs), with the same
+    options.
 
     \b
     Examples:
       bellwatch demo                   # traffic, then the summary digest
+      bellwatch demo --duration 5 --clients 2
       bellwatch demo --serve           # keep serving; try bellwatch tail -f
     """
     from .. import demo as demo_pkg
 
     cli_main = getattr(demo_pkg, "cli_main", None)
     if cli_main is not None:
-        raise SystemExit(cli_main(serve=serve, duration=duration))
+        raise SystemExit(cli_main(serve=serve, duration=duration, port=port, clients=clients))
     from ..demo import scenario
 
     raise SystemExit(scenario.main())

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from .options import domain_errors, opts_from, shared_options
+from .options import domain_errors, opts_from, shared_options, width_option
 from .output import Column, closing, echo_json, echo_text, table
 from .progress import byte_spinner
 
@@ -47,7 +47,11 @@ PER_ERROR = (
     show_default=True,
     help="Count distinct users per hour or per day.",
 )
-@click.option("--limit", default=10, show_default=True, help="Top users and errors shown.")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=10, show_default=True,
+    help="Top users and errors shown.",
+)  # fmt: skip
+@width_option
 @shared_options
 def users(by: str, limit: int, **kw: Any) -> None:
     """Distinct users (the bound uid) per hour or day, top users, users per error.

@@ -29,6 +29,7 @@ __all__ = [
     "Scan",
     "document",
     "error",
+    "no_logs_yet",
     "table",
     "tokens",
     "within",
@@ -123,6 +124,18 @@ def error(message: str) -> Reply:
     """A tool error the assistant can act on: one line, no traceback."""
     text = _text.clip(_text.escape(message), 1000)
     return Reply(f"error: {text}", {"error": text}, is_error=True)
+
+
+def no_logs_yet(source: str, reason: str) -> Reply:
+    """An empty answer, said plainly: nothing has been written where the source looks yet.
+
+    Not an error (the assistant should not retry with other arguments): every tool
+    answers it until the service writes its first line.
+    """
+    said = _text.clip(_text.escape(f"no log records in {source} yet"), 500)
+    why = _text.clip(_text.escape(reason), 500)
+    data = {"records": 0, "shown": 0, "rows": [], "truncated": False, "note": said, "why": why}
+    return Reply(f"{said}\n{why}", data)
 
 
 def table(
@@ -241,18 +254,36 @@ def document(
 
 def within(reply: Reply, budget: int) -> Reply:
     """Never more than the budget: a reply still over it (a budget too small for even its
-    header) is cut to what fits, and says so."""
+    header) is cut to what fits, and says so.
+
+    The cut falls between lines (a table row, a record), else after a sentence, else
+    between words: never in the middle of a value. The note says how many of the
+    reply's lines are left, so the reader knows the rest exists.
+    """
     text, data = reply.tokens()
     if text <= budget and data <= budget:
         return reply
-    note = "[cut to the budget]"
-    room = budget - count_tokens(note) - 1
-    cut = _prefix(reply.text, room) + "\n" + note
-    small = {"truncated": True, "cut": True, "text": _prefix(reply.text, max(room - 20, 0))}
+    total = reply.text.count("\n") + 1
+    room = budget - count_tokens(_note(total, total)) - 1
+    kept = _prefix(reply.text, room)
+    note = _note(kept.count("\n") + 1 if kept else 0, total)
+    cut = f"{kept}\n{note}" if kept else note
+    small = {
+        "truncated": True,
+        "cut": True,
+        "note": note,
+        "text": _prefix(reply.text, max(room - 40, 0)),
+    }
     return Reply(cut, small, reply.is_error)
 
 
+def _note(shown: int, total: int) -> str:
+    return f"[cut to the budget: {shown:,} of {total:,} lines shown; raise budget for the rest]"
+
+
 def _prefix(text: str, budget: int) -> str:
+    """The longest start of ``text`` within ``budget`` tokens that ends at a line end,
+    else at a sentence end, else at a word end (else the bare prefix: one long word)."""
     low, high = 0, len(text)
     while low < high:
         mid = (low + high + 1) // 2
@@ -260,4 +291,16 @@ def _prefix(text: str, budget: int) -> str:
             low = mid
         else:
             high = mid - 1
-    return text[:low]
+    if low == len(text):
+        return text
+    head = text[:low]
+    if text[low] == "\n":
+        return head  # the cut is already a line end
+    line = head.rfind("\n")
+    if line > 0:
+        return head[:line]
+    sentence = max(head.rfind(". "), head.rfind("; "))
+    if sentence > 0:
+        return head[: sentence + 1]
+    word = head.rfind(" ")
+    return head[:word] if word > 0 else head

@@ -15,6 +15,7 @@ from typing import Any
 
 from .. import _settings
 from ..log.redact import scrub, scrub_text
+from ..sources._paths import NoLogsYet
 from ..sources.base import SourceError
 from ..timeparse import TimeParseError, parse_instant
 from . import _answers as a
@@ -211,6 +212,8 @@ def call(ctx: Context, name: str, args: Mapping[str, Any] | None) -> Reply:
         checked = _check(tool, args or {})
         with ctx.lock:  # one report at a time: they share the cache and two cores
             answer = tool.handler(ctx, checked)
+    except NoLogsYet as exc:  # the server started before the service wrote anything
+        return reply.no_logs_yet(ctx.describe(), str(exc))
     except (ArgumentError, SourceError, _settings.ConfigError) as exc:
         return reply.error(str(exc))
     except ValueError as exc:

@@ -41,7 +41,16 @@ def summary(
         facts = collect(_facts.gather(source, since_ms, until_ms))
     facts = scrub(facts)  # the facts are returned too: masked before anything reads them
     text = digest.render(facts, budget, slow_threshold=threshold)
+    if not facts["twilio"]:
+        # "0 Twilio calls with failures" tells a service without Twilio (or without
+        # failures) nothing and reads as if there were some: the headline ends before it.
+        # (Removing text keeps the digest within its budget.)
+        text = text.replace(_NO_TWILIO, ".", 1)
     return Digest(text, facts, source.stats)
+
+
+_NO_TWILIO = "; 0 Twilio calls with failures."
+"""The headline's Twilio clause when no call failed (as :mod:`.digest` words it)."""
 
 
 def collect(facts: Facts) -> dict[str, Any]:

@@ -27,6 +27,7 @@ __all__ = [
     "STDIN",
     "GzipLines",
     "Lines",
+    "NoLogsYet",
     "Resolved",
     "default_pattern",
     "is_gzip",
@@ -43,6 +44,19 @@ _CHUNK = 1 << 20
 STDIN = "-"
 # Side files the rotating sink keeps next to the logs; never log lines.
 _NOT_LOGS = (".lock", ".tmp", ".swp")
+
+
+_ABSENT = frozenset({"no such file", "no files match", "no *.jsonl* files in this directory"})
+"""Reasons that mean "nothing written there yet", as opposed to something unreadable."""
+
+
+class NoLogsYet(SourceError):
+    """Nothing to read because no log file exists yet where the source looks (no file, an
+    empty directory, a glob matching nothing), as opposed to files that cannot be read.
+
+    A long-running reader (``bellwatch mcp``) starts all the same and answers "no log
+    records yet"; a one-shot command reports it like any other :class:`SourceError`.
+    """
 
 
 def default_pattern(log_dir: str) -> str:
@@ -88,7 +102,7 @@ def resolve(specs: Sequence[str], log_dir: str = "logs") -> Resolved:
         pattern = default_pattern(log_dir)
         _add_matches(out, glob.glob(pattern))
         if not out.paths:
-            raise SourceError(_nothing(out, no_files_message(pattern)))
+            raise _nothing_error(out, no_files_message(pattern))
         return out
     for spec in specs:
         if spec == STDIN:
@@ -111,8 +125,14 @@ def resolve(specs: Sequence[str], log_dir: str = "logs") -> Resolved:
         else:
             out.problems.append((spec, "no such file"))
     if not out.paths:
-        raise SourceError(_nothing(out, "no log files to read"))
+        raise _nothing_error(out, "no log files to read")
     return out
+
+
+def _nothing_error(out: Resolved, default: str) -> SourceError:
+    """The error for nothing to read: :class:`NoLogsYet` when nothing exists yet."""
+    absent = all(why in _ABSENT for _name, why in out.problems)
+    return (NoLogsYet if absent else SourceError)(_nothing(out, default))
 
 
 def _nothing(out: Resolved, default: str) -> str:
@@ -171,18 +191,27 @@ truncated member an EOFError, a damaged stream a zlib.error."""
 
 
 def stopped(lines: int, exc: BaseException) -> str:
-    """Why a file was read only in part, the same words from every reader."""
-    strerror = getattr(exc, "strerror", None)
-    why = (
-        str(strerror)
-        if strerror
-        else f"{type(exc).__name__}: {exc}"
-        if str(exc)
-        else type(exc).__name__
-    )
+    """Why a file was read only in part, the same words from every reader.
+
+    Readers print it after ``skipped <file>:``, so it names what was left out: the
+    whole file, or everything after the lines that were read (those were used).
+    """
+    if isinstance(exc, EOFError):  # GzipLines: the file ends inside a compressed member
+        why = "truncated .gz: the file ends in the middle of its compressed data"
+    elif isinstance(exc, TrailingGarbage):
+        why = f"{exc}, which are not gzip"
+    elif isinstance(exc, zlib.error):
+        why = f"damaged .gz ({exc})"
+    else:
+        strerror = getattr(exc, "strerror", None)
+        why = (
+            str(strerror)
+            if strerror
+            else (f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+        )
     if not lines:
         return f"unreadable ({why})"
-    return f"read stopped after {lines:,} lines ({why})"
+    return f"everything after line {lines:,} ({why}); the {lines:,} lines before were read"
 
 
 class Lines(Protocol):

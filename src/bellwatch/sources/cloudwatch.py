@@ -400,7 +400,7 @@ class CloudWatchSource:
                 f"Logs Insights returned its first {INSIGHTS_ROW_LIMIT:,} rows, the most its "
                 "API gives: narrow --since/--until, or aggregate with stats, for the rest"
             )
-        return [
+        out = [
             {
                 f["field"]: insights_value(f["field"], f.get("value", ""))
                 for f in row
@@ -408,6 +408,30 @@ class CloudWatchSource:
             }
             for row in rows
         ]
+        return self._with_requested_fields(out, query_text)
+
+    def _with_requested_fields(
+        self, rows: list[dict[str, Any]], query_text: str
+    ) -> list[dict[str, Any]]:
+        """The rows holding at least one of the query's result columns; the others are
+        counted and said, never turned into rows of nulls.
+
+        CloudWatch leaves out of a row the fields that have no value there, so a row with
+        none of the requested fields carries nothing the query asked for (an emulator
+        such as moto, which does not run Insights, returns the raw events this way).
+        """
+        columns = _result_columns(query_text)
+        if not columns or not rows:
+            return rows
+        kept = [row for row in rows if not columns.isdisjoint(row)]
+        skipped = len(rows) - len(kept)
+        if skipped:
+            asked = ", ".join(sorted(columns)[:6]) + (", ..." if len(columns) > 6 else "")
+            self.stats.warnings.append(
+                f"skipped {skipped:,} of {len(rows):,} Logs Insights rows holding none of "
+                f"the query's fields ({asked})"
+            )
+        return kept
 
     def _wait(self, query_id: str, query_text: str) -> Mapping[str, Any]:
         """Poll until the query ends; its final reply (the first page of results)."""
@@ -440,3 +464,15 @@ class CloudWatchSource:
             raise SourceError(f"Logs Insights query {status.lower()}: {query_text}")
         final: Mapping[str, Any] = reply
         return final
+
+
+def _result_columns(query_text: str) -> frozenset[str]:
+    """The columns ``query_text`` returns, as the local engine parses it (empty when it
+    cannot: CloudWatch may accept what the local engine does not, and then nothing is
+    skipped)."""
+    from ..query.insights import QueryError, parse
+
+    try:
+        return frozenset(parse(query_text).columns)
+    except QueryError:
+        return frozenset()
