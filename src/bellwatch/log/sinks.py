@@ -25,6 +25,7 @@ import os
 import stat
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -76,8 +77,11 @@ class RotatingFile:
         self.limit = limit
         self._io = threading.Lock()  # one thread appends at a time (the flock is per process)
         self._buf_lock = threading.Lock()
-        self._pending: list[bytes] = []
-        self._pending_bytes = 0
+        # Lines are copied into one bytearray, not kept as bytes objects: orjson's output
+        # lives outside Python's small-object allocator, and hundreds of them freed at
+        # once made glibc hand memory back to the system and fault it in again (~1.5 us
+        # a line in bench/logging_hotpath.py).
+        self._buf = bytearray()
         self._pending_counted = 0
         self._urgent = False
         self._since = 0.0  # monotonic time of the oldest buffered line
@@ -131,18 +135,53 @@ class RotatingFile:
             with self._io:
                 self._append(data)
             return
-        with self._buf_lock:
-            if self._pending_bytes + len(data) > self.limit and self.on_full == "drop":
-                _lost(data.count(b"\n"), counted)  # a writer is stuck: drop, never wait
-                return
-            if not self._pending:
-                self._since = time.monotonic()
-            self._pending.append(data)
-            self._pending_bytes += len(data)
-            self._pending_counted += counted
-            self._urgent = self._urgent or urgent
-            if not (urgent or self._pending_bytes >= self._batch_bytes):
-                return
+        # acquire/release, not `with`: a lock's __exit__ takes the slow call path (~0.2 us).
+        lock = self._buf_lock
+        lock.acquire()
+        try:
+            buf = self._buf
+            if len(buf) + len(data) > self.limit and self.on_full == "drop":
+                full = None  # a writer is stuck: drop, never wait
+            else:
+                if not buf:
+                    self._since = time.monotonic()
+                buf += data
+                self._pending_counted += counted
+                if urgent:
+                    self._urgent = True
+                full = urgent or len(buf) >= self._batch_bytes
+        finally:
+            lock.release()
+        if full is None:
+            _lost(data.count(b"\n"), counted)
+        elif full:
+            self._write_now()
+
+    def add(self, data: bytes) -> None:
+        """:meth:`write` of one INFO line the caller counted written (the logger's hot path).
+
+        The caller checked :attr:`buffered`.
+        """
+        lock = self._buf_lock
+        lock.acquire()
+        try:
+            buf = self._buf
+            if len(buf) + len(data) > self.limit and self.on_full == "drop":
+                full = None
+            else:
+                if not buf:
+                    self._since = time.monotonic()
+                buf += data
+                self._pending_counted += 1
+                full = len(buf) >= self._batch_bytes
+        finally:
+            lock.release()
+        if full is None:
+            _lost(1, 1)
+        elif full:
+            self._write_now()
+
+    def _write_now(self) -> None:
         # Written now, unless another thread is writing (maybe stuck on a slow disk):
         # then that thread, or the next tick, writes these lines too.
         if self._io.acquire(blocking=self.on_full == "block"):
@@ -152,8 +191,13 @@ class RotatingFile:
                 self._io.release()
 
     def flush(self) -> None:
-        """Write out the buffered lines, if any."""
-        if self._pending:
+        """Write out the buffered lines, if any; returns once they are written.
+
+        Also waits for a write in progress: the flusher thread may have taken the
+        buffer already, and a process that exits right after (``stats()``, then exit)
+        would lose what that thread had not yet written.
+        """
+        if self._buf or self._io.locked():
             with self._io:
                 self._write_out()
 
@@ -161,12 +205,11 @@ class RotatingFile:
         # Called with _io held; loops while urgent lines arrived during the write.
         while True:
             with self._buf_lock:
-                pending, counted = self._pending, self._pending_counted
-                self._pending, self._pending_bytes, self._pending_counted = [], 0, 0
+                data, counted = self._buf, self._pending_counted
+                self._buf, self._pending_counted = bytearray(), 0
                 self._urgent = False
-            if not pending:
+            if not data:
                 return
-            data = pending[0] if len(pending) == 1 else b"".join(pending)
             try:
                 self._append(data)
             except PartialWrite as exc:
@@ -176,7 +219,7 @@ class RotatingFile:
             if not self._urgent:
                 return
 
-    def _append(self, data: bytes) -> None:
+    def _append(self, data: bytes | bytearray) -> None:
         # Called with _io held. Under the flock: still our file? its size? rotate? append.
         self._writes += 1
         if not self._rotates:
@@ -227,7 +270,7 @@ class RotatingFile:
 
     def due(self, now: float) -> bool:
         """Whether the oldest buffered line has waited ``flush_interval`` by ``now`` (monotonic)."""
-        return bool(self._pending) and now - self._since >= self.flush_interval
+        return bool(self._buf) and now - self._since >= self.flush_interval
 
     def after_fork(self) -> None:
         # The parent wrote its buffer before forking; a lock another thread held
@@ -237,8 +280,7 @@ class RotatingFile:
         # description of its own: the inherited one is shared with the parent.
         self._io = threading.Lock()
         self._buf_lock = threading.Lock()
-        self._pending = []
-        self._pending_bytes = 0
+        self._buf = bytearray()
         self._pending_counted = 0
         self.flush_interval = 0.0
         if self._lock_fd >= 0:
@@ -247,11 +289,14 @@ class RotatingFile:
 
 
 class Sink:
-    """The structlog "logger" at the end of the chain: writes finished lines.
+    """Writes finished lines to the stream, the file, or both.
 
-    Every method name structlog may call (``info``, ``error``, ...) is ``write``.
-    The stream goes through an :class:`~bellwatch.log.outlet.Outlet` (``on_full``
-    says what happens when its reader stalls).
+    :meth:`write` takes a line without its newline; :meth:`put` one that has it
+    (the logger's renderer adds it for free). :attr:`put_info` and
+    :attr:`put_urgent` are the cheapest :meth:`put` of an INFO line and of a WARNING
+    or worse line for the targets this sink has, chosen here. The
+    stream goes through an :class:`~bellwatch.log.outlet.Outlet` (``on_full`` says
+    what happens when its reader stalls).
     """
 
     def __init__(
@@ -267,6 +312,12 @@ class Sink:
         self._file = file
         # Requests finished later are finished before any other line, in log order.
         self._deferred = deferred if deferred is not None else Deferred()
+        self.put_info: Callable[[bytes], None] = self.put
+        self.put_urgent: Callable[[bytes], None] = self._put_urgent
+        if self._out is None and file is not None and file.buffered:
+            self.put_info = self._put_file
+        elif self._out is not None and file is None:
+            self.put_info = self.put_urgent = self._put_stream
 
     @property
     def stream(self) -> IO[Any] | None:
@@ -278,14 +329,18 @@ class Sink:
 
         Queued requests are finished first, so that their lines keep log order.
         """
+        self.put((line if isinstance(line, bytes) else line.encode("utf-8", "replace")) + b"\n",
+                 urgent)  # fmt: skip
+
+    def put(self, data: bytes, urgent: bool = False) -> None:
+        """:meth:`write` of one line that ends with its newline."""
         deferred = self._deferred
         if deferred.pending:
             deferred.drain()
-        data = (line if isinstance(line, bytes) else line.encode("utf-8", "replace")) + b"\n"
         out = self._out
         ok = out is None or out.write(data)
         file = self._file
-        if file is not None and file.buffered:
+        if file is not None and file.flush_interval > 0:
             # Counted now; a batch that fails later moves the counted lines to dropped.
             _count(ok)
             try:
@@ -300,6 +355,31 @@ class Sink:
                 counters.file_dropped += 1
                 ok = False
         _count(ok)
+
+    def _put_urgent(self, data: bytes) -> None:
+        self.put(data, True)
+
+    def _put_file(self, data: bytes) -> None:
+        # put(data) for an INFO line when the buffered file is the only target.
+        deferred = self._deferred
+        if deferred.pending:
+            deferred.drain()
+        file = self._file
+        if file is not None and file.flush_interval > 0:  # not closed since
+            counters.lines_written += 1
+            file.add(data)
+        else:
+            self.put(data)
+
+    def _put_stream(self, data: bytes) -> None:
+        # put(data) when the stream is the only target (every level: it has no buffer).
+        deferred = self._deferred
+        if deferred.pending:
+            deferred.drain()
+        if self._out.write(data):  # type: ignore[union-attr]  # chosen only with a stream
+            counters.lines_written += 1
+        else:
+            counters.lines_dropped += 1
 
     def write_lines(self, lines: list[bytes]) -> None:
         """Write INFO lines finished together (queued requests): few appends to the file.
