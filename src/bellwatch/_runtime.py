@@ -36,7 +36,8 @@ from .errors.aggregator import ErrorAggregator, ErrorStep
 from .log import pipeline, stdlib
 from .log.deferred import Deferred
 from .log.flusher import Flusher
-from .log.pipeline import Pipeline, get_logger
+from .log.logger import get_logger
+from .log.pipeline import Pipeline
 from .log.sinks import RotatingFile, Sink
 from .monitor.business import Ratios
 from .monitor.document import metrics_document, prometheus_text

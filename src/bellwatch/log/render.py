@@ -175,6 +175,14 @@ class BudgetRenderer:
         # otherwise the event is JSON already and its line's length is known.
         return self._fit(event, chars if counters.values_replaced == replaced else None)
 
+    def over(self, event: Mapping[str, Any], line: bytes) -> bytes:
+        """:meth:`render`'s end for a ``line`` that is ``orjson.dumps(event)`` and over
+        ``max_line`` bytes (the logger's fast path dumped it already)."""
+        chars = _chars(line)
+        if chars <= self.max_line:
+            return line
+        return self._fit(event, chars)
+
     def _fit(self, event: Mapping[str, Any], chars: int | None) -> bytes:
         """The budget path; ``chars``: the line's length when ``event`` is JSON as it is."""
         counters.lines_truncated += 1
