@@ -75,6 +75,8 @@ class RotatingFile:
         self.flush_interval = flush_interval
         self.on_full = on_full
         self.limit = limit
+        # Past this many buffered bytes a new line is dropped (never, when blocking).
+        self._drop_above = limit if on_full == "drop" else float("inf")
         self._io = threading.Lock()  # one thread appends at a time (the flock is per process)
         self._buf_lock = threading.Lock()
         # Lines are copied into one bytearray, not kept as bytes objects: orjson's output
@@ -99,6 +101,8 @@ class RotatingFile:
         if self._rotates:
             self._open_lock()
         self._flusher = flusher
+        # The queue of requests finished later: drained before a line is added (add()).
+        self.deferred = flusher.deferred if flusher is not None else Deferred()
         if flush_interval > 0:
             if flusher is None:
                 raise ValueError("a buffered file needs a flusher to write it out")
@@ -140,7 +144,7 @@ class RotatingFile:
         lock.acquire()
         try:
             buf = self._buf
-            if len(buf) + len(data) > self.limit and self.on_full == "drop":
+            if len(buf) + len(data) > self._drop_above:
                 full = None  # a writer is stuck: drop, never wait
             else:
                 if not buf:
@@ -158,15 +162,29 @@ class RotatingFile:
             self._write_now()
 
     def add(self, data: bytes) -> None:
-        """:meth:`write` of one INFO line the caller counted written (the logger's hot path).
+        """One INFO line, whole, when this buffered file is its sink's only target.
 
-        The caller checked :attr:`buffered`.
+        What the sink would do, in one call (the logger's hot path): finish the
+        queued requests first (log order), count the line written, buffer it.
         """
+        deferred = self.deferred
+        if deferred.pending:
+            deferred.drain()
+        if self.flush_interval <= 0:  # closed since: it writes at once, and fails
+            try:
+                self.write(data)
+            except Exception:
+                counters.file_dropped += 1
+                counters.lines_dropped += 1
+                return
+            counters.lines_written += 1
+            return
+        counters.lines_written += 1
         lock = self._buf_lock
         lock.acquire()
         try:
             buf = self._buf
-            if len(buf) + len(data) > self.limit and self.on_full == "drop":
+            if len(buf) + len(data) > self._drop_above:
                 full = None
             else:
                 if not buf:
@@ -315,7 +333,8 @@ class Sink:
         self.put_info: Callable[[bytes], None] = self.put
         self.put_urgent: Callable[[bytes], None] = self._put_urgent
         if self._out is None and file is not None and file.buffered:
-            self.put_info = self._put_file
+            # The file does the sink's work itself when it drains the same queue.
+            self.put_info = file.add if file.deferred is self._deferred else self._put_file
         elif self._out is not None and file is None:
             self.put_info = self.put_urgent = self._put_stream
 
@@ -364,12 +383,7 @@ class Sink:
         deferred = self._deferred
         if deferred.pending:
             deferred.drain()
-        file = self._file
-        if file is not None and file.flush_interval > 0:  # not closed since
-            counters.lines_written += 1
-            file.add(data)
-        else:
-            self.put(data)
+        self._file.add(data)  # type: ignore[union-attr]  # chosen only with a file
 
     def _put_stream(self, data: bytes) -> None:
         # put(data) when the stream is the only target (every level: it has no buffer).
