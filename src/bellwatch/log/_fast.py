@@ -19,6 +19,7 @@ user's processors. It writes the very bytes the general way writes;
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -184,6 +185,7 @@ class Plan:
         general = self.general
         level_name = LEVEL_OF[level]
         stamp = self.add_context.now
+        time_ns = time.time_ns
         iso = self.add_context.iso
         redactor = self.redactor
         clean = redactor._clean
@@ -213,19 +215,27 @@ class Plan:
                 general(level, event, fields, kw)
                 return
             try:
-                ts = stamp()
-                out = {ts_key: ts, level_key: level_name, event_key: event}
                 if iso:
+                    ts = stamp()
+                    out = {ts_key: ts, level_key: level_name, event_key: event}
                     if ts not in clean:
                         out[ts_key] = text(ts)
-                elif ts >= _TS_PLAIN:
-                    out[ts_key] = field(ts_key, ts)
-                if type(event) is not str or event not in clean:
+                else:
+                    ts = time_ns() // 1_000_000  # AddContext's epoch ms, written out
+                    out = {ts_key: ts, level_key: level_name, event_key: event}
+                    if ts >= _TS_PLAIN:
+                        out[ts_key] = field(ts_key, ts)
+                if type(event) is not str:
                     out[event_key] = field(event_key, event)
+                elif event not in clean:
+                    out[event_key] = text(event)
                 now = ctx_get()
                 cid = now.cid
                 if cid is not None:
-                    out[cid_key] = cid if cid in clean else field(cid_key, cid)
+                    if type(cid) is str and cid in clean:
+                        out[cid_key] = cid
+                    else:
+                        out[cid_key] = field(cid_key, cid)
                 bound = now.fields
                 if bound:
                     memo = now.memo
@@ -267,7 +277,7 @@ class Plan:
                     data = render(out) + b"\n"
                 else:
                     if len(data) > limit:
-                        data = over(out, data[:-1]) + b"\n"
+                        data = over(out, data)
             except Exception:  # never raise into the app: the general way copes or says so
                 slow(event, **kw)
                 return
