@@ -83,8 +83,12 @@ class RotatingFile:
         # lives outside Python's small-object allocator, and hundreds of them freed at
         # once made glibc hand memory back to the system and fault it in again (~1.5 us
         # a line in bench/logging_hotpath.py).
+        # The buffer is never replaced: add() appends to it without a lock (one
+        # bytearray += is atomic under the GIL, and under free threading the object's
+        # own lock makes it so), while the writer copies out what it found and deletes
+        # exactly that much, so a line appended meanwhile stays for the next batch.
         self._buf = bytearray()
-        self._pending_counted = 0
+        self._uncounted = 0  # buffered lines the caller did not count written
         self._urgent = False
         self._since = 0.0  # monotonic time of the oldest buffered line
         # a batch never overshoots a small max_bytes by much
@@ -150,7 +154,7 @@ class RotatingFile:
                 if not buf:
                     self._since = time.monotonic()
                 buf += data
-                self._pending_counted += counted
+                self._uncounted += data.count(b"\n") - counted
                 if urgent:
                     self._urgent = True
                 full = urgent or len(buf) >= self._batch_bytes
@@ -180,23 +184,15 @@ class RotatingFile:
             counters.lines_written += 1
             return
         counters.lines_written += 1
-        lock = self._buf_lock
-        lock.acquire()
-        try:
-            buf = self._buf
-            if len(buf) + len(data) > self._drop_above:
-                full = None
-            else:
-                if not buf:
-                    self._since = time.monotonic()
-                buf += data
-                self._pending_counted += 1
-                full = len(buf) >= self._batch_bytes
-        finally:
-            lock.release()
-        if full is None:
+        # No lock: see __init__. A race on _since only makes a batch go out sooner.
+        buf = self._buf
+        if len(buf) + len(data) > self._drop_above:
             _lost(1, 1)
-        elif full:
+            return
+        if not buf:
+            self._since = time.monotonic()
+        buf += data
+        if len(buf) >= self._batch_bytes:
             self._write_now()
 
     def _write_now(self) -> None:
@@ -223,17 +219,22 @@ class RotatingFile:
         # Called with _io held; loops while urgent lines arrived during the write.
         while True:
             with self._buf_lock:
-                data, counted = self._buf, self._pending_counted
-                self._buf, self._pending_counted = bytearray(), 0
+                buf = self._buf
+                taken = len(buf)
+                data = buf[:taken]  # a copy: add() goes on appending to buf meanwhile
+                del buf[:taken]
+                uncounted, self._uncounted = self._uncounted, 0
                 self._urgent = False
             if not data:
                 return
             try:
                 self._append(data)
             except PartialWrite as exc:
-                _lost(data.count(b"\n") - exc.kept, counted)
+                lines = data.count(b"\n")
+                _lost(lines - exc.kept, lines - uncounted)
             except Exception:
-                _lost(data.count(b"\n"), counted)
+                lines = data.count(b"\n")
+                _lost(lines, lines - uncounted)
             if not self._urgent:
                 return
 
@@ -299,7 +300,7 @@ class RotatingFile:
         self._io = threading.Lock()
         self._buf_lock = threading.Lock()
         self._buf = bytearray()
-        self._pending_counted = 0
+        self._uncounted = 0
         self.flush_interval = 0.0
         if self._lock_fd >= 0:
             with contextlib.suppress(OSError):
