@@ -267,7 +267,7 @@ def _fit_values(  # noqa: PLR0912 - the ladder's steps written out: the cut line
         if action == "shorten":
             if type(value) is not str or len(value) > keep:  # else nothing to cut
                 total = _shorten(values, key, keep, total, room)
-        elif action == "drop" or value == "INFO":  # drop_info: only an INFO level
+        elif action == "drop":
             del values[key]
             raw = dumps(value)
             total -= (
@@ -275,6 +275,16 @@ def _fit_values(  # noqa: PLR0912 - the ladder's steps written out: the cut line
                 + (len(raw) if raw.isascii() else len(raw.decode("utf-8")))
                 + (1 if values else 0)  # the comma before the next piece
             )
+            dropped += 1
+            room = (
+                limit
+                - _DROPPED_KEY
+                - (1 if dropped < 10 else len(str(dropped)))
+                - (1 if values else 0)
+            )
+        elif value == "INFO":  # drop_info: a level of INFO only (its JSON is '"INFO"')
+            del values[key]
+            total -= key_colon + 6 + (1 if values else 0)
             dropped += 1
             room = (
                 limit
