@@ -215,6 +215,7 @@ class Plan:
                 general(level, event, fields, kw)
                 return
             try:
+                # -- the line's own keys: ts, level, event, cid (redacted unless known clean)
                 if iso:
                     ts = stamp()
                     out = {ts_key: ts, level_key: level_name, event_key: event}
@@ -236,6 +237,7 @@ class Plan:
                         out[cid_key] = cid
                     else:
                         out[cid_key] = field(cid_key, cid)
+                # -- fields bound in context (redacted once per binding), the logger's own
                 bound = now.fields
                 if bound:
                     memo = now.memo
@@ -253,6 +255,7 @@ class Plan:
                         out.update(held)
                 if shown:
                     out.update(shown)
+                # -- the call's fields, redacted: a plain key and a known or scalar value pass
                 if kw:
                     out.update(kw)
                     for key, value in kw.items():
@@ -271,6 +274,7 @@ class Plan:
                                 out[key] = field(key, value)
                         elif cls is not float and cls is not bool and value is not None:
                             out[key] = field(key, value)
+                # -- JSON with its newline, and the budget
                 try:
                     data = dumps(out, option=newline)
                 except encode_error:  # what orjson cannot write: the renderer cleans it
@@ -281,6 +285,7 @@ class Plan:
             except Exception:  # never raise into the app: the general way copes or says so
                 slow(event, **kw)
                 return
+            # -- the sink
             put(data)
 
         return method
