@@ -28,6 +28,7 @@ ORDER = [
     "error_storm",
     "redis_store",
     "query",
+    "mcp",
     "run_all",
 ]
 MARKER = re.compile(r"<!-- bench:([\w.:]+) -->(.*?)<!-- /bench -->", re.S)
@@ -82,6 +83,12 @@ def figures() -> dict[str, str]:
 def _x(value: str) -> float:
     """The number in a figure: "1.23x" -> 1.23, "95.4%" -> 95.4, "248-267" -> 267."""
     return float(re.findall(r"[\d.]+", value.replace(",", ""))[-1])
+
+
+def _all(value: str) -> bool:
+    """A figure "8/8": all of them."""
+    named, _, of = value.partition("/")
+    return named == of
 
 
 def _goal(ok: bool) -> str:
@@ -167,6 +174,16 @@ def table(f: dict[str, str]) -> str:
             f"<= 1.05x: {_goal(max(_x(g('redis_store.redis_p99')), _x(g('redis_store.redis_cpu'))) <= 1.05)}; "
             f"CPU us/request added on the event loop {g('redis_store.redis_loop_added_us')}, in "
             f"the background threads {g('redis_store.redis_background_added_us')}",
+        ),
+        (
+            "`bellwatch mcp` `digest` over 1M lines, through the stdio server",
+            f"{g('mcp.digest_tokens_1m')} cl100k tokens naming "
+            f"{g('mcp.patterns_named_1m')} error patterns of 1% or more; warm reply "
+            f"{g('mcp.warm_digest_s_1m')} s",
+            f"raw Logs Insights error rows (the awslabs server's answer): "
+            f"{g('mcp.vs_raw_rows_1m')} the tokens",
+            f"<= 1,500 tokens, every pattern named, <= 1 s: "
+            f"{_goal(_x(g('mcp.digest_tokens_1m')) <= 1500 and _all(g('mcp.patterns_named_1m')) and _x(g('mcp.warm_digest_s_1m')) <= 1)}",
         ),
         (
             "`errors` over 1M lines, 5% of them text",

@@ -34,6 +34,7 @@ BENCHES = [
     "redis_store",
     "middleware",
     "query",
+    "mcp",
 ]
 QUICK_DIR = HERE / "results" / "quick"
 
@@ -47,8 +48,8 @@ def run(name: str, quick: bool) -> bool:
     env = dict(os.environ)
     if quick:
         env["BELLWATCH_BENCH_QUICK"] = "1"
-        if name == "query":
-            cmd += ["--rounds", "2"]  # query.py has its own options
+        if name in ("query", "mcp"):
+            cmd += ["--rounds", "2"]  # these have their own options
     result = HERE / "results" / f"{RESULT.get(name, name)}.md"
     kept = result.read_bytes() if quick and result.exists() else None
     start = time.monotonic()

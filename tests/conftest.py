@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
@@ -39,3 +40,12 @@ def _clean_bellwatch(request: pytest.FixtureRequest) -> Iterator[None]:
         context.clear()
     if swallowed and request.node.get_closest_marker("internal_errors") is None:
         pytest.fail(f"bellwatch swallowed internal errors: {swallowed!r}")
+
+
+@pytest.fixture(scope="session")
+def demo_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The log folder of one real demo run (three seconds of traffic), shared by the tests
+    that read it (the MCP server's)."""
+    from demo_logs import run_demo
+
+    return run_demo(tmp_path_factory.mktemp("demo"))

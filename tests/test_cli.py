@@ -20,6 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bellwatch.cli import cli, format_record
+from bellwatch.demo._defaults import DURATION as DEMO_DURATION
 from bellwatch.reports._insights import saved_query
 from fresh_python import run_python
 from loopback import moto_server
@@ -155,6 +156,7 @@ class TestHelp:
             "health",
             "endpoints",
             "demo",
+            "cost",
         ],
     )
     def test_examples_in_help(self, command: str) -> None:
@@ -550,9 +552,10 @@ class TestCloudWatchSource:
         """``errors`` sends the saved top-errors query, which groups the one fingerprint."""
         result = CliRunner().invoke(cli, ["errors", "--log-group", group, "--since", "1h"])
         assert result.exit_code == 0, result.output
-        (sent,) = queries_sent()
+        sent, users = queries_sent()  # then the users each fingerprint affected
         assert sent == saved_query("top-errors", n=("| limit 20", "| limit 50"))
         assert [r["hash"] for r in run_locally(sent, log)] == ["9c1e5a7b"]
+        assert "count_distinct(uid)" in users
 
     @pytest.mark.parametrize(
         ("command", "saved"),
@@ -573,11 +576,11 @@ class TestCloudWatchSource:
         monkeypatch.setenv("BELLWATCH_LOG_GROUP", group)
         result = CliRunner().invoke(cli, ["errors", "--json", "--since", "1h"])
         assert result.exit_code == 0, result.output
-        assert len(queries_sent()) == 1
+        assert len(queries_sent()) == 2  # top-errors, then the users per fingerprint
         files = ["--source", "files", "-l", str(log), "--cache-dir", str(tmp_path)]
         result = CliRunner().invoke(cli, ["errors", "--json", *files])
         assert [r["hash"] for r in orjson.loads(result.stdout)] == ["9c1e5a7b"]
-        assert len(queries_sent()) == 1
+        assert len(queries_sent()) == 2
 
     def test_summary_from_insights(self, group: str) -> None:
         """``summary`` builds its digest from Insights queries run in CloudWatch."""
@@ -714,7 +717,7 @@ def help_examples() -> list[str]:
 # Examples that cannot finish in a test, each with the reason.
 _NOT_RUN = {
     "-f": "follows forever",
-    "demo": "runs the demo service for 30 s (tested in test_demo)",
+    "demo": f"runs the demo service for {DEMO_DURATION:g} s (tested in test_demo)",
 }
 
 

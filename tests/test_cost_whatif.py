@@ -11,11 +11,11 @@ import tiktoken
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bellwatch.cost._tokens import count_tokens
 from bellwatch.cost.bill import LogOptions
 from bellwatch.cost.prices import shipped_prices
 from bellwatch.cost.usage import OVERHEAD, account
 from bellwatch.cost.whatif import guide_before, structlog_default, what_if
+from bellwatch.tokens import count_tokens
 from test_cost_usage import T0, line, records_of
 
 US = shipped_prices().for_region("us-east-1")

@@ -249,6 +249,10 @@ class TestInChromium:
             pytest.skip("Debian chromium is not installed (scripts/ensure-system-deps.sh)")
         with httpx.Client(base_url=bella.url, timeout=10) as client:
             sent = _traffic(client, 15, slow=True)
+            # One invalid booking by a known user: the users panel names the error it hit.
+            hurt = {"name": "Ann", "phone": "555-0000", "date": _day(2), "user_id": "user_901"}
+            assert client.post("/api/assistant/book", json=hurt).status_code == 422
+            sent += 1
             with sync_api.sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
                 try:
@@ -271,6 +275,11 @@ class TestInChromium:
                     assert "/api/assistant/book" in (page.text_content("#slow") or "")
                     assert "booking_success_rate" in (page.text_content("#business") or "")
                     assert page.text_content("#slow-total") == "1"
+                    # 15 users looked up (user_900..914); small counts are exact.
+                    assert page.text_content("#users-active") == "15"
+                    assert page.text_content("#users-day") == "15"
+                    assert "ValidationError" in (page.text_content("#users-errors") or "")
+                    assert "returning, 24 h" in (page.text_content("#users") or "")
                     ARTIFACTS.mkdir(exist_ok=True)
                     page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
 

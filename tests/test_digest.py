@@ -122,6 +122,27 @@ class TestErrorLine:
         assert "cid None" not in digest.render(f, 1500)
 
 
+class TestOnePercentPatterns:
+    def test_every_pattern_with_one_percent_is_named(self) -> None:
+        """Error patterns holding 1% of the occurrences are named even past ten lines."""
+        f = facts(n_errors=14, n_endpoints=4)
+        text = digest.render(f, 2000)
+        assert all(e["hash"] in text for e in f["errors"])
+
+    def test_patterns_under_one_percent_may_be_left_out(self) -> None:
+        """Past ten lines, patterns under 1% are counted in the footer, said to be small."""
+        f = facts(n_errors=12)
+        for e in f["errors"][10:]:
+            e["count"] = 1
+        f["errors"][0]["count"] = 10_000
+        text = digest.render(f, 2000)
+        assert "2 more error patterns (each under 1% of errors)" in text
+
+    def test_first_and_last_seen(self) -> None:
+        """Each pattern says when it was first and last seen."""
+        assert "first 20:30:00, last 21:30:00" in digest.render(facts(), 1500)
+
+
 class TestMergedLines:
     def test_identical_lines_are_said_once(self) -> None:
         """Identical lines in a section are said once, with how many there were."""
@@ -135,7 +156,9 @@ class TestMergedLines:
 class TestCountTokens:
     def test_fallback_estimate(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Without tiktoken the documented chars/4 estimate is used, rounded up."""
-        monkeypatch.setattr(digest, "_encoder", lambda: None)
+        from bellwatch import tokens
+
+        monkeypatch.setattr(tokens, "_encoder", lambda: None)
         assert digest.count_tokens("x" * 9) == 3
         assert digest.counter_name() == "chars/4 estimate"
 

@@ -346,3 +346,100 @@ class TestFreshWorker:
             doc = get(MetricsEndpoint()).json()
         assert (doc["source"], doc["stale"]) == ("local", True)
         assert doc["performance"]["total_requests"] == 1
+
+
+def _users_app() -> Any:
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    import bellwatch
+
+    async def me(request: Any) -> PlainTextResponse:
+        bellwatch.bind(uid=request.query_params["u"])
+        if request.query_params.get("fail"):
+            raise RuntimeError("slot taken")
+        return PlainTextResponse("ok")
+
+    return bellwatch.instrument(Starlette(routes=[Route("/me", me)]))
+
+
+def _visit(app: Any, *queries: str) -> None:
+    async def go() -> None:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            for query in queries:
+                await client.get("/me?" + query)
+
+    asyncio.run(go())
+
+
+class TestUsers:
+    def test_users_section_and_users_per_top_error(self) -> None:
+        """/metrics: distinct active users, and how many users each top error affected."""
+        with capture_logs():
+            app = _users_app()
+            _visit(app, *(f"u=u{i}" for i in range(7)), "u=u1&fail=1", "u=u2&fail=1", "u=u2&fail=1")
+            doc = get(app, "/metrics").json()
+        users = doc["users"]
+        assert users["counted"] and users["source"] == "local"
+        assert users["active"] == {"5m": 7, "1h": 7, "24h": 7}
+        assert 0 < users["error"] < 0.05
+        (error,) = doc["errors"]["top_errors"]
+        assert (error["count"], error["users"]) == (3, 2)
+
+    def test_prometheus_gauges_by_scope(self) -> None:
+        """bellwatch_active_users per window, new and returning users, labelled scope=process."""
+        with capture_logs():
+            app = _users_app()
+            _visit(app, "u=a", "u=b")
+            text = get(app, "/metrics?format=prometheus").text
+        families = {f.name: f for f in text_string_to_metric_families(text)}
+        active = {s.labels["window"]: s.value for s in families["bellwatch_active_users"].samples}
+        assert active == {"5m": 2.0, "1h": 2.0, "24h": 2.0}
+        (sample,) = families["bellwatch_new_users"].samples
+        assert sample.value == 2.0 and sample.labels["scope"] == "process"
+
+    def test_not_counted_without_the_setting(self) -> None:
+        """user_analytics off: the section says so, errors carry users None."""
+        with capture_logs(user_analytics=False):
+            app = _users_app()
+            _visit(app, "u=a&fail=1")
+            doc = get(app, "/metrics").json()
+        assert doc["users"] == {"counted": False, "reason": "off (user_analytics)"}
+        assert doc["errors"]["top_errors"][0]["users"] is None
+
+    def test_not_counted_without_the_extra(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Without datasketches: "not counted", with the install line; requests still served."""
+        from bellwatch.monitor import _sketches
+
+        monkeypatch.setattr(_sketches, "_module", None)
+        monkeypatch.setitem(__import__("sys").modules, "datasketches", None)
+        with capture_logs():
+            app = _users_app()
+            _visit(app, "u=a")
+            doc = get(app, "/metrics").json()
+        assert doc["users"] == {"counted": False, "reason": _sketches.HINT}
+        assert doc["performance"]["total_requests"] == 1
+
+    @pytest.mark.redis
+    def test_cluster_users_with_redis(self, redis_url: str) -> None:
+        """With Redis the top level is the cluster's (source cluster), process this worker's;
+        Prometheus has both, scope="cluster" and scope="process"."""
+        with capture_logs(redis_url=redis_url, service="usersdoc", flush_interval=0.2):
+            app = _users_app()
+            _visit(app, "u=a", "u=b", "u=c")
+            deadline = time.monotonic() + 30
+            while True:
+                users = get(app, "/metrics").json()["users"]
+                if users["source"] == "cluster" and users["active"]["5m"] == 3:
+                    break
+                assert time.monotonic() < deadline, users
+                time.sleep(0.1)
+            assert users["process"]["active"]["5m"] == 3
+            text = get(app, "/metrics?format=prometheus").text
+            runtime.monitor().store.reset()
+        families = {f.name: f for f in text_string_to_metric_families(text)}
+        scopes = {(s.labels["scope"], s.labels["window"]): s.value
+                  for s in families["bellwatch_active_users"].samples}  # fmt: skip
+        assert scopes[("cluster", "5m")] == 3.0 and scopes[("process", "5m")] == 3.0

@@ -742,3 +742,62 @@ class TestGetAggregator:
         runtime.reset()
         with capture_logs():
             assert runtime.aggregator().stats()["total_error_count"] == 0
+
+
+class TestUsersAffected:
+    def test_each_occurrence_hands_its_bound_uid_to_on_user(self, harness: Harness) -> None:
+        """record() and a logged exception both give (fingerprint, uid) from the bound uid."""
+        seen: list[tuple[str, str]] = []
+        harness.agg.on_user = lambda key, uid: seen.append((key, uid))
+        with context.bound(uid="alice"):
+            harness.agg.record(order_failed(1))
+        with context.bound(uid=42):
+            harness.agg.record(order_failed(2))
+        harness.agg.record(order_failed(3))  # no uid bound: nobody to count
+        assert [uid for _, uid in seen] == ["alice", "42"]
+        assert len({key for key, _ in seen}) == 1
+
+    def test_a_uid_bound_in_a_threadpool_copy_counts(self, harness: Harness) -> None:
+        """A sync route binds in a copy of the context: the request's collected fields hold it."""
+        seen: list[str] = []
+        harness.agg.on_user = lambda key, uid: seen.append(uid)
+        collected: dict[str, Any] = {"uid": "bob"}
+        token = context._ctx.set(context._Bound("cid1", context._EMPTY, collected))
+        try:
+            harness.agg.record(order_failed(4))
+        finally:
+            context._ctx.reset(token)
+        assert seen == ["bob"]
+        assert collected["hash"]  # the request's line will name the error it met
+
+    def test_the_request_line_names_the_error_and_its_user(self) -> None:
+        """A 500 from Starlette (which answers before re-raising): the request line carries
+        hash and uid, and the tracker counts the user against the fingerprint."""
+        import asyncio
+
+        import httpx
+        from starlette.applications import Starlette
+        from starlette.responses import PlainTextResponse
+        from starlette.routing import Route
+
+        import bellwatch
+
+        async def boom(request: Any) -> PlainTextResponse:
+            bellwatch.bind(uid="carol")
+            raise RuntimeError("calendar down")
+
+        async def go(app: Any) -> None:
+            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                await client.get("/boom")
+
+        with capture_logs() as logs:
+            asyncio.run(go(bellwatch.instrument(Starlette(routes=[Route("/boom", boom)]))))
+            runtime.flush()
+            (line,) = [e for e in logs.events if e["event"] == "request_complete"]
+            (first,) = [e for e in logs.events if e["event"] == "error"]
+            users = runtime.users()
+            assert users is not None
+            assert users.error_users([first["hash"]]) == {first["hash"]: 1}
+        assert (line["status"], line["uid"], line["hash"]) == (500, "carol", first["hash"])
+        assert "n" not in line  # not an occurrence: the counting rule is unchanged

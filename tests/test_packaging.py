@@ -186,3 +186,11 @@ class TestInstalledWheel:
         assert done.returncode == 2
         assert done.stderr.strip().endswith("pip install 'bellwatch[demo]'")
         assert "None" not in done.stderr
+
+    def test_mcp_without_its_extra_names_the_install_line(
+        self, installed: Path, tmp_path: Path
+    ) -> None:
+        """With only ``[cli]``, ``bellwatch mcp`` says to install the ``mcp`` extra."""
+        done = run([str(installed / "bellwatch"), "mcp", "-l", str(tmp_path)], cwd=tmp_path)
+        assert done.returncode == 2
+        assert "pip install 'bellwatch[mcp]'" in done.stderr

@@ -98,3 +98,29 @@ class TestCollectInsights:
         rows = {_insights.TOTALS_QUERY: [{"lines": 1, "first_ts": "2025-09-26 20:30:00.000"}]}
         facts = _insights.collect(lambda text: rows.get(text, []))
         assert facts is not None and facts["totals"]["first_ts"] == 1758918600000
+
+
+class TestErrorRows:
+    def test_severity_and_times_come_back(self) -> None:
+        """The saved query's severity rank and first/last times fill the local row's fields."""
+        (row,) = _insights.errors(
+            [
+                {
+                    "hash": "abc",
+                    "occurrences": 3,
+                    "severity": 4,
+                    "first_seen": "2025-09-26 20:30:00.000",
+                    "last_seen": 1758918660000,
+                }
+            ]
+        )
+        assert (row["sev"], row["first_ts"], row["last_ts"]) == (
+            "critical",
+            1758918600000,
+            1758918660000,
+        )
+
+    def test_unknown_rank_is_no_severity(self) -> None:
+        """A rank outside 1..4 (no line said a severity) leaves it empty."""
+        (row,) = _insights.errors([{"hash": "abc", "severity": None}])
+        assert row["sev"] is None

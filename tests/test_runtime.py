@@ -24,6 +24,8 @@ from bellwatch.asgi.endpoints import MetricsEndpoint
 from bellwatch.asgi.middleware import BellwatchMiddleware
 from bellwatch.errors.alerts import SnsNotifier, WebhookNotifier
 from bellwatch.log import pipeline
+from bellwatch.log.context import get_fields
+from bellwatch.log.pseudonym import UidHasher
 from bellwatch.log.stdlib import BellwatchHandler
 from bellwatch.monitor.emf import EmfWriter
 from bellwatch.testing import capture_logs
@@ -63,6 +65,18 @@ def _notifier(kind: type) -> Any:
 
 def _stores() -> tuple[Any, Any]:
     return runtime.monitor().store, runtime.aggregator().store
+
+
+KEY = "k" * 16  # a uid_key
+OTHER_KEY = "o" * 16
+
+
+def _bound_uid() -> Any:
+    bellwatch.bind(uid="alice")
+    try:
+        return get_fields()["uid"]
+    finally:
+        bellwatch.clear()
 
 
 # setting -> (value, other settings it needs, what the component shows, expected)
@@ -106,6 +120,9 @@ TABLE: dict[str, tuple[Any, dict[str, Any], Probe, Any]] = {
     "session_window": (10.0, {}, lambda: runtime.monitor().store.session_window, 10.0),
     "emf": (True, {}, lambda: isinstance(_emf(), EmfWriter), True),
     "emf_namespace": ("NS", {"emf": True}, lambda: _emf().namespace, "NS"),
+    "user_analytics": (False, {}, lambda: (runtime.users(), _middleware()._users), (None, None)),
+    "hash_uid": (True, {"uid_key": KEY}, _bound_uid, UidHasher(KEY)("alice")),
+    "uid_key": (OTHER_KEY, {"hash_uid": True}, _bound_uid, UidHasher(OTHER_KEY)("alice")),
     "error_mode": ("window", {}, lambda: runtime.aggregator().policy.mode, "window"),
     "error_every": (5, {}, lambda: runtime.aggregator().policy.every, 5),
     "error_window": (30.0, {}, lambda: runtime.aggregator().policy.window, 30.0),
@@ -147,8 +164,8 @@ TABLE: dict[str, tuple[Any, dict[str, Any], Probe, Any]] = {
         "eu-west-2",
     ),
 }
-# Read by the CLI and `aws setup`, not by anything configure() builds: resolved there.
-CLI_ONLY = {"log_group", "url"}
+# Read by the CLI, `aws setup` and `bellwatch mcp`, not by anything configure() builds.
+CLI_ONLY = {"log_group", "url", "mcp_token"}
 
 
 def _concrete(value: Any, redis_url: str, tmp_path: Path) -> Any:
@@ -261,7 +278,7 @@ class TestOrder:
 @pytest.mark.redis
 class TestOneNamespace:
     def test_every_redis_key_of_a_service_shares_its_prefix(self, redis_url: str) -> None:
-        """Requests, sessions, business counters and errors all land under bellwatch:<service>:."""
+        """Requests, sessions, counters, errors and users all land under bellwatch:<service>:."""
         import redis
 
         client = redis.Redis.from_url(redis_url, decode_responses=True)
@@ -274,7 +291,7 @@ class TestOneNamespace:
                     raise RuntimeError("broken 7")
 
                 async def ok(request: Any) -> PlainTextResponse:
-                    bellwatch.bind(sid="CA1")
+                    bellwatch.bind(sid="CA1", uid="u1")
                     bellwatch.metrics.incr("calls")
                     return PlainTextResponse("ok")
 
@@ -288,11 +305,15 @@ class TestOneNamespace:
 
                 asyncio.run(go())
                 runtime.flush()
+                assert runtime.users() is not None
+                runtime.users().error_user("abcd1234", "u1")
                 assert runtime.monitor().store.flush()
                 assert runtime.aggregator().store.flush()
             keys = set(client.scan_iter(match="bellwatch:*"))
             mine = {k for k in keys if k.startswith("bellwatch:shop:")}
-            assert {k.split(":")[2] for k in mine} >= {"ep", "sess", "ctr", "etot"}
+            assert {k.split(":")[2] for k in mine} >= {"ep", "sess", "ctr", "etot", "u"}
+            # the users' HyperLogLogs: per minute, per hour, per error fingerprint
+            assert {k.split(":")[3] for k in mine if k.split(":")[2] == "u"} >= {"m", "h", "e"}
             assert not {k for k in keys if k.startswith("bellwatch:app:")}
         finally:
             runtime.reset()

@@ -120,8 +120,8 @@ class TestResults:
         assert rows[0]["requests"] == 10 and rows[0]["max_s"] == 3.09
 
     def test_top_errors(self, records: list[dict[str, Any]]) -> None:
-        """The fingerprint shows 2 lines, 10 occurrences (1 + 9: the sum of n) and the
-        latest correlation id."""
+        """The fingerprint shows 2 lines, 10 occurrences (1 + 9: the sum of n), the latest
+        correlation id, and its first and last time (no line says a severity)."""
         rows = parse(by_name("top-errors").query).run(records)
         assert rows == [
             {
@@ -131,8 +131,20 @@ class TestResults:
                 "error_type": "KeyError",
                 "message": "user_id",
                 "example_cid": "00000000002f",
+                "severity": None,
+                "first_seen": 1764003840000,
+                "last_seen": 1764003900000,
             }
         ]
+
+    def test_top_errors_highest_severity(self) -> None:
+        """The severity column is the highest rank any of the fingerprint's lines says."""
+        lines = [
+            {"@timestamp": 1, "event": "error", "hash": "h", "n": 1, "sev": "high"},
+            {"@timestamp": 2, "event": "aggregated_error", "hash": "h", "n": 9, "sev": "low"},
+        ]
+        (row,) = parse(by_name("top-errors").query).run(lines)
+        assert row["severity"] == 3 and row["occurrences"] == 10
 
     def test_twilio_failures(self, records: list[dict[str, Any]]) -> None:
         """The 502 webhook and the forged one are listed, each once; the 200 webhook is not."""

@@ -33,7 +33,7 @@ from . import _settings
 from ._guard import counters, record_internal_error, suppress_internal_errors
 from ._settings import ConfigError, Settings
 from .errors.aggregator import ErrorAggregator, ErrorStep
-from .log import pipeline, stdlib
+from .log import pipeline, pseudonym, stdlib
 from .log.deferred import Deferred
 from .log.flusher import Flusher
 from .log.logger import get_logger
@@ -45,6 +45,7 @@ from .monitor.emf import EmfWriter
 from .monitor.health import HealthChecks
 from .monitor.monitor import Monitor
 from .monitor.timeline import Timeline
+from .monitor.users import UserTracker
 from .store.memory import MemoryStore
 from .store.patterns import Policy
 from .verdict import verdict
@@ -66,6 +67,11 @@ def _monitor_key(s: Settings) -> tuple[Any, ...]:
     """The settings a monitor is built with: a change rebuilds it (and its store)."""
     return (s.redis_url, s.service, s.session_window, s.flush_interval, s.buffer_max,
             s.emf, s.emf_namespace)  # fmt: skip
+
+
+def _users_key(s: Settings) -> tuple[Any, ...]:
+    """The settings the users tracker is built with (besides the monitor's store)."""
+    return (s.user_analytics, s.error_ttl, s.buffer_max)
 
 
 def _errors_key(s: Settings) -> tuple[Any, ...]:
@@ -107,6 +113,9 @@ class Runtime:
         self._errors_built: tuple[Any, ...] | None = None
         self._timeline: Timeline | None = None
         self._emf: EmfWriter | None = None
+        self._users: UserTracker | None = None
+        self._users_built: tuple[Any, ...] | None = None  # None: not built (or dropped)
+        self.users_missing: str | None = None  # why users are not counted, when they are not
         self._signals: dict[int, Any] = {}  # signal -> the handler it had before ours
 
     # -- settings and the pipeline ---------------------------------------------------
@@ -145,6 +154,7 @@ class Runtime:
             sink = Sink(out, file, self.deferred, on_full=resolved.log_blocked)
             self.flusher.tick = min(0.2, resolved.log_flush or 0.2)
             new = Pipeline(resolved, sink, processors, errors=ErrorStep(self.aggregator))
+            pseudonym.install(new.uid_hasher)  # bind() hashes uid from now on (hash_uid)
             previous = pipeline.install(new)
             if previous is not None:
                 previous.close()
@@ -169,6 +179,8 @@ class Runtime:
                 self._monitor.slow_threshold = s.slow_threshold
         if self._aggregator is not None and self._errors_built != _errors_key(s):
             self._drop_aggregator()
+        if self._users_built is not None and self._users_built != _users_key(s):
+            self._drop_users()
         self.generation += 1
         if not (s.redis_url or s.emf):
             return
@@ -217,6 +229,7 @@ class Runtime:
             if monitor is not self._monitor:
                 self.deferred.drain()  # into the monitor they were counted for
                 self._monitor, self._monitor_built = monitor, None
+                self._drop_users()  # its cluster side rode on the old store's rounds
                 self._timeline = self._emf = None
                 if monitor.settle is not self.deferred.drain:
                     monitor.settle = self.deferred.drain
@@ -227,6 +240,7 @@ class Runtime:
 
     def _drop_monitor(self) -> None:
         self.deferred.drain()  # into the store they were counted for, before it closes
+        self._drop_users()
         monitor, self._monitor, self._monitor_built = self._monitor, None, None
         emf, self._emf, self._timeline = self._emf, None, None
         if emf is not None:
@@ -237,6 +251,51 @@ class Runtime:
                 monitor.store.close()
         self.generation += 1
 
+    def users(self) -> UserTracker | None:
+        """The process-wide users tracker; ``None`` when users are not counted (the
+        ``user_analytics`` setting is off, or the ``users`` extra is missing:
+        :attr:`users_missing` says which)."""
+        if self._users_built is not None:
+            return self._users
+        with self._lock:
+            if self._users_built is None:
+                s = self.settings
+                self._users = self._build_users(s)
+                self._users_built = _users_key(s)
+            return self._users
+
+    def _build_users(self, s: Settings) -> UserTracker | None:
+        if not s.user_analytics:
+            self.users_missing = "off (user_analytics)"
+            return None
+        store = self.monitor().store
+        shared = None
+        try:
+            tracker = UserTracker(settle=self.deferred.drain)
+        except ImportError as exc:
+            self.users_missing = str(exc)
+            return None
+        if hasattr(store, "riders"):  # a Redis store: the distinct counts ride on its rounds
+            from .store.redis_users import RedisUsers
+
+            shared = RedisUsers(store, error_ttl=s.error_ttl, buffer_max=s.buffer_max)
+        tracker.shared = shared
+        self.users_missing = None
+        return tracker
+
+    def _drop_users(self) -> None:
+        users, self._users, self._users_built = self._users, None, None
+        detach = getattr(getattr(users, "shared", None), "detach", None)
+        if callable(detach):
+            detach()
+        self.generation += 1
+
+    def _error_user(self, fingerprint: str, uid: str) -> None:
+        """The aggregator's ``on_user``: an error's user, to the current tracker."""
+        users = self.users()
+        if users is not None:
+            users.error_user(fingerprint, uid)
+
     def aggregator(self) -> ErrorAggregator:
         """The process-wide error aggregator, built from the settings in force on first use."""
         agg = self._aggregator
@@ -246,6 +305,7 @@ class Runtime:
             if self._aggregator is None:
                 s = self.settings
                 self._aggregator = ErrorAggregator(s)
+                self._aggregator.on_user = self._error_user
                 self._errors_built = _errors_key(s)
             return self._aggregator
 
@@ -281,13 +341,62 @@ class Runtime:
     # -- reads -----------------------------------------------------------------------
 
     def errors_section(self) -> dict[str, Any]:
-        """The ``errors`` section of ``/metrics``; empty if the aggregator cannot answer."""
+        """The ``errors`` section of ``/metrics``; empty if the aggregator cannot answer.
+
+        Each top error carries ``users``: the distinct users it affected (the cluster's
+        with a current Redis copy, else this process's; ``None``: not counted).
+        """
         try:
             stats = self.aggregator().stats()
         except Exception as exc:
             record_internal_error(exc)
             return dict(_EMPTY_ERRORS)
-        return dict(stats) if isinstance(stats, dict) else dict(_EMPTY_ERRORS)
+        if not isinstance(stats, dict):
+            return dict(_EMPTY_ERRORS)
+        with suppress_internal_errors():
+            affected = self.error_users([e["hash"] for e in stats.get("top_errors", ())])
+            for entry in stats.get("top_errors", ()):
+                entry["users"] = None if affected is None else affected.get(entry["hash"], 0)
+        return dict(stats)
+
+    def error_users(self, fingerprints: list[str]) -> dict[str, int] | None:
+        """Distinct users affected per fingerprint: the cluster's when current, else this
+        process's; ``None`` when users are not counted."""
+        users = self.users()
+        if users is None:
+            return None
+        cluster = users.shared.cluster() if users.shared is not None else None
+        if cluster is not None:
+            return dict(cluster["errors"])
+        return users.error_users(fingerprints)
+
+    def users_section(self) -> dict[str, Any]:
+        """The ``users`` section of ``/metrics``.
+
+        ``source`` is ``cluster`` when a current Redis copy gave the distinct counts
+        (``process`` then holds this process's own, with the per-user numbers, which are
+        per process), else ``local``. ``error`` is the distinct counts' relative error at
+        95% (the sketches' documented bound). Without the ``users`` extra (or with
+        ``user_analytics`` off): ``{"counted": false, "reason": ...}``.
+        """
+        users = self.users()
+        if users is None:
+            return {"counted": False, "reason": self.users_missing}
+        try:
+            mine = users.section()
+            cluster = users.shared.cluster() if users.shared is not None else None
+        except Exception as exc:
+            record_internal_error(exc)
+            return {"counted": False, "reason": f"failed: {type(exc).__name__}"}
+        out: dict[str, Any] = {"counted": True, "error": round(users.error, 4)}
+        if cluster is None:
+            out |= {"source": "local", **mine}
+        else:
+            shown = {k: v for k, v in cluster.items() if k != "errors"}
+            out |= {"source": "cluster", **mine, **shown}
+        if users.shared is not None:
+            out["process"] = mine
+        return out
 
     def _shared(self, monitor: Monitor | None) -> list[Any]:
         """The stores whose reads come from a cluster copy (Redis): the monitor's, the errors'."""
@@ -317,6 +426,7 @@ class Runtime:
             process=self.process_section(),
             stale=not all(store.current() for store in shared) if shared else None,
             websockets=monitor.websockets.section(),
+            users=self.users_section(),
         )
 
     def verdict(self) -> str:
@@ -344,6 +454,8 @@ class Runtime:
         Whether every shared store answered; bounded by the Redis timeout; never raises.
         """
         fresh = True
+        with suppress_internal_errors():
+            self.deferred.drain()  # requests still deferred ship with this round too
         for store in self._shared_stores().values():
             try:
                 fresh = bool(store.flush()) and fresh
@@ -410,8 +522,12 @@ class Runtime:
                 patterns, total, by_severity = copy
                 errors = {"total_unique_errors": len(patterns), "by_severity": by_severity,
                           "total_error_count": total}  # fmt: skip
+        users = self.users_section() if self.users() is not None else None
+        if users is not None and not cluster and users.get("source") == "cluster":
+            users = {**users, "source": "local", **users["process"]}  # no older cluster copy
         return prometheus_text(snapshot, errors, local=local, worker=WORKER,
-                               process=self.process_section(), errors_scope=scope)  # fmt: skip
+                               process=self.process_section(), errors_scope=scope,
+                               users=users)  # fmt: skip
 
     def series(self) -> dict[str, Any] | None:
         """What ``/metrics?series=1`` adds for the dashboard; ``None`` without a timeline."""
@@ -520,6 +636,8 @@ class Runtime:
             self._drop_aggregator()
             if self._monitor is not None:
                 self._drop_monitor()
+            self._drop_users()
+            pseudonym.forget()
             self._monitor = None
             self._timeline = self._emf = None
             self.checks.clear()
@@ -544,6 +662,7 @@ class Runtime:
         with self._lock:
             self.deferred.drain()
             self._drop_aggregator()
+            pseudonym.forget()
             old = pipeline.install(None)
             if old is not None:
                 old.close()
@@ -570,6 +689,8 @@ class Runtime:
             after_fork = getattr(store, "after_fork", None)
             if callable(after_fork):
                 after_fork()
+        if self._users is not None:
+            self._users.after_fork()
 
 
 runtime = Runtime()

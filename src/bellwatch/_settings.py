@@ -89,6 +89,14 @@ def _secret(key: str, raw: object) -> str | None:
     return _optional_text(key, raw)
 
 
+def _uid_key(key: str, raw: object) -> str | None:
+    # BLAKE2b takes keys of up to 64 bytes; fewer than 16 could be guessed.
+    text = _secret(key, raw)
+    if text is not None and not 16 <= len(text.encode("utf-8")) <= 64:
+        raise ConfigError(f"{key}: expected 16 to 64 bytes, got {len(text.encode('utf-8'))}")
+    return text
+
+
 def _names(key: str, raw: object) -> tuple[str, ...]:
     if isinstance(raw, str):
         items = raw.split(",")
@@ -180,6 +188,10 @@ class Settings:
     session_window: float = 300.0
     emf: bool = False
     emf_namespace: str = "Bellwatch"
+    # user analytics
+    user_analytics: bool = True
+    hash_uid: bool = False
+    uid_key: str | None = None
     # error aggregation
     error_mode: str = "every_n"
     error_every: int = 10
@@ -200,6 +212,7 @@ class Settings:
     log_group: str | None = None
     region: str | None = None
     url: str = "http://127.0.0.1:8000"
+    mcp_token: str | None = None
 
     @property
     def dev(self) -> bool:
@@ -235,6 +248,9 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "session_window": _number(float, 1.0, 86_400.0),
     "emf": _bool,
     "emf_namespace": _text,
+    "user_analytics": _bool,
+    "hash_uid": _bool,
+    "uid_key": _uid_key,
     "error_mode": _choice("every_n", "window"),
     "error_every": _number(int, 1, 1_000_000),
     "error_window": _number(float, 0.001, 86_400.0),
@@ -252,6 +268,7 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "log_group": _optional_text,
     "region": _optional_text,
     "url": _text,
+    "mcp_token": _secret,
 }
 
 _FIELDS = frozenset(f.name for f in dataclasses.fields(Settings))
@@ -293,6 +310,12 @@ DOCS: dict[str, str] = {
     "session_window": "seconds a session key counts as active",
     "emf": "write CloudWatch Embedded Metric Format lines each minute",
     "emf_namespace": "CloudWatch namespace of the EMF metrics",
+    "user_analytics": "count distinct users, new and returning ones, users per error and slow "
+    "route from the bound `uid` (needs the `users` extra; without it: not counted)",
+    "hash_uid": "replace every bound `uid` by its keyed BLAKE2 hash (16 hex) before it is "
+    "logged, counted or sent to Redis (needs `uid_key`)",
+    "uid_key": "the secret key of `hash_uid`, 16 to 64 bytes; set it in the environment, the "
+    "same in every task, and never in code (a new key gives every user a new hash)",
     "error_mode": "`every_n` (log 1st, then every Nth) or `window` (one line per window)",
     "error_every": "N of every-Nth",
     "error_window": "seconds of one window in window mode",
@@ -309,7 +332,8 @@ DOCS: dict[str, str] = {
     "buffer_max": "updates kept in memory while the shared store is down",
     "log_group": "CloudWatch log group for `--source cloudwatch`",
     "region": "AWS region",
-    "url": "base URL of the running service for `bellwatch metrics/health`",
+    "url": "base URL of the running service for `bellwatch metrics/health` and `mcp`",
+    "mcp_token": "bearer token `bellwatch mcp --http` requires of every request",
 }
 
 
@@ -348,6 +372,10 @@ def resolve(environ: Mapping[str, str] | None = None, **overrides: Any) -> Setti
             values[name] = parse(env_name(name), env[env_name(name)])
     if "level" not in values and values.get("env") == "dev":
         values["level"] = "DEBUG"
+    if values.get("hash_uid") and not values.get("uid_key"):
+        raise ConfigError(
+            f"hash_uid: needs a key: set {env_name('uid_key')} (16 to 64 bytes) in the environment"
+        )
     return Settings(**values)
 
 

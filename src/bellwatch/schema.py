@@ -121,7 +121,13 @@ FIELDS: Final = (
     FieldSpec(F.DURATION, "duration", "float", "seconds from request start to response end"),
     FieldSpec(F.USER_ID, "user_id", "str", "user id, when the app binds one"),
     FieldSpec(F.SESSION_ID, "-", "str", "session key, e.g. a Twilio CallSid"),
-    FieldSpec(F.ERROR_HASH, "error_hash", "str", "error fingerprint, 8 hex"),
+    FieldSpec(
+        F.ERROR_HASH,
+        "error_hash",
+        "str",
+        "error fingerprint, 8 hex; on a request line: the error recorded during that request "
+        "(not an occurrence: no n), so its uid counts among the users the error affected",
+    ),
     FieldSpec(F.ERROR_TYPE, "error_type", "str", "exception class name"),
     FieldSpec(F.MESSAGE, "message", "str", "exception message"),
     FieldSpec(F.SEVERITY, "severity", "str", "low, medium, high or critical"),

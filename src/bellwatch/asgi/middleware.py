@@ -118,6 +118,7 @@ class BellwatchMiddleware:
         if "slow_threshold" in self._overrides:
             monitor.slow_threshold = base.slow_threshold
         self.monitor: Monitor = monitor
+        self._users = runtime.users()  # None: users are not counted
         self._deferred: Deferred = runtime.deferred
         self._rank = {name.encode("latin-1"): i for i, name in enumerate(base.cid_headers)}
         self._out_header = base.cid_response_header.lower().encode("latin-1")
@@ -200,9 +201,12 @@ class BellwatchMiddleware:
                 message = {**message, "headers": [*message.get("headers", ()), out_header]}
             elif kind == "http.response.body" and not message.get("more_body", False):
                 end = perf_counter()
-                if not done:
+                if not done and status < 500:
                     # Finished before the client has its answer: a process killed right
                     # after the answer still has the line written (or queued) already.
+                    # A 5xx is finished as the app's call ends, microseconds later: a
+                    # framework (Starlette) sends its 500 before re-raising, and the line
+                    # then names the error's fingerprint (``hash``) and counts its user.
                     done = True
                     self._finish(scope, root_path, status, end - start, collected, body, cid,
                                  _ctx.get().fields, error)  # fmt: skip
@@ -366,9 +370,16 @@ class BellwatchMiddleware:
         loggable = self.session_key.loggable
         line_of = self._line.line
         lines: list[bytes] = []
+        users = self._users
+        seen: list[tuple[Any, ...]] = []  # requests of a bound uid: one hand-over per batch
         for _, path, method, status, duration, fields, key, cid, bound, now, ns in items:
             try:
                 slow = observe(path, status, duration, key, now)
+                if users is not None and (fields or bound):
+                    uid = fields.get(F.USER_ID) or bound.get(F.USER_ID)
+                    if uid is not None:
+                        failed = status >= 500 or F.ERROR_HASH in fields
+                        seen.append((str(uid), key, now, path, failed, slow))
                 level = "error" if status >= 500 else "warning" if slow else "info"
                 sid = key if loggable else None
                 line = line_of(level, method, path, status, duration, fields, sid, cid, bound, ns)
@@ -386,6 +397,11 @@ class BellwatchMiddleware:
         if lines:
             try:
                 pipeline.current().sink.write_lines(lines)
+            except Exception as exc:
+                record_internal_error(exc)
+        if seen and users is not None:
+            try:
+                users.seen(seen)
             except Exception as exc:
                 record_internal_error(exc)
 

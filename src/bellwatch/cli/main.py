@@ -8,6 +8,7 @@ missing files, bad queries, AWS refusals) print one line and exit with code 2.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import sys
 from collections.abc import Sequence
@@ -16,7 +17,7 @@ from importlib.util import find_spec
 import click
 
 from .. import __version__
-from . import records, reports, service
+from . import cost, mcp, records, reports, service
 
 __all__ = ["cli", "main"]
 
@@ -74,8 +75,10 @@ def cli() -> None:
     """
 
 
-for _command in (*records.COMMANDS, *reports.COMMANDS, *service.COMMANDS):
+for _command in (*records.COMMANDS, *reports.COMMANDS, *cost.COMMANDS, *service.COMMANDS,
+                 *mcp.COMMANDS):  # fmt: skip
     cli.add_command(_command)
+cli.add_command(importlib.import_module("bellwatch.cli.users").users)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -20,6 +20,7 @@ import click
 from .. import _settings
 from ..sources.base import Source, SourceError
 from ..timeparse import TimeParseError, parse_instant
+from . import _redact
 from .progress import InsightsSpinner
 
 __all__ = ["FC", "Opts", "UsageProblem", "domain_errors", "opts_from", "shared_options"]
@@ -54,6 +55,7 @@ class Opts:
             self.until = parse_instant(kw["until"]) if kw["until"] else None
         except (TimeParseError, _settings.ConfigError) as exc:
             raise UsageProblem(str(exc)) from None
+        _redact.use_settings(self.settings)  # what this command prints is masked as they say
         self.kind = _pick_source(kw["source"], kw["log_group"], self.logs, self.settings.log_group)
         self._source: Source | None = None
 

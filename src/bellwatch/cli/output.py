@@ -1,13 +1,19 @@
 """Everything ``bellwatch`` prints: records, tables, the digest, closing notes, and JSON.
 
 Log text reaches the terminal through one function, :func:`safe_text`: the single place
-to escape what a terminal would act on, to cut very long values, and the hook where a
-redactor plugs in (issue 16). It escapes, visibly, C0 and C1 control characters, DEL,
-Unicode format characters (bidirectional overrides and isolates, zero-width marks),
-line and paragraph separators, and bytes that were not UTF-8 (``\\x1b``, ``\\u202e``,
-``\\xff``). Nothing from a log is ever given to Rich as markup: tables are laid out here
-(:mod:`._layout`) as plain text. ``--json`` output is exact: a record's own line, byte for
-byte; rows as JSON.
+to mask secrets (the one redactor, :mod:`bellwatch.log.redact`, as the settings of the
+command describe it), to escape what a terminal would act on, and to cut very long
+values. It escapes, visibly, C0 and C1 control characters, DEL, Unicode format
+characters (bidirectional overrides and isolates, zero-width marks), line and paragraph
+separators, and bytes that were not UTF-8 (``\\x1b``, ``\\u202e``, ``\\xff``). Nothing from
+a log is ever given to Rich as markup: tables are laid out here (:mod:`._layout`) as
+plain text.
+
+JSON goes through :func:`scrub_json` (the same redactor, by key and by value, at any
+depth): ``--json`` is exact otherwise. A record is its own line, byte for byte, unless
+a value in it had to be masked; then it is that line's JSON with the value masked.
+Logs written by other programs or by older versions can hold secrets: what is masked
+is decided here, not trusted to the writer.
 """
 
 from __future__ import annotations
@@ -22,9 +28,9 @@ import click
 import orjson
 
 from ..schema import F
-from ..sources.base import MESSAGE, SYSTEM_FIELDS, TIMESTAMP, Record, ScanStats, TextRecord
+from ..sources.base import MESSAGE, TIMESTAMP, Record, ScanStats, TextRecord
 from ..timeparse import format_ms
-from . import _layout
+from . import _layout, _redact
 
 __all__ = [
     "VALUE_MAX",
@@ -38,9 +44,14 @@ __all__ = [
     "emit",
     "format_record",
     "safe_text",
+    "scrub_json",
     "table",
     "terminal_width",
+    "use_settings",
 ]
+
+scrub_json = _redact.scrub_json
+use_settings = _redact.use_settings
 
 VALUE_MAX = 240
 """Characters of one value a readable line shows before cutting it with a marker."""
@@ -70,12 +81,19 @@ class Style(Protocol):
 
 
 def safe_text(value: Any, limit: int | None = None) -> str:
-    """``value`` as text a terminal shows and never acts on, cut to ``limit`` characters.
+    """``value`` as text a terminal shows and never acts on, secrets masked, cut to
+    ``limit`` characters.
 
-    Every readable output passes log text through here (and only here). A cut value
-    ends in ``…[+N chars]`` so the reader knows it is not the whole value.
+    Every readable output passes log text through here (and only here). Secrets are
+    masked first, on the whole value, so a cut can never split one past recognition;
+    a cut value ends in ``…[+N chars]`` so the reader knows it is not the whole value.
     """
     text = value if isinstance(value, str) else str(value)
+    return _shown(_redact.text(text), limit)
+
+
+def _shown(text: str, limit: int | None = None) -> str:
+    """Escaped and cut: for text already masked (a record's or a row's scrubbed values)."""
     if not text.isprintable():
         text = "".join(_escape(ch) if _dangerous(ch) else ch for ch in text)
     if limit is not None and len(text) > limit:
@@ -109,25 +127,27 @@ def _style(text: str, color: bool, **kw: Any) -> str:
 def format_record(record: Record, color: bool) -> str:
     """One readable line: time, level, event, cid, then the other fields as k=v.
 
-    A text event (a line that was not JSON) shows its time and the line itself.
+    A text event (a line that was not JSON) shows its time and the line itself. Values
+    are masked by key and by value (:func:`scrub_json`) before they are shown.
     """
     ts = record.get(TIMESTAMP)
     when = format_ms(ts)[11:23] if isinstance(ts, int) else "?"
     if isinstance(record, TextRecord):
         line = safe_text(record.get(MESSAGE, ""), VALUE_MAX * 4)
         return f"{when} {_style('text   ', color, fg='bright_black')} {line}"
-    level = safe_text(record.get(F.LEVEL, "INFO"), 20)
+    fields = _redact.fields_of(record)
+    level = _shown(_plain(fields.get(F.LEVEL, "INFO")), 20)
     parts = [
         when,
         _style(f"{level:<7}", color, fg=_LEVEL_COLOR.get(level, "white")),
-        _style(safe_text(record.get(F.EVENT, ""), VALUE_MAX), color, bold=True),
+        _style(_shown(_plain(fields.get(F.EVENT, "")), VALUE_MAX), color, bold=True),
     ]
-    if F.CID in record:
-        parts.append(_style(safe_text(record[F.CID], VALUE_MAX), color, fg="cyan"))
-    for key, value in record.items():
-        if key in _SHOWN_FIRST or key in SYSTEM_FIELDS:
+    if F.CID in fields:
+        parts.append(_style(_shown(_plain(fields[F.CID]), VALUE_MAX), color, fg="cyan"))
+    for key, value in fields.items():
+        if key in _SHOWN_FIRST:
             continue
-        parts.append(f"{safe_text(key, 60)}={safe_text(_plain(value), VALUE_MAX)}")
+        parts.append(f"{safe_text(key, 60)}={_shown(_plain(value), VALUE_MAX)}")
     return " ".join(parts)
 
 
@@ -140,9 +160,10 @@ def _plain(value: Any) -> str:
 
 
 def emit(record: Record, opts: Style) -> None:
-    """The event's own line with ``--json`` (byte for byte), else the readable line."""
+    """The event's own line with ``--json`` (byte for byte unless a secret had to be
+    masked), else the readable line."""
     if opts.json:
-        _write_bytes(str(record[MESSAGE]).encode("utf-8", "surrogateescape"))
+        _write_bytes(_redact.record_line(record))
     else:
         click.echo(format_record(record, opts.color))
 
@@ -185,8 +206,11 @@ def _write_bytes(data: bytes) -> None:
     raw.flush()
 
 
-def echo_json(data: Any, *, indent: bool = True) -> None:
-    """``data`` as JSON on stdout (text that was not UTF-8 becomes U+FFFD: JSON has no bytes)."""
+def echo_json(data: Any, *, indent: bool = True, numbers: bool = True) -> None:
+    """``data`` as JSON on stdout, secrets masked (:func:`scrub_json`; ``numbers=False``
+    when every number in it was computed here). Text that was not UTF-8 becomes U+FFFD:
+    JSON has no bytes."""
+    data = scrub_json(data, numbers=numbers)
     option = orjson.OPT_INDENT_2 if indent else 0
     try:
         encoded = orjson.dumps(data, option=option, default=str)
@@ -249,10 +273,12 @@ def table(
     ``columns`` chooses and orders what the table shows (default: every field, kinds
     guessed); ``fractions`` names columns *we* computed as 0..1 shares, shown as
     percentages. Nothing else is rescaled: a query's own ``* 100 as rate`` is shown as is.
+    Values are masked by key and by value first, in both forms.
     """
     if opts.json:
         echo_json(list(rows))
         return
+    rows = scrub_json(list(rows))
     if columns is None:
         columns = _guess(rows, fractions)
     if not columns or not any(rows):
@@ -322,15 +348,15 @@ def _cell(column: Column, value: Any) -> str:
     if column.kind == "time" and isinstance(value, int):
         return _short_time(value)
     if column.kind == "list" and isinstance(value, list):
-        return safe_text(", ".join(_plain(v) for v in value), VALUE_MAX)
-    return safe_text(cell(column.key, value, column.kind == "fraction"), VALUE_MAX)
+        return _shown(", ".join(_plain(v) for v in value), VALUE_MAX)
+    return _shown(cell(column.key, value, column.kind == "fraction"), VALUE_MAX)
 
 
 def _items(column: Column, value: Any) -> list[str] | None:
     """A list cell's items, each made safe, so the table shortens the list, not an item."""
     if column.kind != "list" or not isinstance(value, list):
         return None
-    return [safe_text(_plain(v), VALUE_MAX) for v in value]
+    return [_shown(_plain(v), VALUE_MAX) for v in value]
 
 
 def _short_time(ms: int) -> str:

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import inspect
 import sys
 import textwrap
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
 
 from ..schema import LEVELS, F
-from ..sources.base import MESSAGE, SYSTEM_FIELDS, TIMESTAMP, Record, Source, TextRecord
-from .options import Opts, UsageProblem, domain_errors, opts_from, shared_options
+from ..sources.base import Record
+from .options import UsageProblem, domain_errors, opts_from, shared_options
 from .output import closing, echo_text, emit, table
 from .progress import progress_records
 
@@ -34,24 +33,9 @@ def _level_ok(minimum: str | None) -> Callable[[Record], bool]:
 
 
 def _matcher(pattern: str | None) -> Callable[[Record], bool]:
-    """A filter pattern over events: terms, space-delimited and regex patterns read the
-    line itself (text events included); JSON patterns the structured event's own fields."""
-    if not pattern:
-        return lambda _r: True
-    from ..query import filterpattern
+    from ..reports.search import matcher
 
-    compiled = filterpattern.compile(pattern)
-    if compiled.kind != "json":
-        return lambda r: compiled.match(str(r[MESSAGE]))
-
-    def match(r: Record) -> bool:
-        if isinstance(r, TextRecord):
-            return False  # not JSON: a JSON pattern cannot match it, as in CloudWatch
-        return compiled.match(
-            str(r[MESSAGE]), {k: v for k, v in r.items() if k not in SYSTEM_FIELDS}
-        )
-
-    return match
+    return matcher(pattern)
 
 
 @click.command()
@@ -144,32 +128,18 @@ def trace(correlation_id: str, **kw: Any) -> None:
       bellwatch trace 3f9a1c7e2b4d --json
       bellwatch trace 3f9a1c7e2b4d --log-group /ecs/bella-prod --since 2h
     """
+    from ..reports.search import trace as trace_records
+
     opts = opts_from(kw)
     with domain_errors(opts):
         source = opts.source()
-        found = list(_trace_records(source, correlation_id, opts))
-    found.sort(key=lambda r: (r.get(TIMESTAMP) is None, r.get(TIMESTAMP) or 0))
+        found = trace_records(source, correlation_id, opts.since, opts.until)
     for record in found:
         emit(record, opts)
     closing(source.stats, counts=False)
     if not found:
         echo_text(f"bellwatch: no lines with correlation id {correlation_id}", err=True)
         raise SystemExit(1)
-
-
-def _trace_records(source: Source, cid: str, opts: Opts) -> Iterator[Record]:
-    from ..sources.files import FileSource
-
-    if isinstance(source, FileSource):
-        yield from source.correlated(cid, opts.since, opts.until)
-        return
-    quoted = '"' + cid.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    for record in source.records(opts.since, opts.until, pattern=quoted):
-        if isinstance(record, TextRecord):
-            if cid in str(record[MESSAGE]):
-                yield record
-        elif record.get(F.CID) == cid:
-            yield record
 
 
 @click.command(name="filter")
@@ -186,13 +156,14 @@ def filter_(pattern: str, **kw: Any) -> None:
       bellwatch filter '{ $.event = "request_complete" && $.duration > 2 }'
       bellwatch filter '?TimeoutError ?ConnectionError' --since 2h
     """
+    from ..reports.search import matching
+
     opts = opts_from(kw)
     with domain_errors(opts):
-        matches = _matcher(pattern)
         source = opts.source()
-        for record in progress_records(source, opts.since, opts.until, pattern):
-            if matches(record):
-                emit(record, opts)
+        scan = progress_records
+        for record in matching(source, pattern, opts.since, opts.until, scan=scan):
+            emit(record, opts)
         closing(source.stats)
 
 
@@ -232,31 +203,12 @@ def insights(query: str | None, list_only: bool, **kw: Any) -> None:
         query = saved[choice - 1][2]
         click.echo(query, err=True)
     with domain_errors(opts):
-        from ..query import insights as engine
+        from ..reports.search import insights as run_query
 
         source = opts.source()
-        rows = source.run_insights(query, opts.since, opts.until)
-        if rows is None:
-            parsed = engine.parse(query)
-            rows = parsed.run(_records_for(source, opts, parsed.fields_needed()))
+        rows = run_query(source, query, opts.since, opts.until, scan=progress_records)
         table(rows, opts, title=None)
         closing(source.stats)
-
-
-def _records_for(source: Source, opts: Opts, fields: set[str] | None) -> Iterator[Record]:
-    """The source's records, asking for only ``fields`` when the source can load fewer."""
-    if fields is not None and _accepts(source.records, "columns"):
-        return source.records(  # type: ignore[call-arg]  # an optional extension of Source
-            opts.since, opts.until, columns=sorted(fields)
-        )
-    return progress_records(source, opts.since, opts.until)
-
-
-def _accepts(func: Callable[..., Any], name: str) -> bool:
-    try:
-        return name in inspect.signature(func).parameters
-    except (TypeError, ValueError):
-        return False
 
 
 def _saved_queries() -> list[tuple[str, str, str]]:

@@ -11,8 +11,8 @@ from typing import Any
 
 import click
 
-from .options import domain_errors, opts_from, shared_options
-from .output import Column, closing, echo_json, echo_lines, table
+from .options import Opts, domain_errors, opts_from, shared_options
+from .output import Column, closing, echo_json, echo_lines, echo_text, table
 from .progress import byte_spinner
 
 __all__ = ["COMMANDS"]
@@ -21,6 +21,7 @@ __all__ = ["COMMANDS"]
 # terminal is narrower. Ids, hashes, routes and times are never cut; free text is.
 ERRORS = (
     Column("count", "count", "number", 9),
+    Column("users", "users", "number", 8),
     Column("sev", "sev", "id", 3),
     Column("hash", "hash", "id", 8),
     Column("type", "type", "id", 6),
@@ -64,27 +65,56 @@ def _size(source: Any) -> int:
 
 @click.command()
 @click.option("--limit", default=50, show_default=True, help="Fingerprints shown at most.")
+@click.option(
+    "--explain",
+    "explain_hash",
+    metavar="HASH",
+    help="How this fingerprint was built (type, message, frames), from its first line.",
+)
 @shared_options
-def errors(limit: int, **kw: Any) -> None:
+def errors(limit: int, explain_hash: str | None, **kw: Any) -> None:
     """Errors grouped by fingerprint: count, severity, type, message, endpoints, example id.
 
     With a log group, runs the saved 'top-errors' Logs Insights query in CloudWatch.
+    --explain HASH recomputes a fingerprint from the first line that has it and says
+    what a log line cannot recover; exits 1 when no line has it.
 
     \b
     Examples:
       bellwatch errors --since 1h
       bellwatch errors --json --limit 5
+      bellwatch errors --explain 9c1e5a7b
       bellwatch errors --log-group /ecs/bella-prod --since 1d
     """
     from .. import reports  # when a report runs: --help and the light commands skip it
 
     opts = opts_from(kw)
+    if explain_hash is not None:
+        _explain(explain_hash, opts)
+        return
     with domain_errors(opts):
         source = opts.source()
         with byte_spinner(_size(source), quiet=opts.json):
             report = reports.errors(source, opts.since, opts.until, limit=limit)
     table(report.rows, opts, "errors by fingerprint (times UTC)", columns=ERRORS)
     closing(report.stats)
+
+
+def _explain(fingerprint: str, opts: Opts) -> None:
+    from .. import reports
+
+    with domain_errors(opts):
+        source = opts.source()
+        with byte_spinner(_size(source), quiet=opts.json):
+            found = reports.explain(source, fingerprint, opts.since, opts.until)
+    if opts.json:
+        echo_json(found.as_dict())
+    elif found.line is not None:
+        echo_lines("\n".join(found.lines()))
+    closing(found.stats)
+    if found.line is None:
+        echo_text(f"bellwatch: no error line has hash {fingerprint}", err=True)
+        raise SystemExit(1)
 
 
 @click.command()

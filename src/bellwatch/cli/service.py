@@ -13,31 +13,22 @@ import orjson
 
 from .. import _settings
 from ..demo import DURATION as DEMO_DURATION
+from . import _redact
 from .options import FC, UsageProblem
-from .output import echo_lines
+from .output import echo_json, echo_lines, scrub_json, use_settings
 
 __all__ = ["COMMANDS"]
 
 
 def _fetch(url: str, token: str | None) -> tuple[int, str, str]:
-    import urllib.error
-    import urllib.request
+    from ..reports.service import fetch
+    from ..sources.base import SourceError
 
-    if not url.startswith(("http://", "https://")):
-        raise UsageProblem(f"not an http(s) URL: {url}")
-    request = urllib.request.Request(url)  # noqa: S310 - scheme checked above
-    if token:
-        # Unredirected: urllib would otherwise forward the token to another host.
-        request.add_unredirected_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(request, timeout=5) as resp:  # noqa: S310 - scheme checked
-            body = resp.read().decode(errors="replace")
-            return resp.status, resp.headers.get("content-type", ""), body
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.headers.get("content-type", ""), exc.read().decode(errors="replace")
-    except (urllib.error.URLError, OSError, ValueError) as exc:  # ValueError: a malformed URL
-        reason = getattr(exc, "reason", exc)
-        raise UsageProblem(f"cannot reach {url}: {reason} (is the service running?)") from None
+        answer = fetch(url, token)
+    except SourceError as exc:
+        raise UsageProblem(str(exc)) from None
+    return answer.status, answer.content_type, answer.body
 
 
 def _service(path: str, url: str | None, as_json: bool, no_color: bool) -> int:
@@ -45,19 +36,35 @@ def _service(path: str, url: str | None, as_json: bool, no_color: bool) -> int:
         settings = _settings.resolve()
     except _settings.ConfigError as exc:
         raise UsageProblem(str(exc)) from None
+    use_settings(settings)
     base = (url or settings.url).rstrip("/")
     status, ctype, body = _fetch(base + path, settings.metrics_token)
     if status == 401:
         raise UsageProblem(f"{base + path}: 401 unauthorized (set BELLWATCH_METRICS_TOKEN)")
     if as_json:
-        click.echo(body.rstrip())  # exact
+        click.echo(_masked_body(body.rstrip()))  # exact, unless a secret had to be masked
         return status
     del no_color  # readable output here is uncoloured: the body quotes log text
     if "json" in ctype:
         with contextlib.suppress(ValueError):  # not JSON after all: shown as text
-            body = orjson.dumps(orjson.loads(body), option=orjson.OPT_INDENT_2).decode()
+            masked = scrub_json(orjson.loads(body))  # by key too, at any depth
+            body = orjson.dumps(masked, option=orjson.OPT_INDENT_2).decode()
     echo_lines(body.rstrip())  # line by line through safe_text: error messages are log text
     return status
+
+
+def _masked_body(body: str) -> str:
+    """A reply as received, secrets masked: an older service, or another one, may not.
+
+    JSON is masked by key and by value and written again only when something was
+    masked; other text (Prometheus) line by line by value.
+    """
+    try:
+        parsed = orjson.loads(body)
+    except ValueError:
+        return "\n".join(_redact.text(line) for line in body.split("\n"))
+    masked = scrub_json(parsed)
+    return body if masked == parsed else orjson.dumps(masked).decode()
 
 
 def _url_options(func: FC) -> FC:
@@ -135,7 +142,7 @@ def health(  # click passes every option by keyword
         except ImportError as exc:  # boto3 missing: the message names the extra
             raise UsageProblem(str(exc)) from None
         if as_json:
-            click.echo(orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2).decode())
+            echo_json(report.as_dict())
         else:
             echo_lines("\n".join(report.lines()))
         raise SystemExit(0 if report.ok else 1)

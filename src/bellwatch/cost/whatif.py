@@ -30,7 +30,7 @@ import orjson
 
 from ..schema import EVENTS, FIELDS, F
 from ..sources.base import MESSAGE, TIMESTAMP, Record
-from ._tokens import count_tokens, tokenizer_name
+from ..tokens import count_tokens, tokenizer_name
 from .bill import LogOptions, log_lines
 from .prices import RegionPrices
 from .usage import OVERHEAD, Usage, is_text, message_bytes

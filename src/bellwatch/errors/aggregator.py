@@ -38,6 +38,7 @@ import structlog
 from .. import _settings
 from .._guard import record_internal_error, suppress_internal_errors
 from ..log import pipeline
+from ..log.context import _ctx
 from ..log.pipeline import FIRST_LINE
 from ..log.processors import REPORTED, compact_traceback, exception_from
 from ..log.redact import scrub_text
@@ -150,6 +151,9 @@ class ErrorAggregator:
         self.store: PatternStore = store if store is not None else MemoryPatternStore(self.policy)
         self.alerter = alerter if alerter is not None else Alerter.from_settings(self.settings)
         self.severity_hook: SeverityHook | None = None
+        # Who an error hurts: called with (fingerprint, uid) for each occurrence that has a
+        # bound uid. The runtime points it at the users tracker (this layer never imports it).
+        self.on_user: Callable[[str, str], None] | None = None
         self._by_class: dict[type[BaseException], str] = {}
         self._clock = clock
         self._emit = emit if emit is not None else _emit_current
@@ -319,6 +323,7 @@ class ErrorAggregator:
 
         hit = self.store.hit(key, now, make)
         p = hit.pattern
+        self._affected(p.hash)
         if hit.escalated_now:
             self._escalate(p, hit.count, hit.severity)
         elif hit.kind == "first" and hit.alert and hit.severity in _FIRST_PAGES:
@@ -327,6 +332,26 @@ class ErrorAggregator:
             self._next_sweep = now + self._SWEEP_EVERY
             self._write_due(now)
         return hit
+
+    def _affected(self, key: str) -> None:
+        """The occurrence's user, from the uid bound where it was recorded.
+
+        During a request the fingerprint also goes on that request's line (``hash``,
+        never an occurrence by the counting rule: no ``n``), so readers of the logs count
+        the users each error hurt from the request lines, which carry the ``uid``.
+        """
+        now = _ctx.get()
+        request = now.request
+        if request is not None:
+            request[F.ERROR_HASH] = key
+        on_user = self.on_user
+        if on_user is None:
+            return
+        uid = now.fields.get(F.USER_ID)
+        if uid is None and request is not None:
+            uid = request.get(F.USER_ID)
+        if uid is not None:
+            on_user(key, str(uid))
 
     def _escalate(self, p: Pattern, count: int, severity: str) -> None:
         if self.policy.mode != "window":  # window mode: the pattern's next line says it

@@ -197,22 +197,33 @@ def explain(exc: BaseException, forced: str | None = None) -> Explanation:
     return explain_parts(_type_name(exc), error_message(exc), frames, forced)
 
 
+def split_frames(exc_text: object) -> list[str]:
+    """The frames of a logged ``exc`` value, outermost first.
+
+    ``a:f:1 > b:g:2`` (caller first, as bellwatch writes them), or the older
+    ``b:g:2 < a:f:1`` (innermost first).
+    """
+    if not isinstance(exc_text, str) or not exc_text:
+        return []
+    if " > " in exc_text or " < " not in exc_text:
+        return exc_text.split(" > ")
+    return exc_text.split(" < ")[::-1]
+
+
 def explain_record(record: Mapping[str, object]) -> Explanation:
     """Explain a logged error line (``type``, ``msg``, ``exc``) as far as it allows.
 
-    The line has the class name without its module, a redacted message and the three
-    innermost frames with line numbers (library frames included), so the recomputed
+    The line has the class name without its module, a redacted message and a few
+    frames with line numbers (library frames included), so the recomputed
     ``hash`` is the logged one only when those are all the fingerprint used; the
     explanation's ``notes`` say what could not be recovered.
     """
-    exc_text = record.get(F.EXC)
-    frames: list[str] = []
-    if isinstance(exc_text, str) and exc_text:
-        # "module:function:line < ...", innermost first -> module:function, outermost first
-        frames = [frame.rsplit(":", 1)[0] for frame in reversed(exc_text.split(" < "))]
+    frames = [frame.rsplit(":", 1)[0] for frame in split_frames(record.get(F.EXC))]
     notes = ["type is the logged class name; the fingerprint uses module.Qualname"]
     if frames:
-        notes.append("frames are the line's innermost three, library frames included")
+        notes.append(
+            "frames are the line's: the app's innermost few and the library frame that raised"
+        )
     else:
         notes.append("the line has no frames (a low-severity error is logged without them)")
     return explain_parts(str(record.get(F.ERROR_TYPE, "")), str(record.get(F.MESSAGE, "")),

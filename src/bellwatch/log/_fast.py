@@ -79,7 +79,16 @@ class Plan:
     that would change a line's own keys or level names.
     """
 
-    __slots__ = ("add_context", "general", "plain", "redactor", "renderer", "sink", "special")
+    __slots__ = (
+        "add_context",
+        "context_special",
+        "general",
+        "plain",
+        "redactor",
+        "renderer",
+        "sink",
+        "special",
+    )
 
     def __init__(
         self,
@@ -90,6 +99,7 @@ class Plan:
         sink: Sink,
         general: General,
         special: frozenset[str],
+        context_special: frozenset[str],
     ) -> None:
         self.add_context = add_context
         self.redactor = redactor
@@ -97,6 +107,7 @@ class Plan:
         self.sink = sink
         self.general = general
         self.special = special
+        self.context_special = context_special
         # Keys the redactor leaves alone (neither secret nor a phone key), learnt as met.
         self.plain: set[str] = set()
 
@@ -110,9 +121,13 @@ class Plan:
         sink: Sink,
         general: General,
         special: frozenset[str],
+        context_special: frozenset[str],
         simple: bool,
     ) -> Plan | None:
-        """The plan, or ``None`` when the pipeline is not ``simple`` or redacts its own keys."""
+        """The plan, or ``None`` when the pipeline is not ``simple`` or redacts its own keys.
+
+        ``special``: keys of a call or a logger's fields that send the call the general
+        way; ``context_special``: those of the fields bound in context."""
         if not simple:
             return None
         if any(redactor.kind(key) in (SECRET, PHONE) for key in _OWN_KEYS):
@@ -126,6 +141,7 @@ class Plan:
             sink=sink,
             general=general,
             special=special,
+            context_special=context_special,
         )
 
     def learn(self, key: str) -> bool:
@@ -157,7 +173,7 @@ class Plan:
         (bind makes a new one), so this is worked out once per binding and redactor.
         """
         fields = now.fields
-        if any(key in self.special for key in fields) or any(
+        if any(key in self.context_special for key in fields) or any(
             type(value) not in _SCALARS for value in fields.values()
         ):
             memo: tuple[Redactor, dict[str, Any] | None, bool] = (self.redactor, None, False)

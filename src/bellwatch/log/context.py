@@ -19,6 +19,8 @@ from contextvars import ContextVar, Token
 from types import MappingProxyType
 from typing import Any
 
+from .pseudonym import hashed_fields
+
 __all__ = [
     "bind",
     "bound",
@@ -156,8 +158,10 @@ def bind(**fields: Any) -> None:
     """Add fields to every line logged from the current context onwards.
 
     Inside a request the middleware resets them when the request ends; use
-    :func:`bound` to scope them yourself.
+    :func:`bound` to scope them yourself. With ``hash_uid`` on, a ``uid`` is stored
+    as its keyed hash (:mod:`bellwatch.log.pseudonym`).
     """
+    fields = hashed_fields(fields)
     now = _ctx.get()
     merged = dict(now.fields)
     merged.update(fields)
@@ -185,6 +189,7 @@ def clear() -> None:
 @contextmanager
 def bound(**fields: Any) -> Iterator[None]:
     """Bind fields for the duration of a ``with`` block, then restore the previous ones."""
+    fields = hashed_fields(fields)
     before = _ctx.get()
     merged = dict(before.fields)
     merged.update(fields)

@@ -20,6 +20,7 @@ from .._guard import record_internal_error
 from ..schema import F
 from . import _fast, redact
 from .processors import LEVEL_OF, AddContext, CompactException
+from .pseudonym import HashingContext, UidHasher
 from .redact import Redactor
 from .render import BudgetRenderer
 from .sinks import Sink
@@ -70,7 +71,11 @@ class Pipeline:
         self.min_level = _LEVEL_NUM[settings.level]
         self.renderer = BudgetRenderer(settings.max_line)
         self.first_renderer = BudgetRenderer(max(settings.error_line_max, settings.max_line))
-        self.add_context = AddContext("iso" if settings.dev else settings.timestamp)
+        self.context = AddContext("iso" if settings.dev else settings.timestamp)
+        self.add_context: Any = self.context
+        self.uid_hasher = UidHasher.from_settings(settings)
+        if self.uid_hasher is not None:  # hash_uid: a uid given to one call is hashed too
+            self.add_context = HashingContext(self.context, self.uid_hasher)
         self.redactor = Redactor.from_settings(settings)
         first = [errors] if errors is not None else []
         self.steps: list[Processor] = [*first, CompactException(), *extra]  # type: ignore[list-item]
@@ -80,13 +85,17 @@ class Pipeline:
         self._console: Callable[..., str] | None = None
         if settings.dev:
             self._console = structlog.dev.ConsoleRenderer(colors=True, timestamp_key=F.TS)
+        # With hash_uid, a uid given to a call or bound to a logger is hashed the general
+        # way; one bound in context was hashed when bound (``bind``), so it stays fast.
+        special = _SPECIAL | {F.USER_ID} if self.uid_hasher is not None else _SPECIAL
         self.fast = _fast.Plan.build(
-            add_context=self.add_context,
+            add_context=self.context,
             redactor=self.redactor,
             renderer=self.renderer,
             sink=sink,
             general=self.log,
-            special=_SPECIAL,
+            special=special,
+            context_special=_SPECIAL,
             simple=self._console is None and not self.plain_steps,
         )
 
@@ -139,7 +148,11 @@ class Pipeline:
         ``fields``, as structlog's filtering bound logger ran it through this pipeline."""
         sink = self.sink
         try:
-            line = self._finish(sink, method, self.add_context.build(method, event, fields, kw))
+            line_dict = self.context.build(method, event, fields, kw)
+            hasher = self.uid_hasher
+            if hasher is not None and F.USER_ID in line_dict:
+                line_dict[F.USER_ID] = hasher(line_dict[F.USER_ID])
+            line = self._finish(sink, method, line_dict)
         except structlog.DropEvent:
             return
         except Exception as exc:

@@ -74,9 +74,11 @@ def metrics_document(
     process: dict[str, Any] | None = None,
     stale: bool | None = None,
     websockets: dict[str, Any] | None = None,
+    users: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The ``/metrics`` JSON: the guide's shape plus ``window``, ``endpoints``, ``business``
-    and ``websockets`` (connections, counted apart from requests, this process's).
+    and ``websockets`` (connections, counted apart from requests, this process's), and
+    ``users`` (distinct users, and who errors hurt: ``Runtime.users_section``).
 
     ``status`` is :func:`bellwatch.verdict.verdict` of the rolling window's 5xx rate
     and p95, and of the last ``/health``. With a shared store, ``snapshot`` is the
@@ -108,6 +110,7 @@ def metrics_document(
         },
         "business": business if business is not None else {"counters": {}, "ratios": {}},
         "websockets": websockets if websockets is not None else {},
+        "users": users if users is not None else {"counted": False, "reason": None},
         "source": snapshot.source,
         "uptime_seconds": round(max(0.0, time.time() - snapshot.started), 1),
     }
@@ -155,13 +158,16 @@ def prometheus_text(
     worker: str = "",
     process: dict[str, Any] | None = None,
     errors_scope: str = "process",
+    users: dict[str, Any] | None = None,
 ) -> str:
     """The numbers as Prometheus text (``prometheus_client``'s parser accepts it).
 
     ``snapshot`` is the cluster's when its ``source`` is ``"cluster"`` (then
     ``local`` is this process's own), else this process's. ``process`` adds
     bellwatch's own counters (``/metrics``' ``process`` section); ``errors_scope``
-    says whose numbers ``errors`` holds (``None``: no error samples).
+    says whose numbers ``errors`` holds (``None``: no error samples). ``users`` is the
+    ``users`` section: its top level under ``scope="cluster"`` when its ``source`` is
+    ``cluster`` (and ``process`` under this worker's labels), else under the worker's.
     """
     scopes: list[tuple[dict[str, str], Snapshot]] = []
     mine = {"scope": "process", "worker": worker}
@@ -179,9 +185,30 @@ def prometheus_text(
     for labels, snap in scopes:
         for counter, value in sorted(snap.counters.items()):
             out.sample("bellwatch_business_total", value, name=counter, **labels)
+    if users is not None and users.get("counted"):
+        _users(out, users, mine)
     if process is not None:
         _own(out, process, mine)
     return "\n".join(out.lines) + "\n"
+
+
+def _users(out: _Text, users: dict[str, Any], mine: dict[str, str]) -> None:
+    """Distinct users (HyperLogLog estimates), cluster-wide and this process's."""
+    scopes = [(mine, users)]
+    if users.get("source") == "cluster":
+        scopes = [({"scope": "cluster"}, users), (mine, users.get("process") or {})]
+    out.family("bellwatch_active_users", "gauge", "Distinct users seen within the window.")
+    for labels, numbers in scopes:
+        for window, n in (numbers.get("active") or {}).items():
+            out.sample("bellwatch_active_users", n, window=window, **labels)
+    for name, key, text in (
+        ("bellwatch_new_users", "new_24h", "Users of the last 24 h not seen in the 24 h before."),
+        ("bellwatch_returning_users", "returning_24h", "Users of the last 24 h seen before too."),
+    ):
+        out.family(name, "gauge", text)
+        for labels, numbers in scopes:
+            if key in numbers:
+                out.sample(name, numbers[key], **labels)
 
 
 def _errors(out: _Text, errors: dict[str, Any], labels: dict[str, str]) -> None:

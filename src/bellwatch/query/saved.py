@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bellwatch.schema import Ev, F
+from bellwatch.schema import Ev, F, Sev
 
 __all__ = ["SAVED_QUERIES", "SavedQuery", "by_name"]
 
@@ -27,6 +27,9 @@ class SavedQuery:
 
 _REQ = f'{F.EVENT} = "{Ev.REQUEST}"'
 _ERROR_FAMILY = f'({F.EVENT} = "{Ev.ERROR}" or {F.EVENT} = "{Ev.AGGREGATED_ERROR}")'
+# A severity as its rank, 1 (low) to 4 (critical): Insights has no if(), but a comparison
+# is 1 or 0, so the highest severity of a fingerprint is max() of this.
+_SEV_RANK = " + ".join(f'({F.SEVERITY} = "{s}") * {i}' for i, s in enumerate(Sev.ORDER, 1))
 
 SAVED_QUERIES: tuple[SavedQuery, ...] = (
     SavedQuery(
@@ -58,12 +61,15 @@ SAVED_QUERIES: tuple[SavedQuery, ...] = (
     SavedQuery(
         "top-errors",
         "Error fingerprints by occurrences (the sum of n over their error lines; an older"
-        " `error` line without n counts 1), with type, message and one correlation id",
+        " `error` line without n counts 1), with type, message, one correlation id, the"
+        " highest severity (1 low .. 4 critical) and first and last seen",
         f"filter ispresent({F.ERROR_HASH}) and ({_ERROR_FAMILY} or ispresent({F.OCCURRENCES}))\n"
         f'| fields coalesce({F.OCCURRENCES}, {F.EVENT} = "{Ev.ERROR}") as occurrence\n'
+        f"| fields {_SEV_RANK} as sev_rank\n"
         "| stats sum(occurrence) as occurrences, count(*) as lines,"
         f" latest({F.ERROR_TYPE}) as error_type, latest({F.MESSAGE}) as message,"
-        f" latest({F.CID}) as example_cid by {F.ERROR_HASH}\n"
+        f" latest({F.CID}) as example_cid, max(sev_rank) as severity,"
+        f" min(@timestamp) as first_seen, max(@timestamp) as last_seen by {F.ERROR_HASH}\n"
         "| sort occurrences desc\n"
         "| limit 20",
     ),

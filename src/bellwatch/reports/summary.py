@@ -6,6 +6,7 @@ from collections import Counter
 from typing import Any
 
 from .. import _settings
+from ..log.redact import scrub
 from ..query.percentile import from_histogram
 from ..sources.base import Source
 from ..sources.facts import Facts
@@ -29,7 +30,8 @@ def summary(
     """The digest of ``[since_ms, until_ms)`` within ``budget`` cl100k tokens, and its facts.
 
     ``slow_threshold`` (default: the setting) marks an endpoint slow in the headline. A
-    source that runs Logs Insights answers with the saved queries.
+    source that runs Logs Insights answers with the saved queries. The facts, and so the
+    text, have every secret masked as a log line masks it.
     """
     threshold = _settings.resolve().slow_threshold if slow_threshold is None else slow_threshold
     facts = None
@@ -37,6 +39,7 @@ def summary(
         facts = _insights.collect(lambda text: source.run_insights(text, since_ms, until_ms))
     if facts is None:
         facts = collect(_facts.gather(source, since_ms, until_ms))
+    facts = scrub(facts)  # the facts are returned too: masked before anything reads them
     text = digest.render(facts, budget, slow_threshold=threshold)
     return Digest(text, facts, source.stats)
 

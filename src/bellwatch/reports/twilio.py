@@ -7,7 +7,7 @@ from typing import Any
 from ..sources.base import Source
 from ..sources.facts import Facts
 from . import _facts, _insights
-from ._types import Report, page
+from ._types import Report, answer, page
 
 __all__ = ["rows", "twilio"]
 
@@ -28,9 +28,9 @@ def twilio(
         found = _insights.twilio(lambda text: source.run_insights(text, since_ms, until_ms))
         if found is not None:
             shown, after = page(found, limit, cursor)
-            return Report(shown, source.stats, after)
+            return answer(shown, source.stats, after)
     shown, after = page(rows(_facts.gather(source, since_ms, until_ms)), limit, cursor)
-    return Report(shown, source.stats, after)
+    return answer(shown, source.stats, after)
 
 
 def rows(facts: Facts) -> list[dict[str, Any]]:

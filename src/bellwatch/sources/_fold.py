@@ -58,7 +58,7 @@ def fold_lines(  # noqa: PLR0912, PLR0915 - the hot loop, inlined on purpose
     )  # fmt: skip
     # a tuple, not a set: a level may be any JSON value, a list included (unhashable)
     request, error_levels, floor, twilio = Ev.REQUEST, _ERROR_LEVELS, facts.floor, TWILIO_PREFIX
-    f_n = F.OCCURRENCES
+    f_n, f_hash = F.OCCURRENCES, F.ERROR_HASH
     ep = facts.ep
     ep_get = ep.get
     records = text = head = untimed = error_lines = 0
@@ -136,6 +136,8 @@ def fold_lines(  # noqa: PLR0912, PLR0915 - the hot loop, inlined on purpose
             e[1] += 1
         if status is not None and not 200 <= status < 300 and path and path.startswith(twilio):
             _twilio(facts, rec, ts, status, bad_signature=False)
+        if f_hash in rec:  # the error recorded during this request: its user was affected
+            _affected(facts, rec)
     facts.records += records
     facts.text += text
     facts.head_text += head
@@ -199,6 +201,18 @@ def fold_event(
         n = _int(rec.get(F.OCCURRENCES))
         if event in _ERROR_EVENTS or n is not None:
             _error(facts, key, rec, ts, n=n if n is not None and n >= 0 else None, event=event)
+        _affected(facts, rec)
+
+
+def _affected(facts: Facts, rec: Mapping[str, Any]) -> None:
+    """A line with a fingerprint and a ``uid``: that user was affected by that error."""
+    key, uid = rec.get(F.ERROR_HASH), rec.get(F.USER_ID)
+    if type(key) is str and type(uid) is str:
+        users = facts.eu.get(key)
+        if users is None:
+            facts.eu[key] = {uid}
+        else:
+            users.add(uid)
 
 
 def _request(

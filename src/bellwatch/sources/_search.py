@@ -10,7 +10,7 @@ tool stream every line through the reader instead: the same events, slower.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
 import orjson
@@ -21,7 +21,7 @@ from ._paths import STDIN, is_gzip, reverse_lines
 from .base import TIMESTAMP, Record, ScanStats, TextRecord
 from .reader import StreamReader, in_window, parse
 
-__all__ = ["Searched", "correlated", "search_tool"]
+__all__ = ["Searched", "containing", "correlated", "search_tool"]
 
 
 class Searched(Protocol):
@@ -44,7 +44,19 @@ def correlated(
     source: Searched, cid: str, since_ms: int | None, until_ms: int | None
 ) -> Iterator[Record]:
     """Structured events whose ``cid`` is ``cid``, and text events that mention it."""
-    needles = _needles(cid)
+    return containing(source, cid, lambda record: _belongs(record, cid), since_ms, until_ms)
+
+
+def containing(
+    source: Searched,
+    text: str,
+    keep: Callable[[Record], bool],
+    since_ms: int | None,
+    until_ms: int | None,
+) -> Iterator[Record]:
+    """The events whose line holds ``text`` (as written, or JSON-escaped) and that pass
+    ``keep``: only those lines are parsed when a search tool can find them."""
+    needles = _needles(text)
     paths = source.paths()
     plain = [p for p in paths if p != STDIN and not is_gzip(p)]
     hits = _tool_hits(plain, needles) if plain else {}
@@ -52,14 +64,14 @@ def correlated(
         found = hits.get(path) if hits is not None else None
         if found is None:  # no tool, or not a plain file: read every line
             for record in source.read_file(path, since_ms, until_ms):
-                if _belongs(record, cid):
+                if keep(record):
                     yield record
             continue
         source.readable(path)
         reader = StreamReader(os.path.basename(path), os.path.dirname(path), source.stats)
         for offset, line in found:
             hit = reader.event(line)
-            if hit is None or not _belongs(hit, cid):
+            if hit is None or not keep(hit):
                 continue
             if isinstance(hit, TextRecord):
                 hit[TIMESTAMP] = _time_before(path, offset)

@@ -18,6 +18,8 @@ What is kept:
   sorts the few it shows; keeping them sorted cost more than the rest of a fold);
 - per Twilio CallSid: the correlation ids of its failed webhooks (non-2xx answers on a
   Twilio route, or a bad signature), so a webhook failing both ways counts once;
+- per error fingerprint, the distinct users it affected: the ``uid`` of every line
+  carrying its ``hash`` (a request line names the error recorded during it);
 - counts: structured events, text events (and those before the first time, for windows),
   events without a time, error-level events, failed health checks; first and last time.
 
@@ -33,9 +35,9 @@ from typing import Any
 
 __all__ = ["MAX_SLOW_ROWS", "SLOW_FLOOR", "SLOW_SPLIT", "Facts", "slowest"]
 
-VERSION = 1
+VERSION = 2
 _MAGIC = b"BWF\x01"
-_SECTIONS = ("ep", "err", "slow", "slow_lo", "tw")
+_SECTIONS = ("ep", "err", "slow", "slow_lo", "tw", "eu")
 _SCALARS = ("records", "text", "head_text", "untimed", "min_ts", "max_ts", "last_ts",
             "error_lines", "health_failures", "floor")  # fmt: skip
 SLOW_FLOOR = 0.5
@@ -46,6 +48,7 @@ SLOW_SPLIT = 2.0
 MAX_SLOW_ROWS = 200_000
 MAX_HIST = 300_000
 MAX_TWILIO_IDS = 100_000
+MAX_ERROR_USERS = 300_000
 
 
 class Facts:
@@ -75,6 +78,7 @@ class Facts:
         self._slow: list[tuple[Any, ...]] | None = []
         self._slow_lo: list[tuple[Any, ...]] | None = []
         self._tw: dict[str, list[Any]] | None = {}
+        self._eu: dict[str, set[str]] | None = {}
 
     # ------------------------------------------------------------ sections
 
@@ -136,6 +140,15 @@ class Facts:
             else self._section("tw", dict)
         )
 
+    @property
+    def eu(self) -> dict[str, set[str]]:
+        """``hash -> {uid}``: the users each error fingerprint affected."""
+        return (
+            self._eu
+            if self._eu is not None and "eu" not in self._todo
+            else self._section("eu", dict)
+        )
+
     def add_slow(self, rows: list[tuple[Any, ...]]) -> None:
         """Add requests over the floor, in the order read, to their band."""
         split = SLOW_SPLIT
@@ -147,7 +160,13 @@ class Facts:
         hist = sum(len(e[5]) for e in self.ep.values())
         ids = sum(len(w[0]) + len(w[1]) for w in self.tw.values())
         rows = len(self.slow) + len(self.slow_lo)
-        return rows <= MAX_SLOW_ROWS and hist <= MAX_HIST and ids <= MAX_TWILIO_IDS
+        users = sum(len(u) for u in self.eu.values())
+        return (
+            rows <= MAX_SLOW_ROWS
+            and hist <= MAX_HIST
+            and ids <= MAX_TWILIO_IDS
+            and users <= MAX_ERROR_USERS
+        )
 
     # ------------------------------------------------------------ merging
 
@@ -316,10 +335,21 @@ def _merge_rows(into: list[tuple[Any, ...]], other: list[tuple[Any, ...]]) -> li
     return into + other if into else list(other)
 
 
+def _merge_eu(into: dict[str, set[str]], other: dict[str, set[str]]) -> dict[str, set[str]]:
+    for key, users in other.items():
+        mine = into.get(key)
+        if mine is None:
+            into[key] = set(users)
+        else:
+            mine |= users
+    return into
+
+
 _MERGE: dict[str, Any] = {
     "ep": _merge_ep,
     "err": _merge_err,
     "slow": _merge_rows,
     "slow_lo": _merge_rows,
     "tw": _merge_tw,
+    "eu": _merge_eu,
 }

@@ -27,7 +27,7 @@ from ._paths import (
     reverse_lines,
     stopped,
 )
-from ._search import correlated
+from ._search import containing, correlated
 from .base import TIMESTAMP, Record, ScanStats, SourceError, TextRecord
 from .reader import StreamReader, in_window, lines_of
 
@@ -230,6 +230,17 @@ class FileSource:
         """The events of one correlation id (``trace``): its structured events and the text
         events that mention it, file by file in order."""
         return correlated(self, cid, since_ms, until_ms)
+
+    def containing(
+        self,
+        text: str,
+        keep: Callable[[Record], bool],
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+    ) -> Iterator[Record]:
+        """The events whose line holds ``text`` and that pass ``keep`` (an error's lines by
+        its hash), found with ``rg``/``grep`` when installed, file by file in order."""
+        return containing(self, text, keep, since_ms, until_ms)
 
     def run_insights(
         self, query_text: str, since_ms: int | None, until_ms: int | None

@@ -180,7 +180,8 @@
     $("patterns").textContent = fmtNum(errs.total_unique_errors);
     $("error-count").textContent = fmtNum(errs.total_error_count);
     rows("errors", errs.top_errors || [], (e) => [
-      [fmtNum(e.count), "num"], [e.severity, "sev " + e.severity],
+      [fmtNum(e.count), "num"], [e.users === null || e.users === undefined ? "-" : fmtNum(e.users), "num"],
+      [e.severity, "sev " + e.severity],
       [`${e.type}: ${e.message}`, ""], [e.endpoint || "-", "mono"], [e.hash, "mono"],
     ], "no errors recorded");
     rows("slow", (series && series.slow_recent) || [], (s) => [
@@ -190,12 +191,38 @@
     rows("endpoints", eps, ([path, e]) => [
       [path, "mono"], [fmtNum(e.count), "num"], [fmtSec(e.p95), "num"], [fmtPct(e.count ? (100 * e.errors) / e.count : 0), "num"],
     ], "no requests yet");
+    renderUsers(doc.users || {}, errs.top_errors || []);
     const biz = doc.business || { counters: {}, ratios: {} };
     const items = [
       ...Object.entries(biz.ratios || {}).map(([k, v]) => [k, v === null ? "-" : fmtPct(v)]),
       ...Object.entries(biz.counters || {}).map(([k, v]) => [k, fmtNum(v)]),
     ];
     rows("business", items, ([k, v]) => [[k, "mono"], [v, "num"]], "no business metrics recorded");
+  }
+
+  // Distinct users (HyperLogLog estimates: /metrics says the relative error) and the
+  // users each of the top errors affected.
+  function renderUsers(users, topErrors) {
+    const active = users.active || {};
+    $("users-active").textContent = users.counted ? fmtNum(active["5m"]) : "-";
+    $("users-hour").textContent = users.counted ? fmtNum(active["1h"]) : "-";
+    $("users-day").textContent = users.counted ? fmtNum(active["24h"]) : "-";
+    $("users-source").textContent = users.counted
+      ? `${users.source === "cluster" ? "cluster" : "this process"}, ±${fmtPct(100 * users.error)}`
+      : "not counted";
+    const per = (users.per_user_24h || {}).requests || {};
+    const items = users.counted ? [
+      ["active, 5 min", fmtNum(active["5m"])], ["active, 1 h", fmtNum(active["1h"])],
+      ["active, 24 h", fmtNum(active["24h"])], ["new, 24 h", fmtNum(users.new_24h)],
+      ["returning, 24 h", fmtNum(users.returning_24h)],
+      ["requests per user, p50 / p95", per.p50 === null || per.p50 === undefined ? "-" : `${per.p50} / ${per.p95}`],
+    ] : [];
+    rows("users", items, ([k, v]) => [[k, ""], [v, "num"]],
+      users.reason ? `not counted: ${users.reason}` : "not counted");
+    const hurt = topErrors.filter((e) => e.users).sort((a, b) => b.users - a.users).slice(0, 5);
+    rows("users-errors", hurt, (e) => [
+      [fmtNum(e.users), "num"], [`${e.type}: ${e.message}`, ""], [e.hash, "mono"],
+    ], "no user affected by an error");
   }
 
   async function tick() {

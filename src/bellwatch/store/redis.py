@@ -18,13 +18,16 @@ Keys, all under ``bellwatch:<service>:`` and all expiring:
   same logarithmic mapping, so a bucket's bins simply add up;
 - ``sess`` (sorted set): session key -> last seen, trimmed to ``session_window``;
   an ended session is removed (``ZREM``) unless some process saw it after the end;
-- ``ctr`` (hash): business counters; ``proc:<id>``: the last batch applied per process.
+- ``ctr`` (hash): business counters; ``proc:<id>``: the last batch applied per process;
+- ``u:*``: the distinct users (HyperLogLogs) of :mod:`.redis_users`, sent by its
+  :attr:`RedisStore.riders` hook in the same rounds.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from .._guard import record_internal_error
@@ -85,6 +88,8 @@ class RedisStore:
         self.max_endpoints = max_endpoints
         self.max_sessions = max_sessions
         self._nbuckets = max(1, round(window / BUCKET_SECONDS))
+        # Other cluster numbers sent and read with each round (the users' HyperLogLogs).
+        self.riders: list[Callable[[Any], None]] = []
         attach_shipper(self, url, name="redis", interval=flush_interval, after=self._refresh,
                        timeout=timeout, merge=merge_batches)  # fmt: skip
 
@@ -277,6 +282,8 @@ class RedisStore:
         return str(reply)
 
     def _refresh(self, client: Any) -> None:
+        for ride in list(self.riders):
+            ride(client)
         now = time.time()
         if self._cluster is not None and now - self._read_at > _READ_INTEREST:
             return

@@ -1,7 +1,8 @@
-"""cl100k token counts, with tiktoken's offline encoding as ``bench/tokens.py`` uses.
+"""cl100k token counts: the one tokenizer the digest, the cost report and the MCP server use.
 
-tiktoken (``bellwatch[cli]``) is optional: without it tokens are estimated as
-``ceil(characters / 4)`` and the report says so.
+tiktoken (``bellwatch[cli]``) with its offline encoding, as ``bench/tokens.py``
+measures; optional: without it tokens are estimated as ``ceil(characters / 4)`` and
+what reports the count says so (:func:`tokenizer_name`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ def count_tokens(text: str) -> int:
     return encode(text) if encode is not None else math.ceil(len(text) / 4)
 
 
-def tokenizer_name() -> str:
-    """How tokens are counted: ``cl100k`` or the characters/4 estimate."""
-    return "cl100k" if _encoder() is not None else "chars/4 estimate (pip install tiktoken)"
+def tokenizer_name(*, hint: bool = True) -> str:
+    """How tokens are counted: ``cl100k`` or the characters/4 estimate (with the install hint)."""
+    if _encoder() is not None:
+        return "cl100k"
+    return "chars/4 estimate (pip install tiktoken)" if hint else "chars/4 estimate"

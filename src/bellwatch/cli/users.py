@@ -1,0 +1,91 @@
+"""The ``users`` command: distinct users, top users, and the users each error hurt.
+
+Calls :func:`bellwatch.reports.users` and renders its sections as tables (``--json``
+gives the report's rows, every field).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from .options import domain_errors, opts_from, shared_options
+from .output import Column, closing, echo_json, echo_text, table
+from .progress import byte_spinner
+
+__all__ = ["users"]
+
+PERIOD = (
+    Column("start", "from (UTC)", "time", 9),
+    Column("users", "users", "number", 8),
+    Column("requests", "requests", "number", 7),
+)
+TOP_REQUESTS = (
+    Column("uid", "uid", "id", 9),
+    Column("requests", "requests", "number", 8),
+    Column("errors", "errors", "number", 7),
+)
+TOP_ERRORS = (
+    Column("uid", "uid", "id", 9),
+    Column("errors", "errors", "number", 8),
+    Column("requests", "requests", "number", 7),
+)
+PER_ERROR = (
+    Column("users", "users", "number", 9),
+    Column("hash", "hash", "id", 8),
+    Column("type", "type", "id", 6),
+    Column("msg", "message", "text", 5, least=24),
+)
+
+
+@click.command()
+@click.option(
+    "--by",
+    type=click.Choice(["hour", "day"]),
+    default="hour",
+    show_default=True,
+    help="Count distinct users per hour or per day.",
+)
+@click.option("--limit", default=10, show_default=True, help="Top users and errors shown.")
+@shared_options
+def users(by: str, limit: int, **kw: Any) -> None:
+    """Distinct users (the bound uid) per hour or day, top users, users per error.
+
+    Exact over local files; over a log group, Logs Insights' count_distinct (an
+    approximation when there are many users).
+
+    \b
+    Examples:
+      bellwatch users --since 1d
+      bellwatch users --by day --since 7d --json
+      bellwatch users --log-group /ecs/bella-prod --since 1h
+    """
+    from .. import reports  # when a report runs: --help and the light commands skip it
+
+    opts = opts_from(kw)
+    with domain_errors(opts):
+        source = opts.source()
+        total = getattr(source, "total_bytes", None)
+        with byte_spinner(int(total()) if callable(total) else 0, quiet=opts.json):
+            report = reports.users(source, opts.since, opts.until, by=by, limit=limit)
+    if opts.json:
+        echo_json(report.rows)  # like every report: its rows, every field
+        closing(report.stats)
+        return
+    sections: dict[str, list[dict[str, Any]]] = {}
+    for row in report.rows:
+        sections.setdefault(row["section"], []).append(row)
+    (head,) = sections.get("total", [{"users": 0, "requests": 0, "exact": True}])
+    how = "exact" if head["exact"] else "approximate (Logs Insights count_distinct)"
+    echo_text(f"{head['users']} distinct users, {head['requests']} requests ({how})")
+    for key, title, columns in (
+        ("period", f"users per {by}", PERIOD),
+        ("top_requests", "top users by requests", TOP_REQUESTS),
+        ("top_errors", "top users by failed requests (5xx or an error recorded)", TOP_ERRORS),
+        ("error", "users affected per error fingerprint", PER_ERROR),
+    ):
+        if sections.get(key):
+            click.echo("")
+            table(sections[key], opts, title, columns=columns)
+    closing(report.stats)
