@@ -30,11 +30,12 @@ _INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
 # What to give up, in order, when a line is over budget. First the app's own keys
 # (longest first: shortened, then dropped; see _fit_values). Then what a reader can
 # do without: the traceback, the stdlib logger's name, the HTTP method, and a level
-# of INFO (a missing level reads as INFO: the CLI does so). The keys a request line
-# is joined by go last: a route past 48 characters is cut to 48, then uid and sid
-# (usually on the request's other lines, found by cid), then duration; cid is core.
-# Error facts (type, message, severity) outlive the request facts; ids and route
-# templates are shortened late because they are useless once cut, free text is not.
+# of INFO (a missing level reads as INFO: the CLI does so). Then the request's other
+# keys (uid and sid are on its other lines, found by cid; duration), and the message,
+# which an error line's hash names on its first line anyway: shortened, then dropped.
+# A route is never shortened: a cut route reads as another route in every report
+# (``/api/assistant/bo…``), so it is whole or dropped, after the message. Severity
+# and type go last; cid, hash and n are core.
 _LADDER: tuple[tuple[str, str, int], ...] = (
     ("shorten", F.EXC, _MIN_KEEP),
     ("drop", F.EXC, 0),
@@ -45,18 +46,16 @@ _LADDER: tuple[tuple[str, str, int], ...] = (
     ("drop_info", F.LEVEL, 0),
     ("shorten", F.MESSAGE, 48),
     ("drop", F.WINDOW, 0),
-    ("shorten", F.PATH, 48),
     ("drop", F.USER_ID, 0),
     ("drop", F.SESSION_ID, 0),
     ("drop", F.DURATION, 0),
-    ("shorten", F.PATH, _MIN_KEEP),
-    ("drop", F.PATH, 0),
     ("shorten", F.MESSAGE, _MIN_KEEP),
+    ("drop", F.MESSAGE, 0),
+    ("drop", F.PATH, 0),
     ("drop", F.COUNT, 0),
     ("shorten", F.ERROR_TYPE, _MIN_KEEP),
     ("drop", F.STATUS, 0),
     ("drop", F.CLOSE_CODE, 0),
-    ("drop", F.MESSAGE, 0),
     # severity and type last: the HIGH/CRITICAL metric filter and the CLI group on them
     ("drop", F.ERROR_TYPE, 0),
     ("drop", F.SEVERITY, 0),
