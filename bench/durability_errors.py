@@ -99,6 +99,10 @@ def unique_errors() -> list[str]:
             lasts.append(last)
             ratios.append(last / first)
             unique = got["unique"]
+        FIGURES[f"unique_{what}_ratio"] = (
+            f"{median(ratios):.2f}x",
+            f"{what}: per-error cost of the last 10,000 of {ERRORS:,} unique errors vs the first",
+        )
         rows.append(
             f"| `{what}` | {median(firsts) * 1e6:.1f} us | {median(lasts) * 1e6:.1f} us "
             f"| {median(ratios):.2f}x | {unique:,} |"
@@ -159,6 +163,9 @@ def kill_round(tmp: Path, log_flush: str) -> dict[str, Any]:
     return result
 
 
+FIGURES: dict[str, tuple[str, str]] = {}  # name -> (value, what), filled by the sections
+
+
 def sigkill() -> list[str]:
     rows = []
     for log_flush in ("0.2", "0"):
@@ -173,6 +180,25 @@ def sigkill() -> list[str]:
                 f"| {log_flush} | {target} | {median(lost):.0f} (max {max(lost)}) "
                 f"| {median(window):.3f} s (max {max(window):.3f} s) "
                 f"| {median([r['answered'] for r in rounds]):.0f} |"
+            )
+        every = [r[t] for r in rounds for t in ("stdout", "file")]
+        if log_flush == "0.2":
+            FIGURES["kill_lost_median"] = (
+                f"{median([lost for lost, _ in every]):.0f}",
+                "answered requests lost to SIGKILL (median), default log_flush",
+            )
+            FIGURES["kill_lost_max"] = (
+                f"{max(lost for lost, _ in every)}",
+                "answered requests lost to SIGKILL (most), default log_flush",
+            )
+            FIGURES["kill_window_max"] = (
+                f"{max(w for _, w in every):.2f} s",
+                "the longest window of lost requests, default log_flush",
+            )
+        else:
+            FIGURES["kill_lost_flush0"] = (
+                f"{max(lost for lost, _ in every)}",
+                "answered requests lost to SIGKILL (most) with log_flush=0",
             )
     return [
         "| `log_flush` | target | answered requests lost | window | answered |",
@@ -194,6 +220,12 @@ def main() -> None:
         f"### SIGKILL under ~150 requests/s ({KILL_ROUNDS} rounds each)",
         "",
         *sigkill(),
+        "",
+        "### Figures",
+        "",
+        "| figure | value | what |",
+        "|---|---|---|",
+        *(f"| `{name}` | {value} | {what} |" for name, (value, what) in FIGURES.items()),
     ]
     path = write_result("durability_errors", "\n".join(parts))
     print(path.read_text())

@@ -416,7 +416,7 @@ def main() -> None:
     ts_iso = len(ENC.encode('"ts":"2026-12-07T03:29:54.752Z",')) - len(ENC.encode('"ts":,'))
     first = [first_error_line(seed) for seed in range(seeds)]
     first_tokens = statistics.median(len(ENC.encode(line)) for line in first)
-    frames = first[0].count(" < ") + 1 if '"exc"' in first[0] else 0
+    frames = first[0].count(" > ") + 1 if '"exc"' in first[0] else 0  # frames joined by " > "
     out += [
         "",
         f"structlog configured with bellwatch's keys and epoch-ms timestamps writes "
@@ -438,8 +438,8 @@ def main() -> None:
         "",
         "Written once per fingerprint per TTL (`BELLWATCH_ERROR_TTL`): the first occurrence of "
         "an unhandled 500, a `sqlite3.OperationalError` raised three app frames deep, recorded by "
-        "the real aggregator inside a request scope. Today it has the ordinary `max_line` budget; "
-        "issue 14 item 4 gives it a larger one, and a rerun updates this row.",
+        "the real aggregator inside a request scope. It has a budget of its own "
+        "(`BELLWATCH_ERROR_LINE_MAX`), so route, status and traceback fit.",
         "",
         "| line | characters | tokens | traceback frames kept |",
         "|---|---:|---:|---:|",

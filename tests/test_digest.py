@@ -80,6 +80,23 @@ class TestRender:
         text = digest.render(facts(), 1500)
         assert "100x [high] Err0" in text and "cid 000000000000" in text
 
+    def test_error_names_the_users_it_affected(self) -> None:
+        """A pattern with distinct users says how many; one without users says nothing."""
+        data = facts()
+        data["errors"][0]["users"] = 3
+        data["errors"][1]["users"] = 1
+        text = digest.render(data, 1500)
+        assert "(hash 00000000, 3 users, e.g." in text
+        assert "(hash 00000001, 1 user, e.g." in text
+        assert "(hash 00000002, e.g." in text
+
+    def test_an_endpoint_without_a_method_shows_a_question_mark(self) -> None:
+        """Request lines whose method was cut (older logs) show ``?``, never ``None``."""
+        data = facts()
+        data["endpoints"][0]["method"] = None
+        text = digest.render(data, 1500)
+        assert "- ? /api/e0:" in text and "None" not in text
+
     def test_reports_left_out(self) -> None:
         """A tight budget drops lower sections and names what it left out."""
         text = digest.render(facts(n_errors=30, n_endpoints=40, n_twilio=20), 250)

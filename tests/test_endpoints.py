@@ -166,6 +166,39 @@ class TestPrometheus:
         assert families["bellwatch_requests"].samples[0].labels["path"] == path
 
 
+class TestAlertCounts:
+    def test_metrics_show_each_alert_channels_outcomes(self, tmp_path: Path) -> None:
+        """A critical error alerts a webhook: /metrics (JSON and Prometheus) counts it sent."""
+        import bellwatch
+        from test_alerts import Server as Hook
+
+        hook = Hook("ok")
+        try:
+            bellwatch.configure(stdout=False, alert_webhook=hook.url)
+            runtime.aggregator().record(RuntimeError("payments down"), severity="critical")
+            deadline = time.monotonic() + 30
+            while not hook.bodies and time.monotonic() < deadline:
+                time.sleep(0.02)
+            while time.monotonic() < deadline:  # the count follows the answer
+                doc = get(MetricsEndpoint(), "/").json()
+                if doc["process"]["alerts"]["channels"].get("webhook", {}).get("sent"):
+                    break
+                time.sleep(0.02)
+            text = get(MetricsEndpoint(), "/?format=prometheus").text
+        finally:
+            hook.close()
+        assert doc["process"]["alerts"]["channels"]["webhook"] == {
+            "sent": 1, "failed": 0, "dropped": 0,
+        }  # fmt: skip
+        samples = {
+            (s.labels["channel"], s.labels["outcome"]): s.value
+            for f in text_string_to_metric_families(text)
+            if f.name == "bellwatch_alerts"
+            for s in f.samples
+        }
+        assert samples[("webhook", "sent")] == 1.0
+
+
 class TestToken:
     def test_token_required_when_set(self) -> None:
         """Without the bearer token /metrics answers 401."""

@@ -14,6 +14,7 @@ from bellwatch.mcp import Context, call, definitions
 from bellwatch.mcp.reply import Reply
 from bellwatch.reports import digest as digest_text
 from bellwatch.sources.files import FileSource
+from secrets_table import KEYED, TEXTS
 
 
 def context(logs: Path | str, cache: Path, **settings: Any) -> Context:
@@ -141,6 +142,20 @@ class TestTables:
         assert "scanned" in answer.text
 
 
+class TestUsers:
+    def test_errors_say_how_many_users_each_pattern_affected(self, tmp_path: Path) -> None:
+        """The errors tool has a users column: distinct uids on the pattern's lines."""
+        lines: list[dict[str, Any] | str] = [
+            {"ts": 1_796_600_000_000 + i, "level": "ERROR", "event": "error", "n": 1,
+             "hash": "deadbeef", "type": "KeyError", "sev": "high", "uid": f"u{i % 3}",
+             "cid": f"{i:012x}", "msg": "missing"}
+            for i in range(6)
+        ]  # fmt: skip
+        answer = call(context(write(tmp_path / "app.jsonl", lines), tmp_path / "c"), "errors", {})
+        row = dict(zip(answer.data["columns"], answer.data["rows"][0], strict=True))
+        assert (row["count"], row["users"]) == (6, 3)
+
+
 class TestErrorDetail:
     def test_first_occurrence_routes_and_ids(self, ctx: Context) -> None:
         """The locked database's pattern: its count, first line, routes and example ids."""
@@ -246,6 +261,52 @@ class TestSafety:
         for secret in ("abcdefghijklmnop", "hunter2", "sk_live_0123", "5551234567",
                        "AKIAIOSFODNN7EXAMPLE"):  # fmt: skip
             assert secret not in both, (tool, secret)
+
+    @pytest.fixture
+    def table(self, tmp_path: Path) -> Context:
+        """Every secret of the shared table: keyed on request lines, in text on error lines."""
+        lines: list[dict[str, Any] | str] = []
+        for i, (key, value, _) in enumerate(KEYED):
+            lines.append({"ts": 1_796_600_000_000 + i, "level": "WARNING",
+                          "event": "request_complete", "cid": "cccccccccccc", "method": "GET",
+                          "path": "/api/x", "status": 503, "duration": 3.0,
+                          key: value})  # fmt: skip
+        for i, (text, _) in enumerate(TEXTS):
+            lines.append({"ts": 1_796_600_001_000 + i, "level": "ERROR", "event": "error",
+                          "cid": "cccccccccccc", "hash": "feedf00d", "n": 1, "sev": "high",
+                          "type": "ValueError", "path": "/api/x", "msg": text})  # fmt: skip
+            # One text line each: a bare base64 line of a PEM block split over lines has
+            # nothing that marks it secret (the JSON line above carries it whole).
+            lines.append("Traceback text line: " + text.replace("\n", " "))
+        return context(write(tmp_path / "app.jsonl", lines), tmp_path / "cache")
+
+    @pytest.mark.parametrize(
+        ("tool", "args"),
+        [
+            ("digest", {"budget": 8000}),
+            ("errors", {}),
+            ("error_detail", {"hash": "feedf00d"}),
+            ("trace", {"cid": "cccccccccccc", "budget": 8000}),
+            ("slow", {"budget": 8000}),
+            ("endpoints", {}),
+            (
+                "query",
+                {"text": "fields @message | limit 200", "language": "insights", "budget": 8000},
+            ),
+            ("query", {"text": "cccccccccccc", "language": "filter", "budget": 8000}),
+        ],
+    )
+    def test_no_secret_of_the_table_reaches_any_tool(
+        self, table: Context, tool: str, args: dict[str, Any]
+    ) -> None:
+        """The shared secrets table through every tool: no secret of 8 characters or more shows."""
+        answer = call(table, tool, args)
+        assert not answer.is_error, answer.text
+        both = answer.text + orjson.dumps(answer.data).decode()
+        hidden = [v for _, v, h in KEYED for v in (h or (v,))]
+        hidden += [part for _, parts in TEXTS for part in parts]
+        shown = [part for part in hidden if len(part) >= 8 and part in both]
+        assert shown == [], (tool, shown)
 
     @pytest.mark.parametrize(
         ("tool", "args"),

@@ -11,8 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
+from click.testing import CliRunner
 
+from bellwatch.cli import cli
 from real_server import GUNICORN, UVICORN, UVICORN_RUN, Server, occurrences
 
 pytest_plugins = ["redis_server"]
@@ -122,6 +125,18 @@ class TestOneReportPerFailure:
         for e in run.lines:
             if e.get("n") == 1 and "path" in e and "cid" in e:  # a first line names its route
                 by_route[e["path"]] = totals[e["hash"]]
+        assert by_route == ROUTES
+
+    def test_the_cli_counts_every_failure_of_each_route(self, run: Run) -> None:
+        """``bellwatch errors --json`` over the workers' log files gives each route's failures."""
+        result = CliRunner().invoke(
+            cli, ["errors", "--json", "-l", str(run.server.logs), "--since", "1h"]
+        )
+        assert result.exit_code == 0, result.output
+        by_route: dict[str, int] = {}
+        for row in orjson.loads(result.stdout):
+            for route in row["endpoints"]:
+                by_route[route] = by_route.get(route, 0) + row["count"]
         assert by_route == ROUTES
 
     def test_the_servers_own_copy_is_absorbed(self, run: Run) -> None:

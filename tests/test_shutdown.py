@@ -56,6 +56,57 @@ class TestSigterm:
         assert sum(e.get("n", 0) for e in errors) == answered_fail == FAILURES
 
 
+class TestSigtermUnderLoad:
+    @pytest.mark.parametrize("name", ["uvicorn --workers 2", "gunicorn UvicornWorker -w 2"])
+    def test_requests_answered_while_stopping_have_their_lines(
+        self, tmp_path: Path, name: str
+    ) -> None:
+        """SIGTERM while four clients still send: each answered request is a line, and the
+        error lines' n add up to every 500 answered, in-flight ones included."""
+        import threading
+        import time
+
+        server = Server(tmp_path, *SERVERS[name])
+        answered: dict[str, int] = {}
+        stop = threading.Event()
+
+        def client(k: int) -> None:
+            with httpx.Client(base_url=server.base, timeout=10) as http:
+                for i in range(100_000):
+                    if stop.is_set():
+                        return
+                    cid = f"c{k}{i:07d}"
+                    path = "/fail" if i % 7 == 0 else "/ok"
+                    try:
+                        r = http.get(path, headers={"x-request-id": cid, "Connection": "close"})
+                    except httpx.TransportError:
+                        if server.proc.poll() is not None:
+                            return  # the server is gone
+                        continue  # refused while stopping: not answered
+                    answered[cid] = r.status_code
+
+        threads = [threading.Thread(target=client, args=(k,), daemon=True) for k in range(4)]
+        try:
+            for t in threads:
+                t.start()
+            deadline = time.monotonic() + 30
+            while len(answered) < 200 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            os.kill(server.proc.pid, signal.SIGTERM)
+            server.proc.wait(30)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(15)
+            server.kill()
+        lines = server.lines()
+        found = {e["cid"] for e in lines if e.get("event") == "request_complete"}
+        assert len(answered) >= 200
+        assert set(answered) <= found
+        errors = [e for e in lines if e.get("event") in ("error", "aggregated_error")]
+        assert sum(e.get("n", 0) for e in errors) == sum(s == 500 for s in answered.values())
+
+
 @pytest.mark.redis
 class TestSigtermWithRedis:
     def test_the_last_counts_reach_the_cluster(self, tmp_path: Path, redis_url: str) -> None:

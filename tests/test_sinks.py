@@ -48,6 +48,25 @@ class TestRotatingFile:
         f.close()
         assert _lines(tmp_path / "a.jsonl") == [b'{"i":%d}' % i for i in range(1000)]
 
+    def test_a_batch_larger_than_a_file_is_split_across_files(self, tmp_path: Path) -> None:
+        """One append of 40 KiB into a 4 KiB file: every file ends within the limit."""
+        f = RotatingFile(tmp_path / "a.jsonl", max_bytes=4096, backups=50)
+        f.write(b"".join(b'{"i":%d,"pad":"%s"}\n' % (i, b"x" * 40) for i in range(700)))
+        f.close()
+        files = [p for p in tmp_path.glob("a.jsonl*") if not p.name.endswith(".lock")]
+        assert max(p.stat().st_size for p in files) <= 4096
+        found = sorted(int(line.split(b",")[0][5:]) for p in files for line in _lines(p))
+        assert found == list(range(700))
+
+    def test_a_line_longer_than_a_file_gets_a_file_of_its_own(self, tmp_path: Path) -> None:
+        """A single line over max_bytes is written whole, alone, and the next line rolls."""
+        f = RotatingFile(tmp_path / "a.jsonl", max_bytes=100, backups=5)
+        f.write(b'{"a":1}\n' + b'{"big":"%s"}\n' % (b"x" * 300) + b'{"b":2}\n')
+        f.close()
+        assert _lines(tmp_path / "a.jsonl") == [b'{"b":2}']
+        assert _lines(tmp_path / "a.jsonl.1") == [b'{"big":"%s"}' % (b"x" * 300)]
+        assert _lines(tmp_path / "a.jsonl.2") == [b'{"a":1}']
+
     def test_follows_a_rotation_done_by_another_process(self, tmp_path: Path) -> None:
         """Two writers on one file keep it near max_bytes and both keep rotating."""
         path = tmp_path / "a.jsonl"

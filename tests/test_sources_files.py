@@ -216,6 +216,24 @@ class TestCorrelated:
             ("app.jsonl.2.gz", 1, None),
         ]
 
+    @pytest.mark.parametrize("tool", ["rg", "grep", None])
+    def test_bytes_scanned_count_the_whole_file_with_any_tool(
+        self, tool: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A search tool reads every byte of the file: the scan says so, as the reader's does."""
+        import shutil
+
+        if tool is not None and shutil.which(tool) is None:
+            pytest.skip(f"{tool} not installed")
+        real_which = shutil.which
+        monkeypatch.setattr(
+            shutil, "which", lambda name: real_which(name) if name == tool else None
+        )
+        a = write(tmp_path / "app.jsonl", {"ts": 5, "cid": "x1"}, {"ts": 6, "cid": "y"})
+        source = FileSource([str(a)])
+        list(source.correlated("x1"))
+        assert source.stats.bytes_read == a.stat().st_size
+
 
 class TestLatest:
     @pytest.mark.parametrize("chunk", [7, 64, 1 << 20])

@@ -46,7 +46,8 @@ class RotatingFile:
     ``name.jsonl.lock`` and checks, under it, that the path is still the file it
     has open (else it reopens) and how large that file is now (others' lines
     included): one process rotates at a time, nobody writes into a rotated or
-    deleted file, and a rotated file ends within one batch of ``max_bytes``. Each
+    deleted file, and no file grows past ``max_bytes`` (a batch that does not fit is
+    cut at line ends; only a single longer line gets a larger file of its own). Each
     append is one ``O_APPEND`` call of whole lines; one that cannot be completed
     (a full disk) leaves no fragment for the next line to join
     (:class:`~bellwatch.log.outlet.Appender`).
@@ -255,11 +256,38 @@ class RotatingFile:
                 size = os.fstat(self._fd).st_size
             else:
                 size = st.st_size
-            if size and size + len(data) > self.max_bytes:
-                self._roll()
-            self._appender.append(self._fd, data)
+            self._fill(data, size)
         finally:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def _fill(self, data: bytes | bytearray, size: int) -> None:
+        # Called with the flock held; the file holds ``size`` bytes. A batch that does
+        # not fit is cut at line ends, rolling between the pieces: however long a
+        # batch grew (a process paused, a writer stuck behind a slow disk), a file
+        # ends within one line of max_bytes. Only a single line longer than
+        # max_bytes makes a file of its own that is larger.
+        kept = 0
+        while size + len(data) > self.max_bytes:
+            end = data.rfind(b"\n", 0, max(self.max_bytes - size, 0)) + 1
+            if not end and not size:  # one line longer than a whole file: alone
+                end = data.find(b"\n") + 1 or len(data)
+            if end:
+                try:
+                    self._appender.append(self._fd, data[:end])
+                except PartialWrite as exc:
+                    exc.kept += kept
+                    raise
+                kept += data.count(b"\n", 0, end)
+                data = data[end:]
+            self._roll()
+            size = 0
+            if not data:
+                return
+        try:
+            self._appender.append(self._fd, data)
+        except PartialWrite as exc:
+            exc.kept += kept
+            raise
 
     def _roll(self) -> None:
         # Called with the flock held.

@@ -54,8 +54,7 @@ def _offset(cursor: str | None) -> int:
 
 
 def _rows(ctx: Context, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    masked = scrub(rows, ctx.settings)
-    return masked if isinstance(masked, list) else []
+    return reports.masked(rows, ctx.settings)
 
 
 def _paged(
@@ -92,6 +91,7 @@ def _pct(value: Any) -> Any:
 
 ERRORS = (
     Column("count", "count"),
+    Column("users", "users"),
     Column("sev", "sev"),
     Column("hash", "hash"),
     Column("type", "type"),

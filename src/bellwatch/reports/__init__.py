@@ -17,7 +17,7 @@ never click, Rich, the CLI or the demo.
 
 from __future__ import annotations
 
-from ._types import Digest, Report
+from ._types import Digest, Report, masked
 from .endpoints import endpoints
 from .errors import errors
 from .explain import ErrorExplanation, explain
@@ -33,6 +33,7 @@ __all__ = [
     "endpoints",
     "errors",
     "explain",
+    "masked",
     "slow",
     "summary",
     "twilio",

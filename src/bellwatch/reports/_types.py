@@ -6,6 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
+from .._settings import Settings
 from ..log.redact import scrub
 from ..sources.base import ScanStats
 
@@ -38,14 +41,35 @@ class Digest:
     stats: ScanStats = field(default_factory=ScanStats)
 
 
-def masked(rows: list[Row]) -> list[Row]:
+def masked(rows: list[Row], settings: Settings | None = None) -> list[Row]:
     """``rows`` with every secret masked, by key and by value, as a log line masks them.
 
     Reports read logs that other programs or older versions wrote, so their values are
     masked here, where every reader (the CLI, the MCP server, the demo) gets them.
+    ``settings`` bring the user's own secret keys (``redact_keys``).
     """
-    out = scrub(rows)
+    out = scrub([{k: _embedded(v, settings) for k, v in row.items()} for row in rows], settings)
     return out if isinstance(out, list) else []  # scrub failed (counted): show nothing
+
+
+def _embedded(value: Any, settings: Settings | None) -> Any:
+    """A JSON object held as text (a log line's ``@message``), masked as JSON.
+
+    Inside a line's text a string value is escaped once more: a message that itself
+    holds ``{\\"password\\":...}`` is two escapes deep there, beyond the text rules.
+    Masked as the object it is, every value is masked at its own depth; the text is
+    kept byte for byte when nothing in it was secret.
+    """
+    if not (isinstance(value, str) and value.startswith("{") and value.endswith("}")):
+        return value
+    try:
+        parsed = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return value
+    if not isinstance(parsed, dict):
+        return value
+    clean = scrub(parsed, settings)
+    return value if clean == parsed else orjson.dumps(clean).decode()
 
 
 def answer(rows: list[Row], stats: ScanStats, cursor: str | None = None) -> Report:

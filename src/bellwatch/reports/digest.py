@@ -80,6 +80,7 @@ def _sections(facts: dict[str, Any]) -> list[tuple[str, str, list[str], int]]:
     errors = [
         f"- {e['count']:,}x [{e['sev'] or '?'}] {e['type']}: {e['msg']} "
         f"(hash {e['hash']}"
+        + (f", {e['users']:,} user{'' if e['users'] == 1 else 's'}" if e.get("users") else "")
         + (f", e.g. cid {e['cid']}" if e["cid"] else "")
         + (f", on {', '.join(e['endpoints'][:3])}" if e["endpoints"] else "")
         + (f", first {_clock(e['first_ts'])}" if e.get("first_ts") else "")
@@ -88,12 +89,12 @@ def _sections(facts: dict[str, Any]) -> list[tuple[str, str, list[str], int]]:
     ]
     slowest = sorted(facts["endpoints"], key=lambda e: -(e["p95"] or 0))
     endpoints = [
-        f"- {e['method']} {e['path']}: p95 {_sec(e['p95'])}, avg {_sec(e['avg'])}, "
+        f"- {e['method'] or '?'} {e['path']}: p95 {_sec(e['p95'])}, avg {_sec(e['avg'])}, "
         f"max {_sec(e['max'])}, {e['count']:,} req, 5xx {e['error_rate']:.1%}"
         for e in slowest
     ]
     busiest = [
-        f"- {e['method']} {e['path']}: {e['count']:,} req" for e in facts["endpoints"][:_TOP]
+        f"- {e['method'] or '?'} {e['path']}: {e['count']:,} req" for e in facts["endpoints"][:_TOP]
     ]
     twilio = [
         f"- {w['sid']}: {w['failures']} failure{'' if w['failures'] == 1 else 's'}"

@@ -9,6 +9,7 @@ tool stream every line through the reader instead: the same events, slower.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
@@ -68,6 +69,8 @@ def containing(
                     yield record
             continue
         source.readable(path)
+        with contextlib.suppress(OSError):  # the tool read the whole file for us
+            source.stats.bytes_read += os.path.getsize(path)
         reader = StreamReader(os.path.basename(path), os.path.dirname(path), source.stats)
         for offset, line in found:
             hit = reader.event(line)
