@@ -480,6 +480,8 @@ def main() -> int:
 
 def _range(xs: Any, fmt: str = "{:.0f}") -> str:
     xs = sorted(xs)
+    if not xs:  # --variants without the peer stacks
+        return "-"
     return f"{fmt.format(xs[0])}-{fmt.format(xs[-1])}"
 
 

@@ -3,8 +3,10 @@
 Runs bench/logging_hotpath.py's bellwatch children (the line that fits, and the line
 cut to 200 characters) under `py-spy record` (sampling, so no per-call overhead
 skews small functions as cProfile does), then charges every sample of the timed loop
-to the deepest pipeline stage on its stack. The us column is that share of the
-child's own CPU per event, measured in the same run (sampling adds a little to it).
+to the deepest pipeline stage on its stack. Most of a line is one frame, the logger
+method compiled in src/bellwatch/log/_fast.py: its samples are charged by source line
+to the section (a `# -- ...` comment) that line is in. The us column is that share of
+the child's own CPU per event, measured in the same run (sampling adds a little to it).
 
 Run: .venv/bin/python bench/profile_event.py [--events 300000]
 Writes bench/results/logging_profile.md.
@@ -30,31 +32,62 @@ from _common import figures, machine_md, quick, write_result  # noqa: E402 - ben
 # (stage, a frame that marks it); a sample goes to the deepest stage on its stack.
 STAGES = [
     ("the call site: the caller builds the keyword arguments", "child (logging_hotpath.py"),
-    ("structlog's filtering method (`meth`)", "make_method.<locals>.meth"),
-    ("structlog `_proxy_to_logger`", "_proxy_to_logger"),
-    ("structlog `_process_event`: context copy, kwargs merge, processor loop", "_process_event"),
-    ("`Pipeline.__call__`: the loop over the steps", "Pipeline.__call__"),
-    ("`AddContext`: ts, level, event, cid, bound and call fields in order", "AddContext.__call__"),
-    ("`AddContext`: the timestamp (`time.time_ns`)", "_ts_ms"),
-    ("the error-aggregator step (no exception: returns at once)", "aggregate_errors"),
-    ("`CompactException` step (no exception: returns at once)", "CompactException.__call__"),
-    ("`Redactor`: a key lookup per field, `=`/`+` scans of str values", "Redactor.__call__"),
-    ("`BudgetRenderer.render`: `orjson.dumps` + length check", "BudgetRenderer.render"),
-    ("`BudgetRenderer._fit`: the cutting path", "BudgetRenderer._fit"),
-    ("`Sink.write`: queue check, bytes, counters", "Sink.write"),
-    ("`RotatingFile.write`: the buffer append under its lock", "RotatingFile.write"),
-    ("`RotatingFile`: the 64 KiB `os.write`", "RotatingFile._write_pending"),
+    ("the compiled method: the line's own keys (ts, level, event, cid)", "method#own"),
+    ("the compiled method: fields bound in context and on the logger", "method#bound"),
+    ("the compiled method: the call's fields, redacted", "method#call"),
+    ("the compiled method: `orjson.dumps` with its newline, the length check", "method#json"),
+    ("the compiled method: its call, and the hand-over to the sink", "method#sink"),
+    ("`Redactor`: a value scanned (not known clean)", "Redactor."),
+    ("`BudgetRenderer.over`: the cutting path", "BudgetRenderer.over"),
+    ("`RotatingFile.add`: queued requests, the count, the buffer append", "RotatingFile.add"),
+    ("`RotatingFile`: the 64 KiB `os.write`", "RotatingFile._write_now"),
 ]
 LOOP = "child (logging_hotpath.py"
+METHOD = "Plan._fast.<locals>.method"
+FAST = HERE.parent / "src" / "bellwatch" / "log" / "_fast.py"
+# The compiled method's sections, by the `# -- ...` comment each one starts with.
+SECTIONS = {
+    "the line's own keys": "method#own",
+    "fields bound in context": "method#bound",
+    "the call's fields": "method#call",
+    "JSON with its newline": "method#json",
+    "the sink": "method#sink",
+}
 # Coarse groups for the one-line figure the README's table quotes.
 GROUPS = {
-    "structlog's bound logger": ("structlog",),
-    "context and timestamp": ("`AddContext`",),
-    "redaction": ("`Redactor`",),
-    "the sink and file buffer": ("`Sink", "`RotatingFile"),
-    "JSON and budget": ("`BudgetRenderer",),
-    "the step loop": ("`Pipeline", "the error-aggregator", "`CompactException"),
+    "the call's fields and their redaction": ("the compiled method: the call's",),
+    "the line's own keys and bound fields": (
+        "the compiled method: the line's own",
+        "the compiled method: fields bound",
+    ),
+    "JSON and budget": ("the compiled method: `orjson", "`BudgetRenderer"),
+    "the sink and file buffer": ("the compiled method: its call", "`RotatingFile"),
+    "value scans": ("`Redactor`",),
 }
+
+
+def sections() -> list[tuple[int, str]]:
+    """(first line, section mark) of the compiled method's sections, in order."""
+    out = [(0, "method#sink")]  # before the first section: the call itself
+    for number, line in enumerate(FAST.read_text().splitlines(), 1):
+        text = line.strip()
+        if text.startswith("# -- "):
+            for words, mark in SECTIONS.items():
+                if text[5:].startswith(words):
+                    out.append((number, mark))
+    return out
+
+
+def mark_of(frame: str, marks: list[tuple[int, str]]) -> str:
+    """A frame of the compiled method named by its section (py-spy gives file:line)."""
+    if METHOD not in frame:
+        return frame
+    line = int(frame.rsplit(":", 1)[1].rstrip(")"))
+    found = marks[0][1]
+    for first, mark in marks:
+        if line >= first:
+            found = mark
+    return found
 
 
 def spy() -> str:
@@ -78,6 +111,7 @@ def profile(variant: str, events: int) -> tuple[float, Counter[str], int]:
         us = json.loads(result)["us"]
         stages: Counter[str] = Counter()
         total = 0
+        marks = sections()
         for line in Path(raw).read_text().splitlines():
             stack, n = line.rsplit(" ", 1)
             frames = stack.split(";")
@@ -87,8 +121,9 @@ def profile(variant: str, events: int) -> tuple[float, Counter[str], int]:
                 continue
             stage = STAGES[0][0]
             for frame in frames[at[0] :]:
+                named = mark_of(frame, marks)
                 for name, mark in STAGES:
-                    if mark in frame:
+                    if mark in named:
                         stage = name
             stages[stage] += int(n)
             total += int(n)
@@ -104,8 +139,9 @@ def main() -> None:
         "",
         "`py-spy record` (1,000 samples/s) of bench/logging_hotpath.py's bellwatch child, "
         f"{args.events:,} events; each sample of the timed loop is charged to the deepest stage "
-        "on its stack (a stage's own time, its callees in C included). us = the stage's share "
-        "of the child's CPU per event in the same run.",
+        "on its stack (a stage's own time, its callees in C included), a sample in the logger "
+        "method compiled by `src/bellwatch/log/_fast.py` to the section of it its line is in. "
+        "us = the stage's share of the child's CPU per event in the same run.",
         "",
         machine_md(["structlog", "orjson"]),
     ]

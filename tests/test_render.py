@@ -129,8 +129,8 @@ class TestPriorities:
         assert parsed["path"] == "/api/users/{user_id}"
         assert parsed["msg"].endswith(MARK)
 
-    def test_error_facts_outlive_the_request_facts(self) -> None:
-        """On a crowded error line, type, message, severity and count stay whole."""
+    def test_the_message_goes_before_the_route(self) -> None:
+        """On a crowded error line the message goes (the hash names it); the route stays whole."""
         event = {
             "ts": 1795745015921,
             "level": "ERROR",
@@ -144,10 +144,13 @@ class TestPriorities:
             "exc": "app.db:commit:12 < app.api:book:40 < starlette.routing:handle:88",
         }
         parsed = _check(BudgetRenderer(200).render(event), 200)
-        assert parsed["type"] == "OperationalError"
-        assert parsed["msg"] == "database is locked"
-        assert parsed["count"] == 10
-        assert parsed["sev"] == "critical"
+        assert "msg" not in parsed
+        assert parsed["path"] == "/api/users/{user_id}/bookings/{booking_id}"
+        assert (parsed["type"], parsed["sev"], parsed["count"]) == (
+            "OperationalError",
+            "critical",
+            10,
+        )
 
     def test_route_template_is_not_cut_while_free_text_can_be(self) -> None:
         """A long message is shortened before the path is touched."""
@@ -227,12 +230,19 @@ class TestRequestLineJoinKeys:
         assert {k: parsed[k] for k in kept} == {k: event[k] for k in kept}
         assert "uid" not in parsed
 
-    def test_a_longer_route_is_cut_to_48_characters_before_duration_goes(self) -> None:
-        """A very long route template keeps its first 48 characters, marked, and the duration."""
+    def test_a_long_route_stays_whole_and_the_request_keys_go(self) -> None:
+        """A 91-character route is kept whole: uid, sid and duration go instead."""
         event = request_line("/" + "r" * 90)
         parsed = _check(BudgetRenderer(200).render(event), 200)
-        assert parsed["path"] == event["path"][:48] + MARK
-        assert parsed["duration"] == 0.038
+        assert parsed["path"] == event["path"]
+        assert "duration" not in parsed and "uid" not in parsed
+
+    def test_a_route_too_long_to_fit_is_dropped_not_cut(self) -> None:
+        """A route that cannot fit whole is dropped and counted, never shortened."""
+        event = request_line("/" + "r" * 150)
+        parsed = _check(BudgetRenderer(200).render(event), 200)
+        assert "path" not in parsed
+        assert (parsed["cid"], parsed["status"]) == ("3f9a1c7e2b4d", 200)
 
     @settings(max_examples=200, deadline=None)
     @given(
@@ -253,6 +263,60 @@ class TestRequestLineJoinKeys:
         else:
             cut = [k for k, v in parsed.items() if isinstance(v, str) and v != event.get(k)]
             assert "_dropped" in parsed or any(parsed[k].endswith(MARK) for k in cut)
+
+
+_SEGMENT = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_{}0123456789-", min_size=1, max_size=24)
+
+
+class TestErrorLineRoute:
+    @settings(max_examples=300, deadline=None)
+    @given(
+        route=st.lists(_SEGMENT, min_size=1, max_size=8).map(lambda parts: "/" + "/".join(parts)),
+        event=st.sampled_from(["error", "aggregated_error"]),
+        msg=st.text(max_size=200),
+        error_type=st.text(min_size=1, max_size=40),
+        extra=st.dictionaries(
+            st.sampled_from(["uid", "sid", "window", "count", "exc", "status", "duration", "note"]),
+            st.one_of(st.text(max_size=60), st.integers(0, 10**6)),
+            max_size=6,
+        ),
+        limit=st.sampled_from([100, 150, 200, 300]),
+        fast=st.booleans(),
+    )
+    def test_a_rendered_route_is_the_exact_route_or_absent(
+        self,
+        route: str,
+        event: str,
+        msg: str,
+        error_type: str,
+        extra: dict[str, Any],
+        limit: int,
+        fast: bool,
+    ) -> None:
+        """An error line's path is never a shortened route that reads as another one."""
+        line = {
+            "ts": 1795745015921,
+            "level": "ERROR",
+            "event": event,
+            "cid": "3f9a1c7e2b4d",
+            "hash": "6aca4327",
+            "n": 3,
+            "type": error_type,
+            "msg": msg,
+            "sev": "high",
+            **extra,
+            "path": route,
+        }
+        renderer = BudgetRenderer(limit)
+        if fast:  # the logger's path: dumped with its newline, then cut in place
+            data = orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE)
+            if len(data) > limit + 1:
+                data = renderer.over(dict(line), data)
+            rendered = data.rstrip(b"\n")
+        else:
+            rendered = renderer.render(line)
+        parsed = _check(rendered, limit)
+        assert parsed.get("path", route) == route
 
 
 class TestUnserializable:

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+import orjson
 import pytest
 import redis
 from ddsketch import DDSketch
@@ -20,6 +21,7 @@ from bellwatch.errors.aggregator import ErrorAggregator
 from bellwatch.errors.alerts import Alert, Alerter
 from bellwatch.monitor.monitor import Monitor
 from bellwatch.store import MemoryStore
+from bellwatch.store._redis_batch import Batch
 from bellwatch.store._redis_client import connect
 from bellwatch.store.base import RELATIVE_ACCURACY, Store
 from bellwatch.store.redis import RedisStore
@@ -234,6 +236,41 @@ def _wait_stalled(server: RedisServer) -> None:
         raise AssertionError("redis-server never stalled")
     finally:
         probe.close()
+
+
+requests = st.lists(
+    st.tuples(
+        st.sampled_from(["/a", "/b/{id}"]),
+        st.sampled_from([200, 404, 500]),
+        st.floats(min_value=0, max_value=30),
+        st.booleans(),
+        st.floats(min_value=0, max_value=60),
+    ),
+    max_size=40,
+)
+
+
+class TestBatch:
+    @given(requests)
+    def test_a_live_batch_settles_to_what_counting_both_ways_gives(
+        self, reqs: list[tuple[str, int, float, bool, float]]
+    ) -> None:
+        """Counted per bucket then settled, a live batch equals one counted since start too."""
+        live, plain = Batch(live=True), Batch()
+        for path, status, duration, slow, offset in reqs:
+            live.count(path, status, duration, slow, NOW + offset)
+            plain.add(path, status, duration, slow, NOW + offset)
+        merged = Batch()
+        merged.merge(live)  # a live batch merges in with its totals
+        live.settle()
+        for batch in (live, merged):
+            assert (batch.updates, batch.b, batch.s) == (plain.updates, plain.b, plain.s)
+            assert batch.sk == plain.sk
+            assert batch.ep.keys() == plain.ep.keys()
+            for path, row in batch.ep.items():
+                assert row[:4] == plain.ep[path][:4]
+                assert row[4] == pytest.approx(plain.ep[path][4])
+        assert orjson.loads(live.payload())["ep"].keys() == plain.ep.keys()
 
 
 class TestDegraded:

@@ -25,7 +25,8 @@ from structlog.typing import Processor
 from .._guard import suppress_internal_errors
 from ..errors.aggregator import ErrorAggregator
 from ..log import pipeline
-from ..log.pipeline import Pipeline, get_logger
+from ..log.logger import get_logger
+from ..log.pipeline import Pipeline
 from .runtime import Runtime
 
 __all__ = [

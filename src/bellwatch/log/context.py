@@ -48,7 +48,7 @@ class _Bound:
     error logged during the request names its route template from them).
     """
 
-    __slots__ = ("cid", "fields", "request", "scope")
+    __slots__ = ("cid", "fields", "memo", "request", "scope")
 
     def __init__(
         self,
@@ -61,6 +61,9 @@ class _Bound:
         self.fields = fields
         self.request = request
         self.scope = scope
+        # What the logger's fast path made of ``fields`` (redacted once, for the
+        # redactor it names): a cache, not a change; see bellwatch.log._fast.
+        self.memo: Any = None
 
 
 _NOTHING = _Bound(None, _EMPTY, None)

@@ -1,33 +1,31 @@
-"""The one logging pipeline every part writes through, and ``get_logger()``.
+"""The one logging pipeline every part writes through.
 
 The runtime (:mod:`bellwatch._runtime`) builds a :class:`Pipeline` at each
 :func:`bellwatch.configure` and installs it here with :func:`install`; everything that
-writes a line asks :func:`current` for it. Loggers returned by :func:`get_logger`
-before ``configure`` (module-level loggers are the norm) follow the configuration
-in force when they are first used, and again after every later ``configure``.
+writes a line asks :func:`current` for it. Loggers (:mod:`bellwatch.log.logger`) ask
+it for their methods (:meth:`Pipeline.method`) and ask again after every install.
 """
 
 from __future__ import annotations
 
 import sys
-import weakref
-from collections.abc import Callable, Sequence
-from typing import Any, cast
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import structlog
-from structlog.typing import FilteringBoundLogger, Processor
+from structlog.typing import Processor
 
 from .. import _settings
 from .._guard import record_internal_error
 from ..schema import F
-from . import redact
+from . import _fast, redact
 from .processors import LEVEL_OF, AddContext, CompactException
 from .pseudonym import HashingContext, UidHasher
 from .redact import Redactor
 from .render import BudgetRenderer
 from .sinks import Sink
 
-__all__ = ["FIRST_LINE", "Pipeline", "current", "get_logger", "install", "installed", "set_default"]
+__all__ = ["FIRST_LINE", "Pipeline", "current", "install", "installed", "on_install", "set_default"]
 
 # Set (to True) by the error aggregator on the first line of an error fingerprint:
 # that line is rendered within ``error_line_max`` instead of ``max_line``, so its
@@ -35,6 +33,9 @@ __all__ = ["FIRST_LINE", "Pipeline", "current", "get_logger", "install", "instal
 FIRST_LINE = "__bellwatch_first__"
 
 _LEVEL_NUM = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
+# Keys only the general way handles: the exception the error and traceback steps read,
+# and the error aggregator's first-line mark.
+_SPECIAL = frozenset(("exc_info", FIRST_LINE))
 
 # A step: (logger, method, event) -> event. Steps run after context, before redaction.
 Step = Callable[[Any, str, dict[str, Any]], dict[str, Any]]
@@ -43,8 +44,10 @@ Step = Callable[[Any, str, dict[str, Any]], dict[str, Any]]
 class Pipeline:
     """The configured chain: context -> steps -> redaction -> budgeted JSON -> sink.
 
-    ``__call__`` is the single structlog processor; it never raises (a failing step
-    yields a minimal line naming the failure, with no user values in it).
+    ``__call__`` is the chain as a structlog processor; it never raises (a failing
+    step yields a minimal line naming the failure, with no user values in it).
+    Logger methods run it through :meth:`log`, or, decided once per logger and
+    level, through the precompiled method of :mod:`bellwatch.log._fast`.
 
     Args:
         settings: the resolved settings this pipeline writes by.
@@ -68,41 +71,93 @@ class Pipeline:
         self.min_level = _LEVEL_NUM[settings.level]
         self.renderer = BudgetRenderer(settings.max_line)
         self.first_renderer = BudgetRenderer(max(settings.error_line_max, settings.max_line))
-        self.add_context: Any = AddContext("iso" if settings.dev else settings.timestamp)
+        self.context = AddContext("iso" if settings.dev else settings.timestamp)
+        self.add_context: Any = self.context
         self.uid_hasher = UidHasher.from_settings(settings)
         if self.uid_hasher is not None:  # hash_uid: a uid given to one call is hashed too
-            self.add_context = HashingContext(self.add_context, self.uid_hasher)
+            self.add_context = HashingContext(self.context, self.uid_hasher)
         self.redactor = Redactor.from_settings(settings)
         first = [errors] if errors is not None else []
         self.steps: list[Processor] = [*first, CompactException(), *extra]  # type: ignore[list-item]
+        # The steps an event without an exception goes through: the error and
+        # compaction steps do nothing to it, so they are left out here, once.
+        self.plain_steps: list[Processor] = [s for s in self.steps if not _only_with_exception(s)]
         self._console: Callable[..., str] | None = None
         if settings.dev:
             self._console = structlog.dev.ConsoleRenderer(colors=True, timestamp_key=F.TS)
+        # With hash_uid, a uid given to a call or bound to a logger is hashed the general
+        # way; one bound in context was hashed when bound (``bind``), so it stays fast.
+        special = _SPECIAL | {F.USER_ID} if self.uid_hasher is not None else _SPECIAL
+        self.fast = _fast.Plan.build(
+            add_context=self.context,
+            redactor=self.redactor,
+            renderer=self.renderer,
+            sink=sink,
+            general=self.log,
+            special=special,
+            context_special=_SPECIAL,
+            simple=self._console is None and not self.plain_steps,
+        )
+
+    def method(self, level: str, fields: Mapping[str, Any]) -> Callable[..., None]:
+        """What ``level`` (``"info"``...) of a logger bound to ``fields`` runs: chosen once.
+
+        A filtered level is a plain no-op function; the others write through the
+        precompiled fast method when this pipeline has one (:mod:`bellwatch.log._fast`).
+        """
+        if _METHOD_LEVEL[level] < self.min_level:
+            return _nop
+        if self.fast is None:
+            return _fast.general_method(self.log, level, fields)
+        return self.fast.method(level, fields)
 
     def __call__(self, logger: object, method: str, event: dict[str, Any]) -> bytes | str:
         try:
-            event = self.add_context(logger, method, event)
-            for step in self.steps:
-                event = step(logger, method, event)  # type: ignore[assignment]
-            renderer = self.first_renderer if event.pop(FIRST_LINE, False) else self.renderer
-            event = self.redactor(logger, method, event)
-            if self._console is not None:
-                try:
-                    return self._console(logger, method, event)
-                except Exception:
-                    return renderer.render(event).decode("utf-8")
-            return renderer.render(event)
+            return self._finish(logger, method, self.add_context(logger, method, event))
         except structlog.DropEvent:
             raise
         except Exception as exc:
-            record_internal_error(exc)
-            return self.renderer.render(
-                {
-                    F.LEVEL: LEVEL_OF.get(method, "INFO"),
-                    F.EVENT: "bellwatch_internal_error",
-                    F.ERROR_TYPE: type(exc).__name__,
-                }
-            )
+            return self._failed(method, exc)
+
+    def _finish(self, logger: object, method: str, event: dict[str, Any]) -> bytes | str:
+        """Steps, redaction and rendering of a line's dict."""
+        steps = self.steps if "exc_info" in event or method == "exception" else self.plain_steps
+        for step in steps:
+            event = step(logger, method, event)  # type: ignore[assignment]
+        renderer = self.first_renderer if event.pop(FIRST_LINE, False) else self.renderer
+        event = self.redactor(logger, method, event)
+        if self._console is not None:
+            try:
+                return self._console(logger, method, event)
+            except Exception:
+                return renderer.render(event).decode("utf-8")
+        return renderer.render(event)
+
+    def _failed(self, method: str, exc: Exception) -> bytes:
+        record_internal_error(exc)
+        return self.renderer.render(
+            {
+                F.LEVEL: LEVEL_OF.get(method, "INFO"),
+                F.EVENT: "bellwatch_internal_error",
+                F.ERROR_TYPE: type(exc).__name__,
+            }
+        )
+
+    def log(self, method: str, event: Any, fields: Mapping[str, Any], kw: dict[str, Any]) -> None:
+        """One logger call, the general way: ``log.info(event, **kw)`` of a logger bound to
+        ``fields``, as structlog's filtering bound logger ran it through this pipeline."""
+        sink = self.sink
+        try:
+            line_dict = self.context.build(method, event, fields, kw)
+            hasher = self.uid_hasher
+            if hasher is not None and F.USER_ID in line_dict:
+                line_dict[F.USER_ID] = hasher(line_dict[F.USER_ID])
+            line = self._finish(sink, method, line_dict)
+        except structlog.DropEvent:
+            return
+        except Exception as exc:
+            line = self._failed(method, exc)
+        sink.write(line, _METHOD_LEVEL.get(method, 20) >= 30)
 
     def emit(self, method: str, event: dict[str, Any]) -> None:
         """Render and write one event outside structlog (the middleware's fast path).
@@ -121,6 +176,11 @@ class Pipeline:
         self.sink.close()
 
 
+def _only_with_exception(step: object) -> bool:
+    """A step known to do nothing to an event without ``exc_info``."""
+    return isinstance(step, CompactException) or getattr(step, "only_with_exception", False)
+
+
 _METHOD_LEVEL = {
     "debug": 10,
     "info": 20,
@@ -136,37 +196,8 @@ def _nop(event: object = None, *args: object, **kw: object) -> None:
     """What a filtered-out level's method is."""
 
 
-class _LazyLogger:
-    """What :func:`get_logger` returns: binds to the current pipeline on first use."""
-
-    def __init__(self, name: str | None, initial: dict[str, Any]) -> None:
-        self._name = name
-        self._initial = initial
-        _proxies.add(self)
-
-    def _resolve(self) -> FilteringBoundLogger:
-        pipe = current()
-        wrapper = structlog.make_filtering_bound_logger(pipe.min_level)
-        real: FilteringBoundLogger = wrapper(pipe.sink, [pipe], dict(self._initial))  # type: ignore[call-arg]
-        # Cache the methods on the instance: later calls skip __getattr__. A filtered
-        # level gets a plain function (no bound-method creation, no *args), so calling
-        # it costs what an empty call with the same arguments costs.
-        for name, level in _METHOD_LEVEL.items():
-            self.__dict__[name] = _nop if level < pipe.min_level else getattr(real, name)
-        self.__dict__["_real"] = real
-        return real
-
-    def _forget(self) -> None:
-        for name in ("debug", "info", "warning", "warn", "error", "exception", "critical", "_real"):
-            self.__dict__.pop(name, None)
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return getattr(self._resolve(), name)
-
-
-_proxies: weakref.WeakSet[_LazyLogger] = weakref.WeakSet()
+# What install() calls (loggers drop the methods they compiled for the previous pipeline).
+_on_install: list[Callable[[], None]] = []
 _current: Pipeline | None = None
 # Set by the runtime when it is imported: builds the default pipeline on first use,
 # with the error aggregator wired in. The log layer never imports the runtime itself.
@@ -181,9 +212,14 @@ def install(pipe: Pipeline | None) -> Pipeline | None:
     global _current
     previous, _current = _current, pipe
     redact.activate(pipe.redactor if pipe is not None else None)
-    for proxy in list(_proxies):
-        proxy._forget()
+    for hook in _on_install:
+        hook()
     return previous
+
+
+def on_install(hook: Callable[[], None]) -> None:
+    """Call ``hook`` whenever a pipeline is installed (:mod:`bellwatch.log.logger` does)."""
+    _on_install.append(hook)
 
 
 def set_default(factory: Callable[[], Pipeline]) -> None:
@@ -208,13 +244,3 @@ def current() -> Pipeline:
     install(Pipeline(_settings.resolve(), Sink(sys.stdout)))
     assert _current is not None
     return _current
-
-
-def get_logger(name: str | None = None, **initial: Any) -> FilteringBoundLogger:
-    """A structlog logger writing through bellwatch's pipeline.
-
-    ``initial`` fields are bound to every line of this logger. Filtered levels are
-    no-op methods chosen when the logger binds, so ``log.debug(...)`` in production
-    costs no more than an empty call with the same arguments.
-    """
-    return cast(FilteringBoundLogger, _LazyLogger(name, initial))

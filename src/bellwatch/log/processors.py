@@ -10,6 +10,7 @@ import os
 import sys
 import sysconfig
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -75,25 +76,56 @@ def _ts_iso_at(ns: int) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+# The keys a line's own context writes first; bound fields never rewrite them.
+_OWN = frozenset((F.TS, F.LEVEL, F.EVENT, F.CID))
+
+
 class AddContext:
     """Put ``ts``, ``level``, ``event`` and ``cid`` first, then bound fields, then call fields.
 
     Core keys lead the line so that a reader (or ``head -c``) sees them first.
     """
 
-    __slots__ = ("_now", "stamp")
+    __slots__ = ("_now", "iso", "stamp")
 
     def __init__(self, timestamp: str = "ms") -> None:
-        self._now = _ts_iso if timestamp == "iso" else _ts_ms
+        self.iso = timestamp == "iso"
+        self._now = _ts_iso if self.iso else _ts_ms
         # The same format for a moment taken earlier (``time.time_ns()``): a request
         # line finished in a batch carries the time its request ended.
-        self.stamp = _ts_iso_at if timestamp == "iso" else _ts_ms_at
+        self.stamp = _ts_iso_at if self.iso else _ts_ms_at
+
+    @property
+    def now(self) -> Any:
+        """The function giving the current timestamp in this format."""
+        return self._now
 
     def __call__(self, _logger: object, method: str, event: dict[str, Any]) -> dict[str, Any]:
+        out = self._start(method, event.pop("event", ""))
+        if event:
+            out.update(event)
+        return out
+
+    def build(
+        self, method: str, event: Any, fields: Mapping[str, Any], kw: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The line of a logger call: what ``__call__`` makes of structlog's event dict
+        (the logger's ``fields``, then the call's ``kw``, then ``event`` unless None),
+        built in one dict instead of two."""
+        out = self._start(method, "")
+        if fields:
+            out.update(fields)  # a bound "event" is the line's event when the call has none
+        if kw:
+            out.update(kw)
+        if event is not None:
+            out[F.EVENT] = event
+        return out
+
+    def _start(self, method: str, event: Any) -> dict[str, Any]:
         out: dict[str, Any] = {
             F.TS: self._now(),
             F.LEVEL: LEVEL_OF.get(method, "INFO"),
-            F.EVENT: event.pop("event", ""),
+            F.EVENT: event,
         }
         now = _ctx.get()
         cid = now.cid
@@ -101,11 +133,12 @@ class AddContext:
             out[F.CID] = cid
         bound = now.fields
         if bound:
-            core = dict(out)
-            out.update(bound)
-            out.update(core)  # a bound "level" or "event" must not rewrite the line's own
-        if event:
-            out.update(event)
+            if _OWN.isdisjoint(bound):
+                out.update(bound)
+            else:
+                core = dict(out)
+                out.update(bound)
+                out.update(core)  # a bound "level" or "event" must not rewrite the line's own
         return out
 
 

@@ -30,11 +30,12 @@ _INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
 # What to give up, in order, when a line is over budget. First the app's own keys
 # (longest first: shortened, then dropped; see _fit_values). Then what a reader can
 # do without: the traceback, the stdlib logger's name, the HTTP method, and a level
-# of INFO (a missing level reads as INFO: the CLI does so). The keys a request line
-# is joined by go last: a route past 48 characters is cut to 48, then uid and sid
-# (usually on the request's other lines, found by cid), then duration; cid is core.
-# Error facts (type, message, severity) outlive the request facts; ids and route
-# templates are shortened late because they are useless once cut, free text is not.
+# of INFO (a missing level reads as INFO: the CLI does so). Then the request's other
+# keys (uid and sid are on its other lines, found by cid; duration), and the message,
+# which an error line's hash names on its first line anyway: shortened, then dropped.
+# A route is never shortened: a cut route reads as another route in every report
+# (``/api/assistant/bo…``), so it is whole or dropped, after the message. Severity
+# and type go last; cid, hash and n are core.
 _LADDER: tuple[tuple[str, str, int], ...] = (
     ("shorten", F.EXC, _MIN_KEEP),
     ("drop", F.EXC, 0),
@@ -45,18 +46,16 @@ _LADDER: tuple[tuple[str, str, int], ...] = (
     ("drop_info", F.LEVEL, 0),
     ("shorten", F.MESSAGE, 48),
     ("drop", F.WINDOW, 0),
-    ("shorten", F.PATH, 48),
     ("drop", F.USER_ID, 0),
     ("drop", F.SESSION_ID, 0),
     ("drop", F.DURATION, 0),
-    ("shorten", F.PATH, _MIN_KEEP),
-    ("drop", F.PATH, 0),
     ("shorten", F.MESSAGE, _MIN_KEEP),
+    ("drop", F.MESSAGE, 0),
+    ("drop", F.PATH, 0),
     ("drop", F.COUNT, 0),
     ("shorten", F.ERROR_TYPE, _MIN_KEEP),
     ("drop", F.STATUS, 0),
     ("drop", F.CLOSE_CODE, 0),
-    ("drop", F.MESSAGE, 0),
     # severity and type last: the HIGH/CRITICAL metric filter and the CLI group on them
     ("drop", F.ERROR_TYPE, 0),
     ("drop", F.SEVERITY, 0),
@@ -175,6 +174,18 @@ class BudgetRenderer:
         # otherwise the event is JSON already and its line's length is known.
         return self._fit(event, chars if counters.values_replaced == replaced else None)
 
+    def over(self, event: dict[str, Any], data: bytes) -> bytes:
+        """:meth:`render` with its newline, for the logger's fast path, which dumped already.
+
+        ``data`` is ``orjson.dumps(event, option=OPT_APPEND_NEWLINE)`` and longer than
+        ``max_line + 1`` bytes. ``event`` is the caller's own: it is cut in place.
+        """
+        chars = (len(data) if data.isascii() else len(data.decode("utf-8"))) - 1
+        if chars <= self.max_line:
+            return data
+        counters.lines_truncated += 1
+        return _fit_values(event, self.max_line, chars, orjson.OPT_APPEND_NEWLINE)
+
     def _fit(self, event: Mapping[str, Any], chars: int | None) -> bytes:
         """The budget path; ``chars``: the line's length when ``event`` is JSON as it is."""
         counters.lines_truncated += 1
@@ -205,7 +216,8 @@ def _room(limit: int, dropped: int, others: int) -> int:
     return limit - _DROPPED_KEY - len(str(dropped)) - (1 if others else 0)
 
 
-_Step = tuple[str, str, int]
+# (action, key, characters to keep, characters of the key's JSON and its colon)
+_Step = tuple[str, str, int, int]
 _PLANS: dict[tuple[str, ...], tuple[list[str], list[_Step]]] = {}
 _PLANS_MAX = 256  # shapes of line remembered (a service writes a few dozen)
 
@@ -219,50 +231,80 @@ def _plan(values: dict[str, Any]) -> tuple[list[str], list[_Step]]:
     plan = _PLANS.get(shape)
     if plan is None:
         extras = [key for key in values if key not in _NOT_EXTRA]
-        steps = [step for step in _LADDER if step[1] in values]
+        steps = [(a, key, keep, _key_chars(key) + 1) for a, key, keep in _LADDER if key in values]
         plan = (extras, steps)
         if len(_PLANS) < _PLANS_MAX:
             _PLANS[shape] = plan
     return plan
 
 
-def _fit_values(values: dict[str, Any], limit: int, total: int) -> bytes:
+def _fit_values(  # noqa: PLR0912 - the ladder's steps written out: the cut line's hot path
+    values: dict[str, Any], limit: int, total: int, option: int = 0
+) -> bytes:
     """Shrink ``values`` (ours, JSON-safe) until its line of ``total`` characters fits.
 
     The length is kept up to date by arithmetic: a key's piece is measured (one
     ``orjson.dumps`` of its value) only when the ladder reaches that key, the steps
     that apply are worked out once per shape of line, and the line is dumped once
-    at the end. A request line a few characters over budget costs two small dumps
-    and one of the line.
+    at the end (with ``option``: orjson's). A request line a few characters over
+    budget costs two small dumps and one of the line.
     """
     extras, steps = _plan(values)
-    total, dropped = _fit_extras(values, extras, limit, total) if extras else (total, 0)
-    room = _room(limit, dropped, len(values))
-    for action, key, keep in steps:
+    if extras:
+        total, dropped = _fit_extras(values, extras, limit, total)
+        room = _room(limit, dropped, len(values))
+    else:
+        dropped, room = 0, limit
+    # _piece and _room are written out in this loop: it is the cut line's hot path.
+    dumps = orjson.dumps
+    for action, key, keep, key_colon in steps:
         if total <= room:
             break
         if key not in values:
             continue
+        value = values[key]
         if action == "shorten":
-            total = _shorten(values, key, keep, total, room)
-        elif action == "drop" or values[key] == "INFO":  # drop_info: only an INFO level
-            total -= _piece(key, values.pop(key)) + (1 if values else 0)
+            if type(value) is not str or len(value) > keep:  # else nothing to cut
+                total = _shorten(values, key, keep, total, room)
+        elif action == "drop":
+            del values[key]
+            raw = dumps(value)
+            total -= (
+                key_colon
+                + (len(raw) if raw.isascii() else len(raw.decode("utf-8")))
+                + (1 if values else 0)  # the comma before the next piece
+            )
             dropped += 1
-            room = _room(limit, dropped, len(values))
-    # last resort: shorten the core values themselves
-    for key in (F.EVENT, F.CID, F.ERROR_HASH, F.LEVEL, F.TS):
-        if total <= room:
-            break
-        if key in values:
-            total = _shorten(values, key, 1, total, room)
+            room = (
+                limit
+                - _DROPPED_KEY
+                - (1 if dropped < 10 else len(str(dropped)))
+                - (1 if values else 0)
+            )
+        elif value == "INFO":  # drop_info: a level of INFO only (its JSON is '"INFO"')
+            del values[key]
+            total -= key_colon + 6 + (1 if values else 0)
+            dropped += 1
+            room = (
+                limit
+                - _DROPPED_KEY
+                - (1 if dropped < 10 else len(str(dropped)))
+                - (1 if values else 0)
+            )
+    if total > room:  # last resort: shorten the core values themselves
+        for key in (F.EVENT, F.CID, F.ERROR_HASH, F.LEVEL, F.TS):
+            if total <= room:
+                break
+            if key in values:
+                total = _shorten(values, key, 1, total, room)
     if dropped:
         values[F.DROPPED] = dropped
-    line = orjson.dumps(values)
-    if _chars(line) <= limit:
+    line = dumps(values, option=option)
+    if (len(line) if line.isascii() else len(line.decode("utf-8"))) - (option != 0) <= limit:
         return line
     # Unreachable for sane limits; keeps the guarantee if a key itself is huge.
     core = {k: str(values.get(k, ""))[:8] for k in CORE_FIELDS if k in values}
-    return orjson.dumps(core)
+    return orjson.dumps(core, option=option)
 
 
 def _fit_extras(

@@ -25,6 +25,7 @@ import os
 import stat
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -75,11 +76,20 @@ class RotatingFile:
         self.flush_interval = flush_interval
         self.on_full = on_full
         self.limit = limit
+        # Past this many buffered bytes a new line is dropped (never, when blocking).
+        self._drop_above = limit if on_full == "drop" else float("inf")
         self._io = threading.Lock()  # one thread appends at a time (the flock is per process)
         self._buf_lock = threading.Lock()
-        self._pending: list[bytes] = []
-        self._pending_bytes = 0
-        self._pending_counted = 0
+        # Lines are copied into one bytearray, not kept as bytes objects: orjson's output
+        # lives outside Python's small-object allocator, and hundreds of them freed at
+        # once made glibc hand memory back to the system and fault it in again (~1.5 us
+        # a line in bench/logging_hotpath.py).
+        # The buffer is never replaced: add() appends to it without a lock (one
+        # bytearray += is atomic under the GIL, and under free threading the object's
+        # own lock makes it so), while the writer copies out what it found and deletes
+        # exactly that much, so a line appended meanwhile stays for the next batch.
+        self._buf = bytearray()
+        self._uncounted = 0  # buffered lines the caller did not count written
         self._urgent = False
         self._since = 0.0  # monotonic time of the oldest buffered line
         # a batch never overshoots a small max_bytes by much
@@ -96,6 +106,8 @@ class RotatingFile:
         if self._rotates:
             self._open_lock()
         self._flusher = flusher
+        # The queue of requests finished later: drained before a line is added (add()).
+        self.deferred = flusher.deferred if flusher is not None else Deferred()
         if flush_interval > 0:
             if flusher is None:
                 raise ValueError("a buffered file needs a flusher to write it out")
@@ -132,18 +144,59 @@ class RotatingFile:
             with self._io:
                 self._append(data)
             return
-        with self._buf_lock:
-            if self._pending_bytes + len(data) > self.limit and self.on_full == "drop":
-                _lost(data.count(b"\n"), counted)  # a writer is stuck: drop, never wait
+        # acquire/release, not `with`: a lock's __exit__ takes the slow call path (~0.2 us).
+        lock = self._buf_lock
+        lock.acquire()
+        try:
+            buf = self._buf
+            if len(buf) + len(data) > self._drop_above:
+                full = None  # a writer is stuck: drop, never wait
+            else:
+                if not buf:
+                    self._since = time.monotonic()
+                buf += data
+                self._uncounted += data.count(b"\n") - counted
+                if urgent:
+                    self._urgent = True
+                full = urgent or len(buf) >= self._batch_bytes
+        finally:
+            lock.release()
+        if full is None:
+            _lost(data.count(b"\n"), counted)
+        elif full:
+            self._write_now()
+
+    def add(self, data: bytes) -> None:
+        """One INFO line, whole, when this buffered file is its sink's only target.
+
+        What the sink would do, in one call (the logger's hot path): finish the
+        queued requests first (log order), count the line written, buffer it.
+        """
+        deferred = self.deferred
+        if deferred.pending:
+            deferred.drain()
+        if self.flush_interval <= 0:  # closed since: it writes at once, and fails
+            try:
+                self.write(data)
+            except Exception:
+                counters.file_dropped += 1
+                counters.lines_dropped += 1
                 return
-            if not self._pending:
-                self._since = time.monotonic()
-            self._pending.append(data)
-            self._pending_bytes += len(data)
-            self._pending_counted += counted
-            self._urgent = self._urgent or urgent
-            if not (urgent or self._pending_bytes >= self._batch_bytes):
-                return
+            counters.lines_written += 1
+            return
+        counters.lines_written += 1
+        # No lock: see __init__. A race on _since only makes a batch go out sooner.
+        buf = self._buf
+        if len(buf) + len(data) > self._drop_above:
+            _lost(1, 1)
+            return
+        if not buf:
+            self._since = time.monotonic()
+        buf += data
+        if len(buf) >= self._batch_bytes:
+            self._write_now()
+
+    def _write_now(self) -> None:
         # Written now, unless another thread is writing (maybe stuck on a slow disk):
         # then that thread, or the next tick, writes these lines too.
         if self._io.acquire(blocking=self.on_full == "block"):
@@ -153,8 +206,13 @@ class RotatingFile:
                 self._io.release()
 
     def flush(self) -> None:
-        """Write out the buffered lines, if any."""
-        if self._pending:
+        """Write out the buffered lines, if any; returns once they are written.
+
+        Also waits for a write in progress: the flusher thread may have taken the
+        buffer already, and a process that exits right after (``stats()``, then exit)
+        would lose what that thread had not yet written.
+        """
+        if self._buf or self._io.locked():
             with self._io:
                 self._write_out()
 
@@ -162,22 +220,26 @@ class RotatingFile:
         # Called with _io held; loops while urgent lines arrived during the write.
         while True:
             with self._buf_lock:
-                pending, counted = self._pending, self._pending_counted
-                self._pending, self._pending_bytes, self._pending_counted = [], 0, 0
+                buf = self._buf
+                taken = len(buf)
+                data = buf[:taken]  # a copy: add() goes on appending to buf meanwhile
+                del buf[:taken]
+                uncounted, self._uncounted = self._uncounted, 0
                 self._urgent = False
-            if not pending:
+            if not data:
                 return
-            data = pending[0] if len(pending) == 1 else b"".join(pending)
             try:
                 self._append(data)
             except PartialWrite as exc:
-                _lost(data.count(b"\n") - exc.kept, counted)
+                lines = data.count(b"\n")
+                _lost(lines - exc.kept, lines - uncounted)
             except Exception:
-                _lost(data.count(b"\n"), counted)
+                lines = data.count(b"\n")
+                _lost(lines, lines - uncounted)
             if not self._urgent:
                 return
 
-    def _append(self, data: bytes) -> None:
+    def _append(self, data: bytes | bytearray) -> None:
         # Called with _io held. Under the flock: still our file? its size? rotate? append.
         self._writes += 1
         if not self._rotates:
@@ -198,7 +260,7 @@ class RotatingFile:
         finally:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
-    def _fill(self, data: bytes, size: int) -> None:
+    def _fill(self, data: bytes | bytearray, size: int) -> None:
         # Called with the flock held; the file holds ``size`` bytes. A batch that does
         # not fit is cut at line ends, rolling between the pieces: however long a
         # batch grew (a process paused, a writer stuck behind a slow disk), a file
@@ -255,7 +317,7 @@ class RotatingFile:
 
     def due(self, now: float) -> bool:
         """Whether the oldest buffered line has waited ``flush_interval`` by ``now`` (monotonic)."""
-        return bool(self._pending) and now - self._since >= self.flush_interval
+        return bool(self._buf) and now - self._since >= self.flush_interval
 
     def after_fork(self) -> None:
         # The parent wrote its buffer before forking; a lock another thread held
@@ -265,9 +327,8 @@ class RotatingFile:
         # description of its own: the inherited one is shared with the parent.
         self._io = threading.Lock()
         self._buf_lock = threading.Lock()
-        self._pending = []
-        self._pending_bytes = 0
-        self._pending_counted = 0
+        self._buf = bytearray()
+        self._uncounted = 0
         self.flush_interval = 0.0
         if self._lock_fd >= 0:
             with contextlib.suppress(OSError):
@@ -275,11 +336,14 @@ class RotatingFile:
 
 
 class Sink:
-    """The structlog "logger" at the end of the chain: writes finished lines.
+    """Writes finished lines to the stream, the file, or both.
 
-    Every method name structlog may call (``info``, ``error``, ...) is ``write``.
-    The stream goes through an :class:`~bellwatch.log.outlet.Outlet` (``on_full``
-    says what happens when its reader stalls).
+    :meth:`write` takes a line without its newline; :meth:`put` one that has it
+    (the logger's renderer adds it for free). :attr:`put_info` and
+    :attr:`put_urgent` are the cheapest :meth:`put` of an INFO line and of a WARNING
+    or worse line for the targets this sink has, chosen here. The
+    stream goes through an :class:`~bellwatch.log.outlet.Outlet` (``on_full`` says
+    what happens when its reader stalls).
     """
 
     def __init__(
@@ -295,6 +359,13 @@ class Sink:
         self._file = file
         # Requests finished later are finished before any other line, in log order.
         self._deferred = deferred if deferred is not None else Deferred()
+        self.put_info: Callable[[bytes], None] = self.put
+        self.put_urgent: Callable[[bytes], None] = self._put_urgent
+        if self._out is None and file is not None and file.buffered:
+            # The file does the sink's work itself when it drains the same queue.
+            self.put_info = file.add if file.deferred is self._deferred else self._put_file
+        elif self._out is not None and file is None:
+            self.put_info = self.put_urgent = self._put_stream
 
     @property
     def stream(self) -> IO[Any] | None:
@@ -306,14 +377,18 @@ class Sink:
 
         Queued requests are finished first, so that their lines keep log order.
         """
+        self.put((line if isinstance(line, bytes) else line.encode("utf-8", "replace")) + b"\n",
+                 urgent)  # fmt: skip
+
+    def put(self, data: bytes, urgent: bool = False) -> None:
+        """:meth:`write` of one line that ends with its newline."""
         deferred = self._deferred
         if deferred.pending:
             deferred.drain()
-        data = (line if isinstance(line, bytes) else line.encode("utf-8", "replace")) + b"\n"
         out = self._out
         ok = out is None or out.write(data)
         file = self._file
-        if file is not None and file.buffered:
+        if file is not None and file.flush_interval > 0:
             # Counted now; a batch that fails later moves the counted lines to dropped.
             _count(ok)
             try:
@@ -328,6 +403,26 @@ class Sink:
                 counters.file_dropped += 1
                 ok = False
         _count(ok)
+
+    def _put_urgent(self, data: bytes) -> None:
+        self.put(data, True)
+
+    def _put_file(self, data: bytes) -> None:
+        # put(data) for an INFO line when the buffered file is the only target.
+        deferred = self._deferred
+        if deferred.pending:
+            deferred.drain()
+        self._file.add(data)  # type: ignore[union-attr]  # chosen only with a file
+
+    def _put_stream(self, data: bytes) -> None:
+        # put(data) when the stream is the only target (every level: it has no buffer).
+        deferred = self._deferred
+        if deferred.pending:
+            deferred.drain()
+        if self._out.write(data):  # type: ignore[union-attr]  # chosen only with a stream
+            counters.lines_written += 1
+        else:
+            counters.lines_dropped += 1
 
     def write_lines(self, lines: list[bytes]) -> None:
         """Write INFO lines finished together (queued requests): few appends to the file.

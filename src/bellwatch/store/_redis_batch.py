@@ -12,7 +12,7 @@ import heapq
 
 import orjson
 
-from .base import BUCKET_SECONDS, MAPPING, ZERO_BIN, EndpointStats, new_sketch
+from .base import BUCKET_SECONDS, MAPPING, ZERO_BIN, EndpointStats, _bin_key, new_sketch
 
 __all__ = ["APPLY", "Batch", "Bins", "Row", "endpoints", "merge_batches", "stats_of"]
 
@@ -87,11 +87,16 @@ Bins = dict[int | str, int]  # log-mapping bin (or "z") -> count
 
 
 class Batch:
-    """Updates in the wire shape; a delta between flushes or everything acknowledged."""
+    """Updates in the wire shape; a delta between flushes or everything acknowledged.
 
-    __slots__ = ("b", "counters", "ended", "ep", "s", "sessions", "sk", "updates")
+    A ``live`` batch (the one requests are counted into) keeps the per-bucket rows
+    and bins only: its since-start totals are the sum of its buckets, added up once
+    by :meth:`settle` when the flusher takes it, instead of twice per request.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("b", "counters", "ended", "ep", "live", "s", "sessions", "sk", "updates")
+
+    def __init__(self, *, live: bool = False) -> None:
         self.ep: dict[str, Row] = {}
         self.sk: dict[str, Bins] = {}
         self.b: dict[int, dict[str, Row]] = {}
@@ -100,10 +105,25 @@ class Batch:
         self.ended: dict[str, float] = {}  # session key -> when the app ended it
         self.counters: dict[str, float] = {}
         self.updates = 0
+        self.live = live
+
+    def settle(self) -> None:
+        """Add a live batch's buckets into its since-start totals; it is a plain batch after."""
+        if self.live:
+            for rows in self.b.values():
+                _rows(self.ep, rows)
+            for bins in self.s.values():
+                _bins(self.sk, bins)
+            self.live = False
 
     def merge(self, other: Batch) -> None:
         _rows(self.ep, other.ep)
         _bins(self.sk, other.sk)
+        if other.live:  # its totals are its buckets
+            for rows in other.b.values():
+                _rows(self.ep, rows)
+            for bins in other.s.values():
+                _bins(self.sk, bins)
         for index, rows in other.b.items():
             _rows(self.b.setdefault(index, {}), rows)
         for index, bins in other.s.items():
@@ -140,13 +160,37 @@ class Batch:
             if seen >= cutoff and ended.get(key, -1.0) < seen
         )
 
+    def count(self, path: str, status: int, duration: float, slow: bool, now: float) -> None:
+        """Count one request in a live batch: its bucket only (the request path)."""
+        self.updates += 1
+        key = _bin_key(duration) if duration > _MIN else _ZERO
+        index = int(now // BUCKET_SECONDS)
+        rows = self.b.get(index)
+        if rows is None:
+            rows = self.b[index] = {}
+            self.s[index] = {}
+        mine = rows.get(path)
+        if mine is None:
+            rows[path] = [1, 1 if status >= 500 else 0, 1 if 400 <= status < 500 else 0,
+                          1 if slow else 0, duration]  # fmt: skip
+            self.s[index][path] = {key: 1}
+            return
+        mine[0] += 1
+        if status >= 400:
+            mine[1 if status >= 500 else 2] += 1
+        if slow:
+            mine[3] += 1
+        mine[4] += duration
+        counts = self.s[index][path]
+        counts[key] = counts.get(key, 0) + 1
+
     def add(self, path: str, status: int, duration: float, slow: bool, now: float) -> None:
-        """Count one request (the hot path: dict updates, no allocation once warm)."""
+        """Count one request since start and in its bucket (a batch that is not live)."""
         self.updates += 1
         server = 1 if status >= 500 else 0
         client = 1 if 400 <= status < 500 else 0
         was_slow = 1 if slow else 0
-        key = _MAPPING.key(duration) if duration > _MIN else _ZERO
+        key = _bin_key(duration) if duration > _MIN else _ZERO
         index = int(now // BUCKET_SECONDS)
         # Written out twice (since start, this bucket): no tuples or loops on the hot path.
         mine = self.ep.get(path)
@@ -180,6 +224,7 @@ class Batch:
 
     def payload(self) -> bytes:
         # Bin keys are ints on the hot path; JSON (and the script) sees them as strings.
+        self.settle()
         return orjson.dumps(
             {
                 "ep": self.ep,

@@ -166,6 +166,9 @@ class Shipper:
         self.since: float | None = None
         self.rounds = 0
         self._thread: threading.Thread | None = None
+        # Set once the thread is started: a plain attribute the request path reads
+        # instead of calling start() every time.
+        self.running = False
         self._client: Any = None
         # Fresh locks and events: the parent's may have been held at the fork.
         self._round = threading.Lock()
@@ -182,6 +185,7 @@ class Shipper:
                     )
                     thread.start()
                     self._thread = thread
+                    self.running = True
 
     def wake(self) -> None:
         """Run the next round now instead of at the end of the interval."""

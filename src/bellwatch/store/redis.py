@@ -109,7 +109,7 @@ class RedisStore:
 
     def _clear(self) -> None:
         with self._lock:
-            self._pending = Batch()  # to ship next
+            self._pending = Batch(live=True)  # to ship next
             self._inflight = Batch()  # shipped, not yet acknowledged
             self._acked = Batch()  # acknowledged (windows and sessions pruned)
             self._unshipped = Batch()  # past buffer_max: this process's view only
@@ -131,19 +131,37 @@ class RedisStore:
         return self._unshipped
 
     def record(self, path: str, status: int, duration: float, slow: bool, now: float) -> None:
-        with self._lock:
+        # As cheap as the in-process store's: one lock (acquire/release: a lock's
+        # __exit__ takes the slow call path), one bucket's row and bin in the live
+        # batch (its totals are summed when the flusher takes it), no method call to
+        # find out that the flusher runs already.
+        lock = self._lock
+        lock.acquire()
+        try:
             if path not in self._paths:
                 if len(self._paths) >= self.max_endpoints:
                     path = OTHER
                 self._paths.add(path)
-            self._target().add(path, status, duration, slow, now)
-        self.shipper.start()
+            pending = self._pending
+            if pending.updates + self._inflight.updates < self.buffer_max:
+                pending.count(path, status, duration, slow, now)
+            else:
+                self.overflowed += 1
+                self._unshipped.add(path, status, duration, slow, now)
+        finally:
+            lock.release()
+        if not self.shipper.running:
+            self.shipper.start()
 
     def touch_session(self, key: str, now: float) -> None:
-        with self._lock:
+        lock = self._lock
+        lock.acquire()
+        try:
             target = self._target()
             target.updates += 1
             target.sessions[key] = now
+        finally:
+            lock.release()
 
     def end_session(self, key: str, now: float) -> None:
         """End ``key`` cluster-wide: the next flush removes it from the shared set."""
@@ -230,7 +248,8 @@ class RedisStore:
 
     def _take(self) -> tuple[Batch, int]:
         with self._lock:
-            batch, self._pending = self._pending, Batch()
+            batch, self._pending = self._pending, Batch(live=True)
+            batch.settle()  # its totals, summed once here rather than per request
             self._inflight = batch
         return batch, batch.updates
 
