@@ -215,6 +215,12 @@ class TestRequestLineJoinKeys:
         kept = ("cid", "path", "status", "duration", "uid")
         assert {k: parsed[k] for k in kept} == {k: event[k] for k in kept}
 
+    def test_at_240_a_48_character_route_keeps_every_join_key(self) -> None:
+        """The README's advice: BELLWATCH_MAX_LINE=240 keeps uid and sid beside a long route."""
+        event = request_line("/" + "r" * 47)
+        parsed = _check(BudgetRenderer(240).render(event), 240)
+        assert {k: parsed[k] for k in JOIN_KEYS} == {k: event[k] for k in JOIN_KEYS}
+
     def test_a_warning_level_is_never_dropped(self) -> None:
         """Only INFO is implied by its absence: a slow request keeps level WARNING."""
         event = request_line("/twilio/voice/start", level="WARNING")
@@ -236,6 +242,24 @@ class TestRequestLineJoinKeys:
         parsed = _check(BudgetRenderer(200).render(event), 200)
         assert parsed["path"] == event["path"]
         assert "duration" not in parsed and "uid" not in parsed
+
+    def test_a_failed_requests_hash_goes_before_its_callsid(self) -> None:
+        """A 5xx Twilio request names its error's hash; over budget, the hash goes first
+        (the error's own line has it, with the cid), so the CallSid stays."""
+        event = request_line("/twilio/voice", level="ERROR")
+        event["status"], event["hash"] = 500, "c8512203"
+        del event["uid"]
+        parsed = _check(BudgetRenderer(200).render(event), 200)
+        assert (parsed["cid"], parsed["sid"], parsed["status"]) == ("3f9a1c7e2b4d", SID, 500)
+        assert parsed["path"] == "/twilio/voice" and "hash" not in parsed
+
+    def test_an_error_lines_hash_is_never_dropped(self) -> None:
+        """On an error line (no duration) the hash stays whatever else must go."""
+        event = {"ts": 1795744044988, "level": "ERROR", "event": "error", "cid": "3f9a1c7e2b4d",
+                 "hash": "c8512203", "type": "OperationalError", "msg": "x" * 300, "n": 1,
+                 "path": "/twilio/voice", "status": 500}  # fmt: skip
+        parsed = _check(BudgetRenderer(200).render(event), 200)
+        assert parsed["hash"] == "c8512203"
 
     def test_a_route_too_long_to_fit_is_dropped_not_cut(self) -> None:
         """A route that cannot fit whole is dropped and counted, never shortened."""

@@ -60,6 +60,11 @@ _LADDER: tuple[tuple[str, str, int], ...] = (
     ("drop", F.ERROR_TYPE, 0),
     ("drop", F.SEVERITY, 0),
 )
+# A request (or WebSocket) line, the only lines with a duration, names the error
+# recorded during it by its hash: the error's own line carries the hash and the cid,
+# so on a request line it is the first thing to go. Core on every other line, it
+# would otherwise push out the method and the CallSid of a failing Twilio call.
+_REQUEST_HASH: tuple[tuple[str, str, int], ...] = (("drop", F.ERROR_HASH, 0),)
 _LADDER_KEYS = frozenset(key for _, key, _ in _LADDER)
 _CORE = frozenset(CORE_FIELDS)
 _NOT_EXTRA = _CORE | _LADDER_KEYS
@@ -231,7 +236,10 @@ def _plan(values: dict[str, Any]) -> tuple[list[str], list[_Step]]:
     plan = _PLANS.get(shape)
     if plan is None:
         extras = [key for key in values if key not in _NOT_EXTRA]
-        steps = [(a, key, keep, _key_chars(key) + 1) for a, key, keep in _LADDER if key in values]
+        ladder = _LADDER
+        if F.ERROR_HASH in values and F.DURATION in values:
+            ladder = _REQUEST_HASH + ladder
+        steps = [(a, key, keep, _key_chars(key) + 1) for a, key, keep in ladder if key in values]
         plan = (extras, steps)
         if len(_PLANS) < _PLANS_MAX:
             _PLANS[shape] = plan

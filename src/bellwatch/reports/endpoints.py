@@ -42,7 +42,7 @@ def average(hist: dict[float, int], known: int) -> float | None:
 def rows(facts: Facts) -> list[dict[str, Any]]:
     """Every endpoint of ``facts``, most requests first."""
     out = []
-    for (method, path), e in facts.ep.items():
+    for (method, path), e in _methods_filled(facts.ep).items():
         count, without, peak, n5xx, _n4xx, hist = e
         known = count - without
         out.append(
@@ -57,4 +57,30 @@ def rows(facts: Facts) -> list[dict[str, Any]]:
             }
         )
     out.sort(key=lambda r: (-r["count"], r["path"] is None, r["path"] or "", r["method"] or ""))
+    return out
+
+
+def _methods_filled(ep: dict[tuple[Any, Any], list[Any]]) -> dict[tuple[Any, Any], list[Any]]:
+    """Request lines whose method the line budget dropped, counted under their route's
+    one method when the route has exactly one: one row per route, not a ``None`` row
+    beside it. A route served under several methods keeps its method-less row."""
+    methods: dict[Any, list[Any]] = {}
+    for method, path in ep:
+        if method is not None:
+            methods.setdefault(path, []).append(method)
+    out: dict[tuple[Any, Any], list[Any]] = {}
+    for (method, path), e in ep.items():
+        known = methods.get(path, [])
+        key = (known[0], path) if method is None and len(known) == 1 else (method, path)
+        into = out.get(key)
+        if into is None:
+            out[key] = [e[0], e[1], e[2], e[3], e[4], dict(e[5])]
+            continue
+        into[0] += e[0]
+        into[1] += e[1]
+        into[2] = e[2] if into[2] is None else (into[2] if e[2] is None else max(into[2], e[2]))
+        into[3] += e[3]
+        into[4] += e[4]
+        for value, n in e[5].items():
+            into[5][value] = into[5].get(value, 0) + n
     return out
