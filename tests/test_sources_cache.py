@@ -15,6 +15,7 @@ from bellwatch import reports
 from bellwatch.sources import _build, _chunk, _helper, cache
 from bellwatch.sources.files import FileSource
 from bellwatch.sources.reader import Window
+from fresh_python import run_python
 
 
 def request(i: int, duration: float = 0.1, **extra: object) -> bytes:
@@ -200,6 +201,26 @@ class TestParallelBuild:
         assert isinstance(proc, _helper._Forked)
         out, err = proc.communicate()
         assert proc.returncode == 0 and out and not err
+
+    def test_a_fresh_process_forks_its_helpers(self, tmp_path: Path) -> None:
+        """In a fresh process (one thread, as the CLI runs) the helper is forked and answers:
+        the suite's own threads cannot make this path go untested."""
+        log = write_log(tmp_path / "app.jsonl", 100)
+        claims = tmp_path / "claims"
+        claims.mkdir()
+        code = (
+            "import sys\n"
+            "from bellwatch.sources import _helper\n"
+            "log, claims, size = sys.argv[1], sys.argv[2], int(sys.argv[3])\n"
+            "assert _helper._can_fork()\n"
+            "proc = _helper.start(log, 0.5, claims, [(0, 0, size)])\n"
+            "assert isinstance(proc, _helper._Forked), type(proc)\n"
+            "out, err = proc.communicate()\n"
+            "assert proc.returncode == 0 and out and not err, (proc.returncode, err)\n"
+            "print('forked')\n"
+        )
+        out = run_python(code, str(log), str(claims), str(log.stat().st_size))
+        assert out.strip() == "forked"
 
     def test_a_failed_forked_helper_is_replaced(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
