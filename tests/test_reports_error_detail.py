@@ -34,8 +34,17 @@ class TestErrorDetail:
         """The fingerprint's row is the errors report's row: 1 + 9 occurrences."""
         found = error_detail(source(tmp_path), "abcd1234")
         (row,) = [r for r in reports.errors(source(tmp_path)).rows if r["hash"] == "abcd1234"]
-        del row["count_is_upper_bound"]  # the errors report's own: whether a window cut it
         assert found.row == row and row["count"] == 10
+
+    def test_a_window_that_cuts_a_summary_marks_the_count_as_at_most(self, tmp_path: Path) -> None:
+        """With lines of the fingerprint before --since, the count is an upper bound, as in
+        the errors report; without them, it is exact."""
+        src = source(tmp_path)
+        times = sorted(x["ts"] for x in LINES if x.get("hash") == "abcd1234")
+        cut = error_detail(src, "abcd1234", since_ms=times[0] + 1)
+        whole = error_detail(src, "abcd1234", since_ms=times[0])
+        assert cut.row is not None and cut.row["count_is_upper_bound"] is True
+        assert whole.row is not None and whole.row["count_is_upper_bound"] is False
 
     def test_first_line_and_traceback(self, tmp_path: Path) -> None:
         """The first occurrence's line, and the traceback of the stdlib line beside it."""

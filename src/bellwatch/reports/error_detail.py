@@ -18,8 +18,17 @@ from typing import Any
 
 from ..schema import Ev, F
 from ..sources._fold import fold_record
-from ..sources.base import MESSAGE, TIMESTAMP, Record, ScanStats, Source, TextRecord
+from ..sources.base import (
+    MESSAGE,
+    TIMESTAMP,
+    Record,
+    ScanStats,
+    Source,
+    SourceError,
+    TextRecord,
+)
 from ..sources.facts import Facts
+from .errors import _bounded
 from .errors import rows as error_rows
 
 __all__ = ["BUCKETS", "ErrorDetail", "error_detail"]
@@ -97,6 +106,7 @@ def error_detail(
     rows = error_rows(facts)
     if not rows:
         return ErrorDetail(key, None, None, lines=len(found), stats=source.stats)
+    _bounded(rows[:1], since_ms, _seen_before(source, key, since_ms))
     family = [r for r in found if _counted(r)]
     first = next((r for r in family if r.get(F.EVENT) == Ev.ERROR), family[0] if family else None)
     with_exc = next((r for r in found if isinstance(r.get(F.EXC), str) and r[F.EXC]), None)
@@ -112,6 +122,24 @@ def error_detail(
         lines=len(found),
         stats=source.stats,
     )
+
+
+def _seen_before(source: Source, key: str, since_ms: int | None) -> set[str] | None:
+    """``{key}`` when the fingerprint has a counted line before ``since_ms`` in local
+    files, else an empty set; ``None`` when that cannot be read again (stdin, a log
+    group): the rule of the ``errors`` report, found by searching for the hash."""
+    from ..sources.files import STDIN, FileSource
+
+    if since_ms is None:
+        return set()
+    if not isinstance(source, FileSource) or STDIN in source.paths():
+        return None
+    # Its own source object: the scan statistics the command reports stay the window's.
+    earlier = FileSource(source.paths(), cache_dir=source.cache_dir, use_cache=source.use_cache)
+    try:
+        return {key} if any(_counted(r) for r in _lines(earlier, key, None, since_ms)) else set()
+    except SourceError:  # the files went away since the window was read
+        return None
 
 
 def _counted(record: Record) -> bool:
