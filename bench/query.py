@@ -487,6 +487,18 @@ def write_report(
         "scans the same JSON in C++ on both cores with a lenient parser. Repeat and warm "
         "runs map the cache file and read only the sections their report needs; an "
         "appended run folds only the new lines and adds them to the cache.",
+        "",
+        "Raw samples (wall s, one per round, in round order): "
+        + "; ".join(
+            f"{query} {tool} " + ", ".join(f"{x:.3f}" for x in xs)
+            for (query, tool), xs in times.items()
+        ),
+        "",
+        "Raw samples (CPU s, one per round, in round order): "
+        + "; ".join(
+            f"{query} {tool} " + ", ".join(f"{x:.3f}" for x in xs)
+            for (query, tool), xs in cpus.items()
+        ),
     ]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text("\n".join(out) + "\n")
