@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import click
 
 from bellwatch._settings import resolve
-from bellwatch.aws.clients import AwsError, Clients
-from bellwatch.aws.config import ConfigError, load_rules, retention_problem
+from bellwatch.aws.clients import Clients
+from bellwatch.aws.config import ConfigError, load_rules
 from bellwatch.aws.discover import discover
 from bellwatch.aws.export import cloudformation
 from bellwatch.aws.health import ServiceHealth, service_health
@@ -28,59 +26,18 @@ from bellwatch.aws.plan import Plan, SetupOptions, apply, build_plan, check_stac
 from bellwatch.aws.teardown import teardown_plan
 from bellwatch.aws.usage import read_usage
 
+from ._aws_options import (
+    aws_clients,
+    aws_errors,
+    check_retention,
+    cost_errors,
+    prices_option,
+    region_option,
+    target_options,
+)
 from .options import UsageProblem
 
 __all__ = ["aws_group", "health"]
-
-
-@contextmanager
-def cost_errors() -> Iterator[None]:
-    """A price file that cannot be used, or nothing to price: one clean line."""
-    from bellwatch.cost import CostError, PriceError
-
-    try:
-        yield
-    except PriceError as exc:
-        raise click.BadParameter(str(exc), param_hint="--prices") from None
-    except CostError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-def _prices_option(f: Any) -> Any:
-    return click.option(
-        "--prices", "prices_path", type=click.Path(dir_okay=False),
-        help="CSV of prices laid over the shipped table (region,item,unit,usd,date,source).",
-    )(f)  # fmt: skip
-
-
-@contextmanager
-def aws_errors() -> Iterator[None]:
-    """Turn AWS failures into one clean CLI error line (exit code 1, no traceback)."""
-    try:
-        yield
-    except AwsError as exc:
-        raise click.ClickException(str(exc)) from None
-    except Exception as exc:
-        if not type(exc).__module__.startswith("botocore"):
-            raise
-        name = type(exc).__name__
-        hint = ""
-        if name == "NoRegionError":
-            hint = " (pass --region, or set AWS_REGION or BELLWATCH_REGION)"
-        elif name in ("NoCredentialsError", "ProfileNotFound"):
-            hint = " (configure credentials: aws configure, AWS_PROFILE or --profile)"
-        raise click.ClickException(f"AWS: {exc}{hint}") from None
-
-
-def _clients(region: str | None, profile: str | None) -> Clients:
-    return Clients(region=resolve(region=region).region, profile=profile)
-
-
-def _check_retention(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
-    problem = None if value is None else retention_problem(value)
-    if problem is not None:
-        raise click.BadParameter(problem)
-    return value
 
 
 def _stack(name: str) -> str:
@@ -131,24 +88,6 @@ def _email(given: str | None, *, asks: bool) -> str:
     )
 
 
-def _region_option(f: Any) -> Any:
-    f = click.option("--profile", help="AWS profile (default: the usual AWS chain).")(f)
-    return click.option("--region", help="AWS region (default: BELLWATCH_REGION, AWS_REGION).")(f)
-
-
-def _target_options(f: Any) -> Any:
-    for name, text in reversed(
-        (
-            ("--cluster", "ECS cluster (default: the only one)."),
-            ("--service", "ECS service (default: the only one in the cluster)."),
-            ("--load-balancer", "ALB name, ARN or app/<name>/<id> (default: from the service)."),
-            ("--target-group", "Target group name or ARN (default: from the service)."),
-        )
-    ):
-        f = click.option(name, help=text)(f)
-    return f
-
-
 @click.group("aws")
 def aws_group() -> None:
     """Provision CloudWatch monitoring for an ECS service, check its health and its cost.
@@ -170,14 +109,14 @@ def aws_group() -> None:
     help="Address the alarms notify ('' for none); asked for on a terminal when missing, "
     "never by --dry-run or --export.",
 )  # fmt: skip
-@_target_options
+@target_options
 @click.option("--log-group", help="Application log group (default: BELLWATCH_LOG_GROUP, ECS).")
-@_region_option
+@region_option
 @click.option("--name", "stack", help="Name for what setup creates (default: the ECS service).")
 @click.option(
     "--retention",
     type=int,
-    callback=_check_retention,
+    callback=check_retention,
     help="Set the log group's retention in days (1, 3, 7, 14, 30, 90, ...); without it an "
     "existing retention is left as it is.",
 )
@@ -201,7 +140,7 @@ def aws_group() -> None:
     "--dry-run", is_flag=True, help="Print the plan and its monthly cost; change nothing."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
-@_prices_option
+@prices_option
 @click.option(
     "--export", type=click.Choice(["cloudformation"]),
     help="Write a CloudFormation template of the same resources instead; change nothing.",
@@ -244,7 +183,7 @@ def setup_command(  # click passes every option by keyword
     except ConfigError as exc:
         raise click.BadParameter(str(exc), param_hint="--config/--set") from None
     with aws_errors():
-        clients = _clients(region, profile)
+        clients = aws_clients(region, profile)
         targets = discover(
             clients,
             cluster=cluster,
@@ -302,7 +241,7 @@ def _setup_cost(opts: SetupOptions, plan: Plan, clients: Clients, prices_path: s
 
 @aws_group.command("teardown")
 @click.option("--name", "stack", required=True, help="The name setup used (its ECS service).")
-@_region_option
+@region_option
 @click.option("--dry-run", is_flag=True, help="List what would be deleted; delete nothing.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
@@ -311,7 +250,7 @@ def teardown_command(
 ) -> None:
     """Delete what setup created for --name (found by its tags), and nothing else."""
     with aws_errors():
-        clients = _clients(region, profile)
+        clients = aws_clients(region, profile)
         plan = teardown_plan(_stack(stack), clients)
         if dry_run or not plan.changes:
             where = clients.cloudwatch.meta.region_name
@@ -341,7 +280,7 @@ def health(
         click.ClickException: AWS could not be read (the message says why).
     """
     with aws_errors():
-        clients = _clients(region, profile)
+        clients = aws_clients(region, profile)
         targets = discover(clients, cluster=cluster, service=service, target_group=target_group)
         return service_health(clients, targets)
 
@@ -350,7 +289,7 @@ def health(
 @click.option("--cluster", help="ECS cluster (default: the only one).")
 @click.option("--service", help="ECS service (default: the only one in the cluster).")
 @click.option("--target-group", help="Target group name or ARN (default: from the service).")
-@_region_option
+@region_option
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def health_command(
     *,
@@ -422,7 +361,7 @@ def policy_command(
 
 @aws_group.command("cost")
 @click.option("--log-group", help="The log group (default: BELLWATCH_LOG_GROUP).")
-@_region_option
+@region_option
 @click.option(
     "--name", "stack",
     help="Count only the alarms and dashboards setup made for this name (default: all of them).",
@@ -439,7 +378,7 @@ def policy_command(
     "--query-hours", type=click.FloatRange(min=0), default=24.0, show_default=True,
     help="Hours of logs each query scans.",
 )  # fmt: skip
-@_prices_option
+@prices_option
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def cost_command(
     *,
@@ -478,7 +417,7 @@ def cost_command(
         table = load_prices(prices_path)  # a bad file fails before any AWS call
         with aws_errors():
             usage = read_usage(
-                _clients(region, profile),
+                aws_clients(region, profile),
                 settings.log_group,
                 stack=stack,
                 namespaces=[settings.emf_namespace],
