@@ -28,7 +28,7 @@ from ..sources.base import (
     TextRecord,
 )
 from ..sources.facts import Facts
-from .errors import _bounded
+from .errors import _bounded, reread
 from .errors import rows as error_rows
 
 __all__ = ["BUCKETS", "ErrorDetail", "error_detail"]
@@ -128,14 +128,11 @@ def _seen_before(source: Source, key: str, since_ms: int | None) -> set[str] | N
     """``{key}`` when the fingerprint has a counted line before ``since_ms`` in local
     files, else an empty set; ``None`` when that cannot be read again (stdin, a log
     group): the rule of the ``errors`` report, found by searching for the hash."""
-    from ..sources.files import STDIN, FileSource
-
     if since_ms is None:
         return set()
-    if not isinstance(source, FileSource) or STDIN in source.paths():
+    earlier = reread(source)
+    if earlier is None:
         return None
-    # Its own source object: the scan statistics the command reports stay the window's.
-    earlier = FileSource(source.paths(), cache_dir=source.cache_dir, use_cache=source.use_cache)
     try:
         return {key} if any(_counted(r) for r in _lines(earlier, key, None, since_ms)) else set()
     except SourceError:  # the files went away since the window was read

@@ -10,7 +10,7 @@ from . import _facts, _insights
 from ._types import Report, answer, page, wanted
 from .users import users_per_error
 
-__all__ = ["errors", "rows"]
+__all__ = ["errors", "reread", "rows"]
 
 
 def errors(
@@ -53,9 +53,10 @@ def errors(
     return answer(_bounded(shown, since_ms, before), source.stats, after)
 
 
-def _seen_before(source: Source, since_ms: int) -> set[str] | None:
-    """The fingerprints with error lines before ``since_ms`` in local files; ``None`` when
-    that cannot be read again (stdin, a log group)."""
+def reread(source: Source) -> Source | None:
+    """The same local files as a source of their own, to read what lies before a window
+    (its scan statistics apart, so the command's stay the window's); ``None`` where the
+    lines cannot be read again (stdin, a log group)."""
     from ..sources.files import STDIN, FileSource
 
     if not isinstance(source, FileSource):
@@ -63,8 +64,15 @@ def _seen_before(source: Source, since_ms: int) -> set[str] | None:
     paths = source.paths()
     if STDIN in paths:
         return None
-    # Its own source object: the scan statistics the command reports stay the window's.
-    earlier = FileSource(paths, cache_dir=source.cache_dir, use_cache=source.use_cache)
+    return FileSource(paths, cache_dir=source.cache_dir, use_cache=source.use_cache)
+
+
+def _seen_before(source: Source, since_ms: int) -> set[str] | None:
+    """The fingerprints with error lines before ``since_ms`` in local files; ``None`` when
+    that cannot be read again (stdin, a log group)."""
+    earlier = reread(source)
+    if earlier is None:
+        return None
     try:
         return set(_facts.gather(earlier, None, since_ms).err)
     except SourceError:  # the files went away since the window was read
