@@ -115,6 +115,24 @@ class TestOutgoing:
             assert current_span() == (TRACE_HEX, f"{SPAN_ID:016x}", "01")
             assert traceparent("ignored") == f"00-{TRACE_HEX}-{SPAN_ID:016x}-01"
 
+    def test_the_quick_lookup_answers_as_the_public_call(self, monkeypatch: Any) -> None:
+        """The direct read of the API's context variable finds the span the public call finds."""
+        from bellwatch.asgi import _otel
+
+        assert _otel._SLOT is not None  # the installed API keeps its span where we look
+        with trace.use_span(_span()):
+            quick = current_span()
+            monkeypatch.setattr(_otel, "_SLOT", None)
+            assert current_span() == quick == (TRACE_HEX, f"{SPAN_ID:016x}", "01")
+
+    def test_no_span_is_none_either_way(self, monkeypatch: Any) -> None:
+        """Outside any span both lookups answer None."""
+        from bellwatch.asgi import _otel
+
+        assert current_span() is None
+        monkeypatch.setattr(_otel, "_SLOT", None)
+        assert current_span() is None
+
     @given(st.text(min_size=1, max_size=80))
     def test_any_id_maps_to_a_valid_trace_id(self, cid: str) -> None:
         """32 lowercase hex, never all zeros; a 32-hex id is its own, shorter hex padded."""

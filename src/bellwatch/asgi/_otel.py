@@ -10,6 +10,7 @@ round. Without the package every function here is a constant no-op.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any
 
 __all__ = ["current_span", "current_trace_id"]
@@ -20,14 +21,47 @@ except ImportError:  # pragma: no cover - depends on the installed extras
     _trace: Any = None  # type: ignore[no-redef]
 
 
-def current_span() -> tuple[str, str, str] | None:
-    """``(trace id, span id, flags)`` in W3C hex of the active span, or None without one.
+def _span_slot() -> tuple[ContextVar[Any], str] | None:
+    """The context variable and key where the API keeps the active span, when findable.
 
-    About 0.4 us when the package is installed and no span is active.
+    ``get_current_span()`` is four calls deep (~0.5 us a request, most requests
+    having no span). With the API's default runtime context (a ``ContextVar``
+    holding a dict-like ``Context``) the same answer is one ``get`` and one dict
+    lookup. These names are the API's internals, so each is checked and any
+    surprise (another runtime context, a renamed attribute) falls back to the
+    public call.
     """
     if _trace is None:
         return None
-    span = _trace.get_current_span()
+    try:
+        from opentelemetry import context as _context
+        from opentelemetry.trace import propagation as _propagation
+    except ImportError:  # pragma: no cover - a partial install
+        return None
+    var = getattr(getattr(_context, "_RUNTIME_CONTEXT", None), "_current_context", None)
+    key = getattr(_propagation, "_SPAN_KEY", None)
+    if isinstance(var, ContextVar) and isinstance(key, str) and isinstance(var.get(), dict):
+        return var, key
+    return None
+
+
+_SLOT = _span_slot()
+
+
+def current_span() -> tuple[str, str, str] | None:
+    """``(trace id, span id, flags)`` in W3C hex of the active span, or None without one.
+
+    About 0.1 us when the package is installed and no span is active.
+    """
+    if _trace is None:
+        return None
+    if _SLOT is not None:
+        var, key = _SLOT
+        span = var.get().get(key)
+        if span is None:
+            return None
+    else:
+        span = _trace.get_current_span()
     if span is _trace.INVALID_SPAN:
         return None
     ctx = span.get_span_context()
