@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from ..store.base import Snapshot, Store
+from ..store.base import Request, Snapshot, Store
 from ..store.memory import MemoryStore
 from .websockets import WebSocketStats
 
@@ -81,6 +81,30 @@ class Monitor:
         for listener in self.listeners:
             listener(path, status, duration, slow, now)
         return slow
+
+    def observe_many(self, requests: list[Request], sessions: list[tuple[str, float]]) -> None:
+        """Count finished requests, oldest first; the caller decided each one's ``slow``.
+
+        A batch of deferred requests (:mod:`bellwatch.log.deferred`): one lock per
+        store and per listener instead of one per request, where they offer it
+        (``record_many``, ``many``). ``sessions`` are ``(key, ended)`` to mark seen.
+        """
+        store = self.store
+        record_many = getattr(store, "record_many", None)
+        if record_many is not None:
+            record_many(requests)
+        else:
+            for request in requests:
+                store.record(*request)
+        for key, now in sessions:
+            store.touch_session(key, now)
+        for listener in self.listeners:
+            many = getattr(listener, "many", None)
+            if many is not None:
+                many(requests)
+            else:
+                for request in requests:
+                    listener(*request)
 
     def add_listener(self, listener: Listener) -> None:
         """Call ``listener(path, status, duration, slow, now)`` for every request from now on.

@@ -35,6 +35,7 @@ __all__ = [
     "UNMATCHED",
     "ZERO_BIN",
     "EndpointStats",
+    "Request",
     "Snapshot",
     "Store",
     "new_sketch",
@@ -42,6 +43,9 @@ __all__ = [
 
 # 1% relative accuracy: p95 of 0.200 s reads as 0.198-0.202 s.
 RELATIVE_ACCURACY = 0.01
+# One finished request as the stores count it: route template, status, seconds,
+# slow or not, and when it ended (wall-clock seconds).
+Request = tuple[str, int, float, bool, float]
 # Width of one time bucket of the rolling window.
 BUCKET_SECONDS = 10.0
 # Requests no route matched share one bucket, so a scan of random URLs cannot grow memory.
@@ -232,6 +236,10 @@ class Store(Protocol):
 
     ``now`` is wall-clock seconds (``time.time()``), so buckets line up across
     processes; it is passed in so that tests and buffered stores control it.
+
+    A store may also offer ``record_many(requests)``, counting several
+    :data:`Request` tuples oldest first under one lock: the monitor uses it for a
+    batch of deferred requests when it is there, else calls :meth:`record` per request.
     """
 
     def record(self, path: str, status: int, duration: float, slow: bool, now: float) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
 
-from .base import BUCKET_SECONDS, OTHER, EndpointStats, Snapshot, _merge_into
+from .base import BUCKET_SECONDS, OTHER, EndpointStats, Request, Snapshot, _merge_into
 
 __all__ = ["MemoryStore"]
 
@@ -59,19 +60,30 @@ class MemoryStore:
 
     def record(self, path: str, status: int, duration: float, slow: bool, now: float) -> None:
         with self._lock:
-            index = int(now // BUCKET_SECONDS)
-            if index != self._bucket_index:
-                self._rotate(index)
+            self._count(path, status, duration, slow, now)
+
+    def record_many(self, requests: Iterable[Request]) -> None:
+        """Count several finished requests, oldest first, under one lock (a deferred batch)."""
+        with self._lock:
+            count = self._count
+            for path, status, duration, slow, now in requests:
+                count(path, status, duration, slow, now)
+
+    def _count(self, path: str, status: int, duration: float, slow: bool, now: float) -> None:
+        """Count one request (the caller holds the lock)."""
+        index = int(now // BUCKET_SECONDS)
+        if index != self._bucket_index:
+            self._rotate(index)
+        stats = self._bucket.get(path)
+        if stats is None:
+            if path not in self._paths:
+                if len(self._paths) >= self.max_endpoints:
+                    path = OTHER
+                self._paths.add(path)
             stats = self._bucket.get(path)
             if stats is None:
-                if path not in self._paths:
-                    if len(self._paths) >= self.max_endpoints:
-                        path = OTHER
-                    self._paths.add(path)
-                stats = self._bucket.get(path)
-                if stats is None:
-                    stats = self._bucket[path] = EndpointStats()
-            stats.add(status, duration, slow)
+                stats = self._bucket[path] = EndpointStats()
+        stats.add(status, duration, slow)
 
     def _rotate(self, index: int) -> None:
         self._bucket_index = index
