@@ -221,7 +221,8 @@ class TestFailure:
                 raise RuntimeError("bug")
 
         before = bellwatch.stats()["internal_errors"]
-        runtime.deferred.pending.append((Broken(),))
+        broken = Broken()
+        runtime.deferred.pending.append((runtime.deferred.number(broken),))
         runtime.deferred.drain()
         runtime.deferred.drain()
         after = bellwatch.stats()["internal_errors"]
@@ -229,3 +230,29 @@ class TestFailure:
         assert not runtime.deferred.pending
         assert isinstance(before, int) and isinstance(after, int)
         assert after == before + 1
+
+    def test_a_finisher_that_is_gone_leaves_nothing_queued(self) -> None:
+        """Finishers are held weakly: the queued items of one that is gone are dropped."""
+        import gc
+
+        class Finisher:
+            def finish_queued(self, items: list[tuple[Any, ...]]) -> None:
+                raise AssertionError("a gone finisher is never called")
+
+        finisher = Finisher()
+        runtime.deferred.pending.append((runtime.deferred.number(finisher),))
+        del finisher
+        gc.collect()
+        runtime.deferred.drain()
+        assert not runtime.deferred.pending
+
+    def test_a_finisher_keeps_its_number(self) -> None:
+        """Numbering the same finisher twice gives the same number; another gets another."""
+
+        class Finisher:
+            def finish_queued(self, items: list[tuple[Any, ...]]) -> None:
+                pass
+
+        one, two = Finisher(), Finisher()
+        assert runtime.deferred.number(one) == runtime.deferred.number(one)
+        assert runtime.deferred.number(one) != runtime.deferred.number(two)

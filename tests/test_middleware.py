@@ -284,6 +284,50 @@ class TestPropagation:
         assert request_lines(logs)[0]["cid"] == cid
 
 
+class TestNothingPinned:
+    """What a server keeps of a request's context after the answer holds none of the request."""
+
+    @staticmethod
+    def _contexts_seen_by_the_server(app: Any) -> dict[str, Any]:
+        """Run one request; the server copies the context at each message, as uvicorn's
+        keep-alive timer (``loop.call_later``) does at the final one."""
+        import contextvars
+
+        from bellwatch.log.context import current_scope, get_cid
+
+        seen: dict[str, Any] = {}
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            copied = contextvars.copy_context()
+            seen[message["type"]] = (copied.run(current_scope), copied.run(get_cid))
+
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "path": "/async",
+            "raw_path": b"/async",
+            "root_path": "",
+            "query_string": b"",
+            "headers": [],
+        }
+        asyncio.run(app(scope, receive, send))
+        return seen
+
+    def test_the_final_send_sees_no_request(self) -> None:
+        """At the answer's last message the context holds no scope and no id: a server's
+        timer that keeps a copy for seconds keeps none of the request's objects alive."""
+        seen = self._contexts_seen_by_the_server(make_app())
+        assert seen["http.response.body"] == (None, None)
+
+    def test_the_response_start_still_has_the_id(self) -> None:
+        """Before the last message the request's id and scope are in force (server logs)."""
+        scope, cid = self._contexts_seen_by_the_server(make_app())["http.response.start"]
+        assert scope is not None and cid
+
+
 class TestRequestLine:
     def test_one_line_with_route_template(self, logs: Captured) -> None:
         """Exactly one request_complete line, with the template, not the raw path."""
@@ -391,6 +435,9 @@ class TestErrors:
 
         class BrokenStore(MemoryStore):
             def record(self, *args: Any) -> None:
+                raise OSError("disk on fire")
+
+            def record_many(self, *args: Any) -> None:
                 raise OSError("disk on fire")
 
         app = make_app(monitor=Monitor(BrokenStore()))

@@ -34,7 +34,8 @@ from ..log.redact import scrub_text
 from ..monitor.monitor import Monitor
 from ..monitor.sessions import SessionKey, bound_session
 from ..schema import Ev, F
-from ..store.base import UNMATCHED
+from ..store.base import UNMATCHED, Request
+from ._exchange import Exchange
 from ._otel import AVAILABLE as OTEL
 from ._otel import current_trace_id
 from ._request_line import RequestLine
@@ -120,6 +121,7 @@ class BellwatchMiddleware:
         self.monitor: Monitor = monitor
         self._users = runtime.users()  # None: users are not counted
         self._deferred: Deferred = runtime.deferred
+        self._number = self._deferred.number(self)  # how a queued request names us
         self._rank = {name.encode("latin-1"): i for i, name in enumerate(base.cid_headers)}
         self._out_header = base.cid_response_header.lower().encode("latin-1")
         self._max_len = base.cid_max_length
@@ -169,9 +171,7 @@ class BellwatchMiddleware:
             return text, None
         return new_id(self._nbytes), best_name
 
-    async def __call__(  # noqa: PLR0915 - the per-request path: one frame, no helper calls
-        self, scope: Scope, receive: Receive, send: Send
-    ) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self._not_http(scope, receive, send)
             return
@@ -179,72 +179,44 @@ class BellwatchMiddleware:
         if self._generation != runtime.generation:
             self._adopt()
         cid, rejected = self._request_id(scope.get("headers", ()))
-        collected: dict[str, Any] = {}
         root_path = scope.get("root_path", "")
-        token = _ctx.set(_Bound(cid, _EMPTY, collected, (scope, root_path)))
-        out_header = (self._out_header, cid.encode("latin-1"))
-        status = 0
-        end = 0.0
-        body: list[bytes] | None = None
+        ex = Exchange(self, scope, root_path, start, cid, send)
+        token = _ctx.set(_Bound(cid, _EMPTY, ex.collected, (scope, root_path)))
         if rejected is not None:
             _warn_rejected(rejected)
-
-        error: BaseException | None = None
-        done = False  # the request was finished (counted, its line written or queued)
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status, end, done
-            kind = message["type"]
-            if kind == "http.response.start":
-                status = message["status"]
-                # A copy: an app may send the same module-level dict every time.
-                message = {**message, "headers": [*message.get("headers", ()), out_header]}
-            elif kind == "http.response.body" and not message.get("more_body", False):
-                end = perf_counter()
-                if not done and status < 500:
-                    # Finished before the client has its answer: a process killed right
-                    # after the answer still has the line written (or queued) already.
-                    # A 5xx is finished as the app's call ends, microseconds later: a
-                    # framework (Starlette) sends its 500 before re-raising, and the line
-                    # then names the error's fingerprint (``hash``) and counts its user.
-                    done = True
-                    self._finish(scope, root_path, status, end - start, collected, body, cid,
-                                 _ctx.get().fields, error)  # fmt: skip
-            await send(message)
-
         app_receive = receive
         if self._needs_body and is_form(scope):
-            body = []
-            app_receive = keeping_body(receive, body)
+            ex.body = []
+            app_receive = keeping_body(receive, ex.body)
 
         try:
-            await self.app(scope, app_receive, send_with_id)
+            await self.app(scope, app_receive, ex.send)
         except Exception as exc:
-            if done:  # raised after the answer (a background task): counted as an error only
-                self._late_error(scope, root_path, status, exc)
-            error = exc
-            if status == 0:
+            if ex.done:  # raised after the answer (a background task): counted as an error only
+                self._late_error(scope, root_path, ex.status, exc)
+            ex.error = exc
+            if ex.status == 0:
                 # Nothing was sent: answer 500 ourselves so the response still carries
                 # the id, then re-raise to the server as Starlette does.
-                await _send_500(send_with_id)
+                await _send_500(ex.send)
             raise
         except BaseException:
             # Cancelled (client went away) or the process is exiting: no response.
-            if status == 0:
-                status = 499
+            if ex.status == 0:
+                ex.status = 499
             raise
         finally:
-            if not done:
+            if not ex.done:
                 self._finish(
                     scope,
                     root_path,
-                    status,
-                    (end or perf_counter()) - start,
-                    collected,
-                    body,
+                    ex.status,
+                    (ex.end or perf_counter()) - start,
+                    ex.collected,
+                    ex.body,
                     cid,
                     _ctx.get().fields,
-                    error,
+                    ex.error,
                 )
             _ctx.reset(token)
 
@@ -334,9 +306,11 @@ class BellwatchMiddleware:
             ns = time_ns()
             now = ns / 1e9 if monitor.clock is time else monitor.clock()
             # A copy: a task that outlives the request may still bind into the original.
-            late = dict(fields) if fields else _EMPTY
-            item = (self, path, scope.get("method", ""), status, duration, late, key, cid, bound,
-                    now, ns)  # fmt: skip
+            # None for nothing bound: a queued item of strings, numbers and None only is
+            # one the garbage collector stops tracking (see Deferred).
+            late = dict(fields) if fields else None
+            item = (self._number, path, scope.get("method", ""), status, duration, late, key, cid,
+                    bound or None, now, ns)  # fmt: skip
             if (
                 error is None
                 and status < 500
@@ -361,20 +335,29 @@ class BellwatchMiddleware:
         except Exception as exc:
             record_internal_error(exc)
 
-    def finish_queued(self, items: list[tuple[Any, ...]]) -> None:
+    def finish_queued(self, items: list[tuple[Any, ...]]) -> None:  # noqa: PLR0912 - one pass per batch
         """Count and log requests, now or deferred (:mod:`bellwatch.log.deferred`); never raises.
 
         The INFO lines of a batch go to the sink together: one append to the file.
         """
-        observe = self.monitor.observe
+        monitor = self.monitor
+        threshold = monitor.slow_threshold
         loggable = self.session_key.loggable
         line_of = self._line.line
         lines: list[bytes] = []
         users = self._users
         seen: list[tuple[Any, ...]] = []  # requests of a bound uid: one hand-over per batch
-        for _, path, method, status, duration, fields, key, cid, bound, now, ns in items:
+        # Counted after the batch's lines, in one call: one lock per store and listener.
+        counted: list[Request] = []
+        sessions: list[tuple[str, float]] = []
+        for _, path, method, status, duration, late, key, cid, held, now, ns in items:
+            fields = late or _EMPTY
+            bound = held or _EMPTY
             try:
-                slow = observe(path, status, duration, key, now)
+                slow = duration > threshold
+                counted.append((path, status, duration, slow, now))
+                if key is not None:
+                    sessions.append((key, now))
                 if users is not None and (fields or bound):
                     uid = fields.get(F.USER_ID) or bound.get(F.USER_ID)
                     if uid is not None:
@@ -399,6 +382,10 @@ class BellwatchMiddleware:
                 pipeline.current().sink.write_lines(lines)
             except Exception as exc:
                 record_internal_error(exc)
+        try:
+            monitor.observe_many(counted, sessions)
+        except Exception as exc:
+            record_internal_error(exc)
         if seen and users is not None:
             try:
                 users.seen(seen)
