@@ -77,11 +77,24 @@ def _template_prefix(prefix: str, params: Any) -> str:
     return "/".join(f"{{{names[part]}}}" if part in names else part for part in prefix.split("/"))
 
 
+# Route object -> its template, for routes reached without a mount prefix (nearly
+# all): one dict lookup per request instead of the checks below. Keyed by id, with
+# the route kept beside it (Starlette routes define __eq__ and so are unhashable);
+# bounded, as an app may build routes at run time.
+_PLAIN: dict[int, tuple[Any, str]] = {}
+_PLAIN_MAX = 4096
+
+
 def route_template(scope: Scope, root_path: str) -> str:
     """The matched route's template, with any mount prefix; ``<unmatched>`` otherwise."""
     route = scope.get("route")
     if route is None:
         return UNMATCHED
+    plain = scope.get("root_path", "") == root_path
+    if plain:
+        known = _PLAIN.get(id(route))
+        if known is not None and known[0] is route:
+            return known[1]
     template = getattr(route, "path", None)
     if not isinstance(template, str):
         return UNMATCHED
@@ -96,6 +109,8 @@ def route_template(scope: Scope, root_path: str) -> str:
         is_mount = _IS_MOUNT[cls] = hasattr(route, "routes")
     if is_mount:  # a Mount whose app is not a router (static files)
         return (prefix or template) + "/{path}"
+    if plain and len(_PLAIN) < _PLAIN_MAX:
+        _PLAIN[id(route)] = (route, template)
     return prefix + template
 
 
