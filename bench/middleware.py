@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import re
@@ -112,11 +113,14 @@ def child_cpu(variant: str, n: int, profile: bool) -> None:
             asyncio.run(drive(app, n))
             prof.disable()
             pstats.Stats(prof, stream=sys.stderr).sort_stats("tottime").print_stats(25)
+        alive = len(gc.get_objects())
         start = time.process_time()
         asyncio.run(drive(app, n))
         flush(variant)  # queued requests and buffered lines are part of the cost
         cpu = time.process_time() - start
-        print(json.dumps({"us": cpu / n * 1e6}))
+        gc.collect()  # after the measurement: what no collection can free is kept for good
+        kept = max(0, len(gc.get_objects()) - alive) / n
+        print(json.dumps({"us": cpu / n * 1e6, "kept": kept}))
     finally:
         shutil.rmtree(logdir, ignore_errors=True)
 
@@ -252,14 +256,14 @@ def main() -> int:
         names = list(dict.fromkeys(["bare", "bellwatch", *args.variants.split(",")]))
     started = time.monotonic()
     ours_line = check_lines(names)
-    cpu = interleaved(
-        names,
-        args.rounds,
-        lambda v: run_child([__file__, "--child", "cpu", v, "--requests", str(args.requests)])[
-            "us"
-        ],
-        label="middleware in-process",
-    )
+    kept: dict[str, list[float]] = {v: [] for v in names}
+
+    def in_process(v: str) -> float:
+        res = run_child([__file__, "--child", "cpu", v, "--requests", str(args.requests)])
+        kept[v].append(res["kept"])
+        return float(res["us"])
+
+    cpu = interleaved(names, args.rounds, in_process, label="middleware in-process")
     wrk_names = [v for v in names if v in WRK]
     rps: dict[str, list[float]] = {}
     server_us: dict[str, list[float]] = {}
@@ -277,7 +281,7 @@ def main() -> int:
         rps = {v: [r["rps"] for r in rs] for v, rs in runs.items()}  # type: ignore[index]
         server_us = {v: [r["cpu_us"] for r in rs] for v, rs in runs.items()}  # type: ignore[index]
     minutes = (time.monotonic() - started) / 60
-    lines = report(args, names, cpu, rps, server_us, ours_line, minutes)
+    lines = report(args, names, cpu, rps, server_us, ours_line, minutes, kept)
     print("\n".join(lines))
     if not args.variants:
         print(f"\nwrote {write_result('middleware', chr(10).join(lines))}")
@@ -292,6 +296,7 @@ def report(
     server_us: dict[str, list[float]],
     ours_line: str,
     minutes: float,
+    kept: dict[str, list[float]],
 ) -> list[str]:
     """The result file's markdown: method, machine, table, goals, figures, raw samples."""
     bare_us = median(cpu["bare"])
@@ -328,8 +333,7 @@ def report(
         "same order; orjson) to the same sink with the same policy: to a file, a 64 KiB buffer "
         "opened once and written out by a timer thread every 0.2 s (bellwatch's file batches "
         "lines and its flusher writes them on a 0.2 s tick); to stdout, one write per line, as "
-        "bellwatch's stdout. starlette-exporter writes no line: its (b) adds picologging, with "
-        "structlog the fastest Python logger. The run checks, before measuring, that every (b) "
+        "bellwatch's stdout. starlette-exporter writes no line: its (b) adds structlog. The run checks, before measuring, that every (b) "
         "line has bellwatch's keys, order, values and formats (`bench/_stacks.py`, "
         "`line_shape`). The (a) stacks write to a file as documented; they get no stdout row.",
         "",
@@ -372,6 +376,7 @@ def report(
         "share the machine's other core, as the awslogs driver shares a task's. "
         f"Measuring took {minutes:.1f} minutes.",
         "",
+        *_kept_text(names, kept),
         "The request line bellwatch and every (b) row wrote (`ts`, `cid` and `duration` vary):",
         "",
         f"    {ours_line}",
@@ -418,6 +423,28 @@ def report(
         lines.append(samples_line("requests/s", rps, "{:.0f}"))
         lines.append(samples_line("server CPU us/request", server_us, "{:.0f}"))
     return lines
+
+
+def _kept_text(names: list[str], kept: dict[str, list[float]]) -> list[str]:
+    """What the in-process runs left alive for good (a leak costs CPU too: the collector)."""
+    per = {v: median(kept[v]) for v in names}
+    leaky = [v for v in names if per[v] >= 1]
+    rest = max((per[v] for v in names if v not in leaky), default=0.0)
+    text = (
+        "Objects no garbage collection could free after an in-process run, per request: "
+        + "".join(f"{v} {per[v]:.0f}, " for v in leaky)
+        + f"every {'other ' if leaky else ''}variant {rest:.1f} at most."
+    )
+    if "exporter_cid_picologging" in names:
+        text += (
+            " picologging keeps the frame of each function that logs alive "
+            "(microsoft/picologging#223, open); in a request that frame pins the whole "
+            "coroutine chain, so the server's memory grows with every request and the "
+            "collector's passes over the growing heap show in the CPU column. That is why "
+            "starlette-exporter's (b) logs with structlog, and picologging runs as a "
+            "diagnostic, in-process only."
+        )
+    return [text, ""]
 
 
 def _range(xs: Any, fmt: str = "{:.0f}") -> str:

@@ -29,7 +29,7 @@ stacks = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(stacks)
 
 LIKE_FOR_LIKE = [v for v, (_, setup) in stacks.VARIANTS.items() if setup == "b"]
-PEERS = ("fastapi", "structlog", "picologging", "orjson", "asgi_correlation_id",
+PEERS = ("fastapi", "structlog", "orjson", "asgi_correlation_id",
          "prometheus_fastapi_instrumentator", "starlette_exporter")  # fmt: skip
 
 
