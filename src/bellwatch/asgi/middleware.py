@@ -181,7 +181,7 @@ class BellwatchMiddleware:
         cid, rejected = self._request_id(scope.get("headers", ()))
         root_path = scope.get("root_path", "")
         ex = Exchange(self, scope, root_path, start, cid, send)
-        token = _ctx.set(_Bound(cid, _EMPTY, ex.collected, (scope, root_path)))
+        token = _ctx.set(ex)
         if rejected is not None:
             _warn_rejected(rejected)
         app_receive = receive
@@ -212,7 +212,7 @@ class BellwatchMiddleware:
                     root_path,
                     ex.status,
                     (ex.end or perf_counter()) - start,
-                    ex.collected,
+                    ex.request,
                     ex.body,
                     cid,
                     _ctx.get().fields,

@@ -65,9 +65,7 @@ class Deferred:
     def __init__(self) -> None:
         self.pending: deque[tuple[Any, ...]] = deque()
         # Held weakly: a finisher (a middleware) that is gone takes nothing with it.
-        self._finishers: weakref.WeakValueDictionary[int, Finisher] = (
-            weakref.WeakValueDictionary()
-        )
+        self._finishers: weakref.WeakValueDictionary[int, Finisher] = weakref.WeakValueDictionary()
         self._numbers: dict[int, int] = {}  # id(finisher) -> its number
         self._numbering = threading.Lock()
         self._counter = itertools.count()
