@@ -262,3 +262,60 @@ class TestFoldWithoutMsgspec:
         assert (fast.records, fast.text, fast.error_lines) == (slow.records, slow.text, 1)
         assert (fast.ep, fast.err, fast.slow, fast.tw) == (slow.ep, slow.err, slow.slow, slow.tw)
         assert fast.eu == slow.eu == {"h1": {"u1"}}
+
+
+def buffer_facts(data: bytes) -> tuple[Any, ...]:
+    facts = Facts()
+    carry = _fold.fold_data(facts, data, at_start=True)
+    counts = (facts.records, facts.text, facts.head_text, facts.untimed, facts.min_ts)
+    counts += (facts.max_ts, facts.last_ts, facts.error_lines, facts.health_failures, carry)
+    order = (list(facts.ep), list(facts.err), list(facts.tw))
+    return counts, order, facts.ep, facts.err, facts.slow, facts.slow_lo, facts.tw, facts.eu
+
+
+class TestBuffer:
+    """A buffer of lines is decoded a run of lines at a time, with the facts of its lines
+    read one by one."""
+
+    @settings(max_examples=400, deadline=None)
+    @given(
+        st.lists(st.one_of(_EVENT_LINE, _EVENT_LINE, _LINE), max_size=40),
+        st.sampled_from([b"", b"\n"]),
+    )
+    def test_same_facts_as_line_by_line(self, lines: list[bytes], end: bytes) -> None:
+        """Whatever the lines (text, blank, cut, several values on a line, values over
+        several lines), the buffer's facts are those of its lines parsed by the reader."""
+        data = b"\n".join(lines) + end
+        fast = buffer_facts(data)
+        saved = _decode._SHARED[:]
+        _decode._SHARED[:] = [None]
+        try:
+            assert buffer_facts(data) == fast
+        finally:
+            _decode._SHARED[:] = saved
+
+    @pytest.mark.parametrize(
+        "data",
+        [
+            b'{"ts":1}\n{"ts":2} {"ts":3}\n{"ts":4}\n',  # two values on a line
+            b'{"ts":1,"x":{}\n{"ts":2}}\n{"ts":5} {"ts":6}\n',  # one over two lines, two on one
+            b'{"ts":1}\r\n{"ts":2}\r\n',  # CRLF
+            b'{"ts":1}\n\n \n{"ts":2}',  # blank lines, a last line without a newline
+            b'{"ts":1}\n{"ts":2',  # a cut last line
+            b'x\n{"ts":1}\n{"ts":2} \n {"ts":3}\n{"ts":4,"x":[1]}\n{"ts":5,"y":{"a":1}}\n',
+            b'\n{"ts":1}\n',
+            b"{}\n{}\n[]\n",
+            b'{"ts":1,"note":"\xff"}\n{"ts":2}\n',
+            b'{"ts":1,"x":[' + b"1" * 400 + b']}\n{"ts":2}\n',
+        ],
+    )  # fmt: skip
+    def test_lines_that_are_not_one_value_each(self, data: bytes) -> None:
+        """Lines holding several values, values over several lines, CRLF, blank, cut,
+        nested and non-UTF-8 lines: the facts of the lines read one by one."""
+        fast = buffer_facts(data)
+        saved = _decode._SHARED[:]
+        _decode._SHARED[:] = [None]
+        try:
+            assert buffer_facts(data) == fast
+        finally:
+            _decode._SHARED[:] = saved
