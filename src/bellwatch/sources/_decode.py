@@ -120,28 +120,21 @@ class Decoder:
         self._extra: list[str] = []
         self._values: dict[str, set[str] | None] = {a: set(v) for a, v in _FEW.items()}
         self._builds = 0
-        whole: Any = _union(None)
-        self._fallback = msgspec.defstruct(
-            "Event", [(a, whole, msgspec.UNSET) for a, _ in FIELDS],
-            namespace={"get": _get, "__contains__": _contains}, gc=False,
-        )  # fmt: skip
+        self._fallback = PARSED
         self.decode: Callable[[bytes], Event]
         self.decode_lines: Callable[[bytes], list[Event]]
         self.decode, self.decode_lines = self._build()
 
     def _build(self) -> tuple[Callable[[bytes], Event], Callable[[bytes], list[Event]]]:
         """:meth:`decode`, and :meth:`decode_lines`: the same struct without lists or
-        objects as values (see :meth:`decode_lines`)."""
+        objects as values (see the module docstring)."""
         self._builds += 1
         rename = {a: k for a, k in FIELDS} | {f"x{i}": k for i, k in enumerate(self._extra)}
         out = []
         for containers in (True, False):
-            fields: list[tuple[str, Any, Any]] = []
-            for attr, _key in FIELDS:
-                values = self._values.get(attr)
-                text = values if attr in self._values else None
-                fields.append((attr, _union(text, ints=True, containers=containers),
-                               msgspec.UNSET))  # fmt: skip
+            fields: list[tuple[str, Any, Any]] = [
+                (attr, _typed(attr, self._values.get(attr, set())), None) for attr, _ in FIELDS
+            ]
             fields += [(f"x{i}", _union(None, ints=True, containers=containers), msgspec.UNSET)
                        for i in range(len(self._extra))]  # fmt: skip
             struct = msgspec.defstruct(
@@ -199,6 +192,24 @@ class Decoder:
             self._extra, self._values = before
 
 
+_INT64: Any = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)] if msgspec else int
+_TYPES: dict[str, Any] = {
+    "ts": _INT64 | float | str | None, "status": _INT64 | None, "n": _INT64 | None,
+    "duration": float | None,
+}  # fmt: skip
+
+
+def _typed(attr: str, values: set[str] | None) -> Any:
+    """What a decoded line's field holds: its schema type or ``None`` (a time may be a
+    number or text); a name of few values (:data:`_FEW`), one of ``values`` (``None``:
+    any text)."""
+    if attr in _TYPES:
+        return _TYPES[attr]
+    if attr not in _FEW or values is None:
+        return str | None
+    return Literal[tuple(sorted(values))] | None if values else None
+
+
 def _union(text: set[str] | None, *, ints: bool = False, containers: bool = True) -> Any:
     """Any JSON value; ``text``: only these strings (``None``: any); ``ints``: integers
     that orjson also reads as integers (64-bit signed; others go to the reader);
@@ -213,6 +224,15 @@ def _union(text: set[str] | None, *, ints: bool = False, containers: bool = True
         parts.append(Literal[tuple(sorted(text))])
     return Union[tuple(parts)]  # noqa: UP007 - built at run time from a list
 
+
+PARSED: Any = None
+if msgspec is not None:
+    PARSED = msgspec.defstruct(
+        "Event", [(a, _union(None), msgspec.UNSET) for a, _ in FIELDS],
+        namespace={"get": _get, "__contains__": _contains}, gc=False,
+    )  # fmt: skip
+"""The struct of a line the reader parsed (:meth:`Decoder.fallback`): any JSON value in
+each field, ``UNSET`` where absent."""
 
 _SHARED: list[Decoder | None] = []
 

@@ -21,20 +21,20 @@ from . import _decode
 from ._events import (
     ERROR_LEVELS,
     TWILIO_PREFIX,
-    as_int,
     fold_affected,
     fold_event,
     fold_twilio,
 )
-from .facts import Facts
+from .facts import Facts, packed
 
 __all__ = ["fold_buffer", "fold_decoded"]
 
 _BLANK = b" \t\r"
 _INF = float("inf")
 _LONG_LINE = _decode.LONG_LINE
-_TEXT: Any = object()
-"""In a list of decoded events: a text event."""
+_TEXT: Any = _decode.PARSED()
+"""In a list of decoded events: a text event (of the type of a line the reader parsed,
+so that the hot loop tells the usual decoded line from both in one test)."""
 _TEXT_ONLY = (_TEXT,)
 _BATCH = 64  # lines decoded one at a time, then folded
 _BREAKS = re.compile(rb"\n(?:(?=[^{])|(?<!}\n))").finditer
@@ -46,7 +46,7 @@ def fold_decoded(
     facts: Facts, lines: Sequence[bytes], decoder: _decode.Decoder, carry: int | None
 ) -> int | None:
     """:func:`._fold.fold_lines` without a window, each line decoded by ``decoder``."""
-    return _fold_events(facts, _line_batches(lines, decoder), decoder.UNSET, carry)
+    return _fold_events(facts, _line_batches(lines, decoder), decoder, carry)
 
 
 def fold_buffer(
@@ -54,7 +54,7 @@ def fold_buffer(
 ) -> int | None:
     """:func:`fold_decoded` of the lines of ``data`` (split on ``\\n``, a last line
     without one included; no byte order mark), decoded a run of lines at a time."""
-    return _fold_events(facts, _buffer_batches(data, decoder), decoder.UNSET, carry)
+    return _fold_events(facts, _buffer_batches(data, decoder), decoder, carry)
 
 
 def _buffer_batches(data: bytes, decoder: _decode.Decoder) -> Iterator[Sequence[Any]]:
@@ -172,7 +172,7 @@ def _line_batches(lines: Sequence[bytes], decoder: _decode.Decoder) -> Iterator[
 
 
 def _fold_events(  # noqa: PLR0912, PLR0915 - the hot loop, inlined on purpose
-    facts: Facts, batches: Iterable[Sequence[Any]], unset: Any, carry: int | None
+    facts: Facts, batches: Iterable[Sequence[Any]], decoder: _decode.Decoder, carry: int | None
 ) -> int | None:
     """Fold decoded events (:data:`_TEXT` for a text event), as :func:`._fold.fold_lines`
     without a window.
@@ -182,7 +182,7 @@ def _fold_events(  # noqa: PLR0912, PLR0915 - the hot loop, inlined on purpose
     counted after the loop is (events, requests per endpoint, their slowest and their
     histogram, counted in C from each endpoint's durations).
     """
-    parse_time, text_mark = parse_ts, _TEXT
+    parse_time, text_mark, parsed, unset = parse_ts, _TEXT, type(_TEXT), decoder.UNSET
     request, error_levels, floor, twilio = Ev.REQUEST, ERROR_LEVELS, facts.floor, TWILIO_PREFIX
     called = (Ev.REQUEST, Ev.SIGNATURE_FAILED, Ev.HEALTH_FAILED)
     # per route, per method: the durations (two lookups of a string cost less than
@@ -190,7 +190,7 @@ def _fold_events(  # noqa: PLR0912, PLR0915 - the hot loop, inlined on purpose
     durations: dict[Any, dict[Any, list[float]]] = {}
     durations_get = durations.get
     counts: dict[tuple[Any, Any], list[int]] = {}
-    ep = facts.ep
+    ep = facts.ep_rows()
     text = head = untimed = error_lines = 0
     lo = _INF if facts.min_ts is None else facts.min_ts
     hi = -_INF if facts.max_ts is None else facts.max_ts
@@ -201,12 +201,25 @@ def _fold_events(  # noqa: PLR0912, PLR0915 - the hot loop, inlined on purpose
     for batch in batches:
         events += len(batch)
         for rec in batch:
-            if rec is text_mark:
-                text += 1
-                if last is None and not timed_before:
-                    head += 1
+            if type(rec) is parsed:  # read by the reader: any JSON types (or a text event)
+                if rec is text_mark:
+                    text += 1
+                    if last is None and not timed_before:
+                        head += 1
+                    continue
+                ts = rec.ts
+                ts = ts if type(ts) is int else parse_time(None if ts is unset else ts)
+                if ts is None:
+                    untimed += 1
+                else:
+                    last = ts
+                    lo, hi = min(lo, ts), max(hi, ts)
+                if rec.level in error_levels:
+                    error_lines += 1
+                fold_event(facts, rec, ts, slow, levels=False)
                 continue
-            ts: int | None = rec.ts
+            # decoded: each field holds its schema type, or None
+            ts = rec.ts
             if type(ts) is int:
                 last = ts
                 if ts < lo:  # noqa: PLR1730 - a compare, not a call, in the hot loop
@@ -214,7 +227,7 @@ def _fold_events(  # noqa: PLR0912, PLR0915 - the hot loop, inlined on purpose
                 if ts > hi:  # noqa: PLR1730 - a compare, not a call, in the hot loop
                     hi = ts
             else:
-                ts = parse_time(None if ts is unset else ts)
+                ts = parse_time(ts)
                 if ts is None:
                     untimed += 1
                 else:
@@ -223,18 +236,12 @@ def _fold_events(  # noqa: PLR0912, PLR0915 - the hot loop, inlined on purpose
             if rec.level in error_levels:
                 error_lines += 1
             event = rec.event
-            # identity first: a decoded name is the string the decoder holds; an equal one
-            # from the reader takes the other way, which folds requests as well
-            if event is not request or rec.n is not unset:
-                if event in called or type(rec.hash) is str:
+            if event is not request or rec.n is not None:
+                if event in called or rec.hash is not None:
                     fold_event(facts, rec, ts, slow, levels=False)
                 continue
             # a request (fold_event's _request, inlined)
             method, path = rec.method, rec.path
-            if type(method) is not str:
-                method = None
-            if type(path) is not str:
-                path = None
             by_method = durations_get(path)
             if by_method is None:
                 by_method = durations[path] = {}
@@ -243,17 +250,12 @@ def _fold_events(  # noqa: PLR0912, PLR0915 - the hot loop, inlined on purpose
                 found = by_method[method] = []
                 if (method, path) not in ep:  # in the order first met, as the reader's fold
                     ep[(method, path)] = [0, 0, None, 0, 0, {}]
-            value: Any = rec.duration
-            kind = type(value)
+            dur = rec.duration
             status = rec.status
-            if type(status) is not int:
-                status = as_int(status)
-            if kind is float or kind is int:
-                dur: float = value if kind is float else float(value)
+            if dur is not None:
                 found.append(dur)
                 if dur > floor:
-                    cid = rec.cid
-                    slow.append((ts, method, path, dur, status, cid if type(cid) is str else None))
+                    slow.append((ts, method, path, dur, status, rec.cid))
             else:
                 _tally(counts, (method, path), 0)
             if status is not None and (status >= 300 or status < 200):  # not a 2xx
@@ -263,7 +265,7 @@ def _fold_events(  # noqa: PLR0912, PLR0915 - the hot loop, inlined on purpose
                     _tally(counts, (method, path), 2)
                 if path and path.startswith(twilio):
                     fold_twilio(facts, rec, ts, status, bad_signature=False)
-            if rec.hash is not unset:  # the error recorded during this request: its user
+            if rec.hash is not None:  # the error recorded during this request: its user
                 fold_affected(facts, rec)  # was affected
     _add_requests(facts, durations, counts)
     facts.records += events - text
@@ -294,7 +296,7 @@ def _add_requests(
     counts: dict[tuple[Any, Any], list[int]],
 ) -> None:
     """Add :func:`_fold_decoded`'s per-endpoint tallies to ``facts.ep``."""
-    ep = facts.ep
+    ep = facts.ep_rows()
     pairs = ((method, path, found) for path, m in durations.items() for method, found in m.items())
     for method, path, found in pairs:
         key = (method, path)
@@ -310,9 +312,11 @@ def _add_requests(
             top = max(found)
             if e[2] is None or top > e[2]:
                 e[2] = top
-            hist, counted = e[5], Counter(found)
-            if hist:
-                for value, n in counted.items():
-                    hist[value] = hist.get(value, 0) + n
+            hist = e[5]
+            if not hist:  # counted when read (see Facts.ep)
+                e[5] = packed(found)
+            elif type(hist) is bytes:
+                e[5] = hist + packed(found)
             else:
-                hist.update(counted)
+                for value, n in Counter(found).items():
+                    hist[value] = hist.get(value, 0) + n

@@ -187,6 +187,7 @@ def _output(
     order, and each blob's length), then each one's facts and their merged run."""
     got = fold_claimed(path, work, claims, floor)
     run = joined([f for _, f in sorted(got, key=lambda x: x[0])], floor)
+    run.settle()  # its durations counted here (see Facts.ep), not in the process that waits
     blobs = [f.dumps() for _, f in got] + [run.dumps()]
     head = marshal.dumps(([i for i, _ in got], [len(b) for b in blobs]))
     return [len(head).to_bytes(4, "little"), head, *blobs]
