@@ -90,7 +90,7 @@ def _build(
     try:
         work = [[(i, *ranges[i]) for i in order] for order in _orders(ranges, workers)]
         started = [(w, _helper.start(path, floor, claims.dir, w)) for w in work[1:]]
-        mine = _helper.fold_claimed(path, work[0], claims, floor)
+        mine = _helper.fold_claimed(path, work[0], claims, floor, leave_last=True)
         folded = dict(mine)
         runs = [(mine[0][0], joined([f for _, f in mine], floor))] if mine else []
         for _, run in runs:
