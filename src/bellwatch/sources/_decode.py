@@ -47,12 +47,14 @@ except ImportError:  # pragma: no cover - the cli extra brings it
 __all__ = ["FIELDS", "LONG_LINE", "MAX_KEYS", "MAX_VALUES", "Decoder", "Event", "shared"]
 
 FIELDS = (
-    ("ts", F.TS), ("level", F.LEVEL), ("event", F.EVENT), ("method", F.METHOD),
-    ("path", F.PATH), ("status", F.STATUS), ("duration", F.DURATION), ("cid", F.CID),
-    ("n", F.OCCURRENCES), ("hash", F.ERROR_HASH), ("sev", F.SEVERITY),
-    ("type", F.ERROR_TYPE), ("msg", F.MESSAGE), ("sid", F.SESSION_ID), ("uid", F.USER_ID),
+    ("ts", F.TS), ("level", F.LEVEL), ("event", F.EVENT), ("cid", F.CID),
+    ("method", F.METHOD), ("path", F.PATH), ("status", F.STATUS), ("duration", F.DURATION),
+    ("uid", F.USER_ID), ("sid", F.SESSION_ID), ("type", F.ERROR_TYPE), ("msg", F.MESSAGE),
+    ("sev", F.SEVERITY), ("hash", F.ERROR_HASH), ("n", F.OCCURRENCES),
 )  # fmt: skip
-"""The Struct's attribute names (ours) and the JSON keys they hold: all the facts read."""
+"""The Struct's attribute names (ours) and the JSON keys they hold: all the facts read,
+in the order bellwatch writes them (msgspec matches keys met in its fields' order
+fastest: about 6% of a decode)."""
 _ATTR = {key: attr for attr, key in FIELDS}
 _KEY = dict(FIELDS)
 _FEW = {

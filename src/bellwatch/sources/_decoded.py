@@ -32,9 +32,8 @@ __all__ = ["fold_buffer", "fold_decoded"]
 _BLANK = b" \t\r"
 _INF = float("inf")
 _LONG_LINE = _decode.LONG_LINE
-_TEXT: Any = _decode.PARSED()
-"""In a list of decoded events: a text event (of the type of a line the reader parsed,
-so that the hot loop tells the usual decoded line from both in one test)."""
+_TEXT: Any = object()
+"""In a batch of events (a tuple: see :func:`_line_batches`): a text event."""
 _TEXT_ONLY = (_TEXT,)
 _BATCH = 64  # lines decoded one at a time, then folded
 _BREAKS = re.compile(rb"\n(?:(?=[^{])|(?<!}\n))").finditer
@@ -64,7 +63,7 @@ def _buffer_batches(data: bytes, decoder: _decode.Decoder) -> Iterator[Sequence[
     Runs of lines that start with ``{`` and end with ``}`` are decoded at once
     (:func:`_run`); the others (text, blank, an object after or before spaces, a cut
     line) one by one, as a stream's lines are."""
-    run, one = _run, _one
+    one = _one
     find, rfind, size, pos = data.find, data.rfind, len(data), 0
     if data[:1] != b"{":  # the first line is read alone
         pos = find(b"\n") + 1 or size + 1
@@ -74,12 +73,12 @@ def _buffer_batches(data: bytes, decoder: _decode.Decoder) -> Iterator[Sequence[
         if at >= pos and data[at - 1] != 125:  # the line before does not end with b"}"
             start = rfind(b"\n", pos, at) + 1 or pos
             if start > pos:
-                yield run(data[pos:start], decoder)
+                yield from _run(data[pos:start], decoder)
             yield one(data[start:at], decoder)
             pos = at + 1
         if at + 1 < size and data[at + 1] != 123:  # the line after does not start with b"{"
             if at + 1 > pos:
-                yield run(data[pos : at + 1], decoder)
+                yield from _run(data[pos : at + 1], decoder)
             end = find(b"\n", at + 1)
             if end < 0:
                 end = size
@@ -87,17 +86,17 @@ def _buffer_batches(data: bytes, decoder: _decode.Decoder) -> Iterator[Sequence[
             pos = end + 1
     if pos < size:
         if data[-1] == 125 or data[-1] == 10:  # b"}" or b"\n": whole lines
-            yield run(data[pos:], decoder)
+            yield from _run(data[pos:], decoder)
         else:  # the last line, without a newline, does not end with b"}"
             start = rfind(b"\n", pos) + 1 or pos
             if start > pos:
-                yield run(data[pos:start], decoder)
+                yield from _run(data[pos:start], decoder)
             yield one(data[start:], decoder)
 
 
 def _one(line: bytes, decoder: _decode.Decoder) -> Sequence[Any]:
-    """The event of one line, as a batch: ``[event]``, :data:`_TEXT_ONLY`, or ``()`` for
-    a blank line."""
+    """The event of one line, as a batch: ``[event]`` when decoded, ``(event,)`` when
+    the reader parsed it, :data:`_TEXT_ONLY`, or ``()`` for a blank line."""
     rec: Any = None
     if line[:1] == b"{":
         try:
@@ -110,11 +109,11 @@ def _one(line: bytes, decoder: _decode.Decoder) -> Sequence[Any]:
     elif line.lstrip()[:1] == b"{":
         rec = decoder.fallback(line)
     if rec is not None:
-        return [rec]
+        return (rec,) if type(rec) is _decode.PARSED else [rec]
     return _TEXT_ONLY if line.strip(_BLANK) else ()
 
 
-def _run(data: bytes, decoder: _decode.Decoder) -> list[Any]:
+def _run(data: bytes, decoder: _decode.Decoder) -> list[Sequence[Any]]:
     """The events of whole lines that all start with ``{`` and end with ``}``, decoded
     at once when that reads each as :func:`_line_batches` would: when they give as many
     events as there are lines.
@@ -132,20 +131,21 @@ def _run(data: bytes, decoder: _decode.Decoder) -> list[Any]:
         pass
     else:
         if len(got) == lines:
-            return got
+            return [got]
     split = data.split(b"\n")
     if split[-1] == b"":
         split.pop()
-    return [e for batch in _line_batches(split, decoder) for e in batch]
+    return list(_line_batches(split, decoder))
 
 
-def _line_batches(lines: Sequence[bytes], decoder: _decode.Decoder) -> Iterator[list[Any]]:
+def _line_batches(lines: Sequence[bytes], decoder: _decode.Decoder) -> Iterator[Sequence[Any]]:
     """The event of each line (:data:`_TEXT` for a text line; nothing for a blank one),
-    decoded one at a time, each refused line read by the reader; in batches."""
+    decoded one at a time, each refused line read by the reader; in batches: lists of
+    decoded lines, a tuple for each other event."""
     decode, refused, fallback, long = (
         decoder.decode, decoder.errors, decoder.fallback, decoder.long
     )  # fmt: skip
-    long_line = _LONG_LINE
+    long_line, parsed = _LONG_LINE, _decode.PARSED
     rec: _decode.Event | None
     for at in range(0, len(lines), _BATCH):
         events: list[Any] = []
@@ -164,11 +164,18 @@ def _line_batches(lines: Sequence[bytes], decoder: _decode.Decoder) -> Iterator[
                 rec = fallback(line)
             else:
                 rec = None
-            if rec is not None:
+            if rec is not None and type(rec) is not parsed:
                 append(rec)
-            elif line.strip(_BLANK):
-                append(_TEXT)  # a blank line is no event
-        yield events
+                continue
+            if rec is None and not line.strip(_BLANK):
+                continue  # a blank line is no event
+            if events:
+                yield events
+                events = []
+                append = events.append
+            yield (rec,) if rec is not None else _TEXT_ONLY
+        if events:
+            yield events
 
 
 def _fold_events(  # noqa: PLR0912, PLR0915 - the hot loop, inlined on purpose
@@ -182,7 +189,7 @@ def _fold_events(  # noqa: PLR0912, PLR0915 - the hot loop, inlined on purpose
     counted after the loop is (events, requests per endpoint, their slowest and their
     histogram, counted in C from each endpoint's durations).
     """
-    parse_time, text_mark, parsed, unset = parse_ts, _TEXT, type(_TEXT), decoder.UNSET
+    parse_time, text_mark, unset = parse_ts, _TEXT, decoder.UNSET
     request, error_levels, floor, twilio = Ev.REQUEST, ERROR_LEVELS, facts.floor, TWILIO_PREFIX
     called = (Ev.REQUEST, Ev.SIGNATURE_FAILED, Ev.HEALTH_FAILED)
     # per route, per method: the durations (two lookups of a string cost less than
@@ -200,8 +207,8 @@ def _fold_events(  # noqa: PLR0912, PLR0915 - the hot loop, inlined on purpose
     events = 0
     for batch in batches:
         events += len(batch)
-        for rec in batch:
-            if type(rec) is parsed:  # read by the reader: any JSON types (or a text event)
+        if type(batch) is tuple:  # text events, and lines the reader parsed: any JSON types
+            for rec in batch:
                 if rec is text_mark:
                     text += 1
                     if last is None and not timed_before:
@@ -217,7 +224,8 @@ def _fold_events(  # noqa: PLR0912, PLR0915 - the hot loop, inlined on purpose
                 if rec.level in error_levels:
                     error_lines += 1
                 fold_event(facts, rec, ts, slow, levels=False)
-                continue
+            continue
+        for rec in batch:
             # decoded: each field holds its schema type, or None
             ts = rec.ts
             if type(ts) is int:
