@@ -96,7 +96,7 @@ def _build(
         for _, run in runs:
             run.settle()  # durations counted once per process (see Facts.ep)
             if dump:  # marshalled now, while the helpers finish: they will be stored
-                run.freeze()
+                run.freeze(rows=False)  # its chunks keep its rows
                 for _, facts in mine:
                     facts.freeze()
         for helper_work, proc in started:

@@ -183,6 +183,7 @@ def collect(
                     return None  # this process folded them all
                 got = [(i, f) for i, f in zip(indexes, facts, strict=True) if f is not None]
                 got.sort(key=lambda x: x[0])
+                whole.rows_from([f for _, f in got])
                 return got, whole
         except (EOFError, ValueError, TypeError):
             pass
@@ -201,7 +202,7 @@ def _output(
     got = fold_claimed(path, work, claims, floor)
     run = joined([f for _, f in sorted(got, key=lambda x: x[0])], floor)
     run.settle()  # its durations counted here (see Facts.ep), not in the process that waits
-    blobs = [f.dumps() for _, f in got] + [run.dumps()]
+    blobs = [f.dumps() for _, f in got] + [run.dumps(rows=False)]  # the chunks keep its rows
     head = marshal.dumps(([i for i, _ in got], [len(b) for b in blobs]))
     return [len(head).to_bytes(4, "little"), head, *blobs]
 

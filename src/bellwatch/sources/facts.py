@@ -41,6 +41,9 @@ __all__ = ["MAX_SLOW_ROWS", "SLOW_FLOOR", "SLOW_SPLIT", "Facts", "joined", "pack
 VERSION = 4  # 4: an endpoint's histogram may be its packed durations (see Facts.ep)
 _MAGIC = b"BWF\x01"
 _SECTIONS = ("ep", "err", "slow", "slow_lo", "tw", "eu")
+ROWS = ("slow", "slow_lo")
+"""The sections of rows (one per slow request), which a merge of runs only joins."""
+_NO_ROWS = marshal.dumps([])
 _SCALARS = ("records", "text", "head_text", "untimed", "min_ts", "max_ts", "last_ts",
             "error_lines", "health_failures", "floor")  # fmt: skip
 SLOW_FLOOR = 0.5
@@ -223,19 +226,29 @@ class Facts:
         for name in _SECTIONS:
             getattr(self, name)
 
-    def freeze(self) -> None:
+    def freeze(self, *, rows: bool = True) -> None:
         """Marshal every section now, for :meth:`dumps`: facts that no longer change
-        (an endpoint's durations as kept: see :attr:`ep`)."""
+        (an endpoint's durations as kept: see :attr:`ep`). ``rows``: the slow rows too."""
         for name in _SECTIONS:
-            self._blobs[name] = marshal.dumps(self._raw(name))
+            if rows or name not in ROWS:
+                self._blobs[name] = marshal.dumps(self._raw(name))
+
+    def rows_from(self, parts: Sequence[Facts]) -> None:
+        """Facts stored without their slow rows (``dumps(rows=False)``): take them from
+        ``parts``, in order (the facts they were merged from, which keep theirs)."""
+        for name in ROWS:
+            self._todo[name] = [*parts, *self._todo.get(name, ())]
 
     # ------------------------------------------------------------ storage
 
-    def dumps(self) -> bytes:
+    def dumps(self, *, rows: bool = True) -> bytes:
         """Magic, header length, the marshalled header (scalars, where each section lies),
-        then the sections."""
+        then the sections. ``rows=False``: the slow rows are left out (stored empty),
+        for facts merged from others that keep them (see :meth:`rows_from`)."""
         blobs = [
-            self._blobs[n]
+            _NO_ROWS
+            if not rows and n in ROWS
+            else self._blobs[n]
             if n in self._blobs and n not in self._todo
             else marshal.dumps(self._raw(n))
             for n in _SECTIONS
@@ -245,7 +258,7 @@ class Facts:
             where[name] = (pos, len(blob))
             pos += len(blob)
         head = {name: getattr(self, name) for name in _SCALARS}
-        sizes = {name: self._size(name) for name in _SECTIONS}
+        sizes = {name: self._size(name) if rows or name not in ROWS else 0 for name in _SECTIONS}
         head |= {"v": VERSION, "sections": where, "sizes": sizes}
         raw = marshal.dumps(head)
         return b"".join([_MAGIC, len(raw).to_bytes(4, "little"), raw, *blobs])
