@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bellwatch.reports.endpoints import rows as endpoint_rows
 from bellwatch.reports.errors import rows as error_rows
 from bellwatch.reports.slow import rows as slow_rows
 from bellwatch.reports.summary import collect
@@ -38,6 +39,7 @@ def answers(facts: Facts) -> dict[str, Any]:
     return {
         "summary": collect(facts),
         "slow": slow_rows(facts, facts.floor, 10_000),
+        "endpoints": endpoint_rows(facts),
         "counts": (facts.records, facts.text, facts.untimed, facts.min_ts, facts.max_ts),
     }
 

@@ -191,7 +191,8 @@ def _fold_events(  # noqa: PLR0912, PLR0915 - the hot loop, inlined on purpose
     """
     parse_time, text_mark, unset = parse_ts, _TEXT, decoder.UNSET
     request, error_levels, floor, twilio = Ev.REQUEST, ERROR_LEVELS, facts.floor, TWILIO_PREFIX
-    called = (Ev.REQUEST, Ev.SIGNATURE_FAILED, Ev.HEALTH_FAILED)
+    called = frozenset((Ev.REQUEST, Ev.SIGNATURE_FAILED, Ev.HEALTH_FAILED))  # a decoded name
+    # is text or None
     # per route, per method: the durations (two lookups of a string cost less than
     # one of a tuple); per endpoint: [requests without a duration, 5xx, 4xx]
     durations: dict[Any, dict[Any, list[float]]] = {}
@@ -317,14 +318,14 @@ def _add_requests(
         e[3] += n5xx
         e[4] += n4xx
         if found:
-            top = max(found)
-            if e[2] is None or top > e[2]:
-                e[2] = top
             hist = e[5]
-            if not hist:  # counted when read (see Facts.ep)
+            if not hist:  # counted when read, and the slowest found then (see Facts.ep)
                 e[5] = packed(found)
             elif type(hist) is bytes:
                 e[5] = hist + packed(found)
             else:
+                top = max(found)
+                if e[2] is None or top > e[2]:
+                    e[2] = top
                 for value, n in Counter(found).items():
                     hist[value] = hist.get(value, 0) + n

@@ -115,7 +115,7 @@ class Facts:
     def ep(self) -> dict[tuple[Any, Any], list[Any]]:
         """``(method, path) -> [count, without_duration, max, n5xx, n4xx, {duration: n}]``:
         the histogram gives the average and percentiles, the same whatever order the
-        events were folded in.
+        events were folded in; ``max`` is the slowest duration (``None`` without one).
 
         A fold keeps each endpoint's durations as they came, packed as doubles
         (:func:`packed`): a chunk's are stored so, and facts merged from chunks join
@@ -123,7 +123,7 @@ class Facts:
         ep: dict[tuple[Any, Any], list[Any]] = self._raw("ep")
         for e in ep.values():
             if type(e[5]) is bytes:
-                e[5] = _counted(e[5])
+                _count(e)
         return ep
 
     def ep_rows(self) -> dict[tuple[Any, Any], list[Any]]:
@@ -333,6 +333,19 @@ def _counted(raw: bytes) -> dict[float, int]:
     return dict(Counter(memoryview(raw).cast("d")))
 
 
+def _count(e: list[Any]) -> None:
+    """Count an endpoint row's packed durations into its histogram, and its slowest:
+    a row whose durations are packed keeps no slowest of its own (the builder skips a
+    pass over them)."""
+    e[5] = _counted(e[5])
+    if e[5]:
+        e[2] = _slowest(e[2], max(e[5]))
+
+
+def _slowest(a: float | None, b: float) -> float:
+    return b if a is None or b > a else a
+
+
 def _merge_ep(
     into: dict[tuple[Any, Any], list[Any]], other: dict[tuple[Any, Any], list[Any]]
 ) -> dict[tuple[Any, Any], list[Any]]:
@@ -353,8 +366,13 @@ def _merge_ep(
             mine[5] = hist + theirs  # counted once, when read
             continue
         if type(hist) is bytes:
-            hist = mine[5] = _counted(hist)
-        for value, n in (_counted(theirs) if type(theirs) is bytes else theirs).items():
+            _count(mine)
+            hist = mine[5]
+        if type(theirs) is bytes:
+            theirs = _counted(theirs)
+            if theirs:
+                mine[2] = _slowest(mine[2], max(theirs))
+        for value, n in theirs.items():
             hist[value] = hist.get(value, 0) + n
     return into
 
