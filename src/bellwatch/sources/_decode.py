@@ -124,10 +124,12 @@ class Decoder:
         self._builds = 0
         self._fallback = PARSED
         self.decode: Callable[[bytes], Event]
-        self.decode_lines: Callable[[bytes], list[Event]]
+        self.decode_lines: Callable[[bytes | memoryview], list[Event]]
         self.decode, self.decode_lines = self._build()
 
-    def _build(self) -> tuple[Callable[[bytes], Event], Callable[[bytes], list[Event]]]:
+    def _build(
+        self,
+    ) -> tuple[Callable[[bytes], Event], Callable[[bytes | memoryview], list[Event]]]:
         """:meth:`decode`, and :meth:`decode_lines`: the same struct without lists or
         objects as values (see the module docstring)."""
         self._builds += 1
@@ -146,7 +148,7 @@ class Decoder:
             out.append(msgspec.json.Decoder(struct))
         return (
             cast("Callable[[bytes], Event]", out[0].decode),
-            cast("Callable[[bytes], list[Event]]", out[1].decode_lines),
+            cast("Callable[[bytes | memoryview], list[Event]]", out[1].decode_lines),
         )
 
     def long(self, line: bytes) -> bool:

@@ -35,6 +35,8 @@ _LONG_LINE = _decode.LONG_LINE
 _TEXT: Any = object()
 """In a batch of events (a tuple: see :func:`_line_batches`): a text event."""
 _TEXT_ONLY = (_TEXT,)
+_CAREFUL = frozenset(b" \t\n\r\x0b\x0c{")
+"""First bytes of a line that may be blank or an object (``bytes.lstrip`` strips these)."""
 _BATCH = 64  # lines decoded one at a time, then folded
 _BREAKS = re.compile(rb"\n(?:(?=[^{])|(?<!}\n))").finditer
 """The newlines after a line that does not end with ``}``, or before one that does not
@@ -63,7 +65,7 @@ def _buffer_batches(data: bytes, decoder: _decode.Decoder) -> Iterator[Sequence[
     Runs of lines that start with ``{`` and end with ``}`` are decoded at once
     (:func:`_run`); the others (text, blank, an object after or before spaces, a cut
     line) one by one, as a stream's lines are."""
-    one = _one
+    one, view = _one, memoryview(data)  # runs decoded in place, not copied
     find, rfind, size, pos = data.find, data.rfind, len(data), 0
     if data[:1] != b"{":  # the first line is read alone
         pos = find(b"\n") + 1 or size + 1
@@ -73,24 +75,25 @@ def _buffer_batches(data: bytes, decoder: _decode.Decoder) -> Iterator[Sequence[
         if at >= pos and data[at - 1] != 125:  # the line before does not end with b"}"
             start = rfind(b"\n", pos, at) + 1 or pos
             if start > pos:
-                yield from _run(data[pos:start], decoder)
+                yield from _run(data, view, pos, start, decoder)
             yield one(data[start:at], decoder)
             pos = at + 1
         if at + 1 < size and data[at + 1] != 123:  # the line after does not start with b"{"
             if at + 1 > pos:
-                yield from _run(data[pos : at + 1], decoder)
+                yield from _run(data, view, pos, at + 1, decoder)
             end = find(b"\n", at + 1)
             if end < 0:
                 end = size
-            yield one(data[at + 1 : end], decoder)
+            # most such lines are text: neither blank nor an object after spaces
+            yield one(data[at + 1 : end], decoder) if data[at + 1] in _CAREFUL else _TEXT_ONLY
             pos = end + 1
     if pos < size:
         if data[-1] == 125 or data[-1] == 10:  # b"}" or b"\n": whole lines
-            yield from _run(data[pos:], decoder)
+            yield from _run(data, view, pos, size, decoder)
         else:  # the last line, without a newline, does not end with b"}"
             start = rfind(b"\n", pos) + 1 or pos
             if start > pos:
-                yield from _run(data[pos:start], decoder)
+                yield from _run(data, view, pos, start, decoder)
             yield one(data[start:], decoder)
 
 
@@ -113,10 +116,12 @@ def _one(line: bytes, decoder: _decode.Decoder) -> Sequence[Any]:
     return _TEXT_ONLY if line.strip(_BLANK) else ()
 
 
-def _run(data: bytes, decoder: _decode.Decoder) -> list[Sequence[Any]]:
-    """The events of whole lines that all start with ``{`` and end with ``}``, decoded
-    at once when that reads each as :func:`_line_batches` would: when they give as many
-    events as there are lines.
+def _run(
+    data: bytes, view: memoryview, start: int, end: int, decoder: _decode.Decoder
+) -> list[Sequence[Any]]:
+    """The events of ``data[start:end]``, whole lines that all start with ``{`` and end
+    with ``}``, decoded at once (from ``view``, not copied) when that reads each as
+    :func:`_line_batches` would: when they give as many events as there are lines.
 
     ``decode_lines`` reads values separated by any white space, so its events alone
     need not be the lines'. But a line starting with ``{`` after one ending with ``}``
@@ -124,15 +129,15 @@ def _run(data: bytes, decoder: _decode.Decoder) -> list[Sequence[Any]]:
     ``]``; a string cannot hold a raw newline), so each line holds whole values; as
     many values as lines, each holds one: its own. Its struct has no list or object
     values (see :meth:`._decode.Decoder.decode_lines`)."""
-    lines = data.count(b"\n") + (data[-1:] != b"\n")
+    lines = data.count(b"\n", start, end) + (data[end - 1] != 10)  # b"\n"
     try:
-        got = decoder.decode_lines(data)
+        got = decoder.decode_lines(view[start:end])
     except decoder.errors:
         pass
     else:
         if len(got) == lines:
             return [got]
-    split = data.split(b"\n")
+    split = data[start:end].split(b"\n")
     if split[-1] == b"":
         split.pop()
     return list(_line_batches(split, decoder))
