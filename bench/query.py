@@ -198,10 +198,10 @@ def breakdown() -> dict[str, float]:
     """CPU nanoseconds per line of each step of a cold fold of the corpus, in one process
     (the best of 3 passes): what a cold report spends, before its two processes split it;
     then the CPU seconds of one whole build, this process's and its helper's."""
-    from bellwatch.sources import _decode
+    from bellwatch.sources import _decode, _decoded
     from bellwatch.sources._build import build, complete_end, plan
-    from bellwatch.sources._fold import fold_lines
-    from bellwatch.sources.facts import SLOW_FLOOR, Facts
+    from bellwatch.sources._fold import fold_data
+    from bellwatch.sources.facts import SLOW_FLOOR, Facts, joined
     from bellwatch.sources.reader import lines_in, parse
 
     gc.disable()  # as a build does while it folds
@@ -209,7 +209,7 @@ def breakdown() -> dict[str, float]:
     ranges = plan(path, 0, complete_end(path, CORPUS.stat().st_size))
     decoder = _decode.shared()
     assert decoder is not None, "msgspec is missing: pip install 'bellwatch[cli]'"
-    fold_lines(Facts(), lines_in(CORPUS.read_bytes()[: 1 << 20], at_start=True)[:-1])  # learn
+    fold_data(Facts(), CORPUS.read_bytes()[: 1 << 20], at_start=True)  # learn its keys
     best: dict[str, float] = {}
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -220,33 +220,34 @@ def breakdown() -> dict[str, float]:
                 t0 = time.process_time()
                 data = os.pread(fd, end - start, start)
                 t1 = time.process_time()
-                lines = lines_in(data, at_start=start == 0)
+                for _match in _decoded._BREAKS(data):  # where runs of object lines break
+                    pass
                 t2 = time.process_time()
-                for line in lines:
-                    if line[:1] == b"{":
-                        try:
-                            decoder.decode(line)
-                        except decoder.errors:
-                            decoder.fallback(line)
+                for _batch in _decoded._buffer_batches(data, decoder):  # decoded, not folded
+                    pass
                 t3 = time.process_time()
+                lines = lines_in(data, at_start=start == 0)
+                t4 = time.process_time()
                 for line in lines:
                     parse(line)
-                t4 = time.process_time()
-                facts = Facts()
-                fold_lines(facts, lines)
                 t5 = time.process_time()
+                facts = Facts()
+                fold_data(facts, data, at_start=start == 0)
+                t6 = time.process_time()
                 chunks.append(facts)
                 lines_total += len(lines)
-                steps = (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)
-                for key, step in zip(took, steps, strict=False):
-                    took[key] += step
+                took["read"] += t1 - t0
+                took["split"] += t2 - t1
+                took["decode"] += (t3 - t2) - (t2 - t1)
+                took["orjson"] += t5 - t4
+                took["fold"] += t6 - t5
             t0 = time.process_time()
             for half in (chunks[: len(chunks) // 2], chunks[len(chunks) // 2 :]):
-                run = Facts()  # one process's run: its chunks merged, all marshalled
+                run = joined(half, SLOW_FLOOR)  # one process's run, as a build makes it:
+                run.settle()  # its durations counted, then it and its chunks marshalled
+                run.freeze(rows=False)
                 for facts in half:
                     facts.freeze()
-                    run.merge(facts)
-                run.freeze()
             took["merge"] = time.process_time() - t0
             for key, value in took.items():
                 per_line = value / lines_total * 1e9
@@ -366,11 +367,14 @@ def figures_table(
     whole = steps["build_self_s"] + steps["build_helper_s"]
     rows += [
         ("read_ns", f"{steps['read'] + steps['split']:.0f}",
-         "one process: reading the file and splitting it into lines, CPU ns per line"),
-        ("decode_ns", f"{steps['decode']:.0f}", "decoding a line with msgspec"),
+         "one process: reading the file and finding where runs of object lines break, "
+         "CPU ns per line"),
+        ("decode_ns", f"{steps['decode']:.0f}",
+         "decoding a line with msgspec (a run of lines per call), text lines included"),
         ("orjson_ns", f"{steps['orjson']:.0f}", "orjson's parse of the same line, for scale"),
         ("fold_ns", f"{steps['fold']:.0f}", "the whole fold of a line, decoding included"),
-        ("merge_ns", f"{steps['merge']:.0f}", "merging and marshalling the chunks' facts"),
+        ("merge_ns", f"{steps['merge']:.0f}",
+         "counting each process's durations, merging and marshalling the facts"),
         ("build_helper_share", f"{steps['build_helper_s'] / whole:.0%}" if whole else "-",
          "of a whole build's CPU, the share of its forked helper (waited for: counted above)"),
     ]  # fmt: skip
@@ -471,16 +475,19 @@ def write_report(
         "",
         "Where the time goes. A cold bellwatch run reads the file in chunks of about 8 MB, "
         "folded from both ends at once by this process and one helper (each claims a chunk "
-        "before folding it), decodes each line into the fields the facts read with msgspec "
-        "(strict RFC 8259; a line it would read differently from the record reader's "
-        "orjson parse, or with a key it has not met, is parsed by the reader), folds it, "
-        "and writes the file's cache; that is all its CPU. In one process, CPU per line "
-        f"(best of 3): reading {steps['read']:.0f} ns, splitting into lines "
-        f"{steps['split']:.0f} ns, decoding {steps['decode']:.0f} ns (orjson's parse of "
-        f"the same lines: {steps['orjson']:.0f} ns), and the whole fold, decoding "
-        f"included, {steps['fold']:.0f} ns; then each process merges and marshals what it "
-        f"folded ({steps['merge']:.0f} ns per line), and two interpreters start (the "
-        "`startup` rows). The helper is forked and waited for, so the command's CPU "
+        "before folding it; the builder leaves the last one to the helper), finds the lines "
+        "that do not start with `{` or end with `}` with one regular expression, decodes "
+        "each run of object lines between them with one msgspec call into the fields the "
+        "facts read, typed (strict RFC 8259; a line it would read differently from the "
+        "record reader's orjson parse, with a key it has not met, or with a value of "
+        "another type, is parsed by the reader), folds them, and writes the file's cache; "
+        "that is all its CPU. In one process, CPU per line (best of 3): reading "
+        f"{steps['read']:.0f} ns, finding the breaks {steps['split']:.0f} ns, decoding "
+        f"{steps['decode']:.0f} ns (orjson's parse of the same lines, split: "
+        f"{steps['orjson']:.0f} ns), and the whole fold, decoding included, "
+        f"{steps['fold']:.0f} ns; then each process counts its durations and merges and "
+        f"marshals what it folded ({steps['merge']:.0f} ns per line), and two interpreters "
+        "start (the `startup` rows). The helper is forked and waited for, so the command's CPU "
         "includes it (no builder outlives the command); in a whole build it took "
         f"{steps['build_helper_s'] / max(steps['build_self_s'] + steps['build_helper_s'], 1e-9):.0%} "
         "of the CPU. Raw DuckDB "

@@ -147,6 +147,18 @@ class TestCache:
 
 
 class TestParallelBuild:
+    def test_the_builder_leaves_the_last_range_to_a_helper(self, tmp_path: Path) -> None:
+        """Once it has folded a range, the building process stops before the last free
+        range next to a helper's: the helper folds it while the builder merges."""
+        log = write_log(tmp_path / "app.jsonl", 300)
+        claims = _helper.Claims(str(tmp_path / "claims"))
+        os.mkdir(claims.dir)
+        work = [(i, 0, 0) for i in range(4)]
+        assert claims.take(3)  # a helper folding from the end
+        got = _helper.fold_claimed(str(log), work, claims, 0.5, leave_last=True)
+        assert [i for i, _ in got] == [0, 1] and not claims.taken(2)
+        assert [i for i, _ in _helper.fold_claimed(str(log), work[2:], claims, 0.5)] == [2]
+
     def test_helpers_fold_the_same_facts(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
@@ -235,11 +247,13 @@ class TestParallelBuild:
         monkeypatch.setattr(_build, "_cores", lambda: 2)
         real = _helper.fold_claimed
 
-        def dies(path: str, work: list[tuple[int, int, int]], claims: Any, floor: float) -> Any:
+        def dies(
+            path: str, work: list[tuple[int, int, int]], claims: Any, floor: float, **kw: Any
+        ) -> Any:
             if os.getpid() != parent:  # the helper: claims and folds one range, then dies
                 real(path, work[:1], claims, floor)
                 raise MemoryError("boom")
-            return real(path, work, claims, floor)
+            return real(path, work, claims, floor, **kw)
 
         parent = os.getpid()
         monkeypatch.setattr(_helper, "fold_claimed", dies)

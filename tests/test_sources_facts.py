@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bellwatch.reports.endpoints import rows as endpoint_rows
 from bellwatch.reports.errors import rows as error_rows
 from bellwatch.reports.slow import rows as slow_rows
 from bellwatch.reports.summary import collect
@@ -38,6 +39,7 @@ def answers(facts: Facts) -> dict[str, Any]:
     return {
         "summary": collect(facts),
         "slow": slow_rows(facts, facts.floor, 10_000),
+        "endpoints": endpoint_rows(facts),
         "counts": (facts.records, facts.text, facts.untimed, facts.min_ts, facts.max_ts),
     }
 
@@ -194,6 +196,30 @@ class TestMerging:
         for start, end in itertools.pairwise(bounds):
             merged.merge(folded(*lines[start:end]))
         assert answers(merged) == answers(whole)
+
+    @settings(max_examples=60, deadline=None)
+    @given(
+        st.lists(_LINES, max_size=40),
+        st.lists(st.integers(0, 40), max_size=4),
+        st.lists(st.sampled_from(["kept", "counted", "stored", "stored counted"]), min_size=5),
+    )
+    def test_durations_kept_or_counted_merge_alike(
+        self, lines: list[bytes], cuts: list[int], ways: list[str]
+    ) -> None:
+        """A run's durations, kept as folded, counted, stored or stored then counted,
+        merge into the histogram of folding all."""
+        whole = folded(*lines)
+        bounds = sorted({0, len(lines), *(min(c, len(lines)) for c in cuts)})
+        merged = Facts()
+        for (start, end), way in zip(itertools.pairwise(bounds), ways, strict=False):
+            run = folded(*lines[start:end])
+            if way.startswith("stored"):
+                run = Facts.loads(run.dumps())  # type: ignore[assignment]
+            if way.endswith("counted"):
+                run.settle()
+            merged.merge(run)
+        assert answers(merged) == answers(whole)
+        assert all(type(e[5]) is dict for e in merged.ep.values())
 
 
 _JSON = st.recursive(

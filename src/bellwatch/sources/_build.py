@@ -84,20 +84,21 @@ def _build(
     claims = _helper.Claims.make() if workers > 1 else None
     if claims is None:
         chunks = [Chunk(s, e, fold_range(path, s, e, floor)[0]) for s, e in ranges]
-        return Built(chunks, [joined([c.facts for c in chunks], floor)])
+        run = joined([c.facts for c in chunks], floor)
+        run.settle()  # durations counted once (see Facts.ep)
+        return Built(chunks, [run])
     try:
         work = [[(i, *ranges[i]) for i in order] for order in _orders(ranges, workers)]
         started = [(w, _helper.start(path, floor, claims.dir, w)) for w in work[1:]]
-        mine = _helper.fold_claimed(path, work[0], claims, floor)
+        mine = _helper.fold_claimed(path, work[0], claims, floor, leave_last=True)
         folded = dict(mine)
         runs = [(mine[0][0], joined([f for _, f in mine], floor))] if mine else []
         for _, run in runs:
+            run.settle()  # durations counted once per process (see Facts.ep)
             if dump:  # marshalled now, while the helpers finish: they will be stored
-                run.freeze()
+                run.freeze(rows=False)  # its chunks keep its rows
                 for _, facts in mine:
                     facts.freeze()
-            else:
-                run.settle()
         for helper_work, proc in started:
             got = _helper.collect(proc, [i for i, _, _ in helper_work], warn)
             if got is not None:

@@ -16,10 +16,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from ._fold import fold_lines
+from ._fold import fold_data, fold_lines
 from ._paths import READ_ERRORS, STDIN, open_binary
 from .facts import Facts
-from .reader import lines_in, lines_of
+from .reader import lines_of
 
 __all__ = [
     "CHUNK_BYTES", "Chunk", "complete_end", "fold_range", "fold_stream", "paused_collector",
@@ -110,9 +110,10 @@ def fold_range(
                 data = rest + data
             cut = data.rfind(b"\n") + 1 if pos < end else len(data)
             rest = data[cut:]
-            carry = fold_lines(
+            carry = fold_data(
                 facts,
-                lines_in(data[:cut] if cut < len(data) else data, at_start=at_start),
+                data[:cut] if cut < len(data) else data,
+                at_start=at_start,
                 since_ms=since_ms,
                 until_ms=until_ms,
                 carry=carry,

@@ -20,7 +20,7 @@ import orjson
 from ..schema import Ev, F
 from ..timeparse import parse_ts
 from . import _decode
-from ._decoded import fold_decoded
+from ._decoded import fold_buffer, fold_decoded
 from ._events import (
     ERROR_LEVELS,
     TWILIO_PREFIX,
@@ -32,9 +32,9 @@ from ._events import (
 )
 from .base import TIMESTAMP, TextRecord
 from .facts import Facts
-from .reader import in_window
+from .reader import BOM, in_window, lines_in
 
-__all__ = ["TWILIO_PREFIX", "fold_event", "fold_lines", "fold_record"]
+__all__ = ["TWILIO_PREFIX", "fold_data", "fold_event", "fold_lines", "fold_record"]
 
 _BLANK = b" \t\r"
 _BATCH = 4096  # lines of a stream folded at a time
@@ -66,6 +66,27 @@ def fold_lines(
     while batch := list(itertools.islice(it, _BATCH)):
         carry = fold_decoded(facts, batch, decoder, carry)
     return carry
+
+
+def fold_data(
+    facts: Facts,
+    data: bytes,
+    *,
+    at_start: bool,
+    since_ms: int | None = None,
+    until_ms: int | None = None,
+    carry: int | None = None,
+) -> int | None:
+    """:func:`fold_lines` of the lines of a buffer read from a plain file (``at_start``:
+    from its first byte), as :func:`.reader.lines_in` gives them; without a window,
+    decoded a run of lines at a time (:func:`._decoded.fold_buffer`)."""
+    decoder = _decode.shared()
+    if decoder is None or since_ms is not None or until_ms is not None:
+        lines = lines_in(data, at_start=at_start)
+        return fold_lines(facts, lines, since_ms=since_ms, until_ms=until_ms, carry=carry)
+    if at_start and data[:3] == BOM:
+        data = data[3:]
+    return fold_buffer(facts, data, decoder, carry)
 
 
 def _fold_parsed(  # noqa: PLR0912, PLR0915 - the hot loop, inlined on purpose

@@ -49,6 +49,10 @@ class Claims:
             return False
         return True
 
+    def taken(self, index: int) -> bool:
+        """Whether range ``index`` is claimed."""
+        return os.path.exists(os.path.join(self.dir, str(index)))
+
     def remove(self) -> None:
         """Delete the claims directory (after every helper has answered)."""
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -58,12 +62,21 @@ _CLAIM = os.O_CREAT | os.O_EXCL | os.O_WRONLY
 
 
 def fold_claimed(
-    path: str, work: Sequence[tuple[int, int, int]], claims: Claims, floor: float
+    path: str,
+    work: Sequence[tuple[int, int, int]],
+    claims: Claims,
+    floor: float,
+    *,
+    leave_last: bool = False,
 ) -> list[tuple[int, Facts]]:
     """Fold the ranges ``(index, start, end)`` of ``work`` this process claims, in that
-    order, until one is claimed already."""
+    order, until one is claimed already. ``leave_last``: once it has folded one, leave
+    the last range before another process's to that process (the building process has
+    more to do after folding than a helper: merging, storing and answering)."""
     out: list[tuple[int, Facts]] = []
-    for i, start, end in work:
+    for n, (i, start, end) in enumerate(work):
+        if leave_last and out and n + 1 < len(work) and claims.taken(work[n + 1][0]):
+            break
         if not claims.take(i):
             break
         out.append((i, fold_range(path, start, end, floor)[0]))
@@ -170,6 +183,7 @@ def collect(
                     return None  # this process folded them all
                 got = [(i, f) for i, f in zip(indexes, facts, strict=True) if f is not None]
                 got.sort(key=lambda x: x[0])
+                whole.rows_from([f for _, f in got])
                 return got, whole
         except (EOFError, ValueError, TypeError):
             pass
@@ -187,7 +201,8 @@ def _output(
     order, and each blob's length), then each one's facts and their merged run."""
     got = fold_claimed(path, work, claims, floor)
     run = joined([f for _, f in sorted(got, key=lambda x: x[0])], floor)
-    blobs = [f.dumps() for _, f in got] + [run.dumps()]
+    run.settle()  # its durations counted here (see Facts.ep), not in the process that waits
+    blobs = [f.dumps() for _, f in got] + [run.dumps(rows=False)]  # the chunks keep its rows
     head = marshal.dumps(([i for i, _ in got], [len(b) for b in blobs]))
     return [len(head).to_bytes(4, "little"), head, *blobs]
 

@@ -38,7 +38,7 @@ from .reader import Window
 __all__ = ["PRUNE_AFTER", "Cache", "CachedSource", "collect", "windowed"]
 
 EVERYTHING = Window()
-_VERSION = 2
+_VERSION = 3  # 3: the runs' slow rows are their chunks' (see Facts.rows_from)
 _MAGIC = b"BWC\x01"
 _MAX_RUNS = 6
 """The whole-file facts are kept as the runs that were folded apart (one per process,
@@ -250,7 +250,8 @@ class Cache:
         stats: ScanStats,
     ) -> None:  # fmt: skip
         meta, runs, chunks = stored
-        blobs = [*(r.dumps() for r in runs), *(c.facts.dumps() for c in chunks)]
+        # the chunks hold every slow row, in order; the runs, merged from them, none
+        blobs = [*(r.dumps(rows=False) for r in runs), *(c.facts.dumps() for c in chunks)]
         where, pos = [], 0
         for blob in blobs:
             where.append((pos, len(blob)))
@@ -332,6 +333,7 @@ def _load(target: Path) -> tuple[dict[str, Any], list[Facts], list[_build.Chunk]
         if runs < 1 or len(parts) != len(ranges) + runs:
             return None
         chunks = [_build.Chunk(s, e, f) for (s, e), f in zip(ranges, parts[runs:], strict=True)]
+        parts[0].rows_from([c.facts for c in chunks])  # stored without them (see _store)
         return head["meta"], parts[:runs], chunks
     except (EOFError, ValueError, TypeError, KeyError):
         return None

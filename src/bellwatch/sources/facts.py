@@ -31,14 +31,19 @@ from __future__ import annotations
 
 import heapq
 import marshal
+from array import array
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["MAX_SLOW_ROWS", "SLOW_FLOOR", "SLOW_SPLIT", "Facts", "joined", "slowest"]
+__all__ = ["MAX_SLOW_ROWS", "SLOW_FLOOR", "SLOW_SPLIT", "Facts", "joined", "packed", "slowest"]
 
-VERSION = 3  # 3: each section's stored size in the header, and the users section
+VERSION = 4  # 4: an endpoint's histogram may be its packed durations (see Facts.ep)
 _MAGIC = b"BWF\x01"
 _SECTIONS = ("ep", "err", "slow", "slow_lo", "tw", "eu")
+ROWS = ("slow", "slow_lo")
+"""The sections of rows (one per slow request), which a merge of runs only joins."""
+_NO_ROWS = marshal.dumps([])
 _SCALARS = ("records", "text", "head_text", "untimed", "min_ts", "max_ts", "last_ts",
             "error_lines", "health_failures", "floor")  # fmt: skip
 SLOW_FLOOR = 0.5
@@ -85,6 +90,14 @@ class Facts:
 
     # ------------------------------------------------------------ sections
 
+    def _raw(self, name: str) -> Any:
+        """Section ``name`` as kept: an endpoint's histogram may still be its durations
+        (see :attr:`ep`)."""
+        value = getattr(self, f"_{name}")
+        if value is not None and name not in self._todo:
+            return value
+        return self._section(name, _KINDS[name])
+
     def _section(self, name: str, kind: type) -> Any:
         """Section ``name``: unmarshalled from the stored blob, then with the facts merged
         into it since folded in (so a report pays only for the sections it reads)."""
@@ -94,7 +107,7 @@ class Facts:
             if not isinstance(value, kind):
                 raise TypeError(f"facts section {name} is damaged")
         for other in self._todo.pop(name, ()):
-            value = _MERGE[name](value, getattr(other, name))
+            value = _MERGE[name](value, other._raw(name))
         setattr(self, f"_{name}", value)
         return value
 
@@ -102,12 +115,20 @@ class Facts:
     def ep(self) -> dict[tuple[Any, Any], list[Any]]:
         """``(method, path) -> [count, without_duration, max, n5xx, n4xx, {duration: n}]``:
         the histogram gives the average and percentiles, the same whatever order the
-        events were folded in."""
-        return (
-            self._ep
-            if self._ep is not None and "ep" not in self._todo
-            else self._section("ep", dict)
-        )
+        events were folded in; ``max`` is the slowest duration (``None`` without one).
+
+        A fold keeps each endpoint's durations as they came, packed as doubles
+        (:func:`packed`): a chunk's are stored so, and facts merged from chunks join
+        them; they are counted into the histogram here, in C, when first read."""
+        ep: dict[tuple[Any, Any], list[Any]] = self._raw("ep")
+        for e in ep.values():
+            if type(e[5]) is bytes:
+                _count(e)
+        return ep
+
+    def ep_rows(self) -> dict[tuple[Any, Any], list[Any]]:
+        """:attr:`ep`, histograms as kept (for the fold, which adds packed durations)."""
+        return self._raw("ep")  # type: ignore[no-any-return]
 
     @property
     def err(self) -> dict[str, list[Any]]:
@@ -200,25 +221,36 @@ class Facts:
             self._todo.setdefault(name, []).append(other)
 
     def settle(self) -> None:
-        """Merge every section now (as a report reading it would), not when first read."""
+        """Merge every section now (as a report reading it would), not when first read;
+        count the durations into histograms (see :attr:`ep`)."""
         for name in _SECTIONS:
             getattr(self, name)
 
-    def freeze(self) -> None:
-        """Marshal every section now, for :meth:`dumps`: facts that no longer change."""
-        self.settle()
+    def freeze(self, *, rows: bool = True) -> None:
+        """Marshal every section now, for :meth:`dumps`: facts that no longer change
+        (an endpoint's durations as kept: see :attr:`ep`). ``rows``: the slow rows too."""
         for name in _SECTIONS:
-            self._blobs[name] = marshal.dumps(getattr(self, name))
+            if rows or name not in ROWS:
+                self._blobs[name] = marshal.dumps(self._raw(name))
+
+    def rows_from(self, parts: Sequence[Facts]) -> None:
+        """Facts stored without their slow rows (``dumps(rows=False)``): take them from
+        ``parts``, in order (the facts they were merged from, which keep theirs)."""
+        for name in ROWS:
+            self._todo[name] = [*parts, *self._todo.get(name, ())]
 
     # ------------------------------------------------------------ storage
 
-    def dumps(self) -> bytes:
+    def dumps(self, *, rows: bool = True) -> bytes:
         """Magic, header length, the marshalled header (scalars, where each section lies),
-        then the sections."""
+        then the sections. ``rows=False``: the slow rows are left out (stored empty),
+        for facts merged from others that keep them (see :meth:`rows_from`)."""
         blobs = [
-            self._blobs[n]
+            _NO_ROWS
+            if not rows and n in ROWS
+            else self._blobs[n]
             if n in self._blobs and n not in self._todo
-            else marshal.dumps(getattr(self, n))
+            else marshal.dumps(self._raw(n))
             for n in _SECTIONS
         ]
         where, pos = {}, 0
@@ -226,7 +258,7 @@ class Facts:
             where[name] = (pos, len(blob))
             pos += len(blob)
         head = {name: getattr(self, name) for name in _SCALARS}
-        sizes = {name: self._size(name) for name in _SECTIONS}
+        sizes = {name: self._size(name) if rows or name not in ROWS else 0 for name in _SECTIONS}
         head |= {"v": VERSION, "sections": where, "sizes": sizes}
         raw = marshal.dumps(head)
         return b"".join([_MAGIC, len(raw).to_bytes(4, "little"), raw, *blobs])
@@ -291,13 +323,38 @@ def _slow_key(row: tuple[Any, ...]) -> tuple[float, bool, int]:
     return (-row[3], row[0] is None, row[0] or 0)
 
 
+def packed(durations: list[float]) -> bytes:
+    """Durations as an endpoint's histogram keeps them until it is read (see
+    :attr:`Facts.ep`): doubles in native byte order (a cache file stays on its machine)."""
+    return array("d", durations).tobytes()
+
+
+def _counted(raw: bytes) -> dict[float, int]:
+    return dict(Counter(memoryview(raw).cast("d")))
+
+
+def _count(e: list[Any]) -> None:
+    """Count an endpoint row's packed durations into its histogram, and its slowest:
+    a row whose durations are packed keeps no slowest of its own (the builder skips a
+    pass over them)."""
+    e[5] = _counted(e[5])
+    if e[5]:
+        e[2] = _slowest(e[2], max(e[5]))
+
+
+def _slowest(a: float | None, b: float) -> float:
+    return b if a is None or b > a else a
+
+
 def _merge_ep(
     into: dict[tuple[Any, Any], list[Any]], other: dict[tuple[Any, Any], list[Any]]
 ) -> dict[tuple[Any, Any], list[Any]]:
     for key, e in other.items():
         mine = into.get(key)
+        theirs = e[5]
         if mine is None:
-            into[key] = [e[0], e[1], e[2], e[3], e[4], dict(e[5])]
+            into[key] = [e[0], e[1], e[2], e[3], e[4],
+                         theirs if type(theirs) is bytes else dict(theirs)]  # fmt: skip
             continue
         mine[0] += e[0]
         mine[1] += e[1]
@@ -305,7 +362,17 @@ def _merge_ep(
         mine[3] += e[3]
         mine[4] += e[4]
         hist = mine[5]
-        for value, n in e[5].items():
+        if type(hist) is bytes and type(theirs) is bytes:
+            mine[5] = hist + theirs  # counted once, when read
+            continue
+        if type(hist) is bytes:
+            _count(mine)
+            hist = mine[5]
+        if type(theirs) is bytes:
+            theirs = _counted(theirs)
+            if theirs:
+                mine[2] = _slowest(mine[2], max(theirs))
+        for value, n in theirs.items():
             hist[value] = hist.get(value, 0) + n
     return into
 
@@ -375,14 +442,16 @@ def _merge_eu(into: dict[str, set[str]], other: dict[str, set[str]]) -> dict[str
 
 
 _SIZE: dict[str, Any] = {
-    "ep": lambda ep: sum(len(e[5]) for e in ep.values()),
+    "ep": lambda ep: sum(len(e[5]) // 8 if type(e[5]) is bytes else len(e[5]) for e in ep.values()),
     "err": len,
     "slow": len,
     "slow_lo": len,
     "tw": lambda tw: sum(len(w[0]) + len(w[1]) for w in tw.values()),
     "eu": lambda eu: sum(len(u) for u in eu.values()),
 }
-"""What :meth:`Facts.bounded` counts of each section: histogram entries, rows, ids, users."""
+"""What :meth:`Facts.bounded` counts of each section: histogram entries (durations not
+counted yet: at least as many), rows, ids, users."""
+_KINDS = {"ep": dict, "err": dict, "slow": list, "slow_lo": list, "tw": dict, "eu": dict}
 
 _MERGE: dict[str, Any] = {
     "ep": _merge_ep,
