@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import random
 import sqlite3
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -217,12 +218,16 @@ def _spread(count: int, duration: float, first: float, last: float) -> list[floa
     return [duration * (first + i * step) for i in range(count)]
 
 
-def _hold_lock(db_path: Path, seconds: float) -> None:
+def _hold_lock(db_path: Path, seconds: float, held: threading.Event) -> None:
     """What a maintenance job (a backup, a VACUUM) does: hold the write lock a while."""
-    with contextlib.closing(sqlite3.connect(db_path, timeout=5)) as conn:
-        conn.execute("BEGIN EXCLUSIVE")
-        time.sleep(seconds)
-        conn.rollback()
+    try:
+        with contextlib.closing(sqlite3.connect(db_path, timeout=5)) as conn:
+            conn.execute("BEGIN EXCLUSIVE")
+            held.set()
+            time.sleep(seconds)
+            conn.rollback()
+    finally:
+        held.set()  # never leave the writers waiting
 
 
 async def run_traffic(
@@ -256,11 +261,13 @@ async def run_traffic(
 
         async def locked() -> None:
             assert db_path is not None
+            held = threading.Event()
             lock = asyncio.create_task(
-                asyncio.to_thread(_hold_lock, Path(db_path), plan.lock_seconds)
+                asyncio.to_thread(_hold_lock, Path(db_path), plan.lock_seconds, held)
             )
-            await asyncio.sleep(min(0.1, plan.lock_seconds / 4))
-            # Writes while the lock is held: these fail with "database is locked".
+            # Writes once the lock is held (on a loaded machine the thread may take longer
+            # than any fixed pause to get it): these fail with "database is locked".
+            await asyncio.to_thread(held.wait, 5.0)
             await asyncio.gather(side.book(), side.create_user(), side.lookup())
             await lock
 
