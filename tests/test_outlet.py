@@ -167,6 +167,27 @@ class TestPipeNobodyReads:
         reader.join(30)
         assert _numbers(bytes(received)) == kept
 
+    def test_batched_lines_arrive_whole_and_drops_count_each_line(self) -> None:
+        """Lines written in batches (several per write) into a pipe nobody reads at first:
+        every line either arrives whole, in order, or is counted dropped, one by one."""
+        r, w = os.pipe()
+        sink = Sink(os.fdopen(w, "wb"))
+        total = 0
+        for start in range(0, 20_000, 64):
+            sink.write_lines([_line(i).rstrip(b"\n") for i in range(start, start + 64)])
+            total += 64
+        received = bytearray()
+        reader = threading.Thread(target=_read_all, args=(r, received), daemon=True)
+        reader.start()
+        assert sink.drain(30)
+        sink.stream.close()  # type: ignore[union-attr]
+        sink.close()
+        reader.join(30)
+        found = _numbers(bytes(received))
+        assert found == sorted(found)
+        assert len(found) + _guard.counters.stdout_dropped == total
+        assert _guard.counters.lines_written == len(found)
+
     def test_block_mode_loses_nothing(self) -> None:
         """``on_full="block"``: a slow reader slows the writer, and every line arrives."""
         r, w = os.pipe()

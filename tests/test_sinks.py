@@ -343,8 +343,11 @@ class TestWriteLines:
         assert (tmp_path / "a.jsonl").read_bytes() == b""
         f.close()
 
-    def test_a_stream_gets_one_write_per_line(self) -> None:
-        """A pipe shared by workers keeps only small writes whole: lines go one by one."""
+    def test_a_stream_gets_whole_lines_in_writes_a_pipe_keeps_whole(self) -> None:
+        """A pipe shared by workers keeps a write whole up to PIPE_BUF bytes: a batch goes
+        out in as few writes as that allows, each of whole lines."""
+        from bellwatch.log.outlet import PIPE_BUF
+
         calls: list[str] = []
 
         class Recording(io.StringIO):
@@ -352,8 +355,11 @@ class TestWriteLines:
                 calls.append(text)
                 return super().write(text)
 
-        Sink(Recording()).write_lines([b'{"i":1}', b'{"i":2}'])
-        assert calls == ['{"i":1}\n', '{"i":2}\n']
+        lines = [b'{"i":%d,"pad":"%s"}' % (i, b"x" * 100) for i in range(100)]
+        Sink(Recording()).write_lines(lines)
+        assert "".join(calls).encode() == b"".join(line + b"\n" for line in lines)
+        assert all(len(c.encode()) <= PIPE_BUF and c.endswith("\n") for c in calls)
+        assert 1 < len(calls) < len(lines)
 
     def test_a_failing_disk_counts_the_batch_dropped(self, tmp_path: Path) -> None:
         """A batch the disk refuses is moved from written to dropped, every line of it."""

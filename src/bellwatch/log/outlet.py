@@ -30,9 +30,12 @@ from typing import IO, Any
 
 from .._guard import counters
 
-__all__ = ["Appender", "Outlet", "PartialWrite"]
+__all__ = ["PIPE_BUF", "Appender", "Outlet", "PartialWrite"]
 
 BUFFER_BYTES = 1 << 20  # what an Outlet holds for a reader that fell behind (Docker: 1 MB)
+# Bytes a pipe writes whole in one write(2) (POSIX: at least 512; Linux 4096): the
+# most lines one write may carry when several workers share the pipe.
+PIPE_BUF = getattr(select, "PIPE_BUF", 512)
 _WAIT = 1.0  # seconds the writer thread waits for a reader before looking again
 
 _write = os.write  # one name for the tests' short-write wrapper
@@ -146,10 +149,14 @@ class Outlet:
         """Bytes buffered for a reader that fell behind."""
         return self._queued
 
-    def write(self, data: bytes) -> bool:
-        """Write ``data`` (whole lines, newline included); False if it was dropped."""
+    def write(self, data: bytes, lines: int = 1) -> bool:
+        """Write ``data`` (``lines`` whole lines, newlines included); False if it was dropped.
+
+        Several lines go out in one ``write(2)`` when they fit in :data:`PIPE_BUF`
+        bytes: a pipe shared by several workers keeps such a write whole.
+        """
         if self._fd < 0:
-            return self._to_stream(data)
+            return self._to_stream(data, lines)
         if not self.nonblocking:
             try:
                 if self._regular:
@@ -157,7 +164,7 @@ class Outlet:
                 else:
                     _write_all(self._fd, data)
             except OSError:
-                return self._dropped()
+                return self._dropped(lines)
             return True
         # acquire/release, not `with`: a lock's __exit__ takes the slow call path (~0.2 us).
         lock = self._lock
@@ -167,14 +174,14 @@ class Outlet:
                 try:
                     n = self._try(data)
                 except OSError:
-                    return self._dropped()
+                    return self._dropped(lines)
                 if n == len(data):
                     return True
                 if n:  # a part went out: the rest must follow, whatever the bound
                     self._enqueue(data[n:])
                     return True
             if self._queued + len(data) > self.limit:
-                return self._dropped()
+                return self._dropped(lines)
             self._enqueue(data)
             return True
         finally:
@@ -229,11 +236,11 @@ class Outlet:
         with self._lock:
             return self._ready.wait_for(lambda: not self._queue, timeout)
 
-    def _dropped(self) -> bool:
-        counters.stdout_dropped += 1
+    def _dropped(self, lines: int = 1) -> bool:
+        counters.stdout_dropped += lines
         return False
 
-    def _to_stream(self, data: bytes) -> bool:
+    def _to_stream(self, data: bytes, lines: int = 1) -> bool:
         stream = self.stream
         try:
             if self._text:
@@ -248,7 +255,7 @@ class Outlet:
                 stream.write(data)
             stream.flush()
         except Exception:
-            return self._dropped()
+            return self._dropped(lines)
         return True
 
     def after_fork(self) -> None:

@@ -32,7 +32,7 @@ from typing import IO, Any
 from .._guard import counters
 from .deferred import Deferred
 from .flusher import Flusher
-from .outlet import BUFFER_BYTES, Appender, Outlet, PartialWrite
+from .outlet import BUFFER_BYTES, PIPE_BUF, Appender, Outlet, PartialWrite
 
 __all__ = ["RotatingFile", "Sink"]
 
@@ -432,6 +432,9 @@ class Sink:
         pipe shared by several workers keeps a write whole only up to 4 KiB.
         """
         file = self._file
+        if self._out is not None and file is None:
+            self._write_stream_lines(lines)
+            return
         if self._stream is not None or file is None or not file.buffered:
             for line in lines:
                 self.write(line)
@@ -447,6 +450,22 @@ class Sink:
                 chunk, size = [], 0
         if chunk:
             _append_counted(file, chunk)
+
+    def _write_stream_lines(self, lines: list[bytes]) -> None:
+        """Lines to the stream alone: as few writes as keep each one whole (``PIPE_BUF``)."""
+        out = self._out
+        assert out is not None  # chosen only with a stream
+        chunk: list[bytes] = []
+        size = 0
+        for line in lines:
+            n = len(line) + 1
+            if chunk and size + n > PIPE_BUF:
+                _put_lines(out, chunk)
+                chunk, size = [], 0
+            chunk.append(line)
+            size += n
+        if chunk:
+            _put_lines(out, chunk)
 
     def drain(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for stream lines a slow reader still owes."""
@@ -468,6 +487,14 @@ class Sink:
             self._file.close()
         if self._out is not None:
             self._out.close()
+
+
+def _put_lines(out: Outlet, lines: list[bytes]) -> None:
+    """One write of whole lines to the stream, counted line by line."""
+    if out.write(b"\n".join(lines) + b"\n", len(lines)):
+        counters.lines_written += len(lines)
+    else:
+        counters.lines_dropped += len(lines)
 
 
 def _append_counted(file: RotatingFile, lines: list[bytes]) -> None:
