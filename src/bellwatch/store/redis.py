@@ -33,13 +33,14 @@ from typing import Any
 from .._guard import record_internal_error
 from .._settings import Settings
 from ._redis_batch import APPLY, Batch, endpoints, merge_batches, stats_of
-from ._redis_client import Shipper, after_fork, attach_shipper
+from ._redis_client import Script, Shipper, after_fork, attach_shipper
 from .base import BUCKET_SECONDS, OTHER, EndpointStats, Snapshot
 
 __all__ = ["RedisStore"]
 
 _KEEP = 7 * 86_400  # since-start keys live a week past the last write
 _READ_INTEREST = 60.0  # keep refreshing the cluster copy this long after a read
+_APPLY = Script(APPLY)
 
 
 class RedisStore:
@@ -269,15 +270,15 @@ class RedisStore:
                 full.merge(self._acked)
             full.merge(batch)
             batch = full
-        if self._script is None:
-            self._script = client.register_script(APPLY)
         now = time.time()
-        reply = self._script(
-            args=[
+        reply = self.shipper.run(
+            client,
+            _APPLY,
+            [
                 self.prefix, proc, seq, mode, batch.payload(), _KEEP,
                 int(self._nbuckets * BUCKET_SECONDS + 2 * BUCKET_SECONDS), now,
                 self.session_window, self.max_sessions, self.shipper.acked,
-            ]
+            ],
         )  # fmt: skip
         return str(reply)
 
