@@ -109,7 +109,7 @@ def backoff(interval: float, failed: int) -> float:
     """Seconds before the next background round after ``failed`` failed ones in a row."""
     if not failed:
         return interval
-    return min(max(interval, BACKOFF_MAX), interval * 2 ** min(failed, 16))
+    return min(max(interval, BACKOFF_MAX), interval * 2.0 ** min(failed, 16))
 
 
 class Shipper:
