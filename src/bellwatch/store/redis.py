@@ -91,6 +91,10 @@ class RedisStore:
         self._nbuckets = max(1, round(window / BUCKET_SECONDS))
         # Other cluster numbers sent and read with each round (the users' HyperLogLogs).
         self.riders: list[Callable[[Any], None]] = []
+        # What Redis acknowledged has a lock of its own: the request path never takes it,
+        # so merging a batch in and pruning (every session of the window) never holds
+        # a request up. Taken before _lock, never after it.
+        self._acked_lock = threading.Lock()
         attach_shipper(self, url, name="redis", interval=flush_interval, after=self._refresh,
                        timeout=timeout, merge=merge_batches)  # fmt: skip
 
@@ -211,9 +215,11 @@ class RedisStore:
         what overflowed the buffer: the request path keeps one copy of each number.
         """
         mine = Batch()
-        with self._lock:
-            for part in (self._acked, self._inflight, self._pending, self._unshipped):
-                mine.merge(part)
+        with self._acked_lock:  # held: no batch moves from in flight to acknowledged meanwhile
+            mine.merge(self._acked)
+            with self._lock:
+                for part in (self._inflight, self._pending, self._unshipped):
+                    mine.merge(part)
         first = int(now // BUCKET_SECONDS) - self._nbuckets + 1
         window: dict[str, EndpointStats] = {}
         for index, rows in mine.b.items():
@@ -256,17 +262,19 @@ class RedisStore:
 
     def _done(self, batch: Batch) -> None:
         now = time.time()
-        with self._lock:
+        first, cutoff = int(now // BUCKET_SECONDS) - self._nbuckets, now - self.session_window
+        with self._acked_lock:
             self._acked.merge(batch)
-            self._inflight = Batch()
-            first, cutoff = int(now // BUCKET_SECONDS) - self._nbuckets, now - self.session_window
-            for part in (self._acked, self._unshipped):
-                part.prune(first, cutoff, self.max_sessions)
+            self._acked.prune(first, cutoff, self.max_sessions)
+            with self._lock:  # only the in-flight swap (and the rarely used overflow) hold it
+                self._inflight = Batch()
+                if self._unshipped.updates:
+                    self._unshipped.prune(first, cutoff, self.max_sessions)
 
     def _send(self, client: Any, proc: str, seq: int, mode: str, batch: Batch) -> str:
         if mode == "full":
             full = Batch()
-            with self._lock:
+            with self._acked_lock:
                 full.merge(self._acked)
             full.merge(batch)
             batch = full
@@ -346,4 +354,5 @@ class RedisStore:
 
     def after_fork(self) -> None:
         """In a forked child: start from zero under the child's own process id."""
+        self._acked_lock = threading.Lock()  # the parent's may have been held at the fork
         after_fork(self)
