@@ -30,9 +30,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+
 from .._guard import record_internal_error
 from .._settings import Settings
-from ._redis_batch import APPLY, Batch, endpoints, merge_batches, stats_of
+from ._redis_batch import APPLY, READ, Batch, endpoints, hash_of, merge_batches, stats_of
 from ._redis_client import Script, Shipper, after_fork, attach_shipper
 from .base import BUCKET_SECONDS, OTHER, EndpointStats, Snapshot
 
@@ -40,7 +42,7 @@ __all__ = ["RedisStore"]
 
 _KEEP = 7 * 86_400  # since-start keys live a week past the last write
 _READ_INTEREST = 60.0  # keep refreshing the cluster copy this long after a read
-_APPLY = Script(APPLY)
+_APPLY, _READ = Script(APPLY), Script(READ)
 
 
 class RedisStore:
@@ -296,39 +298,28 @@ class RedisStore:
         now = time.time()
         if self._cluster is not None and now - self._read_at > _READ_INTEREST:
             return
-        self._cluster = self.read(client, now)
+        # On the flusher's own connection (we hold the round): one write, one read.
+        self._cluster = self._parse(self.shipper.run(client, _READ, self._read_args(now)), now)
         self._cluster_at = now
 
     def read(self, client: Any, now: float) -> Snapshot:
-        """The cluster's numbers straight from Redis (one pipelined round trip)."""
-        p = self.prefix
+        """The cluster's numbers straight from Redis (one script call, one reply)."""
+        # Any thread may call this: through the client's pool, not the flusher's connection.
+        return self._parse(client.register_script(READ)(args=self._read_args(now)), now)
+
+    def _read_args(self, now: float) -> list[Any]:
         first = int(now // BUCKET_SECONDS) - self._nbuckets + 1
-        pipe = client.pipeline(transaction=False)
-        pipe.hgetall(p + "ep")
-        pipe.hgetall(p + "sk")
-        pipe.zcount(p + "sess", now - self.session_window, "+inf")
-        pipe.hgetall(p + "ctr")
-        pipe.get(p + "started")
-        for index in range(first, first + self._nbuckets):
-            pipe.hgetall(f"{p}b:{index}")
-            pipe.hgetall(f"{p}s:{index}")
-        replies = pipe.execute()
-        ep, sk, sessions, counters, started = replies[:5]
-        window: dict[str, EndpointStats] = {}
-        rest = replies[5:]
-        for i in range(0, len(rest), 2):
-            for path, stats in endpoints(rest[i], rest[i + 1]).items():
-                mine = window.get(path)
-                if mine is None:
-                    window[path] = stats
-                else:
-                    mine.merge(stats)
+        return [self.prefix, first, self._nbuckets, now - self.session_window]
+
+    def _parse(self, reply: str, now: float) -> Snapshot:
+        d = orjson.loads(reply)
+        started = d.get("st")
         return Snapshot(
-            endpoints=endpoints(ep, sk),
-            window=window,
+            endpoints=endpoints(hash_of(d["ep"]), hash_of(d["sk"])),
+            window=endpoints(hash_of(d["wr"]), hash_of(d["ws"])),
             window_seconds=self._nbuckets * BUCKET_SECONDS,
-            active_sessions=int(sessions),
-            counters={name: float(v) for name, v in counters.items()},
+            active_sessions=int(d["ss"]),
+            counters={name: float(v) for name, v in hash_of(d["ct"]).items()},
             started=float(started) if started else now,
             source="cluster",
         )
