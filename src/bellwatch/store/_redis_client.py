@@ -426,14 +426,12 @@ def attach_shipper(
         after=after,
         timeout=timeout,
     )
-    store._script = None
     store._clear()
 
 
 def after_fork(store: Any) -> None:
     """In a forked child: the store starts from zero under the child's own process id,
-    with a fresh lock and no cached script (the parent's connection is never used)."""
+    with a fresh lock (the parent's connections are never used)."""
     store._lock = threading.Lock()
     store._clear()
     store.shipper.forked()
-    store._script = None

@@ -70,7 +70,6 @@ class RedisStore:
     # set by attach_shipper(), which also makes the store fork-safe
     _lock: threading.Lock
     shipper: Shipper
-    _script: Any
 
     def __init__(
         self,
