@@ -23,7 +23,14 @@ those of all its requests, pooled over its slices (wrk's percentiles of each sli
 weighted by its requests); its CPU per request is its CPU over its slices / its
 requests. Ratios compare those pooled figures; the raw samples are per slice.
 
-Run: .venv/bin/python bench/redis_store.py [--rounds 6] [--slices 3] [--wrk-seconds 2] [--warm 3]
+Slices last 10 s, each started after a random pause of up to 1 s (seeded): a full
+garbage collection of the process's heap (every few seconds under this load, tens of
+milliseconds, longer with redis-py imported) sets the p99 of any slice it falls in,
+and with 2 s slices on a fixed schedule a variant's collections fell into the same
+slices of every round. Long slices hold several collections each, and the pauses
+break the phase lock between the schedule and the collector.
+
+Run: .venv/bin/python bench/redis_store.py [--rounds 3] [--slices 3] [--wrk-seconds 10] [--warm 3]
 Writes bench/results/redis_store.md.
 """
 
@@ -32,6 +39,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
+import random
 import re
 import shutil
 import socket
@@ -222,9 +230,9 @@ def start_redis() -> tuple[subprocess.Popen[bytes], int]:
 def main() -> int:
     q = quick()
     ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", type=int, default=2 if q else 6)
+    ap.add_argument("--rounds", type=int, default=2 if q else 3)
     ap.add_argument("--slices", type=int, default=2 if q else 3)
-    ap.add_argument("--wrk-seconds", type=int, default=2)
+    ap.add_argument("--wrk-seconds", type=int, default=4 if q else 10)
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--warm", type=int, default=3, help="seconds of traffic before measuring")
     ap.add_argument("--serve", action="store_true")
@@ -237,6 +245,7 @@ def main() -> int:
         raise SystemExit("wrk is needed: apt-get install wrk (make bench installs it)")
 
     names = list(VARIANTS)
+    jitter = random.Random(18)  # the same pauses each run: a reproducible schedule
     runs: dict[str, list[dict[str, Any]]] = {v: [] for v in names}
     redis, redis_port = start_redis()
     tmp = tempfile.mkdtemp(prefix="bw-wrk-")
@@ -261,6 +270,7 @@ def main() -> int:
                         server, url = servers[v]
                         pid = redis.pid if v == "redis" else None
                         out = os.path.join(tmp, f"{v}.txt")
+                        time.sleep(jitter.uniform(0.0, 1.0))
                         runs[v].append(
                             wrk_slice(server, url, pid, args.wrk_seconds, args.connections,
                                       script, out)
@@ -312,7 +322,9 @@ def main() -> int:
         f"{args.rounds} rounds, each starting the three servers afresh and warming each for "
         f"{args.warm} s (past the Redis store's first rounds: script load, first cluster read, "
         f"lazy imports), then {args.slices} slices per variant, one variant after the other "
-        "(order rotated by slice and by round), "
+        "(order rotated by slice and by round, each slice after a seeded random pause of up to "
+        "1 s, so that the process's full garbage collections, which set the p99 of the slice "
+        "they fall in, do not land in the same slices round after round), "
         f"{n} slices per variant in all: the variants share the machine's other load slice by "
         "slice. p50 and p99 are those of all a variant's requests, pooled over its slices (each "
         "slice's wrk percentiles weighted by its requests). Server CPU is the uvicorn process's "
