@@ -8,18 +8,29 @@ to a local file) runs under uvicorn (1 worker, access log off) in three variants
   loopback port (no persistence), flushed every second by the background thread;
 - ``redis_down``: ``BELLWATCH_REDIS_URL`` pointing at a closed port (degraded mode).
 
-Each round starts the three servers afresh and warms each with 1 s of traffic; then
-``wrk --latency`` drives them in turn, in short slices (the order rotated each time),
-so that the variants compared share the machine's other load slice by slice (on a
-shared machine, a p99 is mostly the other processes' doing: measured minutes apart,
-two p99s of one server differ by 5x). After each slice the script waits 1.1 s (the
+Each round starts the three servers afresh and warms each with ``--warm`` seconds of
+traffic (3: past the store's first rounds, which load the script, read the cluster
+once and finish lazy imports, one-time costs of a process's first seconds, not of its
+steady state); then ``wrk --latency`` drives them in turn, in short slices, the order
+rotated from slice to slice and from round to round (so that over 3 rounds each
+variant is first, second and third after the warm-up equally often), so that the
+variants compared share the machine's other load slice by slice (on a shared
+machine, a p99 is mostly the other processes' doing: measured minutes apart, two
+p99s of one server differ by 5x). After each slice the script waits 1.1 s (the
 flusher's batch of those requests reaches Redis) and reads the server process's CPU
 (all its threads) and, for ``redis``, the redis-server's. A variant's p50 and p99 are
 those of all its requests, pooled over its slices (wrk's percentiles of each slice,
 weighted by its requests); its CPU per request is its CPU over its slices / its
 requests. Ratios compare those pooled figures; the raw samples are per slice.
 
-Run: .venv/bin/python bench/redis_store.py [--rounds 4] [--slices 3] [--wrk-seconds 2]
+Slices last 10 s, each started after a random pause of up to 1 s (seeded): a full
+garbage collection of the process's heap (every few seconds under this load, tens of
+milliseconds, longer with redis-py imported) sets the p99 of any slice it falls in,
+and with 2 s slices on a fixed schedule a variant's collections fell into the same
+slices of every round. Long slices hold several collections each, and the pauses
+break the phase lock between the schedule and the collector.
+
+Run: .venv/bin/python bench/redis_store.py [--rounds 3] [--slices 3] [--wrk-seconds 10] [--warm 3]
 Writes bench/results/redis_store.md.
 """
 
@@ -28,6 +39,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
+import random
 import re
 import shutil
 import socket
@@ -143,7 +155,7 @@ def pooled(slices: list[dict[str, Any]], pct: float) -> float:
     return hi
 
 
-def start_server(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(env: dict[str, str], warm: int) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, __file__, "--serve", "--port", str(port)],
@@ -153,7 +165,7 @@ def start_server(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
     )
     wait_for_port(port, server, "server")
     url = f"http://127.0.0.1:{port}{PATH}"
-    subprocess.run(["wrk", "-t1", "-c8", "-d1s", url], capture_output=True, check=True)
+    subprocess.run(["wrk", "-t1", "-c8", f"-d{warm}s", url], capture_output=True, check=True)
     return server, url
 
 
@@ -218,10 +230,11 @@ def start_redis() -> tuple[subprocess.Popen[bytes], int]:
 def main() -> int:
     q = quick()
     ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", type=int, default=2 if q else 4)
+    ap.add_argument("--rounds", type=int, default=2 if q else 3)
     ap.add_argument("--slices", type=int, default=2 if q else 3)
-    ap.add_argument("--wrk-seconds", type=int, default=2)
+    ap.add_argument("--wrk-seconds", type=int, default=4 if q else 10)
     ap.add_argument("--connections", type=int, default=8)
+    ap.add_argument("--warm", type=int, default=3, help="seconds of traffic before measuring")
     ap.add_argument("--serve", action="store_true")
     ap.add_argument("--port", type=int)
     args = ap.parse_args()
@@ -232,6 +245,7 @@ def main() -> int:
         raise SystemExit("wrk is needed: apt-get install wrk (make bench installs it)")
 
     names = list(VARIANTS)
+    jitter = random.Random(18)  # the same pauses each run: a reproducible schedule
     runs: dict[str, list[dict[str, Any]]] = {v: [] for v in names}
     redis, redis_port = start_redis()
     tmp = tempfile.mkdtemp(prefix="bw-wrk-")
@@ -243,18 +257,20 @@ def main() -> int:
             "redis": {"BELLWATCH_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0"},
             "redis_down": {"BELLWATCH_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"},
         }
-        turn = 0
         for r in range(args.rounds):
             started = time.monotonic()
-            servers = {v: start_server(envs[v]) for v in names}
+            servers = {v: start_server(envs[v], args.warm) for v in names}
             try:
-                for _ in range(args.slices):
-                    order = names[turn % len(names) :] + names[: turn % len(names)]
-                    turn += 1
+                for i in range(args.slices):
+                    # Rotated by slice and by round: with as many slices as variants, a
+                    # rotation by slice alone starts every round in the same order.
+                    turn = (r + i) % len(names)
+                    order = names[turn:] + names[:turn]
                     for v in order:
                         server, url = servers[v]
                         pid = redis.pid if v == "redis" else None
                         out = os.path.join(tmp, f"{v}.txt")
+                        time.sleep(jitter.uniform(0.0, 1.0))
                         runs[v].append(
                             wrk_slice(server, url, pid, args.wrk_seconds, args.connections,
                                       script, out)
@@ -303,8 +319,12 @@ def main() -> int:
         "Same Starlette app (`instrument(app)`, one route binding a session id, line to a local "
         "file) under uvicorn (1 worker, access log off), driven by "
         f"`wrk -t1 -c{args.connections} -d{args.wrk_seconds}s --latency` on 127.0.0.1. "
-        f"{args.rounds} rounds, each starting the three servers afresh and warming each for 1 s, "
-        f"then {args.slices} slices per variant, one variant after the other (order rotated), "
+        f"{args.rounds} rounds, each starting the three servers afresh and warming each for "
+        f"{args.warm} s (past the Redis store's first rounds: script load, first cluster read, "
+        f"lazy imports), then {args.slices} slices per variant, one variant after the other "
+        "(order rotated by slice and by round, each slice after a seeded random pause of up to "
+        "1 s, so that the process's full garbage collections, which set the p99 of the slice "
+        "they fall in, do not land in the same slices round after round), "
         f"{n} slices per variant in all: the variants share the machine's other load slice by "
         "slice. p50 and p99 are those of all a variant's requests, pooled over its slices (each "
         "slice's wrk percentiles weighted by its requests). Server CPU is the uvicorn process's "

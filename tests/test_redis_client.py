@@ -1,4 +1,5 @@
-"""The Shipper under a Redis that comes back with older data, and overflow made visible.
+"""The Shipper under a Redis that comes back with older data, its script calls and
+back-off, and overflow made visible.
 
 A real ``redis-server`` writes ``dump.rdb`` on ``SAVE``, takes more batches, and is
 restarted from that older file (what a restart with RDB persistence, or a failover
@@ -18,6 +19,7 @@ import bellwatch
 from bellwatch import _settings
 from bellwatch._runtime import runtime
 from bellwatch.errors.aggregator import ErrorAggregator
+from bellwatch.store._redis_client import BACKOFF_MAX, backoff
 from bellwatch.store.redis import RedisStore
 from bellwatch.testing import capture_logs
 
@@ -96,6 +98,51 @@ class TestOlderData:
             assert counts == [10, 20, 30, 40, 50, 60]  # none written twice, none for the resend
         finally:
             agg.close()
+
+
+class TestScripts:
+    def test_a_script_redis_no_longer_has_is_sent_in_full(self, own_redis: RedisServer) -> None:
+        """After SCRIPT FLUSH the next round sends the script itself, and counts once."""
+        store = RedisStore(own_redis.url, service="sf", flush_interval=60.0)
+        try:
+            _record(store, 2)
+            assert _cluster_count(store) == 2
+            own_redis.client().script_flush()
+            _record(store, 3)
+            assert _cluster_count(store) == 5
+        finally:
+            store.close()
+
+    def test_a_connection_closed_by_redis_is_opened_again(self, own_redis: RedisServer) -> None:
+        """Redis dropping the flusher's connection (CLIENT KILL) costs no failed round."""
+        store = RedisStore(own_redis.url, service="ck", flush_interval=60.0)
+        try:
+            _record(store, 1)
+            assert _cluster_count(store) == 1
+            own_redis.client().client_kill_filter(_type="normal", skipme=True)
+            _record(store, 1)
+            assert store.flush()
+            assert not store.shipper.degraded
+            assert _cluster_count(store) == 2
+        finally:
+            store.close()
+
+
+class TestBackoff:
+    def test_rounds_keep_the_interval_while_redis_answers(self) -> None:
+        """No failed round: the next one comes after the interval."""
+        assert backoff(1.0, 0) == 1.0
+
+    def test_rounds_back_off_while_redis_is_down(self) -> None:
+        """Each failed round doubles the wait, up to BACKOFF_MAX."""
+        waits = [backoff(1.0, failed) for failed in range(1, 8)]
+        assert waits == sorted(waits)
+        assert waits[0] == 2.0
+        assert waits[-1] == BACKOFF_MAX
+
+    def test_a_long_interval_is_never_shortened(self) -> None:
+        """An interval above BACKOFF_MAX stays the wait, failed or not."""
+        assert backoff(60.0, 3) == 60.0
 
 
 class TestOverflow:

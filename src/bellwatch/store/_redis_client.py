@@ -7,6 +7,7 @@ catches :data:`REDIS_ERRORS`, so the core imports and runs without the extra.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import threading
 import time
@@ -20,9 +21,11 @@ from ..schema import Ev, F
 
 __all__ = [
     "REDIS_ERRORS",
+    "Script",
     "Shipper",
     "after_fork",
     "attach_shipper",
+    "backoff",
     "connect",
     "merge_entries",
     "redis_errors",
@@ -32,6 +35,9 @@ _HINT = "the Redis store needs the redis package: pip install 'bellwatch[redis]'
 
 # Filled by redis_errors() on first use; OSError covers refused and reset sockets.
 REDIS_ERRORS: tuple[type[BaseException], ...] = (OSError,)
+# redis' NoScriptError and ConnectionError, once it is imported
+_NO_SCRIPT: type[BaseException] = LookupError
+_DROPPED: type[BaseException] = LookupError
 
 
 def _module() -> Any:
@@ -44,11 +50,23 @@ def _module() -> Any:
 
 def redis_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that mean "Redis is down, slow or refusing": degrade, never raise."""
-    global REDIS_ERRORS
+    global REDIS_ERRORS, _NO_SCRIPT, _DROPPED
     if len(REDIS_ERRORS) == 1:
         redis = _module()
+        _NO_SCRIPT, _DROPPED = redis.exceptions.NoScriptError, redis.exceptions.ConnectionError
         REDIS_ERRORS = (redis.RedisError, OSError)
     return REDIS_ERRORS
+
+
+class Script:
+    """A Lua script Redis runs by its SHA1 (``EVALSHA``), sent in full once per Redis."""
+
+    __slots__ = ("sha", "source")
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        # Redis names scripts by SHA1; not a security use.
+        self.sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
 
 
 def connect(url: str, *, timeout: float = 0.5) -> Any:
@@ -84,6 +102,14 @@ After = Callable[[Any], None]
 Merge = Callable[[Any, Any], Any]
 
 HISTORY = 600  # acknowledged batches kept one by one (10 minutes at 1 s), older ones merged
+BACKOFF_MAX = 5.0  # seconds between the thread's rounds at most while Redis is down
+
+
+def backoff(interval: float, failed: int) -> float:
+    """Seconds before the next background round after ``failed`` failed ones in a row."""
+    if not failed:
+        return interval
+    return min(max(interval, BACKOFF_MAX), interval * 2.0 ** min(failed, 16))
 
 
 class Shipper:
@@ -170,6 +196,8 @@ class Shipper:
         # instead of calling start() every time.
         self.running = False
         self._client: Any = None
+        self._conn: tuple[Any, Any] | None = None  # (client, its connection kept by run())
+        self._answered = False  # whether that connection answered last time
         # Fresh locks and events: the parent's may have been held at the fork.
         self._round = threading.Lock()
         self._stop = threading.Event()
@@ -192,12 +220,17 @@ class Shipper:
         self._wake.set()
 
     def _run(self) -> None:
+        failed = 0
         while not self._stop.is_set():
-            self._wake.wait(self.interval)
+            # While Redis is down the rounds back off (2x, 4x the interval... up to
+            # BACKOFF_MAX): each attempt to connect costs the event loop GIL handovers, and
+            # an outage is no reason to pay them every second. A reader (wake) still
+            # gets a round at once, and so does flush().
+            self._wake.wait(backoff(self.interval, failed))
             self._wake.clear()
             if self._stop.is_set():
                 break
-            self.flush()
+            failed = 0 if self.flush() else failed + 1
 
     def flush(self) -> bool:
         """One round now: resend what is in flight, then ship the buffer; never raises.
@@ -246,6 +279,50 @@ class Shipper:
         self.rounds += 1
         return True, self._up(shipped) if self.degraded else line
 
+    def run(self, client: Any, script: Script, args: list[Any]) -> Any:
+        """Run ``script`` with ``args`` on a connection of ``client`` kept for it; the reply.
+
+        One write and one read, straight on a connection this shipper keeps (no pool
+        checkout with its liveness probe, no retry wrapper): each system call lets the
+        event loop's thread take the GIL, and then this thread waits to get it back,
+        so a round costs the loop a few such handovers, not a dozen. Called with the
+        round lock held, from :meth:`flush`'s ``send``. After any error the connection
+        is closed (a late reply must never be read as the next command's) and the next
+        call connects again; a connection found closed by the server (Redis restarted)
+        is opened again once at once: the scripts apply a batch at most once.
+        """
+        held = self._conn
+        if held is None or held[0] is not client:
+            if held is not None:
+                with contextlib.suppress(Exception):
+                    held[1].disconnect()
+            held = self._conn = (client, client.connection_pool.make_connection())
+            self._answered = False
+        conn = held[1]
+        try:
+            reply = self._call(conn, script, args)
+        except _DROPPED:
+            if not self._answered:
+                raise
+            self._answered = False  # once: then it is Redis that is down
+            reply = self._call(conn, script, args)
+        self._answered = True
+        return reply
+
+    @staticmethod
+    def _call(conn: Any, script: Script, args: list[Any]) -> Any:
+        try:
+            conn.send_packed_command(conn.pack_command("EVALSHA", script.sha, 0, *args), False)
+            try:
+                return conn.read_response()
+            except _NO_SCRIPT:  # a Redis that restarted, or never saw it: once, in full
+                conn.send_packed_command(conn.pack_command("EVAL", script.source, 0, *args), False)
+                return conn.read_response()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                conn.disconnect()  # the next call connects again (same object, no new setup)
+            raise
+
     def _resend(self, kept: int, seq: int, batch: Any) -> tuple[str, dict[str, Any]]:
         """Redis holds our batches up to ``kept`` only: send the later ones again, once."""
         lost: Any = None
@@ -293,6 +370,10 @@ class Shipper:
         if thread is not None and thread is not threading.current_thread():
             thread.join(self.timeout * 4 + 1.0)
         self.flush()
+        held, self._conn = self._conn, None
+        if held is not None:
+            with contextlib.suppress(Exception):
+                held[1].disconnect()
         client, self._client = self._client, None
         if client is not None:
             with contextlib.suppress(Exception):
@@ -345,14 +426,12 @@ def attach_shipper(
         after=after,
         timeout=timeout,
     )
-    store._script = None
     store._clear()
 
 
 def after_fork(store: Any) -> None:
     """In a forked child: the store starts from zero under the child's own process id,
-    with a fresh lock and no cached script (the parent's connection is never used)."""
+    with a fresh lock (the parent's connections are never used)."""
     store._lock = threading.Lock()
     store._clear()
     store.shipper.forked()
-    store._script = None

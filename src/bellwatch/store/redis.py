@@ -30,16 +30,19 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+
 from .._guard import record_internal_error
 from .._settings import Settings
-from ._redis_batch import APPLY, Batch, endpoints, merge_batches, stats_of
-from ._redis_client import Shipper, after_fork, attach_shipper
+from ._redis_batch import APPLY, READ, Batch, endpoints, hash_of, merge_batches, stats_of
+from ._redis_client import Script, Shipper, after_fork, attach_shipper
 from .base import BUCKET_SECONDS, OTHER, EndpointStats, Snapshot
 
 __all__ = ["RedisStore"]
 
 _KEEP = 7 * 86_400  # since-start keys live a week past the last write
 _READ_INTEREST = 60.0  # keep refreshing the cluster copy this long after a read
+_APPLY, _READ = Script(APPLY), Script(READ)
 
 
 class RedisStore:
@@ -67,7 +70,6 @@ class RedisStore:
     # set by attach_shipper(), which also makes the store fork-safe
     _lock: threading.Lock
     shipper: Shipper
-    _script: Any
 
     def __init__(
         self,
@@ -90,6 +92,10 @@ class RedisStore:
         self._nbuckets = max(1, round(window / BUCKET_SECONDS))
         # Other cluster numbers sent and read with each round (the users' HyperLogLogs).
         self.riders: list[Callable[[Any], None]] = []
+        # What Redis acknowledged has a lock of its own: the request path never takes it,
+        # so merging a batch in and pruning (every session of the window) never holds
+        # a request up. Taken before _lock, never after it.
+        self._acked_lock = threading.Lock()
         attach_shipper(self, url, name="redis", interval=flush_interval, after=self._refresh,
                        timeout=timeout, merge=merge_batches)  # fmt: skip
 
@@ -210,9 +216,11 @@ class RedisStore:
         what overflowed the buffer: the request path keeps one copy of each number.
         """
         mine = Batch()
-        with self._lock:
-            for part in (self._acked, self._inflight, self._pending, self._unshipped):
-                mine.merge(part)
+        with self._acked_lock:  # held: no batch moves from in flight to acknowledged meanwhile
+            mine.merge(self._acked)
+            with self._lock:
+                for part in (self._inflight, self._pending, self._unshipped):
+                    mine.merge(part)
         first = int(now // BUCKET_SECONDS) - self._nbuckets + 1
         window: dict[str, EndpointStats] = {}
         for index, rows in mine.b.items():
@@ -255,29 +263,31 @@ class RedisStore:
 
     def _done(self, batch: Batch) -> None:
         now = time.time()
-        with self._lock:
+        first, cutoff = int(now // BUCKET_SECONDS) - self._nbuckets, now - self.session_window
+        with self._acked_lock:
             self._acked.merge(batch)
-            self._inflight = Batch()
-            first, cutoff = int(now // BUCKET_SECONDS) - self._nbuckets, now - self.session_window
-            for part in (self._acked, self._unshipped):
-                part.prune(first, cutoff, self.max_sessions)
+            self._acked.prune(first, cutoff, self.max_sessions)
+            with self._lock:  # only the in-flight swap (and the rarely used overflow) hold it
+                self._inflight = Batch()
+                if self._unshipped.updates:
+                    self._unshipped.prune(first, cutoff, self.max_sessions)
 
     def _send(self, client: Any, proc: str, seq: int, mode: str, batch: Batch) -> str:
         if mode == "full":
             full = Batch()
-            with self._lock:
+            with self._acked_lock:
                 full.merge(self._acked)
             full.merge(batch)
             batch = full
-        if self._script is None:
-            self._script = client.register_script(APPLY)
         now = time.time()
-        reply = self._script(
-            args=[
+        reply = self.shipper.run(
+            client,
+            _APPLY,
+            [
                 self.prefix, proc, seq, mode, batch.payload(), _KEEP,
                 int(self._nbuckets * BUCKET_SECONDS + 2 * BUCKET_SECONDS), now,
                 self.session_window, self.max_sessions, self.shipper.acked,
-            ]
+            ],
         )  # fmt: skip
         return str(reply)
 
@@ -287,39 +297,28 @@ class RedisStore:
         now = time.time()
         if self._cluster is not None and now - self._read_at > _READ_INTEREST:
             return
-        self._cluster = self.read(client, now)
+        # On the flusher's own connection (we hold the round): one write, one read.
+        self._cluster = self._parse(self.shipper.run(client, _READ, self._read_args(now)), now)
         self._cluster_at = now
 
     def read(self, client: Any, now: float) -> Snapshot:
-        """The cluster's numbers straight from Redis (one pipelined round trip)."""
-        p = self.prefix
+        """The cluster's numbers straight from Redis (one script call, one reply)."""
+        # Any thread may call this: through the client's pool, not the flusher's connection.
+        return self._parse(client.register_script(READ)(args=self._read_args(now)), now)
+
+    def _read_args(self, now: float) -> list[Any]:
         first = int(now // BUCKET_SECONDS) - self._nbuckets + 1
-        pipe = client.pipeline(transaction=False)
-        pipe.hgetall(p + "ep")
-        pipe.hgetall(p + "sk")
-        pipe.zcount(p + "sess", now - self.session_window, "+inf")
-        pipe.hgetall(p + "ctr")
-        pipe.get(p + "started")
-        for index in range(first, first + self._nbuckets):
-            pipe.hgetall(f"{p}b:{index}")
-            pipe.hgetall(f"{p}s:{index}")
-        replies = pipe.execute()
-        ep, sk, sessions, counters, started = replies[:5]
-        window: dict[str, EndpointStats] = {}
-        rest = replies[5:]
-        for i in range(0, len(rest), 2):
-            for path, stats in endpoints(rest[i], rest[i + 1]).items():
-                mine = window.get(path)
-                if mine is None:
-                    window[path] = stats
-                else:
-                    mine.merge(stats)
+        return [self.prefix, first, self._nbuckets, now - self.session_window]
+
+    def _parse(self, reply: str, now: float) -> Snapshot:
+        d = orjson.loads(reply)
+        started = d.get("st")
         return Snapshot(
-            endpoints=endpoints(ep, sk),
-            window=window,
+            endpoints=endpoints(hash_of(d["ep"]), hash_of(d["sk"])),
+            window=endpoints(hash_of(d["wr"]), hash_of(d["ws"])),
             window_seconds=self._nbuckets * BUCKET_SECONDS,
-            active_sessions=int(sessions),
-            counters={name: float(v) for name, v in counters.items()},
+            active_sessions=int(d["ss"]),
+            counters={name: float(v) for name, v in hash_of(d["ct"]).items()},
             started=float(started) if started else now,
             source="cluster",
         )
@@ -345,4 +344,5 @@ class RedisStore:
 
     def after_fork(self) -> None:
         """In a forked child: start from zero under the child's own process id."""
+        self._acked_lock = threading.Lock()  # the parent's may have been held at the fork
         after_fork(self)

@@ -50,13 +50,14 @@ import orjson
 
 from .._settings import Settings
 from ..schema import Sev
-from ._redis_client import Shipper, after_fork, attach_shipper
+from ._redis_client import Script, Shipper, after_fork, attach_shipper
 from ._redis_errors_lua import APPLY
 from .patterns import Hit, Pattern, Policy, copy_pattern
 
 __all__ = ["RedisPatternStore", "shared_pattern_store"]
 
 _READ_INTEREST = 60.0
+_APPLY = Script(APPLY)
 _TOP = 100  # patterns read back in full for /metrics; the rest only counted
 
 
@@ -84,7 +85,6 @@ class RedisPatternStore:
     # set by attach_shipper(), which also makes the store fork-safe
     _lock: threading.Lock
     shipper: Shipper
-    _script: Any
 
     def __init__(
         self,
@@ -205,18 +205,18 @@ class RedisPatternStore:
                 if key in full:
                     full[key][_CLAIMS] += n
             batch = full
-        if self._script is None:
-            self._script = client.register_script(APPLY)
         pol = self.policy
         now = time.time()
         final = self._final
-        reply, lines, counts, escalations, known, alerts = self._script(
-            args=[
+        reply, lines, counts, escalations, known, alerts = self.shipper.run(
+            client,
+            _APPLY,
+            [
                 self.prefix, proc, seq, mode, orjson.dumps(batch), now, pol.every, pol.window,
                 pol.ttl, pol.spike_threshold, pol.spike_window, pol.max_patterns, pol.mode,
                 ",".join(Sev.ORDER), self._since, orjson.dumps(final or []), self.paging,
                 self.shipper.acked,
-            ]
+            ],
         )  # fmt: skip
         self._since = now - 5.0  # overlap: clocks of tasks differ a little
         self._learn(lines, counts, escalations, known, alerts)
