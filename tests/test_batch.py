@@ -73,6 +73,9 @@ def logs() -> Iterator[Captured]:
 def no_ticks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep the flusher thread from draining while a test looks at the queue."""
     monkeypatch.setattr(runtime.flusher, "deferred", Deferred())
+    # A tick that read the real queue just before the swap may still drain it: let it
+    # finish (the thread reads the queue and drains at once, then sleeps a tick).
+    time.sleep(runtime.flusher.tick + 0.05)
 
 
 class TestQueue:

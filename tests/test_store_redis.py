@@ -320,6 +320,7 @@ class TestDegraded:
             with monkeypatch.context() as patch:
                 # the flusher thread must leave it queued
                 patch.setattr(runtime.flusher, "deferred", Deferred())
+                time.sleep(runtime.flusher.tick + 0.05)  # a tick that read the real queue ends
                 asyncio.run(go())
                 queued_now = len(runtime.deferred.pending)
             closer.start()
