@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
@@ -15,6 +17,19 @@ from bellwatch.sources import _decode, _fold
 from bellwatch.sources._decode import FIELDS, Decoder
 from bellwatch.sources.facts import Facts
 from bellwatch.sources.reader import parse
+
+
+@contextmanager
+def _without_msgspec() -> Iterator[None]:
+    """Every fold parses with the reader, as without msgspec (hypothesis tests cannot
+    take the function-scoped monkeypatch fixture)."""
+    saved = _decode._SHARED[:]
+    _decode._SHARED[:] = [None]
+    try:
+        yield
+    finally:
+        _decode._SHARED[:] = saved
+
 
 pytest.importorskip("msgspec")
 
@@ -244,12 +259,8 @@ class TestFoldWithoutMsgspec:
     def test_same_facts_for_any_lines(self, lines: list[bytes]) -> None:
         """The decoded fold and the parsed fold give the same facts, whatever the lines."""
         fast = facts_of(lines)
-        saved = _decode._SHARED[:]
-        _decode._SHARED[:] = [None]
-        try:
+        with _without_msgspec():
             assert facts_of(lines) == fast
-        finally:
-            _decode._SHARED[:] = saved
 
     def test_same_facts(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Without msgspec every line is parsed by the reader, with the same facts."""
@@ -295,12 +306,8 @@ class TestBuffer:
         several lines), the buffer's facts are those of its lines parsed by the reader."""
         data = b"\n".join(lines) + end
         fast = buffer_facts(data)
-        saved = _decode._SHARED[:]
-        _decode._SHARED[:] = [None]
-        try:
+        with _without_msgspec():
             assert buffer_facts(data) == fast
-        finally:
-            _decode._SHARED[:] = saved
 
     @pytest.mark.parametrize(
         "data",
@@ -321,9 +328,5 @@ class TestBuffer:
         """Lines holding several values, values over several lines, CRLF, blank, cut,
         nested and non-UTF-8 lines: the facts of the lines read one by one."""
         fast = buffer_facts(data)
-        saved = _decode._SHARED[:]
-        _decode._SHARED[:] = [None]
-        try:
+        with _without_msgspec():
             assert buffer_facts(data) == fast
-        finally:
-            _decode._SHARED[:] = saved
