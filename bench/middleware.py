@@ -42,6 +42,7 @@ from _common import (
     quick,
     run_child,
     samples_line,
+    thread_ticks,
     wait_for_port,
     write_result,
 )
@@ -193,6 +194,7 @@ def wrk_rps(variant: str, seconds: int, connections: int) -> dict[str, float]:
         url = f"http://127.0.0.1:{port}{PATH}"
         subprocess.run(["wrk", "-t1", "-c8", "-d1s", url], capture_output=True, check=True)
         before = cpu_ticks(server.pid)
+        threads = thread_ticks(server.pid)
         out = subprocess.run(
             ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", url],
             capture_output=True,
@@ -200,12 +202,20 @@ def wrk_rps(variant: str, seconds: int, connections: int) -> dict[str, float]:
             check=True,
         ).stdout
         ticks = cpu_ticks(server.pid) - before
+        loop, background = (b - a for a, b in zip(threads, thread_ticks(server.pid), strict=True))
         match = re.search(r"Requests/sec:\s+([\d.]+)", out)
         total = re.search(r"(\d+) requests in", out)
         if not match or not total or "Non-2xx" in out or "Socket errors" in out:
             raise RuntimeError(f"{variant}: unexpected wrk output\n{out}")
         hz = os.sysconf("SC_CLK_TCK")
-        result = {"rps": float(match.group(1)), "cpu_us": ticks / hz / int(total.group(1)) * 1e6}
+        per_request = 1e6 / hz / int(total.group(1))
+        result = {
+            "rps": float(match.group(1)),
+            "cpu_us": ticks * per_request,
+            # the event loop's thread, and every other (bellwatch's flusher: lines, counts)
+            "loop_us": loop * per_request,
+            "background_us": background * per_request,
+        }
     finally:
         server.terminate()
         try:
@@ -267,6 +277,7 @@ def main() -> int:
     wrk_names = [v for v in names if v in WRK]
     rps: dict[str, list[float]] = {}
     server_us: dict[str, list[float]] = {}
+    threads_us: dict[str, dict[str, list[float]]] = {}
     if not args.no_wrk:
         if not shutil.which("wrk"):
             raise SystemExit(
@@ -280,8 +291,10 @@ def main() -> int:
         )
         rps = {v: [r["rps"] for r in rs] for v, rs in runs.items()}  # type: ignore[index]
         server_us = {v: [r["cpu_us"] for r in rs] for v, rs in runs.items()}  # type: ignore[index]
+        for part in ("loop_us", "background_us"):
+            threads_us[part] = {v: [r[part] for r in rs] for v, rs in runs.items()}  # type: ignore[index]
     minutes = (time.monotonic() - started) / 60
-    lines = report(args, names, cpu, rps, server_us, ours_line, minutes, kept)
+    lines = report(args, names, cpu, rps, server_us, ours_line, minutes, kept, threads_us)
     print("\n".join(lines))
     if not args.variants:
         print(f"\nwrote {write_result('middleware', chr(10).join(lines))}")
@@ -297,6 +310,7 @@ def report(
     ours_line: str,
     minutes: float,
     kept: dict[str, list[float]],
+    threads_us: dict[str, dict[str, list[float]]] | None = None,
 ) -> list[str]:
     """The result file's markdown: method, machine, table, goals, figures, raw samples."""
     bare_us = median(cpu["bare"])
@@ -420,11 +434,94 @@ def report(
             ("peers_b_stdout_capacity", _range((capacity(v) for v in peers_b_out), "{:.2f}"),
              "capacity / bare, the peer stacks, (b) like for like, line to stdout"),
         ]  # fmt: skip
+        goals, cause_rows = _goals(names, cpu, rps, server_us, threads_us or {})
+        lines += goals
+        rows += cause_rows
     lines += ["", *figures(rows), "", samples_line("us/request", {v: cpu[v] for v in names})]
     if rps:
         lines.append(samples_line("requests/s", rps, "{:.0f}"))
         lines.append(samples_line("server CPU us/request", server_us, "{:.0f}"))
+        for part, what in (("loop_us", "event loop"), ("background_us", "other threads")):
+            if threads_us and part in threads_us:
+                lines.append(
+                    samples_line(f"server CPU us/request, {what}", threads_us[part], "{:.0f}")
+                )
     return lines
+
+
+GOAL_RATIO = 0.9  # end to end, requests/s and capacity, against bare FastAPI
+
+
+def _goals(
+    names: list[str],
+    cpu: dict[str, list[float]],
+    rps: dict[str, list[float]],
+    server_us: dict[str, list[float]],
+    threads_us: dict[str, dict[str, list[float]]],
+) -> tuple[list[str], list[tuple[str, str, str]]]:
+    """The end-to-end goals, met or not, and where the server's added CPU goes: the
+    event loop's thread (per request, inline) and the others (bellwatch's flusher:
+    lines, counts and writes, in batches), beside the in-process diagnostics."""
+    bare = median(server_us["bare"])
+    allowed = bare / GOAL_RATIO - bare  # the added server CPU that still gives 0.9x capacity
+    bare_cpu = median(cpu["bare"])
+
+    def added(v: str) -> float:
+        return median(cpu[v]) - bare_cpu
+
+    def part(name: str, v: str) -> float:
+        got = threads_us.get(name, {})
+        return median(got[v]) - median(got["bare"]) if v in got and "bare" in got else 0.0
+
+    parts = ""
+    if "bellwatch_noline" in cpu and "header_floor" in cpu:
+        parts = (
+            f"; in-process bellwatch adds +{added('bellwatch'):.1f} us: ids, context and "
+            f"counts +{added('bellwatch_noline'):.1f} (its level=ERROR row), the line "
+            f"+{added('bellwatch') - added('bellwatch_noline'):.1f}; a header-only layer "
+            f"+{added('header_floor'):.1f}"
+        )
+    lines = ["", "### Goals", "", "| goal | measured | met | where the added CPU goes (measured) |",
+             "|---|---|---|---|"]  # fmt: skip
+    rows: list[tuple[str, str, str]] = [
+        ("allowed_added_us", f"{allowed:.0f}",
+         f"server CPU us per request over bare that still gives {GOAL_RATIO}x capacity"),
+    ]  # fmt: skip
+    for v, where in (("bellwatch", "file"), ("bellwatch_stdout", "stdout")):
+        if v not in rps or v not in server_us:
+            continue
+        ratio = paired(rps[v], rps["bare"])
+        capacity = bare / median(server_us[v])
+        extra = median(server_us[v]) - bare
+        loop, background = part("loop_us", v), part("background_us", v)
+        inflation = extra / added(v) if added(v) > 0 else 0.0
+        met = "yes" if min(ratio, capacity) >= GOAL_RATIO else "**no**"
+        lines.append(
+            f"| line to {where}: >= {GOAL_RATIO}x bare requests/s and capacity | {ratio:.2f}x, "
+            f"{capacity:.2f}x | {met} | server CPU +{extra:.0f} us per request over bare's "
+            f"{bare:.0f} ({GOAL_RATIO}x allows +{allowed:.0f}): event loop {loop:+.0f}, other "
+            f"threads {background:+.0f}; {inflation:.1f}x the in-process figure{parts} |"
+        )
+        rows += [
+            (f"{where}_server_added_us", f"{extra:.0f}",
+             f"server CPU us per request over bare, line to {where}"),
+            (f"{where}_loop_added_us", f"{loop:+.0f}",
+             f"of which on the event loop's thread, line to {where}"),
+            (f"{where}_background_added_us", f"{background:+.0f}",
+             f"of which in the other threads (the flusher), line to {where}"),
+            (f"{where}_vs_in_process", f"{inflation:.1f}x",
+             f"server CPU added / in-process CPU added, line to {where}"),
+        ]  # fmt: skip
+    if parts:
+        rows += [
+            ("noline_added_us", f"{added('bellwatch_noline'):.1f}",
+             "in-process: ids, context and counts (bellwatch with level=ERROR)"),
+            ("line_us", f"{added('bellwatch') - added('bellwatch_noline'):.1f}",
+             "in-process: the request line (built, rendered, batched, written)"),
+            ("header_floor_us", f"{added('header_floor'):.1f}",
+             "in-process: a pure-ASGI layer that only appends one header"),
+        ]  # fmt: skip
+    return lines, rows
 
 
 def _kept_text(names: list[str], kept: dict[str, list[float]]) -> list[str]:
