@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import os
 import re
 import shlex
 import subprocess
@@ -378,6 +379,25 @@ class TestBadInput:
         monkeypatch.chdir(tmp_path)
         result = CliRunner().invoke(cli, ["tail"])
         assert result.exit_code == 2 and "logs/*.jsonl*" in result.stderr
+
+
+class TestClosedPipe:
+    @pytest.mark.parametrize("command", ["tail", "errors", "summary"])
+    def test_a_reader_that_left_gets_exit_0_and_no_message(
+        self, log: Path, tmp_path: Path, command: str
+    ) -> None:
+        """Output piped into a reader that has gone (`| head -1`) stops quietly with exit 0."""
+        read, write = os.pipe()
+        os.close(read)  # the reader is gone before the first write: every write fails
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "bellwatch.cli", command, "-l", str(log),
+                 "--cache-dir", str(tmp_path / "cache")],
+                stdout=write, stderr=subprocess.PIPE, check=False, timeout=120,
+            )  # fmt: skip
+        finally:
+            os.close(write)
+        assert (done.returncode, done.stderr.decode()) == (0, "")
 
 
 class TestDemoCommand:
