@@ -978,6 +978,17 @@ class TestInsightsList:
             for query_line in saved.query.splitlines():
                 assert f"\n    {query_line}\n" in out
 
+    def test_json_lists_them_as_json(self, run: object) -> None:
+        """insights --list --json prints the saved queries as a JSON array, as --json promises."""
+        from bellwatch.query.saved import SAVED_QUERIES
+
+        result = run("insights", "--list", "--json", files=False)  # type: ignore[operator]
+        assert result.exit_code == 0
+        listed = orjson.loads(result.stdout)
+        assert listed == [
+            {"name": q.name, "description": q.description, "query": q.query} for q in SAVED_QUERIES
+        ]
+
 
 class TestInsightsColumns:
     def test_passes_fields_needed_when_the_source_offers_it(

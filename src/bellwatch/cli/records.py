@@ -15,7 +15,7 @@ import click
 from ..schema import LEVELS, F
 from ..sources.base import Record
 from .options import UsageProblem, domain_errors, opts_from, shared_options, width_option
-from .output import closing, echo_text, emit, table
+from .output import closing, echo_json, echo_text, emit, table
 from .progress import progress_records
 
 __all__ = ["COMMANDS", "TAIL_LOOKBACK_MS"]
@@ -195,6 +195,9 @@ def insights(query: str | None, list_only: bool, **kw: Any) -> None:
     if query in by_name:  # a saved query's name: no Insights query is a bare name
         query = by_name[query]
     if list_only or (query is None and not sys.stdin.isatty()):
+        if opts.json:
+            echo_json([{"name": n, "description": d, "query": q} for n, d, q in saved])
+            return
         for i, (name, description, text) in enumerate(saved, 1):
             click.echo(f"{i:>2}. {name}: {description}\n{textwrap.indent(text, ' ' * 4)}")
         return
