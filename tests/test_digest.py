@@ -138,6 +138,20 @@ class TestErrorLine:
         f["twilio"][0]["cid"] = None
         assert "cid None" not in digest.render(f, 1500)
 
+    def test_no_message_is_not_printed_as_none(self) -> None:
+        """A pattern whose lines lost their message to the line budget shows no 'None'."""
+        f = facts(n_errors=1)
+        f["errors"][0]["msg"] = None
+        text = digest.render(f, 1500)
+        assert "None" not in text and "- 100x [high] Err0 (hash 00000000," in text
+
+    def test_no_type_shows_a_question_mark(self) -> None:
+        """A pattern whose lines carry no exception type shows '?' for it, not 'None'."""
+        f = facts(n_errors=1)
+        f["errors"][0]["type"] = None
+        text = digest.render(f, 1500)
+        assert "None" not in text and "- 100x [high] ?: upstream calendar" in text
+
 
 class TestOnePercentPatterns:
     def test_every_pattern_with_one_percent_is_named(self) -> None:

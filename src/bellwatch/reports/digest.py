@@ -78,8 +78,10 @@ def _sections(facts: dict[str, Any]) -> list[tuple[str, str, list[str], int]]:
     """(title, what a left-out line is, lines, how many leading lines must be named) in
     order of importance."""
     errors = [
-        f"- {e['count']:,}x [{e['sev'] or '?'}] {e['type']}: {e['msg']} "
-        f"(hash {e['hash']}"
+        # A line may have lost its message to the line budget (its hash names it).
+        f"- {e['count']:,}x [{e['sev'] or '?'}] {e['type'] or '?'}"
+        + (f": {e['msg']}" if e["msg"] is not None else "")
+        + f" (hash {e['hash']}"
         + (f", {e['users']:,} user{'' if e['users'] == 1 else 's'}" if e.get("users") else "")
         + (f", e.g. cid {e['cid']}" if e["cid"] else "")
         + (f", on {', '.join(e['endpoints'][:3])}" if e["endpoints"] else "")
