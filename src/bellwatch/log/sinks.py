@@ -13,7 +13,8 @@ once, together with everything buffered before it, so file order is log order.
 The flusher thread (:mod:`bellwatch.log.flusher`) writes out a buffer before it is
 older than ``log_flush``; exit, fork, :func:`bellwatch.flush` and
 :func:`bellwatch.stats` write it out too; a forked child writes every line at once
-(it may end with ``os._exit``, which runs no exit handler). Standard output is not
+(it may end with ``os._exit``, which runs no exit handler), and so does a process
+once its shutdown has begun (a signal's default action may end it next). Standard output is not
 buffered here: several processes share it, so each line is one write of its own.
 """
 
@@ -314,6 +315,15 @@ class RotatingFile:
             if fd >= 0:
                 with contextlib.suppress(OSError):
                     os.close(fd)
+
+    def write_through(self) -> None:
+        """Write out the buffer, then every later line at once (the process is ending).
+
+        The flusher still watches this file, so a line another thread was adding
+        meanwhile goes out on its next tick.
+        """
+        self.flush_interval = 0.0
+        self.flush()
 
     def due(self, now: float) -> bool:
         """Whether the oldest buffered line has waited ``flush_interval`` by ``now`` (monotonic)."""
