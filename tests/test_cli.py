@@ -341,6 +341,7 @@ class TestBadInput:
             (["errors", "-l", "/nonexistent/app.jsonl"], "no such file"),
             (["tail", "-l", "/nonexistent/*.jsonl"], "no files match"),
             (["errors", "--since", "yesterday"], "cannot read time"),
+            (["errors", "--since", "1h", "--until", "2h"], "--until 2h is not after --since 1h"),
             (["filter", "{ $.a = }"], ""),
             (["insights", "stats nonsense((("], ""),
         ],
