@@ -643,6 +643,20 @@ class TestDebugScript:
         )
         assert out.returncode == 2 and "No such command 'bogus'" in out.stderr
 
+    def test_a_fresh_checkout_is_told_to_run_make_demo(self, tmp_path: Path) -> None:
+        """In a checkout without .venv (and no bellwatch on PATH) it names `make demo`."""
+        import shutil
+
+        (tmp_path / "scripts").mkdir()
+        script = tmp_path / "scripts" / "debug-logs.sh"
+        shutil.copy2(ROOT / "scripts" / "debug-logs.sh", script)
+        shutil.copy2(ROOT / "Makefile", tmp_path / "Makefile")
+        out = subprocess.run(
+            [str(script), "errors"], capture_output=True, text=True, check=False,
+            env={"PATH": "/usr/bin:/bin"},
+        )  # fmt: skip
+        assert out.returncode == 2 and "make demo" in out.stderr
+
 
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
