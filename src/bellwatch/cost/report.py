@@ -69,6 +69,15 @@ def human_bytes(value: float) -> str:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _span(ms: int) -> str:
+    """``7000`` -> ``7 s``, ``1500000`` -> ``25 min``, else hours (``0.00 h`` said nothing)."""
+    if ms < 120_000:
+        return f"{ms / 1000:,.0f} s"
+    if ms < 3_600_000:
+        return f"{ms / 60_000:,.0f} min"
+    return f"{ms / 3_600_000:,.2f} h"
+
+
 @dataclass(frozen=True, slots=True)
 class CostReport:
     """The accounting, the bill, the what-if and the suggestions of one read."""
@@ -170,7 +179,7 @@ class CostReport:
         head = [
             f"measured: {u.total.events:,} events, {human_bytes(u.total.billed)} billed "
             f"({human_bytes(u.total.bytes)} of messages + {OVERHEAD} bytes per event, "
-            f"included), over {u.span_ms / 3_600_000:,.2f} h: {span}",
+            f"included), over {_span(u.span_ms)}: {span}",
             f"prices: {self.bill.prices.region} ({self.region_source}), table of "
             f"{self.bill.prices.date}",
         ]
