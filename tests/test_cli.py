@@ -206,6 +206,23 @@ class TestTail:
         )
         assert len(result.stdout.splitlines()) == 2
 
+    def test_follow_stdin_shows_lines_as_they_arrive(self) -> None:
+        """``tail -f -l -`` on a live pipe prints each line when it comes, not at EOF."""
+        import select
+
+        with subprocess.Popen(
+            [sys.executable, "-m", "bellwatch.cli", "tail", "-f", "-l", "-", "--no-color"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        ) as proc:  # fmt: skip
+            assert proc.stdin is not None and proc.stdout is not None
+            proc.stdin.write(line(ts=1758918599000, event="first_line", cid="3f9a1c7e2b4d"))
+            proc.stdin.flush()
+            ready, _, _ = select.select([proc.stdout], [], [], 60)  # the pipe is still open
+            shown = proc.stdout.readline() if ready else b""
+            proc.stdin.close()
+            proc.wait(30)
+        assert b"first_line" in shown, "nothing printed while the pipe stayed open"
+
     @given(st.text())
     def test_format_record_is_one_line(self, text: str) -> None:
         """Any value (a stdlib message ending in a newline, say) prints on one line."""

@@ -69,7 +69,8 @@ def tail(
       bellwatch tail -l - --event request_complete < logs/app.jsonl
       bellwatch tail -f --log-group /ecs/bella-prod --region eu-west-1
 
-    A log group is read from 10 minutes back unless --since says otherwise.
+    A log group is read from 10 minutes back unless --since says otherwise; with
+    -f and -l -, every line of the pipe is shown as it arrives.
     """
     opts = opts_from(kw)
     with domain_errors(opts):
@@ -89,7 +90,11 @@ def tail(
         from ..sources.files import FileSource
 
         last: Sequence[Record]
-        if isinstance(source, FileSource):
+        if follow and isinstance(source, FileSource) and source.specs == ("-",):
+            # A pipe has no end to count -n lines back from until it closes: following
+            # it, every line is shown as it arrives (`docker logs -f app | bellwatch tail -f -l -`).
+            last = ()
+        elif isinstance(source, FileSource):
             # read backwards from the end: the last lines of a 200 MB file cost milliseconds
             last = source.latest(lines, keep, opts.since, opts.until)
         elif isinstance(source, CloudWatchSource):
