@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -122,6 +123,16 @@ class TestRender:
     def test_always_within_budget(self, budget: int, e: int, p: int, t: int) -> None:
         """Whatever the facts, the digest fits the budget."""
         assert digest.count_tokens(digest.render(facts(e, p, t), budget)) <= budget
+
+
+class TestDurations:
+    def test_under_a_millisecond_is_not_zero(self) -> None:
+        """Requests logged as 0.0 s (under half a millisecond) read '<1ms', never '0ms'."""
+        f = facts()
+        f["totals"]["p50"] = f["totals"]["p95"] = 0.0
+        f["endpoints"][0]["p95"] = f["endpoints"][0]["avg"] = 0.0
+        text = digest.render(f, 1500)
+        assert "p50 <1ms, p95 <1ms" in text and not re.search(r"(?<![\d.])0ms", text)
 
 
 class TestErrorLine:

@@ -40,6 +40,8 @@ def counter_name() -> str:
 def _sec(value: float | None) -> str:
     if value is None:
         return "-"
+    if 0 <= value < 0.0005:
+        return "<1ms"  # logged as 0.0 (durations have 3 decimals): fast, not missing
     return f"{value * 1000:.0f}ms" if value < 1 else f"{value:.2f}s"
 
 
