@@ -462,7 +462,8 @@ _WALK_MASKS = (
     # which faults a three-second run hits depends on timing (the database lock may fall
     # between requests on a loaded machine): an error line's form, not its error
     (re.compile(r"\[\w+\] [^(]*\("), "[S] E ("),
-    (re.compile(r"; [\d,]+ Twilio calls with failures\."), "."),
+    (re.compile(r"; [\d,]+ Twilio calls? with failures\."), "."),
+    (re.compile(r"\b(request|error pattern)s\b"), r"\1"),  # one of them is singular
     (re.compile(r"\b(hash|cid|first|last) [^,)]+"), r"\1 _"),
     (re.compile(r"\bon [^)]*?(?=, first|\))"), "on _"),
     (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"), "T"),

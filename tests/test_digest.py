@@ -135,6 +135,16 @@ class TestDurations:
         assert "p50 <1ms, p95 <1ms" in text and not re.search(r"(?<![\d.])0ms", text)
 
 
+class TestHeadline:
+    def test_counts_of_one_are_singular(self) -> None:
+        """One request, one error pattern, one Twilio call: no '1 requests'."""
+        f = facts(n_errors=1, n_twilio=1)
+        f["totals"]["requests"] = 1
+        headline = digest.render(f, 1500).splitlines()[1]
+        assert " 1 request from " in headline and "; 1 error pattern;" in headline
+        assert headline.endswith("; 1 Twilio call with failures.")
+
+
 class TestErrorLine:
     def test_no_example_id_is_not_printed(self) -> None:
         """An error pattern whose latest line has no correlation id says nothing about one."""

@@ -58,11 +58,16 @@ def _headline(facts: dict[str, Any], slow_threshold: float) -> list[str]:
     state = verdict(100.0 * rate, t["p95"], slow_threshold)
     return [
         "# Log summary",
-        f"Health: {state}. {t['requests']:,} requests{span}; 5xx rate {rate:.2%} "
+        f"Health: {state}. {_count(t['requests'], 'request')}{span}; 5xx rate {rate:.2%} "
         f"({t['s5xx']:,}), 4xx {t['s4xx']:,}; latency p50 {_sec(t['p50'])}, "
-        f"p95 {_sec(t['p95'])}; {len(facts['errors'])} error patterns; "
-        f"{len(facts['twilio'])} Twilio calls with failures.",
+        f"p95 {_sec(t['p95'])}; {_count(len(facts['errors']), 'error pattern')}; "
+        f"{_count(len(facts['twilio']), 'Twilio call')} with failures.",
     ]
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 request``, ``2 requests``."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
 def _clock(ms: int | None) -> str:
