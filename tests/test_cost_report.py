@@ -100,12 +100,13 @@ class TestReport:
     def test_the_span_read_is_said_in_a_readable_unit(
         self, tmp_path: Path, span_ms: int, said: str
     ) -> None:
-        """Seven seconds of logs read 'over 7 s', not 'over 0.00 h'."""
+        """Seven seconds of logs read 'over 7 s' and 'projected from 7 s', not '0.0 h'."""
         path = tmp_path / "short.jsonl"
         first, last = line(ts=T0, level="INFO", event="a"), line(ts=T0 + span_ms, event="b")
         path.write_text(f"{first}\n{last}\n")
         words = " ".join(cost_report(FileSource([str(path)]).records()).lines()).split()
         assert said in " ".join(words)
+        assert f"projected from {said[len('over ') : -1]} of logs" in " ".join(words)
 
     def test_options_reach_the_bill(self, logs: Path, tmp_path: Path) -> None:
         """Retention, query volume and a price file are used as given."""

@@ -20,7 +20,7 @@ from .bill import DAYS_PER_MONTH, Bill, LogOptions, local_bill
 from .monitoring import setup_monitoring
 from .prices import default_region, load_prices
 from .savings import Suggestion, suggestions
-from .usage import LOGGER, OVERHEAD, Tally, Usage, account
+from .usage import LOGGER, OVERHEAD, Tally, Usage, account, span_text
 from .whatif import WhatIf, what_if
 
 __all__ = ["CostOptions", "CostReport", "cost_report", "human_bytes"]
@@ -67,15 +67,6 @@ def human_bytes(value: float) -> str:
             return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
         value /= 1024
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _span(ms: int) -> str:
-    """``7000`` -> ``7 s``, ``1500000`` -> ``25 min``, else hours (``0.00 h`` said nothing)."""
-    if ms < 120_000:
-        return f"{ms / 1000:,.0f} s"
-    if ms < 3_600_000:
-        return f"{ms / 60_000:,.0f} min"
-    return f"{ms / 3_600_000:,.2f} h"
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +170,7 @@ class CostReport:
         head = [
             f"measured: {u.total.events:,} events, {human_bytes(u.total.billed)} billed "
             f"({human_bytes(u.total.bytes)} of messages + {OVERHEAD} bytes per event, "
-            f"included), over {_span(u.span_ms)}: {span}",
+            f"included), over {span_text(u.span_ms)}: {span}",
             f"prices: {self.bill.prices.region} ({self.region_source}), table of "
             f"{self.bill.prices.date}",
         ]
