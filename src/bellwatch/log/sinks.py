@@ -35,7 +35,7 @@ from .deferred import Deferred
 from .flusher import Flusher
 from .outlet import BUFFER_BYTES, PIPE_BUF, Appender, Outlet, PartialWrite
 
-__all__ = ["RotatingFile", "Sink"]
+__all__ = ["RotatingFile", "Sink", "SplitLine"]
 
 _BATCH_BYTES = 64 * 1024  # a buffer this large is written at once
 
@@ -345,6 +345,18 @@ class RotatingFile:
                 self._open_lock()
 
 
+class SplitLine(str):
+    """A line for people (the dev console) that carries the JSON line the file gets:
+    the file is what the CLI reads, so it stays JSON whatever the stream shows."""
+
+    file_line: bytes
+
+    def __new__(cls, text: str, file_line: bytes) -> SplitLine:
+        self = super().__new__(cls, text)
+        self.file_line = file_line
+        return self
+
+
 class Sink:
     """Writes finished lines to the stream, the file, or both.
 
@@ -387,17 +399,23 @@ class Sink:
 
         Queued requests are finished first, so that their lines keep log order.
         """
-        self.put((line if isinstance(line, bytes) else line.encode("utf-8", "replace")) + b"\n",
-                 urgent)  # fmt: skip
+        data = (line if isinstance(line, bytes) else line.encode("utf-8", "replace")) + b"\n"
+        if type(line) is SplitLine:
+            self.put(data, urgent, line.file_line + b"\n")
+            return
+        self.put(data, urgent)
 
-    def put(self, data: bytes, urgent: bool = False) -> None:
-        """:meth:`write` of one line that ends with its newline."""
+    def put(self, data: bytes, urgent: bool = False, file_data: bytes | None = None) -> None:
+        """:meth:`write` of one line that ends with its newline (``file_data``: what the
+        file gets instead, see :class:`SplitLine`)."""
         deferred = self._deferred
         if deferred.pending:
             deferred.drain()
         out = self._out
         ok = out is None or out.write(data)
         file = self._file
+        if file_data is not None:
+            data = file_data
         if file is not None and file.flush_interval > 0:
             # Counted now; a batch that fails later moves the counted lines to dropped.
             _count(ok)
