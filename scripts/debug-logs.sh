@@ -34,6 +34,10 @@ elif command -v bellwatch >/dev/null 2>&1; then
     bellwatch="$(command -v bellwatch)"
 elif [[ -x "$root/.venv/bin/python" ]]; then
     bellwatch="$root/.venv/bin/python -m bellwatch.cli"
+elif [[ -f "$root/Makefile" ]]; then
+    # a fresh checkout: `make demo` creates .venv (the README's first step)
+    echo "debug-logs.sh: bellwatch not found; run 'make demo' (or 'make test') in $root first" >&2
+    exit 2
 else
     echo "debug-logs.sh: bellwatch not found; pip install 'bellwatch[cli]'" >&2
     exit 2

@@ -26,8 +26,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 BLOCK = re.compile(r"(<!-- mcp-example:start -->\n).*?(<!-- mcp-example:end -->)", re.S)
-# The digest's line for a critical error pattern: its hash and example correlation id.
-CRITICAL = re.compile(r"^- [\d,]+x \[critical\] .*?\(hash (\w+), e\.g\. cid (\w+)", re.M)
+# The digest's line for a critical error pattern: its hash and example correlation id
+# (the users it affected, when it names them, come between the two).
+CRITICAL = re.compile(
+    r"^- [\d,]+x \[critical\] .*?\(hash (\w+),(?: [\d,]+ users?,)? e\.g\. cid (\w+)", re.M
+)
 DIGEST_BUDGET = 800
 
 

@@ -108,9 +108,9 @@ class TestSetupCommand:
         assert "bellwatch-bella-error-spike" in out
 
     def test_missing_log_group_is_a_clean_error(self, world: World) -> None:
-        """A --log-group typo stops setup in one line naming the group and the way out."""
+        """A --log-group typo stops setup in one line naming the group and the way out, exit 2."""
         code, out = run("setup", "--email", "", "--dry-run", "--log-group", "/ecs/bela-prod")
-        assert code == 1
+        assert code == 2
         assert "log group /ecs/bela-prod not found" in out and "--create-log-group" in out
         assert "Traceback" not in out
 
@@ -152,20 +152,22 @@ class TestSetupCommand:
         assert world.clients.sns.list_topics()["Topics"] == []
 
     def test_ambiguous_cluster_is_a_clean_error(self, world: World) -> None:
-        """With two clusters and no --cluster, the error names both and the flag."""
+        """With two clusters and no --cluster, the error names both and the flag, exit 2."""
         world.clients.ecs.create_cluster(clusterName="staging")
         code, out = run("setup", "--email", "", "--dry-run")
-        assert code == 1
+        assert code == 2
         assert "several ECS clusters found (bella-prod, staging): choose one with --cluster" in out
 
     def test_missing_region_is_a_clean_error(
         self, world: World, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """No region anywhere ends in one line that says how to set it."""
+        """No region anywhere ends in one line that says how to set it (exit 2, as every
+        domain error of the CLI)."""
         monkeypatch.delenv("AWS_DEFAULT_REGION")
+        monkeypatch.delenv("AWS_REGION", raising=False)
         monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
         code, out = run("setup", "--email", "", "--dry-run")
-        assert code == 1
+        assert code == 2
         assert "--region" in out
         assert "Traceback" not in out
 

@@ -269,3 +269,32 @@ class TestTimesAreUtc:
         readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
         assert "local time" not in readme
         assert "every time it prints is UTC" in readme
+
+
+class TestQueryTimes:
+    def _errors_log(self, tmp_path: Path) -> Path:
+        log = tmp_path / "a.jsonl"
+        lines = [
+            {"ts": 1_700_000_000_000 + i, "level": "ERROR", "event": "error", "hash": "ab12cd34",
+             "type": "ValueError", "msg": "bad", "sev": "high", "n": 1, "cid": "3f9a1c7e2b4d"}
+            for i in range(2)
+        ]  # fmt: skip
+        lines.append({"ts": 1_700_000_000_000, "level": "WARNING", "event": "request_complete",
+                      "cid": "3f9a1c7e2b4d", "method": "POST", "path": "/api/assistant/book",
+                      "status": 200, "duration": 3.5})  # fmt: skip
+        log.write_bytes(b"".join(orjson.dumps(x) + b"\n" for x in lines))
+        return log
+
+    def test_first_and_last_seen_are_utc_times(self, tmp_path: Path) -> None:
+        """insights top-errors shows first_seen/last_seen as UTC times, not epoch milliseconds."""
+        log = self._errors_log(tmp_path)
+        args = ["insights", "top-errors", "-l", str(log), "--no-cache", "--width", "200"]
+        out = CliRunner().invoke(cli, args).stdout
+        assert "1700000000000" not in out and "11-14 22:13:20" in out
+
+    def test_a_timestamp_column_is_never_cut(self, tmp_path: Path) -> None:
+        """A query's @timestamp keeps its seconds at 80 columns: it is a time, not free text."""
+        log = self._errors_log(tmp_path)
+        args = ["insights", "slow", "-l", str(log), "--no-cache", "--width", "80"]
+        out = CliRunner().invoke(cli, args).stdout
+        assert "2023-11-14 22:13:20.000" in out

@@ -93,6 +93,21 @@ class TestReport:
         assert "26 bytes per event, included" in joined.replace("\n  ", " ")
         assert "prices: us-east-1 (BELLWATCH_REGION), table of 2026-12-07" in joined
 
+    @pytest.mark.parametrize(
+        ("span_ms", "said"),
+        [(7_000, "over 7 s:"), (1_500_000, "over 25 min:"), (HOUR, "over 1.00 h:")],
+    )
+    def test_the_span_read_is_said_in_a_readable_unit(
+        self, tmp_path: Path, span_ms: int, said: str
+    ) -> None:
+        """Seven seconds of logs read 'over 7 s' and 'projected from 7 s', not '0.0 h'."""
+        path = tmp_path / "short.jsonl"
+        first, last = line(ts=T0, level="INFO", event="a"), line(ts=T0 + span_ms, event="b")
+        path.write_text(f"{first}\n{last}\n")
+        words = " ".join(cost_report(FileSource([str(path)]).records()).lines()).split()
+        assert said in " ".join(words)
+        assert f"projected from {said[len('over ') : -1]} of logs" in " ".join(words)
+
     def test_options_reach_the_bill(self, logs: Path, tmp_path: Path) -> None:
         """Retention, query volume and a price file are used as given."""
         prices = tmp_path / "p.csv"

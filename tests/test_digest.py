@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -124,6 +125,26 @@ class TestRender:
         assert digest.count_tokens(digest.render(facts(e, p, t), budget)) <= budget
 
 
+class TestDurations:
+    def test_under_a_millisecond_is_not_zero(self) -> None:
+        """Requests logged as 0.0 s (under half a millisecond) read '<1ms', never '0ms'."""
+        f = facts()
+        f["totals"]["p50"] = f["totals"]["p95"] = 0.0
+        f["endpoints"][0]["p95"] = f["endpoints"][0]["avg"] = 0.0
+        text = digest.render(f, 1500)
+        assert "p50 <1ms, p95 <1ms" in text and not re.search(r"(?<![\d.])0ms", text)
+
+
+class TestHeadline:
+    def test_counts_of_one_are_singular(self) -> None:
+        """One request, one error pattern, one Twilio call: no '1 requests'."""
+        f = facts(n_errors=1, n_twilio=1)
+        f["totals"]["requests"] = 1
+        headline = digest.render(f, 1500).splitlines()[1]
+        assert " 1 request from " in headline and "; 1 error pattern;" in headline
+        assert headline.endswith("; 1 Twilio call with failures.")
+
+
 class TestErrorLine:
     def test_no_example_id_is_not_printed(self) -> None:
         """An error pattern whose latest line has no correlation id says nothing about one."""
@@ -137,6 +158,20 @@ class TestErrorLine:
         f = facts(n_twilio=1)
         f["twilio"][0]["cid"] = None
         assert "cid None" not in digest.render(f, 1500)
+
+    def test_no_message_is_not_printed_as_none(self) -> None:
+        """A pattern whose lines lost their message to the line budget shows no 'None'."""
+        f = facts(n_errors=1)
+        f["errors"][0]["msg"] = None
+        text = digest.render(f, 1500)
+        assert "None" not in text and "- 100x [high] Err0 (hash 00000000," in text
+
+    def test_no_type_shows_a_question_mark(self) -> None:
+        """A pattern whose lines carry no exception type shows '?' for it, not 'None'."""
+        f = facts(n_errors=1)
+        f["errors"][0]["type"] = None
+        text = digest.render(f, 1500)
+        assert "None" not in text and "- 100x [high] ?: upstream calendar" in text
 
 
 class TestOnePercentPatterns:

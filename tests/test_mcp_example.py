@@ -60,3 +60,17 @@ class TestWorkedExample:
         readme = found.group(0)
         assert skeleton(readme) == skeleton(mcp_example.markdown(calls))
         assert readme.count("```text") == 3
+
+
+class TestPicksThePattern:
+    def test_a_critical_pattern_with_users_is_picked(self) -> None:
+        """The most frequent critical pattern is followed even when it names its users."""
+        digest = (
+            '- 9x [low] ValidationError: "Invalid phone" (hash 53949e8d, e.g. cid 1d2f661a34ba)\n'
+            '- 5x [critical] OperationalError: "database is locked" (hash 4544f029, 2 users, '
+            "e.g. cid 37bdaebef9f3, on /api/assistant/book)\n"
+            '- 2x [critical] OperationalError: "database is locked" (hash 6bd0de12, '
+            "e.g. cid 65affa50ffe1, on /api/users)\n"
+        )
+        found = mcp_example.CRITICAL.search(digest)
+        assert found is not None and found.groups() == ("4544f029", "37bdaebef9f3")

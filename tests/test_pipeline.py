@@ -89,6 +89,23 @@ class TestConfigure:
         lines = (tmp_path / "svc.jsonl").read_bytes().splitlines()
         assert orjson.loads(lines[0])["event"] == "to file"
 
+    def test_dev_mode_keeps_the_file_json(self, tmp_path: Path) -> None:
+        """env=dev with log_file: the console on the stream, JSON lines the CLI reads in
+        the file (not the console's ANSI text)."""
+        buf = io.StringIO()
+        bellwatch.configure(stream=buf, env="dev", service="svc", log_file=True,
+                            log_dir=str(tmp_path))  # fmt: skip
+        log = bellwatch.get_logger()
+        log.debug("readable", k="v")
+        log.warning("careful", password="hunter2")
+        bellwatch.flush()
+        assert "readable" in buf.getvalue() and not buf.getvalue().startswith("{")
+        lines = [orjson.loads(x) for x in (tmp_path / "svc.jsonl").read_bytes().splitlines()]
+        assert [(e["event"], e["level"]) for e in lines] == [
+            ("readable", "DEBUG"), ("careful", "WARNING")
+        ]  # fmt: skip
+        assert lines[0]["k"] == "v" and lines[1]["password"] == "***"
+
     def test_unwritable_log_dir_fails_at_configure(self, tmp_path: Path) -> None:
         """A log dir that cannot be created is a ConfigError at start-up."""
         blocker = tmp_path / "file"

@@ -184,3 +184,23 @@ class TestWhatALineKeeps:
         assert found.explanation is not None and found.explanation.frames == ("app.b:g", "app.a:f")
         said = " ".join(found.unrecoverable)
         assert "the end of the message" in said and "the outer frames" in said
+
+    def test_a_message_the_budget_dropped_is_named(self, tmp_path: Path) -> None:
+        """A line with no msg at all (the line budget dropped it) says the message is lost."""
+        log = write(
+            tmp_path / "app.jsonl",
+            {"ts": T0, "event": "aggregated_error", "hash": "aa11bb22", "type": "E", "n": 2,
+             "_dropped": 3},
+        )  # fmt: skip
+        said = " ".join(reports.explain(FileSource([str(log)]), "aa11bb22").unrecoverable)
+        assert "the message: this line has none" in said
+
+    def test_a_summary_without_frames_is_not_blamed_on_severity(self, tmp_path: Path) -> None:
+        """An aggregated_error line never carries frames: the note says so, not 'low severity'."""
+        log = write(
+            tmp_path / "app.jsonl",
+            {"ts": T0, "event": "aggregated_error", "hash": "aa11bb22", "type": "E", "msg": "x",
+             "sev": "high", "n": 2},
+        )  # fmt: skip
+        said = " ".join(reports.explain(FileSource([str(log)]), "aa11bb22").unrecoverable)
+        assert "low severity" not in said and "a summary line never carries" in said

@@ -41,4 +41,4 @@ class TestHeadline:
         path.write_bytes(path.read_bytes() + orjson.dumps(failed) + b"\n")
         digest = summary(FileSource([str(path)], use_cache=False))
         headline = next(line for line in digest.text.splitlines() if line.startswith("Health:"))
-        assert headline.endswith("; 1 Twilio calls with failures.")
+        assert headline.endswith("; 1 Twilio call with failures.")

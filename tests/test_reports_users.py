@@ -149,10 +149,11 @@ class TestInsights:
 
 class TestCommand:
     def test_tables_and_the_exact_note(self, logs: Path) -> None:
-        """bellwatch users prints the total (saying exact), then each section's table."""
+        """bellwatch users prints the total (saying exact and that the requests are those
+        naming a user, not every request as summary counts them), then each table."""
         result = CliRunner().invoke(cli, ["users", "-l", str(logs)])
         assert result.exit_code == 0, result.output
-        assert "4 distinct users, 7 requests (exact)" in result.stdout
+        assert "4 distinct users, 7 requests with a uid (exact)" in result.stdout
         for title in ("users per hour", "top users by requests", "users affected per error"):
             assert title in result.stdout
 

@@ -56,6 +56,27 @@ class TestSigterm:
         assert sum(e.get("n", 0) for e in errors) == answered_fail == FAILURES
 
 
+class TestAfterTheLifespan:
+    @pytest.mark.parametrize("name", ["uvicorn", "uvicorn --workers 2"])
+    def test_the_servers_last_lines_reach_the_file(self, tmp_path: Path, name: str) -> None:
+        """Lines logged after the lifespan shutdown (uvicorn's "Finished server process")
+        are in the file as on stdout, though a worker then dies of its re-raised SIGTERM."""
+        argv, workers = SERVERS[name]
+        argv = ["info" if a == "warning" else a for a in argv]  # uvicorn's INFO lines too
+        server = Server(tmp_path, argv, workers, {"BELLWATCH_STDOUT": "1"})
+        try:
+            server.stop()
+        finally:
+            server.kill()
+
+        def finished(lines: list[dict[str, Any]]) -> list[str]:
+            return sorted(e["event"] for e in lines if "Finished server" in str(e.get("event")))
+
+        on_stdout = finished(json_lines(server.stdout))
+        assert len(on_stdout) == workers
+        assert finished(server.lines()) == on_stdout
+
+
 class TestSigtermUnderLoad:
     @pytest.mark.parametrize("name", ["uvicorn --workers 2", "gunicorn UvicornWorker -w 2"])
     def test_requests_answered_while_stopping_have_their_lines(

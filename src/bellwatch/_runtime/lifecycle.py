@@ -37,7 +37,8 @@ class Lifecycle(Components):
         handler that then hands the signal back (:meth:`install_signal_handlers`), and
         at interpreter exit (``final``: background threads are stopped too). Without
         ``final`` everything keeps working: a process that goes on after a signal
-        keeps counting, and writes again at its next shutdown.
+        keeps counting, and writes again at its next shutdown. Either way the log file
+        writes every later line at once (the process is ending).
         """
         with suppress_internal_errors():
             self.deferred.drain()
@@ -58,6 +59,11 @@ class Lifecycle(Components):
                         if ship():
                             break
         with suppress_internal_errors():
+            # From now on the file writes each line at once: a server may end this
+            # process with a signal's default action after its shutdown (uvicorn's
+            # --workers and --reload children re-raise SIGTERM with SIG_DFL restored),
+            # which runs no exit handler, and its last lines must not wait in a buffer.
+            self.flusher.write_through()
             self.flush()
             installed = pipeline.installed()
             if installed is not None:  # lines a slow stdout reader still owes: a moment

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 __all__ = ["MissingExtra", "client", "configured_region"]
@@ -44,6 +45,7 @@ def client(
         _loader = core.get_component("data_loader")
     else:
         core.register_component("data_loader", _loader)
+    region = region or _env_region()
     session = boto3.session.Session(botocore_session=core, profile_name=profile, region_name=region)
     paths = _loader.search_paths  # boto3 appends its data path per Session: keep it once
     paths[:] = dict.fromkeys(paths)
@@ -53,9 +55,16 @@ def client(
     return session.client(service, config=config)  # type: ignore[call-overload]
 
 
+def _env_region() -> str | None:
+    # The SDKs' and AWS CLI v2's variable (ECS sets it too): botocore reads only
+    # AWS_DEFAULT_REGION, so a shell with AWS_REGION alone got "You must specify a region".
+    return os.environ.get("AWS_REGION") or None
+
+
 def configured_region(profile: str | None = None) -> str | None:
-    """The region boto3 would pick for ``profile`` (``AWS_DEFAULT_REGION``, then the
-    profile's ``region`` in the AWS config file), read with no network call.
+    """The region a client gets for ``profile``: ``AWS_REGION``, ``AWS_DEFAULT_REGION``,
+    then the profile's ``region`` in the AWS config file (as the AWS CLI orders them),
+    read with no network call.
 
     None when nothing sets one, or when boto3 is not installed (pricing works without it).
 
@@ -72,4 +81,5 @@ def configured_region(profile: str | None = None) -> str | None:
         if type(exc).__name__ == "ProfileNotFound":
             raise ValueError(f"AWS profile {profile!r} not found in the AWS config files") from None
         raise
+    value = _env_region() or value
     return str(value) if value else None

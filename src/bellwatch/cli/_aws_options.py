@@ -16,6 +16,8 @@ from bellwatch._settings import resolve
 from bellwatch.aws.clients import AwsError, Clients
 from bellwatch.aws.config import retention_problem
 
+from .options import UsageProblem
+
 __all__ = [
     "aws_clients",
     "aws_errors",
@@ -37,7 +39,7 @@ def cost_errors() -> Iterator[None]:
     except PriceError as exc:
         raise click.BadParameter(str(exc), param_hint="--prices") from None
     except CostError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise UsageProblem(str(exc)) from None
 
 
 def prices_option(f: Any) -> Any:
@@ -49,11 +51,12 @@ def prices_option(f: Any) -> Any:
 
 @contextmanager
 def aws_errors() -> Iterator[None]:
-    """Turn AWS failures into one clean CLI error line (exit code 1, no traceback)."""
+    """Turn AWS failures into one clean CLI error line (exit code 2, no traceback), as
+    every domain error of the CLI: exit 1 is kept for verdicts (``health``: not healthy)."""
     try:
         yield
     except AwsError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise UsageProblem(str(exc)) from None
     except Exception as exc:
         if not type(exc).__module__.startswith("botocore"):
             raise
@@ -63,7 +66,7 @@ def aws_errors() -> Iterator[None]:
             hint = " (pass --region, or set AWS_REGION or BELLWATCH_REGION)"
         elif name in ("NoCredentialsError", "ProfileNotFound"):
             hint = " (configure credentials: aws configure, AWS_PROFILE or --profile)"
-        raise click.ClickException(f"AWS: {exc}{hint}") from None
+        raise UsageProblem(f"AWS: {exc}{hint}") from None
 
 
 def aws_clients(region: str | None, profile: str | None) -> Clients:

@@ -8,6 +8,7 @@ missing files, bad queries, AWS refusals) print one line and exit with code 2.
 from __future__ import annotations
 
 import contextlib
+import errno
 import importlib
 import os
 import sys
@@ -68,6 +69,13 @@ class _LazyGroup(click.Group):
             if _EXTRA_HINT not in str(exc):
                 raise
             raise UsageProblem(str(exc)) from None
+        except OSError as exc:
+            # Piped into a reader that left (`| head -1`). Caught here because click's
+            # own handler would exit 1, and `set -o pipefail` scripts would fail on it.
+            if exc.errno != errno.EPIPE:
+                raise
+            _quiet_stdout()
+            raise click.exceptions.Exit(0) from None
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -96,14 +104,24 @@ for _command in (*records.COMMANDS, *reports.COMMANDS, *cost.COMMANDS, *service.
 cli.add_command(importlib.import_module("bellwatch.cli.users").users)
 
 
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null: the interpreter's last flush must not fail again."""
+    with contextlib.suppress(OSError):
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - interpreter closes it at exit
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point: never a traceback for our own failures."""
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="bellwatch")
+        try:
+            cli.main(args=list(argv) if argv is not None else None, prog_name="bellwatch")
+        finally:
+            # What is still buffered goes out now, where a reader that left is caught,
+            # rather than at exit (a "BrokenPipeError ignored" message and exit 120).
+            sys.stdout.flush()
     except BrokenPipeError:
-        # piped into head: stop quietly, like coreutils
-        with contextlib.suppress(OSError):
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - interpreter closes it at exit
+        # piped into head: stop quietly with 0, as the reader asked for no more
+        _quiet_stdout()
         raise SystemExit(0) from None
     except Exception as exc:
         click.echo(f"bellwatch: internal error: {type(exc).__name__}: {exc}", err=True)

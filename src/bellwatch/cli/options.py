@@ -64,6 +64,11 @@ class Opts:
             self.until = parse_instant(kw["until"]) if kw["until"] else None
         except (TimeParseError, _settings.ConfigError) as exc:
             raise UsageProblem(str(exc)) from None
+        if self.since is not None and self.until is not None and self.until <= self.since:
+            # an empty window is a swapped pair, not a question: say so, as CloudWatch does
+            raise UsageProblem(
+                f"--until {kw['until']} is not after --since {kw['since']}: the window is empty"
+            )
         _redact.use_settings(self.settings)  # what this command prints is masked as they say
         self.kind = _pick_source(kw["source"], kw["log_group"], self.logs, self.settings.log_group)
         self._source: Source | None = None

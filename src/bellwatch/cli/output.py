@@ -21,6 +21,7 @@ is decided here, not trusted to the writer.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -63,7 +64,11 @@ VALUE_MAX = 240
 _LEVEL_COLOR = {"DEBUG": "bright_black", "INFO": "green", "WARNING": "yellow", "ERROR": "red"}
 _LEVEL_COLOR["CRITICAL"] = "magenta"
 _SHOWN_FIRST = (F.TS, F.LEVEL, F.EVENT, F.CID)
-_TIME_COLUMNS = frozenset({"ts", "first_ts", "last_ts", TIMESTAMP})
+# Epoch-ms columns shown as times: the records' own and the saved queries' (top-errors).
+_TIME_COLUMNS = frozenset({"ts", "first_ts", "last_ts", TIMESTAMP, "first_seen", "last_seen"})
+# A time as Insights writes @timestamp: kept whole in a table, like an id (its seconds
+# are what a reader matches against other lines).
+_STAMP = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?Z?")
 
 
 class Style(Protocol):
@@ -356,6 +361,8 @@ def _guess(rows: Sequence[dict[str, Any]], fractions: Collection[str]) -> list[C
             kind = "number"
         elif any(isinstance(v, list) for v in values):
             kind = "list"
+        elif values and all(isinstance(v, str) and _STAMP.fullmatch(v) for v in values):
+            kind = "id"
         elif any(isinstance(v, str) and (" " in v or len(v) > 40) for v in values):
             kind = "text"
         else:

@@ -15,7 +15,7 @@ import click
 from ..schema import LEVELS, F
 from ..sources.base import Record
 from .options import UsageProblem, domain_errors, opts_from, shared_options, width_option
-from .output import closing, echo_text, emit, table
+from .output import closing, echo_json, echo_text, emit, table
 from .progress import progress_records
 
 __all__ = ["COMMANDS", "TAIL_LOOKBACK_MS"]
@@ -69,7 +69,8 @@ def tail(
       bellwatch tail -l - --event request_complete < logs/app.jsonl
       bellwatch tail -f --log-group /ecs/bella-prod --region eu-west-1
 
-    A log group is read from 10 minutes back unless --since says otherwise.
+    A log group is read from 10 minutes back unless --since says otherwise; with
+    -f and -l -, every line of the pipe is shown as it arrives.
     """
     opts = opts_from(kw)
     with domain_errors(opts):
@@ -89,7 +90,11 @@ def tail(
         from ..sources.files import FileSource
 
         last: Sequence[Record]
-        if isinstance(source, FileSource):
+        if follow and isinstance(source, FileSource) and source.specs == ("-",):
+            # A pipe has no end to count -n lines back from until it closes: following
+            # it, every line is shown as it arrives (`docker logs -f app | bellwatch tail -f -l -`).
+            last = ()
+        elif isinstance(source, FileSource):
             # read backwards from the end: the last lines of a 200 MB file cost milliseconds
             last = source.latest(lines, keep, opts.since, opts.until)
         elif isinstance(source, CloudWatchSource):
@@ -195,6 +200,9 @@ def insights(query: str | None, list_only: bool, **kw: Any) -> None:
     if query in by_name:  # a saved query's name: no Insights query is a bare name
         query = by_name[query]
     if list_only or (query is None and not sys.stdin.isatty()):
+        if opts.json:
+            echo_json([{"name": n, "description": d, "query": q} for n, d, q in saved])
+            return
         for i, (name, description, text) in enumerate(saved, 1):
             click.echo(f"{i:>2}. {name}: {description}\n{textwrap.indent(text, ' ' * 4)}")
         return

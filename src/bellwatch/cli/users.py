@@ -82,7 +82,8 @@ def users(by: str, limit: int, **kw: Any) -> None:
         sections.setdefault(row["section"], []).append(row)
     (head,) = sections.get("total", [{"users": 0, "requests": 0, "exact": True}])
     how = "exact" if head["exact"] else "approximate (Logs Insights count_distinct)"
-    echo_text(f"{head['users']} distinct users, {head['requests']} requests ({how})")
+    # requests naming a user: fewer than summary's, which counts every request
+    echo_text(f"{head['users']} distinct users, {head['requests']} requests with a uid ({how})")
     for key, title, columns in (
         ("period", f"users per {by}", PERIOD),
         ("top_requests", "top users by requests", TOP_REQUESTS),

@@ -19,7 +19,7 @@ from typing import Any, Final, Literal
 
 from .monitoring import Monitoring, setup_monitoring
 from .prices import GB, CostError, RegionPrices
-from .usage import DAY_MS, OVERHEAD, Usage
+from .usage import DAY_MS, OVERHEAD, Usage, span_text
 
 __all__ = [
     "DAYS_PER_MONTH",
@@ -333,7 +333,8 @@ def local_bill(
     lines += [mon_lines[0], emf_line, *mon_lines[1:]]
     overhead = OVERHEAD * usage.total.events / max(usage.total.billed, 1)
     notes = [
-        f"projected from {span_h:,.1f} h of logs ({usage.total.events:,} events); a month is 730 h",
+        f"projected from {span_text(usage.span_ms)} of logs ({usage.total.events:,} events); "
+        "a month is 730 h",
         f"ingestion includes CloudWatch's {OVERHEAD} bytes per event ({overhead:.0%} of the "
         "bytes billed)",
         "free tiers not subtracted (5 GB logs, 10 metrics, 10 alarm metrics, 3 dashboards "

@@ -20,7 +20,7 @@ from .bill import DAYS_PER_MONTH, Bill, LogOptions, local_bill
 from .monitoring import setup_monitoring
 from .prices import default_region, load_prices
 from .savings import Suggestion, suggestions
-from .usage import LOGGER, OVERHEAD, Tally, Usage, account
+from .usage import LOGGER, OVERHEAD, Tally, Usage, account, span_text
 from .whatif import WhatIf, what_if
 
 __all__ = ["CostOptions", "CostReport", "cost_report", "human_bytes"]
@@ -170,7 +170,7 @@ class CostReport:
         head = [
             f"measured: {u.total.events:,} events, {human_bytes(u.total.billed)} billed "
             f"({human_bytes(u.total.bytes)} of messages + {OVERHEAD} bytes per event, "
-            f"included), over {u.span_ms / 3_600_000:,.2f} h: {span}",
+            f"included), over {span_text(u.span_ms)}: {span}",
             f"prices: {self.bill.prices.region} ({self.region_source}), table of "
             f"{self.bill.prices.date}",
         ]

@@ -40,6 +40,7 @@ __all__ = [
     "account",
     "is_text",
     "message_bytes",
+    "span_text",
 ]
 
 OVERHEAD: Final = 26
@@ -245,3 +246,13 @@ def account(
         else:
             _structured(usage, record, size, hour)
     return usage
+
+
+def span_text(ms: int) -> str:
+    """``7000`` -> ``7 s``, ``1500000`` -> ``25 min``, else hours with 2 decimals: a
+    projection from seconds of logs must not read as ``0.00 h``."""
+    if ms < 120_000:
+        return f"{ms / 1000:,.0f} s"
+    if ms < 3_600_000:
+        return f"{ms / 60_000:,.0f} min"
+    return f"{ms / 3_600_000:,.2f} h"

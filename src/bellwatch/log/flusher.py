@@ -33,6 +33,8 @@ class Buffered(Protocol):
 
     def flush(self) -> None: ...
 
+    def write_through(self) -> None: ...
+
     def after_fork(self) -> None: ...
 
 
@@ -92,6 +94,11 @@ class Flusher:
         self.deferred.drain()
         for file in self._snapshot():
             file.flush()
+
+    def write_through(self) -> None:
+        """Every watched file writes out its buffer, then each later line at once."""
+        for file in self._snapshot():
+            file.write_through()
 
     def after_fork(self) -> None:
         """In a forked child: no thread, and every file writes its lines at once."""

@@ -23,7 +23,7 @@ from .processors import LEVEL_OF, AddContext, CompactException
 from .pseudonym import HashingContext, UidHasher
 from .redact import Redactor
 from .render import BudgetRenderer
-from .sinks import Sink
+from .sinks import Sink, SplitLine
 
 __all__ = ["FIRST_LINE", "Pipeline", "current", "install", "installed", "on_install", "set_default"]
 
@@ -127,10 +127,13 @@ class Pipeline:
         renderer = self.first_renderer if event.pop(FIRST_LINE, False) else self.renderer
         event = self.redactor(logger, method, event)
         if self._console is not None:
+            # The JSON line first (the console pops the keys it shows): the file gets it,
+            # since the file is what the CLI reads; the stream gets the console's text.
+            line = renderer.render(event)
             try:
-                return self._console(logger, method, event)
+                return SplitLine(self._console(logger, method, event), line)
             except Exception:
-                return renderer.render(event).decode("utf-8")
+                return line.decode("utf-8")
         return renderer.render(event)
 
     def _failed(self, method: str, exc: Exception) -> bytes:

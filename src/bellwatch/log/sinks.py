@@ -13,7 +13,8 @@ once, together with everything buffered before it, so file order is log order.
 The flusher thread (:mod:`bellwatch.log.flusher`) writes out a buffer before it is
 older than ``log_flush``; exit, fork, :func:`bellwatch.flush` and
 :func:`bellwatch.stats` write it out too; a forked child writes every line at once
-(it may end with ``os._exit``, which runs no exit handler). Standard output is not
+(it may end with ``os._exit``, which runs no exit handler), and so does a process
+once its shutdown has begun (a signal's default action may end it next). Standard output is not
 buffered here: several processes share it, so each line is one write of its own.
 """
 
@@ -34,7 +35,7 @@ from .deferred import Deferred
 from .flusher import Flusher
 from .outlet import BUFFER_BYTES, PIPE_BUF, Appender, Outlet, PartialWrite
 
-__all__ = ["RotatingFile", "Sink"]
+__all__ = ["RotatingFile", "Sink", "SplitLine"]
 
 _BATCH_BYTES = 64 * 1024  # a buffer this large is written at once
 
@@ -315,6 +316,15 @@ class RotatingFile:
                 with contextlib.suppress(OSError):
                     os.close(fd)
 
+    def write_through(self) -> None:
+        """Write out the buffer, then every later line at once (the process is ending).
+
+        The flusher still watches this file, so a line another thread was adding
+        meanwhile goes out on its next tick.
+        """
+        self.flush_interval = 0.0
+        self.flush()
+
     def due(self, now: float) -> bool:
         """Whether the oldest buffered line has waited ``flush_interval`` by ``now`` (monotonic)."""
         return bool(self._buf) and now - self._since >= self.flush_interval
@@ -333,6 +343,18 @@ class RotatingFile:
         if self._lock_fd >= 0:
             with contextlib.suppress(OSError):
                 self._open_lock()
+
+
+class SplitLine(str):
+    """A line for people (the dev console) that carries the JSON line the file gets:
+    the file is what the CLI reads, so it stays JSON whatever the stream shows."""
+
+    file_line: bytes
+
+    def __new__(cls, text: str, file_line: bytes) -> SplitLine:
+        self = super().__new__(cls, text)
+        self.file_line = file_line
+        return self
 
 
 class Sink:
@@ -377,17 +399,23 @@ class Sink:
 
         Queued requests are finished first, so that their lines keep log order.
         """
-        self.put((line if isinstance(line, bytes) else line.encode("utf-8", "replace")) + b"\n",
-                 urgent)  # fmt: skip
+        data = (line if isinstance(line, bytes) else line.encode("utf-8", "replace")) + b"\n"
+        if type(line) is SplitLine:
+            self.put(data, urgent, line.file_line + b"\n")
+            return
+        self.put(data, urgent)
 
-    def put(self, data: bytes, urgent: bool = False) -> None:
-        """:meth:`write` of one line that ends with its newline."""
+    def put(self, data: bytes, urgent: bool = False, file_data: bytes | None = None) -> None:
+        """:meth:`write` of one line that ends with its newline (``file_data``: what the
+        file gets instead, see :class:`SplitLine`)."""
         deferred = self._deferred
         if deferred.pending:
             deferred.drain()
         out = self._out
         ok = out is None or out.write(data)
         file = self._file
+        if file_data is not None:
+            data = file_data
         if file is not None and file.flush_interval > 0:
             # Counted now; a batch that fails later moves the counted lines to dropped.
             _count(ok)

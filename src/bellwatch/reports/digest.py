@@ -40,6 +40,8 @@ def counter_name() -> str:
 def _sec(value: float | None) -> str:
     if value is None:
         return "-"
+    if 0 <= value < 0.0005:
+        return "<1ms"  # logged as 0.0 (durations have 3 decimals): fast, not missing
     return f"{value * 1000:.0f}ms" if value < 1 else f"{value:.2f}s"
 
 
@@ -56,11 +58,16 @@ def _headline(facts: dict[str, Any], slow_threshold: float) -> list[str]:
     state = verdict(100.0 * rate, t["p95"], slow_threshold)
     return [
         "# Log summary",
-        f"Health: {state}. {t['requests']:,} requests{span}; 5xx rate {rate:.2%} "
+        f"Health: {state}. {_count(t['requests'], 'request')}{span}; 5xx rate {rate:.2%} "
         f"({t['s5xx']:,}), 4xx {t['s4xx']:,}; latency p50 {_sec(t['p50'])}, "
-        f"p95 {_sec(t['p95'])}; {len(facts['errors'])} error patterns; "
-        f"{len(facts['twilio'])} Twilio calls with failures.",
+        f"p95 {_sec(t['p95'])}; {_count(len(facts['errors']), 'error pattern')}; "
+        f"{_count(len(facts['twilio']), 'Twilio call')} with failures.",
     ]
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 request``, ``2 requests``."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
 def _clock(ms: int | None) -> str:
@@ -78,8 +85,10 @@ def _sections(facts: dict[str, Any]) -> list[tuple[str, str, list[str], int]]:
     """(title, what a left-out line is, lines, how many leading lines must be named) in
     order of importance."""
     errors = [
-        f"- {e['count']:,}x [{e['sev'] or '?'}] {e['type']}: {e['msg']} "
-        f"(hash {e['hash']}"
+        # A line may have lost its message to the line budget (its hash names it).
+        f"- {e['count']:,}x [{e['sev'] or '?'}] {e['type'] or '?'}"
+        + (f": {e['msg']}" if e["msg"] is not None else "")
+        + f" (hash {e['hash']}"
         + (f", {e['users']:,} user{'' if e['users'] == 1 else 's'}" if e.get("users") else "")
         + (f", e.g. cid {e['cid']}" if e["cid"] else "")
         + (f", on {', '.join(e['endpoints'][:3])}" if e["endpoints"] else "")

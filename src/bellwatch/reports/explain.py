@@ -203,14 +203,24 @@ def _unrecoverable(line: dict[str, Any], hashed_type: str) -> list[str]:
         if isinstance(frames, str) and frames.endswith(MARK):
             out.append("the outer frames: the line's character budget cut them off")
     else:
+        why = (
+            "a summary line never carries the traceback"
+            if line.get(F.EVENT) == Ev.AGGREGATED_ERROR
+            else "a low-severity error is logged without its traceback, and the line's "
+            "character budget may drop it"
+        )
         out.append(
-            "every frame: this line has none (an error of low severity is logged without "
-            "its traceback), but the fingerprint hashed the app's frames"
+            f"every frame: this line has none ({why}), but the fingerprint hashed the app's frames"
         )
     msg = line.get(F.MESSAGE)
     if isinstance(msg, str) and msg.endswith(MARK):
         out.append("the end of the message: the line's character budget cut it")
-    if line.get(F.EVENT) == Ev.AGGREGATED_ERROR:
+    elif not msg:
+        out.append(
+            "the message: this line has none (the line's character budget dropped it; "
+            "the hash names the pattern)"
+        )
+    if msg and line.get(F.EVENT) == Ev.AGGREGATED_ERROR:
         out.append(
             "the message as raised: an aggregated_error line holds the pattern's "
             "parameterized text (no error line of this hash was read)"
