@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import warnings
+from pathlib import Path
+
 import pytest
 
 from bellwatch import _settings
@@ -70,3 +73,42 @@ class TestValidation:
     def test_every_setting_has_an_env_name(self) -> None:
         """Each setting is reachable as BELLWATCH_<NAME>."""
         assert _settings.env_name("redis_url") == "BELLWATCH_REDIS_URL"
+
+
+class TestUnknownVariables:
+    def test_a_typo_warns_with_the_setting_it_resembles(self) -> None:
+        """BELLWATCH_LOGFILE (no setting) warns, naming BELLWATCH_LOG_FILE."""
+        with pytest.warns(_settings.ConfigWarning, match="did you mean BELLWATCH_LOG_FILE"):
+            resolve({"BELLWATCH_LOGFILE": "1"})
+
+    def test_the_warning_names_the_callers_line(self) -> None:
+        """The warning points at the code that resolved the settings, not into bellwatch."""
+        with pytest.warns(_settings.ConfigWarning) as caught:
+            resolve({"BELLWATCH_NOT_A_THING": "1"})
+        assert caught[0].filename == __file__
+
+    def test_settings_and_our_own_variables_do_not_warn(self) -> None:
+        """Every setting's variable, and the benchmarks' own, resolve without a warning."""
+        env = {_settings.env_name("service"): "shop", "BELLWATCH_BENCH_QUICK": "1"}
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert resolve(env).service == "shop"
+
+    def test_the_cli_says_it_in_one_line(
+        self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        """The CLI prints `bellwatch: warning: ...` on stderr, not a Python warning."""
+        from bellwatch.cli.main import main
+
+        monkeypatch.setenv("BELLWATCH_SLOW_TRESHOLD", "1")
+        (tmp_path / "app.jsonl").write_text("")
+        with warnings.catch_warnings():
+            warnings.simplefilter("default", _settings.ConfigWarning)
+            with pytest.raises(SystemExit):
+                main(["errors", "-l", str(tmp_path / "app.jsonl")])
+        err = capsys.readouterr().err
+        assert (
+            "bellwatch: warning: BELLWATCH_SLOW_TRESHOLD is not a bellwatch setting; "
+            "did you mean BELLWATCH_SLOW_THRESHOLD?"
+        ) in err
+        assert "ConfigWarning" not in err

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._settings import ConfigError, Settings
+from ._settings import ConfigError, ConfigWarning, Settings
 from .log.context import bind, bound, clear, get_cid, new_id, unbind
 from .schema import Ev, F, Sev
 
@@ -71,6 +71,7 @@ __all__ = [
     "Alerter",
     "BellwatchMiddleware",
     "ConfigError",
+    "ConfigWarning",
     "ErrorAggregator",
     "Ev",
     "F",

@@ -8,12 +8,15 @@ first request.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
+import sys
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ENV_PREFIX", "ConfigError", "Settings", "resolve"]
+__all__ = ["ENV_PREFIX", "ConfigError", "ConfigWarning", "Settings", "resolve"]
 
 ENV_PREFIX = "BELLWATCH_"
 
@@ -24,6 +27,11 @@ _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 class ConfigError(ValueError):
     """A configuration value is invalid; the message names the key."""
+
+
+class ConfigWarning(UserWarning):
+    """A ``BELLWATCH_*`` environment variable that is no setting (a typo, most often):
+    it changes nothing, so it is said once, with the setting it most resembles."""
 
 
 def _bool(key: str, raw: object) -> bool:
@@ -361,6 +369,7 @@ def resolve(environ: Mapping[str, str] | None = None, **overrides: Any) -> Setti
         ConfigError: an unknown key or an invalid value, naming the key.
     """
     env = os.environ if environ is None else environ
+    _warn_unknown(env)
     unknown = set(overrides) - _FIELDS
     if unknown:
         raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
@@ -377,6 +386,41 @@ def resolve(environ: Mapping[str, str] | None = None, **overrides: Any) -> Setti
             f"hash_uid: needs a key: set {env_name('uid_key')} (16 to 64 bytes) in the environment"
         )
     return Settings(**values)
+
+
+_ENV_NAMES = frozenset(env_name(name) for name in _FIELDS)
+# BELLWATCH_* names that are no setting but are ours: never warned about.
+_NOT_SETTINGS = frozenset({"BELLWATCH_BENCH_QUICK"})
+
+
+def _warn_unknown(env: Mapping[str, str]) -> None:
+    """Warn about each ``BELLWATCH_*`` variable no setting reads.
+
+    A typo (``BELLWATCH_LOGFILE=1``) would otherwise change nothing, silently. A
+    warning, not an error: an unknown variable breaks nothing, and a deploy must not
+    fail on one. It names the caller's line, so Python's own filters show it once
+    there however often settings are resolved.
+    """
+    known = _ENV_NAMES
+    for name in env:
+        if name.startswith(ENV_PREFIX) and name not in known and name not in _NOT_SETTINGS:
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            warnings.warn(
+                f"{name} is not a bellwatch setting{hint}", ConfigWarning, stacklevel=_caller()
+            )
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _caller() -> int:
+    """The ``stacklevel`` of the first frame outside bellwatch: the warning names the
+    user's ``configure()`` (or whatever call resolved the settings), not our code."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1  # type: ignore[assignment]
+    return level
 
 
 assert set(DOCS) == _FIELDS, "every setting needs a line of documentation"

@@ -12,12 +12,14 @@ import errno
 import importlib
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from importlib.util import find_spec
+from typing import Any
 
 import click
 
-from .. import __version__
+from .. import __version__, _settings
 from . import cost, mcp, records, reports, service
 from .options import UsageProblem
 
@@ -110,8 +112,20 @@ def _quiet_stdout() -> None:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - interpreter closes it at exit
 
 
+def _show_warning(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+    """Our own configuration warnings as one line, like the CLI's other messages."""
+    if issubclass(category, _settings.ConfigWarning):
+        click.echo(f"bellwatch: warning: {message}", err=True)
+        return
+    _python_show_warning(message, category, *args, **kwargs)
+
+
+_python_show_warning = warnings.showwarning
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point: never a traceback for our own failures."""
+    warnings.showwarning = _show_warning
     try:
         try:
             cli.main(args=list(argv) if argv is not None else None, prog_name="bellwatch")
