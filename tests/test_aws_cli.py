@@ -151,6 +151,27 @@ class TestSetupCommand:
         assert "letters, digits, '-' and '_'" in out
         assert world.clients.sns.list_topics()["Topics"] == []
 
+    @pytest.mark.parametrize("email", ["not an email", "ops@", "@example.com",
+                                       "ops@example..com", "a@b@example.com"])  # fmt: skip
+    def test_email_sns_would_refuse_is_refused(self, world: World, email: str) -> None:
+        """An address SNS refuses (moto takes any) fails before any AWS call, naming --email,
+        instead of after the topic is made."""
+        code, out = run("setup", "--email", email)
+        assert code == 2
+        assert "--email" in out and "not an email address" in out
+        assert world.clients.sns.list_topics()["Topics"] == []
+
+    def test_region_with_nothing_to_monitor_is_refused(self, world: World) -> None:
+        """A region with no ECS cluster and no --log-group (usually the wrong --region)
+        fails with one line naming the region, instead of making a topic and an alarm that
+        no metric ever feeds."""
+        code, out = run("setup", "--email", "", "--region", "us-west-2")
+        assert code == 1
+        assert "nothing to monitor in us-west-2" in out and "--region" in out
+        other = Clients(region="us-west-2")
+        assert other.sns.list_topics()["Topics"] == []
+        assert other.cloudwatch.describe_alarms()["MetricAlarms"] == []
+
     def test_ambiguous_cluster_is_a_clean_error(self, world: World) -> None:
         """With two clusters and no --cluster, the error names both and the flag."""
         world.clients.ecs.create_cluster(clusterName="staging")

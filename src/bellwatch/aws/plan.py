@@ -42,6 +42,7 @@ __all__ = [
     "SetupOptions",
     "apply",
     "build_plan",
+    "check_email",
     "check_stack",
     "desired_resources",
 ]
@@ -49,6 +50,10 @@ __all__ = [
 Action = Literal["create", "update", "unchanged", "delete", "keep"]
 MANAGED_BY = "managed-by"
 _STACK = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# An address SNS's Subscribe accepts for the email protocol: one @, no spaces, a dotted
+# domain without empty labels. moto subscribes anything; AWS answers InvalidParameter,
+# after setup has already made the topic.
+_EMAIL = re.compile(r"[^@\s]{1,64}@(?=.{1,253}$)[^@\s.]+(\.[^@\s.]+)+")
 STACK_TAG = "bellwatch:stack"
 REGION_TAG = "bellwatch:region"
 # On the topic: the addresses setup subscribed (space-separated), so that teardown
@@ -64,6 +69,13 @@ def check_stack(name: str) -> str:
     if not _STACK.fullmatch(name):
         raise ValueError(f"name {name!r}: use letters, digits, '-' and '_' (at most 64)")
     return name
+
+
+def check_email(address: str) -> str:
+    """``address`` if SNS would subscribe it by email, else ValueError saying why."""
+    if not _EMAIL.fullmatch(address):
+        raise ValueError(f"{address!r} is not an email address SNS can subscribe")
+    return address
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +96,8 @@ class SetupOptions:
 
     def __post_init__(self) -> None:
         check_stack(self.stack)
+        if self.email is not None:
+            check_email(self.email)
 
     @property
     def prefix(self) -> str:
