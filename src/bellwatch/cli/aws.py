@@ -197,6 +197,14 @@ def setup_command(  # click passes every option by keyword
             target_group=target_group,
             log_group=settings.log_group,
         )
+        if targets.empty:
+            # Usually the wrong --region: a topic and an alarm on a metric nothing feeds
+            # would be all setup made.
+            where = clients.cloudwatch.meta.region_name
+            raise click.ClickException(
+                f"nothing to monitor in {where}: no ECS cluster there and no --log-group; "
+                "check --region (or pass --cluster/--service/--log-group)"
+            )
         opts = SetupOptions(
             stack=_stack(stack or targets.service or settings.service),
             email=email or None,
