@@ -61,15 +61,16 @@ class TestOverrides:
     def test_hourly_periods_may_span_a_week(self) -> None:
         """An hourly alarm over two days is one PutMetricAlarm accepts (seven days from a
         period of an hour), so setup accepts it too."""
-        rule = load_rules(overrides=["error-spike.period=3600",
-                                     "error-spike.evaluation_periods=48"])["error-spike"]  # fmt: skip
+        overrides = ["error-spike.period=3600", "error-spike.evaluation_periods=48"]
+        rule = load_rules(overrides=overrides)["error-spike"]
         assert (rule.period, rule.evaluation_periods) == (3600, 48)
 
 
 class TestErrors:
     # What PutMetricAlarm accepts: Period "10, 20, 30, or any multiple of 60" (our metrics
     # are one-minute), DatapointsToAlarm <= EvaluationPeriods, EvaluationPeriods x Period
-    # <= one day under an hour's period and <= seven days from an hour on, a Statistic or a pNN.NN ExtendedStatistic, TreatMissingData one of four.
+    # <= one day under an hour's period and <= seven days from an hour on, a Statistic or
+    # a pNN.NN ExtendedStatistic, TreatMissingData one of four.
     # https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html
 
     @pytest.mark.parametrize(
