@@ -9,6 +9,13 @@
   const H = 170, L = 48, R = 10, T = 10, B = 20;
   let W = 600; // set per chart from its real width, so text is drawn at 1:1
   const $ = (id) => document.getElementById(id);
+  // Bidi controls, invisible format characters and control characters in a route, a
+  // message or the service name would let text pose as other text ("gnp.exe" drawn as
+  // "exe.png") or reverse what stands beside it: show them as \uXXXX, as the CLI and
+  // MCP do. Tab and newline stay (a cell draws them as spaces).
+  const HIDDEN = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
+  const shown = (text) =>
+    String(text).replace(HIDDEN, (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"));
   let updates = 0;
 
   function svgEl(tag, attrs, text) {
@@ -134,8 +141,8 @@
         if (cls) td.className = cls;
         if (cls && cls.startsWith("sev")) {
           const s = document.createElement("span");
-          s.className = cls; s.textContent = text; td.className = ""; td.append(s);
-        } else td.textContent = text;
+          s.className = cls; s.textContent = shown(text); td.className = ""; td.append(s);
+        } else td.textContent = shown(text);
         tr.append(td);
       }
       return tr;
@@ -247,7 +254,7 @@
     }
   }
 
-  $("service").textContent = cfg.service;
-  document.title = `${cfg.service} · bellwatch`;
+  $("service").textContent = shown(cfg.service);
+  document.title = `${shown(cfg.service)} · bellwatch`;
   tick();
 })();
