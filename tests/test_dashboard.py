@@ -355,3 +355,34 @@ class TestBidiInChromium:
                         assert page.title() == "evil\\u202e · bellwatch"
                     finally:
                         browser.close()
+
+
+class TestRefreshInChromium:
+    @pytest.mark.parametrize("refresh", ["1e9", "Infinity"])
+    def test_a_huge_refresh_does_not_poll_in_a_loop(self, fresh: None, refresh: str) -> None:
+        """?refresh= beyond what setTimeout holds (2^31 ms) is capped at an hour: the page
+        fetches /metrics once, not in a tight loop (browsers run such a timer at once).
+        A fake clock runs the page's timers, so nothing here waits on real time."""
+        sync_api = pytest.importorskip("playwright.sync_api")
+        if not CHROMIUM.exists():
+            pytest.skip("Debian chromium is not installed (scripts/ensure-system-deps.sh)")
+        with capture_logs():
+            app = FastAPI()
+            instrument(app)
+            with start_server(app) as server, sync_api.sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+                try:
+                    page = browser.new_page()
+                    page.clock.install()
+                    fetched: list[str] = []
+                    page.on(
+                        "request", lambda r: fetched.append(r.url) if "/metrics" in r.url else None
+                    )
+                    with page.expect_response(lambda r: "/metrics" in r.url):
+                        page.goto(f"{server.url}/dashboard?refresh={refresh}")
+                    for _ in range(5):  # five minutes of page time, less than an hour
+                        page.clock.run_for(60_000)
+                        page.wait_for_load_state()
+                    assert len(fetched) == 1
+                finally:
+                    browser.close()

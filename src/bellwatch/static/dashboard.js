@@ -4,7 +4,10 @@
   // so an error message can never become markup.
   const cfg = JSON.parse(document.getElementById("bw-config").textContent);
   const query = new URLSearchParams(location.search);
-  const refreshMs = Math.max(0.5, Number(query.get("refresh")) || 2) * 1000;
+  // ?refresh= seconds, 0.5 to an hour (default 2): a browser runs a timer longer than
+  // 2^31 ms at once, so a huge value would poll /metrics in a tight loop.
+  const asked = Number(query.get("refresh"));
+  const refreshMs = (asked > 0 ? Math.min(Math.max(asked, 0.5), 3600) : 2) * 1000;
   const SVG = "http://www.w3.org/2000/svg";
   const H = 170, L = 48, R = 10, T = 10, B = 20;
   let W = 600; // set per chart from its real width, so text is drawn at 1:1
