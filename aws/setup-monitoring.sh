@@ -42,7 +42,12 @@ if ! $has_email; then
     # would reach nobody. Otherwise ask on a terminal, or read one line of piped input.
     if [[ -z "$email" ]] && ! $dry_run; then
         # bash shows the prompt only on a terminal; piped input is read all the same.
-        read -r -p "Email address for CloudWatch alarm notifications: " email || true
+        # Nothing to read at all (no terminal, nothing piped: a CI job) is not an answer:
+        # bellwatch then says to pass --email, rather than make alarms that notify nobody.
+        if ! read -r -p "Email address for CloudWatch alarm notifications: " email \
+            && [[ -z "$email" ]]; then
+            exec "$bellwatch" aws setup "${args[@]}"
+        fi
     fi
     args+=(--email "$email")
 fi

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -151,6 +152,27 @@ class TestSetupCommand:
         assert "letters, digits, '-' and '_'" in out
         assert world.clients.sns.list_topics()["Topics"] == []
 
+    @pytest.mark.parametrize("email", ["not an email", "ops@", "@example.com",
+                                       "ops@example..com", "a@b@example.com"])  # fmt: skip
+    def test_email_sns_would_refuse_is_refused(self, world: World, email: str) -> None:
+        """An address SNS refuses (moto takes any) fails before any AWS call, naming --email,
+        instead of after the topic is made."""
+        code, out = run("setup", "--email", email)
+        assert code == 2
+        assert "--email" in out and "not an email address" in out
+        assert world.clients.sns.list_topics()["Topics"] == []
+
+    def test_region_with_nothing_to_monitor_is_refused(self, world: World) -> None:
+        """A region with no ECS cluster and no --log-group (usually the wrong --region)
+        fails with one line naming the region, instead of making a topic and an alarm that
+        no metric ever feeds."""
+        code, out = run("setup", "--email", "", "--region", "us-west-2")
+        assert code == 2  # a domain error, as every other
+        assert "nothing to monitor in us-west-2" in out and "--region" in out
+        other = Clients(region="us-west-2")
+        assert other.sns.list_topics()["Topics"] == []
+        assert other.cloudwatch.describe_alarms()["MetricAlarms"] == []
+
     def test_ambiguous_cluster_is_a_clean_error(self, world: World) -> None:
         """With two clusters and no --cluster, the error names both and the flag, exit 2."""
         world.clients.ecs.create_cluster(clusterName="staging")
@@ -170,6 +192,63 @@ class TestSetupCommand:
         assert code == 2
         assert "--region" in out
         assert "Traceback" not in out
+
+
+def answer_with(
+    monkeypatch: pytest.MonkeyPatch, service: str, status: int, body: bytes, kind: str = "text/html"
+) -> None:
+    """Every ``service`` client the commands create gets this HTTP answer instead of moto's."""
+    from botocore.awsrequest import AWSResponse
+
+    from bellwatch.aws import session
+
+    class Raw:
+        def stream(self, **_: Any) -> Iterator[bytes]:
+            yield body
+
+    def respond(request: Any, **_: Any) -> AWSResponse:
+        return AWSResponse(request.url, status, {"Content-Type": kind}, Raw())
+
+    real = session.client
+
+    def client(name: str, **kwargs: Any) -> Any:
+        made = real(name, **kwargs)
+        if name == service:
+            made.meta.events.register_first("before-send", respond)  # before moto
+        return made
+
+    monkeypatch.setattr(session, "client", client)
+
+
+class TestAwsFailures:
+    def test_an_html_error_page_is_one_line(
+        self, world: World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """An HTML page instead of an AWS answer (a proxy, or an endpoint for an unknown
+        region) ends in one line that says so, not the page's markup over several lines."""
+        page = (
+            b"<!doctype html>\n<html lang=en>\n<title>403 Forbidden</title>\n<h1>Forbidden</h1>\n"
+        )
+        answer_with(monkeypatch, "ecs", 403, page)
+        code, out = run("setup", "--email", "", "--dry-run")
+        assert code == 2  # a domain error, as every other
+        assert out.count("\n") == 1 and "<html" not in out
+        assert "ListClusters" in out and "not an AWS answer" in out
+
+    @pytest.mark.parametrize("command", [("setup", "--email", "", "--dry-run"),
+                                         ("teardown", "--name", "bella-api", "--yes"),
+                                         ("cost", "--log-group", "/ecs/bella-prod")])  # fmt: skip
+    def test_throttling_is_one_clean_line(
+        self, world: World, monkeypatch: pytest.MonkeyPatch, command: tuple[str, ...]
+    ) -> None:
+        """CloudWatch throttling every call, after botocore's own retries, ends each command
+        in one line naming the call, never a traceback."""
+        body = b'{"__type":"ThrottlingException","message":"Rate exceeded"}'
+        answer_with(monkeypatch, "cloudwatch", 400, body, "application/x-amz-json-1.0")
+        monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")  # one retry: enough, and quick
+        code, out = run(*command)
+        assert code == 2  # a domain error, as every other
+        assert out.count("\n") == 1 and "ThrottlingException" in out and "Rate exceeded" in out
 
 
 class TestNoTerminal:

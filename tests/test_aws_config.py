@@ -45,22 +45,32 @@ class TestOverrides:
             "breaching", 60
         )  # fmt: skip
 
-    @given(st.integers(1, 1440).map(lambda m: m * 60), st.integers(1, 10))
+    @given(st.integers(1, 1440).map(lambda m: m * 60), st.integers(1, 200))
     def test_any_valid_window_is_accepted(self, period: int, periods: int) -> None:
-        """Any whole-minute period whose N periods fit in a day is accepted as given."""
+        """Any whole-minute period whose N periods fit PutMetricAlarm's window (one day
+        under an hour's period, seven days from an hour on) is accepted as given."""
         overrides = [f"cpu-high.period={period}", f"cpu-high.evaluation_periods={periods}"]
-        if period * periods > 86_400:
-            with pytest.raises(ConfigError, match="at most 86400"):
+        limit = 604_800 if period >= 3600 else 86_400
+        if period * periods > limit:
+            with pytest.raises(ConfigError, match=f"at most {limit} s"):
                 load_rules(overrides=overrides)
         else:
             rule = load_rules(overrides=overrides)["cpu-high"]
             assert (rule.period, rule.evaluation_periods) == (period, periods)
 
+    def test_hourly_periods_may_span_a_week(self) -> None:
+        """An hourly alarm over two days is one PutMetricAlarm accepts (seven days from a
+        period of an hour), so setup accepts it too."""
+        overrides = ["error-spike.period=3600", "error-spike.evaluation_periods=48"]
+        rule = load_rules(overrides=overrides)["error-spike"]
+        assert (rule.period, rule.evaluation_periods) == (3600, 48)
+
 
 class TestErrors:
     # What PutMetricAlarm accepts: Period "10, 20, 30, or any multiple of 60" (our metrics
     # are one-minute), DatapointsToAlarm <= EvaluationPeriods, EvaluationPeriods x Period
-    # <= one day, a Statistic or a pNN.NN ExtendedStatistic, TreatMissingData one of four.
+    # <= one day under an hour's period and <= seven days from an hour on, a Statistic or
+    # a pNN.NN ExtendedStatistic, TreatMissingData one of four.
     # https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html
 
     @pytest.mark.parametrize(

@@ -461,3 +461,23 @@ def pending(c: Clients) -> None:
             sub["SubscriptionArn"] = "PendingConfirmation"
 
     c.sns.meta.events.register("after-call.sns.ListSubscriptionsByTopic", hook)
+
+
+class TestSubscribedTag:
+    # SNS tag values: "Maximum length of 256" (moto takes any length).
+    # https://docs.aws.amazon.com/sns/latest/api/API_Tag.html
+
+    def test_many_addresses_keep_every_tag_value_within_256(self, world: World) -> None:
+        """Seven long addresses subscribed over seven runs spread over tags of at most 256
+        characters each, and teardown still knows every one as setup's own."""
+        c = world.clients
+        emails = [f"oncall-rotation-engineer-number-{i}@bella-example.com" for i in range(7)]
+        for email in emails:
+            apply(build_plan(options(world, email=email), c), c)
+        (topic,) = c.sns.list_topics()["Topics"]
+        tags = c.sns.list_tags_for_resource(ResourceArn=topic["TopicArn"])["Tags"]
+        assert max(len(t["Value"]) for t in tags) <= 256
+        assert build_plan(options(world, email=emails[0]), c).pending == []
+        c.sns.subscribe(TopicArn=topic["TopicArn"], Protocol="email", Endpoint="bob@example.com")
+        plan = teardown_plan("bella", c)
+        assert sum(x.kind == "sns-subscription" for x in plan.changes) == len(emails)

@@ -80,6 +80,15 @@ class TestSetupScript:
         assert "create    sns-subscription oncall@example.com" in result.stdout
         assert clients.cloudwatch.describe_alarms()["MetricAlarms"] == []
 
+    def test_nothing_to_read_is_refused_as_the_command_refuses(self, clients: Clients) -> None:
+        """No terminal, no ALERT_EMAIL and nothing piped (a CI job): the script stops as
+        `bellwatch aws setup` does, saying to pass --email, instead of making alarms that
+        notify nobody."""
+        result = run([], stdin="", ALERT_EMAIL="")
+        assert result.returncode == 2
+        assert "no --email and no terminal to ask on" in result.stderr
+        assert clients.sns.list_topics()["Topics"] == []
+
     def test_export_passes_through(self, clients: Clients) -> None:
         """--export cloudformation prints a template through the script and creates nothing."""
         result = run(["--email", "ops@example.com", "--export", "cloudformation"])

@@ -317,3 +317,72 @@ class TestInChromium:
                 assert page.locator("#errors").count() == 1  # the body is still there
             finally:
                 browser.close()
+
+
+class TestBidiInChromium:
+    def test_bidi_controls_are_shown_escaped(self, fresh: None) -> None:
+        """Bidi overrides in the service name, a route and an error message appear as visible
+        \\u202e escapes, as the CLI and MCP show them: 'gnp.exe' cannot pose as 'exe.png',
+        nor reverse the text beside it."""
+        sync_api = pytest.importorskip("playwright.sync_api")
+        if not CHROMIUM.exists():
+            pytest.skip("Debian chromium is not installed (scripts/ensure-system-deps.sh)")
+        with capture_logs(service="evil\u202e", metrics_token=SECRET):
+            app = FastAPI()
+
+            @app.get("/\u202eevil/{item}")
+            def evil(item: str) -> None:
+                raise ValueError("\u202egnp.exe")
+
+            instrument(app)
+            with start_server(app) as server:
+                assert httpx.get(server.url + "/%E2%80%AEevil/1").status_code == 500
+                with sync_api.sync_playwright() as p:
+                    browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+                    try:
+                        page = browser.new_page()
+                        page.goto(f"{server.url}/dashboard?token={SECRET}")
+                        page.wait_for_function(
+                            "t => (document.querySelector('#errors')?.textContent || '')"
+                            ".includes(t)",
+                            arg="\\u202egnp.exe",
+                            timeout=15_000,
+                        )
+                        for where in ("#service", "#errors", "#endpoints"):
+                            text = page.text_content(where) or ""
+                            assert "\u202e" not in text, where
+                        assert "\\u202eevil/{item}" in (page.text_content("#endpoints") or "")
+                        assert page.title() == "evil\\u202e · bellwatch"
+                    finally:
+                        browser.close()
+
+
+class TestRefreshInChromium:
+    @pytest.mark.parametrize("refresh", ["1e9", "Infinity"])
+    def test_a_huge_refresh_does_not_poll_in_a_loop(self, fresh: None, refresh: str) -> None:
+        """?refresh= beyond what setTimeout holds (2^31 ms) is capped at an hour: the page
+        fetches /metrics once, not in a tight loop (browsers run such a timer at once).
+        A fake clock runs the page's timers, so nothing here waits on real time."""
+        sync_api = pytest.importorskip("playwright.sync_api")
+        if not CHROMIUM.exists():
+            pytest.skip("Debian chromium is not installed (scripts/ensure-system-deps.sh)")
+        with capture_logs():
+            app = FastAPI()
+            instrument(app)
+            with start_server(app) as server, sync_api.sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+                try:
+                    page = browser.new_page()
+                    page.clock.install()
+                    fetched: list[str] = []
+                    page.on(
+                        "request", lambda r: fetched.append(r.url) if "/metrics" in r.url else None
+                    )
+                    with page.expect_response(lambda r: "/metrics" in r.url):
+                        page.goto(f"{server.url}/dashboard?refresh={refresh}")
+                    for _ in range(5):  # five minutes of page time, less than an hour
+                        page.clock.run_for(60_000)
+                        page.wait_for_load_state()
+                    assert len(fetched) == 1
+                finally:
+                    browser.close()

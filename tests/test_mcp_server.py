@@ -147,6 +147,18 @@ class TestHttp:
         assert answer.headers["www-authenticate"].startswith("Bearer")
         assert "digest" not in answer.text
 
+    @pytest.mark.parametrize("scheme", ["bearer", "BEARER"])
+    def test_the_scheme_is_case_insensitive(self, http_server: str, scheme: str) -> None:
+        """RFC 7235 makes the scheme case-insensitive, as /metrics reads it: the right token
+        under 'bearer' is let through."""
+        headers = {"Accept": "application/json, text/event-stream",
+                   "Authorization": f"{scheme} {TOKEN}"}  # fmt: skip
+        body = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "t", "version": "1"}}}  # fmt: skip
+        answer = httpx.post(http_server, json=body, headers=headers, timeout=10)
+        assert answer.status_code == 200, answer.text
+
     def test_sdk_client_with_a_wrong_token_fails(self, http_server: str) -> None:
         """The SDK client with a wrong token gets no session."""
         with pytest.raises(BaseException, match=r"401|nauthorized|TaskGroup"):

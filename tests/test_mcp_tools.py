@@ -221,6 +221,7 @@ class TestArguments:
             ("query", {"text": "{ $.a = ", "language": "filter"}, ""),
             ("query", {"text": "x", "language": "sql"}, "language must be one of"),
             ("digest", {"budget": 9000}, "budget must be at most 8000"),
+            ("digest", {"since": "1h", "until": "2h"}, "since (1h) is after until (2h)"),
             ("nope", {}, "no tool"),
         ],
     )

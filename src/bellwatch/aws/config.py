@@ -42,6 +42,8 @@ _STATISTICS: Final = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
 # Percentiles as PutMetricAlarm's ExtendedStatistic takes them: p0.0 to p100, two decimals.
 _PERCENTILE = re.compile(r"p(100(\.0{1,2})?|\d{1,2}(\.\d{1,2})?)")
 _DAY = 86_400
+_WEEK = 7 * _DAY
+_HOUR = 3600
 
 
 class ConfigError(ValueError):
@@ -117,16 +119,20 @@ def _field(key: str, name: str, value: Any) -> Any:
 
 
 def _check(name: str, rule: AlarmRule, where: str) -> None:
-    # PutMetricAlarm: M <= N, and N periods together at most one day.
+    # PutMetricAlarm: M <= N, and N periods together at most seven days, or one day when
+    # the period is under an hour.
     if rule.datapoints_to_alarm > rule.evaluation_periods:
         raise ConfigError(
             f"{where}alarms.{name}.datapoints_to_alarm: {rule.datapoints_to_alarm} is more "
             f"than evaluation_periods ({rule.evaluation_periods})"
         )
-    if rule.period * rule.evaluation_periods > _DAY:
+    window = rule.period * rule.evaluation_periods
+    limit = _WEEK if rule.period >= _HOUR else _DAY
+    if window > limit:
+        under = "" if rule.period >= _HOUR else " with a period under an hour"
         raise ConfigError(
-            f"{where}alarms.{name}: period x evaluation_periods is "
-            f"{rule.period * rule.evaluation_periods} s; CloudWatch allows at most {_DAY} s"
+            f"{where}alarms.{name}: period x evaluation_periods is {window} s; CloudWatch "
+            f"allows at most {limit} s{under}"
         )
 
 

@@ -28,6 +28,11 @@ class Targets:
     container_insights: bool = False
     """The cluster publishes Container Insights metrics (running/desired task counts)."""
 
+    @property
+    def empty(self) -> bool:
+        """Nothing found or given that any metric filter or alarm could watch."""
+        return not (self.cluster or self.load_balancer or self.target_group or self.log_group)
+
 
 def lb_dimension(arn: str) -> str:
     """``arn:...:loadbalancer/app/web/50dc6c`` -> ``app/web/50dc6c``."""

@@ -42,18 +42,27 @@ __all__ = [
     "SetupOptions",
     "apply",
     "build_plan",
+    "check_email",
     "check_stack",
     "desired_resources",
+    "subscribed_addresses",
 ]
 
 Action = Literal["create", "update", "unchanged", "delete", "keep"]
 MANAGED_BY = "managed-by"
 _STACK = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# An address SNS's Subscribe accepts for the email protocol: one @, no spaces, a dotted
+# domain without empty labels. moto subscribes anything; AWS answers InvalidParameter,
+# after setup has already made the topic.
+_EMAIL = re.compile(r"[^@\s]{1,64}@(?=.{1,253}$)[^@\s.]+(\.[^@\s.]+)+")
 STACK_TAG = "bellwatch:stack"
 REGION_TAG = "bellwatch:region"
 # On the topic: the addresses setup subscribed (space-separated), so that teardown
 # can tell them from subscribers added by hand, which it keeps.
 SUBSCRIBED_TAG = "bellwatch:subscribed"
+# SNS tag values hold at most 256 characters: past that, the addresses go on in
+# bellwatch:subscribed:2, :3, ...
+_TAG_VALUE_MAX = 256
 NEW_GROUP_RETENTION = 30
 """Days a log group created by setup keeps events, unless --retention says otherwise."""
 
@@ -64,6 +73,34 @@ def check_stack(name: str) -> str:
     if not _STACK.fullmatch(name):
         raise ValueError(f"name {name!r}: use letters, digits, '-' and '_' (at most 64)")
     return name
+
+
+def _subscribed_tags(emails: Iterable[str]) -> dict[str, str]:
+    """The addresses as space-separated tag values of at most 256 characters each."""
+    values: list[str] = []
+    for email in sorted(emails):
+        if values and len(values[-1]) + 1 + len(email) <= _TAG_VALUE_MAX:
+            values[-1] += f" {email}"
+        else:
+            values.append(email)
+    return {SUBSCRIBED_TAG + (f":{i}" if i > 1 else ""): v for i, v in enumerate(values, 1)}
+
+
+def subscribed_addresses(tags: Mapping[str, str]) -> set[str]:
+    """The addresses setup subscribed, from the topic's tags."""
+    return {
+        address
+        for key, value in tags.items()
+        if key == SUBSCRIBED_TAG or key.startswith(f"{SUBSCRIBED_TAG}:")
+        for address in value.split()
+    }
+
+
+def check_email(address: str) -> str:
+    """``address`` if SNS would subscribe it by email, else ValueError saying why."""
+    if not _EMAIL.fullmatch(address):
+        raise ValueError(f"{address!r} is not an email address SNS can subscribe")
+    return address
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +121,8 @@ class SetupOptions:
 
     def __post_init__(self) -> None:
         check_stack(self.stack)
+        if self.email is not None:
+            check_email(self.email)
 
     @property
     def prefix(self) -> str:
@@ -187,7 +226,7 @@ def desired_resources(
     specs = metric_filter_specs(opts.slow_threshold)
     metrics = {s.key: s.metric for s in specs}
     emails = set(subscribed) | ({opts.email} if opts.email else set())
-    topic_tags = {**opts.tags, **({SUBSCRIBED_TAG: " ".join(sorted(emails))} if emails else {})}
+    topic_tags = {**opts.tags, **_subscribed_tags(emails)}
     topic = Topic(f"{opts.prefix}-alerts", topic_tags)
     resources: list[Resource] = [topic]
     if opts.email:
@@ -268,7 +307,7 @@ def build_plan(opts: SetupOptions, clients: Clients) -> Plan:
     region = str(clients.cloudwatch.meta.region_name)
     probe = Topic(f"{opts.prefix}-alerts", {})
     existing = probe.read(clients)
-    subscribed = (existing or {}).get("tags", {}).get(SUBSCRIBED_TAG, "").split()
+    subscribed = sorted(subscribed_addresses((existing or {}).get("tags", {})))
     topic_arn = probe.find_arn(clients) or f"{clients.account_arn_prefix('sns')}:{probe.name}"
     for res in desired_resources(opts, region=region, topic_arn=topic_arn, subscribed=subscribed):
         if isinstance(res, LogGroup):

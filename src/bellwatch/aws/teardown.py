@@ -23,10 +23,10 @@ from bellwatch.aws.plan import (
     MANAGED_BY,
     REGION_TAG,
     STACK_TAG,
-    SUBSCRIBED_TAG,
     Change,
     Plan,
     SetupOptions,
+    subscribed_addresses,
 )
 from bellwatch.aws.resources import Topic
 
@@ -106,7 +106,7 @@ def _topic(plan: Plan, opts: SetupOptions, clients: Clients) -> None:
     current, arn = topic.read(clients), topic.find_arn(clients)
     if current is None or not arn or not _is_ours(current["tags"], opts.stack):
         return
-    ours = set(current["tags"].get(SUBSCRIBED_TAG, "").split())
+    ours = subscribed_addresses(current["tags"])
     mine: list[str] = []
     others: list[str] = []
     for page in clients.sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=arn):

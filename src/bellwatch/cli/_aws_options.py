@@ -66,7 +66,17 @@ def aws_errors() -> Iterator[None]:
             hint = " (pass --region, or set AWS_REGION or BELLWATCH_REGION)"
         elif name in ("NoCredentialsError", "ProfileNotFound"):
             hint = " (configure credentials: aws configure, AWS_PROFILE or --profile)"
-        raise UsageProblem(f"AWS: {exc}{hint}") from None
+        raise UsageProblem(f"AWS: {_one_line(str(exc))}{hint}") from None
+
+
+def _one_line(message: str) -> str:
+    """botocore's message on one line: an HTML page in place of an AWS answer (a proxy,
+    or an endpoint that is not AWS's) is named, not printed over several lines."""
+    head, markup, _ = message.partition("<")
+    if markup and "html" in message.lower():
+        where = " ".join(head.split()).rstrip(":")
+        return f"{where}: an HTML page, not an AWS answer (a proxy, or a wrong endpoint or region?)"
+    return " ".join(message.split())
 
 
 def aws_clients(region: str | None, profile: str | None) -> Clients:

@@ -22,7 +22,7 @@ from bellwatch.aws.discover import discover
 from bellwatch.aws.export import cloudformation
 from bellwatch.aws.health import ServiceHealth, service_health
 from bellwatch.aws.permissions import PARTS, PolicyScope, policy
-from bellwatch.aws.plan import Plan, SetupOptions, apply, build_plan, check_stack
+from bellwatch.aws.plan import Plan, SetupOptions, apply, build_plan, check_email, check_stack
 from bellwatch.aws.teardown import teardown_plan
 from bellwatch.aws.usage import read_usage
 
@@ -177,7 +177,12 @@ def setup_command(  # click passes every option by keyword
     An update says `key: old -> new` for each attribute it changes.
     """
     settings = resolve(region=region, log_group=log_group)
-    email = _email(email, asks=not (dry_run or export))
+    email = _email(email, asks=not (dry_run or export)).strip()
+    if email:
+        try:
+            check_email(email)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--email") from None
     try:
         rules = load_rules(config_path, overrides)
     except ConfigError as exc:
@@ -192,9 +197,17 @@ def setup_command(  # click passes every option by keyword
             target_group=target_group,
             log_group=settings.log_group,
         )
+        if targets.empty:
+            # Usually the wrong --region: a topic and an alarm on a metric nothing feeds
+            # would be all setup made.
+            where = clients.cloudwatch.meta.region_name
+            raise UsageProblem(
+                f"nothing to monitor in {where}: no ECS cluster there and no --log-group; "
+                "check --region (or pass --cluster/--service/--log-group)"
+            )
         opts = SetupOptions(
             stack=_stack(stack or targets.service or settings.service),
-            email=email.strip() or None,
+            email=email or None,
             targets=targets,
             retention_days=retention,
             slow_threshold=settings.slow_threshold,

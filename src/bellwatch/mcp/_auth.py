@@ -1,6 +1,7 @@
 """The bearer token in front of ``bellwatch mcp --http``: pure ASGI, constant-time compare.
 
-Every HTTP request must carry ``Authorization: Bearer <BELLWATCH_MCP_TOKEN>``; any other
+Every HTTP request must carry ``Authorization: Bearer <BELLWATCH_MCP_TOKEN>`` (the scheme in
+any case); any other
 gets 401 with ``WWW-Authenticate: Bearer`` and never reaches the MCP app. The lifespan
 passes through (the app's session manager starts there).
 """
@@ -29,7 +30,7 @@ class BearerGate:
         if not token or not token.strip():
             raise ValueError("a bearer token is required")
         self.app = app
-        self._expected = f"Bearer {token}".encode()
+        self._expected = token.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -38,9 +39,12 @@ class BearerGate:
         presented = b""
         for name, value in scope.get("headers") or ():
             if name.lower() == b"authorization":
-                presented = value
+                # The scheme is case-insensitive (RFC 7235), as /metrics reads it.
+                scheme, _, credentials = value.partition(b" ")
+                if scheme.lower() == b"bearer":
+                    presented = credentials
                 break
-        if hmac.compare_digest(presented, self._expected):
+        if presented and hmac.compare_digest(presented, self._expected):
             await self.app(scope, receive, send)
             return
         await send(

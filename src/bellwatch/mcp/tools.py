@@ -193,12 +193,18 @@ def _check(tool: Tool, args: Mapping[str, Any]) -> dict[str, Any]:
         if "maximum" in spec and value > spec["maximum"]:
             raise ArgumentError(f"{name} must be at most {spec['maximum']}")
         out[name] = value
-    for name in ("since", "until"):
-        if isinstance(out.get(name), str):
-            try:
-                out[name] = parse_instant(out[name])
-            except TimeParseError as exc:
-                raise ArgumentError(f"{name}: {exc}") from None
+    given = {name: out[name] for name in ("since", "until") if isinstance(out.get(name), str)}
+    for name, text in given.items():
+        try:
+            out[name] = parse_instant(text)
+        except TimeParseError as exc:
+            raise ArgumentError(f"{name}: {exc}") from None
+    # Swapped bounds read no record: an empty answer would read as "nothing went wrong".
+    if len(given) == 2 and out["since"] > out["until"]:
+        raise ArgumentError(
+            f"since ({given['since']}) is after until ({given['until']}): "
+            "since is the start of the window"
+        )
     out.setdefault("budget", BUDGET)
     return out
 

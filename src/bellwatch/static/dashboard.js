@@ -4,11 +4,21 @@
   // so an error message can never become markup.
   const cfg = JSON.parse(document.getElementById("bw-config").textContent);
   const query = new URLSearchParams(location.search);
-  const refreshMs = Math.max(0.5, Number(query.get("refresh")) || 2) * 1000;
+  // ?refresh= seconds, 0.5 to an hour (default 2): a browser runs a timer longer than
+  // 2^31 ms at once, so a huge value would poll /metrics in a tight loop.
+  const asked = Number(query.get("refresh"));
+  const refreshMs = (asked > 0 ? Math.min(Math.max(asked, 0.5), 3600) : 2) * 1000;
   const SVG = "http://www.w3.org/2000/svg";
   const H = 170, L = 48, R = 10, T = 10, B = 20;
   let W = 600; // set per chart from its real width, so text is drawn at 1:1
   const $ = (id) => document.getElementById(id);
+  // Bidi controls, invisible format characters and control characters in a route, a
+  // message or the service name would let text pose as other text ("gnp.exe" drawn as
+  // "exe.png") or reverse what stands beside it: show them as \uXXXX, as the CLI and
+  // MCP do. Tab and newline stay (a cell draws them as spaces).
+  const HIDDEN = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
+  const shown = (text) =>
+    String(text).replace(HIDDEN, (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"));
   let updates = 0;
 
   function svgEl(tag, attrs, text) {
@@ -134,8 +144,8 @@
         if (cls) td.className = cls;
         if (cls && cls.startsWith("sev")) {
           const s = document.createElement("span");
-          s.className = cls; s.textContent = text; td.className = ""; td.append(s);
-        } else td.textContent = text;
+          s.className = cls; s.textContent = shown(text); td.className = ""; td.append(s);
+        } else td.textContent = shown(text);
         tr.append(td);
       }
       return tr;
@@ -247,7 +257,7 @@
     }
   }
 
-  $("service").textContent = cfg.service;
-  document.title = `${cfg.service} · bellwatch`;
+  $("service").textContent = shown(cfg.service);
+  document.title = `${shown(cfg.service)} · bellwatch`;
   tick();
 })();
