@@ -112,3 +112,14 @@ class TestUnknownVariables:
             "did you mean BELLWATCH_SLOW_THRESHOLD?"
         ) in err
         assert "ConfigWarning" not in err
+
+
+class TestTokens:
+    def test_a_short_mcp_token_is_refused(self) -> None:
+        """BELLWATCH_MCP_TOKEN of fewer than 16 characters fails, naming the key."""
+        with pytest.raises(ConfigError, match="BELLWATCH_MCP_TOKEN: expected at least 16"):
+            resolve({"BELLWATCH_MCP_TOKEN": "abc12"})
+
+    def test_a_16_character_mcp_token_is_kept(self) -> None:
+        """A token of 16 characters is taken as given."""
+        assert resolve(mcp_token="0123456789abcdef").mcp_token == "0123456789abcdef"

@@ -97,6 +97,17 @@ def _secret(key: str, raw: object) -> str | None:
     return _optional_text(key, raw)
 
 
+def _long_secret(key: str, raw: object) -> str | None:
+    # A token that opens the logs to any caller who has it: too short is guessable.
+    text = _secret(key, raw)
+    if text is not None and len(text) < 16:
+        raise ConfigError(
+            f"{key}: expected at least 16 characters, got {len(text)} "
+            "(openssl rand -hex 16 makes one)"
+        )
+    return text
+
+
 def _uid_key(key: str, raw: object) -> str | None:
     # BLAKE2b takes keys of up to 64 bytes; fewer than 16 could be guessed.
     text = _secret(key, raw)
@@ -276,7 +287,7 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "log_group": _optional_text,
     "region": _optional_text,
     "url": _text,
-    "mcp_token": _secret,
+    "mcp_token": _long_secret,
 }
 
 _FIELDS = frozenset(f.name for f in dataclasses.fields(Settings))
@@ -341,7 +352,8 @@ DOCS: dict[str, str] = {
     "log_group": "CloudWatch log group for `--source cloudwatch`",
     "region": "AWS region",
     "url": "base URL of the running service for `bellwatch metrics/health` and `mcp`",
-    "mcp_token": "bearer token `bellwatch mcp --http` requires of every request",
+    "mcp_token": "bearer token `bellwatch mcp --http` requires of every request (16 characters "
+    "or more)",
 }
 
 
