@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,20 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's headless chromium under Playwright (never `playwright install`), closed after."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium is not installed (scripts/ensure-system-deps.sh)")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 @pytest.fixture
@@ -244,79 +259,63 @@ class TestInChromium:
 
     def test_page_shows_real_numbers_and_updates(self, bella: RunningServer) -> None:
         """The page renders the running service's numbers and charts, then follows new traffic."""
-        sync_api = pytest.importorskip("playwright.sync_api")
-        if not CHROMIUM.exists():
-            pytest.skip("Debian chromium is not installed (scripts/ensure-system-deps.sh)")
         with httpx.Client(base_url=bella.url, timeout=10) as client:
             sent = _traffic(client, 15, slow=True)
             # One invalid booking by a known user: the users panel names the error it hit.
             hurt = {"name": "Ann", "phone": "555-0000", "date": _day(2), "user_id": "user_901"}
             assert client.post("/api/assistant/book", json=hurt).status_code == 422
             sent += 1
-            with sync_api.sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-                try:
-                    page = browser.new_page(viewport={"width": 1280, "height": 1000})
-                    problems: list[Any] = []  # script errors and CSP violations
-                    page.on("pageerror", lambda exc: problems.append(str(exc)))
-                    page.on(
-                        "console", lambda m: problems.append(m.text) if m.type == "error" else None
-                    )
-                    page.goto(f"{bella.url}/dashboard?token={SECRET}&refresh=0.5")
-                    assert "token" not in page.url
-                    # A request is counted just after its response: wait for the last one.
-                    page.wait_for_function(
-                        "n => document.getElementById('total-requests').textContent === n",
-                        arg=str(sent),
-                    )
-                    assert page.locator("#chart-rate rect").count() >= 1
-                    assert page.locator("#chart-p95 path.p95").count() == 1
-                    assert "ValidationError" in (page.text_content("#errors") or "")
-                    assert "/api/assistant/book" in (page.text_content("#slow") or "")
-                    assert "booking_success_rate" in (page.text_content("#business") or "")
-                    assert page.text_content("#slow-total") == "1"
-                    # 15 users looked up (user_900..914); small counts are exact.
-                    assert page.text_content("#users-active") == "15"
-                    assert page.text_content("#users-day") == "15"
-                    assert "ValidationError" in (page.text_content("#users-errors") or "")
-                    assert "returning, 24 h" in (page.text_content("#users") or "")
-                    ARTIFACTS.mkdir(exist_ok=True)
-                    page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+            with chromium() as browser:
+                page = browser.new_page(viewport={"width": 1280, "height": 1000})
+                problems: list[Any] = []  # script errors and CSP violations
+                page.on("pageerror", lambda exc: problems.append(str(exc)))
+                page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+                page.goto(f"{bella.url}/dashboard?token={SECRET}&refresh=0.5")
+                assert "token" not in page.url
+                # A request is counted just after its response: wait for the last one.
+                page.wait_for_function(
+                    "n => document.getElementById('total-requests').textContent === n",
+                    arg=str(sent),
+                )
+                assert page.locator("#chart-rate rect").count() >= 1
+                assert page.locator("#chart-p95 path.p95").count() == 1
+                assert "ValidationError" in (page.text_content("#errors") or "")
+                assert "/api/assistant/book" in (page.text_content("#slow") or "")
+                assert "booking_success_rate" in (page.text_content("#business") or "")
+                assert page.text_content("#slow-total") == "1"
+                # 15 users looked up (user_900..914); small counts are exact.
+                assert page.text_content("#users-active") == "15"
+                assert page.text_content("#users-day") == "15"
+                assert "ValidationError" in (page.text_content("#users-errors") or "")
+                assert "returning, 24 h" in (page.text_content("#users") or "")
+                ARTIFACTS.mkdir(exist_ok=True)
+                page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
 
-                    more = _traffic(client, 5)
-                    page.wait_for_function(
-                        "n => document.getElementById('total-requests').textContent === n",
-                        arg=str(sent + more),
-                    )
-                    assert not problems
-                finally:
-                    browser.close()
+                more = _traffic(client, 5)
+                page.wait_for_function(
+                    "n => document.getElementById('total-requests').textContent === n",
+                    arg=str(sent + more),
+                )
+                assert not problems
 
     def test_hostile_error_message_is_shown_as_text(
         self, plain: tuple[RunningServer, Captured]
     ) -> None:
         """An error message full of markup appears verbatim and runs nothing."""
-        sync_api = pytest.importorskip("playwright.sync_api")
-        if not CHROMIUM.exists():
-            pytest.skip("Debian chromium is not installed (scripts/ensure-system-deps.sh)")
         server, _ = plain
         assert httpx.get(server.url + "/boom").status_code == 500
-        with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            try:
-                page = browser.new_page()
-                page.goto(f"{server.url}/dashboard?token={SECRET}")
-                # The 500 is recorded as its request finishes; the page may have fetched
-                # /metrics just before that, so wait for a refresh that shows it.
-                page.wait_for_function(
-                    "text => (document.querySelector('#errors')?.textContent || '').includes(text)",
-                    arg=HOSTILE,
-                    timeout=15_000,
-                )
-                assert page.locator("#errors img, #errors b").count() == 0
-                assert page.locator("#errors").count() == 1  # the body is still there
-            finally:
-                browser.close()
+        with chromium() as browser:
+            page = browser.new_page()
+            page.goto(f"{server.url}/dashboard?token={SECRET}")
+            # The 500 is recorded as its request finishes; the page may have fetched
+            # /metrics just before that, so wait for a refresh that shows it.
+            page.wait_for_function(
+                "text => (document.querySelector('#errors')?.textContent || '').includes(text)",
+                arg=HOSTILE,
+                timeout=15_000,
+            )
+            assert page.locator("#errors img, #errors b").count() == 0
+            assert page.locator("#errors").count() == 1  # the body is still there
 
 
 class TestBidiInChromium:
@@ -324,9 +323,6 @@ class TestBidiInChromium:
         """Bidi overrides in the service name, a route and an error message appear as visible
         \\u202e escapes, as the CLI and MCP show them: 'gnp.exe' cannot pose as 'exe.png',
         nor reverse the text beside it."""
-        sync_api = pytest.importorskip("playwright.sync_api")
-        if not CHROMIUM.exists():
-            pytest.skip("Debian chromium is not installed (scripts/ensure-system-deps.sh)")
         with capture_logs(service="evil\u202e", metrics_token=SECRET):
             app = FastAPI()
 
@@ -337,24 +333,19 @@ class TestBidiInChromium:
             instrument(app)
             with start_server(app) as server:
                 assert httpx.get(server.url + "/%E2%80%AEevil/1").status_code == 500
-                with sync_api.sync_playwright() as p:
-                    browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-                    try:
-                        page = browser.new_page()
-                        page.goto(f"{server.url}/dashboard?token={SECRET}")
-                        page.wait_for_function(
-                            "t => (document.querySelector('#errors')?.textContent || '')"
-                            ".includes(t)",
-                            arg="\\u202egnp.exe",
-                            timeout=15_000,
-                        )
-                        for where in ("#service", "#errors", "#endpoints"):
-                            text = page.text_content(where) or ""
-                            assert "\u202e" not in text, where
-                        assert "\\u202eevil/{item}" in (page.text_content("#endpoints") or "")
-                        assert page.title() == "evil\\u202e · bellwatch"
-                    finally:
-                        browser.close()
+                with chromium() as browser:
+                    page = browser.new_page()
+                    page.goto(f"{server.url}/dashboard?token={SECRET}")
+                    page.wait_for_function(
+                        "t => (document.querySelector('#errors')?.textContent || '').includes(t)",
+                        arg="\\u202egnp.exe",
+                        timeout=15_000,
+                    )
+                    for where in ("#service", "#errors", "#endpoints"):
+                        text = page.text_content(where) or ""
+                        assert "\u202e" not in text, where
+                    assert "\\u202eevil/{item}" in (page.text_content("#endpoints") or "")
+                    assert page.title() == "evil\\u202e · bellwatch"
 
 
 class TestRefreshInChromium:
@@ -363,26 +354,17 @@ class TestRefreshInChromium:
         """?refresh= beyond what setTimeout holds (2^31 ms) is capped at an hour: the page
         fetches /metrics once, not in a tight loop (browsers run such a timer at once).
         A fake clock runs the page's timers, so nothing here waits on real time."""
-        sync_api = pytest.importorskip("playwright.sync_api")
-        if not CHROMIUM.exists():
-            pytest.skip("Debian chromium is not installed (scripts/ensure-system-deps.sh)")
         with capture_logs():
             app = FastAPI()
             instrument(app)
-            with start_server(app) as server, sync_api.sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-                try:
-                    page = browser.new_page()
-                    page.clock.install()
-                    fetched: list[str] = []
-                    page.on(
-                        "request", lambda r: fetched.append(r.url) if "/metrics" in r.url else None
-                    )
-                    with page.expect_response(lambda r: "/metrics" in r.url):
-                        page.goto(f"{server.url}/dashboard?refresh={refresh}")
-                    for _ in range(5):  # five minutes of page time, less than an hour
-                        page.clock.run_for(60_000)
-                        page.wait_for_load_state()
-                    assert len(fetched) == 1
-                finally:
-                    browser.close()
+            with start_server(app) as server, chromium() as browser:
+                page = browser.new_page()
+                page.clock.install()
+                fetched: list[str] = []
+                page.on("request", lambda r: fetched.append(r.url) if "/metrics" in r.url else None)
+                with page.expect_response(lambda r: "/metrics" in r.url):
+                    page.goto(f"{server.url}/dashboard?refresh={refresh}")
+                for _ in range(5):  # five minutes of page time, less than an hour
+                    page.clock.run_for(60_000)
+                    page.wait_for_load_state()
+                assert len(fetched) == 1
