@@ -97,6 +97,25 @@ class TestRateLimit:
         assert alerter.flush(5.0)
         assert [a.hash for a in rec.alerts] == ["aaaaaaaa", "bbbbbbbb"]
 
+    def test_escalation_passes_the_first_alerts_cooldown(self, alerter_factory: Any) -> None:
+        """An escalation minutes after its pattern's first alert still pages (README: every escalation)."""
+        rec = Recorder()
+        alerter = alerter_factory(rec, interval=600.0)
+        assert alerter.submit(make_alert())
+        assert alerter.submit(make_alert(escalated=True))
+        assert alerter.flush(5.0)
+        assert [a.escalated for a in rec.alerts] == [False, True]
+
+    def test_escalation_has_its_own_cooldown(self, alerter_factory: Any) -> None:
+        """A second escalation of one fingerprint within the interval is limited."""
+        rec = Recorder()
+        alerter = alerter_factory(rec, interval=600.0)
+        assert alerter.submit(make_alert(escalated=True))
+        assert not alerter.submit(make_alert(escalated=True))
+        assert alerter.flush(5.0)
+        assert len(rec.alerts) == 1
+        assert alerter.counts["limited"] == 1
+
 
 class TestQueue:
     def test_full_queue_drops_and_counts(self, alerter_factory: Any) -> None:
