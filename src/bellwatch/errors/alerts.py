@@ -155,9 +155,18 @@ class SnsNotifier:
             self._client = client("sns", region=self.region, max_attempts=1)
         self._client.publish(
             TopicArn=self.topic_arn,
-            Subject=alert.title[:100],  # SNS rejects longer subjects
+            Subject=_subject(alert.title),
             Message=orjson.dumps(asdict(alert), option=orjson.OPT_INDENT_2).decode(),
         )
+
+
+def _subject(title: str) -> str:
+    """``title`` as SNS takes a Subject: printable ASCII on one line, at most 100 characters.
+
+    SNS refuses anything else (a route or service with an accent, a type name in another
+    script), and the alert would fail on every retry; the message keeps the full text.
+    """
+    return "".join(c if " " <= c <= "~" else "?" for c in title)[:100]
 
 
 class _Channel:
