@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from bellwatch import instrument
 from bellwatch._runtime import runtime
+from bellwatch.log.outlet import PIPE_BUF
 from bellwatch.monitor import Monitor
 from bellwatch.monitor.emf import METRICS, EmfWriter, lines_for
 from bellwatch.store import EndpointStats
@@ -166,6 +167,35 @@ class TestWriter:
             writer(f"/r{i}", 200, 0.1, False, 60.0)
         writer.flush()
         assert [d.get("Path") for d in written(buffer)] == ["/r0", "/r1", "<other>", None]
+
+
+class FlushRecorder(io.StringIO):
+    """A stream that keeps what each flush sent: one ``write(2)`` on a real stdout."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.flushed: list[str] = []
+        self._sent = 0
+
+    def flush(self) -> None:
+        value = self.getvalue()
+        self.flushed.append(value[self._sent :])
+        self._sent = len(value)
+
+
+class TestPipe:
+    def test_each_write_is_one_whole_line_within_pipe_buf(self) -> None:
+        """A minute of many routes goes out one line per write, so a shared pipe never tears one."""
+        stream = FlushRecorder()
+        writer = EmfWriter("Bella", "api", stream=stream)
+        for i in range(20):
+            writer(f"/route/number/{i}", 200, 0.1, False, 60.0)
+        writer.flush()
+        chunks = [c for c in stream.flushed if c]
+        assert len(chunks) == 21
+        for chunk in chunks:
+            assert chunk.count("\n") == 1 and chunk.endswith("\n")
+            assert len(chunk.encode()) <= PIPE_BUF
 
 
 class TestEnabling:
