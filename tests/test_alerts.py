@@ -97,6 +97,25 @@ class TestRateLimit:
         assert alerter.flush(5.0)
         assert [a.hash for a in rec.alerts] == ["aaaaaaaa", "bbbbbbbb"]
 
+    def test_escalation_passes_the_first_alerts_cooldown(self, alerter_factory: Any) -> None:
+        """An escalation minutes after its pattern's first alert still pages."""
+        rec = Recorder()
+        alerter = alerter_factory(rec, interval=600.0)
+        assert alerter.submit(make_alert())
+        assert alerter.submit(make_alert(escalated=True))
+        assert alerter.flush(5.0)
+        assert [a.escalated for a in rec.alerts] == [False, True]
+
+    def test_escalation_has_its_own_cooldown(self, alerter_factory: Any) -> None:
+        """A second escalation of one fingerprint within the interval is limited."""
+        rec = Recorder()
+        alerter = alerter_factory(rec, interval=600.0)
+        assert alerter.submit(make_alert(escalated=True))
+        assert not alerter.submit(make_alert(escalated=True))
+        assert alerter.flush(5.0)
+        assert len(rec.alerts) == 1
+        assert alerter.counts["limited"] == 1
+
 
 class TestQueue:
     def test_full_queue_drops_and_counts(self, alerter_factory: Any) -> None:
@@ -268,38 +287,62 @@ class TestWebhook:
             WebhookNotifier("file:///etc/passwd")
 
 
+def publish_through_moto(
+    alerter_factory: Any, monkeypatch: pytest.MonkeyPatch, alert: Alert
+) -> dict[str, Any]:
+    """Send ``alert`` to an SNS topic on moto; the envelope a subscribed SQS queue received."""
+    boto3 = pytest.importorskip("boto3")
+    moto = pytest.importorskip("moto")
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    with moto.mock_aws():
+        sns = boto3.client("sns", region_name="eu-west-1")
+        sqs = boto3.client("sqs", region_name="eu-west-1")
+        topic = sns.create_topic(Name="bellwatch-alerts")["TopicArn"]
+        queue_url = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+        alerter = alerter_factory(SnsNotifier(topic))
+        alerter.submit(alert)
+        assert alerter.flush(10.0)
+        assert alerter.counts["sent"] == 1
+        (message,) = sqs.receive_message(QueueUrl=queue_url)["Messages"]
+        envelope: dict[str, Any] = orjson.loads(message["Body"])
+    return envelope
+
+
 class TestSns:
     def test_publishes_to_topic(
         self, alerter_factory: Any, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """The alert reaches a queue subscribed to the topic (moto)."""
-        boto3 = pytest.importorskip("boto3")
-        moto = pytest.importorskip("moto")
-        for key, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }.items():
-            monkeypatch.setenv(key, value)
-        monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-        monkeypatch.delenv("AWS_PROFILE", raising=False)
-        with moto.mock_aws():
-            sns = boto3.client("sns", region_name="eu-west-1")
-            sqs = boto3.client("sqs", region_name="eu-west-1")
-            topic = sns.create_topic(Name="bellwatch-alerts")["TopicArn"]
-            queue_url = sqs.create_queue(QueueName="inbox")["QueueUrl"]
-            queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-                "Attributes"
-            ]["QueueArn"]
-            sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
-            alerter = alerter_factory(SnsNotifier(topic))
-            alerter.submit(make_alert())
-            assert alerter.flush(10.0)
-            assert alerter.counts["sent"] == 1
-            (message,) = sqs.receive_message(QueueUrl=queue_url)["Messages"]
-            envelope = orjson.loads(message["Body"])
+        envelope = publish_through_moto(alerter_factory, monkeypatch, make_alert())
         assert envelope["Subject"].startswith("[app/prod] HIGH new error abc12345")
         assert orjson.loads(envelope["Message"])["severity"] == "high"
+
+    def test_subject_is_what_sns_accepts(
+        self, alerter_factory: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A non-ASCII or multi-line service, type or route still makes an ASCII one-line subject.
+
+        SNS refuses a Subject that is not ASCII or holds a line break or control character
+        (moto does not check this, so the test does).
+        """
+        alert = Alert(
+            "abc12345", "ZahlungsFehlerÄ", "x", "high", 1, "/café/\n{id}", False, "bücher\tapi",
+            "prod",
+        )  # fmt: skip
+        subject = publish_through_moto(alerter_factory, monkeypatch, alert)["Subject"]
+        assert subject.isascii() and subject.isprintable() and len(subject) <= 100
+        assert subject.startswith("[b") and "abc12345" in subject
 
     def test_region_comes_from_the_arn(self) -> None:
         """The topic ARN names its region, whatever the default."""

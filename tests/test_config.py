@@ -65,6 +65,17 @@ class TestValidation:
         with pytest.raises(ConfigError, match="BELLWATCH_METRICS_TOKEN"):
             resolve({"BELLWATCH_METRICS_TOKEN": token})
 
+    @pytest.mark.parametrize("namespace", ["", "  ", "AWS/ECS", "my ns!", "Café", ":x", "x" * 256])
+    def test_emf_namespace_cloudwatch_rejects_is_refused(self, namespace: str) -> None:
+        """A namespace CloudWatch would reject (every EMF metric lost) fails at configure time."""
+        with pytest.raises(ConfigError, match="BELLWATCH_EMF_NAMESPACE"):
+            resolve({"BELLWATCH_EMF_NAMESPACE": namespace})
+
+    @pytest.mark.parametrize("namespace", ["Bellwatch", "Bella/Prod-1", "team.app_x#2:eu west"])
+    def test_emf_namespace_cloudwatch_accepts_is_kept(self, namespace: str) -> None:
+        """Letters, digits, spaces and . - _ / # : make a valid namespace."""
+        assert resolve({"BELLWATCH_EMF_NAMESPACE": namespace}).emf_namespace == namespace
+
     def test_unknown_key_is_refused(self) -> None:
         """A misspelt setting is an error, not silently ignored."""
         with pytest.raises(ConfigError, match="max_lines"):

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from bellwatch import instrument
 from bellwatch._runtime import runtime
+from bellwatch.log.outlet import PIPE_BUF
 from bellwatch.monitor import Monitor
 from bellwatch.monitor.emf import METRICS, EmfWriter, lines_for
 from bellwatch.store import EndpointStats
@@ -46,7 +47,11 @@ def check_emf(doc: dict[str, Any]) -> None:
         for dimension_set in directive["Dimensions"]:
             assert isinstance(dimension_set, list) and len(dimension_set) <= 30
             for name in dimension_set:
-                assert isinstance(doc[name], str) and 1 <= len(doc[name]) <= 1024
+                # CloudWatch's Dimension: 1-1024 ASCII characters, no control character,
+                # at least one that is not whitespace.
+                value = doc[name]
+                assert isinstance(value, str) and 1 <= len(value) <= 1024
+                assert value.isascii() and value.isprintable() and value.strip()
         assert 1 <= len(directive["Metrics"]) <= 100
         for metric in directive["Metrics"]:
             assert set(metric) <= {"Name", "Unit", "StorageResolution"}
@@ -85,6 +90,20 @@ class TestLines:
             stats.add(200, d, slow=d > 2)
         for doc in lines_for("Bella", "api", 1_700_000_040.0, {"/a": stats, "/b": stats}):
             check_emf(doc)
+
+    def test_dimension_values_are_valid_for_cloudwatch(self) -> None:
+        """Non-ASCII, a control character, a blank service and a long route make valid lines."""
+        stats = EndpointStats()
+        stats.add(200, 0.1, slow=False)
+        paths = {"/café/{id}": stats, "/a\tb": stats, "/" + "x" * 2000: stats}
+        for doc in lines_for("Bella", " ", 60.0, paths):
+            check_emf(doc)
+
+    def test_dimension_values_stay_distinct(self) -> None:
+        """Two routes that differ only outside ASCII keep two Path values."""
+        stats = EndpointStats()
+        docs = lines_for("Bella", "api", 60.0, {"/café": stats, "/cafè": stats})
+        assert docs[0]["Path"] != docs[1]["Path"]
 
     def test_total_line_sums_the_paths(self) -> None:
         """The service line has only the Service dimension and the summed counts."""
@@ -148,6 +167,35 @@ class TestWriter:
             writer(f"/r{i}", 200, 0.1, False, 60.0)
         writer.flush()
         assert [d.get("Path") for d in written(buffer)] == ["/r0", "/r1", "<other>", None]
+
+
+class FlushRecorder(io.StringIO):
+    """A stream that keeps what each flush sent: one ``write(2)`` on a real stdout."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.flushed: list[str] = []
+        self._sent = 0
+
+    def flush(self) -> None:
+        value = self.getvalue()
+        self.flushed.append(value[self._sent :])
+        self._sent = len(value)
+
+
+class TestPipe:
+    def test_each_write_is_one_whole_line_within_pipe_buf(self) -> None:
+        """A minute of many routes goes out one line per write, so a shared pipe never tears one."""
+        stream = FlushRecorder()
+        writer = EmfWriter("Bella", "api", stream=stream)
+        for i in range(20):
+            writer(f"/route/number/{i}", 200, 0.1, False, 60.0)
+        writer.flush()
+        chunks = [c for c in stream.flushed if c]
+        assert len(chunks) == 21
+        for chunk in chunks:
+            assert chunk.count("\n") == 1 and chunk.endswith("\n")
+            assert len(chunk.encode()) <= PIPE_BUF
 
 
 class TestEnabling:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import re
 import sys
 import warnings
 from collections.abc import Callable, Mapping
@@ -104,6 +105,21 @@ def _long_secret(key: str, raw: object) -> str | None:
         raise ConfigError(
             f"{key}: expected at least 16 characters, got {len(text)} "
             "(openssl rand -hex 16 makes one)"
+        )
+    return text
+
+
+# CloudWatch's namespace rule: 1-255 of these characters, not blank, not starting with a
+# colon, and "AWS/" is Amazon's. A namespace breaking it loses every EMF metric silently.
+_NAMESPACE = re.compile(r"(?!AWS/)[0-9A-Za-z._/#\- ][0-9A-Za-z._/#:\- ]{0,254}")
+
+
+def _namespace(key: str, raw: object) -> str:
+    text = _text(key, raw)
+    if not text.strip() or not _NAMESPACE.fullmatch(text):
+        raise ConfigError(
+            f"{key}: expected a CloudWatch namespace (1-255 of letters, digits, space and "
+            f"._/#:-, not starting with ':' or 'AWS/'), got {text!r}"
         )
     return text
 
@@ -266,7 +282,7 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "dashboard_session_ttl": _number(float, 60.0, 30 * 86_400.0),
     "session_window": _number(float, 1.0, 86_400.0),
     "emf": _bool,
-    "emf_namespace": _text,
+    "emf_namespace": _namespace,
     "user_analytics": _bool,
     "hash_uid": _bool,
     "uid_key": _uid_key,
@@ -328,7 +344,8 @@ DOCS: dict[str, str] = {
     "dashboard_session_ttl": "seconds a browser's dashboard session lasts (a new token ends all)",
     "session_window": "seconds a session key counts as active",
     "emf": "write CloudWatch Embedded Metric Format lines each minute",
-    "emf_namespace": "CloudWatch namespace of the EMF metrics",
+    "emf_namespace": "CloudWatch namespace of the EMF metrics (up to 255 of letters, digits, "
+    "space, `._/#:-`; not `AWS/...`)",
     "user_analytics": "count distinct users, new and returning ones, users per error and slow "
     "route from the bound `uid` (needs the `users` extra; without it: not counted)",
     "hash_uid": "replace every bound `uid` by its keyed BLAKE2 hash (16 hex) before it is "

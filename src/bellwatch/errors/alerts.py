@@ -155,9 +155,18 @@ class SnsNotifier:
             self._client = client("sns", region=self.region, max_attempts=1)
         self._client.publish(
             TopicArn=self.topic_arn,
-            Subject=alert.title[:100],  # SNS rejects longer subjects
+            Subject=_subject(alert.title),
             Message=orjson.dumps(asdict(alert), option=orjson.OPT_INDENT_2).decode(),
         )
+
+
+def _subject(title: str) -> str:
+    """``title`` as SNS takes a Subject: printable ASCII on one line, at most 100 characters.
+
+    SNS refuses anything else (a route or service with an accent, a type name in another
+    script), and the alert would fail on every retry; the message keeps the full text.
+    """
+    return "".join(c if " " <= c <= "~" else "?" for c in title)[:100]
 
 
 class _Channel:
@@ -256,7 +265,8 @@ class Alerter:
         notifiers: where alerts go. A :class:`LogNotifier` writes its line at once
             in :meth:`submit`; every other notifier gets its own queue and thread,
             so one that hangs never delays another.
-        interval: at most one alert per fingerprint per ``interval`` seconds.
+        interval: at most one alert per fingerprint per ``interval`` seconds, and one
+            escalation (which has its own cooldown).
         retries: attempts after the first, waiting ``backoff``, then twice that, ...
         queue_size: alerts waiting for one channel beyond this are dropped and counted.
         max_tracked: fingerprints whose last alert time is remembered (least recently
@@ -333,7 +343,9 @@ class Alerter:
         Never blocks. Returns whether it was logged or queued anywhere.
         """
         try:
-            if not self._admit(alert.hash):
+            # An escalation has its own cooldown: it comes minutes after the pattern's
+            # first alert (it takes a spike), and is the page that says it got worse.
+            if not self._admit(f"{alert.hash}^" if alert.escalated else alert.hash):
                 return False
             done = False
             for notifier in self._log:

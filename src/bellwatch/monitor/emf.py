@@ -41,6 +41,26 @@ METRICS: tuple[tuple[str, str], ...] = (
 )
 
 
+# CloudWatch's Dimension value: 1-1024 characters, ASCII, no control character, not
+# blank. CloudWatch Logs extracts no metric from a document breaking one of these (it only
+# counts it in AWS/Logs EMFValidationErrors), so every value is made valid here.
+_DIMENSION_MAX = 1024
+
+
+def _dimension(value: str) -> str:
+    """``value`` redacted and made valid: other characters escaped (``\\xe9``, ``\\t``)."""
+    value = scrub_text(value)
+    if not (value.isascii() and value.isprintable()):
+        value = "".join(
+            c if " " <= c <= "~" else c.encode("unicode_escape").decode("ascii") for c in value
+        )
+    if not value.strip():
+        return "-"
+    if len(value) > _DIMENSION_MAX:
+        value = value[: _DIMENSION_MAX - 3] + "..."
+    return value
+
+
 def _values(stats: EndpointStats) -> dict[str, float]:
     return {
         "Requests": stats.count,
@@ -77,9 +97,9 @@ def lines_for(
     timestamp_ms = int(minute_start * 1000)
     # Dimensions leave the process as metric names in CloudWatch: redacted like a line
     # (a route template holds no secret, but route_of may return a raw path).
-    service = scrub_text(service)
+    service = _dimension(service)
     out = [
-        _line(namespace, timestamp_ms, {"Service": service, "Path": scrub_text(path)}, stats)
+        _line(namespace, timestamp_ms, {"Service": service, "Path": _dimension(path)}, stats)
         for path, stats in sorted(by_path.items())
     ]
     total = EndpointStats()
@@ -156,9 +176,12 @@ class EmfWriter:
     def _write(self, start: float, pending: dict[str, EndpointStats]) -> None:
         try:
             docs = lines_for(self.namespace, self.service, start, pending)
-            text = "".join(orjson.dumps(doc).decode() + "\n" for doc in docs)
             stream = self._stream if self._stream is not None else sys.stdout
-            stream.write(text)
-            stream.flush()
+            # One write(2) per line (~700 bytes): a pipe shared by several workers keeps
+            # a write whole only up to PIPE_BUF (4 KiB), and a minute of six routes is
+            # more; a torn line is a minute of metrics CloudWatch cannot read.
+            for doc in docs:
+                stream.write(orjson.dumps(doc).decode() + "\n")
+                stream.flush()
         except Exception as exc:
             record_internal_error(exc)
