@@ -288,48 +288,31 @@ class TestWebhook:
 
 
 def publish_through_moto(
-    alerter_factory: Any, monkeypatch: pytest.MonkeyPatch, alert: Alert
+    alerter_factory: Any, inbox: tuple[str, Any, str], alert: Alert
 ) -> dict[str, Any]:
-    """Send ``alert`` to an SNS topic on moto; the envelope a subscribed SQS queue received."""
-    boto3 = pytest.importorskip("boto3")
-    moto = pytest.importorskip("moto")
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with moto.mock_aws():
-        sns = boto3.client("sns", region_name="eu-west-1")
-        sqs = boto3.client("sqs", region_name="eu-west-1")
-        topic = sns.create_topic(Name="bellwatch-alerts")["TopicArn"]
-        queue_url = sqs.create_queue(QueueName="inbox")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
-        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
-        alerter = alerter_factory(SnsNotifier(topic))
-        alerter.submit(alert)
-        assert alerter.flush(10.0)
-        assert alerter.counts["sent"] == 1
-        (message,) = sqs.receive_message(QueueUrl=queue_url)["Messages"]
-        envelope: dict[str, Any] = orjson.loads(message["Body"])
+    """Send ``alert`` to the SNS topic of ``inbox`` (the ``sns_inbox`` fixture); the
+    envelope its subscribed SQS queue received."""
+    topic, sqs, queue_url = inbox
+    alerter = alerter_factory(SnsNotifier(topic))
+    alerter.submit(alert)
+    assert alerter.flush(10.0)
+    assert alerter.counts["sent"] == 1
+    (message,) = sqs.receive_message(QueueUrl=queue_url)["Messages"]
+    envelope: dict[str, Any] = orjson.loads(message["Body"])
     return envelope
 
 
 class TestSns:
     def test_publishes_to_topic(
-        self, alerter_factory: Any, monkeypatch: pytest.MonkeyPatch
+        self, alerter_factory: Any, sns_inbox: tuple[str, Any, str]
     ) -> None:
         """The alert reaches a queue subscribed to the topic (moto)."""
-        envelope = publish_through_moto(alerter_factory, monkeypatch, make_alert())
+        envelope = publish_through_moto(alerter_factory, sns_inbox, make_alert())
         assert envelope["Subject"].startswith("[app/prod] HIGH new error abc12345")
         assert orjson.loads(envelope["Message"])["severity"] == "high"
 
     def test_subject_is_what_sns_accepts(
-        self, alerter_factory: Any, monkeypatch: pytest.MonkeyPatch
+        self, alerter_factory: Any, sns_inbox: tuple[str, Any, str]
     ) -> None:
         """A non-ASCII or multi-line service, type or route still makes an ASCII one-line subject.
 
@@ -340,7 +323,7 @@ class TestSns:
             "abc12345", "ZahlungsFehlerÄ", "x", "high", 1, "/café/\n{id}", False, "bücher\tapi",
             "prod",
         )  # fmt: skip
-        subject = publish_through_moto(alerter_factory, monkeypatch, alert)["Subject"]
+        subject = publish_through_moto(alerter_factory, sns_inbox, alert)["Subject"]
         assert subject.isascii() and subject.isprintable() and len(subject) <= 100
         assert subject.startswith("[b") and "abc12345" in subject
 

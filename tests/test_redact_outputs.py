@@ -73,29 +73,6 @@ def webhook() -> Iterator[tuple[str, list[bytes]]]:
         thread.join(5)
 
 
-@pytest.fixture
-def sns(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Any, str]]:
-    """An SNS topic on moto with an SQS queue subscribed: (topic ARN, sqs client, queue URL)."""
-    boto3 = pytest.importorskip("boto3")
-    moto = pytest.importorskip("moto")
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "eu-west-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with moto.mock_aws():
-        client = boto3.client("sns", region_name="eu-west-1")
-        sqs = boto3.client("sqs", region_name="eu-west-1")
-        topic = client.create_topic(Name="alerts")["TopicArn"]
-        queue = sqs.create_queue(QueueName="inbox")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
-        client.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn["Attributes"]["QueueArn"])
-        yield topic, sqs, queue
-
-
 def _route_of(scope: dict[str, Any]) -> str:
     # Raw URLs as route names: what a careless route_of would hand the monitor.
     query = scope.get("query_string", b"").decode("latin-1")
@@ -170,7 +147,7 @@ def _run_batch(
     batch: list[int],
     tmp_path: Path,
     webhook: tuple[str, list[bytes]],
-    sns: tuple[str, Any, str],
+    sns_inbox: tuple[str, Any, str],
     capsys: pytest.CaptureFixture[str],
 ) -> dict[str, str]:
     """Every output of one runtime that served the given cases, as text by output name."""
@@ -178,7 +155,7 @@ def _run_batch(
     stream = io.StringIO()
     url, bodies = webhook
     bodies.clear()
-    topic, sqs, queue = sns
+    topic, sqs, queue = sns_inbox
     log_dir = tmp_path / f"logs{batch[0]}"
     bellwatch.configure(
         stream=stream,
@@ -225,7 +202,7 @@ def _check(outputs: dict[str, str], cases: list[Case]) -> None:
 def test_no_secret_reaches_any_runtime_output(
     tmp_path: Path,
     webhook: tuple[str, list[bytes]],
-    sns: tuple[str, Any, str],
+    sns_inbox: tuple[str, Any, str],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Log lines, /metrics, Prometheus, dashboard, series, alerts and EMF show no secret."""
@@ -233,7 +210,7 @@ def test_no_secret_reaches_any_runtime_output(
         batch = [i for i in range(len(CASES)) if i % BATCHES == b]
         exceptions = [i for i in batch if CASES[i].context == "exception"]
         assert len(exceptions) < 10  # each must fit /metrics' top_errors
-        outputs = _run_batch(batch, tmp_path, webhook, sns, capsys)
+        outputs = _run_batch(batch, tmp_path, webhook, sns_inbox, capsys)
         # Each output was really reached, so that "no secret in it" means something.
         metrics = orjson.loads(outputs["metrics"])
         assert len(metrics["errors"]["top_errors"]) == len(exceptions)
