@@ -53,6 +53,21 @@ def chromium() -> Iterator[Any]:
             browser.close()
 
 
+def _errors_showing(browser: Any, url: str, text: str) -> Any:
+    """A dashboard page, once its errors panel shows ``text``.
+
+    An error is recorded as its request finishes; the page may have fetched /metrics just
+    before that, so this waits for a refresh that shows it."""
+    page = browser.new_page()
+    page.goto(f"{url}/dashboard?token={SECRET}")
+    page.wait_for_function(
+        "t => (document.querySelector('#errors')?.textContent || '').includes(t)",
+        arg=text,
+        timeout=15_000,
+    )
+    return page
+
+
 @pytest.fixture
 def fresh() -> Iterator[None]:
     runtime.reset()
@@ -305,15 +320,7 @@ class TestInChromium:
         server, _ = plain
         assert httpx.get(server.url + "/boom").status_code == 500
         with chromium() as browser:
-            page = browser.new_page()
-            page.goto(f"{server.url}/dashboard?token={SECRET}")
-            # The 500 is recorded as its request finishes; the page may have fetched
-            # /metrics just before that, so wait for a refresh that shows it.
-            page.wait_for_function(
-                "text => (document.querySelector('#errors')?.textContent || '').includes(text)",
-                arg=HOSTILE,
-                timeout=15_000,
-            )
+            page = _errors_showing(browser, server.url, HOSTILE)
             assert page.locator("#errors img, #errors b").count() == 0
             assert page.locator("#errors").count() == 1  # the body is still there
 
@@ -334,13 +341,7 @@ class TestBidiInChromium:
             with start_server(app) as server:
                 assert httpx.get(server.url + "/%E2%80%AEevil/1").status_code == 500
                 with chromium() as browser:
-                    page = browser.new_page()
-                    page.goto(f"{server.url}/dashboard?token={SECRET}")
-                    page.wait_for_function(
-                        "t => (document.querySelector('#errors')?.textContent || '').includes(t)",
-                        arg="\\u202egnp.exe",
-                        timeout=15_000,
-                    )
+                    page = _errors_showing(browser, server.url, "\\u202egnp.exe")
                     for where in ("#service", "#errors", "#endpoints"):
                         text = page.text_content(where) or ""
                         assert "\u202e" not in text, where
