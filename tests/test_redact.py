@@ -270,6 +270,54 @@ class TestValues:
         )
 
 
+_ROW_VALUES = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from([text for text, _ in TEXTS] + ['{"password": "hunter2"}', "[1, 2]"]),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.just(4111111111111111),
+    st.just("+15551234567"),
+    st.floats(allow_nan=False),
+    st.booleans(),
+    st.none(),
+    st.lists(st.text(max_size=8), max_size=3),
+)
+
+
+class TestPlain:
+    @given(
+        st.dictionaries(
+            st.sampled_from(["password", "phone", "note", "ts", "path", "cid", "api_key"]),
+            _ROW_VALUES,
+            max_size=6,
+        )
+    )
+    def test_a_plain_row_is_one_the_walk_leaves_as_it_is(self, row: dict[str, object]) -> None:
+        """plain(row) is True only when masking the row by value and key changes nothing."""
+        r = default()
+        if r.plain(row):
+            assert r.value(row) == row
+
+    def test_a_report_row_of_plain_values_is_plain(self) -> None:
+        """A slow request's row (ids, a route template, numbers) needs no walk."""
+        row = {"ts": 1_700_000_000_000, "method": "GET", "path": "/api/users/{user_id}",
+               "duration": 2.5, "status": 200, "cid": "3f9a1c7e2b4d", "sid": None}  # fmt: skip
+        assert default().plain(row)
+
+    @pytest.mark.parametrize(
+        "row",
+        [
+            {"password": "x"},
+            {"path": "/call/+15551234567"},
+            {"msg": '{"password": "hunter2"}'},
+            {"card": 4111111111111111},
+            {"endpoints": ["/a"]},
+        ],
+    )
+    def test_a_row_that_may_hold_a_secret_is_not_plain(self, row: dict[str, object]) -> None:
+        """A secret key, a masked value, JSON in a string, a card-sized int or a container."""
+        assert not default().plain(row)
+
+
 class TestPublicFunctions:
     def test_scrub_text_uses_the_configured_redactor(self) -> None:
         """scrub_text() follows configure(): the CLI and MCP share the pipeline's rules."""

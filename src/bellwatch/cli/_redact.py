@@ -82,6 +82,8 @@ def _walk(r: Redactor, value: Any, key: Any, numbers: bool) -> Any:
     if isinstance(value, dict):
         if kind and r.is_secret_key(key):
             return MASK
+        if r.plain(value):  # a flat row no rule would change: a report's, most often
+            return dict(value)
         return {k: _walk(r, v, k, numbers) for k, v in value.items()}
     if isinstance(value, list | tuple):
         if kind and r.is_secret_key(key):

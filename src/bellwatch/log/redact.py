@@ -57,6 +57,7 @@ _MAX_SCAN = 64 * 1024  # longer strings are cut (a line keeps 200 characters any
 _CLEAN_MAX = 2048  # strings remembered as clean, per redactor
 _CLEAN_LEN = 128  # only strings this short are remembered
 _KINDS_MAX = 4096
+_JSON_OPENERS = ("{", "[")  # a string that may hold JSON: masked as the JSON it holds
 _CARD_MIN = 2 * 10**12  # the smallest int that can be a card number (13 digits from 2...)
 # Written by orjson as dates, uuids and enum values: nothing to scan.
 _PLAIN_TYPES = (bool, float, datetime.date, datetime.time, datetime.timedelta, uuid.UUID, enum.Enum)
@@ -152,6 +153,33 @@ class Redactor:
                 self._clean.clear()  # keep the hot values hot: they come back at once
             self._clean[value] = True
         return out
+
+    def plain(self, row: Mapping[Any, Any]) -> bool:
+        """Whether every value of the flat ``row`` is one no rule would change.
+
+        True only for plain keys holding ``None``, bools, floats, ints too short to be a
+        card number, and strings the value rules leave as they are that do not hold
+        JSON (``{``/``[``): the rows of most reports, which then skip the walk of
+        :meth:`value` (a report of 10k rows: one dict lookup per value instead of a
+        few calls). Anything else is False: the caller walks that row.
+        """
+        kinds, clean = self._kinds, self._clean
+        for key, value in row.items():
+            kind = kinds.get(key)
+            if kind is None:
+                kind = self.kind(key)
+            if kind:
+                return False
+            cls = type(value)
+            if cls is str:
+                if value[:1] in _JSON_OPENERS or (value not in clean and self.text(value) != value):
+                    return False
+            elif cls is int:
+                if value >= _CARD_MIN:
+                    return False
+            elif not (cls is float or cls is bool or value is None):
+                return False
+        return True
 
     def _scan(self, s: str) -> str:
         if len(s) > _MAX_SCAN:

@@ -8,8 +8,9 @@ from typing import Any
 
 import orjson
 
+from .._guard import record_internal_error
 from .._settings import Settings
-from ..log.redact import scrub
+from ..log.redact import redactor, scrub
 from ..sources.base import ScanStats
 
 __all__ = ["Digest", "Report", "answer", "masked", "page"]
@@ -48,8 +49,19 @@ def masked(rows: list[Row], settings: Settings | None = None) -> list[Row]:
     masked here, where every reader (the CLI, the MCP server, the demo) gets them.
     ``settings`` bring the user's own secret keys (``redact_keys``).
     """
-    out = scrub([{k: _embedded(v, settings) for k, v in row.items()} for row in rows], settings)
-    return out if isinstance(out, list) else []  # scrub failed (counted): show nothing
+    try:
+        r = redactor(settings)
+        # A row no rule would change (most rows of most reports) is copied as it is;
+        # the others are walked, at the depth scrub(rows) would walk them.
+        return [
+            dict(row)
+            if r.plain(row)
+            else r.value({k: _embedded(v, settings) for k, v in row.items()}, 1)
+            for row in rows
+        ]
+    except Exception as exc:
+        record_internal_error(exc)
+        return []  # a row that cannot be masked: show nothing
 
 
 def _embedded(value: Any, settings: Settings | None) -> Any:
