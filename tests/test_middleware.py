@@ -240,7 +240,7 @@ class TestCorrelationId:
         mw = BellwatchMiddleware(make_app())
         mw._adopt()
         raw = value.encode("utf-8")
-        cid, rejected = mw._correlation_id([(b"x-request-id", raw)])
+        cid, rejected = mw._ids.inbound([(b"x-request-id", raw)])
         if rejected is None:
             assert cid.encode("latin-1") == raw
             assert re.fullmatch(r"[A-Za-z0-9._:=-]{1,64}", cid)

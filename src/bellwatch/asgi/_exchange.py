@@ -10,10 +10,13 @@ from __future__ import annotations
 from time import perf_counter
 from typing import Any, Protocol
 
+from .._guard import record_internal_error
 from ..log.context import _EMPTY, _NOTHING, _Bound, _ctx
 from ._scope import Message, Scope, Send
 
-__all__ = ["Exchange", "Finishes"]
+__all__ = ["Exchange", "Finishes", "send_500"]
+
+_500_BODY = b"Internal Server Error"
 
 
 class Finishes(Protocol):
@@ -115,3 +118,21 @@ class Exchange(_Bound):
                 _ctx.reset(token)
             return
         await self.server_send(message)
+
+
+async def send_500(send: Send) -> None:
+    """Answer 500 ourselves (the app raised before sending anything); never raises."""
+    try:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 500,
+                "headers": [
+                    (b"content-type", b"text/plain; charset=utf-8"),
+                    (b"content-length", str(len(_500_BODY)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": _500_BODY})
+    except Exception as exc:  # the client may be gone; the app's error still re-raises
+        record_internal_error(exc)

@@ -1,14 +1,13 @@
-"""What the middleware reads from an ASGI scope: route template, inbound id, form body."""
+"""What the middleware reads from an ASGI scope: route template, form body."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from ..store.base import UNMATCHED
 
-__all__ = ["EXTRACT", "is_form", "keeping_body", "route_template"]
+__all__ = ["is_form", "keeping_body", "route_template"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -19,47 +18,6 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 # A form body kept for a session extractor is capped: Twilio webhooks are ~1-2 KB.
 _BODY_CAP = 16 * 1024
 _FORM = b"application/x-www-form-urlencoded"
-
-
-# Checked exactly as received: no trimming, so a trailing newline, space or tab fails.
-_XRAY_ROOT = re.compile(r"1-[0-9a-fA-F]{8}-[0-9a-fA-F]{24}")
-# W3C Trace Context: lowercase hex; a version after 00 may add fields after the flags.
-_TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?")
-_ZERO_TRACE = "0" * 32
-_ZERO_PARENT = "0" * 16
-
-
-def _amzn_root(value: str) -> str:
-    """The ``Root=`` of an ALB ``X-Amzn-Trace-Id`` (``Self=...;Root=1-...;...``), or ``""``
-    when it is not ``1-<8 hex>-<24 hex>`` exactly."""
-    for part in value.split(";"):
-        if part.startswith("Root="):
-            root = part[5:]
-            return root if _XRAY_ROOT.fullmatch(root) else ""
-    return ""
-
-
-def _trace_id(value: str) -> str:
-    """The trace-id of a W3C ``traceparent`` (``00-<32 hex>-<16 hex>-<flags>``), or ``""``
-    when the header is not valid Trace Context: version ``ff``, an all-zero trace or
-    parent id, uppercase hex, or anything after the flags of version ``00``."""
-    m = _TRACEPARENT.fullmatch(value)
-    if m is None:
-        return ""
-    version, trace, parent, _flags, rest = m.groups()
-    if version == "ff" or trace == _ZERO_TRACE or parent == _ZERO_PARENT:
-        return ""
-    if version == "00" and rest is not None:
-        return ""
-    return str(trace)
-
-
-# Headers whose id is part of a structured value: the extractor returns the id, or ""
-# when the value is not in that header's format. Other headers are ids themselves.
-EXTRACT: dict[bytes, Callable[[str], str]] = {
-    b"x-amzn-trace-id": _amzn_root,
-    b"traceparent": _trace_id,
-}
 
 
 _IS_MOUNT: dict[type, bool] = {}

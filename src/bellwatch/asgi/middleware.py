@@ -16,7 +16,6 @@ them (a later ``configure()``), so the middleware may be built before or after
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import Callable, Iterable
 from time import perf_counter, time, time_ns
@@ -27,22 +26,19 @@ from .._guard import record_internal_error
 from .._runtime import runtime
 from ..errors.aggregator import set_request_route
 from ..log import pipeline, stdlib
-from ..log.context import _EMPTY, _Bound, _ctx, current_scope, new_id, valid_id
-from ..log.context import _pool as _ids
+from ..log.context import _EMPTY, _Bound, _ctx, current_scope
 from ..log.deferred import Deferred
 from ..log.redact import scrub_text
 from ..monitor.monitor import Monitor
 from ..monitor.sessions import SessionKey, bound_session
 from ..schema import Ev, F
 from ..store.base import UNMATCHED, Request
-from ._exchange import Exchange
-from ._otel import AVAILABLE as OTEL
-from ._otel import current_trace_id
+from ._correlation import CorrelationIds
+from ._exchange import Exchange, send_500
+from ._lifespan import shutting_down
 from ._request_line import RequestLine
 from ._scope import (
-    EXTRACT,
     ASGIApp,
-    Message,
     Receive,
     Scope,
     Send,
@@ -53,8 +49,6 @@ from ._scope import (
 from ._websocket import Connection
 
 __all__ = ["BellwatchMiddleware"]
-
-_500_BODY = b"Internal Server Error"
 
 
 class BellwatchMiddleware:
@@ -122,54 +116,9 @@ class BellwatchMiddleware:
         self._users = runtime.users()  # None: users are not counted
         self._deferred: Deferred = runtime.deferred
         self._number = self._deferred.number(self)  # how a queued request names us
-        self._rank = {name.encode("latin-1"): i for i, name in enumerate(base.cid_headers)}
+        self._ids = CorrelationIds(base.cid_headers, base.cid_max_length, base.cid_bytes)
         self._out_header = base.cid_response_header.lower().encode("latin-1")
-        self._max_len = base.cid_max_length
-        self._nbytes = base.cid_bytes
         self._generation = runtime.generation  # read last: building may have changed it
-
-    def _request_id(self, headers: Iterable[tuple[bytes, bytes]]) -> tuple[str, bytes | None]:
-        """The request's correlation id, and the header whose value was rejected, if any.
-
-        An active OpenTelemetry span (its middleware wraps ours) gives its trace id;
-        else an inbound header (:meth:`_correlation_id`); else a fresh id.
-        """
-        traced = current_trace_id() if OTEL else None
-        if traced is not None:
-            return traced, None
-        rank_of = self._rank
-        for name, _ in headers:
-            if name in rank_of:
-                return self._correlation_id(headers)
-        return _ids.take(self._nbytes), None  # no inbound id: the common case
-
-    def _correlation_id(self, headers: Iterable[tuple[bytes, bytes]]) -> tuple[str, bytes | None]:
-        """The inbound id by configured header order, or a fresh one.
-
-        Returns the id and, when an inbound value was rejected, the header name (the
-        value itself is never echoed). ``X-Request-ID``-style ids must be within
-        ``cid_max_length`` characters of ``[A-Za-z0-9._:=-]``; ``X-Amzn-Trace-Id`` and
-        ``traceparent`` must be in their own formats. Nothing is trimmed first.
-        """
-        best: bytes | None = None
-        best_name = b""
-        best_rank = len(self._rank)
-        rank_of = self._rank
-        for name, value in headers:
-            rank = rank_of.get(name)
-            if rank is not None and rank < best_rank:
-                best, best_name, best_rank = value, name, rank
-        if best is None:
-            return new_id(self._nbytes), None
-        text = best.decode("latin-1")  # exactly as received: "abc\n" is not "abc"
-        extract = EXTRACT.get(best_name)
-        if extract is not None:
-            text = extract(text)  # a trace header's id, checked against its format
-            if text:
-                return text, None
-        elif valid_id(text, self._max_len):
-            return text, None
-        return new_id(self._nbytes), best_name
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -178,7 +127,7 @@ class BellwatchMiddleware:
         start = perf_counter()
         if self._generation != runtime.generation:
             self._adopt()
-        cid, rejected = self._request_id(scope.get("headers", ()))
+        cid, rejected = self._ids.choose(scope.get("headers", ()))
         root_path = scope.get("root_path", "")
         ex = Exchange(self, scope, root_path, start, cid, send)
         token = _ctx.set(ex)
@@ -198,7 +147,7 @@ class BellwatchMiddleware:
             if ex.status == 0:
                 # Nothing was sent: answer 500 ourselves so the response still carries
                 # the id, then re-raise to the server as Starlette does.
-                await _send_500(ex.send)
+                await send_500(ex.send)
             raise
         except BaseException:
             # Cancelled (client went away) or the process is exiting: no response.
@@ -228,7 +177,7 @@ class BellwatchMiddleware:
         start = perf_counter()
         if self._generation != runtime.generation:
             self._adopt()
-        cid, rejected = self._request_id(scope.get("headers", ()))
+        cid, rejected = self._ids.choose(scope.get("headers", ()))
         root_path = scope.get("root_path", "")
         token = _ctx.set(_Bound(cid, _EMPTY, {}, (scope, root_path)))
         if rejected is not None:
@@ -269,7 +218,7 @@ class BellwatchMiddleware:
             await self._websocket(scope, receive, send)
             return
         if scope["type"] == "lifespan":
-            send = _shutting_down(send)
+            send = shutting_down(send)
         await self.app(scope, receive, send)
 
     def _finish(  # noqa: PLR0917 - once per request: positional is the cheaper call
@@ -393,44 +342,9 @@ class BellwatchMiddleware:
                 record_internal_error(exc)
 
 
-def _shutting_down(send: Send) -> Send:
-    """Wrap a lifespan ``send``: once the app has shut down, write everything out.
-
-    uvicorn (1 or N workers, ``--reload``) and gunicorn's UvicornWorker all run the
-    lifespan shutdown on SIGTERM, before the process exits without exit handlers.
-    """
-
-    async def send_after_flush(message: Message) -> None:
-        if message.get("type") in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
-            try:
-                await asyncio.to_thread(runtime.shutdown, final=False)
-            except Exception as exc:  # never in the way of the server's own shutdown
-                record_internal_error(exc)
-        await send(message)
-
-    return send_after_flush
-
-
 def _warn_rejected(header: bytes) -> None:
     # Names the header, never echoes the raw value (it may be an injection attempt).
     pipeline.current().emit("warning", {F.EVENT: Ev.CID_INVALID, F.CHECK: header.decode("latin-1")})
-
-
-async def _send_500(send: Send) -> None:
-    try:
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 500,
-                "headers": [
-                    (b"content-type", b"text/plain; charset=utf-8"),
-                    (b"content-length", str(len(_500_BODY)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": _500_BODY})
-    except Exception as exc:  # the client may be gone; the app's error still re-raises
-        record_internal_error(exc)
 
 
 def _request_route() -> str | None:
