@@ -25,7 +25,8 @@ from ._events import (
     fold_event,
     fold_twilio,
 )
-from .facts import Facts, packed
+from ._sections import packed
+from .facts import Facts
 
 __all__ = ["fold_buffer", "fold_decoded"]
 

@@ -10,7 +10,8 @@ from typing import Any
 
 from ..schema import Ev, F, Sev
 from . import _decode
-from .facts import Facts, merge_error, merge_twilio
+from ._sections import merge_error, merge_twilio
+from .facts import Facts
 
 __all__ = [
     "ERROR_LEVELS", "TWILIO_PREFIX", "Fields", "as_int", "as_text", "fold_affected", "fold_event",

@@ -31,12 +31,12 @@ from __future__ import annotations
 
 import heapq
 import marshal
-from array import array
-from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["MAX_SLOW_ROWS", "SLOW_FLOOR", "SLOW_SPLIT", "Facts", "joined", "packed", "slowest"]
+from ._sections import KINDS, MERGE, SIZE, count_packed, high, low
+
+__all__ = ["MAX_SLOW_ROWS", "SLOW_FLOOR", "SLOW_SPLIT", "Facts", "joined", "slowest"]
 
 VERSION = 4  # 4: an endpoint's histogram may be its packed durations (see Facts.ep)
 _MAGIC = b"BWF\x01"
@@ -96,7 +96,7 @@ class Facts:
         value = getattr(self, f"_{name}")
         if value is not None and name not in self._todo:
             return value
-        return self._section(name, _KINDS[name])
+        return self._section(name, KINDS[name])
 
     def _section(self, name: str, kind: type) -> Any:
         """Section ``name``: unmarshalled from the stored blob, then with the facts merged
@@ -107,7 +107,7 @@ class Facts:
             if not isinstance(value, kind):
                 raise TypeError(f"facts section {name} is damaged")
         for other in self._todo.pop(name, ()):
-            value = _MERGE[name](value, other._raw(name))
+            value = MERGE[name](value, other._raw(name))
         setattr(self, f"_{name}", value)
         return value
 
@@ -118,12 +118,12 @@ class Facts:
         events were folded in; ``max`` is the slowest duration (``None`` without one).
 
         A fold keeps each endpoint's durations as they came, packed as doubles
-        (:func:`packed`): a chunk's are stored so, and facts merged from chunks join
+        (:func:`._sections.packed`): a chunk's are stored so, and facts merged from chunks join
         them; they are counted into the histogram here, in C, when first read."""
         ep: dict[tuple[Any, Any], list[Any]] = self._raw("ep")
         for e in ep.values():
             if type(e[5]) is bytes:
-                _count(e)
+                count_packed(e)
         return ep
 
     def ep_rows(self) -> dict[tuple[Any, Any], list[Any]]:
@@ -193,7 +193,7 @@ class Facts:
 
     def _size(self, name: str) -> int:
         value = getattr(self, f"_{name}")
-        own = _SIZE[name](value) if value is not None else self._stored_sizes.get(name, 0)
+        own = SIZE[name](value) if value is not None else self._stored_sizes.get(name, 0)
         return int(own) + sum(other._size(name) for other in self._todo.get(name, ()))
 
     # ------------------------------------------------------------ merging
@@ -212,8 +212,8 @@ class Facts:
         self.untimed += other.untimed
         self.error_lines += other.error_lines
         self.health_failures += other.health_failures
-        self.min_ts = _low(self.min_ts, other.min_ts)
-        self.max_ts = _high(self.max_ts, other.max_ts)
+        self.min_ts = low(self.min_ts, other.min_ts)
+        self.max_ts = high(self.max_ts, other.max_ts)
         if other.last_ts is not None:
             self.last_ts = other.last_ts
         self.floor = max(self.floor, other.floor)
@@ -302,14 +302,6 @@ def joined(parts: Sequence[Facts], floor: float) -> Facts:
     return out
 
 
-def _low(a: int | None, b: int | None) -> int | None:
-    return b if a is None else a if b is None else min(a, b)
-
-
-def _high(a: int | None, b: int | None) -> int | None:
-    return b if a is None else a if b is None else max(a, b)
-
-
 def slowest(rows: list[tuple[Any, ...]], threshold: float, limit: int) -> list[tuple[Any, ...]]:
     """Up to ``limit`` of ``rows`` slower than ``threshold``: slowest first, then oldest,
     then in the order read."""
@@ -321,143 +313,3 @@ def slowest(rows: list[tuple[Any, ...]], threshold: float, limit: int) -> list[t
 
 def _slow_key(row: tuple[Any, ...]) -> tuple[float, bool, int]:
     return (-row[3], row[0] is None, row[0] or 0)
-
-
-def packed(durations: list[float]) -> bytes:
-    """Durations as an endpoint's histogram keeps them until it is read (see
-    :attr:`Facts.ep`): doubles in native byte order (a cache file stays on its machine)."""
-    return array("d", durations).tobytes()
-
-
-def _counted(raw: bytes) -> dict[float, int]:
-    return dict(Counter(memoryview(raw).cast("d")))
-
-
-def _count(e: list[Any]) -> None:
-    """Count an endpoint row's packed durations into its histogram, and its slowest:
-    a row whose durations are packed keeps no slowest of its own (the builder skips a
-    pass over them)."""
-    e[5] = _counted(e[5])
-    if e[5]:
-        e[2] = _slowest(e[2], max(e[5]))
-
-
-def _slowest(a: float | None, b: float) -> float:
-    return b if a is None or b > a else a
-
-
-def _merge_ep(
-    into: dict[tuple[Any, Any], list[Any]], other: dict[tuple[Any, Any], list[Any]]
-) -> dict[tuple[Any, Any], list[Any]]:
-    for key, e in other.items():
-        mine = into.get(key)
-        theirs = e[5]
-        if mine is None:
-            into[key] = [e[0], e[1], e[2], e[3], e[4],
-                         theirs if type(theirs) is bytes else dict(theirs)]  # fmt: skip
-            continue
-        mine[0] += e[0]
-        mine[1] += e[1]
-        mine[2] = _high(mine[2], e[2])
-        mine[3] += e[3]
-        mine[4] += e[4]
-        hist = mine[5]
-        if type(hist) is bytes and type(theirs) is bytes:
-            mine[5] = hist + theirs  # counted once, when read
-            continue
-        if type(hist) is bytes:
-            _count(mine)
-            hist = mine[5]
-        if type(theirs) is bytes:
-            theirs = _counted(theirs)
-            if theirs:
-                mine[2] = _slowest(mine[2], max(theirs))
-        for value, n in theirs.items():
-            hist[value] = hist.get(value, 0) + n
-    return into
-
-
-def merge_error(into: dict[str, list[Any]], key: str, row: list[Any]) -> None:
-    """Fold one fingerprint's row (the layout of :attr:`Facts.err`) into ``into``."""
-    mine = into.get(key)
-    if mine is None:
-        into[key] = [*row[:9], set(row[9])]
-        return
-    mine[0] += row[0]
-    if row[1] is not None and (mine[1] is None or row[1] > mine[1]):
-        mine[1], mine[2] = row[1], row[2]
-    if row[3] is not None and (mine[3] is None or row[3] < mine[3]):
-        mine[3], mine[4], mine[5] = row[3], row[4], row[5]  # type and message of the first line
-    mine[6] = _high(mine[6], row[6])
-    if row[8] is not None and (mine[8] is None or row[8] >= mine[8]):
-        mine[7], mine[8] = row[7], row[8]  # the newest line that names an example id
-    elif mine[7] is None and mine[8] is None and row[7] is not None:
-        mine[7] = row[7]  # lines without a time: the first id seen
-    mine[9] |= row[9]
-
-
-def _merge_err(into: dict[str, list[Any]], other: dict[str, list[Any]]) -> dict[str, list[Any]]:
-    for key, row in other.items():
-        merge_error(into, key, row)
-    return into
-
-
-def merge_twilio(into: dict[str, list[Any]], sid: str, row: list[Any]) -> None:
-    """Fold one CallSid's row (the layout of :attr:`Facts.tw`) into ``into``."""
-    mine = into.get(sid)
-    if mine is None:
-        into[sid] = [set(row[0]), set(row[1]), row[2], row[3], set(row[4]), set(row[5]),
-                     *row[6:10]]  # fmt: skip
-        return
-    for i in (0, 1, 4, 5):
-        mine[i] |= row[i]
-    mine[2] += row[2]
-    mine[3] += row[3]
-    mine[6] = _low(mine[6], row[6])
-    mine[7] = _high(mine[7], row[7])
-    if row[9] is not None and (mine[9] is None or row[9] >= mine[9]):
-        mine[8], mine[9] = row[8], row[9]
-    elif mine[8] is None and mine[9] is None and row[8] is not None:
-        mine[8] = row[8]
-
-
-def _merge_tw(into: dict[str, list[Any]], other: dict[str, list[Any]]) -> dict[str, list[Any]]:
-    for sid, row in other.items():
-        merge_twilio(into, sid, row)
-    return into
-
-
-def _merge_rows(into: list[tuple[Any, ...]], other: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    return into + other if into else list(other)
-
-
-def _merge_eu(into: dict[str, set[str]], other: dict[str, set[str]]) -> dict[str, set[str]]:
-    for key, users in other.items():
-        mine = into.get(key)
-        if mine is None:
-            into[key] = set(users)
-        else:
-            mine |= users
-    return into
-
-
-_SIZE: dict[str, Any] = {
-    "ep": lambda ep: sum(len(e[5]) // 8 if type(e[5]) is bytes else len(e[5]) for e in ep.values()),
-    "err": len,
-    "slow": len,
-    "slow_lo": len,
-    "tw": lambda tw: sum(len(w[0]) + len(w[1]) for w in tw.values()),
-    "eu": lambda eu: sum(len(u) for u in eu.values()),
-}
-"""What :meth:`Facts.bounded` counts of each section: histogram entries (durations not
-counted yet: at least as many), rows, ids, users."""
-_KINDS = {"ep": dict, "err": dict, "slow": list, "slow_lo": list, "tw": dict, "eu": dict}
-
-_MERGE: dict[str, Any] = {
-    "ep": _merge_ep,
-    "err": _merge_err,
-    "slow": _merge_rows,
-    "slow_lo": _merge_rows,
-    "tw": _merge_tw,
-    "eu": _merge_eu,
-}
