@@ -745,8 +745,21 @@ class TestCloudWatchSource:
         assert result.exit_code == 0, result.output
         assert isinstance(orjson.loads(result.stdout), list)
         (sent,) = queries_sent()
-        assert sent == saved_query("slow", t=("duration > 2", "duration > 1.0"))
+        assert sent == saved_query("slow", slow_threshold=1.0)
+        assert "duration > 1\n" in sent
         assert [r["cid"] for r in run_locally(sent, log)] == ["ccc333ccc333"]
+
+    def test_insights_slow_sends_the_configured_threshold(
+        self, group: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """``insights slow --log-group`` sends the saved query with BELLWATCH_SLOW_THRESHOLD's
+        number, as the metric filter and ``slow`` use it."""
+        monkeypatch.setenv("BELLWATCH_SLOW_THRESHOLD", "0.5")
+        result = CliRunner().invoke(cli, ["insights", "slow", "--log-group", group])
+        assert result.exit_code == 0, result.output
+        (sent,) = queries_sent()
+        assert sent == saved_query("slow", slow_threshold=0.5)
+        assert "duration > 0.5\n" in sent
 
     def test_endpoints_over_moto_are_not_rows_of_nulls(self, group: str) -> None:
         """moto returns raw events for a stats query: endpoints shows no row of nulls and
@@ -1004,22 +1017,23 @@ class TestTableCells:
 class TestInsightsList:
     def test_every_line_of_a_query_is_indented(self, run: object) -> None:
         """Multi-line saved queries are indented on every line, not just the first."""
-        from bellwatch.query.saved import SAVED_QUERIES
+        from bellwatch.query.saved import saved_queries
 
         out = run("insights", "--list", files=False).stdout  # type: ignore[operator]
-        for saved in SAVED_QUERIES:
+        for saved in saved_queries():
             for query_line in saved.query.splitlines():
                 assert f"\n    {query_line}\n" in out
 
     def test_json_lists_them_as_json(self, run: object) -> None:
         """insights --list --json prints the saved queries as a JSON array, as --json promises."""
-        from bellwatch.query.saved import SAVED_QUERIES
+        from bellwatch.query.saved import saved_queries
 
         result = run("insights", "--list", "--json", files=False)  # type: ignore[operator]
         assert result.exit_code == 0
         listed = orjson.loads(result.stdout)
         assert listed == [
-            {"name": q.name, "description": q.description, "query": q.query} for q in SAVED_QUERIES
+            {"name": q.name, "description": q.description, "query": q.query}
+            for q in saved_queries()
         ]
 
 

@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import io
 import math
-from collections.abc import Iterator
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import orjson
 import pytest
 from fastapi import FastAPI
+from hypothesis import given
+from hypothesis import strategies as st
 
-from bellwatch import instrument
+import bellwatch
+from bellwatch import _guard, instrument
 from bellwatch._runtime import runtime
 from bellwatch.log.outlet import PIPE_BUF
 from bellwatch.monitor import Monitor
-from bellwatch.monitor.emf import METRICS, EmfWriter, lines_for
-from bellwatch.store import EndpointStats
+from bellwatch.monitor.emf import METRICS, EmfWriter, MinuteStats, lines_for
 from bellwatch.testing import capture_logs
 
 # Units the EMF specification (and PutMetricData) accepts.
@@ -82,46 +89,49 @@ def written(buffer: io.StringIO) -> list[dict[str, Any]]:
     return [orjson.loads(line) for line in buffer.getvalue().splitlines()]
 
 
+def minute(*durations: float, status: int = 200) -> MinuteStats:
+    """A minute of requests counted as the writer counts them."""
+    writer = EmfWriter("Bella", "api", stream=io.StringIO())
+    for d in durations:
+        writer("/a", status, d, d > 2, 60.0)
+    return writer._stats.get("/a") or MinuteStats()
+
+
 class TestLines:
     def test_every_line_follows_the_specification(self) -> None:
         """Per-path and total lines pass the structural check."""
-        stats = EndpointStats()
-        for d in (0.1, 0.2, 2.5):
-            stats.add(200, d, slow=d > 2)
+        stats = minute(0.1, 0.2, 2.5)
         for doc in lines_for("Bella", "api", 1_700_000_040.0, {"/a": stats, "/b": stats}):
             check_emf(doc)
 
     def test_dimension_values_are_valid_for_cloudwatch(self) -> None:
         """Non-ASCII, a control character, a blank service and a long route make valid lines."""
-        stats = EndpointStats()
-        stats.add(200, 0.1, slow=False)
+        stats = minute(0.1)
         paths = {"/café/{id}": stats, "/a\tb": stats, "/" + "x" * 2000: stats}
         for doc in lines_for("Bella", " ", 60.0, paths):
             check_emf(doc)
 
     def test_dimension_values_stay_distinct(self) -> None:
         """Two routes that differ only outside ASCII keep two Path values."""
-        stats = EndpointStats()
+        stats = MinuteStats()
         docs = lines_for("Bella", "api", 60.0, {"/café": stats, "/cafè": stats})
         assert docs[0]["Path"] != docs[1]["Path"]
 
     def test_total_line_sums_the_paths(self) -> None:
         """The service line has only the Service dimension and the summed counts."""
-        a, b = EndpointStats(), EndpointStats()
-        a.add(500, 0.1, slow=False)
-        b.add(200, 3.0, slow=True)
+        a, b = minute(0.1, status=500), minute(3.0)
         total = lines_for("Bella", "api", 60.0, {"/a": a, "/b": b})[-1]
         assert total["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Service"]]
         assert (total["Requests"], total["ServerErrors"], total["SlowRequests"]) == (2, 1, 1)
 
     def test_timestamp_is_the_minute_start_in_ms(self) -> None:
         """Timestamp is epoch milliseconds of the minute the requests fell in."""
-        doc = lines_for("Bella", "api", 1_700_000_040.0, {"/a": EndpointStats()})[0]
+        doc = lines_for("Bella", "api", 1_700_000_040.0, {"/a": MinuteStats()})[0]
         assert doc["_aws"]["Timestamp"] == 1_700_000_040_000
 
     def test_declares_every_metric(self) -> None:
         """Each metric written is declared with a unit."""
-        doc = lines_for("Bella", "api", 60.0, {"/a": EndpointStats()})[0]
+        doc = lines_for("Bella", "api", 60.0, {"/a": MinuteStats()})[0]
         declared = doc["_aws"]["CloudWatchMetrics"][0]["Metrics"]
         assert [(m["Name"], m["Unit"]) for m in declared] == list(METRICS)
 
@@ -167,6 +177,116 @@ class TestWriter:
             writer(f"/r{i}", 200, 0.1, False, 60.0)
         writer.flush()
         assert [d.get("Path") for d in written(buffer)] == ["/r0", "/r1", "<other>", None]
+
+
+class TestExactMax:
+    def test_max_is_the_slowest_request_exactly(self) -> None:
+        """Known durations: each path's LatencyMax and the service's are the largest exactly."""
+        buffer = io.StringIO()
+        writer = EmfWriter("Bella", "api", stream=buffer)
+        for path, d in (("/a", 0.103), ("/a", 1.234567), ("/a", 0.5), ("/b", 0.250001)):
+            writer(path, 200, d, False, 60.0)
+        writer.flush()
+        docs = written(buffer)
+        assert [(d.get("Path"), d["LatencyMax"]) for d in docs] == [
+            ("/a", 1.234567),
+            ("/b", 0.250001),
+            (None, 1.234567),
+        ]
+
+    def test_each_minute_has_its_own_max(self) -> None:
+        """A slow request of one minute is not the next minute's max."""
+        buffer = io.StringIO()
+        writer = EmfWriter("Bella", "api", stream=buffer)
+        writer("/a", 200, 3.0, True, 60.0)
+        writer("/a", 200, 0.2, False, 120.0)
+        writer.flush()
+        assert [d["LatencyMax"] for d in written(buffer)] == [3.0, 3.0, 0.2, 0.2]
+
+    @given(st.lists(st.floats(0.0, 600.0), min_size=1, max_size=200))
+    def test_max_is_exact_and_no_quantile_exceeds_it(self, durations: list[float]) -> None:
+        """Any durations: LatencyMax is their max, and p50 <= p95 <= p99 <= max."""
+        (doc, _total) = lines_for("Bella", "api", 60.0, {"/a": minute(*durations)})
+        assert doc["LatencyMax"] == round(max(durations), 6)
+        assert doc["LatencyP50"] <= doc["LatencyP95"] <= doc["LatencyP99"] <= doc["LatencyMax"]
+
+
+# Seconds a call may take before the test calls it stalled: generous for a loaded machine,
+# and far below forever, which is what a blocking write to a full pipe takes.
+DEADLINE = 60.0
+
+
+def _unread_pipe() -> tuple[int, int]:
+    """A pipe nobody reads, its buffer made small where Linux allows (it fills sooner)."""
+    r, w = os.pipe()
+    with contextlib.suppress(AttributeError, OSError):
+        fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, 4096)
+    return r, w
+
+
+def _returns(call: Callable[[], object]) -> bool:
+    """Whether ``call`` returns within DEADLINE (run in a thread: a stalled one stays there)."""
+    done = threading.Event()
+
+    def run() -> None:
+        call()
+        done.set()
+
+    threading.Thread(target=run, daemon=True).start()
+    return done.wait(DEADLINE)
+
+
+class TestStalledStdout:
+    def test_emf_into_a_full_pipe_never_blocks_and_counts_drops(self) -> None:
+        """3,000 routes' lines (~2 MB) into a pipe nobody reads: flush returns, and the
+        lines that did not fit are counted in emf_dropped and bellwatch.stats()."""
+        r, w = _unread_pipe()
+        stream = os.fdopen(w, "w")
+        try:
+            writer = EmfWriter("Bella", "api", stream=stream, max_endpoints=3000)
+            for i in range(3000):
+                writer(f"/route/{i}", 200, 0.1, False, 60.0)
+            assert _returns(writer.flush)
+            dropped = _guard.counters.emf_dropped
+            assert 0 < dropped <= 3001
+            assert bellwatch.stats()["emf_dropped"] == dropped
+        finally:
+            os.close(r)  # a write still waiting (the stalled case) fails now, and ends
+            own = writer._own
+            assert own is not None and own.drain(DEADLINE)  # what waited is gone, not later
+            stream.close()
+
+    def test_emf_shares_the_logs_stdout_outlet_and_metrics_count_its_drops(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Standard output a pipe nobody reads, filled by log lines: the EMF flush returns,
+        the lines past the shared buffer are dropped and counted, and /metrics (JSON and
+        Prometheus) shows them."""
+        r, w = _unread_pipe()
+        stdout = os.fdopen(w, "w")
+        monkeypatch.setattr(sys, "stdout", stdout)
+        try:
+            bellwatch.configure(emf=True, emf_namespace="Bella", service="api")
+            log = bellwatch.get_logger()
+            for i in range(100_000):  # until the pipe and the outlet's 1 MiB buffer are full
+                log.info("chatty", i=i, pad="x" * 100)
+                if _guard.counters.lines_dropped:
+                    break
+            assert _guard.counters.lines_dropped > 0
+            writer = runtime.enable_emf()
+            monitor = runtime.monitor()
+            for i in range(20):  # 21 lines, ~15 KB: more than a dropped batch leaves free
+                monitor.observe(f"/route/{i}", 200, 0.1)
+            assert _returns(writer.flush)
+            dropped = _guard.counters.emf_dropped
+            assert 0 < dropped <= 21
+            assert runtime.metrics()["process"]["bellwatch"]["emf_dropped"] == dropped
+            text = runtime.prometheus()
+            assert 'bellwatch_emf_lines_dropped_total{scope="process"' in text
+        finally:
+            os.close(r)
+            runtime.reset()
+            stdout.close()
 
 
 class FlushRecorder(io.StringIO):

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
+from bellwatch._settings import ConfigError
+from bellwatch.aws.metric_filters import metric_filter_specs
+from bellwatch.cli import cli
 from bellwatch.log import pipeline
 from bellwatch.query.insights import parse
-from bellwatch.query.saved import SAVED_QUERIES, SavedQuery, by_name
+from bellwatch.query.saved import SavedQuery, by_name, saved_queries
 from bellwatch.schema import FIELDS, Ev, F
 from bellwatch.testing import capture_logs
+
+MENU = saved_queries(2.0)
 
 T0 = 1_764_000_000_000
 
@@ -64,16 +74,16 @@ def records() -> list[dict[str, Any]]:
 class TestMenu:
     def test_names_unique(self) -> None:
         """Every saved query has a distinct name and a description."""
-        names = [s.name for s in SAVED_QUERIES]
+        names = [s.name for s in MENU]
         assert len(names) == len(set(names))
-        assert all(s.description for s in SAVED_QUERIES)
+        assert all(s.description for s in MENU)
 
-    @pytest.mark.parametrize("saved", SAVED_QUERIES, ids=lambda s: s.name)
+    @pytest.mark.parametrize("saved", MENU, ids=lambda s: s.name)
     def test_parses(self, saved: SavedQuery) -> None:
         """Every saved query is valid Insights syntax for the local engine."""
         parse(saved.query)
 
-    @pytest.mark.parametrize("saved", SAVED_QUERIES, ids=lambda s: s.name)
+    @pytest.mark.parametrize("saved", MENU, ids=lambda s: s.name)
     def test_reads_only_schema_fields(self, saved: SavedQuery) -> None:
         """Saved queries read only schema keys and Insights' own @ fields."""
         needed = parse(saved.query).fields_needed() or set()
@@ -164,3 +174,75 @@ class TestResults:
         rows = parse(by_name("problems").query).run(records)
         assert {r[F.LEVEL] for r in rows} == {"WARNING", "ERROR"}
         assert rows[0][F.EVENT] == Ev.AGGREGATED_ERROR
+
+
+def _requests(path: Path, durations: list[float]) -> Path:
+    """A log file of one request per duration, correlation id ``cid-<duration>``."""
+    lines = [
+        orjson.dumps(
+            {
+                F.TS: 1_764_000_000_000 + i,
+                F.LEVEL: "INFO",
+                F.EVENT: Ev.REQUEST,
+                F.CID: f"cid-{d}",
+                F.METHOD: "GET",
+                F.PATH: "/api/search",
+                F.STATUS: 200,
+                F.DURATION: d,
+            }
+        )
+        for i, d in enumerate(durations)
+    ]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
+def _threshold(text: str) -> str:
+    """The number a query or filter pattern compares the duration with."""
+    found = re.search(rf"{F.DURATION} > ([0-9.]+)", text)
+    assert found is not None, text
+    return found.group(1)
+
+
+class TestSlowThreshold:
+    def test_insights_slow_uses_the_setting(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """BELLWATCH_SLOW_THRESHOLD=0.5: `insights slow` lists the 0.6 s request, not the
+        0.4 s one nor the one of exactly 0.5 s (slow is `>`, as the middleware counts it)."""
+        monkeypatch.setenv("BELLWATCH_SLOW_THRESHOLD", "0.5")
+        log = _requests(tmp_path / "app.jsonl", [0.4, 0.5, 0.6, 2.5])
+        args = ["insights", "slow", "--json", "-l", str(log), "--cache-dir", str(tmp_path / "c")]
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 0, result.output
+        assert [r[F.CID] for r in orjson.loads(result.stdout)] == ["cid-2.5", "cid-0.6"]
+
+    def test_list_shows_the_setting(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """`insights --list` shows the slow query with the configured number, in its text
+        and its description."""
+        monkeypatch.setenv("BELLWATCH_SLOW_THRESHOLD", "0.5")
+        result = CliRunner().invoke(cli, ["insights", "--list", "--json"])
+        assert result.exit_code == 0, result.output
+        (slow,) = [q for q in orjson.loads(result.stdout) if q["name"] == "slow"]
+        assert _threshold(slow["query"]) == "0.5"
+        assert "slower than 0.5 seconds" in slow["description"]
+
+    def test_argument_wins_over_the_environment(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """An explicit threshold beats BELLWATCH_SLOW_THRESHOLD, which beats the default."""
+        assert _threshold(by_name("slow").query) == "2"
+        monkeypatch.setenv("BELLWATCH_SLOW_THRESHOLD", "0.5")
+        assert _threshold(by_name("slow").query) == "0.5"
+        assert _threshold(by_name("slow", 1.25).query) == "1.25"
+
+    @given(st.floats(0.0, 3600.0))
+    def test_same_number_as_the_metric_filter(self, seconds: float) -> None:
+        """For any threshold the saved query compares with the slow-requests filter's number."""
+        (spec,) = [s for s in metric_filter_specs(seconds) if s.key == "slow_requests"]
+        assert _threshold(by_name("slow", seconds).query) == _threshold(spec.pattern)
+
+    def test_other_queries_read_no_setting(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A bad BELLWATCH_SLOW_THRESHOLD fails the slow query, loudly, and no other."""
+        monkeypatch.setenv("BELLWATCH_SLOW_THRESHOLD", "soon")
+        assert by_name("top-errors").name == "top-errors"
+        with pytest.raises(ConfigError, match="BELLWATCH_SLOW_THRESHOLD"):
+            by_name("slow")

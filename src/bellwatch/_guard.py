@@ -20,6 +20,7 @@ class Counters:
 
     __slots__ = (
         "auth_failures",
+        "emf_dropped",
         "file_dropped",
         "internal_errors",
         "last_error",
@@ -41,6 +42,7 @@ class Counters:
         self.values_replaced = 0
         self.stdout_dropped = 0  # lines standard output did not get (a stalled reader, an error)
         self.file_dropped = 0  # lines the log file did not get (a full disk, a stuck writer)
+        self.emf_dropped = 0  # EMF lines standard output did not take (also in stdout_dropped)
         self.internal_errors = 0
         self.last_error: str | None = None
 

@@ -195,7 +195,7 @@ def insights(query: str | None, list_only: bool, **kw: Any) -> None:
       bellwatch insights 'stats avg(duration), pct(duration, 95) by path'
     """
     opts = opts_from(kw)
-    saved = _saved_queries()
+    saved = _saved_queries(opts.settings.slow_threshold)
     by_name = {name: text for name, _description, text in saved}
     if query in by_name:  # a saved query's name: no Insights query is a bare name
         query = by_name[query]
@@ -223,10 +223,12 @@ def insights(query: str | None, list_only: bool, **kw: Any) -> None:
         closing(source.stats)
 
 
-def _saved_queries() -> list[tuple[str, str, str]]:
-    from ..query.saved import SAVED_QUERIES
+def _saved_queries(slow_threshold: float) -> list[tuple[str, str, str]]:
+    """The menu as (name, description, text); ``slow`` counts requests over
+    ``slow_threshold`` seconds, as the middleware and the metric filter do."""
+    from ..query.saved import saved_queries
 
-    return [(e.name, e.description, e.query) for e in SAVED_QUERIES]
+    return [(e.name, e.description, e.query) for e in saved_queries(slow_threshold)]
 
 
 COMMANDS = (tail, trace, filter_, insights)

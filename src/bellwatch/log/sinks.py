@@ -394,6 +394,11 @@ class Sink:
         """The stream lines are written to (``None``: the file only)."""
         return self._stream
 
+    @property
+    def outlet(self) -> Outlet | None:
+        """The stream's outlet, for lines written beside the log's (EMF); ``None``: no stream."""
+        return self._out
+
     def write(self, line: bytes | str, urgent: bool = False) -> None:
         """Write one finished line; ``urgent`` (WARNING and worse) skips the file's buffer.
 

@@ -250,13 +250,16 @@ def _requests(out: _Text, scopes: list[tuple[dict[str, str], Snapshot]]) -> None
 
 
 def _own(out: _Text, process: dict[str, Any], mine: dict[str, str]) -> None:
-    """bellwatch's own counters: lines, drops, store overflow, alert deliveries."""
+    """bellwatch's own counters: lines, drops (EMF's too), store overflow, alert deliveries."""
     own = process.get("bellwatch") or {}
     out.family("bellwatch_log_lines_total", "counter", "Lines written, and dropped by target.")
     out.sample("bellwatch_log_lines_total", own.get("lines_written", 0), outcome="written", **mine)
     for target in ("stdout", "file"):
         out.sample("bellwatch_log_lines_total", own.get(f"{target}_dropped", 0),
                    outcome="dropped", target=target, **mine)  # fmt: skip
+    help_text = "EMF lines standard output did not take (in the stdout drops too)."
+    out.family("bellwatch_emf_lines_dropped_total", "counter", help_text)
+    out.sample("bellwatch_emf_lines_dropped_total", own.get("emf_dropped", 0), **mine)
     out.family("bellwatch_internal_errors_total", "counter", "bellwatch's own failures.")
     out.sample("bellwatch_internal_errors_total", own.get("internal_errors", 0), **mine)
     stores = process.get("stores") or {}

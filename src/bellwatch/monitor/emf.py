@@ -8,11 +8,20 @@ few increments.
 
 Latency is pre-aggregated per minute and task (average, p50, p95, p99, max), so
 the cross-task p95 CloudWatch shows is a statistic of per-task p95s, not an exact
-fleet-wide quantile; the request and error counts are exact sums.
+fleet-wide quantile; the request and error counts are exact sums. ``LatencyMax`` is
+the exact slowest request of the minute (one compare per request), not the sketch's
+bin, so CloudWatch's Maximum of it is the fleet's slowest request exactly.
+
+Lines go out like log lines: through the logging pipeline's standard output
+:class:`~bellwatch.log.outlet.Outlet` when it writes to ``sys.stdout`` (one buffer, one
+order), else through one of the writer's own. A stalled reader never stalls the
+app: past the outlet's buffer a line is dropped whole and counted in
+``emf_dropped`` (and in ``stdout_dropped``, like any line standard output lost).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -21,11 +30,13 @@ from typing import IO, Any
 
 import orjson
 
-from .._guard import record_internal_error
+from .._guard import counters, record_internal_error
+from ..log import pipeline
+from ..log.outlet import Outlet
 from ..log.redact import scrub_text
 from ..store.base import OTHER, EndpointStats
 
-__all__ = ["METRICS", "EmfWriter", "lines_for"]
+__all__ = ["METRICS", "EmfWriter", "MinuteStats", "lines_for"]
 
 # (name, unit): every metric a line carries, in the order written.
 METRICS: tuple[tuple[str, str], ...] = (
@@ -61,22 +72,46 @@ def _dimension(value: str) -> str:
     return value
 
 
-def _values(stats: EndpointStats) -> dict[str, float]:
+class MinuteStats(EndpointStats):
+    """One route's (or the service's) minute: :class:`EndpointStats` and its slowest request.
+
+    The sketch's largest value is its top bin's representative, within 1% of the
+    slowest request but not it (it may even read below it); CloudWatch users read
+    ``Maximum`` as exact, so the writer keeps ``slowest`` itself.
+    """
+
+    __slots__ = ("slowest",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.slowest = 0.0  # seconds; durations are never negative
+
+    def merge(self, other: EndpointStats) -> None:
+        """Add ``other`` into this one; the slowest of both stays."""
+        super().merge(other)
+        if isinstance(other, MinuteStats) and other.slowest > self.slowest:
+            self.slowest = other.slowest
+
+
+def _values(stats: MinuteStats) -> dict[str, float]:
+    top = stats.slowest
+    # A quantile is a bin's value, which may lie above the slowest request: never show
+    # a p99 over the max.
     return {
         "Requests": stats.count,
         "ServerErrors": stats.errors,
         "ClientErrors": stats.client_errors,
         "SlowRequests": stats.slow,
         "LatencyAvg": round(stats.avg, 6),
-        "LatencyP50": round(stats.quantile(0.5), 6),
-        "LatencyP95": round(stats.quantile(0.95), 6),
-        "LatencyP99": round(stats.quantile(0.99), 6),
-        "LatencyMax": round(stats.quantile(1.0), 6),
+        "LatencyP50": round(min(stats.quantile(0.5), top), 6),
+        "LatencyP95": round(min(stats.quantile(0.95), top), 6),
+        "LatencyP99": round(min(stats.quantile(0.99), top), 6),
+        "LatencyMax": round(top, 6),
     }
 
 
 def _line(
-    namespace: str, timestamp_ms: int, dimensions: dict[str, str], stats: EndpointStats
+    namespace: str, timestamp_ms: int, dimensions: dict[str, str], stats: MinuteStats
 ) -> dict[str, Any]:
     directive = {
         "Namespace": namespace,
@@ -91,7 +126,7 @@ def _line(
 
 
 def lines_for(
-    namespace: str, service: str, minute_start: float, by_path: dict[str, EndpointStats]
+    namespace: str, service: str, minute_start: float, by_path: dict[str, MinuteStats]
 ) -> list[dict[str, Any]]:
     """EMF documents for one minute: one per route template, then the service total."""
     timestamp_ms = int(minute_start * 1000)
@@ -102,7 +137,7 @@ def lines_for(
         _line(namespace, timestamp_ms, {"Service": service, "Path": _dimension(path)}, stats)
         for path, stats in sorted(by_path.items())
     ]
-    total = EndpointStats()
+    total = MinuteStats()
     for stats in by_path.values():
         total.merge(stats)
     out.append(_line(namespace, timestamp_ms, {"Service": service}, total))
@@ -114,7 +149,8 @@ class EmfWriter:
 
     The minute's lines are written by the first request of the next minute (one
     ``write`` a minute) and at shutdown (the runtime calls :meth:`flush`), so an idle
-    service writes nothing.
+    service writes nothing. A line standard output cannot take now waits in the
+    outlet's buffer; past it, the line is dropped and counted (``emf_dropped``).
 
     Args:
         namespace: the CloudWatch namespace (setting ``emf_namespace``).
@@ -129,7 +165,7 @@ class EmfWriter:
         namespace: str,
         service: str,
         *,
-        stream: IO[str] | None = None,
+        stream: IO[Any] | None = None,
         max_endpoints: int = 100,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -139,8 +175,12 @@ class EmfWriter:
         self.clock = clock
         self._stream = stream
         self._minute = -1
-        self._stats: dict[str, EndpointStats] = {}
+        self._stats: dict[str, MinuteStats] = {}
         self._lock = threading.Lock()
+        # Our own outlet: over ``stream``, or over a standard output the pipeline does
+        # not write to (``_pid``: a forked child builds its own).
+        self._own = Outlet(stream) if stream is not None else None
+        self._pid = os.getpid()
 
     def __call__(self, path: str, status: int, duration: float, slow: bool, now: float) -> None:
         minute = int(now // 60)
@@ -156,12 +196,14 @@ class EmfWriter:
                     path = OTHER
                     stats = self._stats.get(path)
                 if stats is None:
-                    stats = self._stats[path] = EndpointStats()
+                    stats = self._stats[path] = MinuteStats()
             stats.add(status, duration, slow)
+            if duration > stats.slowest:  # noqa: PLR1730 - a compare, not a call, per request
+                stats.slowest = duration
         if pending:
             self._write(start, pending)
 
-    def _take(self) -> tuple[dict[str, EndpointStats], float]:
+    def _take(self) -> tuple[dict[str, MinuteStats], float]:
         pending, start = self._stats, self._minute * 60.0
         self._stats = {}
         return pending, start
@@ -173,15 +215,40 @@ class EmfWriter:
         if pending:
             self._write(start, pending)
 
-    def _write(self, start: float, pending: dict[str, EndpointStats]) -> None:
+    def _outlet(self) -> Outlet:
+        """Where lines go: the pipeline's outlet when it writes to ``sys.stdout``, so
+        EMF and log lines share one non-blocking descriptor, buffer and order."""
+        own = self._own
+        if self._stream is not None and own is not None:
+            return own
+        stdout = sys.stdout
+        installed = pipeline.installed()
+        if installed is not None and installed.sink.stream is stdout:
+            shared = installed.sink.outlet
+            if shared is not None:
+                return shared
+        pid = os.getpid()
+        if own is None or own.stream is not stdout or pid != self._pid:
+            if own is not None:
+                if pid != self._pid:
+                    own.after_fork()  # the parent's buffered lines are the parent's
+                own.close()
+            # The log lines' discipline: drop past the buffer, or wait if they wait.
+            on_full = installed.settings.log_blocked if installed is not None else "drop"
+            own = self._own = Outlet(stdout, on_full=on_full)
+            self._pid = pid
+        return own
+
+    def _write(self, start: float, pending: dict[str, MinuteStats]) -> None:
         try:
             docs = lines_for(self.namespace, self.service, start, pending)
-            stream = self._stream if self._stream is not None else sys.stdout
+            with self._lock:  # two minutes' writers must not build two outlets
+                out = self._outlet()
             # One write(2) per line (~700 bytes): a pipe shared by several workers keeps
             # a write whole only up to PIPE_BUF (4 KiB), and a minute of six routes is
             # more; a torn line is a minute of metrics CloudWatch cannot read.
             for doc in docs:
-                stream.write(orjson.dumps(doc).decode() + "\n")
-                stream.flush()
+                if not out.write(orjson.dumps(doc) + b"\n"):
+                    counters.emf_dropped += 1
         except Exception as exc:
             record_internal_error(exc)

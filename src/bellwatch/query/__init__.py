@@ -5,8 +5,8 @@ same pattern or query can be tried locally and then run unchanged in CloudWatch.
 saved queries (:mod:`.saved`) and the one percentile definition (:mod:`.percentile`)
 live here too.
 
-Layering: imports only ``schema`` (and the standard library); never ``sources``,
-``reports`` or ``cli``.
+Layering: imports only ``schema`` and ``_settings`` (and the standard library); never
+``sources``, ``reports`` or ``cli``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from bellwatch.query.filterpattern import Matcher, PatternError
     from bellwatch.query.insights import DEFAULT_LIMIT, MAX_LIMIT, Query, QueryError
-    from bellwatch.query.saved import SAVED_QUERIES, SavedQuery, by_name
+    from bellwatch.query.saved import SavedQuery, by_name, saved_queries
 
 # Loaded on first use: a report that only needs `percentile` does not pay for the
 # Insights engine (~10 ms), nor `bellwatch --help` for either engine.
@@ -28,21 +28,21 @@ _HOME = {
     "MAX_LIMIT": "insights",
     "Query": "insights",
     "QueryError": "insights",
-    "SAVED_QUERIES": "saved",
     "SavedQuery": "saved",
     "by_name": "saved",
+    "saved_queries": "saved",
 }
 
 __all__ = [
     "DEFAULT_LIMIT",
     "MAX_LIMIT",
-    "SAVED_QUERIES",
     "Matcher",
     "PatternError",
     "Query",
     "QueryError",
     "SavedQuery",
     "by_name",
+    "saved_queries",
 ]
 
 

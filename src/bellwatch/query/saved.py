@@ -5,15 +5,23 @@ Each query runs unchanged in the CloudWatch Logs Insights console and in
 so a renamed key cannot leave a stale query behind. Corrections of the monitoring
 guide's queries are noted in the descriptions (its error-rate query averaged an
 ``error_rate`` field that no log line carries).
+
+The ``slow`` query counts a request slow as everything else does: ``duration >`` the
+``slow_threshold`` setting (argument > ``BELLWATCH_SLOW_THRESHOLD`` > 2 s), the number
+written as the CloudWatch metric filter writes it. So the menu is built for a threshold
+(:func:`saved_queries`, :func:`by_name`), never read with a fixed one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from bellwatch import _settings
 from bellwatch.schema import Ev, F, Sev
 
-__all__ = ["SAVED_QUERIES", "SavedQuery", "by_name"]
+__all__ = ["SLOW", "SavedQuery", "by_name", "saved_queries", "seconds_text"]
+
+SLOW = "slow"  # the saved query whose text holds the slow_threshold setting
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,8 +38,10 @@ _ERROR_FAMILY = f'({F.EVENT} = "{Ev.ERROR}" or {F.EVENT} = "{Ev.AGGREGATED_ERROR
 # A severity as its rank, 1 (low) to 4 (critical): Insights has no if(), but a comparison
 # is 1 or 0, so the highest severity of a fingerprint is max() of this.
 _SEV_RANK = " + ".join(f'({F.SEVERITY} = "{s}") * {i}' for i, s in enumerate(Sev.ORDER, 1))
+# Where the slow query's threshold goes (no Insights text contains it).
+_THRESHOLD = "<slow_threshold>"
 
-SAVED_QUERIES: tuple[SavedQuery, ...] = (
+_MENU: tuple[SavedQuery, ...] = (
     SavedQuery(
         "error-rate",
         "5xx share of requests per endpoint, computed from the status of each request "
@@ -43,9 +53,10 @@ SAVED_QUERIES: tuple[SavedQuery, ...] = (
         "| sort error_rate_pct desc",
     ),
     SavedQuery(
-        "slow",
-        "Requests slower than 2 seconds, slowest first (the guide's slow-request search)",
-        f"filter {_REQ} and {F.DURATION} > 2\n"
+        SLOW,
+        f"Requests slower than {_THRESHOLD} seconds (the slow_threshold setting), slowest"
+        " first (the guide's slow-request search)",
+        f"filter {_REQ} and {F.DURATION} > {_THRESHOLD}\n"
         f"| fields @timestamp, {F.METHOD}, {F.PATH}, {F.STATUS}, {F.DURATION}, {F.CID}\n"
         f"| sort {F.DURATION} desc\n"
         "| limit 50",
@@ -103,10 +114,36 @@ SAVED_QUERIES: tuple[SavedQuery, ...] = (
 )
 
 
-def by_name(name: str) -> SavedQuery:
-    """The saved query called ``name``; raises KeyError listing the known names."""
-    for saved in SAVED_QUERIES:
+def seconds_text(seconds: float) -> str:
+    """``seconds`` as a query literal: millisecond precision, plain decimal (no exponent),
+    the number the ``slow-requests`` metric filter compares with (``2.0`` -> ``2``)."""
+    return f"{round(seconds, 3):.3f}".rstrip("0").rstrip(".")
+
+
+def _with_threshold(saved: SavedQuery, slow_threshold: float | None) -> SavedQuery:
+    if saved.name != SLOW:
+        return saved
+    if slow_threshold is None:
+        slow_threshold = _settings.resolve().slow_threshold
+    text = seconds_text(slow_threshold)
+    return replace(
+        saved,
+        description=saved.description.replace(_THRESHOLD, text),
+        query=saved.query.replace(_THRESHOLD, text),
+    )
+
+
+def saved_queries(slow_threshold: float | None = None) -> tuple[SavedQuery, ...]:
+    """The menu, in order; ``slow`` counts requests over ``slow_threshold`` seconds
+    (default: the ``slow_threshold`` setting, as the middleware and the metric filter do)."""
+    return tuple(_with_threshold(saved, slow_threshold) for saved in _MENU)
+
+
+def by_name(name: str, slow_threshold: float | None = None) -> SavedQuery:
+    """The saved query called ``name`` (``slow`` over ``slow_threshold`` seconds, default
+    the setting); raises KeyError listing the known names."""
+    for saved in _MENU:
         if saved.name == name:
-            return saved
-    known = ", ".join(s.name for s in SAVED_QUERIES)
+            return _with_threshold(saved, slow_threshold)
+    known = ", ".join(s.name for s in _MENU)
     raise KeyError(f"no saved query {name!r}; known: {known}")

@@ -38,15 +38,18 @@ TOTALS_QUERY = (
 """The summary's headline numbers as one Logs Insights query."""
 
 
-def saved_query(name: str, **replace: tuple[str, str]) -> str:
-    """The text of the saved query ``name``, with literal parts swapped (``old``, ``new``).
+def saved_query(
+    name: str, *, slow_threshold: float | None = None, **replace: tuple[str, str]
+) -> str:
+    """The text of the saved query ``name``, with literal parts swapped (``old``, ``new``);
+    ``slow`` counts requests over ``slow_threshold`` seconds (default: the setting).
 
     Raises:
         ValueError: a part to swap is not in the query (the saved text changed).
     """
     from ..query.saved import by_name
 
-    text = by_name(name).query
+    text = by_name(name, slow_threshold).query
     for old, new in replace.values():
         if old not in text:
             raise ValueError(f"saved query {name!r} has no {old!r} to replace")

@@ -32,9 +32,7 @@ def slow(
     n = wanted(limit, cursor)
     if not _facts.local(source):
         text = _insights.saved_query(
-            "slow",
-            threshold=(f"{F.DURATION} > 2", f"{F.DURATION} > {limit_s!r}"),
-            limit=("| limit 50", f"| limit {n - 1}"),
+            "slow", slow_threshold=limit_s, limit=("| limit 50", f"| limit {n - 1}")
         )
         found = source.run_insights(text, since_ms, until_ms)
         if found is not None:
