@@ -8,8 +8,10 @@ import fcntl
 import io
 import math
 import os
+import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -287,6 +289,46 @@ class TestStalledStdout:
             os.close(r)
             runtime.reset()
             stdout.close()
+
+
+_EXITING_CHILD = """
+import bellwatch
+from bellwatch._runtime import runtime
+bellwatch.configure(emf=True, emf_namespace="Bella", service="api", stdout=False, log_file=False)
+runtime.enable_emf()
+monitor = runtime.monitor()
+for i in range(50):
+    monitor.observe(f"/route/{i}", 200, 0.1)
+"""
+
+
+class TestShutdown:
+    def test_lines_a_slow_reader_still_owes_are_written_before_exit(self) -> None:
+        """EMF in an outlet of its own (log lines not on stdout), a process that exits
+        while its stdout reader is slow: every minute's line still reaches the reader."""
+        argv = [sys.executable, "-c", _EXITING_CHILD]
+        with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as child:
+            assert child.stdout is not None
+            with contextlib.suppress(AttributeError, OSError):
+                fcntl.fcntl(child.stdout.fileno(), fcntl.F_SETPIPE_SZ, 4096)
+            got: list[bytes] = []
+            _read_all(child.stdout.fileno(), got)  # slowly, to the end
+            assert child.wait(DEADLINE) == 0
+        assert _emf_docs(got) == 51  # each route, and the service
+
+
+def _read_all(fd: int, into: list[bytes]) -> None:
+    """Read ``fd`` to its end, a little at a time (a slow log driver)."""
+    with os.fdopen(fd, "rb", buffering=0, closefd=False) as f:
+        while chunk := f.read(2048):
+            into.append(chunk)
+            time.sleep(0.001)
+
+
+def _emf_docs(got: list[bytes]) -> int:
+    """The whole EMF lines read so far."""
+    lines = b"".join(got).split(b"\n")[:-1]
+    return sum(b'"_aws"' in line for line in lines)
 
 
 class FlushRecorder(io.StringIO):

@@ -68,6 +68,8 @@ class Lifecycle(Components):
             installed = pipeline.installed()
             if installed is not None:  # lines a slow stdout reader still owes: a moment
                 installed.sink.drain(self._ALERT_WAIT)
+            if emf is not None:  # and EMF lines in an outlet of their own
+                emf.drain(self._ALERT_WAIT)
         if final:
             if agg is not None:
                 with suppress_internal_errors():

@@ -215,6 +215,14 @@ class EmfWriter:
         if pending:
             self._write(start, pending)
 
+    def drain(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for lines our own outlet still buffers (shutdown).
+
+        Lines that share the log's outlet are drained with the log's lines.
+        """
+        own = self._own
+        return own is None or own.drain(timeout)
+
     def _outlet(self) -> Outlet:
         """Where lines go: the pipeline's outlet when it writes to ``sys.stdout``, so
         EMF and log lines share one non-blocking descriptor, buffer and order."""
