@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from bellwatch import _settings
 from bellwatch._runtime import runtime
+from bellwatch._settings import ConfigError
 from bellwatch.errors.aggregator import ErrorAggregator
 from bellwatch.errors.alerts import Alert, Alerter
 from bellwatch.monitor.monitor import Monitor
@@ -24,6 +25,7 @@ from bellwatch.store import MemoryStore
 from bellwatch.store._redis_batch import Batch
 from bellwatch.store._redis_client import connect
 from bellwatch.store.base import RELATIVE_ACCURACY, Store
+from bellwatch.store.patterns import Policy
 from bellwatch.store.redis import RedisStore
 from bellwatch.store.redis_errors import RedisPatternStore
 from bellwatch.testing import capture_logs
@@ -221,6 +223,50 @@ class TestRedisStore:
         finally:
             a.close()
             b.close()
+
+
+class TestNamespaces:
+    @pytest.mark.parametrize("service", ["a:e", "a*", "a?", "[a]"])
+    def test_a_service_that_would_reach_another_services_keys_is_refused(
+        self, redis_url: str, service: str
+    ) -> None:
+        """A ':' or glob character in the service name raises when a store is built."""
+        with pytest.raises(ConfigError, match="any character but"):
+            RedisStore(redis_url, service=service)
+        with pytest.raises(ConfigError, match="any character but"):
+            RedisPatternStore(redis_url, Policy(), service=service)
+
+    @pytest.mark.parametrize("neighbour", ["ab", "a-e", "a.e", "A", "a e"])
+    def test_resetting_a_service_leaves_its_neighbours_numbers(
+        self, redis_url: str, redis_server: RedisServer, neighbour: str
+    ) -> None:
+        """Two services in one Redis: resetting one deletes none of the other's keys or numbers."""
+        made = {name: RedisStore(redis_url, service=name, flush_interval=60.0)
+                for name in ("a", neighbour)}  # fmt: skip
+        aggs = {name: _aggregators(redis_url, 1, service=name)[0][0] for name in made}
+        try:
+            for name, store in made.items():
+                store.record("/n", 200, 0.1, False, time.time())
+                store.touch_session("s", time.time())
+                store.incr("calls", 1.0, time.time())
+                aggs[name].record(_boom(1))
+                _flush(store, aggs[name].store)  # type: ignore[arg-type]
+            client = redis_server.client()
+            theirs = set(client.scan_iter(match=f"bellwatch:{neighbour}:*"))
+            assert {key.split(":")[2] for key in theirs} >= {"ep", "sess", "ctr", "errs", "etot"}
+            made["a"].reset()
+            assert not set(client.scan_iter(match="bellwatch:a:*"))
+            assert set(client.scan_iter(match=f"bellwatch:{neighbour}:*")) == theirs
+            snap = made[neighbour].read(connect(redis_url), time.time())
+            assert (snap.endpoints["/n"].count, snap.active_sessions) == (1, 1)
+            assert snap.counters == {"calls": 1.0}
+            _flush(aggs[neighbour].store)  # type: ignore[arg-type]
+            assert aggs[neighbour].stats()["total_error_count"] == 1
+        finally:
+            for store in made.values():
+                store.close()
+            for agg in aggs.values():
+                agg.close()
 
 
 def _wait_stalled(server: RedisServer) -> None:
@@ -448,7 +494,8 @@ class TestWiring:
 
 def _aggregators(url: str, n: int, **settings: Any) -> tuple[list[ErrorAggregator], list[Any]]:
     lines: list[Any] = []
-    resolved = _settings.resolve({}, redis_url=url, service="err", flush_interval=60.0, **settings)
+    settings = {"service": "err", **settings}
+    resolved = _settings.resolve({}, redis_url=url, flush_interval=60.0, **settings)
     out = [
         ErrorAggregator(resolved, emit=lambda method, event: lines.append(event)) for _ in range(n)
     ]

@@ -124,6 +124,27 @@ def _namespace(key: str, raw: object) -> str:
     return text
 
 
+# A service names its Redis key namespace, ``bellwatch:<service>:``: every key of the service
+# and every SCAN pattern over them starts with it. A ':' in a name would put one service's
+# keys inside another's namespace (service "a" resetting would delete "a:e"'s), and a glob
+# character would make a pattern match other services' keys; neither can be escaped away.
+_NOT_IN_SERVICE = frozenset(":*?[]\\")
+
+
+def service_name(key: str, raw: object) -> str:
+    """``raw`` as a service name: any characters but ``:`` and the glob characters
+    ``* ? [ ] \\``, which would let two services sharing a Redis see or delete each
+    other's keys. Raises :class:`ConfigError` naming ``key`` otherwise."""
+    text = _text(key, raw)
+    bad = sorted(set(text) & _NOT_IN_SERVICE)
+    if bad:
+        raise ConfigError(
+            f"{key}: a service name may hold any character but : * ? [ ] \\ (it is the Redis "
+            f"key namespace bellwatch:<service>:), got {text!r} with {' '.join(bad)}"
+        )
+    return text
+
+
 def _uid_key(key: str, raw: object) -> str | None:
     # BLAKE2b takes keys of up to 64 bytes; fewer than 16 could be guessed.
     text = _secret(key, raw)
@@ -255,7 +276,7 @@ class Settings:
 
 
 _PARSERS: dict[str, Callable[[str, object], Any]] = {
-    "service": _text,
+    "service": service_name,
     "env": _choice("prod", "dev"),
     "level": _level,
     "max_line": _number(int, 100, 1_000_000),
@@ -312,7 +333,8 @@ assert set(_PARSERS) == _FIELDS, "every setting needs a parser"
 
 # One line per setting, for the README table (tests keep the two in step).
 DOCS: dict[str, str] = {
-    "service": "service name; the local log file is `<log_dir>/<service>.jsonl`",
+    "service": "service name; the local log file is `<log_dir>/<service>.jsonl` and Redis keys "
+    "live under `bellwatch:<service>:` (so no `:` and none of `*?[]\\`)",
     "env": "`prod` (compact JSON) or `dev` (coloured console at DEBUG)",
     "level": "minimum level; filtered calls are no-ops",
     "max_line": "character budget of one line (>= 100)",

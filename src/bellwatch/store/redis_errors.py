@@ -50,7 +50,7 @@ import orjson
 
 from .._settings import Settings
 from ..schema import Sev
-from ._redis_client import Script, Shipper, after_fork, attach_shipper
+from ._redis_client import Script, Shipper, after_fork, attach_shipper, key_prefix
 from ._redis_errors_lua import APPLY
 from .patterns import Hit, Pattern, Policy, copy_pattern
 
@@ -73,7 +73,8 @@ class RedisPatternStore:
     Args:
         url: the Redis URL (setting ``redis_url``).
         policy: the aggregator's :class:`~bellwatch.store.patterns.Policy`.
-        service: key namespace (setting ``service``).
+        service: key namespace, ``bellwatch:<service>:`` (setting ``service``; no ``:``
+            and no glob character, as :class:`~bellwatch.store.redis.RedisStore`).
         flush_interval: seconds between flushes (setting ``flush_interval``).
         buffer_max: occurrences buffered while Redis is unreachable (setting
             ``buffer_max``); later ones are counted in :attr:`overflowed` only.
@@ -100,7 +101,7 @@ class RedisPatternStore:
     ) -> None:
         self.policy = policy
         self.paging = ",".join(paging)
-        self.prefix = f"bellwatch:{service}:"
+        self.prefix = key_prefix(service)
         self.buffer_max = buffer_max
         self.on_due = on_due
         attach_shipper(
