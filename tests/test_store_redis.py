@@ -704,6 +704,77 @@ class TestRedisPatternStore:
                 agg.close()
 
 
+_SEVERITIES = ("low", "medium", "high")
+
+
+def _by_severity(url: str | None, steps: list[tuple[int, bool]]) -> dict[str, int]:
+    """/metrics' by_severity after ``steps`` (pattern, flush after it) through one aggregator.
+
+    Pattern k starts at _SEVERITIES[k]; 5 occurrences within the (day-long) spike window
+    escalate it, so a batch of more straddles the escalation.
+    """
+    options: dict[str, Any] = {"spike_threshold": 5, "spike_window": 86_400.0}
+    if url is not None:
+        options["redis_url"] = url
+    resolved = _settings.resolve({}, service="sev", flush_interval=60.0, **options)
+    agg = ErrorAggregator(resolved, emit=lambda method, event: None)
+    try:
+        for i, (k, flush) in enumerate(steps):
+            agg.record(_boom(i), fingerprint=f"fp{k}", severity=_SEVERITIES[k])
+            if flush and url is not None:
+                assert agg.store.flush()  # type: ignore[attr-defined]
+        if url is not None:
+            _flush(agg.store)  # type: ignore[arg-type]
+        return dict(agg.stats()["by_severity"])
+    finally:
+        agg.close()
+
+
+class TestBySeverity:
+    def test_a_batch_that_escalates_counts_each_occurrence_at_its_severity(
+        self, redis_url: str
+    ) -> None:
+        """The 5 occurrences before a spike count at medium, the 7 from it on at high."""
+        steps = [(1, i == 2) for i in range(12)]  # flushed after 3, then 9 in one batch
+        assert _by_severity(redis_url, steps) == {"medium": 5, "high": 7}
+        assert _by_severity(None, steps) == {"medium": 5, "high": 7}
+
+    @settings(max_examples=25, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+    @given(st.lists(st.tuples(st.integers(0, 2), st.booleans()), max_size=40))
+    def test_redis_and_memory_count_the_same_by_severity(
+        self, redis_url: str, redis_server: RedisServer, steps: list[tuple[int, bool]]
+    ) -> None:
+        """Whatever the patterns and the flushes, Redis's by_severity is the in-memory one."""
+        client = redis_server.client()
+        client.flushall()
+        assert _by_severity(redis_url, steps) == _by_severity(None, steps)
+
+    def test_the_process_view_counts_each_occurrence_at_the_severity_it_had_here(
+        self, own_redis: RedisServer
+    ) -> None:
+        """With Redis down, by_severity is this process's: occurrences before it learnt of
+        the escalation at the old severity, later ones at the new, summing to the total."""
+        aggs, _ = _aggregators(own_redis.url, 1, spike_threshold=5, spike_window=86_400.0)
+        (agg,) = aggs
+        try:
+            for i in range(6):
+                agg.record(_boom(i))
+            _flush(agg.store)  # type: ignore[arg-type]
+            assert agg.stats()["by_severity"] == {"medium": 5, "high": 1}  # the cluster's
+            own_redis.stop()
+            for i in range(2):
+                agg.record(_boom(i))
+            with capture_logs():
+                assert not agg.store.flush()  # type: ignore[attr-defined]
+            stats = agg.stats()
+            assert stats["by_severity"] == {"medium": 6, "high": 2}
+            assert stats["total_error_count"] == 8
+        finally:
+            with capture_logs():
+                agg.close()
+
+
 def _n(lines: list[Any]) -> int:
     """The counting rule: the sum of n over the lines that carry it."""
     return sum(e.get("n", 0) for e in lines if "hash" in e)
