@@ -124,20 +124,15 @@ def _namespace(key: str, raw: object) -> str:
     return text
 
 
-# A service names its Redis key namespace, ``bellwatch:<service>:``: every key of the service
-# and every SCAN pattern over them starts with it. A ':' in a name would put one service's
-# keys inside another's namespace (service "a" resetting would delete "a:e"'s), and a glob
-# character would make a pattern match other services' keys; neither can be escaped away.
+# A ':' in a service (its Redis namespace, bellwatch:<service>:) would put its keys inside
+# another's ("a" resetting deletes "a:e"'s), and a glob character would match other services.
 _NOT_IN_SERVICE = frozenset(":*?[]\\")
 
 
 def service_name(key: str, raw: object) -> str:
-    """``raw`` as a service name: any characters but ``:`` and the glob characters
-    ``* ? [ ] \\``, which would let two services sharing a Redis see or delete each
-    other's keys. Raises :class:`ConfigError` naming ``key`` otherwise."""
+    """``raw`` as a service name, or :class:`ConfigError`: no ``:`` nor ``* ? [ ] \\``."""
     text = _text(key, raw)
-    bad = sorted(set(text) & _NOT_IN_SERVICE)
-    if bad:
+    if bad := sorted(set(text) & _NOT_IN_SERVICE):
         raise ConfigError(
             f"{key}: a service name may hold any character but : * ? [ ] \\ (it is the Redis "
             f"key namespace bellwatch:<service>:), got {text!r} with {' '.join(bad)}"
