@@ -7,12 +7,16 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
+import bellwatch
+import bellwatch.errors
 from bellwatch._settings import ConfigError, resolve
+from bellwatch.errors import alerts, notifiers
 from bellwatch.errors.alerts import Alert, Alerter, LogNotifier, SnsNotifier, WebhookNotifier
 from bellwatch.testing import capture_logs
 
@@ -415,3 +419,19 @@ class TestBadChannels:
         for bad in ("hang", "error", "trickle"):
             assert counts[bad]["sent"] == 0
             assert counts[bad]["failed"] > 0
+
+
+class TestModules:
+    def test_public_names_stay_importable_from_alerts_and_the_package(self) -> None:
+        """Alert, Alerter and the notifiers import from errors.alerts and bellwatch as before."""
+        assert set(alerts.__all__) == {"Alerter", *notifiers.__all__}
+        for name in alerts.__all__:
+            assert getattr(alerts, name) is getattr(notifiers, name, alerts.Alerter)
+        for name in ("Alert", "Alerter", "LogNotifier", "SnsNotifier", "WebhookNotifier"):
+            assert getattr(bellwatch, name) is getattr(alerts, name)
+
+    def test_each_alerting_module_keeps_one_concept_within_the_house_limit(self) -> None:
+        """The alerter, its channels and the notifiers are modules of their own, <= 400 lines."""
+        folder = Path(bellwatch.errors.__file__).parent
+        for name in ("alerts.py", "_channel.py", "notifiers.py"):
+            assert len((folder / name).read_text().splitlines()) <= 400, name

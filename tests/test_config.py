@@ -76,6 +76,19 @@ class TestValidation:
         """Letters, digits, spaces and . - _ / # : make a valid namespace."""
         assert resolve({"BELLWATCH_EMF_NAMESPACE": namespace}).emf_namespace == namespace
 
+    @pytest.mark.parametrize("service", ["a:e", "a*", "a?", "a[bc]", "a\\b", ":"])
+    def test_a_service_name_that_would_overlap_redis_keys_is_refused(self, service: str) -> None:
+        """A ':' or glob character in the service (its Redis namespace) fails at configure time."""
+        with pytest.raises(ConfigError, match=r"BELLWATCH_SERVICE: .*any character but : \*"):
+            resolve({"BELLWATCH_SERVICE": service})
+        with pytest.raises(ConfigError, match=r"^service: "):
+            resolve({}, service=service)
+
+    @pytest.mark.parametrize("service", ["bella-api", "shop_2.eu", "Café", "evil\u202e", "a e"])
+    def test_any_other_service_name_is_kept(self, service: str) -> None:
+        """Every other name, hyphens, dots, spaces and non-ASCII included, is kept as given."""
+        assert resolve({"BELLWATCH_SERVICE": service}).service == service
+
     def test_unknown_key_is_refused(self) -> None:
         """A misspelt setting is an error, not silently ignored."""
         with pytest.raises(ConfigError, match="max_lines"):

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from bellwatch import _settings
 from bellwatch._runtime import runtime
+from bellwatch._settings import ConfigError
 from bellwatch.errors.aggregator import ErrorAggregator
 from bellwatch.errors.alerts import Alert, Alerter
 from bellwatch.monitor.monitor import Monitor
@@ -24,6 +25,7 @@ from bellwatch.store import MemoryStore
 from bellwatch.store._redis_batch import Batch
 from bellwatch.store._redis_client import connect
 from bellwatch.store.base import RELATIVE_ACCURACY, Store
+from bellwatch.store.patterns import Policy
 from bellwatch.store.redis import RedisStore
 from bellwatch.store.redis_errors import RedisPatternStore
 from bellwatch.testing import capture_logs
@@ -221,6 +223,50 @@ class TestRedisStore:
         finally:
             a.close()
             b.close()
+
+
+class TestNamespaces:
+    @pytest.mark.parametrize("service", ["a:e", "a*", "a?", "[a]"])
+    def test_a_service_that_would_reach_another_services_keys_is_refused(
+        self, redis_url: str, service: str
+    ) -> None:
+        """A ':' or glob character in the service name raises when a store is built."""
+        with pytest.raises(ConfigError, match="any character but"):
+            RedisStore(redis_url, service=service)
+        with pytest.raises(ConfigError, match="any character but"):
+            RedisPatternStore(redis_url, Policy(), service=service)
+
+    @pytest.mark.parametrize("neighbour", ["ab", "a-e", "a.e", "A", "a e"])
+    def test_resetting_a_service_leaves_its_neighbours_numbers(
+        self, redis_url: str, redis_server: RedisServer, neighbour: str
+    ) -> None:
+        """Two services in one Redis: resetting one deletes none of the other's keys or numbers."""
+        made = {name: RedisStore(redis_url, service=name, flush_interval=60.0)
+                for name in ("a", neighbour)}  # fmt: skip
+        aggs = {name: _aggregators(redis_url, 1, service=name)[0][0] for name in made}
+        try:
+            for name, store in made.items():
+                store.record("/n", 200, 0.1, False, time.time())
+                store.touch_session("s", time.time())
+                store.incr("calls", 1.0, time.time())
+                aggs[name].record(_boom(1))
+                _flush(store, aggs[name].store)  # type: ignore[arg-type]
+            client = redis_server.client()
+            theirs = set(client.scan_iter(match=f"bellwatch:{neighbour}:*"))
+            assert {key.split(":")[2] for key in theirs} >= {"ep", "sess", "ctr", "errs", "etot"}
+            made["a"].reset()
+            assert not set(client.scan_iter(match="bellwatch:a:*"))
+            assert set(client.scan_iter(match=f"bellwatch:{neighbour}:*")) == theirs
+            snap = made[neighbour].read(connect(redis_url), time.time())
+            assert (snap.endpoints["/n"].count, snap.active_sessions) == (1, 1)
+            assert snap.counters == {"calls": 1.0}
+            _flush(aggs[neighbour].store)  # type: ignore[arg-type]
+            assert aggs[neighbour].stats()["total_error_count"] == 1
+        finally:
+            for store in made.values():
+                store.close()
+            for agg in aggs.values():
+                agg.close()
 
 
 def _wait_stalled(server: RedisServer) -> None:
@@ -448,7 +494,8 @@ class TestWiring:
 
 def _aggregators(url: str, n: int, **settings: Any) -> tuple[list[ErrorAggregator], list[Any]]:
     lines: list[Any] = []
-    resolved = _settings.resolve({}, redis_url=url, service="err", flush_interval=60.0, **settings)
+    settings = {"service": "err", **settings}
+    resolved = _settings.resolve({}, redis_url=url, flush_interval=60.0, **settings)
     out = [
         ErrorAggregator(resolved, emit=lambda method, event: lines.append(event)) for _ in range(n)
     ]
@@ -652,6 +699,77 @@ class TestRedisPatternStore:
                 assert not agg.store.flush()  # type: ignore[attr-defined]
             assert agg.stats()["total_error_count"] == 3
             assert [e["event"] for e in lines] == ["error"]
+        finally:
+            with capture_logs():
+                agg.close()
+
+
+_SEVERITIES = ("low", "medium", "high")
+
+
+def _by_severity(url: str | None, steps: list[tuple[int, bool]]) -> dict[str, int]:
+    """/metrics' by_severity after ``steps`` (pattern, flush after it) through one aggregator.
+
+    Pattern k starts at _SEVERITIES[k]; 5 occurrences within the (day-long) spike window
+    escalate it, so a batch of more straddles the escalation.
+    """
+    options: dict[str, Any] = {"spike_threshold": 5, "spike_window": 86_400.0}
+    if url is not None:
+        options["redis_url"] = url
+    resolved = _settings.resolve({}, service="sev", flush_interval=60.0, **options)
+    agg = ErrorAggregator(resolved, emit=lambda method, event: None)
+    try:
+        for i, (k, flush) in enumerate(steps):
+            agg.record(_boom(i), fingerprint=f"fp{k}", severity=_SEVERITIES[k])
+            if flush and url is not None:
+                assert agg.store.flush()  # type: ignore[attr-defined]
+        if url is not None:
+            _flush(agg.store)  # type: ignore[arg-type]
+        return dict(agg.stats()["by_severity"])
+    finally:
+        agg.close()
+
+
+class TestBySeverity:
+    def test_a_batch_that_escalates_counts_each_occurrence_at_its_severity(
+        self, redis_url: str
+    ) -> None:
+        """The 5 occurrences before a spike count at medium, the 7 from it on at high."""
+        steps = [(1, i == 2) for i in range(12)]  # flushed after 3, then 9 in one batch
+        assert _by_severity(redis_url, steps) == {"medium": 5, "high": 7}
+        assert _by_severity(None, steps) == {"medium": 5, "high": 7}
+
+    @settings(max_examples=25, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+    @given(st.lists(st.tuples(st.integers(0, 2), st.booleans()), max_size=40))
+    def test_redis_and_memory_count_the_same_by_severity(
+        self, redis_url: str, redis_server: RedisServer, steps: list[tuple[int, bool]]
+    ) -> None:
+        """Whatever the patterns and the flushes, Redis's by_severity is the in-memory one."""
+        client = redis_server.client()
+        client.flushall()
+        assert _by_severity(redis_url, steps) == _by_severity(None, steps)
+
+    def test_the_process_view_counts_each_occurrence_at_the_severity_it_had_here(
+        self, own_redis: RedisServer
+    ) -> None:
+        """With Redis down, by_severity is this process's: occurrences before it learnt of
+        the escalation at the old severity, later ones at the new, summing to the total."""
+        aggs, _ = _aggregators(own_redis.url, 1, spike_threshold=5, spike_window=86_400.0)
+        (agg,) = aggs
+        try:
+            for i in range(6):
+                agg.record(_boom(i))
+            _flush(agg.store)  # type: ignore[arg-type]
+            assert agg.stats()["by_severity"] == {"medium": 5, "high": 1}  # the cluster's
+            own_redis.stop()
+            for i in range(2):
+                agg.record(_boom(i))
+            with capture_logs():
+                assert not agg.store.flush()  # type: ignore[attr-defined]
+            stats = agg.stats()
+            assert stats["by_severity"] == {"medium": 6, "high": 2}
+            assert stats["total_error_count"] == 8
         finally:
             with capture_logs():
                 agg.close()

@@ -124,6 +124,22 @@ def _namespace(key: str, raw: object) -> str:
     return text
 
 
+# A ':' in a service (its Redis namespace, bellwatch:<service>:) would put its keys inside
+# another's ("a" resetting deletes "a:e"'s), and a glob character would match other services.
+_NOT_IN_SERVICE = frozenset(":*?[]\\")
+
+
+def service_name(key: str, raw: object) -> str:
+    """``raw`` as a service name, or :class:`ConfigError`: no ``:`` nor ``* ? [ ] \\``."""
+    text = _text(key, raw)
+    if bad := sorted(set(text) & _NOT_IN_SERVICE):
+        raise ConfigError(
+            f"{key}: a service name may hold any character but : * ? [ ] \\ (it is the Redis "
+            f"key namespace bellwatch:<service>:), got {text!r} with {' '.join(bad)}"
+        )
+    return text
+
+
 def _uid_key(key: str, raw: object) -> str | None:
     # BLAKE2b takes keys of up to 64 bytes; fewer than 16 could be guessed.
     text = _secret(key, raw)
@@ -255,7 +271,7 @@ class Settings:
 
 
 _PARSERS: dict[str, Callable[[str, object], Any]] = {
-    "service": _text,
+    "service": service_name,
     "env": _choice("prod", "dev"),
     "level": _level,
     "max_line": _number(int, 100, 1_000_000),
@@ -312,7 +328,8 @@ assert set(_PARSERS) == _FIELDS, "every setting needs a parser"
 
 # One line per setting, for the README table (tests keep the two in step).
 DOCS: dict[str, str] = {
-    "service": "service name; the local log file is `<log_dir>/<service>.jsonl`",
+    "service": "service name; the local log file is `<log_dir>/<service>.jsonl` and Redis keys "
+    "live under `bellwatch:<service>:` (so no `:` and none of `*?[]\\`)",
     "env": "`prod` (compact JSON) or `dev` (coloured console at DEBUG)",
     "level": "minimum level; filtered calls are no-ops",
     "max_line": "character budget of one line (>= 100)",

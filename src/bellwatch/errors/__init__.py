@@ -2,8 +2,9 @@
 
 What lives here: the message parameterizer (:mod:`.parameterize`), the fingerprint,
 its explanation and default severity (:mod:`.fingerprint`), the aggregator that
-counts errors and writes their lines (:mod:`.aggregator`), and the in-process alerts
-(:mod:`.alerts`).
+counts errors and writes their lines (:mod:`.aggregator`), and the in-process alerts:
+which go out (:mod:`.alerts`, each channel's delivery in :mod:`._channel`) and the
+alert and its notifiers, log, webhook and SNS (:mod:`.notifiers`).
 
 May import: ``bellwatch.log``, ``bellwatch.store``, and the layers below them.
 """

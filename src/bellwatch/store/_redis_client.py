@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from .. import _settings
 from .._guard import record_internal_error
 from ..log import pipeline
 from ..schema import Ev, F
@@ -27,6 +28,7 @@ __all__ = [
     "attach_shipper",
     "backoff",
     "connect",
+    "key_prefix",
     "merge_entries",
     "redis_errors",
 ]
@@ -38,6 +40,16 @@ REDIS_ERRORS: tuple[type[BaseException], ...] = (OSError,)
 # redis' NoScriptError and ConnectionError, once it is imported
 _NO_SCRIPT: type[BaseException] = LookupError
 _DROPPED: type[BaseException] = LookupError
+
+
+def key_prefix(service: str) -> str:
+    """``bellwatch:<service>:``, the namespace every key of ``service`` lives under.
+
+    Raises :class:`~bellwatch._settings.ConfigError` for a name holding ``:`` or a glob
+    character (the settings' rule): the first segment after ``bellwatch:`` then names
+    exactly one service, so no key or ``SCAN`` pattern of one reaches another's keys.
+    """
+    return f"bellwatch:{_settings.service_name('service', service)}:"
 
 
 def _module() -> Any:

@@ -125,11 +125,17 @@ for key, v in pairs(d) do
     b, bc = bucket, n
   end
   redis.call('HSET', k, 'bucket', b, 'bucket_count', bc, 'prev_count', prev)
-  local sev = redis.call('HGET', k, 'severity')
+  local sev, n_at_sev = redis.call('HGET', k, 'severity'), n
   local rate = prev * (1.0 - (now % width) / width) + bc
   if redis.call('HGET', k, 'escalated') ~= '1' and rate > threshold then
     redis.call('HSET', k, 'escalated', '1')
     if sev ~= order[#order] then
+      -- each occurrence counts at the severity it had (the in-memory store's rule): the
+      -- batch's occurrences before the one that took the rate past the threshold at the
+      -- old severity, that one and the rest at the new
+      local before = math.min(n, math.max(0, math.floor(threshold - (rate - n))))
+      if before > 0 then redis.call('HINCRBY', p .. 'etot', sev, before) end
+      n_at_sev = n - before
       sev = up(sev)
       redis.call('HSET', k, 'severity', sev)
       -- window mode: no line of its own; the next summary says it
@@ -139,7 +145,7 @@ for key, v in pairs(d) do
     end
   end
   redis.call('HINCRBY', p .. 'etot', 'total', n)
-  redis.call('HINCRBY', p .. 'etot', sev, n)
+  if n_at_sev > 0 then redis.call('HINCRBY', p .. 'etot', sev, n_at_sev) end
   if not quiet then
     if mode == 'every_n' then
       -- a line for each multiple of N crossed, claiming what is unclaimed up to it

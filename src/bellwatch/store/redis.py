@@ -35,7 +35,7 @@ import orjson
 from .._guard import record_internal_error
 from .._settings import Settings
 from ._redis_batch import APPLY, READ, Batch, endpoints, hash_of, merge_batches, stats_of
-from ._redis_client import Script, Shipper, after_fork, attach_shipper
+from ._redis_client import Script, Shipper, after_fork, attach_shipper, key_prefix
 from .base import BUCKET_SECONDS, OTHER, EndpointStats, Snapshot
 
 __all__ = ["RedisStore"]
@@ -57,7 +57,9 @@ class RedisStore:
 
     Args:
         url: ``redis://host:port/db`` (setting ``redis_url``).
-        service: key namespace, ``bellwatch:<service>:`` (setting ``service``).
+        service: key namespace, ``bellwatch:<service>:`` (setting ``service``); a name
+            holding ``:`` or a glob character raises ``ConfigError`` (it would overlap
+            another service's keys).
         flush_interval: seconds between flushes (setting ``flush_interval``).
         buffer_max: updates buffered while Redis is unreachable; later ones are
             counted locally and in :attr:`overflowed`, not in the cluster totals
@@ -84,7 +86,7 @@ class RedisStore:
         max_sessions: int = 100_000,
         timeout: float = 0.5,
     ) -> None:
-        self.prefix = f"bellwatch:{service}:"
+        self.prefix = key_prefix(service)
         self.buffer_max = buffer_max
         self.session_window = session_window
         self.max_endpoints = max_endpoints
@@ -332,6 +334,8 @@ class RedisStore:
                 from ._redis_client import connect
 
                 client = connect(self.shipper.url, timeout=self.shipper.timeout)
+            # The prefix holds no glob character and the service no ':' (key_prefix), so
+            # this matches this service's keys only, never those of "<service>:x".
             keys = list(client.scan_iter(match=self.prefix + "*", count=1000))
             if keys:
                 client.delete(*keys)

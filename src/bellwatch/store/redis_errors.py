@@ -35,7 +35,9 @@ decision too: the process whose batch brought the fingerprint to Redis sends it.
 Keys under ``bellwatch:<service>:``: ``e:<hash>`` (hash: facts, count, spike
 buckets; expires after ``error_ttl`` idle), ``errs`` (zset by last seen),
 ``etop`` (zset by count), ``enew`` (zset by first seen), ``edue`` (window mode),
-``etot`` (hash: total and per severity), ``eproc:<id>`` (last batch applied).
+``etot`` (hash: total, and per severity each occurrence at the severity it had, as in
+memory: a batch that escalates its pattern counts the occurrences before the spike at
+the old one), ``eproc:<id>`` (last batch applied).
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ import orjson
 
 from .._settings import Settings
 from ..schema import Sev
-from ._redis_client import Script, Shipper, after_fork, attach_shipper
+from ._redis_client import Script, Shipper, after_fork, attach_shipper, key_prefix
 from ._redis_errors_lua import APPLY
 from .patterns import Hit, Pattern, Policy, copy_pattern
 
@@ -73,7 +75,8 @@ class RedisPatternStore:
     Args:
         url: the Redis URL (setting ``redis_url``).
         policy: the aggregator's :class:`~bellwatch.store.patterns.Policy`.
-        service: key namespace (setting ``service``).
+        service: key namespace, ``bellwatch:<service>:`` (setting ``service``; no ``:``
+            and no glob character, as :class:`~bellwatch.store.redis.RedisStore`).
         flush_interval: seconds between flushes (setting ``flush_interval``).
         buffer_max: occurrences buffered while Redis is unreachable (setting
             ``buffer_max``); later ones are counted in :attr:`overflowed` only.
@@ -100,7 +103,7 @@ class RedisPatternStore:
     ) -> None:
         self.policy = policy
         self.paging = ",".join(paging)
-        self.prefix = f"bellwatch:{service}:"
+        self.prefix = key_prefix(service)
         self.buffer_max = buffer_max
         self.on_due = on_due
         attach_shipper(
@@ -120,6 +123,9 @@ class RedisPatternStore:
             self._acked: dict[str, Entry] = {}
             self._known: set[str] = set()
             self._counts: dict[str, int] = {}
+            # this process's occurrences, each at the severity it had here (a fallback read)
+            self._total = 0
+            self._by_severity: dict[str, int] = {}
             self._escalations: list[Pattern] = []
             self._alerts: list[Pattern] = []
             self._due: list[Pattern] = []
@@ -145,6 +151,8 @@ class RedisPatternStore:
                 self._patterns.move_to_end(key)
             p.count += 1
             p.last_seen = now
+            self._total += 1
+            self._by_severity[p.severity] = self._by_severity.get(p.severity, 0) + 1
             first = p.count == 1 and key not in self._known
             if first:
                 self._known.add(key)
@@ -397,10 +405,7 @@ class RedisPatternStore:
         self.shipper.wake()
         with self._lock:
             patterns = [copy_pattern(p) for p in self._patterns.values()]
-        by_severity: dict[str, int] = {}
-        for pattern in patterns:
-            by_severity[pattern.severity] = by_severity.get(pattern.severity, 0) + pattern.count
-        return patterns, sum(p.count for p in patterns), by_severity
+            return patterns, self._total, dict(self._by_severity)
 
     def flush(self) -> bool:
         """Ship the buffer and refresh the cluster copy now; whether Redis answered."""
