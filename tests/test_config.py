@@ -84,6 +84,12 @@ class TestValidation:
         with pytest.raises(ConfigError, match=r"^service: "):
             resolve({}, service=service)
 
+    @pytest.mark.parametrize("service", ["../../etc/cron.d/x", "a/b", "a\0b", ".", "..", ""])
+    def test_a_service_name_that_would_leave_the_log_dir_is_refused(self, service: str) -> None:
+        """The service names the log file <log_dir>/<service>.jsonl: no path in it."""
+        with pytest.raises(ConfigError, match=r"^service: "):
+            resolve({}, service=service)
+
     @pytest.mark.parametrize("service", ["bella-api", "shop_2.eu", "Café", "evil\u202e", "a e"])
     def test_any_other_service_name_is_kept(self, service: str) -> None:
         """Every other name, hyphens, dots, spaces and non-ASCII included, is kept as given."""

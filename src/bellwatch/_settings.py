@@ -126,17 +126,21 @@ def _namespace(key: str, raw: object) -> str:
 
 # A ':' in a service (its Redis namespace, bellwatch:<service>:) would put its keys inside
 # another's ("a" resetting deletes "a:e"'s), and a glob character would match other services.
-_NOT_IN_SERVICE = frozenset(":*?[]\\")
+_NOT_IN_SERVICE = frozenset(":*?[]\\/\0")
 
 
 def service_name(key: str, raw: object) -> str:
-    """``raw`` as a service name, or :class:`ConfigError`: no ``:`` nor ``* ? [ ] \\``."""
+    """``raw`` as a service name, or :class:`ConfigError`: no ``:`` nor ``* ? [ ] \\ /``
+    nor NUL, and not ``.`` or ``..``: it names the Redis key namespace and the log file."""
     text = _text(key, raw)
     if bad := sorted(set(text) & _NOT_IN_SERVICE):
         raise ConfigError(
-            f"{key}: a service name may hold any character but : * ? [ ] \\ (it is the Redis "
-            f"key namespace bellwatch:<service>:), got {text!r} with {' '.join(bad)}"
+            f"{key}: a service name may hold any character but : * ? [ ] \\ / and NUL (it is "
+            f"the Redis key namespace bellwatch:<service>: and the log file <log_dir>/<service>"
+            f".jsonl), got {text!r} with {' '.join(map(repr, bad))}"
         )
+    if text.strip(".") == "":
+        raise ConfigError(f"{key}: a service name names the log file; got {text!r}")
     return text
 
 
@@ -329,7 +333,7 @@ assert set(_PARSERS) == _FIELDS, "every setting needs a parser"
 # One line per setting, for the README table (tests keep the two in step).
 DOCS: dict[str, str] = {
     "service": "service name; the local log file is `<log_dir>/<service>.jsonl` and Redis keys "
-    "live under `bellwatch:<service>:` (so no `:` and none of `*?[]\\`)",
+    "live under `bellwatch:<service>:` (so no `:`, `/` or NUL, none of `*?[]\\`, not `.` or `..`)",
     "env": "`prod` (compact JSON) or `dev` (coloured console at DEBUG)",
     "level": "minimum level; filtered calls are no-ops",
     "max_line": "character budget of one line (>= 100)",
