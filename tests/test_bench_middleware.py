@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from bellwatch._settings import Settings
-from bellwatch.log import sinks
+from bellwatch.log import logfile
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "bench" / "middleware.py"
@@ -56,7 +56,7 @@ def bellwatch_shape() -> dict[str, Any]:
 class TestLikeForLike:
     def test_buffer_is_bellwatchs(self) -> None:
         """The (b) files buffer as much as bellwatch's file batches before writing."""
-        assert stacks.BUF == sinks._BATCH_BYTES
+        assert stacks.BUF == logfile._BATCH_BYTES
 
     def test_flush_tick_is_bellwatchs(self) -> None:
         """The (b) files are written out on bellwatch's default log_flush tick."""

@@ -20,8 +20,9 @@ from .. import _settings
 from .._settings import ConfigError, Settings
 from ..errors.aggregator import ErrorStep
 from ..log import pipeline, pseudonym, stdlib
+from ..log.logfile import RotatingFile
 from ..log.pipeline import Pipeline
-from ..log.sinks import RotatingFile, Sink
+from ..log.sinks import Sink
 from .components import errors_key, monitor_key, users_key
 from .lifecycle import Lifecycle
 from .readings import Readings

@@ -20,7 +20,7 @@ __all__ = ["Buffered", "Flusher"]
 
 
 class Buffered(Protocol):
-    """A file that buffers lines (:class:`~bellwatch.log.sinks.RotatingFile`)."""
+    """A file that buffers lines (:class:`~bellwatch.log.logfile.RotatingFile`)."""
 
     flush_interval: float
 
