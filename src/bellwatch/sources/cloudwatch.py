@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import contextlib
 import math
-import random
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from bellwatch.aws import session
-from bellwatch.aws.clients import error_code
-from bellwatch.sources._cloudwatch_values import insights_value
+from bellwatch.sources._cloudwatch_calls import explain, with_retries
+from bellwatch.sources._cloudwatch_values import insights_value, with_requested_fields
 from bellwatch.sources.base import (
     LOG,
     LOG_STREAM,
@@ -65,23 +64,6 @@ QUERY_TIMEOUT = 3600.0
 _FIRST_WINDOW_MS = 60_000  # latest(): the first window back from the end
 _PAST_LIMIT_MS = 14 * 86_400_000  # PutLogEvents refuses events older than 14 days
 
-_RETRYABLE_CODES = frozenset(
-    {
-        "ThrottlingException",
-        "Throttling",
-        "TooManyRequestsException",
-        "RequestLimitExceeded",
-        "LimitExceededException",  # start_query: too many concurrent queries
-        "ServiceUnavailableException",
-        "ServiceUnavailable",
-        "InternalFailure",
-        "InternalServerError",
-        "RequestTimeout",
-    }
-)
-_RETRYABLE_TYPES = frozenset(
-    {"EndpointConnectionError", "ConnectionClosedError", "ReadTimeoutError", "ConnectTimeoutError"}
-)
 _DONE = frozenset({"Complete", "Failed", "Cancelled", "Timeout"})
 
 
@@ -140,53 +122,19 @@ class CloudWatchSource:
     # -- calls, retries, errors -------------------------------------------------------
 
     def _error(self, exc: BaseException, op: str) -> SourceError:
-        code, name = error_code(exc), type(exc).__name__
-        if code == "ResourceNotFoundException":
-            where = f" in {self.region}" if self.region else ""
-            return SourceError(f"CloudWatch log group {self.log_group}{where}: {exc}")
-        if code in ("AccessDeniedException", "UnrecognizedClientException"):
-            return SourceError(f"CloudWatch Logs refused {op}: {exc} (check credentials/IAM)")
-        if name == "NoRegionError":
-            return SourceError("no AWS region: pass --region or set AWS_REGION/BELLWATCH_REGION")
-        if name in ("NoCredentialsError", "ProfileNotFound"):
-            return SourceError(f"AWS credentials: {exc} (aws configure, AWS_PROFILE, --profile)")
-        if name == "ParamValidationError" or code in ("InvalidParameterException",
-                                                      "MalformedQueryException"):  # fmt: skip
-            return SourceError(f"CloudWatch Logs rejected {op}: {exc}")
-        return SourceError(f"CloudWatch Logs {op} failed: {exc}")
+        return explain(exc, op, self.log_group, self.region)
 
     def _call(self, op: str, **kwargs: Any) -> Any:
         """``client.<op>(**kwargs)``, retried with backoff on throttling and transient errors."""
-        delay = self.backoff
-        for attempt in range(self.retries + 1):
-            try:
-                return getattr(self.client, op)(**kwargs)
-            except SourceError:
-                raise
-            except Exception as exc:
-                if error_code(exc) is None and not type(exc).__module__.startswith("botocore"):
-                    raise  # a bug of ours or the caller's, not an AWS failure: show it
-                retryable = (
-                    error_code(exc) in _RETRYABLE_CODES or type(exc).__name__ in _RETRYABLE_TYPES
-                )
-                if not retryable:
-                    raise self._error(exc, op) from None
-                if attempt == self.retries:
-                    why = error_code(exc) or type(exc).__name__
-                    if op == "start_query" and why == "LimitExceededException":
-                        raise SourceError(
-                            "too many Logs Insights queries are running in this account and "
-                            "region (interactive and scheduled queries share one quota): wait "
-                            "for some to finish, or stop them, then run this again"
-                        ) from None
-                    raise SourceError(
-                        f"CloudWatch Logs kept refusing {op} ({why}) after {attempt + 1} "
-                        "attempts; narrow --since/--until or retry later"
-                    ) from None
-                # Equal jitter: never less than half the delay, so the backoff still grows.
-                self._sleep(delay / 2 + random.uniform(0, delay / 2))
-                delay = min(delay * 2, self.max_backoff)
-        raise AssertionError("unreachable")  # pragma: no cover
+        return with_retries(
+            lambda: getattr(self.client, op)(**kwargs),
+            op,
+            self._error,
+            retries=self.retries,
+            backoff=self.backoff,
+            max_backoff=self.max_backoff,
+            sleep=self._sleep,
+        )
 
     # -- records ------------------------------------------------------------------------
 
@@ -408,30 +356,7 @@ class CloudWatchSource:
             }
             for row in rows
         ]
-        return self._with_requested_fields(out, query_text)
-
-    def _with_requested_fields(
-        self, rows: list[dict[str, Any]], query_text: str
-    ) -> list[dict[str, Any]]:
-        """The rows holding at least one of the query's result columns; the others are
-        counted and said, never turned into rows of nulls.
-
-        CloudWatch leaves out of a row the fields that have no value there, so a row with
-        none of the requested fields carries nothing the query asked for (an emulator
-        such as moto, which does not run Insights, returns the raw events this way).
-        """
-        columns = _result_columns(query_text)
-        if not columns or not rows:
-            return rows
-        kept = [row for row in rows if not columns.isdisjoint(row)]
-        skipped = len(rows) - len(kept)
-        if skipped:
-            asked = ", ".join(sorted(columns)[:6]) + (", ..." if len(columns) > 6 else "")
-            self.stats.warnings.append(
-                f"skipped {skipped:,} of {len(rows):,} Logs Insights rows holding none of "
-                f"the query's fields ({asked})"
-            )
-        return kept
+        return with_requested_fields(out, query_text, self.stats.warnings)
 
     def _wait(self, query_id: str, query_text: str) -> Mapping[str, Any]:
         """Poll until the query ends; its final reply (the first page of results)."""
@@ -464,15 +389,3 @@ class CloudWatchSource:
             raise SourceError(f"Logs Insights query {status.lower()}: {query_text}")
         final: Mapping[str, Any] = reply
         return final
-
-
-def _result_columns(query_text: str) -> frozenset[str]:
-    """The columns ``query_text`` returns, as the local engine parses it (empty when it
-    cannot: CloudWatch may accept what the local engine does not, and then nothing is
-    skipped)."""
-    from ..query.insights import QueryError, parse
-
-    try:
-        return frozenset(parse(query_text).columns)
-    except QueryError:
-        return frozenset()
