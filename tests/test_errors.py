@@ -775,7 +775,7 @@ class TestRouteOfLoggedErrors:
 
     def test_record_without_endpoint_takes_the_request_route(self) -> None:
         """``record(exc)`` with no endpoint during a request names the request's route."""
-        from bellwatch.errors.aggregator import set_request_route
+        from bellwatch.errors._handover import set_request_route
 
         set_request_route(lambda: "/api/book/{slot}")
         try:

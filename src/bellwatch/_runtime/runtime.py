@@ -18,7 +18,7 @@ from structlog.typing import Processor
 
 from .. import _settings
 from .._settings import ConfigError, Settings
-from ..errors.aggregator import ErrorStep
+from ..errors._handover import ErrorStep
 from ..log import pipeline, pseudonym, stdlib
 from ..log.logfile import RotatingFile
 from ..log.pipeline import Pipeline

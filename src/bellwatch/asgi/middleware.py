@@ -24,7 +24,7 @@ from typing import Any
 from .. import _settings
 from .._guard import record_internal_error
 from .._runtime import runtime
-from ..errors.aggregator import set_request_route
+from ..errors._handover import set_request_route
 from ..log import pipeline, stdlib
 from ..log.context import _EMPTY, _Bound, _ctx, current_scope
 from ..log.deferred import Deferred

@@ -12,7 +12,8 @@ May import: ``bellwatch.log``, ``bellwatch.store``, and the layers below them.
 from __future__ import annotations
 
 from ..store.patterns import Hit, MemoryPatternStore, Pattern, PatternStore, Policy
-from .aggregator import ErrorAggregator, ErrorStep
+from ._handover import ErrorStep
+from .aggregator import ErrorAggregator
 from .fingerprint import Explanation, default_severity, explain, explain_record
 
 __all__ = [

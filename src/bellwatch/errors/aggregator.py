@@ -25,7 +25,6 @@ the escalation in both modes: alerts are not log lines.
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import threading
 import time
@@ -40,25 +39,23 @@ from .._guard import record_internal_error, suppress_internal_errors
 from ..log import pipeline
 from ..log.context import _ctx
 from ..log.pipeline import FIRST_LINE
-from ..log.processors import REPORTED, compact_traceback, exception_from
+from ..log.processors import compact_traceback
 from ..log.redact import scrub_text
 from ..schema import Ev, F, Sev
 from ..store.patterns import Hit, MemoryPatternStore, Pattern, PatternStore, Policy
+from ._handover import SERVER_LOGGERS, current_route, mark_reported, reported
 from .alerts import Alert, Alerter
 from .fingerprint import default_severity, identify
 from .fingerprint import error_message as _message
 
 __all__ = [
-    "SERVER_LOGGERS",
     "ErrorAggregator",
-    "ErrorStep",
     "Hit",
     "MemoryPatternStore",
     "Pattern",
     "PatternStore",
     "Policy",
     "default_severity",
-    "set_request_route",
 ]
 
 SeverityHook = Callable[[BaseException, "int | None", bool], "str | None"]
@@ -66,58 +63,11 @@ SeverityHook = Callable[[BaseException, "int | None", bool], "str | None"]
 # pattern that began low (unless alert_low).
 _FIRST_PAGES = (Sev.HIGH, Sev.CRITICAL)
 _MESSAGE_MAX = 120  # normalised message kept per pattern: bounds memory and line size
-_MARK = REPORTED
-# Loggers of ASGI servers: their "Exception in ASGI application" record repeats an
-# exception the middleware already reported (bellwatch.log.stdlib filters it out
-# before any handler; this catches it if it still arrives).
-SERVER_LOGGERS = frozenset({"uvicorn.error", "gunicorn.error", "hypercorn.error"})
-
-
-def _counted(exc: BaseException) -> tuple[str, str] | None:
-    """``(hash, line kind)`` when ``exc`` was already counted (logged, then re-raised)."""
-    try:
-        mark = getattr(exc, _MARK, None)
-    except Exception:
-        return None
-    return mark if isinstance(mark, tuple) else None
-
-
-def _mark(exc: BaseException, hit: Hit) -> None:
-    # An exception type with __slots__ cannot be marked; it may then be counted twice.
-    with contextlib.suppress(Exception):
-        setattr(exc, _MARK, (hit.pattern.hash, hit.kind))
-
-
 Emit = Callable[[str, dict[str, Any]], None]
 
 
 def _emit_current(method: str, event: dict[str, Any]) -> None:
     pipeline.current().emit(method, event)
-
-
-RouteOf = Callable[[], "str | None"]
-_request_route: RouteOf | None = None
-
-
-def set_request_route(route_of: RouteOf | None) -> None:
-    """Register what names the route template of the request being handled.
-
-    The ASGI layer registers it (this layer never imports that one), so that the
-    first line of an error an app logs during a request carries the route.
-    """
-    global _request_route
-    _request_route = route_of
-
-
-def _current_route() -> str | None:
-    route_of = _request_route
-    if route_of is None:
-        return None
-    try:
-        return route_of()
-    except Exception as exc:
-        record_internal_error(exc)
-        return None
 
 
 class ErrorAggregator:
@@ -213,10 +163,10 @@ class ErrorAggregator:
         being handled (if any) is the pattern's.
         """
         with suppress_internal_errors():
-            if _counted(exc) is not None:
+            if reported(exc) is not None:
                 return
             if endpoint is None:
-                endpoint = _current_route()
+                endpoint = current_route()
             hit = self._observe(
                 exc,
                 endpoint=endpoint,
@@ -225,7 +175,7 @@ class ErrorAggregator:
                 severity=severity,
                 forced=fingerprint,
             )
-            _mark(exc, hit)
+            mark_reported(exc, hit)
             p = hit.pattern
             if hit.kind == "first":
                 # The fingerprint's first line, in full: route, status, traceback, with
@@ -258,7 +208,7 @@ class ErrorAggregator:
         forced = event.pop("fingerprint", None)
         path = event.get(F.PATH)
         status = event.get(F.STATUS)
-        prior = _counted(exc)
+        prior = reported(exc)
         if prior is not None:  # the same exception object logged again: one occurrence
             if prior[1] == "none" or event.get(F.LOGGER) in SERVER_LOGGERS:
                 raise structlog.DropEvent  # (a server's copy of what was reported already)
@@ -266,7 +216,7 @@ class ErrorAggregator:
             return event
         # A logger call rarely names the route; the request being handled does. The
         # pattern keeps it, so its summaries, /metrics and alerts name it too.
-        route = path if isinstance(path, str) else _current_route()
+        route = path if isinstance(path, str) else current_route()
         try:
             hit = self._observe(
                 exc,
@@ -276,7 +226,7 @@ class ErrorAggregator:
                 severity=severity if isinstance(severity, str) else None,
                 forced=str(forced) if forced is not None else None,
             )
-            _mark(exc, hit)
+            mark_reported(exc, hit)
         except Exception as err:
             record_internal_error(err)
             return event  # the app's line is still written, unaggregated
@@ -503,30 +453,3 @@ def _close_store(agg: ErrorAggregator) -> None:
     close = getattr(agg.store, "close", None)
     if callable(close):
         close()
-
-
-class ErrorStep:
-    """Pipeline step: a logger call with an exception goes through the aggregator.
-
-    The runtime registers it when it builds the pipeline (the log layer never imports
-    this package). It runs before ``CompactException`` (it needs the exception object)
-    and raises ``structlog.DropEvent`` for an occurrence whose line is not due. Events
-    without an exception pass through untouched (``only_with_exception``).
-    """
-
-    __slots__ = ("_aggregator",)
-    only_with_exception = True
-
-    def __init__(self, aggregator: Callable[[], ErrorAggregator]) -> None:
-        self._aggregator = aggregator
-
-    def __call__(self, _logger: object, method: str, event: dict[str, Any]) -> dict[str, Any]:
-        exc_info = event.get("exc_info")
-        if exc_info is None:
-            if method != "exception":
-                return event
-            exc_info = True
-        exc = exception_from(exc_info)
-        if exc is None:
-            return event
-        return self._aggregator().on_log(method, event, exc)
