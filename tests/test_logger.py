@@ -153,6 +153,15 @@ keys = st.sampled_from(
 fields_st = st.dictionaries(keys, values, max_size=4)
 
 
+class TestShowable:
+    def test_a_bidi_override_in_a_call_is_escaped_in_the_line(self) -> None:
+        """The compiled logger method escapes what a terminal would obey, as the renderer does."""
+        with capture_logs() as cap:
+            get_logger().info("upload", name="invoice\u202efdp.exe", note="\x9b[2J")
+        assert "\\u202e" in cap.lines[0] and "\\u009b" in cap.lines[0]
+        assert cap.events[0]["name"] == "invoice\u202efdp.exe"
+
+
 class TestFastPathSameBytes:
     @settings(max_examples=150, deadline=None)
     @given(

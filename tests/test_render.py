@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bellwatch.log.render import MARK, BudgetRenderer, safe_repr
+from bellwatch.log.render import MARK, BudgetRenderer, safe_repr, showable
 from bellwatch.schema import CORE_FIELDS
 
 
@@ -105,6 +105,32 @@ class TestBudgetGuarantee:
         parsed = _check(BudgetRenderer(200).render(event), 200)
         assert parsed["event"].endswith(MARK)
         assert parsed["cid"] == "c1"
+
+
+_UNSHOWABLE_CHARS = "\x85\x9b\u061c\u200e\u200f\u2028\u2029\u202a\u202e\u2066\u2069"
+
+
+class TestShowable:
+    @settings(max_examples=200, deadline=None)
+    @given(
+        text=st.text(alphabet=st.sampled_from(_UNSHOWABLE_CHARS + "aé€ 😀"), max_size=120),
+        limit=st.sampled_from([100, 200]),
+    )
+    def test_no_character_a_terminal_obeys_is_written_raw(self, text: str, limit: int) -> None:
+        """C1 controls, bidi marks and line separators are escaped (or, past the budget,
+        replaced), the line still fits and parses, and a line that was not cut reads back
+        as the same text."""
+        line = BudgetRenderer(limit).render({"ts": 1, "event": "e", "note": text})
+        parsed = _check(line, limit)
+        assert not any(ch in line.decode("utf-8") for ch in _UNSHOWABLE_CHARS)
+        if "\ufffd" not in parsed.get("note", "\ufffd") and not parsed["note"].endswith(MARK):
+            assert parsed["note"] == text
+
+    def test_an_escape_is_json_for_the_same_text(self) -> None:
+        """A right-to-left override is written as \\u202e: what a reader decodes is unchanged."""
+        line = BudgetRenderer(200).render({"event": "pay\u202etxt.exe"})
+        assert b"\\u202e" in line
+        assert orjson.loads(line) == {"event": "pay\u202etxt.exe"}
 
 
 class TestPriorities:
@@ -280,13 +306,16 @@ class TestRequestLineJoinKeys:
     ) -> None:
         """Under budget the line is orjson's; over, it carries _dropped or a marked cut."""
         event = {**request_line(path), "uid": uid, **extra}
-        whole = orjson.dumps(event)
+        whole = showable(orjson.dumps(event), 10**9)  # as written: escapes count
         parsed = _check(BudgetRenderer(limit).render(event), limit)
         if len(whole.decode()) <= limit:
             assert parsed == orjson.loads(whole)
         else:
             cut = [k for k, v in parsed.items() if isinstance(v, str) and v != event.get(k)]
-            assert "_dropped" in parsed or any(parsed[k].endswith(MARK) for k in cut)
+            # dropped, cut with a mark, or (escapes past the budget) replaced by U+FFFD
+            assert "_dropped" in parsed or any(
+                parsed[k].endswith(MARK) or "\ufffd" in k + parsed[k] for k in cut
+            )
 
 
 _SEGMENT = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_{}0123456789-", min_size=1, max_size=24)

@@ -296,8 +296,8 @@ class Plan:
                 except encode_error:  # what orjson cannot write: the renderer cleans it
                     data = render(out) + b"\n"
                 else:
-                    if len(data) > limit:
-                        data = over(out, data)
+                    if len(data) > limit or not data.isascii():
+                        data = over(out, data)  # the budget; escapes (render.showable)
             except Exception:  # never raise into the app: the general way copes or says so
                 slow(event, **kw)
                 return

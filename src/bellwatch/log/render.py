@@ -10,6 +10,7 @@ by arithmetic on per-key sizes, and the line is dumped once more.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,7 +19,7 @@ import orjson
 from .._guard import counters
 from ..schema import CORE_FIELDS, F
 
-__all__ = ["MARK", "BudgetRenderer", "safe_repr"]
+__all__ = ["MARK", "BudgetRenderer", "safe_repr", "showable"]
 
 MARK = "…"  # one character; the visible truncation mark
 
@@ -146,8 +147,39 @@ def _key_chars(key: str) -> int:
     return n
 
 
+# Characters JSON allows raw inside a string that a terminal acts on or that reorder
+# what it shows: C1 controls (U+0080-009F: some terminals read U+009B as CSI), bidi
+# marks and overrides, the line and paragraph separators. As UTF-8 (each lead byte
+# starts a character: no match can straddle two).
+_UNSHOWABLE = re.compile(
+    rb"\xc2[\x80-\x9f]|\xd8\x9c|\xe2\x80[\x8e\x8f\xa8-\xae]|\xe2\x81[\xa6-\xa9]"
+)
+_REPLACEMENT = "\ufffd".encode()
+
+
+def _escaped(match: re.Match[bytes]) -> bytes:
+    return b"\\u%04x" % ord(match.group().decode("utf-8"))
+
+
+def showable(line: bytes, limit: int) -> bytes:
+    """``line`` (JSON, non-ASCII) with every character :data:`_UNSHOWABLE` matches
+    written as a ``\\uXXXX`` escape: the same JSON, but ``tail -f`` or ``less`` on the
+    file shows the escape and never obeys it. When the escapes would take the line past
+    ``limit`` characters, each such character becomes U+FFFD instead (one for one).
+    """
+    escaped, found = _UNSHOWABLE.subn(_escaped, line)
+    if not found:
+        return line
+    if _chars(escaped) <= limit:
+        return escaped
+    return _UNSHOWABLE.sub(_REPLACEMENT, line)
+
+
 class BudgetRenderer:
     """Render an event dict as compact JSON bytes of at most ``max_line`` characters.
+
+    Characters a terminal would act on are escaped (:func:`showable`) when the escapes
+    fit the budget, and replaced by U+FFFD when they do not.
 
     Args:
         max_line: the character budget of one line, newline excluded (>= 100).
@@ -169,27 +201,37 @@ class BudgetRenderer:
             line = orjson.dumps(event, default=_default)
         except Exception:
             return self._fit(event, None)
-        # Bytes are never fewer than characters, so this check is exact when it passes.
-        if len(line) <= self.max_line:
-            return line
-        chars = _chars(line)
-        if chars <= self.max_line:
-            return line
+        if line.isascii():
+            if len(line) <= self.max_line:
+                return line
+            chars = len(line)
+        else:
+            chars = len(line.decode("utf-8"))
+            if chars <= self.max_line:  # as it is; escaped if that fits, else replaced
+                return showable(line, self.max_line)
         # A value orjson could not write itself (our _default ran) is cleaned first;
         # otherwise the event is JSON already and its line's length is known.
-        return self._fit(event, chars if counters.values_replaced == replaced else None)
+        line = self._fit(event, chars if counters.values_replaced == replaced else None)
+        return line if line.isascii() else showable(line, self.max_line)
 
     def over(self, event: dict[str, Any], data: bytes) -> bytes:
         """:meth:`render` with its newline, for the logger's fast path, which dumped already.
 
-        ``data`` is ``orjson.dumps(event, option=OPT_APPEND_NEWLINE)`` and longer than
-        ``max_line + 1`` bytes. ``event`` is the caller's own: it is cut in place.
+        ``data`` is ``orjson.dumps(event, option=OPT_APPEND_NEWLINE)``, longer than
+        ``max_line + 1`` bytes or not ASCII. ``event`` is the caller's own: it is cut in
+        place.
         """
-        chars = (len(data) if data.isascii() else len(data.decode("utf-8"))) - 1
+        if data.isascii():
+            chars = len(data) - 1
+        else:
+            chars = len(data.decode("utf-8")) - 1
+            if chars <= self.max_line:  # as it is; escaped if that fits, else replaced
+                return showable(data, self.max_line + 1)
         if chars <= self.max_line:
             return data
         counters.lines_truncated += 1
-        return _fit_values(event, self.max_line, chars, orjson.OPT_APPEND_NEWLINE)
+        data = _fit_values(event, self.max_line, chars, orjson.OPT_APPEND_NEWLINE)
+        return data if data.isascii() else showable(data, self.max_line + 1)
 
     def _fit(self, event: Mapping[str, Any], chars: int | None) -> bytes:
         """The budget path; ``chars``: the line's length when ``event`` is JSON as it is."""
