@@ -372,6 +372,23 @@ class TestFreshWorker:
             errors = get(MetricsEndpoint()).json()["errors"]
         assert (errors["total_error_count"], errors["total_unique_errors"]) == (3, 1)
 
+    def test_a_fresh_workers_health_verdict_is_the_clusters(self, redis_url: str) -> None:
+        """A worker that just started gives /health the verdict /metrics gives: the
+        cluster's, not that of its own (still empty) numbers."""
+        from bellwatch.store.redis import RedisStore
+
+        other = RedisStore(redis_url, flush_interval=3600)
+        try:
+            for i in range(10):  # half of them 500: the cluster is degraded
+                other.record("/api/book", 500 if i % 2 else 200, 0.1, False, time.time())
+            assert other.flush()
+        finally:
+            other.close()
+        with capture_logs(redis_url=redis_url, flush_interval=60.0):
+            health = get(HealthEndpoint()).json()
+            status = get(MetricsEndpoint()).json()["status"]
+        assert health["verdict"] == status == "degraded"
+
     def test_without_redis_the_answer_is_local_and_says_stale(self) -> None:
         """Redis unreachable: the read gives up and marks this process's numbers stale."""
         with capture_logs(redis_url="redis://127.0.0.1:1/0", flush_interval=60.0):
