@@ -398,6 +398,41 @@ class TestFreshWorker:
         assert doc["performance"]["total_requests"] == 1
 
 
+class TestWithoutRedis:
+    def test_each_worker_answers_its_own_numbers_as_the_readme_says(
+        self, tmp_path: Path
+    ) -> None:
+        """Two workers and no Redis: each /metrics is the answering worker's own numbers
+        (source local, no stale), the workers' numbers add up to what was sent, and a
+        restart starts from zero; the README says so."""
+        readme = (Path(__file__).parents[1] / "README.md").read_text()
+        assert "Without Redis every number is the answering worker's own" in readme
+        server = Server(tmp_path, [*UVICORN, "--workers", "2"], 2)
+        by_worker: dict[str, dict[str, Any]] = {}
+        try:
+            answered_ok, answered_fail = server.load()
+            for _ in range(200):  # new connections: the kernel picks the worker
+                doc = httpx.get(server.base + "/metrics", headers={"Connection": "close"}).json()
+                by_worker[doc["process"]["worker"]] = doc
+                if len(by_worker) == 2:
+                    break
+        finally:
+            server.stop()
+        assert len(by_worker) == 2
+        for doc in by_worker.values():
+            assert doc["source"] == "local" and "stale" not in doc
+            assert doc["performance"] == doc["process"]["performance"]
+        counted = [doc["endpoints"].get(path, {}).get("count", 0)
+                   for doc in by_worker.values() for path in ("/ok", "/fail")]  # fmt: skip
+        assert sum(counted) == answered_ok + answered_fail
+        again = Server(tmp_path, UVICORN, 1)
+        try:
+            doc = httpx.get(again.base + "/metrics").json()
+        finally:
+            again.stop()
+        assert "/ok" not in doc["endpoints"] and doc["errors"]["total_error_count"] == 0
+
+
 def _users_app() -> Any:
     from starlette.applications import Starlette
     from starlette.responses import PlainTextResponse
