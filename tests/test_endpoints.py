@@ -399,9 +399,7 @@ class TestFreshWorker:
 
 
 class TestWithoutRedis:
-    def test_each_worker_answers_its_own_numbers_as_the_readme_says(
-        self, tmp_path: Path
-    ) -> None:
+    def test_each_worker_answers_its_own_numbers_as_the_readme_says(self, tmp_path: Path) -> None:
         """Two workers and no Redis: each /metrics is the answering worker's own numbers
         (source local, no stale), the workers' numbers add up to what was sent, and a
         restart starts from zero; the README says so."""
