@@ -117,6 +117,12 @@ class TestUnknownVariables:
             resolve({"BELLWATCH_NOT_A_THING": "1"})
         assert caught[0].filename == __file__
 
+    def test_a_typo_in_an_argument_names_the_setting_it_resembles(self) -> None:
+        """configure(slow_treshold=...) fails naming slow_threshold, as the variable's typo
+        warns naming BELLWATCH_SLOW_THRESHOLD."""
+        with pytest.raises(ConfigError, match=r"slow_treshold \(did you mean slow_threshold\?\)"):
+            resolve({}, slow_treshold=1.0)
+
     def test_settings_and_our_own_variables_do_not_warn(self) -> None:
         """Every setting's variable, and the benchmarks' own, resolve without a warning."""
         env = {_settings.env_name("service"): "shop", "BELLWATCH_BENCH_QUICK": "1"}

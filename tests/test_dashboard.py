@@ -25,6 +25,8 @@ from bellwatch.testing import Captured, capture_logs
 SECRET = "metrics-s3cret"
 # An error message an attacker controls: the page must show it as text, never run it.
 HOSTILE = "</script><img src=x onerror=document.body.remove()><b>bold</b>"
+pytest_plugins = ["redis_server"]
+
 ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -369,3 +371,45 @@ class TestRefreshInChromium:
                     page.clock.run_for(60_000)
                     page.wait_for_load_state()
                 assert len(fetched) == 1
+
+
+@pytest.mark.browser
+@pytest.mark.redis
+class TestClusterInChromium:
+    def test_tiles_are_the_clusters_and_the_charts_say_whose_they_are(
+        self, fresh: None, redis_url: str
+    ) -> None:
+        """With Redis, the requests tile is the cluster's (its 5-minute window), not the
+        answering worker's last minute beside the cluster's total, and the page says that
+        its charts and slow requests are that one worker's."""
+        from bellwatch.store.redis import RedisStore
+
+        other = RedisStore(redis_url, flush_interval=3600)  # another worker of the service
+        try:
+            for _ in range(600):
+                other.record("/hello", 200, 0.01, False, time.time())
+            assert other.flush()
+        finally:
+            other.close()
+        with capture_logs(redis_url=redis_url):
+            app = FastAPI()
+
+            @app.get("/hello")
+            def hello() -> dict[str, str]:
+                return {"hello": "world"}
+
+            instrument(app)
+            with start_server(app) as server, chromium() as browser:
+                for _ in range(3):
+                    assert httpx.get(server.url + "/hello").status_code == 200
+                page = browser.new_page()
+                page.goto(f"{server.url}/dashboard?refresh=0.5")
+                page.wait_for_function(
+                    "() => document.getElementById('total-requests').textContent === '603'"
+                )
+                worker = runtime.worker
+                rpm = int((page.text_content("#rpm") or "0").replace(",", ""))
+                scope = page.evaluate("() => document.getElementById('scope')?.textContent")
+        assert rpm == 603  # the cluster's last 5 minutes; this worker served 3
+        assert scope is not None and "cluster" in scope
+        assert worker in scope

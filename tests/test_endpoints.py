@@ -372,6 +372,23 @@ class TestFreshWorker:
             errors = get(MetricsEndpoint()).json()["errors"]
         assert (errors["total_error_count"], errors["total_unique_errors"]) == (3, 1)
 
+    def test_a_fresh_workers_health_verdict_is_the_clusters(self, redis_url: str) -> None:
+        """A worker that just started gives /health the verdict /metrics gives: the
+        cluster's, not that of its own (still empty) numbers."""
+        from bellwatch.store.redis import RedisStore
+
+        other = RedisStore(redis_url, flush_interval=3600)
+        try:
+            for i in range(10):  # half of them 500: the cluster is degraded
+                other.record("/api/book", 500 if i % 2 else 200, 0.1, False, time.time())
+            assert other.flush()
+        finally:
+            other.close()
+        with capture_logs(redis_url=redis_url, flush_interval=60.0):
+            health = get(HealthEndpoint()).json()
+            status = get(MetricsEndpoint()).json()["status"]
+        assert health["verdict"] == status == "degraded"
+
     def test_without_redis_the_answer_is_local_and_says_stale(self) -> None:
         """Redis unreachable: the read gives up and marks this process's numbers stale."""
         with capture_logs(redis_url="redis://127.0.0.1:1/0", flush_interval=60.0):
@@ -379,6 +396,39 @@ class TestFreshWorker:
             doc = get(MetricsEndpoint()).json()
         assert (doc["source"], doc["stale"]) == ("local", True)
         assert doc["performance"]["total_requests"] == 1
+
+
+class TestWithoutRedis:
+    def test_each_worker_answers_its_own_numbers_as_the_readme_says(self, tmp_path: Path) -> None:
+        """Two workers and no Redis: each /metrics is the answering worker's own numbers
+        (source local, no stale), the workers' numbers add up to what was sent, and a
+        restart starts from zero; the README says so."""
+        readme = (Path(__file__).parents[1] / "README.md").read_text()
+        assert "Without Redis every number is the answering worker's own" in readme
+        server = Server(tmp_path, [*UVICORN, "--workers", "2"], 2)
+        by_worker: dict[str, dict[str, Any]] = {}
+        try:
+            answered_ok, answered_fail = server.load()
+            for _ in range(200):  # new connections: the kernel picks the worker
+                doc = httpx.get(server.base + "/metrics", headers={"Connection": "close"}).json()
+                by_worker[doc["process"]["worker"]] = doc
+                if len(by_worker) == 2:
+                    break
+        finally:
+            server.stop()
+        assert len(by_worker) == 2
+        for doc in by_worker.values():
+            assert doc["source"] == "local" and "stale" not in doc
+            assert doc["performance"] == doc["process"]["performance"]
+        counted = [doc["endpoints"].get(path, {}).get("count", 0)
+                   for doc in by_worker.values() for path in ("/ok", "/fail")]  # fmt: skip
+        assert sum(counted) == answered_ok + answered_fail
+        again = Server(tmp_path, UVICORN, 1)
+        try:
+            doc = httpx.get(again.base + "/metrics").json()
+        finally:
+            again.stop()
+        assert "/ok" not in doc["endpoints"] and doc["errors"]["total_error_count"] == 0
 
 
 def _users_app() -> Any:

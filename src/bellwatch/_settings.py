@@ -422,7 +422,7 @@ def resolve(environ: Mapping[str, str] | None = None, **overrides: Any) -> Setti
     _warn_unknown(env)
     unknown = set(overrides) - _FIELDS
     if unknown:
-        raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        raise ConfigError(f"unknown setting(s): {', '.join(map(_resembles, sorted(unknown)))}")
     values: dict[str, Any] = {}
     for name, parse in _PARSERS.items():
         if overrides.get(name) is not None:
@@ -459,6 +459,13 @@ def _warn_unknown(env: Mapping[str, str]) -> None:
             warnings.warn(
                 f"{name} is not a bellwatch setting{hint}", ConfigWarning, stacklevel=_caller()
             )
+
+
+def _resembles(name: str) -> str:
+    """``name``, with the setting it most resembles: ``slow_treshold (did you mean
+    slow_threshold?)``, as a mistyped variable's warning names the variable."""
+    close = difflib.get_close_matches(name, sorted(_FIELDS), n=1)
+    return f"{name} (did you mean {close[0]}?)" if close else name
 
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))

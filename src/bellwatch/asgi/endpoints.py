@@ -103,8 +103,9 @@ class HealthEndpoint:
 
     Body: ``{"status": "ok"|"fail", "verdict": ..., "checks": {name: {"ok", "ms", "error"?}}}``:
     ``verdict`` is the one health word (:mod:`bellwatch.verdict`) of the rolling window,
-    which never fails the probe by itself. With no checks registered it is a plain
-    liveness probe.
+    which never fails the probe by itself. With Redis it is the cluster's, read afresh as
+    ``/metrics`` reads it: a worker's own copy may be a minute old, or, before its first
+    read, only its own numbers. With no checks registered it is a plain liveness probe.
     """
 
     def __init__(self, path: str = "/health") -> None:
@@ -113,6 +114,8 @@ class HealthEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope.setdefault("route", self)
         ok, by_name = await runtime.checks.run()
+        if runtime.shared:  # the verdict of the numbers /metrics shows, not a stale copy
+            await asyncio.to_thread(runtime.refresh)
         body = orjson.dumps(
             {"status": "ok" if ok else "fail", "verdict": runtime.verdict(), "checks": by_name}
         )

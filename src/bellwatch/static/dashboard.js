@@ -168,12 +168,21 @@
     $("status").textContent = doc.status || "unknown";
     $("status").className = "badge " + (doc.status || "");
     $("total-requests").textContent = fmtNum(perf.total_requests);
+    // With Redis the tiles and tables are the cluster's, but the charts and the slow
+    // requests are the 5-second buckets of the worker that answered: say so, and show
+    // the cluster's requests of its 5-minute window rather than that one worker's minute.
+    const cluster = doc.source === "cluster", worker = shown((doc.process || {}).worker || "?");
+    $("scope").textContent = cluster
+      ? `cluster of workers; charts and slow requests: worker ${worker} only`
+      : `worker ${worker} only` + (doc.stale ? " (the shared store is unreachable)" : "");
+    $("rpm-label").textContent = cluster ? "Requests (5 min)" : "Requests / min";
+    if (cluster) $("rpm").textContent = fmtNum(win.total_requests);
     if (series) {
       const perMin = Math.round(60 / series.step);
-      $("rpm").textContent = fmtNum(series.count.slice(-perMin).reduce((a, b) => a + b, 0));
+      if (!cluster) $("rpm").textContent = fmtNum(series.count.slice(-perMin).reduce((a, b) => a + b, 0));
       drawSeries(series);
     } else {
-      $("rpm").textContent = "-";
+      if (!cluster) $("rpm").textContent = "-";
       for (const id of ["chart-rate", "chart-p95", "chart-errors"]) {
         chart($(id), { n: 60, step: 5, max: 1, label: () => "", empty: "no series in /metrics", draw: () => {} });
       }
