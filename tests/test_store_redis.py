@@ -337,6 +337,19 @@ class TestDegraded:
         finally:
             store.close()
 
+    def test_the_degraded_line_says_what_failed(self) -> None:
+        """store_degraded names the error and its reason (the address refused), not a bare type."""
+        store = RedisStore("redis://127.0.0.1:1/0", flush_interval=60.0, timeout=0.2)
+        try:
+            with capture_logs() as captured:
+                store.record("/x", 200, 0.1, False, NOW)
+                assert not store.flush()
+            (line,) = captured.events
+            assert line["msg"].startswith("ConnectionError: ")
+            assert "127.0.0.1:1" in line["msg"]
+        finally:
+            store.close()
+
     def test_closing_with_queued_requests_does_not_hang(
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:
@@ -992,3 +1005,55 @@ class TestAlertsOncePerCluster:
         finally:
             for agg in aggs:
                 agg.close()
+
+
+def _paging_aggregator(url: str, sent: list[Alert]) -> ErrorAggregator:
+    """An aggregator on ``url`` whose alerts land in ``sent``."""
+    (agg,), _ = _aggregators(url, 1)
+    agg.alerter.close(0.0)
+    agg.alerter = Alerter([_Keep(sent)], interval=0.0)
+    return agg
+
+
+class TestAlertsWhileRedisIsDown:
+    def test_a_new_error_pages_from_the_process_while_redis_is_down(self) -> None:
+        """Redis unreachable from the start: the first occurrence of a critical error still
+        pages (from this process, as without Redis), and so does one met once it is known down."""
+        sent: list[Alert] = []
+        agg = _paging_aggregator("redis://127.0.0.1:1/0", sent)
+        try:
+            agg.record(ConnectionRefusedError("db down"), handled=False)
+            with capture_logs():
+                assert not agg.store.flush()  # type: ignore[attr-defined]
+            agg.flush()
+            agg.record(TimeoutError("cache down"), handled=False)
+            assert agg.alerter.flush(5.0)
+            assert [(a.severity, a.escalated) for a in sent] == [
+                ("critical", False),
+                ("high", False),
+            ]
+        finally:
+            with capture_logs():
+                agg.close()
+
+    def test_a_page_sent_while_down_is_not_sent_again_once_redis_is_back(self) -> None:
+        """When Redis comes back and the cluster decides on the error, nobody pages twice."""
+        from redis_server import RedisServer
+
+        server = RedisServer()
+        sent: list[Alert] = []
+        agg = _paging_aggregator(server.url, sent)
+        try:
+            agg.record(ConnectionRefusedError("db down"), handled=False)
+            with capture_logs():
+                assert not agg.store.flush()  # type: ignore[attr-defined]
+                agg.flush()
+                server.start()
+                _flush(agg.store)  # type: ignore[arg-type]
+                agg.flush()
+            assert agg.alerter.flush(5.0)
+            assert len(sent) == 1
+        finally:
+            with capture_logs():
+                agg.close()
+            server.stop()

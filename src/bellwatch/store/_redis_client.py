@@ -361,7 +361,10 @@ class Shipper:
             history.appendleft((first, last, self._merge(old, newer), n_old + n_newer))
 
     def _down(self, exc: BaseException) -> tuple[str, dict[str, Any]] | None:
-        self.last_error = type(exc).__name__
+        # What failed and why ("ConnectionError: Error 111 connecting to redis:6379.
+        # Connection refused."): a URL's password never appears in redis-py's messages,
+        # and the line's redactor masks what looks like one anyway.
+        self.last_error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         if self.degraded:
             return None
         self.degraded = True

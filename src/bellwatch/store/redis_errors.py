@@ -128,6 +128,11 @@ class RedisPatternStore:
             self._by_severity: dict[str, int] = {}
             self._escalations: list[Pattern] = []
             self._alerts: list[Pattern] = []
+            # First occurrences whose alert the cluster has not decided yet, and those this
+            # process paged for itself while Redis was down (the cluster's later decision
+            # for them is then not paged again).
+            self._awaiting: set[str] = set()
+            self._paged: set[str] = set()
             self._due: list[Pattern] = []
             self._handed: dict[str, int] = {}  # n of the lines the cluster handed this process
             self._unshipped: dict[str, int] = {}  # past buffer_max: never sent, never claimed
@@ -172,10 +177,17 @@ class RedisPatternStore:
                 if first:
                     self._pending[key][_CLAIMS] += 1
             count = self._counts.get(key, 0) + (self._pending.get(key) or [0])[0]
+            # With Redis down, a first occurrence pages from here (as without Redis):
+            # waiting for the cluster would page nobody until Redis is back.
+            alert = first and self.shipper.degraded
+            if alert:
+                self._paged.add(key)
+            elif first:
+                self._awaiting.add(key)
         self.shipper.start()
-        # Escalation and the first alert are the cluster's decisions: they arrive through
-        # escalations() and alerts(), not here.
-        return Hit("first" if first else "none", max(count, 1), p.severity, False, p, alert=False)
+        # Escalation and the first alert are otherwise the cluster's decisions: they
+        # arrive through escalations() and alerts().
+        return Hit("first" if first else "none", max(count, 1), p.severity, False, p, alert=alert)
 
     # -- the flusher's side ------------------------------------------------------------
 
@@ -187,6 +199,8 @@ class RedisPatternStore:
 
     def _done(self, batch: dict[str, Entry]) -> None:
         with self._lock:
+            self._awaiting.difference_update(batch)  # the cluster has decided on these
+            self._paged.difference_update(batch)
             for key, entry in batch.items():
                 mine = self._acked.get(key)
                 if mine is None:
@@ -250,6 +264,8 @@ class RedisPatternStore:
                 escalated.count = self._counts.get(key, p.count)
                 self._escalations.append(escalated)
             for key in alerts:
+                if str(key) in self._paged:
+                    continue  # paged from here while Redis was down
                 p = self._patterns.get(str(key))
                 if p is not None:
                     first = copy_pattern(p)
@@ -327,10 +343,21 @@ class RedisPatternStore:
     def alerts(self) -> list[Pattern]:
         """Fingerprints new to the cluster in this process's batches: this process alerts.
 
-        Copies with the cluster's count when it was decided (handed over once).
+        Copies with the cluster's count when it was decided (handed over once). While
+        Redis is down, also the first occurrences sent before it was found down: paged
+        from here rather than not at all.
         """
         with self._lock:
             out, self._alerts = self._alerts, []
+            if self.shipper.degraded and self._awaiting:
+                # Firsts that went out before Redis was found down: paged from here too.
+                paging = self.paging.split(",")
+                for key in self._awaiting:
+                    p = self._patterns.get(key)
+                    if p is not None and p.severity in paging:
+                        out.append(copy_pattern(p))
+                        self._paged.add(key)
+                self._awaiting.clear()
         return out
 
     _FINAL_WAIT = 2.0  # seconds a shutdown keeps retrying its final round
