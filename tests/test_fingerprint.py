@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import textwrap
@@ -11,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bellwatch.errors import fingerprint as fingerprint_module
 from bellwatch.errors.fingerprint import (
     error_message,
     explain,
@@ -141,6 +143,28 @@ class TestInAppFrames:
         """An exception that was never raised has no call site."""
         assert in_app_frames(ValueError("x").__traceback__) == []
 
+    def test_bellwatch_frames_are_never_the_call_site_wherever_it_is_installed(self) -> None:
+        """An error raised through the middleware (bellwatch from a checkout, as here) has
+        the app's frames only: the same fingerprint as from site-packages."""
+        from bellwatch.asgi.middleware import BellwatchMiddleware
+
+        async def app(scope: object, receive: object, send: object) -> None:
+            raise RuntimeError("boom")
+
+        scope = {"type": "http", "method": "GET", "path": "/", "headers": []}
+        try:
+            asyncio.run(BellwatchMiddleware(app)(scope, _receive, _send))
+        except RuntimeError as exc:
+            frames = in_app_frames(exc.__traceback__)
+        assert frames and not any(f.startswith("bellwatch.") for f in frames)
+        assert frames[-1].endswith(":app")
+
+    def test_the_demo_service_is_an_app_like_any_other(self) -> None:
+        """The demo's own frames are its call site (it is the app, not the library)."""
+        from bellwatch.demo import app as demo_app
+
+        assert fingerprint_module._in_app(demo_app.__file__)
+
 
 class TestFingerprint:
     def test_is_eight_hex(self) -> None:
@@ -247,3 +271,11 @@ class TestExplain:
         assert exp.type == "builtins.KeyError"
         assert exp.hash == fingerprint(exc)
         assert not any("module.Qualname" in note for note in exp.notes)
+
+
+async def _receive() -> dict[str, object]:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+async def _send(message: object) -> None:
+    pass

@@ -44,9 +44,14 @@ def _library_roots() -> tuple[str, ...]:
         path = sysconfig.get_paths().get(key)
         if path:
             roots.add(os.path.realpath(path) + os.sep)
-    # bellwatch's own frames (our wrappers, the pipeline) are never the app's call site.
-    roots.add(os.path.dirname(os.path.realpath(__file__)) + os.sep)
     return tuple(sorted(roots))
+
+
+# bellwatch's own frames (the middleware, the pipeline) are never the app's call site,
+# wherever bellwatch is installed (a checkout, site-packages), as for the log line's
+# traceback (log/processors.py); the demo service is an app like any other.
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.realpath(__file__))) + os.sep
+_DEMO = _PACKAGE + "demo" + os.sep
 
 
 _LIBRARY_ROOTS = _library_roots()
@@ -61,7 +66,8 @@ def _in_app(filename: str) -> bool:
             hit = False
         else:
             real = os.path.realpath(filename)
-            hit = not real.startswith(_LIBRARY_ROOTS) and "site-packages" not in real
+            ours = real.startswith(_PACKAGE) and not real.startswith(_DEMO)
+            hit = not ours and not real.startswith(_LIBRARY_ROOTS) and "site-packages" not in real
         if len(_IN_APP) < _IN_APP_MAX:
             _IN_APP[filename] = hit
     return hit
