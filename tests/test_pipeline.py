@@ -79,6 +79,21 @@ class TestConfigure:
         assert "readable" in text
         assert not text.startswith("{")
 
+    def test_dev_mode_writes_no_colours_into_a_file_or_pipe(self) -> None:
+        """env=dev on a stream that is not a terminal: plain text, no ANSI escapes."""
+        buf = io.StringIO()
+        bellwatch.configure(stream=buf, env="dev", log_file=False)
+        bellwatch.get_logger().info("plain", k="v")
+        assert "plain" in buf.getvalue() and "\x1b[" not in buf.getvalue()
+
+    def test_force_color_colours_even_a_pipe(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """FORCE_COLOR (force-color.org) keeps the colours where they would be left out."""
+        monkeypatch.setenv("FORCE_COLOR", "1")
+        buf = io.StringIO()
+        bellwatch.configure(stream=buf, env="dev", log_file=False)
+        bellwatch.get_logger().info("bright")
+        assert "\x1b[" in buf.getvalue()
+
     def test_file_sink_writes_jsonl(self, tmp_path: Path) -> None:
         """log_file=True also writes <log_dir>/<service>.jsonl."""
         bellwatch.configure(

@@ -8,6 +8,7 @@ it for their methods (:meth:`Pipeline.method`) and ask again after every install
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -84,7 +85,9 @@ class Pipeline:
         self.plain_steps: list[Processor] = [s for s in self.steps if not _only_with_exception(s)]
         self._console: Callable[..., str] | None = None
         if settings.dev:
-            self._console = structlog.dev.ConsoleRenderer(colors=True, timestamp_key=F.TS)
+            self._console = structlog.dev.ConsoleRenderer(
+                colors=_colours(sink.stream), timestamp_key=F.TS
+            )
         # With hash_uid, a uid given to a call or bound to a logger is hashed the general
         # way; one bound in context was hashed when bound (``bind``), so it stays fast.
         special = _SPECIAL | {F.USER_ID} if self.uid_hasher is not None else _SPECIAL
@@ -247,3 +250,16 @@ def current() -> Pipeline:
     install(Pipeline(_settings.resolve(), Sink(sys.stdout)))
     assert _current is not None
     return _current
+
+
+def _colours(stream: Any) -> bool:
+    """Colours for a terminal, not a file or a pipe (``docker logs``, a CI log), unless
+    ``NO_COLOR`` or ``FORCE_COLOR`` says otherwise (no-color.org, force-color.org)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    try:
+        return bool(stream is not None and stream.isatty())
+    except Exception:  # a stream without isatty, or a closed one
+        return False
