@@ -125,7 +125,8 @@ def _namespace(key: str, raw: object) -> str:
 
 
 # A ':' in a service (its Redis namespace, bellwatch:<service>:) would put its keys inside
-# another's ("a" resetting deletes "a:e"'s), and a glob character would match other services.
+# another's ("a" resetting deletes "a:e"'s), a glob character would match other services,
+# and a '/' or NUL would move or break its log file (<log_dir>/<service>.jsonl).
 _NOT_IN_SERVICE = frozenset(":*?[]\\/\0")
 
 
