@@ -177,17 +177,25 @@ class RedisPatternStore:
                 if first:
                     self._pending[key][_CLAIMS] += 1
             count = self._counts.get(key, 0) + (self._pending.get(key) or [0])[0]
-            # With Redis down, a first occurrence pages from here (as without Redis):
-            # waiting for the cluster would page nobody until Redis is back.
-            alert = first and self.shipper.degraded
-            if alert:
-                self._paged.add(key)
-            elif first:
-                self._awaiting.add(key)
+            alert = first and self._pages_here(key)
         self.shipper.start()
         # Escalation and the first alert are otherwise the cluster's decisions: they
         # arrive through escalations() and alerts().
         return Hit("first" if first else "none", max(count, 1), p.severity, False, p, alert=alert)
+
+    def _pages_here(self, key: str) -> bool:
+        """Whether this process pages for a first occurrence itself (the caller holds the lock).
+
+        With Redis down, yes (as without Redis): waiting for the cluster would page nobody
+        until Redis is back. Otherwise the cluster decides, and ``key`` awaits it.
+        """
+        if not self.shipper.degraded:
+            self._awaiting.add(key)
+            return False
+        if len(self._paged) > 4 * self.policy.max_patterns:
+            self._paged.clear()  # bounded, as _known is: a repeated page beats unbounded memory
+        self._paged.add(key)
+        return True
 
     # -- the flusher's side ------------------------------------------------------------
 
