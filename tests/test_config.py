@@ -95,6 +95,21 @@ class TestValidation:
         """Every other name, hyphens, dots, spaces and non-ASCII included, is kept as given."""
         assert resolve({"BELLWATCH_SERVICE": service}).service == service
 
+    @pytest.mark.parametrize("url", ["http://cache:6379", "cache:6379", "localhost"])
+    def test_a_redis_url_without_a_redis_scheme_is_refused_naming_the_variable(
+        self, url: str
+    ) -> None:
+        """The error names BELLWATCH_REDIS_URL when the URL came from there; never echoes it
+        (a URL may hold a password)."""
+        with pytest.raises(ConfigError, match=r"^BELLWATCH_REDIS_URL: expected a URL") as err:
+            resolve({"BELLWATCH_REDIS_URL": url})
+        assert "cache" not in str(err.value) and "localhost" not in str(err.value)
+
+    @pytest.mark.parametrize("url", ["redis://h:6379/0", "rediss://h", "unix:///tmp/r.sock"])
+    def test_a_redis_url_redis_py_reads_is_kept(self, url: str) -> None:
+        """redis://, rediss:// and unix:// are what redis-py's from_url takes."""
+        assert resolve({}, redis_url=url).redis_url == url
+
     def test_unknown_key_is_refused(self) -> None:
         """A misspelt setting is an error, not silently ignored."""
         with pytest.raises(ConfigError, match="max_lines"):

@@ -145,6 +145,21 @@ def service_name(key: str, raw: object) -> str:
     return text
 
 
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")  # what redis-py's from_url accepts
+
+
+def _redis_url(key: str, raw: object) -> str | None:
+    """A Redis URL whose scheme redis-py reads, checked here so the error names the key
+    as it was given (``BELLWATCH_REDIS_URL``), not when the store first connects."""
+    text = _optional_text(key, raw)
+    if text is not None and not text.lower().startswith(_REDIS_SCHEMES):
+        raise ConfigError(
+            f"{key}: expected a URL starting with {', '.join(_REDIS_SCHEMES)}, got "
+            f"{text.split('://', 1)[0] + '://...' if '://' in text else 'no scheme'}"
+        )
+    return text
+
+
 def _uid_key(key: str, raw: object) -> str | None:
     # BLAKE2b takes keys of up to 64 bytes; fewer than 16 could be guessed.
     text = _secret(key, raw)
@@ -318,7 +333,7 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "alert_sns_topic": _optional_text,
     "alert_interval": _number(float, 0.0, 86_400.0),
     "alert_low": _bool,
-    "redis_url": _optional_text,
+    "redis_url": _redis_url,
     "flush_interval": _number(float, 0.01, 3600.0),
     "buffer_max": _number(int, 1, 100_000_000),
     "log_group": _optional_text,
