@@ -16,6 +16,7 @@ from bellwatch import _guard
 from bellwatch._runtime import runtime
 from bellwatch.log.logfile import RotatingFile
 from bellwatch.log.sinks import Sink
+from logfiles import buffered
 
 
 def _lines(path: Path) -> list[bytes]:
@@ -134,13 +135,7 @@ class TestSharedRotation:
 class TestBufferedFile:
     def test_info_lines_wait_until_flushed(self, tmp_path: Path) -> None:
         """Buffered lines are not in the file before a flush, and all are after it."""
-        f = RotatingFile(
-            tmp_path / "a.jsonl",
-            max_bytes=1 << 20,
-            backups=1,
-            flush_interval=60,
-            flusher=runtime.flusher,
-        )
+        f = buffered(tmp_path / "a.jsonl")
         f.write(b'{"i":1}\n')
         f.write(b'{"i":2}\n')
         assert _lines(tmp_path / "a.jsonl") == []
@@ -150,13 +145,7 @@ class TestBufferedFile:
 
     def test_an_urgent_line_goes_at_once_after_what_came_before(self, tmp_path: Path) -> None:
         """A WARNING line is written at once, with the buffered lines ahead of it."""
-        f = RotatingFile(
-            tmp_path / "a.jsonl",
-            max_bytes=1 << 20,
-            backups=1,
-            flush_interval=60,
-            flusher=runtime.flusher,
-        )
+        f = buffered(tmp_path / "a.jsonl")
         f.write(b'{"i":1}\n')
         f.write(b'{"i":2,"level":"ERROR"}\n', urgent=True)
         assert _lines(tmp_path / "a.jsonl") == [b'{"i":1}', b'{"i":2,"level":"ERROR"}']
@@ -164,13 +153,7 @@ class TestBufferedFile:
 
     def test_the_thread_writes_a_buffer_older_than_the_interval(self, tmp_path: Path) -> None:
         """With no further writes, lines reach the file within about the interval."""
-        f = RotatingFile(
-            tmp_path / "a.jsonl",
-            max_bytes=1 << 20,
-            backups=1,
-            flush_interval=0.05,
-            flusher=runtime.flusher,
-        )
+        f = buffered(tmp_path / "a.jsonl", flush_interval=0.05)
         f.write(b'{"i":1}\n')
         deadline = time.monotonic() + 5
         while not _lines(tmp_path / "a.jsonl") and time.monotonic() < deadline:
@@ -180,13 +163,7 @@ class TestBufferedFile:
 
     def test_a_full_batch_is_written_without_waiting(self, tmp_path: Path) -> None:
         """Past the batch size the buffer is written at once, in whole lines."""
-        f = RotatingFile(
-            tmp_path / "a.jsonl",
-            max_bytes=1 << 30,
-            backups=1,
-            flush_interval=60,
-            flusher=runtime.flusher,
-        )
+        f = buffered(tmp_path / "a.jsonl", max_bytes=1 << 30)
         line = b'{"pad":"%s"}\n' % (b"x" * 1000)
         for _ in range(70):
             f.write(line)
@@ -196,13 +173,7 @@ class TestBufferedFile:
 
     def test_close_writes_the_rest(self, tmp_path: Path) -> None:
         """Closing the file (reconfigure, exit) loses no buffered line."""
-        f = RotatingFile(
-            tmp_path / "a.jsonl",
-            max_bytes=1 << 20,
-            backups=1,
-            flush_interval=60,
-            flusher=runtime.flusher,
-        )
+        f = buffered(tmp_path / "a.jsonl")
         f.write(b'{"i":1}\n')
         f.close()
         assert _lines(tmp_path / "a.jsonl") == [b'{"i":1}']
@@ -212,9 +183,7 @@ class TestBufferedFile:
         """A batch the disk refuses (/dev/full) is counted dropped, not written."""
         if not os.path.exists("/dev/full"):
             pytest.skip("needs /dev/full")
-        f = RotatingFile(
-            "/dev/full", max_bytes=1 << 40, backups=0, flush_interval=60, flusher=runtime.flusher
-        )
+        f = buffered("/dev/full", max_bytes=1 << 40, backups=0)
         sink = Sink(None, f)
         sink.write(b"{}")
         sink.write(b"{}")
@@ -227,9 +196,7 @@ class TestBufferedFile:
     ) -> None:
         """A child ending with os._exit (multiprocessing's fork workers do) loses nothing."""
         path = tmp_path / "a.jsonl"
-        f = RotatingFile(
-            path, max_bytes=1 << 20, backups=1, flush_interval=60, flusher=runtime.flusher
-        )
+        f = buffered(path)
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child
             f.write(b'{"who":"child"}\n')
@@ -241,13 +208,7 @@ class TestBufferedFile:
     @pytest.mark.internal_errors
     def test_a_line_after_close_is_counted_dropped(self, tmp_path: Path) -> None:
         """A logger still holding a closed file (reconfigured) counts its line dropped."""
-        f = RotatingFile(
-            tmp_path / "a.jsonl",
-            max_bytes=1 << 20,
-            backups=1,
-            flush_interval=60,
-            flusher=runtime.flusher,
-        )
+        f = buffered(tmp_path / "a.jsonl")
         sink = Sink(None, f)
         f.close()
         sink.write(b"{}")
@@ -260,9 +221,7 @@ class TestBufferedFile:
             pytest.skip("needs /dev/full")
         stream = io.StringIO()
         stream.close()
-        f = RotatingFile(
-            "/dev/full", max_bytes=1 << 40, backups=0, flush_interval=60, flusher=runtime.flusher
-        )
+        f = buffered("/dev/full", max_bytes=1 << 40, backups=0)
         sink = Sink(stream, f)
         sink.write(b"{}")
         sink.write(b"{}", urgent=True)
@@ -272,9 +231,7 @@ class TestBufferedFile:
     def test_a_forked_child_does_not_write_the_parents_lines_again(self, tmp_path: Path) -> None:
         """The parent's buffer is written before fork; the child starts empty."""
         path = tmp_path / "a.jsonl"
-        f = RotatingFile(
-            path, max_bytes=1 << 20, backups=1, flush_interval=60, flusher=runtime.flusher
-        )
+        f = buffered(path)
         f.write(b'{"who":"parent"}\n')
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child

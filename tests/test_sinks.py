@@ -8,8 +8,8 @@ from pathlib import Path
 
 from bellwatch import _guard
 from bellwatch._runtime import runtime
-from bellwatch.log.logfile import RotatingFile
 from bellwatch.log.sinks import Sink
+from logfiles import buffered
 
 
 def _lines(path: Path) -> list[bytes]:
@@ -34,13 +34,7 @@ class TestSink:
 class TestWriteLines:
     def test_a_batch_is_one_append_to_the_file(self, tmp_path: Path) -> None:
         """Queued requests' lines reach the buffered file together, each counted."""
-        f = RotatingFile(
-            tmp_path / "a.jsonl",
-            max_bytes=1 << 20,
-            backups=1,
-            flush_interval=60,
-            flusher=runtime.flusher,
-        )
+        f = buffered(tmp_path / "a.jsonl")
         Sink(None, f).write_lines([b'{"i":1}', b'{"i":2}', b'{"i":3}'])
         runtime.flush()
         assert _lines(tmp_path / "a.jsonl") == [b'{"i":1}', b'{"i":2}', b'{"i":3}']
@@ -51,9 +45,7 @@ class TestWriteLines:
     def test_a_small_file_still_rotates_near_its_size(self, tmp_path: Path) -> None:
         """A batch is cut into chunks of the file's batch size, not appended whole."""
         path = tmp_path / "a.jsonl"
-        f = RotatingFile(
-            path, max_bytes=4096, backups=3, flush_interval=60, flusher=runtime.flusher
-        )
+        f = buffered(path, max_bytes=4096, backups=3)
         Sink(None, f).write_lines([b"{" + b'"x":"' + b"y" * 160 + b'"}'] * 64)
         runtime.flush()
         sizes = [p.stat().st_size for p in tmp_path.glob("a.jsonl*") if not p.name.endswith("lock")]
@@ -62,13 +54,7 @@ class TestWriteLines:
 
     def test_no_lines_write_nothing(self, tmp_path: Path) -> None:
         """An empty batch adds no blank line to the file."""
-        f = RotatingFile(
-            tmp_path / "a.jsonl",
-            max_bytes=1 << 20,
-            backups=1,
-            flush_interval=60,
-            flusher=runtime.flusher,
-        )
+        f = buffered(tmp_path / "a.jsonl")
         Sink(None, f).write_lines([])
         runtime.flush()
         assert (tmp_path / "a.jsonl").read_bytes() == b""
@@ -94,13 +80,7 @@ class TestWriteLines:
 
     def test_a_failing_disk_counts_the_batch_dropped(self, tmp_path: Path) -> None:
         """A batch the disk refuses is moved from written to dropped, every line of it."""
-        f = RotatingFile(
-            tmp_path / "a.jsonl",
-            max_bytes=1 << 20,
-            backups=1,
-            flush_interval=60,
-            flusher=runtime.flusher,
-        )
+        f = buffered(tmp_path / "a.jsonl")
         real_fd, f._fd = f._fd, -1  # EBADF on the next write, as a failed disk would
         Sink(None, f).write_lines([b"{}", b"{}"])
         f.flush()
