@@ -145,6 +145,17 @@ class TestHeadline:
         assert headline.endswith("; 1 Twilio call with failures.")
 
 
+class TestPlurals:
+    def test_one_bad_signature_is_singular(self) -> None:
+        """A Twilio call with one forged request says '1 bad signature'."""
+        assert "(1 bad signature)," in digest.render(facts(n_twilio=1), 1500)
+
+    def test_one_left_out_item_is_singular(self) -> None:
+        """The footer says '1 more Twilio call' when exactly one was left out."""
+        text = digest.render(facts(n_twilio=digest._TOP + 1), 3000)
+        assert re.search(r"left out: .*\b1 more Twilio call\b(?!s)", text)
+
+
 class TestErrorLine:
     def test_no_example_id_is_not_printed(self) -> None:
         """An error pattern whose latest line has no correlation id says nothing about one."""

@@ -107,7 +107,7 @@ def _sections(facts: dict[str, Any]) -> list[tuple[str, str, list[str], int]]:
     ]
     twilio = [
         f"- {w['sid']}: {w['failures']} failure{'' if w['failures'] == 1 else 's'}"
-        + (f" ({w['bad_signatures']} bad signatures)" if w["bad_signatures"] else "")
+        + (f" ({_count(w['bad_signatures'], 'bad signature')})" if w["bad_signatures"] else "")
         + f", statuses {', '.join(str(s) for s in w['statuses']) or '-'}"
         + (f", e.g. cid {w['cid']}" if w["cid"] else "")
         for w in facts["twilio"]
@@ -116,13 +116,13 @@ def _sections(facts: dict[str, Any]) -> list[tuple[str, str, list[str], int]]:
     return [
         (
             "## Top error patterns",
-            "error patterns",
+            "error pattern",
             merged,
             min(_must(facts["errors"]), len(merged)),
         ),
-        ("## Slowest endpoints (by p95)", "endpoints", _merged(endpoints), 0),
-        ("## Twilio failures by CallSid", "Twilio calls", _merged(twilio), 0),
-        ("## Busiest endpoints", "busy endpoints", _merged(busiest), 0),
+        ("## Slowest endpoints (by p95)", "endpoint", _merged(endpoints), 0),
+        ("## Twilio failures by CallSid", "Twilio call", _merged(twilio), 0),
+        ("## Busiest endpoints", "busy endpoint", _merged(busiest), 0),
     ]
 
 
@@ -152,7 +152,7 @@ def render(facts: dict[str, Any], budget: int = 1500, *, slow_threshold: float =
         cost = count_tokens(title) + 1
         room = budget - used - reserve
         if cost > room:
-            left_out.append(f"{len(items)} {noun}")
+            left_out.append(_count(len(items), noun))
             continue
         # Each section may take its share of what is left, so later ones are not starved;
         # its first line is allowed beyond the share whenever it fits at all.
@@ -168,13 +168,13 @@ def render(facts: dict[str, Any], budget: int = 1500, *, slow_threshold: float =
             taken.append(item)
             spent += item_cost
         if not taken:
-            left_out.append(f"{len(items)} {noun}")
+            left_out.append(_count(len(items), noun))
             continue
         lines += ["", title, *taken]
         used += spent
         if len(items) > len(taken):
             under = " (each under 1% of errors)" if must and len(taken) >= must else ""
-            left_out.append(f"{len(items) - len(taken)} more {noun}{under}")
+            left_out.append(_count(len(items) - len(taken), f"more {noun}") + under)
     footer = f"(budget {budget} tokens, counted with {counter_name()}"
     footer += f"; left out: {', '.join(left_out)})" if left_out else "; nothing left out)"
     text = "\n".join([*lines, "", footer])
