@@ -258,6 +258,24 @@ class TestStalledStdout:
             assert own is not None and own.drain(DEADLINE)  # what waited is gone, not later
             stream.close()
 
+    def test_lines_lost_after_they_waited_count_as_emf_drops(self) -> None:
+        """Lines waiting in EMF's own outlet when the reader goes away are lost: counted in
+        emf_dropped as well as stdout_dropped, not only in the latter."""
+        r, w = _unread_pipe()
+        stream = os.fdopen(w, "w")
+        try:
+            writer = EmfWriter("Bella", "api", stream=stream, max_endpoints=300)
+            for i in range(300):  # ~200 KB: past the pipe, within the outlet's buffer
+                writer(f"/route/{i}", 200, 0.1, False, 60.0)
+            assert _returns(writer.flush)
+            own = writer._own
+            assert own is not None and own.waiting > 0
+        finally:
+            os.close(r)
+        assert own.drain(DEADLINE)
+        stream.close()
+        assert _guard.counters.emf_dropped == _guard.counters.stdout_dropped > 0
+
     def test_emf_shares_the_logs_stdout_outlet_and_metrics_count_its_drops(
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:

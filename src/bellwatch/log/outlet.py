@@ -26,6 +26,7 @@ import socket
 import stat
 import threading
 from collections import deque
+from collections.abc import Callable
 from typing import IO, Any
 
 from .._guard import counters
@@ -105,10 +106,21 @@ class Outlet:
         on_full: ``"drop"``: past ``limit`` buffered bytes a line is dropped whole and
             counted in ``stdout_dropped``; ``"block"``: wait for the reader.
         limit: bytes kept for a reader that fell behind.
+        lost: called with the number of lines lost after ``write`` took them (the
+            reader went away while they waited), besides ``stdout_dropped``: an
+            outlet of one kind of line (EMF) counts those in its own counter too.
     """
 
-    def __init__(self, stream: IO[Any], *, on_full: str = "drop", limit: int = BUFFER_BYTES):
+    def __init__(
+        self,
+        stream: IO[Any],
+        *,
+        on_full: str = "drop",
+        limit: int = BUFFER_BYTES,
+        lost: Callable[[int], None] | None = None,
+    ):
         self.stream = stream
+        self._lost = lost
         self.on_full = on_full
         self.limit = limit
         self._lock = threading.Lock()
@@ -216,7 +228,10 @@ class Outlet:
                 try:
                     n = self._try(data)
                 except OSError:  # the reader is gone for good: these lines are lost
-                    counters.stdout_dropped += data.count(b"\n")
+                    lines = data.count(b"\n")
+                    counters.stdout_dropped += lines
+                    if self._lost is not None:
+                        self._lost(lines)
                     n = len(data)
                 if n:
                     self._queued -= n

@@ -16,7 +16,9 @@ Lines go out like log lines: through the logging pipeline's standard output
 :class:`~bellwatch.log.outlet.Outlet` when it writes to ``sys.stdout`` (one buffer, one
 order), else through one of the writer's own. A stalled reader never stalls the
 app: past the outlet's buffer a line is dropped whole and counted in
-``emf_dropped`` (and in ``stdout_dropped``, like any line standard output lost).
+``emf_dropped`` (and in ``stdout_dropped``, like any line standard output lost), as is
+a line the writer's own outlet held when its reader went away. One held by the shared
+outlet then counts in ``stdout_dropped`` only: it no longer knows which lines were EMF.
 """
 
 from __future__ import annotations
@@ -144,6 +146,11 @@ def lines_for(
     return out
 
 
+def _lost(lines: int) -> None:
+    """Lines our own outlet took and then lost (its reader went away): EMF lines all."""
+    counters.emf_dropped += lines
+
+
 class EmfWriter:
     """A monitor listener that aggregates a minute of requests and writes it as EMF.
 
@@ -179,7 +186,7 @@ class EmfWriter:
         self._lock = threading.Lock()
         # Our own outlet: over ``stream``, or over a standard output the pipeline does
         # not write to (``_pid``: a forked child builds its own).
-        self._own = Outlet(stream) if stream is not None else None
+        self._own = Outlet(stream, lost=_lost) if stream is not None else None
         self._pid = os.getpid()
 
     def __call__(self, path: str, status: int, duration: float, slow: bool, now: float) -> None:
@@ -243,7 +250,7 @@ class EmfWriter:
                 own.close()
             # The log lines' discipline: drop past the buffer, or wait if they wait.
             on_full = installed.settings.log_blocked if installed is not None else "drop"
-            own = self._own = Outlet(stdout, on_full=on_full)
+            own = self._own = Outlet(stdout, on_full=on_full, lost=_lost)
             self._pid = pid
         return own
 
