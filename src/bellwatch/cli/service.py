@@ -1,7 +1,7 @@
 """The commands that ask a running service: ``metrics``, ``health`` (and ``demo``).
 
 ``health --source aws`` asks ECS and the load balancer instead of the service
-(:func:`bellwatch.cli.aws.health`); boto3 is imported only then.
+(:func:`bellwatch.cli._aws_readonly.health`); boto3 is imported only then.
 """
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ def health(  # click passes every option by keyword
     """
     if source == "aws":
         try:
-            from .aws import health as aws_health
+            from ._aws_readonly import health as aws_health
         except ImportError as exc:
             raise UsageProblem(f"{exc} (pip install 'bellwatch[aws]')") from None
         try:
