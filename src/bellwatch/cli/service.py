@@ -15,8 +15,9 @@ from .. import _settings
 from ..demo import CLIENTS as DEMO_CLIENTS
 from ..demo import DURATION as DEMO_DURATION
 from . import _redact
+from ._safe import echo_json
 from .options import FC, UsageProblem
-from .output import echo_json, echo_lines, scrub_json, use_settings
+from .output import echo_lines, scrub_json, use_settings
 
 __all__ = ["COMMANDS"]
 
