@@ -4,7 +4,8 @@ a table that fits the terminal, or as JSON), :func:`terminal_width`, :func:`cell
 Values are masked and made safe through :mod:`._safe` before they are laid out, and the
 layout itself (display widths, cutting, dropping columns) is :mod:`._layout`'s: nothing
 from a log is given to Rich as markup. May import :mod:`._safe`, :mod:`._layout`,
-:mod:`._redact`, ``bellwatch.timeparse`` and click; never :mod:`.output`.
+:mod:`._redact`, ``bellwatch.timeparse``, ``bellwatch.sources.base`` and click; never
+:mod:`.output`.
 """
 
 from __future__ import annotations
