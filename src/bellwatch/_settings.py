@@ -3,6 +3,11 @@
 Resolved once, at configure time, in this one module. A bad value raises
 :class:`ConfigError` naming the key, so a typo fails the deploy instead of the
 first request.
+
+Here: every setting (:class:`Settings`, its parser, its line of documentation) and
+:func:`resolve`. The value parsers themselves, and :class:`ConfigError`, live in
+:mod:`bellwatch._settings_parsers` (re-exported here, where every caller imports them).
+May import ``_settings_parsers`` and the standard library only.
 """
 
 from __future__ import annotations
@@ -10,172 +15,38 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
-import re
 import sys
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ENV_PREFIX", "ConfigError", "ConfigWarning", "Settings", "resolve"]
+from ._settings_parsers import (
+    ConfigError,
+    boolean,
+    choice,
+    level,
+    long_secret,
+    names,
+    namespace,
+    number,
+    optional_string,
+    redis_url,
+    secret,
+    service_name,
+    string,
+    uid_key,
+)
+
+# service_name is re-exported: the store checks a service's Redis namespace with it.
+__all__ = ["ENV_PREFIX", "ConfigError", "ConfigWarning", "Settings", "resolve", "service_name"]
 
 ENV_PREFIX = "BELLWATCH_"
-
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"0", "false", "no", "off", ""})
-_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-
-
-class ConfigError(ValueError):
-    """A configuration value is invalid; the message names the key."""
 
 
 class ConfigWarning(UserWarning):
     """A ``BELLWATCH_*`` environment variable that is no setting (a typo, most often):
     it changes nothing, so it is said once, with the setting it most resembles."""
-
-
-def _bool(key: str, raw: object) -> bool:
-    if isinstance(raw, bool):
-        return raw
-    text = str(raw).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ConfigError(f"{key}: expected a boolean (1/0, true/false), got {raw!r}")
-
-
-def _number(kind: type[int] | type[float], low: float, high: float) -> Callable[[str, object], Any]:
-    def parse(key: str, raw: object) -> int | float:
-        try:
-            value = kind(raw)  # type: ignore[call-overload,arg-type]
-        except (TypeError, ValueError):
-            raise ConfigError(f"{key}: expected {kind.__name__}, got {raw!r}") from None
-        if not low <= value <= high:
-            raise ConfigError(f"{key}: {value} is outside [{low}, {high}]")
-        return value
-
-    return parse
-
-
-def _choice(*options: str) -> Callable[[str, object], str]:
-    def parse(key: str, raw: object) -> str:
-        text = str(raw).strip().lower()
-        if text not in options:
-            raise ConfigError(f"{key}: expected one of {', '.join(options)}, got {raw!r}")
-        return text
-
-    return parse
-
-
-def _level(key: str, raw: object) -> str:
-    text = str(raw).strip().upper()
-    if text == "WARN":
-        text = "WARNING"
-    if text not in _LEVELS:
-        raise ConfigError(f"{key}: expected one of {', '.join(_LEVELS)}, got {raw!r}")
-    return text
-
-
-def _text(key: str, raw: object) -> str:
-    if not isinstance(raw, str):
-        raise ConfigError(f"{key}: expected a string, got {type(raw).__name__}")
-    return raw
-
-
-def _optional_text(key: str, raw: object) -> str | None:
-    if raw is None:
-        return None
-    text = _text(key, raw).strip()
-    return text or None
-
-
-def _secret(key: str, raw: object) -> str | None:
-    # An empty or blank token would silently mean "no token", i.e. an open /metrics.
-    if isinstance(raw, str) and not raw.strip():
-        raise ConfigError(f"{key}: is empty or blank; unset it for no token, or set a real one")
-    return _optional_text(key, raw)
-
-
-def _long_secret(key: str, raw: object) -> str | None:
-    # A token that opens the logs to any caller who has it: too short is guessable.
-    text = _secret(key, raw)
-    if text is not None and len(text) < 16:
-        raise ConfigError(
-            f"{key}: expected at least 16 characters, got {len(text)} "
-            "(openssl rand -hex 16 makes one)"
-        )
-    return text
-
-
-# CloudWatch's namespace rule: 1-255 of these characters, not blank, not starting with a
-# colon, and "AWS/" is Amazon's. A namespace breaking it loses every EMF metric silently.
-_NAMESPACE = re.compile(r"(?!AWS/)[0-9A-Za-z._/#\- ][0-9A-Za-z._/#:\- ]{0,254}")
-
-
-def _namespace(key: str, raw: object) -> str:
-    text = _text(key, raw)
-    if not text.strip() or not _NAMESPACE.fullmatch(text):
-        raise ConfigError(
-            f"{key}: expected a CloudWatch namespace (1-255 of letters, digits, space and "
-            f"._/#:-, not starting with ':' or 'AWS/'), got {text!r}"
-        )
-    return text
-
-
-# A ':' in a service (its Redis namespace, bellwatch:<service>:) would put its keys inside
-# another's ("a" resetting deletes "a:e"'s), a glob character would match other services,
-# and a '/' or NUL would move or break its log file (<log_dir>/<service>.jsonl).
-_NOT_IN_SERVICE = frozenset(":*?[]\\/\0")
-
-
-def service_name(key: str, raw: object) -> str:
-    """``raw`` as a service name, or :class:`ConfigError`: no ``:`` nor ``* ? [ ] \\ /``
-    nor NUL, and not ``.`` or ``..``: it names the Redis key namespace and the log file."""
-    text = _text(key, raw)
-    if bad := sorted(set(text) & _NOT_IN_SERVICE):
-        raise ConfigError(
-            f"{key}: a service name may hold any character but : * ? [ ] \\ / and NUL (it is "
-            f"the Redis key namespace bellwatch:<service>: and the log file <log_dir>/<service>"
-            f".jsonl), got {text!r} with {' '.join(map(repr, bad))}"
-        )
-    if text.strip(".") == "":
-        raise ConfigError(f"{key}: a service name names the log file; got {text!r}")
-    return text
-
-
-_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")  # what redis-py's from_url accepts
-
-
-def _redis_url(key: str, raw: object) -> str | None:
-    """A Redis URL whose scheme redis-py reads, checked here so the error names the key
-    as it was given (``BELLWATCH_REDIS_URL``), not when the store first connects."""
-    text = _optional_text(key, raw)
-    if text is not None and not text.lower().startswith(_REDIS_SCHEMES):
-        raise ConfigError(
-            f"{key}: expected a URL starting with {', '.join(_REDIS_SCHEMES)}, got "
-            f"{text.split('://', 1)[0] + '://...' if '://' in text else 'no scheme'}"
-        )
-    return text
-
-
-def _uid_key(key: str, raw: object) -> str | None:
-    # BLAKE2b takes keys of up to 64 bytes; fewer than 16 could be guessed.
-    text = _secret(key, raw)
-    if text is not None and not 16 <= len(text.encode("utf-8")) <= 64:
-        raise ConfigError(f"{key}: expected 16 to 64 bytes, got {len(text.encode('utf-8'))}")
-    return text
-
-
-def _names(key: str, raw: object) -> tuple[str, ...]:
-    if isinstance(raw, str):
-        items = raw.split(",")
-    elif isinstance(raw, list | tuple | set | frozenset):
-        items = [str(x) for x in raw]
-    else:
-        raise ConfigError(f"{key}: expected a comma-separated list, got {raw!r}")
-    return tuple(x.strip().lower() for x in items if x.strip())
 
 
 # Keys whose values never reach a line: a key matches when its last words are one of
@@ -292,54 +163,54 @@ class Settings:
 
 _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "service": service_name,
-    "env": _choice("prod", "dev"),
-    "level": _level,
-    "max_line": _number(int, 100, 1_000_000),
-    "error_line_max": _number(int, 100, 1_000_000),
-    "timestamp": _choice("ms", "iso"),
-    "stdout": _bool,
-    "log_file": _bool,
-    "log_dir": _text,
-    "log_max_bytes": _number(int, 4096, 1 << 40),
-    "log_backups": _number(int, 0, 1000),
-    "log_flush": _number(float, 0.0, 60.0),
-    "log_blocked": _choice("drop", "block"),
-    "redact_keys": _names,
-    "redact_builtin_keys": _names,
-    "mask_phones": _bool,
-    "mask_emails": _bool,
-    "capture_stdlib": _bool,
-    "slow_threshold": _number(float, 0.0, 3600.0),
-    "cid_headers": _names,
-    "cid_response_header": _text,
-    "cid_max_length": _number(int, 8, 256),
-    "cid_bytes": _number(int, 4, 32),
-    "metrics_token": _secret,
-    "dashboard_session_ttl": _number(float, 60.0, 30 * 86_400.0),
-    "session_window": _number(float, 1.0, 86_400.0),
-    "emf": _bool,
-    "emf_namespace": _namespace,
-    "user_analytics": _bool,
-    "hash_uid": _bool,
-    "uid_key": _uid_key,
-    "error_mode": _choice("every_n", "window"),
-    "error_every": _number(int, 1, 1_000_000),
-    "error_window": _number(float, 0.001, 86_400.0),
-    "error_ttl": _number(float, 0.001, 30 * 86_400.0),
-    "error_max_patterns": _number(int, 1, 10_000_000),
-    "spike_threshold": _number(int, 1, 1_000_000),
-    "spike_window": _number(float, 1.0, 86_400.0),
-    "alert_webhook": _optional_text,
-    "alert_sns_topic": _optional_text,
-    "alert_interval": _number(float, 0.0, 86_400.0),
-    "alert_low": _bool,
-    "redis_url": _redis_url,
-    "flush_interval": _number(float, 0.01, 3600.0),
-    "buffer_max": _number(int, 1, 100_000_000),
-    "log_group": _optional_text,
-    "region": _optional_text,
-    "url": _text,
-    "mcp_token": _long_secret,
+    "env": choice("prod", "dev"),
+    "level": level,
+    "max_line": number(int, 100, 1_000_000),
+    "error_line_max": number(int, 100, 1_000_000),
+    "timestamp": choice("ms", "iso"),
+    "stdout": boolean,
+    "log_file": boolean,
+    "log_dir": string,
+    "log_max_bytes": number(int, 4096, 1 << 40),
+    "log_backups": number(int, 0, 1000),
+    "log_flush": number(float, 0.0, 60.0),
+    "log_blocked": choice("drop", "block"),
+    "redact_keys": names,
+    "redact_builtin_keys": names,
+    "mask_phones": boolean,
+    "mask_emails": boolean,
+    "capture_stdlib": boolean,
+    "slow_threshold": number(float, 0.0, 3600.0),
+    "cid_headers": names,
+    "cid_response_header": string,
+    "cid_max_length": number(int, 8, 256),
+    "cid_bytes": number(int, 4, 32),
+    "metrics_token": secret,
+    "dashboard_session_ttl": number(float, 60.0, 30 * 86_400.0),
+    "session_window": number(float, 1.0, 86_400.0),
+    "emf": boolean,
+    "emf_namespace": namespace,
+    "user_analytics": boolean,
+    "hash_uid": boolean,
+    "uid_key": uid_key,
+    "error_mode": choice("every_n", "window"),
+    "error_every": number(int, 1, 1_000_000),
+    "error_window": number(float, 0.001, 86_400.0),
+    "error_ttl": number(float, 0.001, 30 * 86_400.0),
+    "error_max_patterns": number(int, 1, 10_000_000),
+    "spike_threshold": number(int, 1, 1_000_000),
+    "spike_window": number(float, 1.0, 86_400.0),
+    "alert_webhook": optional_string,
+    "alert_sns_topic": optional_string,
+    "alert_interval": number(float, 0.0, 86_400.0),
+    "alert_low": boolean,
+    "redis_url": redis_url,
+    "flush_interval": number(float, 0.01, 3600.0),
+    "buffer_max": number(int, 1, 100_000_000),
+    "log_group": optional_string,
+    "region": optional_string,
+    "url": string,
+    "mcp_token": long_secret,
 }
 
 _FIELDS = frozenset(f.name for f in dataclasses.fields(Settings))

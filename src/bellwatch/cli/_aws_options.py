@@ -1,5 +1,6 @@
 """What every ``bellwatch aws`` command shares: AWS and price errors as one clean line,
-the region/profile and ECS target options, the boto3 clients, retention checking.
+the region/profile and ECS target options, the boto3 clients, ``--name`` and retention
+checking.
 
 Kept apart from :mod:`.aws` (the commands) so that file holds one concept.
 """
@@ -15,12 +16,14 @@ import click
 from bellwatch._settings import resolve
 from bellwatch.aws.clients import AwsError, Clients
 from bellwatch.aws.config import retention_problem
+from bellwatch.aws.plan import check_stack
 
 from .options import UsageProblem
 
 __all__ = [
     "aws_clients",
     "aws_errors",
+    "check_name",
     "check_retention",
     "cost_errors",
     "prices_option",
@@ -81,6 +84,15 @@ def _one_line(message: str) -> str:
 
 def aws_clients(region: str | None, profile: str | None) -> Clients:
     return Clients(region=resolve(region=region).region, profile=profile)
+
+
+def check_name(name: str) -> str:
+    """``--name`` (what setup creates is named and tagged after it), checked: a clean
+    usage error naming the option when AWS would refuse it."""
+    try:
+        return check_stack(name)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--name") from None
 
 
 def check_retention(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:

@@ -3,7 +3,7 @@ text (:func:`escape`), as JSON ``\\u`` escapes in JSON (:func:`json_safe`).
 
 Escaped: C0 and C1 control characters, DEL, Unicode format characters (bidirectional
 overrides and isolates, zero-width marks), line and paragraph separators, and bytes
-that were not UTF-8 (kept by ``surrogateescape``). :func:`.output.safe_text` is the
+that were not UTF-8 (kept by ``surrogateescape``). :func:`._safe.safe_text` is the
 text gate that uses it.
 """
 

@@ -1,6 +1,6 @@
 """Fitting a table into a terminal width: display widths, cutting free text, dropping columns.
 
-Pure functions over already-escaped text (see :func:`.output.safe_text`): columns of ids,
+Pure functions over already-escaped text (see :func:`._safe.safe_text`): columns of ids,
 hashes, routes, numbers and times keep every character; free-text columns give up width
 first (cut with ``…``); when even that is not enough, the least important columns go.
 """

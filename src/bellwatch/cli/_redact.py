@@ -1,7 +1,7 @@
 """The one redactor on everything the CLI prints, and JSON scrubbed at any depth.
 
 :mod:`bellwatch.log.redact` decides what a secret is (by key and by value); this module
-applies it to what the CLI shows: text (:func:`text`, which :func:`.output.safe_text`
+applies it to what the CLI shows: text (:func:`text`, which :func:`._safe.safe_text`
 calls), JSON-ready data (:func:`scrub_json`) and a record's own line
 (:func:`record_line`). Each command resolves its settings once and calls
 :func:`use_settings`, so ``BELLWATCH_REDACT_KEYS`` and the masking switches act on the

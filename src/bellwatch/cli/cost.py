@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ._safe import echo_json
 from .options import UsageProblem, domain_errors, opts_from, shared_options
-from .output import closing, echo_json, echo_lines
+from .output import closing, echo_lines
 from .progress import progress_records
 
 if TYPE_CHECKING:

@@ -15,8 +15,8 @@ import click
 
 from .. import __version__, _settings
 from ..sources.base import Source, SourceError
+from ._safe import safe_text
 from .options import CLOUDWATCH, FILES, Opts, UsageProblem
-from .output import safe_text
 
 __all__ = ["COMMANDS"]
 

@@ -14,8 +14,10 @@ import click
 
 from ..schema import LEVELS, F
 from ..sources.base import Record
+from ._safe import echo_json
+from ._table import table
 from .options import UsageProblem, domain_errors, opts_from, shared_options, width_option
-from .output import closing, echo_json, echo_text, emit, table
+from .output import closing, echo_text, emit
 from .progress import progress_records
 
 __all__ = ["COMMANDS", "TAIL_LOOKBACK_MS"]

@@ -11,8 +11,10 @@ from typing import Any
 
 import click
 
+from ._safe import echo_json
+from ._table import Column, table
 from .options import Opts, domain_errors, opts_from, shared_options, width_option
-from .output import Column, closing, echo_json, echo_lines, echo_text, table
+from .output import closing, echo_lines, echo_text
 from .progress import byte_spinner
 
 __all__ = ["COMMANDS"]

@@ -1,7 +1,7 @@
 """The commands that ask a running service: ``metrics``, ``health`` (and ``demo``).
 
 ``health --source aws`` asks ECS and the load balancer instead of the service
-(:func:`bellwatch.cli.aws.health`); boto3 is imported only then.
+(:func:`bellwatch.cli._aws_readonly.health`); boto3 is imported only then.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from .. import _settings
 from ..demo import CLIENTS as DEMO_CLIENTS
 from ..demo import DURATION as DEMO_DURATION
 from . import _redact
+from ._safe import echo_json
 from .options import FC, UsageProblem
-from .output import echo_json, echo_lines, scrub_json, use_settings
+from .output import echo_lines, scrub_json, use_settings
 
 __all__ = ["COMMANDS"]
 
@@ -137,7 +138,7 @@ def health(  # click passes every option by keyword
     """
     if source == "aws":
         try:
-            from .aws import health as aws_health
+            from ._aws_readonly import health as aws_health
         except ImportError as exc:
             raise UsageProblem(f"{exc} (pip install 'bellwatch[aws]')") from None
         try:
