@@ -171,7 +171,16 @@ def child_serve(variant: str, port: int) -> None:
     logdir = tempfile.mkdtemp(prefix="bw-bench-")
     try:
         app = build_app(variant, logdir)
-        uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+        # Named, not "auto": installing uvloop or httptools must not change what is measured.
+        uvicorn.run(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            access_log=False,
+            loop="asyncio",
+            http="h11",
+        )
     finally:
         shutil.rmtree(logdir, ignore_errors=True)
 
@@ -334,7 +343,9 @@ def report(
         f"Same FastAPI app and route in every variant, each in its own process; {args.rounds} "
         f"interleaved rounds, median. In-process: CPU per request over {args.requests} requests "
         "driven by a minimal ASGI caller (no server, no client library; stdout, where used, is a "
-        "pipe the parent process drains). End to end: uvicorn (1 worker, access log off) + "
+        "pipe the parent process drains). End to end: uvicorn (1 worker, access log off, "
+        "the asyncio loop and h11 parser that `pip install uvicorn` gives; `uvicorn[standard]`'s "
+        "uvloop and httptools are not measured) + "
         f"`wrk -t1 -c{args.connections} -d{args.wrk_seconds}s` on 127.0.0.1, the server's stdout "
         "a pipe drained by a reader process (as the ECS awslogs driver reads a container's "
         "stdout), which checks it saw a line per request for every variant writing to stdout. "
