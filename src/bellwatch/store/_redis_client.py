@@ -31,6 +31,7 @@ __all__ = [
     "key_prefix",
     "merge_entries",
     "redis_errors",
+    "refused",
 ]
 
 _HINT = "the Redis store needs the redis package: pip install 'bellwatch[redis]'"
@@ -68,6 +69,22 @@ def redis_errors() -> tuple[type[BaseException], ...]:
         _NO_SCRIPT, _DROPPED = redis.exceptions.NoScriptError, redis.exceptions.ConnectionError
         REDIS_ERRORS = (redis.RedisError, OSError)
     return REDIS_ERRORS
+
+
+def refused(exc: BaseException) -> bool:
+    """Whether ``exc`` is a refused connection: nothing listens at Redis's address.
+
+    redis-py raises its own ``ConnectionError`` while handling the socket's
+    ``ConnectionRefusedError``, so the refusal is found in the chain of causes.
+    """
+    seen: BaseException | None = exc
+    for _ in range(8):  # a bounded walk: a chain may loop
+        if seen is None:
+            return False
+        if isinstance(seen, ConnectionRefusedError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 class Script:
@@ -200,6 +217,8 @@ class Shipper:
         self.resent = 0  # updates resent after Redis lost them
         self.unrecoverable = 0  # updates lost with history merged past the rewind point
         self.degraded = False
+        self.refused = False  # whether the last failed round was refused outright
+        self.final_retries = 0  # rounds final_flush() tried again
         self.last_error: str | None = None
         self.since: float | None = None
         self.rounds = 0
@@ -255,6 +274,25 @@ class Shipper:
             # Written once the round lock is free: writing a line may finish queued
             # requests (bellwatch.log.deferred), whose counts come back to this store.
             _emit(*line)
+        return ok
+
+    def final_flush(self, wait: float) -> bool:
+        """One last round (a shutdown's); whether Redis acknowledged everything.
+
+        A round that failed on a Redis not known to be down is tried again for up to
+        ``wait`` seconds: a reply lost to a timeout or a reset connection (a Redis that
+        stalled, a replica being promoted) may still be applied, and resending the round
+        returns what it handed out. A Redis already known to be down is not waited for,
+        nor one that refused the connection: nothing listens there, nothing was applied,
+        and the caller states what was never acknowledged itself.
+        """
+        was_down = self.degraded
+        ok = self.flush()
+        deadline = time.monotonic() + wait
+        while not ok and not was_down and not self.refused and time.monotonic() < deadline:
+            self.final_retries += 1
+            time.sleep(0.1)
+            ok = self.flush()
         return ok
 
     def _round_locked(self) -> tuple[bool, tuple[str, dict[str, Any]] | None]:
@@ -365,6 +403,7 @@ class Shipper:
         # Connection refused."): a URL's password never appears in redis-py's messages,
         # and the line's redactor masks what looks like one anyway.
         self.last_error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        self.refused = refused(exc)
         if self.degraded:
             return None
         self.degraded = True
@@ -373,7 +412,7 @@ class Shipper:
                            F.MESSAGE: self.last_error}  # fmt: skip
 
     def _up(self, shipped: int) -> tuple[str, dict[str, Any]]:
-        self.degraded = False
+        self.degraded = self.refused = False
         self.since = None
         return "info", {F.EVENT: Ev.STORE_RECOVERED, F.CHECK: self.name, F.COUNT: shipped}
 

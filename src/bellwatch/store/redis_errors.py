@@ -384,14 +384,8 @@ class RedisPatternStore:
         with self._lock:
             self._final = sorted(self._known.union(self._patterns))
         try:
-            was_down = self.shipper.degraded
-            ok = self.shipper.flush()
-            # A Redis that stalled past the timeout may still apply the round: resending it
-            # returns what it handed out. One already known to be down is not waited for.
-            deadline = time.monotonic() + self._FINAL_WAIT
-            while not ok and not was_down and time.monotonic() < deadline:
-                time.sleep(0.1)
-                ok = self.shipper.flush()
+            # Retried only while Redis may still apply it (see Shipper.final_flush).
+            ok = self.shipper.final_flush(self._FINAL_WAIT)
         finally:
             with self._lock:
                 self._final = None
