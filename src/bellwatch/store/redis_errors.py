@@ -2,7 +2,7 @@
 
 :class:`RedisPatternStore` implements :class:`bellwatch.store.patterns.PatternStore`, so the
 aggregator is unchanged. An occurrence is counted in memory (no Redis on the
-request path); the background :class:`~bellwatch.store._redis_client.Shipper`
+request path); the background :class:`~bellwatch.store._shipper.Shipper`
 sends the counts every ``flush_interval`` to one Lua script, which adds them
 atomically and answers which lines are due cluster-wide:
 
@@ -52,8 +52,9 @@ import orjson
 
 from .._settings import Settings
 from ..schema import Sev
-from ._redis_client import Script, Shipper, after_fork, attach_shipper, key_prefix
+from ._redis_client import Script, key_prefix
 from ._redis_errors_lua import APPLY
+from ._shipper import Shipper, after_fork, attach_shipper
 from .patterns import Hit, Pattern, Policy, copy_pattern
 
 __all__ = ["RedisPatternStore", "shared_pattern_store"]
