@@ -10,6 +10,7 @@ batches than it acknowledged and resends exactly those, once.
 from __future__ import annotations
 
 import io
+import socket
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -168,6 +169,8 @@ class TestRefused:
         except ConnectionError as exc:
             assert not refused(exc)
 
+
+class TestFinalRounds:
     def test_the_exit_does_not_wait_for_a_refusing_redis(self) -> None:
         """A final round Redis refuses is not tried again; its failure is still said."""
         store = RedisStore("redis://127.0.0.1:1/0", flush_interval=3600)
@@ -180,6 +183,42 @@ class TestRefused:
         finally:
             with capture_logs():
                 store.close()
+
+    def test_a_redis_found_down_a_moment_ago_is_not_tried_again(self) -> None:
+        """A Redis that stalls, found down by the last round: the shutdown's round and
+        close() connect no more (each would wait out the timeout for the same answer)."""
+        with socket.socket() as silent:  # accepts connections, never answers
+            silent.bind(("127.0.0.1", 0))
+            silent.listen(16)
+            silent.setblocking(False)
+            url = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
+            store = RedisStore(url, flush_interval=3600, timeout=0.2)
+            store.shipper.answer_stands = 3600.0  # "a moment ago", however slow this machine
+            try:
+                _record(store, 3)
+                with capture_logs():
+                    assert not store.flush()
+                    tried = _connections(silent)
+                    assert not store.shipper.final_flush(60.0)
+                    store.close()
+                assert tried >= 1
+                assert _connections(silent) == 0
+                assert store.shipper.final_retries == 0
+            finally:
+                with capture_logs():
+                    store.close()
+
+
+def _connections(listening: socket.socket) -> int:
+    """How many connections were made to ``listening`` since the last call (closed now)."""
+    made = 0
+    while True:
+        try:
+            conn, _ = listening.accept()
+        except BlockingIOError:
+            return made
+        conn.close()
+        made += 1
 
 
 class TestOverflow:

@@ -74,6 +74,8 @@ class Shipper:
         ValueError: ``url`` is not a Redis URL.
     """
 
+    answer_stands = 1.0  # seconds a failed round's answer stands for a shutdown's rounds
+
     def __init__(
         self,
         url: str,
@@ -114,6 +116,7 @@ class Shipper:
         self.final_retries = 0  # rounds final_flush() tried again
         self.last_error: str | None = None
         self.since: float | None = None
+        self._failed_at = 0.0  # when a round last failed (monotonic)
         self.rounds = 0
         self._thread: threading.Thread | None = None
         # Set once the thread is started: a plain attribute the request path reads
@@ -176,8 +179,12 @@ class Shipper:
         stalled, a replica being promoted) may still be applied, and resending the round
         returns what it handed out. A Redis already known to be down is not waited for,
         nor one that refused the connection: nothing listens there, nothing was applied,
-        and the caller states what was never acknowledged itself.
+        and the caller states what was never acknowledged itself. Nor is a round tried
+        at all when one found Redis down a moment ago (the shutdown's other rounds, or
+        the thread's): with a Redis that stalls, each try would wait out the timeout.
         """
+        if self._just_failed():
+            return False
         was_down = self.degraded
         ok = self.flush()
         deadline = time.monotonic() + wait
@@ -260,6 +267,7 @@ class Shipper:
         # and the line's redactor masks what looks like one anyway.
         self.last_error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         self.refused = refused(exc)
+        self._failed_at = time.monotonic()
         if self.degraded:
             return None
         self.degraded = True
@@ -272,14 +280,20 @@ class Shipper:
         self.since = None
         return "info", {F.EVENT: Ev.STORE_RECOVERED, F.CHECK: self.name, F.COUNT: shipped}
 
+    def _just_failed(self) -> bool:
+        """Whether Redis is known down and a round found it so a moment ago."""
+        return self.degraded and time.monotonic() - self._failed_at < self.answer_stands
+
     def close(self) -> None:
-        """Stop the thread and try one last round (bounded by the socket timeout)."""
+        """Stop the thread and try one last round (bounded by the socket timeout), unless
+        one found Redis down a moment ago."""
         self._stop.set()
         self._wake.set()
         thread, self._thread = self._thread, None
         if thread is not None and thread is not threading.current_thread():
             thread.join(self.timeout * 4 + 1.0)
-        self.flush()
+        if not self._just_failed():
+            self.flush()
         self._link.close()
         client, self._client = self._client, None
         if client is not None:
