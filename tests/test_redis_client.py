@@ -10,16 +10,18 @@ batches than it acknowledged and resends exactly those, once.
 from __future__ import annotations
 
 import io
+import socket
 import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import redis
 
 import bellwatch
 from bellwatch import _settings
 from bellwatch._runtime import runtime
 from bellwatch.errors.aggregator import ErrorAggregator
-from bellwatch.store._redis_client import BACKOFF_MAX, backoff
+from bellwatch.store._redis_client import BACKOFF_MAX, backoff, connect, refused
 from bellwatch.store.redis import RedisStore
 from bellwatch.testing import capture_logs
 
@@ -143,6 +145,80 @@ class TestBackoff:
     def test_a_long_interval_is_never_shortened(self) -> None:
         """An interval above BACKOFF_MAX stays the wait, failed or not."""
         assert backoff(60.0, 3) == 60.0
+
+
+class TestRefused:
+    def test_a_refused_connection_is_told_apart(self) -> None:
+        """redis-py's error for a port nobody listens on is a refusal."""
+        client = connect("redis://127.0.0.1:1/0")
+        try:
+            with pytest.raises(redis.ConnectionError) as raised:
+                client.ping()
+        finally:
+            client.close()
+        assert refused(raised.value)
+
+    def test_a_stalled_or_reset_connection_is_not_a_refusal(self) -> None:
+        """A timeout or a reset may be a failover: no refusal, so the exit tries again."""
+        assert not refused(TimeoutError("timed out"))
+        try:
+            try:
+                raise ConnectionResetError(104, "Connection reset by peer")
+            except ConnectionResetError as exc:
+                raise ConnectionError("Error while reading from socket") from exc
+        except ConnectionError as exc:
+            assert not refused(exc)
+
+
+class TestFinalRounds:
+    def test_the_exit_does_not_wait_for_a_refusing_redis(self) -> None:
+        """A final round Redis refuses is not tried again; its failure is still said."""
+        store = RedisStore("redis://127.0.0.1:1/0", flush_interval=3600)
+        try:
+            _record(store, 3)
+            with capture_logs() as cap:
+                assert not store.shipper.final_flush(60.0)
+            assert store.shipper.final_retries == 0
+            assert [e["event"] for e in cap.events] == ["store_degraded"]
+        finally:
+            with capture_logs():
+                store.close()
+
+    def test_a_redis_found_down_a_moment_ago_is_not_tried_again(self) -> None:
+        """A Redis that stalls, found down by the last round: the shutdown's round and
+        close() connect no more (each would wait out the timeout for the same answer)."""
+        with socket.socket() as silent:  # accepts connections, never answers
+            silent.bind(("127.0.0.1", 0))
+            silent.listen(16)
+            silent.setblocking(False)
+            url = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
+            store = RedisStore(url, flush_interval=3600, timeout=0.2)
+            store.shipper.answer_stands = 3600.0  # "a moment ago", however slow this machine
+            try:
+                _record(store, 3)
+                with capture_logs():
+                    assert not store.flush()
+                    tried = _connections(silent)
+                    assert not store.shipper.final_flush(60.0)
+                    store.close()
+                assert tried >= 1
+                assert _connections(silent) == 0
+                assert store.shipper.final_retries == 0
+            finally:
+                with capture_logs():
+                    store.close()
+
+
+def _connections(listening: socket.socket) -> int:
+    """How many connections were made to ``listening`` since the last call (closed now)."""
+    made = 0
+    while True:
+        try:
+            conn, _ = listening.accept()
+        except BlockingIOError:
+            return made
+        conn.close()
+        made += 1
 
 
 class TestOverflow:

@@ -240,3 +240,55 @@ class TestSigkill:
             lost = [c for c in cids if c not in found]
             assert lost == cids[len(cids) - len(lost) :]  # only the newest are missing
         assert len(set(cids) - self._found(json_lines(server.stdout))) <= 63
+
+
+# A script that logs three occurrences of one error and exits; registered before
+# bellwatch's own exit handler, the reporter runs after it (atexit is last in, first out).
+EXITING = """
+import atexit, json, sys
+
+def report():
+    from bellwatch._runtime import runtime
+    stores = {"errors": runtime.aggregator().store, "requests": runtime.monitor().store}
+    print(json.dumps({name: s.shipper.final_retries for name, s in stores.items()}),
+          file=sys.stderr)
+
+atexit.register(report)
+import bellwatch
+from bellwatch._runtime import runtime
+
+log = bellwatch.get_logger("job")
+for i in range(3):
+    try:
+        raise ValueError(f"card {i} declined")
+    except ValueError:
+        log.exception("payment failed")
+runtime.monitor()
+if sys.argv[1] == "known down":
+    runtime.aggregator().store.flush()  # a round before the exit finds Redis down
+"""
+
+
+class TestExitWithRedisDown:
+    @pytest.mark.parametrize("case", ["refused", "known down"])
+    def test_the_exit_states_every_error_without_waiting(self, tmp_path: Path, case: str) -> None:
+        """Redis refusing the connection: the exit tries no final round again, and its
+        lines still state every occurrence (the rest in a local summary)."""
+        import json
+        import subprocess
+        import sys
+
+        env = {**os.environ, "BELLWATCH_REDIS_URL": "redis://127.0.0.1:1/0",
+               "BELLWATCH_LOG_FILE": "0", "BELLWATCH_STDOUT": "1",
+               "BELLWATCH_SPIKE_THRESHOLD": "1000000"}  # fmt: skip
+        done = subprocess.run([sys.executable, "-c", EXITING, case], capture_output=True,
+                              text=True, env=env, timeout=60, check=False)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        lines = [json.loads(raw) for raw in done.stdout.splitlines() if raw.startswith("{")]
+        errors = [e for e in lines if e.get("event") in ("payment failed", "aggregated_error")]
+        assert [e.get("n") for e in errors] == [1, 2]
+        degraded = [e for e in lines if e.get("event") == "store_degraded"]
+        assert {e["check"] for e in degraded} == {"redis_errors", "redis"}
+        assert all("refused" in e["msg"] for e in degraded)
+        retried = json.loads(done.stderr.strip().splitlines()[-1])
+        assert retried == {"errors": 0, "requests": 0}

@@ -886,6 +886,7 @@ class TestExactCounts:
                 agg.flush(final=True)
             stall.join()
             assert _n(lines) == 19
+            assert agg.store.shipper.final_retries > 0  # type: ignore[attr-defined]
         finally:
             with capture_logs():
                 agg.close()

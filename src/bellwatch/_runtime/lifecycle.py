@@ -51,13 +51,13 @@ class Lifecycle(Components):
                 agg.flush(final=True)
                 agg.alerter.flush(self._ALERT_WAIT)
         for store in (getattr(monitor, "store", None), getattr(agg, "store", None)):
-            ship = getattr(store, "flush", None)
-            if callable(ship):
+            shipper = getattr(store, "shipper", None)
+            if shipper is not None:
                 with suppress_internal_errors():
-                    # A shared store: send its buffer now; a slow moment gets two more tries.
-                    for _ in range(3):
-                        if ship():
-                            break
+                    # A shared store: send its buffer now. A slow moment is tried again; a
+                    # Redis that refused or was already down is not waited for (its
+                    # store_degraded line is written, and the store counts what it holds).
+                    shipper.final_flush(self._STORE_WAIT)
         with suppress_internal_errors():
             # From now on the file writes each line at once: a server may end this
             # process with a signal's default action after its shutdown (uvicorn's
@@ -81,6 +81,7 @@ class Lifecycle(Components):
                 self.flush()  # what closing wrote (a last store_recovered line, say)
 
     _ALERT_WAIT = 2.0  # seconds a shutdown waits for queued alerts to be delivered
+    _STORE_WAIT = 1.0  # seconds a shutdown tries a shared store's slow round again
     _SIGNAL_WAIT = 5.0  # seconds a signal handler gives the shutdown before passing it on
 
     def install_signal_handlers(self) -> None:

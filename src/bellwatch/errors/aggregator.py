@@ -6,21 +6,18 @@ ones as one ``aggregated_error`` line every Nth occurrence (``error_mode="every_
 or at most once per window (``error_mode="window"``). Counts, the emit decision and
 eviction live behind :class:`PatternStore` (:mod:`bellwatch.store.patterns`, whose
 public names are re-exported here) so that a shared store can replace the
-in-memory one.
-
-What ``count`` on an ``aggregated_error`` line means depends on the mode:
-
-- ``every_n``: the fingerprint's running total (10, 20, 30, ...), as in the guide;
-- ``window``: the occurrences since that fingerprint's previous line, so the counts
-  of its lines (the first line stands for 1) add up to its total.
-
-The running total is always in ``/metrics`` (:meth:`ErrorAggregator.stats`).
+in-memory one. What each line says (and what ``count`` means in each mode) is
+:mod:`bellwatch.errors._lines`'s; the running total is always in ``/metrics``
+(:meth:`ErrorAggregator.stats`).
 
 A spike escalates a pattern's severity once. In every-Nth mode that is said by a
 separate ``error_escalated`` line; in window mode the pattern's next line carries
 ``escalated: true`` and the new severity instead (one line fewer per escalation,
 what keeps window mode under 1% of naive logging's tokens). The alert fires at
 the escalation in both modes: alerts are not log lines.
+
+Imports the log pipeline, the patterns' stores (the Redis one lazily, with a URL),
+and its siblings (fingerprint, lines, alerts, hand-over), never the runtime.
 """
 
 from __future__ import annotations
@@ -38,15 +35,13 @@ from .. import _settings
 from .._guard import record_internal_error, suppress_internal_errors
 from ..log import pipeline
 from ..log.context import _ctx
-from ..log.pipeline import FIRST_LINE
-from ..log.processors import compact_traceback
 from ..log.redact import scrub_text
-from ..schema import Ev, F, Sev
+from ..schema import F, Sev
 from ..store.patterns import Hit, MemoryPatternStore, Pattern, PatternStore, Policy
 from ._handover import SERVER_LOGGERS, current_route, mark_reported, reported
+from ._lines import escalation, first_line, mark_first_line, summary
 from .alerts import Alert, Alerter
 from .fingerprint import default_severity, identify
-from .fingerprint import error_message as _message
 
 __all__ = [
     "ErrorAggregator",
@@ -176,31 +171,10 @@ class ErrorAggregator:
                 forced=fingerprint,
             )
             mark_reported(exc, hit)
-            p = hit.pattern
             if hit.kind == "first":
-                # The fingerprint's first line, in full: route, status, traceback, with
-                # its own budget (error_line_max) so that they fit.
-                event: dict[str, Any] = {
-                    "event": Ev.ERROR,
-                    F.ERROR_HASH: p.hash,
-                    F.ERROR_TYPE: p.type,
-                    F.MESSAGE: _message(exc),
-                    F.SEVERITY: hit.severity,
-                    F.OCCURRENCES: 1,
-                }
-                if endpoint is not None:
-                    event[F.PATH] = endpoint
-                if status is not None:
-                    event[F.STATUS] = status
-                if hit.announce:
-                    event[F.ESCALATED] = True
-                if not (handled and hit.severity == Sev.LOW):
-                    event[F.EXC] = compact_traceback(exc)
-                event[FIRST_LINE] = True
-                self._emit("error", event)
+                self._emit("error", first_line(exc, hit, endpoint, status, handled))
             elif hit.kind == "aggregated":
-                summary = self._summary(p, hit.line_count, hit.severity, hit.announce, hit.n)
-                self._say("error", summary)
+                self._say("error", self._summary(hit))
 
     def on_log(self, method: str, event: dict[str, Any], exc: BaseException) -> dict[str, Any]:
         """The pipeline step's work for a logger call carrying an exception."""
@@ -230,29 +204,13 @@ class ErrorAggregator:
         except Exception as err:
             record_internal_error(err)
             return event  # the app's line is still written, unaggregated
-        p = hit.pattern
         if hit.kind == "first":
-            event[F.ERROR_HASH] = p.hash
-            event[F.SEVERITY] = hit.severity
-            event[F.OCCURRENCES] = 1
-            event.setdefault(F.ERROR_TYPE, p.type)
-            event.setdefault(F.MESSAGE, _message(exc))
-            if route is not None:
-                event[F.PATH] = route
-            if hit.announce:
-                event[F.ESCALATED] = True
-            # The traceback is written here, once (popping exc_info would let
-            # log.exception add it back); a validation error needs none.
-            event["exc_info"] = False
-            if hit.severity != Sev.LOW:
-                event[F.EXC] = compact_traceback(exc)
-            event[FIRST_LINE] = True
-            return event
+            return mark_first_line(event, exc, hit, route)
         if hit.kind == "aggregated":
             # Written apart, as record() writes it: at ERROR whatever level the app's call
             # had (a log.warning(..., exc_info=True) is still an error report), and
             # without cid or bound fields (the summary speaks for many requests).
-            self._say("error", self._summary(p, hit.line_count, hit.severity, hit.announce, hit.n))
+            self._say("error", self._summary(hit))
         raise structlog.DropEvent
 
     def _observe(
@@ -309,11 +267,7 @@ class ErrorAggregator:
 
     def _escalate(self, p: Pattern, count: int, severity: str) -> None:
         if self.policy.mode != "window":  # window mode: the pattern's next line says it
-            event = self._summary(p, count, severity)
-            event["event"] = Ev.ERROR_ESCALATED
-            event[F.ESCALATED] = True
-            del event[F.MESSAGE]  # the first line said it; keep this one inside the budget
-            self._say("warning", event)
+            self._say("warning", escalation(self.policy, p, count, severity))
         self._alert(p, count, severity, escalated=True)
 
     def _alert(self, p: Pattern, count: int, severity: str, *, escalated: bool) -> None:
@@ -330,27 +284,10 @@ class ErrorAggregator:
                   self.settings.service, self.settings.env)
         )  # fmt: skip
 
-    def _summary(
-        self, p: Pattern, count: int, severity: str, announce: bool = False, n: int | None = None
-    ) -> dict[str, Any]:
-        event: dict[str, Any] = {
-            "event": Ev.AGGREGATED_ERROR,
-            F.ERROR_HASH: p.hash,
-            F.ERROR_TYPE: p.type,
-            F.MESSAGE: p.message,
-            F.SEVERITY: severity,
-            F.COUNT: count,
-        }
-        if n is not None:  # an escalation line accounts for no occurrence
-            event[F.OCCURRENCES] = n
-        if p.endpoint is not None:
-            event[F.PATH] = p.endpoint
-        if announce:
-            event[F.ESCALATED] = True
-        if self.policy.mode == "window":
-            # Tells a reader that counts are per line and must be summed, not maxed.
-            event[F.WINDOW] = round(self.policy.window)
-        return event
+    def _summary(self, hit: Hit) -> dict[str, Any]:
+        return summary(
+            self.policy, hit.pattern, hit.line_count, hit.severity, announce=hit.announce, n=hit.n
+        )
 
     def _write_due(self, now: float) -> None:
         # Escalations a shared store decided in the background: said and alerted now.
@@ -390,7 +327,10 @@ class ErrorAggregator:
         window = self.policy.mode == "window"
         for p in patterns:
             count = p.unlogged if window else p.count
-            self._say("error", self._summary(p, count, p.severity, p.announce, p.unlogged))
+            self._say(
+                "error",
+                summary(self.policy, p, count, p.severity, announce=p.announce, n=p.unlogged),
+            )
 
     def stats(self, top: int = 10) -> dict[str, Any]:
         """The ``errors`` section of ``/metrics``: exact counts, whatever was logged."""

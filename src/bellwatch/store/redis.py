@@ -2,7 +2,7 @@
 
 A request never waits on Redis. :meth:`RedisStore.record` adds to a delta buffer
 under one lock (a few dict updates, no sketch object); a background
-:class:`~bellwatch.store._redis_client.Shipper` sends the buffer every
+:class:`~bellwatch.store._shipper.Shipper` sends the buffer every
 ``flush_interval`` as one Lua script call, which applies it atomically and at most
 once. Reads (:meth:`RedisStore.snapshot`) come from a copy the same thread refreshes
 after each round while someone is reading, so ``/metrics`` never blocks either. This
@@ -35,7 +35,8 @@ import orjson
 from .._guard import record_internal_error
 from .._settings import Settings
 from ._redis_batch import APPLY, READ, Batch, endpoints, hash_of, merge_batches, stats_of
-from ._redis_client import Script, Shipper, after_fork, attach_shipper, key_prefix
+from ._redis_client import Script, key_prefix
+from ._shipper import Shipper, after_fork, attach_shipper
 from .base import BUCKET_SECONDS, OTHER, EndpointStats, Snapshot
 
 __all__ = ["RedisStore"]

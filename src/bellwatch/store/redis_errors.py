@@ -2,7 +2,7 @@
 
 :class:`RedisPatternStore` implements :class:`bellwatch.store.patterns.PatternStore`, so the
 aggregator is unchanged. An occurrence is counted in memory (no Redis on the
-request path); the background :class:`~bellwatch.store._redis_client.Shipper`
+request path); the background :class:`~bellwatch.store._shipper.Shipper`
 sends the counts every ``flush_interval`` to one Lua script, which adds them
 atomically and answers which lines are due cluster-wide:
 
@@ -38,38 +38,30 @@ buckets; expires after ``error_ttl`` idle), ``errs`` (zset by last seen),
 ``etot`` (hash: total, and per severity each occurrence at the severity it had, as in
 memory: a batch that escalates its pattern counts the occurrences before the spike at
 the old one), ``eproc:<id>`` (last batch applied).
+
+Here is the aggregator's side: the request path, the hand-overs (lines due,
+escalations, alerts), the shutdown's claims and the reads. The state and what a
+round does with it (the script's call and answer) are in
+:mod:`~bellwatch.store._redis_errors_rounds`. Imports the rounds, the shipper and
+the patterns, never ``redis`` (only :mod:`~bellwatch.store._redis_client` does).
 """
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
-
-import orjson
 
 from .._settings import Settings
 from ..schema import Sev
-from ._redis_client import Script, Shipper, after_fork, attach_shipper, key_prefix
-from ._redis_errors_lua import APPLY
+from ._redis_client import key_prefix
+from ._redis_errors_rounds import CLAIMS, ErrorRounds
+from ._shipper import after_fork, attach_shipper
 from .patterns import Hit, Pattern, Policy, copy_pattern
 
 __all__ = ["RedisPatternStore", "shared_pattern_store"]
 
-_READ_INTEREST = 60.0
-_APPLY = Script(APPLY)
-_TOP = 100  # patterns read back in full for /metrics; the rest only counted
 
-
-# n, type, message, severity, endpoint, first_seen, last_seen, claims (occurrences of
-# this entry this process's own lines already accounted for: its first lines)
-Entry = list[Any]
-_CLAIMS = 7
-
-
-class RedisPatternStore:
+class RedisPatternStore(ErrorRounds):
     """A :class:`~bellwatch.store.patterns.PatternStore` whose counts and decisions live in Redis.
 
     Args:
@@ -84,10 +76,6 @@ class RedisPatternStore:
             written without waiting for the next occurrence (the aggregator's
             ``flush``).
     """
-
-    # set by attach_shipper(), which also makes the store fork-safe
-    _lock: threading.Lock
-    shipper: Shipper
 
     def __init__(
         self,
@@ -114,34 +102,6 @@ class RedisPatternStore:
             after=self._after,
             timeout=timeout,
         )
-
-    def _clear(self) -> None:
-        with self._lock:
-            self._patterns: OrderedDict[str, Pattern] = OrderedDict()
-            self._pending: dict[str, Entry] = {}
-            self._pending_n = 0
-            self._acked: dict[str, Entry] = {}
-            self._known: set[str] = set()
-            self._counts: dict[str, int] = {}
-            # this process's occurrences, each at the severity it had here (a fallback read)
-            self._total = 0
-            self._by_severity: dict[str, int] = {}
-            self._escalations: list[Pattern] = []
-            self._alerts: list[Pattern] = []
-            # First occurrences whose alert the cluster has not decided yet, and those this
-            # process paged for itself while Redis was down (the cluster's later decision
-            # for them is then not paged again).
-            self._awaiting: set[str] = set()
-            self._paged: set[str] = set()
-            self._due: list[Pattern] = []
-            self._handed: dict[str, int] = {}  # n of the lines the cluster handed this process
-            self._unshipped: dict[str, int] = {}  # past buffer_max: never sent, never claimed
-            self._final: list[str] | None = None  # a final round claims these fingerprints' rest
-            self._cluster: tuple[list[Pattern], int, dict[str, int]] | None = None
-            self._cluster_at = 0.0
-            self._since = 0.0
-            self._read_at = 0.0
-            self.overflowed = 0
 
     # -- the request path: memory only -------------------------------------------------
 
@@ -175,7 +135,7 @@ class RedisPatternStore:
                     entry[0] += 1
                     entry[6] = now
                 if first:
-                    self._pending[key][_CLAIMS] += 1
+                    self._pending[key][CLAIMS] += 1
             count = self._counts.get(key, 0) + (self._pending.get(key) or [0])[0]
             alert = first and self._pages_here(key)
         self.shipper.start()
@@ -196,140 +156,6 @@ class RedisPatternStore:
             self._paged.clear()  # bounded, as _known is: a repeated page beats unbounded memory
         self._paged.add(key)
         return True
-
-    # -- the flusher's side ------------------------------------------------------------
-
-    def _take(self) -> tuple[dict[str, Entry], int]:
-        with self._lock:
-            batch, n = self._pending, self._pending_n
-            self._pending, self._pending_n = {}, 0
-        return batch, n
-
-    def _done(self, batch: dict[str, Entry]) -> None:
-        with self._lock:
-            self._awaiting.difference_update(batch)  # the cluster has decided on these
-            self._paged.difference_update(batch)
-            for key, entry in batch.items():
-                mine = self._acked.get(key)
-                if mine is None:
-                    self._acked[key] = list(entry)
-                else:
-                    mine[0] += entry[0]
-                    mine[6] = max(mine[6], entry[6])
-                    mine[_CLAIMS] += entry[_CLAIMS]
-            while len(self._acked) > self.policy.max_patterns:
-                del self._acked[next(iter(self._acked))]
-
-    def _send(self, client: Any, proc: str, seq: int, mode: str, batch: dict[str, Entry]) -> str:
-        if mode == "full":  # Redis lost its data: restore our counts and claims, no lines
-            with self._lock:
-                full = {key: list(entry) for key, entry in self._acked.items()}
-                handed = dict(self._handed)
-            for key, entry in batch.items():
-                if key in full:
-                    full[key][0] += entry[0]
-                    full[key][_CLAIMS] += entry[_CLAIMS]
-                else:
-                    full[key] = list(entry)
-            for key, n in handed.items():
-                if key in full:
-                    full[key][_CLAIMS] += n
-            batch = full
-        pol = self.policy
-        now = time.time()
-        final = self._final
-        reply, lines, counts, escalations, known, alerts = self.shipper.run(
-            client,
-            _APPLY,
-            [
-                self.prefix, proc, seq, mode, orjson.dumps(batch), now, pol.every, pol.window,
-                pol.ttl, pol.spike_threshold, pol.spike_window, pol.max_patterns, pol.mode,
-                ",".join(Sev.ORDER), self._since, orjson.dumps(final or []), self.paging,
-                self.shipper.acked,
-            ],
-        )  # fmt: skip
-        self._since = now - 5.0  # overlap: clocks of tasks differ a little
-        self._learn(lines, counts, escalations, known, alerts)
-        return str(reply)
-
-    def _learn(self, lines: list[Any], counts: list[Any], escalations: list[Any],
-               known: list[Any], alerts: list[Any]) -> None:  # fmt: skip
-        with self._lock:
-            if len(self._known) > 4 * self.policy.max_patterns:
-                self._known.clear()
-            self._known.update(str(k) for k in known)
-            for i in range(0, len(counts), 2):
-                self._counts[str(counts[i])] = int(counts[i + 1])
-            if len(self._counts) > self.policy.max_patterns:
-                self._counts.clear()
-            for i in range(0, len(escalations), 2):
-                key = str(escalations[i])
-                p = self._patterns.get(key)
-                if p is None:
-                    continue  # evicted here since: Redis has the new severity, no alert
-                p.severity = str(escalations[i + 1])
-                escalated = copy_pattern(p)
-                escalated.count = self._counts.get(key, p.count)
-                self._escalations.append(escalated)
-            for key in alerts:
-                if str(key) in self._paged:
-                    continue  # paged from here while Redis was down
-                p = self._patterns.get(str(key))
-                if p is not None:
-                    first = copy_pattern(p)
-                    first.count = self._counts.get(first.hash, p.count)
-                    self._alerts.append(first)
-            # hash, count, n, severity, announce, type, message, endpoint
-            for i in range(0, len(lines), 8):
-                key = str(lines[i])
-                p = self._patterns.get(key)
-                if p is None:  # forgotten here: the cluster's facts stand in
-                    endpoint = str(lines[i + 7]) or None
-                    p = Pattern(key, str(lines[i + 5]), str(lines[i + 6]), str(lines[i + 3]),
-                                endpoint, 0.0, 0.0)  # fmt: skip
-                due = copy_pattern(p)
-                due.count = int(lines[i + 1])  # every_n: the multiple of N; window: n
-                due.unlogged = int(lines[i + 2])  # n: what the line accounts for
-                due.severity = str(lines[i + 3])
-                due.announce = str(lines[i + 4]) == "1"
-                self._handed[key] = self._handed.get(key, 0) + due.unlogged
-                self._due.append(due)
-            if len(self._handed) > 4 * self.policy.max_patterns:
-                self._handed.clear()  # (only a Redis that lost its data needs them back)
-
-    def _after(self, client: Any) -> None:
-        if (self._due or self._escalations or self._alerts) and self.on_due is not None:
-            self.on_due()
-        now = time.time()
-        if self._cluster is not None and now - self._read_at > _READ_INTEREST:
-            return
-        self._cluster = self.read(client)
-        self._cluster_at = now
-
-    def read(self, client: Any) -> tuple[list[Pattern], int, dict[str, int]]:
-        """Top patterns by count, the number of patterns, and totals, from Redis."""
-        p = self.prefix
-        pipe = client.pipeline(transaction=False)
-        pipe.zrevrange(p + "etop", 0, _TOP - 1)
-        pipe.zcard(p + "errs")
-        pipe.hgetall(p + "etot")
-        keys, unique, totals = pipe.execute()
-        pipe = client.pipeline(transaction=False)
-        for key in keys:
-            pipe.hgetall(f"{p}e:{key}")
-        out: list[Pattern] = []
-        for key, h in zip(keys, pipe.execute(), strict=True):
-            if h:
-                out.append(
-                    Pattern(key, h.get("type", ""), h.get("message", ""),
-                            h.get("severity", Sev.MEDIUM), h.get("endpoint") or None,
-                            float(h.get("first_seen", 0)), float(h.get("last_seen", 0)),
-                            int(h.get("count", 0)))
-                )  # fmt: skip
-        # The aggregator counts patterns with len(): the ones not read stand in, count 0.
-        out += [Pattern("", "", "", Sev.LOW, None, 0.0, 0.0) for _ in range(int(unique) - len(out))]
-        total = int(totals.pop("total", 0))
-        return out, total, {sev: int(n) for sev, n in totals.items()}
 
     # -- reads -------------------------------------------------------------------------
 
@@ -384,14 +210,8 @@ class RedisPatternStore:
         with self._lock:
             self._final = sorted(self._known.union(self._patterns))
         try:
-            was_down = self.shipper.degraded
-            ok = self.shipper.flush()
-            # A Redis that stalled past the timeout may still apply the round: resending it
-            # returns what it handed out. One already known to be down is not waited for.
-            deadline = time.monotonic() + self._FINAL_WAIT
-            while not ok and not was_down and time.monotonic() < deadline:
-                time.sleep(0.1)
-                ok = self.shipper.flush()
+            # Retried only while Redis may still apply it (see Shipper.final_flush).
+            ok = self.shipper.final_flush(self._FINAL_WAIT)
         finally:
             with self._lock:
                 self._final = None
@@ -407,10 +227,10 @@ class RedisPatternStore:
             batches = [self._pending] + ([inflight[1]] if inflight is not None else [])
             for batch in batches:
                 for key, entry in batch.items():
-                    rest = entry[0] - entry[_CLAIMS]
+                    rest = entry[0] - entry[CLAIMS]
                     if rest > 0:
                         unclaimed[key] = unclaimed.get(key, 0) + rest
-                        entry[_CLAIMS] = entry[0]
+                        entry[CLAIMS] = entry[0]
             for key, n in self._unshipped.items():
                 unclaimed[key] = unclaimed.get(key, 0) + n
             self._unshipped = {}

@@ -2,7 +2,7 @@
 
 The users tracker (:mod:`bellwatch.monitor.users`) buffers, per bucket, the distinct
 users it saw (memory only, bounded by ``buffer_max``); each round of the request store's
-:class:`~bellwatch.store._redis_client.Shipper` then calls :meth:`RedisUsers.round`
+:class:`~bellwatch.store._shipper.Shipper` then calls :meth:`RedisUsers.round`
 with its client (no Redis on the request path, no thread of its own):
 
 - ``PFADD`` into ``u:m:<minute>`` (all workers and tasks add to the same key, so the
