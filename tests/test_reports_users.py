@@ -23,7 +23,7 @@ def _line(**fields: Any) -> bytes:
     return orjson.dumps({"level": "INFO", **fields})
 
 
-def _request(ts: int, uid: str | None, status: int = 200, **extra: Any) -> bytes:
+def _request(ts: int, uid: str | int | None, status: int = 200, **extra: Any) -> bytes:
     fields = {"ts": ts, "event": "request_complete", "method": "GET", "path": "/a",
               "status": status, "duration": 0.01, **extra}  # fmt: skip
     if uid is not None:
@@ -110,6 +110,16 @@ class TestLocal:
         """bellwatch errors: occurrences by the n rule, users by distinct uid."""
         rows = reports.errors(FileSource([str(logs)])).rows
         assert [(r["hash"], r["count"], r["users"]) for r in rows] == [("e1", 6, 2)]
+
+    def test_integer_uids_count_as_the_monitor_counts_them(self, tmp_path: Path) -> None:
+        """A uid bound as an int (``bind(uid=user.id)``) is a user, the same one as its text."""
+        path = tmp_path / "int.jsonl"
+        lines = [_request(T0 + 1, 42), _request(T0 + 2, 42, 500), _request(T0 + 3, "42")]
+        path.write_bytes(b"\n".join([*lines, _request(T0 + 4, 7, hash="e1")]) + b"\n")
+        got = _sections(reports.users(FileSource([str(path)])).rows)
+        assert got["total"] == [{"users": 2, "requests": 4, "exact": True}]
+        assert got["top_requests"][0] == {"uid": "42", "requests": 3, "errors": 1}
+        assert got["error"] == [{"hash": "e1", "users": 1, "type": None, "msg": None}]
 
     def test_a_bad_period_is_refused(self, logs: Path) -> None:
         """Only hour and day."""

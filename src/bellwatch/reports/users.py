@@ -1,11 +1,11 @@
 """The ``users`` report: distinct users per hour or day, top users, users each error hurt.
 
-Counted from the ``uid`` on the lines (with ``hash_uid`` on: its keyed hash). Over local
-files (and any source without a query engine) the counts are exact: every ``uid`` is
-kept in a set, which is cheap at the scale of one file set. Over a CloudWatch log group
-the report runs Logs Insights queries where the logs live; their ``count_distinct`` is
-an approximation for fields with many values (AWS's documentation says so), and the
-rows say ``exact: false``.
+Counted from the ``uid`` on the lines (with ``hash_uid`` on: its keyed hash; an integer
+uid counts as its text, as the monitor counts it). Over local files (and any source
+without a query engine) the counts are exact: every ``uid`` is kept in a set, which is
+cheap at the scale of one file set. Over a CloudWatch log group the report runs Logs
+Insights queries where the logs live; their ``count_distinct`` is an approximation for
+fields with many values (AWS's documentation says so), and the rows say ``exact: false``.
 
 Rows, each with a ``section``:
 
@@ -82,11 +82,11 @@ def _fold(
     for record in source.records(since_ms, until_ms):
         if isinstance(record, TextRecord):
             continue
-        uid = record.get(F.USER_ID)
+        uid = _uid(record.get(F.USER_ID))
         key = record.get(F.ERROR_HASH)
         if type(key) is str and key not in facts and record.get(F.EVENT) in _ERROR_FAMILY:
             facts[key] = (record.get(F.ERROR_TYPE), record.get(F.MESSAGE))
-        if type(uid) is not str:
+        if uid is None:
             continue
         everyone.add(uid)
         ts = record.get(TIMESTAMP)
@@ -131,6 +131,16 @@ def _fold(
         for key, uids in worst
     ]
     return rows
+
+
+def _uid(value: Any) -> str | None:
+    """The user a line names, as the monitor counts it: text, or an integer id as its
+    text (``bind(uid=user.id)`` logs an int), so ``42`` and ``"42"`` are one user."""
+    if type(value) is str:
+        return value or None  # an empty uid names nobody, as for the middleware
+    if type(value) is int:
+        return str(value)
+    return None
 
 
 def _top(
