@@ -148,8 +148,15 @@ class TestInsights:
         assert got["total"] == [{"users": 4, "requests": 7, "exact": False}]
         assert [p["users"] for p in got["period"]] == [2, 1, 2]
         assert got["top_requests"][0] == {"uid": "alice", "requests": 4, "errors": 2}
-        assert got["top_errors"][0] == {"uid": "alice", "errors": 2, "requests": None}
         assert [(e["hash"], e["users"]) for e in got["error"]] == [("e1", 2), ("e2", 1)]
+
+    def test_top_failing_users_and_errors_are_as_full_as_the_local_ones(self, logs: Path) -> None:
+        """A log group's answer gives each failing user's requests and each error's type and
+        message, as the files' does (the rows were None there)."""
+        local = _sections(reports.users(FileSource([str(logs)])).rows)
+        got = _sections(reports.users(_Insights(logs)).rows)  # type: ignore[arg-type]
+        assert got["top_errors"] == local["top_errors"]
+        assert got["error"] == local["error"]
 
     def test_the_errors_report_reads_users_there_too(self, logs: Path) -> None:
         """The errors report's Insights path adds users from a count_distinct."""

@@ -176,9 +176,18 @@ def _queries(by: str, limit: int) -> dict[str, str]:
         f"| fields {_FAILED} as failed\n"
         f"| stats count(*) as requests, sum(failed) as errors by {F.USER_ID}\n"
         f"| sort requests desc\n| limit {limit}",
-        "top_errors": f"filter {_REQ} and ispresent({F.USER_ID}) and {_FAILED}\n"
-        f"| stats count(*) as errors by {F.USER_ID}\n"
+        # every request of a user, so each failing user's requests come with the failures;
+        # users with none sort last and are dropped
+        "top_errors": f"filter {_REQ} and ispresent({F.USER_ID})\n"
+        f"| fields {_FAILED} as failed\n"
+        f"| stats sum(failed) as errors, count(*) as requests by {F.USER_ID}\n"
         f"| sort errors desc\n| limit {limit}",
+        # what the files' answer says of each error: its first error line's type and message
+        "error_facts": f"filter ispresent({F.ERROR_HASH}) and ispresent({F.ERROR_TYPE})"
+        f' and ({F.EVENT} = "{Ev.ERROR}" or {F.EVENT} = "{Ev.AGGREGATED_ERROR}")\n'
+        f"| stats earliest({F.ERROR_TYPE}) as type, earliest({F.MESSAGE}) as msg"
+        f" by {F.ERROR_HASH}\n"
+        "| limit 1000",
     }
 
 
@@ -220,18 +229,31 @@ def _from_insights(
         }
         for r in run("top_requests")
     ]
-    rows += [
+    failing = [
         {
             "section": "top_errors",
             "uid": str(r.get(F.USER_ID)),
             "errors": int(r.get("errors") or 0),
-            "requests": None,
+            "requests": int(r.get("requests") or 0),
         }
         for r in run("top_errors")
     ]
+    rows += sorted((r for r in failing if r["errors"]), key=lambda r: (-r["errors"], r["uid"]))
     per_error = users_per_error(source, since_ms, until_ms)
     worst = sorted(per_error.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+    facts = (
+        {str(r[F.ERROR_HASH]): r for r in run("error_facts") if r.get(F.ERROR_HASH)}
+        if worst
+        else {}
+    )
     rows += [
-        {"section": "error", "hash": key, "users": n, "type": None, "msg": None} for key, n in worst
+        {
+            "section": "error",
+            "hash": key,
+            "users": n,
+            "type": facts.get(key, {}).get("type"),
+            "msg": facts.get(key, {}).get("msg"),
+        }
+        for key, n in worst
     ]
     return rows
