@@ -188,3 +188,14 @@ class TestCommand:
         assert result.exit_code == 0, result.output
         header = next(line for line in result.stdout.splitlines() if "count" in line)
         assert "users" in header
+
+    def test_logs_without_a_uid_say_how_to_get_one(self, tmp_path: Path) -> None:
+        """Request lines but no uid: the answer says none names a user and how to bind one,
+        rather than a bare 0 that reads as no traffic."""
+        path = tmp_path / "anon.jsonl"
+        path.write_bytes(b"\n".join([_request(T0 + 1, None), _request(T0 + 2, None)]) + b"\n")
+        result = CliRunner().invoke(cli, ["users", "-l", str(path)])
+        assert result.exit_code == 0, result.output
+        assert "0 distinct users" in result.stdout
+        assert "no line read names a user" in result.stdout
+        assert "bellwatch.bind(uid=" in result.stdout
