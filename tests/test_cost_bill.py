@@ -82,6 +82,17 @@ class TestHandWorked:
         assert bill.logs_usd == pytest.approx(28.3277 + 1.4584 + 2.4645, abs=1e-3)
         assert json.loads(json.dumps(bill.as_dict()))["total_usd_per_month"] == round(bill.total, 2)
 
+    def test_infrequent_access_has_no_log_metrics_in_its_total(self) -> None:
+        """That class has no metric filters or EMF extraction, so the total priced for it
+        leaves their metrics out (shown, in brackets, with the reason)."""
+        opts = LogOptions(retention_days=30, log_class="infrequent_access")
+        bill = local_bill(day_of_traffic(), US, opts)
+        for item in ("metric-filter metrics", "EMF metrics"):
+            line = bill.line(item)
+            assert not line.in_total and "Infrequent Access" in line.note
+        assert bill.line("metric-filter metrics").usd == pytest.approx(0.375)
+        assert bill.total == pytest.approx(14.1639 + 1.4584 + 1.00 + 3.00, abs=1e-3)
+
 
 class TestFromLines:
     def test_two_lines_an_hour_apart(self) -> None:

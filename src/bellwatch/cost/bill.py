@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final, Literal
 
 from .monitoring import Monitoring, setup_monitoring
@@ -330,7 +330,12 @@ def local_bill(
         "estimated",
         emf_note,
     )
-    lines += [mon_lines[0], emf_line, *mon_lines[1:]]
+    log_metrics = [mon_lines[0], emf_line]
+    if opts.log_class == "infrequent_access":
+        # that class extracts no metrics from its logs: pricing them would price nothing real
+        why = "not in the total: Infrequent Access has no metric filters or EMF extraction"
+        log_metrics = [replace(ln, in_total=False, note=f"{ln.note}; {why}") for ln in log_metrics]
+    lines += [*log_metrics, *mon_lines[1:]]
     overhead = OVERHEAD * usage.total.events / max(usage.total.billed, 1)
     notes = [
         f"projected from {span_text(usage.span_ms)} of logs ({usage.total.events:,} events); "
