@@ -223,6 +223,8 @@ class TestArguments:
             ("digest", {"budget": 9000}, "budget must be at most 8000"),
             ("digest", {"since": "1h", "until": "2h"}, "since (1h) is after until (2h)"),
             ("nope", {}, "no tool"),
+            ("slow", {"threshold": float("nan")}, "threshold must be a finite number"),
+            ("slow", {"threshold": float("inf")}, "threshold must be a finite number"),
         ],
     )
     def test_bad_input_is_a_tool_error(
