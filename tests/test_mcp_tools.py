@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 from typing import Any
@@ -158,6 +159,23 @@ class TestTables:
         answer = call(ctx, "endpoints", {})
         assert answer.data["log_bytes"] > 0 and "bytes_scanned" in answer.data
         assert "scanned" in answer.text
+
+    def test_compressed_logs_say_their_size_is_on_disk(
+        self, demo_logs: Path, tmp_path: Path
+    ) -> None:
+        """With a .gz among the logs the scanned bytes (uncompressed) can pass the logs' size
+        on disk; the reply says which is which rather than 'scanned 52 KB of 35 KB'."""
+        (tmp_path / "logs").mkdir()
+        raw = next(demo_logs.glob("*.jsonl")).read_bytes()
+        (tmp_path / "logs" / "app.jsonl.1.gz").write_bytes(gzip.compress(raw))
+        answer = call(
+            context(tmp_path / "logs", tmp_path / "c"), "query", {"text": "x", "language": "filter"}
+        )
+        assert answer.data["bytes_scanned"] > answer.data["log_bytes"]
+        assert answer.data["log_bytes_compressed"] is True
+        assert "of logs on disk (.gz: scanned uncompressed)" in answer.text
+        plain = call(context(demo_logs, tmp_path / "c2"), "endpoints", {})
+        assert "log_bytes_compressed" not in plain.data and "on disk" not in plain.text
 
 
 class TestUsers:
