@@ -106,6 +106,14 @@ class TestDigest:
         assert within(answer, budget)
         assert isinstance(answer.data["truncated"], bool)
 
+    def test_a_budget_for_the_headline_only_says_it_is_truncated(self, ctx: Context) -> None:
+        """At the smallest budget the error patterns do not fit: the reply says truncated
+        in both forms, and names the budget asked for, not the digest's inner share of it."""
+        answer = call(ctx, "digest", {"budget": 200})
+        assert answer.data["truncated"] is True and answer.data["omitted"]
+        assert "## Top error patterns" not in answer.text
+        assert "(truncated to budget 200: raise it for the rest)" in answer.text
+
     def test_cost_on_request(self, ctx: Context) -> None:
         """cost=true adds the month's CloudWatch bill and its savings, as bellwatch cost says."""
         answer = call(ctx, "digest", {"cost": True})

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 __all__ = ["digest"]
 
 _LEFT_OUT = re.compile(r"; left out: (.*)\)\s*$")
+# the footer of a digest whose headline alone fills its size (sections all left out)
+_CUT = re.compile(r"^\(truncated to \d+ tokens\)$")
 # Free text in the facts: quoted as data in the digest (ids and routes stay bare).
 _SECTIONS = {
     "errors": ("hash", "type", "msg", "endpoints", "cid", "sev"),
@@ -84,11 +86,16 @@ def digest(ctx: Context, args: dict[str, Any]) -> Reply:
         text = render.render(shown, size, slow_threshold=threshold)
         # the footer names the reply's budget (the digest was made smaller to leave room)
         text = text.replace(f"(budget {size} tokens,", f"(budget {budget} tokens,", 1)
-        left = _LEFT_OUT.search(text.rsplit("\n", 1)[-1])
+        footer = text.rsplit("\n", 1)[-1]
+        left = _LEFT_OUT.search(footer)
+        omitted: Any = left.group(1) if left else []
+        if _CUT.match(footer):  # only the headline fitted: every section is left out
+            text = text[: -len(footer)] + f"(truncated to budget {budget}: raise it for the rest)"
+            omitted = "every section after the headline"
         data: dict[str, Any] = {
             **_text.value(head),
-            "truncated": left is not None,
-            "omitted": left.group(1) if left else [],
+            "truncated": bool(omitted),
+            "omitted": omitted,
             "next_cursor": None,
             **scan.as_dict(),
             "digest": _text.value(text, len(text)),
