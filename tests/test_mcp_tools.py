@@ -419,3 +419,32 @@ class TestService:
         assert answer.data["top_errors"][0]["type"] == "RuntimeError"
         assert token not in answer.text
         assert refused.data["metrics_status"] == 401 and "BELLWATCH_METRICS_TOKEN" in refused.text
+
+    def test_a_url_with_no_metrics_there_says_what_url_to_give(self, tmp_path: Path) -> None:
+        """--url pointing at /metrics itself (or at a service without bellwatch) gets 404s:
+        the reply says --url is the service's base URL, not a bare metrics_status=404."""
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class NotFound(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(404)
+                self.end_headers()
+
+            def log_message(self, *_: Any) -> None:  # keep the test's output clean
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), NotFound)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            url = f"http://127.0.0.1:{server.server_address[1]}/metrics"
+            answer = call(
+                Context(lambda: FileSource([str(tmp_path)]), url, _settings.resolve()),
+                "service",
+                {},
+            )
+        finally:
+            server.shutdown()
+            server.server_close()
+        assert answer.data["metrics_status"] == 404
+        assert "base URL" in answer.data["note"] and "base URL" in answer.text

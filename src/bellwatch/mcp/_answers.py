@@ -304,6 +304,11 @@ def service(ctx: Context, args: dict[str, Any]) -> Reply:
     summary = scrub(summary, ctx.settings)
     if summary.get("metrics_status") == 401:
         summary["note"] = "401 from /metrics: set BELLWATCH_METRICS_TOKEN for bellwatch mcp"
+    elif summary.get("metrics_status") == 404:
+        summary["note"] = (
+            f"404 from {base}/metrics: --url is the service's base URL (http://host:port, "
+            "without /metrics), and the service mounts bellwatch's endpoints"
+        )
     head = {k: v for k, v in summary.items() if not isinstance(v, list | dict)}
     parts = [
         (k, _text.value(v), [f"{k}: {_text.cell(v, 600)}"])
