@@ -63,6 +63,13 @@ class TestHandWorked:
         half = local_bill(day_of_traffic(), US, LogOptions(queries_per_day=10, query_hours=12))
         assert half.line("Logs Insights scans").usd == pytest.approx(2.4645 / 2, abs=1e-4)
 
+    def test_a_query_scans_no_more_than_retention_keeps(self) -> None:
+        """Queries over 720 h of a group that keeps 1 day scan 24 h of logs, and say so."""
+        opts = LogOptions(retention_days=1, queries_per_day=10, query_hours=720)
+        line = local_bill(day_of_traffic(), US, opts).line("Logs Insights scans")
+        assert line.usd == pytest.approx(2.4645, abs=1e-4)
+        assert "24 h of logs" in line.note and "1 day kept" in line.note
+
     def test_metrics_alarms_dashboards(self) -> None:
         """ErrorCount fed every hour (1 metric-month) and RequestCount 6 of 24 hours (0.25):
         $0.375; ten alarm metrics $1.00; one dashboard $3.00."""

@@ -196,12 +196,19 @@ def log_lines(
     out.append(
         BillLine("log storage", stored, "GB", stored * prices.usd("logs.storage"), s_basis, note)
     )
-    scanned = opts.queries_per_day * DAYS_PER_MONTH * bytes_per_day * opts.query_hours / 24 / GB
+    hours = opts.query_hours
+    kept = None if opts.retention_days is None else opts.retention_days * 24
+    if kept is not None and hours > kept:  # a query cannot scan logs already expired
+        hours = kept
+    scanned = opts.queries_per_day * DAYS_PER_MONTH * bytes_per_day * hours / 24 / GB
     q_note = (
-        f"{opts.queries_per_day:g} queries a day over {opts.query_hours:g} h of logs"
+        f"{opts.queries_per_day:g} queries a day over {hours:g} h of logs"
         if opts.queries_per_day
         else "no query volume given"
     )
+    if opts.queries_per_day and hours < opts.query_hours:
+        days = opts.retention_days
+        q_note += f" (not {opts.query_hours:g}: {days} day{'' if days == 1 else 's'} kept)"
     out.append(
         BillLine(
             "Logs Insights scans",
