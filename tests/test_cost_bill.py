@@ -54,6 +54,14 @@ class TestHandWorked:
         # 1.74e9 * 30 = 5.22e10 B = 48.615 GB -> $1.46
         assert kept.usd == pytest.approx(1.4584, abs=1e-4)
 
+    def test_a_retention_over_a_year_is_priced_at_the_same_month_as_never(self) -> None:
+        """3653 days kept holds no more after 12 months than never-expiring does, so the bill
+        (that month's) is the same, and the note says how far it grows."""
+        never = local_bill(day_of_traffic(), US).line("log storage")
+        long = local_bill(day_of_traffic(), US, LogOptions(retention_days=3653)).line("log storage")
+        assert long.usd == pytest.approx(never.usd)
+        assert "after 12 months" in long.note and "3653 days" in long.note
+
     def test_insights_scans_at_the_given_volume(self) -> None:
         """10 queries a day, each over a day of logs, at $0.005 per GB scanned."""
         opts = LogOptions(queries_per_day=10)

@@ -190,6 +190,15 @@ def log_lines(
             f"{what}: after {months} months, ${growth:.2f} more each month; "
             "uncompressed (an upper bound)"
         )
+    elif opts.retention_days > DAYS_PER_MONTH * NEVER_EXPIRE_MONTHS:
+        # priced in the same month as never-expire (else 10 years kept would cost 10x more
+        # than kept for ever): what is stored then, and where it stops growing
+        stored = bytes_per_day * DAYS_PER_MONTH * NEVER_EXPIRE_MONTHS / GB
+        full = bytes_per_day * opts.retention_days / GB * prices.usd("logs.storage")
+        note = (
+            f"{opts.retention_days} days kept: after {NEVER_EXPIRE_MONTHS} months, growing to "
+            f"${full:.2f} a month by day {opts.retention_days}; uncompressed (an upper bound)"
+        )
     else:
         stored = bytes_per_day * opts.retention_days / GB
         note = f"{opts.retention_days} days kept, uncompressed (an upper bound)"
