@@ -200,6 +200,28 @@ class TestUsers:
         assert (row["count"], row["users"]) == (6, 3)
 
 
+# one pattern: its first line, then 10 minutes later a summary line of 5 more
+SPLIT_LINES: list[dict[str, Any] | str] = [
+    {"ts": 1_796_600_000_000, "level": "ERROR", "event": "error", "n": 1, "hash": "deadbeef",
+     "type": "KeyError", "sev": "high", "msg": "missing", "cid": "aaaaaaaaaaaa"},
+    {"ts": 1_796_600_600_000, "level": "ERROR", "event": "aggregated_error", "n": 5,
+     "hash": "deadbeef", "type": "KeyError", "sev": "high", "msg": "missing"},
+]  # fmt: skip
+
+
+class TestErrorCounts:
+    def test_a_count_that_may_reach_before_since_is_marked_at_most(self, tmp_path: Path) -> None:
+        """As bellwatch errors marks it (≤5, count_is_upper_bound): a summary line in the
+        window may count occurrences from before since, so the count is at most, not exact."""
+        ctx = context(write(tmp_path / "app.jsonl", SPLIT_LINES), tmp_path / "c")
+        answer = call(ctx, "errors", {"since": "2026-12-06T23:38:00Z"})
+        row = dict(zip(answer.data["columns"], answer.data["rows"][0], strict=True))
+        assert (row["count"], row["at_most"]) == (5, True)
+        assert "before since" in answer.data["at_most"] and "at_most" in answer.text
+        whole = call(ctx, "errors", {})
+        assert "at_most" not in whole.data["columns"] and "at_most" not in whole.text
+
+
 class TestErrorDetail:
     def test_first_occurrence_routes_and_ids(self, ctx: Context) -> None:
         """The locked database's pattern: its count, first line, routes and example ids."""

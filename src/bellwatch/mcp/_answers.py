@@ -89,6 +89,10 @@ def _pct(value: Any) -> Any:
     return round(value, 4) if isinstance(value, int | float) else value
 
 
+AT_MOST = (
+    "true: the count is at most this; the pattern also has lines before since, and a summary "
+    "line's n counts occurrences since the one before it"
+)
 ERRORS = (
     Column("count", "count"),
     Column("users", "users"),
@@ -132,9 +136,17 @@ def errors(ctx: Context, args: dict[str, Any]) -> Reply:
     found = reports.errors(
         source, args.get("since"), args.get("until"), limit=FETCH, cursor=args.get("cursor")
     )
+    if not any(row.get("count_is_upper_bound") for row in found.rows):
+        return _paged(
+            ctx, "errors by fingerprint", ERRORS, found, args=args, tool="errors", source=source
+        )
+    # as bellwatch errors shows ≤N: the column and its meaning only when a count is one
+    columns = (ERRORS[0], Column("count_is_upper_bound", "at_most"), *ERRORS[1:])
+    extra = {"at_most": AT_MOST}
     return _paged(
-        ctx, "errors by fingerprint", ERRORS, found, args=args, tool="errors", source=source
-    )
+        ctx, "errors by fingerprint", columns, found, args=args, tool="errors", source=source,
+        extra=extra,
+    )  # fmt: skip
 
 
 def slow(ctx: Context, args: dict[str, Any]) -> Reply:
