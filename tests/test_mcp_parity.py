@@ -209,3 +209,21 @@ class TestParity:
         reply = call(cloud, "endpoints", WINDOW)
         assert reply.data["insights_bytes_scanned"] == 2 * 1234  # latency + error-rate
         assert "Insights bytesScanned" in reply.text
+
+
+class TestCost:
+    def test_a_log_group_is_priced_from_its_last_day(self, both: tuple[Context, Context]) -> None:
+        """digest(cost=true) reads a log group's last 24 hours, as bellwatch cost does, not
+        the whole group (years, page by page): older events are not in its figures."""
+        files, cloud = both
+        client = session.client("logs", region="ca-central-1")
+        client.create_log_stream(logGroupName=GROUP, logStreamName="ecs/app/old")
+        old = T0 - 3 * 86_400_000
+        client.put_log_events(
+            logGroupName=GROUP,
+            logStreamName="ecs/app/old",
+            logEvents=[{"timestamp": old + i, "message": '{"event":"x"}'} for i in range(2)],
+        )
+        local, remote = (call(c, "digest", {"cost": True}).data["cost"] for c in (files, cloud))
+        assert remote["events"] == local["events"]
+        assert remote["read"] == "the log group's last 24 hours"

@@ -60,6 +60,11 @@ class CostOptions:
         )
 
 
+LOG_GROUP_LOOKBACK_MS = 86_400_000
+"""How far back a CloudWatch log group is read for its cost without a start time: a day
+projects a month, and a group can hold years (``bellwatch cost``, MCP ``digest``)."""
+
+
 def human_bytes(value: float) -> str:
     """``1536`` -> ``1.5 KB`` (1024-based, as AWS's GB is)."""
     for unit in ("B", "KB", "MB", "GB", "TB"):

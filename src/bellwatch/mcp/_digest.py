@@ -10,6 +10,7 @@ imply and its three biggest savings (:func:`bellwatch.cost.cost_report`).
 from __future__ import annotations
 
 import re
+import time
 from typing import TYPE_CHECKING, Any
 
 from .. import reports
@@ -114,15 +115,23 @@ def digest(ctx: Context, args: dict[str, Any]) -> Reply:
 
 def _cost(ctx: Context, since: int | None, until: int | None) -> tuple[dict[str, Any], list[str]]:
     """The month's bill the logs imply and the top savings, as ``bellwatch cost`` says."""
-    from ..cost import CostError, CostOptions, PriceError, cost_report
+    from ..cost import LOG_GROUP_LOOKBACK_MS, CostError, CostOptions, PriceError, cost_report
+    from ..sources.files import FileSource
 
     options = CostOptions(region=ctx.settings.region, slow_threshold=ctx.settings.slow_threshold)
+    source = ctx.open_source()
+    read = "the window read"
+    if since is None and not isinstance(source, FileSource):
+        # as bellwatch cost: a day projects a month, and the group can hold years
+        since = int(time.time() * 1000) - LOG_GROUP_LOOKBACK_MS
+        read = "the log group's last 24 hours"
     try:
-        found = cost_report(ctx.open_source().records(since, until), options)
+        found = cost_report(source.records(since, until), options)
     except (CostError, PriceError) as exc:
         return {"error": str(exc)}, [f"## Cost\n- not available: {_text.cell(str(exc))}"]
     bill = found.bill
     data = {
+        "read": read,
         "usd_per_month": round(bill.total, 2),
         "logs_usd_per_month": round(found.logs_usd, 2),
         "region": bill.prices.region,
@@ -133,7 +142,7 @@ def _cost(ctx: Context, since: int | None, until: int | None) -> tuple[dict[str,
     lines = [
         "## Cost (CloudWatch, a month, estimated from the span read)",
         f"- ${bill.total:,.2f} in {bill.prices.region} (logs ${found.logs_usd:,.2f}), "
-        f"prices of {bill.prices.date}, from {found.usage.total.events:,} events",
+        f"prices of {bill.prices.date}, from {found.usage.total.events:,} events of {read}",
     ]
     lines += [
         f"- save ${s.usd_per_month:,.2f}/month: {_text.cell(s.text)}" for s in found.suggestions[:3]
