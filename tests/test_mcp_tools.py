@@ -221,6 +221,15 @@ class TestErrorCounts:
         whole = call(ctx, "errors", {})
         assert "at_most" not in whole.data["columns"] and "at_most" not in whole.text
 
+    def test_error_detail_marks_its_count_at_most_too(self, tmp_path: Path) -> None:
+        """error_detail's count over the same window says at_most, as errors does."""
+        ctx = context(write(tmp_path / "app.jsonl", SPLIT_LINES), tmp_path / "c")
+        answer = call(ctx, "error_detail", {"hash": "deadbeef", "since": "2026-12-06T23:38:00Z"})
+        assert answer.data["summary"]["count"] == 5 and answer.data["summary"]["at_most"] is True
+        assert "at_most=true" in answer.text
+        whole = call(ctx, "error_detail", {"hash": "deadbeef"})
+        assert "at_most" not in whole.data["summary"]
+
 
 class TestErrorDetail:
     def test_first_occurrence_routes_and_ids(self, ctx: Context) -> None:

@@ -274,6 +274,8 @@ def error_detail(ctx: Context, args: dict[str, Any]) -> Reply:
         "last": _text.stamp(row["last_ts"]),
         "lines": found.lines,
     }
+    if row.get("count_is_upper_bound"):  # as the errors tool (and bellwatch errors' ≤N)
+        summary = {"count": row["count"], "at_most": True, **summary}
     first = _rows(ctx, [found.first_line or {}])[0]
     first_line = {k: v for k, v in first.items() if k != TIMESTAMP}
     timeline = [[_text.stamp(t["from_ts"]), t["count"]] for t in found.timeline]
