@@ -26,7 +26,15 @@ if [[ $# -eq 0 || "$1" == "-h" || "$1" == "--help" || "$1" == "help" ]]; then
     exit 0
 fi
 
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# Follow links to the script itself (~/bin/debug-logs -> checkout/scripts/debug-logs.sh), so
+# the checkout's .venv is found from anywhere; readlink without -f, as macOS's has none.
+src="${BASH_SOURCE[0]}"
+while [[ -L "$src" ]]; do
+    dir="$(cd "$(dirname "$src")" && pwd)"
+    src="$(readlink "$src")"
+    [[ "$src" == /* ]] || src="$dir/$src"
+done
+here="$(cd "$(dirname "$src")" && pwd)"
 root="$(dirname "$here")"
 if [[ -x "$root/.venv/bin/bellwatch" ]]; then
     bellwatch="$root/.venv/bin/bellwatch"

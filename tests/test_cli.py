@@ -675,6 +675,28 @@ class TestDebugScript:
         )  # fmt: skip
         assert out.returncode == 2 and "make demo" in out.stderr
 
+    def test_a_link_to_the_script_finds_the_checkouts_venv(self, tmp_path: Path) -> None:
+        """Linked from elsewhere (~/bin, another project's scripts/), it still runs the
+        checkout's .venv/bin/bellwatch rather than telling the user to pip install it."""
+        import shutil
+
+        checkout = tmp_path / "checkout"
+        (checkout / "scripts").mkdir(parents=True)
+        shutil.copy2(ROOT / "scripts" / "debug-logs.sh", checkout / "scripts" / "debug-logs.sh")
+        venv_bin = checkout / ".venv" / "bin"
+        venv_bin.mkdir(parents=True)
+        (venv_bin / "bellwatch").write_text('#!/bin/sh\necho "checkout bellwatch: $*"\n')
+        (venv_bin / "bellwatch").chmod(0o755)
+        (tmp_path / "bin").mkdir()
+        link = tmp_path / "bin" / "debug-logs"
+        link.symlink_to(Path("..") / "checkout" / "scripts" / "debug-logs.sh")  # relative
+        out = subprocess.run(
+            [str(link), "errors", "--since", "1h"], capture_output=True, text=True,
+            check=False, env={"PATH": "/usr/bin:/bin"},
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        assert out.stdout == "checkout bellwatch: errors --since 1h\n"
+
 
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:

@@ -54,6 +54,14 @@ class TestHandWorked:
         # 1.74e9 * 30 = 5.22e10 B = 48.615 GB -> $1.46
         assert kept.usd == pytest.approx(1.4584, abs=1e-4)
 
+    def test_a_retention_over_a_year_is_priced_at_the_same_month_as_never(self) -> None:
+        """3653 days kept holds no more after 12 months than never-expiring does, so the bill
+        (that month's) is the same, and the note says how far it grows."""
+        never = local_bill(day_of_traffic(), US).line("log storage")
+        long = local_bill(day_of_traffic(), US, LogOptions(retention_days=3653)).line("log storage")
+        assert long.usd == pytest.approx(never.usd)
+        assert "after 12 months" in long.note and "3653 days" in long.note
+
     def test_insights_scans_at_the_given_volume(self) -> None:
         """10 queries a day, each over a day of logs, at $0.005 per GB scanned."""
         opts = LogOptions(queries_per_day=10)
@@ -62,6 +70,13 @@ class TestHandWorked:
         assert line.usd == pytest.approx(2.4645, abs=1e-4)
         half = local_bill(day_of_traffic(), US, LogOptions(queries_per_day=10, query_hours=12))
         assert half.line("Logs Insights scans").usd == pytest.approx(2.4645 / 2, abs=1e-4)
+
+    def test_a_query_scans_no_more_than_retention_keeps(self) -> None:
+        """Queries over 720 h of a group that keeps 1 day scan 24 h of logs, and say so."""
+        opts = LogOptions(retention_days=1, queries_per_day=10, query_hours=720)
+        line = local_bill(day_of_traffic(), US, opts).line("Logs Insights scans")
+        assert line.usd == pytest.approx(2.4645, abs=1e-4)
+        assert "24 h of logs" in line.note and "1 day kept" in line.note
 
     def test_metrics_alarms_dashboards(self) -> None:
         """ErrorCount fed every hour (1 metric-month) and RequestCount 6 of 24 hours (0.25):
@@ -81,6 +96,17 @@ class TestHandWorked:
         )
         assert bill.logs_usd == pytest.approx(28.3277 + 1.4584 + 2.4645, abs=1e-3)
         assert json.loads(json.dumps(bill.as_dict()))["total_usd_per_month"] == round(bill.total, 2)
+
+    def test_infrequent_access_has_no_log_metrics_in_its_total(self) -> None:
+        """That class has no metric filters or EMF extraction, so the total priced for it
+        leaves their metrics out (shown, in brackets, with the reason)."""
+        opts = LogOptions(retention_days=30, log_class="infrequent_access")
+        bill = local_bill(day_of_traffic(), US, opts)
+        for item in ("metric-filter metrics", "EMF metrics"):
+            line = bill.line(item)
+            assert not line.in_total and "Infrequent Access" in line.note
+        assert bill.line("metric-filter metrics").usd == pytest.approx(0.375)
+        assert bill.total == pytest.approx(14.1639 + 1.4584 + 1.00 + 3.00, abs=1e-3)
 
 
 class TestFromLines:

@@ -93,6 +93,12 @@ class TestReport:
         assert "26 bytes per event, included" in joined.replace("\n  ", " ")
         assert "prices: us-east-1 (BELLWATCH_REGION), table of 2026-12-07" in joined
 
+    def test_a_region_without_prices_says_whose_it_uses_at_the_top(self, logs: Path) -> None:
+        """The heading names the region whose prices are used, not only the one asked."""
+        options = CostOptions(region="eu-west-1")
+        joined = "\n".join(cost_report(FileSource([str(logs)]).records(), options).lines())
+        assert "prices: us-east-1's, for eu-west-1 (given: none in the table)" in joined
+
     @pytest.mark.parametrize(
         ("span_ms", "said"),
         [(7_000, "over 7 s:"), (1_500_000, "over 25 min:"), (HOUR, "over 1.00 h:")],

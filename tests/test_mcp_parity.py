@@ -160,7 +160,6 @@ class TestParity:
             ("slow", {"threshold": 0.1, "limit": 5}),
             ("endpoints", {}),
             ("trace", {"cid": f"{17:012x}"}),
-            ("error_detail", {"hash": "6aca4327"}),
             ("query", {"text": '{ $.hash = "6aca4327" }', "language": "filter"}),
             ("query", {"text": "ERROR", "language": "filter", "limit": 7}),
             (
@@ -180,12 +179,27 @@ class TestParity:
         assert answers(files, tool, {**args, **WINDOW}) == answers(cloud, tool, {**args, **WINDOW})
 
     def test_errors_alike_but_routes(self, both: tuple[Context, Context]) -> None:
-        """The errors are the same rows; Logs Insights cannot list each one's routes."""
+        """The errors are the same rows; Logs Insights cannot list each one's routes, nor
+        read the lines before the window, so every count over 1 there is at most (as
+        bellwatch errors marks it)."""
         files, cloud = both
         local, remote = (answers(c, "errors", WINDOW) for c in (files, cloud))
         routes = local["columns"].index("routes")
         for row in local["rows"]:
             row[routes] = []
+        at_most = remote["columns"].index("at_most")
+        assert all(row.pop(at_most) is (row[0] > 1) for row in remote["rows"])
+        remote["columns"].pop(at_most)
+        remote.pop("at_most")
+        assert local == remote
+
+    def test_error_detail_alike_but_at_most(self, both: tuple[Context, Context]) -> None:
+        """One pattern's detail is the same; its count over 1 is at most from a log group,
+        which cannot read the lines before the window (as in errors)."""
+        files, cloud = both
+        args = {"hash": "6aca4327", **WINDOW}
+        local, remote = (answers(c, "error_detail", args) for c in (files, cloud))
+        assert remote["summary"].pop("at_most") is (remote["summary"]["count"] > 1)
         assert local == remote
 
     def test_digest_headline_alike(self, both: tuple[Context, Context]) -> None:
@@ -203,3 +217,21 @@ class TestParity:
         reply = call(cloud, "endpoints", WINDOW)
         assert reply.data["insights_bytes_scanned"] == 2 * 1234  # latency + error-rate
         assert "Insights bytesScanned" in reply.text
+
+
+class TestCost:
+    def test_a_log_group_is_priced_from_its_last_day(self, both: tuple[Context, Context]) -> None:
+        """digest(cost=true) reads a log group's last 24 hours, as bellwatch cost does, not
+        the whole group (years, page by page): older events are not in its figures."""
+        files, cloud = both
+        client = session.client("logs", region="ca-central-1")
+        client.create_log_stream(logGroupName=GROUP, logStreamName="ecs/app/old")
+        old = T0 - 3 * 86_400_000
+        client.put_log_events(
+            logGroupName=GROUP,
+            logStreamName="ecs/app/old",
+            logEvents=[{"timestamp": old + i, "message": '{"event":"x"}'} for i in range(2)],
+        )
+        local, remote = (call(c, "digest", {"cost": True}).data["cost"] for c in (files, cloud))
+        assert remote["events"] == local["events"]
+        assert remote["read"] == "the log group's last 24 hours"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,14 @@ class TestDigest:
         assert within(answer, budget)
         assert isinstance(answer.data["truncated"], bool)
 
+    def test_a_budget_for_the_headline_only_says_it_is_truncated(self, ctx: Context) -> None:
+        """At the smallest budget the error patterns do not fit: the reply says truncated
+        in both forms, and names the budget asked for, not the digest's inner share of it."""
+        answer = call(ctx, "digest", {"budget": 200})
+        assert answer.data["truncated"] is True and answer.data["omitted"]
+        assert "## Top error patterns" not in answer.text
+        assert "(truncated to budget 200: raise it for the rest)" in answer.text
+
     def test_cost_on_request(self, ctx: Context) -> None:
         """cost=true adds the month's CloudWatch bill and its savings, as bellwatch cost says."""
         answer = call(ctx, "digest", {"cost": True})
@@ -159,6 +168,23 @@ class TestTables:
         assert answer.data["log_bytes"] > 0 and "bytes_scanned" in answer.data
         assert "scanned" in answer.text
 
+    def test_compressed_logs_say_their_size_is_on_disk(
+        self, demo_logs: Path, tmp_path: Path
+    ) -> None:
+        """With a .gz among the logs the scanned bytes (uncompressed) can pass the logs' size
+        on disk; the reply says which is which rather than 'scanned 52 KB of 35 KB'."""
+        (tmp_path / "logs").mkdir()
+        raw = next(demo_logs.glob("*.jsonl")).read_bytes()
+        (tmp_path / "logs" / "app.jsonl.1.gz").write_bytes(gzip.compress(raw))
+        answer = call(
+            context(tmp_path / "logs", tmp_path / "c"), "query", {"text": "x", "language": "filter"}
+        )
+        assert answer.data["bytes_scanned"] > answer.data["log_bytes"]
+        assert answer.data["log_bytes_compressed"] is True
+        assert "of logs on disk (.gz: scanned uncompressed)" in answer.text
+        plain = call(context(demo_logs, tmp_path / "c2"), "endpoints", {})
+        assert "log_bytes_compressed" not in plain.data and "on disk" not in plain.text
+
 
 class TestUsers:
     def test_errors_say_how_many_users_each_pattern_affected(self, tmp_path: Path) -> None:
@@ -172,6 +198,37 @@ class TestUsers:
         answer = call(context(write(tmp_path / "app.jsonl", lines), tmp_path / "c"), "errors", {})
         row = dict(zip(answer.data["columns"], answer.data["rows"][0], strict=True))
         assert (row["count"], row["users"]) == (6, 3)
+
+
+# one pattern: its first line, then 10 minutes later a summary line of 5 more
+SPLIT_LINES: list[dict[str, Any] | str] = [
+    {"ts": 1_796_600_000_000, "level": "ERROR", "event": "error", "n": 1, "hash": "deadbeef",
+     "type": "KeyError", "sev": "high", "msg": "missing", "cid": "aaaaaaaaaaaa"},
+    {"ts": 1_796_600_600_000, "level": "ERROR", "event": "aggregated_error", "n": 5,
+     "hash": "deadbeef", "type": "KeyError", "sev": "high", "msg": "missing"},
+]  # fmt: skip
+
+
+class TestErrorCounts:
+    def test_a_count_that_may_reach_before_since_is_marked_at_most(self, tmp_path: Path) -> None:
+        """As bellwatch errors marks it (≤5, count_is_upper_bound): a summary line in the
+        window may count occurrences from before since, so the count is at most, not exact."""
+        ctx = context(write(tmp_path / "app.jsonl", SPLIT_LINES), tmp_path / "c")
+        answer = call(ctx, "errors", {"since": "2026-12-06T23:38:00Z"})
+        row = dict(zip(answer.data["columns"], answer.data["rows"][0], strict=True))
+        assert (row["count"], row["at_most"]) == (5, True)
+        assert "before since" in answer.data["at_most"] and "at_most" in answer.text
+        whole = call(ctx, "errors", {})
+        assert "at_most" not in whole.data["columns"] and "at_most" not in whole.text
+
+    def test_error_detail_marks_its_count_at_most_too(self, tmp_path: Path) -> None:
+        """error_detail's count over the same window says at_most, as errors does."""
+        ctx = context(write(tmp_path / "app.jsonl", SPLIT_LINES), tmp_path / "c")
+        answer = call(ctx, "error_detail", {"hash": "deadbeef", "since": "2026-12-06T23:38:00Z"})
+        assert answer.data["summary"]["count"] == 5 and answer.data["summary"]["at_most"] is True
+        assert "at_most=true" in answer.text
+        whole = call(ctx, "error_detail", {"hash": "deadbeef"})
+        assert "at_most" not in whole.data["summary"]
 
 
 class TestErrorDetail:
@@ -223,6 +280,8 @@ class TestArguments:
             ("digest", {"budget": 9000}, "budget must be at most 8000"),
             ("digest", {"since": "1h", "until": "2h"}, "since (1h) is after until (2h)"),
             ("nope", {}, "no tool"),
+            ("slow", {"threshold": float("nan")}, "threshold must be a finite number"),
+            ("slow", {"threshold": float("inf")}, "threshold must be a finite number"),
         ],
     )
     def test_bad_input_is_a_tool_error(
@@ -391,3 +450,32 @@ class TestService:
         assert answer.data["top_errors"][0]["type"] == "RuntimeError"
         assert token not in answer.text
         assert refused.data["metrics_status"] == 401 and "BELLWATCH_METRICS_TOKEN" in refused.text
+
+    def test_a_url_with_no_metrics_there_says_what_url_to_give(self, tmp_path: Path) -> None:
+        """--url pointing at /metrics itself (or at a service without bellwatch) gets 404s:
+        the reply says --url is the service's base URL, not a bare metrics_status=404."""
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class NotFound(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(404)
+                self.end_headers()
+
+            def log_message(self, *_: Any) -> None:  # keep the test's output clean
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), NotFound)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            url = f"http://127.0.0.1:{server.server_address[1]}/metrics"
+            answer = call(
+                Context(lambda: FileSource([str(tmp_path)]), url, _settings.resolve()),
+                "service",
+                {},
+            )
+        finally:
+            server.shutdown()
+            server.server_close()
+        assert answer.data["metrics_status"] == 404
+        assert "base URL" in answer.data["note"] and "base URL" in answer.text

@@ -23,7 +23,7 @@ def _line(**fields: Any) -> bytes:
     return orjson.dumps({"level": "INFO", **fields})
 
 
-def _request(ts: int, uid: str | None, status: int = 200, **extra: Any) -> bytes:
+def _request(ts: int, uid: str | int | None, status: int = 200, **extra: Any) -> bytes:
     fields = {"ts": ts, "event": "request_complete", "method": "GET", "path": "/a",
               "status": status, "duration": 0.01, **extra}  # fmt: skip
     if uid is not None:
@@ -111,6 +111,16 @@ class TestLocal:
         rows = reports.errors(FileSource([str(logs)])).rows
         assert [(r["hash"], r["count"], r["users"]) for r in rows] == [("e1", 6, 2)]
 
+    def test_integer_uids_count_as_the_monitor_counts_them(self, tmp_path: Path) -> None:
+        """A uid bound as an int (``bind(uid=user.id)``) is a user, the same one as its text."""
+        path = tmp_path / "int.jsonl"
+        lines = [_request(T0 + 1, 42), _request(T0 + 2, 42, 500), _request(T0 + 3, "42")]
+        path.write_bytes(b"\n".join([*lines, _request(T0 + 4, 7, hash="e1")]) + b"\n")
+        got = _sections(reports.users(FileSource([str(path)])).rows)
+        assert got["total"] == [{"users": 2, "requests": 4, "exact": True}]
+        assert got["top_requests"][0] == {"uid": "42", "requests": 3, "errors": 1}
+        assert got["error"] == [{"hash": "e1", "users": 1, "type": None, "msg": None}]
+
     def test_a_bad_period_is_refused(self, logs: Path) -> None:
         """Only hour and day."""
         with pytest.raises(ValueError, match="by"):
@@ -138,8 +148,15 @@ class TestInsights:
         assert got["total"] == [{"users": 4, "requests": 7, "exact": False}]
         assert [p["users"] for p in got["period"]] == [2, 1, 2]
         assert got["top_requests"][0] == {"uid": "alice", "requests": 4, "errors": 2}
-        assert got["top_errors"][0] == {"uid": "alice", "errors": 2, "requests": None}
         assert [(e["hash"], e["users"]) for e in got["error"]] == [("e1", 2), ("e2", 1)]
+
+    def test_top_failing_users_and_errors_are_as_full_as_the_local_ones(self, logs: Path) -> None:
+        """A log group's answer gives each failing user's requests and each error's type and
+        message, as the files' does (the rows were None there)."""
+        local = _sections(reports.users(FileSource([str(logs)])).rows)
+        got = _sections(reports.users(_Insights(logs)).rows)  # type: ignore[arg-type]
+        assert got["top_errors"] == local["top_errors"]
+        assert got["error"] == local["error"]
 
     def test_the_errors_report_reads_users_there_too(self, logs: Path) -> None:
         """The errors report's Insights path adds users from a count_distinct."""
@@ -171,3 +188,14 @@ class TestCommand:
         assert result.exit_code == 0, result.output
         header = next(line for line in result.stdout.splitlines() if "count" in line)
         assert "users" in header
+
+    def test_logs_without_a_uid_say_how_to_get_one(self, tmp_path: Path) -> None:
+        """Request lines but no uid: the answer says none names a user and how to bind one,
+        rather than a bare 0 that reads as no traffic."""
+        path = tmp_path / "anon.jsonl"
+        path.write_bytes(b"\n".join([_request(T0 + 1, None), _request(T0 + 2, None)]) + b"\n")
+        result = CliRunner().invoke(cli, ["users", "-l", str(path)])
+        assert result.exit_code == 0, result.output
+        assert "0 distinct users" in result.stdout
+        assert "no line read names a user" in result.stdout
+        assert "bellwatch.bind(uid=" in result.stdout

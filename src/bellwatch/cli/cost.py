@@ -34,7 +34,8 @@ __all__ = ["COMMANDS", "LOOKBACK_MS", "cost"]
 
 NEVER = "never"
 LOOKBACK_MS = 86_400_000
-"""How far back ``cost`` reads a CloudWatch log group without ``--since``."""
+"""How far back ``cost`` reads a CloudWatch log group without ``--since`` (the library's
+``cost.LOG_GROUP_LOOKBACK_MS``, repeated so --help does not import the cost library)."""
 
 
 def _retention(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:

@@ -86,6 +86,12 @@ def users(by: str, limit: int, **kw: Any) -> None:
     how = "exact" if head["exact"] else "approximate (Logs Insights count_distinct)"
     # requests naming a user: fewer than summary's, which counts every request
     echo_text(f"{head['users']} distinct users, {head['requests']} requests with a uid ({how})")
+    if not head["users"] and report.stats.records:
+        # a bare 0 reads as "no traffic": say why, and what the app has to do
+        echo_text(
+            f"no line read names a user ({report.stats.records:,} records): bind one in the "
+            "app, bellwatch.bind(uid=user.id), to count users"
+        )
     for key, title, columns in (
         ("period", f"users per {by}", PERIOD),
         ("top_requests", "top users by requests", TOP_REQUESTS),

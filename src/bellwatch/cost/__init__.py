@@ -21,9 +21,10 @@ from __future__ import annotations
 
 from .bill import Bill, BillLine, LogOptions
 from .prices import CostError, PriceError, default_region, load_prices
-from .report import CostOptions, CostReport, cost_report
+from .report import LOG_GROUP_LOOKBACK_MS, CostOptions, CostReport, cost_report
 
 __all__ = [
+    "LOG_GROUP_LOOKBACK_MS",
     "Bill",
     "BillLine",
     "CostError",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final, Literal
 
 from .monitoring import Monitoring, setup_monitoring
@@ -190,18 +190,34 @@ def log_lines(
             f"{what}: after {months} months, ${growth:.2f} more each month; "
             "uncompressed (an upper bound)"
         )
+    elif opts.retention_days > DAYS_PER_MONTH * NEVER_EXPIRE_MONTHS:
+        # priced in the same month as never-expire (else 10 years kept would cost 10x more
+        # than kept for ever): what is stored then, and where it stops growing
+        stored = bytes_per_day * DAYS_PER_MONTH * NEVER_EXPIRE_MONTHS / GB
+        full = bytes_per_day * opts.retention_days / GB * prices.usd("logs.storage")
+        note = (
+            f"{opts.retention_days} days kept: after {NEVER_EXPIRE_MONTHS} months, growing to "
+            f"${full:.2f} a month by day {opts.retention_days}; uncompressed (an upper bound)"
+        )
     else:
         stored = bytes_per_day * opts.retention_days / GB
         note = f"{opts.retention_days} days kept, uncompressed (an upper bound)"
     out.append(
         BillLine("log storage", stored, "GB", stored * prices.usd("logs.storage"), s_basis, note)
     )
-    scanned = opts.queries_per_day * DAYS_PER_MONTH * bytes_per_day * opts.query_hours / 24 / GB
+    hours = opts.query_hours
+    kept = None if opts.retention_days is None else opts.retention_days * 24
+    if kept is not None and hours > kept:  # a query cannot scan logs already expired
+        hours = kept
+    scanned = opts.queries_per_day * DAYS_PER_MONTH * bytes_per_day * hours / 24 / GB
     q_note = (
-        f"{opts.queries_per_day:g} queries a day over {opts.query_hours:g} h of logs"
+        f"{opts.queries_per_day:g} queries a day over {hours:g} h of logs"
         if opts.queries_per_day
         else "no query volume given"
     )
+    if opts.queries_per_day and hours < opts.query_hours:
+        days = opts.retention_days
+        q_note += f" (not {opts.query_hours:g}: {days} day{'' if days == 1 else 's'} kept)"
     out.append(
         BillLine(
             "Logs Insights scans",
@@ -330,7 +346,12 @@ def local_bill(
         "estimated",
         emf_note,
     )
-    lines += [mon_lines[0], emf_line, *mon_lines[1:]]
+    log_metrics = [mon_lines[0], emf_line]
+    if opts.log_class == "infrequent_access":
+        # that class extracts no metrics from its logs: pricing them would price nothing real
+        why = "not in the total: Infrequent Access has no metric filters or EMF extraction"
+        log_metrics = [replace(ln, in_total=False, note=f"{ln.note}; {why}") for ln in log_metrics]
+    lines += [*log_metrics, *mon_lines[1:]]
     overhead = OVERHEAD * usage.total.events / max(usage.total.billed, 1)
     notes = [
         f"projected from {span_text(usage.span_ms)} of logs ({usage.total.events:,} events); "

@@ -18,7 +18,7 @@ from ..sources.base import Record
 from ..timeparse import format_ms
 from .bill import DAYS_PER_MONTH, Bill, LogOptions, local_bill
 from .monitoring import setup_monitoring
-from .prices import default_region, load_prices
+from .prices import FALLBACK_REGION, ITEMS, default_region, load_prices
 from .savings import Suggestion, suggestions
 from .usage import LOGGER, OVERHEAD, Tally, Usage, account, span_text
 from .whatif import WhatIf, what_if
@@ -58,6 +58,11 @@ class CostOptions:
             queries_per_day=self.queries_per_day,
             query_hours=self.query_hours,
         )
+
+
+LOG_GROUP_LOOKBACK_MS = 86_400_000
+"""How far back a CloudWatch log group is read for its cost without a start time: a day
+projects a month, and a group can hold years (``bellwatch cost``, MCP ``digest``)."""
 
 
 def human_bytes(value: float) -> str:
@@ -159,6 +164,15 @@ class CostReport:
             out.append(f"  ... {len(rows) - _TOP} more (--json lists every one)")
         return out
 
+    def _whose_prices(self) -> str:
+        prices = self.bill.prices
+        if len(prices.borrowed) == len(ITEMS):  # said first: every figure below is theirs
+            return (
+                f"{FALLBACK_REGION}'s, for {prices.region} ({self.region_source}: none in "
+                "the table)"
+            )
+        return f"{prices.region} ({self.region_source})"
+
     def lines(self) -> list[str]:
         """The report as text lines of at most 79 columns."""
         u = self.usage
@@ -171,8 +185,7 @@ class CostReport:
             f"measured: {u.total.events:,} events, {human_bytes(u.total.billed)} billed "
             f"({human_bytes(u.total.bytes)} of messages + {OVERHEAD} bytes per event, "
             f"included), over {span_text(u.span_ms)}: {span}",
-            f"prices: {self.bill.prices.region} ({self.region_source}), table of "
-            f"{self.bill.prices.date}",
+            f"prices: {self._whose_prices()}, table of {self.bill.prices.date}",
         ]
         day = u.per_day(u.total.billed)
         if day is not None:

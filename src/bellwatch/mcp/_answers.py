@@ -89,6 +89,10 @@ def _pct(value: Any) -> Any:
     return round(value, 4) if isinstance(value, int | float) else value
 
 
+AT_MOST = (
+    "true: the count is at most this; the pattern also has lines before since, and a summary "
+    "line's n counts occurrences since the one before it"
+)
 ERRORS = (
     Column("count", "count"),
     Column("users", "users"),
@@ -132,9 +136,17 @@ def errors(ctx: Context, args: dict[str, Any]) -> Reply:
     found = reports.errors(
         source, args.get("since"), args.get("until"), limit=FETCH, cursor=args.get("cursor")
     )
+    if not any(row.get("count_is_upper_bound") for row in found.rows):
+        return _paged(
+            ctx, "errors by fingerprint", ERRORS, found, args=args, tool="errors", source=source
+        )
+    # as bellwatch errors shows ≤N: the column and its meaning only when a count is one
+    columns = (ERRORS[0], Column("count_is_upper_bound", "at_most"), *ERRORS[1:])
+    extra = {"at_most": AT_MOST}
     return _paged(
-        ctx, "errors by fingerprint", ERRORS, found, args=args, tool="errors", source=source
-    )
+        ctx, "errors by fingerprint", columns, found, args=args, tool="errors", source=source,
+        extra=extra,
+    )  # fmt: skip
 
 
 def slow(ctx: Context, args: dict[str, Any]) -> Reply:
@@ -262,6 +274,8 @@ def error_detail(ctx: Context, args: dict[str, Any]) -> Reply:
         "last": _text.stamp(row["last_ts"]),
         "lines": found.lines,
     }
+    if row.get("count_is_upper_bound"):  # as the errors tool (and bellwatch errors' ≤N)
+        summary = {"count": row["count"], "at_most": True, **summary}
     first = _rows(ctx, [found.first_line or {}])[0]
     first_line = {k: v for k, v in first.items() if k != TIMESTAMP}
     timeline = [[_text.stamp(t["from_ts"]), t["count"]] for t in found.timeline]
@@ -304,6 +318,11 @@ def service(ctx: Context, args: dict[str, Any]) -> Reply:
     summary = scrub(summary, ctx.settings)
     if summary.get("metrics_status") == 401:
         summary["note"] = "401 from /metrics: set BELLWATCH_METRICS_TOKEN for bellwatch mcp"
+    elif summary.get("metrics_status") == 404:
+        summary["note"] = (
+            f"404 from {base}/metrics: --url is the service's base URL (http://host:port, "
+            "without /metrics), and the service mounts bellwatch's endpoints"
+        )
     head = {k: v for k, v in summary.items() if not isinstance(v, list | dict)}
     parts = [
         (k, _text.value(v), [f"{k}: {_text.cell(v, 600)}"])

@@ -10,6 +10,7 @@ imply and its three biggest savings (:func:`bellwatch.cost.cost_report`).
 from __future__ import annotations
 
 import re
+import time
 from typing import TYPE_CHECKING, Any
 
 from .. import reports
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 __all__ = ["digest"]
 
 _LEFT_OUT = re.compile(r"; left out: (.*)\)\s*$")
+# the footer of a digest whose headline alone fills its size (sections all left out)
+_CUT = re.compile(r"^\(truncated to \d+ tokens\)$")
 # Free text in the facts: quoted as data in the digest (ids and routes stay bare).
 _SECTIONS = {
     "errors": ("hash", "type", "msg", "endpoints", "cid", "sev"),
@@ -84,11 +87,16 @@ def digest(ctx: Context, args: dict[str, Any]) -> Reply:
         text = render.render(shown, size, slow_threshold=threshold)
         # the footer names the reply's budget (the digest was made smaller to leave room)
         text = text.replace(f"(budget {size} tokens,", f"(budget {budget} tokens,", 1)
-        left = _LEFT_OUT.search(text.rsplit("\n", 1)[-1])
+        footer = text.rsplit("\n", 1)[-1]
+        left = _LEFT_OUT.search(footer)
+        omitted: Any = left.group(1) if left else []
+        if _CUT.match(footer):  # only the headline fitted: every section is left out
+            text = text[: -len(footer)] + f"(truncated to budget {budget}: raise it for the rest)"
+            omitted = "every section after the headline"
         data: dict[str, Any] = {
             **_text.value(head),
-            "truncated": left is not None,
-            "omitted": left.group(1) if left else [],
+            "truncated": bool(omitted),
+            "omitted": omitted,
             "next_cursor": None,
             **scan.as_dict(),
             "digest": _text.value(text, len(text)),
@@ -107,15 +115,23 @@ def digest(ctx: Context, args: dict[str, Any]) -> Reply:
 
 def _cost(ctx: Context, since: int | None, until: int | None) -> tuple[dict[str, Any], list[str]]:
     """The month's bill the logs imply and the top savings, as ``bellwatch cost`` says."""
-    from ..cost import CostError, CostOptions, PriceError, cost_report
+    from ..cost import LOG_GROUP_LOOKBACK_MS, CostError, CostOptions, PriceError, cost_report
+    from ..sources.files import FileSource
 
     options = CostOptions(region=ctx.settings.region, slow_threshold=ctx.settings.slow_threshold)
+    source = ctx.open_source()
+    read = "the window read"
+    if since is None and not isinstance(source, FileSource):
+        # as bellwatch cost: a day projects a month, and the group can hold years
+        since = int(time.time() * 1000) - LOG_GROUP_LOOKBACK_MS
+        read = "the log group's last 24 hours"
     try:
-        found = cost_report(ctx.open_source().records(since, until), options)
+        found = cost_report(source.records(since, until), options)
     except (CostError, PriceError) as exc:
         return {"error": str(exc)}, [f"## Cost\n- not available: {_text.cell(str(exc))}"]
     bill = found.bill
     data = {
+        "read": read,
         "usd_per_month": round(bill.total, 2),
         "logs_usd_per_month": round(found.logs_usd, 2),
         "region": bill.prices.region,
@@ -126,7 +142,7 @@ def _cost(ctx: Context, since: int | None, until: int | None) -> tuple[dict[str,
     lines = [
         "## Cost (CloudWatch, a month, estimated from the span read)",
         f"- ${bill.total:,.2f} in {bill.prices.region} (logs ${found.logs_usd:,.2f}), "
-        f"prices of {bill.prices.date}, from {found.usage.total.events:,} events",
+        f"prices of {bill.prices.date}, from {found.usage.total.events:,} events of {read}",
     ]
     lines += [
         f"- save ${s.usd_per_month:,.2f}/month: {_text.cell(s.text)}" for s in found.suggestions[:3]

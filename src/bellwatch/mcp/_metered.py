@@ -71,8 +71,10 @@ def scan_of(source: Source) -> Scan:
     from ..sources.files import FileSource
 
     stats = source.stats
+    local = source if isinstance(source, FileSource) else None
     return Scan(
-        log_bytes=source.total_bytes() if isinstance(source, FileSource) else None,
+        log_bytes=local.total_bytes() if local is not None else None,
+        compressed=local is not None and any(p.endswith(".gz") for p in local.paths()),
         records=stats.records,
         text_lines=stats.text_lines,
         bytes_scanned=stats.bytes_read,

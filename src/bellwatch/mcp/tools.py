@@ -9,6 +9,7 @@ anywhere but the reports' own cache.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -164,6 +165,29 @@ class ArgumentError(ValueError):
     """A tool argument is missing, unknown or of the wrong kind."""
 
 
+def _check_value(name: str, value: Any, spec: Mapping[str, Any]) -> None:
+    """Raise :class:`ArgumentError` unless ``value`` is of ``spec``'s type and within it."""
+    kind: str = spec["type"]
+    ok = {
+        "string": isinstance(value, str),
+        "integer": isinstance(value, int) and not isinstance(value, bool),
+        "number": isinstance(value, int | float) and not isinstance(value, bool),
+        "boolean": isinstance(value, bool),
+    }[kind]
+    if not ok:
+        article = "an" if kind[0] in "aeiou" else "a"
+        raise ArgumentError(f"{name} must be {article} {kind}, got {type(value).__name__}")
+    if isinstance(value, float) and not math.isfinite(value):
+        # NaN passes every bound check below (it compares false), and no count is infinite
+        raise ArgumentError(f"{name} must be a finite number, got {value}")
+    if "enum" in spec and value not in spec["enum"]:
+        raise ArgumentError(f"{name} must be one of {', '.join(spec['enum'])}")
+    if "minimum" in spec and value < spec["minimum"]:
+        raise ArgumentError(f"{name} must be at least {spec['minimum']}")
+    if "maximum" in spec and value > spec["maximum"]:
+        raise ArgumentError(f"{name} must be at most {spec['maximum']}")
+
+
 def _check(tool: Tool, args: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     unknown = sorted(set(args) - set(tool.properties))
@@ -173,26 +197,9 @@ def _check(tool: Tool, args: Mapping[str, Any]) -> dict[str, Any]:
         if args.get(name) in (None, ""):
             raise ArgumentError(f"{tool.name} needs {name}")
     for name, value in args.items():
-        if value is None:
-            continue
-        kind = tool.properties[name].get("type")
-        ok = {
-            "string": isinstance(value, str),
-            "integer": isinstance(value, int) and not isinstance(value, bool),
-            "number": isinstance(value, int | float) and not isinstance(value, bool),
-            "boolean": isinstance(value, bool),
-        }[kind]
-        if not ok:
-            article = "an" if kind[0] in "aeiou" else "a"
-            raise ArgumentError(f"{name} must be {article} {kind}, got {type(value).__name__}")
-        spec = tool.properties[name]
-        if "enum" in spec and value not in spec["enum"]:
-            raise ArgumentError(f"{name} must be one of {', '.join(spec['enum'])}")
-        if "minimum" in spec and value < spec["minimum"]:
-            raise ArgumentError(f"{name} must be at least {spec['minimum']}")
-        if "maximum" in spec and value > spec["maximum"]:
-            raise ArgumentError(f"{name} must be at most {spec['maximum']}")
-        out[name] = value
+        if value is not None:
+            _check_value(name, value, tool.properties[name])
+            out[name] = value
     given = {name: out[name] for name in ("since", "until") if isinstance(out.get(name), str)}
     for name, text in given.items():
         try:

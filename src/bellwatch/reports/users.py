@@ -1,11 +1,11 @@
 """The ``users`` report: distinct users per hour or day, top users, users each error hurt.
 
-Counted from the ``uid`` on the lines (with ``hash_uid`` on: its keyed hash). Over local
-files (and any source without a query engine) the counts are exact: every ``uid`` is
-kept in a set, which is cheap at the scale of one file set. Over a CloudWatch log group
-the report runs Logs Insights queries where the logs live; their ``count_distinct`` is
-an approximation for fields with many values (AWS's documentation says so), and the
-rows say ``exact: false``.
+Counted from the ``uid`` on the lines (with ``hash_uid`` on: its keyed hash; an integer
+uid counts as its text, as the monitor counts it). Over local files (and any source
+without a query engine) the counts are exact: every ``uid`` is kept in a set, which is
+cheap at the scale of one file set. Over a CloudWatch log group the report runs Logs
+Insights queries where the logs live; their ``count_distinct`` is an approximation for
+fields with many values (AWS's documentation says so), and the rows say ``exact: false``.
 
 Rows, each with a ``section``:
 
@@ -82,11 +82,11 @@ def _fold(
     for record in source.records(since_ms, until_ms):
         if isinstance(record, TextRecord):
             continue
-        uid = record.get(F.USER_ID)
+        uid = _uid(record.get(F.USER_ID))
         key = record.get(F.ERROR_HASH)
         if type(key) is str and key not in facts and record.get(F.EVENT) in _ERROR_FAMILY:
             facts[key] = (record.get(F.ERROR_TYPE), record.get(F.MESSAGE))
-        if type(uid) is not str:
+        if uid is None:
             continue
         everyone.add(uid)
         ts = record.get(TIMESTAMP)
@@ -133,6 +133,16 @@ def _fold(
     return rows
 
 
+def _uid(value: Any) -> str | None:
+    """The user a line names, as the monitor counts it: text, or an integer id as its
+    text (``bind(uid=user.id)`` logs an int), so ``42`` and ``"42"`` are one user."""
+    if type(value) is str:
+        return value or None  # an empty uid names nobody, as for the middleware
+    if type(value) is int:
+        return str(value)
+    return None
+
+
 def _top(
     section: str, by: dict[str, int], other: dict[str, int], limit: int
 ) -> list[dict[str, Any]]:
@@ -166,9 +176,18 @@ def _queries(by: str, limit: int) -> dict[str, str]:
         f"| fields {_FAILED} as failed\n"
         f"| stats count(*) as requests, sum(failed) as errors by {F.USER_ID}\n"
         f"| sort requests desc\n| limit {limit}",
-        "top_errors": f"filter {_REQ} and ispresent({F.USER_ID}) and {_FAILED}\n"
-        f"| stats count(*) as errors by {F.USER_ID}\n"
+        # every request of a user, so each failing user's requests come with the failures;
+        # users with none sort last and are dropped
+        "top_errors": f"filter {_REQ} and ispresent({F.USER_ID})\n"
+        f"| fields {_FAILED} as failed\n"
+        f"| stats sum(failed) as errors, count(*) as requests by {F.USER_ID}\n"
         f"| sort errors desc\n| limit {limit}",
+        # what the files' answer says of each error: its first error line's type and message
+        "error_facts": f"filter ispresent({F.ERROR_HASH}) and ispresent({F.ERROR_TYPE})"
+        f' and ({F.EVENT} = "{Ev.ERROR}" or {F.EVENT} = "{Ev.AGGREGATED_ERROR}")\n'
+        f"| stats earliest({F.ERROR_TYPE}) as type, earliest({F.MESSAGE}) as msg"
+        f" by {F.ERROR_HASH}\n"
+        "| limit 1000",
     }
 
 
@@ -210,18 +229,31 @@ def _from_insights(
         }
         for r in run("top_requests")
     ]
-    rows += [
+    failing = [
         {
             "section": "top_errors",
             "uid": str(r.get(F.USER_ID)),
             "errors": int(r.get("errors") or 0),
-            "requests": None,
+            "requests": int(r.get("requests") or 0),
         }
         for r in run("top_errors")
     ]
+    rows += sorted((r for r in failing if r["errors"]), key=lambda r: (-r["errors"], r["uid"]))
     per_error = users_per_error(source, since_ms, until_ms)
     worst = sorted(per_error.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+    facts = (
+        {str(r[F.ERROR_HASH]): r for r in run("error_facts") if r.get(F.ERROR_HASH)}
+        if worst
+        else {}
+    )
     rows += [
-        {"section": "error", "hash": key, "users": n, "type": None, "msg": None} for key, n in worst
+        {
+            "section": "error",
+            "hash": key,
+            "users": n,
+            "type": facts.get(key, {}).get("type"),
+            "msg": facts.get(key, {}).get("msg"),
+        }
+        for key, n in worst
     ]
     return rows
