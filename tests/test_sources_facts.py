@@ -239,6 +239,25 @@ _EVENTS = st.sampled_from(["request_complete", "error", "aggregated_error",
                            "signature_validation_failed", "health_check_failed"])  # fmt: skip
 
 
+class TestAffectedUsers:
+    def test_an_integer_uid_is_the_user_of_its_text(self) -> None:
+        """An error's users count an integer uid as its text: 42 and "42" are one user."""
+        facts = folded(
+            dumps(ts=1, event="error", n=1, uid=42, **ERR),
+            dumps(ts=2, event="request_complete", status=500, uid=42, hash=ERR["hash"]),
+            dumps(ts=4, event="request_complete", status=500, uid=True, hash=ERR["hash"]),
+        )
+        assert facts.eu == {ERR["hash"]: {"42"}}
+
+    def test_an_integer_and_a_text_uid_of_the_same_user_are_one(self) -> None:
+        """42 and "42" are one affected user, as the users report counts them."""
+        facts = folded(
+            dumps(ts=2, event="request_complete", status=500, uid=42, hash=ERR["hash"]),
+            dumps(ts=3, event="request_complete", status=500, uid="42", hash=ERR["hash"]),
+        )
+        assert facts.eu == {ERR["hash"]: {"42"}}
+
+
 class TestOddValues:
     @settings(max_examples=150, deadline=None)
     @given(st.lists(st.fixed_dictionaries({"event": _EVENTS}, optional=dict.fromkeys(_KEYS, _JSON)),

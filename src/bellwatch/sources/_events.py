@@ -56,8 +56,14 @@ def fold_event(
 
 
 def fold_affected(facts: Facts, rec: Fields) -> None:
-    """A line with a fingerprint and a ``uid``: that user was affected by that error."""
+    """A line with a fingerprint and a ``uid``: that user was affected by that error.
+
+    An integer uid (``bind(uid=user.id)``) is that user, by its text, as the monitor and
+    the users report count it.
+    """
     key, uid = rec.get(F.ERROR_HASH), rec.get(F.USER_ID)
+    if type(uid) is int:
+        uid = str(uid)
     if type(key) is str and type(uid) is str:
         users = facts.eu.get(key)
         if users is None:

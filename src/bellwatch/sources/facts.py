@@ -38,7 +38,7 @@ from ._sections import KINDS, MERGE, SIZE, count_packed, high, low
 
 __all__ = ["MAX_SLOW_ROWS", "SLOW_FLOOR", "SLOW_SPLIT", "Facts", "joined", "slowest"]
 
-VERSION = 4  # 4: an endpoint's histogram may be its packed durations (see Facts.ep)
+VERSION = 5  # 5: an integer uid is an affected user (4: packed endpoint histograms)
 _MAGIC = b"BWF\x01"
 _SECTIONS = ("ep", "err", "slow", "slow_lo", "tw", "eu")
 ROWS = ("slow", "slow_lo")
