@@ -42,3 +42,32 @@ class TestHeadline:
         digest = summary(FileSource([str(path)], use_cache=False))
         headline = next(line for line in digest.text.splitlines() if line.startswith("Health:"))
         assert headline.endswith("; 1 Twilio call with failures.")
+
+
+def _cut_summary(tmp_path: Path) -> Path:
+    """An error first seen at T, summarised 10 s later as 9 more."""
+    t = 1_795_742_449_915
+    lines = [
+        {"ts": t, "level": "ERROR", "event": "error", "hash": "c0000001", "type": "KeyError",
+         "msg": "no slot", "sev": "medium", "n": 1},
+        {"ts": t + 10_000, "level": "ERROR", "event": "aggregated_error", "hash": "c0000001",
+         "type": "KeyError", "msg": "no slot", "sev": "medium", "n": 9},
+    ]  # fmt: skip
+    path = tmp_path / "app.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+    return path
+
+
+class TestUpperBound:
+    def test_a_count_a_window_may_cut_reads_at_most(self, tmp_path: Path) -> None:
+        """Over a window that starts between an error's lines the digest says ≤9x, as
+        bellwatch errors says ≤9, and its facts mark the count."""
+        source = FileSource([str(_cut_summary(tmp_path))], use_cache=False)
+        found = summary(source, since_ms=1_795_742_449_915 + 5_000)
+        assert "- ≤9x [medium] KeyError" in found.text
+        assert found.facts["errors"][0]["count_is_upper_bound"] is True
+
+    def test_without_a_window_the_count_is_exact(self, tmp_path: Path) -> None:
+        """Without --since the digest's count is the exact total."""
+        found = summary(FileSource([str(_cut_summary(tmp_path))], use_cache=False))
+        assert "- 10x [medium] KeyError" in found.text

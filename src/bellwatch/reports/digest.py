@@ -86,7 +86,8 @@ def _sections(facts: dict[str, Any]) -> list[tuple[str, str, list[str], int]]:
     order of importance."""
     errors = [
         # A line may have lost its message to the line budget (its hash names it).
-        f"- {e['count']:,}x [{e['sev'] or '?'}] {e['type'] or '?'}"
+        f"- {'≤' if e.get('count_is_upper_bound') else ''}{e['count']:,}x "
+        f"[{e['sev'] or '?'}] {e['type'] or '?'}"
         + (f": {e['msg']}" if e["msg"] is not None else "")
         + f" (hash {e['hash']}"
         + (f", {e['users']:,} user{'' if e['users'] == 1 else 's'}" if e.get("users") else "")

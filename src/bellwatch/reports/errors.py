@@ -49,8 +49,16 @@ def errors(
                 row["users"] = affected.get(row["hash"], 0)
             return answer(_bounded(shown, since_ms, None), source.stats, after)
     shown, after = page(rows(_facts.gather(source, since_ms, until_ms)), limit, cursor)
+    return answer(bounded(source, shown, since_ms), source.stats, after)
+
+
+def bounded(
+    source: Source, shown: list[dict[str, Any]], since_ms: int | None
+) -> list[dict[str, Any]]:
+    """``shown`` with ``count_is_upper_bound`` set on each row (see :func:`errors`): the
+    ``errors`` report's rows, and the digest's, which says ``≤N`` as ``errors`` does."""
     before = _seen_before(source, since_ms) if since_ms is not None and shown else set()
-    return answer(_bounded(shown, since_ms, before), source.stats, after)
+    return _bounded(shown, since_ms, before)
 
 
 def reread(source: Source) -> Source | None:

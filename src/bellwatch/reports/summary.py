@@ -13,6 +13,7 @@ from ..sources.facts import Facts
 from . import _facts, _insights, digest
 from ._types import Digest
 from .endpoints import rows as endpoint_rows
+from .errors import bounded
 from .errors import rows as error_rows
 from .twilio import rows as twilio_rows
 
@@ -39,6 +40,7 @@ def summary(
         facts = _insights.collect(lambda text: source.run_insights(text, since_ms, until_ms))
     if facts is None:
         facts = collect(_facts.gather(source, since_ms, until_ms))
+    bounded(source, facts["errors"], since_ms)  # a count over a window may be "≤N"
     facts = scrub(facts)  # the facts are returned too: masked before anything reads them
     text = digest.render(facts, budget, slow_threshold=threshold)
     if not facts["twilio"]:
