@@ -18,7 +18,6 @@ Run: .venv/bin/python bench/mcp.py [--rounds 5]
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -27,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -91,8 +92,14 @@ def session(
     return anyio.run(go)
 
 
+def compact(value: Any) -> str:
+    """JSON without spaces and with UTF-8 as is: how the server counts a reply against its
+    budget (``bellwatch.mcp.reply.tokens``), used for every JSON here alike."""
+    return orjson.dumps(value).decode()
+
+
 def tokens_of(reply: dict[str, Any]) -> tuple[int, int]:
-    return count_tokens(reply["text"]), count_tokens(json.dumps(reply["data"]))
+    return count_tokens(reply["text"]), count_tokens(compact(reply["data"]))
 
 
 def named(digest: dict[str, Any], errors: dict[str, Any]) -> tuple[int, int]:
@@ -112,7 +119,7 @@ def raw_insights(logs: Path, query: str) -> tuple[int, int]:
     source = FileSource([str(logs)], use_cache=False)
     rows = insights.parse(text).run(source.records())
     as_sent = [{k: str(v) for k, v in row.items()} for row in rows]
-    return len(rows), count_tokens(json.dumps(as_sent))
+    return len(rows), count_tokens(compact(as_sent))
 
 
 def measure(name: str, logs: Path, cache: Path, rounds: int) -> dict[str, Any]:
@@ -154,7 +161,7 @@ def main() -> None:
     args = parser.parse_args()
     if not CORPUS.exists():
         subprocess.run([sys.executable, str(HERE / "gen_corpus.py")], check=True)
-    definitions_tokens = count_tokens(json.dumps(definitions()))
+    definitions_tokens = count_tokens(compact(definitions()))
     with tempfile.TemporaryDirectory(prefix="bellwatch-bench-mcp-") as tmp:
         where = Path(tmp)
         demo = measure("demo", run_demo(where), where / "cache-demo", args.rounds)
@@ -184,7 +191,9 @@ def write(demo: dict[str, Any], big: dict[str, Any], definitions_tokens: int, ro
         "the demo's logs (`python -m bellwatch.demo --duration 3`) and on 1,000,000 lines "
         "(`bench/corpus/app.jsonl`, `bench/gen_corpus.py`). Tokens are cl100k (the digest's "
         "tokenizer); a reply's tokens are the larger of its two forms (text, structuredContent "
-        f"as JSON). Times are seen by the client, median of {rounds} warm rounds; the cold call "
+        "as JSON); every JSON here, the raw Insights rows' included, is counted compact (no "
+        "spaces, UTF-8 as is), as the server counts a reply against its budget. Times are "
+        f"seen by the client, median of {rounds} warm rounds; the cold call "
         "builds the report cache.",
         "",
         machine_md(["mcp", "tiktoken"], LOAD_AT_START),

@@ -537,6 +537,12 @@ class _Service(http.server.BaseHTTPRequestHandler):
             self.send_response(401)
             self.end_headers()
             return
+        if self.path.startswith("/metrics/"):  # a --url that already ends in /metrics
+            self.send_response(404)
+            self.send_header("content-type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"detail":"Not Found"}')
+            return
         if self.path == "/redirect":  # to another host: the token must not follow
             self.send_response(302)
             self.send_header("location", f"http://localhost:{self.server.server_address[1]}/health")
@@ -581,6 +587,15 @@ class TestService:
         """A 401 explains which setting to set."""
         result = CliRunner().invoke(cli, ["metrics", "--url", service])
         assert result.exit_code == 2 and "BELLWATCH_METRICS_TOKEN" in result.stderr
+
+    def test_a_404_says_what_url_to_give(
+        self, service: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """--url ending in /metrics (a 404 at /metrics/metrics) says --url is the base URL."""
+        monkeypatch.setenv("BELLWATCH_METRICS_TOKEN", "tok")
+        result = CliRunner().invoke(cli, ["metrics", "--url", service + "/metrics"])
+        assert result.exit_code == 1
+        assert "without /metrics" in result.stderr and "instrument(app)" in result.stderr
 
     def test_json_that_is_not_json(self, service: str, monkeypatch: pytest.MonkeyPatch) -> None:
         """A JSON content type with a broken, non-UTF-8 body is shown as text, not a crash."""

@@ -43,6 +43,13 @@ def _service(path: str, url: str | None, as_json: bool, no_color: bool) -> int:
     status, ctype, body = _fetch(base + path, settings.metrics_token)
     if status == 401:
         raise UsageProblem(f"{base + path}: 401 unauthorized (set BELLWATCH_METRICS_TOKEN)")
+    if status == 404:
+        # Most often --url already ends in /metrics or /health; else the app is not instrumented.
+        click.echo(
+            f"bellwatch: {base + path}: 404 not found: --url is the service's base URL "
+            f"(http://host:port, without {path}), and bellwatch.instrument(app) mounts {path}",
+            err=True,
+        )
     if as_json:
         click.echo(_masked_body(body.rstrip()))  # exact, unless a secret had to be masked
         return status
