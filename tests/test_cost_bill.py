@@ -127,6 +127,12 @@ class TestFromLines:
         with pytest.raises(CostError, match="span no time"):
             local_bill(account(records), US)
 
+    def test_one_event_is_said_in_the_singular(self) -> None:
+        """One event read: 'the 1 event read spans no time', not 'the 1 events read'."""
+        records = [{"ts": T0, TIMESTAMP: T0, MESSAGE: "{}"}]
+        with pytest.raises(CostError, match="the 1 event read spans no time"):
+            local_bill(account(records), US)
+
     def test_the_table_fits_80_columns_and_marks_each_line(self) -> None:
         """Every line of the text says measured or estimated, within 80 columns."""
         table = local_bill(day_of_traffic(), US).table()

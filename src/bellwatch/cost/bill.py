@@ -317,7 +317,7 @@ def local_bill(
     billed_day, bytes_day = usage.per_day(usage.total.billed), usage.per_day(usage.total.bytes)
     if billed_day is None or bytes_day is None:
         raise CostError(
-            f"cannot project a month: the {usage.total.events:,} events read span no time "
+            f"cannot project a month: {_read(usage.total.events)} no time "
             "(none has a ts, or all have the same one)"
         )
     span_h = usage.span_ms / DAY_MS * 24
@@ -364,3 +364,8 @@ def local_bill(
     if span_h < 1:
         notes.append("under an hour of logs: read more for a steadier projection")
     return Bill(prices, tuple(lines), tuple(notes))
+
+
+def _read(events: int) -> str:
+    """``the 1 event read spans`` or ``the 3 events read span``."""
+    return "the 1 event read spans" if events == 1 else f"the {events:,} events read span"
