@@ -114,6 +114,13 @@ class TestDigest:
         assert "## Top error patterns" not in answer.text
         assert "(truncated to budget 200: raise it for the rest)" in answer.text
 
+    @pytest.mark.parametrize("budget", [200, 400, 2000])
+    def test_omitted_is_always_a_list(self, ctx: Context, budget: int) -> None:
+        """What the digest left out is a list of phrases whatever the budget, as a
+        document reply's omitted is: never a bare string."""
+        omitted = call(ctx, "digest", {"budget": budget}).data["omitted"]
+        assert isinstance(omitted, list) and all(isinstance(o, str) for o in omitted)
+
     def test_cost_on_request(self, ctx: Context) -> None:
         """cost=true adds the month's CloudWatch bill and its savings, as bellwatch cost says."""
         answer = call(ctx, "digest", {"cost": True})

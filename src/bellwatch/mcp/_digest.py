@@ -89,10 +89,11 @@ def digest(ctx: Context, args: dict[str, Any]) -> Reply:
         text = text.replace(f"(budget {size} tokens,", f"(budget {budget} tokens,", 1)
         footer = text.rsplit("\n", 1)[-1]
         left = _LEFT_OUT.search(footer)
-        omitted: Any = left.group(1) if left else []
+        # a list of what was left out, as a document reply's omitted is
+        omitted = left.group(1).split(", ") if left else []
         if _CUT.match(footer):  # only the headline fitted: every section is left out
             text = text[: -len(footer)] + f"(truncated to budget {budget}: raise it for the rest)"
-            omitted = "every section after the headline"
+            omitted = ["every section after the headline"]
         data: dict[str, Any] = {
             **_text.value(head),
             "truncated": bool(omitted),
