@@ -65,6 +65,9 @@ SUBSCRIBED_TAG = "bellwatch:subscribed"
 _TAG_VALUE_MAX = 256
 NEW_GROUP_RETENTION = 30
 """Days a log group created by setup keeps events, unless --retention says otherwise."""
+# PutMetricFilter: "The maximum number of metric filters that can be associated with a
+# log group is 100." Past it AWS refuses the next filter, after setup made the topic.
+_MAX_FILTERS = 100
 
 
 def check_stack(name: str) -> str:
@@ -167,6 +170,8 @@ class Plan:
 
     changes: list[Change] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    log_filters: bool = True
+    """Whether the log group takes metric filters (only the STANDARD log class runs them)."""
     _steps: list[Callable[[Clients], None] | None] = field(default_factory=list)
 
     def add(self, change: Change, step: Callable[[Clients], None] | None) -> None:
@@ -216,14 +221,21 @@ def _plan_resource(plan: Plan, current: Mapping[str, Any] | None, res: Resource)
 
 
 def desired_resources(
-    opts: SetupOptions, *, region: str, topic_arn: str, subscribed: Iterable[str] = ()
+    opts: SetupOptions,
+    *,
+    region: str,
+    topic_arn: str,
+    subscribed: Iterable[str] = (),
+    log_filters: bool = True,
 ) -> list[Resource]:
     """Everything setup wants, in apply order; reads nothing (the export uses it too).
 
     ``subscribed``: the addresses setup subscribed before (from the topic's tag).
+    ``log_filters`` False leaves out the metric filters and what reads their metrics
+    (the error-spike alarm, the dashboard's log series): the log group cannot take them.
     """
     t = opts.targets
-    specs = metric_filter_specs(opts.slow_threshold)
+    specs = metric_filter_specs(opts.slow_threshold) if log_filters else ()
     metrics = {s.key: s.metric for s in specs}
     emails = set(subscribed) | ({opts.email} if opts.email else set())
     topic_tags = {**opts.tags, **_subscribed_tags(emails)}
@@ -244,7 +256,7 @@ def desired_resources(
             )
             for s in specs
         ]
-    alarms, _ = alarm_params(_alarm_targets(opts, topic_arn, metrics["errors"]), opts.rules)
+    alarms, _ = alarm_params(_alarm_targets(opts, topic_arn, metrics.get("errors")), opts.rules)
     resources += [Alarm(p, opts.tags) for p in alarms]
     if t.log_group:
         body = dashboard_body(
@@ -263,7 +275,7 @@ def desired_resources(
     return resources
 
 
-def _alarm_targets(opts: SetupOptions, topic_arn: str, error_metric: str) -> AlarmTargets:
+def _alarm_targets(opts: SetupOptions, topic_arn: str, error_metric: str | None) -> AlarmTargets:
     t = opts.targets
     return AlarmTargets(
         prefix=opts.prefix,
@@ -301,15 +313,54 @@ def _log_group(plan: Plan, opts: SetupOptions, res: LogGroup, clients: Clients) 
     _plan_resource(plan, current, res)
 
 
+def _check_log_group(plan: Plan, opts: SetupOptions, clients: Clients) -> LogGroup | None:
+    """Read the log group's class: only STANDARD runs metric filters ("Metric filters are
+    supported only for log groups in the Standard log class", CloudWatch Logs user guide,
+    MonitoringLogData.html); elsewhere PutMetricFilter is refused."""
+    if not opts.targets.log_group:
+        return None
+    group = LogGroup(opts.targets.log_group, None, {})
+    if group.read(clients) is not None and group.log_class != "STANDARD":
+        plan.log_filters = False
+        plan.notes.append(
+            f"{group.name} is in the {group.log_class} log class, where CloudWatch runs no "
+            "metric filters: no filters, no error-spike alarm and no log series on the "
+            "dashboard (the ALB and ECS ones stay)"
+        )
+    return group
+
+
+def _check_filter_quota(plan: Plan, group: LogGroup | None) -> None:
+    creating = sum(1 for c in plan.changes if c.kind == "metric-filter" and c.action == "create")
+    if group is not None and creating and group.filter_count + creating > _MAX_FILTERS:
+        raise AwsError(
+            f"{group.name} has {group.filter_count} metric filters and setup would add "
+            f"{creating} more: CloudWatch allows at most {_MAX_FILTERS} per log group; delete "
+            f"unused ones (aws logs describe-metric-filters --log-group-name {group.name})"
+        )
+
+
 def build_plan(opts: SetupOptions, clients: Clients) -> Plan:
-    """Read what exists and compare it with what setup wants; writes nothing."""
+    """Read what exists and compare it with what setup wants; writes nothing.
+
+    Raises:
+        AwsError: AWS would refuse part of the plan (a missing log group, too many filters).
+    """
     plan = Plan()
     region = str(clients.cloudwatch.meta.region_name)
+    group = _check_log_group(plan, opts, clients)
     probe = Topic(f"{opts.prefix}-alerts", {})
     existing = probe.read(clients)
     subscribed = sorted(subscribed_addresses((existing or {}).get("tags", {})))
     topic_arn = probe.find_arn(clients) or f"{clients.account_arn_prefix('sns')}:{probe.name}"
-    for res in desired_resources(opts, region=region, topic_arn=topic_arn, subscribed=subscribed):
+    wanted = desired_resources(
+        opts,
+        region=region,
+        topic_arn=topic_arn,
+        subscribed=subscribed,
+        log_filters=plan.log_filters,
+    )
+    for res in wanted:
         if isinstance(res, LogGroup):
             _log_group(plan, opts, res, clients)
             continue
@@ -331,13 +382,16 @@ def build_plan(opts: SetupOptions, clients: Clients) -> Plan:
             f"no --email: alarms notify {probe.name}, which nobody setup subscribed receives; "
             "pass --email ADDRESS (or subscribe someone) or no alarm reaches anyone"
         )
-    _, skipped = alarm_params(_alarm_targets(opts, "-", "-"), opts.rules)
+    _, skipped = alarm_params(
+        _alarm_targets(opts, "-", "-" if plan.log_filters else None), opts.rules
+    )
     plan.notes += [f"alarms: {s}" for s in skipped]
     if not opts.targets.log_group:
         plan.notes.append(
             "skipped retention, metric filters, error-spike data and dashboard: no log group "
             "(--log-group or BELLWATCH_LOG_GROUP)"
         )
+    _check_filter_quota(plan, group)
     return plan
 
 

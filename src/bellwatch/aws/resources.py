@@ -130,12 +130,18 @@ class LogGroup:
         self.tags = dict(tags)
         self.retention_days = retention_days
         self.desired: Mapping[str, Any] = {"retention_days": retention_days}
+        # Set by read(): what decides whether metric filters fit on the group (only the
+        # STANDARD class runs them; at most 100 per group).
+        self.log_class = "STANDARD"
+        self.filter_count = 0
 
     def read(self, clients: Clients) -> Mapping[str, Any] | None:
         paginator = clients.logs.get_paginator("describe_log_groups")
         for page in paginator.paginate(logGroupNamePrefix=self.name):
             for group in page.get("logGroups", []):
                 if group["logGroupName"] == self.name:
+                    self.log_class = str(group.get("logGroupClass") or "STANDARD")
+                    self.filter_count = int(group.get("metricFilterCount") or 0)
                     # No retentionInDays: the events never expire.
                     return {"retention_days": group.get("retentionInDays")}
         return None

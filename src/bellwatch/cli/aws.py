@@ -241,7 +241,7 @@ def _setup_cost(opts: SetupOptions, plan: Plan, clients: Clients, prices_path: s
 
     region = str(clients.cloudwatch.meta.region_name)
     # The topic ARN goes into alarm actions only, which cost nothing: no lookup needed.
-    resources = desired_resources(opts, region=region, topic_arn="-")
+    resources = desired_resources(opts, region=region, topic_arn="-", log_filters=plan.log_filters)
     creating = [(c.kind, c.name) for c in plan.changes if c.action == "create"]
     return setup_cost(resources, load_prices(prices_path).for_region(region), creating)
 
