@@ -250,6 +250,42 @@ class TestAwsFailures:
         assert code == 2  # a domain error, as every other
         assert out.count("\n") == 1 and "ThrottlingException" in out and "Rate exceeded" in out
 
+    def test_a_failure_half_way_says_what_was_made(
+        self, world: World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Throttling that outlasts botocore's retries at the first alarm ends setup in one
+        line that says how many changes were made before it and that a re-run finishes."""
+        from botocore.awsrequest import AWSResponse
+
+        from bellwatch.aws import session
+
+        class Raw:
+            def stream(self, **_: Any) -> Iterator[bytes]:
+                yield b'{"__type":"Throttling","message":"Rate exceeded"}'
+
+        def respond(request: Any, **_: Any) -> AWSResponse:
+            kind = {"Content-Type": "application/x-amz-json-1.0"}
+            return AWSResponse(request.url, 400, kind, Raw())
+
+        real = session.client
+
+        def client(name: str, **kwargs: Any) -> Any:
+            made = real(name, **kwargs)
+            if name == "cloudwatch":
+                made.meta.events.register_first("before-send.cloudwatch.PutMetricAlarm", respond)
+            return made
+
+        monkeypatch.setattr(session, "client", client)
+        monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")
+        code, out = run("setup", "--email", "ops@example.com")
+        assert code == 2
+        assert out.count("\n") == 1 and "Rate exceeded" in out
+        assert "11 of 21 changes were made" in out and "run it again" in out
+        monkeypatch.setattr(session, "client", real)
+        code, out = run("setup", "--email", "ops@example.com")
+        assert code == 0 and "create    dashboard" in out, out
+        assert run("setup", "--email", "ops@example.com")[1].endswith("total: 22 unchanged\n")
+
 
 class TestNoTerminal:
     def test_dry_run_never_asks(self, world: World) -> None:

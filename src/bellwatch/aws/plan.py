@@ -396,10 +396,25 @@ def build_plan(opts: SetupOptions, clients: Clients) -> Plan:
 
 
 def apply(plan: Plan, clients: Clients) -> list[Change]:
-    """Make every pending change, in plan order; returns the changes made."""
+    """Make every pending change, in plan order; returns the changes made.
+
+    Raises:
+        AwsError: an AWS call failed (throttling past botocore's retries, a quota, a
+            denied action); the message says how many changes were made before it, since
+            the account is then half set up and a re-run continues from there.
+    """
     done: list[Change] = []
     for change, step in zip(plan.changes, plan._steps, strict=True):
         if step is not None:
-            step(clients)
+            try:
+                step(clients)
+            except Exception as exc:
+                if not type(exc).__module__.startswith("botocore"):
+                    raise
+                raise AwsError(
+                    f"AWS: {' '.join(str(exc).split())} ({change.kind} {change.name}); "
+                    f"{len(done)} of {len(plan.pending)} changes were made before it: run it "
+                    "again to finish (it changes only what still differs)"
+                ) from None
             done.append(change)
     return done
