@@ -372,6 +372,31 @@ class TestHealth:
         assert code == 2
         assert "--region" in out and "Traceback" not in out
 
+    def test_names_an_unconfirmed_email(self, world: World) -> None:
+        """After setup, health --name says the address has not confirmed and that the alarms
+        reach no one until it does."""
+        from bellwatch.aws import session
+
+        run("setup", "--email", "ops@example.com", "--name", "bella")
+        real = session.client
+
+        def unconfirmed(parsed: dict[str, Any], **_: Any) -> None:
+            for sub in parsed.get("Subscriptions", []):  # moto confirms at once; AWS does not
+                sub["SubscriptionArn"] = "PendingConfirmation"
+
+        def client(name: str, **kwargs: Any) -> Any:
+            made = real(name, **kwargs)
+            if name == "sns":
+                made.meta.events.register("after-call.sns.ListSubscriptionsByTopic", unconfirmed)
+            return made
+
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(session, "client", client)
+            code, out = run("health", "--name", "bella")
+        assert code == 1  # degraded: moto runs no task
+        assert "pending confirmation: email:ops@example.com" in out
+        assert "the alarms reach no one" in out
+
     def test_json(self, world: World) -> None:
         """health --json prints the report as JSON."""
         code, out = run("health", "--json")
