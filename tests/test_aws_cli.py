@@ -42,7 +42,7 @@ class TestSetupCommand:
         assert code == 0, out
         assert "Alert email" in out
         assert "create    sns-subscription ops@example.com" in out
-        assert "emailed ops@example.com a confirmation link" in out
+        assert "ops@example.com must open the confirmation link AWS emails it" in out
 
     def test_dry_run_prints_the_plan_and_changes_nothing(self, world: World) -> None:
         """--dry-run lists each resource as create and leaves the account empty."""
@@ -65,6 +65,15 @@ class TestSetupCommand:
         run("setup", "--email", "ops@example.com")
         code, out = run("setup", "--email", "ops@example.com", "--dry-run")
         assert "total $6.10 a month, $0.00 of it for what this run creates" in out
+
+    def test_json_and_dry_run_say_the_email_must_be_confirmed(self, world: World) -> None:
+        """A new subscription delivers nothing until its link is opened: the plan says so in
+        a dry run and in --json too, not only in the text after applying."""
+        code, out = run("setup", "--email", "ops@example.com", "--dry-run")
+        assert "ops@example.com must open the confirmation link AWS emails" in out
+        code, out = run("setup", "--email", "ops@example.com", "--json")
+        assert code == 0
+        assert any("must open the confirmation link" in n for n in json.loads(out)["notes"])
 
     def test_dry_run_cost_in_json_and_with_a_price_file(self, world: World, tmp_path: Path) -> None:
         """--json carries the cost; --prices sets the region's own figures."""

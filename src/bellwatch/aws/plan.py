@@ -366,6 +366,11 @@ def build_plan(opts: SetupOptions, clients: Clients) -> Plan:
             continue
         _plan_resource(plan, res.read(clients), res)
         if isinstance(res, EmailSubscription):
+            if plan.changes[-1].action == "create":
+                plan.notes.append(
+                    f"{res.name} must open the confirmation link AWS emails it: until then "
+                    "no alert is delivered"
+                )
             if res.pending:
                 plan.notes.append(
                     f"{res.name} has not confirmed the subscription: check the inbox"

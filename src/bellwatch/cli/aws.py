@@ -226,11 +226,8 @@ def setup_command(  # click passes every option by keyword
             click.echo("\n".join(cost.lines()))
             return
         done = apply(plan, clients)
+    # A new subscription's plan note says the address must confirm (in --json too).
     _print_plan(plan, as_json=as_json, title="Applied:" if done else "Nothing to change:")
-    if not as_json and any(c.kind == "sns-subscription" and c.action == "create" for c in done):
-        click.echo(
-            f"AWS has emailed {opts.email} a confirmation link: open it, or no alert is delivered."
-        )
 
 
 def _setup_cost(opts: SetupOptions, plan: Plan, clients: Clients, prices_path: str | None) -> Any:
