@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from bellwatch.aws.clients import Clients, is_not_found
+from bellwatch.aws.clients import AwsError, Clients, is_not_found
 
 __all__ = [
     "Alarm",
@@ -321,7 +321,20 @@ class Dashboard:
     def write(self, clients: Clients) -> None:
         cw = clients.cloudwatch
         body = json.dumps(self.desired["body"], separators=(",", ":"))
-        cw.put_dashboard(DashboardName=self.name, DashboardBody=body, Tags=tag_list(self.tags))
+        answer = cw.put_dashboard(
+            DashboardName=self.name, DashboardBody=body, Tags=tag_list(self.tags)
+        )
         # PutDashboard ignores Tags when the dashboard already exists.
         arn = cw.get_dashboard(DashboardName=self.name)["DashboardArn"]
         cw.tag_resource(ResourceARN=arn, Tags=tag_list(self.tags))
+        # Warnings only: AWS stored the dashboard, but "some elements of the dashboard
+        # might not render" (errors fail the call itself). Never report that as success.
+        warnings = [
+            f"{m.get('DataPath', '')}: {m.get('Message', '')}"
+            for m in answer.get("DashboardValidationMessages") or []
+        ]
+        if warnings:
+            raise AwsError(
+                f"dashboard {self.name} was stored with CloudWatch's warnings (some widgets "
+                f"may not render): {'; '.join(warnings)}"
+            )
