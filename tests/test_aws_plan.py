@@ -314,10 +314,12 @@ class TestDryRun:
             "cpu-high",
             "memory-high",
             "running-tasks",
-            "error-spike",
-        ]
+        ]  # no error-spike: without a log group no filter feeds it, and it could never fire
         assert any("healthy-hosts" in n for n in plan.notes)
         assert any("no log group" in n for n in plan.notes)
+        assert "alarms: error-spike: no metric filter on the log group counts the errors" in (
+            plan.notes
+        )
 
     def test_running_tasks_needs_container_insights(self, world: World) -> None:
         """Without Container Insights there is no running-tasks alarm, and a note says why."""

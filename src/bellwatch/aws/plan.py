@@ -172,7 +172,8 @@ def desired_resources(
     (the error-spike alarm, the dashboard's log series): the log group cannot take them.
     """
     t = opts.targets
-    specs = metric_filter_specs(opts.slow_threshold) if log_filters else ()
+    # No filter, no error metric: an error-spike alarm on it could never fire.
+    specs = metric_filter_specs(opts.slow_threshold) if log_filters and t.log_group else ()
     metrics = {s.key: s.metric for s in specs}
     emails = set(subscribed) | ({opts.email} if opts.email else set())
     topic_tags = {**opts.tags, **_subscribed_tags(emails)}
@@ -324,13 +325,12 @@ def build_plan(opts: SetupOptions, clients: Clients) -> Plan:
             f"no --email: alarms notify {probe.name}, which nobody setup subscribed receives; "
             "pass --email ADDRESS (or subscribe someone) or no alarm reaches anyone"
         )
-    _, skipped = alarm_params(
-        _alarm_targets(opts, "-", "-" if plan.log_filters else None), opts.rules
-    )
+    feeds = plan.log_filters and opts.targets.log_group
+    _, skipped = alarm_params(_alarm_targets(opts, "-", "-" if feeds else None), opts.rules)
     plan.notes += [f"alarms: {s}" for s in skipped]
     if not opts.targets.log_group:
         plan.notes.append(
-            "skipped retention, metric filters, error-spike data and dashboard: no log group "
+            "skipped retention, metric filters, the error-spike alarm and dashboard: no log group "
             "(--log-group or BELLWATCH_LOG_GROUP)"
         )
     _check_filter_quota(plan, group)
