@@ -42,7 +42,7 @@ class TestSetupCommand:
         assert code == 0, out
         assert "Alert email" in out
         assert "create    sns-subscription ops@example.com" in out
-        assert "emailed ops@example.com a confirmation link" in out
+        assert "ops@example.com must open the confirmation link AWS emails it" in out
 
     def test_dry_run_prints_the_plan_and_changes_nothing(self, world: World) -> None:
         """--dry-run lists each resource as create and leaves the account empty."""
@@ -65,6 +65,15 @@ class TestSetupCommand:
         run("setup", "--email", "ops@example.com")
         code, out = run("setup", "--email", "ops@example.com", "--dry-run")
         assert "total $6.10 a month, $0.00 of it for what this run creates" in out
+
+    def test_json_and_dry_run_say_the_email_must_be_confirmed(self, world: World) -> None:
+        """A new subscription delivers nothing until its link is opened: the plan says so in
+        a dry run and in --json too, not only in the text after applying."""
+        code, out = run("setup", "--email", "ops@example.com", "--dry-run")
+        assert "ops@example.com must open the confirmation link AWS emails" in out
+        code, out = run("setup", "--email", "ops@example.com", "--json")
+        assert code == 0
+        assert any("must open the confirmation link" in n for n in json.loads(out)["notes"])
 
     def test_dry_run_cost_in_json_and_with_a_price_file(self, world: World, tmp_path: Path) -> None:
         """--json carries the cost; --prices sets the region's own figures."""
@@ -250,6 +259,42 @@ class TestAwsFailures:
         assert code == 2  # a domain error, as every other
         assert out.count("\n") == 1 and "ThrottlingException" in out and "Rate exceeded" in out
 
+    def test_a_failure_half_way_says_what_was_made(
+        self, world: World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Throttling that outlasts botocore's retries at the first alarm ends setup in one
+        line that says how many changes were made before it and that a re-run finishes."""
+        from botocore.awsrequest import AWSResponse
+
+        from bellwatch.aws import session
+
+        class Raw:
+            def stream(self, **_: Any) -> Iterator[bytes]:
+                yield b'{"__type":"Throttling","message":"Rate exceeded"}'
+
+        def respond(request: Any, **_: Any) -> AWSResponse:
+            kind = {"Content-Type": "application/x-amz-json-1.0"}
+            return AWSResponse(request.url, 400, kind, Raw())
+
+        real = session.client
+
+        def client(name: str, **kwargs: Any) -> Any:
+            made = real(name, **kwargs)
+            if name == "cloudwatch":
+                made.meta.events.register_first("before-send.cloudwatch.PutMetricAlarm", respond)
+            return made
+
+        monkeypatch.setattr(session, "client", client)
+        monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")
+        code, out = run("setup", "--email", "ops@example.com")
+        assert code == 2
+        assert out.count("\n") == 1 and "Rate exceeded" in out
+        assert "11 of 21 changes were made" in out and "run it again" in out
+        monkeypatch.setattr(session, "client", real)
+        code, out = run("setup", "--email", "ops@example.com")
+        assert code == 0 and "create    dashboard" in out, out
+        assert run("setup", "--email", "ops@example.com")[1].endswith("total: 22 unchanged\n")
+
 
 class TestNoTerminal:
     def test_dry_run_never_asks(self, world: World) -> None:
@@ -335,6 +380,31 @@ class TestHealth:
         code, out = run("health")
         assert code == 2
         assert "--region" in out and "Traceback" not in out
+
+    def test_names_an_unconfirmed_email(self, world: World) -> None:
+        """After setup, health --name says the address has not confirmed and that the alarms
+        reach no one until it does."""
+        from bellwatch.aws import session
+
+        run("setup", "--email", "ops@example.com", "--name", "bella")
+        real = session.client
+
+        def unconfirmed(parsed: dict[str, Any], **_: Any) -> None:
+            for sub in parsed.get("Subscriptions", []):  # moto confirms at once; AWS does not
+                sub["SubscriptionArn"] = "PendingConfirmation"
+
+        def client(name: str, **kwargs: Any) -> Any:
+            made = real(name, **kwargs)
+            if name == "sns":
+                made.meta.events.register("after-call.sns.ListSubscriptionsByTopic", unconfirmed)
+            return made
+
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(session, "client", client)
+            code, out = run("health", "--name", "bella")
+        assert code == 1  # degraded: moto runs no task
+        assert "pending confirmation: email:ops@example.com" in out
+        assert "the alarms reach no one" in out
 
     def test_json(self, world: World) -> None:
         """health --json prints the report as JSON."""

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from bellwatch.aws.clients import AwsError, Clients
 from bellwatch.aws.discover import Targets, discover
 from bellwatch.aws.health import ServiceHealth, service_health
-from test_aws_plan import REGION, World, aws_env, build_world
+from bellwatch.aws.plan import SetupOptions, apply, build_plan
+from test_aws_plan import REGION, World, aws_env, build_world, pending
 
 
 @pytest.fixture
@@ -63,3 +66,44 @@ class TestVerdict:
     def test_missing_tasks_are_degraded(self) -> None:
         """Fewer running than desired tasks is DEGRADED."""
         assert not report(running=1, pending=1).ok
+
+
+class TestAlertReach:
+    def setup_alerts(self, w: World, email: str = "ops@example.com") -> None:
+        opts = SetupOptions("bella-api", email, discover(w.clients))
+        apply(build_plan(opts, w.clients), w.clients)
+
+    def test_pending_subscription_is_named(self, world: World) -> None:
+        """An address that has not opened AWS's link is reported as pending, and with no
+        confirmed one the report says the alarms reach no one (SNS lists it as
+        "PendingConfirmation": https://docs.aws.amazon.com/sns/latest/api/API_Subscription.html)."""
+        self.setup_alerts(world)
+        pending(world.clients)
+        h = service_health(world.clients, discover(world.clients))
+        assert h.alerts is not None and h.alerts["pending"] == ["email:ops@example.com"]
+        text = "\n".join(h.lines())
+        assert "pending confirmation: email:ops@example.com" in text
+        assert "the alarms reach no one" in text
+        assert h.as_dict()["alerts"]["confirmed"] == []
+
+    def test_confirmed_subscription_is_listed(self, world: World) -> None:
+        """A confirmed address is what the topic notifies; no warning."""
+        self.setup_alerts(world)
+        text = "\n".join(service_health(world.clients, discover(world.clients)).lines())
+        assert "alerts: bellwatch-bella-api-alerts notifies email:ops@example.com" in text
+        assert "reach no one" not in text
+
+    def test_no_topic_is_said(self, world: World) -> None:
+        """Before setup ran, the report says there is no topic and what makes it."""
+        h = service_health(world.clients, discover(world.clients), stack="other")
+        assert "alerts: no topic bellwatch-other-alerts in this region" in "\n".join(h.lines())
+
+    def test_denied_sns_is_a_note_not_a_failure(self, world: World) -> None:
+        """A role without SNS read access still gets the service's health."""
+
+        def deny(**_: Any) -> None:
+            raise ClientError({"Error": {"Code": "AuthorizationError", "Message": "no"}}, "X")
+
+        world.clients.sns.meta.events.register("before-call.sns.ListTopics", deny)
+        h = service_health(world.clients, discover(world.clients))
+        assert "not allowed to read SNS" in "\n".join(h.lines())

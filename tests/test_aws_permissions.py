@@ -292,6 +292,7 @@ def _run_everything(rec: Recorder, w: World) -> None:
     rec.part = "health"
     service_health(Clients(region=REGION), discover(Clients(region=REGION)))
     service_health(c, discover(c, target_group=w.tg_arn))
+    service_health(c, discover(c), stack="bella")  # the topic setup made: its subscriptions
     rec.part = "read"
     src = CloudWatchSource(GROUP, region=REGION, sleep=lambda _: None)
     list(src.records())

@@ -142,7 +142,10 @@ class TestSetup:
         assert kinds.count("alarm") == len(ALARMS)
         assert kinds.count("metric-filter") == 9
         assert {"sns-topic", "sns-subscription", "log-group", "dashboard"} <= set(kinds)
-        assert plan.notes == []
+        assert plan.notes == [  # an email subscription delivers nothing until confirmed
+            "ops@example.com must open the confirmation link AWS emails it: until then no "
+            "alert is delivered"
+        ]
 
     def test_alarms_have_the_guide_thresholds(self, world: World) -> None:
         """The guide's alarms keep its metric, threshold, period and evaluation window."""
@@ -311,10 +314,12 @@ class TestDryRun:
             "cpu-high",
             "memory-high",
             "running-tasks",
-            "error-spike",
-        ]
+        ]  # no error-spike: without a log group no filter feeds it, and it could never fire
         assert any("healthy-hosts" in n for n in plan.notes)
         assert any("no log group" in n for n in plan.notes)
+        assert "alarms: error-spike: no metric filter on the log group counts the errors" in (
+            plan.notes
+        )
 
     def test_running_tasks_needs_container_insights(self, world: World) -> None:
         """Without Container Insights there is no running-tasks alarm, and a note says why."""
@@ -450,7 +455,7 @@ class TestSubscription:
             ("update", "bellwatch-bella-alerts"),  # its tag records both addresses
             ("create", "new@example.com"),
         ]
-        assert plan.notes == ["the topic also notifies email:ops@example.com (kept)"]
+        assert plan.notes[-1] == "the topic also notifies email:ops@example.com (kept)"
 
 
 def pending(c: Clients) -> None:
@@ -481,3 +486,57 @@ class TestSubscribedTag:
         c.sns.subscribe(TopicArn=topic["TopicArn"], Protocol="email", Endpoint="bob@example.com")
         plan = teardown_plan("bella", c)
         assert sum(x.kind == "sns-subscription" for x in plan.changes) == len(emails)
+
+
+def log_groups_report(c: Clients, **facts: Any) -> None:
+    """DescribeLogGroups answers with ``facts`` in every group, as AWS does (moto leaves
+    out ``logGroupClass`` and keeps ``metricFilterCount`` at 0)."""
+
+    def add(parsed: dict[str, Any], **_: Any) -> None:
+        for group in parsed.get("logGroups", []):
+            group.update(facts)
+
+    c.logs.meta.events.register("after-call.cloudwatch-logs.DescribeLogGroups", add)
+
+
+class TestLogGroupLimits:
+    def test_infrequent_access_group_gets_no_metric_filters(self, world: World) -> None:
+        """An Infrequent Access group gets no metric filters, which AWS refuses there
+        ("Metric filters are supported only for log groups in the Standard log class",
+        https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/MonitoringLogData.html),
+        nor the error-spike alarm they feed; a note says why."""
+        log_groups_report(world.clients, logGroupClass="INFREQUENT_ACCESS")
+        plan = build_plan(options(world), world.clients)
+        names = [c.name for c in plan.changes]
+        assert not [c for c in plan.changes if c.kind == "metric-filter"]
+        assert "bellwatch-bella-error-spike" not in names
+        assert "bellwatch-bella-cpu-high" in names and "bellwatch-bella-ca-central-1" in names
+        assert any("INFREQUENT_ACCESS" in n and "metric filters" in n for n in plan.notes)
+        apply(plan, world.clients)
+        assert world.clients.logs.describe_metric_filters(logGroupName=GROUP)["metricFilters"] == []
+
+    def test_infrequent_access_dashboard_has_no_log_metric_series(self, world: World) -> None:
+        """Without metric filters the dashboard shows the ALB and ECS series only, never a
+        series of a metric nothing publishes."""
+        log_groups_report(world.clients, logGroupClass="INFREQUENT_ACCESS")
+        plan = build_plan(options(world), world.clients)
+        apply(plan, world.clients)
+        body = world.clients.cloudwatch.get_dashboard(DashboardName="bellwatch-bella-ca-central-1")
+        text = body["DashboardBody"]
+        assert "Bellwatch/bella" not in text and "HTTPCode_Target_5XX_Count" in text
+        assert "SOURCE '/ecs/bella-prod'" in text  # Insights reads Infrequent Access groups
+
+    def test_more_than_100_filters_stops_the_plan(self, world: World) -> None:
+        """A group whose filters and ours would pass 100 stops the plan before any write
+        ("The maximum number of metric filters that can be associated with a log group is
+        100", https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutMetricFilter.html)."""
+        log_groups_report(world.clients, metricFilterCount=92)
+        with pytest.raises(AwsError, match=r"92 metric filters.*9 more.*at most 100"):
+            build_plan(options(world), world.clients)
+        assert world.clients.sns.list_topics()["Topics"] == []
+
+    def test_a_rerun_on_a_full_group_is_fine(self, world: World) -> None:
+        """Filters setup already made are counted once: a re-run on a group at 100 passes."""
+        apply(build_plan(options(world), world.clients), world.clients)
+        log_groups_report(world.clients, metricFilterCount=100)
+        assert build_plan(options(world), world.clients).pending == []

@@ -38,7 +38,8 @@ class AlarmTargets:
     prefix: str
     topic_arn: str
     namespace: str
-    error_metric: str
+    error_metric: str | None
+    """None: no metric filter feeds one (the log group cannot take filters)."""
     cluster: str | None = None
     service: str | None = None
     load_balancer: str | None = None  # dimension value: app/<name>/<id>
@@ -188,7 +189,10 @@ def alarm_params(
             metric=_single(ALB, "HTTPCode_ELB_5XX_Count", lb, r["elb-5xx"])))  # fmt: skip
     else:
         notes.append("response-time, target-5xx, elb-5xx: no load balancer (--load-balancer)")
-    alarms.append(_alarm(t, "error-spike", r["error-spike"],
-        _describe("Errors (sum of n over error lines)", _GT, r["error-spike"]),
-        metric=_single(t.namespace, t.error_metric, {}, r["error-spike"])))  # fmt: skip
+    if t.error_metric:
+        alarms.append(_alarm(t, "error-spike", r["error-spike"],
+            _describe("Errors (sum of n over error lines)", _GT, r["error-spike"]),
+            metric=_single(t.namespace, t.error_metric, {}, r["error-spike"])))  # fmt: skip
+    else:
+        notes.append("error-spike: no metric filter on the log group counts the errors")
     return alarms, notes

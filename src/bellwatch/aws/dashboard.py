@@ -27,7 +27,8 @@ def top_errors_query() -> str:
 
 @dataclass(frozen=True, slots=True)
 class DashboardTargets:
-    """Names the widgets read; ``metrics`` maps metric-filter keys to metric names."""
+    """Names the widgets read; ``metrics`` maps metric-filter keys to metric names (empty
+    when the log group takes no filters: then only ALB and ECS series are drawn)."""
 
     region: str
     log_group: str
@@ -65,27 +66,30 @@ def dashboard_body(t: DashboardTargets) -> dict[str, Any]:
     alb = ["AWS/ApplicationELB"]
     lb = ["LoadBalancer", t.load_balancer] if t.load_balancer else []
     tg = ["TargetGroup", t.target_group, *lb] if t.target_group and lb else lb
-    requests: list[list[Any]] = [[ns, m["requests"], {"label": "requests (logs)"}]]
-    latency: list[list[Any]] = [[ns, m["latency"], {"label": "p95 (logs)"}]]
-    five_xx: list[list[Any]] = [[ns, m["server_errors"], {"label": "5xx (logs)"}]]
+    logs = bool(m)
+    requests: list[list[Any]] = [[ns, m["requests"], {"label": "requests (logs)"}]] if logs else []
+    latency: list[list[Any]] = [[ns, m["latency"], {"label": "p95 (logs)"}]] if logs else []
+    five_xx: list[list[Any]] = [[ns, m["server_errors"], {"label": "5xx (logs)"}]] if logs else []
     if lb:
         requests.insert(0, [*alb, "RequestCount", *tg, {"label": "requests (ALB)"}])
         latency.insert(0, [*alb, "TargetResponseTime", *tg, {"label": "p95 (ALB)"}])
         five_xx.insert(0, [*alb, "HTTPCode_Target_5XX_Count", *tg, {"label": "5xx (service)"}])
         # Published per load balancer only: answers of the ALB itself (tasks down or hung).
         five_xx.insert(1, [*alb, "HTTPCode_ELB_5XX_Count", *lb, {"label": "5xx (ALB itself)"}])
-    error_rate: list[list[Any]] = [
-        # 5xx share of requests, as the saved ``error-rate`` query computes it locally.
-        [{"expression": "100 * errors / requests", "label": "5xx % of requests", "id": "rate"}],
-        [ns, m["server_errors"], {"id": "errors", "visible": False}],
-        [ns, m["requests"], {"id": "requests", "visible": False}],
-    ]
-    widgets = [
-        _metric(t, "Requests", requests, x=0, y=0, stat="Sum"),
-        _metric(t, "Latency p95 (s)", latency, x=12, y=0, stat="p95"),
-        _metric(t, "Error rate (%)", error_rate, x=0, y=6, stat="Sum"),
-        _metric(t, "5xx responses", five_xx, x=12, y=6, stat="Sum"),
-    ]
+    widgets = []
+    if requests:
+        widgets.append(_metric(t, "Requests", requests, x=0, y=0, stat="Sum"))
+        widgets.append(_metric(t, "Latency p95 (s)", latency, x=12, y=0, stat="p95"))
+    if logs:
+        error_rate: list[list[Any]] = [
+            # 5xx share of requests, as the saved ``error-rate`` query computes it locally.
+            [{"expression": "100 * errors / requests", "label": "5xx % of requests", "id": "rate"}],
+            [ns, m["server_errors"], {"id": "errors", "visible": False}],
+            [ns, m["requests"], {"id": "requests", "visible": False}],
+        ]
+        widgets.append(_metric(t, "Error rate (%)", error_rate, x=0, y=6, stat="Sum"))
+    if five_xx:
+        widgets.append(_metric(t, "5xx responses", five_xx, x=12, y=6, stat="Sum"))
     if t.cluster and t.service:
         ecs = ["AWS/ECS", "CPUUtilization", "ClusterName", t.cluster, "ServiceName", t.service]
         mem = [*ecs[:1], "MemoryUtilization", *ecs[2:]]

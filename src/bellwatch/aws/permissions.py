@@ -227,10 +227,12 @@ def _statements(part: str, s: PolicyScope) -> list[dict[str, Any]]:
         # health takes --target-group but no --load-balancer: no DescribeLoadBalancers.
         _statement(
             "Health",
-            (*_DISCOVER, "elasticloadbalancing:DescribeTargetHealth"),
+            (*_DISCOVER, "elasticloadbalancing:DescribeTargetHealth", "sns:ListTopics"),
             ["*"],
             drop=("elasticloadbalancing:DescribeLoadBalancers",),
         ),
+        # Who the alarms reach: confirmed and pending subscriptions of the stack's topic.
+        _statement("HealthAlerts", ("sns:ListSubscriptionsByTopic",), [s.topic]),
     ]
 
 

@@ -10,13 +10,13 @@ A plan line that updates says ``key: old -> new`` for every attribute it changes
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from bellwatch.aws.alarms import AlarmTargets, alarm_params
+from bellwatch.aws.changes import Change, Plan, apply, describe_diff
 from bellwatch.aws.clients import AwsError, Clients
 from bellwatch.aws.config import DEFAULT_RULES, AlarmRule
 from bellwatch.aws.dashboard import DashboardTargets, dashboard_body
@@ -48,7 +48,6 @@ __all__ = [
     "subscribed_addresses",
 ]
 
-Action = Literal["create", "update", "unchanged", "delete", "keep"]
 MANAGED_BY = "managed-by"
 _STACK = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # An address SNS's Subscribe accepts for the email protocol: one @, no spaces, a dotted
@@ -65,6 +64,9 @@ SUBSCRIBED_TAG = "bellwatch:subscribed"
 _TAG_VALUE_MAX = 256
 NEW_GROUP_RETENTION = 30
 """Days a log group created by setup keeps events, unless --retention says otherwise."""
+# PutMetricFilter: "The maximum number of metric filters that can be associated with a
+# log group is 100." Past it AWS refuses the next filter, after setup made the topic.
+_MAX_FILTERS = 100
 
 
 def check_stack(name: str) -> str:
@@ -144,86 +146,34 @@ class SetupOptions:
         return {**self.tags, REGION_TAG: region}
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
-    """One line of the plan."""
-
-    action: Action
-    kind: str
-    name: str
-    detail: str = ""
-
-    def as_dict(self) -> dict[str, str]:
-        return {"action": self.action, "kind": self.kind, "name": self.name, "detail": self.detail}
-
-    def __str__(self) -> str:
-        tail = f"  ({self.detail})" if self.detail else ""
-        return f"{self.action:<9} {self.kind:<16} {self.name}{tail}"
-
-
-@dataclass(slots=True)
-class Plan:
-    """Changes in apply order, each with the callable that makes it happen."""
-
-    changes: list[Change] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    _steps: list[Callable[[Clients], None] | None] = field(default_factory=list)
-
-    def add(self, change: Change, step: Callable[[Clients], None] | None) -> None:
-        self.changes.append(change)
-        self._steps.append(step)
-
-    @property
-    def pending(self) -> list[Change]:
-        """The changes that write something."""
-        return [c for c in self.changes if c.action not in ("unchanged", "keep")]
-
-    def counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for c in self.changes:
-            out[c.action] = out.get(c.action, 0) + 1
-        return out
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "changes": [c.as_dict() for c in self.changes],
-            "counts": self.counts(),
-            "notes": self.notes,
-        }
-
-
-def _show(value: Any) -> str:
-    """A value as the plan prints it: compact JSON, long ones cut."""
-    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
-    if value is None:
-        text = "none"
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _diff(current: Mapping[str, Any], desired: Mapping[str, Any]) -> str:
-    """``key: old -> new`` for every attribute that differs."""
-    keys = sorted(k for k in desired.keys() | current.keys() if current.get(k) != desired.get(k))
-    return "; ".join(f"{k}: {_show(current.get(k))} -> {_show(desired.get(k))}" for k in keys)
-
-
 def _plan_resource(plan: Plan, current: Mapping[str, Any] | None, res: Resource) -> None:
     if current is None:
         plan.add(Change("create", res.kind, res.name), res.write)
     elif dict(current) == dict(res.desired):
         plan.add(Change("unchanged", res.kind, res.name), None)
     else:
-        plan.add(Change("update", res.kind, res.name, _diff(current, res.desired)), res.write)
+        plan.add(
+            Change("update", res.kind, res.name, describe_diff(current, res.desired)), res.write
+        )
 
 
 def desired_resources(
-    opts: SetupOptions, *, region: str, topic_arn: str, subscribed: Iterable[str] = ()
+    opts: SetupOptions,
+    *,
+    region: str,
+    topic_arn: str,
+    subscribed: Iterable[str] = (),
+    log_filters: bool = True,
 ) -> list[Resource]:
     """Everything setup wants, in apply order; reads nothing (the export uses it too).
 
     ``subscribed``: the addresses setup subscribed before (from the topic's tag).
+    ``log_filters`` False leaves out the metric filters and what reads their metrics
+    (the error-spike alarm, the dashboard's log series): the log group cannot take them.
     """
     t = opts.targets
-    specs = metric_filter_specs(opts.slow_threshold)
+    # No filter, no error metric: an error-spike alarm on it could never fire.
+    specs = metric_filter_specs(opts.slow_threshold) if log_filters and t.log_group else ()
     metrics = {s.key: s.metric for s in specs}
     emails = set(subscribed) | ({opts.email} if opts.email else set())
     topic_tags = {**opts.tags, **_subscribed_tags(emails)}
@@ -244,7 +194,7 @@ def desired_resources(
             )
             for s in specs
         ]
-    alarms, _ = alarm_params(_alarm_targets(opts, topic_arn, metrics["errors"]), opts.rules)
+    alarms, _ = alarm_params(_alarm_targets(opts, topic_arn, metrics.get("errors")), opts.rules)
     resources += [Alarm(p, opts.tags) for p in alarms]
     if t.log_group:
         body = dashboard_body(
@@ -263,7 +213,7 @@ def desired_resources(
     return resources
 
 
-def _alarm_targets(opts: SetupOptions, topic_arn: str, error_metric: str) -> AlarmTargets:
+def _alarm_targets(opts: SetupOptions, topic_arn: str, error_metric: str | None) -> AlarmTargets:
     t = opts.targets
     return AlarmTargets(
         prefix=opts.prefix,
@@ -301,20 +251,64 @@ def _log_group(plan: Plan, opts: SetupOptions, res: LogGroup, clients: Clients) 
     _plan_resource(plan, current, res)
 
 
+def _check_log_group(plan: Plan, opts: SetupOptions, clients: Clients) -> LogGroup | None:
+    """Read the log group's class: only STANDARD runs metric filters ("Metric filters are
+    supported only for log groups in the Standard log class", CloudWatch Logs user guide,
+    MonitoringLogData.html); elsewhere PutMetricFilter is refused."""
+    if not opts.targets.log_group:
+        return None
+    group = LogGroup(opts.targets.log_group, None, {})
+    if group.read(clients) is not None and group.log_class != "STANDARD":
+        plan.log_filters = False
+        plan.notes.append(
+            f"{group.name} is in the {group.log_class} log class, where CloudWatch runs no "
+            "metric filters: no filters, no error-spike alarm and no log series on the "
+            "dashboard (the ALB and ECS ones stay)"
+        )
+    return group
+
+
+def _check_filter_quota(plan: Plan, group: LogGroup | None) -> None:
+    creating = sum(1 for c in plan.changes if c.kind == "metric-filter" and c.action == "create")
+    if group is not None and creating and group.filter_count + creating > _MAX_FILTERS:
+        raise AwsError(
+            f"{group.name} has {group.filter_count} metric filters and setup would add "
+            f"{creating} more: CloudWatch allows at most {_MAX_FILTERS} per log group; delete "
+            f"unused ones (aws logs describe-metric-filters --log-group-name {group.name})"
+        )
+
+
 def build_plan(opts: SetupOptions, clients: Clients) -> Plan:
-    """Read what exists and compare it with what setup wants; writes nothing."""
+    """Read what exists and compare it with what setup wants; writes nothing.
+
+    Raises:
+        AwsError: AWS would refuse part of the plan (a missing log group, too many filters).
+    """
     plan = Plan()
     region = str(clients.cloudwatch.meta.region_name)
+    group = _check_log_group(plan, opts, clients)
     probe = Topic(f"{opts.prefix}-alerts", {})
     existing = probe.read(clients)
     subscribed = sorted(subscribed_addresses((existing or {}).get("tags", {})))
     topic_arn = probe.find_arn(clients) or f"{clients.account_arn_prefix('sns')}:{probe.name}"
-    for res in desired_resources(opts, region=region, topic_arn=topic_arn, subscribed=subscribed):
+    wanted = desired_resources(
+        opts,
+        region=region,
+        topic_arn=topic_arn,
+        subscribed=subscribed,
+        log_filters=plan.log_filters,
+    )
+    for res in wanted:
         if isinstance(res, LogGroup):
             _log_group(plan, opts, res, clients)
             continue
         _plan_resource(plan, res.read(clients), res)
         if isinstance(res, EmailSubscription):
+            if plan.changes[-1].action == "create":
+                plan.notes.append(
+                    f"{res.name} must open the confirmation link AWS emails it: until then "
+                    "no alert is delivered"
+                )
             if res.pending:
                 plan.notes.append(
                     f"{res.name} has not confirmed the subscription: check the inbox"
@@ -331,21 +325,13 @@ def build_plan(opts: SetupOptions, clients: Clients) -> Plan:
             f"no --email: alarms notify {probe.name}, which nobody setup subscribed receives; "
             "pass --email ADDRESS (or subscribe someone) or no alarm reaches anyone"
         )
-    _, skipped = alarm_params(_alarm_targets(opts, "-", "-"), opts.rules)
+    feeds = plan.log_filters and opts.targets.log_group
+    _, skipped = alarm_params(_alarm_targets(opts, "-", "-" if feeds else None), opts.rules)
     plan.notes += [f"alarms: {s}" for s in skipped]
     if not opts.targets.log_group:
         plan.notes.append(
-            "skipped retention, metric filters, error-spike data and dashboard: no log group "
+            "skipped retention, metric filters, the error-spike alarm and dashboard: no log group "
             "(--log-group or BELLWATCH_LOG_GROUP)"
         )
+    _check_filter_quota(plan, group)
     return plan
-
-
-def apply(plan: Plan, clients: Clients) -> list[Change]:
-    """Make every pending change, in plan order; returns the changes made."""
-    done: list[Change] = []
-    for change, step in zip(plan.changes, plan._steps, strict=True):
-        if step is not None:
-            step(clients)
-            done.append(change)
-    return done

@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from bellwatch.aws.clients import Clients, is_not_found
+from bellwatch.aws.clients import AwsError, Clients, is_not_found
 
 __all__ = [
     "Alarm",
@@ -130,12 +130,18 @@ class LogGroup:
         self.tags = dict(tags)
         self.retention_days = retention_days
         self.desired: Mapping[str, Any] = {"retention_days": retention_days}
+        # Set by read(): what decides whether metric filters fit on the group (only the
+        # STANDARD class runs them; at most 100 per group).
+        self.log_class = "STANDARD"
+        self.filter_count = 0
 
     def read(self, clients: Clients) -> Mapping[str, Any] | None:
         paginator = clients.logs.get_paginator("describe_log_groups")
         for page in paginator.paginate(logGroupNamePrefix=self.name):
             for group in page.get("logGroups", []):
                 if group["logGroupName"] == self.name:
+                    self.log_class = str(group.get("logGroupClass") or "STANDARD")
+                    self.filter_count = int(group.get("metricFilterCount") or 0)
                     # No retentionInDays: the events never expire.
                     return {"retention_days": group.get("retentionInDays")}
         return None
@@ -315,7 +321,20 @@ class Dashboard:
     def write(self, clients: Clients) -> None:
         cw = clients.cloudwatch
         body = json.dumps(self.desired["body"], separators=(",", ":"))
-        cw.put_dashboard(DashboardName=self.name, DashboardBody=body, Tags=tag_list(self.tags))
+        answer = cw.put_dashboard(
+            DashboardName=self.name, DashboardBody=body, Tags=tag_list(self.tags)
+        )
         # PutDashboard ignores Tags when the dashboard already exists.
         arn = cw.get_dashboard(DashboardName=self.name)["DashboardArn"]
         cw.tag_resource(ResourceARN=arn, Tags=tag_list(self.tags))
+        # Warnings only: AWS stored the dashboard, but "some elements of the dashboard
+        # might not render" (errors fail the call itself). Never report that as success.
+        warnings = [
+            f"{m.get('DataPath', '')}: {m.get('Message', '')}"
+            for m in answer.get("DashboardValidationMessages") or []
+        ]
+        if warnings:
+            raise AwsError(
+                f"dashboard {self.name} was stored with CloudWatch's warnings (some widgets "
+                f"may not render): {'; '.join(warnings)}"
+            )

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from bellwatch.aws.changes import Change, Plan
 from bellwatch.aws.clients import Clients, is_not_found
 from bellwatch.aws.discover import Targets
 from bellwatch.aws.metric_filters import metric_filter_specs
@@ -23,8 +24,6 @@ from bellwatch.aws.plan import (
     MANAGED_BY,
     REGION_TAG,
     STACK_TAG,
-    Change,
-    Plan,
     SetupOptions,
     subscribed_addresses,
 )

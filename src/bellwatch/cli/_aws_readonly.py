@@ -40,8 +40,10 @@ def health(
     target_group: str | None = None,
     region: str | None = None,
     profile: str | None = None,
+    stack: str | None = None,
 ) -> ServiceHealth:
-    """The ECS service's health, for ``bellwatch health --source aws``.
+    """The ECS service's health and who its alarms reach (the topic setup made for
+    ``stack``, by default the service's name), for ``bellwatch health --source aws``.
 
     Raises:
         click.ClickException: AWS could not be read (the message says why).
@@ -49,13 +51,16 @@ def health(
     with aws_errors():
         clients = aws_clients(region, profile)
         targets = discover(clients, cluster=cluster, service=service, target_group=target_group)
-        return service_health(clients, targets)
+        return service_health(clients, targets, stack=stack)
 
 
 @click.command("health")
 @click.option("--cluster", help="ECS cluster (default: the only one).")
 @click.option("--service", help="ECS service (default: the only one in the cluster).")
 @click.option("--target-group", help="Target group name or ARN (default: from the service).")
+@click.option(
+    "--name", "stack", help="The name setup used, whose alert topic is read (default: the service)."
+)
 @region_option
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def health_command(
@@ -63,11 +68,13 @@ def health_command(
     cluster: str | None,
     service: str | None,
     target_group: str | None,
+    stack: str | None,
     region: str | None,
     profile: str | None,
     as_json: bool,
 ) -> None:
-    """Task counts, deployments, recent events and target health.
+    """Task counts, deployments, recent events, target health, and who the alarms reach
+    (an email subscription pending confirmation receives nothing).
 
     Exit codes: 0 healthy, 1 degraded, 2 could not ask (no credentials, no region,
     access denied, a bad option), so a script can tell "down" from "cannot see".
@@ -79,6 +86,7 @@ def health_command(
             target_group=target_group,
             region=region,
             profile=profile,
+            stack=check_name(stack) if stack else None,
         )
     except click.ClickException as exc:  # exit 2: not a verdict on the service
         raise UsageProblem(exc.format_message()) from None

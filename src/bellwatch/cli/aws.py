@@ -226,11 +226,8 @@ def setup_command(  # click passes every option by keyword
             click.echo("\n".join(cost.lines()))
             return
         done = apply(plan, clients)
+    # A new subscription's plan note says the address must confirm (in --json too).
     _print_plan(plan, as_json=as_json, title="Applied:" if done else "Nothing to change:")
-    if not as_json and any(c.kind == "sns-subscription" and c.action == "create" for c in done):
-        click.echo(
-            f"AWS has emailed {opts.email} a confirmation link: open it, or no alert is delivered."
-        )
 
 
 def _setup_cost(opts: SetupOptions, plan: Plan, clients: Clients, prices_path: str | None) -> Any:
@@ -241,7 +238,7 @@ def _setup_cost(opts: SetupOptions, plan: Plan, clients: Clients, prices_path: s
 
     region = str(clients.cloudwatch.meta.region_name)
     # The topic ARN goes into alarm actions only, which cost nothing: no lookup needed.
-    resources = desired_resources(opts, region=region, topic_arn="-")
+    resources = desired_resources(opts, region=region, topic_arn="-", log_filters=plan.log_filters)
     creating = [(c.kind, c.name) for c in plan.changes if c.action == "create"]
     return setup_cost(resources, load_prices(prices_path).for_region(region), creating)
 
