@@ -231,7 +231,14 @@ class TestRequestLineJoinKeys:
         parsed = _check(BudgetRenderer(200).render(event), 200)
         assert {k: parsed[k] for k in JOIN_KEYS} == {k: event[k] for k in JOIN_KEYS}
         assert "method" not in parsed and "level" not in parsed
-        assert parsed["_dropped"] == 2
+        assert parsed["_dropped"] == 1  # the method: an INFO level is implied, not counted
+
+    def test_an_info_level_goes_before_the_method(self) -> None:
+        """A line a few characters over loses its INFO level (implied) and keeps its method."""
+        event = request_line("/twilio/voice")  # 6 characters shorter: over by less than 15
+        parsed = _check(BudgetRenderer(200).render(event), 200)
+        assert parsed["method"] == "POST" and "level" not in parsed
+        assert "_dropped" not in parsed  # nothing a reader cannot restore
 
     def test_a_48_character_route_with_a_uid_keeps_every_join_key(self) -> None:
         """Without a CallSid, a 48-character route keeps cid, path, status, duration and uid."""
@@ -304,13 +311,15 @@ class TestRequestLineJoinKeys:
     def test_a_line_is_changed_only_when_it_does_not_fit_and_then_says_so(
         self, path: str, uid: str, extra: dict[str, str], limit: int
     ) -> None:
-        """Under budget the line is orjson's; over, it carries _dropped or a marked cut."""
+        """Under budget the line is orjson's; over, it carries _dropped or a marked cut,
+        or is the whole line but for its INFO level, which a reader restores."""
         event = {**request_line(path), "uid": uid, **extra}
         whole = showable(orjson.dumps(event), 10**9)  # as written: escapes count
         parsed = _check(BudgetRenderer(limit).render(event), limit)
+        implied = {k: v for k, v in orjson.loads(whole).items() if k != "level"}
         if len(whole.decode()) <= limit:
             assert parsed == orjson.loads(whole)
-        else:
+        elif parsed != implied:
             cut = [k for k, v in parsed.items() if isinstance(v, str) and v != event.get(k)]
             # dropped, cut with a mark, or (escapes past the budget) replaced by U+FFFD
             assert "_dropped" in parsed or any(

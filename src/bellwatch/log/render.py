@@ -30,8 +30,9 @@ _INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
 
 # What to give up, in order, when a line is over budget. First the app's own keys
 # (longest first: shortened, then dropped; see _fit_values). Then what a reader can
-# do without: the traceback, the stdlib logger's name, the HTTP method, and a level
-# of INFO (a missing level reads as INFO: the CLI does so). Then the request's other
+# do without: the traceback, the stdlib logger's name, a level of INFO (a missing level
+# reads as INFO: the CLI does so, so nothing is lost), then the HTTP method (the
+# endpoints report keys on it: a line without one counts under method "?"). Then the request's other
 # keys (uid and sid are on its other lines, found by cid; duration), and the message,
 # which an error line's hash names on its first line anyway: shortened, then dropped.
 # A route is never shortened: a cut route reads as another route in every report
@@ -41,10 +42,10 @@ _LADDER: tuple[tuple[str, str, int], ...] = (
     ("shorten", F.EXC, _MIN_KEEP),
     ("drop", F.EXC, 0),
     ("drop", F.LOGGER, 0),
+    ("drop_info", F.LEVEL, 0),
     ("drop", F.METHOD, 0),
     ("drop", F.MESSAGES_OUT, 0),
     ("drop", F.MESSAGES_IN, 0),
-    ("drop_info", F.LEVEL, 0),
     ("shorten", F.MESSAGE, 48),
     ("drop", F.WINDOW, 0),
     ("drop", F.USER_ID, 0),
@@ -332,15 +333,11 @@ def _fit_values(  # noqa: PLR0912 - the ladder's steps written out: the cut line
                 - (1 if values else 0)
             )
         elif value == "INFO":  # drop_info: a level of INFO only (its JSON is '"INFO"')
+            # Implied by its absence (a reader takes a missing level as INFO): nothing is
+            # lost, so it is not counted in _dropped, whose 13 characters would take back
+            # most of the 15 it frees and push out the method with it.
             del values[key]
             total -= key_colon + 6 + (1 if values else 0)
-            dropped += 1
-            room = (
-                limit
-                - _DROPPED_KEY
-                - (1 if dropped < 10 else len(str(dropped)))
-                - (1 if values else 0)
-            )
     if total > room:  # last resort: shorten the core values themselves
         for key in (F.EVENT, F.CID, F.ERROR_HASH, F.LEVEL, F.TS):
             if total <= room:
