@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bellwatch.cost.bill import DAYS_PER_MONTH, LogOptions, local_bill
+from bellwatch.cost.bill import DAYS_PER_MONTH, Bill, BillLine, LogOptions, local_bill
 from bellwatch.cost.prices import CostError, shipped_prices
 from bellwatch.cost.usage import Tally, Usage, account
 from bellwatch.sources.base import MESSAGE, TIMESTAMP
@@ -132,6 +132,12 @@ class TestFromLines:
         records = [{"ts": T0, TIMESTAMP: T0, MESSAGE: "{}"}]
         with pytest.raises(CostError, match="the 1 event read spans no time"):
             local_bill(account(records), US)
+
+    def test_a_tiny_quantity_is_not_shown_as_zero(self) -> None:
+        """A quantity under 0.001 reads '<0.001', never '0.000' (a little is not nothing)."""
+        tiny = BillLine("log events (IncomingLogEvents)", 0.0004, "event", 0.0, "measured")
+        table = Bill(US, (tiny,)).table()
+        assert "<0.001 events" in table[1] and "0.000" not in table[1]
 
     def test_the_table_fits_80_columns_and_marks_each_line(self) -> None:
         """Every line of the text says measured or estimated, within 80 columns."""

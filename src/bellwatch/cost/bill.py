@@ -124,6 +124,8 @@ class Bill:
 def _num(value: float) -> str:
     if value == int(value):
         return f"{int(value):,}"
+    if 0 < value < 0.001:  # not "0.000": a little is not nothing
+        return "<0.001"
     return f"{value:,.3f}" if value < 100 else f"{value:,.1f}"
 
 
