@@ -10,6 +10,11 @@ from bellwatch.reports import summary
 from bellwatch.sources.files import FileSource
 
 
+def _write(path: Path, lines: list[dict[str, object]]) -> Path:
+    path.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+    return path
+
+
 def _log(tmp_path: Path) -> Path:
     """Requests and one error, no Twilio webhook at all."""
     lines = [
@@ -18,9 +23,7 @@ def _log(tmp_path: Path) -> Path:
          "duration": 0.01, "cid": f"{i:012x}"}
         for i in range(10)
     ]  # fmt: skip
-    path = tmp_path / "app.jsonl"
-    path.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
-    return path
+    return _write(tmp_path / "app.jsonl", lines)
 
 
 class TestHeadline:
@@ -53,9 +56,7 @@ def _cut_summary(tmp_path: Path) -> Path:
         {"ts": t + 10_000, "level": "ERROR", "event": "aggregated_error", "hash": "c0000001",
          "type": "KeyError", "msg": "no slot", "sev": "medium", "n": 9},
     ]  # fmt: skip
-    path = tmp_path / "app.jsonl"
-    path.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
-    return path
+    return _write(tmp_path / "app.jsonl", lines)
 
 
 class TestUpperBound:
