@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from bellwatch import _settings
+from bellwatch.query.flags import at_least, equals
 from bellwatch.schema import Ev, F, Sev
 
 __all__ = ["SLOW", "SavedQuery", "by_name", "saved_queries", "seconds_text"]
@@ -35,9 +36,13 @@ class SavedQuery:
 
 _REQ = f'{F.EVENT} = "{Ev.REQUEST}"'
 _ERROR_FAMILY = f'({F.EVENT} = "{Ev.ERROR}" or {F.EVENT} = "{Ev.AGGREGATED_ERROR}")'
-# A severity as its rank, 1 (low) to 4 (critical): Insights has no if(), but a comparison
-# is 1 or 0, so the highest severity of a fingerprint is max() of this.
-_SEV_RANK = " + ".join(f'({F.SEVERITY} = "{s}") * {i}' for i, s in enumerate(Sev.ORDER, 1))
+# A severity as its rank, 1 (low) to 4 (critical), so the highest severity of a fingerprint
+# is max() of it. Flags, not comparisons, in `fields` (see bellwatch.query.flags);
+# strcontains alone suffices: bellwatch writes `sev`, and no level's name holds another's.
+_SEV_RANK = " + ".join(
+    f'strcontains({F.SEVERITY}, "{s}") * {i}' for i, s in enumerate(Sev.ORDER, 1)
+)
+_IS_5XX = at_least(F.STATUS, 500)
 # Where the slow query's threshold goes (no Insights text contains it).
 _THRESHOLD = "<slow_threshold>"
 
@@ -47,7 +52,7 @@ _MENU: tuple[SavedQuery, ...] = (
         "5xx share of requests per endpoint, computed from the status of each request "
         "(the guide's `avg(error_rate)` read a field no log has)",
         f"filter {_REQ}\n"
-        f"| fields {F.STATUS} >= 500 as is_error\n"
+        f"| fields {_IS_5XX} as is_error\n"
         f"| stats count(*) as requests, avg(is_error) * 100 as error_rate_pct"
         f" by {F.METHOD}, {F.PATH}\n"
         "| sort error_rate_pct desc",
@@ -75,7 +80,7 @@ _MENU: tuple[SavedQuery, ...] = (
         " `error` line without n counts 1), with type, message, one correlation id, the"
         " highest severity (1 low .. 4 critical) and first and last seen",
         f"filter ispresent({F.ERROR_HASH}) and ({_ERROR_FAMILY} or ispresent({F.OCCURRENCES}))\n"
-        f'| fields coalesce({F.OCCURRENCES}, {F.EVENT} = "{Ev.ERROR}") as occurrence\n'
+        f"| fields coalesce({F.OCCURRENCES}, {equals(F.EVENT, Ev.ERROR)}) as occurrence\n"
         f"| fields {_SEV_RANK} as sev_rank\n"
         "| stats sum(occurrence) as occurrences, count(*) as lines,"
         f" latest({F.ERROR_TYPE}) as error_type, latest({F.MESSAGE}) as message,"
@@ -90,7 +95,7 @@ _MENU: tuple[SavedQuery, ...] = (
         " webhook once (counted by correlation id)",
         f'filter ({_REQ} and {F.PATH} like "twilio" and ({F.STATUS} < 200 or {F.STATUS} >= 300))'
         f' or {F.EVENT} = "{Ev.SIGNATURE_FAILED}"\n'
-        f'| fields {F.EVENT} = "{Ev.SIGNATURE_FAILED}" as bad_signature\n'
+        f"| fields {equals(F.EVENT, Ev.SIGNATURE_FAILED)} as bad_signature\n"
         f"| stats count_distinct({F.CID}) as failures, sum(bad_signature) as bad_signatures,"
         f" latest({F.CID}) as example_cid by {F.SESSION_ID}\n"
         "| sort failures desc",
@@ -99,7 +104,7 @@ _MENU: tuple[SavedQuery, ...] = (
         "traffic-5m",
         "Requests, 5xx count and p95 duration per 5 minutes",
         f"filter {_REQ}\n"
-        f"| fields {F.STATUS} >= 500 as is_error\n"
+        f"| fields {_IS_5XX} as is_error\n"
         f"| stats count(*) as requests, sum(is_error) as errors_5xx,"
         f" pct({F.DURATION}, 95) as p95_s by bin(5m)",
     ),

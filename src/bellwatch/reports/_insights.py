@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from ..query.flags import at_least, between, equals
 from ..schema import Ev, F, Sev
 
 __all__ = [
@@ -27,10 +28,9 @@ __all__ = [
 
 RunQuery = Callable[[str], "list[dict[str, Any]] | None"]
 
-_REQ = f'{F.EVENT} = "{Ev.REQUEST}"'
 TOTALS_QUERY = (
-    f"fields {_REQ} as is_req, {F.STATUS} >= 500 as is_5xx,"
-    f" {F.STATUS} >= 400 and {F.STATUS} < 500 as is_4xx\n"
+    f"fields {equals(F.EVENT, Ev.REQUEST)} as is_req, {at_least(F.STATUS, 500)} as is_5xx,"
+    f" {between(F.STATUS, 400, 500)} as is_4xx\n"
     "| stats count(*) as lines, sum(is_req) as requests, sum(is_5xx) as s5xx,"
     f" sum(is_4xx) as s4xx, pct({F.DURATION}, 50) as p50, pct({F.DURATION}, 95) as p95,"
     " min(@timestamp) as first_ts, max(@timestamp) as last_ts"

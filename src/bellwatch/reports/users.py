@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..query.flags import at_least, equals, present
 from ..schema import Ev, F
 from ..sources.base import TIMESTAMP, Source, TextRecord
 from . import _insights
@@ -32,7 +33,10 @@ PERIODS = {"hour": 3_600_000, "day": 86_400_000}
 """The period a row counts, in milliseconds."""
 
 _REQ = f'{F.EVENT} = "{Ev.REQUEST}"'
-_FAILED = f"({F.STATUS} >= 500 or ispresent({F.ERROR_HASH}))"
+# Flags, not comparisons, in `fields` (see bellwatch.query.flags): a request is a user's
+# failure when it is a 5xx or carries an error's fingerprint.
+_IS_REQ = equals(F.EVENT, Ev.REQUEST)
+_FAILED = f"least(coalesce({at_least(F.STATUS, 500)}, 0) + {present(F.ERROR_HASH)}, 1)"
 _ERROR_FAMILY = (Ev.ERROR, Ev.AGGREGATED_ERROR)
 
 
@@ -165,10 +169,10 @@ def _queries(by: str, limit: int) -> dict[str, str]:
     step = "1h" if by == "hour" else "1d"
     return {
         "total": f"filter ispresent({F.USER_ID})\n"
-        f"| fields {_REQ} as is_req\n"
+        f"| fields {_IS_REQ} as is_req\n"
         f"| stats count_distinct({F.USER_ID}) as users, sum(is_req) as requests",
         "period": f"filter ispresent({F.USER_ID})\n"
-        f"| fields {_REQ} as is_req\n"
+        f"| fields {_IS_REQ} as is_req\n"
         f"| stats count_distinct({F.USER_ID}) as users, sum(is_req) as requests"
         f" by bin({step}) as start\n"
         "| sort start asc",
