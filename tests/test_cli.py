@@ -464,6 +464,8 @@ _WALK_MASKS = (
     (re.compile(r"\[\w+\] [^(]*\("), "[S] E ("),
     (re.compile(r"; [\d,]+ Twilio calls? with failures\."), "."),
     (re.compile(r"\b(request|error pattern)s\b"), r"\1"),  # one of them is singular
+    # whether a pattern's requests had a bound uid depends on which requests failed
+    (re.compile(r", [\d,]+ users?(?=, e\.g\.)"), ""),
     (re.compile(r"\b(hash|cid|first|last) [^,)]+"), r"\1 _"),
     (re.compile(r"\bon [^)]*?(?=, first|\))"), "on _"),
     (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"), "T"),
