@@ -540,3 +540,36 @@ class TestLogGroupLimits:
         apply(build_plan(options(world), world.clients), world.clients)
         log_groups_report(world.clients, metricFilterCount=100)
         assert build_plan(options(world), world.clients).pending == []
+
+
+class TestTopicLookups:
+    @staticmethod
+    def _count_list_topics(c: Clients) -> list[int]:
+        calls = [0]
+
+        def seen(**_: Any) -> None:
+            calls[0] += 1
+
+        c.sns.meta.events.register("before-call.sns.ListTopics", seen)
+        return calls
+
+    def test_setup_lists_the_regions_topics_once(self, world: World) -> None:
+        """Plan and apply on a fresh account list SNS topics once (a page per 100 topics),
+        not once per read and write of the topic and its subscription."""
+        calls = self._count_list_topics(world.clients)
+        apply(build_plan(options(world), world.clients), world.clients)
+        assert calls == [1]
+
+    def test_rerun_finds_the_topic_setup_made(self, world: World) -> None:
+        """A second setup finds the topic by one listing and changes nothing."""
+        apply(build_plan(options(world), world.clients), world.clients)
+        calls = self._count_list_topics(world.clients)
+        again = build_plan(options(world), world.clients)
+        assert again.pending == [] and calls == [1]
+
+    def test_subscription_goes_to_the_topic_just_made(self, world: World) -> None:
+        """The subscription written after the topic's creation names the new topic's ARN."""
+        apply(build_plan(options(world), world.clients), world.clients)
+        (topic,) = world.clients.sns.list_topics()["Topics"]
+        subs = world.clients.sns.list_subscriptions_by_topic(TopicArn=topic["TopicArn"])
+        assert [s["Endpoint"] for s in subs["Subscriptions"]] == ["ops@example.com"]

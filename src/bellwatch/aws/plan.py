@@ -302,6 +302,8 @@ def build_plan(opts: SetupOptions, clients: Clients) -> Plan:
         if isinstance(res, LogGroup):
             _log_group(plan, opts, res, clients)
             continue
+        if isinstance(res, Topic):
+            res.known(probe.find_arn(clients))  # listed once already: not again
         _plan_resource(plan, res.read(clients), res)
         if isinstance(res, EmailSubscription):
             if plan.changes[-1].action == "create":

@@ -51,9 +51,24 @@ class Topic:
     def __init__(self, name: str, tags: Mapping[str, str]) -> None:
         self.name = name
         self.desired: Mapping[str, Any] = {"tags": dict(tags)}
+        # SNS finds a topic by name only by listing every topic of the region (a page per
+        # 100): listed once per object and remembered (see known()), not once per read
+        # and write of the topic and of each subscription.
+        self._arn: str | None = None
+        self._listed = False
 
     def find_arn(self, clients: Clients) -> str | None:
         """The topic's ARN, or None when no topic has this name."""
+        if not self._listed:
+            self._arn = self._list(clients)
+            self._listed = True
+        return self._arn
+
+    def known(self, arn: str | None) -> None:
+        """The ARN found by another object for this name (``None``: no such topic yet)."""
+        self._arn, self._listed = arn, True
+
+    def _list(self, clients: Clients) -> str | None:
         for page in clients.sns.get_paginator("list_topics").paginate():
             for topic in page.get("Topics", []):
                 if topic["TopicArn"].rsplit(":", 1)[-1] == self.name:
@@ -70,7 +85,8 @@ class Topic:
     def write(self, clients: Clients) -> None:
         arn = self.find_arn(clients)
         if arn is None:
-            clients.sns.create_topic(Name=self.name, Tags=tag_list(self.desired["tags"]))
+            made = clients.sns.create_topic(Name=self.name, Tags=tag_list(self.desired["tags"]))
+            self._arn = str(made["TopicArn"])
         else:
             # create_topic refuses an existing name with different tags: tag instead.
             clients.sns.tag_resource(ResourceArn=arn, Tags=tag_list(self.desired["tags"]))
