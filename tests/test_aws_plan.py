@@ -573,3 +573,33 @@ class TestTopicLookups:
         (topic,) = world.clients.sns.list_topics()["Topics"]
         subs = world.clients.sns.list_subscriptions_by_topic(TopicArn=topic["TopicArn"])
         assert [s["Endpoint"] for s in subs["Subscriptions"]] == ["ops@example.com"]
+
+
+class TestAlarmWrites:
+    def test_new_alarms_are_not_described_again_after_the_put(self, world: World) -> None:
+        """A first setup describes each alarm once (the plan's read), created with its tags."""
+        calls = [0]
+
+        def seen(**_: Any) -> None:
+            calls[0] += 1
+
+        world.clients.cloudwatch.meta.events.register("before-call.cloudwatch.DescribeAlarms", seen)
+        apply(build_plan(options(world), world.clients), world.clients)
+        assert calls == [len(ALARMS)]
+        tags = world.clients.cloudwatch.list_tags_for_resource(
+            ResourceARN=alarm(world.clients, "cpu-high")["AlarmArn"]
+        )["Tags"]
+        assert {"Key": "bellwatch:stack", "Value": "bella"} in tags
+
+    def test_an_existing_alarm_gets_its_tags_back(self, world: World) -> None:
+        """An alarm whose tags were removed by hand is an update that tags it again."""
+        apply(build_plan(options(world), world.clients), world.clients)
+        arn = alarm(world.clients, "cpu-high")["AlarmArn"]
+        world.clients.cloudwatch.untag_resource(ResourceARN=arn, TagKeys=["bellwatch:stack"])
+        again = build_plan(options(world), world.clients)
+        assert [(c.action, c.name) for c in again.pending] == [
+            ("update", "bellwatch-bella-cpu-high")
+        ]
+        apply(again, world.clients)
+        tags = world.clients.cloudwatch.list_tags_for_resource(ResourceARN=arn)["Tags"]
+        assert {"Key": "bellwatch:stack", "Value": "bella"} in tags

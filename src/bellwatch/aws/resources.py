@@ -286,22 +286,25 @@ class Alarm:
         self.params = dict(params)
         self.tags = dict(tags)
         self.desired: Mapping[str, Any] = _alarm_state(params, tags)
+        self._arn: str | None = None  # set by read(): the alarm exists
 
     def read(self, clients: Clients) -> Mapping[str, Any] | None:
         found = clients.cloudwatch.describe_alarms(AlarmNames=[self.name]).get("MetricAlarms", [])
         if not found:
+            self._arn = None
             return None
-        arn = found[0]["AlarmArn"]
+        arn = self._arn = str(found[0]["AlarmArn"])
         tags = clients.cloudwatch.list_tags_for_resource(ResourceARN=arn).get("Tags", [])
         return _alarm_state(found[0], {t["Key"]: t["Value"] for t in tags})
 
     def write(self, clients: Clients) -> None:
         clients.cloudwatch.put_metric_alarm(**self.params, Tags=tag_list(self.tags))
-        # put_metric_alarm ignores Tags when the alarm already exists.
-        arn = clients.cloudwatch.describe_alarms(AlarmNames=[self.name])["MetricAlarms"][0][
-            "AlarmArn"
-        ]
-        clients.cloudwatch.tag_resource(ResourceARN=arn, Tags=tag_list(self.tags))
+        if self._arn is not None:
+            # put_metric_alarm ignores Tags when the alarm already exists (read() found it);
+            # a new alarm has them already. Not looked up again: DescribeAlarms right
+            # after the put is one call more per alarm, and no page says it lists the
+            # new alarm at once.
+            clients.cloudwatch.tag_resource(ResourceARN=self._arn, Tags=tag_list(self.tags))
 
 
 class Dashboard:
