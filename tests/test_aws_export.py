@@ -27,7 +27,7 @@ from bellwatch.aws.export import TOPIC, cloudformation
 from bellwatch.aws.plan import SetupOptions, apply, build_plan
 from bellwatch.aws.resources import Alarm, Dashboard, MetricFilter, Topic
 from bellwatch.cli.aws import aws_group
-from test_aws_plan import GROUP, REGION, World, aws_env, build_world
+from test_aws_plan import GROUP, REGION, World, aws_env, build_world, log_groups_report
 
 
 @pytest.fixture
@@ -136,3 +136,20 @@ class TestCommand:
         )
         assert world.clients.sns.list_topics()["Topics"] == []
         assert world.clients.cloudwatch.describe_alarms()["MetricAlarms"] == []
+
+    def test_infrequent_access_group_gets_no_metric_filters(
+        self, world: World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """On an Infrequent Access group the template, as setup, has no metric filters nor
+        the error-spike alarm (CloudFormation would fail creating them), and says why on
+        stderr, the template alone on stdout."""
+        log_groups_report(world.clients, logGroupClass="INFREQUENT_ACCESS")
+        monkeypatch.setattr("bellwatch.cli.aws.aws_clients", lambda region, profile: world.clients)
+        args = ["setup", "--email", "ops@example.com", "--export", "cloudformation"]
+        out = CliRunner().invoke(aws_group, args, catch_exceptions=False)
+        assert out.exit_code == 0, out.output
+        template = json.loads(out.stdout)
+        kinds = [r["Type"] for r in template["Resources"].values()]
+        assert "AWS::Logs::MetricFilter" not in kinds and "AWS::CloudWatch::Alarm" in kinds
+        assert "AlarmErrorSpike" not in template["Resources"]
+        assert "INFREQUENT_ACCESS" in out.stderr and "metric filters" in out.stderr

@@ -51,12 +51,17 @@ def _topic_refs(value: Any) -> Any:
     return value
 
 
-def cloudformation(opts: SetupOptions, *, region: str) -> dict[str, Any]:
-    """The template (a JSON-ready dict) of what setup manages for ``opts`` in ``region``."""
+def cloudformation(opts: SetupOptions, *, region: str, log_filters: bool = True) -> dict[str, Any]:
+    """The template (a JSON-ready dict) of what setup manages for ``opts`` in ``region``.
+
+    ``log_filters`` False: the log group is not in the Standard class, so, as setup, the
+    template has no metric filters nor what reads their metrics.
+    """
     resources: dict[str, Any] = {}
     group_id: str | None = None
     strip = f"bellwatch-{opts.stack}-"
-    for res in desired_resources(opts, region=region, topic_arn=_TOPIC_ARN):
+    wanted = desired_resources(opts, region=region, topic_arn=_TOPIC_ARN, log_filters=log_filters)
+    for res in wanted:
         if isinstance(res, Topic):
             resources[TOPIC] = {
                 "Type": "AWS::SNS::Topic",

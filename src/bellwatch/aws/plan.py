@@ -45,6 +45,7 @@ __all__ = [
     "check_email",
     "check_stack",
     "desired_resources",
+    "log_filters_allowed",
     "subscribed_addresses",
 ]
 
@@ -266,6 +267,14 @@ def _check_log_group(plan: Plan, opts: SetupOptions, clients: Clients) -> LogGro
             "dashboard (the ALB and ECS ones stay)"
         )
     return group
+
+
+def log_filters_allowed(opts: SetupOptions, clients: Clients) -> tuple[bool, list[str]]:
+    """Whether the log group runs metric filters (it is in the Standard class, or there is
+    none), with the note that says why not; for the export, which plans nothing."""
+    plan = Plan()
+    _check_log_group(plan, opts, clients)
+    return plan.log_filters, plan.notes
 
 
 def _check_filter_quota(plan: Plan, group: LogGroup | None) -> None:

@@ -22,7 +22,14 @@ from bellwatch.aws.clients import Clients
 from bellwatch.aws.config import ConfigError, load_rules
 from bellwatch.aws.discover import discover
 from bellwatch.aws.export import cloudformation
-from bellwatch.aws.plan import Plan, SetupOptions, apply, build_plan, check_email
+from bellwatch.aws.plan import (
+    Plan,
+    SetupOptions,
+    apply,
+    build_plan,
+    check_email,
+    log_filters_allowed,
+)
 from bellwatch.aws.teardown import teardown_plan
 
 from ._aws_options import (
@@ -210,8 +217,13 @@ def setup_command(  # click passes every option by keyword
             resend_confirmation=resend_confirmation,
         )
         if export:
-            template = cloudformation(opts, region=str(clients.cloudwatch.meta.region_name))
+            # The group's class decides, as for setup: no metric filters off Standard.
+            log_filters, notes = log_filters_allowed(opts, clients)
+            region_name = str(clients.cloudwatch.meta.region_name)
+            template = cloudformation(opts, region=region_name, log_filters=log_filters)
             output.write(json.dumps(template, indent=2) + "\n")
+            for note in notes:  # stdout (or -o) holds the template alone
+                click.echo(f"note: {note}", err=True)
             return
         plan = build_plan(opts, clients)
         if dry_run:
