@@ -14,7 +14,7 @@ from moto import mock_aws
 from bellwatch.aws.clients import Clients
 from bellwatch.cli import aws as cli_aws
 from bellwatch.cli.aws import aws_group, health
-from test_aws_plan import REGION, World, aws_env, build_world
+from test_aws_plan import GROUP, REGION, World, aws_env, build_world
 
 
 @pytest.fixture
@@ -97,6 +97,26 @@ class TestSetupCommand:
         assert out.startswith("Nothing to change:")
         assert "total: 22 unchanged" in out
         assert "confirmation" not in out
+
+    def test_slow_threshold_sets_the_slow_requests_filter(
+        self, world: World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """--slow-threshold is what the slow-requests filter counts, over the environment's."""
+        monkeypatch.setenv("BELLWATCH_SLOW_THRESHOLD", "3")
+        code, out = run("setup", "--email", "", "--slow-threshold", "0.5")
+        assert code == 0, out
+        found = world.clients.logs.describe_metric_filters(
+            logGroupName=GROUP, filterNamePrefix="bellwatch-bella-api-slow"
+        )["metricFilters"]
+        assert [f["filterPattern"] for f in found] == [
+            '{ $.event = "request_complete" && $.duration > 0.5 }'
+        ]
+
+    def test_slow_threshold_out_of_range_is_an_option_error(self, world: World) -> None:
+        """A negative --slow-threshold is refused, naming the option, before any AWS call."""
+        code, out = run("setup", "--email", "", "--slow-threshold", "-1")
+        assert code == 2 and "--slow-threshold" in out
+        assert world.clients.sns.list_topics()["Topics"] == []
 
     def test_json_plan(self, world: World) -> None:
         """--json prints the plan as one JSON document with counts."""

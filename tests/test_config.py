@@ -174,3 +174,30 @@ class TestTokens:
     def test_a_16_character_mcp_token_is_kept(self) -> None:
         """A token of 16 characters is taken as given."""
         assert resolve(mcp_token="0123456789abcdef").mcp_token == "0123456789abcdef"
+
+
+class TestBadValueAtTheCli:
+    @pytest.mark.parametrize(
+        "args",
+        [
+            ["aws", "setup", "--dry-run", "--email", "ops@example.com"],
+            ["aws", "teardown", "--name", "bella"],
+            ["aws", "health"],
+            ["aws", "cost", "--log-group", "/ecs/bella"],
+        ],
+    )
+    def test_aws_commands_name_the_variable(
+        self, args: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A bad BELLWATCH_* value is one `Error:` line naming it, exit 2, before any AWS
+        call; never `internal error`."""
+        from bellwatch.cli.main import main
+
+        monkeypatch.setenv("BELLWATCH_SLOW_THRESHOLD", "abc")
+        monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing may be asked
+        with pytest.raises(SystemExit) as exit_:
+            main(args)
+        err = capsys.readouterr().err
+        assert exit_.value.code == 2
+        assert "Error: BELLWATCH_SLOW_THRESHOLD: expected float, got 'abc'" in err
+        assert "internal error" not in err

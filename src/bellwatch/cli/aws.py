@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from bellwatch._settings import ConfigError as SettingsError
 from bellwatch._settings import resolve
 from bellwatch.aws.clients import Clients
 from bellwatch.aws.config import ConfigError, load_rules
@@ -134,6 +135,11 @@ def aws_group() -> None:
     help="Override one alarm setting, e.g. response-time.statistic=p99 (repeatable).",
 )  # fmt: skip
 @click.option(
+    "--slow-threshold", type=float, metavar="SECONDS",
+    help="What the slow-requests metric filter counts: duration > SECONDS; use the "
+    "service's slow_threshold (default: BELLWATCH_SLOW_THRESHOLD here, else 2).",
+)  # fmt: skip
+@click.option(
     "--resend-confirmation", is_flag=True,
     help="Have AWS mail the subscription link again when it is still unconfirmed.",
 )  # fmt: skip
@@ -165,6 +171,7 @@ def setup_command(  # click passes every option by keyword
     create_log_group: bool,
     config_path: str | None,
     overrides: tuple[str, ...],
+    slow_threshold: float | None,
     resend_confirmation: bool,
     dry_run: bool,
     as_json: bool,
@@ -177,7 +184,12 @@ def setup_command(  # click passes every option by keyword
     Idempotent: a second run reports every resource unchanged and writes nothing.
     An update says `key: old -> new` for each attribute it changes.
     """
-    settings = resolve(region=region, log_group=log_group)
+    try:
+        settings = resolve(region=region, log_group=log_group, slow_threshold=slow_threshold)
+    except SettingsError as exc:
+        if slow_threshold is None or "slow_threshold" not in str(exc):
+            raise  # an environment variable's: the CLI's own handler names it
+        raise click.BadParameter(str(exc), param_hint="--slow-threshold") from None
     email = _email(email, asks=not (dry_run or export)).strip()
     if email:
         try:

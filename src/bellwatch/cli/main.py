@@ -137,6 +137,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         # piped into head: stop quietly with 0, as the reader asked for no more
         _quiet_stdout()
         raise SystemExit(0) from None
+    except _settings.ConfigError as exc:
+        # A bad BELLWATCH_* value met by a command that resolves settings itself (the aws
+        # ones): the user's to fix, said as every command's option error is, exit 2.
+        click.echo(f"Error: {exc}", err=True)
+        raise SystemExit(2) from None
     except Exception as exc:
         click.echo(f"bellwatch: internal error: {type(exc).__name__}: {exc}", err=True)
         raise SystemExit(1) from None
