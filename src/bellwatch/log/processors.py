@@ -26,7 +26,9 @@ __all__ = [
     "CompactException",
     "compact_traceback",
     "exception_from",
+    "interpolate",
     "reported",
+    "unformatted",
 ]
 
 # Set on an exception once bellwatch has counted it (the error aggregator does), so
@@ -41,6 +43,32 @@ def reported(exc: BaseException) -> bool:
         return getattr(exc, REPORTED, None) is not None
     except Exception:
         return False
+
+
+def interpolate(event: Any, args: tuple[Any, ...]) -> Any:
+    """``event % args`` as structlog's bound loggers do it (a lone mapping: by name).
+
+    Never raises: arguments that do not fit the event (too few, too many, a missing
+    name, a ``__str__`` that raises) give :func:`unformatted` instead, so that the
+    app's line is written, as given, rather than lost or raised into the app.
+    """
+    try:
+        if len(args) == 1 and isinstance(args[0], Mapping) and args[0]:
+            return event % args[0]
+        return event % args
+    except Exception:
+        return unformatted(event, args)
+
+
+def unformatted(event: object, args: object) -> str:
+    """The event of a call whose arguments do not fit it: the event, then the arguments."""
+    text = event if isinstance(event, str) else safe_repr(event)
+    if not isinstance(args, tuple):  # a stdlib record's lone mapping
+        return f"{text} {safe_repr(args)}"
+    # Item by item, so that one argument whose repr raises is named by its type alone.
+    shown = ", ".join(safe_repr(arg, 100) for arg in args[:10])
+    more = ", ..." if len(args) > 10 else "," if len(args) == 1 else ""
+    return f"{text} ({shown}{more})"
 
 
 LEVEL_OF = {

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._guard import record_internal_error
 from ..schema import F
-from .processors import reported
+from .processors import reported, unformatted
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline
@@ -43,7 +43,7 @@ class BellwatchHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            event: dict[str, Any] = {"event": record.getMessage(), F.LOGGER: record.name}
+            event: dict[str, Any] = {F.EVENT: _message(record), F.LOGGER: record.name}
             for key, value in record.__dict__.items():
                 if key not in _RESERVED and not key.startswith("_"):
                     event[key] = value
@@ -57,6 +57,15 @@ class BellwatchHandler(logging.Handler):
     def handleError(self, record: logging.LogRecord) -> None:
         # The default prints a traceback to stderr; ours are counted instead.
         return None
+
+
+def _message(record: logging.LogRecord) -> str:
+    """The record's message; arguments that do not fit it are shown beside it, as given
+    (the stdlib's own handlers print a "Logging error" to stderr and lose the line)."""
+    try:
+        return record.getMessage()
+    except Exception:
+        return unformatted(record.msg, record.args)
 
 
 # Where ASGI servers log an exception that escaped the app ("Exception in ASGI

@@ -1,0 +1,44 @@
+"""The stdlib bridge: records of an app's, a library's and a server's loggers as bellwatch lines."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from bellwatch.testing import capture_logs
+
+
+class _Unprintable:
+    def __str__(self) -> str:
+        raise RuntimeError("no str")
+
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr")
+
+
+@pytest.fixture
+def _quiet_pytest_handler(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pytest's own capture handler re-raises a record's formatting error; production's
+    handlers (logging.raiseExceptions off) do not."""
+    monkeypatch.setattr(logging, "raiseExceptions", False)
+
+
+@pytest.mark.usefixtures("_quiet_pytest_handler")
+class TestMessage:
+    def test_arguments_that_do_not_fit_keep_the_line(self) -> None:
+        """A record whose %-arguments do not fit its message is written, showing both."""
+        with capture_logs() as cap:
+            logging.getLogger("app").error("charge %s failed: %s", 42)
+            logging.getLogger("app").info("%(order)s", {"id": 1})
+        assert [e["event"] for e in cap.events] == [
+            "charge %s failed: %s (42,)",
+            "%(order)s {'id': 1}",
+        ]
+        assert cap.events[0]["level"] == "ERROR"
+
+    def test_an_argument_whose_str_raises_keeps_the_line(self) -> None:
+        """An argument that cannot be printed is named by its type; the line is written."""
+        with capture_logs() as cap:
+            logging.getLogger("app").warning("got %s", _Unprintable())
+        assert cap.events[0]["event"] == "got %s (<unrepresentable _Unprintable>,)"
