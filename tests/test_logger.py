@@ -141,6 +141,15 @@ class TestApi:
             get_logger().info("got %s", _Unprintable())
         assert cap.events[0]["event"] == "got %s (<unrepresentable _Unprintable>,)"
 
+    def test_fields_never_rewrite_the_lines_level_or_time(self) -> None:
+        """A call's or a logger's own ts and level fields leave the line's own in place."""
+        with capture_logs() as cap:
+            get_logger().warning("a", level="DEBUG", ts=1, k=1)
+            get_logger(level="DEBUG", ts=1).error("b")
+        assert [(e["event"], e["level"]) for e in cap.events] == [("a", "WARNING"), ("b", "ERROR")]
+        assert all(e["ts"] > 1 for e in cap.events)
+        assert cap.events[0]["k"] == 1
+
     def test_async_methods_write_at_once(self) -> None:
         """ainfo() and friends write the same line as their sync twins."""
 

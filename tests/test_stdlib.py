@@ -42,3 +42,15 @@ class TestMessage:
         with capture_logs() as cap:
             logging.getLogger("app").warning("got %s", _Unprintable())
         assert cap.events[0]["event"] == "got %s (<unrepresentable _Unprintable>,)"
+
+
+class TestExtra:
+    def test_extra_never_rewrites_the_lines_own_keys(self) -> None:
+        """extra= named ts, level, event or logger leaves the record's own values on the line."""
+        with capture_logs() as cap:
+            logging.getLogger("lib").warning(
+                "real", extra={"ts": 1, "level": "DEBUG", "event": "fake", "logger": "x", "k": 2}
+            )
+        event = cap.events[0]
+        assert (event["event"], event["level"], event["logger"]) == ("real", "WARNING", "lib")
+        assert event["ts"] > 1 and event["k"] == 2

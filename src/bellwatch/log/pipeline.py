@@ -37,6 +37,9 @@ _LEVEL_NUM = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 5
 # Keys only the general way handles: the exception the error and traceback steps read,
 # and the error aggregator's first-line mark.
 _SPECIAL = frozenset(("exc_info", FIRST_LINE))
+# Keys of a call's or a logger's own fields that only the general way handles: the
+# line's own time and level, which such a field must not rewrite (AddContext.build).
+_CALL_SPECIAL = _SPECIAL | {F.TS, F.LEVEL}
 
 # A step: (logger, method, event) -> event. Steps run after context, before redaction.
 Step = Callable[[Any, str, dict[str, Any]], dict[str, Any]]
@@ -90,7 +93,7 @@ class Pipeline:
             )
         # With hash_uid, a uid given to a call or bound to a logger is hashed the general
         # way; one bound in context was hashed when bound (``bind``), so it stays fast.
-        special = _SPECIAL | {F.USER_ID} if self.uid_hasher is not None else _SPECIAL
+        special = _CALL_SPECIAL | {F.USER_ID} if self.uid_hasher is not None else _CALL_SPECIAL
         self.fast = _fast.Plan.build(
             add_context=self.context,
             redactor=self.redactor,

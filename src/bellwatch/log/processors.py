@@ -131,7 +131,9 @@ class AddContext:
     def __call__(self, _logger: object, method: str, event: dict[str, Any]) -> dict[str, Any]:
         out = self._start(method, event.pop("event", ""))
         if event:
+            ts, level = out[F.TS], out[F.LEVEL]
             out.update(event)
+            out[F.TS], out[F.LEVEL] = ts, level  # a field's "ts" or "level" must not rewrite them
         return out
 
     def build(
@@ -141,10 +143,11 @@ class AddContext:
         (the logger's ``fields``, then the call's ``kw``, then ``event`` unless None),
         built in one dict instead of two."""
         out = self._start(method, "")
-        if fields:
+        if fields or kw:
+            ts, level = out[F.TS], out[F.LEVEL]
             out.update(fields)  # a bound "event" is the line's event when the call has none
-        if kw:
             out.update(kw)
+            out[F.TS], out[F.LEVEL] = ts, level  # a field's "ts" or "level" must not rewrite them
         if event is not None:
             out[F.EVENT] = event
         return out

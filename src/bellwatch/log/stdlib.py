@@ -29,6 +29,10 @@ _RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
     "color_message",  # uvicorn's coloured duplicate of msg
 }
 
+# The line's own keys: an ``extra=`` of the same name would rewrite what the record
+# itself says (its message, level, time, logger), so it is left off, as a bound one is.
+_OWN = frozenset((F.TS, F.LEVEL, F.EVENT, F.LOGGER))
+
 # uvicorn installs its own handlers; send its records to the root instead. Its access
 # log repeats what request_complete already says, so it is quietened.
 _TAKEN_OVER = ("uvicorn", "uvicorn.error", "uvicorn.access", "gunicorn.error", "gunicorn.access")
@@ -45,7 +49,7 @@ class BellwatchHandler(logging.Handler):
         try:
             event: dict[str, Any] = {F.EVENT: _message(record), F.LOGGER: record.name}
             for key, value in record.__dict__.items():
-                if key not in _RESERVED and not key.startswith("_"):
+                if key not in _RESERVED and key not in _OWN and not key.startswith("_"):
                     event[key] = value
             if record.exc_info and record.exc_info[1] is not None:
                 event["exc_info"] = record.exc_info
