@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from bellwatch._runtime import runtime
 from bellwatch.testing import capture_logs
 
 
@@ -54,3 +59,43 @@ class TestExtra:
         event = cap.events[0]
         assert (event["event"], event["level"], event["logger"]) == ("real", "WARNING", "lib")
         assert event["ts"] > 1 and event["k"] == 2
+
+
+@pytest.fixture
+def console_handler() -> Iterator[logging.Handler]:
+    """What logging.basicConfig() puts on the root logger: a handler writing to stderr."""
+    handler = logging.StreamHandler(sys.stderr)
+    logging.getLogger().addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logging.getLogger().removeHandler(handler)
+
+
+class TestRootHandlers:
+    def test_a_console_handler_on_the_root_is_taken_off(
+        self, console_handler: logging.Handler
+    ) -> None:
+        """basicConfig() before configure() gives one JSON line per record, not a plain copy too."""
+        with capture_logs():
+            assert console_handler not in logging.getLogger().handlers
+
+    def test_the_console_handler_comes_back_when_bellwatch_lets_go(
+        self, console_handler: logging.Handler
+    ) -> None:
+        """capture_stdlib=False (and a reset) puts the app's own handler back."""
+        with capture_logs():
+            pass
+        runtime.configure(stream=io.StringIO(), capture_stdlib=False)
+        assert console_handler in logging.getLogger().handlers
+
+    def test_a_file_handler_stays(self, tmp_path: Path) -> None:
+        """A handler writing elsewhere (a file) keeps its copy: it is not a duplicate."""
+        handler = logging.FileHandler(tmp_path / "app.log")
+        logging.getLogger().addHandler(handler)
+        try:
+            with capture_logs():
+                assert handler in logging.getLogger().handlers
+        finally:
+            logging.getLogger().removeHandler(handler)
+            handler.close()

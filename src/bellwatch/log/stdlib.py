@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from typing import TYPE_CHECKING, Any
 
 from .._guard import record_internal_error
@@ -100,12 +101,34 @@ def absorb_server_duplicates() -> None:
             lg.addFilter(ReportedElsewhere())
 
 
+# The root's console handlers taken off by install(), put back by uninstall().
+_taken_off: list[logging.Handler] = []
+
+
+def _console(handler: logging.Handler) -> bool:
+    """A handler writing to the process's standard output or error (``basicConfig()``,
+    a dictConfig's console handler): bellwatch writes each of its records already."""
+    if not isinstance(handler, logging.StreamHandler) or isinstance(handler, logging.FileHandler):
+        return False
+    stream = getattr(handler, "stream", None)
+    return stream is not None and any(
+        stream is std for std in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)
+    )
+
+
 def install(pipeline: Pipeline) -> None:
-    """Route the root logger (and uvicorn's) through ``pipeline``; idempotent."""
+    """Route the root logger (and uvicorn's) through ``pipeline``; idempotent.
+
+    A console handler already on the root is taken off (and kept, for
+    :func:`uninstall`): each record would come out twice, once as plain text.
+    """
     root = logging.getLogger()
     for handler in list(root.handlers):
         if isinstance(handler, BellwatchHandler):
             root.removeHandler(handler)
+        elif _console(handler):
+            root.removeHandler(handler)
+            _taken_off.append(handler)
     root.addHandler(BellwatchHandler(pipeline))
     root.setLevel(pipeline.min_level)
     for name in _TAKEN_OVER:
@@ -123,7 +146,10 @@ def install(pipeline: Pipeline) -> None:
 
 
 def uninstall() -> None:
+    """Take bellwatch's handler off the root and put back the console handlers it replaced."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         if isinstance(handler, BellwatchHandler):
             root.removeHandler(handler)
+    while _taken_off:
+        root.addHandler(_taken_off.pop(0))
