@@ -150,6 +150,16 @@ class TestApi:
         assert all(e["ts"] > 1 for e in cap.events)
         assert cap.events[0]["k"] == 1
 
+    def test_stack_info_gives_the_apps_frames(self) -> None:
+        """stack_info=True writes the app's frames that led to the call, innermost last."""
+        with capture_logs() as cap:
+            get_logger().info("here", stack_info=True)
+            get_logger().info("not here", stack_info=False)
+        frames = cap.events[0]["stack"].split(" > ")
+        assert frames[-1].startswith("test_logger:test_stack_info_gives_the_apps_frames:")
+        assert "stack_info" not in cap.events[0]
+        assert "stack" not in cap.events[1] and "stack_info" not in cap.events[1]
+
     def test_async_methods_write_at_once(self) -> None:
         """ainfo() and friends write the same line as their sync twins."""
 

@@ -34,7 +34,7 @@ class TestMessage:
     def test_arguments_that_do_not_fit_keep_the_line(self) -> None:
         """A record whose %-arguments do not fit its message is written, showing both."""
         with capture_logs() as cap:
-            logging.getLogger("app").error("charge %s failed: %s", 42)
+            logging.getLogger("app").error("charge %s failed: %s", 42)  # noqa: PLE1206 - the mistake on trial
             logging.getLogger("app").info("%(order)s", {"id": 1})
         assert [e["event"] for e in cap.events] == [
             "charge %s failed: %s (42,)",
@@ -99,3 +99,18 @@ class TestRootHandlers:
         finally:
             logging.getLogger().removeHandler(handler)
             handler.close()
+
+
+def _caller_of_stack_test() -> None:
+    logging.getLogger("app").warning("slow path", stack_info=True)
+
+
+class TestStackInfo:
+    def test_stack_info_gives_the_apps_frames(self) -> None:
+        """stack_info=True writes the app's frames that led to the call, innermost last."""
+        with capture_logs() as cap:
+            _caller_of_stack_test()
+        frames = cap.events[0]["stack"].split(" > ")
+        assert frames[-1].startswith("test_stdlib:_caller_of_stack_test:")
+        assert frames[-2].startswith("test_stdlib:test_stack_info_gives_the_apps_frames:")
+        assert "stack_info" not in cap.events[0]

@@ -12,7 +12,7 @@ import sysconfig
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import Any
 
 from ..schema import F
@@ -22,8 +22,10 @@ from .render import safe_repr
 __all__ = [
     "LEVEL_OF",
     "REPORTED",
+    "STACK_INFO",
     "AddContext",
     "CompactException",
+    "compact_stack",
     "compact_traceback",
     "exception_from",
     "interpolate",
@@ -70,6 +72,10 @@ def unformatted(event: object, args: object) -> str:
     more = ", ..." if len(args) > 10 else "," if len(args) == 1 else ""
     return f"{text} ({shown}{more})"
 
+
+# ``stack_info=True`` of a logger call or a stdlib record: the line gets the app's
+# frames that led to the call (``stack``), as structlog's StackInfoRenderer does.
+STACK_INFO = "stack_info"
 
 LEVEL_OF = {
     "debug": "DEBUG",
@@ -233,6 +239,24 @@ def compact_traceback(exc: BaseException, limit: int = 5) -> str:
     if last and (last_is_library or not frames):
         frames.append(last)
     return " > ".join(frames)
+
+
+def compact_stack(limit: int = 5) -> str:
+    """Where the current call came from: the app's own frames, innermost last.
+
+    ``module:function:line`` of the innermost ``limit`` frames of the app's code on
+    the current stack (bellwatch's, ``logging``'s and other libraries' left out),
+    joined by ``" > "`` as :func:`compact_traceback` joins them; ``""`` with none.
+    """
+    frame: FrameType | None = sys._getframe(1)
+    app: list[str] = []
+    while frame is not None and len(app) < limit:
+        code = frame.f_code
+        module = str(frame.f_globals.get("__name__", "?"))
+        if not _library(code.co_filename, module):
+            app.append(f"{module}:{code.co_name}:{frame.f_lineno}")
+        frame = frame.f_back
+    return " > ".join(reversed(app))
 
 
 def exception_from(exc_info: object) -> BaseException | None:

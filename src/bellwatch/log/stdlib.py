@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._guard import record_internal_error
 from ..schema import F
-from .processors import reported, unformatted
+from .processors import STACK_INFO, reported, unformatted
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline
@@ -52,6 +52,8 @@ class BellwatchHandler(logging.Handler):
             for key, value in record.__dict__.items():
                 if key not in _RESERVED and key not in _OWN and not key.startswith("_"):
                     event[key] = value
+            if record.stack_info:
+                event[STACK_INFO] = True
             if record.exc_info and record.exc_info[1] is not None:
                 event["exc_info"] = record.exc_info
             method = _METHOD.get(record.levelno, "info" if record.levelno < 30 else "error")
