@@ -205,6 +205,16 @@ class TestValues:
         for event in cap.events:
             assert event["per_caller"] == {"+***4567": 3, "***1111": "card", "Bearer ***": 1}
 
+    def test_a_lone_name_value_pair_is_masked_by_its_name(self) -> None:
+        """A ("password", value) pair given as a field is a header pair, as one in a list is."""
+        with capture_logs(max_line=WIDE) as cap:
+            bellwatch.get_logger().info(
+                "e", header=("password", "hunter2"), words=("a", "b"), grid=[[[1], [2]]]
+            )
+        assert cap.events[0]["header"] == ["password", "***"]
+        assert cap.events[0]["words"] == ["a", "b"]
+        assert cap.events[0]["grid"] == [[[1], [2]]]  # lists of lists are no pairs
+
     def test_an_enum_holding_a_secret_is_masked(self) -> None:
         """An Enum member is written as its value, so its value is scanned as one."""
 

@@ -307,13 +307,24 @@ class Redactor:
     def _container(self, value: Any, depth: int) -> Any:
         if isinstance(value, Mapping):
             return {self._key(k): self._item(k, v, depth) for k, v in value.items()}
+        if self._secret_pair(value):  # one (name, value) pair given on its own
+            return [value[0], MASK]
         out: list[Any] = []
         for item in value:
-            if isinstance(item, tuple | list) and len(item) == 2 and self.kind(item[0]) == SECRET:
+            if self._secret_pair(item):
                 out.append((item[0], MASK))  # a (name, value) pair: ASGI headers
             else:
                 out.append(self.value(item, depth + 1))
         return out
+
+    def _secret_pair(self, item: Any) -> bool:
+        """Whether ``item`` is a ``(name, value)`` pair whose name is a secret key."""
+        return (
+            isinstance(item, tuple | list)
+            and len(item) == 2
+            and isinstance(item[0], str | bytes)  # a name, and hashable
+            and self.kind(item[0]) == SECRET
+        )
 
     def _key(self, key: Any) -> Any:
         """A mapping's key as written: scanned like a value, since a dict keyed by phone
