@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import logging.config
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -114,3 +115,20 @@ class TestStackInfo:
         assert frames[-1].startswith("test_stdlib:_caller_of_stack_test:")
         assert frames[-2].startswith("test_stdlib:test_stack_info_gives_the_apps_frames:")
         assert "stack_info" not in cap.events[0]
+
+
+class TestServerConfigAfterConfigure:
+    def test_uvicorns_config_applied_after_configure_is_taken_back(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """uvicorn.run(app) after configure() applies uvicorn's logging config again: its
+        lines still come out as bellwatch's, once, and its access log stays quiet."""
+        uvicorn_config = pytest.importorskip("uvicorn.config")
+        with capture_logs() as cap:
+            logging.config.dictConfig(uvicorn_config.LOGGING_CONFIG)
+            logging.getLogger("uvicorn.error").info("Started server process [1]")
+            access = logging.getLogger("uvicorn.access")
+            access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:1", "GET", "/", "1.1", 200)
+            logging.getLogger("uvicorn.error").warning("Shutting down")
+        assert [e["event"] for e in cap.events] == ["Started server process [1]", "Shutting down"]
+        assert capsys.readouterr().err == ""

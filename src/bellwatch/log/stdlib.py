@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BellwatchHandler",
     "ReportedElsewhere",
+    "TakeBack",
     "absorb_server_duplicates",
     "install",
     "uninstall",
@@ -105,6 +106,47 @@ def absorb_server_duplicates() -> None:
 
 # The root's console handlers taken off by install(), put back by uninstall().
 _taken_off: list[logging.Handler] = []
+# Whether install() is in force (TakeBack acts only then).
+_capturing = False
+
+
+def _take_over() -> None:
+    """Send the servers' loggers to the root, where bellwatch's handler is."""
+    for name in _TAKEN_OVER:
+        lg = logging.getLogger(name)
+        lg.handlers.clear()
+        lg.propagate = True
+        # uvicorn's log_level and a dictConfig elsewhere may have set these; ours rules now
+        lg.setLevel(logging.NOTSET)
+        lg.disabled = False
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+
+
+def _given_back() -> bool:
+    """Whether a server's logger has handlers or stopped propagating since :func:`install`."""
+    for name in _TAKEN_OVER:
+        lg = logging.getLogger(name)
+        if lg.handlers or not lg.propagate:
+            return True
+    return False
+
+
+class TakeBack(logging.Filter):
+    """Take the servers' loggers over again when their own logging config came back.
+
+    ``uvicorn.run(app)`` after :func:`bellwatch.configure` applies uvicorn's
+    ``dictConfig``, which reinstalls its plain handlers (and its access log) on
+    loggers bellwatch had taken over. That replaces handlers, not filters, so this
+    filter sees the first record afterwards: it takes the loggers over again and
+    lets the record through to bellwatch's handler, or drops it when the level
+    bellwatch set (``uvicorn.access`` at WARNING) would have.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not _capturing or not _given_back():
+            return True
+        _take_over()
+        return record.levelno >= logging.getLogger(record.name).getEffectiveLevel()
 
 
 def _console(handler: logging.Handler) -> bool:
@@ -133,14 +175,13 @@ def install(pipeline: Pipeline) -> None:
             _taken_off.append(handler)
     root.addHandler(BellwatchHandler(pipeline))
     root.setLevel(pipeline.min_level)
+    _take_over()
+    global _capturing
+    _capturing = True
     for name in _TAKEN_OVER:
         lg = logging.getLogger(name)
-        lg.handlers.clear()
-        lg.propagate = True
-        # uvicorn's log_level and a dictConfig elsewhere may have set these; ours rules now
-        lg.setLevel(logging.NOTSET)
-        lg.disabled = False
-    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+        if not any(isinstance(f, TakeBack) for f in lg.filters):
+            lg.addFilter(TakeBack())
     absorb_server_duplicates()
     # httpx logs every request at INFO with its full URL, query string (api_key=...)
     # included; outgoing calls are better seen through the correlation id.
@@ -149,6 +190,8 @@ def install(pipeline: Pipeline) -> None:
 
 def uninstall() -> None:
     """Take bellwatch's handler off the root and put back the console handlers it replaced."""
+    global _capturing
+    _capturing = False
     root = logging.getLogger()
     for handler in list(root.handlers):
         if isinstance(handler, BellwatchHandler):
