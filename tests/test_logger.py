@@ -19,6 +19,14 @@ from bellwatch.log.logger import BoundLogger, get_logger
 from bellwatch.testing import capture_logs
 
 
+class _Unprintable:
+    def __str__(self) -> str:
+        raise RuntimeError("no str")
+
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr")
+
+
 def _strip_ts(line: str) -> str:
     return re.sub(r'^\{"ts":("[^"]*"|\d+),?', "{", line)
 
@@ -107,6 +115,50 @@ class TestApi:
             get_logger().info("%s of %d", "page", 3)
             get_logger().info("%(n)s", {"n": "named"})
         assert [e["event"] for e in cap.events] == ["page of 3", "named"]
+
+    @pytest.mark.parametrize(
+        ("event", "args", "shown"),
+        [
+            ("%s of %s", (1,), "%s of %s (1,)"),
+            ("%s", (1, 2), "%s (1, 2)"),
+            ("%(n)s", ({"m": 1},), "%(n)s ({'m': 1},)"),
+            ("%d", ("x",), "%d ('x',)"),
+        ],
+    )
+    def test_arguments_that_do_not_fit_keep_the_line(
+        self, event: str, args: tuple[Any, ...], shown: str
+    ) -> None:
+        """Arguments that do not fit the event never raise: the line shows both as given."""
+        with capture_logs() as cap:
+            get_logger().info(event, *args, k=1)
+            get_logger(a=[1]).warning(event, *args)  # the general way
+        assert [e["event"] for e in cap.events] == [shown, shown]
+        assert cap.events[0]["k"] == 1
+
+    def test_an_argument_whose_str_raises_keeps_the_line(self) -> None:
+        """An argument whose __str__ and __repr__ raise is named by its type, not raised."""
+        with capture_logs() as cap:
+            get_logger().info("got %s", _Unprintable())
+        assert cap.events[0]["event"] == "got %s (<unrepresentable _Unprintable>,)"
+
+    def test_fields_never_rewrite_the_lines_level_or_time(self) -> None:
+        """A call's or a logger's own ts and level fields leave the line's own in place."""
+        with capture_logs() as cap:
+            get_logger().warning("a", level="DEBUG", ts=1, k=1)
+            get_logger(level="DEBUG", ts=1).error("b")
+        assert [(e["event"], e["level"]) for e in cap.events] == [("a", "WARNING"), ("b", "ERROR")]
+        assert all(e["ts"] > 1 for e in cap.events)
+        assert cap.events[0]["k"] == 1
+
+    def test_stack_info_gives_the_apps_frames(self) -> None:
+        """stack_info=True writes the app's frames that led to the call, innermost last."""
+        with capture_logs() as cap:
+            get_logger().info("here", stack_info=True)
+            get_logger().info("not here", stack_info=False)
+        frames = cap.events[0]["stack"].split(" > ")
+        assert frames[-1].startswith("test_logger:test_stack_info_gives_the_apps_frames:")
+        assert "stack_info" not in cap.events[0]
+        assert "stack" not in cap.events[1] and "stack_info" not in cap.events[1]
 
     def test_async_methods_write_at_once(self) -> None:
         """ainfo() and friends write the same line as their sync twins."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
+import logging
 import re
 from pathlib import Path
 
@@ -193,6 +195,36 @@ class TestValues:
     def test_values_in_text(self, text: str, expected: str) -> None:
         """Each value rule, and what it leaves alone."""
         assert default().text(text) == expected
+
+    def test_a_secret_used_as_a_mapping_key_is_masked(self) -> None:
+        """A dict keyed by phone number, card or token shows the key masked, as a value would be."""
+        calls = {"+15551234567": 3, 4111111111111111: "card", "Bearer 9f8e7d6c5b4a3210ab": 1}
+        with capture_logs(max_line=WIDE) as cap:
+            bellwatch.get_logger().info("e", per_caller=calls)
+            logging.getLogger("app").info("e", extra={"per_caller": calls})
+        for event in cap.events:
+            assert event["per_caller"] == {"+***4567": 3, "***1111": "card", "Bearer ***": 1}
+
+    def test_a_lone_name_value_pair_is_masked_by_its_name(self) -> None:
+        """A ("password", value) pair given as a field is a header pair, as one in a list is."""
+        with capture_logs(max_line=WIDE) as cap:
+            bellwatch.get_logger().info(
+                "e", header=("password", "hunter2"), words=("a", "b"), grid=[[[1], [2]]]
+            )
+        assert cap.events[0]["header"] == ["password", "***"]
+        assert cap.events[0]["words"] == ["a", "b"]
+        assert cap.events[0]["grid"] == [[[1], [2]]]  # lists of lists are no pairs
+
+    def test_an_enum_holding_a_secret_is_masked(self) -> None:
+        """An Enum member is written as its value, so its value is scanned as one."""
+
+        class Creds(enum.Enum):
+            DEMO = "Bearer 9f8e7d6c5b4a3210ab"
+
+        with capture_logs(max_line=WIDE) as cap:
+            bellwatch.get_logger().info("e", creds=Creds.DEMO, many=[Creds.DEMO])
+        assert cap.events[0]["creds"] == "Bearer ***"
+        assert cap.events[0]["many"] == ["Bearer ***"]
 
     def test_emails_are_kept_by_default(self) -> None:
         """Support finds a user's requests by e-mail: they stay unless asked."""

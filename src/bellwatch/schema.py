@@ -47,6 +47,7 @@ class F:
     OCCURRENCES: Final = "n"
     WINDOW: Final = "window"
     EXC: Final = "exc"
+    STACK: Final = "stack"
     ESCALATED: Final = "escalated"
     CLOSE_CODE: Final = "code"
     MESSAGES_IN: Final = "in"
@@ -154,6 +155,13 @@ FIELDS: Final = (
         "str",
         "where it failed: the app's module:function:line frames joined by ` > `, innermost "
         "last, then the library frame that raised",
+    ),
+    FieldSpec(
+        F.STACK,
+        "-",
+        "str",
+        "a call with stack_info=True: the app's module:function:line frames that led to it, "
+        "innermost last",
     ),
     FieldSpec(F.ESCALATED, "-", "bool", "severity was raised one level by a spike"),
     FieldSpec(F.CLOSE_CODE, "-", "int", "WebSocket close code (1011: the app raised)"),

@@ -28,7 +28,7 @@ import orjson
 from ..schema import F
 from ._rules import PHONE, SECRET
 from .context import _Bound, _ctx
-from .processors import LEVEL_OF, AddContext
+from .processors import LEVEL_OF, AddContext, interpolate
 from .redact import Redactor
 from .render import BudgetRenderer
 from .sinks import Sink
@@ -51,13 +51,6 @@ _LEVEL_NUM = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 5
 
 # (logger method, event, the logger's own fields, the call's fields) -> None
 General = Callable[[str, Any, Mapping[str, Any], dict[str, Any]], None]
-
-
-def interpolate(event: Any, args: tuple[Any, ...]) -> Any:
-    """``event % args`` as structlog's bound loggers do it (a lone mapping: by name)."""
-    if len(args) == 1 and isinstance(args[0], Mapping) and args[0]:
-        return event % args[0]
-    return event % args
 
 
 def general_method(general: General, level: str, fields: Mapping[str, Any]) -> Callable[..., None]:

@@ -20,7 +20,7 @@ from .. import _settings
 from .._guard import record_internal_error
 from ..schema import F
 from . import _fast, redact
-from .processors import LEVEL_OF, AddContext, CompactException
+from .processors import LEVEL_OF, STACK_INFO, AddContext, CompactException, compact_stack
 from .pseudonym import HashingContext, UidHasher
 from .redact import Redactor
 from .render import BudgetRenderer
@@ -37,6 +37,10 @@ _LEVEL_NUM = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 5
 # Keys only the general way handles: the exception the error and traceback steps read,
 # and the error aggregator's first-line mark.
 _SPECIAL = frozenset(("exc_info", FIRST_LINE))
+# Keys of a call's or a logger's own fields that only the general way handles: the
+# line's own time and level, which such a field must not rewrite (AddContext.build).
+# The stack step reads stack_info too.
+_CALL_SPECIAL = _SPECIAL | {F.TS, F.LEVEL, STACK_INFO}
 
 # A step: (logger, method, event) -> event. Steps run after context, before redaction.
 Step = Callable[[Any, str, dict[str, Any]], dict[str, Any]]
@@ -90,7 +94,7 @@ class Pipeline:
             )
         # With hash_uid, a uid given to a call or bound to a logger is hashed the general
         # way; one bound in context was hashed when bound (``bind``), so it stays fast.
-        special = _SPECIAL | {F.USER_ID} if self.uid_hasher is not None else _SPECIAL
+        special = _CALL_SPECIAL | {F.USER_ID} if self.uid_hasher is not None else _CALL_SPECIAL
         self.fast = _fast.Plan.build(
             add_context=self.context,
             redactor=self.redactor,
@@ -124,6 +128,10 @@ class Pipeline:
 
     def _finish(self, logger: object, method: str, event: dict[str, Any]) -> bytes | str:
         """Steps, redaction and rendering of a line's dict."""
+        if STACK_INFO in event and event.pop(STACK_INFO):
+            stack = compact_stack()
+            if stack:
+                event[F.STACK] = stack
         steps = self.steps if "exc_info" in event or method == "exception" else self.plain_steps
         for step in steps:
             event = step(logger, method, event)  # type: ignore[assignment]

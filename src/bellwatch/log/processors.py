@@ -12,7 +12,7 @@ import sysconfig
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import Any
 
 from ..schema import F
@@ -22,11 +22,15 @@ from .render import safe_repr
 __all__ = [
     "LEVEL_OF",
     "REPORTED",
+    "STACK_INFO",
     "AddContext",
     "CompactException",
+    "compact_stack",
     "compact_traceback",
     "exception_from",
+    "interpolate",
     "reported",
+    "unformatted",
 ]
 
 # Set on an exception once bellwatch has counted it (the error aggregator does), so
@@ -42,6 +46,36 @@ def reported(exc: BaseException) -> bool:
     except Exception:
         return False
 
+
+def interpolate(event: Any, args: tuple[Any, ...]) -> Any:
+    """``event % args`` as structlog's bound loggers do it (a lone mapping: by name).
+
+    Never raises: arguments that do not fit the event (too few, too many, a missing
+    name, a ``__str__`` that raises) give :func:`unformatted` instead, so that the
+    app's line is written, as given, rather than lost or raised into the app.
+    """
+    try:
+        if len(args) == 1 and isinstance(args[0], Mapping) and args[0]:
+            return event % args[0]
+        return event % args
+    except Exception:
+        return unformatted(event, args)
+
+
+def unformatted(event: object, args: object) -> str:
+    """The event of a call whose arguments do not fit it: the event, then the arguments."""
+    text = event if isinstance(event, str) else safe_repr(event)
+    if not isinstance(args, tuple):  # a stdlib record's lone mapping
+        return f"{text} {safe_repr(args)}"
+    # Item by item, so that one argument whose repr raises is named by its type alone.
+    shown = ", ".join(safe_repr(arg, 100) for arg in args[:10])
+    more = ", ..." if len(args) > 10 else "," if len(args) == 1 else ""
+    return f"{text} ({shown}{more})"
+
+
+# ``stack_info=True`` of a logger call or a stdlib record: the line gets the app's
+# frames that led to the call (``stack``), as structlog's StackInfoRenderer does.
+STACK_INFO = "stack_info"
 
 LEVEL_OF = {
     "debug": "DEBUG",
@@ -103,7 +137,9 @@ class AddContext:
     def __call__(self, _logger: object, method: str, event: dict[str, Any]) -> dict[str, Any]:
         out = self._start(method, event.pop("event", ""))
         if event:
+            ts, level = out[F.TS], out[F.LEVEL]
             out.update(event)
+            out[F.TS], out[F.LEVEL] = ts, level  # a field's "ts" or "level" must not rewrite them
         return out
 
     def build(
@@ -113,10 +149,11 @@ class AddContext:
         (the logger's ``fields``, then the call's ``kw``, then ``event`` unless None),
         built in one dict instead of two."""
         out = self._start(method, "")
-        if fields:
+        if fields or kw:
+            ts, level = out[F.TS], out[F.LEVEL]
             out.update(fields)  # a bound "event" is the line's event when the call has none
-        if kw:
             out.update(kw)
+            out[F.TS], out[F.LEVEL] = ts, level  # a field's "ts" or "level" must not rewrite them
         if event is not None:
             out[F.EVENT] = event
         return out
@@ -202,6 +239,24 @@ def compact_traceback(exc: BaseException, limit: int = 5) -> str:
     if last and (last_is_library or not frames):
         frames.append(last)
     return " > ".join(frames)
+
+
+def compact_stack(limit: int = 5) -> str:
+    """Where the current call came from: the app's own frames, innermost last.
+
+    ``module:function:line`` of the innermost ``limit`` frames of the app's code on
+    the current stack (bellwatch's, ``logging``'s and other libraries' left out),
+    joined by ``" > "`` as :func:`compact_traceback` joins them; ``""`` with none.
+    """
+    frame: FrameType | None = sys._getframe(1)
+    app: list[str] = []
+    while frame is not None and len(app) < limit:
+        code = frame.f_code
+        module = str(frame.f_globals.get("__name__", "?"))
+        if not _library(code.co_filename, module):
+            app.append(f"{module}:{code.co_name}:{frame.f_lineno}")
+        frame = frame.f_back
+    return " > ".join(reversed(app))
 
 
 def exception_from(exc_info: object) -> BaseException | None:

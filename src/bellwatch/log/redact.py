@@ -59,8 +59,9 @@ _CLEAN_LEN = 128  # only strings this short are remembered
 _KINDS_MAX = 4096
 _JSON_OPENERS = ("{", "[")  # a string that may hold JSON: masked as the JSON it holds
 _CARD_MIN = 2 * 10**12  # the smallest int that can be a card number (13 digits from 2...)
-# Written by orjson as dates, uuids and enum values: nothing to scan.
-_PLAIN_TYPES = (bool, float, datetime.date, datetime.time, datetime.timedelta, uuid.UUID, enum.Enum)
+# Written by orjson as dates and uuids: nothing to scan. (An enum member is written as
+# its value, which may hold anything: it is scanned as that value.)
+_PLAIN_TYPES = (bool, float, datetime.date, datetime.time, datetime.timedelta, uuid.UUID)
 
 
 def key_words(key: str) -> tuple[str, ...]:
@@ -283,6 +284,8 @@ class Redactor:
             return self.text(value)
         if value is None or isinstance(value, _PLAIN_TYPES):
             return value
+        if isinstance(value, enum.Enum):
+            return self.value(value.value, depth)
         if isinstance(value, int):
             return self._number(value, 0)
         if isinstance(value, bytes | bytearray):
@@ -303,14 +306,34 @@ class Redactor:
 
     def _container(self, value: Any, depth: int) -> Any:
         if isinstance(value, Mapping):
-            return {k: self._item(k, v, depth) for k, v in value.items()}
+            return {self._key(k): self._item(k, v, depth) for k, v in value.items()}
+        if self._secret_pair(value):  # one (name, value) pair given on its own
+            return [value[0], MASK]
         out: list[Any] = []
         for item in value:
-            if isinstance(item, tuple | list) and len(item) == 2 and self.kind(item[0]) == SECRET:
+            if self._secret_pair(item):
                 out.append((item[0], MASK))  # a (name, value) pair: ASGI headers
             else:
                 out.append(self.value(item, depth + 1))
         return out
+
+    def _secret_pair(self, item: Any) -> bool:
+        """Whether ``item`` is a ``(name, value)`` pair whose name is a secret key."""
+        return (
+            isinstance(item, tuple | list)
+            and len(item) == 2
+            and isinstance(item[0], str | bytes)  # a name, and hashable
+            and self.kind(item[0]) == SECRET
+        )
+
+    def _key(self, key: Any) -> Any:
+        """A mapping's key as written: scanned like a value, since a dict keyed by phone
+        number, card or token (calls per caller) carries them in its keys."""
+        if isinstance(key, str):
+            return key if key in self._clean else self.text(key)
+        if isinstance(key, int) and not isinstance(key, bool):
+            return self._number(key, 0)
+        return key
 
     def _item(self, key: Any, value: Any, depth: int) -> Any:
         kind = self.kind(key)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import sys
 from typing import TYPE_CHECKING, Any
 
 from .._guard import record_internal_error
 from ..schema import F
-from .processors import reported
+from .processors import STACK_INFO, reported, unformatted
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BellwatchHandler",
     "ReportedElsewhere",
+    "TakeBack",
     "absorb_server_duplicates",
     "install",
     "uninstall",
@@ -28,6 +30,10 @@ _RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
     "asctime",
     "color_message",  # uvicorn's coloured duplicate of msg
 }
+
+# The line's own keys: an ``extra=`` of the same name would rewrite what the record
+# itself says (its message, level, time, logger), so it is left off, as a bound one is.
+_OWN = frozenset((F.TS, F.LEVEL, F.EVENT, F.LOGGER))
 
 # uvicorn installs its own handlers; send its records to the root instead. Its access
 # log repeats what request_complete already says, so it is quietened.
@@ -43,10 +49,12 @@ class BellwatchHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            event: dict[str, Any] = {"event": record.getMessage(), F.LOGGER: record.name}
+            event: dict[str, Any] = {F.EVENT: _message(record), F.LOGGER: record.name}
             for key, value in record.__dict__.items():
-                if key not in _RESERVED and not key.startswith("_"):
+                if key not in _RESERVED and key not in _OWN and not key.startswith("_"):
                     event[key] = value
+            if record.stack_info:
+                event[STACK_INFO] = True
             if record.exc_info and record.exc_info[1] is not None:
                 event["exc_info"] = record.exc_info
             method = _METHOD.get(record.levelno, "info" if record.levelno < 30 else "error")
@@ -57,6 +65,15 @@ class BellwatchHandler(logging.Handler):
     def handleError(self, record: logging.LogRecord) -> None:
         # The default prints a traceback to stderr; ours are counted instead.
         return None
+
+
+def _message(record: logging.LogRecord) -> str:
+    """The record's message; arguments that do not fit it are shown beside it, as given
+    (the stdlib's own handlers print a "Logging error" to stderr and lose the line)."""
+    try:
+        return record.getMessage()
+    except Exception:
+        return unformatted(record.msg, record.args)
 
 
 # Where ASGI servers log an exception that escaped the app ("Exception in ASGI
@@ -87,14 +104,14 @@ def absorb_server_duplicates() -> None:
             lg.addFilter(ReportedElsewhere())
 
 
-def install(pipeline: Pipeline) -> None:
-    """Route the root logger (and uvicorn's) through ``pipeline``; idempotent."""
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        if isinstance(handler, BellwatchHandler):
-            root.removeHandler(handler)
-    root.addHandler(BellwatchHandler(pipeline))
-    root.setLevel(pipeline.min_level)
+# The root's console handlers taken off by install(), put back by uninstall().
+_taken_off: list[logging.Handler] = []
+# Whether install() is in force (TakeBack acts only then).
+_capturing = False
+
+
+def _take_over() -> None:
+    """Send the servers' loggers to the root, where bellwatch's handler is."""
     for name in _TAKEN_OVER:
         lg = logging.getLogger(name)
         lg.handlers.clear()
@@ -103,6 +120,68 @@ def install(pipeline: Pipeline) -> None:
         lg.setLevel(logging.NOTSET)
         lg.disabled = False
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+
+
+def _given_back() -> bool:
+    """Whether a server's logger has handlers or stopped propagating since :func:`install`."""
+    for name in _TAKEN_OVER:
+        lg = logging.getLogger(name)
+        if lg.handlers or not lg.propagate:
+            return True
+    return False
+
+
+class TakeBack(logging.Filter):
+    """Take the servers' loggers over again when their own logging config came back.
+
+    ``uvicorn.run(app)`` after :func:`bellwatch.configure` applies uvicorn's
+    ``dictConfig``, which reinstalls its plain handlers (and its access log) on
+    loggers bellwatch had taken over. That replaces handlers, not filters, so this
+    filter sees the first record afterwards: it takes the loggers over again and
+    lets the record through to bellwatch's handler, or drops it when the level
+    bellwatch set (``uvicorn.access`` at WARNING) would have.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not _capturing or not _given_back():
+            return True
+        _take_over()
+        return record.levelno >= logging.getLogger(record.name).getEffectiveLevel()
+
+
+def _console(handler: logging.Handler) -> bool:
+    """A handler writing to the process's standard output or error (``basicConfig()``,
+    a dictConfig's console handler): bellwatch writes each of its records already."""
+    if not isinstance(handler, logging.StreamHandler) or isinstance(handler, logging.FileHandler):
+        return False
+    stream = getattr(handler, "stream", None)
+    return stream is not None and any(
+        stream is std for std in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)
+    )
+
+
+def install(pipeline: Pipeline) -> None:
+    """Route the root logger (and uvicorn's) through ``pipeline``; idempotent.
+
+    A console handler already on the root is taken off (and kept, for
+    :func:`uninstall`): each record would come out twice, once as plain text.
+    """
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, BellwatchHandler):
+            root.removeHandler(handler)
+        elif _console(handler):
+            root.removeHandler(handler)
+            _taken_off.append(handler)
+    root.addHandler(BellwatchHandler(pipeline))
+    root.setLevel(pipeline.min_level)
+    _take_over()
+    global _capturing
+    _capturing = True
+    for name in _TAKEN_OVER:
+        lg = logging.getLogger(name)
+        if not any(isinstance(f, TakeBack) for f in lg.filters):
+            lg.addFilter(TakeBack())
     absorb_server_duplicates()
     # httpx logs every request at INFO with its full URL, query string (api_key=...)
     # included; outgoing calls are better seen through the correlation id.
@@ -110,7 +189,12 @@ def install(pipeline: Pipeline) -> None:
 
 
 def uninstall() -> None:
+    """Take bellwatch's handler off the root and put back the console handlers it replaced."""
+    global _capturing
+    _capturing = False
     root = logging.getLogger()
     for handler in list(root.handlers):
         if isinstance(handler, BellwatchHandler):
             root.removeHandler(handler)
+    while _taken_off:
+        root.addHandler(_taken_off.pop(0))
