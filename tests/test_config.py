@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import warnings
 from pathlib import Path
 
@@ -31,6 +32,23 @@ class TestPrecedence:
     def test_dev_env_keeps_an_explicit_level(self) -> None:
         """An explicit level is kept in dev."""
         assert resolve({"BELLWATCH_ENV": "dev", "BELLWATCH_LEVEL": "warning"}).level == "WARNING"
+
+    @pytest.mark.parametrize(
+        ("given", "level"),
+        [(10, "DEBUG"), (logging.WARNING, "WARNING"), ("20", "INFO"), ("warn", "WARNING"),
+         ("fatal", "CRITICAL"), (" error ", "ERROR")],
+    )  # fmt: skip
+    def test_level_takes_the_standard_librarys_numbers_and_aliases(
+        self, given: object, level: str
+    ) -> None:
+        """configure(level=logging.DEBUG) works as level="DEBUG" does, as do WARN and FATAL."""
+        assert resolve({}, level=given).level == level
+
+    @pytest.mark.parametrize("given", [25, True, "verbose"])
+    def test_level_refuses_what_no_level_is(self, given: object) -> None:
+        """A number between levels, a bool or an unknown name is a ConfigError naming the key."""
+        with pytest.raises(ConfigError, match="level: expected one of"):
+            resolve({}, level=given)
 
     def test_lists_are_comma_separated(self) -> None:
         """List settings read comma-separated env values, lowercased."""

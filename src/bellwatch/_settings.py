@@ -222,7 +222,8 @@ DOCS: dict[str, str] = {
     "service": "service name; the local log file is `<log_dir>/<service>.jsonl` and Redis keys "
     "live under `bellwatch:<service>:` (so no `:`, `/` or NUL, none of `*?[]\\`, not `.` or `..`)",
     "env": "`prod` (compact JSON) or `dev` (coloured console at DEBUG)",
-    "level": "minimum level; filtered calls are no-ops",
+    "level": "minimum level (a name, or the standard library's number: logging.DEBUG); "
+    "filtered calls are no-ops",
     "max_line": "character budget of one line (>= 100)",
     "error_line_max": "character budget of the first line of each error fingerprint, which "
     "carries its route, status and traceback (>= 100; 600 holds 5 app frames)",

@@ -77,12 +77,21 @@ def choice(*options: str) -> Callable[[str, object], str]:
     return parse
 
 
+# The standard library's aliases and numbers, as logging.getLevelName reads them: an app
+# passes logging.DEBUG (10) as readily as "DEBUG".
+_LEVEL_ALIASES = {"WARN": "WARNING", "FATAL": "CRITICAL"}
+_LEVEL_NUMBERS = {"10": "DEBUG", "20": "INFO", "30": "WARNING", "40": "ERROR", "50": "CRITICAL"}
+
+
 def level(key: str, raw: object) -> str:
-    text = str(raw).strip().upper()
-    if text == "WARN":
-        text = "WARNING"
-    if text not in _LEVELS:
+    if isinstance(raw, bool):  # an int, but never a level
         raise ConfigError(f"{key}: expected one of {', '.join(_LEVELS)}, got {raw!r}")
+    text = str(raw).strip().upper()
+    text = _LEVEL_ALIASES.get(text) or _LEVEL_NUMBERS.get(text) or text
+    if text not in _LEVELS:
+        raise ConfigError(
+            f"{key}: expected one of {', '.join(_LEVELS)} (or 10, 20, 30, 40, 50), got {raw!r}"
+        )
     return text
 
 
