@@ -588,3 +588,55 @@ class TestHostileInput:
         line = request_lines(logs)[0]
         assert line["path"] == "/reset/{token}/confirm"
         assert "SECRETTOKEN1" not in "".join(logs.lines)
+
+
+class TestBrokenAnswers:
+    """Answers that end early: a body that raises half-way, a client that goes away."""
+
+    def test_a_body_that_raises_after_its_start_is_a_server_error(self, logs: Captured) -> None:
+        """A streamed body raising after the 200 went out is logged and counted as a 500."""
+        from starlette.responses import StreamingResponse
+
+        app = FastAPI()
+
+        @app.get("/export")
+        async def export() -> StreamingResponse:
+            async def rows() -> Any:
+                yield "id,total\n"
+                raise RuntimeError("database went away")
+
+            return StreamingResponse(rows())
+
+        with pytest.raises(RuntimeError):
+            call(instrument(app), "/export", raise_errors=True)
+        (line,) = request_lines(logs)
+        assert (line["status"], line["level"]) == (500, "ERROR")
+        assert runtime.monitor().snapshot().totals().errors == 1
+
+    def test_a_client_gone_mid_upload_is_no_server_error(self, logs: Captured) -> None:
+        """Starlette's ClientDisconnect is a 499: no error pattern, no 5xx, nothing raised."""
+        from starlette.applications import Starlette
+        from starlette.responses import PlainTextResponse
+        from starlette.routing import Route
+
+        async def upload(request: Any) -> PlainTextResponse:
+            return PlainTextResponse(str(len(await request.body())))
+
+        app = instrument(Starlette(routes=[Route("/upload", upload, methods=["POST"])]))
+        messages = iter([{"type": "http.request", "body": b"x" * 10, "more_body": True},
+                         {"type": "http.disconnect"}])  # fmt: skip
+        sent: list[Any] = []
+
+        async def receive() -> Any:
+            return next(messages)
+
+        async def send(message: Any) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "method": "POST", "path": "/upload", "root_path": "",
+                 "query_string": b"", "headers": [], "scheme": "http"}  # fmt: skip
+        asyncio.run(app(scope, receive, send))
+        (line,) = request_lines(logs)
+        assert (line["status"], line["path"]) == (499, "/upload")
+        assert runtime.aggregator().stats()["total_error_count"] == 0
+        assert runtime.monitor().snapshot().totals().errors == 0

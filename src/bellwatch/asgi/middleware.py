@@ -141,6 +141,14 @@ class BellwatchMiddleware:
         try:
             await self.app(scope, app_receive, ex.send)
         except Exception as exc:
+            if _client_left(exc):
+                # The client went away while the app read its body: nobody to answer
+                # and nothing failed here, so no error pattern, no alert, no 5xx (a
+                # framework may have "sent" its 500 to nobody already). Raised on, the
+                # server would log it as an application error again.
+                if not ex.done:
+                    ex.status = CLIENT_CLOSED
+                return
             if ex.done:  # raised after the answer (a background task): counted as an error only
                 self._late_error(scope, root_path, ex.status, exc)
             ex.error = exc
@@ -148,11 +156,15 @@ class BellwatchMiddleware:
                 # Nothing was sent: answer 500 ourselves so the response still carries
                 # the id, then re-raise to the server as Starlette does.
                 await send_500(ex.send)
+            elif ex.status < 500 and not ex.done:
+                # The answer had started (a streamed body) and breaks off here: the
+                # client has a truncated body, a failure, whatever status went first.
+                ex.status = 500
             raise
         except BaseException:
             # Cancelled (client went away) or the process is exiting: no response.
             if ex.status == 0:
-                ex.status = 499
+                ex.status = CLIENT_CLOSED
             raise
         finally:
             if not ex.done:
@@ -340,6 +352,19 @@ class BellwatchMiddleware:
                 users.seen(seen)
             except Exception as exc:
                 record_internal_error(exc)
+
+
+# nginx's status for a request whose client closed the connection before the answer.
+CLIENT_CLOSED = 499
+# What frameworks and servers raise when the client has gone: Starlette's
+# ClientDisconnect (a body read found the connection closed), uvicorn's
+# ClientDisconnected (a send to a closed connection). Matched by name: no import.
+_GONE = frozenset({"ClientDisconnect", "ClientDisconnected"})
+
+
+def _client_left(exc: Exception) -> bool:
+    """Whether ``exc`` says the client went away (then it is no application failure)."""
+    return any(cls.__name__ in _GONE for cls in type(exc).__mro__)
 
 
 def _warn_rejected(header: bytes) -> None:
