@@ -11,7 +11,6 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -96,11 +95,13 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     server = Server(tmp_path_factory.mktemp("srv"), UVICORN, app=APP)
     answers: dict[str, Any] = {}
     try:
-        with httpx.Client(base_url=server.base, timeout=10) as client:
-            with client.stream("GET", "/export", headers={"x-request-id": "export-1"}) as r:
-                answers["export_status"] = r.status_code
-                with pytest.raises(httpx.RemoteProtocolError):
-                    r.read()  # the body breaks off: uvicorn closes the connection
+        with (
+            httpx.Client(base_url=server.base, timeout=10) as client,
+            client.stream("GET", "/export", headers={"x-request-id": "export-1"}) as r,
+        ):
+            answers["export_status"] = r.status_code
+            with pytest.raises(httpx.RemoteProtocolError):
+                r.read()  # the body breaks off: uvicorn closes the connection
         _abandoned_upload(server.port, "upload-1")
         doc = _metrics_once(server.base, 3)  # /pid, /export, /upload
         server.sigterm()

@@ -108,7 +108,7 @@ def _first_catching(routes: list[Any], path: str) -> int:
         try:
             match, _ = route.matches(dict(scope))
         except Exception:  # a route type that wants more of a scope: it catches nothing here
-            continue
+            match = Match.NONE
         if match is Match.FULL:
             return index
     return len(routes)

@@ -149,17 +149,7 @@ class BellwatchMiddleware:
                 if not ex.done:
                     ex.status = CLIENT_CLOSED
                 return
-            if ex.done:  # raised after the answer (a background task): counted as an error only
-                self._late_error(scope, root_path, ex.status, exc)
-            ex.error = exc
-            if ex.status == 0:
-                # Nothing was sent: answer 500 ourselves so the response still carries
-                # the id, then re-raise to the server as Starlette does.
-                await send_500(ex.send)
-            elif ex.status < 500 and not ex.done:
-                # The answer had started (a streamed body) and breaks off here: the
-                # client has a truncated body, a failure, whatever status went first.
-                ex.status = 500
+            await self._failed(ex, scope, root_path, exc)
             raise
         except BaseException:
             # Cancelled (client went away) or the process is exiting: no response.
@@ -180,6 +170,20 @@ class BellwatchMiddleware:
                     ex.error,
                 )
             _ctx.reset(token)
+
+    async def _failed(self, ex: Exchange, scope: Scope, root_path: str, exc: Exception) -> None:
+        """The app raised: note it, and answer 500 when nothing was sent yet."""
+        if ex.done:  # raised after the answer (a background task): counted as an error only
+            self._late_error(scope, root_path, ex.status, exc)
+        ex.error = exc
+        if ex.status == 0:
+            # Nothing was sent: answer 500 ourselves so the response still carries
+            # the id, then re-raise to the server as Starlette does.
+            await send_500(ex.send)
+        elif ex.status < 500 and not ex.done:
+            # The answer had started (a streamed body) and breaks off here: the
+            # client has a truncated body, a failure, whatever status went first.
+            ex.status = 500
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         """One WebSocket connection: a correlation id, then one line and one count when it ends.
