@@ -640,3 +640,41 @@ class TestBrokenAnswers:
         assert (line["status"], line["path"]) == (499, "/upload")
         assert runtime.aggregator().stats()["total_error_count"] == 0
         assert runtime.monitor().snapshot().totals().errors == 0
+
+
+class TestTheIdAnsweredIsTheIdLogged:
+    """The id a client reads in X-Request-ID finds every line of its request."""
+
+    @pytest.mark.parametrize(
+        "inbound", ["token=abc123", "api_key:s3cr3t", "3028895036909000234"],
+        ids=["key=value", "key:value", "card-like number"],
+    )  # fmt: skip
+    def test_an_id_the_logs_would_mask_is_replaced(self, logs: Captured, inbound: str) -> None:
+        """An inbound id the redactor would change gets a fresh id, answered and logged."""
+        response = call(make_app(), "/api/users/7", headers={"x-request-id": inbound})
+        answered = response.headers["x-request-id"]
+        assert answered != inbound
+        assert {e["cid"] for e in logs.events if "cid" in e} == {answered}
+        assert line_with(logs, "cid_invalid")["check"] == "x-request-id"
+
+    @pytest.mark.parametrize(
+        "inbound", ["0f8fad5b-d9cb-469f-a165-70867728950e", "req-42", "3f9a1c7e2b4d"]
+    )
+    def test_an_ordinary_id_is_kept(self, logs: Captured, inbound: str) -> None:
+        """UUIDs and short ids pass through, answered and logged as sent."""
+        response = call(make_app(), "/api/users/7", headers={"x-request-id": inbound})
+        assert response.headers["x-request-id"] == inbound
+        assert {e["cid"] for e in logs.events if "cid" in e} == {inbound}
+
+    def test_the_apps_own_id_header_is_replaced(self, logs: Captured) -> None:
+        """An app that sets X-Request-ID itself answers one id: the one logged."""
+
+        async def raw(scope: Any, receive: Any, send: Any) -> None:
+            headers = [(b"x-request-id", b"app-made-id"), (b"X-Request-ID", b"again")]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": b"ok"})
+
+        app = BellwatchMiddleware(raw)
+        response = call(app, "/", headers={"x-request-id": "client-id"})
+        assert response.headers.get_list("x-request-id") == ["client-id"]
+        assert request_lines(logs)[0]["cid"] == "client-id"

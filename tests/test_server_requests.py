@@ -52,8 +52,46 @@ async def upload(request: Request):
     return PlainTextResponse(str(size))
 
 
+@app.get("/echo")
+async def echo(request: Request):
+    # An app (or a library inside it) that answers an id header of its own.
+    return PlainTextResponse("ok", headers={"x-request-id": "made-by-the-app"})
+
+
 instrument(app)
 """
+
+# Requests a hostile or careless client sends: (name, raw header lines after the Host).
+HOSTILE = {
+    "duplicated": b"X-Request-ID: first-id\r\nX-Request-ID: second-id\r\n",
+    "secret-looking": b"X-Request-ID: token=abc123\r\n",
+    "utf-8 bytes": "X-Request-ID: caf\u00e9-\u2603\r\n".encode(),
+    "60 KB": b"X-Request-ID: " + b"a" * 60_000 + b"\r\n",
+    "folded": b"X-Request-ID: abc\r\n injected: 1\r\n",
+}
+
+
+def _raw_get(port: int, path: str, header_lines: bytes) -> bytes:
+    """One GET with header bytes no HTTP client library would send; the response head."""
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.settimeout(10)
+        sock.sendall(
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n".encode()
+            + header_lines
+            + b"Connection: close\r\n\r\n"
+        )
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    return received.partition(b"\r\n\r\n")[0]
+
+
+def _answered_ids(head: bytes) -> list[str]:
+    return [
+        line.partition(b":")[2].strip().decode("latin-1")
+        for line in head.split(b"\r\n")[1:]
+        if line.lower().startswith(b"x-request-id:")
+    ]
 
 
 def _abandoned_upload(port: int, cid: str) -> None:
@@ -103,7 +141,10 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
             with pytest.raises(httpx.RemoteProtocolError):
                 r.read()  # the body breaks off: uvicorn closes the connection
         _abandoned_upload(server.port, "upload-1")
-        doc = _metrics_once(server.base, 3)  # /pid, /export, /upload
+        heads = {name: _raw_get(server.port, "/pid", lines) for name, lines in HOSTILE.items()}
+        heads["app's own"] = _raw_get(server.port, "/echo", b"X-Request-ID: client-id\r\n")
+        answers["ids"] = {name: _answered_ids(head) for name, head in heads.items()}
+        doc = _metrics_once(server.base, 3 + len(heads))  # /pid, /export, /upload, heads
         server.sigterm()
         yield Run(server, answers, doc)
     finally:
@@ -133,3 +174,11 @@ class TestBrokenAnswers:
                                                        "errors": 0, "client_errors": 1}  # fmt: skip
         assert not [e for e in run.lines if e.get("type") == "ClientDisconnect"]
         assert "ClientDisconnect" not in run.stderr
+
+
+class TestHostileHeaders:
+    @pytest.mark.parametrize("name", [*HOSTILE, "app's own"])
+    def test_the_one_id_answered_finds_the_request_line(self, run: Run, name: str) -> None:
+        """Whatever the client sent, the response carries one id, and it is the line's."""
+        (answered,) = run.answers["ids"][name]
+        assert run.request(answered)["status"] == 200
