@@ -444,6 +444,19 @@ class TestErrors:
         assert call(app, "/async").status_code == 200
         assert bellwatch.stats()["internal_errors"] == 1
 
+    def test_an_error_after_the_answer_names_its_route_redacted(self, logs: Captured) -> None:
+        """A raw URL from route_of is masked for an error after the answer, as for the line."""
+
+        async def raw(scope: Any, receive: Any, send: Any) -> None:
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"ok"})
+            raise RuntimeError("cleanup failed")  # after the answer, like a background task
+
+        app = BellwatchMiddleware(raw, route_of=lambda scope: scope["path"])
+        call(app, "/reset/token=abc123")
+        (pattern,) = runtime.aggregator().stats()["top_errors"]
+        assert pattern["endpoint"] == request_lines(logs)[0]["path"] == "/reset/token=***"
+
 
 class TestPlainAsgi:
     def test_non_http_scopes_pass_straight_through(self) -> None:

@@ -292,11 +292,7 @@ class BellwatchMiddleware:
     def _late_error(self, scope: Scope, root_path: str, status: int, error: Exception) -> None:
         """An exception after the response was finished: to the aggregator; never raises."""
         try:
-            if self.route_of is not None:
-                path = self.route_of(scope) or UNMATCHED
-            else:
-                path = route_template(scope, root_path)
-            _record_error(error, path, status or 500)
+            _record_error(error, self._route(scope, root_path), status or 500)
         except Exception as exc:
             record_internal_error(exc)
 
