@@ -105,3 +105,41 @@ class TestNotStarlette:
         """instrument() on a raw ASGI callable says to use BellwatchMiddleware instead."""
         with pytest.raises(TypeError, match=r"BellwatchMiddleware\(app\)"):
             instrument(app)
+
+
+class TestInstrumentedTwice:
+    """An instrumented app mounted in another instrumented app (each module calls instrument)."""
+
+    @staticmethod
+    def nested() -> FastAPI:
+        inner = FastAPI()
+
+        @inner.get("/items/{item_id}")
+        async def item(item_id: int) -> dict[str, int]:
+            return {"id": item_id}
+
+        outer = instrument(FastAPI())
+        outer.mount("/v2", instrument(inner))
+        return outer
+
+    def test_a_request_is_one_line_and_one_count(self) -> None:
+        """One line, under the outer route with its prefix, with the id the client got."""
+        from bellwatch.testing import capture_logs
+
+        with capture_logs() as logs:
+            answer = get(self.nested(), "/v2/items/3")
+            (line,) = [e for e in logs.events if e["event"] == "request_complete"]
+        assert (line["path"], line["cid"]) == (
+            "/v2/items/{item_id}",
+            answer.headers["x-request-id"],
+        )
+        assert runtime.monitor().snapshot().totals().count == 1
+
+    def test_the_inner_apps_own_routes_stay_quiet(self) -> None:
+        """/v2/metrics of the mounted app is neither logged nor counted by the outer one."""
+        from bellwatch.testing import capture_logs
+
+        with capture_logs() as logs:
+            assert is_metrics(get(self.nested(), "/v2/metrics"))
+            assert [e for e in logs.events if e["event"] == "request_complete"] == []
+        assert runtime.monitor().snapshot().totals().count == 0

@@ -61,6 +61,8 @@ class DashboardEndpoint:
         path: where this page is mounted (for the redirect that drops ``?token=``).
     """
 
+    quiet = False  # instrument() sets it: the middleware neither logs nor counts it
+
     def __init__(
         self,
         monitor: Monitor | None = None,

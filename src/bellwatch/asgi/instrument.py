@@ -48,7 +48,7 @@ def instrument(
             f"instrument() needs a Starlette or FastAPI application, not {type(app).__name__}; "
             "wrap any other ASGI app in bellwatch.BellwatchMiddleware(app)"
         )
-    own = routes(metrics_path=metrics_path, health_path=health_path)
+    own = routes(metrics_path=metrics_path, health_path=health_path, quiet=not log_own_routes)
     if not log_own_routes:
         options["quiet_paths"] = (*options.get("quiet_paths", ()), *(path for path, _ in own))
     middleware = BellwatchMiddleware(_Deferred(app), **options)

@@ -47,6 +47,8 @@ from ._scope import (
     route_template,
 )
 from ._websocket import Connection
+from .dashboard import DashboardEndpoint
+from .endpoints import HealthEndpoint, MetricsEndpoint
 
 __all__ = ["BellwatchMiddleware"]
 
@@ -124,6 +126,13 @@ class BellwatchMiddleware:
         if scope["type"] != "http":
             await self._not_http(scope, receive, send)
             return
+        held = _ctx.get().scope
+        if held is not None and held[0] is scope:
+            # Instrumented twice (an instrumented app mounted in another): the outer
+            # middleware follows this request already; a second would log and count it
+            # again, under another id and without the mount prefix.
+            await self.app(scope, receive, send)
+            return
         start = perf_counter()
         if self._generation != runtime.generation:
             self._adopt()
@@ -190,6 +199,10 @@ class BellwatchMiddleware:
 
         Counted apart from HTTP requests (:mod:`bellwatch.monitor.websockets`).
         """
+        held = _ctx.get().scope
+        if held is not None and held[0] is scope:  # instrumented twice: the outer one counts
+            await self.app(scope, receive, send)
+            return
         start = perf_counter()
         if self._generation != runtime.generation:
             self._adopt()
@@ -260,8 +273,9 @@ class BellwatchMiddleware:
             path = self._route(scope, root_path)
             if error is not None:
                 _record_error(error, path, status or 500)
-            if path in self.quiet:
-                return
+            route: Any = scope.get("route")
+            if path in self.quiet or (type(route) in _OWN and route.quiet):
+                return  # (ours: a mounted instrumented app's /metrics is quiet here too)
             key = (
                 self.session_key(scope, fields, b"".join(body) if body else None)
                 if fields or self._custom_session
@@ -354,6 +368,8 @@ class BellwatchMiddleware:
                 record_internal_error(exc)
 
 
+# bellwatch's own endpoints: ``quiet`` when instrument() made them so.
+_OWN = frozenset({MetricsEndpoint, HealthEndpoint, DashboardEndpoint})
 # nginx's status for a request whose client closed the connection before the answer.
 CLIENT_CLOSED = 499
 # What frameworks and servers raise when the client has gone: Starlette's
