@@ -234,6 +234,19 @@ class TestPage:
                 assert '"metrics":"/svc/metrics"' in html
                 assert httpx.get(server.url + "/svc/metrics?series=1").status_code == 200
 
+    def test_the_slow_threshold_shown_is_the_one_counted(self, fresh: None) -> None:
+        """instrument(app, slow_threshold=0.25): the page draws 0.25, not the 2 s default."""
+        import asyncio
+
+        async def page() -> str:
+            app = instrument(FastAPI(), slow_threshold=0.25)
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                return (await client.get("/dashboard")).text
+
+        with capture_logs():
+            assert '"slow":0.25' in asyncio.run(page())
+
     def test_own_routes_are_not_logged(self, plain: tuple[RunningServer, Captured]) -> None:
         """Opening the dashboard writes no request line and counts no request."""
         server, logs = plain

@@ -444,6 +444,19 @@ class TestErrors:
         assert call(app, "/async").status_code == 200
         assert bellwatch.stats()["internal_errors"] == 1
 
+    def test_an_error_after_the_answer_names_its_route_redacted(self, logs: Captured) -> None:
+        """A raw URL from route_of is masked for an error after the answer, as for the line."""
+
+        async def raw(scope: Any, receive: Any, send: Any) -> None:
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"ok"})
+            raise RuntimeError("cleanup failed")  # after the answer, like a background task
+
+        app = BellwatchMiddleware(raw, route_of=lambda scope: scope["path"])
+        call(app, "/reset/token=abc123")
+        (pattern,) = runtime.aggregator().stats()["top_errors"]
+        assert pattern["endpoint"] == request_lines(logs)[0]["path"] == "/reset/token=***"
+
 
 class TestPlainAsgi:
     def test_non_http_scopes_pass_straight_through(self) -> None:
@@ -588,3 +601,93 @@ class TestHostileInput:
         line = request_lines(logs)[0]
         assert line["path"] == "/reset/{token}/confirm"
         assert "SECRETTOKEN1" not in "".join(logs.lines)
+
+
+class TestBrokenAnswers:
+    """Answers that end early: a body that raises half-way, a client that goes away."""
+
+    def test_a_body_that_raises_after_its_start_is_a_server_error(self, logs: Captured) -> None:
+        """A streamed body raising after the 200 went out is logged and counted as a 500."""
+        from starlette.responses import StreamingResponse
+
+        app = FastAPI()
+
+        @app.get("/export")
+        async def export() -> StreamingResponse:
+            async def rows() -> Any:
+                yield "id,total\n"
+                raise RuntimeError("database went away")
+
+            return StreamingResponse(rows())
+
+        with pytest.raises(RuntimeError):
+            call(instrument(app), "/export", raise_errors=True)
+        (line,) = request_lines(logs)
+        assert (line["status"], line["level"]) == (500, "ERROR")
+        assert runtime.monitor().snapshot().totals().errors == 1
+
+    def test_a_client_gone_mid_upload_is_no_server_error(self, logs: Captured) -> None:
+        """Starlette's ClientDisconnect is a 499: no error pattern, no 5xx, nothing raised."""
+        from starlette.applications import Starlette
+        from starlette.responses import PlainTextResponse
+        from starlette.routing import Route
+
+        async def upload(request: Any) -> PlainTextResponse:
+            return PlainTextResponse(str(len(await request.body())))
+
+        app = instrument(Starlette(routes=[Route("/upload", upload, methods=["POST"])]))
+        messages = iter([{"type": "http.request", "body": b"x" * 10, "more_body": True},
+                         {"type": "http.disconnect"}])  # fmt: skip
+        sent: list[Any] = []
+
+        async def receive() -> Any:
+            return next(messages)
+
+        async def send(message: Any) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "method": "POST", "path": "/upload", "root_path": "",
+                 "query_string": b"", "headers": [], "scheme": "http"}  # fmt: skip
+        asyncio.run(app(scope, receive, send))
+        (line,) = request_lines(logs)
+        assert (line["status"], line["path"]) == (499, "/upload")
+        assert runtime.aggregator().stats()["total_error_count"] == 0
+        assert runtime.monitor().snapshot().totals().errors == 0
+
+
+class TestTheIdAnsweredIsTheIdLogged:
+    """The id a client reads in X-Request-ID finds every line of its request."""
+
+    @pytest.mark.parametrize(
+        "inbound", ["token=abc123", "api_key:s3cr3t", "3028895036909000234"],
+        ids=["key=value", "key:value", "card-like number"],
+    )  # fmt: skip
+    def test_an_id_the_logs_would_mask_is_replaced(self, logs: Captured, inbound: str) -> None:
+        """An inbound id the redactor would change gets a fresh id, answered and logged."""
+        response = call(make_app(), "/api/users/7", headers={"x-request-id": inbound})
+        answered = response.headers["x-request-id"]
+        assert answered != inbound
+        assert {e["cid"] for e in logs.events if "cid" in e} == {answered}
+        assert line_with(logs, "cid_invalid")["check"] == "x-request-id"
+
+    @pytest.mark.parametrize(
+        "inbound", ["0f8fad5b-d9cb-469f-a165-70867728950e", "req-42", "3f9a1c7e2b4d"]
+    )
+    def test_an_ordinary_id_is_kept(self, logs: Captured, inbound: str) -> None:
+        """UUIDs and short ids pass through, answered and logged as sent."""
+        response = call(make_app(), "/api/users/7", headers={"x-request-id": inbound})
+        assert response.headers["x-request-id"] == inbound
+        assert {e["cid"] for e in logs.events if "cid" in e} == {inbound}
+
+    def test_the_apps_own_id_header_is_replaced(self, logs: Captured) -> None:
+        """An app that sets X-Request-ID itself answers one id: the one logged."""
+
+        async def raw(scope: Any, receive: Any, send: Any) -> None:
+            headers = [(b"x-request-id", b"app-made-id"), (b"X-Request-ID", b"again")]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": b"ok"})
+
+        app = BellwatchMiddleware(raw)
+        response = call(app, "/", headers={"x-request-id": "client-id"})
+        assert response.headers.get_list("x-request-id") == ["client-id"]
+        assert request_lines(logs)[0]["cid"] == "client-id"

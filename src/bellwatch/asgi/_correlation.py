@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 
 from ..log.context import _pool, new_id, valid_id
+from ..log.redact import scrub_text
 from ._otel import AVAILABLE as OTEL
 from ._otel import current_trace_id
 
@@ -22,6 +23,12 @@ _XRAY_ROOT = re.compile(r"1-[0-9a-fA-F]{8}-[0-9a-fA-F]{24}")
 # W3C Trace Context: lowercase hex; a version after 00 may add fields after the flags.
 _TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?")
 _ZERO_TRACE = "0" * 32
+# Ids no redaction rule can touch, told apart without running the rules (a UUID costs
+# them ~15 us): a UUID, up to 12 letters and digits, hex with a letter in it.
+_PLAIN_ID = re.compile(
+    r"[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}|[0-9A-Za-z]{1,12}"
+    r"|[0-9A-Fa-f]*[A-Fa-f][0-9A-Fa-f]*"
+)
 _ZERO_PARENT = "0" * 16
 
 
@@ -94,8 +101,10 @@ class CorrelationIds:
 
         Returns the id and, when an inbound value was rejected, the header name (the
         value itself is never echoed). ``X-Request-ID``-style ids must be within
-        ``cid_max_length`` characters of ``[A-Za-z0-9._:=-]``; ``X-Amzn-Trace-Id`` and
-        ``traceparent`` must be in their own formats. Nothing is trimmed first.
+        ``cid_max_length`` characters of ``[A-Za-z0-9._:=-]``, and be ones the log's
+        redaction leaves alone (else the response would carry an id no line has);
+        ``X-Amzn-Trace-Id`` and ``traceparent`` must be in their own formats. Nothing
+        is trimmed first.
         """
         best: bytes | None = None
         best_name = b""
@@ -113,6 +122,12 @@ class CorrelationIds:
             text = extract(text)  # a trace header's id, checked against its format
             if text:
                 return text, None
-        elif valid_id(text, self.max_len):
+        elif valid_id(text, self.max_len) and _logged_as_is(text):
             return text, None
         return new_id(self.nbytes), best_name
+
+
+def _logged_as_is(cid: str) -> bool:
+    """Whether the log lines will show ``cid`` as the response does: no redaction rule
+    masks it (``token=...``, a card-like number would be ``token=***``, ``***0234``)."""
+    return _PLAIN_ID.fullmatch(cid) is not None or scrub_text(cid) == cid

@@ -97,8 +97,12 @@ class Exchange(_Bound):
         kind = message["type"]
         if kind == "http.response.start":
             self.status = message["status"]
-            # A copy: an app may send the same module-level dict every time.
-            message = {**message, "headers": [*message.get("headers", ()), self.out_header]}
+            # A copy: an app may send the same module-level dict every time. An id
+            # header of the app's own goes: the response carries the one id logged.
+            name = self.out_header[0]
+            headers = [h for h in message.get("headers", ()) if h[0].lower() != name]
+            headers.append(self.out_header)
+            message = {**message, "headers": headers}
         elif kind == "http.response.body" and not message.get("more_body", False):
             end = self.end = perf_counter()
             if not self.done and self.status < 500:

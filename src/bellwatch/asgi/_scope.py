@@ -47,7 +47,7 @@ def route_template(scope: Scope, root_path: str) -> str:
     """The matched route's template, with any mount prefix; ``<unmatched>`` otherwise."""
     route = scope.get("route")
     if route is None:
-        return UNMATCHED
+        return _unnamed(scope, root_path)
     plain = scope.get("root_path", "") == root_path
     if plain:
         known = _PLAIN.get(id(route))
@@ -70,6 +70,47 @@ def route_template(scope: Scope, root_path: str) -> str:
     if plain and len(_PLAIN) < _PLAIN_MAX:
         _PLAIN[id(route)] = (route, template)
     return prefix + template
+
+
+# Endpoint -> template, for plain routes a router matched without naming them; keyed
+# and bounded as _PLAIN is.
+_ENDPOINTS: dict[int, tuple[Any, str]] = {}
+
+
+def _unnamed(scope: Scope, root_path: str) -> str:
+    """The template of a route the router matched without setting ``scope["route"]``.
+
+    FastAPI's router names its APIRoutes only: a ``Mount`` (``StaticFiles``, a mounted
+    app whose own router names nothing) shows in the ``root_path`` it grew, and is its
+    prefix + ``/{path}``; a plain Starlette ``Route`` (``app.add_route``) leaves its
+    ``endpoint``, found among the router's routes. Anything else is ``<unmatched>``.
+    """
+    inner_root = scope.get("root_path", "")
+    if inner_root != root_path and inner_root.startswith(root_path):
+        prefix = _template_prefix(inner_root[len(root_path) :], scope.get("path_params"))
+        return prefix + "/{path}"
+    endpoint = scope.get("endpoint")
+    if endpoint is None:
+        return UNMATCHED
+    known = _ENDPOINTS.get(id(endpoint))
+    if known is not None and known[0] is endpoint:
+        return known[1]
+    candidates = [
+        route
+        for route in getattr(scope.get("router"), "routes", ())
+        if getattr(route, "endpoint", None) is endpoint
+        and isinstance(getattr(route, "path", None), str)
+    ]
+    if len(candidates) == 1:
+        template: str = candidates[0].path
+        if len(_ENDPOINTS) < _PLAIN_MAX:
+            _ENDPOINTS[id(endpoint)] = (endpoint, template)
+        return template
+    for route in candidates:  # one handler at several paths: the one this request took
+        match, _ = route.matches(dict(scope))
+        if match.value:  # FULL, or PARTIAL (a 405): either way this route's path
+            return str(route.path)
+    return UNMATCHED
 
 
 def keeping_body(receive: Receive, body: list[bytes]) -> Receive:

@@ -61,6 +61,8 @@ class DashboardEndpoint:
         path: where this page is mounted (for the redirect that drops ``?token=``).
     """
 
+    quiet = False  # instrument() sets it: the middleware neither logs nor counts it
+
     def __init__(
         self,
         monitor: Monitor | None = None,
@@ -139,7 +141,8 @@ class DashboardEndpoint:
         settings = runtime.settings
         config = {
             "service": settings.service,
-            "slow": settings.slow_threshold,
+            # the monitor's: an instrument(app, slow_threshold=...) override counts by it
+            "slow": (self._monitor or runtime.monitor()).slow_threshold,
             # the error-rate colours follow the one health verdict (bellwatch.verdict)
             "warn_rate": WARN_ERROR_RATE,
             "bad_rate": DEGRADED_ERROR_RATE,

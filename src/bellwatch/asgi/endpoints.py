@@ -52,6 +52,8 @@ class MetricsEndpoint:
             (:mod:`bellwatch.asgi._auth`).
     """
 
+    quiet = False  # instrument() sets it: the middleware neither logs nor counts it
+
     def __init__(
         self, monitor: Monitor | None = None, token: str | None = None, path: str = "/metrics"
     ) -> None:
@@ -108,6 +110,8 @@ class HealthEndpoint:
     read, only its own numbers. With no checks registered it is a plain liveness probe.
     """
 
+    quiet = False  # instrument() sets it: the middleware neither logs nor counts it
+
     def __init__(self, path: str = "/health") -> None:
         self.path = path
 
@@ -128,18 +132,23 @@ def routes(
     health_path: str | None = "/health",
     monitor: Monitor | None = None,
     dashboard_path: str | None = "/dashboard",
+    quiet: bool = False,
 ) -> list[tuple[str, ASGIApp]]:
     """``(path, app)`` pairs to mount; ``None`` leaves a route out.
 
     The dashboard (:mod:`bellwatch.asgi.dashboard`) reads ``metrics_path``, so it is
-    mounted only with it.
+    mounted only with it. ``quiet`` ones are neither logged nor counted by any
+    :class:`~bellwatch.asgi.middleware.BellwatchMiddleware` (also one of an app they
+    are mounted in).
     """
-    out: list[tuple[str, ASGIApp]] = []
+    endpoints: list[tuple[str, MetricsEndpoint | DashboardEndpoint | HealthEndpoint]] = []
     if metrics_path:
-        out.append((metrics_path, MetricsEndpoint(monitor, path=metrics_path)))
+        endpoints.append((metrics_path, MetricsEndpoint(monitor, path=metrics_path)))
         if dashboard_path:
             page = DashboardEndpoint(monitor, metrics_path=metrics_path, path=dashboard_path)
-            out.append((dashboard_path, page))
+            endpoints.append((dashboard_path, page))
     if health_path:
-        out.append((health_path, HealthEndpoint(health_path)))
-    return out
+        endpoints.append((health_path, HealthEndpoint(health_path)))
+    for _, endpoint in endpoints:
+        endpoint.quiet = quiet
+    return list(endpoints)

@@ -26,6 +26,16 @@ def instrument(
     its header and its line. ``options`` go to :class:`BellwatchMiddleware`.
     Returns ``app``.
 
+    The routes are placed when the app builds its middleware stack (its first
+    request or lifespan), so it makes no difference whether ``instrument()`` comes
+    before or after the app's own routes: a route of the app at the very same path
+    (its own ``/health``) is kept instead of ours, and ours go before any route that
+    would otherwise catch them (``/{path:path}``, a ``StaticFiles`` mount at ``/``).
+
+    Raises:
+        TypeError: ``app`` is not a Starlette or FastAPI application (wrap any other
+            ASGI app in :class:`BellwatchMiddleware`).
+
     Example::
 
         app = FastAPI()
@@ -33,14 +43,20 @@ def instrument(
     """
     if getattr(app, "_bellwatch_instrumented", False):
         return app  # a second call would log every request twice
-    own = routes(metrics_path=metrics_path, health_path=health_path)
+    if not callable(getattr(app, "build_middleware_stack", None)) or not hasattr(app, "router"):
+        raise TypeError(
+            f"instrument() needs a Starlette or FastAPI application, not {type(app).__name__}; "
+            "wrap any other ASGI app in bellwatch.BellwatchMiddleware(app)"
+        )
+    own = routes(metrics_path=metrics_path, health_path=health_path, quiet=not log_own_routes)
     if not log_own_routes:
         options["quiet_paths"] = (*options.get("quiet_paths", ()), *(path for path, _ in own))
     middleware = BellwatchMiddleware(_Deferred(app), **options)
-    _add_routes(app, own)
+    placed = _Routes(app.router, own)
     build = app.build_middleware_stack
 
     def build_with_bellwatch() -> ASGIApp:
+        placed.place()  # the app's routes are all there by now
         middleware.app = build()
         return middleware
 
@@ -60,10 +76,39 @@ class _Deferred:
         await self.app(scope, receive, send)
 
 
-def _add_routes(app: Any, own: list[tuple[str, ASGIApp]]) -> None:
-    from starlette.routing import Route
+class _Routes:
+    """Our routes in the app's router, placed where requests for their paths reach them."""
 
-    for path, endpoint in own:
-        app.router.routes.append(
+    def __init__(self, router: Any, own: list[tuple[str, ASGIApp]]) -> None:
+        from starlette.routing import Route
+
+        self.router = router
+        self.own = [
             Route(path, endpoint, methods=["GET", "HEAD"], include_in_schema=False)
-        )
+            for path, endpoint in own
+        ]
+
+    def place(self) -> None:
+        """(Re)place each of our routes; idempotent, as a stack may be built again."""
+        routes: list[Any] = self.router.routes
+        routes[:] = [route for route in routes if not any(route is mine for mine in self.own)]
+        for mine in self.own:
+            if any(getattr(route, "path", None) == mine.path for route in routes):
+                continue  # the app's own route at this path wins
+            routes.insert(_first_catching(routes, mine.path), mine)
+
+
+def _first_catching(routes: list[Any], path: str) -> int:
+    """Where to put a route for ``path``: before the first route a GET of it would reach."""
+    from starlette.routing import Match
+
+    scope = {"type": "http", "method": "GET", "path": path, "root_path": "", "headers": [],
+             "query_string": b""}  # fmt: skip
+    for index, route in enumerate(routes):
+        try:
+            match, _ = route.matches(dict(scope))
+        except Exception:  # a route type that wants more of a scope: it catches nothing here
+            match = Match.NONE
+        if match is Match.FULL:
+            return index
+    return len(routes)

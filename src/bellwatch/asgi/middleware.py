@@ -47,6 +47,8 @@ from ._scope import (
     route_template,
 )
 from ._websocket import Connection
+from .dashboard import DashboardEndpoint
+from .endpoints import HealthEndpoint, MetricsEndpoint
 
 __all__ = ["BellwatchMiddleware"]
 
@@ -124,6 +126,13 @@ class BellwatchMiddleware:
         if scope["type"] != "http":
             await self._not_http(scope, receive, send)
             return
+        held = _ctx.get().scope
+        if held is not None and held[0] is scope:
+            # Instrumented twice (an instrumented app mounted in another): the outer
+            # middleware follows this request already; a second would log and count it
+            # again, under another id and without the mount prefix.
+            await self.app(scope, receive, send)
+            return
         start = perf_counter()
         if self._generation != runtime.generation:
             self._adopt()
@@ -141,18 +150,20 @@ class BellwatchMiddleware:
         try:
             await self.app(scope, app_receive, ex.send)
         except Exception as exc:
-            if ex.done:  # raised after the answer (a background task): counted as an error only
-                self._late_error(scope, root_path, ex.status, exc)
-            ex.error = exc
-            if ex.status == 0:
-                # Nothing was sent: answer 500 ourselves so the response still carries
-                # the id, then re-raise to the server as Starlette does.
-                await send_500(ex.send)
+            if _client_left(exc):
+                # The client went away while the app read its body: nobody to answer
+                # and nothing failed here, so no error pattern, no alert, no 5xx (a
+                # framework may have "sent" its 500 to nobody already). Raised on, the
+                # server would log it as an application error again.
+                if not ex.done:
+                    ex.status = CLIENT_CLOSED
+                return
+            await self._failed(ex, scope, root_path, exc)
             raise
         except BaseException:
             # Cancelled (client went away) or the process is exiting: no response.
             if ex.status == 0:
-                ex.status = 499
+                ex.status = CLIENT_CLOSED
             raise
         finally:
             if not ex.done:
@@ -169,11 +180,29 @@ class BellwatchMiddleware:
                 )
             _ctx.reset(token)
 
+    async def _failed(self, ex: Exchange, scope: Scope, root_path: str, exc: Exception) -> None:
+        """The app raised: note it, and answer 500 when nothing was sent yet."""
+        if ex.done:  # raised after the answer (a background task): counted as an error only
+            self._late_error(scope, root_path, ex.status, exc)
+        ex.error = exc
+        if ex.status == 0:
+            # Nothing was sent: answer 500 ourselves so the response still carries
+            # the id, then re-raise to the server as Starlette does.
+            await send_500(ex.send)
+        elif ex.status < 500 and not ex.done:
+            # The answer had started (a streamed body) and breaks off here: the
+            # client has a truncated body, a failure, whatever status went first.
+            ex.status = 500
+
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         """One WebSocket connection: a correlation id, then one line and one count when it ends.
 
         Counted apart from HTTP requests (:mod:`bellwatch.monitor.websockets`).
         """
+        held = _ctx.get().scope
+        if held is not None and held[0] is scope:  # instrumented twice: the outer one counts
+            await self.app(scope, receive, send)
+            return
         start = perf_counter()
         if self._generation != runtime.generation:
             self._adopt()
@@ -244,8 +273,9 @@ class BellwatchMiddleware:
             path = self._route(scope, root_path)
             if error is not None:
                 _record_error(error, path, status or 500)
-            if path in self.quiet:
-                return
+            route: Any = scope.get("route")
+            if path in self.quiet or (type(route) in _OWN and route.quiet):
+                return  # (ours: a mounted instrumented app's /metrics is quiet here too)
             key = (
                 self.session_key(scope, fields, b"".join(body) if body else None)
                 if fields or self._custom_session
@@ -276,11 +306,7 @@ class BellwatchMiddleware:
     def _late_error(self, scope: Scope, root_path: str, status: int, error: Exception) -> None:
         """An exception after the response was finished: to the aggregator; never raises."""
         try:
-            if self.route_of is not None:
-                path = self.route_of(scope) or UNMATCHED
-            else:
-                path = route_template(scope, root_path)
-            _record_error(error, path, status or 500)
+            _record_error(error, self._route(scope, root_path), status or 500)
         except Exception as exc:
             record_internal_error(exc)
 
@@ -340,6 +366,21 @@ class BellwatchMiddleware:
                 users.seen(seen)
             except Exception as exc:
                 record_internal_error(exc)
+
+
+# bellwatch's own endpoints: ``quiet`` when instrument() made them so.
+_OWN = frozenset({MetricsEndpoint, HealthEndpoint, DashboardEndpoint})
+# nginx's status for a request whose client closed the connection before the answer.
+CLIENT_CLOSED = 499
+# What frameworks and servers raise when the client has gone: Starlette's
+# ClientDisconnect (a body read found the connection closed), uvicorn's
+# ClientDisconnected (a send to a closed connection). Matched by name: no import.
+_GONE = frozenset({"ClientDisconnect", "ClientDisconnected"})
+
+
+def _client_left(exc: Exception) -> bool:
+    """Whether ``exc`` says the client went away (then it is no application failure)."""
+    return any(cls.__name__ in _GONE for cls in type(exc).__mro__)
 
 
 def _warn_rejected(header: bytes) -> None:
