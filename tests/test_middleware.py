@@ -627,10 +627,16 @@ class TestBrokenAnswers:
         assert runtime.monitor().snapshot().totals().errors == 1
 
     def test_a_client_gone_mid_upload_is_no_server_error(self, logs: Captured) -> None:
-        """Starlette's ClientDisconnect is a 499: no error pattern, no 5xx, nothing raised."""
+        """Starlette's ClientDisconnect is a 499: no error pattern, no 5xx; raised on (the
+        app's exception), marked so that the server's own report of it is dropped."""
+        import logging
+
         from starlette.applications import Starlette
+        from starlette.requests import ClientDisconnect
         from starlette.responses import PlainTextResponse
         from starlette.routing import Route
+
+        from bellwatch.log.stdlib import ReportedElsewhere
 
         async def upload(request: Any) -> PlainTextResponse:
             return PlainTextResponse(str(len(await request.body())))
@@ -648,9 +654,15 @@ class TestBrokenAnswers:
 
         scope = {"type": "http", "method": "POST", "path": "/upload", "root_path": "",
                  "query_string": b"", "headers": [], "scheme": "http"}  # fmt: skip
-        asyncio.run(app(scope, receive, send))
+        with pytest.raises(ClientDisconnect) as raised:
+            asyncio.run(app(scope, receive, send))
         (line,) = request_lines(logs)
         assert (line["status"], line["path"]) == (499, "/upload")
+        server_report = logging.LogRecord(
+            "uvicorn.error", logging.ERROR, __file__, 1, "Exception in ASGI application", (),
+            (ClientDisconnect, raised.value, raised.value.__traceback__),
+        )  # fmt: skip
+        assert not ReportedElsewhere().filter(server_report)
         assert runtime.aggregator().stats()["total_error_count"] == 0
         assert runtime.monitor().snapshot().totals().errors == 0
 

@@ -2,21 +2,42 @@
 
 :class:`Exchange` holds what the wrapped ``send`` needs (status, end time, the
 correlation id header) and hands the request to the middleware's ``_finish`` as
-its answer completes. Imports only the log layer's context.
+its answer completes, and tells a client that went away from a failure. Imports only
+the log layer's context and its mark for exceptions already reported.
 """
 
 from __future__ import annotations
 
+import contextlib
 from time import perf_counter
 from typing import Any, Protocol
 
 from .._guard import record_internal_error
 from ..log.context import _EMPTY, _NOTHING, _Bound, _ctx
+from ..log.processors import REPORTED
 from ._scope import Message, Scope, Send
 
-__all__ = ["Exchange", "Finishes", "send_500"]
+__all__ = ["CLIENT_CLOSED", "Exchange", "Finishes", "client_left", "send_500"]
 
 _500_BODY = b"Internal Server Error"
+# nginx's status for a request whose client closed the connection before the answer.
+CLIENT_CLOSED = 499
+# What frameworks and servers raise when the client has gone: Starlette's
+# ClientDisconnect (a body read found the connection closed), uvicorn's
+# ClientDisconnected (a send to a closed connection). Matched by name: no import.
+_GONE = frozenset({"ClientDisconnect", "ClientDisconnected"})
+
+
+def client_left(exc: Exception) -> bool:
+    """Whether ``exc`` says the client went away: then it is no application failure (no
+    error pattern, no alert, no 5xx; a framework may have "sent" its 500 to nobody). It
+    is marked, so that the server's own report of it, once raised on as every app
+    exception is, is dropped (:class:`~bellwatch.log.stdlib.ReportedElsewhere`)."""
+    if not any(cls.__name__ in _GONE for cls in type(exc).__mro__):
+        return False
+    with contextlib.suppress(Exception):  # a type with __slots__ stays unmarked
+        setattr(exc, REPORTED, ("", "client-left"))
+    return True
 
 
 class Finishes(Protocol):

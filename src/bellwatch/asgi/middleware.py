@@ -34,7 +34,7 @@ from ..monitor.sessions import SessionKey, bound_session
 from ..schema import Ev, F
 from ..store.base import UNMATCHED, Request
 from ._correlation import CorrelationIds
-from ._exchange import Exchange, send_500
+from ._exchange import CLIENT_CLOSED, Exchange, client_left, send_500
 from ._lifespan import shutting_down
 from ._request_line import RequestLine
 from ._scope import (
@@ -150,14 +150,10 @@ class BellwatchMiddleware:
         try:
             await self.app(scope, app_receive, ex.send)
         except Exception as exc:
-            if _client_left(exc):
-                # The client went away while the app read its body: nobody to answer
-                # and nothing failed here, so no error pattern, no alert, no 5xx (a
-                # framework may have "sent" its 500 to nobody already). Raised on, the
-                # server would log it as an application error again.
+            if client_left(exc):  # nobody to answer, and nothing failed here
                 if not ex.done:
                     ex.status = CLIENT_CLOSED
-                return
+                raise
             await self._failed(ex, scope, root_path, exc)
             raise
         except BaseException:
@@ -370,17 +366,6 @@ class BellwatchMiddleware:
 
 # bellwatch's own endpoints: ``quiet`` when instrument() made them so.
 _OWN = frozenset({MetricsEndpoint, HealthEndpoint, DashboardEndpoint})
-# nginx's status for a request whose client closed the connection before the answer.
-CLIENT_CLOSED = 499
-# What frameworks and servers raise when the client has gone: Starlette's
-# ClientDisconnect (a body read found the connection closed), uvicorn's
-# ClientDisconnected (a send to a closed connection). Matched by name: no import.
-_GONE = frozenset({"ClientDisconnect", "ClientDisconnected"})
-
-
-def _client_left(exc: Exception) -> bool:
-    """Whether ``exc`` says the client went away (then it is no application failure)."""
-    return any(cls.__name__ in _GONE for cls in type(exc).__mro__)
 
 
 def _warn_rejected(header: bytes) -> None:
