@@ -7,7 +7,8 @@ import enum
 import json
 import logging
 import re
-from pathlib import Path
+from decimal import Decimal
+from pathlib import Path, PurePosixPath
 
 import orjson
 import pytest
@@ -214,6 +215,14 @@ class TestValues:
         assert cap.events[0]["header"] == ["password", "***"]
         assert cap.events[0]["words"] == ["a", "b"]
         assert cap.events[0]["grid"] == [[[1], [2]]]  # lists of lists are no pairs
+
+    def test_a_path_holding_a_secret_is_masked_as_its_text(self) -> None:
+        """A Path (or Decimal) is written as its text, and that text is scanned."""
+        url = PurePosixPath("/calls/+15551234567/recording")
+        with capture_logs(max_line=WIDE) as cap:
+            bellwatch.get_logger().info("e", where=url, amount=Decimal("1.10"))
+        assert cap.events[0]["where"] == "/calls/+***4567/recording"
+        assert cap.events[0]["amount"] == "1.10"
 
     def test_an_enum_holding_a_secret_is_masked(self) -> None:
         """An Enum member is written as its value, so its value is scanned as one."""

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+from decimal import Decimal
+from ipaddress import ip_address, ip_network
+from pathlib import PurePosixPath
 from typing import Any
 
 import orjson
@@ -10,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bellwatch._guard import counters
 from bellwatch.log.render import MARK, BudgetRenderer, safe_repr, showable
 from bellwatch.schema import CORE_FIELDS
 
@@ -406,6 +410,38 @@ class TestUnserializable:
         """NaN has no JSON spelling; it renders as null."""
         parsed = _check(BudgetRenderer().render({"event": "e", "x": math.nan}), 200)
         assert parsed["x"] is None
+
+
+class TestValuesWrittenAsTheirText:
+    @given(st.decimals(allow_nan=True, allow_infinity=True))
+    def test_a_decimal_is_its_text(self, value: Decimal) -> None:
+        """A Decimal is written as str() ("1.10"), not its repr ("Decimal('1.10')")."""
+        parsed = _check(BudgetRenderer().render({"event": "e", "amount": value}), 200)
+        assert parsed["amount"] == str(value)[:200]
+
+    @pytest.mark.parametrize(
+        "value", [PurePosixPath("/srv/app"), ip_address("10.0.0.1"), ip_network("10.0.0.0/8")]
+    )
+    def test_a_path_or_address_is_its_text(self, value: object) -> None:
+        """Paths and IP addresses and networks are their text, inside containers too."""
+        parsed = _check(BudgetRenderer().render({"event": "e", "v": value, "l": [value]}), 200)
+        assert parsed["v"] == parsed["l"][0] == str(value)
+
+    def test_text_is_no_replaced_value(self) -> None:
+        """Writing a Decimal as its text is not counted as a value replaced by its repr."""
+        before = counters.values_replaced
+        BudgetRenderer().render({"event": "e", "amount": Decimal("1.10")})
+        assert counters.values_replaced == before
+
+    def test_a_str_that_raises_falls_back_to_repr(self) -> None:
+        """A subclass whose __str__ raises is written as its repr, never raising."""
+
+        class Odd(Decimal):
+            def __str__(self) -> str:
+                raise RuntimeError("no")
+
+        parsed = _check(BudgetRenderer().render({"event": "e", "v": Odd("1")}), 200)
+        assert parsed["v"] == "Decimal('1')"
 
 
 class TestSafeRepr:

@@ -16,8 +16,8 @@ from types import FrameType, TracebackType
 from typing import Any
 
 from ..schema import F
+from ._astext import safe_repr
 from .context import _ctx
-from .render import safe_repr
 
 __all__ = [
     "LEVEL_OF",

@@ -28,9 +28,9 @@ from typing import Any
 from .. import _guard, _settings
 from ..schema import F
 from . import _rules
+from ._astext import as_text
 from ._numbers import card_like, mask_numbers
 from ._rules import MASK, PHONE, QUERY_ONLY, SECRET
-from .render import safe_repr
 
 __all__ = [
     "MASK",
@@ -295,8 +295,7 @@ class Redactor:
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
             value = {f.name: getattr(value, f.name, None) for f in dataclasses.fields(value)}
         if not isinstance(value, Mapping | list | tuple | set | frozenset):
-            _guard.counters.values_replaced += 1  # as the renderer would count it
-            return self.text(safe_repr(value))
+            return self.text(as_text(value))  # counted as the renderer would count it
         if depth >= self._MAX_DEPTH:
             return MASK  # deeper than we look: never pass it through unread
         try:

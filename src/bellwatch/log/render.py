@@ -18,6 +18,7 @@ import orjson
 
 from .._guard import counters
 from ..schema import CORE_FIELDS, F
+from ._astext import as_text, fix_text, safe_repr
 
 __all__ = ["MARK", "BudgetRenderer", "safe_repr", "showable"]
 
@@ -73,33 +74,8 @@ _NOT_EXTRA = _CORE | _LADDER_KEYS
 _SCALARS = (str, int, float, bool)
 
 
-def safe_repr(obj: object, limit: int = 200) -> str:
-    """``repr(obj)`` that never raises and never returns more than ``limit`` characters."""
-    try:
-        text = repr(obj)
-        if not isinstance(text, str):
-            raise TypeError("__repr__ returned a non-string")
-    except Exception:
-        try:
-            name = type(obj).__name__
-        except Exception:
-            name = "object"
-        text = f"<unrepresentable {name}>"
-    return _fix_text(text[:limit])
-
-
-def _fix_text(text: str) -> str:
-    """Replace lone surrogates, which are not valid UTF-8 and so not valid JSON text."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "replace").decode("utf-8")
-    return str(text)
-
-
 def _default(obj: object) -> str:
-    counters.values_replaced += 1
-    return safe_repr(obj)
+    return as_text(obj)
 
 
 def _clean(value: Any, depth: int, limit: int) -> Any:
@@ -107,7 +83,7 @@ def _clean(value: Any, depth: int, limit: int) -> Any:
     if value is None or isinstance(value, bool | float):
         return value
     if isinstance(value, str):
-        return _fix_text(value)
+        return fix_text(value)
     if isinstance(value, int):
         return int(value) if _INT_MIN <= value <= _INT_MAX else str(value)
     if isinstance(value, Mapping | list | tuple) and depth >= _MAX_DEPTH:
@@ -121,12 +97,11 @@ def _clean(value: Any, depth: int, limit: int) -> Any:
         return {_key(k): _clean(v, depth + 1, limit) for k, v in items}
     if isinstance(value, list | tuple):
         return [_clean(v, depth + 1, limit) for v in value[:_MAX_ITEMS]]
-    counters.values_replaced += 1
-    return safe_repr(value, limit)
+    return as_text(value, limit)
 
 
 def _key(key: object) -> str:
-    return _fix_text(key) if isinstance(key, str) else safe_repr(key, 64)
+    return fix_text(key) if isinstance(key, str) else safe_repr(key, 64)
 
 
 def _chars(raw: bytes) -> int:
