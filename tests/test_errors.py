@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -534,6 +535,31 @@ class TestRecordNeverRaises:
         harness.agg.store = Failing(Policy())
         harness.agg.record(order_failed(1))
         assert harness.lines == []
+
+
+class TestNotAppErrors:
+    @pytest.mark.parametrize(
+        "exc", [KeyboardInterrupt(), SystemExit(1), GeneratorExit(), asyncio.CancelledError()]
+    )
+    def test_record_leaves_a_base_exception_uncounted(
+        self, harness: Harness, exc: BaseException
+    ) -> None:
+        """A cancellation or an exit handed to ``record`` is no app error: no count, no line."""
+        harness.agg.record(exc, endpoint="/x", handled=False)
+        assert harness.agg.stats()["total_error_count"] == 0
+        assert harness.lines == []
+
+    def test_a_logged_cancellation_is_an_ordinary_line(self) -> None:
+        """``log.exception`` inside ``except CancelledError`` writes the app's line, uncounted."""
+        with capture_logs() as cap:
+            try:
+                raise asyncio.CancelledError()
+            except asyncio.CancelledError:
+                get_logger().exception("work cancelled")
+                logging.getLogger("lib").exception("work cancelled (stdlib)")
+            assert runtime.aggregator().stats()["total_error_count"] == 0
+        assert [e["event"] for e in cap.events] == ["work cancelled", "work cancelled (stdlib)"]
+        assert not any("hash" in e or "n" in e for e in cap.events)
 
 
 class TestLoggerCalls:

@@ -155,8 +155,12 @@ class ErrorAggregator:
 
         An exception already counted through a logger call (``log.exception`` then
         re-raise) is not counted twice. Without ``endpoint``, the route of the request
-        being handled (if any) is the pattern's.
+        being handled (if any) is the pattern's. A ``BaseException`` that is not an
+        ``Exception`` (a cancellation, ``KeyboardInterrupt``, ``SystemExit``) is no app
+        error: it is not counted.
         """
+        if not isinstance(exc, Exception):
+            return
         with suppress_internal_errors():
             if reported(exc) is not None:
                 return
@@ -177,7 +181,13 @@ class ErrorAggregator:
                 self._say("error", self._summary(hit))
 
     def on_log(self, method: str, event: dict[str, Any], exc: BaseException) -> dict[str, Any]:
-        """The pipeline step's work for a logger call carrying an exception."""
+        """The pipeline step's work for a logger call carrying an exception.
+
+        A cancellation or an exit logged by the app (``log.exception`` inside ``except
+        CancelledError``) is the app's own line, uncounted, as :meth:`record` has it.
+        """
+        if not isinstance(exc, Exception):
+            return event
         severity = event.pop("severity", None)
         forced = event.pop("fingerprint", None)
         path = event.get(F.PATH)
