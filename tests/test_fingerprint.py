@@ -166,6 +166,35 @@ class TestInAppFrames:
         assert fingerprint_module._in_app(demo_app.__file__)
 
 
+def _in_comprehensions(rows: list[str]) -> list[BaseException]:
+    caught = []
+    for build in (
+        lambda: [int(r) for r in rows],
+        lambda: {r: int(r) for r in rows},
+        lambda: {int(r) for r in rows},
+    ):
+        try:
+            build()
+        except ValueError as exc:
+            caught.append(exc)
+    return caught
+
+
+class TestAcrossPythonVersions:
+    def test_comprehension_frames_are_not_the_call_site(self) -> None:
+        """A list, dict or set comprehension is a frame before Python 3.12 and inlined
+        since (PEP 709): never hashed, so one bug keeps its fingerprint across versions."""
+        for exc in _in_comprehensions(["1", "x"]):
+            frames = in_app_frames(exc.__traceback__)
+            assert frames == [f"{__name__}:_in_comprehensions", f"{__name__}:<lambda>"]
+
+    def test_a_logged_comprehension_frame_is_not_hashed(self) -> None:
+        """Recomputing a hash from a line written by Python 3.11 leaves the frame out too."""
+        line = {"type": "builtins.ValueError", "msg": "bad",
+                "exc": "shop.orders:total:5 > shop.orders:<listcomp>:2"}  # fmt: skip
+        assert explain_record(line).frames == ("shop.orders:total",)
+
+
 class TestFingerprint:
     def test_is_eight_hex(self) -> None:
         """The hash is 8 lowercase hex characters (``F.ERROR_HASH``)."""

@@ -73,17 +73,26 @@ def _in_app(filename: str) -> bool:
     return hit
 
 
+# Frames Python 3.12+ no longer makes (PEP 709 inlines these comprehensions into their
+# function): never hashed, so one bug keeps its fingerprint across Python versions.
+_INLINED = frozenset({"<listcomp>", "<dictcomp>", "<setcomp>"})
+
+
 def in_app_frames(tb: TracebackType | None, limit: int = 8) -> list[str]:
     """``module:function`` of the app's own frames, outermost first (innermost ``limit``).
 
     No line numbers, so that an unrelated edit above the call site keeps the
-    fingerprint; library and standard-library frames are skipped. When no frame is
-    the app's, the innermost frame stands in.
+    fingerprint; library and standard-library frames are skipped, and so are list,
+    dict and set comprehensions (a frame of their own only before Python 3.12). When
+    no frame is the app's, the innermost frame stands in.
     """
     frames: list[str] = []
     last = ""
     while tb is not None:
         frame = tb.tb_frame
+        if frame.f_code.co_name in _INLINED:
+            tb = tb.tb_next
+            continue
         name = f"{frame.f_globals.get('__name__', '?')}:{frame.f_code.co_name}"
         if _in_app(frame.f_code.co_filename):
             frames.append(name)
@@ -244,6 +253,7 @@ def explain_record(record: Mapping[str, object]) -> Explanation:
     exception's name is qualified (``KeyError`` as ``builtins.KeyError``), as hashed.
     """
     frames = [frame.rsplit(":", 1)[0] for frame in split_frames(record.get(F.EXC))]
+    frames = [frame for frame in frames if frame.rsplit(":", 1)[-1] not in _INLINED]
     logged = str(record.get(F.ERROR_TYPE, ""))
     qualified = qualified_type(logged)
     notes = []
