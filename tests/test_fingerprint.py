@@ -180,6 +180,49 @@ def _in_comprehensions(rows: list[str]) -> list[BaseException]:
     return caught
 
 
+async def _task_group(*failures: BaseException) -> None:
+    async def fail(exc: BaseException) -> None:
+        raise exc
+
+    async with asyncio.TaskGroup() as group:
+        for exc in failures:
+            group.create_task(fail(exc))
+
+
+def _group_of(*failures: BaseException) -> BaseException:
+    try:
+        asyncio.run(_task_group(*failures))
+    except BaseException as exc:  # the TaskGroup's ExceptionGroup
+        return exc
+    raise AssertionError("unreachable")
+
+
+class TestExceptionGroups:
+    def test_different_failures_in_one_task_group_are_kept_apart(self) -> None:
+        """A TaskGroup whose task hit a ValueError is another bug than one that hit a KeyError."""
+        assert fingerprint(_group_of(ValueError("slot 3 taken"))) != fingerprint(
+            _group_of(KeyError("room"))
+        )
+
+    def test_how_many_tasks_failed_alike_does_not_split_the_pattern(self) -> None:
+        """One task or two failing the same way (ids aside) is one pattern."""
+        one = _group_of(ValueError("slot 3 taken"))
+        two = _group_of(ValueError("slot 4 taken"), ValueError("slot 5 taken"))
+        assert fingerprint(one) == fingerprint(two)
+
+    def test_the_message_names_the_sub_exceptions(self) -> None:
+        """The group's text says what failed inside it, once per kind."""
+        exc = _group_of(ValueError("slot 4 taken"), KeyError("room"), ValueError("slot 5 taken"))
+        assert error_message(exc) == (
+            "unhandled errors in a TaskGroup: KeyError: room; ValueError: slot 4 taken"
+        )
+
+    def test_explain_hashes_what_fingerprint_hashes(self) -> None:
+        """The explanation of a group gives its fingerprint."""
+        exc = _group_of(ValueError("slot 3 taken"), KeyError("room"))
+        assert explain(exc).hash == fingerprint(exc)
+
+
 class TestAcrossPythonVersions:
     def test_comprehension_frames_are_not_the_call_site(self) -> None:
         """A list, dict or set comprehension is a frame before Python 3.12 and inlined

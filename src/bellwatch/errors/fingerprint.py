@@ -104,13 +104,38 @@ def in_app_frames(tb: TracebackType | None, limit: int = 8) -> list[str]:
 
 
 def error_message(exc: BaseException) -> str:
-    """The text of ``exc``; never raises (a broken ``__str__`` gives a placeholder)."""
+    """The text of ``exc``; never raises (a broken ``__str__`` gives a placeholder).
+
+    An exception group (a ``TaskGroup``'s) says what failed inside it: its message,
+    then each kind of sub-exception once (``Type: message``, ids aside), so two groups
+    differ when what failed in them does, and not by how many tasks failed alike.
+    """
     try:
+        if isinstance(exc, BaseExceptionGroup):
+            return _group_message(exc)
         if isinstance(exc, KeyError) and len(exc.args) == 1:
             return str(exc.args[0])  # str(KeyError) quotes the key: the whole text would vanish
         return str(exc)
     except Exception:
         return f"<unprintable {type(exc).__name__}>"
+
+
+_GROUP_LEAVES = 50  # sub-exceptions of a group read at most (nested groups included)
+
+
+def _group_message(group: BaseExceptionGroup[BaseException]) -> str:
+    kinds: dict[str, str] = {}
+    stack: list[BaseException] = [group]
+    seen = 0
+    while stack and seen < _GROUP_LEAVES:
+        exc = stack.pop()
+        if isinstance(exc, BaseExceptionGroup):
+            stack.extend(reversed(exc.exceptions))
+            continue
+        seen += 1
+        text = f"{type(exc).__name__}: {error_message(exc)}"
+        kinds.setdefault(parameterize(text), text)  # one per kind, ids aside
+    return f"{group.message}: " + "; ".join(kinds[kind] for kind in sorted(kinds))
 
 
 def _type_name(exc: BaseException) -> str:
