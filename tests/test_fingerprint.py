@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from bellwatch.errors import fingerprint as fingerprint_module
 from bellwatch.errors.fingerprint import (
+    default_severity,
     error_message,
     explain,
     explain_record,
@@ -178,6 +179,75 @@ def _in_comprehensions(rows: list[str]) -> list[BaseException]:
         except ValueError as exc:
             caught.append(exc)
     return caught
+
+
+class Declined(Exception):
+    """A wrapper an app raises ``from`` whatever went wrong underneath."""
+
+
+class OperationalError(Exception):
+    """A database driver's error (critical by its name)."""
+
+
+def _wrapped(cause: BaseException, *, explicit: bool = True) -> BaseException:
+    try:
+        try:
+            raise cause
+        except Exception as exc:
+            if explicit:
+                raise Declined("booking failed") from exc
+            raise Declined("booking failed")  # noqa: B904 - the implicit context is the point
+    except Declined as outer:
+        return outer
+    raise AssertionError("unreachable")
+
+
+def _wrapped_quietly(cause: BaseException) -> BaseException:
+    try:
+        try:
+            raise cause
+        except Exception:
+            raise Declined("booking failed") from None
+    except Declined as outer:
+        return outer
+    raise AssertionError("unreachable")
+
+
+class TestChainedExceptions:
+    @pytest.mark.parametrize("explicit", [True, False])
+    def test_different_causes_are_kept_apart(self, explicit: bool) -> None:
+        """One wrapper raised from two different failures (``from`` or implicitly) is two bugs."""
+        locked = _wrapped(OperationalError("database is locked"), explicit=explicit)
+        timeout = _wrapped(TimeoutError("read timed out"), explicit=explicit)
+        assert fingerprint(locked) != fingerprint(timeout)
+
+    def test_the_cause_varying_by_id_stays_one_pattern(self) -> None:
+        """Causes that differ only by an id group together, as messages do."""
+        assert fingerprint(_wrapped(KeyError("booking 17"))) == fingerprint(
+            _wrapped(KeyError("booking 18"))
+        )
+
+    def test_the_message_names_the_cause(self) -> None:
+        """The wrapper's text says what it was raised from: the root cause is on the line."""
+        exc = _wrapped(OperationalError("database is locked"))
+        assert error_message(exc) == "booking failed (from OperationalError: database is locked)"
+
+    def test_a_suppressed_context_is_left_out(self) -> None:
+        """``raise ... from None`` says the context does not matter: neither shown nor hashed."""
+        exc = _wrapped_quietly(OperationalError("database is locked"))
+        assert error_message(exc) == "booking failed"
+        assert fingerprint(exc) == fingerprint(_wrapped_quietly(TimeoutError("read timed out")))
+
+    def test_a_wrapped_database_error_is_critical(self) -> None:
+        """A database failure raised as the app's own error is still a critical one."""
+        exc = _wrapped(OperationalError("database is locked"))
+        assert default_severity(exc, 500, handled=False) == "critical"
+
+    def test_a_cycle_in_the_chain_ends(self) -> None:
+        """An exception that is its own context's context is read once."""
+        a, b = ValueError("a"), ValueError("b")
+        a.__context__, b.__context__ = b, a
+        assert error_message(a) == "a (from ValueError: b)"
 
 
 async def _task_group(*failures: BaseException) -> None:

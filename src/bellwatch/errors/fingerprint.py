@@ -12,6 +12,7 @@ shows how one fingerprint was built.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import hashlib
 import os
 import sysconfig
@@ -109,7 +110,17 @@ def error_message(exc: BaseException) -> str:
     An exception group (a ``TaskGroup``'s) says what failed inside it: its message,
     then each kind of sub-exception once (``Type: message``, ids aside), so two groups
     differ when what failed in them does, and not by how many tasks failed alike.
+    An exception raised from another (``raise ... from``, or while handling it) says
+    that one too, ``(from Type: message)``: the root cause is on the line and in the
+    fingerprint, so one wrapper over two different failures is two patterns.
     """
+    text = _own_message(exc)
+    for link in _causes(exc):
+        text += f" (from {type(link).__name__}: {_own_message(link)})"
+    return text
+
+
+def _own_message(exc: BaseException) -> str:
     try:
         if isinstance(exc, BaseExceptionGroup):
             return _group_message(exc)
@@ -118,6 +129,30 @@ def error_message(exc: BaseException) -> str:
         return str(exc)
     except Exception:
         return f"<unprintable {type(exc).__name__}>"
+
+
+_CAUSES = 3  # links of a chain read at most
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """What ``exc`` was raised from, nearest first; a cycle ends the chain."""
+    out: list[BaseException] = []
+    seen = {id(exc)}
+    # (a chain attribute replaced by a property that raises ends the chain there)
+    with contextlib.suppress(Exception):
+        link = _parent(exc)
+        while link is not None and id(link) not in seen and len(out) < _CAUSES:
+            seen.add(id(link))
+            out.append(link)
+            link = _parent(link)
+    return out
+
+
+def _parent(exc: BaseException) -> BaseException | None:
+    """``__cause__``, else the context unless ``raise ... from None`` suppressed it."""
+    if exc.__cause__ is not None:
+        return exc.__cause__
+    return None if exc.__suppress_context__ else exc.__context__
 
 
 _GROUP_LEAVES = 50  # sub-exceptions of a group read at most (nested groups included)
@@ -329,12 +364,16 @@ def _class_rule(cls: type[BaseException]) -> str | None:
 def default_severity(exc: BaseException, status: int | None, handled: bool) -> str:
     """The built-in rules: validation and 4xx low, handled medium, unhandled or 5xx high.
 
-    Out-of-memory, database and connection failures are critical; a signature failure
-    is high, and a burst of them escalates to critical.
+    Out-of-memory, database and connection failures are critical, also when the app
+    raised its own error from one; a signature failure is high, and a burst of them
+    escalates to critical.
     """
     by_class = _class_severity(type(exc))
     if by_class is not None:
         return by_class
+    # A database or connection failure the app raised as its own error is still one.
+    if any(_class_severity(type(link)) == Sev.CRITICAL for link in _causes(exc)):
+        return Sev.CRITICAL
     if status is not None and 400 <= status < 500:
         return Sev.LOW
     if not handled or (status is not None and status >= 500):
