@@ -950,6 +950,38 @@ class TestExactCounts:
                 agg.close()
 
 
+class TestEscalationSurvivesARedisRestart:
+    def test_an_escalation_is_not_decided_again_after_redis_lost_its_data(
+        self, own_redis: RedisServer
+    ) -> None:
+        """Redis restarted empty mid-spike: the restored counts escalate nothing twice,
+        the cluster keeps the raised severity, and one escalation alert went out."""
+        aggs, lines = _aggregators(own_redis.url, 2, spike_threshold=5)
+        sent: list[Alert] = []
+        for agg in aggs:
+            agg.alerter.close(0.0)
+            agg.alerter = Alerter([_Keep(sent)], interval=0.0)  # no cooldown hides a repeat
+        try:
+            for i in range(8):
+                aggs[i % 2].record(_boom(i))
+            _flush(*(agg.store for agg in aggs))  # type: ignore[misc]
+            own_redis.restart()
+            with capture_logs():
+                for i in range(4):
+                    aggs[i % 2].record(_boom(i))
+                _flush(*(agg.store for agg in aggs))  # type: ignore[misc]
+                _flush(*(agg.store for agg in aggs))  # type: ignore[misc]
+            for agg in aggs:
+                assert agg.alerter.flush(5.0)
+            assert [e["sev"] for e in lines if e["event"] == "error_escalated"] == ["high"]
+            assert [a.severity for a in sent if a.escalated] == ["high"]
+            (top,) = aggs[1].stats()["top_errors"]
+            assert (top["count"], top["severity"]) == (12, "high")
+        finally:
+            for agg in aggs:
+                agg.close()
+
+
 class TestPatternsStayListed:
     def test_a_final_round_keeps_the_cluster_patterns_listed(self, redis_url: str) -> None:
         """After a worker's shutdown claims, every worker still lists the patterns."""

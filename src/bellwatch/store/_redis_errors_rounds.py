@@ -34,7 +34,8 @@ _TOP = 100  # patterns read back in full for /metrics; the rest only counted
 
 
 # n, type, message, severity, endpoint, first_seen, last_seen, claims (occurrences of
-# this entry this process's own lines already accounted for: its first lines)
+# this entry this process's own lines already accounted for: its first lines); a batch
+# restoring lost data adds 1 for a pattern this process knows escalated
 Entry = list[Any]
 CLAIMS = 7
 
@@ -115,6 +116,8 @@ class ErrorRounds:
                 if key in full:
                     full[key][CLAIMS] += n
             batch = full
+        if mode in ("full", "resend"):
+            batch = self._escalated(batch)
         pol = self.policy
         now = time.time()
         final = self._final
@@ -131,6 +134,25 @@ class ErrorRounds:
         self._since = now - 5.0  # overlap: clocks of tasks differ a little
         self._learn(lines, counts, escalations, known, alerts)
         return str(reply)
+
+    def _escalated(self, batch: dict[str, Entry]) -> dict[str, Entry]:
+        """``batch`` restoring what Redis lost: the escalations this process was told of.
+
+        Each entry of a pattern escalated here carries its raised severity and a ninth
+        field, 1, so that the script restores the escalation instead of deciding it again
+        on the restored counts (one ``error_escalated`` line and one page per spike).
+        """
+        out = {}
+        with self._lock:
+            for key, entry in batch.items():
+                p = self._patterns.get(key)
+                if p is not None and p.severity != p.origin:
+                    restored = [*entry[: CLAIMS + 1], 1]
+                    restored[3] = p.severity
+                    out[key] = restored
+                else:
+                    out[key] = entry
+        return out
 
     def _learn(self, lines: list[Any], counts: list[Any], escalations: list[Any],
                known: list[Any], alerts: list[Any]) -> None:  # fmt: skip
