@@ -27,6 +27,7 @@ KEEP = 7 * 86_400  # seconds the service-wide error keys outlive their last writ
 # acknowledged to this process (the generation check; mode resend: what it lost).
 # Payload: {hash: [n, type, message, severity, endpoint, first_seen, last_seen, claims]}, and
 # in a batch restoring lost data a ninth field, 1, for a pattern escalated before the loss.
+# Counts: hash, the cluster's count, its severity now (each process learns an escalation).
 # A line due: hash, count (every_n: the multiple of N or the total; window: n), n,
 # severity, announce, type, message, endpoint (a process may no longer know the pattern).
 APPLY = """
@@ -178,6 +179,7 @@ for key, v in pairs(d) do
   end
   counts[#counts + 1] = key
   counts[#counts + 1] = new
+  counts[#counts + 1] = sev
   redis.call('ZADD', p .. 'errs', now, key)
   redis.call('ZINCRBY', p .. 'etop', n, key)
   -- past the TTL the cleanup below forgets it (stating its rest) before Redis would

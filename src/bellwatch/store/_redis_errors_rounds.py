@@ -135,11 +135,19 @@ class ErrorRounds:
         self._learn(lines, counts, escalations, known, alerts)
         return str(reply)
 
+    def _raise(self, key: str, severity: str) -> None:
+        """The cluster's severity of a pattern this process knows, when it is higher (an
+        escalation another process was told of): what a restore after a loss carries."""
+        p = self._patterns.get(key)
+        if p is not None and severity in Sev.ORDER and p.severity in Sev.ORDER:
+            if Sev.ORDER.index(severity) > Sev.ORDER.index(p.severity):
+                p.severity = severity
+
     def _escalated(self, batch: dict[str, Entry]) -> dict[str, Entry]:
         """``batch`` restoring what Redis lost: the escalations this process was told of.
 
-        Each entry of a pattern escalated here carries its raised severity and a ninth
-        field, 1, so that the script restores the escalation instead of deciding it again
+        Each entry of a pattern escalated (this process was told by the escalation or by
+        the counts of a later round) carries its raised severity and a ninth field, 1, so that the script restores the escalation instead of deciding it again
         on the restored counts (one ``error_escalated`` line and one page per spike).
         """
         out = {}
@@ -160,8 +168,10 @@ class ErrorRounds:
             if len(self._known) > 4 * self.policy.max_patterns:
                 self._known.clear()
             self._known.update(str(k) for k in known)
-            for i in range(0, len(counts), 2):
-                self._counts[str(counts[i])] = int(counts[i + 1])
+            for i in range(0, len(counts), 3):
+                key = str(counts[i])
+                self._counts[key] = int(counts[i + 1])
+                self._raise(key, str(counts[i + 2]))
             if len(self._counts) > self.policy.max_patterns:
                 self._counts.clear()
             for i in range(0, len(escalations), 2):
