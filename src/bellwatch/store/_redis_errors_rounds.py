@@ -139,16 +139,19 @@ class ErrorRounds:
         """The cluster's severity of a pattern this process knows, when it is higher (an
         escalation another process was told of): what a restore after a loss carries."""
         p = self._patterns.get(key)
-        if p is not None and severity in Sev.ORDER and p.severity in Sev.ORDER:
-            if Sev.ORDER.index(severity) > Sev.ORDER.index(p.severity):
-                p.severity = severity
+        order = Sev.ORDER
+        if p is None or severity not in order or p.severity not in order:
+            return
+        if order.index(severity) > order.index(p.severity):
+            p.severity = severity
 
     def _escalated(self, batch: dict[str, Entry]) -> dict[str, Entry]:
         """``batch`` restoring what Redis lost: the escalations this process was told of.
 
         Each entry of a pattern escalated (this process was told by the escalation or by
-        the counts of a later round) carries its raised severity and a ninth field, 1, so that the script restores the escalation instead of deciding it again
-        on the restored counts (one ``error_escalated`` line and one page per spike).
+        the counts of a later round) carries its raised severity and a ninth field, 1, so
+        that the script restores the escalation instead of deciding it again on the
+        restored counts (one ``error_escalated`` line and one page per spike).
         """
         out = {}
         with self._lock:
