@@ -646,6 +646,20 @@ class TestLoggerCalls:
         assert (line["sev"], line["type"]) == ("low", "PhoneValidationError")
         assert "exc" not in line
 
+    def test_an_exception_the_event_loop_reports_is_unhandled(self) -> None:
+        """A task's exception nobody retrieved (asyncio's own report) is unhandled: high."""
+        loop = asyncio.new_event_loop()
+        with capture_logs() as cap:
+            try:
+                raise RuntimeError("task 1 crashed")
+            except RuntimeError as exc:
+                message = "Task exception was never retrieved"
+                loop.call_exception_handler({"message": message, "exception": exc})
+            finally:
+                loop.close()
+        (line,) = [e for e in cap.events if e.get("logger") == "asyncio"]
+        assert (line["n"], line["sev"]) == (1, "high")
+
     def test_plain_error_without_exception_is_untouched(self) -> None:
         """``log.error`` with no exception is an ordinary line."""
         log = get_logger()

@@ -57,6 +57,7 @@ SeverityHook = Callable[[BaseException, "int | None", bool], "str | None"]
 # The severities whose first occurrence alerts; every escalation alerts, except of a
 # pattern that began low (unless alert_low).
 _FIRST_PAGES = (Sev.HIGH, Sev.CRITICAL)
+_EVENT_LOOP = "asyncio"  # the logger of asyncio's default exception handler
 _MESSAGE_MAX = 120  # normalised message kept per pattern: bounds memory and line size
 Emit = Callable[[str, dict[str, Any]], None]
 
@@ -206,7 +207,9 @@ class ErrorAggregator:
                 exc,
                 endpoint=route,
                 status=status if isinstance(status, int) else None,
-                handled=True,
+                # What the event loop reports (a task's exception nobody retrieved, a
+                # callback that raised) no code of the app handled.
+                handled=event.get(F.LOGGER) != _EVENT_LOOP,
                 severity=severity if isinstance(severity, str) else None,
                 forced=str(forced) if forced is not None else None,
             )
