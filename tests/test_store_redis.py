@@ -585,6 +585,27 @@ class TestRedisPatternStore:
             for agg in aggs:
                 agg.close()
 
+    def test_a_pattern_idle_past_its_ttl_is_written_in_full_again(self, redis_url: str) -> None:
+        """As in memory: an error back after its TTL has a first line (its traceback) again,
+        at its own severity, not the one a spike gave it before."""
+        now = [1_000_000.0]
+        lines: list[Any] = []
+        resolved = _settings.resolve({}, redis_url=redis_url, flush_interval=60.0, service="err",
+                                     error_ttl=60.0, spike_threshold=5)  # fmt: skip
+        agg = ErrorAggregator(resolved, clock=lambda: now[0], emit=lambda _m, e: lines.append(e))
+        try:
+            for i in range(8):
+                agg.record(_boom(i))
+            assert agg.store.flush()  # type: ignore[attr-defined]
+            assert [e["sev"] for e in lines if e["event"] == "error_escalated"] == ["high"]
+            now[0] += 61.0
+            agg.record(_boom(9))
+            firsts = [e for e in lines if e["event"] == "error"]
+            assert len(firsts) == 2
+            assert ("exc" in firsts[1], firsts[1]["sev"]) == (True, "medium")
+        finally:
+            agg.close()
+
     def test_stats_are_the_cluster_totals(self, redis_url: str) -> None:
         """/metrics' errors section counts every process's occurrences."""
         aggs, _ = _aggregators(redis_url, 2)
