@@ -213,6 +213,31 @@ def _wrapped_quietly(cause: BaseException) -> BaseException:
     raise AssertionError("unreachable")
 
 
+def _raise_payment_failed() -> None:
+    raise RuntimeError("payment failed")
+
+
+def _collapse() -> None:
+    # What starlette._utils.collapse_excgroups does around BaseHTTPMiddleware's task group.
+    try:
+        try:
+            _raise_payment_failed()
+        except RuntimeError as exc:
+            raise ExceptionGroup("unhandled errors in a TaskGroup", [exc])  # noqa: B904
+    except BaseException as exc:
+        while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+            exc = exc.exceptions[0]
+        raise exc  # (its context is then the group holding it)
+
+
+def _collapsed() -> BaseException:
+    try:
+        _collapse()
+    except RuntimeError as exc:
+        return exc
+    raise AssertionError("unreachable")
+
+
 class TestChainedExceptions:
     @pytest.mark.parametrize("explicit", [True, False])
     def test_different_causes_are_kept_apart(self, explicit: bool) -> None:
@@ -242,6 +267,16 @@ class TestChainedExceptions:
         """A database failure raised as the app's own error is still a critical one."""
         exc = _wrapped(OperationalError("database is locked"))
         assert default_severity(exc, 500, handled=False) == "critical"
+
+    def test_a_group_re_raised_as_its_only_member_adds_nothing(self) -> None:
+        """Starlette's ``BaseHTTPMiddleware`` re-raises a one-exception group's member, whose
+        context is then the group holding it: the same text and hash as raised plainly."""
+        collapsed = _collapsed()
+        assert isinstance(collapsed.__context__, ExceptionGroup)
+        assert error_message(collapsed) == "payment failed"
+        hashed = fingerprint(collapsed)
+        collapsed.__suppress_context__ = True  # as if it had no context at all
+        assert fingerprint(collapsed) == hashed
 
     def test_a_cycle_in_the_chain_ends(self) -> None:
         """An exception that is its own context's context is read once."""

@@ -135,17 +135,29 @@ _CAUSES = 3  # links of a chain read at most
 
 
 def _causes(exc: BaseException) -> list[BaseException]:
-    """What ``exc`` was raised from, nearest first; a cycle ends the chain."""
+    """What ``exc`` was raised from, nearest first; a cycle ends the chain.
+
+    A group holding the exception it is the context of is passed over: it is the
+    exception re-raised out of a one-member group (Starlette's ``BaseHTTPMiddleware``
+    does it to every error), which says nothing more and would repeat itself.
+    """
     out: list[BaseException] = []
     seen = {id(exc)}
+    inner = exc
     # (a chain attribute replaced by a property that raises ends the chain there)
     with contextlib.suppress(Exception):
         link = _parent(exc)
         while link is not None and id(link) not in seen and len(out) < _CAUSES:
             seen.add(id(link))
-            out.append(link)
+            if not (isinstance(link, BaseExceptionGroup) and _holds(link, inner)):
+                out.append(link)
+            inner = link
             link = _parent(link)
     return out
+
+
+def _holds(group: BaseExceptionGroup[BaseException], exc: BaseException) -> bool:
+    return any(leaf is exc for leaf in _leaves(group))
 
 
 def _parent(exc: BaseException) -> BaseException | None:
@@ -158,17 +170,24 @@ def _parent(exc: BaseException) -> BaseException | None:
 _GROUP_LEAVES = 50  # sub-exceptions of a group read at most (nested groups included)
 
 
-def _group_message(group: BaseExceptionGroup[BaseException]) -> str:
-    kinds: dict[str, str] = {}
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    """The exceptions a group holds, nested groups flattened (the first ``_GROUP_LEAVES``)."""
+    out: list[BaseException] = []
     stack: list[BaseException] = [group]
-    seen = 0
-    while stack and seen < _GROUP_LEAVES:
+    while stack and len(out) < _GROUP_LEAVES:
         exc = stack.pop()
         if isinstance(exc, BaseExceptionGroup):
             stack.extend(reversed(exc.exceptions))
-            continue
-        seen += 1
-        text = f"{type(exc).__name__}: {error_message(exc)}"
+        else:
+            out.append(exc)
+    return out
+
+
+def _group_message(group: BaseExceptionGroup[BaseException]) -> str:
+    kinds: dict[str, str] = {}
+    for exc in _leaves(group):
+        # Each one's own text: its chain could lead back to the group (a cycle).
+        text = f"{type(exc).__name__}: {_own_message(exc)}"
         kinds.setdefault(parameterize(text), text)  # one per kind, ids aside
     return f"{group.message}: " + "; ".join(kinds[kind] for kind in sorted(kinds))
 
