@@ -278,6 +278,20 @@ class TestChainedExceptions:
         collapsed.__suppress_context__ = True  # as if it had no context at all
         assert fingerprint(collapsed) == hashed
 
+    def test_a_cause_without_text_is_named_alone(self) -> None:
+        """``asyncio.wait_for``'s ``TimeoutError`` (no text) raised from a ``CancelledError``
+        (no text either) reads ``(from CancelledError)``, with no stray space or colon."""
+
+        async def slow() -> None:
+            await asyncio.sleep(10)
+
+        async def main() -> None:
+            await asyncio.wait_for(slow(), 0.001)
+
+        with pytest.raises(TimeoutError) as caught:
+            asyncio.run(main())
+        assert error_message(caught.value) == "(from CancelledError)"
+
     def test_a_cycle_in_the_chain_ends(self) -> None:
         """An exception that is its own context's context is read once."""
         a, b = ValueError("a"), ValueError("b")

@@ -114,10 +114,13 @@ def error_message(exc: BaseException) -> str:
     that one too, ``(from Type: message)``: the root cause is on the line and in the
     fingerprint, so one wrapper over two different failures is two patterns.
     """
-    text = _own_message(exc)
+    parts = [_own_message(exc)]
     for link in _causes(exc):
-        text += f" (from {type(link).__name__}: {_own_message(link)})"
-    return text
+        said = _own_message(link)
+        parts.append(
+            f"(from {type(link).__name__}: {said})" if said else f"(from {type(link).__name__})"
+        )
+    return " ".join(part for part in parts if part)
 
 
 def _own_message(exc: BaseException) -> str:
