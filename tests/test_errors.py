@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -536,6 +537,31 @@ class TestRecordNeverRaises:
         assert harness.lines == []
 
 
+class TestNotAppErrors:
+    @pytest.mark.parametrize(
+        "exc", [KeyboardInterrupt(), SystemExit(1), GeneratorExit(), asyncio.CancelledError()]
+    )
+    def test_record_leaves_a_base_exception_uncounted(
+        self, harness: Harness, exc: BaseException
+    ) -> None:
+        """A cancellation or an exit handed to ``record`` is no app error: no count, no line."""
+        harness.agg.record(exc, endpoint="/x", handled=False)
+        assert harness.agg.stats()["total_error_count"] == 0
+        assert harness.lines == []
+
+    def test_a_logged_cancellation_is_an_ordinary_line(self) -> None:
+        """``log.exception`` inside ``except CancelledError`` writes the app's line, uncounted."""
+        with capture_logs() as cap:
+            try:
+                raise asyncio.CancelledError()
+            except asyncio.CancelledError:
+                get_logger().exception("work cancelled")
+                logging.getLogger("lib").exception("work cancelled (stdlib)")
+            assert runtime.aggregator().stats()["total_error_count"] == 0
+        assert [e["event"] for e in cap.events] == ["work cancelled", "work cancelled (stdlib)"]
+        assert not any("hash" in e or "n" in e for e in cap.events)
+
+
 class TestLoggerCalls:
     def test_log_exception_is_aggregated(self) -> None:
         """``log.exception`` writes the first occurrence in full and drops the rest."""
@@ -619,6 +645,20 @@ class TestLoggerCalls:
         (line,) = cap.events
         assert (line["sev"], line["type"]) == ("low", "PhoneValidationError")
         assert "exc" not in line
+
+    def test_an_exception_the_event_loop_reports_is_unhandled(self) -> None:
+        """A task's exception nobody retrieved (asyncio's own report) is unhandled: high."""
+        loop = asyncio.new_event_loop()
+        with capture_logs() as cap:
+            try:
+                raise RuntimeError("task 1 crashed")
+            except RuntimeError as exc:
+                message = "Task exception was never retrieved"
+                loop.call_exception_handler({"message": message, "exception": exc})
+            finally:
+                loop.close()
+        (line,) = [e for e in cap.events if e.get("logger") == "asyncio"]
+        assert (line["n"], line["sev"]) == (1, "high")
 
     def test_plain_error_without_exception_is_untouched(self) -> None:
         """``log.error`` with no exception is an ordinary line."""

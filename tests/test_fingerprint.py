@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from bellwatch.errors import fingerprint as fingerprint_module
 from bellwatch.errors.fingerprint import (
+    default_severity,
     error_message,
     explain,
     explain_record,
@@ -164,6 +165,196 @@ class TestInAppFrames:
         from bellwatch.demo import app as demo_app
 
         assert fingerprint_module._in_app(demo_app.__file__)
+
+
+def _in_comprehensions(rows: list[str]) -> list[BaseException]:
+    caught = []
+    for build in (
+        lambda: [int(r) for r in rows],
+        lambda: {r: int(r) for r in rows},
+        lambda: {int(r) for r in rows},
+    ):
+        try:
+            build()
+        except ValueError as exc:
+            caught.append(exc)
+    return caught
+
+
+class Declined(Exception):
+    """A wrapper an app raises ``from`` whatever went wrong underneath."""
+
+
+class OperationalError(Exception):
+    """A database driver's error (critical by its name)."""
+
+
+def _wrapped(cause: BaseException, *, explicit: bool = True) -> BaseException:
+    try:
+        try:
+            raise cause
+        except Exception as exc:
+            if explicit:
+                raise Declined("booking failed") from exc
+            raise Declined("booking failed")  # noqa: B904 - the implicit context is the point
+    except Declined as outer:
+        return outer
+    raise AssertionError("unreachable")
+
+
+def _wrapped_quietly(cause: BaseException) -> BaseException:
+    try:
+        try:
+            raise cause
+        except Exception:
+            raise Declined("booking failed") from None
+    except Declined as outer:
+        return outer
+    raise AssertionError("unreachable")
+
+
+def _raise_payment_failed() -> None:
+    raise RuntimeError("payment failed")
+
+
+def _collapse() -> None:
+    # What starlette._utils.collapse_excgroups does around BaseHTTPMiddleware's task group.
+    try:
+        try:
+            _raise_payment_failed()
+        except RuntimeError as exc:
+            raise ExceptionGroup("unhandled errors in a TaskGroup", [exc])  # noqa: B904
+    except BaseException as exc:
+        while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+            exc = exc.exceptions[0]
+        raise exc  # (its context is then the group holding it)
+
+
+def _collapsed() -> BaseException:
+    try:
+        _collapse()
+    except RuntimeError as exc:
+        return exc
+    raise AssertionError("unreachable")
+
+
+class TestChainedExceptions:
+    @pytest.mark.parametrize("explicit", [True, False])
+    def test_different_causes_are_kept_apart(self, explicit: bool) -> None:
+        """One wrapper raised from two different failures (``from`` or implicitly) is two bugs."""
+        locked = _wrapped(OperationalError("database is locked"), explicit=explicit)
+        timeout = _wrapped(TimeoutError("read timed out"), explicit=explicit)
+        assert fingerprint(locked) != fingerprint(timeout)
+
+    def test_the_cause_varying_by_id_stays_one_pattern(self) -> None:
+        """Causes that differ only by an id group together, as messages do."""
+        assert fingerprint(_wrapped(KeyError("booking 17"))) == fingerprint(
+            _wrapped(KeyError("booking 18"))
+        )
+
+    def test_the_message_names_the_cause(self) -> None:
+        """The wrapper's text says what it was raised from: the root cause is on the line."""
+        exc = _wrapped(OperationalError("database is locked"))
+        assert error_message(exc) == "booking failed (from OperationalError: database is locked)"
+
+    def test_a_suppressed_context_is_left_out(self) -> None:
+        """``raise ... from None`` says the context does not matter: neither shown nor hashed."""
+        exc = _wrapped_quietly(OperationalError("database is locked"))
+        assert error_message(exc) == "booking failed"
+        assert fingerprint(exc) == fingerprint(_wrapped_quietly(TimeoutError("read timed out")))
+
+    def test_a_wrapped_database_error_is_critical(self) -> None:
+        """A database failure raised as the app's own error is still a critical one."""
+        exc = _wrapped(OperationalError("database is locked"))
+        assert default_severity(exc, 500, handled=False) == "critical"
+
+    def test_a_group_re_raised_as_its_only_member_adds_nothing(self) -> None:
+        """Starlette's ``BaseHTTPMiddleware`` re-raises a one-exception group's member, whose
+        context is then the group holding it: the same text and hash as raised plainly."""
+        collapsed = _collapsed()
+        assert isinstance(collapsed.__context__, ExceptionGroup)
+        assert error_message(collapsed) == "payment failed"
+        hashed = fingerprint(collapsed)
+        collapsed.__suppress_context__ = True  # as if it had no context at all
+        assert fingerprint(collapsed) == hashed
+
+    def test_a_cause_without_text_is_named_alone(self) -> None:
+        """``asyncio.wait_for``'s ``TimeoutError`` (no text) raised from a ``CancelledError``
+        (no text either) reads ``(from CancelledError)``, with no stray space or colon."""
+
+        async def slow() -> None:
+            await asyncio.sleep(10)
+
+        async def main() -> None:
+            await asyncio.wait_for(slow(), 0.001)
+
+        with pytest.raises(TimeoutError) as caught:
+            asyncio.run(main())
+        assert error_message(caught.value) == "(from CancelledError)"
+
+    def test_a_cycle_in_the_chain_ends(self) -> None:
+        """An exception that is its own context's context is read once."""
+        a, b = ValueError("a"), ValueError("b")
+        a.__context__, b.__context__ = b, a
+        assert error_message(a) == "a (from ValueError: b)"
+
+
+async def _task_group(*failures: BaseException) -> None:
+    async def fail(exc: BaseException) -> None:
+        raise exc
+
+    async with asyncio.TaskGroup() as group:
+        for exc in failures:
+            group.create_task(fail(exc))
+
+
+def _group_of(*failures: BaseException) -> BaseException:
+    try:
+        asyncio.run(_task_group(*failures))
+    except BaseException as exc:  # the TaskGroup's ExceptionGroup
+        return exc
+    raise AssertionError("unreachable")
+
+
+class TestExceptionGroups:
+    def test_different_failures_in_one_task_group_are_kept_apart(self) -> None:
+        """A TaskGroup whose task hit a ValueError is another bug than one that hit a KeyError."""
+        assert fingerprint(_group_of(ValueError("slot 3 taken"))) != fingerprint(
+            _group_of(KeyError("room"))
+        )
+
+    def test_how_many_tasks_failed_alike_does_not_split_the_pattern(self) -> None:
+        """One task or two failing the same way (ids aside) is one pattern."""
+        one = _group_of(ValueError("slot 3 taken"))
+        two = _group_of(ValueError("slot 4 taken"), ValueError("slot 5 taken"))
+        assert fingerprint(one) == fingerprint(two)
+
+    def test_the_message_names_the_sub_exceptions(self) -> None:
+        """The group's text says what failed inside it, once per kind."""
+        exc = _group_of(ValueError("slot 4 taken"), KeyError("room"), ValueError("slot 5 taken"))
+        assert error_message(exc) == (
+            "unhandled errors in a TaskGroup: KeyError: room; ValueError: slot 4 taken"
+        )
+
+    def test_explain_hashes_what_fingerprint_hashes(self) -> None:
+        """The explanation of a group gives its fingerprint."""
+        exc = _group_of(ValueError("slot 3 taken"), KeyError("room"))
+        assert explain(exc).hash == fingerprint(exc)
+
+
+class TestAcrossPythonVersions:
+    def test_comprehension_frames_are_not_the_call_site(self) -> None:
+        """A list, dict or set comprehension is a frame before Python 3.12 and inlined
+        since (PEP 709): never hashed, so one bug keeps its fingerprint across versions."""
+        for exc in _in_comprehensions(["1", "x"]):
+            frames = in_app_frames(exc.__traceback__)
+            assert frames == [f"{__name__}:_in_comprehensions", f"{__name__}:<lambda>"]
+
+    def test_a_logged_comprehension_frame_is_not_hashed(self) -> None:
+        """Recomputing a hash from a line written by Python 3.11 leaves the frame out too."""
+        line = {"type": "builtins.ValueError", "msg": "bad",
+                "exc": "shop.orders:total:5 > shop.orders:<listcomp>:2"}  # fmt: skip
+        assert explain_record(line).frames == ("shop.orders:total",)
 
 
 class TestFingerprint:

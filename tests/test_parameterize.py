@@ -61,6 +61,10 @@ MUST_GROUP = [
     ("key 'alice' missing", 'key "bob" missing'),
     ("user42 locked", "user7 locked"),
     ("retry 3 of 5 failed", "retry 10 of 12 failed"),
+    # Random ids of letters and digits (Stripe, ULID, API keys): one pattern, not one per id.
+    ("charge ch_3MmlLrLkdIwHu7ix0snN0B15 failed", "charge ch_3NqxYzLkdIwHu7ix1abC2D34 failed"),
+    ("ULID 01ARZ3NDEKTSV4RRFFQ69G5FAV bad", "ULID 01BX5ZZKBKACTAV9WEVGEMMVRZ bad"),
+    ("session Xk9fLmQ2rTz8WpB4vN7c expired", "session aB3dE5fG7hJ9kLmNpQrS expired"),
 ]
 
 # Pairs that must stay apart: the words, the kind of value, or its place differ.
@@ -97,6 +101,9 @@ MUST_NOT_GROUP = [
     ("user42 locked", "admin42 locked"),
     ("Basic validation failed", "Advanced validation failed"),
     ("took 3 seconds", "took 3 tries"),
+    # Names with a digit or two are words, not ids.
+    ("sha256WithRSAEncryption unsupported", "sha1WithRSAEncryption unsupported"),
+    ("aes128GcmSha256 refused", "aes256GcmSha384 refused"),
 ]
 
 

@@ -585,6 +585,27 @@ class TestRedisPatternStore:
             for agg in aggs:
                 agg.close()
 
+    def test_a_pattern_idle_past_its_ttl_is_written_in_full_again(self, redis_url: str) -> None:
+        """As in memory: an error back after its TTL has a first line (its traceback) again,
+        at its own severity, not the one a spike gave it before."""
+        now = [1_000_000.0]
+        lines: list[Any] = []
+        resolved = _settings.resolve({}, redis_url=redis_url, flush_interval=60.0, service="err",
+                                     error_ttl=60.0, spike_threshold=5)  # fmt: skip
+        agg = ErrorAggregator(resolved, clock=lambda: now[0], emit=lambda _m, e: lines.append(e))
+        try:
+            for i in range(8):
+                agg.record(_boom(i))
+            assert agg.store.flush()  # type: ignore[attr-defined]
+            assert [e["sev"] for e in lines if e["event"] == "error_escalated"] == ["high"]
+            now[0] += 61.0
+            agg.record(_boom(9))
+            firsts = [e for e in lines if e["event"] == "error"]
+            assert len(firsts) == 2
+            assert ("exc" in firsts[1], firsts[1]["sev"]) == (True, "medium")
+        finally:
+            agg.close()
+
     def test_stats_are_the_cluster_totals(self, redis_url: str) -> None:
         """/metrics' errors section counts every process's occurrences."""
         aggs, _ = _aggregators(redis_url, 2)
@@ -947,6 +968,43 @@ class TestExactCounts:
         finally:
             admin.close()
             with capture_logs():
+                agg.close()
+
+
+class TestEscalationSurvivesARedisRestart:
+    def test_an_escalation_is_not_decided_again_after_redis_lost_its_data(
+        self, own_redis: RedisServer
+    ) -> None:
+        """Redis restarted empty mid-spike: the restored counts escalate nothing twice,
+        the cluster keeps the raised severity, and one escalation alert went out."""
+        aggs, lines = _aggregators(own_redis.url, 2, spike_threshold=5)
+        sent: list[Alert] = []
+        for agg in aggs:
+            agg.alerter.close(0.0)
+            agg.alerter = Alerter([_Keep(sent)], interval=0.0)  # no cooldown hides a repeat
+        try:
+            for i in range(10):  # aggs[0]'s batch (the 9th) escalates; aggs[1] learns of it
+                aggs[i % 2].record(_boom(i))
+                if i >= 7:
+                    assert aggs[i % 2].store.flush()  # type: ignore[attr-defined]
+            own_redis.restart()
+            with capture_logs():
+                # Each worker's first round after the loss restores, the next one is live:
+                # a spike on the worker that only learnt of the escalation, before the one
+                # that decided it has restored anything.
+                for agg in (aggs[1], aggs[1], aggs[0]):
+                    for i in range(6):
+                        agg.record(_boom(i))
+                    assert agg.store.flush()  # type: ignore[attr-defined]
+                _flush(*(agg.store for agg in aggs))  # type: ignore[misc]
+            for agg in aggs:
+                assert agg.alerter.flush(5.0)
+            assert [e["sev"] for e in lines if e["event"] == "error_escalated"] == ["high"]
+            assert [a.severity for a in sent if a.escalated] == ["high"]
+            (top,) = aggs[1].stats()["top_errors"]
+            assert (top["count"], top["severity"]) == (28, "high")
+        finally:
+            for agg in aggs:
                 agg.close()
 
 

@@ -57,6 +57,7 @@ SeverityHook = Callable[[BaseException, "int | None", bool], "str | None"]
 # The severities whose first occurrence alerts; every escalation alerts, except of a
 # pattern that began low (unless alert_low).
 _FIRST_PAGES = (Sev.HIGH, Sev.CRITICAL)
+_EVENT_LOOP = "asyncio"  # the logger of asyncio's default exception handler
 _MESSAGE_MAX = 120  # normalised message kept per pattern: bounds memory and line size
 Emit = Callable[[str, dict[str, Any]], None]
 
@@ -155,8 +156,12 @@ class ErrorAggregator:
 
         An exception already counted through a logger call (``log.exception`` then
         re-raise) is not counted twice. Without ``endpoint``, the route of the request
-        being handled (if any) is the pattern's.
+        being handled (if any) is the pattern's. A ``BaseException`` that is not an
+        ``Exception`` (a cancellation, ``KeyboardInterrupt``, ``SystemExit``) is no app
+        error: it is not counted.
         """
+        if not isinstance(exc, Exception):
+            return
         with suppress_internal_errors():
             if reported(exc) is not None:
                 return
@@ -177,7 +182,13 @@ class ErrorAggregator:
                 self._say("error", self._summary(hit))
 
     def on_log(self, method: str, event: dict[str, Any], exc: BaseException) -> dict[str, Any]:
-        """The pipeline step's work for a logger call carrying an exception."""
+        """The pipeline step's work for a logger call carrying an exception.
+
+        A cancellation or an exit logged by the app (``log.exception`` inside ``except
+        CancelledError``) is the app's own line, uncounted, as :meth:`record` has it.
+        """
+        if not isinstance(exc, Exception):
+            return event
         severity = event.pop("severity", None)
         forced = event.pop("fingerprint", None)
         path = event.get(F.PATH)
@@ -196,7 +207,9 @@ class ErrorAggregator:
                 exc,
                 endpoint=route,
                 status=status if isinstance(status, int) else None,
-                handled=True,
+                # What the event loop reports (a task's exception nobody retrieved, a
+                # callback that raised) no code of the app handled.
+                handled=event.get(F.LOGGER) != _EVENT_LOOP,
                 severity=severity if isinstance(severity, str) else None,
                 forced=str(forced) if forced is not None else None,
             )

@@ -22,6 +22,8 @@ placeholder     replaces
 ``<num>``       every other number, whatever its sign or form: ``42``, ``-7``, ``3.14``,
                 ``1e-05``, ``95%``, ``1,234,567``, ``0x7f3a``, and hex ids of 8+
                 characters with a digit (hashes, request ids, ``CA`` + 32 hex)
+``<id>``        random ids of letters and digits: 10+ characters with 3+ runs of digits,
+                or 16+ in both cases with 2+ runs (Stripe ``ch_3Mml...``, ULIDs, API keys)
 ``<quoted>``    text in single or double quotes (up to 200 characters)
 ==============  ===========================================================================
 
@@ -77,6 +79,16 @@ _LONG_UNITS = (
 _DURATION = rf"(?<![\w.>])(?:(?:\d+(?:\.\d+)?{_UNITS})+|\d+(?:\.\d+)? ?{_LONG_UNITS}){_E}"
 # Hex-looking ids (request ids, hashes, Twilio-style "CA" + 32 hex): a digit and a letter.
 _HEX_ID = rf"(?<![\w>.])[A-Za-z]{{0,2}}(?={_HEX}*\d)(?=[0-9]*[a-fA-F]){_HEX}{{8,}}{_E}"
+# Random ids of letters and digits (Stripe's ``ch_3Mml...``, ULIDs, API keys): 10+ characters
+# with 3+ runs of digits, or 16+ in both cases with 2+ runs. A name with a digit or two
+# (``sha256WithRSAEncryption``, ``aes128GcmSha256``) is a word, and stays.
+_ALNUM = "[A-Za-z0-9]"
+_RANDOM_ID = (
+    r"(?<![A-Za-z0-9<>])(?:"
+    r"(?=[A-Za-z]*[0-9]+(?:[A-Za-z]+[0-9]+){2})"
+    r"|(?=[A-Za-z0-9]{16})(?=[A-Za-z]*[0-9]+[A-Za-z]+[0-9])(?=[A-Za-z0-9]*[A-Z])(?=[A-Za-z0-9]*[a-z])"
+    rf"){_ALNUM}{{10,}}(?![A-Za-z0-9<>])"
+)
 # Any sign, thousands separators, decimals, exponents, a percent sign.
 _NUMBER = (
     r"(?<![\w.>])[-+]?(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+\.\d+|\.\d+|\d+)"
@@ -110,6 +122,7 @@ _RULES: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = tuple(
         (_DURATION, "<duration>", ()),
         (_S + f"0[xX]{_HEX}+" + _E, "<num>", ()),
         (_HEX_ID, "<num>", ()),
+        (_RANDOM_ID, "<id>", ()),
         (r"'[^'\n]{0,200}'|\"[^\"\n]{0,200}\"", "<quoted>", ("'", '"')),
         (_NUMBER, "<num>", ()),
         # Identifiers with digits glued on (user42, order_17) keep their word, lose the number.

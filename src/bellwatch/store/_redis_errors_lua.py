@@ -25,7 +25,9 @@ KEEP = 7 * 86_400  # seconds the service-wide error keys outlive their last writ
 # fingerprints whose unclaimed rest this process claims now (JSON list; a final round),
 # severities whose first occurrence alerts (comma-separated), the last seq Redis
 # acknowledged to this process (the generation check; mode resend: what it lost).
-# Payload: {hash: [n, type, message, severity, endpoint, first_seen, last_seen, claims]}.
+# Payload: {hash: [n, type, message, severity, endpoint, first_seen, last_seen, claims]}, and
+# in a batch restoring lost data a ninth field, 1, for a pattern escalated before the loss.
+# Counts: hash, the cluster's count, its severity now (each process learns an escalation).
 # A line due: hash, count (every_n: the multiple of N or the total; window: n), n,
 # severity, announce, type, message, endpoint (a process may no longer know the pattern).
 APPLY = """
@@ -115,19 +117,26 @@ for key, v in pairs(d) do
   local claimed = redis.call('HINCRBY', k, 'claimed', v[8] or 0)
   local last = tonumber(redis.call('HGET', k, 'last_seen') or '0')
   if v[7] > last then redis.call('HSET', k, 'last_seen', v[7]) end
+  -- restored counts (Redis lost them) are no new spike: the escalation a process was
+  -- told of is restored with them, never decided twice
+  if quiet and v[9] == 1 and redis.call('HGET', k, 'escalated') ~= '1' then
+    redis.call('HSET', k, 'escalated', '1', 'severity', v[4])
+  end
   -- spike: two fixed buckets approximate a sliding window, on the cluster's count
   local bucket = math.floor(now / width)
   local b = tonumber(redis.call('HGET', k, 'bucket') or '-2')
   local bc = tonumber(redis.call('HGET', k, 'bucket_count') or '0')
   local prev = tonumber(redis.call('HGET', k, 'prev_count') or '0')
-  if bucket == b then bc = bc + n else
-    if bucket == b + 1 then prev = bc else prev = 0 end
-    b, bc = bucket, n
+  if not quiet then
+    if bucket == b then bc = bc + n else
+      if bucket == b + 1 then prev = bc else prev = 0 end
+      b, bc = bucket, n
+    end
+    redis.call('HSET', k, 'bucket', b, 'bucket_count', bc, 'prev_count', prev)
   end
-  redis.call('HSET', k, 'bucket', b, 'bucket_count', bc, 'prev_count', prev)
   local sev, n_at_sev = redis.call('HGET', k, 'severity'), n
   local rate = prev * (1.0 - (now % width) / width) + bc
-  if redis.call('HGET', k, 'escalated') ~= '1' and rate > threshold then
+  if not quiet and redis.call('HGET', k, 'escalated') ~= '1' and rate > threshold then
     redis.call('HSET', k, 'escalated', '1')
     if sev ~= order[#order] then
       -- each occurrence counts at the severity it had (the in-memory store's rule): the
@@ -170,6 +179,7 @@ for key, v in pairs(d) do
   end
   counts[#counts + 1] = key
   counts[#counts + 1] = new
+  counts[#counts + 1] = sev
   redis.call('ZADD', p .. 'errs', now, key)
   redis.call('ZINCRBY', p .. 'etop', n, key)
   -- past the TTL the cleanup below forgets it (stating its rest) before Redis would

@@ -34,7 +34,8 @@ _TOP = 100  # patterns read back in full for /metrics; the rest only counted
 
 
 # n, type, message, severity, endpoint, first_seen, last_seen, claims (occurrences of
-# this entry this process's own lines already accounted for: its first lines)
+# this entry this process's own lines already accounted for: its first lines); a batch
+# restoring lost data adds 1 for a pattern this process knows escalated
 Entry = list[Any]
 CLAIMS = 7
 
@@ -115,6 +116,8 @@ class ErrorRounds:
                 if key in full:
                     full[key][CLAIMS] += n
             batch = full
+        if mode in ("full", "resend"):
+            batch = self._escalated(batch)
         pol = self.policy
         now = time.time()
         final = self._final
@@ -132,14 +135,46 @@ class ErrorRounds:
         self._learn(lines, counts, escalations, known, alerts)
         return str(reply)
 
+    def _raise(self, key: str, severity: str) -> None:
+        """The cluster's severity of a pattern this process knows, when it is higher (an
+        escalation another process was told of): what a restore after a loss carries."""
+        p = self._patterns.get(key)
+        order = Sev.ORDER
+        if p is None or severity not in order or p.severity not in order:
+            return
+        if order.index(severity) > order.index(p.severity):
+            p.severity = severity
+
+    def _escalated(self, batch: dict[str, Entry]) -> dict[str, Entry]:
+        """``batch`` restoring what Redis lost: the escalations this process was told of.
+
+        Each entry of a pattern escalated (this process was told by the escalation or by
+        the counts of a later round) carries its raised severity and a ninth field, 1, so
+        that the script restores the escalation instead of deciding it again on the
+        restored counts (one ``error_escalated`` line and one page per spike).
+        """
+        out = {}
+        with self._lock:
+            for key, entry in batch.items():
+                p = self._patterns.get(key)
+                if p is not None and p.severity != p.origin:
+                    restored = [*entry[: CLAIMS + 1], 1]
+                    restored[3] = p.severity
+                    out[key] = restored
+                else:
+                    out[key] = entry
+        return out
+
     def _learn(self, lines: list[Any], counts: list[Any], escalations: list[Any],
                known: list[Any], alerts: list[Any]) -> None:  # fmt: skip
         with self._lock:
             if len(self._known) > 4 * self.policy.max_patterns:
                 self._known.clear()
             self._known.update(str(k) for k in known)
-            for i in range(0, len(counts), 2):
-                self._counts[str(counts[i])] = int(counts[i + 1])
+            for i in range(0, len(counts), 3):
+                key = str(counts[i])
+                self._counts[key] = int(counts[i + 1])
+                self._raise(key, str(counts[i + 2]))
             if len(self._counts) > self.policy.max_patterns:
                 self._counts.clear()
             for i in range(0, len(escalations), 2):

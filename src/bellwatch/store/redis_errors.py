@@ -27,7 +27,8 @@ atomically and answers which lines are due cluster-wide:
 
 The first occurrence is written in full (with its traceback) by the process that
 sees it, when that process does not yet know the fingerprint from Redis (the
-script returns fingerprints new to the cluster since the last round). Two workers
+script returns fingerprints new to the cluster since the last round), or has not
+seen it for ``error_ttl`` (it forgets it then, as the in-memory store does). Two workers
 meeting a new error within one flush interval may each write a first line, each
 with ``n`` 1, so the sum stays exact. The first-occurrence alert is the cluster's
 decision too: the process whose batch brought the fingerprint to Redis sends it.
@@ -108,6 +109,14 @@ class RedisPatternStore(ErrorRounds):
     def hit(self, key: str, now: float, make: Callable[[], Pattern]) -> Hit:
         with self._lock:
             p = self._patterns.get(key)
+            if p is not None and now - p.last_seen > self.policy.ttl:
+                # Idle here past the TTL: forgotten, as the in-memory store forgets it (and
+                # the cluster, unless another process kept it alive), so it comes back with
+                # a first line in full, at its own severity. Its first line claims its 1.
+                del self._patterns[key]
+                self._known.discard(key)
+                self._counts.pop(key, None)
+                p = None
             if p is None:
                 p = self._patterns[key] = make()
                 if len(self._patterns) > self.policy.max_patterns:
