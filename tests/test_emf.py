@@ -30,7 +30,7 @@ from bellwatch.log.outlet import PIPE_BUF
 from bellwatch.monitor import Monitor
 from bellwatch.monitor.emf import METRICS, EmfWriter, MinuteStats, lines_for
 from bellwatch.testing import capture_logs
-from emf_spec import check_lines
+from emf_spec import check_line, check_lines
 
 # Units the EMF specification (and PutMetricData) accepts.
 UNITS = {
@@ -44,6 +44,7 @@ UNITS = {
 
 def check_emf(doc: dict[str, Any]) -> None:
     """Assert ``doc`` follows the EMF specification's document structure."""
+    check_line(orjson.dumps(doc))  # every rule, on the line as written
     assert len(orjson.dumps(doc)) <= 1024 * 1024
     meta = doc["_aws"]
     assert set(meta) <= {"Timestamp", "CloudWatchMetrics"}
