@@ -12,13 +12,14 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import orjson
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -29,6 +30,7 @@ from bellwatch.log.outlet import PIPE_BUF
 from bellwatch.monitor import Monitor
 from bellwatch.monitor.emf import METRICS, EmfWriter, MinuteStats, lines_for
 from bellwatch.testing import capture_logs
+from emf_spec import check_line, check_lines
 
 # Units the EMF specification (and PutMetricData) accepts.
 UNITS = {
@@ -42,6 +44,7 @@ UNITS = {
 
 def check_emf(doc: dict[str, Any]) -> None:
     """Assert ``doc`` follows the EMF specification's document structure."""
+    check_line(orjson.dumps(doc))  # every rule, on the line as written
     assert len(orjson.dumps(doc)) <= 1024 * 1024
     meta = doc["_aws"]
     assert set(meta) <= {"Timestamp", "CloudWatchMetrics"}
@@ -399,3 +402,144 @@ class TestEnabling:
 
             asyncio.run(go())
         assert sum(s.count for s in writer._stats.values()) == 1
+
+
+_MANY_ROUTES_APP = """
+import asyncio
+import json
+import os
+
+from fastapi import FastAPI, HTTPException
+from fastapi.responses import PlainTextResponse
+
+from bellwatch import instrument
+
+app = FastAPI()
+ROUTES = int(os.environ["ROUTES"])
+AWKWARD = json.loads(os.environ["AWKWARD"])
+
+
+async def pid():
+    return PlainTextResponse(str(os.getpid()))
+
+
+async def ok(id: str = "", status: int = 200, sleep: float = 0.0):
+    if sleep:
+        await asyncio.sleep(sleep)
+    if status == 599:
+        raise RuntimeError("card declined")
+    if status != 200:
+        raise HTTPException(status_code=status)
+    return PlainTextResponse("ok")
+
+
+app.add_api_route("/pid", pid)
+for i in range(ROUTES):
+    app.add_api_route(f"/r{i}/{{id}}", ok)
+for path in AWKWARD:
+    app.add_api_route(path, ok)
+app = instrument(app)
+"""
+
+# Route templates CloudWatch would refuse as dimension values if written as they are.
+_AWKWARD = [
+    "/café/{id}", "/ключ/{id}", "/with space", '/quo"te', "/back\\\\slash", "/tab\\there",
+    "/" + "x" * 1500, "/{id}:verb", "/emoji/\\U0001f600",
+]  # fmt: skip
+
+
+class TestRealApp:
+    def test_every_line_a_real_app_writes_passes_the_specification(self, tmp_path: Any) -> None:
+        """A uvicorn app of 130 routes and awkward templates, with 5xx, 4xx and slow requests,
+        EMF set only through BELLWATCH_*: every EMF line passes each rule of the specification,
+        carries the namespace and service given, and the service lines sum to what was sent."""
+        from real_server import UVICORN, Server
+
+        awkward = [p.encode().decode("unicode_escape") for p in _AWKWARD]
+        env = {
+            "BELLWATCH_EMF": "1", "BELLWATCH_EMF_NAMESPACE": "Bella Voice/api#1",
+            "BELLWATCH_SERVICE": "bella api é", "BELLWATCH_SLOW_THRESHOLD": "0.05",
+            "ROUTES": "130", "AWKWARD": orjson.dumps(awkward).decode(),
+        }  # fmt: skip
+        server = Server(tmp_path, UVICORN, env=env, app=_MANY_ROUTES_APP)
+        try:
+            paths = [f"/r{i}/{i}" for i in range(130)]
+            paths += [urllib.parse.quote(p.replace("{id}", "7"), safe="/:") for p in awkward]
+            paths += ["/r1/x?status=599"] * 3 + ["/r2/x?status=404"] * 4
+            paths += ["/r3/x?sleep=0.1"] * 2 + ["/no/such/route"]
+            answers = server.get(paths)
+            assert [r.status_code for r in answers].count(200) == 130 + len(awkward) + 2
+            server.sigterm()  # the worker writes its minute at shutdown
+        finally:
+            server.kill()
+        docs = check_lines(server.stdout.read_bytes(), now=time.time())
+        directives = [d["_aws"]["CloudWatchMetrics"][0] for d in docs]
+        assert {d["Namespace"] for d in directives} == {"Bella Voice/api#1"}
+        assert {d["Service"] for d in docs} == {"bella api \\xe9"}
+        totals = [d for d in docs if "Path" not in d]
+        sent = len(paths) + len(server.pids)  # and each worker's /pid
+        assert sum(d["Requests"] for d in totals) == sent
+        assert sum(d["ServerErrors"] for d in totals) == 3
+        assert sum(d["ClientErrors"] for d in totals) == 4 + 1
+        assert sum(d["SlowRequests"] for d in totals) >= 2
+        # At most max_endpoints routes a minute, the rest under <other>: bounded metrics.
+        for stamp in {d["_aws"]["Timestamp"] for d in docs}:
+            assert sum(d["_aws"]["Timestamp"] == stamp for d in docs) <= 100 + 1 + 1
+
+
+class TestIdleMinute:
+    def test_a_minute_no_request_follows_is_written_once_it_ends(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Three 5xx, then silence (health checks are not counted): the minute's lines are
+        written once it has ended, not when the next request comes, perhaps hours later."""
+        out = io.StringIO()
+        monkeypatch.setattr(sys, "stdout", out)
+        with capture_logs(emf=True, emf_namespace="Bella", service="api"):
+            app = FastAPI()
+
+            @app.get("/pay")
+            async def pay() -> None:
+                raise HTTPException(status_code=503)
+
+            instrument(app)
+
+            async def go() -> None:
+                transport = httpx.ASGITransport(app=app)
+                async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+                    for _ in range(3):
+                        await c.get("/pay")
+                    await c.get("/health")
+
+            asyncio.run(go())
+            writer = runtime.enable_emf()
+            later = time.time() + 120.0
+            writer.clock = lambda: later  # two minutes of nothing but health checks
+            deadline = time.monotonic() + DEADLINE
+            while '"_aws"' not in out.getvalue() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            docs = check_lines(out.getvalue().encode())
+        (total,) = [d for d in docs if "Path" not in d]
+        assert (total["Requests"], total["ServerErrors"]) == (3, 3)
+
+    def test_a_forked_child_writes_only_its_own_minutes(self) -> None:
+        """A process that forks after counting: the child starts with no pending minute
+        and a lock of its own, and its timer writes only the child's requests."""
+        clock = Clock(time.time())
+        writer = EmfWriter("Bella", "api", stream=io.StringIO(), clock=clock, timer=True)
+        writer("/parent", 200, 0.1, False, clock.now)
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: report what it holds, then count one request
+            try:
+                held = sorted(writer._stats)
+                writer("/child", 200, 0.1, False, clock.now)
+                os.write(w, orjson.dumps({"held": held, "now": sorted(writer._stats)}))
+            finally:
+                os._exit(0)
+        os.close(w)
+        with os.fdopen(r, "rb") as f:
+            report = orjson.loads(f.read())
+        os.waitpid(pid, 0)
+        assert report == {"held": [], "now": ["/child"]}
+        assert sorted(writer._stats) == ["/parent"]

@@ -109,7 +109,7 @@ class Components:
         self._timeline = Timeline()
         monitor.add_listener(self._timeline)
         if s.emf:
-            self._emf = EmfWriter(s.emf_namespace, s.service)
+            self._emf = EmfWriter(s.emf_namespace, s.service, timer=True)
             monitor.add_listener(self._emf)
         return monitor
 
@@ -224,7 +224,7 @@ class Components:
             monitor = self.monitor()
             if self._emf is None:
                 s = self.settings
-                self._emf = EmfWriter(s.emf_namespace, s.service)
+                self._emf = EmfWriter(s.emf_namespace, s.service, timer=True)
                 monitor.add_listener(self._emf)
             return self._emf
 

@@ -27,6 +27,7 @@ import os
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import IO, Any
 
@@ -38,7 +39,12 @@ from ..log.outlet import Outlet
 from ..log.redact import scrub_text
 from ..store.base import OTHER, EndpointStats
 
-__all__ = ["METRICS", "EmfWriter", "MinuteStats", "lines_for"]
+__all__ = ["GRACE", "METRICS", "EmfWriter", "MinuteStats", "lines_for"]
+
+# Seconds past a minute's end before the timer writes it: requests that ended in it are
+# still being counted for a moment (deferred ones are finished every 0.2 s); one counted
+# later still is written with the next lines, under its own minute's Timestamp.
+GRACE = 5.0
 
 # (name, unit): every metric a line carries, in the order written.
 METRICS: tuple[tuple[str, str], ...] = (
@@ -146,6 +152,22 @@ def lines_for(
     return out
 
 
+# Writers with a timer (the runtime's): a fork while their thread holds the lock would
+# leave the child's copy held for ever (its first request would wait on it), so the child
+# gets a fresh one; and the minute counted so far is the parent's to write, not the child's.
+_TIMED: weakref.WeakSet[EmfWriter] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for writer in list(_TIMED):
+        writer._lock = threading.Lock()
+        writer._stats = {}
+        writer._thread = None  # the parent's; the child's next request starts its own
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _lost(lines: int) -> None:
     """Lines our own outlet took and then lost (its reader went away): EMF lines all."""
     counters.emf_dropped += lines
@@ -155,9 +177,13 @@ class EmfWriter:
     """A monitor listener that aggregates a minute of requests and writes it as EMF.
 
     The minute's lines are written by the first request of the next minute (one
-    ``write`` a minute) and at shutdown (the runtime calls :meth:`flush`), so an idle
-    service writes nothing. A line standard output cannot take now waits in the
-    outlet's buffer; past it, the line is dropped and counted (``emf_dropped``).
+    ``write`` a minute), at shutdown (the runtime calls :meth:`flush`) and, with
+    ``timer``, by a daemon thread once the minute has ended (:data:`GRACE` seconds
+    after it) if no request came since: a burst of 5xx followed by silence reaches
+    CloudWatch within the minute, not with the next request hours later. The thread
+    lives only while a minute is pending, so an idle service writes nothing and runs
+    nothing. A line standard output cannot take now waits in the outlet's buffer;
+    past it, the line is dropped and counted (``emf_dropped``).
 
     Args:
         namespace: the CloudWatch namespace (setting ``emf_namespace``).
@@ -165,6 +191,9 @@ class EmfWriter:
         stream: where lines go; standard output (read at write time) by default.
         max_endpoints: route templates per minute before the rest go to ``<other>``
             (each costs a metric per line in CloudWatch).
+        clock: what "now" is for ``timer`` (requests bring their own end time).
+        timer: write an ended minute without waiting for the next request (the
+            runtime's writer does; off, a writer is driven only by its calls).
     """
 
     def __init__(
@@ -175,6 +204,7 @@ class EmfWriter:
         stream: IO[Any] | None = None,
         max_endpoints: int = 100,
         clock: Callable[[], float] = time.time,
+        timer: bool = False,
     ) -> None:
         self.namespace = namespace
         self.service = service
@@ -188,6 +218,10 @@ class EmfWriter:
         # not write to (``_pid``: a forked child builds its own).
         self._own = Outlet(stream, lost=_lost) if stream is not None else None
         self._pid = os.getpid()
+        self.timer = timer
+        self._thread: threading.Thread | None = None
+        if timer:
+            _TIMED.add(self)
 
     def __call__(self, path: str, status: int, duration: float, slow: bool, now: float) -> None:
         minute = int(now // 60)
@@ -207,8 +241,37 @@ class EmfWriter:
             stats.add(status, duration, slow)
             if duration > stats.slowest:  # noqa: PLR1730 - a compare, not a call, per request
                 stats.slowest = duration
+            # A new minute, or a late request of one the thread already wrote (or a forked
+            # child, whose copy of the parent's thread is not alive: a new minute notices).
+            if self.timer and (pending is not None or self._thread is None):
+                self._watch()
         if pending:
             self._write(start, pending)
+
+    def _watch(self) -> None:
+        """Make sure a thread writes the pending minute once it ends (under the lock)."""
+        thread = self._thread
+        if thread is None or not thread.is_alive():
+            thread = threading.Thread(target=self._write_ended, name="bellwatch-emf", daemon=True)
+            self._thread = thread
+            thread.start()
+
+    def _write_ended(self) -> None:
+        """The timer thread: write each minute that ended with nobody to write it; end
+        when no minute is pending (the next request's minute starts another)."""
+        while True:
+            with self._lock:
+                if not self._stats:
+                    self._thread = None
+                    return
+                due = (self._minute + 1) * 60.0 + GRACE
+                wait = due - self.clock()
+                pending, start = self._take() if wait <= 0 else ({}, 0.0)
+            if wait > 0:
+                # Short naps, not one long sleep: the clock may jump (a suspended host).
+                time.sleep(min(wait, 1.0))
+            elif pending:
+                self._write(start, pending)
 
     def _take(self) -> tuple[dict[str, MinuteStats], float]:
         pending, start = self._stats, self._minute * 60.0
