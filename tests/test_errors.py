@@ -660,6 +660,40 @@ class TestLoggerCalls:
         (line,) = [e for e in cap.events if e.get("logger") == "asyncio"]
         assert (line["n"], line["sev"]) == (1, "high")
 
+    def test_an_exception_a_thread_did_not_catch_is_an_unhandled_error(
+        self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A thread that dies of an exception writes one ERROR line with it, counted
+        unhandled (high), instead of a bare traceback on stderr."""
+        # the interpreter's own printer, not pytest's per-test hook, comes before ours
+        monkeypatch.setattr(threading, "excepthook", threading.__excepthook__)
+
+        def boom() -> None:
+            raise RuntimeError("worker 3 crashed")
+
+        with capture_logs() as cap:
+            worker = threading.Thread(target=boom, name="sync-worker")
+            worker.start()
+            worker.join()
+        (line,) = [e for e in cap.events if e.get("logger") == "threading"]
+        assert line["event"] == "Exception in thread sync-worker"
+        assert (line["type"], line["n"], line["sev"]) == ("RuntimeError", 1, "high")
+        assert "Traceback" not in capsys.readouterr().err
+
+    def test_a_thread_hook_someone_else_set_still_runs(self) -> None:
+        """Another library's threading.excepthook (Sentry's) still sees the exception."""
+        seen: list[str] = []
+        before = threading.excepthook
+        threading.excepthook = lambda args: seen.append(str(args.exc_value))
+        try:
+            with capture_logs():
+                worker = threading.Thread(target=lambda: 1 / 0)
+                worker.start()
+                worker.join()
+        finally:
+            threading.excepthook = before
+        assert seen == ["division by zero"]
+
     def test_plain_error_without_exception_is_untouched(self) -> None:
         """``log.error`` with no exception is an ordinary line."""
         log = get_logger()

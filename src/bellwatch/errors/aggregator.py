@@ -36,6 +36,7 @@ from .._guard import record_internal_error, suppress_internal_errors
 from ..log import pipeline
 from ..log.context import _ctx
 from ..log.redact import scrub_text
+from ..log.stdlib import THREAD_LOGGER
 from ..schema import F, Sev
 from ..store.patterns import Hit, MemoryPatternStore, Pattern, PatternStore, Policy
 from ._handover import SERVER_LOGGERS, current_route, mark_reported, reported
@@ -57,7 +58,9 @@ SeverityHook = Callable[[BaseException, "int | None", bool], "str | None"]
 # The severities whose first occurrence alerts; every escalation alerts, except of a
 # pattern that began low (unless alert_low).
 _FIRST_PAGES = (Sev.HIGH, Sev.CRITICAL)
-_EVENT_LOOP = "asyncio"  # the logger of asyncio's default exception handler
+# What no code of the app handled: asyncio's default exception handler's logger, and
+# the one bellwatch writes a thread's uncaught exception under (log.stdlib).
+_UNHANDLED_LOGGERS = ("asyncio", THREAD_LOGGER)
 _MESSAGE_MAX = 120  # normalised message kept per pattern: bounds memory and line size
 Emit = Callable[[str, dict[str, Any]], None]
 
@@ -209,7 +212,7 @@ class ErrorAggregator:
                 status=status if isinstance(status, int) else None,
                 # What the event loop reports (a task's exception nobody retrieved, a
                 # callback that raised) no code of the app handled.
-                handled=event.get(F.LOGGER) != _EVENT_LOOP,
+                handled=event.get(F.LOGGER) not in _UNHANDLED_LOGGERS,
                 severity=severity if isinstance(severity, str) else None,
                 forced=str(forced) if forced is not None else None,
             )
