@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import bellwatch
 from bellwatch._settings import DEFAULT_REDACT_KEYS, Settings
-from bellwatch.log import redact
+from bellwatch.log import _rules, redact
 from bellwatch.log.redact import MASK, Redactor, key_words, scrub, scrub_text
 from bellwatch.testing import Captured, capture_logs
 from secrets_table import CASES, KEEP, TEXTS, Case, act
@@ -191,11 +191,40 @@ class TestValues:
             ("Cookie: a=1; b=2\nnext", "Cookie: ***\nnext"),
             ("{'password': b'x1'}", "{'password': b'***'}"),
             ("ts 1795742449915 ns 1795742449915123456", "ts 1795742449915 ns 1795742449915123456"),
+            ("password=Tr0ub4dor&3", "password=***"),  # "&3" is no key=value: the value's
+            ("?password=x1&next=/a", "?password=***&next=/a"),
         ],
     )
     def test_values_in_text(self, text: str, expected: str) -> None:
         """Each value rule, and what it leaves alone."""
         assert default().text(text) == expected
+
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ("stripe sk_live_51HxYzAbCdEfGhIjKlMnOp failed", "stripe sk_live_*** failed"),
+            ("rk_test_51HxYzAbCdEfGhIjKlMnOp", "rk_test_***"),
+            ("sig whsec_AbCdEfGhIjKlMnOpQrStUv", "sig whsec_***"),
+            ("xoxb-123456789012-abcdefABCDEFghij", "xoxb-***"),
+            ("ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789", "ghp_***"),
+            ("github_pat_11ABCDEFG0123456789_abcdefghij", "github_pat_***"),
+            ("key: sk-proj-abcDEF1234567890abcdef", "key: sk-proj-***"),
+            ("sk-ant-api03-abcdefghijklmnopqrstuvwxyz", "sk-ant-api03-***"),
+            # public, or no key: left alone
+            ("pk_live_51HxYzAbCdEfGhIjKlMnOp", "pk_live_51HxYzAbCdEfGhIjKlMnOp"),
+            ("task-manager-for-everyone-in-the-team", "task-manager-for-everyone-in-the-team"),
+            ("sk_live_short", "sk_live_short"),
+        ],
+    )
+    def test_vendor_keys_keep_their_prefix_only(self, text: str, expected: str) -> None:
+        """Stripe, GitHub, Slack, OpenAI and Anthropic keys are masked after their prefix."""
+        assert default().text(text) == expected
+
+    @given(st.text(alphabet="abcdefABCDEF0123456789", min_size=8, max_size=40))
+    def test_ids_and_hashes_are_never_vendor_keys(self, text: str) -> None:
+        """Hex ids, hashes and CallSids never look like a vendor key."""
+        for value in (text, f"CA{text}", f"cid {text} hash {text[:8]}"):
+            assert _rules.mask_vendor_keys(value) == value
 
     def test_a_secret_used_as_a_mapping_key_is_masked(self) -> None:
         """A dict keyed by phone number, card or token shows the key masked, as a value would be."""

@@ -5,16 +5,17 @@ and each run is looked at with its edges only; a text with fewer than 7 digits i
 all costs one ``bytes.translate``. Timestamps, status codes, durations and ids stay:
 cards need a known issuer prefix (epochs start with 1, which no network uses), their
 length and the Luhn check; phone numbers need a ``+`` (or ``%2B``), national
-separators, or a phone word just before them.
+separators, or a phone word just before them. :func:`one_word` is the whole scan of a
+one-word value (a card number, or a key id from :mod:`._rules`).
 """
 
 from __future__ import annotations
 
 import re
 
-from ._rules import MASK
+from ._rules import MASK, mask_aws, mask_vendor_keys, maybe_vendor_key
 
-__all__ = ["card_like", "mask_numbers"]
+__all__ = ["card_like", "mask_numbers", "one_word"]
 
 _NONDIGIT = re.compile(r"\D+")
 
@@ -207,3 +208,15 @@ def mask_numbers(text: str, cards: bool, phones: bool) -> str:
         return text
     out.append(text[last:])
     return "".join(out)
+
+
+def one_word(s: str) -> str:
+    """A one-word value's secrets: only a key id (AWS's, a vendor's) or a bare card number
+    can hide in one word (an identifier or letters and digits)."""
+    if "IA" in s:
+        s = mask_aws(s)
+    if maybe_vendor_key(s):
+        s = mask_vendor_keys(s)
+    if s.isdigit() and card_like(s):
+        s = MASK + s[-4:]
+    return s

@@ -26,6 +26,8 @@ __all__ = [
     "mask_pem",
     "mask_twilio",
     "mask_userinfo",
+    "mask_vendor_keys",
+    "maybe_vendor_key",
     "phone_value",
 ]
 
@@ -78,6 +80,26 @@ def mask_aws(text: str) -> str:
     """AWS access key ids become ``AKIA***`` (``ASIA***``); a secret key beside one goes too."""
     text, found = _AWS_ID.subn(r"\1" + MASK, text)
     return _AWS_SECRET.sub(MASK, text) if found else text
+
+
+# Vendor keys by their documented prefixes: Stripe secret and restricted keys and webhook
+# signing secrets, GitHub tokens, Slack tokens, OpenAI and Anthropic keys. The prefix
+# stays (it says what leaked, as AKIA*** does); Stripe's publishable pk_ keys are public.
+_VENDOR = re.compile(
+    r"(?<![A-Za-z0-9_-])((?:sk|rk)_(?:live|test)_|whsec_|gh[pousr]_|github_pat_|xox[abeprs]-"
+    r"|sk-(?:proj-|ant-(?:api\d\d-)?)?)[A-Za-z0-9_-]{16,}"
+)
+_VENDOR_HINTS = ("sk_", "rk_", "whsec_", "gh", "xox", "sk-")
+
+
+def maybe_vendor_key(text: str) -> bool:
+    """Whether ``text`` holds a prefix of :func:`mask_vendor_keys` (a few ``in`` tests)."""
+    return any(hint in text for hint in _VENDOR_HINTS)
+
+
+def mask_vendor_keys(text: str) -> str:
+    """``sk_live_***``, ``whsec_***``, ``ghp_***``, ``xoxb-***``, ``sk-proj-***`` ..."""
+    return _VENDOR.sub(r"\1" + MASK, text)
 
 
 # A Twilio auth token (32 hex) beside its Account SID ("AC" + 32 hex), or after its name.
@@ -146,7 +168,8 @@ _VALUE = re.compile(
         (?P<q1>b?")(?:[^"\\\n]|\\[^\n]){0,4096}"
       | (?P<q2>b?')(?:[^'\\\n]|\\[^\n]){0,4096}'
       | (?P<q3>\\")(?:[^"\\\n]|\\[^"\n]){0,4096}\\"
-      | (?P<scheme>(?i:bearer|basic|token|digest)[ \t]+)?(?P<bare>[^\s&;,"'\\]+)
+      | (?P<scheme>(?i:bearer|basic|token|digest)[ \t]+)?
+        (?P<bare>[^\s&;,"'\\]+(?:&[^\s&;,"'\\=]+(?=[\s&;,"'\\]|$))*)
     )""",
     re.X,
 )

@@ -29,7 +29,7 @@ from .. import _guard, _settings
 from ..schema import F
 from . import _rules
 from ._astext import as_text
-from ._numbers import card_like, mask_numbers
+from ._numbers import card_like, mask_numbers, one_word
 from ._rules import MASK, PHONE, QUERY_ONLY, SECRET
 
 __all__ = [
@@ -186,12 +186,7 @@ class Redactor:
         if len(s) > _MAX_SCAN:
             s = s[:_MAX_SCAN] + "…"
         if s.isidentifier() or s.isalnum():
-            # One word: only an AWS key id or a bare card number can hide in it.
-            if "IA" in s:
-                s = _rules.mask_aws(s)
-            if s.isdigit() and card_like(s):
-                s = MASK + s[-4:]
-            return s
+            return one_word(s)
         if "eyJ" in s:
             s = _rules.mask_jwts(s)
         if "-----BEGIN" in s:
@@ -200,6 +195,8 @@ class Redactor:
             s = _rules.mask_bearer(s)
         if "IA" in s:
             s = _rules.mask_aws(s)
+        if _rules.maybe_vendor_key(s):
+            s = _rules.mask_vendor_keys(s)
         if "AC" in s or "oken" in s or "OKEN" in s:
             s = _rules.mask_twilio(s)
         at = "@" in s
