@@ -1,20 +1,13 @@
 """Error aggregation: severity, every-Nth or per-window lines, spike escalation, bounded memory.
 
-Every occurrence is counted exactly (see :meth:`ErrorAggregator.stats`); only the
-lines are thinned. The first occurrence of a fingerprint is written in full, later
-ones as one ``aggregated_error`` line every Nth occurrence (``error_mode="every_n"``)
-or at most once per window (``error_mode="window"``). Counts, the emit decision and
-eviction live behind :class:`PatternStore` (:mod:`bellwatch.store.patterns`, whose
-public names are re-exported here) so that a shared store can replace the
-in-memory one. What each line says (and what ``count`` means in each mode) is
-:mod:`bellwatch.errors._lines`'s; the running total is always in ``/metrics``
-(:meth:`ErrorAggregator.stats`).
-
-A spike escalates a pattern's severity once. In every-Nth mode that is said by a
-separate ``error_escalated`` line; in window mode the pattern's next line carries
-``escalated: true`` and the new severity instead (one line fewer per escalation,
-what keeps window mode under 1% of naive logging's tokens). The alert fires at
-the escalation in both modes: alerts are not log lines.
+Every occurrence is counted exactly (:meth:`ErrorAggregator.stats`); only the lines are
+thinned: the first occurrence of a fingerprint in full, then one ``aggregated_error``
+every Nth occurrence (``every_n``) or at most once per window (``window``). Counts, the
+emit decision and eviction live behind :class:`PatternStore` (:mod:`bellwatch.store.patterns`,
+re-exported here) so that a shared store can replace the in-memory one; what each line
+says is :mod:`bellwatch.errors._lines`'s. A spike escalates a pattern once: an
+``error_escalated`` line in every-Nth mode, ``escalated: true`` on the pattern's next
+line in window mode (one line fewer); the alert fires at the escalation either way.
 
 Imports the log pipeline, the patterns' stores (the Redis one lazily, with a URL),
 and its siblings (fingerprint, lines, alerts, hand-over), never the runtime.
