@@ -694,6 +694,14 @@ class TestLoggerCalls:
             threading.excepthook = before
         assert seen == ["division by zero"]
 
+    def test_a_first_line_of_an_exception_never_raised_has_no_exc(self) -> None:
+        """``log.error(..., exc_info=ValueError(...))`` (never raised): a first line
+        without an empty ``exc``."""
+        with capture_logs() as cap:
+            get_logger().error("refund refused", exc_info=ValueError("over limit"))
+        (line,) = cap.events
+        assert (line["n"], line["type"], "exc" in line) == (1, "ValueError", False)
+
     def test_plain_error_without_exception_is_untouched(self) -> None:
         """``log.error`` with no exception is an ordinary line."""
         log = get_logger()

@@ -85,6 +85,11 @@ class TestCompactException:
             out["exc"],
         )
 
+    def test_an_exception_never_raised_has_no_exc(self) -> None:
+        """An exception passed as exc_info without being raised has no frames: no ``exc``."""
+        out = CompactException()(None, "error", {"event": "e", "exc_info": ValueError("v")})
+        assert (out["type"], out["msg"], "exc" in out) == ("ValueError", "v", False)
+
     def test_app_frames_innermost_last_then_the_library_frame_that_raised(self) -> None:
         """A failure inside a library: the app's calls, then where the library raised."""
         import json

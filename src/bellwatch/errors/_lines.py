@@ -49,7 +49,7 @@ def first_line(
     if hit.announce:
         event[F.ESCALATED] = True
     if not (handled and hit.severity == Sev.LOW):
-        event[F.EXC] = compact_traceback(exc)
+        _add_where(event, exc)
     event[FIRST_LINE] = True
     return event
 
@@ -73,7 +73,7 @@ def mark_first_line(
     # log.exception add it back); a validation error needs none.
     event["exc_info"] = False
     if hit.severity != Sev.LOW:
-        event[F.EXC] = compact_traceback(exc)
+        _add_where(event, exc)
     event[FIRST_LINE] = True
     return event
 
@@ -116,3 +116,11 @@ def escalation(policy: Policy, p: Pattern, count: int, severity: str) -> dict[st
     event[F.ESCALATED] = True
     del event[F.MESSAGE]
     return event
+
+
+def _add_where(event: dict[str, Any], exc: BaseException) -> None:
+    """The traceback's frames, when it has any (an exception passed without being raised
+    has none: no empty ``exc``)."""
+    where = compact_traceback(exc)
+    if where:
+        event[F.EXC] = where

@@ -288,7 +288,9 @@ class CompactException:
             return event
         event.setdefault(F.ERROR_TYPE, type(exc).__name__)
         event.setdefault(F.MESSAGE, safe_repr(exc, 200) if _str_fails(exc) else str(exc))
-        event[F.EXC] = compact_traceback(exc, self._frames)
+        where = compact_traceback(exc, self._frames)
+        if where:  # an exception never raised has no traceback: no empty "exc"
+            event[F.EXC] = where
         return event
 
 
