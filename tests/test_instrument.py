@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +18,7 @@ from starlette.staticfiles import StaticFiles
 
 from bellwatch import instrument
 from bellwatch._runtime import runtime
+from bellwatch._settings import ConfigWarning
 
 
 @pytest.fixture(autouse=True)
@@ -143,3 +145,18 @@ class TestInstrumentedTwice:
             assert is_metrics(get(self.nested(), "/v2/metrics"))
             assert [e for e in logs.events if e["event"] == "request_complete"] == []
         assert runtime.monitor().snapshot().totals().count == 0
+
+
+class TestCalledTwiceOnOneApp:
+    def test_the_same_call_again_is_silent(self) -> None:
+        """instrument(app) twice with the same options changes nothing and says nothing."""
+        app = FastAPI()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert instrument(instrument(app, slow_threshold=0.5), slow_threshold=0.5) is app
+
+    def test_other_options_are_named_in_a_warning(self) -> None:
+        """A second call with other options is ignored, and a ConfigWarning says which stand."""
+        app = instrument(FastAPI(), slow_threshold=0.5)
+        with pytest.warns(ConfigWarning, match=r"slow_threshold: 0\.5, now 2\.0"):
+            instrument(app, slow_threshold=2.0)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
+from .. import _settings
 from ._scope import ASGIApp, Receive, Scope, Send
 from .endpoints import routes
 from .middleware import BellwatchMiddleware
@@ -41,8 +43,18 @@ def instrument(
         app = FastAPI()
         bellwatch.instrument(app)
     """
-    if getattr(app, "_bellwatch_instrumented", False):
-        return app  # a second call would log every request twice
+    given = {"metrics_path": metrics_path, "health_path": health_path,
+             "log_own_routes": log_own_routes, **options}  # fmt: skip
+    first = getattr(app, "_bellwatch_instrumented", None)
+    if first is not None:  # a second middleware would log every request twice
+        if first != given:
+            warnings.warn(
+                "instrument() was called on this app already, with other options: the "
+                f"first call's stand ({_differences(first, given)})",
+                _settings.ConfigWarning,
+                stacklevel=2,
+            )
+        return app
     if not callable(getattr(app, "build_middleware_stack", None)) or not hasattr(app, "router"):
         raise TypeError(
             f"instrument() needs a Starlette or FastAPI application, not {type(app).__name__}; "
@@ -61,9 +73,19 @@ def instrument(
         return middleware
 
     app.build_middleware_stack = build_with_bellwatch
-    app._bellwatch_instrumented = True
+    app._bellwatch_instrumented = given
     app.middleware_stack = None  # rebuilt on the next request, now with us outermost
     return app
+
+
+def _differences(first: dict[str, Any], given: dict[str, Any]) -> str:
+    """``slow_threshold: 0.5, now 2.0``: what the two calls set differently."""
+
+    def shown(options: dict[str, Any], key: str) -> str:
+        return repr(options[key]) if key in options else "unset"
+
+    keys = sorted(k for k in {*first, *given} if shown(first, k) != shown(given, k))
+    return ", ".join(f"{k}: {shown(first, k)}, now {shown(given, k)}" for k in keys)
 
 
 class _Deferred:
