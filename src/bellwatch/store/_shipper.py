@@ -50,8 +50,9 @@ class Shipper:
     acknowledged batches after ``<seq>`` are resent once, in ``resend`` mode (no
     summary lines for them), from a history of the last :data:`HISTORY` batches
     (older ones merged: a rewind that far back resends what it can and counts the
-    rest in :attr:`unrecoverable`). Either way cluster totals converge again, and one
-    ``store_resent`` line says how many updates went back.
+    rest in :attr:`unrecoverable`). Either way cluster totals converge again; after a
+    rewind one ``store_resent`` line says how many updates went back (after a reset the
+    full batch carries them all, and :attr:`resent` stays as it was).
 
     While Redis is down, slow or answering errors the store keeps buffering (its
     bound is ``buffer_max``), one ``store_degraded`` line is written, and the first
