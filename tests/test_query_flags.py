@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from bellwatch.aws.dashboard import top_errors_query
 from bellwatch.query._insights_lexer import _Scanner
-from bellwatch.query.flags import at_least, between, equals, present
+from bellwatch.query.flags import at_least, between, equals, non_empty
 from bellwatch.query.insights import parse
 from bellwatch.query.saved import saved_queries
 from bellwatch.reports._insights import TOTALS_QUERY
@@ -85,11 +85,11 @@ class TestEquals:
             equals("f", 'a"b')
 
 
-class TestPresent:
-    @pytest.mark.parametrize(("value", "flag"), [("h1", 1), ("", 1), (7, 1), (_MISSING, 0)])
-    def test_one_when_the_field_is_there(self, value: Any, flag: int) -> None:
-        """present(f) is 1 for any value, an empty string included, and 0 without the field."""
-        assert _flag(present("f"), value) == flag
+class TestNonEmpty:
+    @pytest.mark.parametrize(("value", "flag"), [("h1", 1), (7, 1), ("", 0), (_MISSING, 0)])
+    def test_one_when_the_field_has_a_value(self, value: Any, flag: int) -> None:
+        """non_empty(f) is 1 for any value but "", and 0 without the field."""
+        assert _flag(non_empty("f"), value) == flag
 
 
 # -- every query text bellwatch sends keeps to the documented positions ----------------------

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["at_least", "between", "equals", "present"]
+__all__ = ["at_least", "between", "equals", "non_empty"]
 
 _PLAIN = re.compile(r"[A-Za-z0-9_.:-]+")
 
@@ -50,8 +50,9 @@ def equals(field: str, text: str) -> str:
     return f'strcontains({field}, "{text}") * (1 - least(abs(strlen({field}) - {len(text)}), 1))'
 
 
-def present(field: str) -> str:
-    """1 when the line has ``field`` (an empty string included), 0 when not: the length
-    of a missing field is null, which ``coalesce`` turns into 0 (``ispresent`` is a
-    Boolean, documented for ``filter`` and as a function's argument)."""
-    return f"coalesce(strlen({field}) * 0 + 1, 0)"
+def non_empty(field: str) -> str:
+    """1 when the line has ``field`` with a value other than ``""``, else 0: ``isempty``
+    is documented as 1 for a missing field or an empty string (``ispresent`` is a
+    Boolean, documented for ``filter`` and as a function's argument, and the length
+    of a missing field is not documented)."""
+    return f"1 - isempty({field})"

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..query.flags import at_least, equals, present
+from ..query.flags import at_least, equals, non_empty
 from ..schema import Ev, F
 from ..sources.base import TIMESTAMP, Source, TextRecord
 from . import _insights
@@ -36,7 +36,7 @@ _REQ = f'{F.EVENT} = "{Ev.REQUEST}"'
 # Flags, not comparisons, in `fields` (see bellwatch.query.flags): a request is a user's
 # failure when it is a 5xx or carries an error's fingerprint.
 _IS_REQ = equals(F.EVENT, Ev.REQUEST)
-_FAILED = f"least(coalesce({at_least(F.STATUS, 500)}, 0) + {present(F.ERROR_HASH)}, 1)"
+_FAILED = f"least(coalesce({at_least(F.STATUS, 500)}, 0) + {non_empty(F.ERROR_HASH)}, 1)"
 _ERROR_FAMILY = (Ev.ERROR, Ev.AGGREGATED_ERROR)
 
 
