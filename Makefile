@@ -17,11 +17,15 @@ INSTALL     = @$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' |
 
 .PHONY: demo shell test lint typecheck unit system-deps bench clean
 
-$(DEMO_STAMP): pyproject.toml
+# The C scanner (src/bellwatch/sources/_scan.c) is built into src/ by the editable install:
+# a change to it reinstalls, so tests never run an old build.
+SCANNER     := $(wildcard src/bellwatch/sources/_scan.c)
+
+$(DEMO_STAMP): pyproject.toml $(SCANNER)
 	$(INSTALL) $(DEMO_EXTRAS)
 	@touch $@
 
-$(ALL_STAMP): pyproject.toml
+$(ALL_STAMP): pyproject.toml $(SCANNER)
 	$(INSTALL) $(ALL_EXTRAS)
 	@touch $@ $(DEMO_STAMP)
 
@@ -66,4 +70,4 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache logs build dist
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache logs build dist src/bellwatch/sources/*.so

@@ -62,11 +62,12 @@ def run(command: list[str], cwd: Path | None = None) -> subprocess.CompletedProc
 
 
 def package_files() -> set[str]:
-    """Every file of the package, as a wheel names it (``bellwatch/...``)."""
+    """Every source file of the package, as a wheel names it (``bellwatch/...``): not the
+    C scanner the editable install built beside its source (``*.so``)."""
     return {
         path.relative_to(PACKAGE.parent).as_posix()
         for path in PACKAGE.rglob("*")
-        if path.is_file() and "__pycache__" not in path.parts
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".so"
     }
 
 
@@ -97,10 +98,13 @@ def installed(dists: Dists, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 class TestWheel:
     def test_holds_the_package_and_nothing_else(self, dists: Dists) -> None:
-        """The wheel has every file of src/bellwatch, static assets and py.typed included."""
+        """The wheel has every file of src/bellwatch, static assets and py.typed included,
+        and the C scanner built for this Python."""
         names = dists.wheel_names()
         package = {n for n in names if not n.split("/", 1)[0].endswith(".dist-info")}
-        assert package == package_files()
+        built = {n for n in package if n.startswith("bellwatch/sources/_scan.") and n.endswith(".so")}
+        assert len(built) == 1
+        assert package - built == package_files()
         assert {"bellwatch/py.typed", "bellwatch/__init__.py"} <= package
         assert any("/static/" in n and n.endswith(".js") for n in package)
 

@@ -19,7 +19,7 @@ import orjson
 
 from ..schema import Ev, F
 from ..timeparse import parse_ts
-from . import _decode
+from . import _decode, _native
 from ._decoded import fold_buffer, fold_decoded
 from ._events import (
     ERROR_LEVELS,
@@ -86,6 +86,8 @@ def fold_data(
         return fold_lines(facts, lines, since_ms=since_ms, until_ms=until_ms, carry=carry)
     if at_start and data[:3] == BOM:
         data = data[3:]
+    if _native.AVAILABLE:
+        return _native.fold_buffer(facts, data, decoder, carry)
     return fold_buffer(facts, data, decoder, carry)
 
 

@@ -1,0 +1,18 @@
+"""Types of the C scanner (``_scan.c``); :mod:`._native` drives it."""
+
+from typing import Any
+
+def configure(
+    keys: tuple[str, ...], events: tuple[str, ...], levels: tuple[str, ...], twilio_prefix: str, /
+) -> None: ...
+def fold(
+    data: bytes,
+    pos: int,
+    state: list[Any],
+    durations: dict[Any, dict[Any, bytearray]],
+    counts: dict[tuple[Any, Any], list[int]],
+    ep: dict[tuple[Any, Any], list[Any]],
+    slow: list[tuple[Any, ...]],
+    floor: float,
+    /,
+) -> int: ...
