@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from .. import _guard, _settings
-from ..log.redact import MASK, Redactor
+from ..log.redact import MASK, MaskedRow, Redactor
 from ..log.redact import redactor as _library_redactor
 from ..sources.base import MESSAGE, SYSTEM_FIELDS, Record, TextRecord
 
@@ -82,6 +82,8 @@ def _walk(r: Redactor, value: Any, key: Any, numbers: bool) -> Any:
     if isinstance(value, dict):
         if kind and r.is_secret_key(key):
             return MASK
+        if type(value) is MaskedRow and value.by is r:  # a report's row, this redactor's
+            return value
         if r.plain(value):  # a flat row no rule would change: a report's, most often
             return dict(value)
         return {k: _walk(r, v, k, numbers) for k, v in value.items()}

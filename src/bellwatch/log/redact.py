@@ -36,6 +36,7 @@ __all__ = [
     "MASK",
     "PHONE_KEYS",
     "QUERY_KEYS",
+    "MaskedRow",
     "Redactor",
     "activate",
     "key_words",
@@ -79,6 +80,18 @@ def _joined(keys: Iterable[str]) -> frozenset[str]:
 def mask_phone_numbers(text: str) -> str:
     """Phone numbers in ``text`` (E.164, ``%2B``, national formats) keep their last 4 digits."""
     return mask_numbers(text, cards=False, phones=True)
+
+
+class MaskedRow(dict[Any, Any]):
+    """A flat row that redactor ``by`` found plain (:meth:`Redactor.plain`): a later pass
+    of the same redactor over it (the CLI masks all it prints, a report's rows included)
+    has nothing to change, and skips it."""
+
+    __slots__ = ("by",)
+
+    def __init__(self, row: Mapping[Any, Any], by: Redactor) -> None:
+        super().__init__(row)
+        self.by = by
 
 
 class Redactor:

@@ -10,7 +10,7 @@ import orjson
 
 from .._guard import record_internal_error
 from .._settings import Settings
-from ..log.redact import redactor, scrub
+from ..log.redact import MaskedRow, redactor, scrub
 from ..sources.base import ScanStats
 
 __all__ = ["Digest", "Report", "answer", "masked", "page"]
@@ -53,8 +53,9 @@ def masked(rows: list[Row], settings: Settings | None = None) -> list[Row]:
         r = redactor(settings)
         # A row no rule would change (most rows of most reports) is copied as it is;
         # the others are walked, at the depth scrub(rows) would walk them.
+        # Plain rows are marked so: the CLI's own pass over what it prints skips them.
         return [
-            dict(row)
+            MaskedRow(row, r)
             if r.plain(row)
             else r.value({k: _embedded(v, settings) for k, v in row.items()}, 1)
             for row in rows
