@@ -13,7 +13,6 @@ May import ``_settings_parsers`` and the standard library only.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 import sys
 import warnings
@@ -342,6 +341,8 @@ def _warn_unknown(env: Mapping[str, str]) -> None:
     known = _ENV_NAMES
     for name in env:
         if name.startswith(ENV_PREFIX) and name not in known and name not in _NOT_SETTINGS:
+            import difflib  # only for a name that is no setting
+
             close = difflib.get_close_matches(name, sorted(known), n=1)
             hint = f"; did you mean {close[0]}?" if close else ""
             warnings.warn(
@@ -352,6 +353,8 @@ def _warn_unknown(env: Mapping[str, str]) -> None:
 def _resembles(name: str) -> str:
     """``name``, with the setting it most resembles: ``slow_treshold (did you mean
     slow_threshold?)``, as a mistyped variable's warning names the variable."""
+    import difflib  # only for a name that is no setting
+
     close = difflib.get_close_matches(name, sorted(_FIELDS), n=1)
     return f"{name} (did you mean {close[0]}?)" if close else name
 

@@ -8,9 +8,6 @@ Imports only the counters.
 from __future__ import annotations
 
 import contextlib
-from decimal import Decimal
-from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
-from pathlib import PurePath
 
 from .._guard import counters
 
@@ -33,14 +30,23 @@ def safe_repr(obj: object, limit: int = 200) -> str:
 
 
 # Values whose text is what they are (a price, a path, an address): written as str(),
-# "1.10" rather than "Decimal('1.10')", as a reader (and a filter pattern) expects.
-_TEXT_TYPES = (Decimal, PurePath, IPv4Address, IPv6Address, IPv4Network, IPv6Network)
+# "1.10" rather than "Decimal('1.10')", as a reader (and a filter pattern) expects. Known
+# by name, subclasses included: importing decimal, pathlib and ipaddress to test them
+# would cost every CLI command's start 4 ms, and no such value exists before its module does.
+_TEXT_TYPES = frozenset({
+    ("decimal", "Decimal"), ("pathlib", "PurePath"), ("ipaddress", "IPv4Address"),
+    ("ipaddress", "IPv6Address"), ("ipaddress", "IPv4Network"), ("ipaddress", "IPv6Network"),
+})  # fmt: skip
+
+
+def _is_text_type(obj: object) -> bool:
+    return any((c.__module__, c.__qualname__) in _TEXT_TYPES for c in type(obj).__mro__)
 
 
 def as_text(obj: object, limit: int = 200) -> str:
     """A value JSON cannot hold, as text: ``str()`` of the types whose text is their
     value, else :func:`safe_repr` (counted in ``values_replaced``). Never raises."""
-    if isinstance(obj, _TEXT_TYPES):
+    if _is_text_type(obj):
         with contextlib.suppress(Exception):  # a subclass's __str__ may raise: then its repr
             return fix_text(str(obj)[:limit])
     counters.values_replaced += 1

@@ -18,7 +18,6 @@ is hashed once.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -49,13 +48,16 @@ class UidHasher:
         key: the secret (setting ``uid_key``), 16 to 64 bytes of UTF-8.
     """
 
-    __slots__ = ("_key",)
+    __slots__ = ("_blake2b", "_key")
 
     def __init__(self, key: str) -> None:
         raw = key.encode("utf-8")
         if not 16 <= len(raw) <= 64:
             raise ValueError("uid_key: expected 16 to 64 bytes")
         self._key = raw
+        import hashlib  # here, not at the top: 3 ms of every CLI command's start otherwise
+
+        self._blake2b = hashlib.blake2b
 
     @classmethod
     def from_settings(cls, settings: _settings.Settings) -> UidHasher | None:
@@ -68,7 +70,7 @@ class UidHasher:
         if value is None or type(value) is Pseudonym:
             return value
         text = value if isinstance(value, str) else str(value)
-        digest = hashlib.blake2b(text.encode("utf-8"), key=self._key, digest_size=8)
+        digest = self._blake2b(text.encode("utf-8"), key=self._key, digest_size=8)
         return Pseudonym(digest.hexdigest())
 
 

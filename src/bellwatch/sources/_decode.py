@@ -39,10 +39,9 @@ from typing import Annotated, Any, Literal, Protocol, Union, cast
 from ..schema import EVENTS, LEVELS, F
 from .reader import parse
 
-try:
-    import msgspec
-except ImportError:  # pragma: no cover - the cli extra brings it
-    msgspec = None  # type: ignore[assignment] # without it, shared() is None
+msgspec: Any = None
+"""The module, once :func:`_load` imported it: a cached report (which folds no line)
+never does, and starts 5 ms sooner."""
 
 __all__ = ["FIELDS", "LONG_LINE", "MAX_KEYS", "MAX_VALUES", "Decoder", "Event", "shared"]
 
@@ -116,6 +115,8 @@ class Decoder:
     """Decodes lines into :class:`Event` structs, learning a file's keys and values."""
 
     def __init__(self) -> None:
+        if not _load():
+            raise ImportError("msgspec is missing: pip install 'bellwatch[cli]'")
         self.UNSET: Any = msgspec.UNSET
         self.errors: tuple[type[BaseException], ...] = (msgspec.DecodeError, RecursionError)
         self._keys = set(_ATTR)
@@ -196,11 +197,8 @@ class Decoder:
             self._extra, self._values = before
 
 
-_INT64: Any = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)] if msgspec else int
-_TYPES: dict[str, Any] = {
-    "ts": _INT64 | float | str | None, "status": _INT64 | None, "n": _INT64 | None,
-    "duration": float | None,
-}  # fmt: skip
+_TYPES: dict[str, Any] = {}
+"""The typed fields' types (:func:`_load` fills it)."""
 
 
 def _typed(attr: str, values: set[str] | None) -> Any:
@@ -230,13 +228,31 @@ def _union(text: set[str] | None, *, ints: bool = False, containers: bool = True
 
 
 PARSED: Any = None
-if msgspec is not None:
-    PARSED = msgspec.defstruct(
-        "Event", [(a, _union(None), msgspec.UNSET) for a, _ in FIELDS],
+"""The struct of a line the reader parsed (:meth:`Decoder.fallback`): any JSON value in
+each field, ``UNSET`` where absent (:func:`_load` makes it)."""
+
+
+def _load() -> bool:
+    """Import msgspec and make what needs it, once; False without it (the ``cli`` extra)."""
+    global msgspec, PARSED
+    if msgspec is not None:
+        return True
+    try:
+        import msgspec as module
+    except ImportError:  # pragma: no cover - the cli extra brings it
+        return False
+    msgspec = module
+    int64: Any = Annotated[int, module.Meta(ge=-(2**63), le=2**63 - 1)]
+    _TYPES.update({
+        "ts": int64 | float | str | None, "status": int64 | None, "n": int64 | None,
+        "duration": float | None,
+    })  # fmt: skip
+    PARSED = module.defstruct(
+        "Event", [(a, _union(None), module.UNSET) for a, _ in FIELDS],
         namespace={"get": _get, "__contains__": _contains}, gc=False,
     )  # fmt: skip
-"""The struct of a line the reader parsed (:meth:`Decoder.fallback`): any JSON value in
-each field, ``UNSET`` where absent."""
+    return True
+
 
 _SHARED: list[Decoder | None] = []
 
@@ -245,5 +261,5 @@ def shared() -> Decoder | None:
     """This process's decoder (its learning is kept across files), or ``None`` without
     msgspec."""
     if not _SHARED:
-        _SHARED.append(Decoder() if msgspec is not None else None)
+        _SHARED.append(Decoder() if _load() else None)
     return _SHARED[0]

@@ -14,7 +14,6 @@ from __future__ import annotations
 import gc
 import marshal
 import os
-import shutil
 import sys
 import tempfile
 import threading
@@ -55,6 +54,8 @@ class Claims:
 
     def remove(self) -> None:
         """Delete the claims directory (after every helper has answered)."""
+        import shutil  # here: only a build that started helpers gets this far
+
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
