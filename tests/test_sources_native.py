@@ -83,6 +83,24 @@ class TestPlainLines:
             agree(data)
         assert seen == []
 
+    @pytest.mark.parametrize("size", range(41))
+    def test_strings_of_every_length(self, size: int) -> None:
+        """Strings are scanned 8 bytes at a time: every length, and a quote, backslash,
+        control or non-ASCII byte at every position, is read exactly, in C."""
+        text = "".join(chr(97 + i % 26) for i in range(size))
+        data = b"\n".join([
+            req(path="/" + text, method=text.upper() or "GET", cid=text, duration=3.0),
+            orjson.dumps({"ts": 1, "event": "x", text: text + "\u00e9\u2603"}),
+        ]) + b"\n"  # fmt: skip
+        with handed_back() as seen:
+            agree(data)
+        assert seen == []
+        folded = Facts()
+        _native.fold_buffer(folded, data, _decode.Decoder(), None)
+        assert [row[1:3] + row[5:] for row in folded.slow] == [
+            (text.upper() or "GET", "/" + text, text)
+        ]
+
     def test_same_slow_rows_and_counts(self) -> None:
         data = b"\n".join(req(duration=d / 4, status=s) for d in range(12) for s in (200, 404, 500))
         agree(data)
