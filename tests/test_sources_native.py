@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import shutil
+from array import array
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -14,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bellwatch.sources import _decode, _decoded, _native
+from bellwatch.sources import _cext, _decode, _decoded, _native, _sections
 from bellwatch.sources.facts import Facts
 
 pytestmark = pytest.mark.skipif(
@@ -223,3 +225,26 @@ class TestAnyLines:
     def test_same_facts(self, lines: list[bytes], end: bytes) -> None:
         """The native fold and the Python fold agree on any mix of lines."""
         agree(b"\n".join(lines) + end)
+
+
+class TestCount:
+    """The scanner's histogram of packed durations (``_sections._counted`` uses it)."""
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.floats(allow_nan=False) | st.sampled_from([0.0, -0.0, 0.05]), max_size=200))
+    def test_the_dict_counter_gives(self, values: list[float]) -> None:
+        """Same keys (the first of equal values, 0.0 and -0.0 one key), same counts,
+        same order as ``dict(Counter(...))``."""
+        raw = array("d", values).tobytes()
+        assert _cext.scan is not None
+        counted = _cext.scan.count(raw)
+        expected = dict(Counter(memoryview(raw).cast("d")))
+        assert counted == expected
+        assert [repr(k) for k in counted or {}] == [repr(k) for k in expected]
+
+    def test_a_nan_is_left_to_python(self) -> None:
+        """NaN keys are each their own in a dict: the scanner declines, Counter counts."""
+        raw = array("d", [float("nan"), 1.0]).tobytes()
+        assert _cext.scan is not None
+        assert _cext.scan.count(raw) is None
+        assert len(_sections._counted(raw)) == 2

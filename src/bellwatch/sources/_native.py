@@ -20,6 +20,7 @@ from typing import Any
 from ..schema import Ev, F
 from ..timeparse import parse_ts
 from . import _decode
+from ._cext import scan as _scan
 from ._decoded import TEXT, one_line
 from ._events import (
     ERROR_LEVELS,
@@ -31,11 +32,6 @@ from ._events import (
     fold_twilio,
 )
 from .facts import Facts
-
-try:
-    from . import _scan
-except ImportError:  # pragma: no cover - built by `pip install` where a compiler is found
-    _scan = None  # type: ignore[assignment] # the Python fold runs instead
 
 __all__ = ["AVAILABLE", "fold_buffer"]
 
@@ -72,6 +68,7 @@ def fold_buffer(
 ) -> int | None:
     """:func:`._decoded.fold_buffer`, the plain lines folded in C (see the module
     docstring); needs :data:`AVAILABLE`."""
+    assert _scan is not None, "the C scanner was not built: check AVAILABLE first"
     fold, find, size = _scan.fold, data.find, len(data)
     state: list[Any] = [0, 0, 0, 0, 0, facts.min_ts, facts.max_ts, None, facts.last_ts is not None]
     durations: dict[Any, dict[Any, bytearray]] = {}

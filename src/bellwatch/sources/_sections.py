@@ -12,6 +12,8 @@ from array import array
 from collections import Counter
 from typing import Any
 
+from ._cext import scan
+
 __all__ = ["KINDS", "MERGE", "SIZE", "count_packed", "high", "low", "merge_error",
            "merge_twilio", "packed"]  # fmt: skip
 
@@ -31,6 +33,12 @@ def packed(durations: list[float]) -> bytes:
 
 
 def _counted(raw: bytes) -> dict[float, int]:
+    """The histogram of packed durations: counted in C where the scanner was built (a
+    fifth of Counter's CPU, the same dict), else by Counter."""
+    if scan is not None:
+        counted: dict[float, int] | None = scan.count(raw)
+        if counted is not None:  # None: a NaN, which only Counter keys as a dict does
+            return counted
     return dict(Counter(memoryview(raw).cast("d")))
 
 
