@@ -8,8 +8,8 @@ Every tool answers the same questions over the same corpus (bench/gen_corpus.py,
 - endpoints: per endpoint: count, average, p95 (the value at floor(0.95 (n-1))), 5xx rate
 - trace:     every line of one correlation id
 
-bellwatch is timed cold (empty cache: every line is decoded and folded, in two
-processes, and the command writes the file's cache as it answers: there is no detached
+bellwatch is timed cold (empty cache: every line is folded, by the C scanner where it
+was built, in two processes, and the command writes the file's cache as it answers: there is no detached
 builder, so its CPU column holds the whole cache build), repeat (the same command again:
 the cache answers), warm (cache built, file unchanged, new parameters) and appended
 (cache built, then 10,000 lines appended before each run: only those are read). Raw DuckDB
@@ -38,6 +38,7 @@ import sysconfig
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -197,50 +198,46 @@ def machine() -> str:
 def breakdown() -> dict[str, float]:
     """CPU nanoseconds per line of each step of a cold fold of the corpus, in one process
     (the best of 3 passes): what a cold report spends, before its two processes split it;
-    then the CPU seconds of one whole build, this process's and its helper's."""
-    from bellwatch.sources import _decode, _decoded
+    the share of lines the C scanner hands back to Python; then the CPU seconds of one
+    whole build, this process's and its helper's."""
+    from bellwatch.sources import _decode, _decoded, _native
     from bellwatch.sources._build import build, complete_end, plan
-    from bellwatch.sources._fold import fold_data
     from bellwatch.sources.facts import SLOW_FLOOR, Facts, joined
-    from bellwatch.sources.reader import lines_in, parse
 
+    assert _native.AVAILABLE, "the C scanner was not built (a C compiler is needed)"
     gc.disable()  # as a build does while it folds
     path = str(CORPUS)
     ranges = plan(path, 0, complete_end(path, CORPUS.stat().st_size))
     decoder = _decode.shared()
     assert decoder is not None, "msgspec is missing: pip install 'bellwatch[cli]'"
-    fold_data(Facts(), CORPUS.read_bytes()[: 1 << 20], at_start=True)  # learn its keys
+    _decoded.fold_buffer(Facts(), CORPUS.read_bytes()[: 1 << 20], decoder, None)  # learn keys
+    handed = [0]
+    one_line = _native.one_line
+
+    def counted(line: bytes, decoder: _decode.Decoder) -> Any:
+        handed[0] += 1
+        return one_line(line, decoder)
+
     best: dict[str, float] = {}
     fd = os.open(path, os.O_RDONLY)
     try:
         for _ in range(3):
-            took = dict.fromkeys(("read", "split", "decode", "orjson", "fold", "merge"), 0.0)
+            took = dict.fromkeys(("read", "fold", "python_fold", "merge"), 0.0)
             chunks, lines_total = [], 0
             for start, end in ranges:
                 t0 = time.process_time()
                 data = os.pread(fd, end - start, start)
                 t1 = time.process_time()
-                for _match in _decoded._BREAKS(data):  # where runs of object lines break
-                    pass
-                t2 = time.process_time()
-                for _batch in _decoded._buffer_batches(data, decoder):  # decoded, not folded
-                    pass
-                t3 = time.process_time()
-                lines = lines_in(data, at_start=start == 0)
-                t4 = time.process_time()
-                for line in lines:
-                    parse(line)
-                t5 = time.process_time()
                 facts = Facts()
-                fold_data(facts, data, at_start=start == 0)
-                t6 = time.process_time()
+                _native.fold_buffer(facts, data, decoder, None)
+                t2 = time.process_time()
+                _decoded.fold_buffer(Facts(), data, decoder, None)  # for scale: no C
+                t3 = time.process_time()
                 chunks.append(facts)
-                lines_total += len(lines)
+                lines_total += data.count(b"\n")
                 took["read"] += t1 - t0
-                took["split"] += t2 - t1
-                took["decode"] += (t3 - t2) - (t2 - t1)
-                took["orjson"] += t5 - t4
-                took["fold"] += t6 - t5
+                took["fold"] += t2 - t1
+                took["python_fold"] += t3 - t2
             t0 = time.process_time()
             for half in (chunks[: len(chunks) // 2], chunks[len(chunks) // 2 :]):
                 run = joined(half, SLOW_FLOOR)  # one process's run, as a build makes it:
@@ -252,6 +249,11 @@ def breakdown() -> dict[str, float]:
             for key, value in took.items():
                 per_line = value / lines_total * 1e9
                 best[key] = min(best.get(key, per_line), per_line)
+        _native.one_line = counted  # type: ignore[assignment]
+        for start, end in ranges:
+            _native.fold_buffer(Facts(), os.pread(fd, end - start, start), decoder, None)
+        _native.one_line = one_line  # type: ignore[assignment]
+        best["handed_back"] = handed[0] / lines_total
     finally:
         os.close(fd)
     # a whole build, as the cold command runs it: this process and its forked helper
@@ -366,15 +368,13 @@ def figures_table(
         ]  # fmt: skip
     whole = steps["build_self_s"] + steps["build_helper_s"]
     rows += [
-        ("read_ns", f"{steps['read'] + steps['split']:.0f}",
-         "one process: reading the file and finding where runs of object lines break, "
-         "CPU ns per line"),
-        ("decode_ns", f"{steps['decode']:.0f}",
-         "decoding a line with msgspec (a run of lines per call), text lines included"),
-        ("orjson_ns", f"{steps['orjson']:.0f}", "orjson's parse of the same line, for scale"),
-        ("fold_ns", f"{steps['fold']:.0f}", "the whole fold of a line, decoding included"),
-        ("fold_python_ns", f"{steps['fold'] - steps['decode']:.0f}",
-         "the fold of a decoded line, in Python (the whole fold minus decoding)"),
+        ("read_ns", f"{steps['read']:.0f}", "one process: reading the file, CPU ns per line"),
+        ("fold_ns", f"{steps['fold']:.0f}",
+         "the fold of a line: plain lines in C, the others handed back to Python"),
+        ("handed_back", f"{steps['handed_back']:.1%}",
+         "of the lines, the share the C scanner hands back to Python"),
+        ("python_fold_ns", f"{steps['python_fold']:.0f}",
+         "the same fold in Python alone (msgspec decoding), for scale"),
         ("merge_ns", f"{steps['merge']:.0f}",
          "counting each process's durations, merging and marshalling the facts"),
         ("build_helper_share", f"{steps['build_helper_s'] / whole:.0%}" if whole else "-",
@@ -437,9 +437,9 @@ def write_report(
             "|---|---|---:|---|---|"]  # fmt: skip
     # The cold gap's measured cause: one build serves every report, so its steps are shared.
     steps_text = (
-        f"CPU ns per line, one process: decoding with msgspec {steps['decode']:.0f}, the "
-        f"rest of the fold in Python {steps['fold'] - steps['decode']:.0f}, reading and "
-        f"finding breaks {steps['read'] + steps['split']:.0f}, merging {steps['merge']:.0f}"
+        f"CPU ns per line, one process: the fold {steps['fold']:.0f} (C, "
+        f"{steps['handed_back']:.1%} of the lines handed back to Python), reading "
+        f"{steps['read']:.0f}, counting, merging and marshalling {steps['merge']:.0f}"
     )
     for query in queries:
         if query == "startup":
@@ -490,18 +490,17 @@ def write_report(
         "",
         "Where the time goes. A cold bellwatch run reads the file in chunks of about 8 MB, "
         "folded from both ends at once by this process and one helper (each claims a chunk "
-        "before folding it; the builder leaves the last one to the helper), finds the lines "
-        "that do not start with `{` or end with `}` with one regular expression, decodes "
-        "each run of object lines between them with one msgspec call into the fields the "
-        "facts read, typed (strict RFC 8259; a line it would read differently from the "
-        "record reader's orjson parse, with a key it has not met, or with a value of "
-        "another type, is parsed by the reader), folds them, and writes the file's cache; "
-        "that is all its CPU. In one process, CPU per line (best of 3): reading "
-        f"{steps['read']:.0f} ns, finding the breaks {steps['split']:.0f} ns, decoding "
-        f"{steps['decode']:.0f} ns (orjson's parse of the same lines, split: "
-        f"{steps['orjson']:.0f} ns), and the whole fold, decoding included, "
-        f"{steps['fold']:.0f} ns; then each process counts its durations and merges and "
-        f"marshals what it folded ({steps['merge']:.0f} ns per line), and two interpreters "
+        "before folding it; the builder leaves the last one to the helper), folds each "
+        "chunk's lines with the C scanner (`bellwatch/sources/_scan.c`: a strict RFC 8259 "
+        "object whose fields have their plain types, a text or a blank line, folded in one "
+        "pass over its bytes; any other line is handed back to the Python fold, which "
+        "decodes it as the record reader would), and writes the file's cache; that is all "
+        "its CPU. In one process, CPU per line (best of 3): reading "
+        f"{steps['read']:.0f} ns, the fold {steps['fold']:.0f} ns ({steps['handed_back']:.1%} "
+        f"of the lines handed back; the Python fold alone, msgspec decoding a run of lines "
+        f"per call, {steps['python_fold']:.0f} ns); then each process counts its durations "
+        f"and merges and marshals what it folded ({steps['merge']:.0f} ns per line), and two "
+        "interpreters "
         "start (the `startup` rows). The helper is forked and waited for, so the command's CPU "
         "includes it (no builder outlives the command); in a whole build it took "
         f"{steps['build_helper_s'] / max(steps['build_self_s'] + steps['build_helper_s'], 1e-9):.0%} "

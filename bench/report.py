@@ -219,9 +219,9 @@ def table(f: dict[str, str]) -> str:
             f"after an append {g('query.errors_appended')} faster than cold",
             f"cold {g('query.errors_vs_duckdb')} raw DuckDB's time",
             f"cold <= 1.2x DuckDB: {_goal(_x(g('query.errors_vs_duckdb')) <= 1.2)}; CPU ns per "
-            f"line: decoding with msgspec {g('query.decode_ns')}, the rest of the fold in Python "
-            f"{g('query.fold_python_ns')}, reading {g('query.read_ns')}, merging "
-            f"{g('query.merge_ns')}, against DuckDB's whole command "
+            f"line: the fold {g('query.fold_ns')} (C, {g('query.handed_back')} of the lines "
+            f"handed back to Python; Python alone {g('query.python_fold_ns')}), reading "
+            f"{g('query.read_ns')}, merging {g('query.merge_ns')}, against DuckDB's whole command "
             f"{g('query.duckdb_ns_per_line')} (C++, both cores); every line is parsed strictly "
             "(RFC 8259, as CloudWatch reads a JSON event), which DuckDB's reader cannot do (it "
             "accepts NaN and trailing commas, and reads {} as a text line)",
