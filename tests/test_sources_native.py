@@ -80,6 +80,10 @@ class TestPlainLines:
             req(), req(status=503, duration=2.5), req(status=404, cid=...),
             orjson.dumps({"ts": 5, "level": "ERROR", "event": "booking_failed", "x": [1, {}]}),
             b"Traceback (most recent call last):", b"", req(path="/twilio/voice"),
+            req(path="/twilio/voice", status=500, sid="CA1"),  # failed webhooks: their
+            req(path="/twilio/sms", status=302, cid=...),  # fields go to Python as read
+            req(path="/twilio/voice", status=403, sid=""),
+            req(path="/twilio/voice", status=403, sid="CA1"),
         ]) + b"\n"  # fmt: skip
         with handed_back() as seen:
             agree(data)
@@ -118,7 +122,8 @@ class TestHandedBack:
         [
             req(hash="abc12345", uid="u1"),  # an error's user: Python folds it
             req(n=3),
-            req(path="/twilio/voice", status=500, sid="CA1"),  # a failed webhook
+            req(path="/twilio/voice", status=500, sid=5),  # a failed webhook, odd sid
+            req(path="/twilio/voice", status=500, sid="CA\u00e9"),  # sid with an escape
             req(event="signature_validation_failed"),
             req(event="health_check_failed"),
             req(ts="2025-09-26T20:30:00Z"),  # a time as text

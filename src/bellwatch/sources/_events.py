@@ -15,7 +15,7 @@ from .facts import Facts
 
 __all__ = [
     "ERROR_LEVELS", "TWILIO_PREFIX", "Fields", "as_int", "as_text", "fold_affected", "fold_event",
-    "fold_twilio",
+    "fold_twilio", "fold_webhook",
 ]  # fmt: skip
 
 TWILIO_PREFIX = "/twilio"
@@ -106,9 +106,29 @@ def fold_twilio(
 ) -> None:
     """Count a failed Twilio webhook (a non-2xx ``status``, or a bad signature) against
     its CallSid, once per correlation id."""
-    sid = as_text(rec.get(F.SESSION_ID)) or "?"
-    cid = as_text(rec.get(F.CID))
-    path = as_text(rec.get(F.PATH))
+    fold_webhook(
+        facts,
+        as_text(rec.get(F.SESSION_ID)),
+        as_text(rec.get(F.CID)),
+        as_text(rec.get(F.PATH)),
+        ts=ts,
+        status=status,
+        bad_signature=bad_signature,
+    )
+
+
+def fold_webhook(
+    facts: Facts,
+    sid: str | None,
+    cid: str | None,
+    path: str | None,
+    *,
+    ts: int | None,
+    status: int | None,
+    bad_signature: bool,
+) -> None:
+    """:func:`fold_twilio` of a webhook's fields, read already (text or ``None``)."""
+    sid = sid or "?"
     ids = {cid} if cid is not None else set()
     row = [ids, set(ids) if bad_signature else set(), int(cid is None),
            int(cid is None and bad_signature), {status} if status is not None else set(),

@@ -30,6 +30,7 @@ from ._events import (
     fold_affected,
     fold_event,
     fold_twilio,
+    fold_webhook,
 )
 from .facts import Facts
 
@@ -42,7 +43,7 @@ if _scan is not None:
     # The names the scanner reads, from the schema (it holds none of its own).
     _scan.configure(
         (F.TS, F.LEVEL, F.EVENT, F.CID, F.METHOD, F.PATH, F.STATUS, F.DURATION,
-         F.ERROR_HASH, F.OCCURRENCES),
+         F.ERROR_HASH, F.OCCURRENCES, F.SESSION_ID),
         (Ev.REQUEST, Ev.SIGNATURE_FAILED, Ev.HEALTH_FAILED),
         ERROR_LEVELS,
         TWILIO_PREFIX,
@@ -76,7 +77,11 @@ def fold_buffer(
     slow: list[tuple[Any, ...]] = []
     ep, floor = facts.ep_rows(), facts.floor
     pos = 0
-    while (pos := fold(data, pos, state, durations, counts, ep, slow, floor)) < size:
+
+    def webhook(ts: int, status: int, sid: str | None, cid: str | None, path: str) -> None:
+        fold_webhook(facts, sid, cid, path, ts=ts, status=status, bad_signature=False)
+
+    while (pos := fold(data, pos, state, durations, counts, ep, slow, floor, webhook)) < size:
         end = find(b"\n", pos)
         if end < 0:
             end = size

@@ -13,7 +13,8 @@
  *   - a line that is one strict RFC 8259 object whose `ts` is a plain integer, with no
  *     `hash` or `n` key, that is not a signature or health-check failure, and, for a
  *     request, with text `method` and `path`, integer `status`, numeric `duration`, text
- *     or absent `cid`, and not a failed Twilio webhook.
+ *     or absent `cid` (a failed Twilio webhook, text or absent `sid`, goes to a Python
+ *     callable with its fields).
  * Strictness errs towards handing back: a string escape in a value or key we read, a
  * surrogate escape anywhere, a number of more than 40 characters or with a 3-digit
  * exponent, nesting past 64 levels, a repeated key we read, or any syntax this parser
@@ -31,7 +32,7 @@
 #include <string.h>
 
 enum { K_TS, K_LEVEL, K_EVENT, K_CID, K_METHOD, K_PATH, K_STATUS, K_DURATION, K_HASH, K_N,
-       NKEYS };
+       K_SID, NKEYS };
 enum { E_REQUEST, E_SIGNATURE, E_HEALTH, NEVENTS };
 enum { L_ERROR, L_CRITICAL, NLEVELS };
 
@@ -541,6 +542,14 @@ static PyObject *durations_of(PyObject *durations, PyObject *ep, PyObject *metho
 }
 
 /* Fold one request line; 1 when done, 0 to hand it back, -1 on a Python error. */
+/* A failed Twilio webhook is folded by this Python callable, (ts, status, sid, cid, path),
+ * set by fold() for the time of its call. */
+static PyObject *on_webhook = NULL;
+
+static PyObject *text_or_none(const Value *v) {
+    return v->kind == V_STRING ? PyUnicode_DecodeUTF8(v->p, v->n, "strict") : Py_NewRef(Py_None);
+}
+
 static int request(const Value *got, long long ts, PyObject *durations, PyObject *counts,
                    PyObject *ep, PyObject *slow, double floor) {
     const Value *m = &got[K_METHOD], *pa = &got[K_PATH], *st = &got[K_STATUS],
@@ -550,7 +559,9 @@ static int request(const Value *got, long long ts, PyObject *durations, PyObject
     if (ci->kind != V_ABSENT && (ci->kind != V_STRING || ci->escaped)) return 0;
     long long status = integer(st);
     int failed = status < 200 || status >= 300;
-    if (failed && pa->n >= twilio.n && memcmp(pa->p, twilio.s, twilio.n) == 0) return 0;
+    int webhook = failed && pa->n >= twilio.n && memcmp(pa->p, twilio.s, twilio.n) == 0;
+    const Value *si = &got[K_SID];
+    if (webhook && si->kind != V_ABSENT && (si->kind != V_STRING || si->escaped)) return 0;
     double seconds;
     if (!exact(du, &seconds)) {
         char digits[MAX_NUMBER + 1];
@@ -570,8 +581,7 @@ static int request(const Value *got, long long ts, PyObject *durations, PyObject
     memcpy(PyByteArray_AS_STRING(found) + size, &seconds, sizeof seconds);
     if (seconds > floor) {
         if ((dur = PyFloat_FromDouble(seconds)) == NULL) goto done;
-        PyObject *cid = ci->kind == V_STRING ? PyUnicode_DecodeUTF8(ci->p, ci->n, "strict")
-                                             : Py_NewRef(Py_None);
+        PyObject *cid = text_or_none(ci);
         if (cid == NULL) goto done;
         PyObject *row = Py_BuildValue("(LOOOLN)", ts, method, path, dur, status, cid);
         if (row == NULL) goto done;
@@ -581,6 +591,16 @@ static int request(const Value *got, long long ts, PyObject *durations, PyObject
     }
     if (failed && status >= 400 && tally(counts, method, path, status >= 500 ? 1 : 2) < 0)
         goto done;
+    if (webhook) {
+        PyObject *sid = text_or_none(si), *cid = sid == NULL ? NULL : text_or_none(ci);
+        PyObject *done_ = cid == NULL ? NULL
+                                      : PyObject_CallFunction(on_webhook, "LLOOO", ts, status,
+                                                              sid, cid, path);
+        Py_XDECREF(sid);
+        Py_XDECREF(cid);
+        if (done_ == NULL) goto done;
+        Py_DECREF(done_);
+    }
     result = 1;
 done:
     Py_XDECREF(method);
@@ -763,11 +783,11 @@ static PyObject *configure(PyObject *self, PyObject *args) {
 static PyObject *fold(PyObject *self, PyObject *args) {
     Py_buffer buf;
     Py_ssize_t pos;
-    PyObject *state, *durations, *counts, *ep, *slow;
+    PyObject *state, *durations, *counts, *ep, *slow, *webhook;
     double floor;
-    if (!PyArg_ParseTuple(args, "y*nO!O!O!O!O!d", &buf, &pos, &PyList_Type, &state,
+    if (!PyArg_ParseTuple(args, "y*nO!O!O!O!O!dO", &buf, &pos, &PyList_Type, &state,
                           &PyDict_Type, &durations, &PyDict_Type, &counts, &PyDict_Type, &ep,
-                          &PyList_Type, &slow, &floor))
+                          &PyList_Type, &slow, &floor, &webhook))
         return NULL;
     Counts k;
     PyObject *result = NULL;
@@ -779,7 +799,12 @@ static PyObject *fold(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "pos: outside the buffer");
         goto out;
     }
+    if (!PyCallable_Check(webhook)) {
+        PyErr_SetString(PyExc_TypeError, "webhook: a callable");
+        goto out;
+    }
     if (read_counts(state, &k) < 0) goto out;
+    on_webhook = webhook;
     const unsigned char *data = buf.buf, *end = data + buf.len, *p = data + pos;
     while (p < end) {
         const unsigned char *nl = memchr(p, '\n', end - p);
@@ -792,6 +817,7 @@ static PyObject *fold(PyObject *self, PyObject *args) {
     if (write_counts(state, &k) < 0) goto out;
     result = PyLong_FromSsize_t(p - data);
 out:
+    on_webhook = NULL;
     PyBuffer_Release(&buf);
     return result;
 }
@@ -802,8 +828,8 @@ static PyMethodDef methods[] = {
     {"count", count, METH_VARARGS,
      "count(durations) -> dict: the histogram of packed doubles (as collections.Counter)."},
     {"fold", fold, METH_VARARGS,
-     "fold(data, pos, state, durations, counts, ep, slow, floor) -> int: fold the lines "
-     "of data from pos; returns where a line to hand back starts, or len(data)."},
+     "fold(data, pos, state, durations, counts, ep, slow, floor, webhook) -> int: fold "
+     "the lines of data from pos; returns where a line to hand back starts, or len(data)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -1,5 +1,6 @@
 """Types of the C scanner (``_scan.c``); :mod:`._native` drives it."""
 
+from collections.abc import Callable
 from typing import Any
 
 def configure(
@@ -14,6 +15,7 @@ def fold(
     ep: dict[tuple[Any, Any], list[Any]],
     slow: list[tuple[Any, ...]],
     floor: float,
+    webhook: Callable[[int, int, str | None, str | None, str], None],
     /,
 ) -> int: ...
 def count(durations: bytes | memoryview, /) -> dict[float, int] | None: ...
