@@ -212,11 +212,11 @@ def breakdown() -> dict[str, float]:
     assert decoder is not None, "msgspec is missing: pip install 'bellwatch[cli]'"
     _decoded.fold_buffer(Facts(), CORPUS.read_bytes()[: 1 << 20], decoder, None)  # learn keys
     handed = [0]
-    one_line = _native.one_line
+    parse = _native.parse
 
-    def counted(line: bytes, decoder: _decode.Decoder) -> Any:
+    def counted(line: bytes) -> Any:
         handed[0] += 1
-        return one_line(line, decoder)
+        return parse(line)
 
     best: dict[str, float] = {}
     fd = os.open(path, os.O_RDONLY)
@@ -229,7 +229,7 @@ def breakdown() -> dict[str, float]:
                 data = os.pread(fd, end - start, start)
                 t1 = time.process_time()
                 facts = Facts()
-                _native.fold_buffer(facts, data, decoder, None)
+                _native.fold_buffer(facts, data, None)
                 t2 = time.process_time()
                 _decoded.fold_buffer(Facts(), data, decoder, None)  # for scale: no C
                 t3 = time.process_time()
@@ -249,10 +249,10 @@ def breakdown() -> dict[str, float]:
             for key, value in took.items():
                 per_line = value / lines_total * 1e9
                 best[key] = min(best.get(key, per_line), per_line)
-        _native.one_line = counted  # type: ignore[assignment]
+        _native.parse = counted  # type: ignore[assignment]
         for start, end in ranges:
-            _native.fold_buffer(Facts(), os.pread(fd, end - start, start), decoder, None)
-        _native.one_line = one_line  # type: ignore[assignment]
+            _native.fold_buffer(Facts(), os.pread(fd, end - start, start), None)
+        _native.parse = parse  # type: ignore[assignment]
         best["handed_back"] = handed[0] / lines_total
     finally:
         os.close(fd)

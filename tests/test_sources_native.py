@@ -33,10 +33,11 @@ def test_built() -> None:
 
 def facts(data: bytes, *, native: bool) -> tuple[Any, ...]:
     """Everything a fold leaves: counters, order first met, every section."""
-    decoder = _decode.Decoder()
     out = Facts()
-    fold = _native.fold_buffer if native else _decoded.fold_buffer
-    carry = fold(out, data, decoder, None)
+    if native:
+        carry = _native.fold_buffer(out, data, None)
+    else:
+        carry = _decoded.fold_buffer(out, data, _decode.Decoder(), None)
     counts = (out.records, out.text, out.head_text, out.untimed, out.min_ts, out.max_ts)
     counts += (out.last_ts, out.error_lines, out.health_failures, carry)
     order = (list(out.ep), list(out.err), list(out.tw))
@@ -53,17 +54,17 @@ def agree(data: bytes) -> None:
 def handed_back() -> Iterator[list[bytes]]:
     """The lines the scanner hands back to Python while the block runs."""
     seen: list[bytes] = []
-    real = _decoded.one_line
+    real = _native.parse
 
-    def spy(line: bytes, decoder: _decode.Decoder) -> Any:
+    def spy(line: bytes) -> Any:
         seen.append(line)
-        return real(line, decoder)
+        return real(line)
 
-    _native.one_line = spy  # type: ignore[assignment]
+    _native.parse = spy  # type: ignore[assignment]
     try:
         yield seen
     finally:
-        _native.one_line = real  # type: ignore[assignment]
+        _native.parse = real  # type: ignore[assignment]
 
 
 def req(**extra: object) -> bytes:
@@ -102,7 +103,7 @@ class TestPlainLines:
             agree(data)
         assert seen == []
         folded = Facts()
-        _native.fold_buffer(folded, data, _decode.Decoder(), None)
+        _native.fold_buffer(folded, data, None)
         assert [row[1:3] + row[5:] for row in folded.slow] == [
             (text.upper() or "GET", "/" + text, text)
         ]
@@ -111,7 +112,7 @@ class TestPlainLines:
         data = b"\n".join(req(duration=d / 4, status=s) for d in range(12) for s in (200, 404, 500))
         agree(data)
         folded = Facts()
-        _native.fold_buffer(folded, data, _decode.Decoder(), None)
+        _native.fold_buffer(folded, data, None)
         assert folded.records == 36
         assert folded.ep[("GET", "/api/users/{user_id}")][3:5] == [12, 12]
 

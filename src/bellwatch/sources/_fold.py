@@ -80,14 +80,17 @@ def fold_data(
     """:func:`fold_lines` of the lines of a buffer read from a plain file (``at_start``:
     from its first byte), as :func:`.reader.lines_in` gives them; without a window,
     decoded a run of lines at a time (:func:`._decoded.fold_buffer`)."""
+    windowed = since_ms is not None or until_ms is not None
+    if not windowed and _native.AVAILABLE:  # C, and no msgspec to import
+        if at_start and data[:3] == BOM:
+            data = data[3:]
+        return _native.fold_buffer(facts, data, carry)
     decoder = _decode.shared()
-    if decoder is None or since_ms is not None or until_ms is not None:
+    if decoder is None or windowed:
         lines = lines_in(data, at_start=at_start)
         return fold_lines(facts, lines, since_ms=since_ms, until_ms=until_ms, carry=carry)
     if at_start and data[:3] == BOM:
         data = data[3:]
-    if _native.AVAILABLE:
-        return _native.fold_buffer(facts, data, decoder, carry)
     return fold_buffer(facts, data, decoder, carry)
 
 

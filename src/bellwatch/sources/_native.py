@@ -1,10 +1,10 @@
 """The cold fold of a buffer with the C scanner (``_scan.c``), where it was built.
 
-:func:`fold_buffer` gives the facts :func:`._decoded.fold_buffer` gives, at about a fifth
+:func:`fold_buffer` gives the facts :func:`._decoded.fold_buffer` gives, at about a third
 of its CPU per line (bench/results/query.md). The C code folds the lines it can be sure
-of (plain bellwatch events, text lines) and stops at any other; that line is read here,
-by the reader's rules (:func:`._decoded.one_line`), folded into the same counters, and
-the scan goes on after it. Lines are folded in file order either way, so slow rows and
+of (plain bellwatch events, failed webhooks, text lines) and stops at any other; that
+line is parsed here by the reader (:func:`.reader.parse`), folded into the same counters,
+and the scan goes on after it. Lines are folded in file order either way, so slow rows and
 endpoints keep the order the Python fold gives them.
 
 The extension is optional (``pip install`` builds it where a C compiler is found):
@@ -19,9 +19,7 @@ from typing import Any
 
 from ..schema import Ev, F
 from ..timeparse import parse_ts
-from . import _decode
 from ._cext import scan as _scan
-from ._decoded import TEXT, one_line
 from ._events import (
     ERROR_LEVELS,
     TWILIO_PREFIX,
@@ -33,6 +31,7 @@ from ._events import (
     fold_webhook,
 )
 from .facts import Facts
+from .reader import parse
 
 __all__ = ["AVAILABLE", "fold_buffer"]
 
@@ -57,6 +56,7 @@ _Into = tuple[
 ]
 """The scanner's tallies: durations, counts, endpoints, slow rows."""
 
+_BLANK = b" \t\r"  # a line of only these is no event (the reader's rule)
 _DOUBLE = struct.Struct("d").pack  # as array("d") packs: native byte order
 _DOUBLE_SIZE = 8
 
@@ -64,11 +64,10 @@ _DOUBLE_SIZE = 8
 _RECORDS, _TEXT, _HEAD, _UNTIMED, _ERROR_LINES, _LO, _HI, _LAST, _TIMED_BEFORE = range(9)
 
 
-def fold_buffer(
-    facts: Facts, data: bytes, decoder: _decode.Decoder, carry: int | None
-) -> int | None:
+def fold_buffer(facts: Facts, data: bytes, carry: int | None) -> int | None:
     """:func:`._decoded.fold_buffer`, the plain lines folded in C (see the module
-    docstring); needs :data:`AVAILABLE`."""
+    docstring); needs :data:`AVAILABLE`. No msgspec: the few lines handed back are
+    parsed by the reader itself."""
     assert _scan is not None, "the C scanner was not built: check AVAILABLE first"
     fold, find, size = _scan.fold, data.find, len(data)
     state: list[Any] = [0, 0, 0, 0, 0, facts.min_ts, facts.max_ts, None, facts.last_ts is not None]
@@ -85,8 +84,7 @@ def fold_buffer(
         end = find(b"\n", pos)
         if end < 0:
             end = size
-        for rec in one_line(data[pos:end], decoder):
-            _fold_line(facts, rec, state, (durations, counts, ep, slow), decoder.UNSET)
+        _fold_line(facts, data[pos:end], state, (durations, counts, ep, slow))
         if end >= size:
             break
         pos = end + 1
@@ -108,19 +106,22 @@ def fold_buffer(
     return last
 
 
-def _fold_line(facts: Facts, rec: Any, state: list[Any], into: _Into, unset: Any) -> None:
-    """Fold one event the scanner handed back (rare: a few lines in a hundred), as the
-    Python fold's loop folds a line the reader parsed; a request into the scanner's
-    tallies (``into``), so that the endpoints' histograms are counted once, at the end."""
-    if rec is TEXT:
-        state[_TEXT] += 1
-        if state[_LAST] is None and not state[_TIMED_BEFORE]:
-            state[_HEAD] += 1
+def _fold_line(facts: Facts, line: bytes, state: list[Any], into: _Into) -> None:
+    """Fold one line the scanner handed back (rare: a few in a thousand), read by the
+    reader's rules and folded as the Python fold folds a line the reader parsed; a
+    request into the scanner's tallies (``into``), so that the endpoints' histograms are
+    counted once, at the end."""
+    rec = parse(line)
+    if rec is None:
+        if line.strip(_BLANK):  # else a blank line: no event
+            state[_TEXT] += 1
+            if state[_LAST] is None and not state[_TIMED_BEFORE]:
+                state[_HEAD] += 1
         return
     state[_RECORDS] += 1
-    ts = rec.ts
+    ts = rec.get(F.TS)
     if type(ts) is not int:
-        ts = parse_ts(None if ts is unset else ts)
+        ts = parse_ts(ts)
     if ts is None:
         state[_UNTIMED] += 1
     else:
@@ -128,22 +129,22 @@ def _fold_line(facts: Facts, rec: Any, state: list[Any], into: _Into, unset: Any
         lo, hi = state[_LO], state[_HI]
         state[_LO] = ts if lo is None or ts < lo else lo
         state[_HI] = ts if hi is None or ts > hi else hi
-    if rec.level in ERROR_LEVELS:
+    if rec.get(F.LEVEL) in ERROR_LEVELS:
         state[_ERROR_LINES] += 1
-    if rec.event == Ev.REQUEST and as_int(rec.n) is None:
+    if rec.get(F.EVENT) == Ev.REQUEST and as_int(rec.get(F.OCCURRENCES)) is None:
         _request(facts, rec, ts, into)
-        if type(rec.hash) is str:  # the error recorded during this request: its user
-            fold_affected(facts, rec)  # was affected
+        if type(rec.get(F.ERROR_HASH)) is str:  # the error recorded during this request:
+            fold_affected(facts, rec)  # its user was affected
     else:
         fold_event(facts, rec, ts, into[3], levels=False)
 
 
-def _request(facts: Facts, rec: Any, ts: int | None, into: _Into) -> None:
+def _request(facts: Facts, rec: dict[str, Any], ts: int | None, into: _Into) -> None:
     """:func:`._events.fold_event`'s request, into the scanner's tallies: per route, per
     method, the durations; per endpoint, requests without one, 5xx, 4xx."""
     durations, counts, ep, slow = into
-    method, path = as_text(rec.method), as_text(rec.path)
-    status, dur = rec.status, rec.duration
+    method, path = as_text(rec.get(F.METHOD)), as_text(rec.get(F.PATH))
+    status, dur = rec.get(F.STATUS), rec.get(F.DURATION)
     if type(status) is not int:
         status = as_int(status)
     dur = float(dur) if type(dur) is float or type(dur) is int else None
@@ -156,7 +157,7 @@ def _request(facts: Facts, rec: Any, ts: int | None, into: _Into) -> None:
     if dur is not None:
         found += _DOUBLE(dur)
         if dur > facts.floor:
-            slow.append((ts, method, path, dur, status, as_text(rec.cid)))
+            slow.append((ts, method, path, dur, status, as_text(rec.get(F.CID))))
     else:
         _tally(counts, (method, path), 0)
     if status is not None and not 200 <= status < 300:
@@ -173,7 +174,7 @@ def _add_requests(
     durations: dict[Any, dict[Any, bytearray]],
     counts: dict[tuple[Any, Any], list[int]],
 ) -> None:
-    """:func:`._decoded.add_requests` of durations already packed (by the scanner)."""
+    """:func:`._decoded._add_requests` of durations already packed (by the scanner)."""
     ep = facts.ep_rows()
     for path, by_method in durations.items():
         for method, found in by_method.items():
