@@ -319,3 +319,35 @@ class TestWindows:
         assert answers(got)["summary"] == answers(direct)["summary"]
         assert answers(got)["slow"] == answers(direct)["slow"]
         assert (got.records, got.text) == (direct.records, direct.text)
+
+
+class TestStoredBlob:
+    """Facts loaded from the cache and left untouched are written back as they were read
+    (an append rewrites every chunk of the file's cache)."""
+
+    def _loaded(self) -> tuple[bytes, Facts]:
+        lines = [dumps(ts=i, event="request_complete", method="GET", path="/a", status=200,
+                       duration=i / 10, cid=f"c{i}") for i in range(30)]  # fmt: skip
+        facts = Facts()
+        fold_lines(facts, lines)
+        blob = bytes(facts.dumps())
+        loaded = Facts.loads(blob)
+        assert loaded is not None
+        return blob, loaded
+
+    def test_untouched_gives_back_its_blob(self) -> None:
+        blob, loaded = self._loaded()
+        assert bytes(loaded.dumps()) == blob
+
+    def test_a_read_section_is_written_again(self) -> None:
+        """Once a section is read (it may change), the facts are marshalled again."""
+        blob, loaded = self._loaded()
+        loaded.slow.clear()
+        again = Facts.loads(bytes(loaded.dumps()))
+        assert again is not None and again.slow == [] and bytes(loaded.dumps()) != blob
+
+    def test_changed_counts_are_written_again(self) -> None:
+        _blob, loaded = self._loaded()
+        loaded.records += 1
+        again = Facts.loads(bytes(loaded.dumps()))
+        assert again is not None and again.records == loaded.records

@@ -195,7 +195,7 @@ def collect(
 
 def _output(
     path: str, floor: float, claims: Claims, work: list[tuple[int, int, int]]
-) -> list[bytes]:
+) -> list[bytes | memoryview]:
     """A helper's work and answer: fold the ranges of ``work`` it claims, in that order,
     until one is claimed already; its answer, in parts to write one after the other: the
     length of a marshalled header (4 bytes), the header (the indexes it folded, in that

@@ -87,6 +87,10 @@ class Facts:
         self._eu: dict[str, set[str]] | None = {}
         self._stored_sizes: dict[str, int] = {}
         """Each section's size as stored (see :meth:`bounded`), while it is not read."""
+        self._stored: tuple[memoryview, tuple[Any, ...]] | None = None
+        """The blob these facts were loaded from and their scalars then: :meth:`dumps`
+        gives it back as it is while no section was read or merged into (an append
+        rewrites a cache file of many chunks it never touched)."""
 
     # ------------------------------------------------------------ sections
 
@@ -103,6 +107,7 @@ class Facts:
         into it since folded in (so a report pays only for the sections it reads)."""
         value = getattr(self, f"_{name}")
         if value is None:
+            self._stored = None  # a live section may change
             value = marshal.loads(self._blobs.pop(name))  # noqa: S302 - our own cache file
             if not isinstance(value, kind):
                 raise TypeError(f"facts section {name} is damaged")
@@ -229,6 +234,7 @@ class Facts:
     def freeze(self, *, rows: bool = True) -> None:
         """Marshal every section now, for :meth:`dumps`: facts that no longer change
         (an endpoint's durations as kept: see :attr:`ep`). ``rows``: the slow rows too."""
+        self._stored = None
         for name in _SECTIONS:
             if rows or name not in ROWS:
                 self._blobs[name] = marshal.dumps(self._raw(name))
@@ -241,10 +247,20 @@ class Facts:
 
     # ------------------------------------------------------------ storage
 
-    def dumps(self, *, rows: bool = True) -> bytes:
+    def dumps(self, *, rows: bool = True) -> bytes | memoryview:
         """Magic, header length, the marshalled header (scalars, where each section lies),
         then the sections. ``rows=False``: the slow rows are left out (stored empty),
-        for facts merged from others that keep them (see :meth:`rows_from`)."""
+        for facts merged from others that keep them (see :meth:`rows_from`). Facts loaded
+        and untouched since give back the blob they were loaded from (a view of it)."""
+        stored = self._stored
+        if (
+            stored is not None
+            and not self._todo
+            and len(self._blobs) == len(_SECTIONS)
+            and (rows or not any(self._stored_sizes[n] for n in ROWS))
+            and stored[1] == tuple(getattr(self, n) for n in _SCALARS)
+        ):
+            return stored[0]  # a view of the blob: written out, never changed
         blobs = [
             _NO_ROWS
             if not rows and n in ROWS
@@ -288,6 +304,8 @@ class Facts:
                 out._blobs[name] = view[body + start : body + start + length]
                 setattr(out, f"_{name}", None)
             out._stored_sizes = {name: int(head["sizes"][name]) for name in _SECTIONS}
+            end = body + max((s + n for s, n in head["sections"].values()), default=0)
+            out._stored = (view[:end], tuple(getattr(out, n) for n in _SCALARS))
         except (EOFError, ValueError, TypeError, KeyError):
             return None
         return out
