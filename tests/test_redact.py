@@ -367,6 +367,16 @@ class TestPlain:
         if r.plain(row):
             assert r.value(row) == row
 
+    @given(
+        st.text(alphabet="0123456789abcdefABCDEFIAKSkshgxo_-", min_size=1, max_size=40)
+        | st.sampled_from(["AKIAIOSFODNN7EXAMPLE", "4111111111111111", "ghp" + "a" * 36,
+                           "sk" + "A" * 30, "xoxb1234567890", "\u0661\u0662", "caf\u00e9"])
+    )  # fmt: skip
+    def test_one_word_verdict_is_the_value_rules(self, word: str) -> None:
+        """The shortcut for one-word values (ids) answers as the value rules do."""
+        r = default()
+        assert r.plain({"cid": word}) == (r.text(word) == word)
+
     def test_a_report_row_of_plain_values_is_plain(self) -> None:
         """A slow request's row (ids, a route template, numbers) needs no walk."""
         row = {"ts": 1_700_000_000_000, "method": "GET", "path": "/api/users/{user_id}",

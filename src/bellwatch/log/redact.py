@@ -186,7 +186,18 @@ class Redactor:
                 return False
             cls = type(value)
             if cls is str:
-                if value[:1] in _JSON_OPENERS or (value not in clean and self.text(value) != value):
+                if value in clean:
+                    if value[:1] in _JSON_OPENERS:
+                        return False
+                elif (
+                    value.isalnum()
+                    and len(value) <= _MAX_SCAN
+                    and "IA" not in value
+                    and not value.isdigit()
+                    and not _rules.maybe_vendor_key(value)
+                ):
+                    pass  # one word none of one_word()'s rules touch (an id): no calls
+                elif value[:1] in _JSON_OPENERS or self.text(value) != value:
                     return False
             elif cls is int:
                 if value >= _CARD_MIN:
