@@ -44,10 +44,11 @@ def from_histogram(counts: Mapping[float, int], p: float) -> float | None:
     total = sum(counts.values())
     if total <= 0:
         return None
-    target = position(p, total)
+    # Walked from the top: a p95 visits a twentieth of the values, not all of them.
+    above = total - 1 - position(p, total)  # values after the one sought
     seen = 0
-    for value in sorted(counts):
+    for value in reversed(sorted(counts)):
         seen += counts[value]
-        if seen > target:
+        if seen > above:
             return float(value)
-    return None  # pragma: no cover - seen reaches total > target
+    return None  # pragma: no cover - seen reaches total > above

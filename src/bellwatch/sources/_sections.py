@@ -81,8 +81,11 @@ def _merge_ep(
             theirs = _counted(theirs)
             if theirs:
                 mine[2] = _slowest(mine[2], max(theirs))
-        for value, n in theirs.items():
-            hist[value] = hist.get(value, 0) + n
+        if scan is not None:
+            scan.add(hist, theirs)  # in C: 92k entries for the corpus's two runs
+        else:
+            for value, n in theirs.items():
+                hist[value] = hist.get(value, 0) + n
     return into
 
 
