@@ -254,3 +254,18 @@ class TestCount:
         assert _cext.scan is not None
         assert _cext.scan.count(raw) is None
         assert len(_sections._counted(raw)) == 2
+
+    @given(
+        st.dictionaries(st.floats(allow_nan=False), st.integers(0, 2**40), max_size=50),
+        st.dictionaries(st.floats(allow_nan=False), st.integers(0, 2**40), max_size=50),
+    )
+    def test_add_is_the_loop_it_replaces(
+        self, into: dict[float, int], other: dict[float, int]
+    ) -> None:
+        """``add(into, other)`` leaves ``into`` as ``into[k] = into.get(k, 0) + n`` does."""
+        expected = dict(into)
+        for value, n in other.items():
+            expected[value] = expected.get(value, 0) + n
+        assert _cext.scan is not None
+        _cext.scan.add(into, other)
+        assert into == expected and list(into) == list(expected)

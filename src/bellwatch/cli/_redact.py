@@ -92,6 +92,8 @@ def _walk(r: Redactor, value: Any, key: Any, numbers: bool) -> Any:
             return MASK
         if len(value) == 2 and isinstance(value[0], str) and r.is_secret_key(value[0]):
             return [value[0], MASK]  # a (name, value) pair: headers as a list
+        if all(type(v) is MaskedRow and v.by is r for v in value):  # a report's rows
+            return list(value)
         return [_walk(r, v, None, numbers) for v in value]
     if kind:  # a secret or phone key: the redactor's own rule for the pair
         return r.value({key: value})[key]
