@@ -28,14 +28,14 @@ from ._events import (
 from ._sections import packed
 from .facts import Facts
 
-__all__ = ["TEXT", "fold_buffer", "fold_decoded", "one_line"]
+__all__ = ["fold_buffer", "fold_decoded"]
 
 _BLANK = b" \t\r"
 _INF = float("inf")
 _LONG_LINE = _decode.LONG_LINE
-TEXT: Any = object()
+_TEXT: Any = object()
 """In a batch of events (a tuple: see :func:`_line_batches`): a text event."""
-_TEXT_ONLY = (TEXT,)
+_TEXT_ONLY = (_TEXT,)
 _CAREFUL = frozenset(b" \t\n\r\x0b\x0c{")
 """First bytes of a line that may be blank or an object (``bytes.lstrip`` strips these)."""
 _BATCH = 64  # lines decoded one at a time, then folded
@@ -66,7 +66,7 @@ def _buffer_batches(data: bytes, decoder: _decode.Decoder) -> Iterator[Sequence[
     Runs of lines that start with ``{`` and end with ``}`` are decoded at once
     (:func:`_run`); the others (text, blank, an object after or before spaces, a cut
     line) one by one, as a stream's lines are."""
-    one, view = one_line, memoryview(data)  # runs decoded in place, not copied
+    one, view = _one, memoryview(data)  # runs decoded in place, not copied
     find, rfind, size, pos = data.find, data.rfind, len(data), 0
     if data[:1] != b"{":  # the first line is read alone
         pos = find(b"\n") + 1 or size + 1
@@ -98,7 +98,7 @@ def _buffer_batches(data: bytes, decoder: _decode.Decoder) -> Iterator[Sequence[
             yield one(data[start:], decoder)
 
 
-def one_line(line: bytes, decoder: _decode.Decoder) -> Sequence[Any]:
+def _one(line: bytes, decoder: _decode.Decoder) -> Sequence[Any]:
     """The event of one line, as a batch: ``[event]`` when decoded, ``(event,)`` when
     the reader parsed it, :data:`_TEXT_ONLY`, or ``()`` for a blank line."""
     rec: Any = None
@@ -145,7 +145,7 @@ def _run(
 
 
 def _line_batches(lines: Sequence[bytes], decoder: _decode.Decoder) -> Iterator[Sequence[Any]]:
-    """The event of each line (:data:`TEXT` for a text line; nothing for a blank one),
+    """The event of each line (:data:`_TEXT` for a text line; nothing for a blank one),
     decoded one at a time, each refused line read by the reader; in batches: lists of
     decoded lines, a tuple for each other event."""
     decode, refused, fallback, long = (
@@ -187,7 +187,7 @@ def _line_batches(lines: Sequence[bytes], decoder: _decode.Decoder) -> Iterator[
 def _fold_events(  # noqa: PLR0912, PLR0915 - the hot loop, inlined on purpose
     facts: Facts, batches: Iterable[Sequence[Any]], decoder: _decode.Decoder, carry: int | None
 ) -> int | None:
-    """Fold decoded events (:data:`TEXT` for a text event), as :func:`._fold.fold_lines`
+    """Fold decoded events (:data:`_TEXT` for a text event), as :func:`._fold.fold_lines`
     without a window.
 
     The request fold (three lines in four) is inlined, names and counters are local,
@@ -195,7 +195,7 @@ def _fold_events(  # noqa: PLR0912, PLR0915 - the hot loop, inlined on purpose
     counted after the loop is (events, requests per endpoint, their slowest and their
     histogram, counted in C from each endpoint's durations).
     """
-    parse_time, text_mark, unset = parse_ts, TEXT, decoder.UNSET
+    parse_time, text_mark, unset = parse_ts, _TEXT, decoder.UNSET
     request, error_levels, floor, twilio = Ev.REQUEST, ERROR_LEVELS, facts.floor, TWILIO_PREFIX
     called = frozenset((Ev.REQUEST, Ev.SIGNATURE_FAILED, Ev.HEALTH_FAILED))  # a decoded name
     # is text or None
