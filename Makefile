@@ -19,7 +19,7 @@ INSTALL     = @$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' |
 
 # The C scanner (src/bellwatch/sources/_scan.c) is built into src/ by the editable install:
 # a change to it reinstalls, so tests never run an old build.
-SCANNER     := $(wildcard src/bellwatch/sources/_scan.c)
+SCANNER     := $(wildcard src/bellwatch/sources/_scan.c src/bellwatch/sources/_scan_*.h)
 
 $(DEMO_STAMP): pyproject.toml $(SCANNER)
 	$(INSTALL) $(DEMO_EXTRAS)
