@@ -134,6 +134,23 @@ class TestWheel:
         assert {"Homepage", "Changelog", "Issues"} <= set(urls)
 
 
+class TestWithoutACompiler:
+    def test_the_wheel_builds_without_the_scanner(self, tmp_path: Path) -> None:
+        """The C scanner is optional: with no working C compiler the build still succeeds,
+        without it (the Python fold then runs, with the same answers)."""
+        env = {**os.environ, "CC": "false", "LDSHARED": "false"}
+        done = subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path),
+             str(REPO)],
+            capture_output=True, text=True, env=env, check=False, timeout=600,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        (wheel,) = tmp_path.glob("*.whl")
+        names = zipfile.ZipFile(wheel).namelist()
+        assert "bellwatch/sources/_scan.c" in names
+        assert not [n for n in names if n.startswith("bellwatch/sources/_scan.") and ".so" in n]
+
+
 class TestSdist:
     def test_holds_every_file_git_tracks(self, dists: Dists) -> None:
         """The sdist is the source tree: package, docs, LICENSE, tests, scripts, benchmarks."""

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bellwatch.sources import _cext, _decode, _decoded, _native, _sections
+from bellwatch.sources import _cext, _decode, _decoded, _fold, _native, _sections
 from bellwatch.sources.facts import Facts
 
 pytestmark = pytest.mark.skipif(
@@ -115,6 +115,23 @@ class TestPlainLines:
         _native.fold_buffer(folded, data, None)
         assert folded.records == 36
         assert folded.ep[("GET", "/api/users/{user_id}")][3:5] == [12, 12]
+
+
+class TestWithoutTheScanner:
+    def test_the_python_fold_gives_the_same_facts(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Where no compiler built the scanner, fold_data folds in Python: same facts."""
+        data = b"\n".join([req(), req(hash="h1", uid="u1"), b"text", req(status=503)]) + b"\n"
+        with_c = Facts()
+        _fold.fold_data(with_c, data, at_start=True)
+        monkeypatch.setattr(_native, "AVAILABLE", False)
+        without = Facts()
+        _fold.fold_data(without, data, at_start=True)
+        assert (with_c.records, with_c.text, with_c.ep, with_c.eu) == (
+            without.records,
+            without.text,
+            without.ep,
+            without.eu,
+        )
 
 
 class TestHandedBack:
