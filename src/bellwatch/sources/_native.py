@@ -20,6 +20,7 @@ from typing import Any
 from ..schema import Ev, F
 from ..timeparse import parse_ts
 from ._cext import scan as _scan
+from ._decoded import _tally  # the Python fold's own: one per endpoint tally
 from ._events import (
     ERROR_LEVELS,
     TWILIO_PREFIX,
@@ -202,10 +203,3 @@ def _add_requests(
                     e[2] = top
                 for value, n in Counter(values).items():
                     hist[value] = hist.get(value, 0) + n
-
-
-def _tally(counts: dict[tuple[Any, Any], list[int]], key: tuple[Any, Any], i: int) -> None:
-    found = counts.get(key)
-    if found is None:
-        found = counts[key] = [0, 0, 0]
-    found[i] += 1
