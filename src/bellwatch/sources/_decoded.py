@@ -283,13 +283,32 @@ def _fold_events(  # noqa: PLR0912, PLR0915 - the hot loop, inlined on purpose
             if rec.hash is not None:  # the error recorded during this request: its user
                 fold_affected(facts, rec)  # was affected
     _add_requests(facts, durations, counts)
-    facts.records += events - text
+    span = (int(lo), int(hi)) if hi != -_INF else None
+    counted = (events - text, text, head, untimed, error_lines)
+    return _finish(facts, counted, span=span, slow=slow, last=last, carry=carry)
+
+
+def _finish(
+    facts: Facts,
+    counted: tuple[int, int, int, int, int],
+    *,
+    span: tuple[int, int] | None,
+    slow: list[tuple[Any, ...]],
+    last: int | None,
+    carry: int | None,
+) -> int | None:
+    """Add a fold's totals to ``facts``: ``counted`` (structured events, text events, text
+    events before any time, untimed events, error-level events), the times seen (``span``,
+    the lowest and highest, already merged with the facts' own), the slow rows, the last
+    time; returns the time the next run's text events inherit (``carry`` if none)."""
+    records, text, head, untimed, error_lines = counted
+    facts.records += records
     facts.text += text
     facts.head_text += head
     facts.untimed += untimed
     facts.error_lines += error_lines
-    if hi != -_INF:
-        facts.min_ts, facts.max_ts = int(lo), int(hi)
+    if span is not None:
+        facts.min_ts, facts.max_ts = span
     if slow:
         facts.add_slow(slow)
     if last is None:

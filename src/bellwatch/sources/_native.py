@@ -20,7 +20,7 @@ from typing import Any
 from ..schema import Ev, F
 from ..timeparse import parse_ts
 from ._cext import scan as _scan
-from ._decoded import _tally  # the Python fold's own: one per endpoint tally
+from ._decoded import _finish, _tally  # the Python fold's own tally and totals
 from ._events import (
     ERROR_LEVELS,
     TWILIO_PREFIX,
@@ -90,21 +90,10 @@ def fold_buffer(facts: Facts, data: bytes, carry: int | None) -> int | None:
             break
         pos = end + 1
     _add_requests(facts, durations, counts)
-    records, text, head, untimed, error_lines, lo, hi, _, _ = state
-    last: int | None = state[_LAST]
-    facts.records += records
-    facts.text += text
-    facts.head_text += head
-    facts.untimed += untimed
-    facts.error_lines += error_lines
-    if hi is not None:
-        facts.min_ts, facts.max_ts = lo, hi
-    if slow:
-        facts.add_slow(slow)
-    if last is None:
-        return carry
-    facts.last_ts = last
-    return last
+    records, text, head, untimed, error_lines, lo, hi, last, _ = state
+    span = (lo, hi) if hi is not None else None
+    counted = (records, text, head, untimed, error_lines)
+    return _finish(facts, counted, span=span, slow=slow, last=last, carry=carry)
 
 
 def _fold_line(facts: Facts, line: bytes, state: list[Any], into: _Into) -> None:
