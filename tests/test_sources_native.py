@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bellwatch.sources import _cext, _decode, _decoded, _fold, _native, _sections
+from bellwatch.sources import _cext, _decode, _decoded, _fold, _native, histogram
 from bellwatch.sources.facts import Facts
 
 pytestmark = pytest.mark.skipif(
@@ -42,7 +42,7 @@ def facts(data: bytes, *, native: bool) -> tuple[Any, ...]:
     counts += (out.last_ts, out.error_lines, out.health_failures, carry)
     order = (list(out.ep), list(out.err), list(out.tw))
     slow = [(*row[:3], repr(row[3]), *row[4:]) for row in out.slow + out.slow_lo]  # -0.0
-    hist = {k: (e[:5], sorted((repr(d), n) for d, n in e[5].items())) for k, e in out.ep.items()}
+    hist = {k: (e[:5], e[5]) for k, e in out.ep.items()}  # bytes: -0.0 is not 0.0
     return counts, order, hist, out.err, slow, out.tw, out.eu
 
 
@@ -250,39 +250,45 @@ class TestAnyLines:
         agree(b"\n".join(lines) + end)
 
 
-class TestCount:
-    """The scanner's histogram of packed durations (``_sections._counted`` uses it)."""
+class TestHistograms:
+    """The scanner's duration histograms (:mod:`bellwatch.sources.histogram` uses them)."""
 
     @settings(max_examples=300, deadline=None)
-    @given(st.lists(st.floats(allow_nan=False) | st.sampled_from([0.0, -0.0, 0.05]), max_size=200))
-    def test_the_dict_counter_gives(self, values: list[float]) -> None:
-        """Same keys (the first of equal values, 0.0 and -0.0 one key), same counts,
-        same order as ``dict(Counter(...))``."""
+    @given(st.lists(st.floats() | st.sampled_from([0.0, -0.0, 0.05]), max_size=200))
+    def test_count_is_the_python_count(self, values: list[float]) -> None:
+        """The same bytes as counting in Python: distinct values ascending, one zero, one
+        NaN last."""
         raw = array("d", values).tobytes()
         assert _cext.scan is not None
         counted = _cext.scan.count(raw)
-        expected = dict(Counter(memoryview(raw).cast("d")))
-        assert counted == expected
-        assert [repr(k) for k in counted or {}] == [repr(k) for k in expected]
+        assert counted == histogram._from_counts(Counter(memoryview(raw).cast("d")).items())
+        kept = list(memoryview(counted[0]).cast("d"))
+        numbers = sorted({v + 0.0 for v in values if v == v})
+        assert kept[: len(numbers)] == numbers
+        assert sum(memoryview(counted[1]).cast("q")) == len(values)
 
-    def test_a_nan_is_left_to_python(self) -> None:
-        """NaN keys are each their own in a dict: the scanner declines, Counter counts."""
-        raw = array("d", [float("nan"), 1.0]).tobytes()
+    def test_every_nan_is_one_value_after_every_number(self) -> None:
+        raw = array("d", [float("nan"), 1.0, float("-nan"), float("inf")]).tobytes()
         assert _cext.scan is not None
-        assert _cext.scan.count(raw) is None
-        assert len(_sections._counted(raw)) == 2
+        values, counts = _cext.scan.count(raw)
+        kept = list(memoryview(values).cast("d"))
+        assert kept[:2] == [1.0, float("inf")] and kept[2] != kept[2]
+        assert list(memoryview(counts).cast("q")) == [1, 1, 2]
 
     @given(
-        st.dictionaries(st.floats(allow_nan=False), st.integers(0, 2**40), max_size=50),
-        st.dictionaries(st.floats(allow_nan=False), st.integers(0, 2**40), max_size=50),
+        st.dictionaries(st.floats(allow_nan=False), st.integers(1, 2**40), max_size=50),
+        st.dictionaries(st.floats(allow_nan=False), st.integers(1, 2**40), max_size=50),
     )
-    def test_add_is_the_loop_it_replaces(
-        self, into: dict[float, int], other: dict[float, int]
-    ) -> None:
-        """``add(into, other)`` leaves ``into`` as ``into[k] = into.get(k, 0) + n`` does."""
-        expected = dict(into)
-        for value, n in other.items():
-            expected[value] = expected.get(value, 0) + n
+    def test_merge_is_the_dict_sum(self, a: dict[float, int], b: dict[float, int]) -> None:
+        """``merge`` of two histograms is the histogram of their counts added."""
+        both = dict(a)
+        for value, n in b.items():
+            both[value] = both.get(value, 0) + n
+        ha, hb = histogram._from_counts(a.items()), histogram._from_counts(b.items())
         assert _cext.scan is not None
-        _cext.scan.add(into, other)
-        assert into == expected and list(into) == list(expected)
+        assert _cext.scan.merge(*ha, *hb) == histogram._from_counts(both.items())
+
+    def test_merge_refuses_what_is_not_a_histogram(self) -> None:
+        assert _cext.scan is not None
+        with pytest.raises(ValueError, match="not two histograms"):
+            _cext.scan.merge(b"1234567", b"", b"", b"")

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from ..query.percentile import from_histogram
+from ..sources import histogram
 from ..sources.base import Source
 from ..sources.facts import Facts
 from . import _facts, _insights
@@ -34,11 +33,6 @@ def endpoints(
     return answer(shown, source.stats, after)
 
 
-def average(hist: dict[float, int], known: int) -> float | None:
-    """The mean of a duration histogram, summed exactly (the same for any fold order)."""
-    return math.fsum(value * n for value, n in hist.items()) / known if known else None
-
-
 def rows(facts: Facts) -> list[dict[str, Any]]:
     """Every endpoint of ``facts``, most requests first."""
     out = []
@@ -50,8 +44,8 @@ def rows(facts: Facts) -> list[dict[str, Any]]:
                 "method": method,
                 "path": path,
                 "count": count,
-                "avg": average(hist, known),
-                "p95": from_histogram(hist, 95),
+                "avg": histogram.mean(hist, known),
+                "p95": histogram.percentile(hist, 95),
                 "max": peak,
                 "error_rate": n5xx / count if count else None,
             }
@@ -74,13 +68,12 @@ def _methods_filled(ep: dict[tuple[Any, Any], list[Any]]) -> dict[tuple[Any, Any
         key = (known[0], path) if method is None and len(known) == 1 else (method, path)
         into = out.get(key)
         if into is None:
-            out[key] = [e[0], e[1], e[2], e[3], e[4], dict(e[5])]
+            out[key] = list(e)
             continue
         into[0] += e[0]
         into[1] += e[1]
         into[2] = e[2] if into[2] is None else (into[2] if e[2] is None else max(into[2], e[2]))
         into[3] += e[3]
         into[4] += e[4]
-        for value, n in e[5].items():
-            into[5][value] = into[5].get(value, 0) + n
+        into[5] = histogram.merged(into[5], e[5])
     return out

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 from .. import _settings
 from ..log.redact import scrub
-from ..query.percentile import from_histogram
+from ..sources import histogram
 from ..sources.base import Source
 from ..sources.facts import Facts
 from . import _facts, _insights, digest
@@ -58,20 +57,20 @@ _NO_TWILIO = "; 0 Twilio calls with failures."
 def collect(facts: Facts) -> dict[str, Any]:
     """The digest's facts: headline totals, then the endpoint, error and Twilio rows."""
     requests = s5xx = s4xx = 0
-    durations: Counter[float] = Counter()
+    durations = histogram.EMPTY
     for count, _without, _peak, n5xx, n4xx, hist in facts.ep.values():
         requests += count
         s5xx += n5xx
         s4xx += n4xx
-        durations.update(hist)
+        durations = histogram.merged(durations, hist)
     totals = {
         "lines": facts.records,
         "requests": requests,
         "s5xx": s5xx,
         "s4xx": s4xx,
         "error_lines": facts.error_lines,
-        "p50": from_histogram(durations, 50),
-        "p95": from_histogram(durations, 95),
+        "p50": histogram.percentile(durations, 50),
+        "p95": histogram.percentile(durations, 95),
         "health_failures": facts.health_failures,
         "first_ts": facts.min_ts,
         "last_ts": facts.max_ts,

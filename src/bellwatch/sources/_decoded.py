@@ -11,7 +11,6 @@ exactly one event per line (below), else read line by line as a stream's lines a
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -25,7 +24,7 @@ from ._events import (
     fold_event,
     fold_twilio,
 )
-from ._sections import packed
+from ._sections import add_packed, packed
 from .facts import Facts
 
 __all__ = ["fold_buffer", "fold_decoded"]
@@ -344,14 +343,4 @@ def _add_requests(
         e[3] += n5xx
         e[4] += n4xx
         if found:
-            hist = e[5]
-            if not hist:  # counted when read, and the slowest found then (see Facts.ep)
-                e[5] = packed(found)
-            elif type(hist) is bytes:
-                e[5] = hist + packed(found)
-            else:
-                top = max(found)
-                if e[2] is None or top > e[2]:
-                    e[2] = top
-                for value, n in Counter(found).items():
-                    hist[value] = hist.get(value, 0) + n
+            add_packed(e, packed(found))  # counted when read (see Facts.ep)

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..schema import Ev, F, Sev
 from . import _decode
-from ._sections import merge_error, merge_twilio
+from ._sections import counting, merge_error, merge_twilio
 from .facts import Facts
 
 __all__ = [
@@ -78,9 +78,10 @@ def _request(facts: Facts, rec: Fields, ts: int | None, slow: list[tuple[Any, ..
     if type(status) is not int:
         status = as_int(status)
     dur = float(dur) if type(dur) is float or type(dur) is int else None
-    e = facts.ep.get((method, path))
+    ep = facts.ep_rows()
+    e = ep.get((method, path))
     if e is None:
-        e = facts.ep[(method, path)] = [0, 0, None, 0, 0, {}]
+        e = ep[(method, path)] = [0, 0, None, 0, 0, {}]
     e[0] += 1
     if status is not None:
         if status >= 500:
@@ -90,7 +91,7 @@ def _request(facts: Facts, rec: Fields, ts: int | None, slow: list[tuple[Any, ..
     if dur is not None:
         if e[2] is None or dur > e[2]:
             e[2] = dur
-        hist = e[5]
+        hist = e[5] if type(e[5]) is dict else counting(e)
         hist[dur] = hist.get(dur, 0) + 1
         if dur > facts.floor:
             slow.append((ts, method, path, dur, status, as_text(rec.get(F.CID))))

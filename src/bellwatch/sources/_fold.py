@@ -114,7 +114,7 @@ def _fold_parsed(  # noqa: PLR0912, PLR0915 - the hot loop, inlined on purpose
     # a tuple, not a set: a level may be any JSON value, a list included (unhashable)
     request, error_levels, floor, twilio = Ev.REQUEST, ERROR_LEVELS, facts.floor, TWILIO_PREFIX
     f_n, f_hash = F.OCCURRENCES, F.ERROR_HASH
-    ep = facts.ep
+    ep = facts.ep_dicts()
     ep_get = ep.get
     records = text = head = untimed = error_lines = 0
     lo, hi, last = facts.min_ts, facts.max_ts, facts.last_ts

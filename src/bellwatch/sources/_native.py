@@ -14,7 +14,6 @@ without it, :data:`AVAILABLE` is false and the Python fold runs, with the same a
 from __future__ import annotations
 
 import struct
-from collections import Counter
 from typing import Any
 
 from ..schema import Ev, F
@@ -31,6 +30,7 @@ from ._events import (
     fold_twilio,
     fold_webhook,
 )
+from ._sections import add_packed
 from .facts import Facts
 from .reader import parse
 
@@ -180,15 +180,4 @@ def _add_requests(
             e[4] += n4xx
             if not timed:
                 continue
-            hist = e[5]
-            if not hist:  # counted when read, and the slowest found then (see Facts.ep)
-                e[5] = bytes(found)
-            elif type(hist) is bytes:
-                e[5] = hist + found
-            else:
-                values = memoryview(found).cast("d")
-                top = max(values)
-                if e[2] is None or top > e[2]:
-                    e[2] = top
-                for value, n in Counter(values).items():
-                    hist[value] = hist.get(value, 0) + n
+            add_packed(e, bytes(found))  # counted when read (see Facts.ep)

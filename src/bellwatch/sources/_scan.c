@@ -366,13 +366,14 @@ out:
 static PyMethodDef methods[] = {
     {"configure", configure, METH_VARARGS,
      "configure(keys, events, levels, twilio_prefix): the names the fold reads."},
-    {"add", add, METH_VARARGS,
-     "add(into, other): add the counts of histogram other into histogram into."},
     {"count", count, METH_VARARGS,
-     "count(durations) -> dict: the histogram of packed doubles (as collections.Counter)."},
+     "count(durations) -> (values, counts): the histogram of packed doubles."},
     {"fold", fold, METH_VARARGS,
      "fold(data, pos, state, durations, counts, ep, slow, floor, webhook) -> int: fold "
      "the lines of data from pos; returns where a line to hand back starts, or len(data)."},
+    {"merge", merge, METH_VARARGS,
+     "merge(values, counts, other_values, other_counts) -> (values, counts): two "
+     "histograms added."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -1,19 +1,70 @@
-/* Duration histograms for the C scanner's module (_scan.c): count() and add(). Included by
- * _scan.c only. */
+/* Duration histograms for the C scanner's module (_scan.c): count() and merge(). Included
+ * by _scan.c only.
+ *
+ * A histogram is two byte strings (see bellwatch/sources/histogram.py): the distinct
+ * durations as native doubles, ascending, and how often each occurred as native int64.
+ * One zero (+0.0, for both signs, as a dict keys them) and one NaN, after every number
+ * (a duration read from JSON is never NaN; the order only has to be total). Kept so, a
+ * cache file loads them as two strings, and a merge or a percentile never makes a
+ * Python object per value. */
 #ifndef BELLWATCH_SCAN_COUNT_H
 #define BELLWATCH_SCAN_COUNT_H
 
+typedef struct {
+    double value;
+    int64_t n;
+} Bin;
+
+static const uint64_t QUIET_NAN = 0x7FF8000000000000ULL;
+
+/* The value as kept: +0.0 for either zero, one NaN for every NaN. */
+static double canonical(double d) {
+    if (d != d) {
+        memcpy(&d, &QUIET_NAN, sizeof d);
+        return d;
+    }
+    return d == 0.0 ? 0.0 : d;
+}
+
+/* Ascending, NaN last: -1, 0 or 1. */
+static int order_of(double a, double b) {
+    if (a != a) return b != b ? 0 : 1;
+    if (b != b) return -1;
+    return (a > b) - (a < b);
+}
+
+static int compare_bins(const void *a, const void *b) {
+    return order_of(((const Bin *)a)->value, ((const Bin *)b)->value);
+}
+
+/* (values, counts) as two new byte strings, from n bins in order. */
+static PyObject *as_pair(const Bin *bins, Py_ssize_t n) {
+    PyObject *values = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(double));
+    PyObject *counts = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(int64_t));
+    if (values == NULL || counts == NULL) {
+        Py_XDECREF(values);
+        Py_XDECREF(counts);
+        return NULL;
+    }
+    char *v = PyBytes_AS_STRING(values), *c = PyBytes_AS_STRING(counts);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        memcpy(v + i * sizeof(double), &bins[i].value, sizeof(double));
+        memcpy(c + i * sizeof(int64_t), &bins[i].n, sizeof(int64_t));
+    }
+    PyObject *pair = PyTuple_Pack(2, values, counts);
+    Py_DECREF(values);
+    Py_DECREF(counts);
+    return pair;
+}
+
 /* ----------------------------------------------------------------- counting */
 
-/* count(durations) -> {duration: occurrences} (None if one is NaN): the histogram of
- * packed doubles, as
- * dict(collections.Counter(memoryview(durations).cast("d"))) gives it (each value keyed
- * as first met; 0.0 and -0.0 are one key, as for a dict), at a fraction of its CPU: an
- * open-addressing table over the values' bits, then one dict insert per distinct value. */
+/* count(durations) -> (values, counts): the histogram of packed doubles. Counted in an
+ * open-addressing table over the values' bits (one pass), then only the distinct values
+ * are sorted: a file's million durations hold a few tens of thousands. */
 typedef struct {
     uint64_t bits; /* 0 marks an empty slot: +0.0 is stored as the bits of -0.0 */
-    double first;
-    Py_ssize_t n;
+    Py_ssize_t bin;
 } Slot;
 
 static PyObject *count(PyObject *self, PyObject *args) {
@@ -23,82 +74,99 @@ static PyObject *count(PyObject *self, PyObject *args) {
     Py_ssize_t values = buf.len / (Py_ssize_t)sizeof(double), cap = 16, used = 0;
     while (cap < values * 2 + 16) cap <<= 1;
     Slot *slots = PyMem_RawCalloc(cap, sizeof(Slot));
-    Py_ssize_t *order = PyMem_RawMalloc((values ? values : 1) * sizeof(Py_ssize_t));
-    if (slots == NULL || order == NULL) {
+    Bin *bins = PyMem_RawMalloc((values ? values : 1) * sizeof(Bin));
+    if (slots == NULL || bins == NULL) {
         PyErr_NoMemory();
         goto done;
     }
     const char *data = buf.buf;
-    const uint64_t zero = 0, negative_zero = 0x8000000000000000ULL;
+    const uint64_t negative_zero = 0x8000000000000000ULL;
     for (Py_ssize_t i = 0; i < values; i++) {
         double d;
         uint64_t bits;
         memcpy(&d, data + i * sizeof d, sizeof d);
+        d = canonical(d);
         memcpy(&bits, &d, sizeof bits);
-        if (d != d) { /* NaN: each one its own key, as in a dict: Python counts */
-            out = Py_NewRef(Py_None);
-            goto done;
-        }
-        if (bits == zero) bits = negative_zero; /* one key for both zeros, never 0 */
+        if (bits == 0) bits = negative_zero; /* +0.0 keyed apart from an empty slot */
         uint64_t h = bits * 0x9E3779B97F4A7C15ULL;
         for (Py_ssize_t at = (Py_ssize_t)(h >> 17) & (cap - 1);; at = (at + 1) & (cap - 1)) {
             Slot *slot = &slots[at];
             if (slot->bits == bits) {
-                slot->n++;
+                bins[slot->bin].n++;
                 break;
             }
             if (slot->bits == 0) {
                 slot->bits = bits;
-                slot->first = d;
-                slot->n = 1;
-                order[used++] = at;
+                slot->bin = used;
+                bins[used].value = d;
+                bins[used].n = 1;
+                used++;
                 break;
             }
         }
     }
-    if ((out = PyDict_New()) == NULL) goto done;
-    for (Py_ssize_t i = 0; i < used; i++) {
-        Slot *slot = &slots[order[i]];
-        PyObject *key = PyFloat_FromDouble(slot->first), *n = PyLong_FromSsize_t(slot->n);
-        int failed = key == NULL || n == NULL || PyDict_SetItem(out, key, n) < 0;
-        Py_XDECREF(key);
-        Py_XDECREF(n);
-        if (failed) {
-            Py_CLEAR(out);
-            goto done;
-        }
-    }
+    qsort(bins, (size_t)used, sizeof(Bin), compare_bins);
+    out = as_pair(bins, used);
 done:
     PyMem_RawFree(slots);
-    PyMem_RawFree(order);
+    PyMem_RawFree(bins);
     PyBuffer_Release(&buf);
     return out;
 }
 
-/* add(into, other): into[k] = into.get(k, 0) + n for each k, n of other: two duration
- * histograms merged (a file's runs, when a report reads them), in C. */
-static PyObject *add(PyObject *self, PyObject *args) {
-    PyObject *into, *other, *key, *n;
-    if (!PyArg_ParseTuple(args, "O!O!", &PyDict_Type, &into, &PyDict_Type, &other)) return NULL;
-    if (into == other) {
-        PyErr_SetString(PyExc_ValueError, "add: two different dicts");
-        return NULL;
-    }
-    Py_ssize_t pos = 0;
-    while (PyDict_Next(other, &pos, &key, &n)) {
-        PyObject *mine = PyDict_GetItemWithError(into, key);
-        if (mine == NULL) {
-            if (PyErr_Occurred() || PyDict_SetItem(into, key, n) < 0) return NULL;
-            continue;
-        }
-        PyObject *sum = PyNumber_Add(mine, n);
-        if (sum == NULL) return NULL;
-        int failed = PyDict_SetItem(into, key, sum);
-        Py_DECREF(sum);
-        if (failed < 0) return NULL;
-    }
-    Py_RETURN_NONE;
-}
+/* ------------------------------------------------------------------ merging */
 
+/* merge(values, counts, other_values, other_counts) -> (values, counts): two histograms
+ * added together, in one walk over both. */
+static PyObject *merge(PyObject *self, PyObject *args) {
+    Py_buffer av, ac, bv, bc;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*", &av, &ac, &bv, &bc)) return NULL;
+    PyObject *out = NULL;
+    Bin *bins = NULL;
+    Py_ssize_t na = av.len / 8, nb = bv.len / 8, i = 0, j = 0, n = 0;
+    if (av.len % 8 || bv.len % 8 || ac.len != av.len || bc.len != bv.len) {
+        PyErr_SetString(PyExc_ValueError, "merge: not two histograms");
+        goto done;
+    }
+    bins = PyMem_RawMalloc((na + nb ? na + nb : 1) * sizeof(Bin));
+    if (bins == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    const char *a = av.buf, *an = ac.buf, *b = bv.buf, *bn = bc.buf;
+    while (i < na || j < nb) {
+        Bin x, y;
+        int which;
+        if (i < na) {
+            memcpy(&x.value, a + i * 8, 8);
+            memcpy(&x.n, an + i * 8, 8);
+        }
+        if (j < nb) {
+            memcpy(&y.value, b + j * 8, 8);
+            memcpy(&y.n, bn + j * 8, 8);
+        }
+        which = i == na ? 1 : j == nb ? -1 : order_of(x.value, y.value);
+        if (which < 0) {
+            bins[n++] = x;
+            i++;
+        } else if (which > 0) {
+            bins[n++] = y;
+            j++;
+        } else {
+            x.n += y.n;
+            bins[n++] = x;
+            i++;
+            j++;
+        }
+    }
+    out = as_pair(bins, n);
+done:
+    PyMem_RawFree(bins);
+    PyBuffer_Release(&av);
+    PyBuffer_Release(&ac);
+    PyBuffer_Release(&bv);
+    PyBuffer_Release(&bc);
+    return out;
+}
 
 #endif /* BELLWATCH_SCAN_COUNT_H */

@@ -3,19 +3,18 @@
 Facts keep six sections (endpoints, errors, slow rows, slow rows under the split,
 Twilio calls, error users); merging two facts merges each section with its own rule
 here, lazily, when a report first reads it. The endpoint histograms are kept as the
-durations came (packed doubles) until read, then counted. Imports nothing of the package.
+durations came (packed doubles) until read, then counted (:mod:`.histogram`).
 """
 
 from __future__ import annotations
 
 from array import array
-from collections import Counter
 from typing import Any
 
-from ._cext import scan
+from .histogram import counted, entries, merged, pairs, top
 
-__all__ = ["KINDS", "MERGE", "SIZE", "count_packed", "high", "low", "merge_error",
-           "merge_twilio", "packed"]  # fmt: skip
+__all__ = ["KINDS", "MERGE", "SIZE", "add_packed", "count_packed", "counting", "high", "low",
+           "merge_error", "merge_twilio", "packed"]  # fmt: skip
 
 
 def low(a: int | None, b: int | None) -> int | None:
@@ -32,23 +31,36 @@ def packed(durations: list[float]) -> bytes:
     return array("d", durations).tobytes()
 
 
-def _counted(raw: bytes) -> dict[float, int]:
-    """The histogram of packed durations: counted in C where the scanner was built (a
-    fifth of Counter's CPU, the same dict), else by Counter."""
-    if scan is not None:
-        counted: dict[float, int] | None = scan.count(raw)
-        if counted is not None:  # None: a NaN, which only Counter keys as a dict does
-            return counted
-    return dict(Counter(memoryview(raw).cast("d")))
-
-
 def count_packed(e: list[Any]) -> None:
-    """Count an endpoint row's packed durations into its histogram, and its slowest:
-    a row whose durations are packed keeps no slowest of its own (the builder skips a
-    pass over them)."""
-    e[5] = _counted(e[5])
-    if e[5]:
-        e[2] = _slowest(e[2], max(e[5]))
+    """Count an endpoint row's durations (packed, or a dict) into its histogram
+    (:mod:`.histogram`), and its slowest: a row whose durations are packed keeps no
+    slowest of its own (the builder skips a pass over them)."""
+    hist = e[5] = counted(e[5])
+    longest = top(hist)
+    if longest is not None:
+        e[2] = _slowest(e[2], longest)
+
+
+def add_packed(e: list[Any], found: bytes) -> None:
+    """Add a fold's packed durations to an endpoint row: joined to the packed ones it holds
+    (counted once, when read), else counted and merged into its histogram."""
+    hist = e[5]
+    if not hist:
+        e[5] = found
+    elif type(hist) is bytes:
+        e[5] = hist + found
+    else:
+        e[5] = merged(hist, found)
+        count_packed(e)  # the slowest of the durations just counted
+
+
+def counting(e: list[Any]) -> dict[float, int]:
+    """An endpoint row's histogram as a ``{duration: n}`` dict, for the Python fold to count
+    into (a fold of a line after the scanner's, or into facts read before)."""
+    count_packed(e)  # its slowest too
+    hist: dict[float, int] = dict(pairs(e[5]))
+    e[5] = hist
+    return hist
 
 
 def _slowest(a: float | None, b: float) -> float:
@@ -63,7 +75,7 @@ def _merge_ep(
         theirs = e[5]
         if mine is None:
             into[key] = [e[0], e[1], e[2], e[3], e[4],
-                         theirs if type(theirs) is bytes else dict(theirs)]  # fmt: skip
+                         dict(theirs) if type(theirs) is dict else theirs]  # fmt: skip
             continue
         mine[0] += e[0]
         mine[1] += e[1]
@@ -74,18 +86,9 @@ def _merge_ep(
         if type(hist) is bytes and type(theirs) is bytes:
             mine[5] = hist + theirs  # counted once, when read
             continue
-        if type(hist) is bytes:
-            count_packed(mine)
-            hist = mine[5]
-        if type(theirs) is bytes:
-            theirs = _counted(theirs)
-            if theirs:
-                mine[2] = _slowest(mine[2], max(theirs))
-        if scan is not None:
-            scan.add(hist, theirs)  # in C: 92k entries for the corpus's two runs
-        else:
-            for value, n in theirs.items():
-                hist[value] = hist.get(value, 0) + n
+        # a histogram keeps its slowest in the row; packed durations do not
+        mine[5] = merged(hist, theirs)
+        count_packed(mine)
     return into
 
 
@@ -154,7 +157,7 @@ def _merge_eu(into: dict[str, set[str]], other: dict[str, set[str]]) -> dict[str
 
 
 SIZE: dict[str, Any] = {
-    "ep": lambda ep: sum(len(e[5]) // 8 if type(e[5]) is bytes else len(e[5]) for e in ep.values()),
+    "ep": lambda ep: sum(entries(e[5]) for e in ep.values()),
     "err": len,
     "slow": len,
     "slow_lo": len,

@@ -9,7 +9,7 @@ file and per chunk of a file, so an unchanged file is never read again.
 What is kept:
 
 - per endpoint (method, route): requests, requests without a duration, the slowest,
-  5xx and 4xx counts, and an exact histogram of durations;
+  5xx and 4xx counts, and an exact histogram of durations (:mod:`.histogram`);
 - per error fingerprint: occurrences (the sum of ``n`` over its ``error`` and
   ``aggregated_error`` lines, 1 for an ``error`` line without ``n``), the highest
   severity, type and message of its first line, first and last time, routes, and the
@@ -34,11 +34,11 @@ import marshal
 from collections.abc import Sequence
 from typing import Any
 
-from ._sections import KINDS, MERGE, SIZE, count_packed, high, low
+from ._sections import KINDS, MERGE, SIZE, count_packed, counting, high, low
 
 __all__ = ["MAX_SLOW_ROWS", "SLOW_FLOOR", "SLOW_SPLIT", "Facts", "joined", "slowest"]
 
-VERSION = 5  # 5: an integer uid is an affected user (4: packed endpoint histograms)
+VERSION = 6  # 6: histograms as sorted arrays (5: an integer uid is an affected user)
 _MAGIC = b"BWF\x01"
 _SECTIONS = ("ep", "err", "slow", "slow_lo", "tw", "eu")
 ROWS = ("slow", "slow_lo")
@@ -118,22 +118,32 @@ class Facts:
 
     @property
     def ep(self) -> dict[tuple[Any, Any], list[Any]]:
-        """``(method, path) -> [count, without_duration, max, n5xx, n4xx, {duration: n}]``:
-        the histogram gives the average and percentiles, the same whatever order the
-        events were folded in; ``max`` is the slowest duration (``None`` without one).
+        """``(method, path) -> [count, without_duration, max, n5xx, n4xx, histogram]``:
+        the histogram (:mod:`.histogram`: distinct durations and their counts) gives the
+        average and percentiles, the same whatever order the events were folded in;
+        ``max`` is the slowest duration (``None`` without one).
 
         A fold keeps each endpoint's durations as they came, packed as doubles
         (:func:`._sections.packed`): a chunk's are stored so, and facts merged from chunks join
         them; they are counted into the histogram here, in C, when first read."""
         ep: dict[tuple[Any, Any], list[Any]] = self._raw("ep")
         for e in ep.values():
-            if type(e[5]) is bytes:
+            if type(e[5]) is not tuple:
                 count_packed(e)
         return ep
 
     def ep_rows(self) -> dict[tuple[Any, Any], list[Any]]:
         """:attr:`ep`, histograms as kept (for the fold, which adds packed durations)."""
         return self._raw("ep")  # type: ignore[no-any-return]
+
+    def ep_dicts(self) -> dict[tuple[Any, Any], list[Any]]:
+        """:attr:`ep`, each histogram a ``{duration: n}`` dict (for the Python fold, which
+        counts into it)."""
+        ep: dict[tuple[Any, Any], list[Any]] = self._raw("ep")
+        for e in ep.values():
+            if type(e[5]) is not dict:
+                counting(e)
+        return ep
 
     @property
     def err(self) -> dict[str, list[Any]]:
