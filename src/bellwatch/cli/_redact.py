@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from .. import _guard, _settings
-from ..log.redact import MASK, MaskedRow, Redactor
+from ..log.redact import MASK, MaskedRow, MaskedRows, Redactor
 from ..log.redact import redactor as _library_redactor
 from ..sources.base import MESSAGE, SYSTEM_FIELDS, Record, TextRecord
 
@@ -92,6 +92,8 @@ def _walk(r: Redactor, value: Any, key: Any, numbers: bool) -> Any:
             return MASK
         if len(value) == 2 and isinstance(value[0], str) and r.is_secret_key(value[0]):
             return [value[0], MASK]  # a (name, value) pair: headers as a list
+        if type(value) is MaskedRows and value.by is r:  # a report's rows, all plain
+            return value
         if all(type(v) is MaskedRow and v.by is r for v in value):  # a report's rows
             return list(value)
         return [_walk(r, v, None, numbers) for v in value]

@@ -93,7 +93,7 @@ def table(
     Values are masked by key and by value first, in both forms.
     """
     if opts.json:
-        echo_json(list(rows))
+        echo_json(rows if isinstance(rows, list) else list(rows))  # a report's marked rows
         return
     rows = scrub_json(list(rows))
     if columns is None:

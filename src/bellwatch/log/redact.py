@@ -22,13 +22,14 @@ import enum
 import functools
 import re
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from .. import _guard, _settings
 from ..schema import F
 from . import _rules
 from ._astext import as_text
+from ._masked import MaskedRow, MaskedRows, plain_rows
 from ._numbers import card_like, mask_numbers, one_word
 from ._rules import MASK, PHONE, QUERY_ONLY, SECRET
 
@@ -37,6 +38,7 @@ __all__ = [
     "PHONE_KEYS",
     "QUERY_KEYS",
     "MaskedRow",
+    "MaskedRows",
     "Redactor",
     "activate",
     "key_words",
@@ -80,18 +82,6 @@ def _joined(keys: Iterable[str]) -> frozenset[str]:
 def mask_phone_numbers(text: str) -> str:
     """Phone numbers in ``text`` (E.164, ``%2B``, national formats) keep their last 4 digits."""
     return mask_numbers(text, cards=False, phones=True)
-
-
-class MaskedRow(dict[Any, Any]):
-    """A flat row that redactor ``by`` found plain (:meth:`Redactor.plain`): a later pass
-    of the same redactor over it (the CLI masks all it prints, a report's rows included)
-    has nothing to change, and skips it."""
-
-    __slots__ = ("by",)
-
-    def __init__(self, row: Mapping[Any, Any], by: Redactor) -> None:
-        super().__init__(row)
-        self.by = by
 
 
 class Redactor:
@@ -189,15 +179,7 @@ class Redactor:
                 if value in clean:
                     if value[:1] in _JSON_OPENERS:
                         return False
-                elif (
-                    value.isalnum()
-                    and len(value) <= _MAX_SCAN
-                    and "IA" not in value
-                    and not value.isdigit()
-                    and not _rules.maybe_vendor_key(value)
-                ):
-                    pass  # one word none of one_word()'s rules touch (an id): no calls
-                elif value[:1] in _JSON_OPENERS or self.text(value) != value:
+                elif not self.plain_text(value):
                     return False
             elif cls is int:
                 if value >= _CARD_MIN:
@@ -205,6 +187,43 @@ class Redactor:
             elif not (cls is float or cls is bool or value is None):
                 return False
         return True
+
+    def plain_rows(self, rows: Sequence[Mapping[Any, Any]]) -> bool:
+        """Whether every row of ``rows`` is :meth:`plain`, judged a column at a time when
+        the rows share their keys (a report's do): each distinct value once."""
+        return plain_rows(self, rows)
+
+    def plain_text(self, value: str) -> bool:
+        """Whether no rule would change the string ``value`` (a :meth:`plain` value)."""
+        if value in self._clean:
+            return value[:1] not in _JSON_OPENERS
+        if (
+            value.isalnum()
+            and len(value) <= _MAX_SCAN
+            and "IA" not in value
+            and not value.isdigit()
+            and not _rules.maybe_vendor_key(value)
+        ):
+            return True  # one word none of one_word()'s rules touch (an id): no calls
+        return value[:1] not in _JSON_OPENERS and self.text(value) == value
+
+    def plain_texts(self, values: Collection[str]) -> bool:
+        """Whether :meth:`plain_text` holds for every string of ``values``: for a column of
+        ids (one word each, the common case) judged in a few passes over all of them
+        joined, not a call per id."""
+        if "".join(values).isalnum():
+            joined = "\n".join(values)  # not a word character: no match spans two values
+            if (
+                "IA" not in joined
+                and not _rules.maybe_vendor_key(joined)
+                and max(map(len, values)) <= _MAX_SCAN
+            ):  # only an all-digit word can still be a card number
+                return all(map(self.plain_text, filter(str.isdigit, values)))
+        return all(map(self.plain_text, values))
+
+    def plain_int(self, value: int) -> bool:
+        """Whether an int is too short to be a card number (a :meth:`plain` value)."""
+        return value < _CARD_MIN
 
     def _scan(self, s: str) -> str:
         if len(s) > _MAX_SCAN:

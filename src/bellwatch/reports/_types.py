@@ -10,7 +10,7 @@ import orjson
 
 from .._guard import record_internal_error
 from .._settings import Settings
-from ..log.redact import MaskedRow, redactor, scrub
+from ..log.redact import MaskedRow, MaskedRows, redactor, scrub
 from ..sources.base import ScanStats
 
 __all__ = ["Digest", "Report", "answer", "masked", "page"]
@@ -43,7 +43,8 @@ class Digest:
 
 
 def masked(rows: list[Row], settings: Settings | None = None) -> list[Row]:
-    """``rows`` with every secret masked, by key and by value, as a log line masks them.
+    """``rows`` with every secret masked, by key and by value, as a log line masks them:
+    a new list, holding each plain row as it is and a masked copy of any other.
 
     Reports read logs that other programs or older versions wrote, so their values are
     masked here, where every reader (the CLI, the MCP server, the demo) gets them.
@@ -51,9 +52,11 @@ def masked(rows: list[Row], settings: Settings | None = None) -> list[Row]:
     """
     try:
         r = redactor(settings)
-        # A row no rule would change (most rows of most reports) is copied as it is;
-        # the others are walked, at the depth scrub(rows) would walk them.
-        # Plain rows are marked so: the CLI's own pass over what it prints skips them.
+        # Rows no rule would change (most rows of most reports) are kept as they are,
+        # marked so: the CLI's own pass over what it prints skips them. Otherwise each
+        # row is judged alone, and the others walked, at the depth scrub(rows) would.
+        if r.plain_rows(rows):
+            return MaskedRows(rows, r)
         return [
             MaskedRow(row, r)
             if r.plain(row)
