@@ -20,7 +20,7 @@ from bellwatch.sources import _build, _chunk
 from bellwatch.sources._fold import fold_lines, fold_record
 from bellwatch.sources.base import ScanStats
 from bellwatch.sources.cache import windowed
-from bellwatch.sources.facts import Facts
+from bellwatch.sources.facts import Facts, slowest
 from bellwatch.sources.reader import StreamReader, Window
 
 
@@ -352,3 +352,28 @@ class TestStoredBlob:
         again = Facts.loads(bytes(loaded.dumps()))
         assert again is not None and again.records == loaded.records
 
+
+class TestSlowest:
+    @given(
+        st.lists(
+            st.tuples(
+                st.sampled_from([1000, 2000, 3000, None]),
+                st.just("GET"),
+                st.just("/a"),
+                st.sampled_from([0.6, 2.5, 3.0, 7.25]),
+                st.just(200),
+                st.text(max_size=3),
+            ),
+            max_size=30,
+        ),
+        st.integers(1, 40),
+    )
+    def test_order_is_slowest_then_oldest_then_as_read(
+        self, rows: list[tuple[Any, ...]], limit: int
+    ) -> None:
+        """However it sorts (two stable sorts when every row is timed), the order is the
+        key's: slowest first, then oldest, untimed last, then the order read."""
+        expected = sorted(
+            (r for r in rows if r[3] > 1.0), key=lambda r: (-r[3], r[0] is None, r[0] or 0)
+        )[:limit]
+        assert slowest(list(rows), 1.0, limit) == expected

@@ -32,6 +32,7 @@ from __future__ import annotations
 import heapq
 import marshal
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any
 
 from ._sections import KINDS, MERGE, SIZE, count_packed, counting, high, low
@@ -336,7 +337,15 @@ def slowest(rows: list[tuple[Any, ...]], threshold: float, limit: int) -> list[t
     over = [r for r in rows if r[3] > threshold]
     if len(over) > limit:
         return heapq.nsmallest(limit, over, key=_slow_key)  # stable, as sorted() is
-    return sorted(over, key=_slow_key)
+    if None in map(_TS, over):
+        return sorted(over, key=_slow_key)
+    # every row timed: two stable sorts on keys read in C, not a key function per row
+    over.sort(key=_TS)
+    over.sort(key=_DURATION, reverse=True)  # reverse keeps equal rows in order
+    return over
+
+
+_TS, _DURATION = itemgetter(0), itemgetter(3)
 
 
 def _slow_key(row: tuple[Any, ...]) -> tuple[float, bool, int]:
