@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 __all__ = ["MaskedRow", "MaskedRows", "plain_rows"]
 
+
 class Redactor(Protocol):
     """What these need of :class:`~.redact.Redactor` (which imports this module)."""
 
