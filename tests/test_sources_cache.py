@@ -79,6 +79,22 @@ class TestCache:
         assert stats.bytes_read == log.stat().st_size - before
         assert (got, counts) == answer(log, None)[:2]
 
+    def test_many_appends_keep_few_runs_and_the_same_answers(
+        self, log: Path, tmp_path: Path
+    ) -> None:
+        """Each append adds a run; past the limit the smallest neighbours are merged (the
+        first run, of the whole first build, is left as it was), and every answer is the
+        uncached one."""
+        answer(log, tmp_path / "c")
+        for n in range(9):
+            write_log(log, 5, start=300 + 10 * n)
+            assert answer(log, tmp_path / "c")[:2] == answer(log, None)[:2]
+            (stored,) = [cache._load(f) for f in (tmp_path / "c").glob("*.facts")]
+            assert stored is not None
+            runs = stored[1]
+            assert len(runs) <= cache._MAX_RUNS
+        assert runs[0].records == 200
+
     def test_unfinished_last_line_counts(self, tmp_path: Path) -> None:
         """A last line without its newline is an event, with the cache or without."""
         path = tmp_path / "app.jsonl"
