@@ -14,7 +14,6 @@ low because ``0.29 * 100`` is ``28.999999999999996`` in floating point.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from fractions import Fraction
 
 __all__ = ["from_histogram", "from_sorted", "position"]
 
@@ -25,6 +24,10 @@ def position(p: float, n: int) -> int:
         raise ValueError("no values")
     if not 0 <= p <= 100:
         raise ValueError(f"percentile must be between 0 and 100, got {p!r}")
+    if type(p) is int:  # a p95: integers are exact (fractions' import is not free)
+        return p * (n - 1) // 100
+    from fractions import Fraction
+
     exact = Fraction(str(p)) * (n - 1) / 100  # str(): the decimal the caller wrote
     return int(exact)  # floor: exact is never negative
 

@@ -15,7 +15,6 @@ import gc
 import marshal
 import os
 import sys
-import tempfile
 import threading
 from collections.abc import Callable, Sequence
 
@@ -36,6 +35,8 @@ class Claims:
     def make(cls) -> Claims | None:
         """A fresh claims directory, or ``None`` when none can be made (then fold alone)."""
         try:
+            import tempfile  # here: a cached read starts no build (a few ms of imports)
+
             return cls(tempfile.mkdtemp(prefix="bellwatch-build-"))
         except OSError:
             return None
