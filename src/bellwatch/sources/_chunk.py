@@ -13,12 +13,11 @@ import contextlib
 import gc
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import BinaryIO
 
 from ._fold import fold_data, fold_lines
 from ._paths import READ_ERRORS, STDIN, open_binary
-from .facts import Facts
+from .facts import Chunk, Facts
 from .reader import lines_of
 
 __all__ = [
@@ -28,15 +27,6 @@ __all__ = [
 
 CHUNK_BYTES = 8 * 1024 * 1024
 _READ = 16 * 1024 * 1024  # at least CHUNK_BYTES * 3 // 2: a chunk is read at once
-
-
-@dataclass
-class Chunk:
-    """Complete lines ``[start, end)`` of a file and their facts."""
-
-    start: int
-    end: int
-    facts: Facts
 
 
 def complete_end(path: str, size: int) -> int:

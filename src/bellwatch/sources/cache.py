@@ -29,10 +29,10 @@ import time
 from pathlib import Path
 from typing import Any, Protocol
 
-from . import _build, _chunk, _disk
+from . import _disk
 from ._paths import STDIN, is_gzip, stopped
 from .base import ScanStats
-from .facts import SLOW_FLOOR, Facts, joined
+from .facts import SLOW_FLOOR, Chunk, Facts, joined
 from .reader import Window
 
 __all__ = ["PRUNE_AFTER", "Cache", "CachedSource", "collect", "windowed"]
@@ -104,6 +104,8 @@ def _file_facts(
         def count(n: int) -> None:
             stats.bytes_read += n
 
+        from . import _build  # here: a read the cache answers imports no fold
+
         facts, lines, failure = _build.fold_stream(
             path, floor, since_ms=window.since_ms, until_ms=window.until_ms, on_bytes=count
         )
@@ -123,6 +125,8 @@ def _file_facts(
             if getattr(exc, "filename", None) == path:
                 raise  # the log file itself, not the cache: the caller's problem
             store.unusable(exc, stats)
+    from . import _build  # here: a read the cache answers imports no fold
+
     end = _build.complete_end(path, st.st_size)
     built = _build.build(path, _build.plan(path, 0, end), floor, stats.warnings.append)
     stats.bytes_read += st.st_size
@@ -131,7 +135,7 @@ def _file_facts(
 
 def _answer(
     path: str,
-    chunks: list[_build.Chunk],
+    chunks: list[Chunk],
     span: tuple[int, int],
     window: Window,
     *,
@@ -150,6 +154,8 @@ def _answer(
         out.merge(windowed(path, chunks, window, floor))
     if size > end:  # bytes after the last newline: a line too, never cached
         carry = next((c.facts.last_ts for c in reversed(chunks) if c.facts.last_ts), None)
+        from . import _build  # here: a read the cache answers imports no fold
+
         tail, _ = _build.fold_range(
             path, end, size, floor,
             since_ms=window.since_ms, until_ms=window.until_ms, carry=carry,
@@ -158,7 +164,7 @@ def _answer(
     return out
 
 
-def windowed(path: str, chunks: list[_build.Chunk], window: Window, floor: float) -> Facts:
+def windowed(path: str, chunks: list[Chunk], window: Window, floor: float) -> Facts:
     """The facts of ``chunks`` (a file's, in order) in ``window``.
 
     A chunk whose timed events all fall inside the window is taken whole, one whose timed
@@ -186,6 +192,8 @@ def windowed(path: str, chunks: list[_build.Chunk], window: Window, floor: float
             if head_in:
                 out.text += f.head_text
         else:
+            from . import _build  # here: a read the cache answers imports no fold
+
             part, _ = _build.fold_range(
                 path, chunk.start, chunk.end, floor, since_ms=since, until_ms=until, carry=carry
             )
@@ -224,6 +232,8 @@ class Cache:
                 os.utime(target)  # "used": kept by prune()
             span = (int(meta["offset"]), st.st_size)
             return _answer(path, chunks, span, window, floor=floor, whole=joined(runs, floor))
+        from . import _build  # here: a read the cache answers imports no fold
+
         end = _build.complete_end(path, st.st_size)
         if stored is not None and status == "appended":
             _meta, runs, chunks = stored
@@ -245,7 +255,7 @@ class Cache:
         return _answer(path, chunks, (end, st.st_size), window, floor=floor, whole=whole)
 
     def _store(
-        self, target: Path, stored: tuple[dict[str, Any], list[Facts], list[_build.Chunk]],
+        self, target: Path, stored: tuple[dict[str, Any], list[Facts], list[Chunk]],
         stats: ScanStats,
     ) -> None:  # fmt: skip
         meta, runs, chunks = stored
@@ -296,26 +306,28 @@ def _compact(runs: list[Facts], floor: float) -> list[Facts]:
     return runs
 
 
-def _extend(chunks: list[_build.Chunk], new: list[_build.Chunk]) -> list[_build.Chunk]:
+def _extend(chunks: list[Chunk], new: list[Chunk]) -> list[Chunk]:
     """``chunks`` followed by ``new``; a small last chunk and the first new one become one."""
+    from . import _build  # here: a read the cache answers imports no fold
+
     out = list(chunks)
     for chunk in new:
         last = out[-1] if out else None
         if (
             last is not None
             and last.end == chunk.start
-            and ((last.end - last.start) + (chunk.end - chunk.start) <= _chunk.CHUNK_BYTES)
+            and ((last.end - last.start) + (chunk.end - chunk.start) <= _build.CHUNK_BYTES)
         ):
             merged = Facts(last.facts.floor)
             merged.merge(last.facts)
             merged.merge(chunk.facts)
-            out[-1] = _build.Chunk(last.start, chunk.end, merged)
+            out[-1] = Chunk(last.start, chunk.end, merged)
         else:
             out.append(chunk)
     return out
 
 
-def _load(target: Path) -> tuple[dict[str, Any], list[Facts], list[_build.Chunk]] | None:
+def _load(target: Path) -> tuple[dict[str, Any], list[Facts], list[Chunk]] | None:
     """A file's stored meta, whole-file facts (as runs, in order) and chunks; ``None`` when
     missing or damaged."""
     try:
@@ -343,7 +355,7 @@ def _load(target: Path) -> tuple[dict[str, Any], list[Facts], list[_build.Chunk]
         ranges, runs = head["ranges"], int(head["runs"])
         if runs < 1 or len(parts) != len(ranges) + runs:
             return None
-        chunks = [_build.Chunk(s, e, f) for (s, e), f in zip(ranges, parts[runs:], strict=True)]
+        chunks = [Chunk(s, e, f) for (s, e), f in zip(ranges, parts[runs:], strict=True)]
         parts[0].rows_from([c.facts for c in chunks])  # stored without them (see _store)
         return head["meta"], parts[:runs], chunks
     except (EOFError, ValueError, TypeError, KeyError):

@@ -32,12 +32,13 @@ from __future__ import annotations
 import heapq
 import marshal
 from collections.abc import Sequence
+from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
 from ._sections import KINDS, MERGE, SIZE, count_packed, counting, high, low
 
-__all__ = ["MAX_SLOW_ROWS", "SLOW_FLOOR", "SLOW_SPLIT", "Facts", "joined", "slowest"]
+__all__ = ["MAX_SLOW_ROWS", "SLOW_FLOOR", "SLOW_SPLIT", "Chunk", "Facts", "joined", "slowest"]
 
 VERSION = 6  # 6: histograms as sorted arrays (5: an integer uid is an affected user)
 _MAGIC = b"BWF\x01"
@@ -320,6 +321,15 @@ class Facts:
         except (EOFError, ValueError, TypeError, KeyError):
             return None
         return out
+
+
+@dataclass
+class Chunk:
+    """Complete lines ``[start, end)`` of a file and their facts (see :mod:`._chunk`)."""
+
+    start: int
+    end: int
+    facts: Facts
 
 
 def joined(parts: Sequence[Facts], floor: float) -> Facts:
