@@ -4,6 +4,7 @@ whatever the lines; plain lines folded in C, every other handed back."""
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from array import array
 from collections import Counter
@@ -287,6 +288,28 @@ class TestHistograms:
         ha, hb = histogram._from_counts(a.items()), histogram._from_counts(b.items())
         assert _cext.scan is not None
         assert _cext.scan.merge(*ha, *hb) == histogram._from_counts(both.items())
+
+    @settings(max_examples=500, deadline=None)
+    @given(
+        st.dictionaries(
+            st.floats(allow_nan=False, allow_infinity=False) | st.sampled_from([0.1, 1e16, -1e16]),
+            st.integers(1, 2**40) | st.just(1),
+            max_size=40,
+        )
+    )
+    def test_total_is_fsum_of_the_products(self, hist: dict[float, int]) -> None:
+        """The exactly rounded sum of value * count: fsum's answer; None only where fsum
+        overflows (then the Python path asks fsum itself)."""
+        values, counts = histogram._from_counts(hist.items())
+        assert _cext.scan is not None
+        got = _cext.scan.total(values, counts)
+        products = [v * n for v, n in histogram.pairs((values, counts))]
+        try:
+            expected = math.fsum(products)
+        except OverflowError:
+            assert got is None
+            return
+        assert got == expected if math.isfinite(expected) else got is None
 
     def test_merge_refuses_what_is_not_a_histogram(self) -> None:
         assert _cext.scan is not None

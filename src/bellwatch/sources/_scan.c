@@ -28,6 +28,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 #include "_scan_line.h"
@@ -371,6 +372,8 @@ static PyMethodDef methods[] = {
     {"fold", fold, METH_VARARGS,
      "fold(data, pos, state, durations, counts, ep, slow, floor, webhook) -> int: fold "
      "the lines of data from pos; returns where a line to hand back starts, or len(data)."},
+    {"total", total, METH_VARARGS,
+     "total(values, counts) -> float | None: the sum of value * count, exactly rounded."},
     {"merge", merge, METH_VARARGS,
      "merge(values, counts, other_values, other_counts) -> (values, counts): two "
      "histograms added."},

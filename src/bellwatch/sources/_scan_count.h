@@ -1,4 +1,4 @@
-/* Duration histograms for the C scanner's module (_scan.c): count() and merge(). Included
+/* Duration histograms for the C scanner's module (_scan.c): count(), merge() and total(). Included
  * by _scan.c only.
  *
  * A histogram is two byte strings (see bellwatch/sources/histogram.py): the distinct
@@ -166,6 +166,78 @@ done:
     PyBuffer_Release(&ac);
     PyBuffer_Release(&bv);
     PyBuffer_Release(&bc);
+    return out;
+}
+
+/* ------------------------------------------------------------------- summing */
+
+/* total(values, counts) -> float | None: the sum of value * count over a histogram,
+ * exactly rounded (the answer math.fsum gives for the same products, in any order), or
+ * None when a product or a partial sum is not finite: math.fsum then decides (inf, nan,
+ * OverflowError). Shewchuk's method: the running sum is kept exactly as a few
+ * non-overlapping partials, rounded once at the end, ties to even. */
+#define MAX_PARTIALS 128 /* non-overlapping doubles: about 40 at most */
+
+static PyObject *total(PyObject *self, PyObject *args) {
+    Py_buffer vb, cb;
+    if (!PyArg_ParseTuple(args, "y*y*", &vb, &cb)) return NULL;
+    PyObject *out = NULL;
+    double partials[MAX_PARTIALS];
+    Py_ssize_t used = 0, n = vb.len / 8;
+    if (vb.len % 8 || cb.len != vb.len) {
+        PyErr_SetString(PyExc_ValueError, "total: not a histogram");
+        goto done;
+    }
+    for (Py_ssize_t k = 0; k < n; k++) {
+        double v, x;
+        int64_t c;
+        memcpy(&v, (const char *)vb.buf + k * 8, 8);
+        memcpy(&c, (const char *)cb.buf + k * 8, 8);
+        x = v * (double)c;
+        if (!isfinite(x)) goto special;
+        Py_ssize_t i = 0;
+        for (Py_ssize_t j = 0; j < used; j++) {
+            double y = partials[j], hi, lo;
+            if (fabs(x) < fabs(y)) {
+                double t = x;
+                x = y;
+                y = t;
+            }
+            hi = x + y;
+            lo = y - (hi - x);
+            if (lo != 0.0) partials[i++] = lo;
+            x = hi;
+        }
+        if (!isfinite(x)) goto special;
+        if (i >= MAX_PARTIALS) goto special;
+        partials[i++] = x;
+        used = i;
+    }
+    {
+        double hi = 0.0, lo = 0.0;
+        Py_ssize_t i = used;
+        if (i > 0) {
+            hi = partials[--i];
+            while (i > 0) { /* add down from the largest until the sum stops being exact */
+                double x = hi, y = partials[--i];
+                hi = x + y;
+                lo = y - (hi - x);
+                if (lo != 0.0) break;
+            }
+            /* round half to even: a tie broken by the sign of what lies below */
+            if (i > 0 && ((lo < 0.0 && partials[i - 1] < 0.0) || (lo > 0.0 && partials[i - 1] > 0.0))) {
+                double y = lo * 2.0, x = hi + y;
+                if (y == x - hi) hi = x;
+            }
+        }
+        out = PyFloat_FromDouble(hi);
+    }
+    goto done;
+special:
+    out = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&vb);
+    PyBuffer_Release(&cb);
     return out;
 }
 

@@ -84,6 +84,10 @@ def mean(hist: Hist, known: int) -> float | None:
     """The mean of ``known`` durations, summed exactly (the same for any fold order)."""
     if not known:
         return None
+    if scan is not None:
+        exact: float | None = scan.total(hist[0], hist[1])
+        if exact is not None:  # None: an infinite term or sum, which fsum judges
+            return exact / known
     values, counts = memoryview(hist[0]).cast("d"), memoryview(hist[1]).cast("q")
     return math.fsum(map(operator.mul, values, counts)) / known
 
