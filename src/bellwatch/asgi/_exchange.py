@@ -9,6 +9,7 @@ the log layer's context and its mark for exceptions already reported.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Awaitable
 from time import perf_counter
 from typing import Any, Protocol
 
@@ -113,8 +114,13 @@ class Exchange(_Bound):
         self.error: BaseException | None = None
         self.done = False  # the request was finished (counted, its line written or queued)
 
-    async def send(self, message: Message) -> None:
-        """The app's ``send``: the id header on the response, the request finished at its end."""
+    def send(self, message: Message) -> Awaitable[None]:
+        """The app's ``send``: the id header on the response, the request finished at its end.
+
+        A plain function returning the server's awaitable (ASGI's ``send`` is any
+        callable whose result is awaited): no coroutine of our own per message, but
+        for the answer's last one, which finishes the request around the server's send.
+        """
         kind = message["type"]
         if kind == "http.response.start":
             self.status = message["status"]
@@ -123,26 +129,30 @@ class Exchange(_Bound):
             name = self.out_header[0]
             headers = [h for h in message.get("headers", ()) if h[0].lower() != name]
             headers.append(self.out_header)
-            message = {**message, "headers": headers}
-        elif kind == "http.response.body" and not message.get("more_body", False):
-            end = self.end = perf_counter()
-            if not self.done and self.status < 500:
-                # Finished before the client has its answer: a process killed right
-                # after the answer still has the line written (or queued) already.
-                # A 5xx is finished as the app's call ends, microseconds later: a
-                # framework (Starlette) sends its 500 before re-raising, and the line
-                # then names the error's fingerprint (``hash``) and counts its user.
-                self.done = True
-                scope, root_path = self.scope
-                self.mw._finish(scope, root_path, self.status, end - self.start, self.request,
-                                self.body, self.cid, _ctx.get().fields, self.error)  # fmt: skip
-            token = _ctx.set(_NOTHING)
-            try:
-                await self.server_send(message)
-            finally:
-                _ctx.reset(token)
-            return
-        await self.server_send(message)
+            return self.server_send({**message, "headers": headers})
+        if kind == "http.response.body" and not message.get("more_body", False):
+            return self._last(message)
+        return self.server_send(message)
+
+    async def _last(self, message: Message) -> None:
+        """The answer's last message: the request finished first, then sent with the
+        context unset (see the class docstring)."""
+        end = self.end = perf_counter()
+        if not self.done and self.status < 500:
+            # Finished before the client has its answer: a process killed right
+            # after the answer still has the line written (or queued) already.
+            # A 5xx is finished as the app's call ends, microseconds later: a
+            # framework (Starlette) sends its 500 before re-raising, and the line
+            # then names the error's fingerprint (``hash``) and counts its user.
+            self.done = True
+            scope, root_path = self.scope
+            self.mw._finish(scope, root_path, self.status, end - self.start, self.request,
+                            self.body, self.cid, _ctx.get().fields, self.error)  # fmt: skip
+        token = _ctx.set(_NOTHING)
+        try:
+            await self.server_send(message)
+        finally:
+            _ctx.reset(token)
 
 
 async def send_500(send: Send) -> None:
