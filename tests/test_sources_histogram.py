@@ -90,6 +90,12 @@ class TestReading:
         assert histogram.entries(packed([0.2, 0.2])) == 2  # not counted yet: at most
         assert histogram.top(histogram.EMPTY) is None
 
+    def test_a_mean_past_the_largest_double_is_an_answer(self, engine: str) -> None:
+        """Durations near 1e308 (a hostile log) give inf or nan, never an exception."""
+        hist = histogram.counted({1e308: 2, -1e308: 2})
+        assert math.isnan(histogram.mean(hist, 4) or 0.0)
+        assert histogram.mean(histogram.counted({1e308: 3}), 3) == math.inf
+
     def test_empty(self) -> None:
         assert histogram.percentile(histogram.EMPTY, 95) is None
         assert histogram.mean(histogram.EMPTY, 0) is None

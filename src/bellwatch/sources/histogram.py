@@ -89,7 +89,10 @@ def mean(hist: Hist, known: int) -> float | None:
         if exact is not None:  # None: an infinite term or sum, which fsum judges
             return exact / known
     values, counts = memoryview(hist[0]).cast("d"), memoryview(hist[1]).cast("q")
-    return math.fsum(map(operator.mul, values, counts)) / known
+    try:
+        return math.fsum(map(operator.mul, values, counts)) / known
+    except (OverflowError, ValueError):  # durations near 1e308 (a hostile log): inf or nan
+        return sum(map(operator.mul, values, counts)) / known
 
 
 def percentile(hist: Hist, p: float) -> float | None:
