@@ -92,7 +92,8 @@ def mean(hist: Hist, known: int) -> float | None:
     try:
         return math.fsum(map(operator.mul, values, counts)) / known
     except (OverflowError, ValueError):  # durations near 1e308 (a hostile log): inf or nan
-        return sum(map(operator.mul, values, counts)) / known
+        beyond: float = sum(map(operator.mul, values, counts))
+        return beyond / known
 
 
 def percentile(hist: Hist, p: float) -> float | None:
