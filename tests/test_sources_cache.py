@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from bellwatch import reports
-from bellwatch.sources import _build, _chunk, _helper, cache
+from bellwatch.sources import _build, _cachefile, _chunk, _helper, cache
 from bellwatch.sources.files import FileSource
 from bellwatch.sources.reader import Window
 from fresh_python import run_python
@@ -89,9 +89,9 @@ class TestCache:
         for n in range(9):
             write_log(log, 5, start=300 + 10 * n)
             assert answer(log, tmp_path / "c")[:2] == answer(log, None)[:2]
-            (stored,) = [cache._load(f) for f in (tmp_path / "c").glob("*.facts")]
+            (stored,) = [_cachefile.load(f) for f in (tmp_path / "c").glob("*.facts")]
             assert stored is not None
-            runs = stored[1]
+            runs = stored.runs
             assert len(runs) <= cache._MAX_RUNS
         assert runs[0].records == 200
 

@@ -22,14 +22,12 @@ said once. Writers publish by atomic rename; readers never lock.
 from __future__ import annotations
 
 import contextlib
-import marshal
-import mmap
 import os
 import time
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-from . import _disk
+from . import _cachefile, _disk
 from ._paths import STDIN, is_gzip, stopped
 from .base import ScanStats
 from .facts import SLOW_FLOOR, Chunk, Facts, joined
@@ -38,8 +36,6 @@ from .reader import Window
 __all__ = ["PRUNE_AFTER", "Cache", "CachedSource", "collect", "windowed"]
 
 EVERYTHING = Window()
-_VERSION = 3  # 3: the runs' slow rows are their chunks' (see Facts.rows_from)
-_MAGIC = b"BWC\x01"
 _MAX_RUNS = 6
 """The whole-file facts are kept as the runs that were folded apart (one per process,
 one per append), merged when read; past this many, neighbours are merged and kept so
@@ -204,7 +200,8 @@ def windowed(path: str, chunks: list[Chunk], window: Window, floor: float) -> Fa
 
 
 class Cache:
-    """The cache directory: one ``<dev>-<ino>.facts`` file per log file."""
+    """The cache directory: per log file, a ``<dev>-<ino>.facts`` header and its data file
+    (:mod:`._cachefile`)."""
 
     def __init__(self, directory: str | None = None) -> None:
         self.dir = Path(directory or _disk.default_cache_dir())
@@ -224,20 +221,19 @@ class Cache:
     ) -> Facts:
         """``path``'s facts in the window, bringing its cache up to date first."""
         target = self._file(st)
-        stored = _load(target)
-        status = _disk.state(stored[0] if stored is not None else None, path, st, gz=False)
+        stored = _cachefile.load(target)
+        status = _disk.state(stored.meta if stored is not None else None, path, st, gz=False)
         if stored is not None and status == "fresh":
-            meta, runs, chunks = stored
-            with contextlib.suppress(OSError):
-                os.utime(target)  # "used": kept by prune()
-            span = (int(meta["offset"]), st.st_size)
-            return _answer(path, chunks, span, window, floor=floor, whole=joined(runs, floor))
+            _cachefile.touch(target, stored)  # "used": kept by prune()
+            span = (int(stored.meta["offset"]), st.st_size)
+            whole = joined(stored.runs, floor)
+            return _answer(path, stored.chunks, span, window, floor=floor, whole=whole)
         from . import _build  # here: a read the cache answers imports no fold
 
         end = _build.complete_end(path, st.st_size)
-        if stored is not None and status == "appended":
-            _meta, runs, chunks = stored
-            start = int(_meta["offset"])
+        appended = stored is not None and status == "appended"
+        if stored is not None and appended:
+            runs, chunks, start = stored.runs, stored.chunks, int(stored.meta["offset"])
         else:
             runs, chunks, start = [], [], 0
         built = _build.build(
@@ -251,29 +247,13 @@ class Cache:
                 "head": _disk.head(path, head_len), "path": os.path.abspath(path)}  # fmt: skip
         whole = joined(runs, floor)
         if whole.bounded():
-            self._store(target, (meta, runs, chunks), stats)
+            try:
+                self.dir.mkdir(parents=True, exist_ok=True)
+                _cachefile.save(target, meta, runs, chunks, stored, append=appended)
+                self._wrote = True
+            except OSError as exc:
+                self.unusable(exc, stats)
         return _answer(path, chunks, (end, st.st_size), window, floor=floor, whole=whole)
-
-    def _store(
-        self, target: Path, stored: tuple[dict[str, Any], list[Facts], list[Chunk]],
-        stats: ScanStats,
-    ) -> None:  # fmt: skip
-        meta, runs, chunks = stored
-        # the chunks hold every slow row, in order; the runs, merged from them, none
-        blobs = [*(r.dumps(rows=False) for r in runs), *(c.facts.dumps() for c in chunks)]
-        where, pos = [], 0
-        for blob in blobs:
-            where.append((pos, len(blob)))
-            pos += len(blob)
-        head = {"v": _VERSION, "meta": meta, "where": where, "runs": len(runs),
-                "ranges": [(c.start, c.end) for c in chunks]}  # fmt: skip
-        raw = marshal.dumps(head)
-        try:
-            self.dir.mkdir(parents=True, exist_ok=True)
-            _disk.atomic_write(target, [_MAGIC, len(raw).to_bytes(4, "little"), raw, *blobs])
-            self._wrote = True
-        except OSError as exc:
-            self.unusable(exc, stats)
 
     def finish(self) -> None:
         """After a command that wrote to the cache: remove caches unused for a while."""
@@ -307,56 +287,22 @@ def _compact(runs: list[Facts], floor: float) -> list[Facts]:
 
 
 def _extend(chunks: list[Chunk], new: list[Chunk]) -> list[Chunk]:
-    """``chunks`` followed by ``new``; a small last chunk and the first new one become one."""
+    """``chunks`` followed by ``new``, the last two merged while the last is at least half
+    the one before it and both fit in a chunk: appends leave a few chunks growing
+    geometrically at the end (each byte merged a few times at most), not one per append,
+    nor a last chunk rewritten by every append."""
     from . import _build  # here: a read the cache answers imports no fold
 
     out = list(chunks)
     for chunk in new:
-        last = out[-1] if out else None
-        if (
-            last is not None
-            and last.end == chunk.start
-            and ((last.end - last.start) + (chunk.end - chunk.start) <= _build.CHUNK_BYTES)
-        ):
-            merged = Facts(last.facts.floor)
-            merged.merge(last.facts)
-            merged.merge(chunk.facts)
-            out[-1] = Chunk(last.start, chunk.end, merged)
-        else:
-            out.append(chunk)
+        out.append(chunk)
+        while len(out) >= 2:
+            a, b = out[-2], out[-1]
+            before, last = a.end - a.start, b.end - b.start
+            if a.end != b.start or last * 2 < before or before + last > _build.CHUNK_BYTES:
+                break
+            merged = Facts(a.facts.floor)
+            merged.merge(a.facts)
+            merged.merge(b.facts)
+            out[-2:] = [Chunk(a.start, b.end, merged)]
     return out
-
-
-def _load(target: Path) -> tuple[dict[str, Any], list[Facts], list[Chunk]] | None:
-    """A file's stored meta, whole-file facts (as runs, in order) and chunks; ``None`` when
-    missing or damaged."""
-    try:
-        with open(target, "rb") as handle:
-            # mapped, not read: a report touches only the sections it needs
-            view = memoryview(mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ))
-    except (OSError, ValueError):  # missing, unreadable, or empty
-        return None
-    try:
-        if bytes(view[:4]) != _MAGIC:
-            return None
-        size = int.from_bytes(view[4:8], "little")
-        head = marshal.loads(view[8 : 8 + size])  # noqa: S302 - our own cache file
-        if not isinstance(head, dict) or head.get("v") != _VERSION:
-            return None
-        body = 8 + size
-        parts = []
-        for start, length in head["where"]:
-            if start < 0 or length < 0 or body + start + length > len(view):
-                return None
-            facts = Facts.loads(view[body + start : body + start + length])
-            if facts is None:
-                return None
-            parts.append(facts)
-        ranges, runs = head["ranges"], int(head["runs"])
-        if runs < 1 or len(parts) != len(ranges) + runs:
-            return None
-        chunks = [Chunk(s, e, f) for (s, e), f in zip(ranges, parts[runs:], strict=True)]
-        parts[0].rows_from([c.facts for c in chunks])  # stored without them (see _store)
-        return head["meta"], parts[:runs], chunks
-    except (EOFError, ValueError, TypeError, KeyError):
-        return None

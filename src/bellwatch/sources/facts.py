@@ -267,7 +267,7 @@ class Facts:
         stored = self._stored
         if (
             stored is not None
-            and not self._todo
+            and not any(rows or name not in ROWS for name in self._todo)
             and len(self._blobs) == len(_SECTIONS)
             and (rows or not any(self._stored_sizes[n] for n in ROWS))
             and stored[1] == tuple(getattr(self, n) for n in _SCALARS)
