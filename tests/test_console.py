@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -35,3 +36,24 @@ class TestConsole:
         assert done.returncode == 2
         assert done.stderr == "the bellwatch command needs click: pip install 'bellwatch[cli]'\n"
         assert done.stdout == ""
+
+    def test_the_collector_runs_after_the_import(self) -> None:
+        """The collector is paused while the CLI imports, then on again for the command,
+        with what the import made frozen out of its passes."""
+        code = (
+            "import gc, sys\n"
+            "import importlib\n"
+            "m = importlib.import_module('bellwatch.cli.main')\n"
+            "seen = []\n"
+            "m.cli.main = lambda **kw: seen.append((gc.isenabled(), gc.get_freeze_count()))\n"
+            "from bellwatch._console import main\n"
+            "main()\n"
+            "import json\n"
+            "print(json.dumps(seen))\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        enabled, frozen = json.loads(done.stdout)[0]
+        assert enabled and frozen > 1000
