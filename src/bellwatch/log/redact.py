@@ -211,7 +211,9 @@ class Redactor:
         """Whether :meth:`plain_text` holds for every string of ``values``: for a column of
         ids (one word each, the common case) judged in a few passes over all of them
         joined, not a call per id."""
-        if "".join(values).isalnum():
+        words = "".join(values)
+        # ASCII letters and digits (ids): judged as bytes, a table lookup per character
+        if words.encode("ascii").isalnum() if words.isascii() else words.isalnum():
             joined = "\n".join(values)  # not a word character: no match spans two values
             if (
                 "IA" not in joined
