@@ -9,7 +9,8 @@ from ddsketch import DDSketch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bellwatch.query.percentile import from_histogram, from_sorted, position
+from bellwatch.query.percentile import from_sorted, position
+from bellwatch.sources import histogram
 
 durations = st.lists(
     st.floats(min_value=0.0001, max_value=100, allow_nan=False, allow_infinity=False),
@@ -38,7 +39,7 @@ class TestPosition:
 class TestValues:
     def test_empty_is_none(self) -> None:
         """No values have no percentile."""
-        assert from_sorted([], 50) is None and from_histogram({}, 50) is None
+        assert from_sorted([], 50) is None and histogram.percentile(histogram.EMPTY, 50) is None
 
     def test_ends_are_min_and_max(self) -> None:
         """p0 is the smallest value and p100 the largest."""
@@ -47,8 +48,10 @@ class TestValues:
 
     @given(durations, percents)
     def test_histogram_equals_sorted_values(self, values: list[float], p: float) -> None:
-        """A histogram of the values gives the same percentile as the values themselves."""
-        assert from_histogram(Counter(values), p) == from_sorted(sorted(values), p)
+        """A histogram of the values (the reports' :mod:`bellwatch.sources.histogram`) gives
+        the same percentile as the values themselves."""
+        hist = histogram.counted(dict(Counter(values)))
+        assert histogram.percentile(hist, p) == from_sorted(sorted(values), p)
 
     @given(durations, st.sampled_from([0, 25, 50, 75, 100]))
     def test_ddsketch_approximates_the_same_definition(self, values: list[float], p: float) -> None:

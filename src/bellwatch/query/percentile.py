@@ -13,9 +13,9 @@ low because ``0.29 * 100`` is ``28.999999999999996`` in floating point.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
-__all__ = ["from_histogram", "from_sorted", "position"]
+__all__ = ["from_sorted", "position"]
 
 
 def position(p: float, n: int) -> int:
@@ -37,21 +37,3 @@ def from_sorted(values: Sequence[float], p: float) -> float | None:
     if not values:
         return None
     return values[position(p, len(values))]
-
-
-def from_histogram(counts: Mapping[float, int], p: float) -> float | None:
-    """The ``p``-th percentile of a ``{value: occurrences}`` histogram (``None`` when empty).
-
-    The same answer as :func:`from_sorted` over the expanded values, without expanding them.
-    """
-    total = sum(counts.values())
-    if total <= 0:
-        return None
-    # Walked from the top: a p95 visits a twentieth of the values, not all of them.
-    above = total - 1 - position(p, total)  # values after the one sought
-    seen = 0
-    for value in reversed(sorted(counts)):
-        seen += counts[value]
-        if seen > above:
-            return float(value)
-    return None  # pragma: no cover - seen reaches total > above
