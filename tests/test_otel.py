@@ -82,6 +82,15 @@ class TestTraceIdIsTheCorrelationId:
         assert sent["x-request-id"] == TRACE_HEX
         assert sent["traceparent"] == f"00-{TRACE_HEX}-{SPAN_ID:016x}-01"
 
+    def test_a_span_kept_elsewhere_is_still_found(self, logs: Captured, monkeypatch: Any) -> None:
+        """Where the API keeps its span somewhere we do not know, the middleware asks the
+        public call for every request, and still takes the trace id."""
+        from bellwatch.asgi import _correlation
+
+        monkeypatch.setattr(_correlation, "SLOT", None)
+        app = Traced(instrument(Starlette(routes=[Route("/hello", hello)])))
+        assert _get(app, {}).headers["x-request-id"] == TRACE_HEX
+
     def test_without_a_span_the_usual_id_stands(self, logs: Captured) -> None:
         """No span: the inbound X-Request-ID is the id, and the call's traceparent carries it."""
         app = instrument(Starlette(routes=[Route("/hello", hello)]))
@@ -119,10 +128,10 @@ class TestOutgoing:
         """The direct read of the API's context variable finds the span the public call finds."""
         from bellwatch.asgi import _otel
 
-        assert _otel._SLOT is not None  # the installed API keeps its span where we look
+        assert _otel.SLOT is not None  # the installed API keeps its span where we look
         with trace.use_span(_span()):
             quick = current_span()
-            monkeypatch.setattr(_otel, "_SLOT", None)
+            monkeypatch.setattr(_otel, "SLOT", None)
             assert current_span() == quick == (TRACE_HEX, f"{SPAN_ID:016x}", "01")
 
     def test_no_span_is_none_either_way(self, monkeypatch: Any) -> None:
@@ -130,7 +139,7 @@ class TestOutgoing:
         from bellwatch.asgi import _otel
 
         assert current_span() is None
-        monkeypatch.setattr(_otel, "_SLOT", None)
+        monkeypatch.setattr(_otel, "SLOT", None)
         assert current_span() is None
 
     @given(st.text(min_size=1, max_size=80))

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from ..log.context import _pool, new_id, valid_id
 from ..log.redact import scrub_text
 from ._otel import AVAILABLE as OTEL
-from ._otel import current_trace_id
+from ._otel import SLOT, current_trace_id
 
 __all__ = ["EXTRACT", "CorrelationIds"]
 
@@ -87,9 +87,11 @@ class CorrelationIds:
         An active OpenTelemetry span (its middleware wraps ours) gives its trace id;
         else an inbound header (:meth:`inbound`); else a fresh id.
         """
-        traced = current_trace_id() if OTEL else None
-        if traced is not None:
-            return traced, None
+        # Most requests have no span: one look where the API keeps it, no call.
+        if OTEL and (SLOT is None or SLOT[0].get().get(SLOT[1]) is not None):
+            traced = current_trace_id()
+            if traced is not None:
+                return traced, None
         rank_of = self.rank
         for name, _ in headers:
             if name in rank_of:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["current_span", "current_trace_id"]
+__all__ = ["AVAILABLE", "SLOT", "current_span", "current_trace_id"]
 
 try:
     from opentelemetry import trace as _trace
@@ -45,7 +45,10 @@ def _span_slot() -> tuple[ContextVar[Any], str] | None:
     return None
 
 
-_SLOT = _span_slot()
+SLOT = _span_slot()
+"""Where the API keeps the active span (``var.get().get(key)``), or None when unknown:
+a caller on a hot path may look there first and call :func:`current_span` only when
+something is there."""
 
 
 def current_span() -> tuple[str, str, str] | None:
@@ -55,8 +58,8 @@ def current_span() -> tuple[str, str, str] | None:
     """
     if _trace is None:
         return None
-    if _SLOT is not None:
-        var, key = _SLOT
+    if SLOT is not None:
+        var, key = SLOT
         span = var.get().get(key)
         if span is None:
             return None

@@ -266,7 +266,11 @@ class BellwatchMiddleware:
         scopes until the batch is drained made the garbage collector slower.
         """
         try:
-            path = self._route(scope, root_path)
+            path = (
+                route_template(scope, root_path)
+                if self.route_of is None
+                else self._route(scope, root_path)
+            )
             if error is not None:
                 _record_error(error, path, status or 500)
             route: Any = scope.get("route")

@@ -41,33 +41,28 @@ class Timeline:
 
     def __call__(self, path: str, status: int, duration: float, slow: bool, now: float) -> None:
         """Count one finished request (the monitor calls this after its store)."""
-        with self._lock:
-            self._count(path, status, duration, slow, now)
+        self.many(((path, status, duration, slow, now),))
 
     def many(self, requests: Iterable[Request]) -> None:
         """Count several finished requests, oldest first, under one lock (a deferred batch)."""
+        step = self.step
         with self._lock:
-            count = self._count
             for path, status, duration, slow, now in requests:
-                count(path, status, duration, slow, now)
-
-    def _count(self, path: str, status: int, duration: float, slow: bool, now: float) -> None:
-        """Count one request (the caller holds the lock)."""
-        index = int(now // self.step)
-        if index == self._index:
-            self._stats.add(status, duration, slow)
-        else:
-            self._roll(index).add(status, duration, slow)
-        if slow:
-            self._slow.append(
-                {
-                    F.TS: round(now, 3),
-                    F.PATH: path,
-                    F.STATUS: status,
-                    F.DURATION: round(duration, 3),
-                    F.CID: get_cid(),
-                }
-            )
+                index = int(now // step)
+                if index == self._index:
+                    self._stats.add(status, duration, slow)
+                else:
+                    self._roll(index).add(status, duration, slow)
+                if slow:
+                    self._slow.append(
+                        {
+                            F.TS: round(now, 3),
+                            F.PATH: path,
+                            F.STATUS: status,
+                            F.DURATION: round(duration, 3),
+                            F.CID: get_cid(),
+                        }
+                    )
 
     def _roll(self, index: int) -> EndpointStats:
         """The bucket of ``index``, made when missing (under the lock)."""

@@ -73,9 +73,12 @@ def _inline_key() -> Callable[[float], int]:
     multiplier = 1 / math.log1p(mantissa)
     multiplier *= math.log(2)
     log, ceil = math.log, math.ceil
+    # math.log(value, 2) is log(value) / log(2), computed as written here: the same
+    # float, with one logarithm per request instead of two.
+    ln2 = math.log(2)
 
     def key(value: float) -> int:
-        return int(ceil(log(value, 2) * multiplier))
+        return int(ceil(log(value) / ln2 * multiplier))
 
     probes = [10.0**e * m for e in range(-9, 5) for m in (1.0, 1.2345, 2.5, 7.77, 9.999)]
     same = all(key(v) == MAPPING.key(v) for v in probes)
